@@ -1,0 +1,20 @@
+# Two commands on a fresh machine: `make run` (set up + start the app), `make test` (set up + run the tests).
+PY ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+.PHONY: setup run test lint bench
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/python main.py
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check wfdesk tests main.py
+	$(VENV)/bin/python -m pytest -q

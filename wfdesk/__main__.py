@@ -1,0 +1,5 @@
+import sys
+
+from wfdesk.cli import main
+
+sys.exit(main())

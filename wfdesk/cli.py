@@ -1,0 +1,244 @@
+"""`wfdesk` / `python -m wfdesk`: the engine without a window.
+
+Exit codes: 0 success, 1 a run in which some section failed, 2 a bad request (nothing was sent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from wfdesk.errors import ConfigError, NotFoundError, WfdeskError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_REQUEST = 0, 1, 2
+
+
+class BadRequest(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wfdesk", description="Run blog-post workflow steps from the command line.")
+    p.add_argument("--database", metavar="URL", help="database URL (env WFDESK_DATABASE_URL; default: the "
+                                                     "SQLite file in the data dir)")
+    p.add_argument("--data-dir", metavar="DIR", help="where images live (env WFDESK_DATA_DIR)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("init", help="create or upgrade the database schema")
+    imp = sub.add_parser("import", help="import actions, steps, posts and overrides from JSON")
+    imp.add_argument("file")
+    exp = sub.add_parser("export", help="export everything (current field values) to JSON")
+    exp.add_argument("file")
+
+    run = sub.add_parser("run-step", help="run a workflow step on a post and print the result JSON")
+    run.add_argument("--step", type=int, required=True, metavar="ID")
+    run.add_argument("--post", type=int, required=True, metavar="ID")
+    run.add_argument("--sections", metavar="1,2,3", help="section ids (default: the post as a whole)")
+    run.add_argument("--inputs", metavar="JSON", help="input overrides, keyed by input key or db_field")
+    run.add_argument("--llm-settings", metavar="JSON", help="model / temperature / max_tokens overrides")
+
+    val = sub.add_parser("validate", help="check step configs")
+    val.add_argument("--step", type=int, metavar="ID")
+
+    runs = sub.add_parser("runs", help="the run ledger")
+    runs_sub = runs.add_subparsers(dest="runs_command", required=True, metavar="SUBCOMMAND")
+    rl = runs_sub.add_parser("list", help="runs, newest first")
+    rl.add_argument("--json", action="store_true")
+    rl.add_argument("--limit", type=int, default=50)
+    rs = runs_sub.add_parser("show", help="one run with its sections")
+    rs.add_argument("id", type=int)
+    rr = runs_sub.add_parser("resume", help="run again the sections of a run that did not finish")
+    rr.add_argument("id", type=int)
+
+    for name, what in (("accept", "accept an image candidate (or revert to a text version)"),
+                       ("reject", "reject an image candidate")):
+        c = sub.add_parser(name, help=what)
+        c.add_argument("version_id", type=int)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _dispatch(args)
+    except (BadRequest, ConfigError, NotFoundError) as exc:
+        print(f"wfdesk: {exc}", file=sys.stderr)
+        return EXIT_BAD_REQUEST
+    except WfdeskError as exc:
+        print(f"wfdesk: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValueError as exc:  # e.g. "Unknown script type: ..."
+        print(f"wfdesk: {exc}", file=sys.stderr)
+        return EXIT_BAD_REQUEST
+    except Exception as exc:  # noqa: BLE001 - a command line shows a message, not a traceback
+        logging.getLogger("wfdesk").debug("unexpected error", exc_info=True)
+        print(f"wfdesk: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _workspace(args: argparse.Namespace):
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from wfdesk.runs.ledger import mark_interrupted
+    from wfdesk.workspace import open_workspace, set_current
+
+    try:
+        ws = open_workspace(database_url=args.database, data_dir=args.data_dir)
+    except SQLAlchemyError as exc:
+        raise WfdeskError(f"cannot open the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
+    set_current(ws)
+    mark_interrupted(ws)
+    return ws
+
+
+def _json_arg(text: str | None, name: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"{name} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise BadRequest(f"{name} must be a JSON object")
+    return value
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    cmd = args.command
+    if cmd == "init":
+        print(f"Database ready: {ws.db.display_url()}")
+        return EXIT_OK
+    if cmd == "import":
+        return _import(ws, Path(args.file))
+    if cmd == "export":
+        from wfdesk.db.transfer import export_bundle
+
+        with ws.db.session() as s:
+            data = export_bundle(s)
+        from wfdesk.fileio import atomic_write_bytes
+
+        atomic_write_bytes(Path(args.file), json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"))
+        print(f"Exported {len(data['posts'])} post(s), {len(data['workflow_steps'])} step(s), "
+              f"{len(data['llm_actions'])} LLM action(s) to {args.file}")
+        return EXIT_OK
+    if cmd == "run-step":
+        return _run_step(ws, args)
+    if cmd == "validate":
+        return _validate(ws, args.step)
+    if cmd == "runs":
+        return _runs(ws, args)
+    if cmd in ("accept", "reject"):
+        from wfdesk.db import content
+
+        with ws.db.session() as s:
+            fn = content.accept_version if cmd == "accept" else content.reject_version
+            v = fn(s, args.version_id)
+            out = {"version_id": v.id, "status": v.status, "post_id": v.post_id, "section_id": v.section_id,
+                   "field": v.field, "value": v.value}
+        _print_json(out)
+        return EXIT_OK
+    raise BadRequest(f"unknown command {cmd}")
+
+
+def _import(ws, path: Path) -> int:
+    from wfdesk.db.transfer import import_bundle
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadRequest(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"{path} is not valid JSON: {exc}") from None
+    try:
+        with ws.db.session() as s:
+            counts = import_bundle(s, data)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    print("Imported " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))
+    return EXIT_OK
+
+
+def _run_step(ws, args: argparse.Namespace) -> int:
+    from wfdesk.scripts.registry import execute_step_script
+
+    context: dict[str, Any] = {}
+    if args.sections:
+        try:
+            context["section_ids"] = [int(x) for x in args.sections.split(",") if x.strip()]
+        except ValueError:
+            raise BadRequest(f"--sections must be comma-separated ids, not {args.sections!r}") from None
+    if args.inputs:
+        context["inputs"] = _json_arg(args.inputs, "--inputs")
+    if args.llm_settings:
+        context["llm_settings"] = _json_arg(args.llm_settings, "--llm-settings")
+    result = execute_step_script(args.step, args.post, context)
+    _print_json(result)
+    return EXIT_OK if result.get("success") else EXIT_FAILED
+
+
+def _validate(ws, step_id: int | None) -> int:
+    from wfdesk.db.models import WorkflowStepEntity
+    from wfdesk.scripts.validation import validate_step
+
+    with ws.db.session() as s:
+        stmt = select(WorkflowStepEntity).order_by(WorkflowStepEntity.position, WorkflowStepEntity.id)
+        if step_id is not None:
+            stmt = stmt.where(WorkflowStepEntity.id == step_id)
+        steps = [(st.id, st.name, st.config) for st in s.scalars(stmt)]
+    if step_id is not None and not steps:
+        raise NotFoundError(f"Step {step_id} does not exist")
+    bad = 0
+    for sid, name, config in steps:
+        problems = validate_step(ws, name, config)
+        if problems:
+            bad += 1
+            print(f"step {sid} {name!r}:", file=sys.stderr)
+            for p in problems:
+                print(f"  - {p}", file=sys.stderr)
+        else:
+            print(f"step {sid} {name!r}: ok")
+    return EXIT_BAD_REQUEST if bad else EXIT_OK
+
+
+def _runs(ws, args: argparse.Namespace) -> int:
+    from wfdesk.runs import ledger
+
+    if args.runs_command == "list":
+        runs = ledger.list_runs(ws, args.limit)
+        if args.json:
+            _print_json(runs)
+        else:
+            for r in runs:
+                c = r["counts"]
+                print(f"#{r['id']:<5} {r['status']:<11} step {r['step_id']} {r['step']!r} post {r['post_id']}  "
+                      f"{c.get('success', 0)}/{c['total']} ok  {r['created_at']}")
+        return EXIT_OK
+    if args.runs_command == "show":
+        _print_json(ledger.run_detail(ws, args.id))
+        return EXIT_OK
+    from wfdesk.runs.engine import resume_run
+
+    result = resume_run(ws, args.id)
+    _print_json(result)
+    return EXIT_OK if result.get("success") else EXIT_FAILED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

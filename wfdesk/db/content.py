@@ -1,0 +1,151 @@
+"""Field values and their versions. Every write is a new version; accept, reject and revert only move pointers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from wfdesk.db.models import ContentField, ContentVersion, ImageAsset, utcnow
+from wfdesk.errors import ConflictError, NotFoundError
+
+
+def get_field(session: Session, post_id: int, section_id: int | None, name: str) -> ContentField | None:
+    stmt = select(ContentField).where(ContentField.post_id == post_id, ContentField.name == name)
+    stmt = stmt.where(ContentField.section_id.is_(None) if section_id is None
+                      else ContentField.section_id == section_id)
+    return session.scalars(stmt).first()
+
+
+def _field_for_write(session: Session, post_id: int, section_id: int | None, name: str) -> ContentField:
+    field = get_field(session, post_id, section_id, name)
+    if field is None:
+        field = ContentField(post_id=post_id, section_id=section_id, name=name, value=None)
+        session.add(field)
+        session.flush()
+    elif field.value is not None and field.accepted_version_id is None:
+        # A value that came from an import or a plain edit gets a version first, so it can be reverted to.
+        original = ContentVersion(post_id=post_id, section_id=section_id, field=name, kind="text",
+                                  value=field.value, status="accepted", source="import")
+        session.add(original)
+        session.flush()
+        field.accepted_version_id = original.id
+    return field
+
+
+def _make_current(session: Session, field: ContentField, version: ContentVersion) -> None:
+    if field.accepted_version_id and field.accepted_version_id != version.id:
+        previous = session.get(ContentVersion, field.accepted_version_id)
+        if previous is not None and previous.status == "accepted":
+            previous.status = "superseded"
+    version.status = "accepted"
+    field.value = version.value
+    field.accepted_version_id = version.id
+
+
+def write_text(session: Session, post_id: int, section_id: int | None, name: str, text: str, *,
+               source: str = "run", run_id: int | None = None, unit_id: int | None = None,
+               meta: dict[str, Any] | None = None, expected_lock_version: int | None = None) -> ContentVersion:
+    """A new text version that becomes the field's value at once.
+
+    With expected_lock_version (an editor's save), the write is refused when the field changed meanwhile.
+    """
+    field = _field_for_write(session, post_id, section_id, name)
+    if expected_lock_version is not None and field.lock_version != expected_lock_version:
+        raise ConflictError(f"Field {name!r}", mine=text, theirs=field.value)
+    version = ContentVersion(post_id=post_id, section_id=section_id, field=name, kind="text", value=text,
+                             source=source, run_id=run_id, unit_id=unit_id, meta=meta or {})
+    session.add(version)
+    session.flush()
+    _make_current(session, field, version)
+    _flush_or_conflict(session, name, text)
+    return version
+
+
+def add_image(session: Session, post_id: int, section_id: int | None, name: str, asset: ImageAsset, *,
+              accept: bool, run_id: int | None = None, unit_id: int | None = None,
+              meta: dict[str, Any] | None = None) -> ContentVersion:
+    """An image candidate for a field (the field holds its image_url once accepted)."""
+    field = _field_for_write(session, post_id, section_id, name)
+    version = ContentVersion(post_id=post_id, section_id=section_id, field=name, kind="image", value=asset.path,
+                             asset_id=asset.id, status="candidate", source="run", run_id=run_id,
+                             unit_id=unit_id, meta=meta or {})
+    session.add(version)
+    session.flush()
+    if accept:
+        _make_current(session, field, version)
+    return version
+
+
+def get_or_create_asset(session: Session, *, sha256: str, path: str, mime: str, width: int, height: int,
+                        size_bytes: int) -> ImageAsset:
+    asset = session.scalars(select(ImageAsset).where(ImageAsset.path == path)).first()
+    if asset is None:
+        asset = ImageAsset(sha256=sha256, path=path, mime=mime, width=width, height=height, size_bytes=size_bytes,
+                           created_at=utcnow())
+        session.add(asset)
+        session.flush()
+    return asset
+
+
+def accept_version(session: Session, version_id: int) -> ContentVersion:
+    """Make a version (image candidate or earlier text) the field's current value. Also how revert works."""
+    version = session.get(ContentVersion, version_id)
+    if version is None:
+        raise NotFoundError(f"Version {version_id} does not exist")
+    field = _field_for_write(session, version.post_id, version.section_id, version.field)
+    _make_current(session, field, version)
+    _flush_or_conflict(session, version.field, version.value)
+    return version
+
+
+def reject_version(session: Session, version_id: int) -> ContentVersion:
+    """Mark a candidate rejected. Rejecting the current value falls back to the latest earlier accepted one."""
+    version = session.get(ContentVersion, version_id)
+    if version is None:
+        raise NotFoundError(f"Version {version_id} does not exist")
+    field = get_field(session, version.post_id, version.section_id, version.field)
+    version.status = "rejected"
+    if field is not None and field.accepted_version_id == version.id:
+        fallback = session.scalars(
+            select(ContentVersion)
+            .where(ContentVersion.post_id == version.post_id, ContentVersion.field == version.field,
+                   ContentVersion.section_id.is_(None) if version.section_id is None
+                   else ContentVersion.section_id == version.section_id,
+                   ContentVersion.status == "superseded")
+            .order_by(ContentVersion.id.desc())
+        ).first()
+        if fallback is not None:
+            _make_current(session, field, fallback)
+        else:
+            field.value, field.accepted_version_id = None, None
+    _flush_or_conflict(session, version.field, version.value)
+    return version
+
+
+def unreject_version(session: Session, version_id: int) -> ContentVersion:
+    """Undo of a reject: the version is a candidate again."""
+    version = session.get(ContentVersion, version_id)
+    if version is None:
+        raise NotFoundError(f"Version {version_id} does not exist")
+    if version.status == "rejected":
+        version.status = "candidate"
+    return version
+
+
+def versions_of(session: Session, post_id: int, section_id: int | None, name: str) -> list[ContentVersion]:
+    stmt = (select(ContentVersion)
+            .where(ContentVersion.post_id == post_id, ContentVersion.field == name,
+                   ContentVersion.section_id.is_(None) if section_id is None
+                   else ContentVersion.section_id == section_id)
+            .order_by(ContentVersion.id))
+    return list(session.scalars(stmt))
+
+
+def _flush_or_conflict(session: Session, name: str, mine: Any) -> None:
+    try:
+        session.flush()
+    except StaleDataError:
+        raise ConflictError(f"Field {name!r}", mine=mine, theirs=None) from None

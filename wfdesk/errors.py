@@ -1,0 +1,44 @@
+"""Errors the engine raises for the caller to show as a message (never as a traceback)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class WfdeskError(Exception):
+    """Base for errors whose message is meant for a person."""
+
+
+class NotFoundError(WfdeskError, LookupError):
+    """A step, post, section, run or version id that does not exist."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str  # dotted path inside the step config, e.g. "script_config.action_id"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class ConfigError(WfdeskError, ValueError):
+    """A step config (or run request) that cannot run. Names the step and every field at fault."""
+
+    def __init__(self, step: str, problems: list[Problem]) -> None:
+        self.step = step
+        self.problems = problems
+        where = f"Step {step!r}" if step else "Step config"
+        super().__init__(f"{where} is invalid: " + "; ".join(str(p) for p in problems))
+
+
+class ConflictError(WfdeskError):
+    """Someone else saved the same row first (optimistic locking). Carries both versions for display."""
+
+    def __init__(self, what: str, mine: object, theirs: object) -> None:
+        self.what, self.mine, self.theirs = what, mine, theirs
+        super().__init__(f"{what} was changed by someone else since you opened it.")
+
+
+class UnitError(WfdeskError):
+    """One section failed; the message says what happened (and where, for network errors)."""

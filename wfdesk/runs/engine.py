@@ -1,0 +1,257 @@
+"""Executing a step run: plan, record, run the section units concurrently, persist each one as it finishes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from wfdesk.db import content
+from wfdesk.db.models import Run, RunUnit
+from wfdesk.errors import NotFoundError, UnitError
+from wfdesk.runs import ledger
+from wfdesk.runs.planning import build_job, step_effective_config
+from wfdesk.scripts import registry
+from wfdesk.scripts.base import Cancelled, CancelToken, Job, SectionHandler, UnitOutcome, UnitPlan
+from wfdesk.scripts.config import script_type_of
+from wfdesk.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+class RunObserver(Protocol):
+    """Progress callbacks. Called from worker threads: a GUI must hop to its own thread (Qt signals do)."""
+
+    def run_started(self, run_id: int, units: list[dict[str, Any]]) -> None: ...
+    def unit_changed(self, run_id: int, entry: dict[str, Any]) -> None: ...
+    def run_finished(self, run_id: int, result: dict[str, Any]) -> None: ...
+
+
+class _NullObserver:
+    def run_started(self, run_id: int, units: list[dict[str, Any]]) -> None:
+        pass
+
+    def unit_changed(self, run_id: int, entry: dict[str, Any]) -> None:
+        pass
+
+    def run_finished(self, run_id: int, result: dict[str, Any]) -> None:
+        pass
+
+
+@dataclass
+class RunOptions:
+    observer: RunObserver | None = None
+    cancel: CancelToken | None = None
+    on_run_id: Callable[[int], None] | None = None
+
+
+def execute_step(ws: Workspace, step_id: int, post_id: int, context: dict[str, Any] | None,
+                 options: RunOptions | None = None) -> dict[str, Any]:
+    """The engine behind `execute_step_script`: effective config = step, then post override, then context."""
+    context = context or {}
+    with ws.db.session() as s:
+        step, raw = step_effective_config(s, step_id, post_id, context)
+        step_name = step.name
+    return run_config(ws, raw, post_id, context, step_id=step_id, step_name=step_name, options=options)
+
+
+def run_config(ws: Workspace, raw_config: dict[str, Any], post_id: int, context: dict[str, Any], *,
+               step_id: int | None = None, step_name: str = "", options: RunOptions | None = None
+               ) -> dict[str, Any]:
+    script_type = script_type_of(raw_config)
+    handler = registry.get_handler(script_type)
+    if isinstance(handler, SectionHandler):
+        job = build_job(ws, handler, step_id=step_id, step_name=step_name, raw_config=raw_config,
+                        post_id=post_id, context=context)
+        plans = handler.plan(job)
+        run_id, unit_ids = ledger.create_run(
+            ws, step_id=step_id, post_id=post_id, step_name=step_name, script_type=script_type,
+            effective_config=raw_config, context=context, section_ids=[p.section_id for p in plans])
+        return _execute_units(ws, handler, job, run_id, list(zip(unit_ids, plans, strict=True)), options)
+    return _run_plain(ws, handler, script_type, raw_config, post_id, context, step_id, step_name, options)
+
+
+def resume_run(ws: Workspace, run_id: int, options: RunOptions | None = None) -> dict[str, Any]:
+    """Run again only the units of a run that never finished successfully, in the same ledger row."""
+    with ws.db.session() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise NotFoundError(f"Run {run_id} does not exist")
+        if run.status == "running" and not _owned_by_dead_process(ws, run_id):
+            raise UnitError(f"Run {run_id} is still running")
+        pending = [(u.id, u.section_id) for u in run.units if u.status != "success"]
+        raw, context = dict(run.effective_config), dict(run.context or {})
+        step_id, post_id, step_name, script_type = run.step_id, run.post_id, run.step_name, run.script_type
+    if not pending:
+        return ledger.result_of(ws, run_id)
+    handler = registry.get_handler(script_type)
+    if not isinstance(handler, SectionHandler):
+        raise UnitError(f"Run {run_id} used the plain handler {script_type!r}, which cannot resume per section")
+    section_ids = [sid for _, sid in pending if sid is not None]
+    job = build_job(ws, handler, step_id=step_id, step_name=step_name, raw_config=raw, post_id=post_id,
+                    context=context, section_ids=section_ids or None)
+    plans = {p.section_id: p for p in handler.plan(job)}
+    ledger.reopen_run(ws, run_id)
+    return _execute_units(ws, handler, job, run_id, [(uid, plans[sid]) for uid, sid in pending], options,
+                          report_all=True)
+
+
+def _owned_by_dead_process(ws: Workspace, run_id: int) -> bool:
+    return run_id in ledger.mark_interrupted(ws)
+
+
+def _concurrency(ws: Workspace, handler: SectionHandler, job: Job) -> int:
+    if job.parameters.concurrency:
+        return job.parameters.concurrency
+    provider = getattr(job.parameters, "provider", None)
+    try:
+        return ws.settings.provider(provider).concurrency
+    except KeyError:
+        return handler.default_concurrency
+
+
+def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int,
+                   units: list[tuple[int, UnitPlan]], options: RunOptions | None,
+                   report_all: bool = False) -> dict[str, Any]:
+    options = options or RunOptions()
+    observer = options.observer or _NullObserver()
+    cancel = options.cancel or CancelToken()
+    job.run_id = run_id
+    if options.on_run_id:
+        options.on_run_id(run_id)
+    log.info("run %s: step %r (%s) on post %s, %d unit(s)", run_id, job.step_name, handler.script_type,
+             job.post.id, len(units))
+    observer.run_started(run_id, [{"unit_id": uid, "section_id": p.section_id} for uid, p in units])
+
+    def work(item: tuple[int, UnitPlan]) -> None:
+        unit_id, plan = item
+        entry = _run_unit(ws, handler, job, unit_id, plan, cancel, observer)
+        observer.unit_changed(run_id, entry)
+
+    workers = max(1, min(_concurrency(ws, handler, job), len(units)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"run{run_id}") as pool:
+        list(pool.map(work, units))
+    status = ledger.finish_run(ws, run_id)
+    result = ledger.result_of(ws, run_id)
+    log.info("run %s finished: %s", run_id, status)
+    observer.run_finished(run_id, result)
+    return result
+
+
+def _run_unit(ws: Workspace, handler: SectionHandler, job: Job, unit_id: int, plan: UnitPlan,
+              cancel: CancelToken, observer: RunObserver) -> dict[str, Any]:
+    base = {"section_id": plan.section_id, "unit_id": unit_id}
+    if cancel.cancelled:
+        entry = {**base, "status": "cancelled", "error": "cancelled before it started", "metadata": {}}
+        ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled")
+        return entry
+    ledger.unit_started(ws, unit_id)
+    observer.unit_changed(job.run_id, {**base, "status": "running", "metadata": {}})
+    started = time.monotonic()
+    try:
+        outcome = handler.execute(job, plan, cancel)
+        if cancel.cancelled:
+            raise Cancelled()  # an answer that arrives after a cancel is discarded, never written
+        return _persist(ws, job, unit_id, plan, outcome, _ms(started))
+    except Cancelled:
+        entry = {**base, "status": "cancelled", "error": "cancelled", "metadata": {}}
+        ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled", duration_ms=_ms(started))
+        return entry
+    except Exception as exc:  # noqa: BLE001 - one section's failure never stops the others
+        message = str(exc) if isinstance(exc, UnitError | ValueError) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, UnitError):
+            log.warning("run %s unit %s failed", job.run_id, unit_id, exc_info=True)
+        log.info("run %s section %s: error: %s", job.run_id, plan.section_id, message)
+        entry = {**base, "status": "error", "error": message, "metadata": {}}
+        ledger.unit_finished(ws, unit_id, "error", entry, error=message, duration_ms=_ms(started))
+        return entry
+
+
+def _persist(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome: UnitOutcome,
+             duration_ms: int) -> dict[str, Any]:
+    """Versions, field values and the unit's row in one transaction: all of it or none of it."""
+    entry: dict[str, Any] = {"section_id": plan.section_id, "unit_id": unit_id, "status": "success",
+                             **outcome.entry, "metadata": dict(outcome.metadata)}
+    with ws.db.session() as s:
+        version_ids = []
+        images = []
+        for write in outcome.outputs:
+            if write.image is not None:
+                img = write.image
+                asset = content.get_or_create_asset(
+                    s, sha256=img.sha256, path=img.rel_path, mime=img.info.mime, width=img.info.width,
+                    height=img.info.height, size_bytes=img.size_bytes)
+                v = content.add_image(s, job.post.id, plan.section_id, write.field, asset, accept=write.accept,
+                                      run_id=job.run_id, unit_id=unit_id, meta=outcome.metadata)
+                images.append({"version_id": v.id, "image_url": img.image_url, "status": v.status})
+            else:
+                v = content.write_text(s, job.post.id, plan.section_id, write.field, write.text or "",
+                                       run_id=job.run_id, unit_id=unit_id, meta=outcome.metadata)
+            version_ids.append(v.id)
+        if version_ids:
+            entry["version_ids"] = version_ids
+        if images:
+            entry["images"] = images
+        ledger.finish_unit(s.get(RunUnit, unit_id), "success", entry, duration_ms=duration_ms,
+                           prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens,
+                           images=outcome.images)
+    log.info("run %s section %s: success in %d ms", job.run_id, plan.section_id, duration_ms)
+    return entry
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _run_plain(ws: Workspace, handler: Callable, script_type: str, raw_config: dict[str, Any], post_id: int,
+               context: dict[str, Any], step_id: int | None, step_name: str,
+               options: RunOptions | None) -> dict[str, Any]:
+    """A plain handler(step_config, post_id, context) -> dict: called as is, its answer recorded in the ledger."""
+    section_ids = list(context.get("section_ids") or [])
+    run_id, _ = ledger.create_run(ws, step_id=step_id, post_id=post_id, step_name=step_name,
+                                  script_type=script_type, effective_config=raw_config, context=context,
+                                  section_ids=[])
+    if options and options.on_run_id:
+        options.on_run_id(run_id)
+    error = None
+    started = time.monotonic()
+    try:
+        result = handler(raw_config, post_id, context)
+        if not isinstance(result, dict):
+            raise TypeError(f"handler for {script_type!r} returned {type(result).__name__}, not a dict")
+    except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, not raised into the GUI
+        log.warning("plain handler %r failed", script_type, exc_info=True)
+        error = f"{type(exc).__name__}: {exc}"
+        result = {"success": False, "results": [], "error": error}
+    duration = _ms(started)
+    with ws.db.session() as s:
+        run = s.get(Run, run_id)
+        for i, item in enumerate(out_results(result)):
+            status = item.get("status", "success")
+            unit = RunUnit(section_id=item.get("section_id") if isinstance(item.get("section_id"), int) else None,
+                           position=i)
+            ledger.finish_unit(unit, status if status in ("success", "error", "cancelled") else "error", item,
+                               error=item.get("error"), duration_ms=duration)
+            run.units.append(unit)
+    statuses = [u.get("status", "success") for u in out_results(result)]
+    if error is None and not result.get("success", True) and not statuses:
+        error = str(result.get("error") or "the handler reported failure")
+    status = ledger.finish_run(ws, run_id, error=error,
+                               status=None if statuses or error else "succeeded")
+    out = dict(result)
+    out.setdefault("step", step_name)
+    out.setdefault("sections_processed", section_ids)
+    out.setdefault("results", [])
+    out["success"] = bool(result.get("success", status == "succeeded"))
+    out["run_id"] = run_id
+    out["status"] = status
+    if options and options.observer:
+        options.observer.run_finished(run_id, out)
+    return out
+
+
+def out_results(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [item if isinstance(item, dict) else {"output": item} for item in (result.get("results") or [])]

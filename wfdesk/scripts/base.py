@@ -1,0 +1,158 @@
+"""What a section-at-a-time handler sees and returns. Plain data only: no ORM objects cross threads."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from wfdesk.errors import Problem, UnitError
+from wfdesk.scripts.config import Parameters, StepConfig
+
+if TYPE_CHECKING:
+    from wfdesk.media.store import StoredImage
+    from wfdesk.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class SectionData:
+    id: int
+    position: int
+    title: str
+    fields: dict[str, str | None]
+
+    def as_template_var(self) -> dict[str, Any]:
+        return {**self.fields, "id": self.id, "position": self.position, "title": self.title,
+                "fields": dict(self.fields)}
+
+
+@dataclass(frozen=True)
+class PostData:
+    id: int
+    title: str
+    status: str
+    fields: dict[str, str | None]
+
+    def as_template_var(self) -> dict[str, Any]:
+        return {**self.fields, "id": self.id, "title": self.title, "status": self.status,
+                "fields": dict(self.fields)}
+
+
+@dataclass
+class Job:
+    """One run of one step on one post, as planned: validated config and a snapshot of the content."""
+
+    workspace: Workspace
+    step_id: int | None
+    step_name: str
+    post: PostData
+    sections: list[SectionData]  # the selected sections, in order; empty = the post as a whole
+    config: StepConfig
+    parameters: Parameters
+    raw_config: dict[str, Any]
+    context: dict[str, Any]
+    run_id: int | None = None
+    state: dict[str, Any] = field(default_factory=dict)  # what a handler's check() prepared for execute()
+
+    def input_values(self, section: SectionData | None) -> dict[str, Any]:
+        """Input key -> value and db_field -> value for a section (or the post), with context.inputs on top."""
+        source = section.fields if section is not None else self.post.fields
+        values: dict[str, Any] = {}
+        for key, spec in self.config.inputs.items():
+            values[key] = values[spec.db_field] = source.get(spec.db_field) or ""
+        overrides = self.context.get("inputs") or {}
+        for key, value in overrides.items():
+            values[key] = value
+            if key in self.config.inputs:
+                values[self.config.inputs[key].db_field] = value
+            for in_key, spec in self.config.inputs.items():
+                if spec.db_field == key:
+                    values[in_key] = value
+        return values
+
+    def output_fields(self) -> list[str]:
+        return [spec.db_field for spec in self.config.outputs.values()]
+
+
+@dataclass
+class UnitPlan:
+    section_id: int | None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OutputWrite:
+    field: str
+    text: str | None = None
+    image: StoredImage | None = None
+    accept: bool = True
+
+
+@dataclass
+class UnitOutcome:
+    outputs: list[OutputWrite] = field(default_factory=list)
+    entry: dict[str, Any] = field(default_factory=dict)  # extra keys of the result entry (output, image_url)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    images: int = 0
+
+
+class CancelToken:
+    """Checked between units and between streamed chunks; the SDK cannot abort a blocking call from outside."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep that wakes up on cancel; True when cancelled."""
+        return self._event.wait(seconds)
+
+
+class Cancelled(UnitError):
+    def __init__(self) -> None:
+        super().__init__("cancelled")
+
+
+class SectionHandler:
+    """A handler that plans one unit per section, so the engine can run them concurrently, report progress,
+    cancel and resume per section. Instances are also plain `handler(step_config, post_id, context)` callables."""
+
+    script_type: ClassVar[str]
+    parameters_model: ClassVar[type[Parameters]] = Parameters
+    default_concurrency: ClassVar[int] = 8
+
+    def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
+        """Problems of the config alone, beyond its schema (referenced rows exist, endpoints are paths)."""
+        return []
+
+    def check(self, job: Job) -> list[Problem]:
+        """Problems of this config with this post's content (prompts render). Nothing is sent before this."""
+        return []
+
+    def plan(self, job: Job) -> list[UnitPlan]:
+        if job.sections:
+            return [UnitPlan(section_id=s.id) for s in job.sections]
+        return [UnitPlan(section_id=None)]
+
+    def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
+        raise NotImplementedError
+
+    def section(self, job: Job, section_id: int | None) -> SectionData | None:
+        if section_id is None:
+            return None
+        return next(s for s in job.sections if s.id == section_id)
+
+    def __call__(self, step_config: dict[str, Any], post_id: int, context: dict[str, Any]) -> dict[str, Any]:
+        from wfdesk.runs.engine import run_config
+        from wfdesk.workspace import current
+
+        return run_config(current(), step_config, post_id, context or {},
+                          step_name=(context or {}).get("step_name", ""))

@@ -1,0 +1,161 @@
+"""Typed step configs: the reference's JSON shape, one parameters model per script type, and the overlay rules."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from wfdesk.errors import ConfigError, Problem
+
+FIELD_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
+LEGACY_TYPE = "llm_action"
+
+
+class FieldSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(min_length=1, max_length=200)
+    db_field: str = Field(pattern=FIELD_NAME_RE)
+    type: Literal["text", "textarea"] = "text"
+
+
+class Parameters(BaseModel):
+    """Base of every type's parameters. Unknown keys are kept (the reference's examples carry free-form ones)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    provider: str | None = Field(None, description="Provider profile name from settings")
+    concurrency: int | None = Field(None, ge=1, le=64, description="Sections in flight at once")
+
+
+class LLMParameters(Parameters):
+    model: str | None = Field(None, min_length=1, description="Overrides the LLM action's model")
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=1, le=200_000)
+    stream: bool = Field(False, description="Stream the answer (cancel takes effect mid-answer)")
+    timeout: float | None = Field(None, gt=0, le=3600, description="Seconds; default from the provider profile")
+
+
+class ImageParameters(Parameters):
+    model: str = Field("dall-e-3", min_length=1)
+    size: str = Field("1024x1024", pattern=r"^(auto|\d{2,5}x\d{2,5})$")
+    quality: str | None = Field(None, pattern=r"^[a-z]{1,20}$")
+    n: int = Field(1, ge=1, le=10)
+    timeout: float = Field(60, gt=0, le=3600)
+    auto_accept: bool = False
+
+
+class CustomScriptParameters(Parameters):
+    timeout: float = Field(30, gt=0, le=3600)
+
+
+class ScriptConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str = LEGACY_TYPE
+    action_id: int | None = None
+    custom_endpoint: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class StepConfig(BaseModel):
+    """The whole `workflow_step_entity.config` document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    inputs: dict[str, FieldSpec] = Field(default_factory=dict)
+    outputs: dict[str, FieldSpec] = Field(default_factory=dict)
+    script_config: ScriptConfig = Field(default_factory=ScriptConfig)
+
+    @field_validator("inputs", "outputs")
+    @classmethod
+    def _keys_are_names(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        for key in value:
+            if not re.match(FIELD_NAME_RE, key):
+                raise ValueError(f"key {key!r} is not a valid name (letters, digits, underscore)")
+        return value
+
+
+def problems_from(exc: ValidationError, prefix: str = "") -> list[Problem]:
+    out = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "missing":
+            msg = "is required"
+        out.append(Problem(f"{prefix}{path}" if path else prefix.rstrip("."), msg))
+    return out
+
+
+def parse_step_config(step_name: str, raw: Any) -> StepConfig:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(step_name, [Problem("", "config must be a JSON object")])
+    try:
+        return StepConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(step_name, problems_from(exc)) from None
+
+
+def parse_parameters(step_name: str, model: type[BaseModel], raw: dict[str, Any]) -> BaseModel:
+    try:
+        return model.model_validate(raw or {})
+    except ValidationError as exc:
+        raise ConfigError(step_name, problems_from(exc, "script_config.parameters.")) from None
+
+
+def check_endpoint(endpoint: str | None) -> list[Problem]:
+    """A custom endpoint is a path under the configured base URL, never an address of its own."""
+    field = "script_config.custom_endpoint"
+    if not endpoint or not endpoint.strip():
+        return [Problem(field, "is required for custom_script steps")]
+    parts = urlsplit(endpoint)
+    if parts.scheme or parts.netloc or endpoint.startswith("//"):
+        return [Problem(field, f"must be a path such as /api/process, not an address ({endpoint!r})")]
+    if not endpoint.startswith("/"):
+        return [Problem(field, f"must start with '/' ({endpoint!r})")]
+    if any(seg == ".." for seg in parts.path.split("/")) or "\\" in endpoint:
+        return [Problem(field, f"must not contain '..' or backslashes ({endpoint!r})")]
+    return []
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any] | None) -> dict[str, Any]:
+    """A copy of base with over laid on top; nested objects merge, everything else replaces."""
+    out = copy.deepcopy(base or {})
+    for key, value in (over or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+# Keys of a run context that overlay script_config.parameters. `inputs` and `section_ids` are data, not config.
+CONTEXT_PARAMETER_KEYS = ("parameters", "llm_settings")
+
+
+def effective_config(step_config: dict[str, Any] | None, override: dict[str, Any] | None,
+                     context: dict[str, Any] | None) -> dict[str, Any]:
+    """Step config, overlaid by the post's override, overlaid by the run context's settings."""
+    merged = deep_merge(step_config or {}, override or {})
+    context = context or {}
+    for key in CONTEXT_PARAMETER_KEYS:
+        extra = context.get(key)
+        if isinstance(extra, dict) and extra:
+            sc = merged.setdefault("script_config", {})
+            if isinstance(sc, dict):
+                sc["parameters"] = deep_merge(sc.get("parameters") or {}, extra)
+    return merged
+
+
+def script_type_of(config: dict[str, Any] | None) -> str:
+    """A step without script_config (or without a type) is a legacy llm_action step."""
+    sc = (config or {}).get("script_config")
+    if isinstance(sc, dict) and sc.get("type"):
+        return str(sc["type"])
+    return LEGACY_TYPE

@@ -1,0 +1,131 @@
+"""`image_generation`: an image per selected section from its prompt, stored content-addressed as a candidate."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Any
+
+import openai
+import requests
+
+from wfdesk.errors import Problem, UnitError
+from wfdesk.media.store import store_image
+from wfdesk.media.verify import ImageError
+from wfdesk.providers.openai_compat import client_for, describe_error, profile_for, resolve_base_url
+from wfdesk.scripts.base import CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
+from wfdesk.scripts.config import ImageParameters, Parameters, StepConfig
+from wfdesk.workspace import Workspace
+
+MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
+
+
+def prompt_for(job: Job, section_id: int | None) -> str:
+    """The step's first input for the section, unless context.inputs gives one (by input key or db_field)."""
+    section = next((s for s in job.sections if s.id == section_id), None)
+    values = job.input_values(section)
+    for key in job.config.inputs:
+        if values.get(key):
+            return str(values[key])
+    overrides = job.context.get("inputs") or {}
+    for key in ("prompt", "image_prompt", "image_prompts"):
+        if overrides.get(key):
+            return str(overrides[key])
+    return ""
+
+
+class ImageGenerationHandler(SectionHandler):
+    script_type = "image_generation"
+    parameters_model = ImageParameters
+
+    def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
+        if not config.outputs:
+            return [Problem("outputs", "an image_generation step needs an output field for the image URL")]
+        return []
+
+    def check(self, job: Job) -> list[Problem]:
+        problems = []
+        for section in job.sections or [None]:
+            sid = section.id if section else None
+            if not prompt_for(job, sid).strip():
+                field = next(iter(job.config.inputs.values()), None)
+                what = f"input {field.label!r} ({field.db_field})" if field else "the prompt (context.inputs)"
+                where = f"section {sid} ({section.title!r})" if section else "the post"
+                problems.append(Problem("inputs", f"{what} is empty for {where}"))
+        return problems
+
+    def plan(self, job: Job) -> list[UnitPlan]:
+        return [UnitPlan(section_id=s.id if s else None, payload={"prompt": prompt_for(job, s.id if s else None)})
+                for s in (job.sections or [None])]
+
+    def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
+        params: ImageParameters = job.parameters
+        profile = profile_for(job.workspace, params.provider)
+        client = client_for(job.workspace, profile)
+        base_url = resolve_base_url(profile)
+        request: dict[str, Any] = {"model": params.model, "prompt": unit.payload["prompt"], "n": params.n,
+                                   "size": params.size, "response_format": "b64_json", "timeout": params.timeout}
+        if params.quality:
+            request["quality"] = params.quality
+        try:
+            answer = client.images.generate(**request)
+        except openai.OpenAIError as exc:
+            raise UnitError(describe_error(exc, base_url)) from None
+        if not answer.data:
+            raise UnitError(f"{base_url or 'the provider'} sent no image")
+        generated_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        field = job.output_fields()[0]
+        outputs, revised = [], None
+        for i, item in enumerate(answer.data):
+            data = self._bytes_of(item, params.timeout)
+            try:
+                # Full decode here, on the worker, before anything is written.
+                stored = store_image(job.workspace.data_dir, job.post.id, unit.section_id, data)
+            except ImageError as exc:
+                raise UnitError(f"image {i + 1} from {base_url or 'the provider'} is not usable: {exc}") from None
+            revised = revised or getattr(item, "revised_prompt", None)
+            outputs.append(OutputWrite(field=field, image=stored, accept=params.auto_accept and i == 0))
+        first = outputs[0].image
+        metadata = {"model": params.model, "generation_time": generated_at, "size": params.size,
+                    "prompt": unit.payload["prompt"], "revised_prompt": revised,
+                    "width": first.info.width, "height": first.info.height}
+        return UnitOutcome(outputs=outputs, entry={"image_url": first.image_url}, metadata=metadata,
+                           images=len(outputs))
+
+    @staticmethod
+    def _bytes_of(item: Any, timeout: float) -> bytes:
+        if getattr(item, "b64_json", None):
+            return _b64(item.b64_json)
+        url = getattr(item, "url", None)
+        if not url:
+            raise UnitError("the provider's answer holds neither b64_json nor url")
+        if url.startswith("data:"):
+            _, _, payload = url.partition(",")
+            if ";base64" not in url.split(",", 1)[0]:
+                raise UnitError("the image data: URL is not base64-encoded")
+            return _b64(payload)
+        if not url.startswith(("http://", "https://")):
+            raise UnitError(f"unsupported image URL scheme: {url[:40]!r}")
+        try:
+            with requests.get(url, timeout=timeout, stream=True) as resp:
+                resp.raise_for_status()
+                chunks, size = [], 0
+                for chunk in resp.iter_content(64 * 1024):
+                    size += len(chunk)
+                    if size > MAX_DOWNLOAD_BYTES:
+                        raise UnitError(f"the image at {url} is larger than {MAX_DOWNLOAD_BYTES // 2**20} MB")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except requests.RequestException as exc:
+            raise UnitError(f"cannot download the image from {url}: {exc}") from None
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise UnitError("the image data is not valid base64") from None
+
+
+execute_image_generation = ImageGenerationHandler()

@@ -1,0 +1,139 @@
+"""`llm_action`: a stored LLM action (prompt template + model settings) over each selected section, or the post."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+
+from wfdesk.db.models import LLMAction
+from wfdesk.errors import Problem, UnitError
+from wfdesk.providers.openai_compat import client_for, describe_error, profile_for, resolve_base_url
+from wfdesk.scripts.base import (
+    Cancelled,
+    CancelToken,
+    Job,
+    OutputWrite,
+    SectionHandler,
+    UnitOutcome,
+    UnitPlan,
+)
+from wfdesk.scripts.config import LLMParameters, Parameters, StepConfig
+from wfdesk.scripts.templates import TemplateProblem, render, variables_used
+from wfdesk.workspace import Workspace
+
+
+def template_variables(job: Job, section_id: int | None) -> dict[str, Any]:
+    """The names a prompt template may use: the post, the section and its fields, the step's input keys."""
+    section = next((s for s in job.sections if s.id == section_id), None)
+    variables: dict[str, Any] = {}
+    variables.update(job.post.fields)
+    if section is not None:
+        variables.update(section.fields)
+    variables.update(job.input_values(section))
+    variables["post"] = job.post.as_template_var()
+    variables["section"] = section.as_template_var() if section is not None else None
+    return variables
+
+
+class LLMActionHandler(SectionHandler):
+    script_type = "llm_action"
+    parameters_model = LLMParameters
+
+    def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
+        action_id = config.script_config.action_id
+        if action_id is None:
+            return [Problem("script_config.action_id", "is required for llm_action steps")]
+        with ws.db.session() as s:
+            action = s.get(LLMAction, action_id)
+            if action is None:
+                return [Problem("script_config.action_id", f"LLM action {action_id} does not exist")]
+            template = action.prompt_template
+        try:
+            variables_used(template)
+        except TemplateProblem as exc:
+            return [Problem(f"llm_action[{action_id}].prompt_template", str(exc))]
+        return []
+
+    def check(self, job: Job) -> list[Problem]:
+        action_id = job.config.script_config.action_id
+        with job.workspace.db.session() as s:
+            action = s.get(LLMAction, action_id)
+            job.state["action"] = {"id": action.id, "name": action.name, "template": action.prompt_template,
+                                   "model": action.model, "temperature": action.temperature,
+                                   "max_tokens": action.max_tokens}
+        # Render every prompt now: a missing variable is a validation error before anything is sent.
+        problems = []
+        prompts: dict[int | None, str] = {}
+        for section in job.sections or [None]:
+            sid = section.id if section else None
+            try:
+                prompts[sid] = render(job.state["action"]["template"], template_variables(job, sid))
+            except TemplateProblem as exc:
+                where = f"section {sid} ({section.title!r})" if section else "the post"
+                problems.append(Problem(f"llm_action[{action_id}].prompt_template", f"{exc} (for {where})"))
+                break
+        job.state["prompts"] = prompts
+        return problems
+
+    def plan(self, job: Job) -> list[UnitPlan]:
+        return [UnitPlan(section_id=sid, payload={"prompt": prompt}) for sid, prompt in job.state["prompts"].items()]
+
+    def settings(self, job: Job) -> dict[str, Any]:
+        action, params = job.state["action"], job.parameters
+        return {"model": params.model or action["model"],
+                "temperature": params.temperature if params.temperature is not None else action["temperature"],
+                "max_tokens": params.max_tokens if params.max_tokens is not None else action["max_tokens"]}
+
+    def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
+        params: LLMParameters = job.parameters
+        profile = profile_for(job.workspace, params.provider)
+        client = client_for(job.workspace, profile)
+        settings = self.settings(job)
+        request: dict[str, Any] = {"model": settings["model"], "temperature": settings["temperature"],
+                                   "messages": [{"role": "user", "content": unit.payload["prompt"]}]}
+        if settings["max_tokens"]:
+            request["max_tokens"] = settings["max_tokens"]
+        if params.timeout:
+            request["timeout"] = params.timeout
+        try:
+            if params.stream:
+                text, usage, model = self._stream(client, request, cancel)
+            else:
+                answer = client.chat.completions.create(**request)
+                if not answer.choices:
+                    raise UnitError(f"{resolve_base_url(profile) or 'the provider'} sent an empty answer")
+                text = answer.choices[0].message.content or ""
+                usage, model = answer.usage, answer.model
+        except openai.OpenAIError as exc:
+            raise UnitError(describe_error(exc, resolve_base_url(profile))) from None
+        if not text.strip():
+            raise UnitError(f"{resolve_base_url(profile) or 'the provider'} sent an empty answer")
+        prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
+        completion_tokens = getattr(usage, "completion_tokens", 0) or 0
+        metadata = {"model": model or settings["model"], "action_id": job.state["action"]["id"],
+                    "temperature": settings["temperature"], "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens}
+        return UnitOutcome(outputs=[OutputWrite(field=f, text=text) for f in job.output_fields()],
+                           entry={"output": text}, metadata=metadata, prompt_tokens=prompt_tokens,
+                           completion_tokens=completion_tokens)
+
+    @staticmethod
+    def _stream(client: openai.OpenAI, request: dict[str, Any], cancel: CancelToken):
+        parts: list[str] = []
+        usage = model = None
+        stream = client.chat.completions.create(**request, stream=True, stream_options={"include_usage": True})
+        with stream:
+            for chunk in stream:
+                if cancel.cancelled:
+                    raise Cancelled()  # closing the stream stops the server's work too
+                model = chunk.model or model
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                for choice in chunk.choices:
+                    if choice.delta and choice.delta.content:
+                        parts.append(choice.delta.content)
+        return "".join(parts), usage, model
+
+
+execute_llm_action = LLMActionHandler()

@@ -1,0 +1,130 @@
+"""Application settings: platformdirs paths, a JSON settings file without secrets, env overrides, keyring secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, Field, ValidationError
+
+from wfdesk.fileio import atomic_write_bytes
+
+APP_NAME = "wfdesk"
+KEYRING_SERVICE = "wfdesk"
+log = logging.getLogger(__name__)
+
+
+class ProviderProfile(BaseModel):
+    """An OpenAI-compatible server. The API key is never stored here: keyring or the environment."""
+
+    name: str = "default"
+    kind: Literal["openai", "ollama", "lmstudio", "compatible"] = "compatible"
+    base_url: str | None = None  # None: the SDK default or OPENAI_BASE_URL
+    api_key_env: str = "OPENAI_API_KEY"
+    connect_timeout: float = Field(5.0, gt=0, le=120)
+    read_timeout: float = Field(120.0, gt=0, le=3600)  # local models are slow; cloud profiles set less
+    concurrency: int = Field(8, ge=1, le=64)
+    max_retries: int = Field(2, ge=0, le=10)
+
+
+PRESET_PROFILES: dict[str, ProviderProfile] = {
+    "openai": ProviderProfile(name="openai", kind="openai", base_url="https://api.openai.com/v1", read_timeout=60),
+    "ollama": ProviderProfile(name="ollama", kind="ollama", base_url="http://localhost:11434/v1", read_timeout=600,
+                              concurrency=2),
+    "lmstudio": ProviderProfile(name="lmstudio", kind="lmstudio", base_url="http://localhost:1234/v1",
+                                read_timeout=600, concurrency=2),
+}
+
+
+class Settings(BaseModel):
+    database_url: str | None = None  # None: the SQLite file in the data dir
+    data_dir: str | None = None
+    custom_script_base_url: str | None = None
+    default_provider: str = "default"
+    providers: dict[str, ProviderProfile] = Field(default_factory=lambda: {"default": ProviderProfile()})
+
+    def provider(self, name: str | None) -> ProviderProfile:
+        key = name or self.default_provider
+        if key in self.providers:
+            return self.providers[key]
+        if key in PRESET_PROFILES:
+            return PRESET_PROFILES[key]
+        raise KeyError(key)
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("WFDESK_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME))
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def log_dir() -> Path:
+    return Path(platformdirs.user_log_dir(APP_NAME))
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.json"
+
+
+def load_settings() -> Settings:
+    """The saved settings, with WFDESK_* environment variables on top. A damaged file is reported, not fatal."""
+    settings = Settings()
+    path = settings_path()
+    if path.exists():
+        try:
+            settings = Settings.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValidationError, ValueError) as exc:
+            log.warning("Ignoring unreadable settings file %s: %s", path, exc)
+    if url := os.environ.get("WFDESK_DATABASE_URL"):
+        settings.database_url = url
+    if d := os.environ.get("WFDESK_DATA_DIR"):
+        settings.data_dir = d
+    if u := os.environ.get("WFDESK_CUSTOM_SCRIPT_BASE_URL"):
+        settings.custom_script_base_url = u
+    return settings
+
+
+def save_settings(settings: Settings) -> None:
+    data = settings.model_dump(mode="json")
+    atomic_write_bytes(settings_path(), json.dumps(data, indent=2).encode("utf-8"))
+
+
+# --- secrets -------------------------------------------------------------------------------------------------
+
+def keyring_available() -> bool:
+    try:
+        import keyring
+        from keyring.backends import fail
+
+        return not isinstance(keyring.get_keyring(), fail.Keyring)
+    except Exception:  # noqa: BLE001 - any keyring failure means "not available"
+        return False
+
+
+def get_api_key(profile: ProviderProfile) -> str | None:
+    """Keyring first, then the profile's environment variable."""
+    if keyring_available():
+        try:
+            import keyring
+
+            secret = keyring.get_password(KEYRING_SERVICE, profile.name)
+            if secret:
+                return secret
+        except Exception as exc:  # noqa: BLE001
+            log.warning("Keyring lookup failed for provider %s: %s", profile.name, exc)
+    return os.environ.get(profile.api_key_env) or None
+
+
+def set_api_key(profile_name: str, secret: str) -> None:
+    """Store a key in the OS keyring. Raises RuntimeError when no keyring backend exists."""
+    if not keyring_available():
+        raise RuntimeError("No system keyring is available; set the API key in the environment instead.")
+    import keyring
+
+    keyring.set_password(KEYRING_SERVICE, profile_name, secret)
