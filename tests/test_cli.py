@@ -101,7 +101,8 @@ def test_invalid_configs_exit_2_and_name_step_and_field(cli, loopback, tmp_path)
     path.write_text(json.dumps(bundle))
     cli("import", str(path))
     proc = cli("validate", check_code=2)
-    assert "'polish_sections'" in proc.stderr and "script_config.action_id: LLM action 404 does not exist" in proc.stderr
+    assert "'polish_sections'" in proc.stderr
+    assert "script_config.action_id: LLM action 404 does not exist" in proc.stderr
     assert "script_config.parameters.n" in proc.stderr
     assert "Unknown script type: teleport" in proc.stderr
     proc = cli("run-step", "--step", "2", "--post", "53", "--sections", "711", check_code=2)
