@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import inspect, text
 
@@ -33,10 +35,8 @@ def test_reference_migration_sql_runs_verbatim_on_postgresql(demo, loopback):
     if demo.db.dialect != "postgresql":
         pytest.skip("the reference's SQL uses PostgreSQL's jsonb operators")
     assert execute_step_script(3, 53, {"section_ids": [711]})["success"]  # a custom_script step before
-    sql = """-- Add script_config to existing steps (example)
-UPDATE workflow_step_entity 
-SET config = config || '{"script_config": {"type": "llm_action", "action_id": 1}}'::jsonb
-WHERE name = 'existing_step_name';"""
+    # Copied verbatim from the reference document's "Database Migration" section.
+    sql = (Path(__file__).parent / "data" / "reference_migration.sql").read_text()
     with demo.db.engine.begin() as conn:
         conn.execute(text("UPDATE workflow_step_entity SET name = 'existing_step_name' WHERE id = 3"))
         conn.execute(text("INSERT INTO llm_action (id, name, prompt_template, model, temperature, lock_version) "
