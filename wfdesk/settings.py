@@ -28,7 +28,7 @@ class ProviderProfile(BaseModel):
     connect_timeout: float = Field(5.0, gt=0, le=120)
     read_timeout: float = Field(120.0, gt=0, le=3600)  # local models are slow; cloud profiles set less
     concurrency: int = Field(8, ge=1, le=64)
-    max_retries: int = Field(2, ge=0, le=10)
+    max_retries: int = Field(7, ge=0, le=20)  # retries after the first failed attempt (429s are not counted)
 
 
 PRESET_PROFILES: dict[str, ProviderProfile] = {

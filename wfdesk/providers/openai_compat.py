@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import openai
 
 from wfdesk.errors import UnitError
+from wfdesk.providers.resilience import ProviderGate, RetryPolicy, call_with_retries
+from wfdesk.scripts.base import CancelToken
 from wfdesk.settings import ProviderProfile, get_api_key
 from wfdesk.workspace import Workspace
 
 # Local servers ignore the key, but the SDK insists on one.
 PLACEHOLDER_KEY = "not-needed"
+T = TypeVar("T")
 
 
 def resolve_base_url(profile: ProviderProfile) -> str | None:
@@ -37,15 +42,34 @@ def client_for(ws: Workspace, profile: ProviderProfile) -> openai.OpenAI:
     timeout = openai.Timeout(profile.read_timeout, connect=profile.connect_timeout)
 
     def build() -> openai.OpenAI:
-        return openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=profile.max_retries)
+        # Retries are ours (resilience.py): one policy and one shared gate per provider.
+        return openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
 
     # The key is part of the cache key so a changed key takes effect; it never leaves this process.
     return ws.cached(("openai", profile.model_dump_json(), base_url, key), build)
 
 
+def gate_for(ws: Workspace, profile: ProviderProfile) -> ProviderGate:
+    return ws.cached(("gate", profile.name, resolve_base_url(profile)),
+                     lambda: ProviderGate(profile.name, profile.concurrency))
+
+
+def call(ws: Workspace, profile: ProviderProfile, fn: Callable[[openai.OpenAI], T], cancel: CancelToken) -> T:
+    """fn(client) with the provider's retry policy and shared gate; failures become one clear UnitError."""
+    client = client_for(ws, profile)
+    base_url = resolve_base_url(profile)
+    policy = RetryPolicy(attempts=profile.max_retries + 1)
+    return call_with_retries(gate_for(ws, profile), policy, lambda: fn(client), cancel,
+                             lambda exc: describe_error(exc, base_url))
+
+
 def describe_error(exc: Exception, base_url: str | None) -> str:
     """One clear line per failure: which address, what happened."""
     where = base_url or "the OpenAI API"
+    if isinstance(exc, UnitError):
+        return f"{where}: {exc}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{where} sent malformed JSON ({exc.msg})"
     if isinstance(exc, openai.APITimeoutError):
         return f"{where} did not answer in time"
     if isinstance(exc, openai.APIConnectionError):

@@ -13,7 +13,9 @@ import requests
 from wfdesk.errors import Problem, UnitError
 from wfdesk.media.store import store_image
 from wfdesk.media.verify import ImageError
-from wfdesk.providers.openai_compat import client_for, describe_error, profile_for, resolve_base_url
+from wfdesk.providers.openai_compat import call as provider_call
+from wfdesk.providers.openai_compat import profile_for, resolve_base_url
+from wfdesk.providers.resilience import MalformedAnswer
 from wfdesk.scripts.base import CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
 from wfdesk.scripts.config import ImageParameters, Parameters, StepConfig
 from wfdesk.workspace import Workspace
@@ -62,18 +64,19 @@ class ImageGenerationHandler(SectionHandler):
     def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         params: ImageParameters = job.parameters
         profile = profile_for(job.workspace, params.provider)
-        client = client_for(job.workspace, profile)
         base_url = resolve_base_url(profile)
         request: dict[str, Any] = {"model": params.model, "prompt": unit.payload["prompt"], "n": params.n,
                                    "size": params.size, "response_format": "b64_json", "timeout": params.timeout}
         if params.quality:
             request["quality"] = params.quality
-        try:
+
+        def ask(client: openai.OpenAI):
             answer = client.images.generate(**request)
-        except openai.OpenAIError as exc:
-            raise UnitError(describe_error(exc, base_url)) from None
-        if not answer.data:
-            raise UnitError(f"{base_url or 'the provider'} sent no image")
+            if not getattr(answer, "data", None):
+                raise MalformedAnswer("sent no image")
+            return answer
+
+        answer = provider_call(job.workspace, profile, ask, cancel)
         generated_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         field = job.output_fields()[0]
         outputs, revised = [], None

@@ -8,7 +8,9 @@ import openai
 
 from wfdesk.db.models import LLMAction
 from wfdesk.errors import Problem, UnitError
-from wfdesk.providers.openai_compat import client_for, describe_error, profile_for, resolve_base_url
+from wfdesk.providers.openai_compat import call as provider_call
+from wfdesk.providers.openai_compat import profile_for, resolve_base_url
+from wfdesk.providers.resilience import MalformedAnswer
 from wfdesk.scripts.base import (
     Cancelled,
     CancelToken,
@@ -88,7 +90,6 @@ class LLMActionHandler(SectionHandler):
     def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         params: LLMParameters = job.parameters
         profile = profile_for(job.workspace, params.provider)
-        client = client_for(job.workspace, profile)
         settings = self.settings(job)
         request: dict[str, Any] = {"model": settings["model"], "temperature": settings["temperature"],
                                    "messages": [{"role": "user", "content": unit.payload["prompt"]}]}
@@ -96,17 +97,17 @@ class LLMActionHandler(SectionHandler):
             request["max_tokens"] = settings["max_tokens"]
         if params.timeout:
             request["timeout"] = params.timeout
-        try:
+
+        def ask(client: openai.OpenAI):
             if params.stream:
-                text, usage, model = self._stream(client, request, cancel)
-            else:
-                answer = client.chat.completions.create(**request)
-                if not answer.choices:
-                    raise UnitError(f"{resolve_base_url(profile) or 'the provider'} sent an empty answer")
-                text = answer.choices[0].message.content or ""
-                usage, model = answer.usage, answer.model
-        except openai.OpenAIError as exc:
-            raise UnitError(describe_error(exc, resolve_base_url(profile))) from None
+                return self._stream(client, request, cancel)
+            answer = client.chat.completions.create(**request)
+            choices = getattr(answer, "choices", None)
+            if not choices or choices[0].message is None:
+                raise MalformedAnswer("sent an answer without a message")
+            return choices[0].message.content or "", answer.usage, answer.model
+
+        text, usage, model = provider_call(job.workspace, profile, ask, cancel)
         if not text.strip():
             raise UnitError(f"{resolve_base_url(profile) or 'the provider'} sent an empty answer")
         prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0

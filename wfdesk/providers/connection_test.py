@@ -1,0 +1,87 @@
+"""The Settings dialog's "Test connection" buttons: one short request, one line of verdict. Qt-free."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openai
+
+from wfdesk.providers.openai_compat import PLACEHOLDER_KEY, describe_error, resolve_base_url
+from wfdesk.settings import ProviderProfile, get_api_key
+
+# A test must answer quickly even for a profile whose read timeout suits a slow local model.
+TEST_CONNECT_TIMEOUT = 5.0
+TEST_READ_TIMEOUT = 10.0
+
+
+def check_provider(profile: ProviderProfile, api_key: str | None = None) -> tuple[bool, str]:
+    """GET {base_url}/models. api_key: a key typed but not saved yet; otherwise keyring, then the environment."""
+    base_url = resolve_base_url(profile)
+    where = base_url or "the OpenAI API"
+    key = api_key or get_api_key(profile)
+    if not key:
+        if base_url is None or "api.openai.com" in base_url:
+            return False, f"No API key for {where}: enter one above or set {profile.api_key_env}"
+        key = PLACEHOLDER_KEY  # local servers ignore the key, the SDK wants one
+    timeout = openai.Timeout(min(profile.read_timeout, TEST_READ_TIMEOUT),
+                             connect=min(profile.connect_timeout, TEST_CONNECT_TIMEOUT))
+    try:
+        with openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0) as client:
+            models = [m.id for m in client.models.list()]
+    except openai.OpenAIError as exc:
+        return False, describe_error(exc, base_url)
+    except Exception as exc:  # noqa: BLE001 - anything else (a bad URL, say) is a verdict too
+        return False, f"{where}: {type(exc).__name__}: {exc}"
+    if not models:
+        return True, f"Connected to {where}; it lists no models"
+    shown = ", ".join(models[:5]) + (", …" if len(models) > 5 else "")
+    return True, f"Connected to {where}: {len(models)} model{'s' if len(models) != 1 else ''} ({shown})"
+
+
+def check_database(url: str) -> tuple[bool, str]:
+    """Connect and SELECT 1. A SQLite file that does not exist yet is not created here."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return False, f"Not a database URL: {url!r} (expected sqlite:///path or postgresql://user@host/db)"
+    backend = parsed.get_backend_name()
+    connect_args: dict[str, object] = {}
+    if backend == "sqlite":
+        path = parsed.database or ""
+        if path and path != ":memory:" and not Path(path).exists():
+            parent = Path(path).expanduser().resolve().parent
+            if not parent.is_dir():
+                return False, f"The folder {parent} does not exist"
+            return True, f"{path} does not exist yet; it will be created when wfdesk opens it"
+        connect_args["timeout"] = 5
+    elif backend == "postgresql":
+        connect_args["connect_timeout"] = 5
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        engine = create_engine(url, connect_args=connect_args, poolclass=NullPool)
+    except NoSuchModuleError:
+        return False, f"No driver for {parsed.drivername!r} is installed"
+    except (ArgumentError, ImportError) as exc:
+        return False, f"Cannot use {shown}: {exc}"
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            version = ".".join(str(v) for v in (engine.dialect.server_version_info or ()))
+    except DBAPIError as exc:
+        return False, f"Cannot connect to {shown}: {_first_line(exc.orig)}"
+    except SQLAlchemyError as exc:
+        return False, f"Cannot connect to {shown}: {_first_line(exc)}"
+    finally:
+        engine.dispose()
+    name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(backend, backend)
+    return True, f"Connected to {name}{' ' + version if version else ''} at {shown}"
+
+
+def _first_line(exc: object) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

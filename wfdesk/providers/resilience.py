@@ -1,0 +1,162 @@
+"""Retries with backoff and one gate per provider shared by every worker of every run.
+
+The gate caps how many requests are in flight to a provider at once, and a 429 pauses everyone (not just the
+worker that got it) until the provider's Retry-After has passed. The SDK's own retries are off (max_retries=0)
+so that this is the one place that decides.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import openai
+
+from wfdesk.errors import UnitError
+from wfdesk.scripts.base import Cancelled, CancelToken
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_RETRY_AFTER = 60.0
+
+
+class MalformedAnswer(UnitError):
+    """The provider answered, but not with what the API promises (empty, wrong shape). Worth a retry."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 8  # failed attempts (5xx, timeouts, malformed answers) before a section gives up
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    jitter: float = 0.25
+    rate_limit_budget: float = 300.0  # 429s don't use up attempts: the server asked us to wait, so we wait
+
+    def delay(self, attempt: int) -> float:
+        raw = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return raw * random.uniform(1 - self.jitter, 1 + self.jitter)
+
+
+class ProviderGate:
+    BREAKER_THRESHOLD = 3  # consecutive "cannot connect" failures, from any worker, that mean "offline"
+    BREAKER_COOL_OFF = 30.0
+
+    def __init__(self, name: str, concurrency: int) -> None:
+        self.name = name
+        self.concurrency = concurrency
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._lock = threading.Lock()
+        self._resume_at = 0.0
+        self.pauses = 0  # how often a 429 paused everyone (for tests and the status bar)
+        self._connect_failures = 0
+        self._down_until = 0.0
+        self.down_reason: str | None = None
+
+    def record_success(self) -> None:
+        with self._lock:
+            self._connect_failures = 0
+            self._down_until, self.down_reason = 0.0, None
+
+    def record_connect_failure(self, reason: str) -> None:
+        """A provider that cannot be reached a few times in a row is offline: every section fails at once
+        with that message instead of each one retrying into a dead address."""
+        with self._lock:
+            self._connect_failures += 1
+            if self._connect_failures >= self.BREAKER_THRESHOLD:
+                self._down_until = time.monotonic() + self.BREAKER_COOL_OFF
+                self.down_reason = reason
+
+    def offline_reason(self) -> str | None:
+        with self._lock:
+            return self.down_reason if time.monotonic() < self._down_until else None
+
+    def pause_for(self, seconds: float) -> None:
+        with self._lock:
+            self._resume_at = max(self._resume_at, time.monotonic() + seconds)
+            self.pauses += 1
+
+    def paused_for(self) -> float:
+        with self._lock:
+            return max(0.0, self._resume_at - time.monotonic())
+
+    def wait_until_open(self, cancel: CancelToken) -> None:
+        while (remaining := self.paused_for()) > 0:
+            if cancel.wait(min(remaining, 0.25)):
+                raise Cancelled()
+
+    @contextmanager
+    def slot(self, cancel: CancelToken):
+        while not self._slots.acquire(timeout=0.25):
+            if cancel.cancelled:
+                raise Cancelled()
+        try:
+            self.wait_until_open(cancel)
+            yield
+        finally:
+            self._slots.release()
+
+
+def retry_after_seconds(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    if not value:
+        return None
+    try:
+        return min(MAX_RETRY_AFTER, max(0.0, float(value)))
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def is_connect_failure(exc: Exception) -> bool:
+    if isinstance(exc, openai.APITimeoutError):
+        return type(exc.__cause__).__name__ == "ConnectTimeout"  # a slow model is not an offline one
+    return isinstance(exc, openai.APIConnectionError)
+
+
+def is_retryable(exc: Exception) -> bool:
+    if isinstance(exc, openai.APIConnectionError | MalformedAnswer | json.JSONDecodeError):
+        return True  # includes timeouts
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code == 429 or exc.status_code >= 500 or exc.status_code == 408
+    return False
+
+
+def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], T], cancel: CancelToken,
+                      describe: Callable[[Exception], str]) -> T:
+    """fn() until it succeeds, a non-retryable error happens, or the attempts run out (then a UnitError)."""
+    failures = 0
+    deadline = time.monotonic() + policy.rate_limit_budget
+    while True:
+        if (reason := gate.offline_reason()) is not None:
+            raise UnitError(f"{reason}; the provider looks offline, try again later")
+        try:
+            with gate.slot(cancel):
+                result = fn()
+            gate.record_success()
+            return result
+        except Cancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified below
+            if not is_retryable(exc):
+                raise UnitError(describe(exc)) from None
+            if isinstance(exc, openai.RateLimitError) and time.monotonic() < deadline:
+                wait = retry_after_seconds(exc) or policy.delay(1)
+                gate.pause_for(wait)  # everyone waits, so the provider sees the whole batch slow down
+            else:
+                failures += 1
+                if is_connect_failure(exc):
+                    gate.record_connect_failure(describe(exc))
+                if failures >= policy.attempts:
+                    suffix = f" (gave up after {failures} attempts)" if failures > 1 else ""
+                    raise UnitError(describe(exc) + suffix) from None
+                wait = policy.delay(failures)
+            log.info("provider %s: %s; retrying in %.1f s", gate.name, describe(exc), wait)
+            if cancel.wait(wait):
+                raise Cancelled() from None
