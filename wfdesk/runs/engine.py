@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sqlalchemy.exc import IntegrityError
+
 from wfdesk.db import content
 from wfdesk.db.models import Run, RunUnit
-from wfdesk.errors import NotFoundError, UnitError
+from wfdesk.errors import ConflictError, NotFoundError, UnitError
 from wfdesk.runs import ledger
 from wfdesk.runs.planning import build_job, step_effective_config
 from wfdesk.scripts import registry
@@ -20,6 +23,7 @@ from wfdesk.scripts.config import script_type_of
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
+PERSIST_ATTEMPTS = 3
 
 
 class RunObserver(Protocol):
@@ -132,13 +136,28 @@ def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int
         observer.unit_changed(run_id, entry)
 
     workers = max(1, min(_concurrency(ws, handler, job), len(units)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"run{run_id}") as pool:
-        list(pool.map(work, units))
+    done = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(ws, run_id, done), daemon=True, name=f"run{run_id}-beat")
+    beat.start()
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"run{run_id}") as pool:
+            list(pool.map(work, units))
+    finally:
+        done.set()
     status = ledger.finish_run(ws, run_id)
     result = ledger.result_of(ws, run_id)
     log.info("run %s finished: %s", run_id, status)
     observer.run_finished(run_id, result)
     return result
+
+
+def _heartbeat(ws: Workspace, run_id: int, done: threading.Event) -> None:
+    """Tells other machines sharing the database that this run's process is alive."""
+    while not done.wait(ledger.HEARTBEAT_SECONDS):
+        try:
+            ledger.heartbeat(ws, run_id)
+        except Exception:  # noqa: BLE001 - a missed heartbeat must never break the run
+            log.debug("heartbeat failed", exc_info=True)
 
 
 def _run_unit(ws: Workspace, handler: SectionHandler, job: Job, unit_id: int, plan: UnitPlan,
@@ -172,7 +191,25 @@ def _run_unit(ws: Workspace, handler: SectionHandler, job: Job, unit_id: int, pl
 
 def _persist(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome: UnitOutcome,
              duration_ms: int) -> dict[str, Any]:
-    """Versions, field values and the unit's row in one transaction: all of it or none of it."""
+    """Versions, field values and the unit's row in one transaction: all of it or none of it.
+
+    Another run or editor may write the same field at the same moment (optimistic locking, or two first writes
+    racing on the unique index): a run's output is never a stale overwrite, so it simply tries again on top.
+    """
+    for attempt in range(1, PERSIST_ATTEMPTS + 1):
+        try:
+            entry = _persist_once(ws, job, unit_id, plan, outcome, duration_ms)
+            break
+        except (ConflictError, IntegrityError):
+            if attempt == PERSIST_ATTEMPTS:
+                raise
+            log.info("run %s section %s: concurrent write, retrying", job.run_id, plan.section_id)
+    log.info("run %s section %s: success in %d ms", job.run_id, plan.section_id, duration_ms)
+    return entry
+
+
+def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome: UnitOutcome,
+                  duration_ms: int) -> dict[str, Any]:
     entry: dict[str, Any] = {"section_id": plan.section_id, "unit_id": unit_id, "status": "success",
                              **outcome.entry, "metadata": dict(outcome.metadata)}
     with ws.db.session() as s:
@@ -198,7 +235,6 @@ def _persist(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome: Uni
         ledger.finish_unit(s.get(RunUnit, unit_id), "success", entry, duration_ms=duration_ms,
                            prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens,
                            images=outcome.images)
-    log.info("run %s section %s: success in %d ms", job.run_id, plan.section_id, duration_ms)
     return entry
 
 

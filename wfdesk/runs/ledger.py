@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,6 +15,8 @@ from wfdesk.workspace import Workspace
 
 ACTIVE = ("queued", "running")
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
+HEARTBEAT_SECONDS = 15.0
+STALE_AFTER = timedelta(minutes=2)  # a run on another machine with no heartbeat for this long was interrupted
 
 
 def create_run(ws: Workspace, *, step_id: int | None, post_id: int, step_name: str, script_type: str,
@@ -78,14 +80,32 @@ def overall_status(statuses: list[str], error: str | None = None) -> str:
     return "failed"
 
 
+def heartbeat(ws: Workspace, run_id: int) -> None:
+    with ws.db.session() as s:
+        run = s.get(Run, run_id)
+        if run is not None and run.status == "running":
+            run.heartbeat_at = utcnow()
+
+
 def mark_interrupted(ws: Workspace) -> list[int]:
-    """Runs left 'running' by a process of this host that no longer exists were interrupted (crash, kill -9)."""
+    """Runs left 'running' by a process that no longer exists were interrupted (crash, kill -9, power loss).
+
+    On this host the owner's pid tells; for runs of other machines on a shared database, a stale heartbeat.
+    """
     host = socket.gethostname()
+    now = utcnow()
     found = []
     with ws.db.session() as s:
         for run in s.scalars(select(Run).where(Run.status.in_(ACTIVE))):
             owner_host, _, pid = (run.owner or "").rpartition(":")
-            if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+            if owner_host == host:
+                dead = pid.isdigit() and not _pid_alive(int(pid))
+            else:
+                beat = run.heartbeat_at
+                if beat is not None and beat.tzinfo is None:  # SQLite gives naive datetimes back
+                    beat = beat.replace(tzinfo=UTC)
+                dead = beat is None or now - beat > STALE_AFTER
+            if dead:
                 run.status = "interrupted"
                 for unit in run.units:
                     if unit.status == "running":

@@ -1,0 +1,122 @@
+"""kill -9 in the middle of a run: nothing finished is lost, nothing is sent twice, the rest resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from conftest import ROOT
+from PIL import Image
+from sqlalchemy import select
+
+from wfdesk.db import content
+from wfdesk.db.models import ContentVersion, Post, PostSection, RunUnit
+from wfdesk.runs import ledger
+
+
+def _sections(ws, n: int) -> list[int]:
+    with ws.db.session() as s:
+        post = s.get(Post, 53)
+        rows = [PostSection(post_id=post.id, position=10 + i, title=f"Part {i}") for i in range(n)]
+        s.add_all(rows)
+        s.flush()
+        ids = [r.id for r in rows]
+    with ws.db.session() as s:
+        for sid in ids:
+            content.write_text(s, 53, sid, "draft", f"draft of section {sid}", source="editor")
+            content.write_text(s, 53, sid, "image_prompts", f"picture of section {sid}", source="editor")
+    return ids
+
+
+def _cli_env(ws, loopback) -> dict:
+    return {**os.environ, "WFDESK_DATABASE_URL": ws.db.url, "WFDESK_DATA_DIR": str(ws.data_dir),
+            "OPENAI_BASE_URL": loopback.base_url, "WFDESK_CUSTOM_SCRIPT_BASE_URL": loopback.root_url}
+
+
+def _succeeded(ws) -> set[int]:
+    with ws.db.session() as s:
+        return set(s.scalars(select(RunUnit.section_id).where(RunUnit.status == "success")))
+
+
+def _requests_per_section(loopback, key: str) -> Counter:
+    counts: Counter = Counter()
+    for r in loopback.requests:
+        match = re.search(rf"{key} of section (\d+)", json.dumps(r.json or {}))
+        if match:
+            counts[int(match.group(1))] += 1
+    return counts
+
+
+def _kill_mid_run(ws, loopback, step: int, ids: list[int], finished_before_kill: int) -> int:
+    loopback.latency = 0.4
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfdesk", "run-step", "--step", str(step), "--post", "53",
+         "--sections", ",".join(map(str, ids)), "--llm-settings", '{"concurrency": 2}'],
+        env=_cli_env(ws, loopback), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(_succeeded(ws)) < finished_before_kill:
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "the run made no progress"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    loopback.latency = 0
+    return proc.pid
+
+
+def _cli(ws, loopback, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wfdesk", *args], env=_cli_env(ws, loopback), cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_kill_9_then_resume_llm_run(demo, loopback):
+    ids = _sections(demo, 8)
+    _kill_mid_run(demo, loopback, 1, ids, finished_before_kill=2)
+    done_before = _succeeded(demo)
+    sent_before = _requests_per_section(loopback, "draft")
+    assert 2 <= len(done_before) < 8
+
+    runs = json.loads(_cli(demo, loopback, "runs", "list", "--json").stdout)
+    assert runs[0]["status"] == "interrupted"
+    run_id = runs[0]["id"]
+    with demo.db.session() as s:  # every finished section's output is there, once
+        for sid in done_before:
+            versions = content.versions_of(s, 53, sid, "polished")
+            assert len(versions) == 1 and content.get_field(s, 53, sid, "polished").value == versions[0].value
+
+    proc = _cli(demo, loopback, "runs", "resume", str(run_id))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["run_id"] == run_id and result["success"] is True
+    assert [r["status"] for r in result["results"]] == ["success"] * 8
+
+    sent_after = _requests_per_section(loopback, "draft")
+    for sid in done_before:
+        assert sent_after[sid] == sent_before[sid] == 1, f"section {sid} was sent again"
+    for sid in set(ids) - done_before:
+        assert sent_after[sid] >= 1
+    assert ledger.run_detail(demo, run_id)["status"] == "succeeded"
+    with demo.db.session() as s:
+        assert all(len(content.versions_of(s, 53, sid, "polished")) == 1 for sid in ids)
+
+
+def test_kill_9_during_image_run_leaves_no_broken_file_referenced(demo, loopback):
+    ids = _sections(demo, 6)
+    _kill_mid_run(demo, loopback, 2, ids, finished_before_kill=2)
+    with demo.db.session() as s:
+        for version in s.scalars(select(ContentVersion).where(ContentVersion.kind == "image")):
+            with Image.open(demo.data_dir / version.value) as img:
+                img.load()  # every referenced image decodes completely
+    run_id = json.loads(_cli(demo, loopback, "runs", "list", "--json").stdout)[0]["id"]
+    result = json.loads(_cli(demo, loopback, "runs", "resume", str(run_id)).stdout)
+    assert [r["status"] for r in result["results"]] == ["success"] * 6
+    with demo.db.session() as s:
+        per_section = Counter(v.section_id for v in s.scalars(
+            select(ContentVersion).where(ContentVersion.kind == "image")))
+    assert per_section == Counter({sid: 1 for sid in ids})
