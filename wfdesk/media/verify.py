@@ -111,7 +111,18 @@ def _reject_obvious_non_images(data: bytes) -> None:
         raise ImageError("the answer is JSON data, not an image")
 
 
+# Signatures of the formats we accept: bytes that start like one but do not open were cut short or damaged.
+_OWN_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+)
+
+
 def _unidentified_message(data: bytes) -> str:
+    for magic, name in _OWN_MAGIC:
+        if data.startswith(magic):
+            return f"the {name} data is truncated or corrupt"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "the WEBP data is truncated or corrupt"
     for magic, name in _OTHER_MAGIC:
         if data.startswith(magic):
             return f"unsupported image format: {name}"

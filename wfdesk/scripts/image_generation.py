@@ -98,9 +98,12 @@ class ImageGenerationHandler(SectionHandler):
 
     @staticmethod
     def _bytes_of(item: Any, timeout: float) -> bytes:
-        if getattr(item, "b64_json", None):
-            return _b64(item.b64_json)
+        b64 = getattr(item, "b64_json", None)
         url = getattr(item, "url", None)
+        if b64:
+            return _b64(b64)
+        if b64 is not None and not url:
+            raise UnitError("the provider sent an empty image")
         if not url:
             raise UnitError("the provider's answer holds neither b64_json nor url")
         if url.startswith("data:"):

@@ -29,6 +29,8 @@ def render(source: str, variables: dict[str, Any]) -> str:
         return _compile(source).render(**variables)
     except TemplateError as exc:
         raise TemplateProblem(_describe(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a template's own runtime error (1/0, huge range) is a user error
+        raise TemplateProblem(f"the prompt template failed: {type(exc).__name__}: {exc}") from None
 
 
 def variables_used(source: str) -> set[str]:

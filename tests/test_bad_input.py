@@ -1,0 +1,177 @@
+"""Bad bytes, fuzzed configs and imports, sandboxed templates, secrets that must never be stored."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import struct
+import zlib
+
+import pytest
+from conftest import REFERENCE_STEPS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from sqlalchemy import select
+
+from wfdesk.db.models import ContentVersion, Post
+from wfdesk.db.transfer import ImportError_, import_bundle
+from wfdesk.errors import ConfigError
+from wfdesk.scripts.registry import execute_step_script
+from wfdesk.scripts.templates import TemplateProblem, render
+from wfdesk.scripts.validation import validate_step
+from wfdesk.settings import ProviderProfile
+
+from tests_support import set_action_template
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'bad.db'}"
+
+
+def _png(w: int = 8, h: int = 8) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), (10, 20, 30)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _huge_png_header(w: int, h: int) -> bytes:
+    """A real PNG whose IHDR claims w x h: a decompression bomb without allocating one."""
+    data = bytearray(_png())
+    ihdr = bytearray(data[16:29])
+    ihdr[0:8] = struct.pack(">II", w, h)
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + bytes(ihdr)) & 0xFFFFFFFF)
+    return bytes(data)
+
+
+SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect/></svg>'
+
+
+@pytest.mark.parametrize("payload, message", [
+    (_png()[:40], "truncated"),
+    (b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>", "HTML"),
+    (_huge_png_header(40000, 40000), "too large"),
+    (SVG, "SVG"),
+    (b"BM" + b"\0" * 60, "unsupported"),
+    (b"", "empty"),
+])
+def test_bad_image_bytes_end_in_a_clear_section_error(demo, loopback, payload, message):
+    loopback.image_bytes = payload
+    result = execute_step_script(2, 53, {"section_ids": [711, 712]})
+    for entry in result["results"]:
+        assert entry["status"] == "error" and message.lower() in entry["error"].lower(), entry["error"]
+        assert "Traceback" not in entry["error"]
+    assert not (demo.data_dir / "content").exists() or not any((demo.data_dir / "content").rglob("*.*"))
+    with demo.db.session() as s:
+        assert s.scalars(select(ContentVersion).where(ContentVersion.kind == "image")).first() is None
+
+
+# --- templates stay sandboxed --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("template", [
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ post.__class__ }}{{ cycler.__init__.__globals__ }}",
+    "{{ section.fields.update({'x': 1}) }}",
+    "{% for x in range(10**9) %}{% endfor %}",
+])
+def test_templates_cannot_reach_python_internals(template):
+    with pytest.raises(TemplateProblem):
+        render(template, {"post": {"title": "t"}, "section": {"fields": {}}})
+
+
+def test_unsafe_template_refused_before_any_call(demo, loopback):
+    set_action_template(demo, 5, "{{ ''.__class__.__mro__ }}")
+    with pytest.raises(ConfigError, match="unsafe|unknown variable|error"):
+        execute_step_script(1, 53, {"section_ids": [711]})
+    assert loopback.count() == 0
+
+
+# --- fuzzing --------------------------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12)
+
+config_like = st.fixed_dictionaries({}, optional={
+    "inputs": st.dictionaries(st.text(max_size=8), json_values, max_size=3),
+    "outputs": st.dictionaries(st.text(max_size=8), json_values, max_size=3),
+    "script_config": st.fixed_dictionaries({}, optional={
+        "type": st.sampled_from(["llm_action", "image_generation", "custom_script", "nope", ""]) | st.text(max_size=5),
+        "action_id": json_values,
+        "custom_endpoint": json_values,
+        "parameters": st.dictionaries(st.sampled_from(["model", "size", "n", "timeout", "temperature",
+                                                       "max_tokens", "quality", "concurrency", "auto_accept"]),
+                                      json_values, max_size=4),
+    }) | json_values,
+})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(config=config_like | json_values)
+def test_fuzzed_step_configs_give_field_named_problems_never_a_crash(demo, config):
+    problems = validate_step(demo, "fuzzed", config)
+    for p in problems:
+        assert isinstance(p.message, str) and p.message
+        assert isinstance(p.field, str)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutation=st.tuples(st.sampled_from(["llm_actions", "workflow_steps", "posts", "post_step_overrides"]),
+                          st.integers(0, 3), st.text(max_size=12), json_values))
+def test_fuzzed_imports_are_all_or_nothing(ws, mutation):
+    kind, index, key, value = mutation
+    bundle = json.loads(REFERENCE_STEPS.read_text())
+    items = bundle[kind]
+    if items:
+        target = items[index % len(items)]
+        target[key or "id"] = value
+    with ws.db.session() as s:
+        before = s.query(Post).count()
+    try:
+        with ws.db.session() as s:
+            import_bundle(s, bundle)
+    except ImportError_ as exc:
+        assert exc.problems and all(p.message for p in exc.problems)
+        with ws.db.session() as s:
+            assert s.query(Post).count() == before
+    else:
+        with ws.db.session() as s:
+            assert s.query(Post).count() >= 1
+
+
+# --- secrets --------------------------------------------------------------------------------------------------
+
+def test_api_key_never_reaches_database_ledger_or_logs(demo, loopback, caplog, tmp_path):
+    secret = "sk-live-THIS-MUST-NEVER-BE-STORED-42"
+    demo.settings.providers["default"] = ProviderProfile(name="default", base_url=loopback.base_url,
+                                                         api_key_env="WFDESK_TEST_KEY", max_retries=0)
+    import os
+
+    os.environ["WFDESK_TEST_KEY"] = secret
+    try:
+        with caplog.at_level(logging.DEBUG):
+            execute_step_script(1, 53, {"section_ids": [711]})
+            execute_step_script(2, 53, {"section_ids": [711]})
+            loopback.fail = lambda i, r: (500, {}, b'{"error": {"message": "nope"}}')
+            execute_step_script(1, 53, {"section_ids": [712]})
+    finally:
+        del os.environ["WFDESK_TEST_KEY"]
+    assert all(r.headers.get("authorization") == f"Bearer {secret}" for r in loopback.requests)
+    assert secret not in caplog.text
+    with demo.db.engine.connect() as conn:
+        from sqlalchemy import inspect, text
+
+        for table in inspect(conn).get_table_names():
+            for row in conn.execute(text(f"SELECT * FROM {table}")):
+                assert secret not in json.dumps([str(v) for v in row])
+
+
+def test_a_secret_in_a_step_config_is_refused(demo):
+    config = {"script_config": {"type": "image_generation", "parameters": {"api_key": "sk-123"}},
+              "outputs": {"o": {"label": "Image", "db_field": "img"}}}
+    problems = validate_step(demo, "leaky", config)
+    assert [p.field for p in problems] == ["script_config.parameters.api_key"]
