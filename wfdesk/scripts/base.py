@@ -126,6 +126,7 @@ class SectionHandler:
     cancel and resume per section. Instances are also plain `handler(step_config, post_id, context)` callables."""
 
     script_type: ClassVar[str]
+    description: ClassVar[str] = ""
     parameters_model: ClassVar[type[Parameters]] = Parameters
     default_concurrency: ClassVar[int] = 8
 
@@ -145,6 +146,9 @@ class SectionHandler:
     def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         raise NotImplementedError
 
+    def as_plugin(self, panel: str | None = None) -> ScriptTypePlugin:
+        return ScriptTypePlugin(self.script_type, self, self.parameters_model, panel, self.description)
+
     def section(self, job: Job, section_id: int | None) -> SectionData | None:
         if section_id is None:
             return None
@@ -156,3 +160,19 @@ class SectionHandler:
 
         return run_config(current(), step_config, post_id, context or {},
                           step_name=(context or {}).get("step_name", ""))
+
+
+@dataclass(frozen=True)
+class ScriptTypePlugin:
+    """What a package declares under the `wfdesk.script_types` entry-point group (built-ins do the same).
+
+    handler: `handler(step_config, post_id, context) -> dict`, or a SectionHandler for per-section progress.
+    parameters_model: a pydantic model of `script_config.parameters`; it validates configs and generates the form.
+    panel: optional "module:Class" of a Qt panel widget (a subclass of wfdesk.ui.panels.base.StepPanel).
+    """
+
+    name: str
+    handler: Any
+    parameters_model: type[Parameters] | None = None
+    panel: str | None = None
+    description: str = ""

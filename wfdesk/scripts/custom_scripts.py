@@ -22,6 +22,7 @@ def endpoint_url(base_url: str, endpoint: str) -> str:
 
 class CustomScriptHandler(SectionHandler):
     script_type = "custom_script"
+    description = "POSTs each section's inputs to a configured HTTP endpoint."
     parameters_model = CustomScriptParameters
 
     def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
@@ -78,3 +79,4 @@ def _short(exc: Exception) -> str:
 
 
 execute_custom_script = CustomScriptHandler()
+PLUGIN = execute_custom_script.as_plugin()

@@ -39,6 +39,7 @@ def prompt_for(job: Job, section_id: int | None) -> str:
 
 class ImageGenerationHandler(SectionHandler):
     script_type = "image_generation"
+    description = "Generates an image per section for the editor to accept or reject."
     parameters_model = ImageParameters
 
     def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
@@ -135,3 +136,4 @@ def _b64(text: str) -> bytes:
 
 
 execute_image_generation = ImageGenerationHandler()
+PLUGIN = execute_image_generation.as_plugin()

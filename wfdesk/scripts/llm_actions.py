@@ -40,6 +40,7 @@ def template_variables(job: Job, section_id: int | None) -> dict[str, Any]:
 
 class LLMActionHandler(SectionHandler):
     script_type = "llm_action"
+    description = "Runs a stored LLM action (prompt template) over each selected section, or the post."
     parameters_model = LLMParameters
 
     def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
@@ -138,3 +139,4 @@ class LLMActionHandler(SectionHandler):
 
 
 execute_llm_action = LLMActionHandler()
+PLUGIN = execute_llm_action.as_plugin()

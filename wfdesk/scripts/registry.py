@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from wfdesk.scripts import custom_scripts, image_generation, llm_actions
 from wfdesk.scripts.config import Parameters
 
 Handler = Callable[[dict[str, Any], int, dict[str, Any]], dict[str, Any]]
@@ -27,6 +26,7 @@ class ScriptTypeInfo:
     parameters_model: type[BaseModel] = Parameters
     panel: str | None = None  # "module:Class" of a Qt panel widget, resolved by wfdesk.ui only
     source: str = "built-in"
+    description: str = ""
 
 
 SCRIPT_REGISTRY: dict[str, Handler] = {}
@@ -35,7 +35,8 @@ _lock = threading.Lock()
 
 
 def register_script_type(script_type: str, handler: Handler, *, parameters_model: type[BaseModel] | None = None,
-                         panel: str | None = None, source: str = "runtime", replace: bool = False) -> None:
+                         panel: str | None = None, source: str = "runtime", replace: bool = False,
+                         description: str = "") -> None:
     """Register a new script type handler. A name already taken is refused unless replace=True."""
     if not isinstance(script_type, str) or not script_type.strip():
         raise ValueError("A script type needs a non-empty name")
@@ -47,7 +48,7 @@ def register_script_type(script_type: str, handler: Handler, *, parameters_model
             owner = SCRIPT_TYPES[script_type].source if script_type in SCRIPT_TYPES else "unknown"
             raise ValueError(f"Script type {script_type!r} is already registered (by {owner})")
         SCRIPT_REGISTRY[script_type] = handler
-        SCRIPT_TYPES[script_type] = ScriptTypeInfo(script_type, handler, model, panel, source)
+        SCRIPT_TYPES[script_type] = ScriptTypeInfo(script_type, handler, model, panel, source, description)
 
 
 def unregister_script_type(script_type: str) -> None:
@@ -89,6 +90,22 @@ def execute_step_script(step_id: int, post_id: int, context: dict[str, Any], **o
     return execute_step(current(), step_id, post_id, context, RunOptions(**options))
 
 
-for _handler in (llm_actions.execute_llm_action, custom_scripts.execute_custom_script,
-                 image_generation.execute_image_generation):
-    register_script_type(_handler.script_type, _handler, source="built-in")
+BUILTIN_TYPES = ("llm_action", "custom_script", "image_generation")
+
+
+def _load_script_types() -> None:
+    """Built-ins and plugins through the one entry-point path; built-ins directly when wfdesk runs uninstalled."""
+    from wfdesk.scripts.plugins import load_plugins
+
+    load_plugins()
+    missing = [name for name in BUILTIN_TYPES if name not in SCRIPT_REGISTRY]
+    if missing:
+        from wfdesk.scripts import custom_scripts, image_generation, llm_actions
+
+        for plugin in (llm_actions.PLUGIN, custom_scripts.PLUGIN, image_generation.PLUGIN):
+            if plugin.name in missing:
+                register_script_type(plugin.name, plugin.handler, parameters_model=plugin.parameters_model,
+                                     source="built-in", description=plugin.description)
+
+
+_load_script_types()
