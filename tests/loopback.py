@@ -259,6 +259,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._chat(rec)
             elif path == "/v1/images/generations":
                 self._images(rec)
+            elif path == "/sdapi/v1/txt2img":
+                self._a1111_txt2img(rec)
+            elif path == "/sdapi/v1/interrupt":
+                self.server.owner.a1111_interrupt.set()
+                self._send_json(200, {})
             else:
                 self._custom(rec)
         else:
@@ -377,6 +382,23 @@ class _Handler(BaseHTTPRequestHandler):
             items.append(item)
         self._send_json(200, {"created": int(time.time()), "data": items})
 
+    def _a1111_txt2img(self, rec: RecordedRequest) -> None:
+        """A stand-in for AUTOMATIC1111's txt2img: base64 PNGs without a data: prefix, after `a1111_delay`
+        seconds unless /sdapi/v1/interrupt arrives first (then it answers at once, as A1111 does)."""
+        owner = self.server.owner
+        req = rec.json if isinstance(rec.json, dict) else {}
+        if not isinstance(req.get("prompt"), str) or not req["prompt"]:
+            self._send_json(422, {"detail": [{"loc": ["body", "prompt"], "msg": "field required"}]})
+            return
+        owner.a1111_interrupt.clear()
+        interrupted = owner.a1111_interrupt.wait(owner.a1111_delay) if owner.a1111_delay else False
+        width = min(int(req.get("width") or 512), owner.image_max_side)
+        height = min(int(req.get("height") or 512), owner.image_max_side)
+        count = int(req.get("batch_size") or 1) * int(req.get("n_iter") or 1)
+        images = [base64.b64encode(make_png(req["prompt"], i, width, height)).decode("ascii") for i in range(count)]
+        info = {"prompt": req["prompt"], "seed": 1234, "interrupted": interrupted}
+        self._send_json(200, {"images": images, "parameters": req, "info": json.dumps(info)})
+
     def _custom(self, rec: RecordedRequest) -> None:
         hook = self.server.owner.custom_reply
         if hook is not None:
@@ -403,6 +425,7 @@ class LoopbackServer:
     chat_reply: ChatReply | None  # request json -> reply text (default "POLISHED: <last user message>")
     stream_delay: float  # seconds slept between SSE chunks
     custom_reply: CustomReply | None  # request -> (status, headers, body) for non-OpenAI POST paths
+    a1111_delay: float  # seconds the A1111 stand-in "renders" before answering (cut short by an interrupt)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -427,6 +450,8 @@ class LoopbackServer:
         self.chat_reply = None
         self.stream_delay = 0.0
         self.custom_reply = None
+        self.a1111_delay = 0.0
+        self.a1111_interrupt = threading.Event()
 
     # -- lifecycle ------------------------------------------------------------------------------------
 

@@ -44,6 +44,8 @@ class Settings(BaseModel):
     database_url: str | None = None  # None: the SQLite file in the data dir
     data_dir: str | None = None
     custom_script_base_url: str | None = None
+    image_backend: Literal["openai", "a1111"] = "openai"  # a step's `backend` parameter overrides it
+    a1111_base_url: str = "http://127.0.0.1:7860"
     default_provider: str = "default"
     providers: dict[str, ProviderProfile] = Field(default_factory=lambda: {"default": ProviderProfile()})
 
@@ -87,6 +89,8 @@ def load_settings() -> Settings:
         settings.data_dir = d
     if u := os.environ.get("WFDESK_CUSTOM_SCRIPT_BASE_URL"):
         settings.custom_script_base_url = u
+    if u := os.environ.get("WFDESK_A1111_BASE_URL"):
+        settings.a1111_base_url = u
     return settings
 
 

@@ -47,6 +47,9 @@ class ImageParameters(Parameters):
     n: int = Field(1, ge=1, le=10)
     timeout: float = Field(60, gt=0, le=3600)
     auto_accept: bool = False
+    backend: Literal["openai", "a1111"] | None = Field(None, description="Default: the image backend in Settings")
+    steps: int = Field(20, ge=1, le=150, description="Sampling steps (AUTOMATIC1111)")
+    negative_prompt: str | None = Field(None, description="What to avoid (AUTOMATIC1111)")
 
 
 class CustomScriptParameters(Parameters):

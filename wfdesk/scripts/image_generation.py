@@ -13,9 +13,10 @@ import requests
 from wfdesk.errors import Problem, UnitError
 from wfdesk.media.store import store_image
 from wfdesk.media.verify import ImageError
+from wfdesk.providers import a1111
 from wfdesk.providers.openai_compat import call as provider_call
 from wfdesk.providers.openai_compat import profile_for, resolve_base_url
-from wfdesk.providers.resilience import MalformedAnswer
+from wfdesk.providers.resilience import MalformedAnswer, ProviderGate
 from wfdesk.scripts.base import CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
 from wfdesk.scripts.config import ImageParameters, Parameters, StepConfig
 from wfdesk.workspace import Workspace
@@ -64,6 +65,8 @@ class ImageGenerationHandler(SectionHandler):
 
     def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         params: ImageParameters = job.parameters
+        if (params.backend or job.workspace.settings.image_backend) == "a1111":
+            return self._execute_a1111(job, unit, cancel)
         profile = profile_for(job.workspace, params.provider)
         base_url = resolve_base_url(profile)
         request: dict[str, Any] = {"model": params.model, "prompt": unit.payload["prompt"], "n": params.n,
@@ -78,22 +81,41 @@ class ImageGenerationHandler(SectionHandler):
             return answer
 
         answer = provider_call(job.workspace, profile, ask, cancel)
+        images = [self._bytes_of(item, params.timeout) for item in answer.data]
+        revised = next((r for r in (getattr(i, "revised_prompt", None) for i in answer.data) if r), None)
+        return self._outcome(job, unit, images, base_url or "the provider", revised, params.model)
+
+    def _execute_a1111(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
+        params: ImageParameters = job.parameters
+        base_url = job.workspace.settings.a1111_base_url
+        width, height = (512, 512) if params.size == "auto" else map(int, params.size.split("x"))
+        # A1111 renders one request at a time: a shared gate keeps every worker in line.
+        gate = job.workspace.cached(("gate", "a1111", base_url), lambda: ProviderGate("a1111", 1))
+        with gate.slot(cancel):
+            images, info = a1111.txt2img(base_url, prompt=unit.payload["prompt"], width=width, height=height,
+                                         n=params.n, steps=params.steps, timeout=params.timeout, cancel=cancel,
+                                         negative_prompt=params.negative_prompt)
+        return self._outcome(job, unit, images, base_url, None, info.get("sd_model_name") or params.model,
+                             backend="a1111", seed=info.get("seed"))
+
+    def _outcome(self, job: Job, unit: UnitPlan, images: list[bytes], source: str, revised: str | None,
+                 model: str, **extra: Any) -> UnitOutcome:
+        params: ImageParameters = job.parameters
         generated_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         field = job.output_fields()[0]
-        outputs, revised = [], None
-        for i, item in enumerate(answer.data):
-            data = self._bytes_of(item, params.timeout)
+        outputs = []
+        for i, data in enumerate(images):
             try:
                 # Full decode here, on the worker, before anything is written.
                 stored = store_image(job.workspace.data_dir, job.post.id, unit.section_id, data)
             except ImageError as exc:
-                raise UnitError(f"image {i + 1} from {base_url or 'the provider'} is not usable: {exc}") from None
-            revised = revised or getattr(item, "revised_prompt", None)
+                raise UnitError(f"image {i + 1} from {source} is not usable: {exc}") from None
             outputs.append(OutputWrite(field=field, image=stored, accept=params.auto_accept and i == 0))
         first = outputs[0].image
-        metadata = {"model": params.model, "generation_time": generated_at, "size": params.size,
+        metadata = {"model": model, "generation_time": generated_at, "size": params.size,
                     "prompt": unit.payload["prompt"], "revised_prompt": revised,
-                    "width": first.info.width, "height": first.info.height}
+                    "width": first.info.width, "height": first.info.height,
+                    **{k: v for k, v in extra.items() if v is not None}}
         return UnitOutcome(outputs=outputs, entry={"image_url": first.image_url}, metadata=metadata,
                            images=len(outputs))
 
