@@ -145,3 +145,14 @@ def test_import_is_all_or_nothing(cli, tmp_path):
     cli("export", str(export))
     assert json.loads(export.read_text()) == {"llm_actions": [], "workflow_steps": [], "posts": [],
                                               "post_step_overrides": []}
+
+
+def test_workflow_commands(cli, tmp_path):
+    assert "reference:" in cli("workflow", "templates").stdout
+    assert "Added 3 step(s)" in cli("workflow", "import", "--template", "reference").stdout
+    out = tmp_path / "wf.json"
+    cli("workflow", "export", str(out), "--name", "Team workflow")
+    doc = json.loads(out.read_text())
+    assert doc["format"] == "wfdesk-workflow" and len(doc["workflow_steps"]) == 3 and "posts" not in doc
+    assert "Added 3 step(s)" in cli("workflow", "import", str(out)).stdout
+    assert "no built-in workflow 'nope'" in cli("workflow", "import", "--template", "nope", check_code=2).stderr

@@ -57,6 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     rr = runs_sub.add_parser("resume", help="run again the sections of a run that did not finish")
     rr.add_argument("id", type=int)
 
+    wf = sub.add_parser("workflow", help="share workflows: steps and LLM actions, without posts")
+    wf_sub = wf.add_subparsers(dest="workflow_command", required=True, metavar="SUBCOMMAND")
+    we = wf_sub.add_parser("export", help="write the workflow (all steps, or --steps) to a JSON file")
+    we.add_argument("file")
+    we.add_argument("--steps", metavar="1,2,3")
+    we.add_argument("--name", default="")
+    wi = wf_sub.add_parser("import", help="add a shared workflow's steps and actions (new ids)")
+    wi_src = wi.add_mutually_exclusive_group(required=True)
+    wi_src.add_argument("file", nargs="?")
+    wi_src.add_argument("--template", metavar="NAME", help="a built-in workflow (see `workflow templates`)")
+    wf_sub.add_parser("templates", help="list the built-in workflows")
+
     for name, what in (("accept", "accept an image candidate (or revert to a text version)"),
                        ("reject", "reject an image candidate")):
         c = sub.add_parser(name, help=what)
@@ -142,6 +154,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _validate(ws, args.step)
     if cmd == "runs":
         return _runs(ws, args)
+    if cmd == "workflow":
+        return _workflow(ws, args)
     if cmd in ("accept", "reject"):
         from wfdesk.db import content
 
@@ -158,14 +172,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _import(ws, path: Path) -> int:
     from wfdesk.db.transfer import import_bundle
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadRequest(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"{path}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"{path} is not valid JSON: {exc}") from None
+    data = _read_json(path)
     try:
         with ws.db.session() as s:
             counts = import_bundle(s, data)
@@ -173,6 +180,49 @@ def _import(ws, path: Path) -> int:
         raise BadRequest(str(exc)) from None
     print("Imported " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))
     return EXIT_OK
+
+
+def _workflow(ws, args: argparse.Namespace) -> int:
+    from wfdesk.db import workflows
+    from wfdesk.fileio import atomic_write_bytes
+
+    if args.workflow_command == "templates":
+        for name, doc in sorted(workflows.templates().items()):
+            print(f"{name}: {doc.get('name', '')} ({len(doc['workflow_steps'])} steps)")
+        return EXIT_OK
+    if args.workflow_command == "export":
+        ids = [int(x) for x in args.steps.split(",")] if args.steps else None
+        with ws.db.session() as s:
+            doc = workflows.export_workflow(s, name=args.name, step_ids=ids)
+        atomic_write_bytes(Path(args.file), json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))
+        print(f"Exported {len(doc['workflow_steps'])} step(s) and {len(doc['llm_actions'])} LLM action(s)")
+        return EXIT_OK
+    if args.template:
+        available = workflows.templates()
+        if args.template not in available:
+            raise BadRequest(f"no built-in workflow {args.template!r}; choose from {', '.join(sorted(available))}")
+        data = available[args.template]
+    else:
+        data = _read_json(Path(args.file))
+    try:
+        with ws.db.session() as s:
+            counts = workflows.import_workflow(s, data, ws)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    print(f"Added {counts['workflow_steps']} step(s) (ids {', '.join(map(str, counts['step_ids']))}) and "
+          f"{counts['llm_actions']} LLM action(s)")
+    return EXIT_OK
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadRequest(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"{path} is not valid JSON: {exc}") from None
 
 
 def _run_step(ws, args: argparse.Namespace) -> int:
