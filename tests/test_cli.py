@@ -156,3 +156,17 @@ def test_workflow_commands(cli, tmp_path):
     assert doc["format"] == "wfdesk-workflow" and len(doc["workflow_steps"]) == 3 and "posts" not in doc
     assert "Added 3 step(s)" in cli("workflow", "import", str(out)).stdout
     assert "no built-in workflow 'nope'" in cli("workflow", "import", "--template", "nope", check_code=2).stderr
+
+
+def test_costs_and_budget_from_the_command_line(cli, loopback, tmp_path):
+    cli("import", str(REFERENCE_STEPS))
+    cli("run-step", "--step", "2", "--post", "53", "--sections", "711,712")
+    rows = json.loads(cli("costs", "--by", "step", "--json").stdout)
+    assert rows[0]["step"] == "section_illustrations" and rows[0]["cost"] == 0.08 and rows[0]["images"] == 2
+    settings = tmp_path / "config" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps({"budget_per_post": 0.1}))
+    loopback.reset()
+    proc = cli("run-step", "--step", "2", "--post", "53", "--sections", "713", check_code=2)
+    assert "budget" in proc.stderr and "Nothing was sent" in proc.stderr
+    assert loopback.count() == 0

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from wfdesk.errors import ConfigError, NotFoundError, WfdeskError
+from wfdesk.runs.costs import BudgetError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_REQUEST = 0, 1, 2
 
@@ -57,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     rr = runs_sub.add_parser("resume", help="run again the sections of a run that did not finish")
     rr.add_argument("id", type=int)
 
+    co = sub.add_parser("costs", help="estimated cost, tokens and images, grouped")
+    co.add_argument("--by", choices=["step", "post", "month", "model"], default="month")
+    co.add_argument("--post", type=int, metavar="ID")
+    co.add_argument("--json", action="store_true")
+
     wf = sub.add_parser("workflow", help="share workflows: steps and LLM actions, without posts")
     wf_sub = wf.add_subparsers(dest="workflow_command", required=True, metavar="SUBCOMMAND")
     we = wf_sub.add_parser("export", help="write the workflow (all steps, or --steps) to a JSON file")
@@ -83,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except (BadRequest, ConfigError, NotFoundError) as exc:
+        print(f"wfdesk: {exc}", file=sys.stderr)
+        return EXIT_BAD_REQUEST
+    except BudgetError as exc:
         print(f"wfdesk: {exc}", file=sys.stderr)
         return EXIT_BAD_REQUEST
     except WfdeskError as exc:
@@ -154,6 +163,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _validate(ws, args.step)
     if cmd == "runs":
         return _runs(ws, args)
+    if cmd == "costs":
+        from wfdesk.runs.costs import totals
+
+        rows = totals(ws, args.by, post_id=args.post)
+        if args.json:
+            _print_json(rows)
+        else:
+            for r in rows:
+                label = r.get("month") or r.get("model") or r.get("step") or f"post {r.get('post_id')}"
+                print(f"{label!s:<32} ${r['cost']:>10.4f}  {r['prompt_tokens']:>9} in  "
+                      f"{r['completion_tokens']:>9} out  {r['images']:>5} images")
+        return EXIT_OK
     if cmd == "workflow":
         return _workflow(ws, args)
     if cmd in ("accept", "reject"):

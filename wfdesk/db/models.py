@@ -176,9 +176,13 @@ class RunUnit(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     images: Mapped[int] = mapped_column(Integer, default=0)
+    model: Mapped[str | None] = mapped_column(String(200))
+    cost: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # estimated, from the price table
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     run: Mapped[Run] = relationship(back_populates="units")
+
+    __table_args__ = (Index("ix_workflow_run_unit_finished", "finished_at"),)
 
 
 class ImageAsset(Base):

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from wfdesk.db import content
 from wfdesk.db.models import Run, RunUnit
 from wfdesk.errors import ConflictError, NotFoundError, UnitError
-from wfdesk.runs import ledger
+from wfdesk.runs import costs, ledger
 from wfdesk.runs.planning import build_job, step_effective_config
 from wfdesk.scripts import registry
 from wfdesk.scripts.base import Cancelled, CancelToken, Job, SectionHandler, UnitOutcome, UnitPlan
@@ -71,6 +71,7 @@ def run_config(ws: Workspace, raw_config: dict[str, Any], post_id: int, context:
         job = build_job(ws, handler, step_id=step_id, step_name=step_name, raw_config=raw_config,
                         post_id=post_id, context=context)
         plans = handler.plan(job)
+        costs.enforce_budget(ws, post_id, handler.estimate(job, plans))
         run_id, unit_ids = ledger.create_run(
             ws, step_id=step_id, post_id=post_id, step_name=step_name, script_type=script_type,
             effective_config=raw_config, context=context, section_ids=[p.section_id for p in plans])
@@ -98,6 +99,7 @@ def resume_run(ws: Workspace, run_id: int, options: RunOptions | None = None) ->
     job = build_job(ws, handler, step_id=step_id, step_name=step_name, raw_config=raw, post_id=post_id,
                     context=context, section_ids=section_ids or None)
     plans = {p.section_id: p for p in handler.plan(job)}
+    costs.enforce_budget(ws, post_id, handler.estimate(job, [plans[sid] for _, sid in pending]))
     ledger.reopen_run(ws, run_id)
     return _execute_units(ws, handler, job, run_id, [(uid, plans[sid]) for uid, sid in pending], options,
                           report_all=True)
@@ -232,9 +234,12 @@ def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome
             entry["version_ids"] = version_ids
         if images:
             entry["images"] = images
-        ledger.finish_unit(s.get(RunUnit, unit_id), "success", entry, duration_ms=duration_ms,
-                           prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens,
-                           images=outcome.images)
+        usage = costs.Usage(outcome.metadata.get("model"), outcome.prompt_tokens, outcome.completion_tokens,
+                            outcome.images)
+        unit = s.get(RunUnit, unit_id)
+        ledger.finish_unit(unit, "success", entry, duration_ms=duration_ms, prompt_tokens=usage.prompt_tokens,
+                           completion_tokens=usage.completion_tokens, images=usage.images)
+        unit.model, unit.cost = usage.model, costs.cost_of(ws.settings, usage)
     return entry
 
 

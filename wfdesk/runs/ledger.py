@@ -158,7 +158,8 @@ def run_detail(ws: Workspace, run_id: int) -> dict[str, Any]:
         out.update(effective_config=run.effective_config, context=run.context, error=run.error,
                    started_at=_iso(run.started_at))
         out["units"] = [{"id": u.id, "section_id": u.section_id, "status": u.status, "error": u.error,
-                         "duration_ms": u.duration_ms, "prompt_tokens": u.prompt_tokens,
+                         "duration_ms": u.duration_ms, "model": u.model, "cost": u.cost,
+                         "prompt_tokens": u.prompt_tokens,
                          "completion_tokens": u.completion_tokens, "images": u.images,
                          "started_at": _iso(u.started_at), "finished_at": _iso(u.finished_at),
                          "result": u.result} for u in run.units]

@@ -11,6 +11,7 @@ from wfdesk.scripts.config import Parameters, StepConfig
 
 if TYPE_CHECKING:
     from wfdesk.media.store import StoredImage
+    from wfdesk.runs.costs import Usage
     from wfdesk.workspace import Workspace
 
 
@@ -145,6 +146,10 @@ class SectionHandler:
 
     def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         raise NotImplementedError
+
+    def estimate(self, job: Job, plans: list[UnitPlan]) -> list[Usage]:
+        """Expected usage of the planned units, for budgets checked before anything is sent."""
+        return []
 
     def as_plugin(self, panel: str | None = None) -> ScriptTypePlugin:
         return ScriptTypePlugin(self.script_type, self, self.parameters_model, panel, self.description)

@@ -17,6 +17,7 @@ from wfdesk.providers import a1111
 from wfdesk.providers.openai_compat import call as provider_call
 from wfdesk.providers.openai_compat import profile_for, resolve_base_url
 from wfdesk.providers.resilience import MalformedAnswer, ProviderGate
+from wfdesk.runs.costs import Usage
 from wfdesk.scripts.base import CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
 from wfdesk.scripts.config import ImageParameters, Parameters, StepConfig
 from wfdesk.workspace import Workspace
@@ -62,6 +63,12 @@ class ImageGenerationHandler(SectionHandler):
     def plan(self, job: Job) -> list[UnitPlan]:
         return [UnitPlan(section_id=s.id if s else None, payload={"prompt": prompt_for(job, s.id if s else None)})
                 for s in (job.sections or [None])]
+
+    def estimate(self, job: Job, plans: list[UnitPlan]) -> list[Usage]:
+        params: ImageParameters = job.parameters
+        if (params.backend or job.workspace.settings.image_backend) == "a1111":
+            return []  # a local server
+        return [Usage(params.model, images=params.n) for _ in plans]
 
     def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         params: ImageParameters = job.parameters

@@ -11,6 +11,7 @@ from wfdesk.errors import Problem, UnitError
 from wfdesk.providers.openai_compat import call as provider_call
 from wfdesk.providers.openai_compat import profile_for, resolve_base_url
 from wfdesk.providers.resilience import MalformedAnswer
+from wfdesk.runs.costs import Usage
 from wfdesk.scripts.base import (
     Cancelled,
     CancelToken,
@@ -81,6 +82,14 @@ class LLMActionHandler(SectionHandler):
 
     def plan(self, job: Job) -> list[UnitPlan]:
         return [UnitPlan(section_id=sid, payload={"prompt": prompt}) for sid, prompt in job.state["prompts"].items()]
+
+    def estimate(self, job: Job, plans: list[UnitPlan]) -> list[Usage]:
+        settings = self.settings(job)
+        out = []
+        for plan in plans:
+            prompt_tokens = max(1, len(plan.payload["prompt"]) // 4)  # ~4 characters a token in English
+            out.append(Usage(settings["model"], prompt_tokens, settings["max_tokens"] or prompt_tokens))
+        return out
 
     def settings(self, job: Job) -> dict[str, Any]:
         action, params = job.state["action"], job.parameters
