@@ -18,3 +18,6 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check wfdesk tests main.py
 	$(VENV)/bin/python -m pytest -q
+
+bench: $(STAMP)
+	$(VENV)/bin/python tests/bench/bench_batch.py

@@ -23,8 +23,7 @@ def _field_for_write(session: Session, post_id: int, section_id: int | None, nam
     field = get_field(session, post_id, section_id, name)
     if field is None:
         field = ContentField(post_id=post_id, section_id=section_id, name=name, value=None)
-        session.add(field)
-        session.flush()
+        session.add(field)  # flushed together with the version that follows
     elif field.value is not None and field.accepted_version_id is None:
         # A value that came from an import or a plain edit gets a version first, so it can be reverted to.
         original = ContentVersion(post_id=post_id, section_id=section_id, field=name, kind="text",

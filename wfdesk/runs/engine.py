@@ -8,12 +8,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
 from wfdesk.db import content
-from wfdesk.db.models import Run, RunUnit
+from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.errors import ConflictError, NotFoundError, UnitError
 from wfdesk.runs import costs, ledger
 from wfdesk.runs.planning import build_job, step_effective_config
@@ -169,17 +170,17 @@ def _run_unit(ws: Workspace, handler: SectionHandler, job: Job, unit_id: int, pl
         entry = {**base, "status": "cancelled", "error": "cancelled before it started", "metadata": {}}
         ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled")
         return entry
-    ledger.unit_started(ws, unit_id)
     observer.unit_changed(job.run_id, {**base, "status": "running", "metadata": {}})
-    started = time.monotonic()
+    started, started_at = time.monotonic(), utcnow()
     try:
         outcome = handler.execute(job, plan, cancel)
         if cancel.cancelled:
             raise Cancelled()  # an answer that arrives after a cancel is discarded, never written
-        return _persist(ws, job, unit_id, plan, outcome, _ms(started))
+        return _persist(ws, job, unit_id, plan, outcome, started_at, _ms(started))
     except Cancelled:
         entry = {**base, "status": "cancelled", "error": "cancelled", "metadata": {}}
-        ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled", duration_ms=_ms(started))
+        ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled", started_at=started_at,
+                             duration_ms=_ms(started))
         return entry
     except Exception as exc:  # noqa: BLE001 - one section's failure never stops the others
         message = str(exc) if isinstance(exc, UnitError | ValueError) else f"{type(exc).__name__}: {exc}"
@@ -187,12 +188,13 @@ def _run_unit(ws: Workspace, handler: SectionHandler, job: Job, unit_id: int, pl
             log.warning("run %s unit %s failed", job.run_id, unit_id, exc_info=True)
         log.info("run %s section %s: error: %s", job.run_id, plan.section_id, message)
         entry = {**base, "status": "error", "error": message, "metadata": {}}
-        ledger.unit_finished(ws, unit_id, "error", entry, error=message, duration_ms=_ms(started))
+        ledger.unit_finished(ws, unit_id, "error", entry, error=message, started_at=started_at,
+                             duration_ms=_ms(started))
         return entry
 
 
 def _persist(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome: UnitOutcome,
-             duration_ms: int) -> dict[str, Any]:
+             started_at: datetime, duration_ms: int) -> dict[str, Any]:
     """Versions, field values and the unit's row in one transaction: all of it or none of it.
 
     Another run or editor may write the same field at the same moment (optimistic locking, or two first writes
@@ -200,7 +202,7 @@ def _persist(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome: Uni
     """
     for attempt in range(1, PERSIST_ATTEMPTS + 1):
         try:
-            entry = _persist_once(ws, job, unit_id, plan, outcome, duration_ms)
+            entry = _persist_once(ws, job, unit_id, plan, outcome, started_at, duration_ms)
             break
         except (ConflictError, IntegrityError):
             if attempt == PERSIST_ATTEMPTS:
@@ -211,7 +213,7 @@ def _persist(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome: Uni
 
 
 def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome: UnitOutcome,
-                  duration_ms: int) -> dict[str, Any]:
+                  started_at: datetime, duration_ms: int) -> dict[str, Any]:
     entry: dict[str, Any] = {"section_id": plan.section_id, "unit_id": unit_id, "status": "success",
                              **outcome.entry, "metadata": dict(outcome.metadata)}
     with ws.db.session() as s:
@@ -236,10 +238,9 @@ def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome
             entry["images"] = images
         usage = costs.Usage(outcome.metadata.get("model"), outcome.prompt_tokens, outcome.completion_tokens,
                             outcome.images)
-        unit = s.get(RunUnit, unit_id)
-        ledger.finish_unit(unit, "success", entry, duration_ms=duration_ms, prompt_tokens=usage.prompt_tokens,
-                           completion_tokens=usage.completion_tokens, images=usage.images)
-        unit.model, unit.cost = usage.model, costs.cost_of(ws.settings, usage)
+        ledger.record_unit(s, unit_id, "success", entry, started_at=started_at, duration_ms=duration_ms,
+                           prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                           images=usage.images, model=usage.model, cost=costs.cost_of(ws.settings, usage))
     return entry
 
 

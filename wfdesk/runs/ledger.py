@@ -7,7 +7,8 @@ import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.errors import NotFoundError
@@ -38,16 +39,19 @@ def reopen_run(ws: Workspace, run_id: int) -> None:
         run.status, run.owner, run.heartbeat_at, run.finished_at, run.error = "running", OWNER, utcnow(), None, None
 
 
-def unit_started(ws: Workspace, unit_id: int) -> None:
-    with ws.db.session() as s:
-        unit = s.get(RunUnit, unit_id)
-        unit.status, unit.started_at, unit.error = "running", utcnow(), None
-
-
 def unit_finished(ws: Workspace, unit_id: int, status: str, entry: dict[str, Any], *, error: str | None = None,
-                  duration_ms: int | None = None) -> None:
+                  started_at: datetime | None = None, duration_ms: int | None = None) -> None:
     with ws.db.session() as s:
-        finish_unit(s.get(RunUnit, unit_id), status, entry, error=error, duration_ms=duration_ms)
+        record_unit(s, unit_id, status, entry, error=error, started_at=started_at, duration_ms=duration_ms)
+
+
+def record_unit(session: Session, unit_id: int, status: str, entry: dict[str, Any], *, error: str | None = None,
+                started_at: datetime | None = None, **values: Any) -> None:
+    """A unit's outcome in one UPDATE. A unit has no "running" row state: it is written once, when it ends,
+    so a crash leaves it queued and resume runs it again."""
+    session.execute(update(RunUnit).where(RunUnit.id == unit_id).values(
+        status=status, error=error, result=_jsonable(entry), started_at=started_at, finished_at=utcnow(),
+        **values))
 
 
 def finish_unit(unit: RunUnit, status: str, entry: dict[str, Any], *, error: str | None = None,
