@@ -1,7 +1,13 @@
-"""`python -m wfdesk` as a user runs it: a real subprocess, a real database, the loopback provider."""
+"""The command line against a real database and the loopback provider.
+
+The end-to-end tests run `python -m wfdesk` as a user does, in a subprocess; the many small checks of messages and
+exit codes call the same `main()` in-process, which is the same code without a second of interpreter start-up.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -23,6 +29,29 @@ def cli(db_url, tmp_path, loopback):
                               env={**env, **(extra_env or {})}, cwd=ROOT, timeout=120)
         if check_code is not None:
             assert proc.returncode == check_code, (proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr
+        return proc
+
+    return run
+
+
+@pytest.fixture
+def cli_fast(db_url, tmp_path, loopback, monkeypatch):
+    """main() in this process, with the same environment the subprocess gets."""
+    from wfdesk.cli import main
+
+    for key, value in {"WFDESK_DATABASE_URL": db_url, "WFDESK_DATA_DIR": str(tmp_path / "data"),
+                       "OPENAI_BASE_URL": loopback.base_url, "WFDESK_CUSTOM_SCRIPT_BASE_URL": loopback.root_url,
+                       "WFDESK_CONFIG_DIR": str(tmp_path / "config")}.items():
+        monkeypatch.setenv(key, value)
+
+    def run(*args: str, check_code: int | None = 0) -> subprocess.CompletedProcess:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+        proc = subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+        if check_code is not None:
+            assert code == check_code, (proc.stdout, proc.stderr)
         assert "Traceback" not in proc.stderr
         return proc
 
@@ -67,8 +96,8 @@ def test_reference_configs_end_to_end(cli, loopback, tmp_path):
     assert rejected["status"] == "rejected"
 
 
-def test_exit_codes(cli, loopback, tmp_path):
-    cli("import", str(REFERENCE_STEPS))
+def test_exit_codes(cli_fast, loopback, tmp_path):
+    cli_fast("import", str(REFERENCE_STEPS))
     # 2: a bad request; nothing sent.
     for args, message in [
         (("run-step", "--step", "99", "--post", "53"), "Step 99 does not exist"),
@@ -80,42 +109,42 @@ def test_exit_codes(cli, loopback, tmp_path):
         (("runs", "show", "777"), "Run 777 does not exist"),
         (("import", str(tmp_path / "missing.json")), "no such file"),
     ]:
-        proc = cli(*args, check_code=2)
+        proc = cli_fast(*args, check_code=2)
         assert message in proc.stderr, (args, proc.stderr)
     assert loopback.count() == 0
     # 1: some section failed, each result says why.
     loopback.fail = lambda i, req: ((400, {}, b'{"error": {"message": "GPU on fire"}}')
                                     if "Glen Affric" in json.dumps(req.json) else None)
-    out = json.loads(cli("run-step", "--step", "1", "--post", "53", "--sections", "711,712,713",
+    out = json.loads(cli_fast("run-step", "--step", "1", "--post", "53", "--sections", "711,712,713",
                          check_code=1).stdout)
     errors = [r for r in out["results"] if r["status"] == "error"]
     assert len(errors) == 1 and "GPU on fire" in errors[0]["error"]
 
 
-def test_invalid_configs_exit_2_and_name_step_and_field(cli, loopback, tmp_path):
+def test_invalid_configs_exit_2_and_name_step_and_field(cli_fast, loopback, tmp_path):
     bundle = json.loads(REFERENCE_STEPS.read_text())
     bundle["workflow_steps"][0]["config"]["script_config"]["action_id"] = 404
     bundle["workflow_steps"][1]["config"]["script_config"]["parameters"]["n"] = 99
     bundle["workflow_steps"][2]["config"]["script_config"]["type"] = "teleport"
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bundle))
-    cli("import", str(path))
-    proc = cli("validate", check_code=2)
+    cli_fast("import", str(path))
+    proc = cli_fast("validate", check_code=2)
     assert "'polish_sections'" in proc.stderr
     assert "script_config.action_id: LLM action 404 does not exist" in proc.stderr
     assert "script_config.parameters.n" in proc.stderr
     assert "Unknown script type: teleport" in proc.stderr
-    proc = cli("run-step", "--step", "2", "--post", "53", "--sections", "711", check_code=2)
+    proc = cli_fast("run-step", "--step", "2", "--post", "53", "--sections", "711", check_code=2)
     assert "section_illustrations" in proc.stderr and "parameters.n" in proc.stderr
-    proc = cli("run-step", "--step", "3", "--post", "53", check_code=2)
+    proc = cli_fast("run-step", "--step", "3", "--post", "53", check_code=2)
     assert "Unknown script type: teleport" in proc.stderr
     assert loopback.count() == 0
-    assert "step 1" in cli("validate", "--step", "1", check_code=2).stderr
+    assert "step 1" in cli_fast("validate", "--step", "1", check_code=2).stderr
 
 
-def test_local_server_needs_only_a_base_url(cli, loopback):
-    cli("import", str(REFERENCE_STEPS))
-    cli("run-step", "--step", "1", "--post", "53", "--sections", "711")
+def test_local_server_needs_only_a_base_url(cli_fast, loopback):
+    cli_fast("import", str(REFERENCE_STEPS))
+    cli_fast("run-step", "--step", "1", "--post", "53", "--sections", "711")
     auth = loopback.requests[-1].headers.get("authorization")
     assert auth == "Bearer not-needed"
 
@@ -134,39 +163,39 @@ def test_api_key_from_environment_is_sent_but_never_stored(cli, loopback, db_url
     assert secret not in cli("runs", "show", str(json.loads(runs)[0]["id"])).stdout
 
 
-def test_import_is_all_or_nothing(cli, tmp_path):
+def test_import_is_all_or_nothing(cli_fast, tmp_path):
     bundle = json.loads(REFERENCE_STEPS.read_text())
     bundle["posts"][0]["sections"][2]["fields"]["bad name!"] = "x"
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bundle))
-    proc = cli("import", str(path), check_code=2)
+    proc = cli_fast("import", str(path), check_code=2)
     assert "bad name!" in proc.stderr and "nothing was changed" in proc.stderr
     export = tmp_path / "e.json"
-    cli("export", str(export))
+    cli_fast("export", str(export))
     assert json.loads(export.read_text()) == {"llm_actions": [], "workflow_steps": [], "posts": [],
                                               "post_step_overrides": []}
 
 
-def test_workflow_commands(cli, tmp_path):
-    assert "reference:" in cli("workflow", "templates").stdout
-    assert "Added 3 step(s)" in cli("workflow", "import", "--template", "reference").stdout
+def test_workflow_commands(cli_fast, tmp_path):
+    assert "reference:" in cli_fast("workflow", "templates").stdout
+    assert "Added 3 step(s)" in cli_fast("workflow", "import", "--template", "reference").stdout
     out = tmp_path / "wf.json"
-    cli("workflow", "export", str(out), "--name", "Team workflow")
+    cli_fast("workflow", "export", str(out), "--name", "Team workflow")
     doc = json.loads(out.read_text())
     assert doc["format"] == "wfdesk-workflow" and len(doc["workflow_steps"]) == 3 and "posts" not in doc
-    assert "Added 3 step(s)" in cli("workflow", "import", str(out)).stdout
-    assert "no built-in workflow 'nope'" in cli("workflow", "import", "--template", "nope", check_code=2).stderr
+    assert "Added 3 step(s)" in cli_fast("workflow", "import", str(out)).stdout
+    assert "no built-in workflow 'nope'" in cli_fast("workflow", "import", "--template", "nope", check_code=2).stderr
 
 
-def test_costs_and_budget_from_the_command_line(cli, loopback, tmp_path):
-    cli("import", str(REFERENCE_STEPS))
-    cli("run-step", "--step", "2", "--post", "53", "--sections", "711,712")
-    rows = json.loads(cli("costs", "--by", "step", "--json").stdout)
+def test_costs_and_budget_from_the_command_line(cli_fast, loopback, tmp_path):
+    cli_fast("import", str(REFERENCE_STEPS))
+    cli_fast("run-step", "--step", "2", "--post", "53", "--sections", "711,712")
+    rows = json.loads(cli_fast("costs", "--by", "step", "--json").stdout)
     assert rows[0]["step"] == "section_illustrations" and rows[0]["cost"] == 0.08 and rows[0]["images"] == 2
     settings = tmp_path / "config" / "settings.json"
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text(json.dumps({"budget_per_post": 0.1}))
     loopback.reset()
-    proc = cli("run-step", "--step", "2", "--post", "53", "--sections", "713", check_code=2)
+    proc = cli_fast("run-step", "--step", "2", "--post", "53", "--sections", "713", check_code=2)
     assert "budget" in proc.stderr and "Nothing was sent" in proc.stderr
     assert loopback.count() == 0

@@ -88,10 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return _dispatch(args)
-    except (BadRequest, ConfigError, NotFoundError) as exc:
-        print(f"wfdesk: {exc}", file=sys.stderr)
-        return EXIT_BAD_REQUEST
-    except BudgetError as exc:
+    except (BadRequest, ConfigError, NotFoundError, BudgetError) as exc:
         print(f"wfdesk: {exc}", file=sys.stderr)
         return EXIT_BAD_REQUEST
     except WfdeskError as exc:
@@ -139,7 +136,17 @@ def _print_json(value: Any) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from wfdesk.workspace import set_current
+
     ws = _workspace(args)
+    try:
+        return _command(ws, args)
+    finally:
+        set_current(None)
+        ws.close()
+
+
+def _command(ws, args: argparse.Namespace) -> int:
     cmd = args.command
     if cmd == "init":
         print(f"Database ready: {ws.db.display_url()}")
