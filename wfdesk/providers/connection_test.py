@@ -21,7 +21,7 @@ def check_provider(profile: ProviderProfile, api_key: str | None = None) -> tupl
     key = api_key or get_api_key(profile)
     if not key:
         if base_url is None or "api.openai.com" in base_url:
-            return False, f"No API key for {where}: enter one above or set {profile.api_key_env}"
+            return False, f"No API key for {where}: store one in the keyring (Settings) or set {profile.api_key_env}"
         key = PLACEHOLDER_KEY  # local servers ignore the key, the SDK wants one
     timeout = openai.Timeout(min(profile.read_timeout, TEST_READ_TIMEOUT),
                              connect=min(profile.connect_timeout, TEST_CONNECT_TIMEOUT))

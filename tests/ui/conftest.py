@@ -1,0 +1,56 @@
+"""GUI fixtures: a SQLite workspace (with or without the demo) whose provider is the loopback server, isolated
+QSettings, and the main window on it. Other GUI test modules reuse these."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from wfdesk.db import editing
+from wfdesk.workspace import open_workspace, set_current
+
+
+@pytest.fixture(autouse=True)
+def _isolated_qsettings(tmp_path):
+    """Window geometry and splitters go to a file under tmp_path, never to the user's real settings."""
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    yield
+
+
+@pytest.fixture
+def empty_gui_ws(tmp_path, settings):
+    """An empty SQLite workspace (the provider and custom-script URLs point at the loopback server)."""
+    ws = open_workspace(database_url=f"sqlite:///{tmp_path / 'gui.db'}", data_dir=tmp_path / "data",
+                        settings=settings)
+    set_current(ws)
+    yield ws
+    set_current(None)
+    ws.close()
+
+
+@pytest.fixture
+def gui_ws(empty_gui_ws):
+    """The workspace with the demo: post 53 with sections 711-713, steps 1 (llm_action), 2 (image_generation),
+    3 (custom_script), LLM action 5."""
+    editing.load_demo(empty_gui_ws)
+    return empty_gui_ws
+
+
+def close_window(window) -> None:
+    """Close a window the way the user does, answering nothing (no runs, no unsaved text expected)."""
+    if not getattr(window, "_closing_done", False):
+        window.close()
+
+
+@pytest.fixture
+def main_window(qtbot, gui_ws):
+    """The main window on the demo data, shown, with the demo post selected and its sections loaded."""
+    from wfdesk.ui.main_window import MainWindow
+
+    window = MainWindow(gui_ws)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.post_id == 53 and window.sections.table.rowCount() == 3, timeout=10_000)
+    yield window
+    close_window(window)

@@ -1,0 +1,425 @@
+"""The main window on the demo data: posts, steps by stage, sections with undo, field edits, first start, close."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
+
+from wfdesk.db import content, editing, queries
+from wfdesk.ui.sections_view import COL_TITLE, FIRST_FIELD_COL
+
+WAIT = 10_000
+
+
+def _db_sections(ws, post_id=53):
+    return [(s["id"], s["title"]) for s in queries.post_detail(ws, post_id)["sections"]]
+
+
+def _table_titles(window):
+    table = window.sections.table
+    return [table.item(row, COL_TITLE).text() for row in range(table.rowCount())]
+
+
+def _answer(monkeypatch, button=QMessageBox.StandardButton.Yes):
+    asked = []
+
+    def question(_parent, title, text, *args, **kwargs):
+        asked.append((title, text))
+        return button
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    return asked
+
+
+def _stage_tree(window):
+    tree = window.steps
+    out = {}
+    for i in range(tree.topLevelItemCount()):
+        stage = tree.topLevelItem(i)
+        out[stage.text(0)] = [(stage.child(j).text(0), stage.child(j).text(2)) for j in range(stage.childCount())]
+    return out
+
+
+def test_window_shows_the_demo_post_its_steps_by_stage_and_sections(qtbot, main_window):
+    qtbot.waitUntil(lambda: main_window.steps.topLevelItemCount() == 3, timeout=WAIT)
+    assert _stage_tree(main_window) == {
+        "Writing": [("polish_sections", "never run")],
+        "Illustration": [("section_illustrations", "never run")],
+        "Publishing": [("process_data", "never run")],
+    }
+    assert _table_titles(main_window) == ["Arriving in Inverness", "Glen Affric", "Isle of Skye"]
+    headers = [main_window.sections.table.horizontalHeaderItem(c).text()
+               for c in range(main_window.sections.table.columnCount())]
+    assert headers == ["#", "Title", "draft", "image_prompts", "raw_data"]
+    assert main_window.posts.tree.topLevelItem(0).text(1) == "draft"
+    assert main_window.status.database.label.text() == "Database: gui.db (SQLite)"
+    # The provider is the loopback server: the background check finds it.
+    qtbot.waitUntil(lambda: main_window.status.provider.label.text() == "Provider: online", timeout=WAIT)
+
+
+def test_step_states_follow_the_run_controller(qtbot, main_window):
+    qtbot.waitUntil(lambda: main_window.steps.item_for(1) is not None, timeout=WAIT)
+    units = [{"unit_id": i, "section_id": sid} for i, sid in enumerate((711, 712, 713))]
+    main_window._run_started(99, {"step_id": 1, "post_id": 53, "units": units})
+    assert main_window.steps.state_text(1) == "running 0/3"
+    main_window.steps.unit_changed(99, {"section_id": 711, "status": "running"})
+    main_window.steps.unit_changed(99, {"section_id": 711, "status": "success"})
+    assert main_window.steps.state_text(1) == "running 1/3"
+
+
+def test_a_real_run_updates_the_step_state_and_the_sections(qtbot, main_window, loopback):
+    if main_window.runs is None:
+        pytest.skip("RunController not available yet")
+    qtbot.waitUntil(lambda: main_window.steps.item_for(1) is not None, timeout=WAIT)
+    with qtbot.waitSignal(main_window.runs.run_finished, timeout=WAIT):
+        main_window.runs.start(1, 53, {"section_ids": [711, 712]})
+    qtbot.waitUntil(lambda: main_window.steps.state_text(1) == "done", timeout=WAIT)
+    qtbot.waitUntil(lambda: "polished" in main_window.sections.field_names(), timeout=WAIT)
+    assert main_window.status.jobs.label.text() == "No runs in progress"
+
+
+def test_search_and_status_filter_the_posts(qtbot, main_window):
+    other = editing.create_post(main_window.ws, "Lisbon by tram")
+    editing.set_post_status(main_window.ws, other, "review")
+    main_window.posts.reload()
+    qtbot.waitUntil(lambda: main_window.posts.tree.topLevelItemCount() == 2, timeout=WAIT)
+
+    qtbot.keyClicks(main_window.posts.search, "lisbon")
+    qtbot.waitUntil(lambda: [main_window.posts.tree.topLevelItem(i).text(0)
+                             for i in range(main_window.posts.tree.topLevelItemCount())] == ["Lisbon by tram"],
+                    timeout=WAIT)
+    main_window.posts.search.clear()
+    qtbot.waitUntil(lambda: main_window.posts.tree.topLevelItemCount() == 2, timeout=WAIT)
+    combo = main_window.posts.status_filter
+    combo.setCurrentIndex(combo.findData("draft"))
+    qtbot.waitUntil(lambda: main_window.posts.tree.topLevelItemCount() == 1
+                    and main_window.posts.tree.topLevelItem(0).text(0) == "A week in the Scottish Highlands",
+                    timeout=WAIT)
+
+
+def test_sections_add_rename_move_delete_and_undo(qtbot, main_window, monkeypatch):
+    ws, view = main_window.ws, main_window.sections
+    undo = main_window.undo_stack
+
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    assert [t for _, t in _db_sections(ws)] == ["Arriving in Inverness", "Glen Affric", "Isle of Skye",
+                                                  "New section"]
+    new_id = _db_sections(ws)[-1][0]
+    qtbot.waitUntil(lambda: view.table.rowCount() == 4, timeout=WAIT)
+
+    # The new section's title opens for typing; Return renames it (the delegate commits on the next loop).
+    editor = QApplication.focusWidget()
+    assert isinstance(editor, QLineEdit) and editor.text() == "New section"
+    editor.selectAll()
+    qtbot.keyClicks(editor, "Going home")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: _db_sections(ws)[-1] == (new_id, "Going home"), timeout=WAIT)
+    qtbot.waitUntil(lambda: _table_titles(main_window)[-1] == "Going home", timeout=WAIT)
+    # F2 opens a title for renaming too; Escape leaves it as it was.
+    view.select_cell(711)
+    view.table.setFocus()
+    qtbot.keyClick(view.table, Qt.Key.Key_F2)
+    editor = QApplication.focusWidget()
+    assert isinstance(editor, QLineEdit) and editor.text() == "Arriving in Inverness"
+    qtbot.keyClick(editor, Qt.Key.Key_Escape)
+
+    # Alt+Up moves the selected section up.
+    view.select_cell(new_id)
+    view.table.setFocus()
+    qtbot.keyClick(view.table, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
+    assert [sid for sid, _ in _db_sections(ws)] == [711, 712, new_id, 713]
+    qtbot.waitUntil(lambda: _table_titles(main_window)[2] == "Going home", timeout=WAIT)
+
+    # Delete Glen Affric (with its fields), confirmed; undo brings everything back.
+    asked = _answer(monkeypatch)
+    view.select_cell(712)
+    qtbot.mouseClick(view.delete_button, Qt.MouseButton.LeftButton)
+    assert asked and "Glen Affric" in asked[0][1]
+    assert [sid for sid, _ in _db_sections(ws)] == [711, new_id, 713]
+    qtbot.waitUntil(lambda: view.table.rowCount() == 3, timeout=WAIT)
+
+    undo.undo()
+    assert [sid for sid, _ in _db_sections(ws)] == [711, 712, new_id, 713]
+    assert queries.field_value(ws, 53, 712, "draft")["value"].startswith("glen affric")
+    undo.undo()  # the move
+    assert [sid for sid, _ in _db_sections(ws)] == [711, 712, 713, new_id]
+    undo.undo()  # the rename
+    assert _db_sections(ws)[-1] == (new_id, "New section")
+    undo.undo()  # the add
+    assert [sid for sid, _ in _db_sections(ws)] == [711, 712, 713]
+    undo.redo()
+    assert _db_sections(ws)[-1] == (new_id, "New section")
+    qtbot.waitUntil(lambda: view.table.rowCount() == 4, timeout=WAIT)
+
+
+def test_editing_a_field_saves_a_version_and_undo_reaccepts_the_old_one(qtbot, main_window):
+    ws, view = main_window.ws, main_window.sections
+    view.select_cell(712, "draft")
+    assert view.editor.toPlainText().startswith("glen affric is maybe")
+    view.editor.setPlainText("Glen Affric may be the most beautiful glen.")
+    assert view.save_button.isEnabled()
+    main_window.save_action.trigger()  # Ctrl+S
+
+    with ws.db.session() as s:
+        versions = [(v.value, v.status, v.source) for v in content.versions_of(s, 53, 712, "draft")]
+    assert versions[-1] == ("Glen Affric may be the most beautiful glen.", "accepted", "editor")
+    assert versions[0][1] == "superseded"
+    assert view.editor_state.text() == "Saved"
+    qtbot.waitUntil(lambda: view.table.item(1, FIRST_FIELD_COL).text().startswith("Glen Affric may"), timeout=WAIT)
+
+    main_window.undo_stack.undo()
+    assert queries.field_value(ws, 53, 712, "draft")["value"].startswith("glen affric is maybe")
+    qtbot.waitUntil(lambda: view.editor.toPlainText().startswith("glen affric is maybe"), timeout=WAIT)
+    main_window.undo_stack.redo()
+    assert queries.field_value(ws, 53, 712, "draft")["value"] == "Glen Affric may be the most beautiful glen."
+    # A later save after undo/redo uses the fresh lock version: no false conflict.
+    qtbot.waitUntil(lambda: view.editor.toPlainText().startswith("Glen Affric may"), timeout=WAIT)
+    view.editor.setPlainText("Glen Affric, again.")
+    assert view.save_field()
+    assert queries.field_value(ws, 53, 712, "draft")["value"] == "Glen Affric, again."
+
+
+def test_a_concurrent_change_shows_both_versions(qtbot, main_window, monkeypatch):
+    ws, view = main_window.ws, main_window.sections
+    view.select_cell(711, "draft")
+    view.editor.setPlainText("My polished arrival.")
+    # A second editor saves the same field first, through their own session.
+    with ws.db.session() as s:
+        content.write_text(s, 53, 711, "draft", "Their arrival text.", source="editor")
+
+    shown = []
+
+    def exec_(box):
+        shown.append((box.text(), box.detailedText()))
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    assert view.save_field() is False
+    assert shown and "changed by someone else" in shown[0][0]
+    assert "My polished arrival." in shown[0][1] and "Their arrival text." in shown[0][1]
+    assert queries.field_value(ws, 53, 711, "draft")["value"] == "Their arrival text."
+    assert view.editor.toPlainText() == "Their arrival text."
+    assert not view.is_dirty()
+    with ws.db.session() as s:
+        assert "My polished arrival." not in [v.value for v in content.versions_of(s, 53, 711, "draft")]
+
+
+def test_first_start_on_an_empty_database_offers_the_demo(qtbot, empty_gui_ws, monkeypatch):
+    from wfdesk.ui.main_window import MainWindow
+
+    window = MainWindow(empty_gui_ws)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.posts.tree.topLevelItemCount() == 1, timeout=WAIT)  # the "no posts" hint
+    asked = _answer(monkeypatch)
+    assert window.offer_demo_if_empty()
+    assert asked and "empty" in asked[0][1]
+    assert not queries.is_empty(empty_gui_ws)
+    qtbot.waitUntil(lambda: window.post_id == 53 and window.sections.table.rowCount() == 3, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.steps.topLevelItemCount() == 3, timeout=WAIT)
+    # Not offered again once there is data.
+    assert not window.offer_demo_if_empty()
+    window.close()
+
+
+def test_closing_with_no_runs_closes_cleanly(qtbot, main_window, monkeypatch):
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.No)
+    assert main_window.close()
+    assert not asked
+    assert not main_window.isVisible()
+    if main_window.runs is not None:
+        assert main_window.runs.active_count() == 0
+
+
+def test_closing_with_unsaved_text_can_be_cancelled(qtbot, main_window, monkeypatch):
+    main_window.sections.select_cell(713, "draft")
+    main_window.sections.editor.setPlainText("unsaved words")
+    _answer(monkeypatch, QMessageBox.StandardButton.Cancel)
+    assert not main_window.close()
+    assert main_window.isVisible()
+    _answer(monkeypatch, QMessageBox.StandardButton.Save)
+    assert main_window.close()
+    assert queries.field_value(main_window.ws, 53, 713, "draft")["value"] == "unsaved words"
+
+
+def test_menus_open_the_step_settings_and_llm_action_dialogs(qtbot, main_window, monkeypatch):
+    from PySide6.QtWidgets import QDialog
+
+    opened = []
+
+    def exec_(dialog):
+        opened.append(type(dialog).__name__)
+        return QDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(QDialog, "exec", exec_)
+    qtbot.waitUntil(lambda: main_window.steps.current_step()[0] == 1, timeout=WAIT)
+    main_window.edit_step()
+    main_window.new_step()
+    main_window.edit_override()
+    main_window.edit_llm_actions()
+    main_window.open_settings()
+    assert opened == ["StepConfigDialog", "StepConfigDialog", "StepConfigDialog", "LLMActionDialog",
+                      "SettingsDialog"]
+
+
+def test_main_starts_on_the_default_workspace_marks_interrupted_runs_and_logs(qtbot, tmp_path, monkeypatch):
+    import logging
+    import socket
+    import sys
+
+    from wfdesk.db.models import Run
+    from wfdesk.ui import app
+    from wfdesk.ui.main_window import OPEN_WINDOWS
+    from wfdesk.workspace import open_workspace
+
+    monkeypatch.setenv("WFDESK_DATA_DIR", str(tmp_path / "appdata"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    # A run left "running" by a process that no longer exists.
+    ws = open_workspace()
+    with ws.db.session() as s:
+        s.add(Run(step_name="x", script_type="llm_action", status="running",
+                  owner=f"{socket.gethostname()}:999999999"))
+    ws.close()
+
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.No)
+
+    def fake_exec(_self):
+        qtbot.waitUntil(lambda: bool(OPEN_WINDOWS) and OPEN_WINDOWS[0].isVisible(), timeout=WAIT)
+        qtbot.waitUntil(lambda: bool(asked), timeout=WAIT)  # the demo is offered once the loop runs
+        for window in list(OPEN_WINDOWS):
+            window.close()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", fake_exec)
+    handlers = list(logging.getLogger().handlers)
+    try:
+        assert app.main([]) == 0
+    finally:
+        for handler in logging.getLogger().handlers[len(handlers):]:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+    assert "empty" in asked[0][1]  # the demo was offered (and declined)
+    ws = open_workspace()
+    with ws.db.session() as s:
+        assert [r.status for r in s.query(Run)] == ["interrupted"]
+    ws.close()
+    logs = list((tmp_path / "state").rglob("wfdesk.log"))
+    assert logs and "starting" in logs[0].read_text()
+
+
+def test_an_unopenable_database_is_a_message_with_a_way_to_settings(qtbot, tmp_path, monkeypatch):
+    from wfdesk.ui import app
+
+    monkeypatch.setenv("WFDESK_DATABASE_URL", "postgresql+psycopg2://bob:secret@127.0.0.1:1/nowhere")
+    shown = []
+
+    def exec_(box):
+        shown.append((box.text(), box.informativeText(), [b.text() for b in box.buttons()]))
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    assert app.open_or_ask() is None  # nothing clicked: Quit
+    text, info, buttons = shown[0]
+    assert "cannot open its database" in text and "secret" not in text and "bob:***@127.0.0.1:1" in text
+    assert "Connection refused" in info or "connect" in info.lower()
+    assert "Open Settings…" in buttons
+
+
+def test_an_error_escaping_a_slot_is_logged_and_shown_in_one_line(qtbot, monkeypatch, caplog):
+    from wfdesk.ui import app
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _p, title, text, *a: shown.append(text)))
+    try:
+        raise RuntimeError("the disk is full\nsecond line")
+    except RuntimeError as exc:
+        app.excepthook(RuntimeError, exc, exc.__traceback__)
+    assert shown and shown[0].startswith("RuntimeError: the disk is full\n")
+    assert "second line" not in shown[0]
+    assert "Traceback" in caplog.text
+
+
+def test_undo_of_an_edit_on_another_post_shows_that_post(qtbot, main_window):
+    ws, view = main_window.ws, main_window.sections
+    other = editing.create_post(ws, "Lisbon by tram")
+    view.select_cell(711)
+    view.move_current(1)
+    assert [sid for sid, _ in _db_sections(ws)] == [712, 711, 713]
+    main_window.posts.reload(select_id=other)
+    qtbot.waitUntil(lambda: main_window.post_id == other and view.post_id == other, timeout=WAIT)
+    main_window.undo_stack.undo()
+    assert [sid for sid, _ in _db_sections(ws)] == [711, 712, 713]
+    qtbot.waitUntil(lambda: main_window.post_id == 53 and _table_titles(main_window)[:1] == ["Arriving in Inverness"],
+                    timeout=WAIT)
+
+
+def test_export_then_import_json_in_the_background(qtbot, main_window, tmp_path, monkeypatch):
+    import json
+
+    from PySide6.QtWidgets import QFileDialog
+
+    target = tmp_path / "export.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
+    main_window.export_json()
+    qtbot.waitUntil(target.exists, timeout=WAIT)
+    data = json.loads(target.read_text())
+    assert [p["title"] for p in data["posts"]] == ["A week in the Scottish Highlands"]
+
+    data["posts"].append({"id": 60, "title": "Imported post", "status": "review", "sections": []})
+    source = tmp_path / "import.json"
+    source.write_text(json.dumps(data))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(source), "")))
+    main_window.import_json()
+    qtbot.waitUntil(lambda: main_window.posts.tree.topLevelItemCount() == 2, timeout=WAIT)
+    assert "Imported" in main_window.statusBar().currentMessage()
+
+    source.write_text('{"posts": [{"id": 61}]}')  # no title: refused, nothing changed
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _p, title, text, *a: shown.append(text)))
+    main_window.import_json()
+    qtbot.waitUntil(lambda: bool(shown), timeout=WAIT)
+    assert "Import failed" in shown[0] and "nothing was changed" in shown[0]
+
+
+def test_a_new_post_gets_sections_and_the_workflow_input_fields(qtbot, main_window, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    ws, view = main_window.ws, main_window.sections
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("Lisbon by tram", True)))
+    main_window.new_post()
+    qtbot.waitUntil(lambda: main_window.posts.current_title() == "Lisbon by tram", timeout=WAIT)
+    post_id = main_window.post_id
+    qtbot.waitUntil(lambda: view.post_id == post_id and view.empty_hint.isVisible(), timeout=WAIT)
+    assert "no sections yet" in view.empty_hint.text()
+
+    view.add_section()
+    qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=WAIT)
+    assert view.field_names() == ["draft", "image_prompts", "raw_data"]  # what the demo steps read
+    section_id = queries.post_detail(ws, post_id)["sections"][0]["id"]
+    view.select_cell(section_id, "draft")
+    view.editor.setPlainText("Tram 28 climbs through Alfama.")
+    assert view.save_field()
+    assert queries.field_value(ws, post_id, section_id, "draft")["value"] == "Tram 28 climbs through Alfama."
+
+
+def test_switching_database_opens_a_new_window_and_closes_the_old(qtbot, main_window, tmp_path, settings,
+                                                                   monkeypatch):
+    from wfdesk.ui.main_window import OPEN_WINDOWS
+    from wfdesk.workspace import open_workspace
+
+    other = open_workspace(database_url=f"sqlite:///{tmp_path / 'other.db'}", data_dir=tmp_path / "other",
+                           settings=settings)
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.No)  # declines the demo on the new, empty database
+    main_window._switch_to(other)
+    try:
+        assert not main_window.isVisible()
+        new = OPEN_WINDOWS[-1]
+        assert new.ws is other and new.isVisible()
+        assert asked and "empty" in asked[0][1]
+        qtbot.waitUntil(lambda: new.posts.tree.topLevelItemCount() == 1, timeout=WAIT)  # the "no posts" hint
+        assert new.status.database.label.text() == "Database: other.db (SQLite)"
+    finally:
+        for window in list(OPEN_WINDOWS):
+            window.close()
+        other.close()

@@ -1,0 +1,198 @@
+"""Read models for the window: posts, a post's sections with their fields, steps and each step's state.
+
+Plain dicts out (never ORM objects: the GUI reads on a worker thread and shows on another), and a constant
+number of queries whatever the number of sections, so a long post loads as fast as a short one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from wfdesk.db.models import ContentField, ContentVersion, Post, PostSection, Run, RunUnit, WorkflowStepEntity
+from wfdesk.errors import NotFoundError
+from wfdesk.scripts.config import script_type_of
+from wfdesk.workspace import Workspace
+
+# The statuses offered by the filter; any other status found in the database is offered too.
+POST_STATUSES = ("draft", "review", "published")
+
+# A step's state for one post, as shown next to the step. Keys are stable (the GUI maps them to icons).
+STATE_LABELS = {
+    "never": "never run",
+    "running": "running",
+    "done": "done",
+    "failed": "failed",
+    "partial": "partial",
+    "cancelled": "cancelled",
+    "review": "awaiting review",
+    "interrupted": "interrupted",
+}
+_RUN_STATUS_TO_STATE = {"queued": "running", "running": "running", "succeeded": "done", "failed": "failed",
+                        "partial": "partial", "cancelled": "cancelled", "interrupted": "interrupted"}
+_FINISHED_UNIT = ("success", "error", "cancelled")
+
+
+def is_empty(ws: Workspace) -> bool:
+    """No posts and no steps: a first start, where the demo is worth offering."""
+    with ws.db.session() as s:
+        has_post = s.execute(select(Post.id).limit(1)).first() is not None
+        has_step = s.execute(select(WorkflowStepEntity.id).limit(1)).first() is not None
+    return not has_post and not has_step
+
+
+def list_posts(ws: Workspace, search: str = "", status: str | None = None) -> list[dict[str, Any]]:
+    """Posts, newest change first, with their section count; search matches the title (case-insensitive)."""
+    counts = (select(PostSection.post_id, func.count(PostSection.id).label("n"))
+              .group_by(PostSection.post_id).subquery())
+    stmt = (select(Post.id, Post.title, Post.status, Post.updated_at, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.post_id == Post.id)
+            .order_by(Post.updated_at.desc(), Post.id.desc()))
+    words = search.split()
+    for word in words:
+        stmt = stmt.where(func.lower(Post.title).contains(word.lower(), autoescape=True))
+    if status:
+        stmt = stmt.where(Post.status == status)
+    with ws.db.session() as s:
+        rows = s.execute(stmt).all()
+    return [{"id": pid, "title": title, "status": st, "updated_at": updated, "sections": n}
+            for pid, title, st, updated, n in rows]
+
+
+def post_statuses(ws: Workspace) -> list[str]:
+    """The usual statuses followed by any other status a post has."""
+    with ws.db.session() as s:
+        found = [st for (st,) in s.execute(select(Post.status).distinct()) if st]
+    return list(POST_STATUSES) + sorted(set(found) - set(POST_STATUSES))
+
+
+def post_detail(ws: Workspace, post_id: int) -> dict[str, Any]:
+    """A post with its ordered sections, each with `fields` {name: text} and `locks` {name: lock_version}.
+
+    `field_names` is the union of the field names the sections use, in first-seen order. Three queries.
+    """
+    with ws.db.session() as s:
+        post = s.execute(select(Post.id, Post.title, Post.status, Post.lock_version)
+                         .where(Post.id == post_id)).first()
+        if post is None:
+            raise NotFoundError(f"Post {post_id} does not exist")
+        sections = s.execute(select(PostSection.id, PostSection.position, PostSection.title,
+                                    PostSection.lock_version)
+                             .where(PostSection.post_id == post_id)
+                             .order_by(PostSection.position, PostSection.id)).all()
+        fields = s.execute(select(ContentField.section_id, ContentField.name, ContentField.value,
+                                  ContentField.lock_version)
+                           .where(ContentField.post_id == post_id)
+                           .order_by(ContentField.id)).all()
+    by_section: dict[int | None, dict[str, Any]] = {}
+    names: dict[str, None] = {}
+    for section_id, name, value, lock in fields:
+        entry = by_section.setdefault(section_id, {"fields": {}, "locks": {}})
+        entry["fields"][name] = value
+        entry["locks"][name] = lock
+        if section_id is not None:
+            names[name] = None
+    out_sections = []
+    for sid, position, title, lock in sections:
+        entry = by_section.get(sid, {"fields": {}, "locks": {}})
+        out_sections.append({"id": sid, "position": position, "title": title, "lock_version": lock,
+                             "fields": entry["fields"], "locks": entry["locks"]})
+    post_fields = by_section.get(None, {"fields": {}, "locks": {}})
+    return {"id": post.id, "title": post.title, "status": post.status, "lock_version": post.lock_version,
+            "fields": post_fields["fields"], "locks": post_fields["locks"],
+            "sections": out_sections, "field_names": list(names)}
+
+
+def list_steps(ws: Workspace) -> list[dict[str, Any]]:
+    """Every workflow step in workflow order."""
+    with ws.db.session() as s:
+        rows = s.execute(select(WorkflowStepEntity.id, WorkflowStepEntity.name, WorkflowStepEntity.stage,
+                                WorkflowStepEntity.position, WorkflowStepEntity.config)
+                         .order_by(WorkflowStepEntity.position, WorkflowStepEntity.id)).all()
+    return [{"id": sid, "name": name, "stage": stage or "", "position": position, "config": config or {},
+             "script_type": script_type_of(config)} for sid, name, stage, position, config in rows]
+
+
+def step_states(ws: Workspace, post_id: int) -> dict[int, dict[str, Any]]:
+    """The state of every step for one post, from the step's latest run there and its pending image candidates.
+
+    Each value: state (a STATE_LABELS key), label (text for a person), run_id, done, total, pending, error.
+    """
+    latest = (select(Run.step_id, func.max(Run.id).label("run_id"))
+              .where(Run.post_id == post_id, Run.step_id.is_not(None))
+              .group_by(Run.step_id).subquery())
+    with ws.db.session() as s:
+        step_ids = [sid for (sid,) in s.execute(select(WorkflowStepEntity.id))]
+        runs = {step_id: (run_id, status, error) for step_id, run_id, status, error in s.execute(
+            select(latest.c.step_id, Run.id, Run.status, Run.error).join(Run, Run.id == latest.c.run_id))}
+        counts: dict[int, dict[str, int]] = {}
+        if runs:
+            for run_id, status, n in s.execute(
+                    select(RunUnit.run_id, RunUnit.status, func.count())
+                    .where(RunUnit.run_id.in_([r[0] for r in runs.values()]))
+                    .group_by(RunUnit.run_id, RunUnit.status)):
+                counts.setdefault(run_id, {})[status] = n
+        # Candidates of any run of the step count: an image from an earlier run may still await review.
+        pending = dict(s.execute(
+            select(Run.step_id, func.count(ContentVersion.id))
+            .join(Run, Run.id == ContentVersion.run_id)
+            .where(ContentVersion.post_id == post_id, ContentVersion.status == "candidate")
+            .group_by(Run.step_id)).all())
+    return {sid: _state(runs.get(sid), counts, pending.get(sid, 0)) for sid in step_ids}
+
+
+def _state(run: tuple[int, str, str | None] | None, counts: dict[int, dict[str, int]],
+           pending: int) -> dict[str, Any]:
+    if run is None:
+        state = "review" if pending else "never"
+        return _state_dict(state, None, 0, 0, pending, None)
+    run_id, status, error = run
+    unit_counts = counts.get(run_id, {})
+    total = sum(unit_counts.values())
+    done = sum(n for st, n in unit_counts.items() if st in _FINISHED_UNIT)
+    state = _RUN_STATUS_TO_STATE.get(status, "failed")
+    if pending and state in ("done", "partial", "cancelled", "interrupted"):
+        state = "review"
+    return _state_dict(state, run_id, done, total, pending, error)
+
+
+def _state_dict(state: str, run_id: int | None, done: int, total: int, pending: int,
+                error: str | None) -> dict[str, Any]:
+    return {"state": state, "label": state_label(state, done, total, pending), "run_id": run_id,
+            "done": done, "total": total, "pending": pending, "error": error}
+
+
+def state_label(state: str, done: int = 0, total: int = 0, pending: int = 0) -> str:
+    """'running 3/8', 'awaiting review (2 images)', 'done'..."""
+    label = STATE_LABELS.get(state, state)
+    if state == "running" and total:
+        return f"{label} {done}/{total}"
+    if state == "review" and pending:
+        return f"{label} ({pending} image{'s' if pending != 1 else ''})"
+    return label
+
+
+def field_value(ws: Workspace, post_id: int, section_id: int | None, name: str) -> dict[str, Any]:
+    """One field's current text and lock_version (None for both when the field does not exist yet)."""
+    stmt = select(ContentField.value, ContentField.lock_version).where(ContentField.post_id == post_id,
+                                                                       ContentField.name == name)
+    stmt = stmt.where(ContentField.section_id.is_(None) if section_id is None
+                      else ContentField.section_id == section_id)
+    with ws.db.session() as s:
+        row = s.execute(stmt).first()
+    return {"value": row[0] if row else None, "lock_version": row[1] if row else None}
+
+
+def step_field_names(ws: Workspace, kinds: tuple[str, ...] = ("inputs", "outputs")) -> list[str]:
+    """The db_field names the steps read (inputs) and write (outputs), in workflow order: suggestions for field
+    columns, and the columns a post without any field text starts with."""
+    names: dict[str, None] = {}
+    for step in list_steps(ws):
+        for key in kinds:
+            specs = step["config"].get(key) or {}
+            if isinstance(specs, dict):
+                for spec in specs.values():
+                    if isinstance(spec, dict) and isinstance(spec.get("db_field"), str):
+                        names[spec["db_field"]] = None
+    return list(names)

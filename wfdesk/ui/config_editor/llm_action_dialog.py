@@ -1,0 +1,419 @@
+"""Editing an LLM action: name, model, temperature, max tokens and the prompt template, with the variables the
+template may use beside it and a preview of the prompt for a chosen section (rendered locally, nothing is sent)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPlainTextEdit,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from wfdesk.db import config_store
+from wfdesk.db.config_store import ActionRecord
+from wfdesk.errors import ConfigError, ConflictError, WfdeskError
+from wfdesk.scripts.templates import TemplateProblem, variables_used
+from wfdesk.ui.config_editor.json_tab import monospace_font
+from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label, if_alive
+from wfdesk.ui.worker import BackgroundOp
+
+NEW_TEMPLATE = "{{ input1 }}"
+PREVIEW_DELAY_MS = 350  # re-render after typing pauses, not on every key
+
+
+class LLMActionDialog(QDialog):
+    loaded = Signal()
+    preview_ready = Signal(str)  # the rendered prompt, or the error shown instead
+
+    def __init__(self, ws, action_id: int | None, parent: QWidget | None = None, *,
+                 preview_post_id: int | None = None) -> None:
+        super().__init__(parent)
+        self.ws, self.action_id, self.preview_post_id = ws, action_id, preview_post_id
+        self.saved_action_id: int | None = None
+        self.lock_version: int | None = None
+        self.is_loaded = False
+        self.busy = False
+        self.known_variables: set[str] = set()
+        self._clean: tuple | None = None
+        self._preview_generation = 0
+        self.setWindowTitle("LLM action")
+        self.resize(1080, 720)
+        self._build()
+        QShortcut(QKeySequence.StandardKey.Save, self, self.save)
+        self._preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
+        self._preview_timer.timeout.connect(self.refresh_preview)
+        self.load()
+
+    # -- building -------------------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.message = QLabel()
+        self.message.setObjectName("message_area")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("QLabel { border: 1px solid #c0392b; border-left: 5px solid #c0392b; "
+                                   "border-radius: 3px; padding: 6px; }")
+        self.message.hide()
+
+        self.problems = {k: ProblemLabel() for k in ("name", "model", "temperature", "max_tokens",
+                                                     "prompt_template")}
+        self.name_edit = QLineEdit()
+        self.name_edit.setObjectName("name")
+        self.model_edit = QLineEdit()
+        self.model_edit.setObjectName("model")
+        self.model_edit.setPlaceholderText("e.g. gpt-4o-mini, llama3.1:8b")
+        self.temperature_spin = QDoubleSpinBox()
+        self.temperature_spin.setObjectName("temperature")
+        self.temperature_spin.setRange(0, 2)
+        self.temperature_spin.setSingleStep(0.1)
+        self.temperature_spin.setDecimals(2)
+        self.temperature_spin.setToolTip("0 = predictable, 2 = very free")
+        self.max_tokens_spin = QSpinBox()
+        self.max_tokens_spin.setObjectName("max_tokens")
+        self.max_tokens_spin.setRange(0, 200_000)
+        self.max_tokens_spin.setSingleStep(100)
+        self.max_tokens_spin.setSpecialValueText("no limit")
+        self.template_edit = QPlainTextEdit()
+        self.template_edit.setObjectName("prompt_template")
+        self.template_edit.setFont(monospace_font())
+        self.template_edit.setPlaceholderText("Write the prompt; insert variables from the list on the right, "
+                                              "e.g. {{ input1 }}")
+        self.template_problem = self.problems["prompt_template"]
+        self.template_warning = QLabel()
+        self.template_warning.setObjectName("template_warning")
+        self.template_warning.setWordWrap(True)
+        self.template_warning.setStyleSheet("color: #b9770e;")
+        self.template_warning.hide()
+        for widget in (self.name_edit, self.model_edit):
+            widget.textEdited.connect(self._changed)
+        self.temperature_spin.valueChanged.connect(self._changed)
+        self.max_tokens_spin.valueChanged.connect(self._changed)
+        self.template_edit.textChanged.connect(self._template_changed)
+
+        settings = QFormLayout()
+        settings.addRow("Name:", self._cell(self.name_edit, "name"))
+        settings.addRow("Model:", self._cell(self.model_edit, "model"))
+        numbers = QHBoxLayout()
+        numbers.addWidget(self._cell(self.temperature_spin, "temperature"))
+        numbers.addWidget(QLabel("Max tokens:"))
+        numbers.addWidget(self._cell(self.max_tokens_spin, "max_tokens"))
+        numbers.addStretch(1)
+        settings.addRow("Temperature:", numbers)
+        self.used_by = hint_label("")
+        settings.addRow("", self.used_by)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(settings)
+        left_layout.addWidget(QLabel("<b>Prompt template</b> — Jinja syntax: <code>{{ variable }}</code>, "
+                                     "<code>{% if … %}…{% endif %}</code>"))
+        left_layout.addWidget(self.template_edit, 3)
+        left_layout.addWidget(self.template_problem)
+        left_layout.addWidget(self.template_warning)
+
+        preview_box = QGroupBox("Preview — the prompt as it would be sent (nothing is sent)")
+        preview_layout = QVBoxLayout(preview_box)
+        pick = QFormLayout()
+        self.section_combo = QComboBox()
+        self.section_combo.setObjectName("preview_section")
+        self.section_combo.activated.connect(self.refresh_preview)
+        self.step_combo = QComboBox()
+        self.step_combo.setObjectName("preview_step")
+        self.step_combo.setToolTip("The step whose inputs provide input1, input2, …")
+        self.step_combo.activated.connect(self.refresh_preview)
+        pick.addRow("Section:", self.section_combo)
+        pick.addRow("Inputs of step:", self.step_combo)
+        self.preview = QPlainTextEdit(readOnly=True)
+        self.preview.setObjectName("preview")
+        self.preview.setFont(monospace_font())
+        self.preview_error = ProblemLabel()
+        self.preview_error.setObjectName("preview_error")
+        preview_layout.addLayout(pick)
+        preview_layout.addWidget(self.preview, 1)
+        preview_layout.addWidget(self.preview_error)
+        left_layout.addWidget(preview_box, 2)
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(QLabel("<b>Variables</b>"))
+        right_layout.addWidget(hint_label("Double-click to insert at the cursor."))
+        self.variables = QListWidget()
+        self.variables.setObjectName("variables")
+        self.variables.setSpacing(2)
+        self.variables.setWordWrap(True)
+        self.variables.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.variables.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.variables.setToolTip("Double-click a variable to insert it into the template at the cursor")
+        self.variables.itemDoubleClicked.connect(self._insert_variable)
+        right_layout.addWidget(self.variables, 1)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([740, 300])
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.save_button.setToolTip("Validate and save (Ctrl+S)")
+        for button in self.buttons.buttons():
+            button.setAutoDefault(False)
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        self.status = QLabel()
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.buttons)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(bottom)
+
+    def _cell(self, widget: QWidget, key: str) -> QWidget:
+        cell = QWidget()
+        box = QVBoxLayout(cell)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(2)
+        box.addWidget(widget)
+        if key != "prompt_template":
+            box.addWidget(self.problems[key])
+        return cell
+
+    # -- loading --------------------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        self._set_busy(True, "Loading…")
+        ws, action_id, post_id = self.ws, self.action_id, self.preview_post_id
+
+        def read():
+            record = (config_store.load_action(ws, action_id) if action_id is not None
+                      else ActionRecord(None, "", NEW_TEMPLATE))
+            return (record, config_store.steps_using_action(ws, action_id),
+                    config_store.template_variable_list(ws, action_id, post_id),
+                    config_store.section_choices(ws, post_id))
+
+        (BackgroundOp(read).success(if_alive(self, self._loaded))
+
+         .failure(if_alive(self, self._load_failed)).run_in_background())
+
+    def _loaded(self, result) -> None:
+        record, steps, variables, sections = result
+        self.lock_version = record.lock_version
+        self.setWindowTitle(f"LLM action “{record.name}”" if record.id is not None else "New LLM action")
+        self.name_edit.setText(record.name)
+        self.model_edit.setText(record.model)
+        self.temperature_spin.setValue(record.temperature)
+        self.max_tokens_spin.setValue(record.max_tokens or 0)
+        self.template_edit.setPlainText(record.prompt_template)
+        self.used_by.setText("Used by: " + ", ".join(s.name for s in steps) if steps
+                             else "Not used by any step yet.")
+        self.variables.clear()
+        self.known_variables = set()
+        for var in variables:
+            item = QListWidgetItem(f"{{{{ {var.name} }}}}\n      {var.description}")
+            item.setData(Qt.ItemDataRole.UserRole, var.name)
+            item.setToolTip(var.description)
+            self.variables.addItem(item)
+            self.known_variables.add(var.name.split(".")[0])
+        self.step_combo.clear()
+        for step in steps:
+            self.step_combo.addItem(step.name, step.id)
+        self.step_combo.addItem("(none: only section and post fields)", None)
+        self.section_combo.clear()
+        for sec in sections:
+            where = f"{sec.post_title} › " if self.preview_post_id is None else ""
+            self.section_combo.addItem(f"{where}{sec.title or f'Section {sec.id}'}", sec.id)
+        if not sections:
+            self.section_combo.addItem("(no sections to preview with)", None)
+        self._clean = self._state()
+        self.is_loaded = True
+        self._set_busy(False)
+        self._check_template()
+        self.refresh_preview()
+        self.loaded.emit()
+
+    def _load_failed(self, exc: Exception) -> None:
+        self._set_busy(False)
+        self.save_button.setEnabled(False)
+        self._show_message(f"Could not open the LLM action: {exc}")
+
+    # -- editing --------------------------------------------------------------------------------------------
+
+    def _insert_variable(self, item: QListWidgetItem) -> None:
+        name = item.data(Qt.ItemDataRole.UserRole)
+        self.template_edit.insertPlainText(f"{{{{ {name} }}}}")
+        self.template_edit.setFocus()
+
+    def _changed(self, *_args: object) -> None:
+        for key in ("name", "model", "temperature", "max_tokens"):
+            self.problems[key].set_problem(None)
+        self._update_status()
+
+    def _template_changed(self) -> None:
+        self._check_template()
+        self._update_status()
+        if self.is_loaded:
+            self._preview_timer.start()
+
+    def _check_template(self) -> bool:
+        """Syntax errors (refuse Save) and names not in the variable list (a warning: a field may come later)."""
+        text = self.template_edit.toPlainText()
+        try:
+            used = variables_used(text)
+        except TemplateProblem as exc:
+            self.template_problem.set_problem(str(exc))
+            self.template_warning.hide()
+            return False
+        self.template_problem.set_problem(None)
+        unknown = sorted(used - self.known_variables) if self.is_loaded else []
+        self.template_warning.setText(
+            f"⚠ Unknown variable{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} — not an input of the "
+            "steps using this action nor a section field; a run fails unless it exists by then." if unknown else "")
+        self.template_warning.setVisible(bool(unknown))
+        return True
+
+    def refresh_preview(self, *_args: object) -> None:
+        """Render the template for the chosen section in the background; only the newest result is shown."""
+        section_id = self.section_combo.currentData()
+        if section_id is None:
+            self.preview.setPlainText("")
+            self.preview_error.set_problem(None)
+            return
+        self._preview_generation += 1
+        generation = self._preview_generation
+        ws, template, step_id = self.ws, self.template_edit.toPlainText(), self.step_combo.currentData()
+
+        def render() -> tuple[bool, str]:
+            try:
+                return True, config_store.preview_prompt(ws, template, section_id, step_id)
+            except (TemplateProblem, WfdeskError) as exc:
+                return False, str(exc)
+
+        def show(result: tuple[bool, str]) -> None:
+            if generation != self._preview_generation:
+                return  # a newer edit is being rendered
+            ok, text = result
+            if ok:
+                self.preview.setPlainText(text)
+                self.preview_error.set_problem(None)
+            else:
+                self.preview.setPlainText("")  # an old rendering beside a new error would mislead
+                self.preview_error.set_problem(text)
+            self.preview_ready.emit(text)
+
+        def failed(exc: Exception) -> None:
+            if generation == self._preview_generation:
+                self.preview_error.set_problem(f"Cannot preview: {exc}")
+                self.preview_ready.emit(str(exc))
+
+        (BackgroundOp(render).success(if_alive(self, show))
+
+         .failure(if_alive(self, failed)).run_in_background())
+
+    # -- saving ---------------------------------------------------------------------------------------------
+
+    def record(self) -> ActionRecord:
+        tokens = self.max_tokens_spin.value()
+        return ActionRecord(self.action_id, self.name_edit.text(), self.template_edit.toPlainText(),
+                            self.model_edit.text(), round(self.temperature_spin.value(), 2), tokens or None,
+                            self.lock_version)
+
+    def _state(self) -> tuple:
+        r = self.record()
+        return r.name, r.prompt_template, r.model, r.temperature, r.max_tokens
+
+    def is_dirty(self) -> bool:
+        return self.is_loaded and self._clean is not None and self._state() != self._clean
+
+    def save(self) -> None:
+        if self.busy or not self.is_loaded:
+            return
+        self.message.hide()
+        if not self._check_template():
+            self._show_message("Not saved: the prompt template has an error (shown under it).")
+            return
+        record, ws = self.record(), self.ws
+        self._set_busy(True, "Saving…")
+        BackgroundOp(lambda: config_store.save_action(ws, record)).success(if_alive(self, self._saved)).failure(
+            if_alive(self, self._save_failed)).run_in_background()
+
+    def _saved(self, record: ActionRecord) -> None:
+        self._set_busy(False)
+        self.saved_action_id = record.id
+        self.action_id, self.lock_version = record.id, record.lock_version
+        self._clean = self._state()
+        self.accept()
+
+    def _save_failed(self, exc: Exception) -> None:
+        self._set_busy(False)
+        if isinstance(exc, ConflictError):
+            self._show_conflict(exc)
+        elif isinstance(exc, ConfigError):
+            unplaced = []
+            for problem in exc.problems:
+                if problem.field in self.problems:
+                    self.problems[problem.field].set_problem(problem.message)
+                else:
+                    unplaced.append(str(problem))
+            self._show_message("<br>".join(["<b>Not saved.</b> Fix the fields marked below."] + unplaced))
+        else:
+            self._show_message(f"Not saved: {exc}")
+
+    def _show_conflict(self, exc: ConflictError) -> None:
+        theirs = exc.theirs
+        detail = (f"Saved version: model {theirs.model}, temperature {theirs.temperature:g}.\n\n"
+                  f"{theirs.prompt_template}") if isinstance(theirs, ActionRecord) else str(theirs)
+        self._show_message(f"<b>Not saved:</b> {exc} Nothing was overwritten.")
+        box = QMessageBox(QMessageBox.Icon.Warning, "Saved by someone else",
+                          f"{exc}\n\nReload the saved version? Your changes to this action are discarded.",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setDetailedText(detail)
+        box.setObjectName("conflict_box")
+        box.buttonClicked.connect(lambda b: self.load() if box.buttonRole(b) == QMessageBox.ButtonRole.YesRole
+                                  else None)
+        box.open()
+
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.show()
+
+    def _update_status(self) -> None:
+        self.status.setText("Unsaved changes" if self.is_dirty() else "")
+
+    def _set_busy(self, busy: bool, text: str = "") -> None:
+        self.busy = busy
+        self.save_button.setEnabled(not busy)
+        self.status.setText(text if busy else "")
+        if not busy:
+            self._update_status()
+
+    def reject(self) -> None:
+        if self.is_dirty() and not self.confirm_discard():
+            return
+        super().reject()
+
+    def confirm_discard(self) -> bool:
+        answer = QMessageBox.question(self, "Unsaved changes", "Discard your changes to this LLM action?",
+                                      QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                                      QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard

@@ -1,0 +1,533 @@
+"""The main window: posts on the left, the post's steps and sections in the middle, the step's panel on the right."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QUndoStack
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QFrame,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from wfdesk.db import editing
+from wfdesk.db.transfer import export_bundle, import_bundle
+from wfdesk.errors import WfdeskError
+from wfdesk.fileio import atomic_write_bytes
+from wfdesk.settings import load_settings
+from wfdesk.ui import demo, worker
+from wfdesk.ui.icons import icon
+from wfdesk.ui.post_list import PostListWidget
+from wfdesk.ui.sections_view import SectionsView
+from wfdesk.ui.status_bar import AppStatusBar
+from wfdesk.ui.step_list import StepListWidget
+from wfdesk.ui.worker import BackgroundOp
+from wfdesk.workspace import Workspace, open_workspace, set_current
+
+log = logging.getLogger(__name__)
+OPEN_WINDOWS: list[MainWindow] = []  # a window opened on another database must outlive the slot that made it
+SHORTCUTS = [
+    ("Ctrl+N", "New post"), ("Ctrl+S", "Save the field text being edited"), ("Ctrl+Z", "Undo"),
+    ("Ctrl+Shift+Z", "Redo"), ("F2", "Rename the selected section"), ("Alt+Up / Alt+Down", "Move the section"),
+    ("Del", "Delete the selected section"), ("Ctrl+Return", "Run the selected step on the chosen sections"),
+    ("Esc", "Cancel the step's run (in the step list or panel)"), ("Ctrl+E", "Edit the step's config"),
+    ("Ctrl+,", "Settings"), ("Ctrl+Q", "Quit"),
+]
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, ws: Workspace, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ws = ws
+        self.setWindowTitle("wfdesk")
+        self.undo_stack = QUndoStack(self)
+        self.runs = _make_run_controller(ws, self)
+        self._panels: dict[str, QWidget] = {}
+        self._run_posts: dict[int, int] = {}  # run_id -> post_id, for runs started while this window is open
+        self._closing_done = False
+        self._asked_already = False
+
+        self.posts = PostListWidget(ws)
+        self.steps = StepListWidget(ws)
+        self.sections = SectionsView(ws, self.undo_stack)
+        self.placeholder = QLabel()
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setEnabled(False)
+        self.panel_stack = QStackedWidget()
+        self.panel_stack.addWidget(self.placeholder)
+
+        steps_box = QWidget()
+        steps_layout = QVBoxLayout(steps_box)
+        steps_layout.setContentsMargins(0, 0, 0, 0)
+        self.steps_heading = _heading("Workflow")
+        steps_layout.addWidget(self.steps_heading)
+        steps_layout.addWidget(self.steps)
+        self.middle = QSplitter(Qt.Orientation.Vertical)
+        self.middle.setObjectName("middle_splitter")
+        self.middle.addWidget(steps_box)
+        self.middle.addWidget(self.sections)
+        self.middle.setSizes([230, 570])
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("main_splitter")
+        self.splitter.addWidget(self.posts)
+        self.splitter.addWidget(self.middle)
+        # A panel wider than its share scrolls instead of pushing the window past a 1280-pixel screen.
+        self.panel_area = QScrollArea()
+        self.panel_area.setWidgetResizable(True)
+        self.panel_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.panel_area.setWidget(self.panel_stack)
+        self.splitter.addWidget(self.panel_area)
+        self.splitter.setSizes([230, 480, 570])
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
+        self.status = AppStatusBar(ws)
+        self.setStatusBar(self.status)
+
+        self._build_menus()
+        self._connect()
+        self.restore_state()
+        self._show_panel()
+        self.posts.reload()
+        self.steps.reload()
+
+    # --- construction -------------------------------------------------------------------------------------
+
+    def _action(self, menu, text: str, slot, shortcut=None, icon_name: str | None = None) -> QAction:
+        action = QAction(icon(icon_name) if icon_name else icon(""), text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&New post…", self.new_post, "Ctrl+N", "new")
+        file.addSeparator()
+        self._action(file, "&Import…", self.import_json, None, "import")
+        self._action(file, "&Export…", self.export_json, None, "export")
+        file.addSeparator()
+        self._action(file, "&Settings…", self.open_settings, "Ctrl+,", "settings")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit, "quit")
+
+        edit = bar.addMenu("&Edit")
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        undo.setIcon(icon("undo"))
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        redo.setIcon(icon("redo"))
+        edit.addAction(undo)
+        edit.addAction(redo)
+        edit.addSeparator()
+        self.save_action = self._action(edit, "&Save field", self.sections.save_field, "Ctrl+S", "save")
+
+        step = bar.addMenu("&Step")
+        # Run and Cancel are also the panel's own shortcuts (inside the panel); in the menu they only show the
+        # keys, and window shortcuts below serve the post and step lists, so no key is ever bound twice.
+        self.run_action = self._action(step, "&Run step\tCtrl+Return", self.run_step, None, "run")
+        self.cancel_action = self._action(step, "&Cancel run\tEsc", self.cancel_step, None, "cancel")
+        step.addSeparator()
+        self._action(step, "&Edit step config…", self.edit_step, "Ctrl+E", "edit")
+        self._action(step, "&New step…", self.new_step, None, "add")
+        self._action(step, "Edit this &post's override…", self.edit_override, None, "rename")
+        step.addSeparator()
+        self._action(step, "&LLM actions…", self.edit_llm_actions, None, "settings")
+        for widget in (self.posts, self.steps, self.sections.table):
+            for keys in ("Ctrl+Return", "Ctrl+Enter"):
+                QShortcut(QKeySequence(keys), widget, self.run_step,
+                          context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self.steps, self.cancel_step,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, None, "info")
+        self._action(help_menu, "&About wfdesk", self.show_about, None, "help")
+
+    def _connect(self) -> None:
+        self.posts.post_selected.connect(self._post_selected)
+        self.posts.post_changed.connect(self._post_changed)
+        self.posts.new_post_requested.connect(self.new_post)
+        self.steps.step_selected.connect(lambda *_: self._show_panel())
+        self.sections.changed.connect(self._sections_changed)
+        self.sections.post_requested.connect(self._show_post)
+        self.sections.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        if self.runs is not None:
+            self.runs.run_started.connect(self._run_started)
+            self.runs.unit_changed.connect(self.steps.unit_changed)
+            self.runs.run_finished.connect(self._run_finished)
+            self.runs.run_failed.connect(lambda _key, message: self.statusBar().showMessage(message, 10000))
+            self.runs.active_changed.connect(self.status.set_running)
+
+    # --- state --------------------------------------------------------------------------------------------
+
+    @property
+    def post_id(self) -> int:
+        return self.posts.current_post_id()
+
+    def _post_selected(self, post_id: int) -> None:
+        self.steps.set_post(post_id)
+        self.sections.set_post(post_id, self.posts.current_title())
+        self.steps_heading.setText(f"Workflow for “{self.posts.current_title()}”" if post_id else "Workflow")
+        self._show_panel()
+
+    def _show_post(self, post_id: int) -> None:
+        self.posts.search.clear()
+        self.posts.status_filter.setCurrentIndex(0)
+        self.posts.select_post(post_id)
+
+    def _post_changed(self, post_id: int) -> None:
+        if post_id == self.post_id:
+            self.posts.loaded.connect(self._retitle, Qt.ConnectionType.SingleShotConnection)
+
+    def _retitle(self) -> None:
+        title = self.posts.current_title()
+        if title:
+            self.sections.heading.setText(f"Sections of “{title}”")
+            self.steps_heading.setText(f"Workflow for “{title}”")
+
+    def current_panel(self) -> QWidget | None:
+        widget = self.panel_stack.currentWidget()
+        return None if widget is self.placeholder else widget
+
+    def _show_panel(self) -> None:
+        step_id, script_type = self.steps.current_step()
+        if not self.post_id or not step_id:
+            self.placeholder.setText("Choose a post on the left." if not self.post_id
+                                     else "Choose a workflow step to run it on this post's sections.")
+            self.panel_stack.setCurrentWidget(self.placeholder)
+            return
+        panel = self._panel_for(script_type)
+        if panel is None:
+            self.panel_stack.setCurrentWidget(self.placeholder)
+            return
+        self.panel_stack.setCurrentWidget(panel)
+        if hasattr(panel, "show_step"):
+            panel.show_step(step_id, self.post_id)
+
+    def _panel_for(self, script_type: str) -> QWidget | None:
+        """One panel per script type, made on first use and reused (napari's type -> widget + stack)."""
+        panel = self._panels.get(script_type)
+        if panel is not None:
+            return panel
+        try:
+            from wfdesk.ui.panels import create_panel
+        except ImportError as exc:
+            log.warning("step panels unavailable: %s", exc)
+            self.placeholder.setText(f"The step panels could not be loaded ({exc}).")
+            return None
+        if self.runs is None:
+            self.placeholder.setText("Runs are not available in this build.")
+            return None
+        panel = create_panel(script_type, self.ws, self.runs, self)
+        status = getattr(panel, "status_message", None)
+        if status is not None:
+            status.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self._panels[script_type] = panel
+        self.panel_stack.addWidget(panel)
+        return panel
+
+    def _sections_changed(self) -> None:
+        panel = self.current_panel()
+        if panel is not None and hasattr(panel, "refresh"):
+            panel.refresh()
+
+    def _run_started(self, run_id: int, info: Any) -> None:
+        if isinstance(info, dict):
+            self._run_posts[run_id] = info.get("post_id")
+            self.steps.run_started(run_id, info)
+
+    def _run_finished(self, run_id: int, result: Any) -> None:
+        post_id = self._run_posts.pop(run_id, None)
+        self.steps.run_finished(run_id, result)
+        if post_id in (None, self.post_id):
+            self.sections.reload()  # the run wrote field text this table shows
+
+    def refresh_all(self) -> None:
+        self.posts.reload()
+        self.steps.reload()
+        self.sections.reload()
+        for panel in self._panels.values():
+            if hasattr(panel, "refresh"):
+                panel.refresh()
+
+    # --- file ---------------------------------------------------------------------------------------------
+
+    def new_post(self) -> None:
+        title, ok = QInputDialog.getText(self, "New post", "Title of the new post:")
+        if not ok or not title.strip():
+            return
+        try:
+            post_id = editing.create_post(self.ws, title)
+        except WfdeskError as exc:
+            QMessageBox.warning(self, "New post", str(exc))
+            return
+        self.posts.search.clear()
+        self.posts.reload(select_id=post_id)
+        self.statusBar().showMessage(f"Created “{title.strip()}”. Add its sections below.", 5000)
+
+    def import_json(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import steps, actions and posts", "", "JSON (*.json)")
+        if not path:
+            return
+        ws = self.ws
+
+        def run() -> dict[str, int]:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            with ws.db.session() as s:
+                return import_bundle(s, data)
+
+        self.statusBar().showMessage(f"Importing {path}…")
+        (BackgroundOp(run).success(self._imported).failure(lambda exc: self._failed("Import", exc))
+         .run_in_background())
+
+    def _imported(self, counts: dict[str, int]) -> None:
+        summary = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items() if n)
+        self.statusBar().showMessage(f"Imported {summary or 'nothing'}.", 8000)
+        self.refresh_all()
+
+    def export_json(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export everything as JSON", "wfdesk-export.json",
+                                              "JSON (*.json)")
+        if not path:
+            return
+        ws = self.ws
+
+        def run() -> str:
+            with ws.db.session() as s:
+                data = export_bundle(s)
+            atomic_write_bytes(Path(path), json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"))
+            return path
+
+        (BackgroundOp(run).success(lambda p: self.statusBar().showMessage(f"Exported to {p}.", 8000))
+         .failure(lambda exc: self._failed("Export", exc)).run_in_background())
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        self.statusBar().clearMessage()
+        QMessageBox.warning(self, what, f"{what} failed: {exc}")
+
+    def open_settings(self) -> None:
+        from wfdesk.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.ws, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        self.status.check_provider()  # the dialog updated ws.settings in place
+        if getattr(dialog, "database_changed", False):
+            self.reopen_workspace()
+
+    def reopen_workspace(self) -> None:
+        """Open the database the settings now name in a new window; this one closes once it is open."""
+        if not self.sections.maybe_save(allow_cancel=True) or not self._confirm_stop_runs():
+            return
+        self.statusBar().showMessage("Opening the new database…")
+        (BackgroundOp(lambda: open_workspace(settings=load_settings()))
+         .success(self._switch_to)
+         .failure(lambda exc: self._failed("Opening the new database", exc))
+         .run_in_background())
+
+    def _switch_to(self, ws: Workspace) -> None:
+        old = self.ws
+        window = MainWindow(ws)
+        window.restoreGeometry(self.saveGeometry())
+        OPEN_WINDOWS.append(window)
+        set_current(ws)
+        window.show()
+        window.offer_demo_if_empty()
+        self._asked_already = True  # unsaved text and runs were settled before the switch
+        self.close()
+        old.close()
+
+    # --- step ---------------------------------------------------------------------------------------------
+
+    def run_step(self) -> None:
+        panel = self.current_panel()
+        if panel is None:
+            self.statusBar().showMessage("Choose a post and a step first.", 5000)
+            return
+        panel.run()
+
+    def cancel_step(self) -> None:
+        panel = self.current_panel()
+        if panel is not None:
+            panel.cancel()
+
+    def _after_config_saved(self, step_id: int | None) -> None:
+        if step_id:
+            self.steps.select_step(step_id)
+        self.steps.reload()
+        for panel in self._panels.values():
+            if hasattr(panel, "refresh"):
+                panel.refresh()
+
+    def edit_step(self) -> None:
+        step_id, _ = self.steps.current_step()
+        if not step_id:
+            self.statusBar().showMessage("Choose a step to edit.", 5000)
+            return
+        from wfdesk.ui.config_editor import StepConfigDialog
+
+        dialog = StepConfigDialog(self.ws, step_id, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self._after_config_saved(getattr(dialog, "saved_step_id", step_id))
+
+    def new_step(self) -> None:
+        from wfdesk.ui.config_editor import StepConfigDialog
+
+        dialog = StepConfigDialog(self.ws, None, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self._after_config_saved(getattr(dialog, "saved_step_id", None))
+
+    def edit_override(self) -> None:
+        step_id, _ = self.steps.current_step()
+        if not step_id or not self.post_id:
+            self.statusBar().showMessage("Choose a post and a step first.", 5000)
+            return
+        from wfdesk.ui.config_editor import StepConfigDialog
+
+        dialog = StepConfigDialog(self.ws, step_id, self, post_id=self.post_id)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self._after_config_saved(step_id)
+
+    def edit_llm_actions(self) -> None:
+        from wfdesk.ui.config_editor import LLMActionDialog
+
+        step_id, script_type = self.steps.current_step()
+        action_id = None
+        if step_id and script_type == "llm_action":
+            config = self.steps.steps.get(step_id, {}).get("config") or {}
+            action_id = (config.get("script_config") or {}).get("action_id") or config.get("action_id")
+        dialog = LLMActionDialog(self.ws, action_id if isinstance(action_id, int) else None, self,
+                                 preview_post_id=self.post_id or None)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self._after_config_saved(None)
+
+    # --- help ---------------------------------------------------------------------------------------------
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{keys}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for keys, what in SHORTCUTS)
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About wfdesk",
+                          f"<b>wfdesk</b> {_version()}<br>Take blog posts through a workflow, section by section."
+                          f"<br><br>Database: {self.ws.db.display_url()}<br>Data: {self.ws.data_dir}")
+
+    # --- first start, geometry and closing ----------------------------------------------------------------
+
+    def offer_demo_if_empty(self) -> bool:
+        if demo.offer_demo(self, self.ws):
+            self.refresh_all()
+            self.statusBar().showMessage("Demo loaded: choose a step, pick sections and press Run.", 10000)
+            return True
+        return False
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt name
+        super().showEvent(event)
+        self.status.start()
+
+    def restore_state(self) -> None:
+        settings = QSettings()
+        geometry = settings.value("main/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        for splitter in (self.splitter, self.middle, self.sections.splitter):
+            state = settings.value(f"main/{splitter.objectName()}")
+            if isinstance(state, QByteArray) and not state.isEmpty():
+                splitter.restoreState(state)
+
+    def save_state(self) -> None:
+        settings = QSettings()
+        settings.setValue("main/geometry", self.saveGeometry())
+        for splitter in (self.splitter, self.middle, self.sections.splitter):
+            settings.setValue(f"main/{splitter.objectName()}", splitter.saveState())
+
+    def _confirm_stop_runs(self) -> bool:
+        count = self.runs.active_count() if self.runs is not None else 0
+        if not count:
+            return True
+        noun = "run is" if count == 1 else "runs are"
+        answer = QMessageBox.question(self, "Runs in progress",
+                                      f"{count} {noun} in progress. Cancel {'it' if count == 1 else 'them'} "
+                                      "and quit?",
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt name
+        if self._closing_done:
+            event.accept()
+            return
+        if not self._asked_already and (not self.sections.maybe_save(allow_cancel=True)
+                                        or not self._confirm_stop_runs()):
+            event.ignore()
+            return
+        self.save_state()
+        self.status.stop()
+        if self.runs is not None and not self.runs.shutdown(5000):
+            log.warning("some runs did not stop within 5 s; their sections are marked interrupted next start")
+        _drain_background_ops()
+        self._closing_done = True
+        event.accept()
+        if self in OPEN_WINDOWS:
+            OPEN_WINDOWS.remove(self)
+
+
+def _drain_background_ops(rounds: int = 5) -> None:
+    """Wait for background reads and deliver their answers while their widgets still exist; an answer may
+    start a follow-up read (a list, then the selected item's detail), hence a few rounds."""
+    for _ in range(rounds):
+        worker.shutdown()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.MetaCall)
+        if not worker.running_ops():
+            return
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+def _make_run_controller(ws: Workspace, parent: QWidget) -> Any:
+    try:
+        from wfdesk.ui.run_controller import RunController
+    except ImportError as exc:
+        log.warning("runs unavailable: %s", exc)
+        return None
+    return RunController(ws, parent)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("wfdesk")
+    except Exception:  # noqa: BLE001 - not installed: a source checkout
+        return ""
+

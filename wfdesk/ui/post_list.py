@@ -1,0 +1,213 @@
+"""The post list: search by title, filter by status, new post; each row shows the title and the status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from wfdesk.db import editing, queries
+from wfdesk.errors import WfdeskError
+from wfdesk.ui.icons import icon
+from wfdesk.ui.worker import BackgroundOp
+from wfdesk.workspace import Workspace
+
+log = logging.getLogger(__name__)
+ALL_STATUSES = "All statuses"
+SEARCH_DELAY_MS = 200
+ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+class PostListWidget(QWidget):
+    post_selected = Signal(int)  # 0 when no post is selected
+    post_changed = Signal(int)  # renamed or given a new status here
+    new_post_requested = Signal()
+    loaded = Signal()
+
+    def __init__(self, ws: Workspace, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ws = ws
+        self._generation = 0
+        self._want_selected: int | None = None
+        self._current = 0
+
+        self.search = QLineEdit(placeholderText="Search titles…", clearButtonEnabled=True)
+        self.search.setAccessibleName("Search posts by title")
+        self.status_filter = QComboBox()
+        self.status_filter.setAccessibleName("Filter posts by status")
+        self.status_filter.addItem(ALL_STATUSES, None)
+        self.new_button = QPushButton(icon("new"), "New post")
+        self.new_button.setToolTip("Create a post (Ctrl+N)")
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Post", "Status"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.header().setStretchLastSection(False)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+        filters = QHBoxLayout()
+        filters.addWidget(self.status_filter, 1)
+        filters.addWidget(self.new_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.search)
+        layout.addLayout(filters)
+        layout.addWidget(self.tree, 1)
+
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self.reload)
+        self.search.textChanged.connect(self._search_timer.start)
+        self.status_filter.currentIndexChanged.connect(self.reload)
+        self.new_button.clicked.connect(self.new_post_requested)
+        self.tree.currentItemChanged.connect(self._current_changed)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
+
+    # --- loading ------------------------------------------------------------------------------------------
+
+    def reload(self, select_id: int | None = None) -> None:
+        """Read the posts in the background; a newer reload makes an older answer moot."""
+        if isinstance(select_id, int) and select_id:
+            self._want_selected = select_id
+        self._generation += 1
+        generation, ws = self._generation, self.ws
+        search, status = self.search.text(), self.status_filter.currentData()
+
+        def load() -> tuple[list[dict[str, Any]], list[str]]:
+            return queries.list_posts(ws, search, status), queries.post_statuses(ws)
+
+        (BackgroundOp(load)
+         .success(lambda result: self._loaded(generation, *result))
+         .failure(self._failed)
+         .run_in_background())
+
+    def _failed(self, exc: Exception) -> None:
+        log.warning("loading posts failed: %s", exc)
+        self.tree.clear()
+        item = QTreeWidgetItem([f"Cannot read the posts: {exc}", ""])
+        item.setFlags(Qt.ItemFlag.NoItemFlags)
+        self.tree.addTopLevelItem(item)
+        item.setFirstColumnSpanned(True)
+
+    def _loaded(self, generation: int, posts: list[dict[str, Any]], statuses: list[str]) -> None:
+        if generation != self._generation:
+            return
+        self._update_statuses(statuses)
+        want = self._want_selected or self._current
+        self._want_selected = None
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        chosen = None
+        for post in posts:
+            item = QTreeWidgetItem([post["title"], post["status"]])
+            item.setData(0, ID_ROLE, post["id"])
+            n = post["sections"]
+            item.setToolTip(0, f"{post['title']}\n{n} section{'s' if n != 1 else ''}")
+            self.tree.addTopLevelItem(item)
+            if post["id"] == want:
+                chosen = item
+        if not posts:
+            text = "No posts match." if self.search.text() or self.status_filter.currentData() else \
+                "No posts yet: click “New post”."
+            item = QTreeWidgetItem([text, ""])
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.tree.addTopLevelItem(item)
+            item.setFirstColumnSpanned(True)
+        if chosen is None and posts and not self._current:
+            chosen = self.tree.topLevelItem(0)
+        self.tree.setCurrentItem(chosen)
+        self.tree.blockSignals(False)
+        # A post hidden by the search stays open in the window: searching must not close the editor's work.
+        if chosen is not None and chosen.data(0, ID_ROLE) != self._current:
+            self._current = chosen.data(0, ID_ROLE)
+            self.post_selected.emit(self._current)
+        self.loaded.emit()
+
+    def _update_statuses(self, statuses: list[str]) -> None:
+        known = [self.status_filter.itemData(i) for i in range(1, self.status_filter.count())]
+        if known == statuses:
+            return
+        current = self.status_filter.currentData()
+        self.status_filter.blockSignals(True)
+        while self.status_filter.count() > 1:
+            self.status_filter.removeItem(1)
+        for status in statuses:
+            self.status_filter.addItem(status.capitalize(), status)
+        index = self.status_filter.findData(current)
+        self.status_filter.setCurrentIndex(max(0, index))
+        self.status_filter.blockSignals(False)
+
+    # --- selection ----------------------------------------------------------------------------------------
+
+    def current_post_id(self) -> int:
+        return self._current
+
+    def current_title(self) -> str:
+        item = self.tree.currentItem()
+        return item.text(0) if item is not None and item.data(0, ID_ROLE) else ""
+
+    def select_post(self, post_id: int) -> None:
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item.data(0, ID_ROLE) == post_id:
+                self.tree.setCurrentItem(item)
+                return
+        self.reload(select_id=post_id)
+
+    def _current_changed(self, item: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None) -> None:
+        post_id = item.data(0, ID_ROLE) if item is not None else None
+        post_id = post_id or 0
+        if post_id != self._current:
+            self._current = post_id
+            self.post_selected.emit(post_id)
+
+    # --- editing ------------------------------------------------------------------------------------------
+
+    def _context_menu(self, pos) -> None:
+        item = self.tree.itemAt(pos)
+        post_id = item.data(0, ID_ROLE) if item is not None else None
+        if not post_id:
+            return
+        menu = QMenu(self)
+        menu.addAction(icon("rename"), "Rename…", lambda: self.rename_post(post_id, item.text(0)))
+        status_menu = menu.addMenu("Set status")
+        for i in range(1, self.status_filter.count()):
+            status = self.status_filter.itemData(i)
+            action = status_menu.addAction(status.capitalize(), lambda s=status: self.set_status(post_id, s))
+            action.setCheckable(True)
+            action.setChecked(status == item.text(1))
+        menu.exec(self.tree.viewport().mapToGlobal(pos))
+
+    def rename_post(self, post_id: int, title: str) -> None:
+        new, ok = QInputDialog.getText(self, "Rename post", "Title:", text=title)
+        if ok and new.strip() and new != title:
+            self._edit(lambda: editing.rename_post(self.ws, post_id, new), post_id)
+
+    def set_status(self, post_id: int, status: str) -> None:
+        self._edit(lambda: editing.set_post_status(self.ws, post_id, status), post_id)
+
+    def _edit(self, fn, post_id: int) -> None:
+        try:
+            fn()
+        except WfdeskError as exc:
+            QMessageBox.warning(self, "Post not changed", str(exc))
+            return
+        self.post_changed.emit(post_id)
+        self.reload(select_id=post_id)

@@ -1,0 +1,830 @@
+"""The sections of the selected post: a table (position, title, a column per field) and a field text editor.
+
+Every change goes through the window's QUndoStack as a command over wfdesk.db.editing, so add, rename, move,
+delete and field edits can be undone; a field edit is undone by re-accepting the previous version (kept forever).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QFont, QFontDatabase, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from wfdesk.db import editing, queries
+from wfdesk.errors import ConflictError, WfdeskError
+from wfdesk.ui.icons import icon
+from wfdesk.ui.worker import BackgroundOp
+from wfdesk.workspace import Workspace
+
+log = logging.getLogger(__name__)
+ID_ROLE = Qt.ItemDataRole.UserRole
+COL_POS, COL_TITLE = 0, 1
+FIRST_FIELD_COL = 2
+PREVIEW_CHARS = 90
+MIN_FIELD_WIDTH = 120
+
+
+def preview(text: str | None) -> str:
+    """One line of a field's text for a table cell."""
+    flat = re.sub(r"\s+", " ", text or "").strip()
+    return flat if len(flat) <= PREVIEW_CHARS else flat[:PREVIEW_CHARS - 1] + "…"
+
+
+def resolve_conflict(parent: QWidget, what: str, mine: str, theirs: str | None) -> bool:
+    """Tell the editor someone else saved first; True when they choose to save their text over it."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("Changed by someone else")
+    box.setText(f"{what} was changed by someone else (or by a run) while you were editing it.")
+    box.setInformativeText("Both versions are kept in the field's history. Which one should the field show?")
+    box.setDetailedText(f"Your version:\n{mine}\n\n――――――――\n\nTheir version:\n{theirs or '(empty)'}")
+    theirs_button = box.addButton("Use their version", QMessageBox.ButtonRole.RejectRole)
+    mine_button = box.addButton("Save mine over it", QMessageBox.ButtonRole.AcceptRole)
+    box.setDefaultButton(theirs_button)
+    box.exec()
+    return box.clickedButton() is mine_button
+
+
+class SectionsView(QWidget):
+    changed = Signal()  # sections or field text changed here (the step panel may want to refresh)
+    loaded = Signal()
+    message = Signal(str)
+    post_requested = Signal(int)  # an undo/redo touched this post: the window should show it
+
+    def __init__(self, ws: Workspace, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ws = ws
+        self.undo_stack = undo_stack
+        self.post_id = 0
+        self.detail: dict[str, Any] | None = None
+        self._extra_fields: list[str] = []
+        self._generation = 0
+        self._reselect: tuple[int, str | None] | None = None
+        self._rename_after_load: int | None = None
+        self._just_saved = False
+        self._title_sized = False
+        self._filling = False
+        # The field open in the editor: section id, field name, lock_version when loaded, text when loaded.
+        self.target: dict[str, Any] | None = None
+
+        self.heading = QLabel("Sections")
+        font = self.heading.font()
+        font.setBold(True)
+        self.heading.setFont(font)
+        self.add_button = self._tool("add", "Add", "Add a section at the end", self.add_section)
+        self.rename_button = self._tool("rename", "Rename", "Rename the selected section (F2)", self.rename_current)
+        self.up_button = self._tool("up", "Move up", "Move the selected section up (Alt+Up)",
+                                    lambda: self.move_current(-1))
+        self.down_button = self._tool("down", "Move down", "Move the selected section down (Alt+Down)",
+                                      lambda: self.move_current(1))
+        self.delete_button = self._tool("delete", "Delete", "Delete the selected section (Del)",
+                                        self.delete_current)
+        self.field_button = self._tool("edit", "Add field…", "Add a field column (e.g. a step's input)",
+                                       self.add_field_column)
+        # A long post title must not widen the window: the heading gives way (elided by the layout).
+        self.heading.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        for button in (self.up_button, self.down_button):  # arrows say it; the tooltip names it
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+            button.setAccessibleName(button.text())
+        bar = QHBoxLayout()
+        bar.setSpacing(4)
+        for button in (self.add_button, self.rename_button, self.up_button, self.down_button, self.delete_button,
+                       self.field_button):
+            bar.addWidget(button)
+        bar.addStretch(1)
+
+        self.table = SectionsTable()
+        self.empty_hint = QLabel()
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setEnabled(False)
+
+        self.editor_label = QLabel()
+        self.editor_label.setWordWrap(True)
+        self.editor = QPlainTextEdit()
+        self.editor.setAccessibleName("Field text")
+        self.editor.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.GeneralFont))
+        self.save_button = QPushButton(icon("save"), "Save")
+        self.save_button.setToolTip("Save this field (Ctrl+S); the previous text stays in its history")
+        self.discard_button = QPushButton("Discard changes")
+        self.editor_state = QLabel()
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.editor_state, 1)
+        buttons.addWidget(self.discard_button)
+        buttons.addWidget(self.save_button)
+
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.heading)
+        top_layout.addLayout(bar)
+        top_layout.addWidget(self.empty_hint)
+        top_layout.addWidget(self.table, 1)
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        bottom_layout.addWidget(self.editor_label)
+        bottom_layout.addWidget(self.editor, 1)
+        bottom_layout.addLayout(buttons)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("sections_splitter")
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(bottom)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([300, 200])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+
+        self._shortcut("Move section up", "Alt+Up", lambda: self.move_current(-1))
+        self._shortcut("Move section down", "Alt+Down", lambda: self.move_current(1))
+        self._shortcut("Delete section", QKeySequence.StandardKey.Delete, self.delete_current, on=self.table)
+
+        self.table.viewport().installEventFilter(self)
+        self.table.currentCellChanged.connect(self._cell_changed)
+        self.table.itemChanged.connect(self._item_edited)
+        self.editor.textChanged.connect(self._update_editor_state)
+        self.save_button.clicked.connect(self.save_field)
+        self.discard_button.clicked.connect(self.discard_changes)
+        self.table.setHorizontalHeaderLabels(["#", "Title"])
+        self._update_hint()
+        self._update_buttons()
+        self._show_target()
+
+    def _tool(self, icon_name: str, text: str, tip: str, slot: Callable[[], None]) -> QToolButton:
+        button = QToolButton()
+        button.setIcon(icon(icon_name))
+        button.setText(text)
+        button.setToolTip(tip)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        button.clicked.connect(slot)
+        return button
+
+    def _shortcut(self, text: str, keys, slot: Callable[[], None], on: QWidget | None = None) -> QAction:
+        action = QAction(text, on or self)
+        action.setShortcut(QKeySequence(keys))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(slot)
+        (on or self).addAction(action)
+        return action
+
+    # --- loading ------------------------------------------------------------------------------------------
+
+    def set_post(self, post_id: int, title: str = "") -> None:
+        if post_id != self.post_id:
+            self.maybe_save(allow_cancel=False)
+            self.target = None
+            self._extra_fields = []
+            self._title_sized = False
+            self.detail = None
+            self.table.setRowCount(0)
+            self._show_target()
+        self.post_id = post_id
+        self.heading.setText(f"Sections of “{title}”" if title else "Sections")
+        self.reload()
+
+    def reload(self) -> None:
+        self._generation += 1
+        generation, ws, post_id = self._generation, self.ws, self.post_id
+        if not post_id:
+            self._loaded(generation, None)
+            return
+        def load() -> dict[str, Any]:
+            detail = queries.post_detail(ws, post_id)
+            names = detail["field_names"]
+            # Columns in workflow order (each step's input, then its output), other fields after them.
+            order = queries.step_field_names(ws)
+            detail["field_names"] = [n for n in order if n in names] + [n for n in names if n not in order]
+            if not names:
+                # A new post: offer the fields the workflow reads, so drafts can be typed at once.
+                detail["suggested_fields"] = queries.step_field_names(ws, ("inputs",))
+            return detail
+
+        (BackgroundOp(load)
+         .success(lambda detail: self._loaded(generation, detail))
+         .failure(self._failed)
+         .run_in_background())
+
+    def _failed(self, exc: Exception) -> None:
+        log.warning("loading sections failed: %s", exc)
+        self.empty_hint.setText(f"Cannot read this post's sections: {exc}")
+        self.empty_hint.show()
+
+    def _loaded(self, generation: int, detail: dict[str, Any] | None) -> None:
+        if generation != self._generation:
+            return
+        if detail is not None and detail["id"] != self.post_id:
+            return
+        self.detail = detail
+        keep = self._reselect or self._current_key()
+        self._reselect = None
+        names = self.field_names()
+        self._filling = True
+        self.table.blockSignals(True)
+        self.table.clearContents()
+        self.table.setColumnCount(FIRST_FIELD_COL + len(names))
+        self.table.setHorizontalHeaderLabels(["#", "Title", *names])
+        sections = detail["sections"] if detail else []
+        self.table.setRowCount(len(sections))
+        for row, section in enumerate(sections):
+            pos = QTableWidgetItem(str(row + 1))
+            pos.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            pos.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            pos.setData(ID_ROLE, section["id"])
+            self.table.setItem(row, COL_POS, pos)
+            title = QTableWidgetItem(section["title"])
+            title.setToolTip("Double-click (or F2) to rename")
+            self.table.setItem(row, COL_TITLE, title)
+            for col, name in enumerate(names, start=FIRST_FIELD_COL):
+                value = section["fields"].get(name)
+                cell = QTableWidgetItem(preview(value))
+                cell.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+                cell.setToolTip((value or "(empty)")[:600])
+                if not value:
+                    font = QFont(cell.font())
+                    font.setItalic(True)
+                    cell.setFont(font)
+                    cell.setText("empty")
+                    cell.setForeground(self.palette().placeholderText())
+                self.table.setItem(row, col, cell)
+        self._size_columns()
+        self._restore_current(keep if keep is not None or not sections else (sections[0]["id"], None))
+        self.table.blockSignals(False)
+        self._filling = False
+        self._update_hint()
+        self._sync_editor()
+        self._update_buttons()
+        if self._rename_after_load is not None:
+            row, self._rename_after_load = self.row_of(self._rename_after_load), None
+            if row >= 0:
+                self.table.edit_title(row)
+        self.loaded.emit()
+
+    def _size_columns(self) -> None:
+        """Fields share the width left after # and Title, down to a readable minimum; then the table scrolls."""
+        names = self.table.columnCount() - FIRST_FIELD_COL
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(COL_POS, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_TITLE, QHeaderView.ResizeMode.Interactive)
+        if not self._title_sized:
+            self.table.setColumnWidth(COL_TITLE, max(140, min(220, self.table.sizeHintForColumn(COL_TITLE) + 16)))
+            self._title_sized = self.table.rowCount() > 0
+        available = self.table.viewport().width() - self.table.columnWidth(COL_POS) \
+            - self.table.columnWidth(COL_TITLE)
+        fits = names > 0 and available / names >= MIN_FIELD_WIDTH
+        mode = QHeaderView.ResizeMode.Stretch if fits else QHeaderView.ResizeMode.Interactive
+        for col in range(FIRST_FIELD_COL, FIRST_FIELD_COL + names):
+            if header.sectionResizeMode(col) != mode:
+                header.setSectionResizeMode(col, mode)
+            if not fits and self.table.columnWidth(col) < MIN_FIELD_WIDTH:
+                self.table.setColumnWidth(col, MIN_FIELD_WIDTH + 40)
+        header.setStretchLastSection(names == 0)
+        self.table.frozen.sync()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt name
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self._size_columns()
+        return super().eventFilter(watched, event)
+
+    def field_names(self) -> list[str]:
+        names = list(self.detail["field_names"] or self.detail.get("suggested_fields") or []) if self.detail else []
+        return names + [n for n in self._extra_fields if n not in names]
+
+    def _update_hint(self) -> None:
+        if not self.post_id:
+            self.empty_hint.setText("Choose a post on the left to see its sections.")
+        elif self.detail is not None and not self.detail["sections"]:
+            self.empty_hint.setText("This post has no sections yet. Add one with “Add”.")
+        else:
+            self.empty_hint.setText("")
+        self.empty_hint.setVisible(bool(self.empty_hint.text()))
+
+    # --- selection ----------------------------------------------------------------------------------------
+
+    def section_at(self, row: int) -> dict[str, Any] | None:
+        if not self.detail or not 0 <= row < len(self.detail["sections"]):
+            return None
+        return self.detail["sections"][row]
+
+    def current_section(self) -> dict[str, Any] | None:
+        return self.section_at(self.table.currentRow())
+
+    def row_of(self, section_id: int) -> int:
+        for row, section in enumerate(self.detail["sections"] if self.detail else []):
+            if section["id"] == section_id:
+                return row
+        return -1
+
+    def _current_key(self) -> tuple[int, str | None] | None:
+        section = self.current_section()
+        if section is None:
+            return None
+        col = self.table.currentColumn()
+        header = self.table.horizontalHeaderItem(col) if col >= 0 else None
+        name = header.text() if header is not None and col >= FIRST_FIELD_COL else ("#" if col == COL_POS else None)
+        return section["id"], name
+
+    def _current_key_field(self) -> str | None:
+        key = self._current_key()
+        return key[1] if key else None
+
+    def rename_after_load(self, section_id: int) -> None:
+        """Open the title of a new section for typing once it shows in the table."""
+        self._rename_after_load = section_id
+
+    def _restore_current(self, key: tuple[int, str | None] | None) -> None:
+        if key is None:
+            return
+        row = self.row_of(key[0])
+        if row < 0:
+            return
+        col = COL_TITLE
+        if key[1] == "#":
+            col = COL_POS
+        elif key[1] is not None and key[1] in self.field_names():
+            col = FIRST_FIELD_COL + self.field_names().index(key[1])
+        self.table.setCurrentCell(row, col)
+
+    def select_cell(self, section_id: int, field: str | None = None) -> None:
+        """Select a section's title (field None) or one of its fields, as a click would."""
+        row = self.row_of(section_id)
+        if row < 0:
+            return
+        col = COL_TITLE if field is None else FIRST_FIELD_COL + self.field_names().index(field)
+        self.table.setCurrentCell(row, col)
+
+    def _cell_changed(self, row: int, col: int, _prev_row: int, _prev_col: int) -> None:
+        section = self.section_at(row)
+        new_target = None
+        if section is not None and col >= FIRST_FIELD_COL:
+            name = self.field_names()[col - FIRST_FIELD_COL]
+            new_target = {"section_id": section["id"], "field": name}
+        same = (self.target and new_target and self.target["section_id"] == new_target["section_id"]
+                and self.target["field"] == new_target["field"])
+        if not same:
+            self.maybe_save(allow_cancel=False)
+            self.target = new_target
+            self._just_saved = False
+            if new_target is not None:
+                self._load_target_from_detail(overwrite=True)
+            self._show_target()
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        has_post = bool(self.post_id)
+        row = self.table.currentRow()
+        has_section = self.current_section() is not None
+        count = self.table.rowCount()
+        self.add_button.setEnabled(has_post)
+        self.field_button.setEnabled(has_post)
+        self.rename_button.setEnabled(has_section)
+        self.delete_button.setEnabled(has_section)
+        self.up_button.setEnabled(has_section and row > 0)
+        self.down_button.setEnabled(has_section and row < count - 1)
+
+    # --- the field editor ---------------------------------------------------------------------------------
+
+    def _load_target_from_detail(self, overwrite: bool) -> None:
+        """Put the target field's current text in the editor (unless the editor holds unsaved text)."""
+        target = self.target
+        if target is None:
+            return
+        row = self.row_of(target["section_id"])
+        section = self.section_at(row)
+        if section is None:
+            self.target = None
+            return
+        value = section["fields"].get(target["field"]) or ""
+        lock = section["locks"].get(target["field"])
+        target.update(section_title=section["title"], position=row + 1)
+        if overwrite or not self.is_dirty():
+            target.update(lock_version=lock, original=value)
+            self.editor.blockSignals(True)
+            self.editor.setPlainText(value)
+            self.editor.blockSignals(False)
+
+    def _sync_editor(self) -> None:
+        self._load_target_from_detail(overwrite=False)
+        self._show_target()
+
+    def _show_target(self) -> None:
+        target = self.target
+        enabled = target is not None
+        self.editor.setEnabled(enabled)
+        if not enabled:
+            self.editor.blockSignals(True)
+            self.editor.setPlainText("")
+            self.editor.blockSignals(False)
+            self.editor.setPlaceholderText("Select a field cell in the table above to edit its full text here.")
+            self.editor_label.setText("Field text")
+        else:
+            self.editor.setPlaceholderText("This field is empty. Type its text and save.")
+            self.editor_label.setText(f"<b>{target['field']}</b> of section {target.get('position', '')} "
+                                      f"“{_html(target.get('section_title', ''))}”")
+        self._update_editor_state()
+
+    def is_dirty(self) -> bool:
+        return self.target is not None and self.editor.toPlainText() != self.target.get("original", "")
+
+    def _update_editor_state(self) -> None:
+        dirty = self.is_dirty()
+        self.save_button.setEnabled(dirty)
+        self.discard_button.setEnabled(dirty)
+        if self.target is None or not (dirty or self._just_saved):
+            self.editor_state.setText("")
+        else:
+            self.editor_state.setText("Unsaved changes" if dirty else "Saved")
+        if dirty:
+            self._just_saved = False
+
+    def discard_changes(self) -> None:
+        self._load_target_from_detail(overwrite=True)
+        self._show_target()
+
+    def maybe_save(self, allow_cancel: bool = True) -> bool:
+        """Ask what to do with unsaved field text. False when the editor chose Cancel."""
+        if not self.is_dirty():
+            return True
+        buttons = QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+        if allow_cancel:
+            buttons |= QMessageBox.StandardButton.Cancel
+        answer = QMessageBox.question(self, "Unsaved text",
+                                      f"The text of “{self.target['field']}” is not saved. Save it now?",
+                                      buttons, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_field()
+        if answer == QMessageBox.StandardButton.Discard:
+            self.target["original"] = self.editor.toPlainText()  # forget the edit without another prompt
+            return True
+        return False
+
+    def save_field(self) -> bool:
+        """Save the editor's text as a new version. True when saved (or nothing to save)."""
+        target = self.target
+        if target is None or not self.is_dirty():
+            return True
+        text = self.editor.toPlainText()
+        try:
+            saved = editing.save_field(self.ws, self.post_id, target["section_id"], target["field"], text,
+                                       target.get("lock_version"))
+        except ConflictError as exc:
+            return self._conflict(target, text, exc)
+        except (WfdeskError, SQLAlchemyError) as exc:
+            QMessageBox.warning(self, "Not saved", f"The text was not saved: {exc}")
+            return False
+        target.update(lock_version=saved["lock_version"], original=text)
+        self._just_saved = True
+        self.undo_stack.push(EditFieldCommand(self, self.post_id, target["section_id"], target["field"],
+                                              saved["version_id"], saved["previous_version_id"]))
+        self._update_editor_state()
+        self.message.emit(f"Saved “{target['field']}”.")
+        self.after_change()
+        return True
+
+    def _conflict(self, target: dict[str, Any], mine: str, exc: ConflictError) -> bool:
+        current = queries.field_value(self.ws, self.post_id, target["section_id"], target["field"])
+        what = f"“{target['field']}” of section “{target.get('section_title', '')}”"
+        overwrite = resolve_conflict(self, what, mine, current["value"] if current["value"] is not None
+                                     else exc.theirs)
+        target.update(lock_version=current["lock_version"], original=current["value"] or "")
+        if overwrite:
+            return self.save_field()  # the editor still holds mine; their version stays in the history
+        self.editor.blockSignals(True)
+        self.editor.setPlainText(current["value"] or "")
+        self.editor.blockSignals(False)
+        self._update_editor_state()
+        self.reload()
+        return False
+
+    # --- section commands ---------------------------------------------------------------------------------
+
+    def add_section(self) -> None:
+        if not self.post_id:
+            return
+        self._run(AddSectionCommand(self, self.post_id, "New section"))
+
+    def rename_current(self) -> None:
+        section = self.current_section()
+        if section is not None:
+            self.table.edit_title(self.table.currentRow())
+
+    def _item_edited(self, item: QTableWidgetItem) -> None:
+        if self._filling or item.column() != COL_TITLE:
+            return
+        section = self.section_at(item.row())
+        if section is None or item.text().strip() == section["title"]:
+            return
+        self._run(RenameSectionCommand(self, section["id"], section["title"], item.text().strip()))
+
+    def move_current(self, delta: int) -> None:
+        section = self.current_section()
+        if section is None:
+            return
+        row = self.table.currentRow()
+        if not 0 <= row + delta < self.table.rowCount():
+            return
+        self._run(MoveSectionCommand(self, section["id"], delta))
+
+    def delete_current(self) -> None:
+        section = self.current_section()
+        if section is None:
+            return
+        answer = QMessageBox.question(
+            self, "Delete section",
+            f"Delete section “{section['title'] or '(untitled)'}” and its field text?\n\n"
+            "You can bring it back with Edit → Undo (Ctrl+Z).",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        if answer == QMessageBox.StandardButton.Yes:
+            if self.target is not None and self.target["section_id"] == section["id"]:
+                self.target = None
+                self._show_target()
+            self._run(DeleteSectionCommand(self, section["id"], section["title"]))
+
+    def add_field_column(self) -> None:
+        existing = set(self.field_names())
+        try:
+            suggestions = [n for n in queries.step_field_names(self.ws) if n not in existing]
+        except SQLAlchemyError:
+            suggestions = []
+        name, ok = QInputDialog.getItem(self, "Add field", "Field name (letters, digits and _):",
+                                        suggestions, 0, True)
+        if not ok or not name.strip():
+            return
+        try:
+            name = editing.check_field_name(name)
+        except WfdeskError as exc:
+            QMessageBox.warning(self, "Add field", str(exc))
+            return
+        if name not in existing:
+            self._extra_fields.append(name)
+        section = self.current_section() or self.section_at(0)
+        self._reselect = (section["id"], name) if section else None
+        self._loaded(self._generation, self.detail)
+
+    def _run(self, command: QUndoCommand) -> None:
+        """Push a command. One that failed (the database is gone, the section was deleted elsewhere) has shown
+        its message and made itself obsolete, so the stack drops it."""
+        self.undo_stack.push(command)
+
+    def after_change(self, select: tuple[int, str | None] | None = None, post_id: int | None = None) -> None:
+        """Show the result of an edit; an undo of an edit made on another post brings that post up first."""
+        if select is not None:
+            self._reselect = select
+        if post_id and post_id != self.post_id:
+            self.post_requested.emit(post_id)
+            return
+        self.reload()
+        self.changed.emit()
+
+    def report(self, what: str, exc: Exception) -> None:
+        log.warning("%s failed: %s", what, exc)
+        QMessageBox.warning(self, what, f"{what} failed: {exc}")
+
+
+class SectionsTable(QTableWidget):
+    """The sections table; # and Title stay in place while the field columns scroll sideways.
+
+    Qt's frozen-column recipe: a second view over the same model and selection, laid over the first columns.
+    Titles are edited in that front view (double-click or F2), never in the covered cells behind it.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, FIRST_FIELD_COL, parent)
+        self.setAccessibleName("Sections")
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.verticalHeader().setVisible(False)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.frozen = _FrozenColumns(self, FIRST_FIELD_COL)
+
+    def edit_title(self, row: int) -> None:
+        index = self.model().index(row, COL_TITLE)
+        self.setCurrentCell(row, COL_TITLE)
+        self.frozen.setFocus()
+        self.frozen.edit(index)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt name
+        if event.key() == Qt.Key.Key_F2 and self.currentColumn() == COL_TITLE:
+            self.edit_title(self.currentRow())
+            return
+        super().keyPressEvent(event)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt name
+        super().resizeEvent(event)
+        self.frozen.place()
+
+    def scrollTo(self, index, hint=QAbstractItemView.ScrollHint.EnsureVisible) -> None:  # noqa: N802
+        """Never scroll a field cell under the frozen columns."""
+        if index.column() < FIRST_FIELD_COL:
+            return
+        super().scrollTo(index, hint)
+        rect = self.visualRect(index)
+        hidden = self.frozen.width() - rect.left()
+        if hidden > 0:
+            bar = self.horizontalScrollBar()
+            bar.setValue(bar.value() - hidden)
+
+
+class _FrozenColumns(QTableView):
+    def __init__(self, table: QTableWidget, count: int) -> None:
+        super().__init__(table)
+        self.table, self.count = table, count
+        self.setModel(table.model())
+        self.setSelectionModel(table.selectionModel())
+        self.setSelectionBehavior(table.selectionBehavior())
+        self.setSelectionMode(table.selectionMode())
+        self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                             | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.verticalHeader().hide()
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollMode(table.verticalScrollMode())
+        table.viewport().stackUnder(self)
+        table.horizontalHeader().sectionResized.connect(self._section_resized)
+        table.verticalHeader().sectionResized.connect(lambda row, _old, new: self.setRowHeight(row, new))
+        self.verticalScrollBar().valueChanged.connect(table.verticalScrollBar().setValue)
+        table.verticalScrollBar().valueChanged.connect(self.verticalScrollBar().setValue)
+        self.sync()
+
+    def sync(self) -> None:
+        """Show only the frozen columns, as wide as the table's own."""
+        for col in range(self.model().columnCount()):
+            self.setColumnHidden(col, col >= self.count)
+        for col in range(min(self.count, self.model().columnCount())):
+            self.setColumnWidth(col, self.table.columnWidth(col))
+        self.place()
+
+    def _section_resized(self, col: int, _old: int, new: int) -> None:
+        if col < self.count:
+            self.setColumnWidth(col, new)
+            self.place()
+
+    def place(self) -> None:
+        table = self.table
+        width = sum(table.columnWidth(c) for c in range(min(self.count, table.columnCount())))
+        self.setGeometry(table.frameWidth(), table.frameWidth(), width,
+                         table.viewport().height() + table.horizontalHeader().height())
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- undo commands ------------------------------------------------------------------------------------------
+
+class _Command(QUndoCommand):
+    """Runs a database edit; an error is shown and the command marks itself failed (it did nothing)."""
+
+    def __init__(self, view: SectionsView, text: str) -> None:
+        super().__init__(text)
+        self.view = view
+        self.post_id = view.post_id  # the post it edits, which may no longer be the one shown
+        self.failed = False
+
+    def _changed(self, select: tuple[int, str | None] | None = None) -> None:
+        self.view.after_change(select, post_id=self.post_id)
+
+    def _do(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except (WfdeskError, SQLAlchemyError) as exc:
+            self.failed = True
+            self.setObsolete(True)
+            self.view.report(what, exc)
+            return None
+
+
+class AddSectionCommand(_Command):
+    def __init__(self, view: SectionsView, post_id: int, title: str) -> None:
+        super().__init__(view, "Add section")
+        self.post_id, self.title = post_id, title
+        self.section_id: int | None = None
+        self.snapshot: dict[str, Any] | None = None
+
+    def redo(self) -> None:
+        ws = self.view.ws
+        if self.snapshot is None:
+            self.section_id = self._do("Adding a section", lambda: editing.add_section(ws, self.post_id, self.title))
+            if self.section_id is not None:
+                self._changed((self.section_id, None))
+                self.view.rename_after_load(self.section_id)
+            return
+        self.section_id = self._do("Adding the section again", lambda: editing.restore_section(ws, self.snapshot))
+        self._changed((self.section_id, None) if self.section_id else None)
+
+    def undo(self) -> None:
+        if self.section_id is None or self.failed:
+            return
+        self.snapshot = self._do("Removing the added section",
+                                 lambda: editing.delete_section(self.view.ws, self.section_id))
+        self._changed()
+
+
+class RenameSectionCommand(_Command):
+    def __init__(self, view: SectionsView, section_id: int, old: str, new: str) -> None:
+        super().__init__(view, f"Rename section to “{new}”")
+        self.section_id, self.old, self.new = section_id, old, new
+
+    def redo(self) -> None:
+        self._do("Renaming the section", lambda: editing.rename_section(self.view.ws, self.section_id, self.new))
+        self._changed()
+
+    def undo(self) -> None:
+        if not self.failed:
+            self._do("Renaming the section back",
+                     lambda: editing.rename_section(self.view.ws, self.section_id, self.old))
+        self._changed()
+
+
+class MoveSectionCommand(_Command):
+    def __init__(self, view: SectionsView, section_id: int, delta: int) -> None:
+        super().__init__(view, "Move section " + ("up" if delta < 0 else "down"))
+        self.section_id, self.delta, self.moved = section_id, delta, 0
+
+    def redo(self) -> None:
+        self.moved = self._do("Moving the section",
+                              lambda: editing.move_section(self.view.ws, self.section_id, self.delta)) or 0
+        self._changed((self.section_id, self.view._current_key_field()))
+
+    def undo(self) -> None:
+        if self.moved:
+            self._do("Moving the section back",
+                     lambda: editing.move_section(self.view.ws, self.section_id, -self.moved))
+        self._changed((self.section_id, self.view._current_key_field()))
+
+
+class DeleteSectionCommand(_Command):
+    def __init__(self, view: SectionsView, section_id: int, title: str) -> None:
+        super().__init__(view, f"Delete section “{title}”")
+        self.section_id = section_id
+        self.snapshot: dict[str, Any] | None = None
+
+    def redo(self) -> None:
+        self.snapshot = self._do("Deleting the section",
+                                 lambda: editing.delete_section(self.view.ws, self.section_id))
+        self._changed()
+
+    def undo(self) -> None:
+        if self.snapshot is None:
+            return
+        restored = self._do("Restoring the section", lambda: editing.restore_section(self.view.ws, self.snapshot))
+        if restored is not None:
+            self.section_id = restored
+        self._changed((self.section_id, None))
+
+
+class EditFieldCommand(_Command):
+    """The save already happened when this is pushed; undo re-accepts the previous version, redo this one."""
+
+    def __init__(self, view: SectionsView, post_id: int, section_id: int, field: str, version_id: int,
+                 previous_version_id: int | None) -> None:
+        super().__init__(view, f"Edit “{field}”")
+        self.post_id, self.section_id, self.field = post_id, section_id, field
+        self.version_id, self.previous = version_id, previous_version_id
+        self._first = True
+
+    def redo(self) -> None:
+        if self._first:
+            self._first = False
+            return
+        self._do("Redoing the edit", lambda: editing.accept_field_version(self.view.ws, self.version_id))
+        self._changed()
+
+    def undo(self) -> None:
+        ws = self.view.ws
+        if self.previous is not None:
+            self._do("Undoing the edit", lambda: editing.accept_field_version(ws, self.previous))
+        else:
+            self._do("Undoing the edit", lambda: editing.withdraw_field_version(ws, self.version_id))
+        self._changed()

@@ -1,0 +1,212 @@
+"""The workflow steps of the selected post, grouped by stage, each with its state for that post.
+
+States come from the database (queries.step_states) and are kept live between reloads from the RunController's
+signals, so "running 3/8" counts up without a query per section.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+
+from wfdesk.db import queries
+from wfdesk.ui.icons import state_colour, state_icon
+from wfdesk.ui.worker import BackgroundOp
+from wfdesk.workspace import Workspace
+
+log = logging.getLogger(__name__)
+ID_ROLE = Qt.ItemDataRole.UserRole
+TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
+KIND_LABELS = {"llm_action": "Text (LLM)", "image_generation": "Images", "custom_script": "Custom script"}
+COL_STEP, COL_KIND, COL_STATE = range(3)
+_FINISHED_UNIT = ("success", "error", "cancelled")
+
+
+class StepListWidget(QTreeWidget):
+    step_selected = Signal(int, str)  # step id (0: none), script type
+    loaded = Signal()
+
+    def __init__(self, ws: Workspace, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ws = ws
+        self.post_id = 0
+        self.steps: dict[int, dict[str, Any]] = {}
+        self.states: dict[int, dict[str, Any]] = {}
+        self._live: dict[int, dict[str, Any]] = {}  # run_id -> step_id, done, total (runs on this post)
+        self._generation = 0
+        self._current = 0
+        self.setHeaderLabels(["Step", "Kind", "State for this post"])
+        self.setUniformRowHeights(True)
+        self.setAccessibleName("Workflow steps")
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_STEP, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_KIND, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_STATE, QHeaderView.ResizeMode.ResizeToContents)
+        self.currentItemChanged.connect(self._current_changed)
+
+    # --- loading ------------------------------------------------------------------------------------------
+
+    def set_post(self, post_id: int) -> None:
+        if post_id != self.post_id:
+            self._live.clear()
+        self.post_id = post_id
+        self.reload()
+
+    def reload(self) -> None:
+        self._generation += 1
+        generation, ws, post_id = self._generation, self.ws, self.post_id
+
+        def load() -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
+            return queries.list_steps(ws), queries.step_states(ws, post_id) if post_id else {}
+
+        (BackgroundOp(load)
+         .success(lambda result: self._loaded(generation, *result))
+         .failure(self._failed)
+         .run_in_background())
+
+    def _failed(self, exc: Exception) -> None:
+        log.warning("loading steps failed: %s", exc)
+        self.clear()
+        item = QTreeWidgetItem([f"Cannot read the steps: {exc}"])
+        item.setFlags(Qt.ItemFlag.NoItemFlags)
+        self.addTopLevelItem(item)
+        item.setFirstColumnSpanned(True)
+
+    def _loaded(self, generation: int, steps: list[dict[str, Any]], states: dict[int, dict[str, Any]]) -> None:
+        if generation != self._generation:
+            return
+        self.steps = {s["id"]: s for s in steps}
+        self.states = states
+        self.blockSignals(True)
+        self.clear()
+        stages: dict[str, QTreeWidgetItem] = {}
+        chosen = None
+        bold = QFont(self.font())
+        bold.setBold(True)
+        for step in steps:
+            stage = step["stage"] or "No stage"
+            parent = stages.get(stage)
+            if parent is None:
+                parent = QTreeWidgetItem([stage])
+                parent.setFont(COL_STEP, bold)
+                parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                parent.setFirstColumnSpanned(False)
+                self.addTopLevelItem(parent)
+                stages[stage] = parent
+            item = QTreeWidgetItem(parent, [step["name"], KIND_LABELS.get(step["script_type"],
+                                                                           step["script_type"])])
+            item.setData(0, ID_ROLE, step["id"])
+            item.setData(0, TYPE_ROLE, step["script_type"])
+            item.setToolTip(COL_STEP, f"{step['name']}\nType: {step['script_type']}\nStage: {stage}")
+            self._paint_state(item, self._state_for(step["id"]))
+            if step["id"] == self._current:
+                chosen = item
+        if not steps:
+            item = QTreeWidgetItem(["No steps yet: Step → New step…"])
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.addTopLevelItem(item)
+            item.setFirstColumnSpanned(True)
+        self.expandAll()
+        if chosen is None and steps:
+            chosen = self._first_step_item()
+        self.setCurrentItem(chosen)
+        self.blockSignals(False)
+        self._emit_current(chosen)
+        self.loaded.emit()
+
+    def _first_step_item(self) -> QTreeWidgetItem | None:
+        for i in range(self.topLevelItemCount()):
+            stage = self.topLevelItem(i)
+            if stage.childCount():
+                return stage.child(0)
+        return None
+
+    # --- states -------------------------------------------------------------------------------------------
+
+    def _state_for(self, step_id: int) -> dict[str, Any]:
+        for live in self._live.values():
+            if live["step_id"] == step_id:
+                return {"state": "running", "done": live["done"], "total": live["total"],
+                        "label": queries.state_label("running", live["done"], live["total"])}
+        if not self.post_id:
+            return {"state": "never", "label": "—"}
+        return self.states.get(step_id) or {"state": "never", "label": queries.state_label("never")}
+
+    def _paint_state(self, item: QTreeWidgetItem, state: dict[str, Any]) -> None:
+        item.setIcon(COL_STATE, state_icon(state["state"]))
+        item.setText(COL_STATE, state["label"])
+        item.setData(COL_STATE, ID_ROLE, state["state"])
+        colour = state_colour(state["state"])
+        if colour is not None and state["state"] in ("failed", "review"):
+            item.setForeground(COL_STATE, colour)
+        else:
+            item.setData(COL_STATE, Qt.ItemDataRole.ForegroundRole, None)
+        tip = state["label"]
+        if state.get("error"):
+            tip += f"\n{state['error']}"
+        item.setToolTip(COL_STATE, tip)
+
+    def item_for(self, step_id: int) -> QTreeWidgetItem | None:
+        for i in range(self.topLevelItemCount()):
+            stage = self.topLevelItem(i)
+            for j in range(stage.childCount()):
+                if stage.child(j).data(0, ID_ROLE) == step_id:
+                    return stage.child(j)
+        return None
+
+    def state_text(self, step_id: int) -> str:
+        item = self.item_for(step_id)
+        return item.text(COL_STATE) if item is not None else ""
+
+    def _repaint(self, step_id: int) -> None:
+        item = self.item_for(step_id)
+        if item is not None:
+            self._paint_state(item, self._state_for(step_id))
+
+    def run_started(self, run_id: int, info: dict[str, Any]) -> None:
+        if info.get("post_id") != self.post_id or not info.get("step_id"):
+            return
+        self._live[run_id] = {"step_id": info["step_id"], "done": 0, "total": len(info.get("units") or [])}
+        self._repaint(info["step_id"])
+
+    def unit_changed(self, run_id: int, entry: dict[str, Any]) -> None:
+        live = self._live.get(run_id)
+        if live is not None and entry.get("status") in _FINISHED_UNIT:
+            live["done"] = min(live["total"] or live["done"] + 1, live["done"] + 1)
+            self._repaint(live["step_id"])
+
+    def run_finished(self, run_id: int, _result: Any = None) -> None:
+        """Any finished run may change a state here (review candidates too): re-read them all, it is cheap."""
+        self._live.pop(run_id, None)
+        self.reload()
+
+    # --- selection ----------------------------------------------------------------------------------------
+
+    def current_step(self) -> tuple[int, str]:
+        item = self.currentItem()
+        if item is None or not item.data(0, ID_ROLE):
+            return 0, ""
+        return item.data(0, ID_ROLE), item.data(0, TYPE_ROLE)
+
+    def select_step(self, step_id: int) -> None:
+        item = self.item_for(step_id)
+        if item is not None:
+            self.setCurrentItem(item)
+        else:
+            self._current = step_id  # picked up by the next reload
+
+    def _current_changed(self, item: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None) -> None:
+        if item is not None and not item.data(0, ID_ROLE):
+            return  # a stage header: the step panel stays as it is
+        self._emit_current(item)
+
+    def _emit_current(self, item: QTreeWidgetItem | None) -> None:
+        step_id = (item.data(0, ID_ROLE) if item is not None else 0) or 0
+        if step_id != self._current:
+            self._current = step_id
+            self.step_selected.emit(step_id, (item.data(0, TYPE_ROLE) if step_id else "") or "")
