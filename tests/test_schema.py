@@ -68,3 +68,9 @@ def test_models_and_migrations_agree(ws):
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata)
     # Expression indexes (the coalesce in uq_content_field) cannot be reflected, so they are not compared.
     assert [d for d in diff if "uq_content_field" not in str(d)] == []
+
+
+def test_head_constant_matches_the_migration_scripts():
+    from wfdesk.db.migrate import HEAD
+
+    assert HEAD == head_revision()

@@ -85,3 +85,40 @@ def check_database(url: str) -> tuple[bool, str]:
 def _first_line(exc: object) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+A1111_TEST_TIMEOUT = 3.0
+
+
+def check_a1111(base_url: str) -> tuple[bool, str]:
+    """GET {base_url}/sdapi/v1/sd-models: is AUTOMATIC1111's web UI there, with its API switched on?"""
+    import requests
+
+    url = (base_url or "").strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        return False, f"Not an address: {base_url!r} (expected http://host:7860)"
+    try:
+        response = requests.get(f"{url}/sdapi/v1/sd-models", timeout=A1111_TEST_TIMEOUT)
+    except requests.Timeout:
+        return False, f"No answer from {url} within {A1111_TEST_TIMEOUT:g} s"
+    except requests.ConnectionError:
+        return False, f"Cannot reach {url}: is the AUTOMATIC1111 web UI running (with --api)?"
+    except requests.RequestException as exc:
+        return False, f"{url}: {type(exc).__name__}: {exc}"
+    if response.status_code == 404:
+        # The web UI answers 404 for the whole /sdapi tree when it was started without --api.
+        return False, f"{url} answers, but not its API: start the web UI with --api"
+    if response.status_code >= 400:
+        return False, f"{url} answered HTTP {response.status_code}"
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, list):
+        return False, f"{url} answered, but not with AUTOMATIC1111's model list: is it the web UI's address?"
+    models = [str(m.get("model_name") or m.get("title")) for m in data if isinstance(m, dict)
+              and (m.get("model_name") or m.get("title"))]
+    if not models:
+        return True, f"Connected to AUTOMATIC1111 at {url}; it lists no models"
+    shown = ", ".join(models[:3]) + (", …" if len(models) > 3 else "")
+    return True, f"Connected to AUTOMATIC1111 at {url}: {len(models)} model{'s' if len(models) != 1 else ''} ({shown})"

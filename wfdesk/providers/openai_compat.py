@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-import openai
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from wfdesk.errors import UnitError
 from wfdesk.providers.resilience import ProviderGate, RetryPolicy, call_with_retries
 from wfdesk.scripts.base import CancelToken
 from wfdesk.settings import ProviderProfile, get_api_key
 from wfdesk.workspace import Workspace
+
+if TYPE_CHECKING:
+    import openai  # imported on first use: it costs half a second at start-up
 
 # Local servers ignore the key, but the SDK insists on one.
 PLACEHOLDER_KEY = "not-needed"
@@ -32,6 +33,8 @@ def profile_for(ws: Workspace, name: str | None) -> ProviderProfile:
 
 
 def client_for(ws: Workspace, profile: ProviderProfile) -> openai.OpenAI:
+    import openai
+
     base_url = resolve_base_url(profile)
     key = get_api_key(profile)
     if not key:
@@ -65,6 +68,8 @@ def call(ws: Workspace, profile: ProviderProfile, fn: Callable[[openai.OpenAI], 
 
 def describe_error(exc: Exception, base_url: str | None) -> str:
     """One clear line per failure: which address, what happened."""
+    import openai
+
     where = base_url or "the OpenAI API"
     if isinstance(exc, UnitError):
         return f"{where}: {exc}"

@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-import openai
-
 from wfdesk.errors import UnitError
 from wfdesk.scripts.base import Cancelled, CancelToken
 
@@ -115,12 +113,16 @@ def retry_after_seconds(exc: Exception) -> float | None:
 
 
 def is_connect_failure(exc: Exception) -> bool:
+    import openai
+
     if isinstance(exc, openai.APITimeoutError):
         return type(exc.__cause__).__name__ == "ConnectTimeout"  # a slow model is not an offline one
     return isinstance(exc, openai.APIConnectionError)
 
 
 def is_retryable(exc: Exception) -> bool:
+    import openai
+
     if isinstance(exc, openai.APIConnectionError | MalformedAnswer | json.JSONDecodeError):
         return True  # includes timeouts
     if isinstance(exc, openai.APIStatusError):
@@ -131,6 +133,8 @@ def is_retryable(exc: Exception) -> bool:
 def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], T], cancel: CancelToken,
                       describe: Callable[[Exception], str]) -> T:
     """fn() until it succeeds, a non-retryable error happens, or the attempts run out (then a UnitError)."""
+    import openai  # only ever called once a request is being made
+
     failures = 0
     deadline = time.monotonic() + policy.rate_limit_budget
     while True:

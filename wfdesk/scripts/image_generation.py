@@ -5,9 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 import requests
 
 from wfdesk.errors import Problem, UnitError
@@ -21,6 +20,9 @@ from wfdesk.runs.costs import Usage
 from wfdesk.scripts.base import CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
 from wfdesk.scripts.config import ImageParameters, Parameters, StepConfig
 from wfdesk.workspace import Workspace
+
+if TYPE_CHECKING:
+    import openai  # imported on first use: it costs half a second at start-up
 
 MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 

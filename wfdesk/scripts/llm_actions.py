@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from wfdesk.db.models import LLMAction
 from wfdesk.errors import Problem, UnitError
@@ -24,6 +22,9 @@ from wfdesk.scripts.base import (
 from wfdesk.scripts.config import LLMParameters, Parameters, StepConfig
 from wfdesk.scripts.templates import TemplateProblem, render, variables_used
 from wfdesk.workspace import Workspace
+
+if TYPE_CHECKING:
+    import openai  # imported on first use: it costs half a second at start-up
 
 
 def template_variables(job: Job, section_id: int | None) -> dict[str, Any]:
