@@ -26,11 +26,6 @@ from wfdesk.settings import ProviderProfile
 from tests_support import set_action_template
 
 
-@pytest.fixture
-def db_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'bad.db'}"
-
-
 def _png(w: int = 8, h: int = 8) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (w, h), (10, 20, 30)).save(buf, "PNG")
