@@ -1,0 +1,359 @@
+"""The step panels on the demo data, against the real loopback provider: run, review, accept, reject, cancel."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import BaseModel, Field
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
+
+from wfdesk.db import content, editing
+from wfdesk.db.models import ContentVersion, WorkflowStepEntity
+from wfdesk.scripts import registry
+from wfdesk.ui.panels import PANEL_MAP, create_panel
+from wfdesk.ui.panels.custom_script import CustomScriptPanel
+from wfdesk.ui.panels.generic import GenericPanel
+from wfdesk.ui.panels.image_generation import ImageGenerationPanel
+from wfdesk.ui.panels.llm_action import LLMActionPanel
+from wfdesk.ui.run_controller import RunController
+from wfdesk.ui.thumbnails import cache_path
+
+TIMEOUT = 10_000
+IMAGE_FIELD = "generated_image_url"
+
+
+@pytest.fixture
+def runs(qtbot, gui_ws):
+    controller = RunController(gui_ws)
+    yield controller
+    assert controller.shutdown(5000)
+
+
+def open_panel(qtbot, ws, runs, script_type: str, step_id: int, post_id: int = 53):
+    panel = create_panel(script_type, ws, runs)
+    qtbot.addWidget(panel)
+    panel.resize(1100, 760)
+    panel.show()
+    with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
+        panel.show_step(step_id, post_id)
+    return panel
+
+
+def run_and_wait(qtbot, panel, runs, **kwargs) -> dict:
+    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as finished:
+        assert panel.run(**kwargs) is not None
+    qtbot.waitUntil(lambda: not panel.is_running() and panel.run_button.isEnabled(), timeout=TIMEOUT)
+    return finished.args[1]
+
+
+def field(ws, section_id: int, name: str) -> str | None:
+    with ws.db.session() as s:
+        f = content.get_field(s, 53, section_id, name)
+        return f.value if f else None
+
+
+def version_status(ws, version_id: int) -> str:
+    with ws.db.session() as s:
+        return s.get(ContentVersion, version_id).status
+
+
+def update_config(ws, step_id: int, fn) -> None:
+    with ws.db.session() as s:
+        step = s.get(WorkflowStepEntity, step_id)
+        config = json.loads(json.dumps(step.config))
+        fn(config)
+        step.config = config
+
+
+def test_panel_map_and_fallback(qtbot, gui_ws, runs):
+    assert PANEL_MAP["llm_action"] is LLMActionPanel
+    assert PANEL_MAP["image_generation"] is ImageGenerationPanel
+    assert PANEL_MAP["custom_script"] is CustomScriptPanel
+    panel = create_panel("some_plugin_type", gui_ws, runs)
+    qtbot.addWidget(panel)
+    assert isinstance(panel, GenericPanel)
+
+
+def test_header_picker_and_inputs(qtbot, gui_ws, runs, loopback):
+    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
+    assert panel.title_label.text() == "polish_sections"
+    assert "Writing" in panel.meta_label.text() and "llm_action" in panel.meta_label.text()
+    assert "Polish section" in panel.description_label.text()
+    assert panel.picker.section_ids() == [711, 712, 713]
+    assert panel.picker.checked_ids() == [711, 712, 713]
+    assert panel.picker.tree.topLevelItem(0).text(2).startswith("we arrived late in inverness")
+    panel.picker.none_button.click()
+    assert panel.picker.checked_ids() == [] and not panel.run_button.isEnabled()
+    panel.picker.all_button.click()
+    assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
+    editor = panel._input_editors["input1"]
+    assert editor.placeholderText() == "from each section's draft"
+    assert panel.input_overrides() == {} and panel.llm_overrides() == {}
+    panel.temperature_spin.setValue(0.2)
+    panel.model_edit.setText("other-model")
+    assert panel.llm_overrides() == {"model": "other-model", "temperature": 0.2}
+
+
+def test_llm_action_runs_three_sections_and_shows_before_after(qtbot, gui_ws, runs, loopback):
+    loopback.chat_reply = lambda req: "We arrived late in Inverness. The rain was heavy."
+    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
+    result = run_and_wait(qtbot, panel, runs)
+    assert result["status"] == "succeeded" and len(result["results"]) == 3
+    assert all(panel.picker.state_text(sid) == "done" for sid in (711, 712, 713))
+    assert panel.progress.value() == panel.progress.maximum() == 3
+    panel.picker.set_current(711)
+    qtbot.waitUntil(lambda: "Inverness. The rain" in panel.review.after.toPlainText(), timeout=TIMEOUT)
+    assert "the the rain" in panel.review.before.toPlainText()
+    after_html, before_html = panel.review.after.toHtml(), panel.review.before.toHtml()
+    assert "background-color" in after_html and "underline" in after_html  # insertions marked
+    assert "line-through" in before_html  # removals marked
+    assert field(gui_ws, 711, "polished") == "We arrived late in Inverness. The rain was heavy."
+
+
+def test_revert_to_an_earlier_version(qtbot, gui_ws, runs, loopback):
+    replies = iter(["First polish.", "Second polish."])
+    loopback.chat_reply = lambda req: next(replies)
+    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
+    panel.picker.set_checked([711])
+    run_and_wait(qtbot, panel, runs)
+    run_and_wait(qtbot, panel, runs)
+    assert field(gui_ws, 711, "polished") == "Second polish."
+    panel.picker.set_current(711)
+    versions = panel.review.versions
+    qtbot.waitUntil(lambda: versions.list.topLevelItemCount() == 2, timeout=TIMEOUT)
+    older = versions.list.topLevelItem(1)
+    versions.list.setCurrentItem(older)
+    assert "First polish." in panel.review.after.toPlainText()
+    assert versions.revert_button.isEnabled()
+    versions.revert_button.click()
+    qtbot.waitUntil(lambda: field(gui_ws, 711, "polished") == "First polish.", timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: versions.selected() is not None and versions.selected()["current"], timeout=TIMEOUT)
+    assert versions.list.topLevelItemCount() == 2  # the newer one is still there
+
+
+def test_image_run_accept_updates_the_field(qtbot, gui_ws, runs, loopback):
+    panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
+    panel.picker.none_button.click()
+    panel.picker.set_checked([711, 712])
+    result = run_and_wait(qtbot, panel, runs)
+    assert result["status"] == "succeeded"
+    assert {r["section_id"] for r in result["results"]} == {711, 712}
+    assert loopback.count("/v1/images") == 2
+    panel.picker.set_current(711)
+    qtbot.waitUntil(lambda: panel.strip.count() == 1 and panel.preview.has_image(), timeout=TIMEOUT)
+    candidate = panel.strip.selected()
+    assert candidate["status"] == "candidate" and not candidate["current"]
+    assert field(gui_ws, 711, IMAGE_FIELD) is None  # not accepted yet
+    qtbot.waitUntil(lambda: cache_path(gui_ws.data_dir, candidate["asset"]["sha256"], 160).is_file(),
+                    timeout=TIMEOUT)
+    assert not panel.strip.item(0).icon().isNull()
+    assert panel.accept_button.isEnabled()
+    panel.accept_button.click()
+    qtbot.waitUntil(lambda: field(gui_ws, 711, IMAGE_FIELD) == candidate["value"], timeout=TIMEOUT)
+    assert candidate["value"].startswith("content/posts/53/sections/711/")
+    qtbot.waitUntil(lambda: (panel.strip.selected() or {}).get("current") is True, timeout=TIMEOUT)
+    assert not panel.accept_button.isEnabled()
+    assert field(gui_ws, 713, IMAGE_FIELD) is None
+
+
+def test_image_reject_undo_and_regenerate(qtbot, gui_ws, runs, loopback):
+    panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
+    panel.picker.set_checked([711])
+    run_and_wait(qtbot, panel, runs)
+    panel.picker.set_current(711)
+    qtbot.waitUntil(lambda: panel.strip.count() == 1, timeout=TIMEOUT)
+    first = panel.strip.selected()
+    panel.accept_button.click()
+    qtbot.waitUntil(lambda: field(gui_ws, 711, IMAGE_FIELD) == first["value"], timeout=TIMEOUT)
+
+    # Reject the accepted image: it stays in the strip (dimmed) and the field falls back; undo restores both.
+    qtbot.waitUntil(lambda: panel.reject_button.isEnabled() and panel.reject_button.text() == "Reject",
+                    timeout=TIMEOUT)
+    panel.reject_button.click()
+    qtbot.waitUntil(lambda: version_status(gui_ws, first["id"]) == "rejected", timeout=TIMEOUT)
+    assert field(gui_ws, 711, IMAGE_FIELD) is None
+    qtbot.waitUntil(lambda: (panel.strip.selected() or {}).get("status") == "rejected", timeout=TIMEOUT)
+    assert panel.strip.count() == 1 and panel.reject_button.text() == "Restore"
+    assert panel.undo_button.isVisible()
+    panel.undo_button.click()
+    qtbot.waitUntil(lambda: version_status(gui_ws, first["id"]) == "accepted", timeout=TIMEOUT)
+    assert field(gui_ws, 711, IMAGE_FIELD) == first["value"]
+
+    # Regenerate: a new candidate for this section only, the accepted one is kept.
+    panel.picker.set_current(711)
+    loopback.image_max_side = 48  # different bytes, so a different candidate
+    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as finished:
+        panel.regenerate_button.click()
+    assert [r["section_id"] for r in finished.args[1]["results"]] == [711]
+    qtbot.waitUntil(lambda: panel.strip.count() == 2, timeout=TIMEOUT)
+    assert field(gui_ws, 711, IMAGE_FIELD) == first["value"]
+    statuses = sorted(panel.strip._versions[v]["status"] for v in panel.strip._versions)
+    assert statuses == ["accepted", "candidate"]
+
+
+def test_image_preview_zoom(qtbot, gui_ws, runs, loopback):
+    loopback.image_max_side = 256
+    panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
+    panel.picker.set_checked([712])
+    run_and_wait(qtbot, panel, runs)
+    panel.picker.set_current(712)
+    qtbot.waitUntil(panel.preview.has_image, timeout=TIMEOUT)
+    fitted = panel.preview.zoom_factor()
+    assert panel.preview.fitted
+    qtbot.keyClick(panel.preview, Qt.Key.Key_Plus)
+    assert panel.preview.zoom_factor() == pytest.approx(fitted * 1.25)
+    assert not panel.preview.fitted
+    qtbot.keyClick(panel.preview, Qt.Key.Key_0)
+    assert panel.preview.fitted and panel.preview.zoom_factor() == pytest.approx(fitted)
+
+
+def test_input_override_is_sent_only_when_typed(qtbot, gui_ws, runs, loopback):
+    panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
+    panel.picker.set_checked([711])
+    run_and_wait(qtbot, panel, runs)
+    assert loopback.requests[-1].json["prompt"] == "Inverness at dusk in the rain, river Ness, warm lights"
+    panel._input_editors["input1"].setPlainText("A watercolour of a castle")
+    panel.model_edit.setText("gpt-image-1")
+    run_and_wait(qtbot, panel, runs)
+    assert loopback.requests[-1].json["prompt"] == "A watercolour of a castle"
+    assert loopback.requests[-1].json["model"] == "gpt-image-1"
+
+
+def test_cancel_in_the_middle_of_a_run(qtbot, gui_ws, runs, loopback):
+    loopback.latency = 0.3
+    update_config(gui_ws, 1, lambda c: c["script_config"].setdefault("parameters", {}).update(concurrency=1))
+    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
+    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as finished:
+        panel.run()
+        assert not panel.run_button.isEnabled()
+        qtbot.waitUntil(lambda: panel.cancel_button.isEnabled() and panel.run_id is not None, timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: any(panel.picker.state_text(s) == "done" for s in (711, 712, 713)),
+                        timeout=TIMEOUT)
+        qtbot.keyClick(panel.picker.tree, Qt.Key.Key_Escape)
+    done = [sid for sid in (711, 712, 713) if panel.picker.state_text(sid) == "done"]
+    assert len(done) == 1
+    others = [sid for sid in (711, 712, 713) if sid not in done]
+    assert all(panel.picker.state_text(sid) == "cancelled" for sid in others)
+    assert {r["status"] for r in finished.args[1]["results"] if r["section_id"] in others} == {"cancelled"}
+    assert field(gui_ws, done[0], "polished") is not None
+    assert all(field(gui_ws, sid, "polished") is None for sid in others)
+    qtbot.waitUntil(panel.run_button.isEnabled, timeout=TIMEOUT)
+    assert not panel.cancel_button.isEnabled()
+    assert "Cancelled" in panel.status_text() or "1 done" in panel.status_text()
+
+
+def test_run_failed_on_invalid_config(qtbot, gui_ws, runs, loopback):
+    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
+    # The config becomes invalid after the panel loaded it (e.g. edited elsewhere): the run is refused.
+    update_config(gui_ws, 1, lambda c: c["script_config"].update(action_id=999))
+    messages = []
+    panel.status_message.connect(messages.append)
+    with qtbot.waitSignal(runs.run_failed, timeout=TIMEOUT):
+        panel.run()
+    assert "Not run" in panel.status_text() and "999" in panel.status_text()
+    assert messages and "999" in messages[0]
+    assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert all(panel.picker.state_text(sid) == "" for sid in (711, 712, 713))
+    assert loopback.count("/v1/chat") == 0
+
+
+def test_invalid_config_shown_at_load(qtbot, gui_ws, runs, loopback):
+    update_config(gui_ws, 2, lambda c: c.update(outputs={"o": {"label": "x", "db_field": "bad name"}}))
+    panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
+    assert not panel.config_error_label.isHidden()
+    assert "db_field" in panel.config_error_label.text()
+    assert not panel.run_button.isEnabled()
+
+
+def test_reattaches_to_a_run_in_flight(qtbot, gui_ws, runs, loopback):
+    other_post = editing.create_post(gui_ws, "Another post")
+    loopback.latency = 0.3
+    update_config(gui_ws, 1, lambda c: c["script_config"].setdefault("parameters", {}).update(concurrency=1))
+    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
+    panel.run()
+    qtbot.waitUntil(lambda: panel.run_id is not None, timeout=TIMEOUT)
+    run_id = panel.run_id
+    with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
+        panel.show_step(1, other_post)
+    assert panel.run_id is None and not panel.cancel_button.isEnabled()
+    assert "no sections" in panel.status_text()
+    with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
+        panel.show_step(1, 53)
+    assert panel.run_id == run_id
+    assert not panel.run_button.isEnabled() and panel.cancel_button.isEnabled()
+    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT):
+        panel.cancel()
+    qtbot.waitUntil(panel.run_button.isEnabled, timeout=TIMEOUT)
+
+
+def test_custom_script_shows_the_response(qtbot, gui_ws, runs, loopback):
+    panel = open_panel(qtbot, gui_ws, runs, "custom_script", 3)
+    assert panel.options_toggle.isVisible() and not panel.options_box.isVisible()  # folded by default
+    panel.options_toggle.click()
+    assert panel.options_box.isVisible() and panel._input_editors["input1"].isVisible()
+    assert not panel.model_edit.isVisible()  # no LLM settings for an HTTP endpoint
+    run_and_wait(qtbot, panel, runs)
+    panel.picker.set_current(712)
+    qtbot.waitUntil(lambda: "distance_km" in panel.response_view.toPlainText(), timeout=TIMEOUT)
+    assert panel.response_view.toPlainText().startswith("{\n")  # pretty-printed
+    assert field(gui_ws, 712, "processed_data") is not None
+    assert panel.output_view.toPlainText().strip()
+
+
+class PluginParams(BaseModel):
+    strength: int = Field(3, ge=1, le=10)
+    ratio: float = Field(0.5, ge=0, le=1)
+    sharpen: bool = False
+    style: str = Field("plain", json_schema_extra={"enum": ["plain", "bold"]})
+    label: str = "x"
+
+
+def test_generic_panel_form_from_schema_and_run(qtbot, gui_ws, runs, loopback):
+    seen = []
+
+    def handler(step_config, post_id, context):
+        seen.append(step_config["script_config"]["parameters"])
+        return {"success": True, "results": [{"section_id": sid, "status": "success", "output": "ok"}
+                                             for sid in context.get("section_ids") or []]}
+
+    registry.register_script_type("test_plugin", handler, parameters_model=PluginParams, replace=True)
+    try:
+        with gui_ws.db.session() as s:
+            s.add(WorkflowStepEntity(id=40, name="plugin_step", stage="Misc", position=9, config={
+                "inputs": {}, "outputs": {}, "script_config": {"type": "test_plugin", "parameters": {"strength": 4}}}))
+        panel = open_panel(qtbot, gui_ws, runs, "test_plugin", 40)
+        assert isinstance(panel, GenericPanel)
+        strength = panel.findChild(QSpinBox, "param_strength")
+        assert (strength.minimum(), strength.maximum(), strength.value()) == (1, 10, 4)
+        assert isinstance(panel.findChild(QDoubleSpinBox, "param_ratio"), QDoubleSpinBox)
+        assert isinstance(panel.findChild(QCheckBox, "param_sharpen"), QCheckBox)
+        style = panel.findChild(QComboBox, "param_style")
+        assert [style.itemText(i) for i in range(style.count())] == ["plain", "bold"]
+        assert isinstance(panel.findChild(QLineEdit, "param_label"), QLineEdit)
+        assert panel.extra_context() == {}  # nothing changed: nothing sent
+        strength.setValue(7)
+        style.setCurrentIndex(1)
+        panel.findChild(QCheckBox, "param_sharpen").setChecked(True)
+        panel.json_edit.setPlainText("not json")
+        assert panel.run() is None and "not valid JSON" in panel.status_text()
+        panel.json_edit.setPlainText('{"extra": [1, 2]}')
+        run_and_wait(qtbot, panel, runs)
+        assert seen[-1] == {"strength": 7, "style": "bold", "sharpen": True, "extra": [1, 2]}
+        panel.picker.set_current(711)
+        qtbot.waitUntil(lambda: '"output": "ok"' in panel.result_view.toPlainText(), timeout=TIMEOUT)
+    finally:
+        registry.unregister_script_type("test_plugin")
+
+
+def test_word_diff_marks_removed_and_added_words():
+    from wfdesk.ui.text_diff import change_summary, word_diff_html
+
+    before, after = word_diff_html("the the rain <was> heavy", "The rain <was> heavy.")
+    assert "line-through" in before and "the the" in before.replace("&nbsp;", " ")
+    assert "underline" in after and "&lt;was&gt;" in after  # escaped, never markup
+    light, dark = word_diff_html("a b", "a c")[1], word_diff_html("a b", "a c", dark=True)[1]
+    assert light != dark  # colours for the palette in use
+    assert change_summary("same", "same") == "no changes"
+    assert change_summary("a b c d", "a b c e").endswith("% changed")

@@ -1,0 +1,203 @@
+"""Read models for a step panel: what the editor reviews (sections, previews, versions) in a constant number of
+queries, and the accept / reject / unreject / revert actions. Qt-free: the GUI calls these from BackgroundOps."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wfdesk.db import content
+from wfdesk.db.models import ContentField, ContentVersion, ImageAsset, LLMAction, Post, PostSection, Run, RunUnit
+from wfdesk.errors import ConfigError, NotFoundError
+from wfdesk.runs.planning import step_effective_config
+from wfdesk.scripts.config import StepConfig, parse_step_config, script_type_of
+from wfdesk.scripts.validation import validate_step
+from wfdesk.workspace import Workspace
+
+PREVIEW_CHARS = 160
+RECENT_RUNS = 20  # a section's last state comes from this many latest runs of the step on the post
+VERSION_ACTIONS = ("accept", "reject", "unreject")
+
+
+def preview(text: str | None, limit: int = PREVIEW_CHARS) -> str:
+    """One line of a field's value: whitespace collapsed, cut with an ellipsis (the view elides further)."""
+    flat = re.sub(r"\s+", " ", text or "").strip()
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def panel_data(ws: Workspace, step_id: int, post_id: int) -> dict[str, Any]:
+    """Everything a step panel shows before any run: the step (effective config for this post, parsed where
+    valid), the post's sections with their field values and input preview, and each section's last run state."""
+    with ws.db.session() as s:
+        step, raw = step_effective_config(s, step_id, post_id, {})
+        post = s.get(Post, post_id)
+        if post is None:
+            raise NotFoundError(f"Post {post_id} does not exist")
+        config, config_error = _parse(step.name, raw)
+        action = _action_of(s, config)
+        sections = list(s.scalars(select(PostSection).where(PostSection.post_id == post_id)
+                                  .order_by(PostSection.position, PostSection.id)))
+        values: dict[int | None, dict[str, str | None]] = defaultdict(dict)
+        for f in s.scalars(select(ContentField).where(ContentField.post_id == post_id)):
+            values[f.section_id][f.name] = f.value
+        last = _last_units(s, step_id, post_id)
+        info = {"id": step.id, "name": step.name, "stage": step.stage, "script_type": script_type_of(raw),
+                "config": raw, "config_error": config_error, "action": action,
+                "description": describe_step(raw, config, action)}
+        post_info = {"id": post.id, "title": post.title, "status": post.status}
+    if config_error is None:
+        # Beyond the schema: the action exists, the endpoint is a path, settings it needs are there.
+        problems = validate_step(ws, info["name"], raw)
+        if problems:
+            info["config_error"] = f"Step {info['name']!r} cannot run: " + "; ".join(str(p) for p in problems)
+    info["inputs"] = {k: spec.model_dump() for k, spec in config.inputs.items()} if config else {}
+    info["outputs"] = {k: spec.model_dump() for k, spec in config.outputs.items()} if config else {}
+    inputs, outputs = list(info["inputs"].values()), list(info["outputs"].values())
+    first_input = inputs[0]["db_field"] if inputs else None
+    rows = []
+    for sec in sections:
+        fields = values.get(sec.id, {})
+        rows.append({"id": sec.id, "title": sec.title or f"Section {sec.position}", "position": sec.position,
+                     "preview": preview(fields.get(first_input)) if first_input else "",
+                     "inputs": {i["db_field"]: fields.get(i["db_field"]) for i in inputs},
+                     "outputs": {o["db_field"]: fields.get(o["db_field"]) for o in outputs},
+                     "last": last.get(sec.id)})
+    return {"step": info, "post": post_info, "sections": rows, "post_last": last.get(None)}
+
+
+def _parse(step_name: str, raw: dict[str, Any]) -> tuple[StepConfig | None, str | None]:
+    try:
+        return parse_step_config(step_name, raw), None
+    except ConfigError as exc:
+        return None, str(exc)
+
+
+def _action_of(s: Session, config: StepConfig | None) -> dict[str, Any] | None:
+    if config is None or config.script_config.action_id is None:
+        return None
+    action = s.get(LLMAction, config.script_config.action_id)
+    if action is None:
+        return None
+    return {"id": action.id, "name": action.name, "model": action.model, "temperature": action.temperature}
+
+
+def _last_units(s: Session, step_id: int, post_id: int, only: int | None | bool = False
+                ) -> dict[int | None, dict[str, Any]]:
+    """The newest unit per section among the recent runs of this step on this post (one query).
+    `only` restricts it to one section id (None: the post-level unit); False means every section."""
+    recent = (select(Run.id).where(Run.step_id == step_id, Run.post_id == post_id)
+              .order_by(Run.id.desc()).limit(RECENT_RUNS).scalar_subquery())
+    stmt = (select(RunUnit.section_id, RunUnit.run_id, RunUnit.status, RunUnit.error, RunUnit.result)
+            .where(RunUnit.run_id.in_(recent)).order_by(RunUnit.id.desc()))
+    if only is None:
+        stmt = stmt.where(RunUnit.section_id.is_(None))
+    elif only is not False:
+        stmt = stmt.where(RunUnit.section_id == only)
+    rows = s.execute(stmt)
+    out: dict[int | None, dict[str, Any]] = {}
+    for section_id, run_id, status, error, result in rows:
+        if section_id not in out:
+            out[section_id] = {"run_id": run_id, "status": status, "error": error, "result": result or {}}
+    return out
+
+
+def describe_step(raw: dict[str, Any], config: StepConfig | None, action: dict[str, Any] | None) -> str:
+    """One line an editor understands: what the step does with which fields."""
+    if isinstance(raw.get("description"), str) and raw["description"].strip():
+        return raw["description"].strip()
+    if config is None:
+        return "This step's config is invalid; edit the step to fix it."
+    ins = ", ".join(f"{spec.label} ({spec.db_field})" for spec in config.inputs.values()) or "the post"
+    outs = ", ".join(f"{spec.label} ({spec.db_field})" for spec in config.outputs.values()) or "its result (no field)"
+    kind = script_type_of(raw)
+    params = config.script_config.parameters or {}
+    if kind == "llm_action":
+        action_id = config.script_config.action_id
+        if action_id is None:
+            return f"Runs an LLM action on each selected section ({ins} → {outs}); no action is chosen yet: " \
+                   f"edit the step."
+        name = f"“{action['name']}” ({action['model']})" if action else f"#{action_id} (which does not exist)"
+        return f"Runs the LLM action {name} on each selected section: {ins} → {outs}."
+    if kind == "image_generation":
+        model = params.get("model") or "dall-e-3"
+        return f"Generates an image per selected section from {ins} with {model}; the accepted image goes to {outs}."
+    if kind == "custom_script":
+        return f"Sends {ins} of each selected section to {config.script_config.custom_endpoint}; the answer goes " \
+               f"to {outs}."
+    return f"Runs the “{kind}” script on the selected sections: {ins} → {outs}."
+
+
+def field_versions(ws: Workspace, post_id: int, field: str, section_ids: list[int] | None = None
+                   ) -> dict[int | None, list[dict[str, Any]]]:
+    """Every version of one field per section, newest first, with its image asset (two queries)."""
+    with ws.db.session() as s:
+        stmt = (select(ContentVersion, ImageAsset)
+                .outerjoin(ImageAsset, ContentVersion.asset_id == ImageAsset.id)
+                .where(ContentVersion.post_id == post_id, ContentVersion.field == field)
+                .order_by(ContentVersion.id.desc()))
+        current_stmt = select(ContentField.section_id, ContentField.accepted_version_id).where(
+            ContentField.post_id == post_id, ContentField.name == field)
+        if section_ids is not None:
+            stmt = stmt.where(ContentVersion.section_id.in_(section_ids))
+            current_stmt = current_stmt.where(ContentField.section_id.in_(section_ids))
+        current = {sid: vid for sid, vid in s.execute(current_stmt)}
+        out: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
+        for v, asset in s.execute(stmt):
+            out[v.section_id].append(_version_dict(v, asset, current.get(v.section_id)))
+    return dict(out)
+
+
+def _version_dict(v: ContentVersion, asset: ImageAsset | None, current_id: int | None) -> dict[str, Any]:
+    out = {"id": v.id, "section_id": v.section_id, "field": v.field, "kind": v.kind, "value": v.value,
+           "status": v.status, "source": v.source, "run_id": v.run_id, "meta": dict(v.meta or {}),
+           "created_at": v.created_at.isoformat() if v.created_at else None, "current": v.id == current_id}
+    if asset is not None:
+        out["asset"] = {"path": asset.path, "sha256": asset.sha256, "width": asset.width, "height": asset.height}
+    return out
+
+
+def version_action(ws: Workspace, version_id: int, action: str) -> dict[str, Any]:
+    """accept (also revert to an earlier text), reject, or unreject (undo of a reject); one transaction.
+    Returns the version's new status and the field's value afterwards."""
+    if action not in VERSION_ACTIONS:
+        raise ValueError(f"Unknown version action {action!r}")
+    with ws.db.session() as s:
+        fn = {"accept": content.accept_version, "reject": content.reject_version,
+              "unreject": content.unreject_version}[action]
+        v = fn(s, version_id)
+        s.flush()
+        field = content.get_field(s, v.post_id, v.section_id, v.field)
+        return {"version_id": v.id, "section_id": v.section_id, "field": v.field, "status": v.status,
+                "field_value": field.value if field else None}
+
+
+def section_review(ws: Workspace, step_id: int, post_id: int, section_id: int | None, fields: list[str],
+                   versions_field: str | None) -> dict[str, Any]:
+    """One section's current field values, the versions of its output field (newest first) and its last unit
+    of this step -- what a panel's detail view shows (four queries)."""
+    versions = field_versions(ws, post_id, versions_field, None if section_id is None else [section_id]) \
+        if versions_field else {}
+    with ws.db.session() as s:
+        stmt = select(ContentField.name, ContentField.value).where(
+            ContentField.post_id == post_id, ContentField.name.in_(fields),
+            ContentField.section_id.is_(None) if section_id is None else ContentField.section_id == section_id)
+        values = {name: value for name, value in s.execute(stmt)}
+        last = _last_units(s, step_id, post_id, section_id).get(section_id)
+    return {"section_id": section_id, "values": {f: values.get(f) for f in fields},
+            "versions": versions.get(section_id, []), "last": last}
+
+
+def undo_reject(ws: Workspace, version_id: int, reaccept: bool) -> dict[str, Any]:
+    """Undo of a reject in one transaction: a candidate again, and the field's value again when it was."""
+    with ws.db.session() as s:
+        v = content.unreject_version(s, version_id)
+        if reaccept:
+            content.accept_version(s, version_id)
+        s.flush()
+        field = content.get_field(s, v.post_id, v.section_id, v.field)
+        return {"version_id": v.id, "section_id": v.section_id, "field": v.field, "status": v.status,
+                "field_value": field.value if field else None}

@@ -1,0 +1,607 @@
+"""StepPanel: what every script type's panel shares.
+
+Header (step, stage, type, one-line description), the section picker, the step's inputs and LLM settings as
+run-time overrides, Run / Cancel, an overall progress bar and a status line. Subclasses supply the results area.
+Data is loaded with BackgroundOps and runs go through the RunController, so the GUI thread only updates widgets.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from functools import partial
+from typing import Any, ClassVar
+
+import shiboken6
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from wfdesk.db import review
+from wfdesk.ui.panels.section_picker import SectionPicker
+from wfdesk.ui.run_controller import FINAL_UNIT_STATES, RunController
+from wfdesk.ui.worker import BackgroundOp
+from wfdesk.workspace import Workspace
+
+WIDE_LAYOUT_PX = 960  # from this width the sections sit beside the results, below it above them
+DETAIL_REFRESH_MS = 150  # coalesces bursts of finished sections into one reload of the results area
+
+
+def is_dark(widget: QWidget) -> bool:
+    return widget.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def error_color(widget: QWidget) -> str:
+    return "#ff8a80" if is_dark(widget) else "#c62828"
+
+
+class StepPanel(QWidget):
+    status_message = Signal(str)
+    loaded = Signal()  # the data of the current step and post is on screen
+
+    script_type: ClassVar[str] = ""
+    # Which LLM settings make sense for this type ("model", "temperature"); empty hides the group.
+    llm_fields: ClassVar[tuple[str, ...]] = ("model", "temperature")
+
+    def __init__(self, ws: Workspace, runs: RunController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ws, self.runs = ws, runs
+        self.step_id: int | None = None
+        self.post_id: int | None = None
+        self.data: dict[str, Any] | None = None
+        self.run_id: int | None = None  # the run in flight for this step and post, when there is one
+        self._load_gen = 0
+        self._pending: dict[str, tuple[int, int]] = {}  # request key -> (step, post) until run_started
+        self._units: dict[Any, str] = {}  # section id -> status in the attached run
+        self._checked: dict[tuple[int, int], set[int]] = {}  # remembered selection per step and post
+        self._input_editors: dict[str, QLineEdit | QPlainTextEdit] = {}
+        self._defaults: dict[str, Any] = {}
+        self._detail_timer = QTimer(self, singleShot=True, interval=DETAIL_REFRESH_MS)
+        self._detail_timer.timeout.connect(self.reload_detail)
+        self._build()
+        runs.run_started.connect(self._on_run_started)
+        runs.unit_changed.connect(self._on_unit_changed)
+        runs.run_finished.connect(self._on_run_finished)
+        runs.run_failed.connect(self._on_run_failed)
+
+    # --- layout -------------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.title_label = QLabel()
+        font = self.title_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self.title_label.setFont(font)
+        self.meta_label = QLabel()
+        self.meta_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.description_label = QLabel()
+        self.description_label.setWordWrap(True)
+        self.config_error_label = QLabel()
+        self.config_error_label.setWordWrap(True)
+        self.config_error_label.hide()
+        head = QVBoxLayout()
+        head.setSpacing(2)
+        title_row = QHBoxLayout()
+        title_row.addWidget(self.title_label)
+        title_row.addWidget(self.meta_label, 1)
+        head.addLayout(title_row)
+        head.addWidget(self.description_label)
+        head.addWidget(self.config_error_label)
+
+        self.picker = SectionPicker()
+        self.picker.current_changed.connect(self._on_current_section)
+        self.picker.checked_changed.connect(lambda _ids: self._update_buttons())
+
+        # Run options fold away: most runs use each section's own fields and the step's own settings.
+        self.options_toggle = QToolButton()
+        self.options_toggle.setText("Run options")
+        self.options_toggle.setCheckable(True)
+        self.options_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.options_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.options_toggle.setAutoRaise(True)
+        self.options_toggle.toggled.connect(self._toggle_options)
+        self.options_summary = QLabel()
+        self.options_summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.options_summary.setEnabled(False)  # greyed: a hint, not content
+        toggle_row = QHBoxLayout()
+        toggle_row.setContentsMargins(0, 0, 0, 0)
+        toggle_row.addWidget(self.options_toggle)
+        toggle_row.addWidget(self.options_summary, 1)
+        self.options_box = QWidget()
+        self.options_box.setObjectName("runOptions")
+        self.options_form = QFormLayout(self.options_box)
+        self.options_form.setContentsMargins(8, 0, 0, 0)
+        self.options_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.options_box.hide()
+        self.model_edit = QLineEdit()
+        self.temperature_spin = QDoubleSpinBox()
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.picker, 3)
+        left_layout.addLayout(toggle_row)
+        left_layout.addWidget(self.options_box, 0)
+
+        self.results = self.build_results()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("stepPanelSplitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.results)
+        self.splitter.setChildrenCollapsible(False)
+        self._apply_orientation(force=True)
+
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m sections")
+        self.progress.setTextVisible(True)
+        self.progress.setMaximumWidth(220)
+        self.progress.hide()
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop this run (Esc): queued sections are skipped, late answers discarded")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Run this step on the selected sections (Ctrl+Enter)")
+        self.run_button.setDefault(True)
+        self.run_button.clicked.connect(self.run)
+        bar = QHBoxLayout()
+        bar.addWidget(self.progress)
+        bar.addWidget(self.status_label, 1)
+        bar.addWidget(self.cancel_button)
+        bar.addWidget(self.run_button)
+
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        layout = QVBoxLayout(self)
+        layout.addLayout(head)
+        layout.addWidget(line)
+        layout.addWidget(self.splitter, 1)
+        layout.addLayout(bar)
+
+        ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        for seq in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(seq), self, self.run, context=ctx)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel, context=ctx)
+        self._update_buttons()
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+        # The wrapped labels would make a scroll area size the panel to its preferred height (taller than the
+        # window); the panel fits the height it is given and its lists scroll instead.
+        return False
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._apply_orientation()
+
+    def _apply_orientation(self, force: bool = False) -> None:
+        wide = self.width() >= WIDE_LAYOUT_PX
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if orientation == self.splitter.orientation() and not force:
+            return
+        self.splitter.setOrientation(orientation)
+        total = max(self.splitter.width() if wide else self.splitter.height(), 400)
+        first = int(total * 0.4) if wide else min(220, int(total * 0.3))
+        self.splitter.setSizes([first, total - first])
+
+    # --- hooks for subclasses -------------------------------------------------------------------------------------
+    def build_results(self) -> QWidget:
+        """The right-hand results area."""
+        return QWidget()
+
+    def data_loaded(self, data: dict[str, Any]) -> None:
+        """New panel data (step, sections) is on screen."""
+
+    def section_shown(self, section_id: int | None) -> None:
+        """The picker's current section changed: show its results."""
+
+    def reload_detail(self) -> None:
+        """Reload the results of the current section (called coalesced after sections finish)."""
+
+    def extra_context(self) -> dict[str, Any]:
+        """More run context (e.g. the generic panel's parameters)."""
+        return {}
+
+    def run_problem(self) -> str | None:
+        """Why the options as typed cannot run (shown instead of starting), or None."""
+        return None
+
+    def llm_defaults(self, data: dict[str, Any]) -> dict[str, Any]:
+        """What the model / temperature fields show as the step's own values."""
+        params = (data["step"]["config"].get("script_config") or {}).get("parameters") or {}
+        action = data["step"].get("action") or {}
+        temp = params.get("temperature", action.get("temperature"))
+        return {"model": params.get("model") or action.get("model") or "",
+                "temperature": float(temp) if isinstance(temp, int | float) else 0.7}
+
+    # --- public API -----------------------------------------------------------------------------------------------
+    def show_step(self, step_id: int, post_id: int) -> None:
+        """Show this step for this post; data loads in the background, a run still in flight is reattached."""
+        self._remember_checked()
+        changed = (step_id, post_id) != (self.step_id, self.post_id)
+        self.step_id, self.post_id = step_id, post_id
+        if changed:
+            self.data = None
+            self._units = {}
+            self.run_id = None
+            self.progress.hide()
+            self._set_status("Loading…")
+            self.title_label.setText("Loading…")
+            self.picker.set_sections([])
+        self._attach_active_run()
+        self._load()
+
+    def refresh(self) -> None:
+        """Reload after an external change (a section edited, a config saved)."""
+        if self.step_id is not None and self.post_id is not None:
+            self._remember_checked()
+            self._load()
+
+    def is_running(self) -> bool:
+        return self.run_id is not None or any(v == (self.step_id, self.post_id) for v in self._pending.values())
+
+    def run(self, section_ids: list[int] | None = None) -> str | None:
+        """Run the step on the checked sections (or on section_ids). Returns the request key, or None with the
+        reason in the status line."""
+        if self.data is None or self.step_id is None or self.post_id is None:
+            return None
+        if self.is_running():
+            self._set_status("This step is already running on this post.")
+            return None
+        if self.data["step"]["config_error"]:
+            self._set_status("The step's config is invalid; fix it in the step editor first.", error=True)
+            return None
+        problem = self.run_problem()
+        if problem:
+            self._set_status(problem, error=True)
+            return None
+        ids = section_ids if section_ids is not None else self.picker.checked_ids()
+        if self.data["sections"] and not ids:
+            self._set_status("Select at least one section to run.", error=True)
+            return None
+        context: dict[str, Any] = {"section_ids": ids} if self.data["sections"] else {}
+        inputs = self.input_overrides()
+        if inputs:
+            context["inputs"] = inputs
+        settings = self.llm_overrides()
+        if settings:
+            context["llm_settings"] = settings
+        context.update(self.extra_context())
+        key = self.runs.start(self.step_id, self.post_id, context)
+        self._pending[key] = (self.step_id, self.post_id)
+        for sid in ids:
+            self._units[sid] = "queued"
+            self.picker.set_state(sid, "queued")
+        self._start_progress(len(ids) or 1)
+        self._set_status(f"Starting on {len(ids)} section(s)…" if ids else "Starting on the post…")
+        self._update_buttons()
+        return key
+
+    def cancel(self) -> None:
+        if not self.is_running():
+            return
+        if self.run_id is not None:
+            self.runs.cancel(self.run_id)
+        for key, target in self._pending.items():
+            if target == (self.step_id, self.post_id):
+                self.runs.cancel_request(key)
+        self._set_status("Cancelling… sections already sent finish, their answers are discarded.")
+
+    # --- inputs and settings ------------------------------------------------------------------------------------
+    def input_overrides(self) -> dict[str, str]:
+        """Only the inputs the editor typed something into: the rest come from each section's own field."""
+        out = {}
+        for key, editor in self._input_editors.items():
+            text = editor.toPlainText() if isinstance(editor, QPlainTextEdit) else editor.text()
+            if text.strip():
+                out[key] = text
+        return out
+
+    def llm_overrides(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if "model" in self.llm_fields:
+            model = self.model_edit.text().strip()
+            if model and model != self._defaults.get("model"):
+                out["model"] = model
+        if "temperature" in self.llm_fields:
+            temp = round(self.temperature_spin.value(), 2)
+            if abs(temp - float(self._defaults.get("temperature", temp))) > 1e-9:
+                out["temperature"] = temp
+        return out
+
+    def _build_options(self, data: dict[str, Any]) -> None:
+        while self.options_form.rowCount():
+            self.options_form.removeRow(0)
+        self._input_editors = {}
+        for key, spec in data["step"]["inputs"].items():
+            if spec.get("type") == "textarea":
+                editor: QLineEdit | QPlainTextEdit = QPlainTextEdit()
+                editor.setTabChangesFocus(True)
+                editor.setFixedHeight(editor.fontMetrics().lineSpacing() * 3 + 12)
+            else:
+                editor = QLineEdit()
+                editor.setClearButtonEnabled(True)
+            editor.setPlaceholderText(f"from each section's {spec['db_field']}")
+            editor.setToolTip(f"Type here to use this {spec['label']} for every selected section instead of "
+                              f"their own {spec['db_field']} field. Leave empty to use each section's value.")
+            editor.setObjectName(f"input_{key}")
+            self._input_editors[key] = editor
+            self.options_form.addRow(spec["label"], editor)
+        self._defaults = self.llm_defaults(data)
+        if "model" in self.llm_fields:
+            self.model_edit = QLineEdit()
+            self.model_edit.setPlaceholderText(self._defaults.get("model") or "the provider's default")
+            self.model_edit.setToolTip("Leave empty to use the step's model")
+            self.options_form.addRow("Model", self.model_edit)
+        if "temperature" in self.llm_fields:
+            self.temperature_spin = QDoubleSpinBox()
+            self.temperature_spin.setRange(0.0, 2.0)
+            self.temperature_spin.setSingleStep(0.1)
+            self.temperature_spin.setDecimals(2)
+            self.temperature_spin.setValue(float(self._defaults.get("temperature", 0.7)))
+            self.temperature_spin.setToolTip("0 = focused and repeatable, 2 = most varied")
+            self.options_form.addRow("Temperature", self.temperature_spin)
+        self.add_options(self.options_form, data)
+        has_options = self.options_form.rowCount() > 0
+        self.options_toggle.setVisible(has_options)
+        self.options_summary.setVisible(has_options)
+        self.options_box.setVisible(has_options and self.options_toggle.isChecked())
+        for editor in self._input_editors.values():
+            editor.textChanged.connect(self._update_options_summary)
+        self.model_edit.textChanged.connect(self._update_options_summary)
+        self.temperature_spin.valueChanged.connect(self._update_options_summary)
+        self._update_options_summary()
+
+    def _toggle_options(self, on: bool) -> None:
+        self.options_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self.options_box.setVisible(on and self.options_form.rowCount() > 0)
+
+    def _update_options_summary(self) -> None:
+        """One line telling what the next run uses, so the folded options never surprise anyone."""
+        parts = []
+        typed = self.input_overrides()
+        for key, spec in ((self.data or {}).get("step", {}).get("inputs") or {}).items():
+            parts.append(f"{spec['label']}: {'typed text' if key in typed else 'each section’s own'}")
+        settings = self.llm_overrides()
+        if "model" in self.llm_fields:
+            parts.append(f"model {settings.get('model') or self._defaults.get('model') or 'default'}")
+        if "temperature" in self.llm_fields:
+            parts.append(f"temperature {self.temperature_spin.value():g}")
+        extra = self.options_note()
+        if extra:
+            parts.append(extra)
+        changed = bool(typed or settings or extra)
+        self.options_summary.setEnabled(changed)  # dark text when the run differs from the step's own values
+        self.options_summary.setText(" · ".join(parts))
+        self.options_summary.setToolTip(" · ".join(parts))
+
+    def options_note(self) -> str:
+        """Subclasses' part of the options summary (e.g. changed parameters)."""
+        return ""
+
+    def add_options(self, form: QFormLayout, data: dict[str, Any]) -> None:
+        """More rows for the options box (the generic panel's parameters)."""
+
+    # --- loading ------------------------------------------------------------------------------------------------
+    def _load(self) -> None:
+        self._load_gen += 1
+        gen, ws, step_id, post_id = self._load_gen, self.ws, self.step_id, self.post_id
+        self.in_background(lambda: review.panel_data(ws, step_id, post_id),
+                           partial(self._on_loaded, gen), partial(self._on_load_failed, gen))
+
+    def _on_loaded(self, gen: int, data: dict[str, Any]) -> None:
+        if gen != self._load_gen:
+            return  # the editor moved on to another step or post meanwhile
+        rebuild = self.data is None or self.data["step"] != data["step"]
+        self.data = data
+        step = data["step"]
+        self.title_label.setText(step["name"])
+        self.meta_label.setText("   " + " · ".join(p for p in (step["stage"], step["script_type"]) if p))
+        self.description_label.setText(step["description"])
+        if step["config_error"]:
+            self.config_error_label.setText(f"<span style='color:{error_color(self)}'>"
+                                            f"{_html(step['config_error'])}</span>")
+        self.config_error_label.setVisible(bool(step["config_error"]))
+        if rebuild:
+            self._build_options(data)
+        key = (self.step_id, self.post_id)
+        current = self.picker.current_id()
+        first = next(iter(step["inputs"].values()), None)
+        label = f"{first['label']} ({first['db_field']})" if first else "Input"
+        self.picker.set_sections(data["sections"], self._checked.get(key), label, current)
+        for row in data["sections"]:
+            self._show_last_state(row)
+        for sid, status in self._units.items():
+            self.picker.set_state(sid, status)
+        if not self.is_running():
+            self._set_status(self._idle_status(data))
+        self._update_buttons()
+        self.data_loaded(data)
+        self.loaded.emit()
+
+    def _on_load_failed(self, gen: int, exc: Exception) -> None:
+        if gen != self._load_gen:
+            return
+        self.title_label.setText("Cannot show this step")
+        self.description_label.setText("")
+        self._set_status(str(exc), error=True)
+        self.status_message.emit(str(exc))
+        self._update_buttons()
+
+    def _show_last_state(self, row: dict[str, Any]) -> None:
+        last = row.get("last")
+        if not last:
+            self.picker.set_state(row["id"], None)
+            return
+        status = last["status"]
+        if status not in FINAL_UNIT_STATES:
+            self.picker.set_state(row["id"], "unfinished", f"run #{last['run_id']} did not finish")
+        else:
+            self.picker.set_state(row["id"], status, last.get("error"))
+
+    def _idle_status(self, data: dict[str, Any]) -> str:
+        rows = data["sections"]
+        if not rows:
+            return "This post has no sections: the step runs on the post as a whole."
+        done = sum(1 for r in rows if (r.get("last") or {}).get("status") == "success")
+        failed = sum(1 for r in rows if (r.get("last") or {}).get("status") == "error")
+        if not done and not failed:
+            return "Not run on this post yet. Select sections and press Run (Ctrl+Enter)."
+        parts = [f"{done} of {len(rows)} section(s) done"]
+        if failed:
+            parts.append(f"{failed} failed")
+        return "Last runs: " + ", ".join(parts) + "."
+
+    def _remember_checked(self) -> None:
+        if self.data is not None and self.step_id is not None and self.post_id is not None:
+            self._checked[(self.step_id, self.post_id)] = set(self.picker.checked_ids())
+
+    def _on_current_section(self, section_id: int | None) -> None:
+        self.section_shown(section_id)
+
+    def in_background(self, fn: Callable[[], Any], success: Callable[[Any], None],
+                      failure: Callable[[Exception], None] | None = None,
+                      finished: Callable[[], None] | None = None) -> None:
+        """Run fn on a worker; the callbacks run on the GUI thread, and only while this panel still exists."""
+        def alive(callback: Callable[..., None]) -> Callable[..., None]:
+            return lambda *args: callback(*args) if shiboken6.isValid(self) else None
+
+        op = BackgroundOp(fn).success(alive(success))
+        op.failure(alive(failure or (lambda exc: self._set_status(str(exc), error=True))))
+        if finished is not None:
+            op.finished(alive(finished))
+        op.run_in_background()
+
+    def schedule_detail_reload(self) -> None:
+        if not self._detail_timer.isActive():
+            self._detail_timer.start()
+
+    # --- runs ---------------------------------------------------------------------------------------------------
+    def _attach_active_run(self) -> None:
+        for active in self.runs.active_runs():
+            if (active["step_id"], active["post_id"]) != (self.step_id, self.post_id):
+                continue
+            if active["run_id"] is None:
+                self._pending.setdefault(active["key"], (self.step_id, self.post_id))
+                continue
+            self.run_id = active["run_id"]
+            self._units = {sid: e.get("status", "queued") for sid, e in active["units"].items()}
+            self._start_progress(active["total"] or 1)
+            self.progress.setValue(active["done"])
+            self._set_status(f"Running: {active['done']} of {active['total']} section(s) finished…")
+        self._update_buttons()
+
+    def _on_run_started(self, run_id: int, info: dict[str, Any]) -> None:
+        self._pending.pop(info.get("key"), None)
+        if (info["step_id"], info["post_id"]) != (self.step_id, self.post_id):
+            return
+        self.run_id = run_id
+        for unit in info["units"]:
+            self._units[unit["section_id"]] = "queued"
+            self.picker.set_state(unit["section_id"], "queued")
+        self._start_progress(len(info["units"]) or 1)
+        self._set_status(f"Running on {len(info['units'])} section(s)…" if info["units"] else "Running…")
+        self._update_buttons()
+
+    def _on_unit_changed(self, run_id: int, entry: dict[str, Any]) -> None:
+        if run_id != self.run_id:
+            return
+        sid, status = entry.get("section_id"), entry.get("status", "")
+        self._units[sid] = status
+        self.picker.set_state(sid, status, entry.get("error"))
+        done = sum(1 for s in self._units.values() if s in FINAL_UNIT_STATES)
+        self.progress.setValue(done)
+        if status in FINAL_UNIT_STATES and sid == self.picker.current_id():
+            self.schedule_detail_reload()
+
+    def _on_run_finished(self, run_id: int, result: dict[str, Any]) -> None:
+        mine = run_id == self.run_id
+        self._pending.pop(result.get("key"), None)
+        if not mine and (result.get("step_id"), result.get("post_id")) != (self.step_id, self.post_id):
+            return
+        self.run_id = None
+        self._units = {}  # the ledger has the final states now; the reload shows them
+        self.progress.setValue(self.progress.maximum())
+        self._set_status(self._finished_status(result), error=result.get("status") == "failed")
+        self._update_buttons()
+        self.refresh()  # the reload also reloads the current section's results
+
+    def _on_run_failed(self, key: object, message: str) -> None:
+        target = self._pending.pop(key, None) if isinstance(key, str) else None
+        if target is None:
+            return
+        self.status_message.emit(message)
+        if target != (self.step_id, self.post_id):
+            return
+        for sid, status in list(self._units.items()):
+            if status == "queued":
+                self.picker.set_state(sid, None)
+                self._units.pop(sid)
+        if self.data:
+            for row in self.data["sections"]:
+                if row["id"] not in self._units:
+                    self._show_last_state(row)
+        self.progress.hide()
+        self._set_status(f"Not run: {message}", error=True)
+        self._update_buttons()
+
+    def _finished_status(self, result: dict[str, Any]) -> str:
+        counts: dict[str, int] = {}
+        for item in result.get("results") or []:
+            counts[item.get("status", "success")] = counts.get(item.get("status", "success"), 0) + 1
+        parts = [f"{counts[k]} {label}" for k, label in (("success", "done"), ("error", "failed"),
+                                                        ("cancelled", "cancelled")) if counts.get(k)]
+        head = {"succeeded": "Finished", "partial": "Finished with errors", "failed": "Failed",
+                "cancelled": "Cancelled"}.get(result.get("status", ""), "Finished")
+        text = f"{head}: {', '.join(parts)}." if parts else f"{head}."
+        if result.get("error") and not parts:
+            text = f"{head}: {result['error']}"
+        return text
+
+    def _start_progress(self, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.progress.show()
+
+    # --- small helpers ------------------------------------------------------------------------------------------
+    def _set_status(self, text: str, *, error: bool = False) -> None:
+        if error:
+            self.status_label.setText(f"<span style='color:{error_color(self)}'>{_html(text)}</span>")
+        else:
+            self.status_label.setText(_html(text))
+        self.status_label.setToolTip(text)
+
+    def _update_buttons(self) -> None:
+        running = self.is_running()
+        ok = self.data is not None and not self.data["step"]["config_error"]
+        has_targets = bool(self.picker.checked_ids()) or (self.data is not None and not self.data["sections"])
+        self.run_button.setEnabled(ok and not running and has_targets)
+        self.cancel_button.setEnabled(running)
+        self.running_changed(running)
+
+    def running_changed(self, running: bool) -> None:
+        """A run for this step and post started or ended (subclasses enable their own actions)."""
+
+    def status_text(self) -> str:
+        return self.status_label.toolTip()
+
+
+def _html(text: str) -> str:
+    return html.escape(text)

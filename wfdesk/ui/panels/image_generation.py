@@ -1,0 +1,290 @@
+"""The image_generation panel: per section, every image candidate as a thumbnail, a large inline preview, and
+Accept (sets the output field), Reject (undoable), Regenerate; rejected and earlier images stay recoverable."""
+
+from __future__ import annotations
+
+import html
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+
+from wfdesk.db import review
+from wfdesk.ui.image_review import ImagePreview, ThumbnailStrip
+from wfdesk.ui.panels.base import StepPanel, error_color
+from wfdesk.ui.thumbnails import PixmapCache, load_preview, load_thumbnails
+
+
+class ImageGenerationPanel(StepPanel):
+    script_type = "image_generation"
+    llm_fields = ("model",)
+
+    def build_results(self) -> QWidget:
+        self._detail: dict[str, Any] | None = None
+        self._detail_gen = 0
+        self._thumbs = PixmapCache(400)
+        self._previews = PixmapCache(8)
+        self._thumb_loading: set[str] = set()
+        self._undo: tuple[int, bool] | None = None  # (version id, was the field's value) of the last reject
+
+        box = QWidget()
+        self.heading = QLabel()
+        self.heading.setWordWrap(True)
+        self.heading.setTextFormat(Qt.TextFormat.RichText)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.hide()
+        self.preview = ImagePreview()
+        self.preview.zoom_changed.connect(self._on_zoom)
+        self.image_info = QLabel()
+        self.image_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.image_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        self.accept_button = QPushButton("Accept")
+        self.accept_button.setToolTip("Use this image: the section's output field points to it")
+        self.accept_button.clicked.connect(self.accept_selected)
+        self.reject_button = QPushButton("Reject")
+        self.reject_button.clicked.connect(self.reject_or_restore_selected)
+        self.undo_button = QPushButton("Undo")
+        # A button, not Ctrl+Z: that key belongs to the window's undo of section edits.
+        self.undo_button.setToolTip("Undo the last reject")
+        self.undo_button.clicked.connect(self.undo_reject)
+        self.undo_button.hide()
+        self.regenerate_button = QPushButton("Regenerate")
+        self.regenerate_button.setToolTip("Generate a new candidate for this section only (the others are kept)")
+        self.regenerate_button.clicked.connect(self.regenerate)
+        for b in (self.accept_button, self.reject_button, self.undo_button, self.regenerate_button):
+            b.setAutoDefault(False)
+        self.zoom_out_button = _tool("−", "Zoom out (-, or the mouse wheel over the image)",
+                                     lambda: self.preview.zoom_by(0.8))
+        self.fit_button = _tool("Fit", "Fit the image to the area (0)", self.preview.fit)
+        self.zoom_in_button = _tool("+", "Zoom in (+, or the mouse wheel over the image)",
+                                    lambda: self.preview.zoom_by(1.25))
+        self.zoom_label = QLabel()
+        actions = QHBoxLayout()
+        for w in (self.accept_button, self.reject_button, self.undo_button, self.regenerate_button):
+            actions.addWidget(w)
+        actions.addStretch(1)
+        for w in (self.zoom_out_button, self.fit_button, self.zoom_in_button, self.zoom_label):
+            actions.addWidget(w)
+
+        self.strip_caption = QLabel("<b>Candidates</b>")
+        self.strip_caption.setToolTip("Newest first. Rejected images are dimmed and can be restored.")
+        self.strip = ThumbnailStrip(vertical=True)
+        self.strip.version_selected.connect(self._on_version_selected)
+        side = QVBoxLayout()
+        side.setContentsMargins(0, 0, 0, 0)
+        side.addWidget(self.strip_caption)
+        side.addWidget(self.strip, 1)
+        viewer = QHBoxLayout()
+        viewer.addWidget(self.preview, 1)
+        viewer.addLayout(side)
+
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.note)
+        layout.addLayout(viewer, 1)
+        layout.addWidget(self.image_info)
+        layout.addLayout(actions)
+        self._update_actions()
+        return box
+
+    def output_field(self) -> str | None:
+        spec = next(iter((self.data or {}).get("step", {}).get("outputs", {}).values()), None)
+        return spec["db_field"] if spec else None
+
+    def input_field(self) -> str | None:
+        spec = next(iter((self.data or {}).get("step", {}).get("inputs", {}).values()), None)
+        return spec["db_field"] if spec else None
+
+    def llm_defaults(self, data: dict[str, Any]) -> dict[str, Any]:
+        params = (data["step"]["config"].get("script_config") or {}).get("parameters") or {}
+        return {"model": params.get("model") or "dall-e-3"}
+
+    # --- loading the current section ---------------------------------------------------------------------------
+    def section_shown(self, section_id: int | None) -> None:
+        self._detail = None
+        self.reload_detail()
+
+    def reload_detail(self) -> None:
+        sid = self.picker.current_id()
+        out = self.output_field()
+        if self.data is None or sid is None or out is None:
+            self._show_empty()
+            return
+        fields = [f for f in (self.input_field(), out) if f]
+        self._detail_gen += 1
+        gen, ws, step_id, post_id = self._detail_gen, self.ws, self.step_id, self.post_id
+        self.in_background(lambda: review.section_review(ws, step_id, post_id, sid, fields, out),
+                           partial(self._on_detail, gen), partial(self._on_detail_failed, gen))
+
+    def _show_empty(self) -> None:
+        self.heading.setText("")
+        self.note.hide()
+        self.strip.set_versions([], {})
+        self.preview.set_message("No section selected")
+
+    def _on_detail(self, gen: int, detail: dict[str, Any]) -> None:
+        if gen != self._detail_gen or detail["section_id"] != self.picker.current_id():
+            return
+        keep = self.strip.selected()
+        self._detail = detail
+        title = self.picker.title_of(detail["section_id"])
+        prompt = detail["values"].get(self.input_field() or "") or ""
+        self.heading.setText(f"<b>{html.escape(title)}</b><br><span>Prompt: {html.escape(prompt) or '<i>empty</i>'}"
+                             f"</span>")
+        last = detail.get("last") or {}
+        if last.get("status") == "error":
+            self.note.setText(f"<span style='color:{error_color(self)}'>Last run failed: "
+                              f"{html.escape(last.get('error') or '')}</span>")
+            self.note.show()
+        else:
+            self.note.hide()
+        images = [v for v in detail["versions"] if v.get("kind") == "image" and v.get("asset")]
+        pixmaps = {}
+        missing = []
+        for v in images:
+            sha = v["asset"]["sha256"]
+            pix = self._thumbs.get(sha)
+            if pix is not None:
+                pixmaps[sha] = pix
+            elif sha not in self._thumb_loading:
+                missing.append((v["asset"]["path"], sha))
+        keep_id = keep["id"] if keep and keep.get("section_id") == detail["section_id"] else None
+        self.strip.set_versions(images, pixmaps, select=keep_id)
+        self.strip_caption.setText(f"<b>Candidates</b> ({len(images)})" if images else "<b>Candidates</b>")
+        if not images:
+            self.preview.set_message("No image yet for this section.\nRun the step, or press Regenerate.")
+        self._load_thumbs(missing)
+
+    def _on_detail_failed(self, gen: int, exc: Exception) -> None:
+        if gen == self._detail_gen:
+            self._set_status(f"Cannot load this section's images: {exc}", error=True)
+
+    def _load_thumbs(self, items: list[tuple[str, str]]) -> None:
+        if not items:
+            return
+        self._thumb_loading.update(sha for _, sha in items)
+        data_dir = self.ws.data_dir
+        self.in_background(lambda: load_thumbnails(data_dir, items), self._on_thumbs,
+                           lambda exc: self._set_status(f"Cannot read thumbnails: {exc}", error=True),
+                           lambda: self._thumb_loading.difference_update(sha for _, sha in items))
+
+    def _on_thumbs(self, images: dict[str, Any]) -> None:
+        for sha, image in images.items():
+            if isinstance(image, str):
+                self.strip.set_pixmap(sha, None, image)
+            else:
+                self.strip.set_pixmap(sha, self._thumbs.put(sha, image))
+
+    # --- the selected candidate --------------------------------------------------------------------------------
+    def _on_version_selected(self, version: dict[str, Any] | None) -> None:
+        self._update_actions()
+        if version is None or not version.get("asset"):
+            self.image_info.setText("")
+            if self._detail is not None and not self.strip.count():
+                self.preview.set_message("No image yet for this section")
+            return
+        asset = version["asset"]
+        state = "accepted (the field's value)" if version.get("current") else {
+            "candidate": "new, not accepted yet", "rejected": "rejected", "superseded": "accepted earlier",
+            "accepted": "accepted"}.get(version["status"], version["status"])
+        run = f"run #{version['run_id']} · " if version.get("run_id") else ""
+        self.image_info.setText(f"{asset['width']}×{asset['height']} · {run}{state}")
+        pix = self._previews.get(asset["sha256"])
+        if pix is not None:
+            self.preview.set_pixmap(pix)
+            return
+        self.preview.set_message("Loading…")
+        data_dir, path, sha, vid = self.ws.data_dir, asset["path"], asset["sha256"], version["id"]
+        self.in_background(lambda: load_preview(data_dir, path), partial(self._on_preview, vid, sha),
+                           lambda exc: self.preview.set_message(f"Cannot show this image: {exc}"))
+
+    def _on_preview(self, version_id: int, sha256: str, image) -> None:
+        pix = self._previews.put(sha256, image)
+        selected = self.strip.selected()
+        if selected is not None and selected["id"] == version_id:
+            self.preview.set_pixmap(pix)
+
+    def _on_zoom(self, factor: float) -> None:
+        self.zoom_label.setText(f"{round(factor * 100)}%" + (" (fit)" if self.preview.fitted else ""))
+
+    def _update_actions(self) -> None:
+        v = self.strip.selected() if hasattr(self, "strip") else None
+        self.accept_button.setEnabled(bool(v) and not v.get("current"))
+        self.reject_button.setEnabled(bool(v))
+        if v is not None and v["status"] == "rejected":
+            self.reject_button.setText("Restore")
+            self.reject_button.setToolTip("Make this rejected image a candidate again")
+        else:
+            self.reject_button.setText("Reject")
+            self.reject_button.setToolTip("Mark this image rejected (it stays here, dimmed, and can be restored)")
+        has_section = self.picker.current_id() is not None if hasattr(self, "picker") else False
+        ok = self.data is not None and not self.data["step"]["config_error"]
+        self.regenerate_button.setEnabled(has_section and ok and not self.is_running())
+        for b in (self.fit_button, self.zoom_in_button, self.zoom_out_button):
+            b.setEnabled(bool(v))
+
+    def running_changed(self, running: bool) -> None:
+        if hasattr(self, "regenerate_button"):
+            self._update_actions()
+
+    # --- actions ------------------------------------------------------------------------------------------------
+    def accept_selected(self) -> None:
+        v = self.strip.selected()
+        if v is not None and not v.get("current"):
+            self._version_op(lambda ws: review.version_action(ws, v["id"], "accept"),
+                             f"Accepted: {self.output_field()} now points to this image.")
+
+    def reject_or_restore_selected(self) -> None:
+        v = self.strip.selected()
+        if v is None:
+            return
+        if v["status"] == "rejected":
+            self._version_op(lambda ws: review.version_action(ws, v["id"], "unreject"),
+                             "Restored: the image is a candidate again.")
+            return
+        self._undo = (v["id"], bool(v.get("current")))
+        fallback = " The field went back to the image accepted before it." if v.get("current") else ""
+        self._version_op(lambda ws: review.version_action(ws, v["id"], "reject"),
+                         f"Rejected (kept, dimmed).{fallback} Press Undo to take it back.", undo=True)
+
+    def undo_reject(self) -> None:
+        if self._undo is None:
+            return
+        vid, was_current = self._undo
+        self._undo = None
+        self._version_op(lambda ws: review.undo_reject(ws, vid, was_current), "Reject undone.")
+
+    def regenerate(self) -> None:
+        sid = self.picker.current_id()
+        if sid is not None and self.run(section_ids=[sid]) is not None:
+            self._set_status(f"Generating a new candidate for “{self.picker.title_of(sid)}”…")
+
+    def _version_op(self, fn, done_message: str, undo: bool = False) -> None:
+        ws = self.ws
+        for b in (self.accept_button, self.reject_button):
+            b.setEnabled(False)
+
+        def ok(result: dict[str, Any]) -> None:
+            self.undo_button.setVisible(undo)
+            self._set_status(done_message)
+            self.status_message.emit(done_message)
+            self.strip.select_version(result["version_id"])
+            self.reload_detail()
+
+        def failed(exc: Exception) -> None:
+            self._set_status(f"Not done: {exc}", error=True)
+            self._update_actions()
+
+        self.in_background(lambda: fn(ws), ok, failed)
+
+
+def _tool(text: str, tip: str, slot) -> QToolButton:
+    button = QToolButton()
+    button.setText(text)
+    button.setToolTip(tip)
+    button.clicked.connect(slot)
+    return button

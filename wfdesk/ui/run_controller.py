@@ -1,0 +1,245 @@
+"""Step runs in the background: each run executes `wfdesk.runs.engine.execute_step` on a QThreadPool worker.
+
+The engine calls its observer from worker threads; the observer here only emits signals of a per-run QObject,
+queued to the GUI thread, where the controller keeps the bookkeeping (active runs, per-section states) and
+re-emits its public signals. Nothing on the GUI thread waits for a run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+
+from wfdesk.errors import WfdeskError
+from wfdesk.runs.engine import RunOptions, execute_step
+from wfdesk.scripts.base import CancelToken
+from wfdesk.workspace import Workspace
+
+log = logging.getLogger(__name__)
+FINAL_UNIT_STATES = ("success", "error", "cancelled")
+
+
+class _JobSignals(QObject):
+    """Emitted from the job's threads; connected with queued connections to the controller."""
+
+    run_id_known = Signal(str, int)
+    started = Signal(str, int, object)
+    unit = Signal(str, int, object)
+    finished = Signal(str, int, object)
+    failed = Signal(str, str)
+    done = Signal(str)
+
+
+class _Observer:
+    """The engine's RunObserver: called from engine worker threads, it only emits signals."""
+
+    def __init__(self, key: str, signals: _JobSignals) -> None:
+        self.key, self.signals = key, signals
+
+    def run_started(self, run_id: int, units: list[dict[str, Any]]) -> None:
+        self.signals.started.emit(self.key, run_id, units)
+
+    def unit_changed(self, run_id: int, entry: dict[str, Any]) -> None:
+        self.signals.unit.emit(self.key, run_id, dict(entry))
+
+    def run_finished(self, run_id: int, result: dict[str, Any]) -> None:
+        self.signals.finished.emit(self.key, run_id, result)
+
+
+class _RunJob(QRunnable):
+    def __init__(self, ws: Workspace, key: str, step_id: int, post_id: int, context: dict[str, Any],
+                 token: CancelToken, signals: _JobSignals) -> None:
+        super().__init__()
+        # The controller holds the Python reference until `done` arrives; the pool must not delete it.
+        self.setAutoDelete(False)
+        self.ws, self.key, self.step_id, self.post_id = ws, key, step_id, post_id
+        self.context, self.token, self.signals = context, token, signals
+
+    def run(self) -> None:
+        options = RunOptions(observer=_Observer(self.key, self.signals), cancel=self.token,
+                             on_run_id=lambda run_id: self.signals.run_id_known.emit(self.key, run_id))
+        try:
+            execute_step(self.ws, self.step_id, self.post_id, self.context, options)
+        except (WfdeskError, ValueError, LookupError) as exc:
+            # Config, missing rows, bad context: refused before (or while) starting; the message is for a person.
+            self.signals.failed.emit(self.key, str(exc))
+        except Exception as exc:  # noqa: BLE001 - never let a worker's exception reach Qt
+            log.exception("run of step %s on post %s failed", self.step_id, self.post_id)
+            self.signals.failed.emit(self.key, f"{type(exc).__name__}: {exc}")
+        finally:
+            self.signals.done.emit(self.key)
+
+
+@dataclass
+class _Active:
+    key: str
+    step_id: int
+    post_id: int
+    context: dict[str, Any]
+    token: CancelToken
+    job: _RunJob
+    signals: _JobSignals
+    run_id: int | None = None
+    started: bool = False
+    finished: bool = False
+    units: dict[Any, dict[str, Any]] = field(default_factory=dict)  # section_id -> latest entry
+
+    def counts(self) -> tuple[int, int]:
+        done = sum(1 for e in self.units.values() if e.get("status") in FINAL_UNIT_STATES)
+        return done, len(self.units)
+
+
+class RunController(QObject):
+    run_started = Signal(int, object)
+    unit_changed = Signal(int, object)
+    run_finished = Signal(int, object)
+    run_failed = Signal(object, str)
+    active_changed = Signal(int)
+
+    def __init__(self, ws: Workspace, parent: QObject | None = None, *, max_threads: int = 4) -> None:
+        super().__init__(parent)
+        self.ws = ws
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(max_threads)
+        self._active: dict[str, _Active] = {}
+        self._ending: dict[str, _Active] = {}  # reported its end; kept until its thread emits `done`
+        self._lock = threading.Lock()  # guards _tokens: cancel() may race a worker reporting its run id
+        self._tokens: dict[int, CancelToken] = {}
+
+    # --- public API -------------------------------------------------------------------------------------------
+    def start(self, step_id: int, post_id: int, context: dict[str, Any] | None = None) -> str:
+        """Queue a run; returns a request key at once. Its run_id arrives with run_started (payload "key")."""
+        key = uuid.uuid4().hex
+        token = CancelToken()
+        signals = _JobSignals()
+        queued = Qt.ConnectionType.QueuedConnection
+        signals.run_id_known.connect(self._on_run_id, queued)
+        signals.started.connect(self._on_started, queued)
+        signals.unit.connect(self._on_unit, queued)
+        signals.finished.connect(self._on_finished, queued)
+        signals.failed.connect(self._on_failed, queued)
+        signals.done.connect(self._on_done, queued)
+        job = _RunJob(self.ws, key, step_id, post_id, dict(context or {}), token, signals)
+        self._active[key] = _Active(key, step_id, post_id, dict(context or {}), token, job, signals)
+        self.pool.start(job)
+        self.active_changed.emit(self.active_count())
+        return key
+
+    def cancel(self, run_id: int) -> None:
+        """Queued sections stop at once; answers that arrive later are discarded by the engine."""
+        with self._lock:
+            token = self._tokens.get(run_id)
+        if token is not None:
+            token.cancel()
+            return
+        for active in self._active.values():
+            if active.run_id == run_id:
+                active.token.cancel()
+
+    def cancel_request(self, key: str) -> None:
+        """Cancel by request key, e.g. before the run has an id (still planning)."""
+        active = self._active.get(key)
+        if active is not None:
+            active.token.cancel()
+
+    def cancel_all(self) -> None:
+        for active in list(self._active.values()):
+            active.token.cancel()
+
+    def active_count(self) -> int:
+        return len(self._active)
+
+    def active_runs(self) -> list[dict[str, Any]]:
+        out = []
+        for a in self._active.values():
+            done, total = a.counts()
+            out.append({"run_id": a.run_id, "step_id": a.step_id, "post_id": a.post_id, "done": done,
+                        "total": total, "key": a.key, "context": a.context,
+                        "units": {sid: dict(e) for sid, e in a.units.items()}})
+        return out
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel everything, drop queued jobs, wait for the running ones. True when all stopped in time."""
+        self.cancel_all()
+        self.pool.clear()
+        stopped = self.pool.waitForDone(timeout_ms)
+        if stopped:
+            self._active.clear()
+            self._ending.clear()
+            with self._lock:
+                self._tokens.clear()
+            self.active_changed.emit(0)
+        return stopped
+
+    # --- slots, on the GUI thread -----------------------------------------------------------------------------
+    def _on_run_id(self, key: str, run_id: int) -> None:
+        active = self._active.get(key)
+        if active is None:
+            return
+        active.run_id = run_id
+        with self._lock:
+            self._tokens[run_id] = active.token
+
+    def _on_started(self, key: str, run_id: int, units: list[dict[str, Any]]) -> None:
+        active = self._active.get(key)
+        if active is None:
+            return
+        self._on_run_id(key, run_id)
+        active.started = True
+        for u in units:
+            active.units[u["section_id"]] = {"section_id": u["section_id"], "unit_id": u["unit_id"],
+                                             "status": "queued"}
+        self.run_started.emit(run_id, {"step_id": active.step_id, "post_id": active.post_id,
+                                       "units": list(units), "key": key})
+
+    def _on_unit(self, key: str, run_id: int, entry: dict[str, Any]) -> None:
+        active = self._active.get(key)
+        if active is not None:
+            active.units[entry.get("section_id")] = entry
+        self.unit_changed.emit(run_id, entry)
+
+    def _on_finished(self, key: str, run_id: int, result: dict[str, Any]) -> None:
+        active = self._active.get(key)
+        if active is None:
+            return
+        if not active.started:
+            # Plain handlers report no start: announce the run before its end so listeners see both.
+            self._on_started(key, run_id, [])
+        active.finished = True
+        self._release(key)
+        payload = dict(result)
+        payload.setdefault("run_id", run_id)
+        payload.update(step_id=active.step_id, post_id=active.post_id, key=key)
+        self.run_finished.emit(run_id, payload)
+        self.active_changed.emit(self.active_count())
+
+    def _on_failed(self, key: str, message: str) -> None:
+        active = self._active.get(key)
+        if active is None:
+            return
+        self._release(key)
+        self.run_failed.emit(key, message)
+        self.active_changed.emit(self.active_count())
+
+    def _on_done(self, key: str) -> None:
+        if key in self._active:  # ended without reporting finished or failed (should not happen)
+            self._release(key)
+            self.active_changed.emit(self.active_count())
+        ended = self._ending.pop(key, None)
+        if ended is not None:
+            # `done` is the job's last emission: its signals object and runnable may go now.
+            ended.signals.deleteLater()
+
+    def _release(self, key: str) -> None:
+        active = self._active.pop(key, None)
+        if active is None:
+            return
+        self._ending[key] = active
+        if active.run_id is not None:
+            with self._lock:
+                self._tokens.pop(active.run_id, None)
