@@ -7,6 +7,7 @@ import json
 import socket
 
 import pytest
+from PySide6.QtWidgets import QPushButton
 
 from wfdesk.settings import load_settings, settings_path
 from wfdesk.ui.settings_dialog import NO_KEYRING, SettingsDialog
@@ -104,3 +105,76 @@ def test_provider_connection_online_and_offline(qtbot, dialog, loopback):
     ok, message = blocker.args
     assert ok is False and "cannot reach http://127.0.0.1:" in message
     assert "✘" in dialog.provider_result.text()
+
+
+def test_prices_budgets_and_image_backend_are_saved_and_applied(qtbot, dialog, gui_ws):
+    from wfdesk.settings import DEFAULT_PRICES, ModelPrice
+
+    table = dialog.price_table
+    assert [table.item(r, 0).text() for r in range(len(DEFAULT_PRICES))] == list(DEFAULT_PRICES)
+    assert table.item(table.row_of("dall-e-3"), 4).text() == "built-in"
+    table.set_price("gpt-4o-mini", prompt_per_1k=1.5)  # overrides a built-in price
+    assert table.item(table.row_of("gpt-4o-mini"), 4).text() == "yours (over built-in)"
+    table.set_price("my-sdxl", per_image=0.002)  # a model of your own
+    table.set_price("dall-e-2", per_image=0.5)
+    table.setCurrentCell(table.row_of("dall-e-2"), 1)
+    dialog.findChild(QPushButton, "remove_price").click()  # a built-in row goes back to its price
+    assert table.item(table.row_of("dall-e-2"), 3).text() == "0.02"
+    dialog.post_budget_check.setChecked(True)
+    dialog.post_budget.setValue(2.5)
+    assert not dialog.month_budget.isEnabled()
+    dialog.a1111_radio.setChecked(True)
+    dialog.a1111_url.setText("http://gpu-box:7860/")
+    dialog.save()
+    assert dialog.result() == SettingsDialog.DialogCode.Accepted
+
+    data = json.loads(settings_path().read_text())
+    assert data["prices"] == {"gpt-4o-mini": {"prompt_per_1k": 1.5, "completion_per_1k": 0.0006, "per_image": 0.0},
+                              "my-sdxl": {"prompt_per_1k": 0.0, "completion_per_1k": 0.0, "per_image": 0.002}}
+    assert (data["budget_per_post"], data["budget_per_month"]) == (2.5, None)
+    assert (data["image_backend"], data["a1111_base_url"]) == ("a1111", "http://gpu-box:7860")
+    settings = gui_ws.settings
+    assert settings.price("gpt-4o-mini").prompt_per_1k == 1.5
+    assert settings.price("dall-e-2") == DEFAULT_PRICES["dall-e-2"]
+    assert settings.price("my-sdxl") == ModelPrice(per_image=0.002)
+    assert settings.budget_per_post == 2.5 and settings.budget_per_month is None
+    assert settings.image_backend == "a1111" and settings.a1111_base_url == "http://gpu-box:7860"
+
+    again = SettingsDialog(gui_ws)  # reopened: what was saved is what is shown
+    qtbot.addWidget(again)
+    assert again.price_table.item(again.price_table.row_of("my-sdxl"), 4).text() == "yours"
+    assert again.post_budget_check.isChecked() and again.post_budget.value() == 2.5
+    assert again.a1111_radio.isChecked() and not again.month_budget_check.isChecked()
+
+
+def test_a_price_without_a_model_name_is_refused(dialog):
+    row = dialog.price_table.add_row()
+    dialog.price_table.item(row, 3).setText("0.1")
+    dialog.a1111_url.setText("gpu-box:7860")
+    dialog.save()
+    assert dialog.result() != SettingsDialog.DialogCode.Accepted
+    assert "give the model's name" in dialog.price_problem.text() and "http" in dialog.a1111_problem.text()
+    assert not settings_path().exists()
+
+
+def test_a1111_connection_test(qtbot, dialog, loopback):
+    models = [{"title": "sd_xl_base_1.0.safetensors [31e35c80fc]", "model_name": "sd_xl_base_1.0"}]
+    # The loopback stand-in has no model list: answer GET /sdapi/v1/sd-models the way AUTOMATIC1111 does.
+    loopback.fail = lambda i, req: ((200, {}, json.dumps(models).encode()) if req.path == "/sdapi/v1/sd-models"
+                                    else None)
+    dialog.a1111_url.setText(loopback.root_url)
+    with qtbot.waitSignal(dialog.a1111_checked, timeout=WAIT) as blocker:
+        dialog.findChild(QPushButton, "test_a1111").click()
+    assert blocker.args == [True, f"Connected to AUTOMATIC1111 at {loopback.root_url}: 1 model (sd_xl_base_1.0)"]
+    assert "✔" in dialog.a1111_result.text()
+
+    loopback.fail = None  # the web UI without --api: 404 for the whole /sdapi tree
+    with qtbot.waitSignal(dialog.a1111_checked, timeout=WAIT) as blocker:
+        dialog.test_a1111_connection()
+    assert blocker.args[0] is False and "--api" in blocker.args[1]
+
+    dialog.a1111_url.setText(f"http://127.0.0.1:{_closed_port()}")
+    with qtbot.waitSignal(dialog.a1111_checked, timeout=WAIT) as blocker:
+        dialog.test_a1111_connection()
+    assert blocker.args[0] is False and "Cannot reach http://127.0.0.1:" in blocker.args[1]
+    assert "✘" in dialog.a1111_result.text()

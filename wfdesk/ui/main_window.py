@@ -37,6 +37,7 @@ from wfdesk.ui.sections_view import SectionsView
 from wfdesk.ui.status_bar import AppStatusBar
 from wfdesk.ui.step_list import StepListWidget
 from wfdesk.ui.worker import BackgroundOp
+from wfdesk.ui.workflow_transfer import WorkflowTransfer
 from wfdesk.workspace import Workspace, open_workspace, set_current
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
         self.status = AppStatusBar(ws)
         self.setStatusBar(self.status)
 
+        self.transfer = WorkflowTransfer(ws, self)
         self._build_menus()
         self._connect()
         self.restore_state()
@@ -126,6 +128,10 @@ class MainWindow(QMainWindow):
         self._action(file, "&Import…", self.import_json, None, "import")
         self._action(file, "&Export…", self.export_json, None, "export")
         file.addSeparator()
+        self._action(file, "Export &workflow…", self.transfer.export_all, None, "export")
+        self._action(file, "Import wor&kflow…", self.transfer.import_file, None, "import")
+        self._action(file, "Add the &reference workflow", lambda: self.transfer.add_template("reference"), None, "add")
+        file.addSeparator()
         self._action(file, "&Settings…", self.open_settings, "Ctrl+,", "settings")
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit, "quit")
@@ -141,6 +147,9 @@ class MainWindow(QMainWindow):
         edit.addAction(redo)
         edit.addSeparator()
         self.save_action = self._action(edit, "&Save field", self.sections.save_field, "Ctrl+S", "save")
+
+        view = bar.addMenu("&View")
+        self._action(view, "&Costs…", self.show_costs, None, "info")
 
         step = bar.addMenu("&Step")
         # Run and Cancel are also the panel's own shortcuts (inside the panel); in the menu they only show the
@@ -162,6 +171,7 @@ class MainWindow(QMainWindow):
 
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, None, "info")
+        self._action(help_menu, "&Plugins…", self.show_plugins, None, "settings")
         self._action(help_menu, "&About wfdesk", self.show_about, None, "help")
 
     def _connect(self) -> None:
@@ -172,6 +182,8 @@ class MainWindow(QMainWindow):
         self.sections.changed.connect(self._sections_changed)
         self.sections.post_requested.connect(self._show_post)
         self.sections.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.transfer.status_message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.transfer.imported.connect(lambda ids: self._after_config_saved(ids[0] if ids else None))
         if self.runs is not None:
             self.runs.run_started.connect(self._run_started)
             self.runs.unit_changed.connect(self.steps.unit_changed)
@@ -422,7 +434,26 @@ class MainWindow(QMainWindow):
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self._after_config_saved(None)
 
+    # --- view ---------------------------------------------------------------------------------------------
+
+    def show_costs(self) -> QDialog:
+        from wfdesk.ui.costs_dialog import CostsDialog
+
+        dialog = CostsDialog(self.ws, self, post_id=self.post_id or None)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
     # --- help ---------------------------------------------------------------------------------------------
+
+    def show_plugins(self) -> QDialog:
+        from wfdesk.ui.plugins_dialog import PluginsDialog
+
+        dialog = PluginsDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
 
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td><b>{keys}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for keys, what in SHORTCUTS)

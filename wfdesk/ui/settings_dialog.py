@@ -1,4 +1,5 @@
-"""Settings: the database, the provider profiles (keys only in the OS keyring), the custom-script base URL.
+"""Settings: the database, the provider profiles (keys only in the OS keyring), the custom-script base URL, the
+image backend (OpenAI-compatible or AUTOMATIC1111), and the price table and budgets of the cost ledger.
 
 Save writes the settings file (never a key) and updates ws.settings in place; `database_changed` tells the window
 to reopen the workspace.
@@ -15,6 +16,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -38,7 +40,7 @@ from PySide6.QtWidgets import (
 from sqlalchemy.engine import make_url
 
 from wfdesk.db.engine import sqlite_url_for
-from wfdesk.providers.connection_test import check_database, check_provider
+from wfdesk.providers.connection_test import check_a1111, check_database, check_provider
 from wfdesk.settings import (
     PRESET_PROFILES,
     ProviderProfile,
@@ -51,6 +53,7 @@ from wfdesk.settings import (
     settings_path,
 )
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label, if_alive
+from wfdesk.ui.costs_dialog import PriceTable
 from wfdesk.ui.worker import BackgroundOp
 
 NO_KEYRING = ("No system keyring found: set the OPENAI_API_KEY environment variable (or the profile's variable) "
@@ -89,6 +92,7 @@ def _result(label: QLabel, ok: bool, message: str) -> None:
 class SettingsDialog(QDialog):
     database_checked = Signal(bool, str)
     provider_checked = Signal(bool, str)
+    a1111_checked = Signal(bool, str)
 
     def __init__(self, ws, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -116,6 +120,8 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._build_database(original), "Database")
         self.tabs.addTab(self._build_providers(original), "Providers")
         self.tabs.addTab(self._build_custom(original), "Custom scripts")
+        self.tabs.addTab(self._build_images(original), "Images")
+        self.tabs.addTab(self._build_costs(original), "Costs && budgets")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         for button in buttons.buttons():
             button.setAutoDefault(False)
@@ -521,6 +527,122 @@ class SettingsDialog(QDialog):
             form.addRow("", hint_label("Set by WFDESK_CUSTOM_SCRIPT_BASE_URL in the environment."))
         return page
 
+    # -- images ---------------------------------------------------------------------------------------------
+
+    def _build_images(self, settings: Settings) -> QWidget:
+        page = QWidget()
+        col = QVBoxLayout(page)
+        col.addWidget(QLabel("<b>Image backend</b> — where image_generation steps make their images"))
+        self.openai_images_radio = QRadioButton("OpenAI-compatible image API (DALL·E, gpt-image-1, or a server "
+                                                "that speaks it), through the step's provider profile")
+        self.a1111_radio = QRadioButton("AUTOMATIC1111 / Stable Diffusion web UI on this computer or your "
+                                        "network (free, works offline)")
+        group = QButtonGroup(self)
+        group.addButton(self.openai_images_radio)
+        group.addButton(self.a1111_radio)
+        (self.a1111_radio if settings.image_backend == "a1111" else self.openai_images_radio).setChecked(True)
+        col.addWidget(self.openai_images_radio)
+        col.addWidget(self.a1111_radio)
+        col.addWidget(hint_label("A step can choose its own backend (its “backend” parameter); this is the "
+                                 "choice for steps that don't."))
+        col.addSpacing(12)
+        form = QFormLayout()
+        self.a1111_url = QLineEdit(settings.a1111_base_url)
+        self.a1111_url.setObjectName("a1111_base_url")
+        self.a1111_url.setPlaceholderText("http://127.0.0.1:7860")
+        self.a1111_problem = ProblemLabel()
+        cell = QVBoxLayout()
+        cell.addWidget(self.a1111_url)
+        cell.addWidget(hint_label("Start the web UI with --api. wfdesk sends POST /sdapi/v1/txt2img, and "
+                                  "/sdapi/v1/interrupt when you cancel a run."))
+        cell.addWidget(self.a1111_problem)
+        form.addRow("AUTOMATIC1111 address:", cell)
+        test = QPushButton("Test connection")
+        test.setObjectName("test_a1111")
+        test.clicked.connect(self.test_a1111_connection)
+        self.a1111_result = QLabel()
+        self.a1111_result.setObjectName("a1111_result")
+        self.a1111_result.setWordWrap(True)
+        test_row = QHBoxLayout()
+        test_row.addWidget(test)
+        test_row.addWidget(self.a1111_result, 1)
+        form.addRow("", test_row)
+        if os.environ.get("WFDESK_A1111_BASE_URL"):
+            self.a1111_url.setEnabled(False)
+            form.addRow("", hint_label("Set by WFDESK_A1111_BASE_URL in the environment."))
+        col.addLayout(form)
+        col.addStretch(1)
+        return page
+
+    def test_a1111_connection(self) -> None:
+        url = self.a1111_url.text().strip() or self.a1111_url.placeholderText()
+        self.a1111_result.setText(f"Connecting to {url}…")
+        self.a1111_result.setStyleSheet("")
+
+        def done(result: tuple[bool, str]) -> None:
+            _result(self.a1111_result, *result)
+            self.a1111_checked.emit(*result)
+
+        BackgroundOp(lambda: check_a1111(url)).success(if_alive(self, done)).failure(
+            if_alive(self, lambda exc: done((False, str(exc))))).run_in_background()
+
+    # -- costs and budgets ----------------------------------------------------------------------------------
+
+    def _build_costs(self, settings: Settings) -> QWidget:
+        page = QWidget()
+        col = QVBoxLayout(page)
+        col.addWidget(QLabel("<b>Prices</b> in US dollars, used to estimate what a run costs"))
+        self.price_table = PriceTable(settings.prices)
+        col.addWidget(self.price_table, 1)
+        add = QPushButton("Add model")
+        add.setObjectName("add_price")
+        add.clicked.connect(lambda: self.price_table.add_row())
+        remove = QPushButton("Remove / reset")
+        remove.setObjectName("remove_price")
+        remove.setToolTip("Removes a model you added; a built-in model goes back to its built-in prices")
+        remove.clicked.connect(self.price_table.remove_current)
+        buttons = QHBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addWidget(hint_label("Built-in rows are starting points: change a figure to use your own. A "
+                                     "model not listed (a local one, say) costs nothing."), 1)
+        col.addLayout(buttons)
+        self.price_problem = ProblemLabel()
+        col.addWidget(self.price_problem)
+        col.addSpacing(8)
+        col.addWidget(QLabel("<b>Budgets</b> — a run whose estimate would go over one is refused before "
+                             "anything is sent"))
+        form = QFormLayout()
+        self.post_budget_check, self.post_budget = self._budget_row(form, "Limit each post to",
+                                                                    settings.budget_per_post,
+                                                                    "all runs on one post, together")
+        self.month_budget_check, self.month_budget = self._budget_row(form, "Limit each month to",
+                                                                      settings.budget_per_month,
+                                                                      "all runs of all posts in a calendar month "
+                                                                      "(UTC)")
+        col.addLayout(form)
+        col.addWidget(hint_label("View → Costs shows what has been spent."))
+        return page
+
+    @staticmethod
+    def _budget_row(form: QFormLayout, text: str, value: float | None,
+                    hint: str) -> tuple[QCheckBox, QDoubleSpinBox]:
+        check = QCheckBox(text)
+        spin = QDoubleSpinBox()
+        spin.setRange(0, 1_000_000)
+        spin.setDecimals(2)
+        spin.setSingleStep(1)
+        spin.setPrefix("$ ")
+        spin.setValue(value if value is not None else 10.0)
+        check.setChecked(value is not None)
+        spin.setEnabled(value is not None)
+        check.toggled.connect(spin.setEnabled)
+        row = QHBoxLayout()
+        row.addWidget(spin)
+        row.addWidget(hint_label(hint), 1)
+        form.addRow(check, row)
+        return check, spin
+
     # -- saving ---------------------------------------------------------------------------------------------
 
     def _problems(self) -> list[tuple[int, QLabel, str]]:
@@ -528,6 +650,13 @@ class SettingsDialog(QDialog):
         custom = self.custom_url.text().strip()
         if custom and not custom.startswith(("http://", "https://")):
             problems.append((2, self.custom_problem, "must start with http:// or https://"))
+        a1111 = self.a1111_url.text().strip()
+        if a1111 and not a1111.startswith(("http://", "https://")):
+            problems.append((3, self.a1111_problem, "must start with http:// or https://"))
+        try:
+            self.price_table.user_prices()
+        except ValueError as exc:
+            problems.append((4, self.price_problem, str(exc)))
         if self.pg_radio.isChecked():
             url = self.pg_url.text().strip()
             try:
@@ -545,7 +674,7 @@ class SettingsDialog(QDialog):
 
     def save(self) -> None:
         self._commit_profile()
-        for label in (self.custom_problem, self.db_problem, self.p_problem):
+        for label in (self.custom_problem, self.db_problem, self.p_problem, self.a1111_problem, self.price_problem):
             label.set_problem(None)
         self.message.hide()
         problems = self._problems()
@@ -563,6 +692,12 @@ class SettingsDialog(QDialog):
             new.database_url = self.database_url()
             if not os.environ.get("WFDESK_CUSTOM_SCRIPT_BASE_URL"):
                 new.custom_script_base_url = self.custom_url.text().strip().rstrip("/") or None
+            new.image_backend = "a1111" if self.a1111_radio.isChecked() else "openai"
+            if not os.environ.get("WFDESK_A1111_BASE_URL"):
+                new.a1111_base_url = self.a1111_url.text().strip().rstrip("/") or Settings().a1111_base_url
+            new.prices = self.price_table.user_prices()
+            new.budget_per_post = self.post_budget.value() if self.post_budget_check.isChecked() else None
+            new.budget_per_month = self.month_budget.value() if self.month_budget_check.isChecked() else None
             new = Settings.model_validate(new.model_dump())
         except ValidationError as exc:
             self._show_message(f"Not saved: {exc}")
@@ -596,6 +731,8 @@ class SettingsDialog(QDialog):
             saved.data_dir = file.data_dir
         if os.environ.get("WFDESK_CUSTOM_SCRIPT_BASE_URL"):
             saved.custom_script_base_url = file.custom_script_base_url
+        if os.environ.get("WFDESK_A1111_BASE_URL"):
+            saved.a1111_base_url = file.a1111_base_url
         return saved
 
     def _show_message(self, text: str) -> None:

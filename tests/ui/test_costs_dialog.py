@@ -1,0 +1,97 @@
+"""View → Costs: the figures of real runs against the loopback server, as wfdesk.runs.costs computes them, the
+budgets' use, and a budget too small for a run refusing it in the GUI before anything is sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from wfdesk.runs import costs
+from wfdesk.scripts.registry import execute_step_script
+from wfdesk.settings import ModelPrice
+from wfdesk.ui.costs_dialog import CostsDialog, money
+
+WAIT = 10_000
+
+
+def open_dialog(qtbot, ws, post_id=None) -> CostsDialog:
+    dialog = CostsDialog(ws, post_id=post_id)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.loaded, timeout=WAIT):
+        dialog.show()
+    return dialog
+
+
+def regroup(qtbot, dialog: CostsDialog, key: str) -> None:
+    with qtbot.waitSignal(dialog.loaded, timeout=WAIT):
+        dialog.grouping.setCurrentIndex(dialog.grouping.findData(key))
+
+
+def shown_rows(dialog: CostsDialog) -> dict[str, list[str]]:
+    return {dialog.table_text(r, 0): [dialog.table_text(r, c) for c in range(1, 6)]
+            for r in range(dialog.table.rowCount())}
+
+
+def test_costs_dialog_shows_what_the_runs_cost(qtbot, gui_ws, loopback):
+    gui_ws.settings.prices["gpt-4o-mini"] = ModelPrice(prompt_per_1k=1.0, completion_per_1k=2.0)
+    assert execute_step_script(1, 53, {"section_ids": [711, 712]})["success"]
+    assert execute_step_script(2, 53, {"section_ids": [711]})["success"]
+    gui_ws.settings.budget_per_post = 1.0
+
+    dialog = open_dialog(qtbot, gui_ws, post_id=53)
+    expected = costs.totals(gui_ws, "step", post_id=53)
+    rows = shown_rows(dialog)
+    assert set(rows) == {"polish_sections", "section_illustrations", "Total"}
+    for row in expected:
+        assert rows[row["step"]] == [str(row["units"]), f"{row['prompt_tokens']:,}",
+                                     f"{row['completion_tokens']:,}", str(row["images"]), money(row["cost"])]
+    assert rows["section_illustrations"][-1] == "$0.0400"
+    total = sum(r["cost"] for r in expected)
+    assert rows["Total"][0] == "3" and rows["Total"][-1] == money(total)
+    assert dialog.total_cost() == pytest.approx(total)
+
+    used = costs.spent(gui_ws, post_id=53)
+    assert used == pytest.approx(total)
+    assert f"{money(used)} of $1.00 used" in dialog.post_meter.text.text()
+    assert dialog.post_meter.bar.isVisible() and dialog.post_meter.bar.value() == round(used * 100)
+    assert "no limit" in dialog.month_meter.text.text() and not dialog.month_meter.bar.isVisible()
+
+    regroup(qtbot, dialog, "model")
+    assert set(shown_rows(dialog)) == {"gpt-4o-mini", "dall-e-3", "Total"}
+    assert dialog.table.horizontalHeaderItem(0).text() == "Model"
+    regroup(qtbot, dialog, "month")
+    (month,) = costs.totals(gui_ws, "month")
+    assert shown_rows(dialog)[costs.month_start().strftime("%B %Y")][-1] == money(month["cost"])
+    regroup(qtbot, dialog, "post")
+    assert "A week in the Scottish Highlands  (#53)" in shown_rows(dialog)
+
+    # A run made while the dialog is open appears after Refresh.
+    assert execute_step_script(2, 53, {"section_ids": [712]})["success"]
+    with qtbot.waitSignal(dialog.loaded, timeout=WAIT):
+        dialog.refresh_button.click()
+    assert shown_rows(dialog)["Total"][3] == "2"
+
+
+def test_no_runs_yet_and_opened_from_the_view_menu(qtbot, main_window):
+    dialog = main_window.show_costs()
+    qtbot.waitUntil(lambda: "No runs with costs yet" in dialog.status.text(), timeout=WAIT)
+    assert dialog.post_id == 53 and dialog.scope.currentText() == "This post"
+    assert shown_rows(dialog) == {"Total": ["0", "0", "0", "0", "$0.00"]}
+    dialog.close()
+
+
+def test_a_budget_too_small_refuses_a_gui_run_before_any_request(qtbot, main_window, loopback):
+    main_window.ws.settings.budget_per_post = 0.01  # three dall-e-3 images would cost about $0.12
+    qtbot.waitUntil(lambda: main_window.steps.item_for(2) is not None, timeout=WAIT)
+    main_window.steps.select_step(2)
+    qtbot.waitUntil(lambda: getattr(main_window.current_panel(), "step_id", None) == 2
+                    and main_window.current_panel().data is not None, timeout=WAIT)
+    panel = main_window.current_panel()
+    loopback.reset()
+    with qtbot.waitSignal(main_window.runs.run_failed, timeout=WAIT) as failed:
+        main_window.run_step()
+    message = failed.args[1]
+    assert "would cost about $0.1200" in message and "$0.01 budget" in message and "Nothing was sent" in message
+    qtbot.waitUntil(lambda: "Nothing was sent" in panel.status_label.text(), timeout=WAIT)
+    assert panel.status_label.isVisible()
+    assert "Nothing was sent" in main_window.statusBar().currentMessage()
+    assert loopback.count("/v1/images") == 0 and loopback.count("/sdapi") == 0  # the status bar may ask /v1/models

@@ -1,0 +1,151 @@
+"""File → Export workflow, Import workflow, Add the reference workflow: steps and LLM actions (no posts) as one
+JSON document, with wfdesk.db.workflows doing the work in a BackgroundOp.
+
+An import adds new rows (new ids) and is all or nothing: a file with problems lists them and adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from wfdesk.db.transfer import ImportError_
+from wfdesk.db.workflows import export_workflow, import_workflow, templates
+from wfdesk.errors import Problem
+from wfdesk.fileio import atomic_write_bytes
+from wfdesk.ui.config_editor.parameters_form import if_alive
+from wfdesk.ui.worker import BackgroundOp
+
+FILE_FILTER = "wfdesk workflow (*.json);;All files (*)"
+MAX_PROBLEMS_SHOWN = 12
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def read_workflow_file(path: str) -> Any:
+    """The JSON document in the file; a file that cannot be read or parsed says so in one line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImportError_([Problem("", f"cannot read {path}: {exc}")]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportError_([Problem("", f"not a JSON file (line {exc.lineno}, column {exc.colno}: "
+                                         f"{exc.msg})")]) from None
+
+
+class WorkflowTransfer(QObject):
+    """The three menu actions. `parent` hosts the dialogs; results come as signals and a message box."""
+
+    status_message = Signal(str)
+    imported = Signal(object)  # list of the new step ids
+    exported = Signal(str)  # the path written
+    failed = Signal(str)  # what went wrong, as shown
+
+    def __init__(self, ws, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.ws = ws
+        self.window = parent
+        self.message_box: QMessageBox | None = None  # the last result shown (tests read it)
+
+    # --- export ---------------------------------------------------------------------------------------------
+
+    def export_all(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export the workflow (steps and LLM actions, no posts)",
+                                              "workflow.json", FILE_FILTER)
+        if not path:
+            return
+        if not Path(path).suffix:
+            path += ".json"
+        ws = self.ws
+
+        def run() -> tuple[str, int, int]:
+            with ws.db.session() as s:
+                doc = export_workflow(s, name=Path(path).stem)
+            atomic_write_bytes(Path(path), json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))
+            return path, len(doc["workflow_steps"]), len(doc["llm_actions"])
+
+        def done(result: tuple[str, int, int]) -> None:
+            written, steps, actions = result
+            self.status_message.emit(f"Exported {_plural(steps, 'step')} and {_plural(actions, 'LLM action')} "
+                                     f"to {written}.")
+            self.exported.emit(written)
+
+        self.status_message.emit(f"Exporting the workflow to {path}…")
+        (BackgroundOp(run).success(if_alive(self.window, done))
+         .failure(if_alive(self.window, lambda exc: self._show_failure("Export workflow",
+                                                                        f"Nothing was written: {exc}")))
+         .run_in_background())
+
+    # --- import ---------------------------------------------------------------------------------------------
+
+    def import_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Import a workflow", "", FILE_FILTER)
+        if path:
+            self._import(lambda: read_workflow_file(path), Path(path).name)
+
+    def add_template(self, name: str = "reference") -> None:
+        self._import(lambda: templates()[name], f"the {name} workflow")
+
+    def _import(self, load, origin: str) -> None:
+        ws = self.ws
+
+        def run() -> dict[str, Any]:
+            data = load()
+            with ws.db.session() as s:  # one transaction: a refused document leaves nothing behind
+                counts = import_workflow(s, data, ws)
+            counts["name"] = data.get("name", "") if isinstance(data, dict) else ""
+            return counts
+
+        self.status_message.emit(f"Importing {origin}…")
+        (BackgroundOp(run).success(if_alive(self.window, lambda counts: self._imported(counts, origin)))
+         .failure(if_alive(self.window, lambda exc: self._import_failed(exc, origin)))
+         .run_in_background())
+
+    def _imported(self, counts: dict[str, Any], origin: str) -> None:
+        steps, actions = counts["workflow_steps"], counts["llm_actions"]
+        named = f" “{counts['name']}”" if counts.get("name") else ""
+        text = (f"Added {_plural(steps, 'step')} and {_plural(actions, 'LLM action')} from {origin}{named}. "
+                "They are at the end of the workflow list; the steps already there are unchanged.")
+        self.status_message.emit(text)
+        self.imported.emit(list(counts["step_ids"]))
+        self._show(QMessageBox.Icon.Information, "Import workflow", text)
+
+    def _import_failed(self, exc: Exception, origin: str) -> None:
+        if isinstance(exc, ImportError_):
+            problems = [str(p) for p in exc.problems]
+            shown = "".join(f"\n• {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
+            more = f"\n… and {len(problems) - MAX_PROBLEMS_SHOWN} more" if len(problems) > MAX_PROBLEMS_SHOWN else ""
+            text = f"Nothing was added: {origin} has {_plural(len(problems), 'problem')}:{shown}{more}"
+            details = "\n".join(problems) if more else ""
+            self._show_failure("Import workflow", text, details=details)
+        else:
+            self._show_failure("Import workflow", f"Nothing was added: {type(exc).__name__}: {exc}")
+
+    # --- messages -------------------------------------------------------------------------------------------
+
+    def _show_failure(self, title: str, text: str, details: str = "") -> None:
+        self.status_message.emit(text.splitlines()[0].rstrip(":") + (" (listed in the message)" if "\n" in text
+                                                                    else ""))
+        self.failed.emit(text)
+        self._show(QMessageBox.Icon.Warning, title, text, details)
+
+    def _show(self, kind: QMessageBox.Icon, title: str, text: str, details: str = "") -> None:
+        # Window-modal and not exec(): the result is on screen while nothing waits for it.
+        if self.message_box is not None:
+            self.message_box.close()
+        box = QMessageBox(kind, title, text, QMessageBox.StandardButton.Ok, self.window)
+        if details:
+            box.setDetailedText(details)
+        self.message_box = box
+        box.open()
+
+
+__all__ = ["WorkflowTransfer", "read_workflow_file"]
