@@ -65,3 +65,35 @@ def test_an_invalid_request_is_refused_with_its_message(demo, loopback):
     assert proc.wait(30) == 2
     assert events == [{"event": "refused", "message": "Step 99 does not exist"}]
     assert loopback.count() == 0
+
+
+def test_run_in_child_behaves_like_the_engine(demo, loopback):
+    from wfdesk.runs.child_client import RunRefused, run_in_child
+    from wfdesk.runs.engine import RunOptions
+    from wfdesk.scripts.base import CancelToken
+
+    seen = {"ids": [], "units": [], "started": None, "finished": None}
+
+    class Observer:
+        def run_started(self, run_id, units):
+            seen["started"] = (run_id, units)
+
+        def unit_changed(self, run_id, entry):
+            seen["units"].append(entry["status"])
+
+        def run_finished(self, run_id, result):
+            seen["finished"] = run_id
+
+    options = RunOptions(observer=Observer(), cancel=CancelToken(), on_run_id=seen["ids"].append)
+    result = run_in_child(demo, {"action": "start", "step_id": 2, "post_id": 53,
+                                 "context": {"section_ids": [711, 712]}}, options)
+    assert result["success"] and seen["ids"] == [result["run_id"]] == [seen["finished"]]
+    assert sorted(seen["units"]) == ["running", "running", "success", "success"]
+    resumed = run_in_child(demo, {"action": "resume", "run_id": result["run_id"]}, RunOptions())
+    assert resumed["run_id"] == result["run_id"] and resumed["success"]  # nothing left to do
+    try:
+        run_in_child(demo, {"action": "start", "step_id": 1, "post_id": 999, "context": {}}, RunOptions())
+    except RunRefused as exc:
+        assert "Post 999 does not exist" in str(exc)
+    else:
+        raise AssertionError("a missing post must be refused")

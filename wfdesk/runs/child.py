@@ -32,6 +32,8 @@ def emit(event: str, **data: Any) -> None:
 
 
 class _StdoutObserver:
+    finished = False
+
     def run_started(self, run_id: int, units: list[dict[str, Any]]) -> None:
         emit("run_started", run_id=run_id, units=units)
 
@@ -39,6 +41,7 @@ class _StdoutObserver:
         emit("unit", run_id=run_id, entry=entry)
 
     def run_finished(self, run_id: int, result: dict[str, Any]) -> None:
+        self.finished = True
         emit("run_finished", run_id=run_id, result=result)
 
 
@@ -62,14 +65,16 @@ def run(request: dict[str, Any]) -> int:
     ws = open_workspace(database_url=request["database_url"], data_dir=request["data_dir"],
                         settings=Settings.model_validate(request.get("settings") or {}), migrate=False)
     set_current(ws)
-    options = RunOptions(observer=_StdoutObserver(), cancel=cancel,
-                         on_run_id=lambda run_id: emit("run_id", run_id=run_id))
+    observer = _StdoutObserver()
+    options = RunOptions(observer=observer, cancel=cancel, on_run_id=lambda run_id: emit("run_id", run_id=run_id))
     try:
         if request.get("action") == "resume":
-            resume_run(ws, int(request["run_id"]), options)
+            result = resume_run(ws, int(request["run_id"]), options)
         else:
-            execute_step(ws, int(request["step_id"]), int(request["post_id"]), request.get("context") or {},
-                         options)
+            result = execute_step(ws, int(request["step_id"]), int(request["post_id"]),
+                                  request.get("context") or {}, options)
+        if not observer.finished:  # e.g. a resume with nothing left to run
+            emit("run_finished", run_id=result.get("run_id"), result=result)
     except (ConfigError, NotFoundError, BudgetError, ValueError) as exc:
         emit("refused", message=str(exc))
         return 2
