@@ -145,3 +145,40 @@ def test_preview_is_one_short_line():
     long = review.preview("word " * 100, 20)
     assert len(long) <= 20 and long.endswith("…")
     assert review.preview(None) == ""
+
+
+def test_latest_run_sums_up_what_is_left_to_do(demo, loopback):
+    assert review.latest_run(demo, 1, 53) is None
+    loopback.fail = lambda i, req: (500, {}, b'{"error": {"message": "boom"}}') if "Glen" in str(req.json) else None
+    execute_step(demo, 1, 53, {"section_ids": [711, 712, 713]})
+    latest = review.latest_run(demo, 1, 53)
+    assert (latest["status"], latest["total"], latest["done"], latest["failed"]) == ("partial", 3, 2, 1)
+    assert latest["unfinished_section_ids"] == [712] and latest["resumable"] and latest["offline"] is None
+    assert "boom" in latest["first_error"]
+    assert review.panel_data(demo, 1, 53)["latest_run"] == latest
+    loopback.fail = None
+    execute_step(demo, 1, 53, {"section_ids": [712]})
+    latest = review.latest_run(demo, 1, 53)
+    assert latest["status"] == "succeeded" and not latest["resumable"] and latest["unfinished"] == 0
+
+
+def test_latest_run_names_an_unreachable_provider(demo):
+    import socket
+
+    from wfdesk.settings import ProviderProfile, Settings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"  # closed when the block ends
+    demo.settings = Settings(providers={"default": ProviderProfile(base_url=dead, max_retries=0)})
+    execute_step(demo, 1, 53, {"section_ids": [711, 712]})
+    latest = review.latest_run(demo, 1, 53)
+    assert latest["status"] == "failed" and latest["resumable"]
+    assert latest["offline"] == {"address": dead, "sections": 2}
+
+
+def test_unreachable_address_from_engine_errors():
+    assert review.unreachable_address("cannot reach http://h:1/v1 (Connection error.)") == "http://h:1/v1"
+    assert review.unreachable_address("cannot reach http://h:8/ep: refused") == "http://h:8/ep"
+    assert review.unreachable_address("x; the provider looks offline, try again later") == ""
+    assert review.unreachable_address("http://h/v1 answered 500: boom") is None

@@ -76,6 +76,41 @@ def test_panel_map_and_fallback(qtbot, gui_ws, runs):
     assert isinstance(panel, GenericPanel)
 
 
+@pytest.fixture
+def plugin_types():
+    names = []
+
+    def add(name: str, panel: str) -> None:
+        registry.register_script_type(name, registry.get_handler("custom_script"), panel=panel, source="test")
+        names.append(name)
+
+    yield add
+    for name in names:
+        registry.unregister_script_type(name)
+
+
+def test_a_plugins_panel_string_is_resolved(qtbot, gui_ws, runs, plugin_types):
+    plugin_types("panel_from_plugin", "wfdesk.ui.panels.custom_script:CustomScriptPanel")
+    panel = create_panel("panel_from_plugin", gui_ws, runs)
+    qtbot.addWidget(panel)
+    assert type(panel) is CustomScriptPanel
+
+
+def test_a_plugin_panel_that_fails_to_import_falls_back_with_the_error_shown(qtbot, gui_ws, runs, plugin_types):
+    plugin_types("broken_panel", "no_such_plugin_module.panel:Missing")
+    plugin_types("not_a_panel", "wfdesk.ui.panels:PANEL_MAP")
+    broken = create_panel("broken_panel", gui_ws, runs)
+    qtbot.addWidget(broken)
+    assert type(broken) is GenericPanel
+    text = broken.panel_error_label.toolTip()
+    assert not broken.panel_error_label.isHidden()
+    assert "“broken_panel” type’s own panel could not be loaded" in text
+    assert "no_such_plugin_module.panel:Missing: ModuleNotFoundError" in text
+    other = create_panel("not_a_panel", gui_ws, runs)
+    qtbot.addWidget(other)
+    assert type(other) is GenericPanel and "is not a StepPanel subclass" in other.panel_error_label.toolTip()
+
+
 def test_header_picker_and_inputs(qtbot, gui_ws, runs, loopback):
     panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
     assert panel.title_label.text() == "polish_sections"

@@ -133,3 +133,38 @@ def test_shutdown_cancels_and_waits(qtbot, gui_ws, loopback):
     assert controller.active_count() == 0
     # At most the section in flight was written; the queued ones were cancelled.
     assert sum(field(gui_ws, sid, "polished") is not None for sid in (711, 712, 713)) <= 1
+
+
+def test_resume_runs_only_the_sections_left(qtbot, gui_ws, runs, loopback):
+    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as first:
+        key = runs.start(1, 53, {"section_ids": [711, 712, 713]})
+        runs.cancel_request(key)  # nothing is sent: all three are left to do
+    run_id = first.args[0]
+    loopback.fail = lambda i, req: (500, {}, b'{"error": {"message": "boom"}}') if "Glen" in str(req.json) else None
+    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as second:
+        runs.resume(run_id)  # step and post are read by the worker
+    assert second.args[0] == run_id and second.args[1]["status"] == "partial"
+    assert (second.args[1]["step_id"], second.args[1]["post_id"]) == (1, 53)
+    failed = [r["section_id"] for r in second.args[1]["results"] if r["status"] == "error"]
+    assert len(failed) == 1
+    sent = loopback.count("/v1/chat")
+
+    loopback.fail = None
+    started = []
+    runs.run_started.connect(lambda rid, info: started.append(info))
+    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as third:
+        runs.resume(run_id, step_id=1, post_id=53)
+    assert [u["section_id"] for u in started[0]["units"]] == failed
+    assert third.args[1]["status"] == "succeeded" and loopback.count("/v1/chat") == sent + 1
+
+    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as fourth:
+        runs.resume(run_id)  # nothing left: still reported as finished, nothing sent
+    assert fourth.args[1]["status"] == "succeeded" and loopback.count("/v1/chat") == sent + 1
+    qtbot.waitUntil(lambda: runs.active_count() == 0, timeout=TIMEOUT)
+
+
+def test_resume_of_an_unknown_run_is_refused(qtbot, runs):
+    with qtbot.waitSignal(runs.run_failed, timeout=TIMEOUT) as failed:
+        key = runs.resume(4242)
+    assert failed.args == [key, "Run 4242 does not exist"]
+    qtbot.waitUntil(lambda: runs.active_count() == 0, timeout=TIMEOUT)

@@ -14,6 +14,8 @@ from wfdesk.db import content
 from wfdesk.db.models import ContentField, ContentVersion, ImageAsset, LLMAction, Post, PostSection, Run, RunUnit
 from wfdesk.errors import ConfigError, NotFoundError
 from wfdesk.runs.planning import step_effective_config
+from wfdesk.scripts import registry
+from wfdesk.scripts.base import SectionHandler
 from wfdesk.scripts.config import StepConfig, parse_step_config, script_type_of
 from wfdesk.scripts.validation import validate_step
 from wfdesk.workspace import Workspace
@@ -21,6 +23,9 @@ from wfdesk.workspace import Workspace
 PREVIEW_CHARS = 160
 RECENT_RUNS = 20  # a section's last state comes from this many latest runs of the step on the post
 VERSION_ACTIONS = ("accept", "reject", "unreject")
+RESUMABLE = ("interrupted", "cancelled", "failed", "partial")  # run states that may leave sections to do again
+# The engine's wording when a provider cannot be reached (openai_compat, custom_scripts, a1111, resilience).
+_UNREACHABLE = re.compile(r"cannot reach (\S+?)(?=:?\s|;|\(|$)")
 
 
 def preview(text: str | None, limit: int = PREVIEW_CHARS) -> str:
@@ -45,6 +50,7 @@ def panel_data(ws: Workspace, step_id: int, post_id: int) -> dict[str, Any]:
         for f in s.scalars(select(ContentField).where(ContentField.post_id == post_id)):
             values[f.section_id][f.name] = f.value
         last = _last_units(s, step_id, post_id)
+        latest = _latest_run(s, step_id, post_id)
         info = {"id": step.id, "name": step.name, "stage": step.stage, "script_type": script_type_of(raw),
                 "config": raw, "config_error": config_error, "action": action,
                 "description": describe_step(raw, config, action)}
@@ -66,7 +72,59 @@ def panel_data(ws: Workspace, step_id: int, post_id: int) -> dict[str, Any]:
                      "inputs": {i["db_field"]: fields.get(i["db_field"]) for i in inputs},
                      "outputs": {o["db_field"]: fields.get(o["db_field"]) for o in outputs},
                      "last": last.get(sec.id)})
-    return {"step": info, "post": post_info, "sections": rows, "post_last": last.get(None)}
+    return {"step": info, "post": post_info, "sections": rows, "post_last": last.get(None), "latest_run": latest}
+
+
+def latest_run(ws: Workspace, step_id: int, post_id: int) -> dict[str, Any] | None:
+    """The newest run of a step on a post, summed up for the panel's resume / offline notice (one query)."""
+    with ws.db.session() as s:
+        return _latest_run(s, step_id, post_id)
+
+
+def unreachable_address(error: str | None) -> str | None:
+    """The address in an engine error saying a provider cannot be reached ("" when offline but unnamed)."""
+    if not error:
+        return None
+    match = _UNREACHABLE.search(error)
+    if match:
+        return match.group(1)
+    return "" if "looks offline" in error else None
+
+
+def _latest_run(s: Session, step_id: int, post_id: int) -> dict[str, Any] | None:
+    newest = (select(Run.id).where(Run.step_id == step_id, Run.post_id == post_id)
+              .order_by(Run.id.desc()).limit(1).scalar_subquery())
+    rows = list(s.execute(select(Run.id, Run.status, Run.script_type, Run.error,
+                                 RunUnit.section_id, RunUnit.status, RunUnit.error)
+                          .outerjoin(RunUnit, RunUnit.run_id == Run.id).where(Run.id == newest)
+                          .order_by(RunUnit.position, RunUnit.id)))
+    if not rows:
+        return None
+    run_id, status, script_type, run_error = rows[0][:4]
+    units = [(sid, unit_status, error) for *_, sid, unit_status, error in rows if unit_status is not None]
+    counts: dict[str, int] = defaultdict(int)
+    for _, unit_status, _ in units:
+        counts[unit_status] += 1
+    unfinished = [(sid, unit_status, error) for sid, unit_status, error in units if unit_status != "success"]
+    errors = [error for _, unit_status, error in unfinished if unit_status == "error" and error]
+    addresses = [a for a in map(unreachable_address, errors) if a is not None]
+    offline = None
+    if addresses:
+        named = [a for a in addresses if a]
+        offline = {"address": named[0] if named else "", "sections": len(addresses)}
+    return {"run_id": run_id, "status": status, "total": len(units), "done": counts["success"],
+            "failed": counts["error"], "cancelled": counts["cancelled"], "unfinished": len(unfinished),
+            "unfinished_section_ids": [sid for sid, _, _ in unfinished if sid is not None],
+            "first_error": errors[0] if errors else run_error, "offline": offline,
+            "resumable": status in RESUMABLE and bool(unfinished) and _resumes_per_section(script_type)}
+
+
+def _resumes_per_section(script_type: str) -> bool:
+    """Only section handlers resume (a plain handler's run is one call); a type no longer installed cannot."""
+    try:
+        return isinstance(registry.get_handler(script_type), SectionHandler)
+    except ValueError:
+        return False
 
 
 def _parse(step_name: str, raw: dict[str, Any]) -> tuple[StepConfig | None, str | None]:
@@ -128,6 +186,14 @@ def describe_step(raw: dict[str, Any], config: StepConfig | None, action: dict[s
     if kind == "custom_script":
         return f"Sends {ins} of each selected section to {config.script_config.custom_endpoint}; the answer goes " \
                f"to {outs}."
+    try:
+        what = registry.type_info(kind).description.strip().rstrip(".")  # a plugin says what it does
+    except ValueError:
+        what = ""
+    if what and not config.inputs:
+        return f"{what}. The result goes to {outs}."
+    if what:
+        return f"{what}: {ins} → {outs}."
     return f"Runs the “{kind}” script on the selected sections: {ins} → {outs}."
 
 

@@ -1,4 +1,5 @@
-"""Step runs in the background: each run executes `wfdesk.runs.engine.execute_step` on a QThreadPool worker.
+"""Step runs in the background: each run executes `wfdesk.runs.engine.execute_step` (or `resume_run`, which runs
+again only the sections of an earlier run that never finished) on a QThreadPool worker.
 
 The engine calls its observer from worker threads; the observer here only emits signals of a per-run QObject,
 queued to the GUI thread, where the controller keeps the bookkeeping (active runs, per-section states) and
@@ -10,13 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
-from wfdesk.errors import WfdeskError
-from wfdesk.runs.engine import RunOptions, execute_step
+from wfdesk.db.models import Run
+from wfdesk.errors import NotFoundError, WfdeskError
+from wfdesk.runs.engine import RunOptions, execute_step, resume_run
 from wfdesk.scripts.base import CancelToken
 from wfdesk.workspace import Workspace
 
@@ -28,6 +31,7 @@ class _JobSignals(QObject):
     """Emitted from the job's threads; connected with queued connections to the controller."""
 
     run_id_known = Signal(str, int)
+    target = Signal(str, int, int)  # a resumed run's step and post, read on the worker
     started = Signal(str, int, object)
     unit = Signal(str, int, object)
     finished = Signal(str, int, object)
@@ -40,6 +44,7 @@ class _Observer:
 
     def __init__(self, key: str, signals: _JobSignals) -> None:
         self.key, self.signals = key, signals
+        self.reported_finish = False
 
     def run_started(self, run_id: int, units: list[dict[str, Any]]) -> None:
         self.signals.started.emit(self.key, run_id, units)
@@ -48,28 +53,34 @@ class _Observer:
         self.signals.unit.emit(self.key, run_id, dict(entry))
 
     def run_finished(self, run_id: int, result: dict[str, Any]) -> None:
+        self.reported_finish = True
         self.signals.finished.emit(self.key, run_id, result)
 
 
 class _RunJob(QRunnable):
-    def __init__(self, ws: Workspace, key: str, step_id: int, post_id: int, context: dict[str, Any],
-                 token: CancelToken, signals: _JobSignals) -> None:
+    """One engine call on a pool thread: `work(job, options)` is execute_step or resume_run with its arguments."""
+
+    def __init__(self, key: str, work: Callable[[_RunJob, RunOptions], dict[str, Any]], what: str, token: CancelToken,
+                 signals: _JobSignals) -> None:
         super().__init__()
         # The controller holds the Python reference until `done` arrives; the pool must not delete it.
         self.setAutoDelete(False)
-        self.ws, self.key, self.step_id, self.post_id = ws, key, step_id, post_id
-        self.context, self.token, self.signals = context, token, signals
+        self.key, self.work, self.what, self.token, self.signals = key, work, what, token, signals
 
     def run(self) -> None:
-        options = RunOptions(observer=_Observer(self.key, self.signals), cancel=self.token,
+        observer = _Observer(self.key, self.signals)
+        options = RunOptions(observer=observer, cancel=self.token,
                              on_run_id=lambda run_id: self.signals.run_id_known.emit(self.key, run_id))
         try:
-            execute_step(self.ws, self.step_id, self.post_id, self.context, options)
+            result = self.work(self, options)
+            if not observer.reported_finish and isinstance(result.get("run_id"), int):
+                # e.g. a resume with nothing left to do: the engine returns the result without running anything.
+                self.signals.finished.emit(self.key, result["run_id"], result)
         except (WfdeskError, ValueError, LookupError) as exc:
             # Config, missing rows, bad context: refused before (or while) starting; the message is for a person.
             self.signals.failed.emit(self.key, str(exc))
         except Exception as exc:  # noqa: BLE001 - never let a worker's exception reach Qt
-            log.exception("run of step %s on post %s failed", self.step_id, self.post_id)
+            log.exception("%s failed", self.what)
             self.signals.failed.emit(self.key, f"{type(exc).__name__}: {exc}")
         finally:
             self.signals.done.emit(self.key)
@@ -78,8 +89,8 @@ class _RunJob(QRunnable):
 @dataclass
 class _Active:
     key: str
-    step_id: int
-    post_id: int
+    step_id: int | None  # None until a resumed run's worker has read it
+    post_id: int | None
     context: dict[str, Any]
     token: CancelToken
     job: _RunJob
@@ -114,18 +125,47 @@ class RunController(QObject):
     # --- public API -------------------------------------------------------------------------------------------
     def start(self, step_id: int, post_id: int, context: dict[str, Any] | None = None) -> str:
         """Queue a run; returns a request key at once. Its run_id arrives with run_started (payload "key")."""
+        ws, run_context = self.ws, dict(context or {})
+        return self._submit(lambda _job, options: execute_step(ws, step_id, post_id, run_context, options),
+                            f"run of step {step_id} on post {post_id}", step_id, post_id, run_context)
+
+    def resume(self, run_id: int, *, step_id: int | None = None, post_id: int | None = None) -> str:
+        """Run again, in the same ledger row, only the sections of run_id that never finished successfully
+        (interrupted by a crash, cancelled, failed). Signals as for start(); returns a request key at once.
+        step_id / post_id, when the caller knows them, let active_runs() tell whose run it is before the worker
+        has read the run."""
+        ws = self.ws
+
+        def work(job: _RunJob, options: RunOptions) -> dict[str, Any]:
+            with ws.db.session() as s:
+                run = s.get(Run, run_id)
+                if run is None:
+                    raise NotFoundError(f"Run {run_id} does not exist")
+                target = (run.step_id, run.post_id)
+            if None not in target:
+                job.signals.target.emit(job.key, *target)
+            return resume_run(ws, run_id, options)
+
+        return self._submit(work, f"resume of run {run_id}", step_id, post_id, {"resume_run": run_id},
+                            run_id=run_id)
+
+    def _submit(self, work: Callable[[_RunJob, RunOptions], dict[str, Any]], what: str, step_id: int | None,
+                post_id: int | None, context: dict[str, Any], run_id: int | None = None) -> str:
         key = uuid.uuid4().hex
         token = CancelToken()
         signals = _JobSignals()
         queued = Qt.ConnectionType.QueuedConnection
         signals.run_id_known.connect(self._on_run_id, queued)
+        signals.target.connect(self._on_target, queued)
         signals.started.connect(self._on_started, queued)
         signals.unit.connect(self._on_unit, queued)
         signals.finished.connect(self._on_finished, queued)
         signals.failed.connect(self._on_failed, queued)
         signals.done.connect(self._on_done, queued)
-        job = _RunJob(self.ws, key, step_id, post_id, dict(context or {}), token, signals)
-        self._active[key] = _Active(key, step_id, post_id, dict(context or {}), token, job, signals)
+        job = _RunJob(key, work, what, token, signals)
+        self._active[key] = _Active(key, step_id, post_id, context, token, job, signals)
+        if run_id is not None:
+            self._on_run_id(key, run_id)  # known up front: cancel(run_id) works while it is still queued
         self.pool.start(job)
         self.active_changed.emit(self.active_count())
         return key
@@ -184,6 +224,11 @@ class RunController(QObject):
         active.run_id = run_id
         with self._lock:
             self._tokens[run_id] = active.token
+
+    def _on_target(self, key: str, step_id: int, post_id: int) -> None:
+        active = self._active.get(key)
+        if active is not None:
+            active.step_id, active.post_id = step_id, post_id
 
     def _on_started(self, key: str, run_id: int, units: list[dict[str, Any]]) -> None:
         active = self._active.get(key)

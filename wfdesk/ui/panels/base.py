@@ -3,6 +3,8 @@
 Header (step, stage, type, one-line description), the section picker, the step's inputs and LLM settings as
 run-time overrides, Run / Cancel, an overall progress bar and a status line. Subclasses supply the results area.
 Data is loaded with BackgroundOps and runs go through the RunController, so the GUI thread only updates widgets.
+A banner (RunNotice) tells when the last run was interrupted, cancelled or failed, offering to resume only the
+sections left, says plainly when the provider could not be reached, and warns before a run when it is offline.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMainWindow,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -33,6 +36,9 @@ from PySide6.QtWidgets import (
 )
 
 from wfdesk.db import review
+from wfdesk.providers import openai_compat
+from wfdesk.scripts import registry
+from wfdesk.ui.panels.run_notice import RunNotice, describe_latest_run, offline_warning
 from wfdesk.ui.panels.section_picker import SectionPicker
 from wfdesk.ui.run_controller import FINAL_UNIT_STATES, RunController
 from wfdesk.ui.worker import BackgroundOp
@@ -71,6 +77,9 @@ class StepPanel(QWidget):
         self._checked: dict[tuple[int, int], set[int]] = {}  # remembered selection per step and post
         self._input_editors: dict[str, QLineEdit | QPlainTextEdit] = {}
         self._defaults: dict[str, Any] = {}
+        self._dismissed: set[int] = set()  # runs whose notice the editor closed
+        self._offline_ask: list[int] | None = None  # sections of a run waiting for "Run anyway"
+        self._idle_status_due = True  # a fresh step/post shows its summary; a run's outcome stays until then
         self._detail_timer = QTimer(self, singleShot=True, interval=DETAIL_REFRESH_MS)
         self._detail_timer.timeout.connect(self.reload_detail)
         self._build()
@@ -173,6 +182,10 @@ class StepPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(head)
         layout.addWidget(line)
+        self.notice = RunNotice()
+        self.notice.action_clicked.connect(self._on_notice_action)
+        self.notice.dismissed.connect(self._on_notice_dismissed)
+        layout.addWidget(self.notice)
         layout.addWidget(self.splitter, 1)
         layout.addLayout(bar)
 
@@ -245,6 +258,9 @@ class StepPanel(QWidget):
             self._set_status("Loading…")
             self.title_label.setText("Loading…")
             self.picker.set_sections([])
+            self._offline_ask = None
+            self._idle_status_due = True
+            self.notice.clear()
         self._attach_active_run()
         self._load()
 
@@ -257,9 +273,10 @@ class StepPanel(QWidget):
     def is_running(self) -> bool:
         return self.run_id is not None or any(v == (self.step_id, self.post_id) for v in self._pending.values())
 
-    def run(self, section_ids: list[int] | None = None) -> str | None:
+    def run(self, section_ids: list[int] | None = None, *, offline_ok: bool = False) -> str | None:
         """Run the step on the checked sections (or on section_ids). Returns the request key, or None with the
-        reason in the status line."""
+        reason in the status line. When the provider is known to be offline the banner asks first ("Run anyway");
+        offline_ok skips that question."""
         if self.data is None or self.step_id is None or self.post_id is None:
             return None
         if self.is_running():
@@ -284,6 +301,14 @@ class StepPanel(QWidget):
         if settings:
             context["llm_settings"] = settings
         context.update(self.extra_context())
+        offline = None if offline_ok else self.provider_offline()
+        if offline is not None:
+            self._offline_ask = list(ids)
+            self.notice.show_notice(offline_warning(*offline))
+            self._set_status("Not started yet: the provider looks offline (see above).")
+            return None
+        self._offline_ask = None
+        self.notice.clear()
         key = self.runs.start(self.step_id, self.post_id, context)
         self._pending[key] = (self.step_id, self.post_id)
         for sid in ids:
@@ -293,6 +318,100 @@ class StepPanel(QWidget):
         self._set_status(f"Starting on {len(ids)} section(s)…" if ids else "Starting on the post…")
         self._update_buttons()
         return key
+
+    def resume(self) -> str | None:
+        """Run again only the sections of the latest run that never finished (the banner's button). Returns the
+        request key, or None when there is nothing to resume."""
+        latest = (self.data or {}).get("latest_run")
+        if not latest or not latest.get("resumable") or self.is_running():
+            return None
+        key = self.runs.resume(latest["run_id"], step_id=self.step_id, post_id=self.post_id)
+        self._pending[key] = (self.step_id, self.post_id)
+        ids = latest["unfinished_section_ids"]
+        for sid in ids:
+            self._units[sid] = "queued"
+            self.picker.set_state(sid, "queued")
+        self.notice.clear()
+        self._start_progress(len(ids) or 1)
+        self._set_status(f"Resuming run #{latest['run_id']} on the {len(ids)} section(s) left…")
+        self._update_buttons()
+        return key
+
+    def provider_offline(self) -> tuple[str, str] | None:
+        """(address, reason) when the provider this step talks to is known to be offline: the engine's circuit
+        breaker tripped in this app (ProviderGate), or the status bar's last check failed. Never touches the
+        network: both are what this app already saw."""
+        if self.data is None:
+            return None
+        step = self.data["step"]
+        params = (step["config"].get("script_config") or {}).get("parameters") or {}
+        try:
+            model = registry.type_info(step["script_type"]).parameters_model
+        except ValueError:
+            return None
+        if "provider" not in getattr(model, "model_fields", {}):
+            return None  # e.g. custom_script: it posts to its own base URL, not to a provider
+        if step["script_type"] == "image_generation" and \
+                (params.get("backend") or self.ws.settings.image_backend) == "a1111":
+            return None
+        try:
+            profile = self.ws.settings.provider(params.get("provider"))
+            default = self.ws.settings.provider(None)
+        except KeyError:
+            return None
+        address = openai_compat.resolve_base_url(profile) or "the OpenAI API"
+        reason = openai_compat.gate_for(self.ws, profile).offline_reason()
+        if reason:
+            return address, reason
+        if profile.name == default.name:
+            reason = self._status_bar_offline()
+            if reason is not None:
+                return address, reason
+        return None
+
+    def _status_bar_offline(self) -> str | None:
+        """The main window's status bar says "Provider: offline (why)" after its last check."""
+        window = self.window()
+        bar = window.statusBar() if isinstance(window, QMainWindow) else None
+        ask = getattr(bar, "provider_offline_reason", None)
+        if callable(ask):  # a status bar that tells it directly
+            return ask()
+        label = getattr(getattr(bar, "provider", None), "label", None)
+        text = label.text() if isinstance(label, QLabel) else ""
+        if not text.startswith("Provider: offline"):
+            return None
+        return text.removeprefix("Provider: offline").strip(" ()")
+
+    def _update_notice(self) -> None:
+        """The banner about the latest run of this step on this post; hidden while a run is in flight."""
+        if self._offline_ask is not None:
+            return  # the "looks offline" question stays until answered
+        latest = (self.data or {}).get("latest_run")
+        notice = None
+        if not self.is_running() and latest and latest["run_id"] not in self._dismissed:
+            notice = describe_latest_run(latest)
+        if notice is None:
+            self.notice.clear()
+        else:
+            self.notice.show_notice(notice)
+
+    def _on_notice_action(self) -> None:
+        if self._offline_ask is not None:
+            ids, self._offline_ask = self._offline_ask, None
+            self.notice.clear()
+            self.run(section_ids=ids if (self.data or {}).get("sections") else None, offline_ok=True)
+        else:
+            self.resume()
+
+    def _on_notice_dismissed(self) -> None:
+        if self._offline_ask is not None:
+            self._offline_ask = None
+            self._set_status("Not started.")
+            self._update_notice()
+            return
+        latest = (self.data or {}).get("latest_run")
+        if latest:
+            self._dismissed.add(latest["run_id"])
 
     def cancel(self) -> None:
         if not self.is_running():
@@ -430,9 +549,11 @@ class StepPanel(QWidget):
             self._show_last_state(row)
         for sid, status in self._units.items():
             self.picker.set_state(sid, status)
-        if not self.is_running():
+        if not self.is_running() and self._idle_status_due:
             self._set_status(self._idle_status(data))
+            self._idle_status_due = False
         self._update_buttons()
+        self._update_notice()
         self.data_loaded(data)
         self.loaded.emit()
 
@@ -506,6 +627,7 @@ class StepPanel(QWidget):
             self._start_progress(active["total"] or 1)
             self.progress.setValue(active["done"])
             self._set_status(f"Running: {active['done']} of {active['total']} section(s) finished…")
+            self.notice.clear()
         self._update_buttons()
 
     def _on_run_started(self, run_id: int, info: dict[str, Any]) -> None:
@@ -513,6 +635,8 @@ class StepPanel(QWidget):
         if (info["step_id"], info["post_id"]) != (self.step_id, self.post_id):
             return
         self.run_id = run_id
+        self._offline_ask = None
+        self.notice.clear()
         for unit in info["units"]:
             self._units[unit["section_id"]] = "queued"
             self.picker.set_state(unit["section_id"], "queued")
@@ -537,6 +661,7 @@ class StepPanel(QWidget):
         if not mine and (result.get("step_id"), result.get("post_id")) != (self.step_id, self.post_id):
             return
         self.run_id = None
+        self._idle_status_due = False  # the outcome below stays on screen after the reload
         self._units = {}  # the ledger has the final states now; the reload shows them
         self.progress.setValue(self.progress.maximum())
         self._set_status(self._finished_status(result), error=result.get("status") == "failed")
@@ -561,6 +686,7 @@ class StepPanel(QWidget):
         self.progress.hide()
         self._set_status(f"Not run: {message}", error=True)
         self._update_buttons()
+        self._update_notice()
 
     def _finished_status(self, result: dict[str, Any]) -> str:
         counts: dict[str, int] = {}

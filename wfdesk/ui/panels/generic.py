@@ -140,12 +140,23 @@ class GenericPanel(StepPanel):
         self.result_view = QPlainTextEdit()
         self.result_view.setReadOnly(True)
         self.result_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.panel_error_label = QLabel()  # a plugin's own panel failed to load: say so, show this one instead
+        self.panel_error_label.setWordWrap(True)
+        self.panel_error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.panel_error_label.hide()
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.panel_error_label)
         layout.addWidget(self.heading)
         layout.addWidget(QLabel("<b>Result</b> (JSON)"))
         layout.addWidget(self.result_view, 1)
         return box
+
+    def show_panel_error(self, text: str) -> None:
+        self.panel_error_label.setText(f"<span style='color:{error_color(self)}'>{html.escape(text)}</span>")
+        self.panel_error_label.setToolTip(text)
+        self.panel_error_label.show()
+        self.status_message.emit(text)
 
     # --- parameters form ----------------------------------------------------------------------------------------
     def add_options(self, form: QFormLayout, data: dict[str, Any]) -> None:

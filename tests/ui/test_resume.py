@@ -1,0 +1,246 @@
+"""Resume and provider-offline in the step panel: a run killed with SIGKILL in another process is offered for
+resume and finishes without sending a finished section again; a provider on a closed port is reported plainly,
+warned about before the next run, and the failed sections run again once it answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+from conftest import ROOT
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMainWindow
+from sqlalchemy import select
+
+from wfdesk.db import content, editing
+from wfdesk.db.models import RunUnit
+from wfdesk.runs import ledger
+from wfdesk.settings import ProviderProfile, Settings
+from wfdesk.ui.panels import create_panel
+from wfdesk.ui.panels.run_notice import describe_latest_run
+from wfdesk.ui.run_controller import RunController
+from wfdesk.workspace import open_workspace, set_current
+
+TIMEOUT = 10_000
+
+
+@pytest.fixture
+def runs(qtbot, gui_ws):
+    controller = RunController(gui_ws)
+    yield controller
+    assert controller.shutdown(5000)
+
+
+def open_panel(qtbot, ws, runs, script_type: str = "llm_action", step_id: int = 1):
+    panel = create_panel(script_type, ws, runs)
+    qtbot.addWidget(panel)
+    panel.resize(1100, 760)
+    panel.show()
+    with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
+        panel.show_step(step_id, 53)
+    return panel
+
+
+def add_sections(ws, n: int) -> list[int]:
+    ids = [editing.add_section(ws, 53, f"Part {i}") for i in range(n)]
+    with ws.db.session() as s:
+        for sid in ids:
+            content.write_text(s, 53, sid, "draft", f"draft of section {sid}", source="editor")
+    return ids
+
+
+def succeeded(ws) -> set[int]:
+    with ws.db.session() as s:
+        return set(s.scalars(select(RunUnit.section_id).where(RunUnit.status == "success")))
+
+
+def sent_per_section(loopback) -> Counter:
+    counts: Counter = Counter()
+    for r in loopback.requests:
+        match = re.search(r"draft of section (\d+)", json.dumps(r.json or {}))
+        if match:
+            counts[int(match.group(1))] += 1
+    return counts
+
+
+def kill_run_after(ws, loopback, ids: list[int], finished: int) -> None:
+    """`wfdesk run-step` in a subprocess, slowed down by the provider, killed with SIGKILL mid-run."""
+    loopback.latency = 0.4
+    env = {**os.environ, "WFDESK_DATABASE_URL": ws.db.url, "WFDESK_DATA_DIR": str(ws.data_dir),
+           "OPENAI_BASE_URL": loopback.base_url}
+    proc = subprocess.Popen([sys.executable, "-m", "wfdesk", "run-step", "--step", "1", "--post", "53",
+                             "--sections", ",".join(map(str, ids)), "--llm-settings", '{"concurrency": 2}'],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while len(succeeded(ws)) < finished:
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "the run made no progress"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    loopback.latency = 0
+
+
+def click(qtbot, button) -> None:
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_resume_after_the_app_was_killed(qtbot, gui_ws, runs, loopback):
+    ids = add_sections(gui_ws, 8)
+    kill_run_after(gui_ws, loopback, ids, finished=2)
+    done = succeeded(gui_ws)
+    sent_before = sent_per_section(loopback)
+    assert 2 <= len(done) < 8
+    interrupted = ledger.mark_interrupted(gui_ws)  # what the app does at start
+    assert len(interrupted) == 1
+
+    panel = open_panel(qtbot, gui_ws, runs)
+    left = 8 - len(done)
+    assert panel.notice.isVisible() and panel.notice.kind() == "warning"
+    assert panel.notice.message_label.text() == (
+        f"The last run was interrupted (the app closed during it): {len(done)} of 8 sections are done.")
+    assert panel.notice.action_button.text() == f"Resume the {left} remaining"
+
+    with qtbot.waitSignal(runs.run_started, timeout=TIMEOUT) as started:
+        click(qtbot, panel.notice.action_button)
+    assert started.args[0] == interrupted[0]
+    assert {u["section_id"] for u in started.args[1]["units"]} == set(ids) - done
+    assert not panel.notice.isVisible() and panel.is_running()
+    qtbot.waitUntil(lambda: not panel.is_running() and panel.data["latest_run"]["status"] == "succeeded",
+                    timeout=TIMEOUT)
+    assert not panel.notice.isVisible()
+    assert panel.status_text() == "Finished: 8 done."
+
+    sent_after = sent_per_section(loopback)
+    for sid in done:
+        assert sent_after[sid] == sent_before[sid] == 1, f"section {sid} was sent again"
+    assert all(sent_after[sid] >= 1 for sid in ids)
+    assert ledger.run_detail(gui_ws, interrupted[0])["status"] == "succeeded"
+    with gui_ws.db.session() as s:
+        assert all(len(content.versions_of(s, 53, sid, "polished")) == 1 for sid in ids)
+
+
+def test_a_cancelled_run_offers_the_rest_and_dismiss_hides_it(qtbot, gui_ws, runs, loopback):
+    loopback.latency = 0.5
+    panel = open_panel(qtbot, gui_ws, runs)
+    with qtbot.waitSignal(runs.run_started, timeout=TIMEOUT):
+        panel.run(section_ids=[711, 712, 713])
+    panel.cancel()
+    qtbot.waitUntil(lambda: not panel.is_running() and panel.notice.isVisible(), timeout=TIMEOUT)
+    loopback.latency = 0
+    latest = panel.data["latest_run"]
+    assert latest["status"] == "cancelled" and latest["unfinished"] >= 1
+    assert panel.notice.message_label.text().startswith("The last run was cancelled:")
+    assert panel.notice.action_button.text() == f"Run the {latest['unfinished']} remaining"
+    click(qtbot, panel.notice.dismiss_button)
+    assert not panel.notice.isVisible()
+    with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
+        panel.refresh()
+    assert not panel.notice.isVisible()  # dismissed for this run, also after a reload
+
+
+def test_notice_wording():
+    base = {"run_id": 4, "total": 8, "done": 5, "failed": 0, "cancelled": 0, "unfinished": 3,
+            "unfinished_section_ids": [1, 2, 3], "first_error": None, "offline": None, "resumable": True}
+    assert describe_latest_run({**base, "status": "succeeded", "resumable": False}) is None
+    partial = describe_latest_run({**base, "status": "partial", "failed": 3, "first_error": "boom"})
+    assert partial.message == "The last run finished with errors: 5 of 8 sections are done, 3 failed."
+    assert partial.note == "First error: boom" and partial.action == "Run the 3 sections again"
+    one = describe_latest_run({**base, "status": "interrupted", "total": 2, "done": 1, "unfinished": 1})
+    assert one.message.endswith("1 of 2 sections is done.") and one.action == "Resume the 1 remaining"
+
+
+# --- the provider is offline --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def dead_url():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"  # nothing listens there now: connections are refused
+
+
+@pytest.fixture
+def offline_ws(tmp_path, loopback, dead_url):
+    profile = ProviderProfile(name="default", base_url=dead_url, max_retries=0, connect_timeout=2)
+    ws = open_workspace(database_url=f"sqlite:///{tmp_path / 'offline.db'}", data_dir=tmp_path / "data",
+                        settings=Settings(custom_script_base_url=loopback.root_url, providers={"default": profile}))
+    set_current(ws)
+    editing.load_demo(ws)
+    yield ws
+    set_current(None)
+    ws.close()
+
+
+@pytest.fixture
+def offline_runs(qtbot, offline_ws):
+    controller = RunController(offline_ws)
+    yield controller
+    assert controller.shutdown(5000)
+
+
+def test_provider_offline_is_said_plainly_and_failed_sections_run_again(qtbot, offline_ws, offline_runs, loopback,
+                                                                        dead_url):
+    panel = open_panel(qtbot, offline_ws, offline_runs)
+    with qtbot.waitSignal(offline_runs.run_finished, timeout=TIMEOUT) as finished:
+        panel.run(section_ids=[711, 712, 713])
+    assert finished.args[1]["status"] == "failed"
+    qtbot.waitUntil(lambda: panel.notice.isVisible(), timeout=TIMEOUT)
+    assert panel.notice.kind() == "error"
+    assert panel.notice.message_label.text() == (
+        f"The provider at {dead_url} is offline: nothing was generated for 3 sections.")
+    assert panel.notice.note_label.text().startswith("Try again later")
+    assert panel.notice.action_button.text() == "Run again (3 sections)"
+
+    # The engine has seen it offline: the next Run warns first (it does not refuse).
+    assert panel.run(section_ids=[711]) is None
+    assert offline_runs.active_count() == 0 and panel.notice.kind() == "warning"
+    assert panel.notice.message_label.text() == f"The provider at {dead_url} looks offline."
+    assert panel.notice.action_button.text() == "Run anyway"
+    click(qtbot, panel.notice.dismiss_button)  # "Not now": back to what the last run left
+    assert panel.notice.kind() == "error" and offline_runs.active_count() == 0
+
+    # The provider answers again (here: the editor fixed its address); "Run again" sends only the failed ones.
+    offline_ws.settings = Settings(custom_script_base_url=loopback.root_url, providers={"default": ProviderProfile(
+        name="default", base_url=loopback.base_url, max_retries=0)})
+    with qtbot.waitSignal(offline_runs.run_finished, timeout=TIMEOUT) as finished:
+        click(qtbot, panel.notice.action_button)
+    assert finished.args[1]["status"] == "succeeded" and finished.args[1]["run_id"] == finished.args[0]
+    qtbot.waitUntil(lambda: panel.data["latest_run"]["status"] == "succeeded", timeout=TIMEOUT)
+    assert not panel.notice.isVisible()
+    assert loopback.count("/v1/chat/completions") == 3
+
+
+def test_status_bar_offline_warns_before_run_and_run_anyway_starts(qtbot, offline_ws, offline_runs, dead_url):
+    from wfdesk.ui.status_bar import AppStatusBar
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    bar = AppStatusBar(offline_ws)
+    window.setStatusBar(bar)
+    panel = create_panel("llm_action", offline_ws, offline_runs)
+    window.setCentralWidget(panel)
+    window.resize(1100, 760)
+    window.show()
+    with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
+        panel.show_step(1, 53)
+    bar.check_provider()
+    qtbot.waitUntil(lambda: bar.provider.label.text().startswith("Provider: offline"), timeout=TIMEOUT)
+
+    assert panel.run(section_ids=[711]) is None
+    assert panel.notice.kind() == "warning" and offline_runs.active_count() == 0
+    assert f"Last seen: cannot connect to {dead_url}" in panel.notice.note_label.text()
+    with qtbot.waitSignal(offline_runs.run_finished, timeout=TIMEOUT) as finished:
+        click(qtbot, panel.notice.action_button)  # "Run anyway"
+    assert finished.args[1]["status"] == "failed"
+    assert finished.args[1]["results"][0]["error"].startswith(f"cannot reach {dead_url}")
+    qtbot.waitUntil(lambda: panel.notice.kind() == "error", timeout=TIMEOUT)
+    assert "is offline: nothing was generated for 1 section." in panel.notice.message_label.text()
