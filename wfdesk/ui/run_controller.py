@@ -1,5 +1,6 @@
 """Step runs in the background: each run executes `wfdesk.runs.engine.execute_step` (or `resume_run`, which runs
-again only the sections of an earlier run that never finished) on a QThreadPool worker.
+again only the sections of an earlier run that never finished) in a child process (wfdesk.runs.child), relayed by a
+QThreadPool worker that waits on its output.
 
 The engine calls its observer from worker threads; the observer here only emits signals of a per-run QObject,
 queued to the GUI thread, where the controller keeps the bookkeeping (active runs, per-section states) and
@@ -9,6 +10,7 @@ re-emits its public signals. Nothing on the GUI thread waits for a run.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -17,10 +19,13 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
-from wfdesk.db.models import Run
+from wfdesk.db.models import Run, WorkflowStepEntity
 from wfdesk.errors import NotFoundError, WfdeskError
+from wfdesk.runs.child_client import run_in_child
 from wfdesk.runs.engine import RunOptions, execute_step, resume_run
 from wfdesk.scripts.base import CancelToken
+from wfdesk.scripts.config import script_type_of
+from wfdesk.scripts.registry import SCRIPT_TYPES
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -112,9 +117,12 @@ class RunController(QObject):
     run_failed = Signal(object, str)
     active_changed = Signal(int)
 
-    def __init__(self, ws: Workspace, parent: QObject | None = None, *, max_threads: int = 4) -> None:
+    def __init__(self, ws: Workspace, parent: QObject | None = None, *, max_threads: int = 4,
+                 in_process: bool | None = None) -> None:
         super().__init__(parent)
         self.ws = ws
+        # WFDESK_RUNS_IN_PROCESS=1 keeps runs in the app's process (debugging with breakpoints).
+        self.in_process = os.environ.get("WFDESK_RUNS_IN_PROCESS") == "1" if in_process is None else in_process
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self._active: dict[str, _Active] = {}
@@ -126,8 +134,23 @@ class RunController(QObject):
     def start(self, step_id: int, post_id: int, context: dict[str, Any] | None = None) -> str:
         """Queue a run; returns a request key at once. Its run_id arrives with run_started (payload "key")."""
         ws, run_context = self.ws, dict(context or {})
-        return self._submit(lambda _job, options: execute_step(ws, step_id, post_id, run_context, options),
-                            f"run of step {step_id} on post {post_id}", step_id, post_id, run_context)
+
+        def work(_job: _RunJob, options: RunOptions) -> dict[str, Any]:
+            if self._in_this_process(_step_script_type(ws, step_id)):
+                return execute_step(ws, step_id, post_id, run_context, options)
+            return run_in_child(ws, {"action": "start", "step_id": step_id, "post_id": post_id,
+                                     "context": run_context}, options)
+
+        return self._submit(work, f"run of step {step_id} on post {post_id}", step_id, post_id, run_context)
+
+    def _in_this_process(self, script_type: str | None) -> bool:
+        """Runs go to a child process (their Python work never competes with the window's event loop, and a
+        crashing plugin cannot take the window down), except for handlers registered at run time in this process,
+        which a child would not know."""
+        if self.in_process:
+            return True
+        info = SCRIPT_TYPES.get(script_type or "")
+        return info is not None and info.source == "runtime"
 
     def resume(self, run_id: int, *, step_id: int | None = None, post_id: int | None = None) -> str:
         """Run again, in the same ledger row, only the sections of run_id that never finished successfully
@@ -142,9 +165,12 @@ class RunController(QObject):
                 if run is None:
                     raise NotFoundError(f"Run {run_id} does not exist")
                 target = (run.step_id, run.post_id)
+                script_type = run.script_type
             if None not in target:
                 job.signals.target.emit(job.key, *target)
-            return resume_run(ws, run_id, options)
+            if self._in_this_process(script_type):
+                return resume_run(ws, run_id, options)
+            return run_in_child(ws, {"action": "resume", "run_id": run_id}, options)
 
         return self._submit(work, f"resume of run {run_id}", step_id, post_id, {"resume_run": run_id},
                             run_id=run_id)
@@ -288,3 +314,9 @@ class RunController(QObject):
         if active.run_id is not None:
             with self._lock:
                 self._tokens.pop(active.run_id, None)
+
+
+def _step_script_type(ws: Workspace, step_id: int) -> str | None:
+    with ws.db.session() as s:
+        step = s.get(WorkflowStepEntity, step_id)
+        return script_type_of(step.config) if step is not None else None

@@ -363,6 +363,11 @@ class StepPanel(QWidget):
         reason = openai_compat.gate_for(self.ws, profile).offline_reason()
         if reason:
             return address, reason
+        # Runs execute in child processes: what they found out comes back through the latest run's errors.
+        latest = self.data.get("latest_run") or {}
+        offline = latest.get("offline")
+        if offline and (offline.get("address") or address) == address:
+            return address, latest.get("first_error") or "the last run could not reach it"
         if profile.name == default.name:
             reason = self._status_bar_offline()
             if reason is not None:
