@@ -1,28 +1,50 @@
-"""Starting the desktop app: logging to the user log dir, the workspace, the main window, the demo offer."""
+"""Starting the desktop app: logging to the user log dir, the main window, the workspace, the demo offer.
+
+Start-up is shaped for a window that paints at once: this module and the window import only Qt and light modules,
+the window shows "Opening the database…", and after its first paint a worker thread imports the engine
+(SQLAlchemy, pydantic: more than the whole budget on their own), opens the workspace (migrations check, runs left
+running by an earlier exit marked interrupted) and reads the first post list; then the window fills in.
+"""
 
 from __future__ import annotations
 
+import gc
+import importlib
 import logging
-import logging.handlers
 import sys
 import traceback
+from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
-from sqlalchemy.engine import make_url
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from wfdesk.runs.ledger import mark_interrupted
-from wfdesk.settings import APP_NAME, default_data_dir, load_settings, log_dir
-from wfdesk.workspace import Workspace, open_workspace, set_current
+from wfdesk.ui import worker
+from wfdesk.ui.worker import BackgroundOp
+
+if TYPE_CHECKING:
+    from wfdesk.ui.main_window import MainWindow
+    from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
+APP_NAME = "wfdesk"  # wfdesk.settings.APP_NAME, which would import pydantic before the first paint
 LOG_FILE = "wfdesk.log"
+OPEN_FALLBACK_MS = 1000  # a window that is never painted (started minimised) still opens its workspace
 _showing_error = False
+
+
+def log_dir() -> Path:
+    """wfdesk.settings.log_dir without importing pydantic (the same platformdirs call; a test keeps them equal)."""
+    import platformdirs
+
+    return Path(platformdirs.user_log_dir(APP_NAME))
 
 
 def setup_logging() -> str:
     """Log to a rotating file in the user log dir (and warnings to stderr). Returns the file's path."""
+    import logging.handlers  # socket, pickle, queue...: 12 ms the first paint does without
+
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     path = ""
@@ -64,6 +86,10 @@ def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackT
 
 
 def _database_label() -> str:
+    from sqlalchemy.engine import make_url
+
+    from wfdesk.settings import default_data_dir, load_settings
+
     settings = load_settings()
     url = settings.database_url
     if not url:
@@ -74,22 +100,29 @@ def _database_label() -> str:
         return "the configured database URL"
 
 
+def ask_after_failure(exc: BaseException, parent: QWidget | None = None) -> bool:
+    """Say why the database cannot be opened and offer Settings. True: the settings were edited, try again."""
+    box = QMessageBox(QMessageBox.Icon.Critical, "Cannot open the database",
+                      f"wfdesk cannot open its database:\n{_database_label()}", parent=parent)
+    box.setInformativeText(one_line(exc) + "\n\nCheck the database in Settings, or quit.")
+    settings_button = box.addButton("Open Settings…", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    if box.clickedButton() is not settings_button:
+        return False
+    return _edit_settings_without_workspace()
+
+
 def open_or_ask() -> Workspace | None:
-    """Open the default workspace; when that fails, say why and offer Settings (None: the user gave up)."""
+    """Open the default workspace here and now; when that fails, say why and offer Settings (None: gave up)."""
+    from wfdesk.workspace import open_workspace
+
     while True:
         try:
             return open_workspace()
         except Exception as exc:  # noqa: BLE001 - any failure to open is a message, not a traceback
             log.exception("cannot open the database")
-            box = QMessageBox(QMessageBox.Icon.Critical, "Cannot open the database",
-                              f"wfdesk cannot open its database:\n{_database_label()}")
-            box.setInformativeText(one_line(exc) + "\n\nCheck the database in Settings, or quit.")
-            settings_button = box.addButton("Open Settings…", QMessageBox.ButtonRole.AcceptRole)
-            box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
-            box.exec()
-            if box.clickedButton() is not settings_button:
-                return None
-            if not _edit_settings_without_workspace():
+            if not ask_after_failure(exc):
                 return None
 
 
@@ -105,34 +138,144 @@ def _edit_settings_without_workspace() -> bool:
     return bool(dialog.exec())
 
 
+def open_default_workspace() -> dict[str, Any]:
+    """On a worker thread: the engine imports, the default workspace, the runs an earlier exit left running marked
+    interrupted, whether the database is empty and the first post list. The caller owns the workspace."""
+    from wfdesk.db import queries
+    from wfdesk.runs.ledger import mark_interrupted
+    from wfdesk.workspace import open_workspace
+
+    ws = open_workspace()
+    try:
+        try:
+            interrupted = mark_interrupted(ws)
+            if interrupted:
+                log.info("runs interrupted by an earlier exit: %s", interrupted)
+        except Exception:  # noqa: BLE001 - a stale ledger must not stop the app from starting
+            log.exception("marking interrupted runs failed")
+        posts = queries.list_posts(ws), queries.post_statuses(ws)
+        empty = not posts[0] and queries.is_empty(ws)
+        _import_deferred_modules()
+    except BaseException:
+        ws.close()
+        raise
+    return {"ws": ws, "empty": empty, "posts": posts}
+
+
+def _import_deferred_modules() -> None:
+    """Import here, off the GUI thread, what attaching the workspace and showing the first step panel need."""
+    from wfdesk.ui.main_window import DEFERRED_MODULES
+
+    for name in DEFERRED_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the GUI thread imports it again and reports what is wrong there
+            log.warning("importing %s ahead failed", name, exc_info=True)
+
+
+class WorkspaceOpener(QObject):
+    """Opens the default workspace off the GUI thread once `window` has painted, then attaches it to the window;
+    a failure is the "Cannot open the database" message offering Settings (then another try) or Quit."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.gave_up = False
+        self.attached = False
+        self._running = False
+        self._logging = False  # the log file is set up after the first paint
+        self._opened: Workspace | None = None  # set on the worker: closed at exit if it never reached the window
+        window.installEventFilter(self)
+        QTimer.singleShot(OPEN_FALLBACK_MS, self.start)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt name
+        if watched is self.window and event.type() == QEvent.Type.Paint:
+            self.window.removeEventFilter(self)
+            QTimer.singleShot(0, self.start)  # after this paint has reached the screen
+        return False
+
+    def start(self) -> None:
+        if self._running or self.attached or self.gave_up or self._window_closing():
+            return
+        self._running = True
+        self.window.removeEventFilter(self)
+        if not self._logging:
+            self._logging = True
+            log.info("starting; log file %s", setup_logging())
+
+        # The lists and the sections view, behind the opening page; made before the worker starts importing so
+        # the two threads never import the same modules at once.
+        self.window.build_content()
+
+        def open_() -> dict[str, Any]:
+            result = open_default_workspace()
+            self._opened = result["ws"]
+            return result
+
+        BackgroundOp(open_).success(self._succeeded).failure(self._failed).run_in_background()
+
+    def _succeeded(self, result: dict[str, Any]) -> None:
+        from wfdesk.workspace import set_current
+
+        self._running = False
+        ws = result["ws"]
+        if self._window_closing():
+            ws.close()  # closed while the database was opening
+            self._opened = None
+            return
+        set_current(ws)
+        self.window.attach_workspace(ws, first_posts=result["posts"])
+        self.attached = True
+        log.info("workspace open: %s", ws.db.display_url())
+        # Everything loaded so far lives as long as the app: keep it out of the full collections' scans, which
+        # would otherwise stall the event loop on a heap this size.
+        gc.freeze()
+        if result["empty"]:
+            QTimer.singleShot(0, self.window.offer_demo_if_empty)
+
+    def _failed(self, exc: Exception) -> None:
+        self._running = False
+        log.error("cannot open the database: %s", one_line(exc), exc_info=exc)
+        if self._window_closing():
+            return
+        self.window.show_opening("The database could not be opened.", busy=False)
+        if ask_after_failure(exc, self.window):
+            self.window.show_opening()
+            self.start()
+        else:
+            self.gave_up = True
+            self.window.close()
+
+    def _window_closing(self) -> bool:
+        return self.window.closing or self.window._closing_done
+
+    def finish(self) -> None:
+        """At exit: wait for an open still in progress; close a workspace that never reached the window."""
+        if not worker.shutdown(timeout_ms=30_000):
+            log.warning("opening the database did not finish within 30 s")
+        if self._opened is not None and not self.attached:
+            self._opened.close()
+            self._opened = None
+
+
 def main(argv: list[str] | None = None) -> int:
-    log_path = setup_logging()
     app = QApplication.instance() or QApplication(list(argv) if argv is not None else sys.argv)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationDisplayName("wfdesk")
     sys.excepthook = excepthook
-    log.info("starting; log file %s", log_path)
-
-    ws = open_or_ask()
-    if ws is None:
-        return 1
-    set_current(ws)
-    try:
-        interrupted = mark_interrupted(ws)
-        if interrupted:
-            log.info("runs interrupted by an earlier exit: %s", interrupted)
-    except Exception:  # noqa: BLE001 - a stale ledger must not stop the app from starting
-        log.exception("marking interrupted runs failed")
 
     from wfdesk.ui.main_window import OPEN_WINDOWS, MainWindow
 
-    window = MainWindow(ws)
+    window = MainWindow()  # "Opening the database…" until the opener attaches the workspace
     OPEN_WINDOWS.append(window)
     window.show()
-    QTimer.singleShot(0, window.offer_demo_if_empty)
+    opener = WorkspaceOpener(window)
     code = app.exec()
+    opener.finish()
     for w in list(OPEN_WINDOWS):
-        w.ws.close()
+        if w.ws is not None:
+            w.ws.close()
     OPEN_WINDOWS.clear()
-    return code
+    gc.unfreeze()  # main may run again in this process (tests): what it froze can be collected again
+    return 1 if opener.gave_up else code

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QMessageBox, QWidget
-from sqlalchemy.exc import SQLAlchemyError
 
-from wfdesk.db import editing, queries
 from wfdesk.errors import WfdeskError
-from wfdesk.workspace import Workspace
+
+if TYPE_CHECKING:  # the engine loads with the workspace, after the window's first paint
+    from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,10 @@ OFFER = ("This database is empty.\n\n"
 
 def offer_demo(parent: QWidget | None, ws: Workspace) -> bool:
     """Ask, and load the demo when the editor says yes. True when it was loaded."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from wfdesk.db import editing, queries
+
     try:
         if not queries.is_empty(ws):
             return False

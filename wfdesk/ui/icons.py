@@ -1,40 +1,41 @@
 """Icons without icon files: named QStyle standard pixmaps, and coloured dots for run states.
 
 The state colours are semantic (green done, red failed...) and chosen mid-tone so they read on light and dark.
+Nothing here touches the `Qt` namespace or QStyle at import: PySide6 builds their Python enums on first use (about
+25 ms), which the window's first paint does without.
 """
 
 from __future__ import annotations
 
 from functools import cache
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QApplication, QStyle
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication
 
-SP = QStyle.StandardPixmap
-NAMES: dict[str, QStyle.StandardPixmap] = {
-    "new": SP.SP_FileIcon,
-    "open": SP.SP_DialogOpenButton,
-    "save": SP.SP_DialogSaveButton,
-    "import": SP.SP_ArrowDown,
-    "export": SP.SP_ArrowUp,
-    "settings": SP.SP_FileDialogDetailedView,
-    "quit": SP.SP_DialogCloseButton,
-    "undo": SP.SP_ArrowBack,
-    "redo": SP.SP_ArrowForward,
-    "run": SP.SP_MediaPlay,
-    "cancel": SP.SP_MediaStop,
-    "edit": SP.SP_FileDialogContentsView,
-    "add": SP.SP_FileDialogNewFolder,
-    "delete": SP.SP_TrashIcon,
-    "up": SP.SP_ArrowUp,
-    "down": SP.SP_ArrowDown,
-    "rename": SP.SP_FileLinkIcon,
-    "help": SP.SP_DialogHelpButton,
-    "info": SP.SP_MessageBoxInformation,
-    "refresh": SP.SP_BrowserReload,
-    "database": SP.SP_DriveHDIcon,
-    "network": SP.SP_DriveNetIcon,
+# Icon name -> QStyle.StandardPixmap member name.
+NAMES: dict[str, str] = {
+    "new": "SP_FileIcon",
+    "open": "SP_DialogOpenButton",
+    "save": "SP_DialogSaveButton",
+    "import": "SP_ArrowDown",
+    "export": "SP_ArrowUp",
+    "settings": "SP_FileDialogDetailedView",
+    "quit": "SP_DialogCloseButton",
+    "undo": "SP_ArrowBack",
+    "redo": "SP_ArrowForward",
+    "run": "SP_MediaPlay",
+    "cancel": "SP_MediaStop",
+    "edit": "SP_FileDialogContentsView",
+    "add": "SP_FileDialogNewFolder",
+    "delete": "SP_TrashIcon",
+    "up": "SP_ArrowUp",
+    "down": "SP_ArrowDown",
+    "rename": "SP_FileLinkIcon",
+    "help": "SP_DialogHelpButton",
+    "info": "SP_MessageBoxInformation",
+    "refresh": "SP_BrowserReload",
+    "database": "SP_DriveHDIcon",
+    "network": "SP_DriveNetIcon",
 }
 
 # State key (wfdesk.db.queries.STATE_LABELS) -> colour; None draws a hollow ring (nothing happened yet).
@@ -52,10 +53,12 @@ STATE_COLOURS: dict[str, str | None] = {
 
 def icon(name: str) -> QIcon:
     """A standard icon by name; an empty icon for an unknown name (never an error)."""
-    pixmap = NAMES.get(name)
-    if pixmap is None:
+    member = NAMES.get(name)
+    if member is None:
         return QIcon()
-    return QApplication.style().standardIcon(pixmap)
+    from PySide6.QtWidgets import QStyle
+
+    return QApplication.style().standardIcon(getattr(QStyle.StandardPixmap, member))
 
 
 def state_colour(state: str) -> QColor | None:
@@ -67,7 +70,7 @@ def state_colour(state: str) -> QColor | None:
 def state_icon(state: str, size: int = 14) -> QIcon:
     """A filled dot in the state's colour (a ring for 'never run'); a running state gets a lighter centre."""
     pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
+    pixmap.fill(QColor(0, 0, 0, 0))  # transparent
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     colour = state_colour(state)
@@ -75,7 +78,7 @@ def state_icon(state: str, size: int = 14) -> QIcon:
     if colour is None:
         pen = QApplication.palette().mid().color()
         painter.setPen(pen)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setBrush(QBrush())  # no fill
         painter.drawEllipse(rect)
     else:
         painter.setPen(colour.darker(120))

@@ -1,47 +1,43 @@
-"""The main window: posts on the left, the post's steps and sections in the middle, the step's panel on the right."""
+"""The main window: posts on the left, the post's steps and sections in the middle, the step's panel on the right.
+
+Start-up is shaped for a window that paints at once (wfdesk.ui.app): `MainWindow()` is a light shell (menus, status
+bar, an "Opening the database…" page) that imports only Qt and small modules; `build_content()` makes the lists and
+the sections view once the shell has painted, and `attach_workspace(ws)` fills them when the workspace, opened off the
+GUI thread, arrives. `MainWindow(ws)` does all three at once. The engine is imported where it is used, never here.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QUndoStack
-from PySide6.QtWidgets import (
-    QDialog,
-    QFileDialog,
-    QFrame,
-    QInputDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QScrollArea,
-    QSizePolicy,
-    QSplitter,
-    QStackedWidget,
-    QVBoxLayout,
-    QWidget,
-)
+# No `Qt` namespace here at module level: PySide6 builds its ~100 enums on first use (about 20 ms); the shell paints
+# without it and the content (build_content) imports it after the first paint.
+from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
 
-from wfdesk.db import editing
-from wfdesk.db.transfer import export_bundle, import_bundle
-from wfdesk.errors import WfdeskError
-from wfdesk.fileio import atomic_write_bytes
-from wfdesk.settings import load_settings
-from wfdesk.ui import demo, worker
+from wfdesk.ui import worker
 from wfdesk.ui.icons import icon
-from wfdesk.ui.post_list import PostListWidget
-from wfdesk.ui.sections_view import SectionsView
 from wfdesk.ui.status_bar import AppStatusBar
-from wfdesk.ui.step_list import StepListWidget
 from wfdesk.ui.worker import BackgroundOp
-from wfdesk.ui.workflow_transfer import WorkflowTransfer
-from wfdesk.workspace import Workspace, open_workspace, set_current
+
+if TYPE_CHECKING:  # the lists and the engine load after the window's first paint
+    from PySide6.QtWidgets import QDialog
+
+    from wfdesk.ui.post_list import PostListWidget
+    from wfdesk.ui.sections_view import SectionsView
+    from wfdesk.ui.step_list import StepListWidget
+    from wfdesk.ui.workflow_transfer import WorkflowTransfer
+    from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
 OPEN_WINDOWS: list[MainWindow] = []  # a window opened on another database must outlive the slot that made it
+OPENING_TEXT = "Opening the database…"
+# What attach_workspace needs beyond the engine; wfdesk.ui.app imports them on the worker that opens the database,
+# so attaching (and the first step panel) finds them loaded instead of importing on the GUI thread.
+DEFERRED_MODULES = ("wfdesk.db.editing", "wfdesk.ui.run_controller", "wfdesk.ui.workflow_transfer",
+                    "wfdesk.ui.panels")
 SHORTCUTS = [
     ("Ctrl+N", "New post"), ("Ctrl+S", "Save the field text being edited"), ("Ctrl+Z", "Undo"),
     ("Ctrl+Shift+Z", "Redo"), ("F2", "Rename the selected section"), ("Alt+Up / Alt+Down", "Move the section"),
@@ -51,21 +47,89 @@ SHORTCUTS = [
 ]
 
 
-class MainWindow(QMainWindow):
-    def __init__(self, ws: Workspace, parent: QWidget | None = None) -> None:
+class OpeningPage(QWidget):
+    """What the window shows until its workspace is open: what is happening, and a busy bar."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.ws = ws
+        self.label = QLabel()
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # indeterminate
+        self.busy.setTextVisible(False)
+        self.busy.setFixedWidth(260)
+        self.busy.setAccessibleName("Opening the database")
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        for widget in (self.label, self.busy):  # centred by stretches (no Qt.AlignmentFlag: see the imports)
+            row = QHBoxLayout()
+            row.addStretch(1)
+            row.addWidget(widget)
+            row.addStretch(1)
+            layout.addLayout(row)
+        layout.addStretch(2)
+
+    def show_text(self, text: str, busy: bool = True) -> None:
+        self.label.setText(f"<big>{text}</big>")
+        self.busy.setVisible(busy)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, ws: Workspace | None = None, parent: QWidget | None = None) -> None:
+        """A window on `ws`; without one, the "Opening the database…" page until attach_workspace()."""
+        super().__init__(parent)
+        self.ws: Workspace | None = None
         self.setWindowTitle("wfdesk")
         self.undo_stack = QUndoStack(self)
-        self.runs = _make_run_controller(ws, self)
+        self.runs: Any = None  # the RunController, made with the workspace
+        self.transfer: WorkflowTransfer | None = None
+        self.posts: PostListWidget | None = None  # these three: build_content()
+        self.steps: StepListWidget | None = None
+        self.sections: SectionsView | None = None
         self._panels: dict[str, QWidget] = {}
         self._run_posts: dict[int, int] = {}  # run_id -> post_id, for runs started while this window is open
+        self._needs_workspace: list[QAction] = []
+        # Icons and shortcuts of the menu actions, set by build_content: QAction.setShortcut and QStyle's icons make
+        # PySide6 build the `Qt` namespace's enums (~40 ms), and neither shows before a menu opens.
+        self._decorations: list[tuple[QAction, str | None, Any]] = []  # action, icon name, key sequence(s)
+        self.closing = False  # set once closing is decided: a workspace arriving now is closed, not attached
         self._closing_done = False
         self._asked_already = False
 
-        self.posts = PostListWidget(ws)
-        self.steps = StepListWidget(ws)
-        self.sections = SectionsView(ws, self.undo_stack)
+        self.opening = OpeningPage()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.opening)
+        self.setCentralWidget(self.pages)
+        self.status = AppStatusBar(None)
+        self.setStatusBar(self.status)
+        self._build_menus()
+        self._restore_geometry()
+        if ws is None:
+            self.show_opening()
+        else:
+            self.attach_workspace(ws)
+
+    def show_opening(self, text: str = OPENING_TEXT, busy: bool = True) -> None:
+        """The page shown until the workspace is open (or why it is not)."""
+        self.opening.show_text(text, busy)
+        self.pages.setCurrentWidget(self.opening)
+        for action in self._needs_workspace:
+            action.setEnabled(False)
+
+    def build_content(self) -> None:
+        """The lists, the sections view and the panel area (hidden behind the opening page until attached)."""
+        if self.posts is not None:
+            return
+        from PySide6.QtCore import Qt
+        from PySide6.QtGui import QShortcut
+        from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter
+
+        from wfdesk.ui.post_list import PostListWidget
+        from wfdesk.ui.sections_view import SectionsView
+        from wfdesk.ui.step_list import StepListWidget
+
+        self.posts = PostListWidget(self.ws)
+        self.steps = StepListWidget(self.ws)
+        self.sections = SectionsView(self.ws, self.undo_stack)
         self.placeholder = QLabel()
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
@@ -98,29 +162,64 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 1)
         self.splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(self.splitter)
-        self.status = AppStatusBar(ws)
-        self.setStatusBar(self.status)
+        self.pages.addWidget(self.splitter)
 
-        self.transfer = WorkflowTransfer(ws, self)
-        self._build_menus()
+        # Ctrl+Return runs the step from the lists too; Esc in the step list cancels its run.
+        for widget in (self.posts, self.steps, self.sections.table):
+            for keys in ("Ctrl+Return", "Ctrl+Enter"):
+                QShortcut(QKeySequence(keys), widget, self.run_step,
+                          context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self.steps, self.cancel_step,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self._connect()
-        self.restore_state()
+        self._restore_splitters()
+        self._decorate_actions()
+
+    def attach_workspace(self, ws: Workspace, first_posts: tuple[list[dict[str, Any]], list[str]] | None = None,
+                         ) -> None:
+        """Work on `ws` from now on; `first_posts` (posts, statuses), read with it, fills the list at once."""
+        from wfdesk.ui.workflow_transfer import WorkflowTransfer
+
+        self.ws = ws
+        self.build_content()
+        for widget in (self.posts, self.steps, self.sections):
+            widget.ws = ws
+        self.status.set_workspace(ws)
+        self.runs = _make_run_controller(ws, self)
+        self.transfer = WorkflowTransfer(ws, self)
+        self.transfer.status_message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.transfer.imported.connect(lambda ids: self._after_config_saved(ids[0] if ids else None))
+        if self.runs is not None:
+            self.runs.run_started.connect(self._run_started)
+            self.runs.unit_changed.connect(self.steps.unit_changed)
+            self.runs.run_finished.connect(self._run_finished)
+            self.runs.run_failed.connect(lambda _key, message: self.statusBar().showMessage(message, 10000))
+            self.runs.active_changed.connect(self.status.set_running)
+        for action in self._needs_workspace:
+            action.setEnabled(True)
+        self.pages.setCurrentWidget(self.splitter)
         self._show_panel()
-        self.posts.reload()
+        if first_posts is not None:
+            self.posts.fill(*first_posts)
+        else:
+            self.posts.reload()
         self.steps.reload()
+        self.sections.reload()
 
     # --- construction -------------------------------------------------------------------------------------
 
-    def _action(self, menu, text: str, slot, shortcut=None, icon_name: str | None = None) -> QAction:
-        action = QAction(icon(icon_name) if icon_name else icon(""), text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
+    def _action(self, menu, text: str, slot, shortcut=None, icon_name: str | None = None,
+                needs_workspace: bool = True) -> QAction:
+        action = QAction(text, self)
+        self._decorations.append((action, icon_name, shortcut))
         action.triggered.connect(slot)
         menu.addAction(action)
+        if needs_workspace:
+            self._needs_workspace.append(action)
         return action
 
     def _build_menus(self) -> None:
+        """The menus, whose actions wait (disabled) for the workspace; slots reach the content when it exists."""
         bar = self.menuBar()
         file = bar.addMenu("&File")
         self._action(file, "&New post…", self.new_post, "Ctrl+N", "new")
@@ -128,32 +227,30 @@ class MainWindow(QMainWindow):
         self._action(file, "&Import…", self.import_json, None, "import")
         self._action(file, "&Export…", self.export_json, None, "export")
         file.addSeparator()
-        self._action(file, "Export &workflow…", self.transfer.export_all, None, "export")
-        self._action(file, "Import wor&kflow…", self.transfer.import_file, None, "import")
+        self._action(file, "Export &workflow…", lambda: self.transfer.export_all(), None, "export")
+        self._action(file, "Import wor&kflow…", lambda: self.transfer.import_file(), None, "import")
         self._action(file, "Add the &reference workflow", lambda: self.transfer.add_template("reference"), None, "add")
         file.addSeparator()
         self._action(file, "&Settings…", self.open_settings, "Ctrl+,", "settings")
         file.addSeparator()
-        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit, "quit")
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit, "quit", needs_workspace=False)
 
         edit = bar.addMenu("&Edit")
         undo = self.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
-        undo.setIcon(icon("undo"))
+        self._decorations.append((undo, "undo", QKeySequence.StandardKey.Undo))
         redo = self.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        redo.setIcon(icon("redo"))
+        self._decorations.append((redo, "redo", ["Ctrl+Shift+Z", "Ctrl+Y"]))
         edit.addAction(undo)
         edit.addAction(redo)
         edit.addSeparator()
-        self.save_action = self._action(edit, "&Save field", self.sections.save_field, "Ctrl+S", "save")
+        self.save_action = self._action(edit, "&Save field", lambda: self.sections.save_field(), "Ctrl+S", "save")
 
         view = bar.addMenu("&View")
         self._action(view, "&Costs…", self.show_costs, None, "info")
 
         step = bar.addMenu("&Step")
         # Run and Cancel are also the panel's own shortcuts (inside the panel); in the menu they only show the
-        # keys, and window shortcuts below serve the post and step lists, so no key is ever bound twice.
+        # keys, and window shortcuts (build_content) serve the post and step lists, so no key is bound twice.
         self.run_action = self._action(step, "&Run step\tCtrl+Return", self.run_step, None, "run")
         self.cancel_action = self._action(step, "&Cancel run\tEsc", self.cancel_step, None, "cancel")
         step.addSeparator()
@@ -162,17 +259,21 @@ class MainWindow(QMainWindow):
         self._action(step, "Edit this &post's override…", self.edit_override, None, "rename")
         step.addSeparator()
         self._action(step, "&LLM actions…", self.edit_llm_actions, None, "settings")
-        for widget in (self.posts, self.steps, self.sections.table):
-            for keys in ("Ctrl+Return", "Ctrl+Enter"):
-                QShortcut(QKeySequence(keys), widget, self.run_step,
-                          context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self.steps, self.cancel_step,
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
         help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, None, "info")
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, None, "info", needs_workspace=False)
         self._action(help_menu, "&Plugins…", self.show_plugins, None, "settings")
-        self._action(help_menu, "&About wfdesk", self.show_about, None, "help")
+        self._action(help_menu, "&About wfdesk", self.show_about, None, "help", needs_workspace=False)
+
+    def _decorate_actions(self) -> None:
+        for action, icon_name, keys in self._decorations:
+            if icon_name:
+                action.setIcon(icon(icon_name))
+            if isinstance(keys, list):
+                action.setShortcuts([QKeySequence(k) for k in keys])
+            elif keys is not None:
+                action.setShortcut(QKeySequence(keys))
+        self._decorations.clear()
 
     def _connect(self) -> None:
         self.posts.post_selected.connect(self._post_selected)
@@ -182,20 +283,12 @@ class MainWindow(QMainWindow):
         self.sections.changed.connect(self._sections_changed)
         self.sections.post_requested.connect(self._show_post)
         self.sections.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
-        self.transfer.status_message.connect(lambda text: self.statusBar().showMessage(text, 10000))
-        self.transfer.imported.connect(lambda ids: self._after_config_saved(ids[0] if ids else None))
-        if self.runs is not None:
-            self.runs.run_started.connect(self._run_started)
-            self.runs.unit_changed.connect(self.steps.unit_changed)
-            self.runs.run_finished.connect(self._run_finished)
-            self.runs.run_failed.connect(lambda _key, message: self.statusBar().showMessage(message, 10000))
-            self.runs.active_changed.connect(self.status.set_running)
 
     # --- state --------------------------------------------------------------------------------------------
 
     @property
     def post_id(self) -> int:
-        return self.posts.current_post_id()
+        return self.posts.current_post_id() if self.posts is not None else 0
 
     def _post_selected(self, post_id: int) -> None:
         self.steps.set_post(post_id)
@@ -209,6 +302,8 @@ class MainWindow(QMainWindow):
         self.posts.select_post(post_id)
 
     def _post_changed(self, post_id: int) -> None:
+        from PySide6.QtCore import Qt
+
         if post_id == self.post_id:
             self.posts.loaded.connect(self._retitle, Qt.ConnectionType.SingleShotConnection)
 
@@ -219,10 +314,14 @@ class MainWindow(QMainWindow):
             self.steps_heading.setText(f"Workflow for “{title}”")
 
     def current_panel(self) -> QWidget | None:
+        if self.posts is None:
+            return None
         widget = self.panel_stack.currentWidget()
         return None if widget is self.placeholder else widget
 
     def _show_panel(self) -> None:
+        if self.ws is None:
+            return  # the opening state stays until the workspace is attached
         step_id, script_type = self.steps.current_step()
         if not self.post_id or not step_id:
             self.placeholder.setText("Choose a post on the left." if not self.post_id
@@ -276,6 +375,8 @@ class MainWindow(QMainWindow):
             self.sections.reload()  # the run wrote field text this table shows
 
     def refresh_all(self) -> None:
+        if self.ws is None:
+            return
         self.posts.reload()
         self.steps.reload()
         self.sections.reload()
@@ -286,6 +387,13 @@ class MainWindow(QMainWindow):
     # --- file ---------------------------------------------------------------------------------------------
 
     def new_post(self) -> None:
+        if self.ws is None:
+            return
+        from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+        from wfdesk.db import editing
+        from wfdesk.errors import WfdeskError
+
         title, ok = QInputDialog.getText(self, "New post", "Title of the new post:")
         if not ok or not title.strip():
             return
@@ -299,12 +407,19 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Created “{title.strip()}”. Add its sections below.", 5000)
 
     def import_json(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         path, _ = QFileDialog.getOpenFileName(self, "Import steps, actions and posts", "", "JSON (*.json)")
         if not path:
             return
         ws = self.ws
 
         def run() -> dict[str, int]:
+            import json
+            from pathlib import Path
+
+            from wfdesk.db.transfer import import_bundle
+
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             with ws.db.session() as s:
                 return import_bundle(s, data)
@@ -319,6 +434,8 @@ class MainWindow(QMainWindow):
         self.refresh_all()
 
     def export_json(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         path, _ = QFileDialog.getSaveFileName(self, "Export everything as JSON", "wfdesk-export.json",
                                               "JSON (*.json)")
         if not path:
@@ -326,6 +443,12 @@ class MainWindow(QMainWindow):
         ws = self.ws
 
         def run() -> str:
+            import json
+            from pathlib import Path
+
+            from wfdesk.db.transfer import export_bundle
+            from wfdesk.fileio import atomic_write_bytes
+
             with ws.db.session() as s:
                 data = export_bundle(s)
             atomic_write_bytes(Path(path), json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"))
@@ -335,10 +458,14 @@ class MainWindow(QMainWindow):
          .failure(lambda exc: self._failed("Export", exc)).run_in_background())
 
     def _failed(self, what: str, exc: Exception) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         self.statusBar().clearMessage()
         QMessageBox.warning(self, what, f"{what} failed: {exc}")
 
     def open_settings(self) -> None:
+        from PySide6.QtWidgets import QDialog
+
         from wfdesk.ui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.ws, self)
@@ -350,15 +477,17 @@ class MainWindow(QMainWindow):
 
     def reopen_workspace(self) -> None:
         """Open the database the settings now name in a new window; this one closes once it is open."""
-        if not self.sections.maybe_save(allow_cancel=True) or not self._confirm_stop_runs():
+        if not self._settle_unsaved_work():
             return
         self.statusBar().showMessage("Opening the new database…")
-        (BackgroundOp(lambda: open_workspace(settings=load_settings()))
+        (BackgroundOp(_open_from_settings)
          .success(self._switch_to)
          .failure(lambda exc: self._failed("Opening the new database", exc))
          .run_in_background())
 
     def _switch_to(self, ws: Workspace) -> None:
+        from wfdesk.workspace import set_current
+
         old = self.ws
         window = MainWindow(ws)
         window.restoreGeometry(self.saveGeometry())
@@ -397,6 +526,8 @@ class MainWindow(QMainWindow):
         if not step_id:
             self.statusBar().showMessage("Choose a step to edit.", 5000)
             return
+        from PySide6.QtWidgets import QDialog
+
         from wfdesk.ui.config_editor import StepConfigDialog
 
         dialog = StepConfigDialog(self.ws, step_id, self)
@@ -404,6 +535,8 @@ class MainWindow(QMainWindow):
             self._after_config_saved(getattr(dialog, "saved_step_id", step_id))
 
     def new_step(self) -> None:
+        from PySide6.QtWidgets import QDialog
+
         from wfdesk.ui.config_editor import StepConfigDialog
 
         dialog = StepConfigDialog(self.ws, None, self)
@@ -415,6 +548,8 @@ class MainWindow(QMainWindow):
         if not step_id or not self.post_id:
             self.statusBar().showMessage("Choose a post and a step first.", 5000)
             return
+        from PySide6.QtWidgets import QDialog
+
         from wfdesk.ui.config_editor import StepConfigDialog
 
         dialog = StepConfigDialog(self.ws, step_id, self, post_id=self.post_id)
@@ -422,6 +557,8 @@ class MainWindow(QMainWindow):
             self._after_config_saved(step_id)
 
     def edit_llm_actions(self) -> None:
+        from PySide6.QtWidgets import QDialog
+
         from wfdesk.ui.config_editor import LLMActionDialog
 
         step_id, script_type = self.steps.current_step()
@@ -437,6 +574,8 @@ class MainWindow(QMainWindow):
     # --- view ---------------------------------------------------------------------------------------------
 
     def show_costs(self) -> QDialog:
+        from PySide6.QtCore import Qt
+
         from wfdesk.ui.costs_dialog import CostsDialog
 
         dialog = CostsDialog(self.ws, self, post_id=self.post_id or None)
@@ -447,6 +586,8 @@ class MainWindow(QMainWindow):
     # --- help ---------------------------------------------------------------------------------------------
 
     def show_plugins(self) -> QDialog:
+        from PySide6.QtCore import Qt
+
         from wfdesk.ui.plugins_dialog import PluginsDialog
 
         dialog = PluginsDialog(self)
@@ -454,19 +595,27 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-
     def show_shortcuts(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         rows = "".join(f"<tr><td><b>{keys}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for keys, what in SHORTCUTS)
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
 
     def show_about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.about(self, "About wfdesk",
                           f"<b>wfdesk</b> {_version()}<br>Take blog posts through a workflow, section by section."
-                          f"<br><br>Database: {self.ws.db.display_url()}<br>Data: {self.ws.data_dir}")
+                          + (f"<br><br>Database: {self.ws.db.display_url()}<br>Data: {self.ws.data_dir}"
+                             if self.ws is not None else f"<br><br>{OPENING_TEXT}"))
 
     # --- first start, geometry and closing ----------------------------------------------------------------
 
     def offer_demo_if_empty(self) -> bool:
+        if self.ws is None or self.closing:
+            return False
+        from wfdesk.ui import demo
+
         if demo.offer_demo(self, self.ws):
             self.refresh_all()
             self.statusBar().showMessage("Demo loaded: choose a step, pick sections and press Run.", 10000)
@@ -477,14 +626,19 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         self.status.start()
 
-    def restore_state(self) -> None:
-        settings = QSettings()
-        geometry = settings.value("main/geometry")
+    def _restore_geometry(self) -> None:
+        geometry = QSettings().value("main/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 800)
-        for splitter in (self.splitter, self.middle, self.sections.splitter):
+
+    def _splitters(self) -> list[QWidget]:
+        return [self.splitter, self.middle, self.sections.splitter] if self.sections is not None else []
+
+    def _restore_splitters(self) -> None:
+        settings = QSettings()
+        for splitter in self._splitters():
             state = settings.value(f"main/{splitter.objectName()}")
             if isinstance(state, QByteArray) and not state.isEmpty():
                 splitter.restoreState(state)
@@ -492,13 +646,21 @@ class MainWindow(QMainWindow):
     def save_state(self) -> None:
         settings = QSettings()
         settings.setValue("main/geometry", self.saveGeometry())
-        for splitter in (self.splitter, self.middle, self.sections.splitter):
+        for splitter in self._splitters():
             settings.setValue(f"main/{splitter.objectName()}", splitter.saveState())
+
+    def _settle_unsaved_work(self) -> bool:
+        """Unsaved field text saved or dropped, runs in flight cancelled: False when the editor said Cancel."""
+        if self.sections is not None and not self.sections.maybe_save(allow_cancel=True):
+            return False
+        return self._confirm_stop_runs()
 
     def _confirm_stop_runs(self) -> bool:
         count = self.runs.active_count() if self.runs is not None else 0
         if not count:
             return True
+        from PySide6.QtWidgets import QMessageBox
+
         noun = "run is" if count == 1 else "runs are"
         answer = QMessageBox.question(self, "Runs in progress",
                                       f"{count} {noun} in progress. Cancel {'it' if count == 1 else 'them'} "
@@ -511,10 +673,10 @@ class MainWindow(QMainWindow):
         if self._closing_done:
             event.accept()
             return
-        if not self._asked_already and (not self.sections.maybe_save(allow_cancel=True)
-                                        or not self._confirm_stop_runs()):
+        if not self._asked_already and not self._settle_unsaved_work():
             event.ignore()
             return
+        self.closing = True
         self.save_state()
         self.status.stop()
         if self.runs is not None and not self.runs.shutdown(5000):
@@ -537,12 +699,21 @@ def _drain_background_ops(rounds: int = 5) -> None:
 
 
 def _heading(text: str) -> QLabel:
+    from PySide6.QtWidgets import QSizePolicy
+
     label = QLabel(text)
     label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     font = label.font()
     font.setBold(True)
     label.setFont(font)
     return label
+
+
+def _open_from_settings() -> Workspace:
+    from wfdesk.settings import load_settings
+    from wfdesk.workspace import open_workspace
+
+    return open_workspace(settings=load_settings())
 
 
 def _make_run_controller(ws: Workspace, parent: QWidget) -> Any:

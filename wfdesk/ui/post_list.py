@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -21,11 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wfdesk.db import editing, queries
 from wfdesk.errors import WfdeskError
 from wfdesk.ui.icons import icon
 from wfdesk.ui.worker import BackgroundOp
-from wfdesk.workspace import Workspace
+
+if TYPE_CHECKING:  # the engine is imported once the workspace is open, never before the first paint
+    from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
 ALL_STATUSES = "All statuses"
@@ -39,9 +40,9 @@ class PostListWidget(QWidget):
     new_post_requested = Signal()
     loaded = Signal()
 
-    def __init__(self, ws: Workspace, parent: QWidget | None = None) -> None:
+    def __init__(self, ws: Workspace | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.ws = ws
+        self.ws = ws  # None while the window opens the database
         self._generation = 0
         self._want_selected: int | None = None
         self._current = 0
@@ -82,15 +83,33 @@ class PostListWidget(QWidget):
 
     # --- loading ------------------------------------------------------------------------------------------
 
+    def show_message(self, text: str) -> None:
+        """One greyed line instead of the posts (e.g. while the database opens); the controls wait for it."""
+        self.tree.clear()
+        item = QTreeWidgetItem([text, ""])
+        item.setFlags(Qt.ItemFlag.NoItemFlags)
+        self.tree.addTopLevelItem(item)
+        item.setFirstColumnSpanned(True)
+        self._set_controls_enabled(self.ws is not None)
+
+    def _set_controls_enabled(self, enabled: bool) -> None:
+        for widget in (self.search, self.status_filter, self.new_button):
+            widget.setEnabled(enabled)
+
     def reload(self, select_id: int | None = None) -> None:
         """Read the posts in the background; a newer reload makes an older answer moot."""
         if isinstance(select_id, int) and select_id:
             self._want_selected = select_id
+        if self.ws is None:
+            return
+        self._set_controls_enabled(True)
         self._generation += 1
         generation, ws = self._generation, self.ws
         search, status = self.search.text(), self.status_filter.currentData()
 
         def load() -> tuple[list[dict[str, Any]], list[str]]:
+            from wfdesk.db import queries
+
             return queries.list_posts(ws, search, status), queries.post_statuses(ws)
 
         (BackgroundOp(load)
@@ -98,13 +117,15 @@ class PostListWidget(QWidget):
          .failure(self._failed)
          .run_in_background())
 
+    def fill(self, posts: list[dict[str, Any]], statuses: list[str]) -> None:
+        """Show posts read elsewhere (with the workspace, on the worker that opened it): no second round trip."""
+        self._set_controls_enabled(True)
+        self._generation += 1
+        self._loaded(self._generation, posts, statuses)
+
     def _failed(self, exc: Exception) -> None:
         log.warning("loading posts failed: %s", exc)
-        self.tree.clear()
-        item = QTreeWidgetItem([f"Cannot read the posts: {exc}", ""])
-        item.setFlags(Qt.ItemFlag.NoItemFlags)
-        self.tree.addTopLevelItem(item)
-        item.setFirstColumnSpanned(True)
+        self.show_message(f"Cannot read the posts: {exc}")
 
     def _loaded(self, generation: int, posts: list[dict[str, Any]], statuses: list[str]) -> None:
         if generation != self._generation:
@@ -196,11 +217,15 @@ class PostListWidget(QWidget):
         menu.exec(self.tree.viewport().mapToGlobal(pos))
 
     def rename_post(self, post_id: int, title: str) -> None:
+        from wfdesk.db import editing
+
         new, ok = QInputDialog.getText(self, "Rename post", "Title:", text=title)
         if ok and new.strip() and new != title:
             self._edit(lambda: editing.rename_post(self.ws, post_id, new), post_id)
 
     def set_status(self, post_id: int, status: str) -> None:
+        from wfdesk.db import editing
+
         self._edit(lambda: editing.set_post_status(self.ws, post_id, status), post_id)
 
     def _edit(self, fn, post_id: int) -> None:

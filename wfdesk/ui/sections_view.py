@@ -9,13 +9,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QAction, QFont, QFontDatabase, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
@@ -25,27 +24,39 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
-    QTableView,
-    QTableWidget,
     QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy.exc import SQLAlchemyError
 
-from wfdesk.db import editing, queries
-from wfdesk.errors import ConflictError, WfdeskError
+from wfdesk.errors import WfdeskError
 from wfdesk.ui.icons import icon
+from wfdesk.ui.sections_table import COL_POS, COL_TITLE, FIRST_FIELD_COL, ID_ROLE, SectionsTable
 from wfdesk.ui.worker import BackgroundOp
-from wfdesk.workspace import Workspace
 
+if TYPE_CHECKING:  # the engine loads with the workspace, after the window's first paint
+    from wfdesk.errors import ConflictError
+    from wfdesk.workspace import Workspace
+
+__all__ = ["COL_POS", "COL_TITLE", "FIRST_FIELD_COL", "ID_ROLE", "SectionsTable", "SectionsView", "preview"]
 log = logging.getLogger(__name__)
-ID_ROLE = Qt.ItemDataRole.UserRole
-COL_POS, COL_TITLE = 0, 1
-FIRST_FIELD_COL = 2
 PREVIEW_CHARS = 90
 MIN_FIELD_WIDTH = 120
+
+
+def _commands() -> ModuleType:
+    """The undo commands (they import the engine): loaded on the first edit, by when the engine is loaded."""
+    from wfdesk.ui import section_commands
+
+    return section_commands
+
+
+def _db_errors() -> tuple[type[Exception], ...]:
+    """What a failed database edit raises: a message for the editor, not a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return WfdeskError, SQLAlchemyError
 
 
 def preview(text: str | None) -> str:
@@ -75,9 +86,9 @@ class SectionsView(QWidget):
     message = Signal(str)
     post_requested = Signal(int)  # an undo/redo touched this post: the window should show it
 
-    def __init__(self, ws: Workspace, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
+    def __init__(self, ws: Workspace | None, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.ws = ws
+        self.ws = ws  # None while the window opens the database
         self.undo_stack = undo_stack
         self.post_id = 0
         self.detail: dict[str, Any] | None = None
@@ -209,10 +220,13 @@ class SectionsView(QWidget):
     def reload(self) -> None:
         self._generation += 1
         generation, ws, post_id = self._generation, self.ws, self.post_id
-        if not post_id:
+        if not post_id or ws is None:
             self._loaded(generation, None)
             return
+
         def load() -> dict[str, Any]:
+            from wfdesk.db import queries
+
             detail = queries.post_detail(ws, post_id)
             names = detail["field_names"]
             # Columns in workflow order (each step's input, then its output), other fields after them.
@@ -314,7 +328,9 @@ class SectionsView(QWidget):
         return names + [n for n in self._extra_fields if n not in names]
 
     def _update_hint(self) -> None:
-        if not self.post_id:
+        if self.ws is None:
+            self.empty_hint.setText("")  # the window says it is opening the database
+        elif not self.post_id:
             self.empty_hint.setText("Choose a post on the left to see its sections.")
         elif self.detail is not None and not self.detail["sections"]:
             self.empty_hint.setText("This post has no sections yet. Add one with “Add”.")
@@ -486,18 +502,21 @@ class SectionsView(QWidget):
         target = self.target
         if target is None or not self.is_dirty():
             return True
+        from wfdesk.db import editing
+        from wfdesk.errors import ConflictError
+
         text = self.editor.toPlainText()
         try:
             saved = editing.save_field(self.ws, self.post_id, target["section_id"], target["field"], text,
                                        target.get("lock_version"))
         except ConflictError as exc:
             return self._conflict(target, text, exc)
-        except (WfdeskError, SQLAlchemyError) as exc:
+        except _db_errors() as exc:
             QMessageBox.warning(self, "Not saved", f"The text was not saved: {exc}")
             return False
         target.update(lock_version=saved["lock_version"], original=text)
         self._just_saved = True
-        self.undo_stack.push(EditFieldCommand(self, self.post_id, target["section_id"], target["field"],
+        self.undo_stack.push(_commands().EditFieldCommand(self, self.post_id, target["section_id"], target["field"],
                                               saved["version_id"], saved["previous_version_id"]))
         self._update_editor_state()
         self.message.emit(f"Saved “{target['field']}”.")
@@ -505,6 +524,8 @@ class SectionsView(QWidget):
         return True
 
     def _conflict(self, target: dict[str, Any], mine: str, exc: ConflictError) -> bool:
+        from wfdesk.db import queries
+
         current = queries.field_value(self.ws, self.post_id, target["section_id"], target["field"])
         what = f"“{target['field']}” of section “{target.get('section_title', '')}”"
         overwrite = resolve_conflict(self, what, mine, current["value"] if current["value"] is not None
@@ -524,7 +545,7 @@ class SectionsView(QWidget):
     def add_section(self) -> None:
         if not self.post_id:
             return
-        self._run(AddSectionCommand(self, self.post_id, "New section"))
+        self._run(_commands().AddSectionCommand(self, self.post_id, "New section"))
 
     def rename_current(self) -> None:
         section = self.current_section()
@@ -537,7 +558,7 @@ class SectionsView(QWidget):
         section = self.section_at(item.row())
         if section is None or item.text().strip() == section["title"]:
             return
-        self._run(RenameSectionCommand(self, section["id"], section["title"], item.text().strip()))
+        self._run(_commands().RenameSectionCommand(self, section["id"], section["title"], item.text().strip()))
 
     def move_current(self, delta: int) -> None:
         section = self.current_section()
@@ -546,7 +567,7 @@ class SectionsView(QWidget):
         row = self.table.currentRow()
         if not 0 <= row + delta < self.table.rowCount():
             return
-        self._run(MoveSectionCommand(self, section["id"], delta))
+        self._run(_commands().MoveSectionCommand(self, section["id"], delta))
 
     def delete_current(self) -> None:
         section = self.current_section()
@@ -561,13 +582,15 @@ class SectionsView(QWidget):
             if self.target is not None and self.target["section_id"] == section["id"]:
                 self.target = None
                 self._show_target()
-            self._run(DeleteSectionCommand(self, section["id"], section["title"]))
+            self._run(_commands().DeleteSectionCommand(self, section["id"], section["title"]))
 
     def add_field_column(self) -> None:
+        from wfdesk.db import editing, queries
+
         existing = set(self.field_names())
         try:
             suggestions = [n for n in queries.step_field_names(self.ws) if n not in existing]
-        except SQLAlchemyError:
+        except _db_errors():
             suggestions = []
         name, ok = QInputDialog.getItem(self, "Add field", "Field name (letters, digits and _):",
                                         suggestions, 0, True)
@@ -604,227 +627,5 @@ class SectionsView(QWidget):
         QMessageBox.warning(self, what, f"{what} failed: {exc}")
 
 
-class SectionsTable(QTableWidget):
-    """The sections table; # and Title stay in place while the field columns scroll sideways.
-
-    Qt's frozen-column recipe: a second view over the same model and selection, laid over the first columns.
-    Titles are edited in that front view (double-click or F2), never in the covered cells behind it.
-    """
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(0, FIRST_FIELD_COL, parent)
-        self.setAccessibleName("Sections")
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setWordWrap(False)
-        self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.verticalHeader().setVisible(False)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.frozen = _FrozenColumns(self, FIRST_FIELD_COL)
-
-    def edit_title(self, row: int) -> None:
-        index = self.model().index(row, COL_TITLE)
-        self.setCurrentCell(row, COL_TITLE)
-        self.frozen.setFocus()
-        self.frozen.edit(index)
-
-    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt name
-        if event.key() == Qt.Key.Key_F2 and self.currentColumn() == COL_TITLE:
-            self.edit_title(self.currentRow())
-            return
-        super().keyPressEvent(event)
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt name
-        super().resizeEvent(event)
-        self.frozen.place()
-
-    def scrollTo(self, index, hint=QAbstractItemView.ScrollHint.EnsureVisible) -> None:  # noqa: N802
-        """Never scroll a field cell under the frozen columns."""
-        if index.column() < FIRST_FIELD_COL:
-            return
-        super().scrollTo(index, hint)
-        rect = self.visualRect(index)
-        hidden = self.frozen.width() - rect.left()
-        if hidden > 0:
-            bar = self.horizontalScrollBar()
-            bar.setValue(bar.value() - hidden)
-
-
-class _FrozenColumns(QTableView):
-    def __init__(self, table: QTableWidget, count: int) -> None:
-        super().__init__(table)
-        self.table, self.count = table, count
-        self.setModel(table.model())
-        self.setSelectionModel(table.selectionModel())
-        self.setSelectionBehavior(table.selectionBehavior())
-        self.setSelectionMode(table.selectionMode())
-        self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                             | QAbstractItemView.EditTrigger.EditKeyPressed)
-        self.setWordWrap(False)
-        self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.verticalHeader().hide()
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setVerticalScrollMode(table.verticalScrollMode())
-        table.viewport().stackUnder(self)
-        table.horizontalHeader().sectionResized.connect(self._section_resized)
-        table.verticalHeader().sectionResized.connect(lambda row, _old, new: self.setRowHeight(row, new))
-        self.verticalScrollBar().valueChanged.connect(table.verticalScrollBar().setValue)
-        table.verticalScrollBar().valueChanged.connect(self.verticalScrollBar().setValue)
-        self.sync()
-
-    def sync(self) -> None:
-        """Show only the frozen columns, as wide as the table's own."""
-        for col in range(self.model().columnCount()):
-            self.setColumnHidden(col, col >= self.count)
-        for col in range(min(self.count, self.model().columnCount())):
-            self.setColumnWidth(col, self.table.columnWidth(col))
-        self.place()
-
-    def _section_resized(self, col: int, _old: int, new: int) -> None:
-        if col < self.count:
-            self.setColumnWidth(col, new)
-            self.place()
-
-    def place(self) -> None:
-        table = self.table
-        width = sum(table.columnWidth(c) for c in range(min(self.count, table.columnCount())))
-        self.setGeometry(table.frameWidth(), table.frameWidth(), width,
-                         table.viewport().height() + table.horizontalHeader().height())
-
-
 def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-# --- undo commands ------------------------------------------------------------------------------------------
-
-class _Command(QUndoCommand):
-    """Runs a database edit; an error is shown and the command marks itself failed (it did nothing)."""
-
-    def __init__(self, view: SectionsView, text: str) -> None:
-        super().__init__(text)
-        self.view = view
-        self.post_id = view.post_id  # the post it edits, which may no longer be the one shown
-        self.failed = False
-
-    def _changed(self, select: tuple[int, str | None] | None = None) -> None:
-        self.view.after_change(select, post_id=self.post_id)
-
-    def _do(self, what: str, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except (WfdeskError, SQLAlchemyError) as exc:
-            self.failed = True
-            self.setObsolete(True)
-            self.view.report(what, exc)
-            return None
-
-
-class AddSectionCommand(_Command):
-    def __init__(self, view: SectionsView, post_id: int, title: str) -> None:
-        super().__init__(view, "Add section")
-        self.post_id, self.title = post_id, title
-        self.section_id: int | None = None
-        self.snapshot: dict[str, Any] | None = None
-
-    def redo(self) -> None:
-        ws = self.view.ws
-        if self.snapshot is None:
-            self.section_id = self._do("Adding a section", lambda: editing.add_section(ws, self.post_id, self.title))
-            if self.section_id is not None:
-                self._changed((self.section_id, None))
-                self.view.rename_after_load(self.section_id)
-            return
-        self.section_id = self._do("Adding the section again", lambda: editing.restore_section(ws, self.snapshot))
-        self._changed((self.section_id, None) if self.section_id else None)
-
-    def undo(self) -> None:
-        if self.section_id is None or self.failed:
-            return
-        self.snapshot = self._do("Removing the added section",
-                                 lambda: editing.delete_section(self.view.ws, self.section_id))
-        self._changed()
-
-
-class RenameSectionCommand(_Command):
-    def __init__(self, view: SectionsView, section_id: int, old: str, new: str) -> None:
-        super().__init__(view, f"Rename section to “{new}”")
-        self.section_id, self.old, self.new = section_id, old, new
-
-    def redo(self) -> None:
-        self._do("Renaming the section", lambda: editing.rename_section(self.view.ws, self.section_id, self.new))
-        self._changed()
-
-    def undo(self) -> None:
-        if not self.failed:
-            self._do("Renaming the section back",
-                     lambda: editing.rename_section(self.view.ws, self.section_id, self.old))
-        self._changed()
-
-
-class MoveSectionCommand(_Command):
-    def __init__(self, view: SectionsView, section_id: int, delta: int) -> None:
-        super().__init__(view, "Move section " + ("up" if delta < 0 else "down"))
-        self.section_id, self.delta, self.moved = section_id, delta, 0
-
-    def redo(self) -> None:
-        self.moved = self._do("Moving the section",
-                              lambda: editing.move_section(self.view.ws, self.section_id, self.delta)) or 0
-        self._changed((self.section_id, self.view._current_key_field()))
-
-    def undo(self) -> None:
-        if self.moved:
-            self._do("Moving the section back",
-                     lambda: editing.move_section(self.view.ws, self.section_id, -self.moved))
-        self._changed((self.section_id, self.view._current_key_field()))
-
-
-class DeleteSectionCommand(_Command):
-    def __init__(self, view: SectionsView, section_id: int, title: str) -> None:
-        super().__init__(view, f"Delete section “{title}”")
-        self.section_id = section_id
-        self.snapshot: dict[str, Any] | None = None
-
-    def redo(self) -> None:
-        self.snapshot = self._do("Deleting the section",
-                                 lambda: editing.delete_section(self.view.ws, self.section_id))
-        self._changed()
-
-    def undo(self) -> None:
-        if self.snapshot is None:
-            return
-        restored = self._do("Restoring the section", lambda: editing.restore_section(self.view.ws, self.snapshot))
-        if restored is not None:
-            self.section_id = restored
-        self._changed((self.section_id, None))
-
-
-class EditFieldCommand(_Command):
-    """The save already happened when this is pushed; undo re-accepts the previous version, redo this one."""
-
-    def __init__(self, view: SectionsView, post_id: int, section_id: int, field: str, version_id: int,
-                 previous_version_id: int | None) -> None:
-        super().__init__(view, f"Edit “{field}”")
-        self.post_id, self.section_id, self.field = post_id, section_id, field
-        self.version_id, self.previous = version_id, previous_version_id
-        self._first = True
-
-    def redo(self) -> None:
-        if self._first:
-            self._first = False
-            return
-        self._do("Redoing the edit", lambda: editing.accept_field_version(self.view.ws, self.version_id))
-        self._changed()
-
-    def undo(self) -> None:
-        ws = self.view.ws
-        if self.previous is not None:
-            self._do("Undoing the edit", lambda: editing.accept_field_version(ws, self.previous))
-        else:
-            self._do("Undoing the edit", lambda: editing.withdraw_field_version(ws, self.version_id))
-        self._changed()

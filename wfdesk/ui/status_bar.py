@@ -5,16 +5,16 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import requests
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStatusBar, QWidget
-from sqlalchemy.engine import make_url
 
-from wfdesk.settings import get_api_key
 from wfdesk.ui.icons import state_icon
 from wfdesk.ui.worker import BackgroundOp
-from wfdesk.workspace import Workspace
+
+if TYPE_CHECKING:  # requests, sqlalchemy and pydantic load off the GUI thread, after the first paint
+    from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
 CHECK_INTERVAL_MS = 60_000
@@ -24,6 +24,10 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 def check_provider(ws: Workspace) -> tuple[bool, str]:
     """(reachable, reason) for the default provider: GET {base_url}/models. Runs on a worker thread."""
+    import requests
+
+    from wfdesk.settings import get_api_key
+
     try:
         profile = ws.settings.provider(None)
     except KeyError:
@@ -67,33 +71,51 @@ class _Indicator(QWidget):
 
 
 class AppStatusBar(QStatusBar):
-    def __init__(self, ws: Workspace, parent: QWidget | None = None) -> None:
+    def __init__(self, ws: Workspace | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.ws = ws
+        self.ws: Workspace | None = None
         self.database = _Indicator("")
-        url = ws.db.display_url()
-        self.database.set("done", f"Database: {database_label(url)}", f"Database: {url}")
-        self.provider = _Indicator("Provider: checking…")
-        self.provider.set("never", "Provider: checking…")
+        self.provider = _Indicator("")
         self.jobs = _Indicator("")
-        self.set_running(0)
+        # Shown with a workspace: before it the window says it is opening one, and the coloured dots (QPainter
+        # pens make PySide6 build the Qt namespace's enums, ~25 ms) stay out of the window's first paint.
         for widget in (self.jobs, self.provider, self.database):
             self.addPermanentWidget(widget)
+            widget.hide()
         self._checking = False
+        self._started = False
         self._timer = QTimer(self)
         self._timer.setInterval(CHECK_INTERVAL_MS)
         self._timer.timeout.connect(self.check_provider)
+        if ws is not None:
+            self.set_workspace(ws)
+
+    def set_workspace(self, ws: Workspace) -> None:
+        """Show the open database; a bar already started checks the provider now."""
+        self.ws = ws
+        url = ws.db.display_url()
+        self.database.set("done", f"Database: {database_label(url)}", f"Database: {url}")
+        self.provider.set("never", "Provider: checking…")
+        self.set_running(0)
+        for widget in (self.jobs, self.provider, self.database):
+            widget.show()
+        if self._started:
+            self.start()
 
     def start(self) -> None:
-        """Check the provider now and every minute."""
+        """Check the provider now and every minute (once a workspace is open)."""
+        self._started = True
+        if self.ws is None:
+            return
         self.check_provider()
         self._timer.start()
 
     def stop(self) -> None:
+        self._started = False
         self._timer.stop()
 
     def check_provider(self) -> None:
-        if self._checking:
+        if self._checking or self.ws is None:
             return
         self._checking = True
         ws = self.ws
@@ -124,6 +146,8 @@ class AppStatusBar(QStatusBar):
 
 def database_label(display_url: str) -> str:
     """'wfdesk.db (SQLite)' or 'team@db.example/wfdesk (PostgreSQL)': what tells databases apart, no password."""
+    from sqlalchemy.engine import make_url
+
     url = make_url(display_url)
     if url.get_backend_name() == "sqlite":
         return f"{Path(url.database or 'memory').name} (SQLite)"

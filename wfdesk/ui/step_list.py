@@ -7,16 +7,17 @@ signals, so "running 3/8" counts up without a query per section.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from wfdesk.db import queries
 from wfdesk.ui.icons import state_colour, state_icon
 from wfdesk.ui.worker import BackgroundOp
-from wfdesk.workspace import Workspace
+
+if TYPE_CHECKING:  # the engine is imported once the workspace is open, never before the first paint
+    from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -30,9 +31,9 @@ class StepListWidget(QTreeWidget):
     step_selected = Signal(int, str)  # step id (0: none), script type
     loaded = Signal()
 
-    def __init__(self, ws: Workspace, parent: QWidget | None = None) -> None:
+    def __init__(self, ws: Workspace | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.ws = ws
+        self.ws = ws  # None while the window opens the database
         self.post_id = 0
         self.steps: dict[int, dict[str, Any]] = {}
         self.states: dict[int, dict[str, Any]] = {}
@@ -58,10 +59,14 @@ class StepListWidget(QTreeWidget):
         self.reload()
 
     def reload(self) -> None:
+        if self.ws is None:
+            return
         self._generation += 1
         generation, ws, post_id = self._generation, self.ws, self.post_id
 
         def load() -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
+            from wfdesk.db import queries
+
             return queries.list_steps(ws), queries.step_states(ws, post_id) if post_id else {}
 
         (BackgroundOp(load)
@@ -129,6 +134,8 @@ class StepListWidget(QTreeWidget):
     # --- states -------------------------------------------------------------------------------------------
 
     def _state_for(self, step_id: int) -> dict[str, Any]:
+        from wfdesk.db import queries  # loaded with the workspace: free here
+
         for live in self._live.values():
             if live["step_id"] == step_id:
                 return {"state": "running", "done": live["done"], "total": live["total"],
