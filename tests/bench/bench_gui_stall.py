@@ -25,6 +25,7 @@ def main() -> int:
     ap.add_argument("--sections", type=int, default=200)
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--interval-ms", type=int, default=2)
+    ap.add_argument("--diagnose", action="store_true", help="print what the GUI thread ran in the longest stall")
     args = ap.parse_args()
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -48,12 +49,34 @@ def main() -> int:
         own: list[float] = []  # the GUI thread's own CPU between two beats: our work, not GIL or scheduler waits
         state = {"last": time.perf_counter(), "cpu": time.thread_time(), "active": 0}
 
+        worst_window = {"gap": 0.0, "at": (0.0, 0.0)}
+
         def beat() -> None:
             now, cpu = time.perf_counter(), time.thread_time()
             if state["active"]:
                 gaps.append(now - state["last"])
                 own.append(cpu - state["cpu"])
+                if gaps[-1] > worst_window["gap"]:
+                    worst_window.update(gap=gaps[-1], at=(state["last"], now))
             state["last"], state["cpu"] = now, cpu
+
+        samples: list[tuple[float, str]] = []
+        if args.diagnose:  # sample the GUI thread's stack, to name what ran during the longest stall
+            import threading
+            import traceback
+
+            main_id = threading.main_thread().ident
+
+            def sampler() -> None:
+                while state.get("sampling", True):
+                    frame = sys._current_frames().get(main_id)
+                    if frame is not None:
+                        stack = traceback.extract_stack(frame)[-6:]
+                        samples.append((time.perf_counter(), " < ".join(f"{Path(f.filename).name}:{f.lineno}:{f.name}"
+                                                                         for f in reversed(stack))))
+                    time.sleep(0.002)
+
+            threading.Thread(target=sampler, daemon=True).start()
 
         finished: list[dict] = []
         runs.run_finished.connect(lambda run_id, result: finished.append(result))
@@ -64,6 +87,7 @@ def main() -> int:
         gc.freeze()
         timer.start()
         t0 = time.perf_counter()
+        state["last"], state["cpu"] = time.perf_counter(), time.thread_time()
         state["active"] = 1
         runs.start(1, 53, {"section_ids": ids})
         runs.start(2, 53, {"section_ids": ids})  # images: the panel's thumbnails arrive as they finish
@@ -78,6 +102,15 @@ def main() -> int:
         window.close()
     finally:
         provider.close()
+    state["sampling"] = False
+    if args.diagnose:
+        lo, hi = worst_window["at"]
+        from collections import Counter
+
+        seen = Counter(stack for t, stack in samples if lo <= t <= hi)
+        print(f"during the longest stall ({(hi - lo) * 1000:.1f} ms) the GUI thread was in:")
+        for stack, n in seen.most_common(8):
+            print(f"  {n:3d} x {stack}")
     stalls = [max(0.0, g - args.interval_ms / 1000) for g in gaps]
     worst_i = max(range(len(stalls)), key=stalls.__getitem__)
     print(f"  the longest stall held {own[worst_i] * 1000:.1f} ms of the GUI thread's own CPU; the GUI thread's "

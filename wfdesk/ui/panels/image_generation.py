@@ -7,13 +7,22 @@ import html
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from wfdesk.db import review
+from wfdesk.db import gallery_queries, review
 from wfdesk.ui.image_review import ImagePreview, ThumbnailStrip
 from wfdesk.ui.panels.base import StepPanel, error_color
-from wfdesk.ui.thumbnails import PixmapCache, load_preview, load_thumbnails
+from wfdesk.ui.thumbnails import PixmapCache, load_preview
 
 
 class ImageGenerationPanel(StepPanel):
@@ -23,9 +32,14 @@ class ImageGenerationPanel(StepPanel):
     def build_results(self) -> QWidget:
         self._detail: dict[str, Any] | None = None
         self._detail_gen = 0
-        self._thumbs = PixmapCache(400)
-        self._previews = PixmapCache(8)
-        self._thumb_loading: set[str] = set()
+        # A few decodes by sha256, mostly view-sized; the pixel budget bounds the rare zoomed-in full decodes.
+        self._previews = PixmapCache(8, max_pixels=32_000_000)
+        self._preview_loading: set[tuple[str, int]] = set()  # (sha256, side) being decoded
+        # The version the preview is for; read by the decode workers, so a decode the editor has already moved
+        # past (arrow keys held down in the gallery) is skipped rather than queued in front of the one wanted.
+        self._preview_for: list[int | None] = [None]
+        self._preview_shown: int | None = None  # the version whose pixels the preview shows
+        self._sources: dict[str, QSize] = {}  # sha256 -> the original's size, as decoded (EXIF rotation applied)
         self._undo: tuple[int, bool] | None = None  # (version id, was the field's value) of the last reject
 
         box = QWidget()
@@ -37,6 +51,7 @@ class ImageGenerationPanel(StepPanel):
         self.note.hide()
         self.preview = ImagePreview()
         self.preview.zoom_changed.connect(self._on_zoom)
+        self.preview.detail_needed.connect(self._load_sharper_preview)
         self.image_info = QLabel()
         self.image_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.image_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -70,22 +85,30 @@ class ImageGenerationPanel(StepPanel):
             actions.addWidget(w)
 
         self.strip_caption = QLabel("<b>Candidates</b>")
-        self.strip_caption.setToolTip("Newest first. Rejected images are dimmed and can be restored.")
-        self.strip = ThumbnailStrip(vertical=True)
+        self.strip_caption.setToolTip("Newest first. Rejected images are dimmed and can be restored. Drag the divider "
+                                      "on the left to see more candidates at once.")
+        self.strip = ThumbnailStrip(self.ws.data_dir)
         self.strip.version_selected.connect(self._on_version_selected)
-        side = QVBoxLayout()
+        side_box = QWidget()
+        side = QVBoxLayout(side_box)
         side.setContentsMargins(0, 0, 0, 0)
         side.addWidget(self.strip_caption)
         side.addWidget(self.strip, 1)
-        viewer = QHBoxLayout()
-        viewer.addWidget(self.preview, 1)
-        viewer.addLayout(side)
+        # The gallery is as wide as the editor drags it: one column by default, a grid when wider.
+        self.viewer = QSplitter(Qt.Orientation.Horizontal)
+        self.viewer.setObjectName("imageViewerSplitter")
+        self.viewer.addWidget(self.preview)
+        self.viewer.addWidget(side_box)
+        self.viewer.setStretchFactor(0, 1)
+        self.viewer.setStretchFactor(1, 0)
+        self.viewer.setChildrenCollapsible(False)
+        self.viewer.setSizes([10_000, self.strip.minimumWidth()])
 
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.heading)
         layout.addWidget(self.note)
-        layout.addLayout(viewer, 1)
+        layout.addWidget(self.viewer, 1)
         layout.addWidget(self.image_info)
         layout.addLayout(actions)
         self._update_actions()
@@ -117,13 +140,13 @@ class ImageGenerationPanel(StepPanel):
         fields = [f for f in (self.input_field(), out) if f]
         self._detail_gen += 1
         gen, ws, step_id, post_id = self._detail_gen, self.ws, self.step_id, self.post_id
-        self.in_background(lambda: review.section_review(ws, step_id, post_id, sid, fields, out),
+        self.in_background(lambda: _section_images(ws, step_id, post_id, sid, fields, out),
                            partial(self._on_detail, gen), partial(self._on_detail_failed, gen))
 
     def _show_empty(self) -> None:
         self.heading.setText("")
         self.note.hide()
-        self.strip.set_versions([], {})
+        self.strip.set_versions([])
         self.preview.set_message("No section selected")
 
     def _on_detail(self, gen: int, detail: dict[str, Any]) -> None:
@@ -143,46 +166,22 @@ class ImageGenerationPanel(StepPanel):
         else:
             self.note.hide()
         images = [v for v in detail["versions"] if v.get("kind") == "image" and v.get("asset")]
-        pixmaps = {}
-        missing = []
-        for v in images:
-            sha = v["asset"]["sha256"]
-            pix = self._thumbs.get(sha)
-            if pix is not None:
-                pixmaps[sha] = pix
-            elif sha not in self._thumb_loading:
-                missing.append((v["asset"]["path"], sha))
         keep_id = keep["id"] if keep and keep.get("section_id") == detail["section_id"] else None
-        self.strip.set_versions(images, pixmaps, select=keep_id)
+        self.strip.set_versions(images, select=keep_id)  # the strip loads the thumbnails it shows
         self.strip_caption.setText(f"<b>Candidates</b> ({len(images)})" if images else "<b>Candidates</b>")
         if not images:
             self.preview.set_message("No image yet for this section.\nRun the step, or press Regenerate.")
-        self._load_thumbs(missing)
 
     def _on_detail_failed(self, gen: int, exc: Exception) -> None:
         if gen == self._detail_gen:
             self._set_status(f"Cannot load this section's images: {exc}", error=True)
 
-    def _load_thumbs(self, items: list[tuple[str, str]]) -> None:
-        if not items:
-            return
-        self._thumb_loading.update(sha for _, sha in items)
-        data_dir = self.ws.data_dir
-        self.in_background(lambda: load_thumbnails(data_dir, items), self._on_thumbs,
-                           lambda exc: self._set_status(f"Cannot read thumbnails: {exc}", error=True),
-                           lambda: self._thumb_loading.difference_update(sha for _, sha in items))
-
-    def _on_thumbs(self, images: dict[str, Any]) -> None:
-        for sha, image in images.items():
-            if isinstance(image, str):
-                self.strip.set_pixmap(sha, None, image)
-            else:
-                self.strip.set_pixmap(sha, self._thumbs.put(sha, image))
-
     # --- the selected candidate --------------------------------------------------------------------------------
     def _on_version_selected(self, version: dict[str, Any] | None) -> None:
         self._update_actions()
+        self._preview_for[0] = version["id"] if version is not None else None
         if version is None or not version.get("asset"):
+            self._preview_shown = None
             self.image_info.setText("")
             if self._detail is not None and not self.strip.count():
                 self.preview.set_message("No image yet for this section")
@@ -193,20 +192,60 @@ class ImageGenerationPanel(StepPanel):
             "accepted": "accepted"}.get(version["status"], version["status"])
         run = f"run #{version['run_id']} · " if version.get("run_id") else ""
         self.image_info.setText(f"{asset['width']}×{asset['height']} · {run}{state}")
+        if self._preview_shown == version["id"] and self.preview.has_image():
+            return  # the same image again (the section reloaded): keep the zoom
         pix = self._previews.get(asset["sha256"])
         if pix is not None:
-            self.preview.set_pixmap(pix)
+            source = self._sources.get(asset["sha256"]) or QSize(asset.get("width") or 0, asset.get("height") or 0)
+            self.preview.set_pixmap(pix, source)
+            self._preview_shown = version["id"]
             return
+        self._preview_shown = None
         self.preview.set_message("Loading…")
-        data_dir, path, sha, vid = self.ws.data_dir, asset["path"], asset["sha256"], version["id"]
-        self.in_background(lambda: load_preview(data_dir, path), partial(self._on_preview, vid, sha),
-                           lambda exc: self.preview.set_message(f"Cannot show this image: {exc}"))
+        self._load_preview(version, self.preview.wanted_side())
 
-    def _on_preview(self, version_id: int, sha256: str, image) -> None:
-        pix = self._previews.put(sha256, image)
+    def _load_preview(self, version: dict[str, Any], side: int) -> None:
+        """Decode the selected image on a worker, at the size the preview shows it (never full size for nothing)."""
+        sha = version["asset"]["sha256"]
+        if (sha, side) in self._preview_loading:
+            return
+        self._preview_loading.add((sha, side))
+        data_dir, path, vid, wanted = self.ws.data_dir, version["asset"]["path"], version["id"], self._preview_for
+
+        def decode():
+            return load_preview(data_dir, path, side) if wanted[0] == vid else None
+
+        def failed(exc: Exception) -> None:
+            self._preview_loading.discard((sha, side))
+            selected = self.strip.selected()
+            if selected is not None and selected["id"] == vid and not self.preview.has_image():
+                self.preview.set_message(f"Cannot show this image: {exc}")
+
+        self.in_background(decode, partial(self._on_preview, vid, sha, side), failed)
+
+    def _on_preview(self, version_id: int, sha256: str, side: int, result) -> None:
+        self._preview_loading.discard((sha256, side))
+        if result is None:
+            return  # skipped: another image was selected before this decode began
+        image, source = result
+        self._sources[sha256] = source
         selected = self.strip.selected()
-        if selected is not None and selected["id"] == version_id:
-            self.preview.set_pixmap(pix)
+        if selected is None or selected["id"] != version_id:
+            known = self._previews.get(sha256)
+            if known is None or max(known.width(), known.height()) < max(image.width(), image.height()):
+                self._previews.put(sha256, image)
+            return
+        if self.preview.has_image() and self._preview_shown == version_id:
+            if max(image.width(), image.height()) > self.preview.decoded_side():  # a sharper decode
+                self.preview.replace_pixmap(self._previews.put(sha256, image))
+            return
+        self.preview.set_pixmap(self._previews.put(sha256, image), source)
+        self._preview_shown = version_id
+
+    def _load_sharper_preview(self) -> None:
+        version = self.strip.selected()
+        if version is not None and version.get("asset"):
+            self._load_preview(version, self.preview.wanted_side())
 
     def _on_zoom(self, factor: float) -> None:
         self.zoom_label.setText(f"{round(factor * 100)}%" + (" (fit)" if self.preview.fitted else ""))
@@ -280,6 +319,14 @@ class ImageGenerationPanel(StepPanel):
             self._update_actions()
 
         self.in_background(lambda: fn(ws), ok, failed)
+
+
+def _section_images(ws, step_id: int, post_id: int, section_id: int, fields: list[str], out: str) -> dict[str, Any]:
+    """The section's fields and last unit, and its image candidates in one plain-column query (hundreds of them
+    are common: the ORM path costs several times the query). Worker thread."""
+    detail = review.section_review(ws, step_id, post_id, section_id, fields, None)
+    detail["versions"] = gallery_queries.image_candidates(ws, post_id, section_id, out)
+    return detail
 
 
 def _tool(text: str, tip: str, slot) -> QToolButton:

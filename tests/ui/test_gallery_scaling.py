@@ -1,0 +1,175 @@
+"""The image gallery scales with the number of candidates: thumbnails are decoded lazily (what is on screen and a
+screenful ahead, never all of them), served from the disk cache on a second open, and the preview is decoded at
+the size it is shown. Counts, not times."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from wfdesk.db import content
+from wfdesk.media import thumbnail_cache
+from wfdesk.media.store import store_image
+from wfdesk.ui.panels import create_panel
+from wfdesk.ui.run_controller import RunController
+from wfdesk.ui.thumbnails import THUMB_SIZE, cache_path
+
+TIMEOUT = 10_000
+CANDIDATES = 60
+FIELD = "generated_image_url"
+
+
+@pytest.fixture
+def runs(qtbot, gui_ws):
+    controller = RunController(gui_ws)
+    yield controller
+    assert controller.shutdown(5000)
+
+
+def _png(i: int, size: tuple[int, int] = (200, 200), fmt: str = "PNG") -> bytes:
+    img = Image.new("RGB", size, ((i * 37) % 256, (i * 91) % 256, (i * 53) % 256))
+    img.paste((255 - (i * 37) % 256, 90, i % 256), (i % 150, 10, i % 150 + 40, 60))
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+def add_candidates(ws, images: list[bytes], section_id: int = 711) -> list[str]:
+    shas = []
+    with ws.db.session() as s:
+        for i, data in enumerate(images):
+            stored = store_image(ws.data_dir, 53, section_id, data)
+            asset = content.get_or_create_asset(s, sha256=stored.sha256, path=stored.rel_path,
+                                                mime=stored.info.mime, width=stored.info.width,
+                                                height=stored.info.height, size_bytes=stored.size_bytes)
+            content.add_image(s, 53, section_id, FIELD, asset, accept=False, meta={"prompt": f"picture {i}"})
+            shas.append(stored.sha256)
+    return shas
+
+
+class Decodes:
+    """Counts thumbnails decoded from an original and read from the disk cache (on worker threads)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.lock = threading.Lock()
+        self.originals = 0
+        self.cached = 0
+        decode, read = thumbnail_cache.decode_thumbnail, thumbnail_cache.read_cached
+
+        def counted_decode(*args, **kwargs):
+            with self.lock:
+                self.originals += 1
+            return decode(*args, **kwargs)
+
+        def counted_read(*args, **kwargs):
+            image = read(*args, **kwargs)
+            if image is not None:
+                with self.lock:
+                    self.cached += 1
+            return image
+
+        monkeypatch.setattr(thumbnail_cache, "decode_thumbnail", counted_decode)
+        monkeypatch.setattr(thumbnail_cache, "read_cached", counted_read)
+
+
+def on_screen(strip) -> list[int]:
+    """Rows whose cells intersect the viewport, from the view's geometry."""
+    model, area = strip.model(), strip.viewport().rect()
+    return [r for r in range(model.rowCount()) if strip.visualRect(model.index(r, 0)).intersects(area)]
+
+
+def open_gallery(qtbot, ws, runs):
+    panel = create_panel("image_generation", ws, runs)
+    qtbot.addWidget(panel)
+    panel.resize(1100, 760)
+    panel.show()
+    with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
+        panel.show_step(2, 53)
+    qtbot.waitUntil(lambda: panel.strip.count() == CANDIDATES, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: all(panel.strip.has_thumbnail(r) for r in on_screen(panel.strip)), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.strip.loader.pending() == 0, timeout=TIMEOUT)
+    return panel
+
+
+def test_thumbnails_load_lazily_and_come_from_the_disk_cache(qtbot, gui_ws, runs, monkeypatch):
+    shas = add_candidates(gui_ws, [_png(i) for i in range(CANDIDATES)])
+    decodes = Decodes(monkeypatch)
+    panel = open_gallery(qtbot, gui_ws, runs)
+    strip = panel.strip
+    visible = on_screen(strip)
+    assert visible and list(strip.visible_rows()) == visible
+    assert 0 < len(visible) < CANDIDATES // 4
+    # What is on screen, then one screenful ahead: never the whole section.
+    budget = 2 * len(visible) + 2
+    assert len(visible) <= strip.loader.started <= budget
+    assert decodes.originals == strip.loader.started and decodes.cached == 0
+    newest_first = list(reversed(shas))
+    assert all(cache_path(gui_ws.data_dir, newest_first[r], THUMB_SIZE).is_file() for r in visible)
+    assert not cache_path(gui_ws.data_dir, newest_first[-1], THUMB_SIZE).exists()  # the last one: not yet
+
+    # Scrolling to the end loads the last screen; what was skipped over in between is never decoded.
+    bar = strip.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    qtbot.waitUntil(lambda: all(strip.has_thumbnail(r) for r in on_screen(strip)), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: strip.loader.pending() == 0, timeout=TIMEOUT)
+    assert CANDIDATES - 1 in on_screen(strip)
+    assert decodes.originals <= budget + len(on_screen(strip)) + 2 < CANDIDATES
+    first_pass = decodes.originals
+    panel.close()
+
+    # A second open (a new panel, an empty memory cache) reads the thumbnails from disk: no original decoded.
+    again = open_gallery(qtbot, gui_ws, runs)
+    assert decodes.originals == first_pass
+    assert decodes.cached == again.strip.loader.started >= len(on_screen(again.strip))
+
+
+def test_thumbnails_of_an_unreadable_file_show_an_error_mark(qtbot, gui_ws, runs):
+    shas = add_candidates(gui_ws, [_png(i) for i in range(CANDIDATES)])
+    with gui_ws.db.session() as s:
+        from sqlalchemy import select
+
+        from wfdesk.db.models import ImageAsset
+        path = s.scalars(select(ImageAsset.path).where(ImageAsset.sha256 == shas[-1])).one()
+    (gui_ws.data_dir / path).write_bytes(b"not an image any more")
+    panel = open_gallery(qtbot, gui_ws, runs)
+    newest = panel.strip.item(0)
+    assert panel.strip.loader.error(shas[-1])
+    assert "cannot" in newest.toolTip().lower() or "identify" in newest.toolTip().lower()
+    assert panel.strip.has_thumbnail(1) and panel.strip.loader.pixmap(shas[-2]) is not None
+
+
+def test_preview_decodes_at_the_view_size_and_sharpens_on_zoom(qtbot, gui_ws, runs):
+    add_candidates(gui_ws, [_png(i) for i in range(CANDIDATES - 1)] + [_png(7, (2400, 1800), "JPEG")])
+    panel = open_gallery(qtbot, gui_ws, runs)
+    preview = panel.preview
+    qtbot.waitUntil(preview.has_image, timeout=TIMEOUT)
+    assert (preview.source_size().width(), preview.source_size().height()) == (2400, 1800)
+    fitted_side = preview.decoded_side()
+    # Decoded for the view (its size when the decode was asked; the layout may have moved a little since).
+    view_side = max(preview.viewport().width(), preview.viewport().height()) * preview.devicePixelRatioF()
+    assert fitted_side <= 1.25 * view_side < 2400
+    preview.setFocus()
+    qtbot.keyClick(preview, Qt.Key.Key_1)  # actual pixels: a sharper decode replaces the scaled one in place
+    assert preview.zoom_factor() == pytest.approx(1.0)
+    qtbot.waitUntil(lambda: preview.decoded_side() == 2400, timeout=TIMEOUT)
+    assert preview.zoom_factor() == pytest.approx(1.0) and not preview.fitted
+
+
+def test_candidates_query_matches_the_review_read_model(gui_ws):
+    """The gallery's one-SELECT query returns what wfdesk.db.review.field_versions does, `current` included."""
+    from wfdesk.db import gallery_queries, review
+
+    add_candidates(gui_ws, [_png(i) for i in range(5)])
+    versions = review.field_versions(gui_ws, 53, FIELD, [711])[711]
+    with gui_ws.db.session() as s:
+        content.accept_version(s, versions[2]["id"])
+        content.reject_version(s, versions[0]["id"])
+    expected = review.field_versions(gui_ws, 53, FIELD, [711])[711]
+    got = gallery_queries.image_candidates(gui_ws, 53, 711, FIELD)
+    assert got == expected
+    assert [v["current"] for v in got] == [False, False, True, False, False]
+    assert gallery_queries.image_candidates(gui_ws, 53, 712, FIELD) == []
