@@ -12,7 +12,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QFontDatabase, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the engine loads with the workspace, after the window's fir
 
 __all__ = ["COL_POS", "COL_TITLE", "FIRST_FIELD_COL", "ID_ROLE", "SectionsTable", "SectionsView", "preview"]
 log = logging.getLogger(__name__)
+FILL_SLICE = 25
 PREVIEW_CHARS = 90
 MIN_FIELD_WIDTH = 120
 
@@ -263,27 +264,24 @@ class SectionsView(QWidget):
         self.table.setHorizontalHeaderLabels(["#", "Title", *names])
         sections = detail["sections"] if detail else []
         self.table.setRowCount(len(sections))
-        for row, section in enumerate(sections):
-            pos = QTableWidgetItem(str(row + 1))
-            pos.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-            pos.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            pos.setData(ID_ROLE, section["id"])
-            self.table.setItem(row, COL_POS, pos)
-            title = QTableWidgetItem(section["title"])
-            title.setToolTip("Double-click (or F2) to rename")
-            self.table.setItem(row, COL_TITLE, title)
-            for col, name in enumerate(names, start=FIRST_FIELD_COL):
-                value = section["fields"].get(name)
-                cell = QTableWidgetItem(preview(value))
-                cell.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-                cell.setToolTip((value or "(empty)")[:600])
-                if not value:
-                    font = QFont(cell.font())
-                    font.setItalic(True)
-                    cell.setFont(font)
-                    cell.setText("empty")
-                    cell.setForeground(self.palette().placeholderText())
-                self.table.setItem(row, col, cell)
+        self.table.blockSignals(False)
+        self._fill_rows(generation, sections, names, keep, 0)
+
+    def _fill_rows(self, generation: int, sections: list[dict[str, Any]], names: list[str], keep: Any,
+                   start: int) -> None:
+        """Rows in slices of FILL_SLICE, each in its own turn of the event loop: a post of 200 sections never
+        holds the window for the whole table (one item per cell costs about 30 µs)."""
+        if generation != self._generation:
+            return
+        end = min(len(sections), start + FILL_SLICE)
+        self.table.blockSignals(True)
+        for row in range(start, end):
+            self._fill_row(row, sections[row], names)
+        self.table.blockSignals(False)
+        if end < len(sections):
+            QTimer.singleShot(0, lambda: self._fill_rows(generation, sections, names, keep, end))
+            return
+        self.table.blockSignals(True)
         self._size_columns()
         self._restore_current(keep if keep is not None or not sections else (sections[0]["id"], None))
         self.table.blockSignals(False)
@@ -296,6 +294,28 @@ class SectionsView(QWidget):
             if row >= 0:
                 self.table.edit_title(row)
         self.loaded.emit()
+
+    def _fill_row(self, row: int, section: dict[str, Any], names: list[str]) -> None:
+        pos = QTableWidgetItem(str(row + 1))
+        pos.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+        pos.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        pos.setData(ID_ROLE, section["id"])
+        self.table.setItem(row, COL_POS, pos)
+        title = QTableWidgetItem(section["title"])
+        title.setToolTip("Double-click (or F2) to rename")
+        self.table.setItem(row, COL_TITLE, title)
+        for col, name in enumerate(names, start=FIRST_FIELD_COL):
+            value = section["fields"].get(name)
+            cell = QTableWidgetItem(preview(value))
+            cell.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            cell.setToolTip((value or "(empty)")[:600])
+            if not value:
+                font = QFont(cell.font())
+                font.setItalic(True)
+                cell.setFont(font)
+                cell.setText("empty")
+                cell.setForeground(self.palette().placeholderText())
+            self.table.setItem(row, col, cell)
 
     def _size_columns(self) -> None:
         """Fields share the width left after # and Title, down to a readable minimum; then the table scrolls."""

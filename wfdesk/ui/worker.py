@@ -51,7 +51,6 @@ class BackgroundOp:
         self.fn = fn
         self.pool = pool or QThreadPool.globalInstance()
         self.signals = _Signals()
-        self.signals.finished.connect(self._release)
 
     def success(self, callback: Callable[[Any], None]) -> BackgroundOp:
         self.signals.succeeded.connect(callback)
@@ -66,6 +65,8 @@ class BackgroundOp:
         return self
 
     def run_in_background(self) -> BackgroundOp:
+        # Connected last, so the caller's own `finished` callbacks run before the op lets go of itself.
+        self.signals.finished.connect(self._release)
         with _running_lock:
             _running.add(self)
         self.pool.start(_Runnable(self))

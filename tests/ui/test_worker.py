@@ -1,0 +1,30 @@
+"""BackgroundOp: work off the GUI thread, callbacks on it, every callback delivered."""
+
+from __future__ import annotations
+
+import threading
+
+from wfdesk.ui import worker
+from wfdesk.ui.worker import BackgroundOp
+
+
+def test_every_callback_runs_on_the_gui_thread(qtbot):
+    gui = threading.get_ident()
+    seen = {"ok": [], "failed": [], "finished": 0, "threads": set()}
+
+    def done(value):
+        seen["threads"].add(threading.get_ident())
+        seen["ok"].append(value)
+
+    def finished():
+        seen["finished"] += 1
+
+    for i in range(50):
+        (BackgroundOp(lambda i=i: i * 2).success(done).failure(seen["failed"].append).finished(finished)
+         .run_in_background())
+    BackgroundOp(lambda: 1 / 0).failure(seen["failed"].append).finished(finished).run_in_background()
+    qtbot.waitUntil(lambda: seen["finished"] == 51, timeout=10_000)
+    assert sorted(seen["ok"]) == [i * 2 for i in range(50)]
+    assert len(seen["failed"]) == 1 and isinstance(seen["failed"][0], ZeroDivisionError)
+    assert seen["threads"] == {gui}
+    qtbot.waitUntil(lambda: worker.running_ops() == 0, timeout=10_000)
