@@ -42,9 +42,16 @@ def main() -> int:
         window.resize(1280, 800)
         window.show()
         runs = window.runs
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # let the window load its lists
-            app.processEvents()
+        def settle(seconds: float) -> None:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                app.processEvents()
+
+        settle(3)  # the lists load
+        window.posts.select_post(53)
+        settle(2)
+        window.steps.select_step(2)  # the image step: its gallery receives the thumbnails as sections finish
+        settle(3)
         gaps: list[float] = []
         own: list[float] = []  # the GUI thread's own CPU between two beats: our work, not GIL or scheduler waits
         state = {"last": time.perf_counter(), "cpu": time.thread_time(), "active": 0}
@@ -91,7 +98,6 @@ def main() -> int:
         state["active"] = 1
         runs.start(1, 53, {"section_ids": ids})
         runs.start(2, 53, {"section_ids": ids})  # images: the panel's thumbnails arrive as they finish
-        window.select_post_and_step(53, 2) if hasattr(window, "select_post_and_step") else None
         while len(finished) < 2 and time.perf_counter() - t0 < 300:
             app.processEvents()
             time.sleep(0.0005)

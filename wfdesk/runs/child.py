@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 from typing import Any
@@ -87,6 +88,8 @@ def run(request: dict[str, Any]) -> int:
 
 
 def main() -> int:
+    if hasattr(os, "nice"):
+        os.nice(5)  # background work: when the cores are busy, the window the editor is looking at goes first
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     try:
         request = json.loads(sys.stdin.readline())

@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # the engine loads with the workspace, after the window's fir
 
 __all__ = ["COL_POS", "COL_TITLE", "FIRST_FIELD_COL", "ID_ROLE", "SectionsTable", "SectionsView", "preview"]
 log = logging.getLogger(__name__)
-FILL_SLICE = 25
+FILL_SLICE = 10
 PREVIEW_CHARS = 90
 MIN_FIELD_WIDTH = 120
 
@@ -274,9 +274,12 @@ class SectionsView(QWidget):
         if generation != self._generation:
             return
         end = min(len(sections), start + FILL_SLICE)
+        empty_font = QFont(self.table.font())
+        empty_font.setItalic(True)
+        empty_brush = self.palette().placeholderText()
         self.table.blockSignals(True)
         for row in range(start, end):
-            self._fill_row(row, sections[row], names)
+            self._fill_row(row, sections[row], names, empty_font, empty_brush)
         self.table.blockSignals(False)
         if end < len(sections):
             QTimer.singleShot(0, lambda: self._fill_rows(generation, sections, names, keep, end))
@@ -295,7 +298,8 @@ class SectionsView(QWidget):
                 self.table.edit_title(row)
         self.loaded.emit()
 
-    def _fill_row(self, row: int, section: dict[str, Any], names: list[str]) -> None:
+    def _fill_row(self, row: int, section: dict[str, Any], names: list[str], empty_font: QFont,
+                  empty_brush: Any) -> None:
         pos = QTableWidgetItem(str(row + 1))
         pos.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
         pos.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -310,11 +314,9 @@ class SectionsView(QWidget):
             cell.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
             cell.setToolTip((value or "(empty)")[:600])
             if not value:
-                font = QFont(cell.font())
-                font.setItalic(True)
-                cell.setFont(font)
+                cell.setFont(empty_font)
                 cell.setText("empty")
-                cell.setForeground(self.palette().placeholderText())
+                cell.setForeground(empty_brush)
             self.table.setItem(row, col, cell)
 
     def _size_columns(self) -> None:

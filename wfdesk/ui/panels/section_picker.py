@@ -104,6 +104,9 @@ class SectionPicker(QWidget):
     def set_sections(self, rows: list[dict[str, Any]], checked: set[int] | None = None,
                      input_label: str = "Input", current: int | None = None) -> None:
         """Rows from wfdesk.db.review.panel_data; checked None means all. Keeps nothing of the previous rows."""
+        if [r["id"] for r in rows] == list(self._items) and self.tree.headerItem().text(COL_PREVIEW) == input_label:
+            self._refresh_in_place(rows, checked)  # the usual reload after a run: same sections, same order
+            return
         self._updating = True
         self.tree.blockSignals(True)
         try:
@@ -136,6 +139,29 @@ class SectionPicker(QWidget):
             self.tree.setCurrentItem(target)
         else:
             self.current_changed.emit(None)
+        self._update_count()
+
+    def _refresh_in_place(self, rows: list[dict[str, Any]], checked: set[int] | None) -> None:
+        """Only what changed is touched: rebuilding 200 rows would hold the window for tens of milliseconds."""
+        self._updating = True
+        self.tree.blockSignals(True)
+        try:
+            for row in rows:
+                item = self._items[row["id"]]
+                if item.text(COL_TITLE) != row["title"]:
+                    item.setText(COL_TITLE, row["title"])
+                    item.setToolTip(COL_TITLE, f"{row['title']} (section {row['id']})")
+                text = row.get("preview") or "— empty —"
+                if item.text(COL_PREVIEW) != text:
+                    item.setText(COL_PREVIEW, text)
+                    item.setToolTip(COL_PREVIEW, row.get("preview") or "This section's input field is empty")
+                if checked is not None:
+                    state = Qt.CheckState.Checked if row["id"] in checked else Qt.CheckState.Unchecked
+                    if item.checkState(COL_TITLE) != state:
+                        item.setCheckState(COL_TITLE, state)
+        finally:
+            self.tree.blockSignals(False)
+            self._updating = False
         self._update_count()
 
     def section_ids(self) -> list[int]:
