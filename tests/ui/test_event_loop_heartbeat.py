@@ -1,10 +1,9 @@
 """The GUI thread never stalls while a 50-section run is in flight: a QTimer heartbeat (a guard, not a benchmark).
 
-Two measures per attempt: the longest wall-clock gap between 5 ms ticks (catches the GUI thread waiting on the
-network, a lock or a worker) and the longest stretch of CPU the GUI thread itself spent between two ticks (its own
-work per unit: DB reads, decodes, widget rebuilds; immune to the machine's load). The worker threads keep the GIL
-busy most of the run, so a wall-clock gap also contains GIL and scheduler waits that are noise on a busy machine:
-a stall of the GUI's own making shows in every attempt, noise does not, hence up to ATTEMPTS runs.
+Two measures: the longest wall-clock gap between 5 ms ticks (catches the GUI thread waiting on the network, a lock
+or a worker) and the longest stretch of CPU the GUI thread itself spent between two ticks (its own work per unit:
+DB reads, decodes, widget rebuilds). The run executes in a child process, so the engine's Python work does not
+compete with the window for the GIL.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from wfdesk.ui.run_controller import RunController
 TIMEOUT = 20_000
 SECTIONS = 50
 MAX_STALL_S = 0.050
-ATTEMPTS = 5
 
 
 def measure_run(qtbot, panel, runs) -> tuple[float, float, float]:
@@ -78,17 +76,10 @@ def test_event_loop_keeps_beating_during_a_50_section_run(qtbot, gui_ws, loopbac
     with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
         panel.show_step(1, post_id)
     assert len(panel.picker.checked_ids()) == SECTIONS
-    attempts = []
     try:
-        for _ in range(ATTEMPTS):
-            worst, worst_cpu, seconds = measure_run(qtbot, panel, runs)
-            assert seconds >= 0.1, "the run was too short to measure anything"
-            attempts.append((worst, worst_cpu))
-            # The GUI thread's own work between two ticks stays small in every attempt, whatever the load.
-            assert worst_cpu <= MAX_STALL_S, f"the GUI thread worked {worst_cpu * 1000:.0f} ms without a break"
-            if worst <= MAX_STALL_S:
-                break
+        worst, worst_cpu, seconds = measure_run(qtbot, panel, runs)
     finally:
         assert runs.shutdown(5000)
-    assert min(w for w, _ in attempts) <= MAX_STALL_S, (
-        f"the event loop stalled in every attempt: {[f'{w * 1000:.0f} ms' for w, _ in attempts]}")
+    assert seconds >= 0.1, "the run was too short to measure anything"
+    assert worst_cpu <= MAX_STALL_S, f"the GUI thread worked {worst_cpu * 1000:.0f} ms without a break"
+    assert worst <= MAX_STALL_S, f"the event loop stalled {worst * 1000:.0f} ms"
