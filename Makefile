@@ -21,3 +21,6 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python tests/bench/bench_batch.py
+	$(VENV)/bin/python tests/bench/bench_startup.py
+	$(VENV)/bin/python tests/bench/bench_gallery.py
+	$(VENV)/bin/python tests/bench/bench_gui_stall.py
