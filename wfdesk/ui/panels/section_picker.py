@@ -163,6 +163,7 @@ class SectionPicker(QWidget):
             self.tree.blockSignals(False)
             self._updating = False
         self._update_count()
+        self.current_changed.emit(self.current_id())  # as a rebuild would: the panel refreshes its result view
 
     def section_ids(self) -> list[int]:
         return list(self._items)
