@@ -22,6 +22,25 @@ from wfdesk.workspace import Workspace
 log = logging.getLogger(__name__)
 
 
+_children: set[subprocess.Popen] = set()
+_children_lock = threading.Lock()
+
+
+def terminate_all(grace_s: float = 1.0) -> int:
+    """Stop every run process still running (at exit, when waiting for them would hang the app). What they had
+    finished is in the database; the next start marks their runs interrupted, ready to resume."""
+    with _children_lock:
+        procs = [p for p in _children if p.poll() is None]
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    return len(procs)
+
+
 class RunRefused(WfdeskError, ValueError):
     """The child refused the request before sending anything (invalid config, budget, unknown ids)."""
 
@@ -31,6 +50,8 @@ def run_in_child(ws: Workspace, request: dict[str, Any], options: RunOptions) ->
                "settings": ws.settings.model_dump(mode="json"), **request}
     proc = subprocess.Popen([sys.executable, "-m", "wfdesk.runs.child"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+    with _children_lock:
+        _children.add(proc)
     stderr_tail: list[str] = []
     threading.Thread(target=_drain, args=(proc, stderr_tail), daemon=True, name="child-stderr").start()
     cancel = options.cancel or CancelToken()
@@ -52,6 +73,8 @@ def run_in_child(ws: Workspace, request: dict[str, Any], options: RunOptions) ->
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        with _children_lock:
+            _children.discard(proc)
 
 
 def _relay(proc: subprocess.Popen, options: RunOptions, stderr_tail: list[str]) -> dict[str, Any]:
