@@ -170,3 +170,18 @@ def test_a_secret_in_a_step_config_is_refused(demo):
               "outputs": {"o": {"label": "Image", "db_field": "img"}}}
     problems = validate_step(demo, "leaky", config)
     assert [p.field for p in problems] == ["script_config.parameters.api_key"]
+
+
+def test_imports_refuse_secrets_in_configs(ws):
+    bundle = json.loads(REFERENCE_STEPS.read_text())
+    bundle["workflow_steps"][0]["config"]["script_config"]["parameters"] = {"api_key": "sk-in-a-file"}
+    with pytest.raises(ImportError_, match="workflow_steps.0.config.script_config.parameters.api_key"):
+        with ws.db.session() as s:
+            import_bundle(s, bundle)
+    from wfdesk.db.workflows import import_workflow
+
+    doc = {"format": "wfdesk-workflow", "version": 1, "llm_actions": bundle["llm_actions"],
+           "workflow_steps": bundle["workflow_steps"]}
+    with pytest.raises(ImportError_, match="api_key"):
+        with ws.db.session() as s:
+            import_workflow(s, doc, ws)

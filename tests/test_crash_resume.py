@@ -120,3 +120,15 @@ def test_kill_9_during_image_run_leaves_no_broken_file_referenced(demo, loopback
         per_section = Counter(v.section_id for v in s.scalars(
             select(ContentVersion).where(ContentVersion.kind == "image")))
     assert per_section == Counter({sid: 1 for sid in ids})
+
+
+def test_only_one_process_can_claim_a_run_for_resuming(demo, loopback):
+    import pytest
+
+    from wfdesk.scripts.registry import execute_step_script
+
+    loopback.fail = lambda i, req: (400, {}, b'{"error": {"message": "no"}}')
+    run_id = execute_step_script(1, 53, {"section_ids": [711]})["run_id"]
+    ledger.reopen_run(demo, run_id)  # the first claim wins
+    with pytest.raises(ledger.RunBusy):
+        ledger.reopen_run(demo, run_id)  # a second editor's Resume at the same moment is refused

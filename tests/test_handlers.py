@@ -254,3 +254,17 @@ def test_custom_endpoint_must_be_a_path_under_the_base_url(demo, loopback, endpo
     with pytest.raises(ConfigError, match="script_config.custom_endpoint"):
         execute_step_script(3, 53, {"section_ids": [711]})
     assert loopback.count() == 0
+
+
+def test_a_section_deleted_during_the_run_gives_one_clear_line(demo, loopback):
+    from wfdesk.db.models import PostSection
+
+    def delete_then_answer(body):
+        with demo.db.session() as s:
+            s.delete(s.get(PostSection, 712))
+        return "too late"
+
+    loopback.chat_reply = delete_then_answer
+    entry = execute_step_script(1, 53, {"section_ids": [712]})["results"][0]
+    assert entry["status"] == "error"
+    assert entry["error"] == "the result could not be saved: the section (or post) was deleted during the run"

@@ -151,3 +151,18 @@ def test_cancel_interrupts_a_rate_limit_wait(default_policy, loopback):
     result = execute_step_script(1, 53, {"section_ids": [711, 712]}, cancel=cancel)
     assert time.monotonic() - started < 10
     assert [r["status"] for r in result["results"]] == ["cancelled", "cancelled"]
+
+
+def test_a_read_timeout_is_retried_once_not_eight_times(default_policy, loopback):
+    loopback.latency = 3
+    entry = execute_step_script(1, 53, {"section_ids": [711], "parameters": {"timeout": 0.3}})["results"][0]
+    assert entry["status"] == "error" and "did not answer in time" in entry["error"]
+    assert loopback.count("/v1/chat/completions") == 2  # each retry re-sends a billed request
+
+
+def test_local_presets_never_receive_the_openai_key(monkeypatch):
+    from wfdesk.settings import PRESET_PROFILES, get_api_key
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real-openai-key")
+    assert get_api_key(PRESET_PROFILES["ollama"]) is None and get_api_key(PRESET_PROFILES["lmstudio"]) is None
+    assert get_api_key(PRESET_PROFILES["openai"]) == "sk-real-openai-key"

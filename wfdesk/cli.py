@@ -97,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # e.g. "Unknown script type: ..."
         print(f"wfdesk: {exc}", file=sys.stderr)
         return EXIT_BAD_REQUEST
+    except KeyboardInterrupt:
+        print("wfdesk: interrupted; finished sections are saved (resume with `wfdesk runs resume ID`)",
+              file=sys.stderr)
+        return 130
     except Exception as exc:  # noqa: BLE001 - a command line shows a message, not a traceback
         logging.getLogger("wfdesk").debug("unexpected error", exc_info=True)
         print(f"wfdesk: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -33,10 +33,11 @@ class ProviderProfile(BaseModel):
 
 PRESET_PROFILES: dict[str, ProviderProfile] = {
     "openai": ProviderProfile(name="openai", kind="openai", base_url="https://api.openai.com/v1", read_timeout=60),
+    # Local servers need no key: they never get the OpenAI key from the environment.
     "ollama": ProviderProfile(name="ollama", kind="ollama", base_url="http://localhost:11434/v1", read_timeout=600,
-                              concurrency=2),
+                              concurrency=2, api_key_env=""),
     "lmstudio": ProviderProfile(name="lmstudio", kind="lmstudio", base_url="http://localhost:1234/v1",
-                                read_timeout=600, concurrency=2),
+                                read_timeout=600, concurrency=2, api_key_env=""),
 }
 
 
@@ -149,7 +150,7 @@ def get_api_key(profile: ProviderProfile) -> str | None:
                 return secret
         except Exception as exc:  # noqa: BLE001
             log.warning("Keyring lookup failed for provider %s: %s", profile.name, exc)
-    return os.environ.get(profile.api_key_env) or None
+    return (os.environ.get(profile.api_key_env) if profile.api_key_env else None) or None
 
 
 def set_api_key(profile_name: str, secret: str) -> None:

@@ -50,6 +50,3 @@ def head_revision() -> str | None:
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
-
-def is_up_to_date(db: Database) -> bool:
-    return current_revision(db) == head_revision()

@@ -112,6 +112,13 @@ def parse_bundle(data: Any) -> Bundle:
             if section.id in section_ids:
                 problems.append(Problem(f"posts.{pi}.sections.{si}.id", f"section id {section.id} appears twice"))
             section_ids.add(section.id)
+    from wfdesk.runs.planning import secret_problems
+
+    for i, step in enumerate(bundle.workflow_steps):
+        problems += [Problem(f"workflow_steps.{i}.config.{p.field}", p.message) for p in secret_problems(step.config)]
+    for i, o in enumerate(bundle.post_step_overrides):
+        problems += [Problem(f"post_step_overrides.{i}.config.{p.field}", p.message)
+                     for p in secret_problems(o.config)]
     if problems:
         raise ImportError_(problems)
     return bundle
@@ -177,7 +184,7 @@ def _set_fields(session: Session, post_id: int, section_id: int | None, fields: 
             continue
         if value is None:
             if current is not None:
-                current.value = None
+                current.value, current.accepted_version_id = None, None  # earlier versions stay in the history
             continue
         content.write_text(session, post_id, section_id, name, value, source="import")
 

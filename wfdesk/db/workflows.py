@@ -39,7 +39,8 @@ def export_workflow(session: Session, name: str = "", description: str = "",
     if step_ids:
         stmt = stmt.where(WorkflowStepEntity.id.in_(step_ids))
     steps = list(session.scalars(stmt))
-    action_ids = {s.config.get("script_config", {}).get("action_id") for s in steps if isinstance(s.config, dict)}
+    action_ids = {(s.config.get("script_config") or {}).get("action_id") for s in steps
+                  if isinstance(s.config, dict) and isinstance(s.config.get("script_config") or {}, dict)}
     actions = session.scalars(select(LLMAction).where(LLMAction.id.in_([a for a in action_ids if a]))
                               .order_by(LLMAction.id))
     return {"format": FORMAT, "version": 1, "name": name, "description": description,
@@ -55,8 +56,11 @@ def import_workflow(session: Session, data: Any, ws=None) -> dict[str, Any]:
         doc = WorkflowDoc.model_validate(data)
     except ValidationError as exc:
         raise ImportError_([Problem(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]) from None
+    from wfdesk.runs.planning import secret_problems
+
     known = {a.id for a in doc.llm_actions}
-    problems = []
+    problems = [Problem(f"workflow_steps.{i}.config.{p.field}", p.message)
+                for i, step in enumerate(doc.workflow_steps) for p in secret_problems(step.config)]
     for i, a in enumerate(doc.llm_actions):
         try:
             variables_used(a.prompt_template)

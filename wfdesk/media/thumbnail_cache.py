@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,9 @@ class Thumbnail:
 
 
 def cache_path(data_dir: Path, sha256: str, size: int) -> Path:
+    # The hash comes from a (possibly shared) database: only a real hex digest may become part of a path.
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256 or "") or not isinstance(size, int):
+        raise ValueError(f"not an image hash: {sha256!r}")
     return Path(data_dir) / "cache" / "thumbs" / f"{sha256}_{size}.webp"
 
 

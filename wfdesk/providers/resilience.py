@@ -135,7 +135,7 @@ def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], 
     """fn() until it succeeds, a non-retryable error happens, or the attempts run out (then a UnitError)."""
     import openai  # only ever called once a request is being made
 
-    failures = 0
+    failures = read_timeouts = 0
     deadline = time.monotonic() + policy.rate_limit_budget
     while True:
         if (reason := gate.offline_reason()) is not None:
@@ -157,7 +157,9 @@ def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], 
                 failures += 1
                 if is_connect_failure(exc):
                     gate.record_connect_failure(describe(exc))
-                if failures >= policy.attempts:
+                elif isinstance(exc, openai.APITimeoutError):
+                    read_timeouts += 1  # a slow model stays slow: each retry costs a whole read timeout
+                if failures >= policy.attempts or read_timeouts > 1:
                     suffix = f" (gave up after {failures} attempts)" if failures > 1 else ""
                     raise UnitError(describe(exc) + suffix) from None
                 wait = policy.delay(failures)

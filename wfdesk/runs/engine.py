@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from wfdesk.db import content
 from wfdesk.db.models import Run, RunUnit, utcnow
@@ -87,7 +87,7 @@ def resume_run(ws: Workspace, run_id: int, options: RunOptions | None = None) ->
         if run is None:
             raise NotFoundError(f"Run {run_id} does not exist")
         if run.status == "running" and not _owned_by_dead_process(ws, run_id):
-            raise UnitError(f"Run {run_id} is still running")
+            raise ledger.RunBusy(f"Run {run_id} is still running")
         pending = [(u.id, u.section_id) for u in run.units if u.status != "success"]
         raw, context = dict(run.effective_config), dict(run.context or {})
         step_id, post_id, step_name, script_type = run.step_id, run.post_id, run.step_name, run.script_type
@@ -102,8 +102,7 @@ def resume_run(ws: Workspace, run_id: int, options: RunOptions | None = None) ->
     plans = {p.section_id: p for p in handler.plan(job)}
     costs.enforce_budget(ws, post_id, handler.estimate(job, [plans[sid] for _, sid in pending]))
     ledger.reopen_run(ws, run_id)
-    return _execute_units(ws, handler, job, run_id, [(uid, plans[sid]) for uid, sid in pending], options,
-                          report_all=True)
+    return _execute_units(ws, handler, job, run_id, [(uid, plans[sid]) for uid, sid in pending], options)
 
 
 def _owned_by_dead_process(ws: Workspace, run_id: int) -> bool:
@@ -121,8 +120,7 @@ def _concurrency(ws: Workspace, handler: SectionHandler, job: Job) -> int:
 
 
 def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int,
-                   units: list[tuple[int, UnitPlan]], options: RunOptions | None,
-                   report_all: bool = False) -> dict[str, Any]:
+                   units: list[tuple[int, UnitPlan]], options: RunOptions | None) -> dict[str, Any]:
     options = options or RunOptions()
     observer = options.observer or _NullObserver()
     cancel = options.cancel or CancelToken()
@@ -145,6 +143,13 @@ def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"run{run_id}") as pool:
             list(pool.map(work, units))
+    except BaseException as exc:
+        # A run must never stay "running" because its bookkeeping failed (or Ctrl-C): it ends, resumable.
+        try:
+            ledger.finish_run(ws, run_id, error=f"the run stopped: {type(exc).__name__}: {exc}"[:500])
+        except Exception:  # noqa: BLE001 - the database itself may be what failed
+            log.warning("could not record the end of run %s", run_id, exc_info=True)
+        raise
     finally:
         done.set()
     status = ledger.finish_run(ws, run_id)
@@ -183,7 +188,7 @@ def _run_unit(ws: Workspace, handler: SectionHandler, job: Job, unit_id: int, pl
                              duration_ms=_ms(started))
         return entry
     except Exception as exc:  # noqa: BLE001 - one section's failure never stops the others
-        message = str(exc) if isinstance(exc, UnitError | ValueError) else f"{type(exc).__name__}: {exc}"
+        message = _unit_message(exc)
         if not isinstance(exc, UnitError):
             log.warning("run %s unit %s failed", job.run_id, unit_id, exc_info=True)
         log.info("run %s section %s: error: %s", job.run_id, plan.section_id, message)
@@ -191,6 +196,18 @@ def _run_unit(ws: Workspace, handler: SectionHandler, job: Job, unit_id: int, pl
         ledger.unit_finished(ws, unit_id, "error", entry, error=message, started_at=started_at,
                              duration_ms=_ms(started))
         return entry
+
+
+def _unit_message(exc: Exception) -> str:
+    """One line for the editor; never SQL, parameters or a whole generated text."""
+    if isinstance(exc, UnitError | ValueError):
+        return str(exc)
+    if isinstance(exc, SQLAlchemyError):
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        if "foreign key" in detail.lower():
+            return "the result could not be saved: the section (or post) was deleted during the run"
+        return f"the result could not be saved: {detail}"
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 def _persist(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome: UnitOutcome,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from wfdesk.db.models import Run, RunUnit, utcnow
-from wfdesk.errors import NotFoundError
+from wfdesk.errors import NotFoundError, WfdeskError
 from wfdesk.workspace import Workspace
 
 ACTIVE = ("queued", "running")
@@ -34,9 +35,16 @@ def create_run(ws: Workspace, *, step_id: int | None, post_id: int, step_name: s
 
 
 def reopen_run(ws: Workspace, run_id: int) -> None:
+    """Claims a finished or interrupted run for resuming; exactly one process wins when two try at once."""
     with ws.db.session() as s:
-        run = s.get(Run, run_id)
-        run.status, run.owner, run.heartbeat_at, run.finished_at, run.error = "running", OWNER, utcnow(), None, None
+        claimed = s.execute(update(Run).where(Run.id == run_id, Run.status != "running").values(
+            status="running", owner=OWNER, heartbeat_at=utcnow(), finished_at=None, error=None)).rowcount
+    if claimed != 1:
+        raise RunBusy(f"Run {run_id} is being resumed elsewhere")
+
+
+class RunBusy(WfdeskError):
+    pass
 
 
 def unit_finished(ws: Workspace, unit_id: int, status: str, entry: dict[str, Any], *, error: str | None = None,
@@ -102,25 +110,26 @@ def mark_interrupted(ws: Workspace) -> list[int]:
     with ws.db.session() as s:
         for run in s.scalars(select(Run).where(Run.status.in_(ACTIVE))):
             owner_host, _, pid = (run.owner or "").rpartition(":")
-            if owner_host == host:
-                dead = pid.isdigit() and not _pid_alive(int(pid))
+            alive = _pid_alive(int(pid)) if owner_host == host and pid.isdigit() else None
+            if alive is not None:
+                dead = not alive
             else:
                 beat = run.heartbeat_at
                 if beat is not None and beat.tzinfo is None:  # SQLite gives naive datetimes back
                     beat = beat.replace(tzinfo=UTC)
                 dead = beat is None or now - beat > STALE_AFTER
             if dead:
-                run.status = "interrupted"
-                for unit in run.units:
-                    if unit.status == "running":
-                        unit.status = "queued"  # it never finished: it runs again on resume
+                run.status = "interrupted"  # its unfinished units are still "queued": resume runs them
                 found.append(run.id)
     return found
 
 
-def _pid_alive(pid: int) -> bool:
+def _pid_alive(pid: int) -> bool | None:
+    """None when this platform cannot tell (Windows: os.kill(pid, 0) would send a console Ctrl-C)."""
     if pid == os.getpid():
         return True
+    if sys.platform == "win32":
+        return None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
