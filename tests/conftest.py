@@ -45,6 +45,15 @@ def _isolated_env(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _no_run_process_left():
+    """The app's run process outlives a test otherwise, holding the test's temporary database open."""
+    yield
+    client = sys.modules.get("wfdesk.runs.child_client")
+    if client is not None:
+        client.terminate_all(5)
+
+
 def _pg_schema_url(base: str, schema: str) -> str:
     sep = "&" if "?" in base else "?"
     return f"{base}{sep}options=-csearch_path%3D{schema}"

@@ -1,16 +1,20 @@
-"""A run in its own process: `python -m wfdesk.runs.child`, driven by the desktop app.
+"""The desktop app's run process: `python -m wfdesk.runs.child`, one per app, running every run of the app.
 
 Why a process: the engine's Python work (the SDK, JSON, the database) holds the GIL; in the window's process that
-shows up as a stuttering event loop under a large batch. In its own process it cannot, and a crashing plugin takes
-down one run, never the window. The protocol is JSON lines:
+shows up as a stuttering event loop under a large batch. In here it cannot. Why one process for all runs: the
+provider gates (concurrency cap, 429 pause, offline breaker) are shared by every run, as they are in the CLI.
 
-stdin, first line:  {"action": "start", "database_url", "data_dir", "settings": {...}, "step_id", "post_id",
-                     "context"}  or  {"action": "resume", ..., "run_id"}
-stdin, later:       "cancel"
-stdout:             {"event": "run_id", "run_id"} {"event": "run_started", "run_id", "units"}
-                    {"event": "unit", "run_id", "entry"} {"event": "run_finished", "run_id", "result"}
-                    {"event": "refused", "message"}   (nothing was sent: invalid config, budget, unknown ids)
-                    {"event": "failed", "message"}    (an unexpected error)
+Protocol, JSON lines. stdin:
+    {"op": "start", "id": "<request id>", "database_url", "data_dir", "settings": {...}, "step_id", "post_id",
+     "context"}
+    {"op": "resume", "id", "database_url", "data_dir", "settings", "run_id"}
+    {"op": "cancel", "id"}
+stdout, each with the request's "id":
+    {"event": "run_id", "run_id"} {"event": "run_started", "run_id", "units"} {"event": "unit", "run_id", "entry"}
+    {"event": "run_finished", "run_id", "result"}
+    {"event": "refused", "message"}   (nothing was sent: invalid config, budget, unknown ids)
+    {"event": "failed", "message"}    (an unexpected error)
+End of input means the app went away: every run is cancelled (finished sections are kept) and the process exits.
 """
 
 from __future__ import annotations
@@ -22,82 +26,143 @@ import sys
 import threading
 from typing import Any
 
+log = logging.getLogger("wfdesk.runs.child")
 _out_lock = threading.Lock()
 
 
-def emit(event: str, **data: Any) -> None:
-    line = json.dumps({"event": event, **data}, default=str)
+def emit(request_id: str, event: str, **data: Any) -> None:
+    line = json.dumps({"id": request_id, "event": event, **data}, default=str)
     with _out_lock:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
 
-class _StdoutObserver:
-    finished = False
+class _Observer:
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.finished = False
 
     def run_started(self, run_id: int, units: list[dict[str, Any]]) -> None:
-        emit("run_started", run_id=run_id, units=units)
+        emit(self.request_id, "run_started", run_id=run_id, units=units)
 
     def unit_changed(self, run_id: int, entry: dict[str, Any]) -> None:
-        emit("unit", run_id=run_id, entry=entry)
+        emit(self.request_id, "unit", run_id=run_id, entry=entry)
 
     def run_finished(self, run_id: int, result: dict[str, Any]) -> None:
         self.finished = True
-        emit("run_finished", run_id=run_id, result=result)
+        emit(self.request_id, "run_finished", run_id=run_id, result=result)
 
 
-def _watch_stdin(cancel) -> None:
-    for line in sys.stdin:
-        if line.strip() == "cancel":
-            cancel.cancel()
-    cancel.cancel()  # the app went away: stop queued sections, keep what is finished
+class Runner:
+    """Keeps one workspace per (database, data dir, settings), so provider gates and clients are shared."""
 
+    MAX_IDLE_WORKSPACES = 4
 
-def run(request: dict[str, Any]) -> int:
-    from wfdesk.errors import ConfigError, NotFoundError, WfdeskError
-    from wfdesk.runs.costs import BudgetError
-    from wfdesk.runs.engine import RunOptions, execute_step, resume_run
-    from wfdesk.scripts.base import CancelToken
-    from wfdesk.settings import Settings
-    from wfdesk.workspace import open_workspace, set_current
+    def __init__(self) -> None:
+        self._workspaces: dict[str, Any] = {}  # in order of last use
+        self._in_use: dict[str, int] = {}
+        self._cancels: dict[str, Any] = {}
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
 
-    cancel = CancelToken()
-    threading.Thread(target=_watch_stdin, args=(cancel,), daemon=True, name="stdin").start()
-    ws = open_workspace(database_url=request["database_url"], data_dir=request["data_dir"],
-                        settings=Settings.model_validate(request.get("settings") or {}), migrate=False)
-    set_current(ws)
-    observer = _StdoutObserver()
-    options = RunOptions(observer=observer, cancel=cancel, on_run_id=lambda run_id: emit("run_id", run_id=run_id))
-    try:
-        if request.get("action") == "resume":
-            result = resume_run(ws, int(request["run_id"]), options)
-        else:
-            result = execute_step(ws, int(request["step_id"]), int(request["post_id"]),
-                                  request.get("context") or {}, options)
-        if not observer.finished:  # e.g. a resume with nothing left to run
-            emit("run_finished", run_id=result.get("run_id"), result=result)
-    except (ConfigError, NotFoundError, BudgetError, ValueError) as exc:
-        emit("refused", message=str(exc))
-        return 2
-    except WfdeskError as exc:
-        emit("failed", message=str(exc))
-        return 1
-    finally:
-        ws.close()
-    return 0
+    def workspace(self, request: dict[str, Any]):
+        from wfdesk.settings import Settings
+        from wfdesk.workspace import open_workspace, set_current
+
+        key = json.dumps([request["database_url"], request["data_dir"], request.get("settings") or {}],
+                         sort_keys=True)
+        with self._lock:
+            ws = self._workspaces.pop(key, None)
+            if ws is None:
+                ws = open_workspace(database_url=request["database_url"], data_dir=request["data_dir"],
+                                    settings=Settings.model_validate(request.get("settings") or {}), migrate=False)
+                set_current(ws)  # for plain handlers that call execute_step_script themselves
+            self._workspaces[key] = ws
+            self._in_use[key] = self._in_use.get(key, 0) + 1
+            idle = [k for k in self._workspaces if not self._in_use.get(k)]
+            for old in idle[:max(0, len(idle) - self.MAX_IDLE_WORKSPACES)]:
+                self._workspaces.pop(old).close()
+            return key, ws
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._in_use[key] -= 1
+
+    def handle(self, request: dict[str, Any]) -> None:
+        from wfdesk.scripts.base import CancelToken
+
+        op, request_id = request.get("op"), str(request.get("id"))
+        if op == "cancel":
+            with self._lock:
+                token = self._cancels.get(request_id)
+            if token is not None:
+                token.cancel()
+            return
+        token = CancelToken()
+        with self._lock:
+            self._cancels[request_id] = token
+            self._threads = [t for t in self._threads if t.is_alive()]
+        thread = threading.Thread(target=self._run, args=(request, token), daemon=True, name=f"req-{request_id}")
+        self._threads.append(thread)
+        thread.start()
+
+    def _run(self, request: dict[str, Any], token) -> None:
+        from wfdesk.errors import ConfigError, NotFoundError, WfdeskError
+        from wfdesk.runs.costs import BudgetError
+        from wfdesk.runs.engine import RunOptions, execute_step, resume_run
+
+        request_id = str(request.get("id"))
+        observer = _Observer(request_id)
+        options = RunOptions(observer=observer, cancel=token,
+                             on_run_id=lambda run_id: emit(request_id, "run_id", run_id=run_id))
+        key = None
+        try:
+            key, ws = self.workspace(request)
+            if request.get("op") == "resume":
+                result = resume_run(ws, int(request["run_id"]), options)
+            else:
+                result = execute_step(ws, int(request["step_id"]), int(request["post_id"]),
+                                      request.get("context") or {}, options)
+            if not observer.finished:  # e.g. a resume with nothing left to run
+                emit(request_id, "run_finished", run_id=result.get("run_id"), result=result)
+        except (ConfigError, NotFoundError, BudgetError, ValueError) as exc:
+            emit(request_id, "refused", message=str(exc))
+        except WfdeskError as exc:
+            emit(request_id, "failed", message=str(exc))
+        except Exception as exc:  # noqa: BLE001 - reported to the app as one line, with the details on stderr
+            log.exception("request %s failed", request_id)
+            emit(request_id, "failed", message=f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._cancels.pop(request_id, None)
+            if key is not None:
+                self.release(key)
+
+    def cancel_all_and_wait(self) -> None:
+        with self._lock:
+            tokens = list(self._cancels.values())
+        for token in tokens:
+            token.cancel()
+        for thread in self._threads:
+            thread.join()
+        for ws in self._workspaces.values():
+            ws.close()
 
 
 def main() -> int:
     if hasattr(os, "nice"):
         os.nice(5)  # background work: when the cores are busy, the window the editor is looking at goes first
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        request = json.loads(sys.stdin.readline())
-        return run(request)
-    except Exception as exc:  # noqa: BLE001 - reported to the app as one line, with the details on stderr
-        logging.getLogger("wfdesk").exception("run process failed")
-        emit("failed", message=f"{type(exc).__name__}: {exc}")
-        return 1
+    runner = Runner()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            runner.handle(json.loads(line))
+        except ValueError:
+            log.warning("not a request: %r", line[:200])
+    runner.cancel_all_and_wait()
+    return 0
 
 
 if __name__ == "__main__":
