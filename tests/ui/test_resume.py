@@ -234,10 +234,11 @@ def test_status_bar_offline_warns_before_run_and_run_anyway_starts(qtbot, offlin
         panel.show_step(1, 53)
     bar.check_provider()
     qtbot.waitUntil(lambda: bar.provider.label.text().startswith("Provider: offline"), timeout=TIMEOUT)
+    assert bar.provider_offline_reason().startswith(f"cannot reach {dead_url}")  # what the panel asks
 
     assert panel.run(section_ids=[711]) is None
     assert panel.notice.kind() == "warning" and offline_runs.active_count() == 0
-    assert f"Last seen: cannot connect to {dead_url}" in panel.notice.note_label.text()
+    assert f"Last seen: cannot reach {dead_url}" in panel.notice.note_label.text()
     with qtbot.waitSignal(offline_runs.run_finished, timeout=TIMEOUT) as finished:
         click(qtbot, panel.notice.action_button)  # "Run anyway"
     assert finished.args[1]["status"] == "failed"

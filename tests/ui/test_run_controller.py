@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 
 from wfdesk.db import content
-from wfdesk.db.models import WorkflowStepEntity
+from wfdesk.db.models import Run, WorkflowStepEntity
+from wfdesk.runs import ledger
 from wfdesk.ui.run_controller import RunController
 
 TIMEOUT = 10_000
@@ -133,6 +137,36 @@ def test_shutdown_cancels_and_waits(qtbot, gui_ws, loopback):
     assert controller.active_count() == 0
     # At most the section in flight was written; the queued ones were cancelled.
     assert sum(field(gui_ws, sid, "polished") is not None for sid in (711, 712, 713)) <= 1
+
+
+def test_shutdown_ends_a_run_stuck_in_a_provider_call(qtbot, gui_ws, loopback):
+    """Quitting while a local model takes minutes to answer: the window must close anyway. After its grace
+    period shutdown ends the run process; the next start marks the run interrupted, ready to resume."""
+    loopback.latency = 30
+    controller = RunController(gui_ws)
+    run_ids = []
+    controller.run_started.connect(lambda run_id, _info: run_ids.append(run_id))
+    controller.start(1, 53, {"section_ids": [711]})
+    qtbot.waitUntil(lambda: bool(run_ids) and loopback.count("/v1/chat") == 1, timeout=TIMEOUT)
+    with gui_ws.db.session() as s:
+        child_pid = int(s.get(Run, run_ids[0]).owner.rpartition(":")[2])
+    assert child_pid != os.getpid() and _alive(child_pid)
+
+    began = time.monotonic()
+    assert controller.shutdown(500)
+    assert time.monotonic() - began < 5
+    assert not _alive(child_pid)
+    assert controller.active_count() == 0
+    assert field(gui_ws, 711, "polished") is None
+    assert ledger.mark_interrupted(gui_ws) == run_ids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_resume_runs_only_the_sections_left(qtbot, gui_ws, runs, loopback):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from PySide6.QtCore import QThreadPool
+
 from wfdesk.ui import worker
 from wfdesk.ui.worker import BackgroundOp
 
@@ -28,3 +30,25 @@ def test_every_callback_runs_on_the_gui_thread(qtbot):
     assert len(seen["failed"]) == 1 and isinstance(seen["failed"][0], ZeroDivisionError)
     assert seen["threads"] == {gui}
     qtbot.waitUntil(lambda: worker.running_ops() == 0, timeout=10_000)
+
+
+def test_shutdown_skips_queued_ops_and_lets_go_of_them(qtbot):
+    """At exit, work still queued is not started, and no op stays counted as running."""
+    pool = QThreadPool()
+    pool.setMaxThreadCount(1)
+    started, release, ran, results = threading.Event(), threading.Event(), [], []
+
+    def first() -> str:
+        started.set()
+        release.wait(10)
+        ran.append("first")
+        return "first done"
+
+    BackgroundOp(first, pool).success(results.append).run_in_background()
+    for name in ("second", "third"):
+        BackgroundOp(lambda name=name: ran.append(name), pool).run_in_background()
+    assert started.wait(10)
+    threading.Timer(0.2, release.set).start()  # the running op ends while shutdown waits for it
+    assert worker.shutdown(pool, 10_000)
+    qtbot.waitUntil(lambda: worker.running_ops() == 0, timeout=10_000)
+    assert ran == ["first"] and results == ["first done"]

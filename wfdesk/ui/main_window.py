@@ -389,22 +389,35 @@ class MainWindow(QMainWindow):
     def new_post(self) -> None:
         if self.ws is None:
             return
-        from PySide6.QtWidgets import QInputDialog, QMessageBox
+        from PySide6.QtWidgets import QInputDialog
 
         from wfdesk.db import editing
-        from wfdesk.errors import WfdeskError
 
         title, ok = QInputDialog.getText(self, "New post", "Title of the new post:")
         if not ok or not title.strip():
             return
-        try:
-            post_id = editing.create_post(self.ws, title)
-        except WfdeskError as exc:
-            QMessageBox.warning(self, "New post", str(exc))
-            return
+        ws = self.ws
+        # Off the GUI thread: a run writing in its child process may hold the database for a while.
+        (BackgroundOp(lambda: editing.create_post(ws, title))
+         .success(lambda post_id: self._post_created(post_id, title.strip()))
+         .failure(self._post_not_created)
+         .run_in_background())
+
+    def _post_created(self, post_id: int, title: str) -> None:
         self.posts.search.clear()
         self.posts.reload(select_id=post_id)
-        self.statusBar().showMessage(f"Created “{title.strip()}”. Add its sections below.", 5000)
+        self.statusBar().showMessage(f"Created “{title}”. Add its sections below.", 5000)
+
+    def _post_not_created(self, exc: Exception) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        from wfdesk.ui.db_errors import describe_db_error, is_edit_error
+
+        if is_edit_error(exc):
+            log.warning("creating a post failed: %s", exc)
+        else:
+            log.error("creating a post failed", exc_info=exc)
+        QMessageBox.warning(self, "New post", f"Could not create the post: {describe_db_error(exc)}")
 
     def import_json(self) -> None:
         from PySide6.QtWidgets import QFileDialog
@@ -679,20 +692,29 @@ class MainWindow(QMainWindow):
         self.closing = True
         self.save_state()
         self.status.stop()
+        # Runs still in a provider call after 5 s have their processes ended (RunController.shutdown); the next
+        # start marks them interrupted, ready to resume.
         if self.runs is not None and not self.runs.shutdown(5000):
-            log.warning("some runs did not stop within 5 s; their sections are marked interrupted next start")
-        _drain_background_ops()
+            log.warning("some runs in this process did not stop; their sections are marked interrupted next start")
+        # A window that replaces this one (another database) has its first reads queued: they must not be dropped.
+        replaced = any(w is not self and not w._closing_done for w in OPEN_WINDOWS)
+        _drain_background_ops(drop_queued=not replaced)
         self._closing_done = True
         event.accept()
         if self in OPEN_WINDOWS:
             OPEN_WINDOWS.remove(self)
 
 
-def _drain_background_ops(rounds: int = 5) -> None:
+def _drain_background_ops(rounds: int = 5, drop_queued: bool = True) -> None:
     """Wait for background reads and deliver their answers while their widgets still exist; an answer may
     start a follow-up read (a list, then the selected item's detail), hence a few rounds."""
+    from PySide6.QtCore import QThreadPool
+
     for _ in range(rounds):
-        worker.shutdown()
+        if drop_queued:
+            worker.shutdown()
+        else:
+            QThreadPool.globalInstance().waitForDone(5000)
         QCoreApplication.sendPostedEvents(None, QEvent.Type.MetaCall)
         if not worker.running_ops():
             return
@@ -710,17 +732,27 @@ def _heading(text: str) -> QLabel:
 
 
 def _open_from_settings() -> Workspace:
+    """On a worker thread: the database the settings name, with the runs an earlier exit left running there marked
+    interrupted (as at app start), so its panels offer to resume them instead of showing them as in progress."""
+    from wfdesk.runs.ledger import mark_interrupted
     from wfdesk.settings import load_settings
     from wfdesk.workspace import open_workspace
 
-    return open_workspace(settings=load_settings())
+    ws = open_workspace(settings=load_settings())
+    try:
+        interrupted = mark_interrupted(ws)
+        if interrupted:
+            log.info("runs interrupted by an earlier exit: %s", interrupted)
+    except Exception:  # noqa: BLE001 - a stale ledger must not stop the database from opening
+        log.exception("marking interrupted runs failed")
+    return ws
 
 
 def _make_run_controller(ws: Workspace, parent: QWidget) -> Any:
     try:
         from wfdesk.ui.run_controller import RunController
-    except ImportError as exc:
-        log.warning("runs unavailable: %s", exc)
+    except ImportError:
+        log.exception("runs unavailable: the run controller cannot be imported")
         return None
     return RunController(ws, parent)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wfdesk.errors import WfdeskError
+from wfdesk.ui.db_errors import describe_db_error, is_edit_error
 from wfdesk.ui.icons import icon
 from wfdesk.ui.worker import BackgroundOp
 
@@ -221,18 +222,29 @@ class PostListWidget(QWidget):
 
         new, ok = QInputDialog.getText(self, "Rename post", "Title:", text=title)
         if ok and new.strip() and new != title:
-            self._edit(lambda: editing.rename_post(self.ws, post_id, new), post_id)
+            ws = self.ws
+            self._edit("rename the post", lambda: editing.rename_post(ws, post_id, new), post_id)
 
     def set_status(self, post_id: int, status: str) -> None:
         from wfdesk.db import editing
 
-        self._edit(lambda: editing.set_post_status(self.ws, post_id, status), post_id)
+        ws = self.ws
+        self._edit("change the status", lambda: editing.set_post_status(ws, post_id, status), post_id)
 
-    def _edit(self, fn, post_id: int) -> None:
-        try:
-            fn()
-        except WfdeskError as exc:
-            QMessageBox.warning(self, "Post not changed", str(exc))
-            return
+    def _edit(self, what: str, fn: Callable[[], Any], post_id: int) -> None:
+        """Write off the GUI thread: a run writing in its child process may hold the database for a while."""
+        (BackgroundOp(fn)
+         .success(lambda _result: self._edited(post_id))
+         .failure(lambda exc: self._edit_failed(what, exc))
+         .run_in_background())
+
+    def _edited(self, post_id: int) -> None:
         self.post_changed.emit(post_id)
         self.reload(select_id=post_id)
+
+    def _edit_failed(self, what: str, exc: Exception) -> None:
+        if is_edit_error(exc):
+            log.warning("could not %s: %s", what, exc)
+        else:
+            log.error("could not %s", what, exc_info=exc)
+        QMessageBox.warning(self, "Post not changed", f"Could not {what}: {describe_db_error(exc)}")

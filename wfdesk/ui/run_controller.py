@@ -30,6 +30,8 @@ from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
 FINAL_UNIT_STATES = ("success", "error", "cancelled")
+CHILD_GRACE_S = 1.0  # at shutdown, between asking a run process to end (SIGTERM) and killing it
+AFTER_TERMINATE_MS = 3000  # then, for the relaying threads to notice and return
 
 
 class _JobSignals(QObject):
@@ -230,10 +232,21 @@ class RunController(QObject):
         return out
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel everything, drop queued jobs, wait for the running ones. True when all stopped in time."""
+        """Cancel everything, drop queued jobs, wait for the running ones. True when all stopped in time.
+
+        A cancelled run still waits for its in-flight provider calls (minutes on a local model), and the pool
+        thread relaying it waits with it: after timeout_ms the run processes are ended, so closing the window never
+        hangs. Their runs stay 'running' in the ledger; mark_interrupted at the next start makes them resumable."""
         self.cancel_all()
         self.pool.clear()
         stopped = self.pool.waitForDone(timeout_ms)
+        if not stopped:
+            from wfdesk.runs import child_client
+
+            ended = child_client.terminate_all(CHILD_GRACE_S)
+            log.warning("%d run process(es) did not stop within %d ms and were ended", ended, timeout_ms)
+            # Their relays now read end-of-output and return; runs kept in this process cannot be ended.
+            stopped = self.pool.waitForDone(AFTER_TERMINATE_MS)
         if stopped:
             self._active.clear()
             self._ending.clear()

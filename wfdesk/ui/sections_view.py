@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from wfdesk.errors import WfdeskError
+from wfdesk.ui.db_errors import describe_db_error, edit_errors
 from wfdesk.ui.icons import icon
 from wfdesk.ui.sections_table import COL_POS, COL_TITLE, FIRST_FIELD_COL, ID_ROLE, SectionsTable
 from wfdesk.ui.worker import BackgroundOp
@@ -51,13 +52,6 @@ def _commands() -> ModuleType:
     from wfdesk.ui import section_commands
 
     return section_commands
-
-
-def _db_errors() -> tuple[type[Exception], ...]:
-    """What a failed database edit raises: a message for the editor, not a traceback."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    return WfdeskError, SQLAlchemyError
 
 
 def preview(text: str | None) -> str:
@@ -533,8 +527,9 @@ class SectionsView(QWidget):
                                        target.get("lock_version"))
         except ConflictError as exc:
             return self._conflict(target, text, exc)
-        except _db_errors() as exc:
-            QMessageBox.warning(self, "Not saved", f"The text was not saved: {exc}")
+        except edit_errors() as exc:  # e.g. "database is locked" while a run writes: the text stays in the editor
+            log.warning("saving %s failed: %s", target["field"], exc)
+            QMessageBox.warning(self, "Not saved", f"Could not save: {describe_db_error(exc)}")
             return False
         target.update(lock_version=saved["lock_version"], original=text)
         self._just_saved = True
@@ -548,7 +543,13 @@ class SectionsView(QWidget):
     def _conflict(self, target: dict[str, Any], mine: str, exc: ConflictError) -> bool:
         from wfdesk.db import queries
 
-        current = queries.field_value(self.ws, self.post_id, target["section_id"], target["field"])
+        try:
+            current = queries.field_value(self.ws, self.post_id, target["section_id"], target["field"])
+        except edit_errors() as exc:  # the text stays in the editor, unsaved: the editor can save again
+            log.warning("reading the saved version of %s failed: %s", target["field"], exc)
+            QMessageBox.warning(self, "Not saved", "The text changed elsewhere since you opened it, and the other "
+                                f"version could not be read: {describe_db_error(exc)}")
+            return False
         what = f"“{target['field']}” of section “{target.get('section_title', '')}”"
         overwrite = resolve_conflict(self, what, mine, current["value"] if current["value"] is not None
                                      else exc.theirs)
@@ -612,7 +613,7 @@ class SectionsView(QWidget):
         existing = set(self.field_names())
         try:
             suggestions = [n for n in queries.step_field_names(self.ws) if n not in existing]
-        except _db_errors():
+        except edit_errors():
             suggestions = []
         name, ok = QInputDialog.getItem(self, "Add field", "Field name (letters, digits and _):",
                                         suggestions, 0, True)
@@ -646,7 +647,7 @@ class SectionsView(QWidget):
 
     def report(self, what: str, exc: Exception) -> None:
         log.warning("%s failed: %s", what, exc)
-        QMessageBox.warning(self, what, f"{what} failed: {exc}")
+        QMessageBox.warning(self, what, f"{what} failed: {describe_db_error(exc)}")
 
 
 def _html(text: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,36 +18,22 @@ if TYPE_CHECKING:  # requests, sqlalchemy and pydantic load off the GUI thread, 
 log = logging.getLogger(__name__)
 CHECK_INTERVAL_MS = 60_000
 CHECK_TIMEOUT_S = 3.0
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
+SHOWN_REASON_CHARS = 60  # the bar shows the start of why; its tooltip, all of it
 
 
 def check_provider(ws: Workspace) -> tuple[bool, str]:
-    """(reachable, reason) for the default provider: GET {base_url}/models. Runs on a worker thread."""
-    import requests
-
-    from wfdesk.settings import get_api_key
-
+    """(reachable, verdict) for the default provider: the Settings dialog's connection test, so both agree on
+    the address and on what counts as online (a refused API key does not). Runs on a worker thread."""
     try:
         profile = ws.settings.provider(None)
     except KeyError:
         return False, "no provider configured"
-    base = (profile.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-    headers = {}
-    if key := get_api_key(profile):
-        headers["Authorization"] = f"Bearer {key}"
-    try:
-        response = requests.get(f"{base}/models", headers=headers, timeout=CHECK_TIMEOUT_S)
-    except requests.Timeout:
-        return False, f"no answer in {CHECK_TIMEOUT_S:.0f} s"
-    except requests.ConnectionError:
-        return False, f"cannot connect to {base}"
-    except requests.RequestException as exc:
-        return False, type(exc).__name__
-    if response.status_code in (401, 403):
-        return True, "API key refused"
-    if response.status_code >= 500:
-        return False, f"HTTP {response.status_code}"
-    return True, ""
+    from wfdesk.providers.connection_test import check_provider as test_connection
+
+    # Short timeouts: the check holds one of the shared background threads (two on a small laptop).
+    quick = profile.model_copy(update={"connect_timeout": min(profile.connect_timeout, CHECK_TIMEOUT_S),
+                                       "read_timeout": min(profile.read_timeout, CHECK_TIMEOUT_S)})
+    return test_connection(quick)
 
 
 class _Indicator(QWidget):
@@ -83,6 +68,8 @@ class AppStatusBar(QStatusBar):
             self.addPermanentWidget(widget)
             widget.hide()
         self._checking = False
+        self._check_again = False
+        self._offline_reason: str | None = None
         self._started = False
         self._timer = QTimer(self)
         self._timer.setInterval(CHECK_INTERVAL_MS)
@@ -93,6 +80,7 @@ class AppStatusBar(QStatusBar):
     def set_workspace(self, ws: Workspace) -> None:
         """Show the open database; a bar already started checks the provider now."""
         self.ws = ws
+        self._offline_reason = None  # what the last check said was about the previous workspace's settings
         url = ws.db.display_url()
         self.database.set("done", f"Database: {database_label(url)}", f"Database: {url}")
         self.provider.set("never", "Provider: checking…")
@@ -115,23 +103,35 @@ class AppStatusBar(QStatusBar):
         self._timer.stop()
 
     def check_provider(self) -> None:
-        if self._checking or self.ws is None:
+        """Check now, in the background; asked while a check runs (new settings, say), check again after it."""
+        if self.ws is None:
             return
-        self._checking = True
+        if self._checking:
+            self._check_again = True
+            return
+        self._checking, self._check_again = True, False
         ws = self.ws
         (BackgroundOp(lambda: check_provider(ws))
          .success(self._provider_checked)
          .failure(self._provider_failed)
          .run_in_background())
 
+    def provider_offline_reason(self) -> str | None:
+        """Why the default provider looked offline at the last check; None when it answered or was not checked."""
+        return self._offline_reason
+
     def _provider_checked(self, result: tuple[bool, str]) -> None:
         self._checking = False
-        online, reason = result
+        online, verdict = result
         if online:
-            text = "Provider: online" + (f" ({reason})" if reason else "")
-            self.provider.set("partial" if reason else "done", text)
+            self._offline_reason = None
+            self.provider.set("done", "Provider: online", verdict)
         else:
-            self.provider.set("failed", f"Provider: offline ({reason})")
+            self._offline_reason = verdict or "no answer"
+            shown = _shorten(self._offline_reason, SHOWN_REASON_CHARS)
+            self.provider.set("failed", f"Provider: offline ({shown})", f"Provider offline: {self._offline_reason}")
+        if self._check_again:
+            self.check_provider()
 
     def _provider_failed(self, exc: Exception) -> None:
         log.info("provider check failed: %s", exc)
@@ -153,3 +153,8 @@ def database_label(display_url: str) -> str:
         return f"{Path(url.database or 'memory').name} (SQLite)"
     where = f"{url.username + '@' if url.username else ''}{url.host or 'localhost'}/{url.database or ''}"
     return f"{where} ({'PostgreSQL' if url.get_backend_name() == 'postgresql' else url.get_backend_name()})"
+
+
+def _shorten(text: str, limit: int) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= limit else line[:limit - 1].rstrip() + "…"

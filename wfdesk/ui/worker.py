@@ -35,6 +35,11 @@ class _Runnable(QRunnable):
 
     def run(self) -> None:
         op = self._op
+        with _running_lock:
+            dropped, op.started = op.dropped, not op.dropped
+        if dropped:  # shutdown() dropped it while queued: report it finished, so it is let go of
+            op.signals.finished.emit()
+            return
         try:
             result = op.fn()
         except Exception as exc:  # noqa: BLE001 - delivered to the failure callback, never raised in Qt
@@ -51,6 +56,8 @@ class BackgroundOp:
         self.fn = fn
         self.pool = pool or QThreadPool.globalInstance()
         self.signals = _Signals()
+        self.started = False  # these two under _running_lock
+        self.dropped = False
 
     def success(self, callback: Callable[[Any], None]) -> BackgroundOp:
         self.signals.succeeded.connect(callback)
@@ -83,7 +90,13 @@ def running_ops() -> int:
 
 
 def shutdown(pool: QThreadPool | None = None, timeout_ms: int = 5000) -> bool:
-    """At exit: drop queued work and wait for running work. True when everything stopped in time."""
+    """At exit: drop queued work and wait for running work. True when everything stopped in time.
+
+    Queued ops are not removed from the pool (QThreadPool.clear would lose them, and running_ops() would count
+    them forever): each is marked, and skips its work when its turn comes."""
     pool = pool or QThreadPool.globalInstance()
-    pool.clear()
+    with _running_lock:
+        for op in _running:
+            if op.pool is pool and not op.started:
+                op.dropped = True
     return pool.waitForDone(timeout_ms)

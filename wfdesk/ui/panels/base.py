@@ -375,17 +375,11 @@ class StepPanel(QWidget):
         return None
 
     def _status_bar_offline(self) -> str | None:
-        """The main window's status bar says "Provider: offline (why)" after its last check."""
+        """Why the main window's status bar (AppStatusBar) found the provider offline at its last check."""
         window = self.window()
         bar = window.statusBar() if isinstance(window, QMainWindow) else None
-        ask = getattr(bar, "provider_offline_reason", None)
-        if callable(ask):  # a status bar that tells it directly
-            return ask()
-        label = getattr(getattr(bar, "provider", None), "label", None)
-        text = label.text() if isinstance(label, QLabel) else ""
-        if not text.startswith("Provider: offline"):
-            return None
-        return text.removeprefix("Provider: offline").strip(" ()")
+        ask = getattr(bar, "provider_offline_reason", None)  # a plain QStatusBar (a bare window) knows nothing
+        return ask() if callable(ask) else None
 
     def _update_notice(self) -> None:
         """The banner about the latest run of this step on this post; hidden while a run is in flight."""
