@@ -56,6 +56,16 @@ def error_color(widget: QWidget) -> str:
     return "#ff8a80" if is_dark(widget) else "#c62828"
 
 
+def show_last_failure(note: QLabel, last: dict[str, Any]) -> None:
+    """The note under a section's results: why its last run failed, or nothing."""
+    if last.get("status") == "error":
+        note.setText(f"<span style='color:{error_color(note)}'>Last run failed: "
+                     f"{html.escape(last.get('error') or '')}</span>")
+        note.show()
+    else:
+        note.hide()
+
+
 class StepPanel(QWidget):
     status_message = Signal(str)
     loaded = Signal()  # the data of the current step and post is on screen

@@ -13,7 +13,7 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QSplitter, QVBoxLayout, QWidget
 
 from wfdesk.db import review
-from wfdesk.ui.panels.base import StepPanel, error_color
+from wfdesk.ui.panels.base import StepPanel, show_last_failure
 from wfdesk.ui.panels.llm_action import VersionList
 
 
@@ -106,12 +106,7 @@ class CustomScriptPanel(StepPanel):
                              f"Sends {html.escape(inp['label'] if inp else 'nothing')}: "
                              f"<code>{html.escape(review.preview(sent, 120)) or '<i>empty</i>'}</code>")
         last = detail.get("last") or {}
-        if last.get("status") == "error":
-            self.note.setText(f"<span style='color:{error_color(self)}'>Last run failed: "
-                              f"{html.escape(last.get('error') or '')}</span>")
-            self.note.show()
-        else:
-            self.note.hide()
+        show_last_failure(self.note, last)
         result = last.get("result") or {}
         if "response" in result:
             self.response_caption.setText(f"<b>Response</b> from {html.escape(endpoint)} (run #{last['run_id']})")

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from wfdesk.db import gallery_queries, review
 from wfdesk.ui.image_review import ImagePreview, ThumbnailStrip
-from wfdesk.ui.panels.base import StepPanel, error_color
+from wfdesk.ui.panels.base import StepPanel, show_last_failure
 from wfdesk.ui.thumbnails import PixmapCache, load_preview
 
 
@@ -159,12 +159,7 @@ class ImageGenerationPanel(StepPanel):
         self.heading.setText(f"<b>{html.escape(title)}</b><br><span>Prompt: {html.escape(prompt) or '<i>empty</i>'}"
                              f"</span>")
         last = detail.get("last") or {}
-        if last.get("status") == "error":
-            self.note.setText(f"<span style='color:{error_color(self)}'>Last run failed: "
-                              f"{html.escape(last.get('error') or '')}</span>")
-            self.note.show()
-        else:
-            self.note.hide()
+        show_last_failure(self.note, last)
         images = [v for v in detail["versions"] if v.get("kind") == "image" and v.get("asset")]
         keep_id = keep["id"] if keep and keep.get("section_id") == detail["section_id"] else None
         self.strip.set_versions(images, select=keep_id)  # the strip loads the thumbnails it shows
