@@ -7,7 +7,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -29,6 +28,7 @@ from wfdesk.db import config_store
 from wfdesk.db.config_store import ActionRecord
 from wfdesk.errors import ConfigError, ConflictError, WfdeskError
 from wfdesk.scripts.templates import TemplateProblem, variables_used
+from wfdesk.ui.config_editor.editor_dialog import EditorDialog
 from wfdesk.ui.config_editor.json_tab import monospace_font
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label, if_alive
 from wfdesk.ui.worker import BackgroundOp
@@ -37,7 +37,9 @@ NEW_TEMPLATE = "{{ input1 }}"
 PREVIEW_DELAY_MS = 350  # re-render after typing pauses, not on every key
 
 
-class LLMActionDialog(QDialog):
+class LLMActionDialog(EditorDialog):
+    subject = "this LLM action"
+
     loaded = Signal()
     preview_ready = Signal(str)  # the rendered prompt, or the error shown instead
 
@@ -393,9 +395,6 @@ class LLMActionDialog(QDialog):
                                   else None)
         box.open()
 
-    def _show_message(self, text: str) -> None:
-        self.message.setText(text)
-        self.message.show()
 
     def _update_status(self) -> None:
         self.status.setText("Unsaved changes" if self.is_dirty() else "")
@@ -407,13 +406,4 @@ class LLMActionDialog(QDialog):
         if not busy:
             self._update_status()
 
-    def reject(self) -> None:
-        if self.is_dirty() and not self.confirm_discard():
-            return
-        super().reject()
 
-    def confirm_discard(self) -> bool:
-        answer = QMessageBox.question(self, "Unsaved changes", "Discard your changes to this LLM action?",
-                                      QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-                                      QMessageBox.StandardButton.Cancel)
-        return answer == QMessageBox.StandardButton.Discard

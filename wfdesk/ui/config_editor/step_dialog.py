@@ -14,14 +14,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QDialogButtonBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -35,6 +33,7 @@ from wfdesk.db import config_store
 from wfdesk.errors import ConfigError, ConflictError, Problem, WfdeskError
 from wfdesk.scripts import registry
 from wfdesk.scripts.config import Parameters, script_type_of
+from wfdesk.ui.config_editor.editor_dialog import EditorDialog
 from wfdesk.ui.config_editor.fields_table import FieldsTable
 from wfdesk.ui.config_editor.json_tab import JsonTab, dump, monospace_font
 from wfdesk.ui.config_editor.parameters_form import ParametersForm, ProblemLabel, hint_label, if_alive
@@ -125,7 +124,9 @@ def _as_text(value: Any) -> str:
     return dump(value) if isinstance(value, dict | list) else str(value)
 
 
-class StepConfigDialog(QDialog):
+class StepConfigDialog(EditorDialog):
+    subject = "this step"
+
     loaded = Signal()  # the step (and the lists the form offers) are read and shown
     save_failed = Signal(object)  # the exception a refused save raised (the dialog shows it)
 
@@ -697,9 +698,6 @@ class StepConfigDialog(QDialog):
             self.params_form.clear_problems()
         self.message.hide()
 
-    def _show_message(self, text: str) -> None:
-        self.message.setText(text)
-        self.message.show()
 
     def _set_busy(self, busy: bool, text: str = "") -> None:
         self.busy = busy
@@ -712,14 +710,4 @@ class StepConfigDialog(QDialog):
 
     # -- closing --------------------------------------------------------------------------------------------
 
-    def reject(self) -> None:
-        """Esc, Cancel and the window's close button: ask before dropping unsaved changes."""
-        if self.is_dirty() and not self.confirm_discard():
-            return
-        super().reject()
 
-    def confirm_discard(self) -> bool:
-        answer = QMessageBox.question(self, "Unsaved changes", "Discard your changes to this step?",
-                                      QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-                                      QMessageBox.StandardButton.Cancel)
-        return answer == QMessageBox.StandardButton.Discard

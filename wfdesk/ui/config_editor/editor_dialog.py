@@ -1,0 +1,31 @@
+"""What the step and LLM action editors share: the message area and asking before unsaved changes are dropped."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDialog, QLabel, QMessageBox
+
+
+class EditorDialog(QDialog):
+    """Subclasses set `message` (a QLabel), `subject` ("this step") and implement `is_dirty()`."""
+
+    message: QLabel
+    subject = "this item"
+
+    def is_dirty(self) -> bool:
+        raise NotImplementedError
+
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.show()
+
+    def reject(self) -> None:
+        """Esc, Cancel and the window's close button: ask before dropping unsaved changes."""
+        if self.is_dirty() and not self.confirm_discard():
+            return
+        super().reject()
+
+    def confirm_discard(self) -> bool:
+        answer = QMessageBox.question(self, "Unsaved changes", f"Discard your changes to {self.subject}?",
+                                      QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                                      QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard
