@@ -41,4 +41,11 @@ class ConflictError(WfdeskError):
 
 
 class UnitError(WfdeskError):
-    """One section failed; the message says what happened (and where, for network errors)."""
+    """One section failed; the message says what happened (and where, for network errors).
+
+    details: plain JSON kept in the failed unit's result for inspection (e.g. the partial text of a cut answer).
+    """
+
+    def __init__(self, message: str, *, details: dict | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}

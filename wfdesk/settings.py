@@ -29,6 +29,10 @@ class ProviderProfile(BaseModel):
     read_timeout: float = Field(120.0, gt=0, le=3600)  # local models are slow; cloud profiles set less
     concurrency: int = Field(8, ge=1, le=64)
     max_retries: int = Field(7, ge=0, le=20)  # retries after the first failed attempt (429s are not counted)
+    # The longest Retry-After honoured: a provider asking for more fails the section instead of being retried early.
+    max_wait: float = Field(120.0, ge=1, le=3600)
+    # One request, answer included, never takes longer than this (a server dripping bytes cannot hold a section).
+    request_deadline: float = Field(900.0, ge=1, le=7200)
 
 
 PRESET_PROFILES: dict[str, ProviderProfile] = {

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from wfdesk.errors import UnitError
-from wfdesk.providers.resilience import ProviderGate, RetryPolicy, call_with_retries
+from wfdesk.providers.adaptation import Adaptations, refused_parameter
+from wfdesk.providers.resilience import (
+    ProviderGate,
+    RetryPolicy,
+    call_with_retries,
+    error_code,
+    is_connect_failure,
+    is_out_of_credit,
+)
 from wfdesk.scripts.base import CancelToken
 from wfdesk.settings import ProviderProfile, get_api_key
 from wfdesk.workspace import Workspace
@@ -19,6 +29,7 @@ if TYPE_CHECKING:
 # Local servers ignore the key, but the SDK insists on one.
 PLACEHOLDER_KEY = "not-needed"
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def resolve_base_url(profile: ProviderProfile) -> str | None:
@@ -33,23 +44,40 @@ def profile_for(ws: Workspace, name: str | None) -> ProviderProfile:
 
 
 def client_for(ws: Workspace, profile: ProviderProfile) -> openai.OpenAI:
+    import httpx2
     import openai
 
+    from wfdesk.providers.limits import CappedTransport
+
     base_url = resolve_base_url(profile)
-    key = get_api_key(profile)
-    if not key:
-        if base_url is None or "api.openai.com" in base_url:
-            raise UnitError(f"No API key for provider {profile.name!r}: store one in Settings (keyring) or set "
-                            f"{profile.api_key_env}")
-        key = PLACEHOLDER_KEY
+    key = api_key_for(profile)
     timeout = openai.Timeout(profile.read_timeout, connect=profile.connect_timeout)
 
     def build() -> openai.OpenAI:
-        # Retries are ours (resilience.py): one policy and one shared gate per provider.
-        return openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
+        # Retries are ours (resilience.py): one policy and one shared gate per provider. The transport enforces
+        # each answer's size and time caps while it arrives (limits.py).
+        transport = CappedTransport(limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100))
+        http_client = openai.DefaultHttpxClient(transport=transport, timeout=timeout)
+        return openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0, http_client=http_client)
 
     # The key is part of the cache key so a changed key takes effect; it never leaves this process.
     return ws.cached(("openai", profile.model_dump_json(), base_url, key), build)
+
+
+def api_key_for(profile: ProviderProfile) -> str:
+    key = get_api_key(profile)
+    if not key:
+        if is_openai_api(profile):
+            raise UnitError(f"No API key for provider {profile.name!r}: store one in Settings (keyring) or set "
+                            f"{profile.api_key_env}")
+        key = PLACEHOLDER_KEY
+    return key
+
+
+def is_openai_api(profile: ProviderProfile) -> bool:
+    """OpenAI's own API (whose documented model limits apply), not some other OpenAI-compatible server."""
+    base_url = resolve_base_url(profile)
+    return base_url is None or "api.openai.com" in base_url
 
 
 def gate_for(ws: Workspace, profile: ProviderProfile) -> ProviderGate:
@@ -57,43 +85,147 @@ def gate_for(ws: Workspace, profile: ProviderProfile) -> ProviderGate:
                      lambda: ProviderGate(profile.name, profile.concurrency))
 
 
-def call(ws: Workspace, profile: ProviderProfile, fn: Callable[[openai.OpenAI], T], cancel: CancelToken) -> T:
-    """fn(client) with the provider's retry policy and shared gate; failures become one clear UnitError."""
+def adaptations_for(ws: Workspace) -> Adaptations:
+    return ws.cached(("adaptations",), Adaptations)
+
+
+def call(ws: Workspace, profile: ProviderProfile, fn: Callable[[openai.OpenAI], T], cancel: CancelToken, *,
+         max_bytes: int | None = None, what: str = "answer", path: str = "") -> T:
+    """fn(client) with the provider's retry policy and shared gate; failures become one clear UnitError.
+
+    Each answer is capped at max_bytes (of HTTP body) and at the profile's request deadline, while it arrives.
+    path ("chat completions", "images") words the hint of a 404."""
+    from wfdesk.providers.limits import MB, AnswerLimits, answer_limits
+
     client = client_for(ws, profile)
     base_url = resolve_base_url(profile)
-    policy = RetryPolicy(attempts=profile.max_retries + 1)
-    return call_with_retries(gate_for(ws, profile), policy, lambda: fn(client), cancel,
-                             lambda exc: describe_error(exc, base_url))
+    secrets = [client.api_key] if client.api_key != PLACEHOLDER_KEY else []
+    policy = RetryPolicy(attempts=profile.max_retries + 1, max_wait=profile.max_wait)
+    limits = AnswerLimits(max_bytes or 64 * MB, profile.request_deadline, what)
+
+    def attempt() -> T:
+        with answer_limits(limits):
+            return fn(client)
+
+    return call_with_retries(gate_for(ws, profile), policy, attempt, cancel,
+                             lambda exc: redact(describe_error(exc, base_url, path), secrets))
 
 
-def describe_error(exc: Exception, base_url: str | None) -> str:
-    """One clear line per failure: which address, what happened."""
+def call_adapting(ws: Workspace, profile: ProviderProfile, request: dict[str, Any],
+                  send: Callable[[openai.OpenAI, dict[str, Any]], T], cancel: CancelToken, *,
+                  max_bytes: int | None = None, what: str = "answer", path: str = "") -> T:
+    """send(client, request) where a parameter the server refuses as unknown/unsupported is left out (or renamed
+    as the server suggests) and tried once more; what was learned is kept per provider + model."""
     import openai
 
+    memory = adaptations_for(ws)
+    model = str(request.get("model") or "")
+
+    def fn(client: openai.OpenAI) -> T:
+        tried: set[str] = set()
+        while True:
+            shaped = memory.shape(profile.name, model, request)
+            try:
+                return send(client, shaped)
+            except openai.APIStatusError as exc:
+                refusal = refused_parameter(exc.status_code, exc.body, shaped)
+                if refusal is None or refusal.param in tried:
+                    raise
+                tried.add(refusal.param)
+                memory.learn(profile.name, model, refusal)
+                log.info("provider %s, model %s refused %r: %s", profile.name, model, refusal.param,
+                         "using " + refusal.replacement if refusal.replacement else "leaving it out")
+
+    return call(ws, profile, fn, cancel, max_bytes=max_bytes, what=what, path=path)
+
+
+_KEYLIKE = re.compile(r"\b((?:sk|pk|rk|key|org|sess)-[A-Za-z0-9]{0,4})[A-Za-z0-9_\-*.]{12,}")
+_BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
+
+
+def redact(message: str, secrets: list[str]) -> str:
+    """An API key a provider echoes in its error never reaches the screen, the log or the database."""
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            message = message.replace(secret, "[API key]")
+    message = _BEARER.sub(r"\1[API key]", message)
+    return _KEYLIKE.sub(r"\1…[redacted]", message)
+
+
+def describe_error(exc: Exception, base_url: str | None, path: str = "") -> str:
+    """One clear line per failure: which address, what happened, in the provider's own words when it gave any."""
+    import openai
+
+    from wfdesk.providers.limits import AnswerTooLarge, AnswerTooSlow
+
     where = base_url or "the OpenAI API"
+    cause = exc.__cause__
     if isinstance(exc, UnitError):
         return f"{where}: {exc}"
+    if isinstance(exc, AnswerTooLarge | AnswerTooSlow) or isinstance(cause, AnswerTooLarge | AnswerTooSlow):
+        capped = exc if isinstance(exc, AnswerTooLarge | AnswerTooSlow) else cause
+        return f"{where}: {capped}; refused"
     if isinstance(exc, json.JSONDecodeError):
         return f"{where} sent malformed JSON ({exc.msg})"
     if isinstance(exc, openai.APITimeoutError):
         return f"{where} did not answer in time"
     if isinstance(exc, openai.APIConnectionError):
-        return f"cannot reach {where} ({exc.__cause__ or exc})"
-    if isinstance(exc, openai.RateLimitError):
-        return f"{where} is rate limiting requests (429); try again later"
-    if isinstance(exc, openai.AuthenticationError):
-        return f"{where} refused the API key (401); check it in Settings"
+        if is_connect_failure(exc):
+            return f"cannot reach {where} ({cause or exc})"
+        return f"the connection to {where} dropped before the answer was complete ({cause or exc})"
     if isinstance(exc, openai.APIStatusError):
-        return f"{where} answered {exc.status_code}: {_api_message(exc)}"
+        return describe_status(exc, where, base_url, path)
     if isinstance(exc, openai.APIResponseValidationError | ValueError):
         return f"{where} sent an answer that is not valid: {exc}"
     return f"{where}: {type(exc).__name__}: {exc}"
 
 
-def _api_message(exc: openai.APIStatusError) -> str:
+def describe_status(exc: openai.APIStatusError, where: str, base_url: str | None, path: str) -> str:
+    import openai
+
+    said = api_message(exc)
+    if is_out_of_credit(exc):
+        return f"{where} says the account is out of credit (429): {said}"
+    if isinstance(exc, openai.RateLimitError):
+        return f"{where} is rate limiting requests (429): {said}"
+    if isinstance(exc, openai.AuthenticationError):
+        return f"{where} refused the API key (401): {said}; check it in Settings"
+    text = f"{where} answered {exc.status_code}: {said}"
+    if exc.status_code == 404 and error_code(exc) != "model_not_found":
+        text += "; " + not_found_hint(base_url, path)
+    return text
+
+
+def not_found_hint(base_url: str | None, path: str) -> str:
+    if base_url and not base_url.rstrip("/").endswith("/v1"):
+        return f"the base URL usually ends in /v1 (it is {base_url})"
+    if path == "images":
+        return "this server may not offer image generation (/images/generations)"
+    return f"this server may not offer {path or 'this endpoint'} at this address"
+
+
+def api_message(exc: openai.APIStatusError) -> str:
+    """The provider's own words: error.message, FastAPI's detail, or the body as text (HTML tags dropped)."""
     body: Any = exc.body
     if isinstance(body, dict):
         err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])[:300]
-    return str(exc.message)[:300]
+        if isinstance(err, dict):
+            for key in ("message", "detail", "msg"):
+                if err.get(key):
+                    return _short(str(err[key]))
+        if isinstance(err, str) and err:
+            return _short(err)
+        if body.get("detail"):
+            return _short(str(body["detail"]))
+    if isinstance(body, str) and body.strip():
+        return _short(body)
+    try:
+        text = exc.response.text
+    except Exception:  # noqa: BLE001 - a body that cannot be read is simply not shown
+        text = ""
+    return _short(text) if text.strip() else "no details given"
+
+
+def _short(text: str) -> str:
+    text = re.sub(r"<[^>]+>", " ", text)
+    return " ".join(text.split())[:300]

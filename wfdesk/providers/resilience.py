@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from wfdesk.errors import UnitError
@@ -22,11 +23,15 @@ from wfdesk.scripts.base import Cancelled, CancelToken
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-MAX_RETRY_AFTER = 60.0
 
 
 class MalformedAnswer(UnitError):
     """The provider answered, but not with what the API promises (empty, wrong shape). Worth a retry."""
+
+
+class ReadFailure(UnitError):
+    """The connection dropped after the server had answered (mid-stream): worth a retry, and no sign that the
+    provider is offline."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class RetryPolicy:
     max_delay: float = 8.0
     jitter: float = 0.25
     rate_limit_budget: float = 300.0  # 429s don't use up attempts: the server asked us to wait, so we wait
+    max_wait: float = 120.0  # the longest Retry-After honoured; a provider asking for more fails the section
 
     def delay(self, attempt: int) -> float:
         raw = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
@@ -101,31 +107,75 @@ class ProviderGate:
             self._slots.release()
 
 
+def error_code(exc: Exception) -> str | None:
+    """The provider's machine-readable error code (OpenAI: error.code, else error.type)."""
+    body = getattr(exc, "body", None)
+    err = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(err, dict):
+        code = err.get("code") or err.get("type")
+        return str(code) if code else None
+    return None
+
+
+def is_out_of_credit(exc: Exception) -> bool:
+    """429 insufficient_quota: the account has no credit left; waiting cannot help."""
+    return getattr(exc, "status_code", None) == 429 and error_code(exc) == "insufficient_quota"
+
+
 def retry_after_seconds(exc: Exception) -> float | None:
+    """The wait the provider asked for: retry-after-ms, Retry-After in seconds or as an HTTP date."""
     response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    if not value:
+    if response is None:
         return None
+    headers = response.headers
     try:
-        return min(MAX_RETRY_AFTER, max(0.0, float(value)))
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
+        if ms := headers.get("retry-after-ms"):
+            return max(0.0, float(ms) / 1000)
+        value = headers.get("retry-after")
+        if not value:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _cause(exc: Exception) -> BaseException | None:
+    return exc.__cause__ or exc.__context__
 
 
 def is_connect_failure(exc: Exception) -> bool:
+    """Only a failure to connect says "offline": a connection that drops after the server answered does not."""
+    import httpx2
     import openai
 
     if isinstance(exc, openai.APITimeoutError):
-        return type(exc.__cause__).__name__ == "ConnectTimeout"  # a slow model is not an offline one
-    return isinstance(exc, openai.APIConnectionError)
+        return isinstance(_cause(exc), httpx2.ConnectTimeout)  # a slow model is not an offline one
+    if isinstance(exc, openai.APIConnectionError):
+        return isinstance(_cause(exc), httpx2.ConnectError | httpx2.ConnectTimeout)
+    return False
+
+
+def is_capped(exc: Exception) -> bool:
+    """An answer stopped by our own size or time cap: asking again would only do it again."""
+    from wfdesk.providers.limits import AnswerTooLarge, AnswerTooSlow
+
+    return isinstance(exc, AnswerTooLarge | AnswerTooSlow) or isinstance(_cause(exc), AnswerTooLarge | AnswerTooSlow)
 
 
 def is_retryable(exc: Exception) -> bool:
     import openai
 
-    if isinstance(exc, openai.APIConnectionError | MalformedAnswer | json.JSONDecodeError):
-        return True  # includes timeouts
+    if is_capped(exc):
+        return False
+    if isinstance(exc, openai.APIConnectionError | MalformedAnswer | ReadFailure | json.JSONDecodeError):
+        return True  # includes timeouts and connections dropped mid-answer
     if isinstance(exc, openai.APIStatusError):
+        if is_out_of_credit(exc):
+            return False
         return exc.status_code == 429 or exc.status_code >= 500 or exc.status_code == 408
     return False
 
@@ -149,9 +199,17 @@ def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], 
             raise
         except Exception as exc:  # noqa: BLE001 - classified below
             if not is_retryable(exc):
-                raise UnitError(describe(exc)) from None
-            if isinstance(exc, openai.RateLimitError) and time.monotonic() < deadline:
-                wait = retry_after_seconds(exc) or policy.delay(1)
+                raise UnitError(describe(exc), details=getattr(exc, "details", None)) from None
+            asked = retry_after_seconds(exc)
+            if asked is not None and asked > policy.max_wait:
+                # Retrying earlier than asked only earns another refusal (and may count against the account).
+                raise UnitError(f"{describe(exc)}; it asked to wait {asked:.0f} s, longer than the "
+                                f"{policy.max_wait:.0f} s allowed (Settings → Providers → longest wait)") from None
+            if isinstance(exc, openai.RateLimitError):
+                wait = asked if asked is not None else policy.delay(1)
+                if time.monotonic() + wait > deadline:
+                    raise UnitError(f"{describe(exc)}; still refused after waiting "
+                                    f"{policy.rate_limit_budget:.0f} s") from None
                 gate.pause_for(wait)  # everyone waits, so the provider sees the whole batch slow down
             else:
                 failures += 1
@@ -161,8 +219,8 @@ def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], 
                     read_timeouts += 1  # a slow model stays slow: each retry costs a whole read timeout
                 if failures >= policy.attempts or read_timeouts > 1:
                     suffix = f" (gave up after {failures} attempts)" if failures > 1 else ""
-                    raise UnitError(describe(exc) + suffix) from None
-                wait = policy.delay(failures)
+                    raise UnitError(describe(exc) + suffix, details=getattr(exc, "details", None)) from None
+                wait = max(policy.delay(failures), asked or 0.0)
             log.info("provider %s: %s; retrying in %.1f s", gate.name, describe(exc), wait)
             if cancel.wait(wait):
                 raise Cancelled() from None

@@ -192,7 +192,8 @@ def _run_unit(ws: Workspace, handler: SectionHandler, job: Job, unit_id: int, pl
         if not isinstance(exc, UnitError):
             log.warning("run %s unit %s failed", job.run_id, unit_id, exc_info=True)
         log.info("run %s section %s: error: %s", job.run_id, plan.section_id, message)
-        entry = {**base, "status": "error", "error": message, "metadata": {}}
+        # A cut or filtered answer keeps its partial text here, for inspection only (never a field's value).
+        entry = {**base, "status": "error", "error": message, "metadata": dict(getattr(exc, "details", None) or {})}
         ledger.unit_finished(ws, unit_id, "error", entry, error=message, started_at=started_at,
                              duration_ms=_ms(started))
         return entry

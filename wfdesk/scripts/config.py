@@ -36,6 +36,9 @@ class LLMParameters(Parameters):
     model: str | None = Field(None, min_length=1, description="Overrides the LLM action's model")
     temperature: float | None = Field(None, ge=0, le=2)
     max_tokens: int | None = Field(None, ge=1, le=200_000)
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = Field(
+        None, description="Reasoning models only (o-series, gpt-5 and later): how long the model thinks before "
+                          "answering; not every model takes every value")
     stream: bool = Field(False, description="Stream the answer (cancel takes effect mid-answer)")
     timeout: float | None = Field(None, gt=0, le=3600, description="Seconds; default from the provider profile")
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wfdesk.db.models import LLMAction
-from wfdesk.errors import Problem, UnitError
-from wfdesk.providers.openai_compat import call as provider_call
-from wfdesk.providers.openai_compat import profile_for, resolve_base_url
-from wfdesk.providers.resilience import MalformedAnswer
+from wfdesk.errors import Problem
+from wfdesk.providers.answers import ChatAnswer, finished_text
+from wfdesk.providers.chat import PLAIN_BODY_CAP, STREAM_BODY_CAP, ask, ask_streaming, chat_request
+from wfdesk.providers.openai_compat import adaptations_for, call_adapting, profile_for, resolve_base_url
 from wfdesk.runs.costs import Usage
 from wfdesk.scripts.base import (
-    Cancelled,
     CancelToken,
     Job,
     OutputWrite,
@@ -100,52 +99,40 @@ class LLMActionHandler(SectionHandler):
 
     def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         params: LLMParameters = job.parameters
-        profile = profile_for(job.workspace, params.provider)
+        ws = job.workspace
+        profile = profile_for(ws, params.provider)
         settings = self.settings(job)
-        request: dict[str, Any] = {"model": settings["model"], "temperature": settings["temperature"],
-                                   "messages": [{"role": "user", "content": unit.payload["prompt"]}]}
-        if settings["max_tokens"]:
-            request["max_tokens"] = settings["max_tokens"]
+        request = chat_request(settings["model"], unit.payload["prompt"], temperature=settings["temperature"],
+                               max_tokens=settings["max_tokens"], reasoning_effort=params.reasoning_effort)
         if params.timeout:
             request["timeout"] = params.timeout
+        if params.stream:
+            request["stream_options"] = {"include_usage": True}  # left out for servers that refuse it
 
-        def ask(client: openai.OpenAI):
-            if params.stream:
-                return self._stream(client, request, cancel)
-            answer = client.chat.completions.create(**request)
-            choices = getattr(answer, "choices", None)
-            if not choices or choices[0].message is None:
-                raise MalformedAnswer("sent an answer without a message")
-            return choices[0].message.content or "", answer.usage, answer.model
+            def send(client: openai.OpenAI, shaped: dict[str, Any]) -> ChatAnswer:
+                return ask_streaming(client, shaped, cancel)
+            body_cap = STREAM_BODY_CAP
+        else:
+            send = ask
+            body_cap = PLAIN_BODY_CAP
 
-        text, usage, model = provider_call(job.workspace, profile, ask, cancel)
-        if not text.strip():
-            raise UnitError(f"{resolve_base_url(profile) or 'the provider'} sent an empty answer")
+        answer = call_adapting(ws, profile, request, send, cancel, max_bytes=body_cap, what="text answer",
+                               path="chat completions")
+        where = resolve_base_url(profile) or "the OpenAI API"
+        text, extra = finished_text(answer, where, settings["max_tokens"], streamed=params.stream)
+        usage = answer.usage
         prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
         completion_tokens = getattr(usage, "completion_tokens", 0) or 0
-        metadata = {"model": model or settings["model"], "action_id": job.state["action"]["id"],
-                    "temperature": settings["temperature"], "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens}
+        metadata = {"model": answer.model or settings["model"], "action_id": job.state["action"]["id"],
+                    "temperature": request.get("temperature"), "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens, **extra}
+        if usage is None:
+            metadata["usage_reported"] = False  # many local servers send none
+        if learned := adaptations_for(ws).learned(profile.name, settings["model"]):
+            metadata["adapted"] = learned
         return UnitOutcome(outputs=[OutputWrite(field=f, text=text) for f in job.output_fields()],
                            entry={"output": text}, metadata=metadata, prompt_tokens=prompt_tokens,
                            completion_tokens=completion_tokens)
-
-    @staticmethod
-    def _stream(client: openai.OpenAI, request: dict[str, Any], cancel: CancelToken):
-        parts: list[str] = []
-        usage = model = None
-        stream = client.chat.completions.create(**request, stream=True, stream_options={"include_usage": True})
-        with stream:
-            for chunk in stream:
-                if cancel.cancelled:
-                    raise Cancelled()  # closing the stream stops the server's work too
-                model = chunk.model or model
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                for choice in chunk.choices:
-                    if choice.delta and choice.delta.content:
-                        parts.append(choice.delta.content)
-        return "".join(parts), usage, model
 
 
 execute_llm_action = LLMActionHandler()

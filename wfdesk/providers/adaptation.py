@@ -1,0 +1,124 @@
+"""Parameters a provider refused, remembered per provider + model so the next request is shaped right at once.
+
+A server that answers 400/422 "unknown parameter 'x'" gets one retry without x (or with the name it suggests:
+"Use 'max_completion_tokens' instead"); so an OpenAI-compatible server nobody has seen before works without a code
+change. Qt-free, thread-safe: every worker of every run shares one memory per workspace.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+# Never dropped: without them the request means something else (or nothing).
+PROTECTED = frozenset({"model", "messages", "prompt", "n", "stream"})
+# Parameters a server may refuse by *value* ("Unsupported value: 'temperature' does not support 0.7 with this
+# model. Only the default (1) value is supported."): leaving them out gives the model's default, which is fine.
+# A refused value of anything else (a size, a quality) is the editor's to fix, never silently dropped.
+DROPPABLE_VALUES = frozenset({"temperature", "top_p", "presence_penalty", "frequency_penalty", "stop"})
+REFUSAL_CODES = frozenset({"unknown_parameter", "unsupported_parameter", "unrecognized_parameter"})
+
+# Wordings of "this parameter is not known here", from OpenAI, Azure OpenAI, vLLM/pydantic, llama.cpp and proxies.
+_PARAM_PATTERNS = [re.compile(p, re.IGNORECASE) for p in (
+    r"unknown parameter:?\s*'?\"?([a-z_][a-z0-9_.]*)",
+    r"unsupported parameter:?\s*'?\"?([a-z_][a-z0-9_.]*)",
+    r"unrecognized request argument supplied:?\s*'?\"?([a-z_][a-z0-9_.]*)",
+    r"unrecognized (?:parameter|field|argument):?\s*'?\"?([a-z_][a-z0-9_.]*)",
+    r"unexpected keyword argument '([a-z_][a-z0-9_]*)'",
+    r"'([a-z_][a-z0-9_]*)'\)?[^.]{0,40}extra (?:inputs|fields) (?:are|is) not permitted",
+    r"extra (?:inputs|fields) (?:are|is) not permitted[^.]{0,80}?'([a-z_][a-z0-9_]*)'",
+    r"'?([a-z_][a-z0-9_]*)'? is not (?:a )?(?:supported|valid|allowed) (?:parameter|argument|field)",
+    r"'([a-z_][a-z0-9_]*)' is not supported with this model",
+)]
+_VALUE_PATTERN = re.compile(r"unsupported value:?\s*'([a-z_][a-z0-9_]*)'", re.IGNORECASE)
+_INSTEAD = re.compile(r"use '([a-z_][a-z0-9_]*)' instead", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    param: str
+    replacement: str | None = None  # the name the server asks for instead, if it says
+
+
+def refused_parameter(status: int, body: Any, request: dict[str, Any]) -> Refusal | None:
+    """The optional parameter of `request` that the server refused as unknown/unsupported, if that is what
+    this error says. A name the request does not carry is never trusted (the message may be about something else)."""
+    if status not in (400, 422):
+        return None
+    err = body.get("error", body) if isinstance(body, dict) else body
+    code = param = None
+    if isinstance(err, dict):
+        code, param = err.get("code"), err.get("param")
+        message = str(err.get("message") or err.get("detail") or err)
+    else:
+        message = str(err or "")
+    candidates: list[str] = []
+    if code in REFUSAL_CODES and isinstance(param, str):
+        candidates.append(param)
+    value = _VALUE_PATTERN.search(message)
+    if code == "unsupported_value" and isinstance(param, str) and param in DROPPABLE_VALUES:
+        candidates.append(param)
+    elif value and value.group(1) in DROPPABLE_VALUES:
+        candidates.append(value.group(1))
+    for pattern in _PARAM_PATTERNS:
+        if m := pattern.search(message):
+            candidates.append(m.group(1))
+    instead = _INSTEAD.search(message)
+    for name in candidates:
+        name = name.split(".")[-1]
+        if name in request and name not in PROTECTED:
+            replacement = instead.group(1) if instead and instead.group(1) != name else None
+            return Refusal(name, replacement)
+    return None
+
+
+@dataclass
+class _Learned:
+    dropped: set[str] = field(default_factory=set)
+    renamed: dict[str, str] = field(default_factory=dict)
+
+
+class Adaptations:
+    """provider + model -> parameters to leave out (or rename). Lives as long as the workspace's process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._learned: dict[tuple[str, str], _Learned] = {}
+
+    def learn(self, provider: str, model: str, refusal: Refusal) -> None:
+        with self._lock:
+            learned = self._learned.setdefault((provider, model), _Learned())
+            target = refusal.replacement
+            if target and target not in learned.dropped and target not in learned.renamed:
+                learned.renamed[refusal.param] = target
+            else:
+                learned.dropped.add(refusal.param)
+                learned.renamed.pop(refusal.param, None)
+
+    def shape(self, provider: str, model: str, request: dict[str, Any]) -> dict[str, Any]:
+        """A copy of the request without what this provider + model refused before."""
+        with self._lock:
+            learned = self._learned.get((provider, model))
+            if learned is None:
+                return dict(request)
+            dropped, renamed = set(learned.dropped), dict(learned.renamed)
+        out: dict[str, Any] = {}
+        for key, value in request.items():
+            if key in dropped:
+                continue
+            target = renamed.get(key)
+            if target is not None and target not in dropped and target not in request:
+                out[target] = value
+            elif target is None:
+                out[key] = value
+        return out
+
+    def learned(self, provider: str, model: str) -> dict[str, Any]:
+        """What was learned, for a run's metadata and the log."""
+        with self._lock:
+            learned = self._learned.get((provider, model))
+            if learned is None:
+                return {}
+            return {"left_out": sorted(learned.dropped), "renamed": dict(learned.renamed)}

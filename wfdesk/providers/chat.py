@@ -1,0 +1,99 @@
+"""Chat completions shaped per model family, sent plain or streamed, read into a ChatAnswer (not yet judged:
+answers.finished_text decides whether it is finished text)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from wfdesk.providers.answers import MAX_TEXT_CHARS, AnswerRefused, ChatAnswer
+from wfdesk.providers.models import is_reasoning_model, uses_max_completion_tokens
+from wfdesk.providers.resilience import MalformedAnswer, ReadFailure
+from wfdesk.scripts.base import Cancelled, CancelToken
+
+if TYPE_CHECKING:
+    import openai
+
+MB = 1024 * 1024
+# The HTTP body may hold more than the text: JSON escaping, and in a stream an envelope around every token.
+PLAIN_BODY_CAP = 8 * MB
+STREAM_BODY_CAP = 96 * MB
+
+
+def chat_request(model: str, prompt: str, *, temperature: float | None, max_tokens: int | None,
+                 reasoning_effort: str | None = None) -> dict[str, Any]:
+    """The request as this model family wants it. Reasoning models (o-series, gpt-5 on) refuse `max_tokens`
+    and any temperature but the default; what a server refuses beyond this is learned (adaptation.py)."""
+    request: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": prompt}]}
+    if temperature is not None and not is_reasoning_model(model):
+        request["temperature"] = temperature
+    if max_tokens:
+        request["max_completion_tokens" if uses_max_completion_tokens(model) else "max_tokens"] = max_tokens
+    if reasoning_effort:
+        request["reasoning_effort"] = reasoning_effort
+    return request
+
+
+def ask(client: openai.OpenAI, request: dict[str, Any]) -> ChatAnswer:
+    answer = client.chat.completions.create(**request)
+    choices = getattr(answer, "choices", None)
+    if not choices or choices[0].message is None:
+        raise MalformedAnswer("sent an answer without a message")
+    choice, message = choices[0], choices[0].message
+    return ChatAnswer(text=message.content or "", finish_reason=choice.finish_reason,
+                      refusal=getattr(message, "refusal", None), reasoning=_reasoning_of(message),
+                      model=answer.model, usage=answer.usage)
+
+
+def ask_streaming(client: openai.OpenAI, request: dict[str, Any], cancel: CancelToken) -> ChatAnswer:
+    """A streamed answer; stream_options is part of the request so a server that refuses it gets it left out."""
+    import httpx2
+
+    parts: list[str] = []
+    refusal: list[str] = []
+    reasoning: list[str] = []
+    answer = ChatAnswer()
+    size = 0
+    stream = client.chat.completions.create(**request, stream=True)
+    try:
+        with stream:
+            for chunk in stream:
+                if cancel.cancelled:
+                    raise Cancelled()  # closing the stream stops the server's work too
+                answer.model = chunk.model or answer.model
+                if getattr(chunk, "usage", None) is not None:
+                    answer.usage = chunk.usage
+                for choice in chunk.choices or []:
+                    delta = choice.delta
+                    if delta is not None:
+                        if delta.content:
+                            parts.append(delta.content)
+                            size += len(delta.content)
+                        if getattr(delta, "refusal", None):
+                            refusal.append(delta.refusal)
+                        if text := _reasoning_of(delta):
+                            reasoning.append(text)
+                    if choice.finish_reason:
+                        answer.finish_reason = choice.finish_reason
+                if size > MAX_TEXT_CHARS:
+                    raise AnswerRefused(f"the answer is larger than {MAX_TEXT_CHARS // MB} MB of text; refused")
+    except httpx2.TransportError as exc:
+        from wfdesk.providers.resilience import is_capped
+
+        if is_capped(exc):
+            raise
+        # The server had answered: the connection dropped mid-answer. Worth a retry, never "offline".
+        raise ReadFailure(f"the connection dropped in the middle of the answer ({exc})") from exc
+    answer.text = "".join(parts)
+    answer.refusal = "".join(refusal) or None
+    answer.reasoning = "".join(reasoning)
+    return answer
+
+
+def _reasoning_of(message: Any) -> str:
+    """reasoning_content (DeepSeek, vLLM, LM Studio) or reasoning (Ollama, OpenRouter): extra fields."""
+    extra = getattr(message, "model_extra", None) or {}
+    for key in ("reasoning_content", "reasoning"):
+        value = extra.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
