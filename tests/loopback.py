@@ -10,7 +10,15 @@ Standard library only, plus Pillow to draw PNGs.
 
 Endpoints: POST /v1/chat/completions (plain and SSE streaming), POST /v1/images/generations,
 GET /v1/models, GET /files/<name> (images produced in url mode); any other POST is a "custom script"
-endpoint; any other GET is a 404 in OpenAI's error shape.
+endpoint; any other GET is a 404 in OpenAI's error shape. The OpenAI paths without /v1 answer 404 as Go and
+FastAPI servers do ("404 page not found").
+
+It answers the way today's providers do, keyed on the model name and the prompt (see PROVIDER QUIRKS below):
+GPT image models refuse `response_format`; dall-e-3 refuses n > 1; reasoning models (o-series, gpt-5 on) refuse
+`max_tokens` and any temperature but 1; a `max_tokens` below the reply's length cuts it (finish_reason
+"length"); prompts holding <<filter>> / <<refuse>> are filtered / refused; thinking models put <think> blocks in
+the content; "local-*" models send no usage; "azure-*" models refuse `stream_options`. Knobs add dropped
+connections, slow drips and missing finish reasons; helpers build quota, Retry-After and key-echo errors.
 """
 
 from __future__ import annotations
@@ -35,10 +43,46 @@ from urllib.parse import urlsplit
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-__all__ = ["IMAGE_MODES", "LoopbackServer", "RecordedRequest", "RequestHeaders", "make_png"]
+__all__ = ["IMAGE_MODES", "LoopbackServer", "RecordedRequest", "RequestHeaders", "key_echo", "make_png",
+           "quota_exhausted", "rate_limited"]
 
 IMAGE_MODES = ("b64_json", "url", "data_url")
 DEFAULT_MODEL = "test-model"
+
+# --- PROVIDER QUIRKS (wordings as OpenAI, Azure OpenAI and local servers send them) ------------------------------
+GPT_IMAGE_RE = re.compile(r"^(gpt-image|chatgpt-image)")
+REASONING_RE = re.compile(r"^(o\d+(-|$)|gpt-[5-9])")  # OpenAI's o-series and gpt-5 onwards
+THINKING_RE = re.compile(r"(-r1|qwq|think|qwen3)")  # local reasoning models without a reasoning parser
+FILTER_MARK, REFUSE_MARK = "<<filter>>", "<<refuse>>"
+AZURE_STREAM_OPTIONS = ("Unrecognized request argument supplied: stream_options. Please contact us through an "
+                        "Azure support request at: https://go.microsoft.com/fwlink/?linkid=2213926 for further "
+                        "questions.")
+QUOTA_MESSAGE = ("You exceeded your current quota, please check your plan and billing details. For more "
+                 "information on this error, read the docs: "
+                 "https://platform.openai.com/docs/guides/error-codes/api-errors.")
+
+
+def _openai_error(message: str, type_: str = "invalid_request_error", param: str | None = None,
+                  code: str | None = None) -> bytes:
+    return json.dumps({"error": {"message": message, "type": type_, "param": param, "code": code}}).encode()
+
+
+def quota_exhausted() -> tuple[int, dict[str, str], bytes]:
+    """OpenAI's answer when the account has no credit left (retrying cannot help)."""
+    return 429, {}, _openai_error(QUOTA_MESSAGE, "insufficient_quota", None, "insufficient_quota")
+
+
+def rate_limited(retry_after: float | str, status: int = 429) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Retry-After": str(retry_after)}, _openai_error(
+        "Rate limit reached for requests. Please try again later.", "requests", None, "rate_limit_exceeded")
+
+
+def key_echo(rec: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
+    """A proxy that echoes the whole key it was sent (OpenAI masks it; some gateways do not)."""
+    key = rec.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    return 401, {}, _openai_error(f"Incorrect API key provided: {key}. You can find your API key at "
+                                  f"https://platform.openai.com/account/api-keys.", "invalid_request_error",
+                                  None, "invalid_api_key")
 
 
 class RequestHeaders(dict[str, str]):
@@ -255,8 +299,13 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send_error(404, f"Unknown request URL: GET {path}.")
         elif rec.method == "POST":
-            if path == "/v1/chat/completions":
+            if path in ("/chat/completions", "/images/generations"):
+                self._send(404, {"Content-Type": "text/plain; charset=utf-8"}, b"404 page not found")
+            elif path == "/v1/chat/completions":
                 self._chat(rec)
+            elif path == "/v1/images/generations" and not self.server.owner.images_endpoint:
+                # LM Studio's wording: a string where OpenAI has an object.
+                self._send_json(404, {"error": f"Unexpected endpoint or method. (POST {path})"})
             elif path == "/v1/images/generations":
                 self._images(rec)
             elif path == "/sdapi/v1/txt2img":
@@ -276,37 +325,101 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(400, "'messages' is a required property")
             return
         messages = [m for m in req["messages"] if isinstance(m, dict)]
+        model = str(req.get("model") or DEFAULT_MODEL)
+        if self._chat_refused(req, model):
+            return
         reply_fn = owner.chat_reply
+        users = [m for m in messages if m.get("role") == "user"]
+        prompt = _text_of(users[-1].get("content")) if users else ""
         if reply_fn is not None:
             reply = reply_fn(req)
         else:
-            users = [m for m in messages if m.get("role") == "user"]
-            reply = "POLISHED: " + (_text_of(users[-1].get("content")) if users else "")
+            reply = "POLISHED: " + prompt
+        refusal, finish = None, "stop"
+        if REFUSE_MARK in prompt:
+            reply, refusal = "", "I'm sorry, but I can't help with that request."
+        elif FILTER_MARK in prompt:
+            reply, finish = reply.split(FILTER_MARK)[0], "content_filter"  # partial text, then the filter
+        if THINKING_RE.search(model) and reply:
+            reply = "<think>\nThe editor wants this polished. Keep the meaning.\n</think>\n\n" + reply
+        limit = req.get("max_completion_tokens") or req.get("max_tokens")
+        words = re.split(r"(?<=\s)(?=\S)", reply)
+        if isinstance(limit, int) and 0 < limit < len(words):
+            reply, finish = "".join(words[:limit]), "length"  # one "token" a word, cut like a real server
         prompt_tokens = sum(len(_text_of(m.get("content")).split()) for m in messages)
         completion_tokens = len(reply.split())
-        usage = {
+        usage: dict[str, Any] | None = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
+        if model.startswith("local-") or not owner.send_usage:
+            usage = None  # llama.cpp-style servers and many local ones report no usage
         cid = f"chatcmpl-loopback-{owner._next_id()}"
         created = int(time.time())
-        model = req.get("model") or DEFAULT_MODEL
         if req.get("stream"):
             include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
-            self._chat_stream(cid, created, model, reply, usage if include_usage else None)
+            self._chat_stream(cid, created, model, reply, usage if include_usage else None, finish, refusal)
             return
-        message = {"role": "assistant", "content": reply, "refusal": None}
-        self._send_json(200, {
+        message = {"role": "assistant", "content": reply if refusal is None else None, "refusal": refusal}
+        self._send_body(200, json.dumps({
             "id": cid,
             "object": "chat.completion",
             "created": created,
             "model": model,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "logprobs": None,
+                         "finish_reason": None if owner.omit_finish_reason else finish}],
             "usage": usage,
-        })
+        }).encode())
 
-    def _chat_stream(self, cid: str, created: int, model: str, reply: str, usage: dict | None) -> None:
+    def _chat_refused(self, req: dict[str, Any], model: str) -> bool:
+        """The 400s real providers send for parameters a model does not take."""
+        if REASONING_RE.match(model) and "max_tokens" in req:
+            self._send(400, {}, _openai_error(
+                "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' "
+                "instead.", param="max_tokens", code="unsupported_parameter"))
+        elif REASONING_RE.match(model) and req.get("temperature") not in (None, 1, 1.0):
+            self._send(400, {}, _openai_error(
+                f"Unsupported value: 'temperature' does not support {req['temperature']} with this model. Only "
+                f"the default (1) value is supported.", param="temperature", code="unsupported_value"))
+        elif model.startswith("azure-") and "stream_options" in req:
+            self._send(400, {}, _openai_error(AZURE_STREAM_OPTIONS))
+        elif "reasoning_effort" in req and not REASONING_RE.match(model):
+            self._send(400, {}, _openai_error(
+                "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+                param="reasoning_effort", code="unsupported_parameter"))
+        else:
+            return False
+        return True
+
+    def _send_body(self, status: int, body: bytes) -> None:
+        """A JSON answer, or (knobs) one dripped a byte at a time, or cut off half-way."""
+        owner = self.server.owner
+        if owner._take_drop():
+            self._started = True
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            raise _AbortError  # the connection closes mid-body
+        if not owner.drip:
+            self._send(status, {}, body)
+            return
+        self._started = True
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        for i in range(len(body)):
+            if not owner._sleep(owner.drip):
+                raise _AbortError
+            self.wfile.write(body[i : i + 1])
+            self.wfile.flush()
+
+    def _chat_stream(self, cid: str, created: int, model: str, reply: str, usage: dict | None,
+                     finish: str = "stop", refusal: str | None = None) -> None:
         owner = self.server.owner
 
         def chunk(delta: dict, finish: str | None = None) -> dict:
@@ -325,10 +438,14 @@ class _Handler(BaseHTTPRequestHandler):
         # optionally a usage chunk with empty choices, then [DONE].
         events: list[Any] = [chunk({"role": "assistant", "content": ""})]
         events += [chunk({"content": piece}) for piece in re.split(r"(?<=\s)(?=\S)", reply) if piece]
-        events.append(chunk({}, "stop"))
+        if refusal is not None:
+            events.append(chunk({"refusal": refusal}))
+        if not owner.omit_finish_reason:
+            events.append(chunk({}, finish))
         if usage is not None:
             events.append({**chunk({}), "choices": [], "usage": usage})
         events.append("[DONE]")
+        drop_at = 3 if owner._take_drop() else None  # the connection dies after a few chunks
 
         self._started = True
         self.send_response(200)
@@ -338,6 +455,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         for i, event in enumerate(events):
             if i and not owner._sleep(owner.stream_delay):
+                raise _AbortError
+            if i == drop_at:
                 raise _AbortError
             data = event if isinstance(event, str) else json.dumps(event)
             self._write_chunk(f"data: {data}\n\n".encode())
@@ -357,6 +476,16 @@ class _Handler(BaseHTTPRequestHandler):
         if n < 1:
             self._send_error(400, f"Invalid 'n': {req.get('n')!r}")
             return
+        model = str(req.get("model") or "")
+        if GPT_IMAGE_RE.match(model) and "response_format" in req:
+            # What OpenAI answers: GPT image models always return base64 and know no response_format.
+            self._send(400, {}, _openai_error("Unknown parameter: 'response_format'.", param="response_format",
+                                              code="unknown_parameter"))
+            return
+        if model.startswith("dall-e-3") and n > 1:
+            self._send(400, {}, _openai_error("You must provide n=1 for this model.", param="n",
+                                              code="invalid_value"))
+            return
         mode = owner.image_mode
         if mode == "b64_json":  # honour the request; b64_json when it does not say
             fmt = req.get("response_format") or "b64_json"
@@ -369,8 +498,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise ValueError(f"unknown image_mode {mode!r}; expected one of {IMAGE_MODES}")
         forced = owner.image_bytes
         width, height = _parse_size(req.get("size"), owner.image_max_side)
+        # A model that makes one image a request still makes a new one each time.
+        first = owner._image_serial(prompt) if n == 1 and model.startswith("dall-e-3") else 0
         items = []
-        for i in range(n):
+        for i in range(first, first + n):
             data = forced if forced is not None else make_png(prompt, i, width, height)
             if fmt == "url":
                 item = {"url": f"{owner.root_url}/files/{owner._store_file(data)}"}
@@ -380,7 +511,11 @@ class _Handler(BaseHTTPRequestHandler):
                 item = {"b64_json": base64.b64encode(data).decode("ascii")}
             item["revised_prompt"] = "Revised: " + prompt
             items.append(item)
-        self._send_json(200, {"created": int(time.time()), "data": items})
+        answer: dict[str, Any] = {"created": int(time.time()), "data": items}
+        if GPT_IMAGE_RE.match(model):
+            answer["usage"] = {"input_tokens": len(prompt.split()), "output_tokens": 272 * n,
+                               "total_tokens": len(prompt.split()) + 272 * n}
+        self._send_body(200, json.dumps(answer).encode())
 
     def _a1111_txt2img(self, rec: RecordedRequest) -> None:
         """A stand-in for AUTOMATIC1111's txt2img: base64 PNGs without a data: prefix, after `a1111_delay`
@@ -426,6 +561,11 @@ class LoopbackServer:
     stream_delay: float  # seconds slept between SSE chunks
     custom_reply: CustomReply | None  # request -> (status, headers, body) for non-OpenAI POST paths
     a1111_delay: float  # seconds the A1111 stand-in "renders" before answering (cut short by an interrupt)
+    drop_answers: int  # the next N chat/image answers lose their connection half-way (streams after 3 chunks)
+    drip: float  # seconds between the bytes of chat/image JSON answers (a server that never quite stops)
+    send_usage: bool  # False: no usage in chat answers (as many local servers)
+    omit_finish_reason: bool  # True: chat answers (and streams) end without any finish_reason
+    images_endpoint: bool  # False: /v1/images/generations answers 404 (a chat-only server)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -452,6 +592,12 @@ class LoopbackServer:
         self.custom_reply = None
         self.a1111_delay = 0.0
         self.a1111_interrupt = threading.Event()
+        self.drop_answers = 0
+        self.drip = 0.0
+        self.send_usage = True
+        self.omit_finish_reason = False
+        self.images_endpoint = True
+        self._serials: dict[str, int] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -541,6 +687,19 @@ class LoopbackServer:
         with self._lock:
             self._ids += 1
             return self._ids
+
+    def _take_drop(self) -> bool:
+        with self._lock:
+            if self.drop_answers > 0:
+                self.drop_answers -= 1
+                return True
+            return False
+
+    def _image_serial(self, prompt: str) -> int:
+        with self._lock:
+            serial = self._serials.get(prompt, 0)
+            self._serials[prompt] = serial + 1
+            return serial
 
     def _store_file(self, data: bytes) -> str:
         name = f"img-{self._next_id():04d}-{hashlib.sha256(data).hexdigest()[:12]}.png"

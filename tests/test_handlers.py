@@ -158,10 +158,11 @@ def test_image_prompt_from_context_inputs(demo, loopback):
 
 
 def test_image_parameters_reach_the_provider_and_n_gives_candidates(demo, loopback):
+    # dall-e-3 (as LocalAI and others still serve it) makes one image per request: two candidates, two requests.
     result = execute_step_script(2, 53, {"section_ids": [713],
                                          "parameters": {"n": 2, "quality": "hd", "size": "512x512"}})
-    req = [r.json for r in loopback.requests if r.path.endswith("/images/generations")][-1]
-    assert (req["n"], req["quality"], req["size"], req["model"]) == (2, "hd", "512x512", "dall-e-3")
+    reqs = [r.json for r in loopback.requests if r.path.endswith("/images/generations")]
+    assert [(r["n"], r["quality"], r["size"], r["model"]) for r in reqs] == [(1, "hd", "512x512", "dall-e-3")] * 2
     entry = result["results"][0]
     assert len(entry["images"]) == 2 and entry["images"][0]["image_url"] != entry["images"][1]["image_url"]
     with demo.db.session() as s:

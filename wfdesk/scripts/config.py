@@ -44,10 +44,23 @@ class LLMParameters(Parameters):
 
 
 class ImageParameters(Parameters):
-    model: str = Field("dall-e-3", min_length=1)
-    size: str = Field("1024x1024", pattern=r"^(auto|\d{2,5}x\d{2,5})$")
-    quality: str | None = Field(None, pattern=r"^[a-z]{1,20}$")
-    n: int = Field(1, ge=1, le=10)
+    model: str = Field("gpt-image-1-mini", min_length=1, description=(
+        "Image model on the provider. OpenAI: gpt-image-1-mini, gpt-image-1.5, gpt-image-2, gpt-image-2.5-flare, "
+        "gpt-image-2.5-sunburst, gpt-image-2.6-flare, gpt-image-2.6-sunburst (dall-e-2/3 and gpt-image-1 are "
+        "retired there; other servers may still offer dall-e-3)"))
+    size: str = Field("1024x1024", pattern=r"^(auto|\d{2,5}x\d{2,5})$", description=(
+        "WIDTHxHEIGHT or auto. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto (gpt-image-2 and 2.5: "
+        "any size with both sides divisible by 16, up to 3840x2160); dall-e-3: 1024x1024, 1792x1024, 1024x1792"),
+        examples=["1024x1024", "1536x1024", "1024x1536", "auto"])
+    quality: Literal["auto", "low", "medium", "high", "xhigh", "max", "standard", "hd"] | None = Field(
+        None, description="GPT image models: low, medium, high or auto (gpt-image-2.5 also xhigh, max); "
+                          "dall-e-3: standard or hd")
+    background: Literal["auto", "opaque", "transparent"] | None = Field(
+        None, description="GPT image models only; transparent needs the png or webp format")
+    output_format: Literal["png", "webp", "jpeg"] | None = Field(None, description="GPT image models only")
+    output_compression: int | None = Field(None, ge=0, le=100,
+                                           description="0-100 %, webp and jpeg only (GPT image models)")
+    n: int = Field(1, ge=1, le=10, description="dall-e-3 makes one image per request: n requests are sent")
     timeout: float = Field(60, gt=0, le=3600)
     auto_accept: bool = False
     backend: Literal["openai", "a1111"] | None = Field(None, description="Default: the image backend in Settings")

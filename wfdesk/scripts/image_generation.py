@@ -12,9 +12,8 @@ import requests
 from wfdesk.errors import Problem, UnitError
 from wfdesk.media.store import store_image
 from wfdesk.media.verify import ImageError
-from wfdesk.providers import a1111
-from wfdesk.providers.openai_compat import call as provider_call
-from wfdesk.providers.openai_compat import profile_for, resolve_base_url
+from wfdesk.providers import a1111, openai_images
+from wfdesk.providers.openai_compat import call_adapting, is_openai_api, profile_for, resolve_base_url
 from wfdesk.providers.resilience import MalformedAnswer, ProviderGate
 from wfdesk.runs.costs import Usage
 from wfdesk.scripts.base import CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
@@ -25,6 +24,8 @@ if TYPE_CHECKING:
     import openai  # imported on first use: it costs half a second at start-up
 
 MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
+# One answer's HTTP body: base64 is 4/3 of the image, plus JSON (several images share the cap).
+MAX_IMAGE_ANSWER_BYTES = MAX_DOWNLOAD_BYTES * 4 // 3 + 1024 * 1024
 
 
 def prompt_for(job: Job, section_id: int | None) -> str:
@@ -49,7 +50,20 @@ class ImageGenerationHandler(SectionHandler):
     def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
         if not config.outputs:
             return [Problem("outputs", "an image_generation step needs an output field for the image URL")]
-        return []
+        return self._openai_problems(ws, params)
+
+    @staticmethod
+    def _openai_problems(ws: Workspace, params: ImageParameters) -> list[Problem]:
+        if (params.backend or ws.settings.image_backend) != "openai":
+            return []
+        problems = openai_images.option_problems(params)
+        try:
+            profile = ws.settings.provider(params.provider)
+        except KeyError:
+            return problems  # reported by the run itself, with the way to add it
+        if is_openai_api(profile):
+            problems += openai_images.openai_api_problems(params)
+        return problems
 
     def check(self, job: Job) -> list[Problem]:
         problems = []
@@ -78,20 +92,21 @@ class ImageGenerationHandler(SectionHandler):
             return self._execute_a1111(job, unit, cancel)
         profile = profile_for(job.workspace, params.provider)
         base_url = resolve_base_url(profile)
-        request: dict[str, Any] = {"model": params.model, "prompt": unit.payload["prompt"], "n": params.n,
-                                   "size": params.size, "response_format": "b64_json", "timeout": params.timeout}
-        if params.quality:
-            request["quality"] = params.quality
 
-        def ask(client: openai.OpenAI):
-            answer = client.images.generate(**request)
+        def ask(client: openai.OpenAI, request: dict[str, Any]):
+            answer = client.images.generate(**request, timeout=params.timeout)
             if not getattr(answer, "data", None):
                 raise MalformedAnswer("sent no image")
             return answer
 
-        answer = provider_call(job.workspace, profile, ask, cancel)
-        images = [self._bytes_of(item, params.timeout) for item in answer.data]
-        revised = next((r for r in (getattr(i, "revised_prompt", None) for i in answer.data) if r), None)
+        images: list[bytes] = []
+        revised = None
+        for request in openai_images.image_requests(params, unit.payload["prompt"]):
+            answer = call_adapting(job.workspace, profile, request, ask, cancel, max_bytes=MAX_IMAGE_ANSWER_BYTES,
+                                   what="image answer", path="images")
+            images += [self._bytes_of(item, params.timeout) for item in answer.data]
+            revised = revised or next((r for r in (getattr(i, "revised_prompt", None) for i in answer.data) if r),
+                                      None)
         return self._outcome(job, unit, images, base_url or "the provider", revised, params.model)
 
     def _execute_a1111(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
@@ -160,6 +175,8 @@ class ImageGenerationHandler(SectionHandler):
 
 
 def _b64(text: str) -> bytes:
+    if len(text) * 3 // 4 > MAX_DOWNLOAD_BYTES:
+        raise UnitError(f"the image is larger than {MAX_DOWNLOAD_BYTES // 2**20} MB; refused")
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
