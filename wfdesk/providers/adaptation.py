@@ -67,7 +67,7 @@ def refused_parameter(status: int, body: Any, request: dict[str, Any]) -> Refusa
             candidates.append(m.group(1))
     instead = _INSTEAD.search(message)
     for name in candidates:
-        name = name.split(".")[-1]
+        name = name.strip(".").split(".")[-1]
         if name in request and name not in PROTECTED:
             replacement = instead.group(1) if instead and instead.group(1) != name else None
             return Refusal(name, replacement)
