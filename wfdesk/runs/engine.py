@@ -196,12 +196,16 @@ def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int
     if any(e["status"] == "interrupted" for e in entries.values()):
         status = "interrupted"
         error = rc.gate.lost or (TAKEN_MESSAGE if rc.taken.is_set() else STOPPED_MESSAGE)
-    status = _finish(rc, run_id, status, error)
+    status, written = _finish(rc, run_id, status, error)
     if status == "interrupted":
         log.warning("run %s interrupted: %s", run_id, error)
-    try:
-        result = ledger.result_of(ws, run_id)
-    except SQLAlchemyError:  # the database is still away: the editor gets what this process knows
+    result = None
+    if written:
+        try:
+            result = ledger.result_of(ws, run_id)
+        except SQLAlchemyError:
+            pass
+    if result is None:  # the database is still away: the editor gets what this process knows
         result = _result_in_memory(rc, run_id, [entries[uid] for uid, _ in units], status, error)
     log.info("run %s finished: %s", run_id, status)
     rc.observer.run_finished(run_id, result)
@@ -213,19 +217,19 @@ TAKEN_MESSAGE = ("another process marked the run interrupted (no sign of life fr
                  "the sections that finished are saved, resume the run to do the rest")
 
 
-def _finish(rc: _Run, run_id: int, status: str | None, error: str | None) -> str:
-    """The run's end, written through the outage gate; if the database is gone, written later when it is back
-    (until then, and if this process ends first, the run is marked interrupted by the next start)."""
+def _finish(rc: _Run, run_id: int, status: str | None, error: str | None) -> tuple[str, bool]:
+    """The run's end, written through the outage gate: (status, written). If the database is gone, the end is
+    written later, when it is back (and if this process ends first, the next start marks the run interrupted)."""
     def write() -> str:
         return ledger.finish_run(rc.ws, run_id, error=error, status=status, owner=rc.owner)
 
     try:
         if rc.gate.lost:
-            return write()
-        return rc.gate.call(write, "the run's end")
+            return write(), True
+        return rc.gate.call(write, "the run's end"), True
     except (DatabaseLost, SQLAlchemyError):
         threading.Thread(target=_write_end_later, args=(write,), daemon=True, name=f"run{run_id}-end").start()
-        return "interrupted"
+        return "interrupted", False
 
 
 def _write_end_later(write: Callable[[], str], give_up_after_s: float = 900.0) -> None:
