@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -38,6 +39,33 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=16)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database is away or stuck (server down or restarting, connection cut, file locked past the busy timeout,
+    disk full), as opposed to a bad statement: the same write may succeed a moment later."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    detail = str(exc.orig).lower()
+    return not any(word in detail for word in ("no such table", "no such column", "syntax error"))
+
+
+def describe_outage(exc: BaseException) -> str:
+    """What is wrong with the database, in words (never the statement or its parameters)."""
+    detail = str(getattr(exc, "orig", None) or exc).lower()
+    if "locked" in detail or "busy" in detail:
+        return "the database stayed locked by another program"
+    if "full" in detail or "no space" in detail:
+        return "the disk holding the database is full"
+    if "read-only" in detail or "readonly" in detail:
+        return "the database can no longer be written (read-only)"
+    if "disk i/o" in detail or "unable to open" in detail:
+        return "the database file could not be read or written"
+    return "the database server could not be reached"
 
 
 class Database:

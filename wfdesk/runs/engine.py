@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -15,8 +15,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from wfdesk.db import content
 from wfdesk.db.models import Run, RunUnit, utcnow
-from wfdesk.errors import ConflictError, NotFoundError, UnitError
+from wfdesk.errors import ConflictError, UnitError
 from wfdesk.runs import costs, ledger
+from wfdesk.runs.outage import DatabaseLost, OutageGate
 from wfdesk.runs.planning import build_job, step_effective_config
 from wfdesk.scripts import registry
 from wfdesk.scripts.base import Cancelled, CancelToken, Job, SectionHandler, UnitOutcome, UnitPlan
@@ -51,6 +52,8 @@ class RunOptions:
     observer: RunObserver | None = None
     cancel: CancelToken | None = None
     on_run_id: Callable[[int], None] | None = None
+    # Set when the app goes away: no new section starts, answers in flight are saved, the run ends interrupted.
+    stop: threading.Event | None = None
 
 
 def execute_step(ws: Workspace, step_id: int, post_id: int, context: dict[str, Any] | None,
@@ -73,25 +76,34 @@ def run_config(ws: Workspace, raw_config: dict[str, Any], post_id: int, context:
                         post_id=post_id, context=context)
         plans = handler.plan(job)
         costs.enforce_budget(ws, post_id, handler.estimate(job, plans))
+        owner = ledger.new_owner()
         run_id, unit_ids = ledger.create_run(
             ws, step_id=step_id, post_id=post_id, step_name=step_name, script_type=script_type,
-            effective_config=raw_config, context=context, section_ids=[p.section_id for p in plans])
-        return _execute_units(ws, handler, job, run_id, list(zip(unit_ids, plans, strict=True)), options)
+            effective_config=raw_config, context=context, section_ids=[p.section_id for p in plans], owner=owner)
+        return _execute_units(ws, handler, job, run_id, list(zip(unit_ids, plans, strict=True)), options, owner)
     return _run_plain(ws, handler, script_type, raw_config, post_id, context, step_id, step_name, options)
 
 
 def resume_run(ws: Workspace, run_id: int, options: RunOptions | None = None) -> dict[str, Any]:
-    """Run again only the units of a run that never finished successfully, in the same ledger row."""
+    """Run again only the units of a run that never finished successfully, in the same ledger row.
+
+    The claim is compare-and-set on the status and owner read here: if anyone claimed or marked the run since,
+    this resume is refused (RunBusy) and sends nothing.
+    """
+    status, owner = ledger.run_state(ws, run_id)
+    if status in ledger.ACTIVE:
+        if run_id not in ledger.mark_interrupted(ws, run_id):
+            raise ledger.RunBusy(f"Run {run_id} is still running")
+        status, owner = ledger.run_state(ws, run_id)
     with ws.db.session() as s:
         run = s.get(Run, run_id)
-        if run is None:
-            raise NotFoundError(f"Run {run_id} does not exist")
-        if run.status == "running" and not _owned_by_dead_process(ws, run_id):
-            raise ledger.RunBusy(f"Run {run_id} is still running")
         pending = [(u.id, u.section_id) for u in run.units if u.status != "success"]
+        has_units = bool(run.units)
         raw, context = dict(run.effective_config), dict(run.context or {})
         step_id, post_id, step_name, script_type = run.step_id, run.post_id, run.step_name, run.script_type
     if not pending:
+        if has_units and status != "succeeded" and script_type_is_sectioned(script_type):
+            ledger.close_finished(ws, run_id, status, owner)  # every section finished; only the end was missing
         return ledger.result_of(ws, run_id)
     handler = registry.get_handler(script_type)
     if not isinstance(handler, SectionHandler):
@@ -101,12 +113,15 @@ def resume_run(ws: Workspace, run_id: int, options: RunOptions | None = None) ->
                     context=context, section_ids=section_ids or None)
     plans = {p.section_id: p for p in handler.plan(job)}
     costs.enforce_budget(ws, post_id, handler.estimate(job, [plans[sid] for _, sid in pending]))
-    ledger.reopen_run(ws, run_id)
-    return _execute_units(ws, handler, job, run_id, [(uid, plans[sid]) for uid, sid in pending], options)
+    claim = ledger.claim_run(ws, run_id, status, owner)
+    return _execute_units(ws, handler, job, run_id, [(uid, plans[sid]) for uid, sid in pending], options, claim)
 
 
-def _owned_by_dead_process(ws: Workspace, run_id: int) -> bool:
-    return run_id in ledger.mark_interrupted(ws)
+def script_type_is_sectioned(script_type: str) -> bool:
+    try:
+        return isinstance(registry.get_handler(script_type), SectionHandler)
+    except (KeyError, ValueError):
+        return False
 
 
 def _concurrency(ws: Workspace, handler: SectionHandler, job: Job) -> int:
@@ -119,26 +134,51 @@ def _concurrency(ws: Workspace, handler: SectionHandler, job: Job) -> int:
         return handler.default_concurrency
 
 
+@dataclass
+class _Run:
+    """What every unit of one execution shares."""
+
+    ws: Workspace
+    handler: SectionHandler
+    job: Job
+    owner: str | None
+    observer: RunObserver
+    cancel: CancelToken
+    stop: threading.Event | None  # the caller's: the app went away
+    gate: OutageGate = field(default_factory=OutageGate)
+    taken: threading.Event = field(default_factory=threading.Event)  # someone else marked the run interrupted
+
+    def halted(self) -> bool:
+        return self.taken.is_set() or bool(self.stop and self.stop.is_set()) or bool(self.gate.lost)
+
+
 def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int,
-                   units: list[tuple[int, UnitPlan]], options: RunOptions | None) -> dict[str, Any]:
+                   units: list[tuple[int, UnitPlan]], options: RunOptions | None,
+                   owner: str | None = None) -> dict[str, Any]:
     options = options or RunOptions()
-    observer = options.observer or _NullObserver()
-    cancel = options.cancel or CancelToken()
+    rc = _Run(ws, handler, job, owner, options.observer or _NullObserver(), options.cancel or CancelToken(),
+              options.stop)
     job.run_id = run_id
     if options.on_run_id:
         options.on_run_id(run_id)
     log.info("run %s: step %r (%s) on post %s, %d unit(s)", run_id, job.step_name, handler.script_type,
              job.post.id, len(units))
-    observer.run_started(run_id, [{"unit_id": uid, "section_id": p.section_id} for uid, p in units])
+    rc.observer.run_started(run_id, [{"unit_id": uid, "section_id": p.section_id} for uid, p in units])
+    entries: dict[int, dict[str, Any]] = {}
 
     def work(item: tuple[int, UnitPlan]) -> None:
         unit_id, plan = item
-        entry = _run_unit(ws, handler, job, unit_id, plan, cancel, observer)
-        observer.unit_changed(run_id, entry)
+        if not rc.gate.wait_reachable(rc.stop) or rc.halted():
+            # Not started: it stays queued in the ledger and resume runs it.
+            entries[unit_id] = {"section_id": plan.section_id, "unit_id": unit_id, "status": "interrupted",
+                                "error": "not started", "metadata": {}}
+            return
+        entries[unit_id] = entry = _run_unit(rc, unit_id, plan)
+        rc.observer.unit_changed(run_id, entry)
 
     workers = max(1, min(_concurrency(ws, handler, job), len(units)))
     done = threading.Event()
-    beat = threading.Thread(target=_heartbeat, args=(ws, run_id, done), daemon=True, name=f"run{run_id}-beat")
+    beat = threading.Thread(target=_heartbeat, args=(rc, run_id, done), daemon=True, name=f"run{run_id}-beat")
     beat.start()
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"run{run_id}") as pool:
@@ -146,56 +186,127 @@ def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int
     except BaseException as exc:
         # A run must never stay "running" because its bookkeeping failed (or Ctrl-C): it ends, resumable.
         try:
-            ledger.finish_run(ws, run_id, error=f"the run stopped: {type(exc).__name__}: {exc}"[:500])
-        except Exception:  # noqa: BLE001 - the database itself may be what failed
-            log.warning("could not record the end of run %s", run_id, exc_info=True)
+            ledger.finish_run(ws, run_id, error=f"the run stopped: {_unit_message(exc)}"[:500], owner=owner)
+        except Exception as end_exc:  # noqa: BLE001 - the database itself may be what failed
+            log.warning("could not record the end of run %s: %s", run_id, _unit_message(end_exc))
         raise
     finally:
         done.set()
-    status = ledger.finish_run(ws, run_id)
-    result = ledger.result_of(ws, run_id)
+    status, error = None, None
+    if any(e["status"] == "interrupted" for e in entries.values()):
+        status = "interrupted"
+        error = rc.gate.lost or (TAKEN_MESSAGE if rc.taken.is_set() else STOPPED_MESSAGE)
+    status, written = _finish(rc, run_id, status, error)
+    if status == "interrupted":
+        log.warning("run %s interrupted: %s", run_id, error)
+    result = None
+    if written:
+        try:
+            result = ledger.result_of(ws, run_id)
+        except SQLAlchemyError:
+            pass
+    if result is None:  # the database is still away: the editor gets what this process knows
+        result = _result_in_memory(rc, run_id, [entries[uid] for uid, _ in units], status, error)
     log.info("run %s finished: %s", run_id, status)
-    observer.run_finished(run_id, result)
+    rc.observer.run_finished(run_id, result)
     return result
 
 
-def _heartbeat(ws: Workspace, run_id: int, done: threading.Event) -> None:
-    """Tells other machines sharing the database that this run's process is alive."""
+STOPPED_MESSAGE = "the app closed during the run; the sections that finished are saved, resume the run to do the rest"
+TAKEN_MESSAGE = ("another process marked the run interrupted (no sign of life from this one for minutes); "
+                 "the sections that finished are saved, resume the run to do the rest")
+
+
+def _finish(rc: _Run, run_id: int, status: str | None, error: str | None) -> tuple[str, bool]:
+    """The run's end, written through the outage gate: (status, written). If the database is gone, the end is
+    written later, when it is back (and if this process ends first, the next start marks the run interrupted)."""
+    def write() -> str:
+        return ledger.finish_run(rc.ws, run_id, error=error, status=status, owner=rc.owner)
+
+    try:
+        if rc.gate.lost:
+            return write(), True
+        return rc.gate.call(write, "the run's end"), True
+    except (DatabaseLost, SQLAlchemyError):
+        threading.Thread(target=_write_end_later, args=(write,), daemon=True, name=f"run{run_id}-end").start()
+        return "interrupted", False
+
+
+def _write_end_later(write: Callable[[], str], give_up_after_s: float = 900.0) -> None:
+    deadline = time.monotonic() + give_up_after_s
+    while time.monotonic() < deadline:
+        time.sleep(5)
+        try:
+            write()
+            return
+        except SQLAlchemyError:
+            continue
+
+
+def _result_in_memory(rc: _Run, run_id: int, entries: list[dict[str, Any]], status: str,
+                      error: str | None) -> dict[str, Any]:
+    out = {"success": status == "succeeded", "results": entries, "step": rc.job.step_name,
+           "sections_processed": [e["section_id"] for e in entries if e.get("section_id") is not None],
+           "run_id": run_id, "status": status}
+    if error:
+        out["error"] = error
+    return out
+
+
+def _heartbeat(rc: _Run, run_id: int, done: threading.Event) -> None:
+    """Tells other processes sharing the database that this run's process is alive; notices when one of them
+    decided otherwise (after a suspend, say), and then starts no new section."""
     while not done.wait(ledger.HEARTBEAT_SECONDS):
         try:
-            ledger.heartbeat(ws, run_id)
+            if not ledger.heartbeat(rc.ws, run_id, rc.owner):
+                log.warning("run %s: %s", run_id, TAKEN_MESSAGE)
+                rc.taken.set()
+                return
         except Exception:  # noqa: BLE001 - a missed heartbeat must never break the run
             log.debug("heartbeat failed", exc_info=True)
 
 
-def _run_unit(ws: Workspace, handler: SectionHandler, job: Job, unit_id: int, plan: UnitPlan,
-              cancel: CancelToken, observer: RunObserver) -> dict[str, Any]:
+def _run_unit(rc: _Run, unit_id: int, plan: UnitPlan) -> dict[str, Any]:
     base = {"section_id": plan.section_id, "unit_id": unit_id}
+    what = f"the result of section {plan.section_id}"
+    try:
+        return _run_unit_once(rc, unit_id, plan, base, what)
+    except DatabaseLost as exc:  # not saved: the unit stays queued, resume sends it again
+        return {**base, "status": "interrupted", "error": str(exc), "metadata": {}}
+
+
+def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any], what: str) -> dict[str, Any]:
+    ws, job, cancel = rc.ws, rc.job, rc.cancel
     if cancel.cancelled:
         entry = {**base, "status": "cancelled", "error": "cancelled before it started", "metadata": {}}
-        ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled")
+        rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled"), what)
         return entry
-    observer.unit_changed(job.run_id, {**base, "status": "running", "metadata": {}})
+    rc.observer.unit_changed(job.run_id, {**base, "status": "running", "metadata": {}})
     started, started_at = time.monotonic(), utcnow()
     try:
-        outcome = handler.execute(job, plan, cancel)
+        outcome = rc.handler.execute(job, plan, cancel)
         if cancel.cancelled:
             raise Cancelled()  # an answer that arrives after a cancel is discarded, never written
-        return _persist(ws, job, unit_id, plan, outcome, started_at, _ms(started))
+        return _persist(rc, unit_id, plan, outcome, started_at, _ms(started))
     except Cancelled:
         entry = {**base, "status": "cancelled", "error": "cancelled", "metadata": {}}
-        ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled", started_at=started_at,
-                             duration_ms=_ms(started))
+        rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled",
+                                                  started_at=started_at, duration_ms=_ms(started)), what)
         return entry
+    except DatabaseLost:
+        raise
     except Exception as exc:  # noqa: BLE001 - one section's failure never stops the others
         message = _unit_message(exc)
-        if not isinstance(exc, UnitError):
+        if isinstance(exc, SQLAlchemyError):
+            log.warning("run %s section %s: %s", job.run_id, plan.section_id, message)
+            log.debug("details", exc_info=True)
+        elif not isinstance(exc, UnitError):
             log.warning("run %s unit %s failed", job.run_id, unit_id, exc_info=True)
         log.info("run %s section %s: error: %s", job.run_id, plan.section_id, message)
         # A cut or filtered answer keeps its partial text here, for inspection only (never a field's value).
         entry = {**base, "status": "error", "error": message, "metadata": dict(getattr(exc, "details", None) or {})}
-        ledger.unit_finished(ws, unit_id, "error", entry, error=message, started_at=started_at,
-                             duration_ms=_ms(started))
+        rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, "error", entry, error=message,
+                                                  started_at=started_at, duration_ms=_ms(started)), what)
         return entry
 
 
@@ -211,16 +322,19 @@ def _unit_message(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
-def _persist(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome: UnitOutcome,
-             started_at: datetime, duration_ms: int) -> dict[str, Any]:
+def _persist(rc: _Run, unit_id: int, plan: UnitPlan, outcome: UnitOutcome, started_at: datetime,
+             duration_ms: int) -> dict[str, Any]:
     """Versions, field values and the unit's row in one transaction: all of it or none of it.
 
     Another run or editor may write the same field at the same moment (optimistic locking, or two first writes
     racing on the unique index): a run's output is never a stale overwrite, so it simply tries again on top.
+    A database outage is ridden out by the run's gate, the answer kept in memory meanwhile.
     """
+    job = rc.job
     for attempt in range(1, PERSIST_ATTEMPTS + 1):
         try:
-            entry = _persist_once(ws, job, unit_id, plan, outcome, started_at, duration_ms)
+            entry = rc.gate.call(lambda: _persist_once(rc.ws, job, unit_id, plan, outcome, started_at, duration_ms),
+                                 f"the result of section {plan.section_id}")
             break
         except (ConflictError, IntegrityError):
             if attempt == PERSIST_ATTEMPTS:

@@ -1,13 +1,20 @@
-"""The run ledger: one row per run, one per section unit, each change committed at once (crash-safe)."""
+"""The run ledger: one row per run, one per section unit, each change committed at once (crash-safe).
+
+Who executes a run is its `owner`: "host:pid:start:claim" (the process's start time tells a reused pid apart, the
+claim tells two executions by one process apart). Every change of a run's status by someone other than its current
+executor is compare-and-set: UPDATE ... WHERE status and owner are what was read, and the row count says who won.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psutil
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -15,32 +22,87 @@ from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.errors import NotFoundError, WfdeskError
 from wfdesk.workspace import Workspace
 
+log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
-OWNER = f"{socket.gethostname()}:{os.getpid()}"
+HOST = socket.gethostname()
+OWNER = f"{HOST}:{os.getpid()}"  # this process, in the older "host:pid" form some rows still carry
 HEARTBEAT_SECONDS = 15.0
-STALE_AFTER = timedelta(minutes=2)  # a run on another machine with no heartbeat for this long was interrupted
+STALE_AFTER = timedelta(minutes=2)  # a run whose heartbeat is older than this was interrupted, whatever its pid says
+START_TIME_SLACK_S = 2  # process start times are derived from the boot time, which clock adjustments can move
+
+
+def owner_of(pid: int | None = None) -> str | None:
+    """A new claim's owner string for process `pid` (default: this one); None when that process does not exist."""
+    pid = os.getpid() if pid is None else pid
+    try:
+        started = int(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+    return f"{HOST}:{pid}:{started}:{uuid.uuid4().hex[:8]}"
+
+
+def new_owner() -> str:
+    return owner_of() or OWNER
+
+
+def parse_owner(owner: str | None) -> tuple[str, int | None, int | None, str | None]:
+    """(host, pid, start time, claim); the older "host:pid" form has no start time nor claim."""
+    text = owner or ""
+    parts = text.rsplit(":", 3)
+    if len(parts) == 4 and parts[1].isdigit() and parts[2].lstrip("-").isdigit():
+        return parts[0], int(parts[1]), int(parts[2]), parts[3]
+    host, _, pid = text.rpartition(":")
+    return (host, int(pid), None, None) if pid.isdigit() else (text, None, None, None)
 
 
 def create_run(ws: Workspace, *, step_id: int | None, post_id: int, step_name: str, script_type: str,
                effective_config: dict[str, Any], context: dict[str, Any],
-               section_ids: list[int | None]) -> tuple[int, list[int]]:
+               section_ids: list[int | None], owner: str | None = None) -> tuple[int, list[int]]:
     with ws.db.session() as s:
         run = Run(step_id=step_id, post_id=post_id, step_name=step_name, script_type=script_type,
                   status="running", effective_config=effective_config, context=_jsonable(context),
-                  started_at=utcnow(), owner=OWNER, heartbeat_at=utcnow())
+                  started_at=utcnow(), owner=owner or new_owner(), heartbeat_at=utcnow())
         run.units = [RunUnit(section_id=sid, position=i) for i, sid in enumerate(section_ids)]
         s.add(run)
         s.flush()
         return run.id, [u.id for u in run.units]
 
 
-def reopen_run(ws: Workspace, run_id: int) -> None:
-    """Claims a finished or interrupted run for resuming; exactly one process wins when two try at once."""
+def reopen_run(ws: Workspace, run_id: int) -> str:
+    """Claims a finished or interrupted run for resuming; returns the claim's owner string."""
+    status, owner = run_state(ws, run_id)
+    return claim_run(ws, run_id, status, owner)
+
+
+def run_state(ws: Workspace, run_id: int) -> tuple[str, str | None]:
     with ws.db.session() as s:
-        claimed = s.execute(update(Run).where(Run.id == run_id, Run.status != "running").values(
-            status="running", owner=OWNER, heartbeat_at=utcnow(), finished_at=None, error=None)).rowcount
-    if claimed != 1:
+        row = s.execute(select(Run.status, Run.owner).where(Run.id == run_id)).first()
+    if row is None:
+        raise NotFoundError(f"Run {run_id} does not exist")
+    return row.status, row.owner
+
+
+def claim_run(ws: Workspace, run_id: int, status: str, owner: str | None) -> str:
+    """Compare-and-set: the run is ours only if nobody changed its status or owner since we read them, so of two
+    resumes (or a resume and a stale interrupted-marking) exactly one wins."""
+    if status in ACTIVE:
+        raise RunBusy(f"Run {run_id} is still running")
+    claim = new_owner()
+    with ws.db.session() as s:
+        won = s.execute(update(Run).where(Run.id == run_id, Run.status == status,
+                                          Run.owner.is_not_distinct_from(owner)).values(
+            status="running", owner=claim, heartbeat_at=utcnow(), finished_at=None, error=None)).rowcount
+    if won != 1:
         raise RunBusy(f"Run {run_id} is being resumed elsewhere")
+    return claim
+
+
+def close_finished(ws: Workspace, run_id: int, status: str, owner: str | None) -> bool:
+    """A run whose sections all succeeded but whose end was never written (killed in between): it succeeded."""
+    with ws.db.session() as s:
+        return s.execute(update(Run).where(Run.id == run_id, Run.status == status,
+                                           Run.owner.is_not_distinct_from(owner)).values(
+            status="succeeded", finished_at=utcnow(), error=None)).rowcount == 1
 
 
 class RunBusy(WfdeskError):
@@ -71,13 +133,21 @@ def finish_unit(unit: RunUnit, status: str, entry: dict[str, Any], *, error: str
     unit.prompt_tokens, unit.completion_tokens, unit.images = prompt_tokens, completion_tokens, images
 
 
-def finish_run(ws: Workspace, run_id: int, *, error: str | None = None, status: str | None = None) -> str:
+def finish_run(ws: Workspace, run_id: int, *, error: str | None = None, status: str | None = None,
+               owner: str | None = None) -> str:
+    """Writes the run's end. With `owner`, only while the run is still that claim's (someone may have marked it
+    interrupted meanwhile, e.g. after a long outage): returns the status the run has afterwards."""
     with ws.db.session() as s:
-        run = s.get(Run, run_id)
-        run.status = status or overall_status([u.status for u in run.units], error)
-        run.error = error
-        run.finished_at = utcnow()
-        return run.status
+        statuses = list(s.scalars(select(RunUnit.status).where(RunUnit.run_id == run_id)))
+        final = status or overall_status(statuses, error)
+        stmt = update(Run).where(Run.id == run_id).values(status=final, error=error, finished_at=utcnow())
+        if owner is not None:
+            stmt = stmt.where(Run.owner == owner, Run.status == "running")
+        if s.execute(stmt).rowcount == 1:
+            return final
+    current = run_state(ws, run_id)[0]
+    log.info("run %s was taken over (%s) before its end was written", run_id, current)
+    return current
 
 
 def overall_status(statuses: list[str], error: str | None = None) -> str:
@@ -92,50 +162,64 @@ def overall_status(statuses: list[str], error: str | None = None) -> str:
     return "failed"
 
 
-def heartbeat(ws: Workspace, run_id: int) -> None:
+def heartbeat(ws: Workspace, run_id: int, owner: str | None = None) -> bool:
+    """Tells others the run's executor is alive. False when the run is no longer this claim's."""
     with ws.db.session() as s:
-        run = s.get(Run, run_id)
-        if run is not None and run.status == "running":
-            run.heartbeat_at = utcnow()
+        stmt = update(Run).where(Run.id == run_id, Run.status == "running").values(heartbeat_at=utcnow())
+        if owner is not None:
+            stmt = stmt.where(Run.owner == owner)
+        return s.execute(stmt).rowcount == 1
 
 
-def mark_interrupted(ws: Workspace) -> list[int]:
+def mark_interrupted(ws: Workspace, run_id: int | None = None) -> list[int]:
     """Runs left 'running' by a process that no longer exists were interrupted (crash, kill -9, power loss).
 
-    On this host the owner's pid tells; for runs of other machines on a shared database, a stale heartbeat.
+    The owner is dead when, on this host, its pid is gone, a zombie, or another process started at another time
+    (a reused pid); and anywhere when its heartbeat is older than STALE_AFTER. Each marking is compare-and-set on
+    what was read, so it never overwrites a resume that claimed the run in between.
     """
-    host = socket.gethostname()
     now = utcnow()
-    found = []
     with ws.db.session() as s:
-        for run in s.scalars(select(Run).where(Run.status.in_(ACTIVE))):
-            owner_host, _, pid = (run.owner or "").rpartition(":")
-            alive = _pid_alive(int(pid)) if owner_host == host and pid.isdigit() else None
-            if alive is not None:
-                dead = not alive
-            else:
-                beat = run.heartbeat_at
-                if beat is not None and beat.tzinfo is None:  # SQLite gives naive datetimes back
-                    beat = beat.replace(tzinfo=UTC)
-                dead = beat is None or now - beat > STALE_AFTER
-            if dead:
-                run.status = "interrupted"  # its unfinished units are still "queued": resume runs them
-                found.append(run.id)
+        stmt = select(Run.id, Run.status, Run.owner, Run.heartbeat_at).where(Run.status.in_(ACTIVE))
+        if run_id is not None:
+            stmt = stmt.where(Run.id == run_id)
+        rows = s.execute(stmt).all()
+    found = []
+    for row in rows:
+        if not _owner_dead(row.owner, row.heartbeat_at, now):
+            continue
+        with ws.db.session() as s:
+            marked = s.execute(update(Run).where(
+                Run.id == row.id, Run.status == row.status, Run.owner.is_not_distinct_from(row.owner),
+                Run.heartbeat_at.is_not_distinct_from(row.heartbeat_at)).values(status="interrupted")).rowcount
+        if marked == 1:  # its unfinished units are still "queued": resume runs them
+            found.append(row.id)
     return found
 
 
-def _pid_alive(pid: int) -> bool | None:
-    """None when this platform cannot tell (Windows: os.kill(pid, 0) would send a console Ctrl-C)."""
-    if pid == os.getpid():
+def _owner_dead(owner: str | None, beat: datetime | None, now: datetime) -> bool:
+    if beat is not None and beat.tzinfo is None:  # SQLite gives naive datetimes back
+        beat = beat.replace(tzinfo=UTC)
+    if beat is None or now - beat > STALE_AFTER:
         return True
-    if sys.platform == "win32":
+    return owner_alive(owner) is False
+
+
+def owner_alive(owner: str | None) -> bool | None:
+    """None when this host cannot tell (the owner runs on another machine)."""
+    host, pid, started, _ = parse_owner(owner)
+    if host != HOST or pid is None:
         return None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:  # killed, not yet reaped by its parent
+            return False
+        if started is not None and abs(int(process.create_time()) - started) > START_TIME_SLACK_S:
+            return False  # the pid was reused by a process started later (after a reboot, say)
+    except psutil.NoSuchProcess:  # includes ZombieProcess
         return False
-    except PermissionError:
-        return True
+    except psutil.AccessDenied:
+        return True  # it exists; the heartbeat still tells if it stalled
     return True
 
 
