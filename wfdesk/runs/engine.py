@@ -255,9 +255,9 @@ def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome
             entry["images"] = images
         usage = costs.Usage(outcome.metadata.get("model"), outcome.prompt_tokens, outcome.completion_tokens,
                             outcome.images)
-        ledger.record_unit(s, unit_id, "success", entry, started_at=started_at, duration_ms=duration_ms,
-                           prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                           images=usage.images, model=usage.model, cost=costs.cost_of(ws.settings, usage))
+        values, flags = costs.ledger_values(ws.settings, usage, plan.payload.get("prompt"), outcome.entry.get("output"))
+        entry["metadata"].update(flags)
+        ledger.record_unit(s, unit_id, "success", entry, started_at=started_at, duration_ms=duration_ms, **values)
     return entry
 
 

@@ -599,13 +599,14 @@ class SettingsDialog(QDialog):
         add.clicked.connect(lambda: self.price_table.add_row())
         remove = QPushButton("Remove / reset")
         remove.setObjectName("remove_price")
-        remove.setToolTip("Removes a model you added; a built-in model goes back to its built-in prices")
+        remove.setToolTip("Removes a price you added; a price-list model goes back to the list's prices")
         remove.clicked.connect(self.price_table.remove_current)
         buttons = QHBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)
-        buttons.addWidget(hint_label("Built-in rows are starting points: change a figure to use your own. A "
-                                     "model not listed (a local one, say) costs nothing."), 1)
+        buttons.addWidget(hint_label("Prices come from the genai-prices list (any model it knows, not only these "
+                                     "rows); change a figure to use your own. A model no list has (a local "
+                                     "one, say) shows as “no price known”."), 1)
         col.addLayout(buttons)
         self.price_problem = ProblemLabel()
         col.addWidget(self.price_problem)
@@ -620,6 +621,12 @@ class SettingsDialog(QDialog):
                                                                       settings.budget_per_month,
                                                                       "all runs of all posts in a calendar month "
                                                                       "(UTC)")
+        self.unpriced_combo = QComboBox()
+        self.unpriced_combo.setObjectName("unpriced_models")
+        self.unpriced_combo.addItem("Run it and warn (counted as $0)", "warn")
+        self.unpriced_combo.addItem("Refuse the run", "refuse")
+        self.unpriced_combo.setCurrentIndex(self.unpriced_combo.findData(settings.unpriced_models))
+        form.addRow("A model with no known price:", self.unpriced_combo)
         col.addLayout(form)
         col.addWidget(hint_label("View → Costs shows what has been spent."))
         return page
@@ -698,6 +705,7 @@ class SettingsDialog(QDialog):
             new.prices = self.price_table.user_prices()
             new.budget_per_post = self.post_budget.value() if self.post_budget_check.isChecked() else None
             new.budget_per_month = self.month_budget.value() if self.month_budget_check.isChecked() else None
+            new.unpriced_models = self.unpriced_combo.currentData()
             new = Settings.model_validate(new.model_dump())
         except ValidationError as exc:
             self._show_message(f"Not saved: {exc}")
