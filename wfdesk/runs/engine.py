@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from wfdesk.db import content
 from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.errors import ConflictError, NotFoundError, UnitError
+from wfdesk.media import store
 from wfdesk.runs import costs, ledger
 from wfdesk.runs.planning import build_job, step_effective_config
 from wfdesk.scripts import registry
@@ -178,10 +179,7 @@ def _run_unit(ws: Workspace, handler: SectionHandler, job: Job, unit_id: int, pl
     observer.unit_changed(job.run_id, {**base, "status": "running", "metadata": {}})
     started, started_at = time.monotonic(), utcnow()
     try:
-        outcome = handler.execute(job, plan, cancel)
-        if cancel.cancelled:
-            raise Cancelled()  # an answer that arrives after a cancel is discarded, never written
-        return _persist(ws, job, unit_id, plan, outcome, started_at, _ms(started))
+        return _execute_and_persist(ws, handler, job, unit_id, plan, cancel, started, started_at)
     except Cancelled:
         entry = {**base, "status": "cancelled", "error": "cancelled", "metadata": {}}
         ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled", started_at=started_at,
@@ -196,6 +194,19 @@ def _run_unit(ws: Workspace, handler: SectionHandler, job: Job, unit_id: int, pl
         ledger.unit_finished(ws, unit_id, "error", entry, error=message, started_at=started_at,
                              duration_ms=_ms(started))
         return entry
+
+
+def _execute_and_persist(ws: Workspace, handler: SectionHandler, job: Job, unit_id: int, plan: UnitPlan,
+                         cancel: CancelToken, started: float, started_at: datetime) -> dict[str, Any]:
+    outcome = handler.execute(job, plan, cancel)
+    try:
+        if cancel.cancelled:
+            raise Cancelled()  # an answer that arrives after a cancel is discarded, never written
+        return _persist(ws, job, unit_id, plan, outcome, started_at, _ms(started))
+    except BaseException:
+        # A result that is not kept keeps no files either.
+        store.discard(ws.data_dir, [w.image for w in outcome.outputs if w.image is not None])
+        raise
 
 
 def _unit_message(exc: Exception) -> str:

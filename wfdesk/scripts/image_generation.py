@@ -7,11 +7,10 @@ import binascii
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from wfdesk.errors import Problem, UnitError
-from wfdesk.media.store import store_image
-from wfdesk.media.verify import ImageError
+from wfdesk.media.download import DownloadError, download_image
+from wfdesk.media.store import discard, store_image
+from wfdesk.media.verify import ImageError, verify_image
 from wfdesk.providers import a1111
 from wfdesk.providers.openai_compat import call as provider_call
 from wfdesk.providers.openai_compat import profile_for, resolve_base_url
@@ -112,14 +111,20 @@ class ImageGenerationHandler(SectionHandler):
         params: ImageParameters = job.parameters
         generated_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         field = job.output_fields()[0]
-        outputs = []
+        infos = []
         for i, data in enumerate(images):
             try:
-                # Full decode here, on the worker, before anything is written.
-                stored = store_image(job.workspace.data_dir, job.post.id, unit.section_id, data)
+                infos.append(verify_image(data))  # every image, fully decoded here, before any file is written
             except ImageError as exc:
                 raise UnitError(f"image {i + 1} from {source} is not usable: {exc}") from None
-            outputs.append(OutputWrite(field=field, image=stored, accept=params.auto_accept and i == 0))
+        outputs: list[OutputWrite] = []
+        try:
+            for i, (data, info) in enumerate(zip(images, infos, strict=True)):
+                stored = store_image(job.workspace.data_dir, job.post.id, unit.section_id, data, verified=info)
+                outputs.append(OutputWrite(field=field, image=stored, accept=params.auto_accept and i == 0))
+        except BaseException:
+            discard(job.workspace.data_dir, [w.image for w in outputs if w.image])  # a section keeps all or none
+            raise
         first = outputs[0].image
         metadata = {"model": model, "generation_time": generated_at, "size": params.size,
                     "prompt": unit.payload["prompt"], "revised_prompt": revised,
@@ -143,20 +148,10 @@ class ImageGenerationHandler(SectionHandler):
             if ";base64" not in url.split(",", 1)[0]:
                 raise UnitError("the image data: URL is not base64-encoded")
             return _b64(payload)
-        if not url.startswith(("http://", "https://")):
-            raise UnitError(f"unsupported image URL scheme: {url[:40]!r}")
         try:
-            with requests.get(url, timeout=timeout, stream=True) as resp:
-                resp.raise_for_status()
-                chunks, size = [], 0
-                for chunk in resp.iter_content(64 * 1024):
-                    size += len(chunk)
-                    if size > MAX_DOWNLOAD_BYTES:
-                        raise UnitError(f"the image at {url} is larger than {MAX_DOWNLOAD_BYTES // 2**20} MB")
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except requests.RequestException as exc:
-            raise UnitError(f"cannot download the image from {url}: {exc}") from None
+            return download_image(url, timeout=timeout, max_bytes=MAX_DOWNLOAD_BYTES)
+        except DownloadError as exc:
+            raise UnitError(str(exc)) from None
 
 
 def _b64(text: str) -> bytes:
