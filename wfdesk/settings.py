@@ -53,8 +53,9 @@ class Settings(BaseModel):
     database_url: str | None = None  # None: the SQLite file in the data dir
     data_dir: str | None = None
     custom_script_base_url: str | None = None
-    image_backend: Literal["openai", "a1111"] = "openai"  # a step's `backend` parameter overrides it
+    image_backend: Literal["openai", "a1111", "comfyui"] = "openai"  # a step's `backend` parameter overrides it
     a1111_base_url: str = "http://127.0.0.1:7860"
+    comfyui_base_url: str = "http://127.0.0.1:8188"
     default_provider: str = "default"
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     budget_per_post: float | None = Field(None, ge=0)  # estimated dollars, all runs on one post
@@ -111,6 +112,8 @@ def load_settings() -> Settings:
         settings.custom_script_base_url = u
     if u := os.environ.get("WFDESK_A1111_BASE_URL"):
         settings.a1111_base_url = u
+    if u := os.environ.get("WFDESK_COMFYUI_BASE_URL"):
+        settings.comfyui_base_url = u
     return settings
 
 

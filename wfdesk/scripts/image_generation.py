@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import random
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ from wfdesk.errors import Problem, UnitError
 from wfdesk.media.download import DownloadError, download_image
 from wfdesk.media.store import discard, store_image
 from wfdesk.media.verify import ImageError, verify_image
-from wfdesk.providers import a1111
+from wfdesk.providers import a1111, comfyui
 from wfdesk.providers.openai_compat import call as provider_call
 from wfdesk.providers.openai_compat import profile_for, resolve_base_url
 from wfdesk.providers.resilience import MalformedAnswer, ProviderGate
@@ -48,6 +49,11 @@ class ImageGenerationHandler(SectionHandler):
     def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
         if not config.outputs:
             return [Problem("outputs", "an image_generation step needs an output field for the image URL")]
+        if backend_of(ws, params) == "comfyui":
+            try:
+                comfyui.load_workflow(params.workflow)
+            except comfyui.WorkflowError as exc:
+                return [Problem("script_config.parameters.workflow", f"the ComfyUI workflow {exc}")]
         return []
 
     def check(self, job: Job) -> list[Problem]:
@@ -67,14 +73,17 @@ class ImageGenerationHandler(SectionHandler):
 
     def estimate(self, job: Job, plans: list[UnitPlan]) -> list[Usage]:
         params: ImageParameters = job.parameters
-        if (params.backend or job.workspace.settings.image_backend) == "a1111":
+        if backend_of(job.workspace, params) in LOCAL_BACKENDS:
             return []  # a local server
         return [Usage(params.model, images=params.n) for _ in plans]
 
     def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         params: ImageParameters = job.parameters
-        if (params.backend or job.workspace.settings.image_backend) == "a1111":
+        backend = backend_of(job.workspace, params)
+        if backend == "a1111":
             return self._execute_a1111(job, unit, cancel)
+        if backend == "comfyui":
+            return self._execute_comfyui(job, unit, cancel)
         profile = profile_for(job.workspace, params.provider)
         base_url = resolve_base_url(profile)
         request: dict[str, Any] = {"model": params.model, "prompt": unit.payload["prompt"], "n": params.n,
@@ -105,6 +114,27 @@ class ImageGenerationHandler(SectionHandler):
                                          negative_prompt=params.negative_prompt)
         return self._outcome(job, unit, images, base_url, None, info.get("sd_model_name") or params.model,
                              backend="a1111", seed=info.get("seed"))
+
+    def _execute_comfyui(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
+        params: ImageParameters = job.parameters
+        base_url = (params.comfyui_url or job.workspace.settings.comfyui_base_url).rstrip("/")
+        graph = comfyui.load_workflow(params.workflow)
+        width, height = (512, 512) if params.size == "auto" else map(int, params.size.split("x"))
+        seed = params.seed if params.seed is not None else random.randrange(2**32)
+        values = {"prompt": unit.payload["prompt"], "negative_prompt": params.negative_prompt or "", "width": width,
+                  "height": height, "batch_size": params.n, "seed": seed, "steps": params.steps,
+                  "checkpoint": params.checkpoint}
+        # One render at a time per server, like A1111: the step's timeout is the render's, not the queue's.
+        gate = job.workspace.cached(("gate", "comfyui", base_url), lambda: ProviderGate("comfyui", 1))
+        with gate.slot(cancel):
+            if values["checkpoint"] is None and comfyui.uses(graph, "checkpoint"):
+                names = comfyui.checkpoints(base_url)
+                if not names:
+                    raise UnitError(f"ComfyUI at {base_url} has no checkpoint to render with")
+                values["checkpoint"] = names[0]
+            images = comfyui.render(base_url, comfyui.fill(graph, values), timeout=params.timeout, cancel=cancel)
+        return self._outcome(job, unit, images, f"ComfyUI at {base_url}", None,
+                             values["checkpoint"] or params.model, backend="comfyui", seed=seed)
 
     def _outcome(self, job: Job, unit: UnitPlan, images: list[bytes], source: str, revised: str | None,
                  model: str, **extra: Any) -> UnitOutcome:
@@ -152,6 +182,14 @@ class ImageGenerationHandler(SectionHandler):
             return download_image(url, timeout=timeout, max_bytes=MAX_DOWNLOAD_BYTES)
         except DownloadError as exc:
             raise UnitError(str(exc)) from None
+
+
+LOCAL_BACKENDS = ("a1111", "comfyui")
+
+
+def backend_of(ws: Workspace, params: ImageParameters) -> str:
+    """The step's own backend, else the one chosen in Settings."""
+    return params.backend or ws.settings.image_backend
 
 
 def _b64(text: str) -> bytes:

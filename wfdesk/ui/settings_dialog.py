@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 from sqlalchemy.engine import make_url
 
 from wfdesk.db.engine import sqlite_url_for
-from wfdesk.providers.connection_test import check_a1111, check_database, check_provider
+from wfdesk.providers.connection_test import check_a1111, check_comfyui, check_database, check_provider
 from wfdesk.settings import (
     PRESET_PROFILES,
     ProviderProfile,
@@ -93,6 +93,7 @@ class SettingsDialog(QDialog):
     database_checked = Signal(bool, str)
     provider_checked = Signal(bool, str)
     a1111_checked = Signal(bool, str)
+    comfyui_checked = Signal(bool, str)
 
     def __init__(self, ws, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -537,12 +538,17 @@ class SettingsDialog(QDialog):
                                                 "that speaks it), through the step's provider profile")
         self.a1111_radio = QRadioButton("AUTOMATIC1111 / Stable Diffusion web UI on this computer or your "
                                         "network (free, works offline)")
+        self.comfyui_radio = QRadioButton("ComfyUI on this computer or your network, with its plain txt2img "
+                                          "workflow or a step's own (free, works offline)")
         group = QButtonGroup(self)
         group.addButton(self.openai_images_radio)
         group.addButton(self.a1111_radio)
-        (self.a1111_radio if settings.image_backend == "a1111" else self.openai_images_radio).setChecked(True)
+        group.addButton(self.comfyui_radio)
+        {"a1111": self.a1111_radio, "comfyui": self.comfyui_radio}.get(
+            settings.image_backend, self.openai_images_radio).setChecked(True)
         col.addWidget(self.openai_images_radio)
         col.addWidget(self.a1111_radio)
+        col.addWidget(self.comfyui_radio)
         col.addWidget(hint_label("A step can choose its own backend (its “backend” parameter); this is the "
                                  "choice for steps that don't."))
         col.addSpacing(12)
@@ -570,9 +576,53 @@ class SettingsDialog(QDialog):
         if os.environ.get("WFDESK_A1111_BASE_URL"):
             self.a1111_url.setEnabled(False)
             form.addRow("", hint_label("Set by WFDESK_A1111_BASE_URL in the environment."))
+        self.comfyui_url, self.comfyui_problem, self.comfyui_result = self._server_row(
+            form, "ComfyUI address:", settings.comfyui_base_url, "comfyui", "http://127.0.0.1:8188",
+            "wfdesk posts the workflow to /prompt, follows /history and fetches the images with /view; cancel "
+            "sends /interrupt.", check_comfyui, self.comfyui_checked, "WFDESK_COMFYUI_BASE_URL")
         col.addLayout(form)
         col.addStretch(1)
         return page
+
+    def _server_row(self, form: QFormLayout, label: str, value: str, name: str, placeholder: str, hint: str,
+                    check, signal, env: str) -> tuple[QLineEdit, ProblemLabel, QLabel]:
+        """An image server's address, its problem label and its Test connection button with the verdict."""
+        edit = QLineEdit(value)
+        edit.setObjectName(f"{name}_base_url")
+        edit.setPlaceholderText(placeholder)
+        problem = ProblemLabel()
+        cell = QVBoxLayout()
+        cell.addWidget(edit)
+        cell.addWidget(hint_label(hint))
+        cell.addWidget(problem)
+        form.addRow(label, cell)
+        test = QPushButton("Test connection")
+        test.setObjectName(f"test_{name}")
+        result = QLabel()
+        result.setObjectName(f"{name}_result")
+        result.setWordWrap(True)
+
+        def run_test() -> None:
+            url = edit.text().strip() or placeholder
+            result.setText(f"Connecting to {url}…")
+            result.setStyleSheet("")
+
+            def done(verdict: tuple[bool, str]) -> None:
+                _result(result, *verdict)
+                signal.emit(*verdict)
+
+            BackgroundOp(lambda: check(url)).success(if_alive(self, done)).failure(
+                if_alive(self, lambda exc: done((False, str(exc))))).run_in_background()
+
+        test.clicked.connect(run_test)
+        row = QHBoxLayout()
+        row.addWidget(test)
+        row.addWidget(result, 1)
+        form.addRow("", row)
+        if os.environ.get(env):
+            edit.setEnabled(False)
+            form.addRow("", hint_label(f"Set by {env} in the environment."))
+        return edit, problem, result
 
     def test_a1111_connection(self) -> None:
         url = self.a1111_url.text().strip() or self.a1111_url.placeholderText()
@@ -660,6 +710,9 @@ class SettingsDialog(QDialog):
         a1111 = self.a1111_url.text().strip()
         if a1111 and not a1111.startswith(("http://", "https://")):
             problems.append((3, self.a1111_problem, "must start with http:// or https://"))
+        comfy = self.comfyui_url.text().strip()
+        if comfy and not comfy.startswith(("http://", "https://")):
+            problems.append((3, self.comfyui_problem, "must start with http:// or https://"))
         try:
             self.price_table.user_prices()
         except ValueError as exc:
@@ -681,7 +734,8 @@ class SettingsDialog(QDialog):
 
     def save(self) -> None:
         self._commit_profile()
-        for label in (self.custom_problem, self.db_problem, self.p_problem, self.a1111_problem, self.price_problem):
+        for label in (self.custom_problem, self.db_problem, self.p_problem, self.a1111_problem, self.price_problem,
+                      self.comfyui_problem):
             label.set_problem(None)
         self.message.hide()
         problems = self._problems()
@@ -699,7 +753,10 @@ class SettingsDialog(QDialog):
             new.database_url = self.database_url()
             if not os.environ.get("WFDESK_CUSTOM_SCRIPT_BASE_URL"):
                 new.custom_script_base_url = self.custom_url.text().strip().rstrip("/") or None
-            new.image_backend = "a1111" if self.a1111_radio.isChecked() else "openai"
+            new.image_backend = ("a1111" if self.a1111_radio.isChecked() else
+                                 "comfyui" if self.comfyui_radio.isChecked() else "openai")
+            if not os.environ.get("WFDESK_COMFYUI_BASE_URL"):
+                new.comfyui_base_url = self.comfyui_url.text().strip().rstrip("/") or Settings().comfyui_base_url
             if not os.environ.get("WFDESK_A1111_BASE_URL"):
                 new.a1111_base_url = self.a1111_url.text().strip().rstrip("/") or Settings().a1111_base_url
             new.prices = self.price_table.user_prices()
@@ -741,6 +798,8 @@ class SettingsDialog(QDialog):
             saved.custom_script_base_url = file.custom_script_base_url
         if os.environ.get("WFDESK_A1111_BASE_URL"):
             saved.a1111_base_url = file.a1111_base_url
+        if os.environ.get("WFDESK_COMFYUI_BASE_URL"):
+            saved.comfyui_base_url = file.comfyui_base_url
         return saved
 
     def _show_message(self, text: str) -> None:
