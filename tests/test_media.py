@@ -162,3 +162,41 @@ def test_resolve_image_path(tmp_path: Path) -> None:
     for bad in ("../x", "/etc/passwd", "content/../../x", "", "C:/x", "content\\..\\x"):
         with pytest.raises(ValueError):
             resolve_image_path(tmp_path, bad)
+
+
+def png_with_chunk(data: bytes, kind: bytes, payload: bytes) -> bytes:
+    """The PNG with one more chunk just before IEND (how a hostile server pads an image)."""
+    chunk = struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    return data[:-12] + chunk + data[-12:]
+
+
+@pytest.mark.parametrize("kind", [b"tEXt", b"zzZz"])  # a text chunk, and a private chunk Pillow skips
+def test_a_huge_metadata_chunk_is_dropped_not_stored(tmp_path: Path, kind: bytes) -> None:
+    small = make_image("PNG", (8, 8))
+    padded = png_with_chunk(small, kind, b"Comment\x00" + b"x" * (30 * 1024 * 1024))
+    assert verify_image(padded).width == 8
+    stored = store_image(tmp_path, 1, 2, padded)
+    path = resolve_image_path(tmp_path, stored.rel_path)
+    assert path.stat().st_size < 64 * 1024 and stored.size_bytes == path.stat().st_size
+    assert stored.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    with Image.open(path) as img, Image.open(io.BytesIO(small)) as original:
+        assert img.size == (8, 8) and img.convert("RGB").tobytes() == original.convert("RGB").tobytes()
+
+
+def test_small_metadata_is_kept_byte_for_byte(tmp_path: Path) -> None:
+    data = png_with_chunk(make_image("PNG", (8, 8)), b"tEXt", b"parameters\x00steps: 20, seed: 1234")
+    stored = store_image(tmp_path, 1, 2, data)
+    assert resolve_image_path(tmp_path, stored.rel_path).read_bytes() == data
+
+
+def test_a_new_file_is_marked_created_and_can_be_discarded(tmp_path: Path) -> None:
+    from wfdesk.media.store import discard
+
+    data = make_image("PNG", (8, 8))
+    first = store_image(tmp_path, 1, 2, data)
+    again = store_image(tmp_path, 1, 2, data)
+    assert first.created and not again.created  # the same bytes were already there
+    discard(tmp_path, [again])
+    assert resolve_image_path(tmp_path, first.rel_path).is_file()  # not ours to remove
+    discard(tmp_path, [first])
+    assert not resolve_image_path(tmp_path, first.rel_path).exists()

@@ -46,40 +46,33 @@ PRESET_PROFILES: dict[str, ProviderProfile] = {
 
 
 class ModelPrice(BaseModel):
-    """US dollars. Local models cost nothing unless the user says so."""
+    """US dollars: the editor's own price for a model, over the price library's (wfdesk.runs.prices)."""
 
     prompt_per_1k: float = Field(0.0, ge=0)
     completion_per_1k: float = Field(0.0, ge=0)
     per_image: float = Field(0.0, ge=0)
 
 
-# Starting points the user can edit in Settings (their own entries win).
-DEFAULT_PRICES: dict[str, ModelPrice] = {
-    "gpt-4o-mini": ModelPrice(prompt_per_1k=0.00015, completion_per_1k=0.0006),
-    "gpt-4o": ModelPrice(prompt_per_1k=0.0025, completion_per_1k=0.01),
-    "gpt-4.1-mini": ModelPrice(prompt_per_1k=0.0004, completion_per_1k=0.0016),
-    "dall-e-3": ModelPrice(per_image=0.04),
-    "dall-e-2": ModelPrice(per_image=0.02),
-    "gpt-image-1": ModelPrice(per_image=0.04),
-}
-
-
 class Settings(BaseModel):
     database_url: str | None = None  # None: the SQLite file in the data dir
     data_dir: str | None = None
     custom_script_base_url: str | None = None
-    image_backend: Literal["openai", "a1111"] = "openai"  # a step's `backend` parameter overrides it
+    image_backend: Literal["openai", "a1111", "comfyui"] = "openai"  # a step's `backend` parameter overrides it
     a1111_base_url: str = "http://127.0.0.1:7860"
+    comfyui_base_url: str = "http://127.0.0.1:8188"
     default_provider: str = "default"
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     budget_per_post: float | None = Field(None, ge=0)  # estimated dollars, all runs on one post
     budget_per_month: float | None = Field(None, ge=0)  # estimated dollars, all runs in a calendar month (UTC)
+    # What a budget does with a run on a model whose price nobody knows (a local model, say).
+    unpriced_models: Literal["warn", "refuse"] = "warn"
     providers: dict[str, ProviderProfile] = Field(default_factory=lambda: {"default": ProviderProfile()})
 
     def price(self, model: str | None) -> ModelPrice | None:
+        """The editor's own price; wfdesk.runs.prices adds the price library's."""
         if not model:
             return None
-        return self.prices.get(model) or DEFAULT_PRICES.get(model)
+        return self.prices.get(model)
 
     def provider(self, name: str | None) -> ProviderProfile:
         key = name or self.default_provider
@@ -123,6 +116,8 @@ def load_settings() -> Settings:
         settings.custom_script_base_url = u
     if u := os.environ.get("WFDESK_A1111_BASE_URL"):
         settings.a1111_base_url = u
+    if u := os.environ.get("WFDESK_COMFYUI_BASE_URL"):
+        settings.comfyui_base_url = u
     return settings
 
 

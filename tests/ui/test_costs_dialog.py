@@ -3,6 +3,8 @@ budgets' use, and a budget too small for a run refusing it in the GUI before any
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from wfdesk.runs import costs
@@ -95,3 +97,27 @@ def test_a_budget_too_small_refuses_a_gui_run_before_any_request(qtbot, main_win
     assert panel.status_label.isVisible()
     assert "Nothing was sent" in main_window.statusBar().currentMessage()
     assert loopback.count("/v1/images") == 0 and loopback.count("/sdapi") == 0  # the status bar may ask /v1/models
+
+
+def test_estimated_tokens_and_models_without_a_price_are_marked(qtbot, gui_ws, loopback):
+    def no_usage(index, request):  # a local server: the answer carries no `usage`
+        if request.path != "/v1/chat/completions":
+            return None
+        body = {"id": f"c{index}", "object": "chat.completion", "created": 0, "model": request.json["model"],
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": "Polished text, eight words or so."}}]}
+        return 200, {}, json.dumps(body).encode()
+
+    loopback.fail = no_usage
+    assert execute_step_script(1, 53, {"section_ids": [711]})["success"]
+    loopback.fail = None
+    assert execute_step_script(1, 53, {"section_ids": [712], "llm_settings": {"model": "llama3.2:3b"}})["success"]
+
+    dialog = open_dialog(qtbot, gui_ws, post_id=53)
+    regroup(qtbot, dialog, "model")
+    rows = shown_rows(dialog)
+    mini, llama = rows["gpt-4o-mini"], rows["llama3.2:3b"]
+    assert mini[1].startswith("≈ ") and mini[2].startswith("≈ ") and mini[-1].startswith("$")
+    assert not llama[1].startswith("≈") and llama[-1] == "no price known"
+    assert rows["Total"][-1].endswith("+ 1 with no price known")
+    assert "no price known" in dialog.budget_hint.text() and "warning" in dialog.budget_hint.text()

@@ -7,6 +7,7 @@ import json
 import socket
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 from wfdesk.settings import load_settings, settings_path
@@ -108,34 +109,45 @@ def test_provider_connection_online_and_offline(qtbot, dialog, loopback):
 
 
 def test_prices_budgets_and_image_backend_are_saved_and_applied(qtbot, dialog, gui_ws):
-    from wfdesk.settings import DEFAULT_PRICES, ModelPrice
+    from wfdesk.runs import prices
+    from wfdesk.settings import ModelPrice
 
     table = dialog.price_table
-    assert [table.item(r, 0).text() for r in range(len(DEFAULT_PRICES))] == list(DEFAULT_PRICES)
-    assert table.item(table.row_of("dall-e-3"), 4).text() == "built-in"
-    table.set_price("gpt-4o-mini", prompt_per_1k=1.5)  # overrides a built-in price
-    assert table.item(table.row_of("gpt-4o-mini"), 4).text() == "yours (over built-in)"
+    listed = [m for m in prices.STARTER_MODELS if prices.known_price(m) is not None]
+    assert [table.item(r, 0).text() for r in range(len(listed))] == listed
+    assert table.item(table.row_of("gpt-4o-mini"), 4).text() == "price list (genai-prices)"
+    assert table.item(table.row_of("dall-e-3"), 4).text() == "price list (per image)"
+    table.set_price("gpt-4o-mini", prompt_per_1k=1.5)  # overrides the price list
+    assert table.item(table.row_of("gpt-4o-mini"), 4).text() == "yours (over the price list)"
     table.set_price("my-sdxl", per_image=0.002)  # a model of your own
     table.set_price("dall-e-2", per_image=0.5)
     table.setCurrentCell(table.row_of("dall-e-2"), 1)
-    dialog.findChild(QPushButton, "remove_price").click()  # a built-in row goes back to its price
+    dialog.findChild(QPushButton, "remove_price").click()  # a price-list row goes back to its price
     assert table.item(table.row_of("dall-e-2"), 3).text() == "0.02"
     dialog.post_budget_check.setChecked(True)
     dialog.post_budget.setValue(2.5)
     assert not dialog.month_budget.isEnabled()
     dialog.a1111_radio.setChecked(True)
     dialog.a1111_url.setText("http://gpu-box:7860/")
+    dialog.tabs.setCurrentIndex(4)
+    combo = dialog.unpriced_combo
+    assert combo.isVisible() and combo.currentData() == "warn"
+    combo.setFocus()
+    qtbot.keyClick(combo, Qt.Key.Key_Down)
+    assert combo.currentText() == "Refuse the run"
     dialog.save()
     assert dialog.result() == SettingsDialog.DialogCode.Accepted
 
     data = json.loads(settings_path().read_text())
-    assert data["prices"] == {"gpt-4o-mini": {"prompt_per_1k": 1.5, "completion_per_1k": 0.0006, "per_image": 0.0},
+    assert data["prices"] == {"gpt-4o-mini": {"prompt_per_1k": 1.5, "completion_per_1k": pytest.approx(0.0006),
+                                              "per_image": 0.0},
                               "my-sdxl": {"prompt_per_1k": 0.0, "completion_per_1k": 0.0, "per_image": 0.002}}
     assert (data["budget_per_post"], data["budget_per_month"]) == (2.5, None)
+    assert data["unpriced_models"] == "refuse" and gui_ws.settings.unpriced_models == "refuse"
     assert (data["image_backend"], data["a1111_base_url"]) == ("a1111", "http://gpu-box:7860")
     settings = gui_ws.settings
     assert settings.price("gpt-4o-mini").prompt_per_1k == 1.5
-    assert settings.price("dall-e-2") == DEFAULT_PRICES["dall-e-2"]
+    assert settings.price("dall-e-2") is None  # the price list's, not saved as the editor's
     assert settings.price("my-sdxl") == ModelPrice(per_image=0.002)
     assert settings.budget_per_post == 2.5 and settings.budget_per_month is None
     assert settings.image_backend == "a1111" and settings.a1111_base_url == "http://gpu-box:7860"

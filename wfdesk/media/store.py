@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from wfdesk.fileio import atomic_write_bytes
+from wfdesk.media.metadata import strip_oversized_metadata
 from wfdesk.media.verify import ImageInfo, verify_image
 
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")  # used with fullmatch: "$" would accept a trailing "\n"
@@ -24,6 +25,7 @@ class StoredImage:
     sha256: str
     info: ImageInfo
     size_bytes: int
+    created: bool = False  # this call wrote the file (it was not there before): discard() may remove it
 
     @property
     def image_url(self) -> str:
@@ -47,9 +49,12 @@ def image_rel_path(post_id: int, section_id: int | None, sha256: str, ext: str) 
     return "/".join(parts)
 
 
-def store_image(data_dir: Path, post_id: int, section_id: int | None, data: bytes) -> StoredImage:
-    """Verify and store image bytes; identical bytes for the same post/section are stored once."""
-    info = verify_image(data)  # raises ImageError before anything touches the disk
+def store_image(data_dir: Path, post_id: int, section_id: int | None, data: bytes, *,
+                verified: ImageInfo | None = None) -> StoredImage:
+    """Verify and store image bytes; identical bytes for the same post/section are stored once.
+    verified: what verify_image(data) already returned for these bytes (it is not decoded twice)."""
+    info = verified or verify_image(data)  # raises ImageError before anything touches the disk
+    data, info = strip_oversized_metadata(data, info)
     sha256 = hashlib.sha256(data).hexdigest()
     rel_path = image_rel_path(post_id, section_id, sha256, info.ext)
     path = resolve_image_path(data_dir, rel_path)
@@ -59,9 +64,21 @@ def store_image(data_dir: Path, post_id: int, section_id: int | None, data: byte
         existing = path.stat().st_size if path.is_file() else None
     except OSError:
         existing = None
-    if existing != len(data):
+    created = existing != len(data)
+    if created:
         atomic_write_bytes(path, data)
-    return StoredImage(rel_path=rel_path, sha256=sha256, info=info, size_bytes=len(data))
+    return StoredImage(rel_path=rel_path, sha256=sha256, info=info, size_bytes=len(data), created=created)
+
+
+def discard(data_dir: Path, images: list[StoredImage]) -> None:
+    """Remove the files these calls created, when the result they belong to is not kept. A file that was already
+    there (the same bytes as an earlier version) is left alone."""
+    for image in images:
+        if image.created:
+            try:
+                resolve_image_path(data_dir, image.rel_path).unlink(missing_ok=True)
+            except (OSError, ValueError):
+                pass  # at worst an unreferenced file stays; never fail a run over it
 
 
 def resolve_image_path(data_dir: Path, rel_path: str) -> Path:

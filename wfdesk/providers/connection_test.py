@@ -122,3 +122,26 @@ def check_a1111(base_url: str) -> tuple[bool, str]:
         return True, f"Connected to AUTOMATIC1111 at {url}; it lists no models"
     shown = ", ".join(models[:3]) + (", …" if len(models) > 3 else "")
     return True, f"Connected to AUTOMATIC1111 at {url}: {len(models)} model{'s' if len(models) != 1 else ''} ({shown})"
+
+
+COMFYUI_TEST_TIMEOUT = 3.0
+
+
+def check_comfyui(base_url: str) -> tuple[bool, str]:
+    """GET {base_url}/object_info/CheckpointLoaderSimple: is ComfyUI there, and which checkpoints can it load?"""
+    from wfdesk.errors import UnitError
+    from wfdesk.providers import comfyui
+
+    url = (base_url or "").strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        return False, f"Not an address: {base_url!r} (expected http://host:8188)"
+    try:
+        names = comfyui.checkpoints(url, timeout=COMFYUI_TEST_TIMEOUT)
+    except UnitError as exc:
+        text = str(exc)
+        return False, text[0].upper() + text[1:]
+    if not names:
+        return True, f"Connected to ComfyUI at {url}; it has no checkpoints (put one in models/checkpoints)"
+    shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+    plural = "s" if len(names) != 1 else ""
+    return True, f"Connected to ComfyUI at {url}: {len(names)} checkpoint{plural} ({shown})"

@@ -1,9 +1,12 @@
-"""The cost ledger: estimated cost per section unit from a price table, totals, and budgets checked up front."""
+"""The cost ledger: estimated cost per section unit (prices: wfdesk.runs.prices), totals, and budgets checked
+up front."""
 
 from __future__ import annotations
 
+import logging
+import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,12 +14,18 @@ from sqlalchemy import func, select
 
 from wfdesk.db.models import Run, RunUnit
 from wfdesk.errors import WfdeskError
+from wfdesk.runs import prices
 from wfdesk.settings import Settings
 from wfdesk.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 
 class BudgetError(WfdeskError):
     """A run that would go over a budget; refused before anything is sent."""
+
+
+CHARS_PER_TOKEN = 4  # English text, roughly; only used when a server does not say
 
 
 @dataclass(frozen=True)
@@ -25,14 +34,42 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     images: int = 0
+    estimated: bool = False  # some of the tokens were counted by us, not reported by the server
+
+
+def estimate_tokens(text: str | None) -> int:
+    return max(1, math.ceil(len(text) / CHARS_PER_TOKEN)) if text else 0
+
+
+def complete_usage(usage: Usage, prompt: str | None = None, output: str | None = None) -> Usage:
+    """The usage with what the answer did not report estimated (many local servers send no `usage`)."""
+    if usage.prompt_tokens or usage.completion_tokens:
+        return usage
+    if output:
+        return replace(usage, prompt_tokens=estimate_tokens(prompt), completion_tokens=estimate_tokens(output),
+                       estimated=True)
+    if usage.images and usage.model and prices.priced_by_tokens(usage.model):
+        return replace(usage, completion_tokens=usage.images * prices.IMAGE_OUTPUT_TOKENS, estimated=True)
+    return usage
+
+
+def price_of(settings: Settings, usage: Usage) -> float | None:
+    """Dollars for this usage; None when no price is known for its model."""
+    usage = complete_usage(usage)
+    own = settings.price(usage.model)
+    if own is not None:
+        return (usage.prompt_tokens / 1000 * own.prompt_per_1k + usage.completion_tokens / 1000
+                * own.completion_per_1k + usage.images * own.per_image)
+    if not usage.model:
+        return None
+    if usage.model in prices.PER_IMAGE:
+        return usage.images * prices.PER_IMAGE[usage.model]
+    return prices.library_cost(usage.model, usage.prompt_tokens, usage.completion_tokens)
 
 
 def cost_of(settings: Settings, usage: Usage) -> float:
-    price = settings.price(usage.model)
-    if price is None:
-        return 0.0
-    return (usage.prompt_tokens / 1000 * price.prompt_per_1k + usage.completion_tokens / 1000
-            * price.completion_per_1k + usage.images * price.per_image)
+    """Dollars, counting a model without a known price as nothing (the ledger marks it)."""
+    return price_of(settings, usage) or 0.0
 
 
 def month_start(now: datetime | None = None) -> datetime:
@@ -51,10 +88,23 @@ def spent(ws: Workspace, *, post_id: int | None = None, since: datetime | None =
 
 
 def enforce_budget(ws: Workspace, post_id: int, estimate: list[Usage]) -> float:
-    """The estimated cost of a planned run; raises BudgetError when it would exceed a budget."""
-    cost = sum(cost_of(ws.settings, u) for u in estimate)
+    """The estimated cost of a planned run; raises BudgetError when it would exceed a budget.
+
+    A model without a known price cannot be checked against a budget: the `unpriced_models` setting says
+    whether such a run is refused or goes ahead with a warning."""
     settings = ws.settings
-    if cost <= 0 or (settings.budget_per_post is None and settings.budget_per_month is None):
+    priced = [(u, price_of(settings, u)) for u in estimate]
+    cost = sum(p or 0.0 for _, p in priced)
+    if settings.budget_per_post is None and settings.budget_per_month is None:
+        return cost
+    unpriced = sorted({u.model or "(no model)" for u, p in priced if p is None})
+    if unpriced:
+        names = ", ".join(unpriced)
+        if settings.unpriced_models == "refuse":
+            raise BudgetError(f"no price is known for {names}, so this run cannot be checked against your budget. "
+                              "Add its price in Settings → Costs & budgets. Nothing was sent.")
+        log.warning("no price is known for %s: the budget counts it as free", names)
+    if cost <= 0:
         return cost
     if settings.budget_per_post is not None:
         used = spent(ws, post_id=post_id)
@@ -69,19 +119,36 @@ def enforce_budget(ws: Workspace, post_id: int, estimate: list[Usage]) -> float:
     return cost
 
 
+def ledger_values(settings: Settings, usage: Usage, prompt: str | None,
+                  output: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(unit row values, metadata flags) for a finished unit: tokens estimated where the answer had none,
+    the cost, and marks for what was estimated or could not be priced."""
+    usage = complete_usage(usage, prompt, output)
+    cost = price_of(settings, usage)
+    flags: dict[str, Any] = {}
+    if usage.estimated:
+        flags["tokens_estimated"] = True
+    if cost is None and usage.model:
+        flags["price_known"] = False
+    values = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+              "images": usage.images, "model": usage.model, "cost": cost or 0.0}
+    return values, flags
+
+
 def totals(ws: Workspace, by: str, *, post_id: int | None = None) -> list[dict[str, Any]]:
     """Cost, tokens and images grouped by step, post, month or model (successful units only)."""
     if by not in ("step", "post", "month", "model"):
         raise ValueError(f"cannot group costs by {by!r}")
     stmt = (select(Run.step_id, Run.step_name, Run.post_id, RunUnit.model, RunUnit.finished_at, RunUnit.cost,
-                   RunUnit.prompt_tokens, RunUnit.completion_tokens, RunUnit.images)
+                   RunUnit.prompt_tokens, RunUnit.completion_tokens, RunUnit.images, RunUnit.result)
             .join(Run, Run.id == RunUnit.run_id).where(RunUnit.status == "success"))
     if post_id is not None:
         stmt = stmt.where(Run.post_id == post_id)
     groups: dict[Any, dict[str, Any]] = defaultdict(lambda: {"cost": 0.0, "prompt_tokens": 0,
-                                                             "completion_tokens": 0, "images": 0, "units": 0})
+                                                             "completion_tokens": 0, "images": 0, "units": 0,
+                                                             "estimated_units": 0, "unpriced_units": 0})
     with ws.db.session() as s:
-        for step_id, step_name, pid, model, finished, cost, pt, ct, images in s.execute(stmt):
+        for step_id, step_name, pid, model, finished, cost, pt, ct, images, result in s.execute(stmt):
             key = {"step": (step_id, step_name), "post": pid, "model": model or "(unknown)",
                    "month": finished.strftime("%Y-%m") if finished else "(unfinished)"}[by]
             g = groups[key]
@@ -90,6 +157,9 @@ def totals(ws: Workspace, by: str, *, post_id: int | None = None) -> list[dict[s
             g["completion_tokens"] += ct or 0
             g["images"] += images or 0
             g["units"] += 1
+            meta = (result or {}).get("metadata") or {} if isinstance(result, dict) else {}
+            g["estimated_units"] += bool(meta.get("tokens_estimated"))
+            g["unpriced_units"] += meta.get("price_known") is False
     out = []
     for key, g in groups.items():
         label = {"step": lambda k: {"step_id": k[0], "step": k[1]}, "post": lambda k: {"post_id": k},

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from wfdesk.db import content
 from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.errors import ConflictError, UnitError
+from wfdesk.media import store
 from wfdesk.runs import costs, ledger
 from wfdesk.runs.outage import DatabaseLost, OutageGate
 from wfdesk.runs.planning import build_job, step_effective_config
@@ -284,10 +285,7 @@ def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any],
     rc.observer.unit_changed(job.run_id, {**base, "status": "running", "metadata": {}})
     started, started_at = time.monotonic(), utcnow()
     try:
-        outcome = rc.handler.execute(job, plan, cancel)
-        if cancel.cancelled:
-            raise Cancelled()  # an answer that arrives after a cancel is discarded, never written
-        return _persist(rc, unit_id, plan, outcome, started_at, _ms(started))
+        return _execute_and_persist(rc, unit_id, plan, started, started_at)
     except Cancelled:
         entry = {**base, "status": "cancelled", "error": "cancelled", "metadata": {}}
         rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled",
@@ -308,6 +306,19 @@ def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any],
         rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, "error", entry, error=message,
                                                   started_at=started_at, duration_ms=_ms(started)), what)
         return entry
+
+
+def _execute_and_persist(rc: _Run, unit_id: int, plan: UnitPlan, started: float,
+                         started_at: datetime) -> dict[str, Any]:
+    outcome = rc.handler.execute(rc.job, plan, rc.cancel)
+    try:
+        if rc.cancel.cancelled:
+            raise Cancelled()  # an answer that arrives after a cancel is discarded, never written
+        return _persist(rc, unit_id, plan, outcome, started_at, _ms(started))
+    except BaseException:
+        # A result that is not kept keeps no files either.
+        store.discard(rc.ws.data_dir, [w.image for w in outcome.outputs if w.image is not None])
+        raise
 
 
 def _unit_message(exc: Exception) -> str:
@@ -370,9 +381,9 @@ def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome
             entry["images"] = images
         usage = costs.Usage(outcome.metadata.get("model"), outcome.prompt_tokens, outcome.completion_tokens,
                             outcome.images)
-        ledger.record_unit(s, unit_id, "success", entry, started_at=started_at, duration_ms=duration_ms,
-                           prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                           images=usage.images, model=usage.model, cost=costs.cost_of(ws.settings, usage))
+        values, flags = costs.ledger_values(ws.settings, usage, plan.payload.get("prompt"), outcome.entry.get("output"))
+        entry["metadata"].update(flags)
+        ledger.record_unit(s, unit_id, "success", entry, started_at=started_at, duration_ms=duration_ms, **values)
     return entry
 
 

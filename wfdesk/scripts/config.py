@@ -63,9 +63,16 @@ class ImageParameters(Parameters):
     n: int = Field(1, ge=1, le=10, description="dall-e-3 makes one image per request: n requests are sent")
     timeout: float = Field(60, gt=0, le=3600)
     auto_accept: bool = False
-    backend: Literal["openai", "a1111"] | None = Field(None, description="Default: the image backend in Settings")
-    steps: int = Field(20, ge=1, le=150, description="Sampling steps (AUTOMATIC1111)")
-    negative_prompt: str | None = Field(None, description="What to avoid (AUTOMATIC1111)")
+    backend: Literal["openai", "a1111", "comfyui"] | None = Field(None, description="Default: the image backend "
+                                                                                  "in Settings")
+    steps: int = Field(20, ge=1, le=150, description="Sampling steps (AUTOMATIC1111, ComfyUI)")
+    negative_prompt: str | None = Field(None, description="What to avoid (AUTOMATIC1111, ComfyUI)")
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Default: a new random seed (ComfyUI)")
+    checkpoint: str | None = Field(None, min_length=1, description="Default: the server's first checkpoint (ComfyUI)")
+    workflow: dict[str, Any] | str | None = Field(None, description="API-format workflow: a JSON file's path or the "
+                                                                    "graph itself; default: plain txt2img (ComfyUI)")
+    comfyui_url: str | None = Field(None, pattern=r"^https?://", description="Default: the ComfyUI address in "
+                                                                             "Settings")
 
 
 class CustomScriptParameters(Parameters):

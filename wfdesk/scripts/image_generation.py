@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import random
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from wfdesk.errors import Problem, UnitError
-from wfdesk.media.store import store_image
-from wfdesk.media.verify import ImageError
-from wfdesk.providers import a1111, openai_images
+from wfdesk.media.download import DownloadError, download_image
+from wfdesk.media.store import discard, store_image
+from wfdesk.media.verify import ImageError, verify_image
+from wfdesk.providers import a1111, comfyui, openai_images
 from wfdesk.providers.openai_compat import call_adapting, is_openai_api, profile_for, resolve_base_url
 from wfdesk.providers.resilience import MalformedAnswer, ProviderGate
 from wfdesk.runs.costs import Usage
@@ -50,11 +50,16 @@ class ImageGenerationHandler(SectionHandler):
     def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
         if not config.outputs:
             return [Problem("outputs", "an image_generation step needs an output field for the image URL")]
+        if backend_of(ws, params) == "comfyui":
+            try:
+                comfyui.load_workflow(params.workflow)
+            except comfyui.WorkflowError as exc:
+                return [Problem("script_config.parameters.workflow", f"the ComfyUI workflow {exc}")]
         return self._openai_problems(ws, params)
 
     @staticmethod
     def _openai_problems(ws: Workspace, params: ImageParameters) -> list[Problem]:
-        if (params.backend or ws.settings.image_backend) != "openai":
+        if backend_of(ws, params) != "openai":
             return []
         problems = openai_images.option_problems(params)
         try:
@@ -82,14 +87,17 @@ class ImageGenerationHandler(SectionHandler):
 
     def estimate(self, job: Job, plans: list[UnitPlan]) -> list[Usage]:
         params: ImageParameters = job.parameters
-        if (params.backend or job.workspace.settings.image_backend) == "a1111":
+        if backend_of(job.workspace, params) in LOCAL_BACKENDS:
             return []  # a local server
         return [Usage(params.model, images=params.n) for _ in plans]
 
     def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         params: ImageParameters = job.parameters
-        if (params.backend or job.workspace.settings.image_backend) == "a1111":
+        backend = backend_of(job.workspace, params)
+        if backend == "a1111":
             return self._execute_a1111(job, unit, cancel)
+        if backend == "comfyui":
+            return self._execute_comfyui(job, unit, cancel)
         profile = profile_for(job.workspace, params.provider)
         base_url = resolve_base_url(profile)
 
@@ -122,19 +130,46 @@ class ImageGenerationHandler(SectionHandler):
         return self._outcome(job, unit, images, base_url, None, info.get("sd_model_name") or params.model,
                              backend="a1111", seed=info.get("seed"))
 
+    def _execute_comfyui(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
+        params: ImageParameters = job.parameters
+        base_url = (params.comfyui_url or job.workspace.settings.comfyui_base_url).rstrip("/")
+        graph = comfyui.load_workflow(params.workflow)
+        width, height = (512, 512) if params.size == "auto" else map(int, params.size.split("x"))
+        seed = params.seed if params.seed is not None else random.randrange(2**32)
+        values = {"prompt": unit.payload["prompt"], "negative_prompt": params.negative_prompt or "", "width": width,
+                  "height": height, "batch_size": params.n, "seed": seed, "steps": params.steps,
+                  "checkpoint": params.checkpoint}
+        # One render at a time per server, like A1111: the step's timeout is the render's, not the queue's.
+        gate = job.workspace.cached(("gate", "comfyui", base_url), lambda: ProviderGate("comfyui", 1))
+        with gate.slot(cancel):
+            if values["checkpoint"] is None and comfyui.uses(graph, "checkpoint"):
+                names = comfyui.checkpoints(base_url)
+                if not names:
+                    raise UnitError(f"ComfyUI at {base_url} has no checkpoint to render with")
+                values["checkpoint"] = names[0]
+            images = comfyui.render(base_url, comfyui.fill(graph, values), timeout=params.timeout, cancel=cancel)
+        return self._outcome(job, unit, images, f"ComfyUI at {base_url}", None,
+                             values["checkpoint"] or params.model, backend="comfyui", seed=seed)
+
     def _outcome(self, job: Job, unit: UnitPlan, images: list[bytes], source: str, revised: str | None,
                  model: str, **extra: Any) -> UnitOutcome:
         params: ImageParameters = job.parameters
         generated_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         field = job.output_fields()[0]
-        outputs = []
+        infos = []
         for i, data in enumerate(images):
             try:
-                # Full decode here, on the worker, before anything is written.
-                stored = store_image(job.workspace.data_dir, job.post.id, unit.section_id, data)
+                infos.append(verify_image(data))  # every image, fully decoded here, before any file is written
             except ImageError as exc:
                 raise UnitError(f"image {i + 1} from {source} is not usable: {exc}") from None
-            outputs.append(OutputWrite(field=field, image=stored, accept=params.auto_accept and i == 0))
+        outputs: list[OutputWrite] = []
+        try:
+            for i, (data, info) in enumerate(zip(images, infos, strict=True)):
+                stored = store_image(job.workspace.data_dir, job.post.id, unit.section_id, data, verified=info)
+                outputs.append(OutputWrite(field=field, image=stored, accept=params.auto_accept and i == 0))
+        except BaseException:
+            discard(job.workspace.data_dir, [w.image for w in outputs if w.image])  # a section keeps all or none
+            raise
         first = outputs[0].image
         metadata = {"model": model, "generation_time": generated_at, "size": params.size,
                     "prompt": unit.payload["prompt"], "revised_prompt": revised,
@@ -158,20 +193,18 @@ class ImageGenerationHandler(SectionHandler):
             if ";base64" not in url.split(",", 1)[0]:
                 raise UnitError("the image data: URL is not base64-encoded")
             return _b64(payload)
-        if not url.startswith(("http://", "https://")):
-            raise UnitError(f"unsupported image URL scheme: {url[:40]!r}")
         try:
-            with requests.get(url, timeout=timeout, stream=True) as resp:
-                resp.raise_for_status()
-                chunks, size = [], 0
-                for chunk in resp.iter_content(64 * 1024):
-                    size += len(chunk)
-                    if size > MAX_DOWNLOAD_BYTES:
-                        raise UnitError(f"the image at {url} is larger than {MAX_DOWNLOAD_BYTES // 2**20} MB")
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except requests.RequestException as exc:
-            raise UnitError(f"cannot download the image from {url}: {exc}") from None
+            return download_image(url, timeout=timeout, max_bytes=MAX_DOWNLOAD_BYTES)
+        except DownloadError as exc:
+            raise UnitError(str(exc)) from None
+
+
+LOCAL_BACKENDS = ("a1111", "comfyui")
+
+
+def backend_of(ws: Workspace, params: ImageParameters) -> str:
+    """The step's own backend, else the one chosen in Settings."""
+    return params.backend or ws.settings.image_backend
 
 
 def _b64(text: str) -> bytes:

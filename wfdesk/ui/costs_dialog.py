@@ -32,16 +32,32 @@ from PySide6.QtWidgets import (
 )
 
 from wfdesk.db import queries
-from wfdesk.runs import costs
-from wfdesk.settings import DEFAULT_PRICES, ModelPrice
+from wfdesk.runs import costs, prices
+from wfdesk.settings import ModelPrice
 from wfdesk.ui.config_editor.parameters_form import hint_label, if_alive
 from wfdesk.ui.worker import BackgroundOp
 
 GROUPINGS = [("step", "By step", "Step"), ("post", "By post", "Post"), ("month", "By month", "Month"),
              ("model", "By model", "Model")]
 COLUMNS = ["Sections run", "Prompt tokens", "Completion tokens", "Images", "Estimated cost"]
-NOTE = ("Estimated from the price table in Settings → Costs & budgets; models without a price there, such as "
-        "local ones, cost nothing. Only sections that finished successfully are counted.")
+NOTE = ("Estimated from the genai-prices price list, or your own prices in Settings → Costs & budgets. "
+        "≈ marks tokens we counted ourselves because the server did not report them; “no price known” marks "
+        "models (local ones, say) that no price list has, counted as $0. Only sections that finished "
+        "successfully are counted.")
+UNPRICED = "no price known"
+
+
+def cost_text(row: dict[str, Any]) -> str:
+    """The cost cell: dollars, and whether some of it could not be priced."""
+    unpriced = row.get("unpriced_units", 0)
+    if unpriced and unpriced == row["units"]:
+        return UNPRICED
+    text = money(row["cost"])
+    return f"{text} + {unpriced} with {UNPRICED}" if unpriced else text
+
+
+def tokens_text(row: dict[str, Any], key: str) -> str:
+    return f"≈ {row[key]:,}" if row.get("estimated_units") else f"{row[key]:,}"
 
 
 def money(value: float) -> str:
@@ -160,8 +176,11 @@ class CostsDialog(QDialog):
         self.month_meter = BudgetMeter()
         grid.addWidget(self.post_meter, 0, 0)
         grid.addWidget(self.month_meter, 1, 0)
-        grid.addWidget(hint_label("A run whose estimate would go over a budget is refused before anything is "
-                                  "sent."), 2, 0)
+        unpriced = ("refused" if ws.settings.unpriced_models == "refuse" else
+                    "let through with a warning (they count as $0)")
+        self.budget_hint = hint_label("A run whose estimate would go over a budget is refused before anything is "
+                                      f"sent. Runs on a model with {UNPRICED} are {unpriced}.")
+        grid.addWidget(self.budget_hint, 2, 0)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -225,15 +244,28 @@ class CostsDialog(QDialog):
             self.table.setItem(r, 0, _number_item(self._label(by, row, titles)))
             self.table.item(r, 0).setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
             for c, key in enumerate(keys, start=1):
-                self.table.setItem(r, c, _number_item(f"{row[key]:,}"))
-            self.table.setItem(r, len(keys) + 1, _number_item(money(row["cost"])))
+                estimated = key.endswith("_tokens") and row.get("estimated_units")
+                item = _number_item(tokens_text(row, key) if key.endswith("_tokens") else f"{row[key]:,}")
+                if estimated:
+                    item.setToolTip(f"{row['estimated_units']} of {row['units']} sections: the server did not "
+                                    "report tokens, so they were estimated from the text's length")
+                self.table.setItem(r, c, item)
+            cost = _number_item(cost_text(row))
+            if row.get("unpriced_units"):
+                cost.setToolTip(f"{row['unpriced_units']} of {row['units']} sections ran on a model without a "
+                                "known price; add one in Settings → Costs & budgets")
+            self.table.setItem(r, len(keys) + 1, cost)
         total = len(self.rows)
         label = _number_item("Total", bold=True)
         label.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.table.setItem(total, 0, label)
+        summed = {key: sum(r[key] for r in self.rows) for key in (*keys, "estimated_units", "unpriced_units")}
+        summed["cost"] = self.total_cost()
         for c, key in enumerate(keys, start=1):
-            self.table.setItem(total, c, _number_item(f"{sum(r[key] for r in self.rows):,}", bold=True))
-        self.table.setItem(total, len(keys) + 1, _number_item(money(self.total_cost()), bold=True))
+            text = tokens_text(summed, key) if key.endswith("_tokens") else f"{summed[key]:,}"
+            self.table.setItem(total, c, _number_item(text, bold=True))
+        self.table.setItem(total, len(keys) + 1, _number_item(cost_text(summed) if summed["units"] else
+                                                              money(0), bold=True))
         settings = self.ws.settings
         post_name = f"This post (“{titles.get(self.post_id, '')}”)" if self.post_id else "Per post"
         self.post_meter.show_use(data["post_used"], settings.budget_per_post, post_name)
@@ -252,6 +284,7 @@ class CostsDialog(QDialog):
 # --- the price table editor (Settings → Costs & budgets) --------------------------------------------------
 
 PRICE_COLUMNS = ["Model", "$ per 1k prompt tokens", "$ per 1k completion tokens", "$ per image", "Source"]
+SOURCE_TEXT = {prices.LIBRARY: "price list (genai-prices)", "per image": "price list (per image)"}
 PRICE_FIELDS = ("prompt_per_1k", "completion_per_1k", "per_image")
 
 
@@ -267,12 +300,25 @@ class _PriceDelegate(QStyledItemDelegate):
         return editor
 
 
+STARTER = prices.STARTER_MODELS
+
+
+def _source(name: str) -> str:
+    return "per image" if name in prices.PER_IMAGE else prices.LIBRARY
+
+
 def _price_text(value: float) -> str:
     return f"{value:.8f}".rstrip("0").rstrip(".") if value else "0"
 
 
+def _known(name: str) -> ModelPrice | None:
+    """A model's price from the price list (None: not listed); a price of your own overrides it."""
+    return prices.known_price(name) if name else None
+
+
 class PriceTable(QTableWidget):
-    """The built-in prices (DEFAULT_PRICES) with the user's own on top; only what differs is saved."""
+    """Common models with their price-list prices, and the user's own prices on top; only what differs from the
+    price list is saved. A model of your own that the list also knows shows the list's price as its source."""
 
     def __init__(self, prices: dict[str, ModelPrice], parent: QWidget | None = None) -> None:
         super().__init__(0, len(PRICE_COLUMNS), parent)
@@ -290,12 +336,13 @@ class PriceTable(QTableWidget):
         self.itemChanged.connect(self._changed)
         self.load(prices)
 
-    def load(self, prices: dict[str, ModelPrice]) -> None:
+    def load(self, own: dict[str, ModelPrice]) -> None:
         self._filling = True
         self.setRowCount(0)
-        names = list(DEFAULT_PRICES) + sorted(m for m in prices if m not in DEFAULT_PRICES)
+        self._listed = {name: p for name in STARTER if (p := _known(name)) is not None}
+        names = list(self._listed) + sorted(m for m in own if m not in self._listed)
         for name in names:
-            self._append(name, prices.get(name) or DEFAULT_PRICES[name])
+            self._append(name, own.get(name) or self._listed[name])
         self._filling = False
         for row in range(self.rowCount()):
             self._mark(row)
@@ -304,9 +351,9 @@ class PriceTable(QTableWidget):
         row = self.rowCount()
         self.insertRow(row)
         model = QTableWidgetItem(name)
-        if name in DEFAULT_PRICES:
-            model.setFlags(model.flags() & ~Qt.ItemFlag.ItemIsEditable)  # a built-in row is overridden, not renamed
-            model.setToolTip("A built-in price: change its figures to override them")
+        if name in self._listed:
+            model.setFlags(model.flags() & ~Qt.ItemFlag.ItemIsEditable)  # a listed row is overridden, not renamed
+            model.setToolTip("A price from the price list: change its figures to use your own")
         self.setItem(row, 0, model)
         for col, field in enumerate(PRICE_FIELDS, start=1):
             item = QTableWidgetItem(_price_text(getattr(price, field)))
@@ -328,7 +375,7 @@ class PriceTable(QTableWidget):
         return row
 
     def remove_current(self) -> None:
-        """A price of your own goes; a built-in row goes back to its built-in figures."""
+        """A price of your own goes; a price-list row goes back to the list's figures."""
         row = self.currentRow()
         if row < 0:
             return
@@ -336,16 +383,16 @@ class PriceTable(QTableWidget):
         if self._builtin_row(row):
             self._filling = True
             for col, field in enumerate(PRICE_FIELDS, start=1):
-                self.item(row, col).setText(_price_text(getattr(DEFAULT_PRICES[name], field)))
+                self.item(row, col).setText(_price_text(getattr(self._listed[name], field)))
             self._filling = False
             self._mark(row)
         else:
             self.removeRow(row)
 
     def _builtin_row(self, row: int) -> bool:
-        """A DEFAULT_PRICES row (its name cannot be edited), as opposed to one you added."""
+        """A price-list row (its name cannot be edited), as opposed to one you added."""
         item = self.item(row, 0)
-        return item.text() in DEFAULT_PRICES and not item.flags() & Qt.ItemFlag.ItemIsEditable
+        return item.text() in self._listed and not item.flags() & Qt.ItemFlag.ItemIsEditable
 
     def row_of(self, name: str) -> int:
         for row in range(self.rowCount()):
@@ -381,13 +428,17 @@ class PriceTable(QTableWidget):
             price = self._row_price(row)
         except ValueError:
             price = None
-        if self._builtin_row(row):
-            text = "built-in" if price == DEFAULT_PRICES[name] else "yours (over built-in)"
+        listed = self._listed.get(name) if self._builtin_row(row) else None
+        if listed is not None and price == listed:
+            text = SOURCE_TEXT.get(_source(name), "price list")
+        elif listed is not None or _known(name) is not None:
+            text = "yours (over the price list)"
         else:
             text = "yours"
         origin = self.item(row, 4)
         origin.setText(text)
-        origin.setForeground(self.palette().placeholderText() if text == "built-in" else self.palette().text())
+        origin.setForeground(self.palette().placeholderText() if text.startswith("price list")
+                             else self.palette().text())
 
     def _changed(self, item: QTableWidgetItem) -> None:
         if not self._filling and self.item(item.row(), 4) is not None:
@@ -405,9 +456,9 @@ class PriceTable(QTableWidget):
                 if price == ModelPrice():
                     continue  # an empty row nobody filled in
                 raise ValueError(f"row {row + 1}: give the model's name, as steps write it (e.g. gpt-4o-mini)")
-            if name in out or (name in DEFAULT_PRICES and not self._builtin_row(row)):
+            if name in out or (name in self._listed and not self._builtin_row(row)):
                 raise ValueError(f"{name} is in the table twice")
-            if DEFAULT_PRICES.get(name) != price:
+            if self._listed.get(name) != price:
                 out[name] = price
         return out
 

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 from sqlalchemy.engine import make_url
 
 from wfdesk.db.engine import sqlite_url_for
-from wfdesk.providers.connection_test import check_a1111, check_database, check_provider
+from wfdesk.providers.connection_test import check_a1111, check_comfyui, check_database, check_provider
 from wfdesk.settings import (
     PRESET_PROFILES,
     ProviderProfile,
@@ -93,6 +93,7 @@ class SettingsDialog(QDialog):
     database_checked = Signal(bool, str)
     provider_checked = Signal(bool, str)
     a1111_checked = Signal(bool, str)
+    comfyui_checked = Signal(bool, str)
 
     def __init__(self, ws, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -537,12 +538,17 @@ class SettingsDialog(QDialog):
                                                 "that speaks it), through the step's provider profile")
         self.a1111_radio = QRadioButton("AUTOMATIC1111 / Stable Diffusion web UI on this computer or your "
                                         "network (free, works offline)")
+        self.comfyui_radio = QRadioButton("ComfyUI on this computer or your network, with its plain txt2img "
+                                          "workflow or a step's own (free, works offline)")
         group = QButtonGroup(self)
         group.addButton(self.openai_images_radio)
         group.addButton(self.a1111_radio)
-        (self.a1111_radio if settings.image_backend == "a1111" else self.openai_images_radio).setChecked(True)
+        group.addButton(self.comfyui_radio)
+        {"a1111": self.a1111_radio, "comfyui": self.comfyui_radio}.get(
+            settings.image_backend, self.openai_images_radio).setChecked(True)
         col.addWidget(self.openai_images_radio)
         col.addWidget(self.a1111_radio)
+        col.addWidget(self.comfyui_radio)
         col.addWidget(hint_label("A step can choose its own backend (its “backend” parameter); this is the "
                                  "choice for steps that don't."))
         col.addSpacing(12)
@@ -570,9 +576,53 @@ class SettingsDialog(QDialog):
         if os.environ.get("WFDESK_A1111_BASE_URL"):
             self.a1111_url.setEnabled(False)
             form.addRow("", hint_label("Set by WFDESK_A1111_BASE_URL in the environment."))
+        self.comfyui_url, self.comfyui_problem, self.comfyui_result = self._server_row(
+            form, "ComfyUI address:", settings.comfyui_base_url, "comfyui", "http://127.0.0.1:8188",
+            "wfdesk posts the workflow to /prompt, follows /history and fetches the images with /view; cancel "
+            "sends /interrupt.", check_comfyui, self.comfyui_checked, "WFDESK_COMFYUI_BASE_URL")
         col.addLayout(form)
         col.addStretch(1)
         return page
+
+    def _server_row(self, form: QFormLayout, label: str, value: str, name: str, placeholder: str, hint: str,
+                    check, signal, env: str) -> tuple[QLineEdit, ProblemLabel, QLabel]:
+        """An image server's address, its problem label and its Test connection button with the verdict."""
+        edit = QLineEdit(value)
+        edit.setObjectName(f"{name}_base_url")
+        edit.setPlaceholderText(placeholder)
+        problem = ProblemLabel()
+        cell = QVBoxLayout()
+        cell.addWidget(edit)
+        cell.addWidget(hint_label(hint))
+        cell.addWidget(problem)
+        form.addRow(label, cell)
+        test = QPushButton("Test connection")
+        test.setObjectName(f"test_{name}")
+        result = QLabel()
+        result.setObjectName(f"{name}_result")
+        result.setWordWrap(True)
+
+        def run_test() -> None:
+            url = edit.text().strip() or placeholder
+            result.setText(f"Connecting to {url}…")
+            result.setStyleSheet("")
+
+            def done(verdict: tuple[bool, str]) -> None:
+                _result(result, *verdict)
+                signal.emit(*verdict)
+
+            BackgroundOp(lambda: check(url)).success(if_alive(self, done)).failure(
+                if_alive(self, lambda exc: done((False, str(exc))))).run_in_background()
+
+        test.clicked.connect(run_test)
+        row = QHBoxLayout()
+        row.addWidget(test)
+        row.addWidget(result, 1)
+        form.addRow("", row)
+        if os.environ.get(env):
+            edit.setEnabled(False)
+            form.addRow("", hint_label(f"Set by {env} in the environment."))
+        return edit, problem, result
 
     def test_a1111_connection(self) -> None:
         url = self.a1111_url.text().strip() or self.a1111_url.placeholderText()
@@ -599,13 +649,14 @@ class SettingsDialog(QDialog):
         add.clicked.connect(lambda: self.price_table.add_row())
         remove = QPushButton("Remove / reset")
         remove.setObjectName("remove_price")
-        remove.setToolTip("Removes a model you added; a built-in model goes back to its built-in prices")
+        remove.setToolTip("Removes a price you added; a price-list model goes back to the list's prices")
         remove.clicked.connect(self.price_table.remove_current)
         buttons = QHBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)
-        buttons.addWidget(hint_label("Built-in rows are starting points: change a figure to use your own. A "
-                                     "model not listed (a local one, say) costs nothing."), 1)
+        buttons.addWidget(hint_label("Prices come from the genai-prices list (any model it knows, not only these "
+                                     "rows); change a figure to use your own. A model no list has (a local "
+                                     "one, say) shows as “no price known”."), 1)
         col.addLayout(buttons)
         self.price_problem = ProblemLabel()
         col.addWidget(self.price_problem)
@@ -620,6 +671,12 @@ class SettingsDialog(QDialog):
                                                                       settings.budget_per_month,
                                                                       "all runs of all posts in a calendar month "
                                                                       "(UTC)")
+        self.unpriced_combo = QComboBox()
+        self.unpriced_combo.setObjectName("unpriced_models")
+        self.unpriced_combo.addItem("Run it and warn (counted as $0)", "warn")
+        self.unpriced_combo.addItem("Refuse the run", "refuse")
+        self.unpriced_combo.setCurrentIndex(self.unpriced_combo.findData(settings.unpriced_models))
+        form.addRow("A model with no known price:", self.unpriced_combo)
         col.addLayout(form)
         col.addWidget(hint_label("View → Costs shows what has been spent."))
         return page
@@ -653,6 +710,9 @@ class SettingsDialog(QDialog):
         a1111 = self.a1111_url.text().strip()
         if a1111 and not a1111.startswith(("http://", "https://")):
             problems.append((3, self.a1111_problem, "must start with http:// or https://"))
+        comfy = self.comfyui_url.text().strip()
+        if comfy and not comfy.startswith(("http://", "https://")):
+            problems.append((3, self.comfyui_problem, "must start with http:// or https://"))
         try:
             self.price_table.user_prices()
         except ValueError as exc:
@@ -674,7 +734,8 @@ class SettingsDialog(QDialog):
 
     def save(self) -> None:
         self._commit_profile()
-        for label in (self.custom_problem, self.db_problem, self.p_problem, self.a1111_problem, self.price_problem):
+        for label in (self.custom_problem, self.db_problem, self.p_problem, self.a1111_problem, self.price_problem,
+                      self.comfyui_problem):
             label.set_problem(None)
         self.message.hide()
         problems = self._problems()
@@ -692,12 +753,16 @@ class SettingsDialog(QDialog):
             new.database_url = self.database_url()
             if not os.environ.get("WFDESK_CUSTOM_SCRIPT_BASE_URL"):
                 new.custom_script_base_url = self.custom_url.text().strip().rstrip("/") or None
-            new.image_backend = "a1111" if self.a1111_radio.isChecked() else "openai"
+            new.image_backend = ("a1111" if self.a1111_radio.isChecked() else
+                                 "comfyui" if self.comfyui_radio.isChecked() else "openai")
+            if not os.environ.get("WFDESK_COMFYUI_BASE_URL"):
+                new.comfyui_base_url = self.comfyui_url.text().strip().rstrip("/") or Settings().comfyui_base_url
             if not os.environ.get("WFDESK_A1111_BASE_URL"):
                 new.a1111_base_url = self.a1111_url.text().strip().rstrip("/") or Settings().a1111_base_url
             new.prices = self.price_table.user_prices()
             new.budget_per_post = self.post_budget.value() if self.post_budget_check.isChecked() else None
             new.budget_per_month = self.month_budget.value() if self.month_budget_check.isChecked() else None
+            new.unpriced_models = self.unpriced_combo.currentData()
             new = Settings.model_validate(new.model_dump())
         except ValidationError as exc:
             self._show_message(f"Not saved: {exc}")
@@ -733,6 +798,8 @@ class SettingsDialog(QDialog):
             saved.custom_script_base_url = file.custom_script_base_url
         if os.environ.get("WFDESK_A1111_BASE_URL"):
             saved.a1111_base_url = file.a1111_base_url
+        if os.environ.get("WFDESK_COMFYUI_BASE_URL"):
+            saved.comfyui_base_url = file.comfyui_base_url
         return saved
 
     def _show_message(self, text: str) -> None:

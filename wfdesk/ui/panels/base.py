@@ -362,7 +362,7 @@ class StepPanel(QWidget):
         if "provider" not in getattr(model, "model_fields", {}):
             return None  # e.g. custom_script: it posts to its own base URL, not to a provider
         if step["script_type"] == "image_generation" and \
-                (params.get("backend") or self.ws.settings.image_backend) == "a1111":
+                (params.get("backend") or self.ws.settings.image_backend) in ("a1111", "comfyui"):
             return None
         try:
             profile = self.ws.settings.provider(params.get("provider"))

@@ -1,0 +1,118 @@
+"""Images a provider answers with a `url`: redirects stay on that address's origin and on http(s); a section whose
+result is not kept leaves no file behind."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from wfdesk.db import content
+
+from loopback import LoopbackServer, make_png
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'downloads.db'}"
+
+
+@pytest.fixture
+def other_service():
+    """Another service on this machine that a redirect must never reach."""
+    with LoopbackServer() as server:
+        yield server
+
+
+def redirect_files_to(location):
+    def hook(index, request):
+        if request.method == "GET" and request.path.startswith("/files/"):
+            return 302, {"Location": location(request)}, b""
+        return None
+
+    return hook
+
+
+def stored_files(ws) -> list[Path]:
+    return [p for p in (ws.data_dir / "content").rglob("*") if p.is_file()] if (ws.data_dir / "content").exists() \
+        else []
+
+
+def run_images(**parameters):
+    from wfdesk.scripts.registry import execute_step_script
+
+    return execute_step_script(2, 53, {"section_ids": [711], "parameters": parameters})
+
+
+def test_a_redirect_to_another_port_is_not_followed(demo, loopback, other_service):
+    loopback.image_mode = "url"
+    loopback.fail = redirect_files_to(lambda r: f"{other_service.root_url}/internal/admin")
+    entry = run_images()["results"][0]
+    assert entry["status"] == "error"
+    assert "redirected" in entry["error"] and "another address" in entry["error"]
+    assert other_service.count() == 0
+    assert stored_files(demo) == []
+
+
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.1/x.png", "gopher://127.0.0.1:70/"])
+def test_a_redirect_to_another_scheme_is_refused(demo, loopback, location):
+    loopback.image_mode = "url"
+    loopback.fail = redirect_files_to(lambda r: location)
+    entry = run_images()["results"][0]
+    assert entry["status"] == "error" and "redirected" in entry["error"]
+    assert stored_files(demo) == []
+
+
+def test_a_redirect_within_the_same_origin_is_followed(demo, loopback):
+    loopback.image_mode = "url"
+
+    def hook(index, request):
+        if request.path.startswith("/files/") and "moved" not in request.path:
+            return 302, {"Location": request.path.replace("/files/", "/files/moved/")}, b""
+        if request.path.startswith("/files/moved/"):
+            name = request.path.rsplit("/", 1)[1]
+            return 200, {"Content-Type": "image/png"}, loopback.files[name]
+        return None
+
+    loopback.fail = hook
+    result = run_images()
+    assert result["success"], result
+    assert loopback.count("/files/moved/") == 1
+    assert (demo.data_dir / result["results"][0]["image_url"]).is_file()
+
+
+def two_images_second_bad(index, request):
+    if request.path != "/v1/images/generations":
+        return None
+    good = base64.b64encode(make_png("good", 0, 16, 16)).decode()
+    bad = base64.b64encode(make_png("bad", 1, 16, 16)[:40]).decode()  # cut short
+    body = {"created": 0, "data": [{"b64_json": good}, {"b64_json": bad}]}
+    return 200, {}, json.dumps(body).encode()
+
+
+def test_a_section_whose_second_image_is_bad_leaves_no_file(demo, loopback):
+    loopback.fail = two_images_second_bad
+    entry = run_images(n=2)["results"][0]
+    assert entry["status"] == "error" and "image 2" in entry["error"]
+    assert stored_files(demo) == []
+    with demo.db.session() as s:
+        assert content.versions_of(s, 53, 711, "generated_image_url") == []
+
+
+def test_an_answer_discarded_after_cancel_leaves_no_file(demo, loopback):
+    from wfdesk.scripts.base import CancelToken
+    from wfdesk.scripts.registry import execute_step_script
+
+    cancel = CancelToken()
+
+    def cancel_while_answering(index, request):
+        if request.path == "/v1/images/generations":
+            cancel.cancel()  # the editor cancels while the image is on its way: the answer is discarded
+        return None
+
+    loopback.fail = cancel_while_answering
+    result = execute_step_script(2, 53, {"section_ids": [711]}, cancel=cancel)
+    assert result["results"][0]["status"] == "cancelled"
+    assert stored_files(demo) == []
