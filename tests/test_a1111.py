@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
+from conftest import REFERENCE_STEPS, ROOT
 from PIL import Image
 
 from wfdesk.db import content
@@ -56,7 +63,7 @@ def test_cancel_sends_interrupt_and_discards_the_render(a1111, loopback):
     threading.Thread(target=lambda: seen.wait(10) and cancel.cancel(), daemon=True).start()
     result = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "a1111"}}, cancel=cancel)
     assert result["results"][0]["status"] == "cancelled"
-    assert loopback.count("/sdapi/v1/interrupt") == 1
+    assert loopback.count("/sdapi/v1/interrupt") >= 1
     with a1111.db.session() as s:
         assert content.versions_of(s, 53, 711, "generated_image_url") == []
 
@@ -65,3 +72,43 @@ def test_a1111_down_is_a_clear_error(a1111, loopback):
     a1111.settings.a1111_base_url = "http://127.0.0.1:9"
     entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "a1111"}})["results"][0]
     assert entry["status"] == "error" and "cannot reach http://127.0.0.1:9" in entry["error"]
+
+
+def start_cli_run(tmp_path, settings: dict, extra_env: dict) -> subprocess.Popen:
+    """`wfdesk run-step` in a subprocess, as an editor starts it in a terminal."""
+    env = {**os.environ, "WFDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+           "WFDESK_DATA_DIR": str(tmp_path / "data"), "WFDESK_CONFIG_DIR": str(tmp_path / "config"), **extra_env}
+    (tmp_path / "config").mkdir(exist_ok=True)
+    (tmp_path / "config" / "settings.json").write_text(json.dumps(settings))
+    subprocess.run([sys.executable, "-m", "wfdesk", "import", str(REFERENCE_STEPS)], env=env, cwd=ROOT,
+                   check=True, capture_output=True, timeout=120)
+    return subprocess.Popen([sys.executable, "-m", "wfdesk", "run-step", "--step", "2", "--post", "53",
+                             "--sections", "711,712"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def interrupt_when(proc: subprocess.Popen, arrived, seen=lambda: None) -> tuple[str, str]:
+    """Ctrl-C once the render request reached the server; the process's output after it exits."""
+    deadline = time.monotonic() + 60
+    while not arrived():
+        assert proc.poll() is None and time.monotonic() < deadline, "the render request never arrived"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    try:
+        return proc.communicate(timeout=20)  # generous: the render itself would take a minute
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"the CLI kept waiting for the render after Ctrl-C (sent {sent:.2f}): {err[-2000:]} {seen()}")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+def test_ctrl_c_in_the_cli_interrupts_a1111_at_once(loopback, tmp_path):
+    loopback.a1111_delay = 60
+    proc = start_cli_run(tmp_path, {"image_backend": "a1111"}, {"WFDESK_A1111_BASE_URL": loopback.root_url})
+    out, err = interrupt_when(proc, lambda: loopback.count("/sdapi/v1/txt2img") >= 1,
+                              lambda: [(r.path, round(r.time, 2)) for r in loopback.requests])
+    assert proc.returncode == 130, (out, err)
+    assert loopback.count("/sdapi/v1/interrupt") >= 1
+    assert "interrupted" in err and "Traceback" not in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -220,3 +221,16 @@ def test_connection_test_on_something_that_is_not_comfyui(loopback):
     loopback.fail = lambda i, r: (200, {}, b'{"object": "list", "data": []}')  # JSON, but not ComfyUI's
     ok, message = check_comfyui(loopback.root_url)
     assert not ok and "did not list checkpoints" in message
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+def test_ctrl_c_in_the_cli_interrupts_comfyui_at_once(comfy, tmp_path):
+    from test_a1111 import interrupt_when, start_cli_run
+
+    comfy.render_delay = 60
+    proc = start_cli_run(tmp_path, {"image_backend": "comfyui"}, {"WFDESK_COMFYUI_BASE_URL": comfy.url})
+    out, err = interrupt_when(proc, lambda: comfy.running is not None, lambda: comfy.requests)
+    assert proc.returncode == 130, (out, err)
+    ours = next(iter(comfy.client_ids))
+    assert ours in comfy.interrupted and ours in comfy.deleted
+    assert "interrupted" in err and "Traceback" not in err

@@ -14,13 +14,16 @@ from typing import Any
 import requests
 
 from wfdesk.errors import UnitError
-from wfdesk.scripts.base import CancelToken
+from wfdesk.scripts.base import Cancelled, CancelToken
 
 CONNECT_TIMEOUT = 5.0
+INTERRUPT_REPEAT = 1.0
 
 
 def txt2img(base_url: str, *, prompt: str, width: int, height: int, n: int, steps: int, timeout: float,
             cancel: CancelToken, negative_prompt: str | None = None) -> tuple[list[bytes], dict[str, Any]]:
+    if cancel.cancelled:
+        raise Cancelled()  # cancelled while waiting for the server: nothing is sent
     root = base_url.rstrip("/")
     payload: dict[str, Any] = {"prompt": prompt, "width": width, "height": height, "batch_size": n, "n_iter": 1,
                                "steps": steps}
@@ -67,11 +70,14 @@ def _decode(item: str) -> bytes:
 
 
 def _interrupt_on_cancel(root: str, cancel: CancelToken, finished: threading.Event) -> None:
+    """After a cancel, /interrupt until the request ends: A1111 forgets an interrupt that arrives before the render
+    starts (it resets the flag when a job begins), so one early interrupt is not enough."""
     while not finished.is_set():
         if cancel.wait(0.2):
-            if not finished.is_set():
+            while not finished.is_set():
                 try:
                     requests.post(f"{root}/sdapi/v1/interrupt", timeout=CONNECT_TIMEOUT)
                 except requests.RequestException:
                     pass  # the render may already be over; the late answer is discarded anyway
+                finished.wait(INTERRUPT_REPEAT)
             return

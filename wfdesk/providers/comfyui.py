@@ -107,6 +107,8 @@ def checkpoints(base_url: str, timeout: float = READ_TIMEOUT) -> list[str]:
 
 def render(base_url: str, graph: dict[str, Any], *, timeout: float, cancel: CancelToken) -> list[bytes]:
     """Queue the filled graph, wait for it (at most `timeout` seconds), and return its output images' bytes."""
+    if cancel.cancelled:
+        raise Cancelled()  # cancelled while waiting for the server: nothing is sent
     root = base_url.rstrip("/")
     client_id = uuid.uuid4().hex
     resp = _call("POST", root, "/prompt", json={"prompt": graph, "client_id": client_id}, ok=(200, 400))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from wfdesk.errors import UnitError
 from wfdesk.providers.adaptation import Adaptations, refused_parameter
+from wfdesk.providers.local_servers import adapt
 from wfdesk.providers.resilience import (
     ProviderGate,
     RetryPolicy,
@@ -38,9 +39,10 @@ def resolve_base_url(profile: ProviderProfile) -> str | None:
 
 def profile_for(ws: Workspace, name: str | None) -> ProviderProfile:
     try:
-        return ws.settings.provider(name)
+        profile = ws.settings.provider(name)
     except KeyError:
         raise UnitError(f"Unknown provider profile {name!r}; add it in Settings → Providers") from None
+    return adapt(ws, profile, resolve_base_url(profile))  # Ollama / LM Studio behind a generic profile: their preset
 
 
 def client_for(ws: Workspace, profile: ProviderProfile) -> openai.OpenAI:

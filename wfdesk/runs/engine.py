@@ -183,7 +183,13 @@ def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int
     beat.start()
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"run{run_id}") as pool:
-            list(pool.map(work, units))
+            try:
+                list(pool.map(work, units))
+            except BaseException:
+                # Ctrl-C (or the run's own failure): cancel before the pool waits for its workers, so sections in
+                # flight stop now (A1111 and ComfyUI get their interrupt) instead of rendering to the end.
+                cancel.cancel()
+                raise
     except BaseException as exc:
         # A run must never stay "running" because its bookkeeping failed (or Ctrl-C): it ends, resumable.
         try:
