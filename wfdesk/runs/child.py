@@ -116,6 +116,9 @@ class Runner:
         thread.start()
 
     def _run(self, request: dict[str, Any], token) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from wfdesk.db.engine import database_error_message
         from wfdesk.errors import ConfigError, NotFoundError, WfdeskError
         from wfdesk.runs.costs import BudgetError
         from wfdesk.runs.engine import RunOptions, execute_step, resume_run
@@ -138,6 +141,9 @@ class Runner:
             emit(request_id, "refused", message=str(exc))
         except WfdeskError as exc:
             emit(request_id, "failed", message=str(exc))
+        except SQLAlchemyError as exc:  # one line in words: never the SQL or its parameters
+            log.warning("request %s: %s", request_id, database_error_message(exc))
+            emit(request_id, "failed", message=database_error_message(exc))
         except Exception as exc:  # noqa: BLE001 - reported to the app as one line, with the details on stderr
             log.exception("request %s failed", request_id)
             emit(request_id, "failed", message=f"{type(exc).__name__}: {exc}")

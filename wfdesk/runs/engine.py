@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from wfdesk.db import content
+from wfdesk.db.engine import database_error_message
 from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.errors import ConflictError, UnitError
 from wfdesk.runs import costs, ledger
@@ -314,10 +315,9 @@ def _unit_message(exc: Exception) -> str:
     if isinstance(exc, UnitError | ValueError):
         return str(exc)
     if isinstance(exc, SQLAlchemyError):
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
-        if "foreign key" in detail.lower():
+        if "foreign key" in str(getattr(exc, "orig", None) or exc).lower():
             return "the result could not be saved: the section (or post) was deleted during the run"
-        return f"the result could not be saved: {detail}"
+        return f"the result could not be saved: {database_error_message(exc)}"
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
