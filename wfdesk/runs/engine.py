@@ -296,6 +296,9 @@ def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any],
         return entry
     except DatabaseLost:
         raise
+    except AlreadySaved:
+        log.info("run %s section %s: already saved by another execution of the run", job.run_id, plan.section_id)
+        return {**base, "status": "success", "metadata": {}}
     except Exception as exc:  # noqa: BLE001 - one section's failure never stops the others
         message = _unit_message(exc)
         if isinstance(exc, SQLAlchemyError):
@@ -369,10 +372,15 @@ def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome
             entry["images"] = images
         usage = costs.Usage(outcome.metadata.get("model"), outcome.prompt_tokens, outcome.completion_tokens,
                             outcome.images)
-        ledger.record_unit(s, unit_id, "success", entry, started_at=started_at, duration_ms=duration_ms,
-                           prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                           images=usage.images, model=usage.model, cost=costs.cost_of(ws.settings, usage))
+        if not ledger.record_unit(s, unit_id, "success", entry, started_at=started_at, duration_ms=duration_ms,
+                                  prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                                  images=usage.images, model=usage.model, cost=costs.cost_of(ws.settings, usage)):
+            raise AlreadySaved()  # rolls back this section's versions: its first answer is already in
     return entry
+
+
+class AlreadySaved(Exception):
+    """Another execution of the run saved this section first."""
 
 
 def _ms(started: float) -> int:
