@@ -10,7 +10,7 @@ import threading
 import pytest
 from conftest import ROOT
 
-from wfdesk.runs import child_client
+from wfdesk.runs import child_client, ledger
 from wfdesk.runs.child_client import RunRefused, run_in_child
 from wfdesk.runs.engine import RunOptions
 from wfdesk.scripts.base import CancelToken
@@ -107,13 +107,15 @@ def test_the_provider_cap_holds_across_runs(demo, loopback):
 
 
 def test_a_dead_run_process_fails_its_runs_with_a_message_and_is_restarted(demo, loopback):
+    """kill -9 of the run process while the app lives: the message says what happened, in words (not the last
+    line the process happened to log), and the run is left interrupted, ready to resume."""
     loopback.latency = 5
-    errors = []
+    errors, run_ids = [], []
 
     def run():
         try:
             run_in_child(demo, {"action": "start", "step_id": 1, "post_id": 53, "context": {"section_ids": [711]}},
-                         RunOptions())
+                         RunOptions(on_run_id=run_ids.append))
         except Exception as exc:  # noqa: BLE001
             errors.append(str(exc))
 
@@ -127,7 +129,91 @@ def test_a_dead_run_process_fails_its_runs_with_a_message_and_is_restarted(demo,
     child_client._process.proc.kill()
     t.join(20)
     assert errors and errors[0].startswith("the run process ended unexpectedly")
+    assert "was killed" in errors[0] and "resume" in errors[0]
+    assert not any(word in errors[0] for word in ("INFO", "HTTP", "httpx", "Traceback", "SIGKILL"))
+    assert ledger.run_detail(demo, run_ids[0])["status"] == "interrupted"
     loopback.latency = 0
     result = run_in_child(demo, {"action": "start", "step_id": 1, "post_id": 53, "context": {"section_ids": [712]}},
                           RunOptions())
     assert result["success"]
+
+
+STAND_IN_APP = """
+import json, sys
+from wfdesk.runs import child_client, ledger
+from wfdesk.runs.engine import RunOptions
+from wfdesk.settings import Settings
+from wfdesk.workspace import open_workspace
+
+args = json.loads(sys.argv[1])
+ws = open_workspace(database_url=args["url"], data_dir=args["data_dir"],
+                    settings=Settings.model_validate(args["settings"]), migrate=False)
+
+def started(run_id):
+    pipe = child_client._process.proc.stdin.fileno()
+    if args["leak"]:  # another program inherits the run process's input: the end of input never comes
+        import subprocess
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], pass_fds=(pipe,))
+    print(json.dumps({"run_id": run_id, "child_pid": child_client._process.proc.pid}), flush=True)
+
+child_client.run_in_child(ws, {"action": "start", "step_id": 1, "post_id": 53, "context": args["context"]},
+                          RunOptions(on_run_id=started))
+"""
+
+
+@pytest.mark.parametrize("leak", [False, True], ids=["end-of-input", "parent-pid"])
+def test_kill_9_of_the_app_leaves_its_run_interrupted_and_keeps_the_answers_in_flight(demo, loopback, leak):
+    """The app dies mid-run: its run process notices at once, sends nothing new, saves the answers already on
+    their way, and leaves the run interrupted (resumable), never failed."""
+    import os
+    import signal
+    import time
+
+    from wfdesk.db import content
+
+    loopback.latency = 3
+    args = {"url": demo.db.url, "data_dir": str(demo.data_dir), "settings": demo.settings.model_dump(mode="json"),
+            "context": {"section_ids": [711, 712, 713], "parameters": {"concurrency": 2}}, "leak": leak}
+    app = subprocess.Popen([sys.executable, "-c", STAND_IN_APP, json.dumps(args)], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+    try:
+        started = json.loads(app.stdout.readline())
+        deadline = time.monotonic() + 60
+        while loopback.count("/v1/chat/completions") < 2:  # two sections in flight
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.02)
+        os.kill(app.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        app.wait(10)
+    finally:
+        if app.poll() is None:
+            app.kill()
+    run_id = started["run_id"]
+    deadline = time.monotonic() + 60
+    while ledger.run_detail(demo, run_id)["status"] == "running":
+        assert time.monotonic() < deadline, "the run stayed running"
+        time.sleep(0.05)
+    took = time.monotonic() - killed_at
+    detail = ledger.run_detail(demo, run_id)
+    assert detail["status"] == "interrupted", detail
+    assert "fail" not in (detail["error"] or "").lower() and "pipe" not in (detail["error"] or "").lower()
+    done = {u["section_id"] for u in detail["units"] if u["status"] == "success"}
+    assert done == {711, 712}  # the two answers in flight arrived and were saved
+    assert [u["status"] for u in detail["units"] if u["section_id"] == 713] == ["queued"]
+    assert loopback.count("/v1/chat/completions") == 2  # nothing new was sent after the app died
+    with demo.db.session() as s:
+        assert all(len(content.versions_of(s, 53, sid, "polished")) == 1 for sid in (711, 712))
+    deadline = time.monotonic() + 30
+    while _alive(started["child_pid"]):
+        assert time.monotonic() < deadline, "the run process outlived the app"
+        time.sleep(0.05)
+    print(f"run interrupted {took:.1f} s after the app was killed (in-flight answers took 3 s)")
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -132,3 +132,55 @@ def test_only_one_process_can_claim_a_run_for_resuming(demo, loopback):
     ledger.reopen_run(demo, run_id)  # the first claim wins
     with pytest.raises(ledger.RunBusy):
         ledger.reopen_run(demo, run_id)  # a second editor's Resume at the same moment is refused
+
+
+def test_kill_9_cycles_with_racing_resumes_never_write_a_section_twice(demo, loopback):
+    """Killed again and again while two resumes race and other commands mark runs interrupted: every section ends
+    written exactly once; a section is sent again only if its answer was in flight at a kill (at-least-once)."""
+    import threading
+
+    ids = _sections(demo, 12)
+    _kill_mid_run(demo, loopback, 1, ids, finished_before_kill=2)
+    kills, busy = 1, 0
+    run_id = json.loads(_cli(demo, loopback, "runs", "list", "--json").stdout)[0]["id"]
+    stop = threading.Event()
+
+    def other_commands():  # every CLI command marks interrupted runs
+        while not stop.is_set():
+            _cli(demo, loopback, "runs", "list")
+
+    marker = threading.Thread(target=other_commands, daemon=True)
+    marker.start()
+    try:
+        for _ in range(3):
+            before = len(_succeeded(demo))
+            if before == len(ids):
+                break
+            loopback.latency = 0.4
+            resumes = [subprocess.Popen([sys.executable, "-m", "wfdesk", "runs", "resume", str(run_id)],
+                                        env=_cli_env(demo, loopback), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True) for _ in range(2)]
+            deadline = time.monotonic() + 60
+            while len(_succeeded(demo)) < min(len(ids), before + 2) and any(p.poll() is None for p in resumes):
+                assert time.monotonic() < deadline, "the resume made no progress"
+                time.sleep(0.05)
+            for p in resumes:
+                if p.poll() is None:
+                    os.kill(p.pid, signal.SIGKILL)
+                    kills += 1
+                _, err = p.communicate(timeout=30)
+                busy += "being resumed elsewhere" in err or "still running" in err
+    finally:
+        stop.set()
+        marker.join(120)
+    loopback.latency = 0
+    ledger.mark_interrupted(demo)
+    final = _cli(demo, loopback, "runs", "resume", str(run_id))
+    assert final.returncode == 0, final.stderr
+    assert ledger.run_detail(demo, run_id)["status"] == "succeeded"
+    with demo.db.session() as s:
+        assert [len(content.versions_of(s, 53, sid, "polished")) for sid in ids] == [1] * len(ids)
+    sent = _requests_per_section(loopback, "draft")
+    again = sum(n - 1 for n in sent.values())
+    assert set(sent) == set(ids) and again <= 2 * kills  # at most the (2) sections in flight at each kill
+    print(f"{kills} kills, {busy} resumes refused as busy, {again} section(s) sent again, 0 written twice")

@@ -231,3 +231,24 @@ def test_a_full_disk_ends_the_run_interrupted_with_its_result(hws, fault, loopba
     loopback.latency = 0
     assert resume_run(hws, run_id)["status"] == "succeeded"
     assert _versions_per_section(hws, ids) == [1] * 6
+
+
+def test_the_command_line_says_in_one_line_that_the_database_is_away(hws, fault, loopback):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    loopback.fail = lambda i, req: (400, {}, b'{"error": {"message": "no"}}')
+    run_id = execute_step(hws, 1, 53, {"section_ids": [711]}, RunOptions())["run_id"]
+    fault.cut()
+    env = {**os.environ, "WFDESK_DATABASE_URL": fault.url, "WFDESK_DATA_DIR": str(hws.data_dir),
+           "OPENAI_BASE_URL": loopback.base_url}
+    proc = subprocess.run([sys.executable, "-m", "wfdesk", "runs", "resume", str(run_id)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "database" in lines[0], proc.stderr
+    assert not any(w in proc.stderr for w in (*SQL_WORDS, "Traceback", "OperationalError")), proc.stderr
+    assert loopback.count() == 1  # nothing was sent again

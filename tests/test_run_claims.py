@@ -99,3 +99,33 @@ def test_a_run_whose_sections_all_finished_is_simply_closed(demo, loopback):
     assert loopback.count() == 0
     detail = ledger.run_detail(demo, run_id)
     assert detail["status"] == "succeeded" and detail["finished_at"] is not None
+
+
+def test_a_run_taken_over_while_its_owner_still_lives_never_writes_a_section_twice(demo, loopback):
+    """The owner froze (a laptop suspended) for longer than the heartbeat allows: another process marks its run
+    interrupted and resumes it while the frozen one's answers are still on their way. Each section is written once."""
+    import threading
+    import time
+    from datetime import timedelta
+
+    from wfdesk.db import content
+    from wfdesk.runs.engine import RunOptions, execute_step
+
+    loopback.latency = 1.0
+    run_ids: list[int] = []
+    first = threading.Thread(target=execute_step, args=(demo, 1, 53, {"section_ids": SECTIONS}),
+                             kwargs={"options": RunOptions(on_run_id=run_ids.append)}, daemon=True)
+    first.start()
+    deadline = time.monotonic() + 30
+    while loopback.count("/v1/chat/completions") < len(SECTIONS):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    with demo.db.session() as s:  # no sign of life for hours, as far as anyone else can tell
+        s.execute(update(Run).where(Run.id == run_ids[0]).values(heartbeat_at=utcnow() - timedelta(hours=3)))
+    assert ledger.mark_interrupted(demo) == run_ids
+    second = resume_run(demo, run_ids[0])  # sends the three sections again: the first answers are not saved yet
+    first.join(60)
+    assert second["status"] == "succeeded"
+    assert loopback.count("/v1/chat/completions") == 2 * len(SECTIONS)
+    with demo.db.session() as s:
+        assert [len(content.versions_of(s, 53, sid, "polished")) for sid in SECTIONS] == [1] * len(SECTIONS)

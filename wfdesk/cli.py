@@ -103,8 +103,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - a command line shows a message, not a traceback
         logging.getLogger("wfdesk").debug("unexpected error", exc_info=True)
+        if _is_database_error(exc):  # never SQL text on a terminal
+            from wfdesk.db.engine import database_error_message
+
+            print(f"wfdesk: {database_error_message(exc)}", file=sys.stderr)
+            return EXIT_FAILED
         print(f"wfdesk: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(exc, SQLAlchemyError)
 
 
 def _workspace(args: argparse.Namespace):
@@ -116,9 +127,18 @@ def _workspace(args: argparse.Namespace):
     try:
         ws = open_workspace(database_url=args.database, data_dir=args.data_dir)
     except SQLAlchemyError as exc:
-        raise WfdeskError(f"cannot open the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
+        from wfdesk.db.engine import database_error_message
+
+        raise WfdeskError(f"cannot open the database: {database_error_message(exc)}") from None
     set_current(ws)
-    mark_interrupted(ws)
+    try:
+        mark_interrupted(ws)
+    except SQLAlchemyError as exc:
+        from wfdesk.db.engine import database_error_message
+
+        set_current(None)
+        ws.close()
+        raise WfdeskError(f"cannot use the database: {database_error_message(exc)}") from None
     return ws
 
 

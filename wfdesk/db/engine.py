@@ -68,6 +68,14 @@ def describe_outage(exc: BaseException) -> str:
     return "the database server could not be reached"
 
 
+def database_error_message(exc: BaseException) -> str:
+    """One line for an editor about any database error: what went wrong, never the SQL or its parameters."""
+    if is_outage(exc):
+        return describe_outage(exc)
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"the database refused the change: {detail[0][:200]}" if detail else "the database refused the change"
+
+
 class Database:
     """A connected database: one engine, one session factory. Sessions are per unit of work and per thread."""
 

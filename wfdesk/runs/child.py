@@ -14,7 +14,9 @@ stdout, each with the request's "id":
     {"event": "run_finished", "run_id", "result"}
     {"event": "refused", "message"}   (nothing was sent: invalid config, budget, unknown ids)
     {"event": "failed", "message"}    (an unexpected error)
-End of input means the app went away: every run is cancelled (finished sections are kept) and the process exits.
+End of input means the app went away (quit, crash or kill -9; its parent pid changing says the same, should the
+input stay open): no new section starts, answers already on their way are saved, every run ends interrupted (ready
+to resume) and the process exits. Writing to an app that is gone never fails a run.
 """
 
 from __future__ import annotations
@@ -28,13 +30,20 @@ from typing import Any
 
 log = logging.getLogger("wfdesk.runs.child")
 _out_lock = threading.Lock()
+app_gone = threading.Event()  # the app (our parent) went away: runs stop starting sections and end interrupted
+PARENT_POLL_S = 0.5
 
 
 def emit(request_id: str, event: str, **data: Any) -> None:
     line = json.dumps({"id": request_id, "event": event, **data}, default=str)
     with _out_lock:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        if app_gone.is_set():
+            return
+        try:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        except (OSError, ValueError):  # broken pipe: nobody is listening any more
+            app_gone.set()
 
 
 class _Observer:
@@ -107,13 +116,16 @@ class Runner:
         thread.start()
 
     def _run(self, request: dict[str, Any], token) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from wfdesk.db.engine import database_error_message
         from wfdesk.errors import ConfigError, NotFoundError, WfdeskError
         from wfdesk.runs.costs import BudgetError
         from wfdesk.runs.engine import RunOptions, execute_step, resume_run
 
         request_id = str(request.get("id"))
         observer = _Observer(request_id)
-        options = RunOptions(observer=observer, cancel=token,
+        options = RunOptions(observer=observer, cancel=token, stop=app_gone,
                              on_run_id=lambda run_id: emit(request_id, "run_id", run_id=run_id))
         key = None
         try:
@@ -129,6 +141,9 @@ class Runner:
             emit(request_id, "refused", message=str(exc))
         except WfdeskError as exc:
             emit(request_id, "failed", message=str(exc))
+        except SQLAlchemyError as exc:  # one line in words: never the SQL or its parameters
+            log.warning("request %s: %s", request_id, database_error_message(exc))
+            emit(request_id, "failed", message=database_error_message(exc))
         except Exception as exc:  # noqa: BLE001 - reported to the app as one line, with the details on stderr
             log.exception("request %s failed", request_id)
             emit(request_id, "failed", message=f"{type(exc).__name__}: {exc}")
@@ -138,15 +153,26 @@ class Runner:
             if key is not None:
                 self.release(key)
 
-    def cancel_all_and_wait(self) -> None:
+    def stop_all_and_wait(self) -> None:
+        """The app went away: runs start nothing new, save what is in flight and end interrupted."""
+        app_gone.set()
         with self._lock:
-            tokens = list(self._cancels.values())
-        for token in tokens:
-            token.cancel()
-        for thread in self._threads:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join()
-        for ws in self._workspaces.values():
-            ws.close()
+        with self._lock:
+            for ws in self._workspaces.values():
+                ws.close()
+            self._workspaces.clear()
+
+
+def _watch_parent(runner: Runner, parent_pid: int) -> None:
+    """Should our input stay open after the app died (another process holding the pipe), the parent pid tells."""
+    while not app_gone.wait(PARENT_POLL_S):
+        if os.getppid() != parent_pid:
+            log.warning("the app went away; finishing the sections in flight")
+            runner.stop_all_and_wait()
+            os._exit(0)
 
 
 def main() -> int:
@@ -154,6 +180,7 @@ def main() -> int:
         os.nice(5)  # background work: when the cores are busy, the window the editor is looking at goes first
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     runner = Runner()
+    threading.Thread(target=_watch_parent, args=(runner, os.getppid()), daemon=True, name="parent-watch").start()
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -161,7 +188,7 @@ def main() -> int:
             runner.handle(json.loads(line))
         except ValueError:
             log.warning("not a request: %r", line[:200])
-    runner.cancel_all_and_wait()
+    runner.stop_all_and_wait()
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -68,14 +69,16 @@ class _RunProcess:
                 inbox = self._inboxes.get(str(event.get("id")))
             if inbox is not None:
                 inbox.put(event)
-        # The process ended: every run still waiting learns it at once.
-        detail = "".join(self.stderr_tail[-5:]).strip().splitlines()
-        message = f"the run process ended unexpectedly (exit code {self.proc.wait()})" + (
-            f": {detail[-1]}" if detail else "")
+        # The process ended: every run still waiting learns it at once, in words; its last log lines (which may
+        # be anything, e.g. an HTTP request it had just made) go to the app's log, not to the editor.
+        code = self.proc.wait()
         with self._lock:
             inboxes = list(self._inboxes.values())
+        if inboxes:
+            log.warning("the run process ended (exit code %s); its last lines:\n%s", code,
+                        "".join(self.stderr_tail[-10:]).rstrip())
         for inbox in inboxes:
-            inbox.put({"event": "failed", "message": message})
+            inbox.put({"event": "failed", "message": ended_message(code), "process_ended": True})
 
     def _drain(self) -> None:
         for line in self.proc.stderr:
@@ -101,6 +104,23 @@ class _RunProcess:
 
 _process: _RunProcess | None = None
 _process_lock = threading.Lock()
+
+
+def ended_message(exit_code: int) -> str:
+    """Why the run process ended, as an editor can read it."""
+    fatal = {getattr(signal, name) for name in ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGILL") if hasattr(signal, name)}
+    if exit_code < 0 and -exit_code == getattr(signal, "SIGKILL", None):
+        why = "it was killed (by the system, e.g. when memory ran out, or by another program)"
+    elif exit_code < 0 and -exit_code == signal.SIGTERM:
+        why = "it was stopped by another program"
+    elif exit_code < 0 and -exit_code in fatal:
+        why = "it crashed"
+    elif exit_code < 0:
+        why = "it was stopped by the system"
+    else:
+        why = f"it quit with exit code {exit_code}"
+    return (f"the run process ended unexpectedly: {why}. The sections that finished are saved; resume the run to "
+            "do the rest.")
 
 
 def _run_process() -> _RunProcess:
@@ -134,7 +154,7 @@ def run_in_child(ws: Workspace, request: dict[str, Any], options: RunOptions) ->
                       "data_dir": str(ws.data_dir), "settings": ws.settings.model_dump(mode="json"), **request})
         threading.Thread(target=_forward_cancel, args=(process, request_id, cancel, finished), daemon=True,
                          name="run-cancel").start()
-        return _relay(inbox, options)
+        return _relay(ws, inbox, options)
     except OSError as exc:
         raise WfdeskError(f"the run process is not available: {exc}") from None
     finally:
@@ -142,13 +162,16 @@ def run_in_child(ws: Workspace, request: dict[str, Any], options: RunOptions) ->
         process.close_inbox(request_id)
 
 
-def _relay(inbox: queue.Queue, options: RunOptions) -> dict[str, Any]:
+def _relay(ws: Workspace, inbox: queue.Queue, options: RunOptions) -> dict[str, Any]:
     observer = options.observer
+    run_id = None
     while True:
         event = inbox.get()
         kind = event.get("event")
-        if kind == "run_id" and options.on_run_id:
-            options.on_run_id(event["run_id"])
+        if kind == "run_id":
+            run_id = event["run_id"]
+            if options.on_run_id:
+                options.on_run_id(run_id)
         elif kind == "run_started" and observer:
             observer.run_started(event["run_id"], event["units"])
         elif kind == "unit" and observer:
@@ -160,7 +183,21 @@ def _relay(inbox: queue.Queue, options: RunOptions) -> dict[str, Any]:
         elif kind == "refused":
             raise RunRefused(event["message"])
         elif kind == "failed":
+            if event.get("process_ended") and run_id is not None:
+                _mark_interrupted(ws, run_id)
             raise WfdeskError(event["message"])
+
+
+def _mark_interrupted(ws: Workspace, run_id: int) -> None:
+    """Its process is gone: the run is interrupted now, not at the app's next start (so Resume is offered)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from wfdesk.runs.ledger import mark_interrupted
+
+    try:
+        mark_interrupted(ws, run_id)
+    except SQLAlchemyError:
+        log.warning("could not mark run %s interrupted; the next start will", run_id)
 
 
 def _forward_cancel(process: _RunProcess, request_id: str, cancel: CancelToken, finished: threading.Event) -> None:

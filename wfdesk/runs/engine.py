@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from wfdesk.db import content
+from wfdesk.db.engine import database_error_message
 from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.errors import ConflictError, UnitError
 from wfdesk.media import store
@@ -188,7 +189,7 @@ def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int
             except BaseException:
                 # Ctrl-C (or the run's own failure): cancel before the pool waits for its workers, so sections in
                 # flight stop now (A1111 and ComfyUI get their interrupt) instead of rendering to the end.
-                cancel.cancel()
+                rc.cancel.cancel()
                 raise
     except BaseException as exc:
         # A run must never stay "running" because its bookkeeping failed (or Ctrl-C): it ends, resumable.
@@ -299,6 +300,9 @@ def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any],
         return entry
     except DatabaseLost:
         raise
+    except AlreadySaved:
+        log.info("run %s section %s: already saved by another execution of the run", job.run_id, plan.section_id)
+        return {**base, "status": "success", "metadata": {}}
     except Exception as exc:  # noqa: BLE001 - one section's failure never stops the others
         message = _unit_message(exc)
         if isinstance(exc, SQLAlchemyError):
@@ -332,10 +336,9 @@ def _unit_message(exc: Exception) -> str:
     if isinstance(exc, UnitError | ValueError):
         return str(exc)
     if isinstance(exc, SQLAlchemyError):
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
-        if "foreign key" in detail.lower():
+        if "foreign key" in str(getattr(exc, "orig", None) or exc).lower():
             return "the result could not be saved: the section (or post) was deleted during the run"
-        return f"the result could not be saved: {detail}"
+        return f"the result could not be saved: {database_error_message(exc)}"
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
@@ -389,8 +392,14 @@ def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome
                             outcome.images)
         values, flags = costs.ledger_values(ws.settings, usage, plan.payload.get("prompt"), outcome.entry.get("output"))
         entry["metadata"].update(flags)
-        ledger.record_unit(s, unit_id, "success", entry, started_at=started_at, duration_ms=duration_ms, **values)
+        if not ledger.record_unit(s, unit_id, "success", entry, started_at=started_at, duration_ms=duration_ms,
+                                  **values):
+            raise AlreadySaved()  # rolls back this section's versions: its first answer is already in
     return entry
+
+
+class AlreadySaved(Exception):
+    """Another execution of the run saved this section first."""
 
 
 def _ms(started: float) -> int:

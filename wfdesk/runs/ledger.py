@@ -116,12 +116,13 @@ def unit_finished(ws: Workspace, unit_id: int, status: str, entry: dict[str, Any
 
 
 def record_unit(session: Session, unit_id: int, status: str, entry: dict[str, Any], *, error: str | None = None,
-                started_at: datetime | None = None, **values: Any) -> None:
+                started_at: datetime | None = None, **values: Any) -> bool:
     """A unit's outcome in one UPDATE. A unit has no "running" row state: it is written once, when it ends,
-    so a crash leaves it queued and resume runs it again."""
-    session.execute(update(RunUnit).where(RunUnit.id == unit_id).values(
+    so a crash leaves it queued and resume runs it again. A unit that already succeeded is never written again
+    (two executions of one run, after a takeover): False then, and the caller rolls its writes back."""
+    return session.execute(update(RunUnit).where(RunUnit.id == unit_id, RunUnit.status != "success").values(
         status=status, error=error, result=_jsonable(entry), started_at=started_at, finished_at=utcnow(),
-        **values))
+        **values)).rowcount == 1
 
 
 def finish_unit(unit: RunUnit, status: str, entry: dict[str, Any], *, error: str | None = None,
