@@ -66,8 +66,10 @@ def plan_draft(draft: DraftText, split_level: int = 2) -> DraftPlan:
     return DraftPlan(title=title[:500], status=status, front_matter=meta, sections=sections, notes=notes)
 
 
-def import_draft(ws: Workspace, draft: DraftText, options: ImportOptions | None = None) -> dict[str, Any]:
-    """Create the post; returns {"post_id", "title", "sections": [{"id", "title"}], "notes": [...]}."""
+def import_draft(ws: Workspace, draft: DraftText, options: ImportOptions | None = None,
+                 into_post_id: int | None = None) -> dict[str, Any]:
+    """Create the post (or fill `into_post_id`, which must have no sections yet; its title stays); returns
+    {"post_id", "title", "sections": [{"id", "title"}], "notes": [...]}."""
     from wfdesk.db import content
     from wfdesk.db.editing import check_field_name
     from wfdesk.db.models import Post, PostSection
@@ -78,9 +80,17 @@ def import_draft(ws: Workspace, draft: DraftText, options: ImportOptions | None 
     plan = plan_draft(draft, options.split_level)
     image_field = check_field_name(options.image_field) if options.image_field else image_fields(ws)[0]
     with ws.db.session() as s:
-        post = Post(title=plan.title, status=plan.status or "draft")
-        s.add(post)
-        s.flush()
+        if into_post_id is not None:
+            post = s.get(Post, into_post_id)
+            if post is None:
+                raise DraftError("The post to paste into no longer exists.")
+            if post.sections:
+                raise DraftError(f"“{post.title}” already has sections: a draft can be pasted into an empty post "
+                                 f"only. Use File → New post from file… for a new post.")
+        else:
+            post = Post(title=plan.title, status=plan.status or "draft")
+            s.add(post)
+            s.flush()
         if plan.front_matter:
             content.write_text(s, post.id, None, FRONT_MATTER, dump_front_matter(plan.front_matter), source="import")
         out_sections = []
@@ -107,5 +117,6 @@ def import_file(ws: Workspace, path: Path, options: ImportOptions | None = None)
     return import_draft(ws, read_draft_file(Path(path)), options)
 
 
-def import_pasted(ws: Workspace, text: str, is_html: bool, options: ImportOptions | None = None) -> dict[str, Any]:
-    return import_draft(ws, read_pasted(text, is_html), options)
+def import_pasted(ws: Workspace, text: str, is_html: bool, options: ImportOptions | None = None,
+                  into_post_id: int | None = None) -> dict[str, Any]:
+    return import_draft(ws, read_pasted(text, is_html), options, into_post_id)
