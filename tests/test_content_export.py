@@ -152,3 +152,33 @@ def test_cli_export_post_writes_and_lists_files(ws, db_url, tmp_path, monkeypatc
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(["export-post", "--post", "999", "--format", "markdown", "--out", str(tmp_path / "x")])
     assert code == 2 and "Post 999 does not exist" in err.getvalue()
+
+
+def test_draft_in_workflow_run_markdown_out(demo, loopback, tmp_path):
+    """The whole path: a Markdown draft becomes a post, the reference workflow polishes it and illustrates a section,
+    and the Markdown export uses the polished text and links the accepted generated image."""
+    from wfdesk.db import content
+    from wfdesk.scripts.registry import execute_step_script
+
+    ws = demo
+    result = import_file(ws, draft_folder(tmp_path) / "highlands.md")
+    post_id, ids = result["post_id"], [s["id"] for s in result["sections"]]
+    loopback.chat_reply = lambda req: "Polished: " + req["messages"][-1]["content"][-20:]
+    polished = execute_step_script(1, post_id, {"section_ids": ids})
+    assert polished["success"], polished
+    image_run = execute_step_script(2, post_id, {"section_ids": [ids[2]],
+                                                 "inputs": {"image_prompts": "Slate-grey sea at Cullen"},
+                                                 "parameters": {"auto_accept": True}})
+    assert image_run["success"], image_run
+    exported = export_post(ws, post_id, "markdown", tmp_path / "out")
+    doc = frontmatter.loads(exported.files[0].read_text())
+    assert exported.fell_back == []
+    assert doc.content.count("Polished: ") == 4
+    coast = doc.content.split("## The Coast Road", 1)[1].split("## Home", 1)[0]
+    link = _links(coast)[0]
+    assert (exported.files[0].parent / link).is_file()
+    with ws.db.session() as s:
+        versions = content.versions_of(s, post_id, ids[2], "generated_image_url")
+        stored = ws.data_dir / versions[-1].value
+    assert (exported.files[0].parent / link).read_bytes() == stored.read_bytes()
+    assert re.search(r"!\[[^\]]*Cullen[^\]]*\]", coast)  # alt text from the image's prompt

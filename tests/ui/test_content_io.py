@@ -281,3 +281,14 @@ def test_wordpress_panel_publishes_and_reports_remote_changes(qtbot, main_window
     assert "<h2>" in wp.posts[remote_id]["content"]["raw"] and len(wp.posts) == 1
     assert not panel.replace_check.isChecked()
     assert post_detail(ws, 53)["fields"][pf.WORDPRESS_POST_ID] == str(remote_id)
+
+
+def test_front_matter_kept_from_the_draft_is_shown_when_exporting(qtbot, main_window, tmp_path):
+    drop_files(main_window, [draft_folder(tmp_path) / "highlands.md"])
+    click_button(qtbot, modal(qtbot, ImportOptionsDialog), "Make the post")
+    qtbot.waitUntil(lambda: main_window.posts.current_title() == "A Week in the Highlands", timeout=WAIT)
+    choose_menu(qtbot, main_window, "&File", "Export p&ost…")
+    dialog = modal(qtbot, ExportPostDialog)
+    assert dialog.kept_label.isVisible()
+    assert "author: Morag" in dialog.kept_label.text() and "tags: travel, scotland" in dialog.kept_label.text()
+    dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Cancel).click()
