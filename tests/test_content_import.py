@@ -177,6 +177,18 @@ def _broken_front_matter(tmp_path):
     return draft_folder(tmp_path) / "broken_front_matter.md"
 
 
+def _list_front_matter(tmp_path):
+    path = tmp_path / "list.md"
+    path.write_text("---\n- one\n- two\n---\n## S\n\nText.\n")
+    return path
+
+
+def _unclosed_front_matter(tmp_path):
+    path = tmp_path / "unclosed.md"
+    path.write_text("---\ntitle: Never closed\n\n## S\n\nText.\n")
+    return path
+
+
 def _outside_image(tmp_path):
     return draft_folder(tmp_path) / "outside_image.md"
 
@@ -229,6 +241,8 @@ BAD = {
     "blank": (_blank, "is empty"),
     "50 MB": (_huge, "50 MB; a draft can be at most 20 MB"),
     "broken front matter": (_broken_front_matter, "front matter at the top of “broken_front_matter.md” is not valid"),
+    "front matter that is a list": (_list_front_matter, "must be “key: value” lines"),
+    "front matter never closed": (_unclosed_front_matter, "is not closed"),
     "image outside the folder": (_outside_image, "outside the draft's folder"),
     "absolute image path": (_absolute_image, "outside the draft's folder"),
     "image through a symlink": (_symlinked_image, "outside the draft's folder"),

@@ -71,23 +71,30 @@ def from_markdown(text: str, name: str) -> DraftText:
     import yaml
 
     text = text.lstrip("\ufeff")
-    try:
-        post = frontmatter.loads(text)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where is not None else ""
-        raise DraftError(f"The front matter at the top of “{name}” is not valid YAML{line}: "
-                         f"{getattr(exc, 'problem', None) or 'it cannot be read'}. Fix it or remove it.") from None
-    except (ValueError, TypeError) as exc:
-        raise DraftError(f"The front matter at the top of “{name}” cannot be read: {exc}.") from None
-    meta = dict(post.metadata)
-    if not isinstance(post.metadata, dict):
-        raise DraftError(f"The front matter of “{name}” must be a list of “key: value” lines.")
-    if not post.content.strip() and not meta:
-        raise DraftError(f"“{name}” is empty.")
-    if not post.content.strip():
-        raise DraftError(f"“{name}” has front matter but no text.")
-    return DraftText(markdown=post.content, name=name, front_matter=meta)
+    broken = f"The front matter at the top of “{name}”"
+    meta: Any = {}
+    body = text
+    handler = frontmatter.detect_format(text, frontmatter.handlers)
+    if handler is not None:
+        try:
+            raw, body = handler.split(text)
+            meta = handler.load(raw) if raw.strip() else {}
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            line = f" (line {where.line + 1})" if where is not None else ""
+            problem = getattr(exc, "problem", None) or "it cannot be read"
+            raise DraftError(f"{broken} is not valid YAML{line}: {problem}. Fix it or remove it.") from None
+        except ValueError:
+            raise DraftError(f"{broken} is not closed: add a line with --- after it.") from None
+    elif text.startswith("---\n") and "\n---" not in text[3:]:
+        raise DraftError(f"{broken} is not closed: add a line with --- after it.")
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise DraftError(f"{broken} must be “key: value” lines, not a list or a single value.")
+    if not body.strip():
+        raise DraftError(f"“{name}” has front matter but no text." if meta else f"“{name}” is empty.")
+    return DraftText(markdown=body, name=name, front_matter=dict(meta))
 
 
 def from_html(text: str, name: str) -> DraftText:
