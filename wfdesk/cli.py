@@ -79,7 +79,22 @@ def build_parser() -> argparse.ArgumentParser:
                        ("reject", "reject an image candidate")):
         c = sub.add_parser(name, help=what)
         c.add_argument("version_id", type=int)
+    _add_content_commands(sub)
     return p
+
+
+def _add_content_commands(sub) -> None:
+    ip = sub.add_parser("import-post", help="a new post from a Markdown, Word or HTML draft (prints its sections)")
+    ip.add_argument("file")
+    ip.add_argument("--split-level", type=int, default=2, metavar="N", help="cut sections at headings of level N "
+                                                                           "(default 2)")
+    ip.add_argument("--field", default="draft", metavar="NAME", help="the section field the text goes to")
+    ep = sub.add_parser("export-post", help="write a post as Markdown, HTML or a page bundle into a folder")
+    ep.add_argument("--post", type=int, required=True, metavar="ID")
+    ep.add_argument("--format", choices=["markdown", "html", "bundle"], required=True)
+    ep.add_argument("--out", required=True, metavar="DIR")
+    ep.add_argument("--body-field", metavar="NAME", help="the field that is each section's body (default: the "
+                                                        "workflow's text outputs in order, then draft)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,7 +233,34 @@ def _command(ws, args: argparse.Namespace) -> int:
                    "field": v.field, "value": v.value}
         _print_json(out)
         return EXIT_OK
+    if cmd in ("import-post", "export-post"):
+        return _content_command(ws, args)
     raise BadRequest(f"unknown command {cmd}")
+
+
+def _content_command(ws, args: argparse.Namespace) -> int:
+    """import-post / export-post: a bad draft or folder is a bad request (exit 2), nothing half-written."""
+    from wfdesk.content.draft_read import DraftError
+    from wfdesk.db.editing import EditError
+
+    try:
+        if args.command == "import-post":
+            from wfdesk.content.post_import import ImportOptions, import_file
+
+            result = import_file(ws, Path(args.file), ImportOptions(split_level=args.split_level, field=args.field))
+            for note in result.pop("notes"):
+                print(f"wfdesk: {note}", file=sys.stderr)
+            _print_json(result)
+            return EXIT_OK
+        from wfdesk.content.export import export_post
+
+        exported = export_post(ws, args.post, args.format, Path(args.out), args.body_field)
+    except (DraftError, EditError, OSError) as exc:
+        raise BadRequest(str(exc)) from None
+    for line in exported.summary():
+        print(f"wfdesk: {line}", file=sys.stderr)
+    _print_json({"files": [str(f) for f in exported.files]})
+    return EXIT_OK
 
 
 def _import(ws, path: Path) -> int:

@@ -392,3 +392,15 @@ def test_word_diff_marks_removed_and_added_words():
     assert light != dark  # colours for the palette in use
     assert change_summary("same", "same") == "no changes"
     assert change_summary("a b c d", "a b c e").endswith("% changed")
+
+
+def test_clicking_run_runs_the_checked_sections(qtbot, gui_ws, runs, loopback):
+    """The Run button's clicked(bool) must not reach run() as its section list (it did: "Select at least one
+    section to run." for every click)."""
+    loopback.chat_reply = lambda req: "Clicked."
+    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
+    qtbot.waitUntil(panel.run_button.isEnabled, timeout=TIMEOUT)
+    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as finished:
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert len(finished.args[1]["results"]) == 3
+    assert field(gui_ws, 711, "polished") == "Clicked."

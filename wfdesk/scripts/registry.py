@@ -90,7 +90,7 @@ def execute_step_script(step_id: int, post_id: int, context: dict[str, Any], **o
     return execute_step(current(), step_id, post_id, context, RunOptions(**options))
 
 
-BUILTIN_TYPES = ("llm_action", "custom_script", "image_generation")
+BUILTIN_TYPES = ("llm_action", "custom_script", "image_generation", "wordpress_publish")
 
 
 def _load_script_types() -> None:
@@ -100,12 +100,12 @@ def _load_script_types() -> None:
     load_plugins()
     missing = [name for name in BUILTIN_TYPES if name not in SCRIPT_REGISTRY]
     if missing:
-        from wfdesk.scripts import custom_scripts, image_generation, llm_actions
+        from wfdesk.scripts import custom_scripts, image_generation, llm_actions, wordpress_publish
 
-        for plugin in (llm_actions.PLUGIN, custom_scripts.PLUGIN, image_generation.PLUGIN):
+        for plugin in (llm_actions.PLUGIN, custom_scripts.PLUGIN, image_generation.PLUGIN, wordpress_publish.PLUGIN):
             if plugin.name in missing:
                 register_script_type(plugin.name, plugin.handler, parameters_model=plugin.parameters_model,
-                                     source="built-in", description=plugin.description)
+                                     panel=plugin.panel, source="built-in", description=plugin.description)
 
 
 _load_script_types()

@@ -227,6 +227,13 @@ class MainWindow(QMainWindow):
         self._action(file, "&Import…", self.import_json, None, "import")
         self._action(file, "&Export…", self.export_json, None, "export")
         file.addSeparator()
+        # Drafts in, posts out (wfdesk.ui.content_io also takes files dropped on the window and pasted drafts).
+        from wfdesk.ui.content_io import ContentIO
+
+        self.content_io = ContentIO(self)
+        self._action(file, "New post from &file…", self.content_io.new_post_from_file, None, "import")
+        self._action(file, "Export p&ost…", self.content_io.export_current_post, None, "export")
+        file.addSeparator()
         self._action(file, "Export &workflow…", lambda: self.transfer.export_all(), None, "export")
         self._action(file, "Import wor&kflow…", lambda: self.transfer.import_file(), None, "import")
         self._action(file, "Add the &reference workflow", lambda: self.transfer.add_template("reference"), None, "add")

@@ -179,7 +179,7 @@ class StepPanel(QWidget):
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Run this step on the selected sections (Ctrl+Enter)")
         self.run_button.setDefault(True)
-        self.run_button.clicked.connect(self.run)
+        self.run_button.clicked.connect(lambda: self.run())  # not clicked(bool) as run()'s section list
         bar = QHBoxLayout()
         bar.addWidget(self.progress)
         bar.addWidget(self.status_label, 1)

@@ -1,0 +1,184 @@
+"""Exporting a post as Markdown, HTML and a page bundle; the body field choice; the Markdown round trip; the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from pathlib import Path
+
+import frontmatter
+import pytest
+
+from wfdesk.content.export import export_post
+from wfdesk.content.post_import import import_file
+from wfdesk.db import editing
+from wfdesk.db.queries import post_detail
+
+from content_drafts import draft_folder
+
+
+def _links(markdown: str) -> list[str]:
+    return re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+
+
+@pytest.fixture
+def imported(ws, tmp_path):
+    folder = draft_folder(tmp_path)
+    return import_file(ws, folder / "highlands.md"), folder
+
+
+def test_markdown_export_has_front_matter_sections_and_working_image_links(ws, tmp_path, imported):
+    result, folder = imported
+    out = tmp_path / "out"
+    exported = export_post(ws, result["post_id"], "markdown", out)
+    document = exported.files[0]
+    assert document == out / "a-week-in-the-highlands.md"
+    doc = frontmatter.loads(document.read_text())
+    assert list(doc.metadata)[:2] == ["title", "status"]
+    assert doc.metadata["title"] == "A Week in the Highlands" and doc.metadata["status"] == "draft"
+    assert doc.metadata["author"] == "Morag" and doc.metadata["tags"] == ["travel", "scotland"]
+    headings = re.findall(r"^## (.+)$", doc.content, re.MULTILINE)
+    assert headings == ["Introduction", "Glen Affric", "The Coast Road", "Home"]
+    links = _links(doc.content)
+    assert len(links) == 2
+    for link in links:
+        assert not Path(link).is_absolute() and link.startswith("images/")
+        assert (document.parent / link).is_file()  # a working relative link
+    glen = (folder / "images" / "glen.png").read_bytes()
+    assert (document.parent / links[0]).read_bytes() == glen
+    # The section's accepted image comes right under its heading, with its alt text.
+    assert re.search(r"## Glen Affric\n\n!\[Pines above the loch\]\(images/[0-9a-f]{16}\.png\)\n\nThe old",
+                     doc.content)
+    assert sorted(map(str, exported.files[1:])) == sorted(str(document.parent / link) for link in links)
+    assert exported.fell_back == []
+
+
+def test_body_field_is_the_first_filled_step_output_then_draft(demo, tmp_path):
+    ws = demo
+    post = post_detail(ws, 53)
+    first, second, third = (s["id"] for s in post["sections"])
+    editing.save_field(ws, 53, first, "polished", "Polished text.", None)
+    editing.save_field(ws, 53, second, "draft", "Only a draft.", post["sections"][1]["locks"].get("draft"))
+    exported = export_post(ws, 53, "markdown", tmp_path / "out")
+    text = exported.files[0].read_text()
+    assert "Polished text." in text and "Only a draft." in text
+    titles = [s["title"] for s in post["sections"]]
+    fell = dict(exported.fell_back)
+    assert titles[0] not in fell
+    assert fell[titles[1]] == "draft"
+    assert any("used draft" in line for line in exported.summary())
+    # An explicit choice: draft everywhere (the polished one falls back to nothing and says so).
+    chosen = export_post(ws, 53, "markdown", tmp_path / "out2", body_field="draft")
+    assert "Polished text." not in chosen.files[0].read_text()
+    assert titles[1] not in dict(chosen.fell_back)
+
+
+def test_html_export_is_one_self_contained_page(ws, tmp_path, imported):
+    result, _ = imported
+    exported = export_post(ws, result["post_id"], "html", tmp_path / "out")
+    assert len(exported.files) == 1
+    page = exported.files[0].read_text()
+    assert page.startswith("<!doctype html>") and "<title>A Week in the Highlands</title>" in page
+    assert "<h2>Glen Affric</h2>" in page and "<strong>Caledonian pines</strong>" in page
+    assert "<table>" in page and "<blockquote>" in page and '<meta name="author" content="Morag">' in page
+    srcs = re.findall(r'<img src="([^"]+)"', page)
+    assert len(srcs) == 2 and all(src.startswith("data:image/png;base64,") for src in srcs)
+    assert "max-width" in page  # typography
+
+
+def test_html_export_with_an_images_folder(ws, tmp_path, imported):
+    result, _ = imported
+    exported = export_post(ws, result["post_id"], "html-folder", tmp_path / "out")
+    page = exported.files[0]
+    srcs = re.findall(r'<img src="([^"]+)"', page.read_text())
+    assert len(srcs) == 2 and all((page.parent / src).is_file() for src in srcs)
+
+
+def test_bundle_is_index_md_with_images_beside_it(ws, tmp_path, imported):
+    result, _ = imported
+    exported = export_post(ws, result["post_id"], "bundle", tmp_path / "out")
+    index = exported.files[0]
+    assert index == tmp_path / "out" / "a-week-in-the-highlands" / "index.md"
+    doc = frontmatter.loads(index.read_text())
+    assert doc.metadata["draft"] is True and doc.metadata["title"] == "A Week in the Highlands"
+    assert all((index.parent / link).is_file() for link in _links(doc.content))
+    assert all(f.parent.parent == index.parent for f in exported.files[1:])
+
+
+def test_markdown_round_trip_gives_the_same_sections_text_and_images(ws, tmp_path, imported):
+    result, _ = imported
+    first = export_post(ws, result["post_id"], "markdown", tmp_path / "one")
+    again = import_file(ws, first.files[0])
+    before, after = post_detail(ws, result["post_id"]), post_detail(ws, again["post_id"])
+    assert after["title"] == before["title"]
+    assert [(s["title"], s["fields"].get("draft")) for s in after["sections"]] == \
+        [(s["title"], s["fields"].get("draft")) for s in before["sections"]]
+    assert after["fields"]["front_matter"] == before["fields"]["front_matter"]
+    second = export_post(ws, again["post_id"], "markdown", tmp_path / "two")
+    assert second.files[0].read_text() == first.files[0].read_text()
+    assert [f.read_bytes() for f in second.files[1:]] == [f.read_bytes() for f in first.files[1:]]
+
+
+def test_round_trip_of_a_post_written_in_the_app(demo, tmp_path):
+    ws = demo
+    post = post_detail(ws, 53)
+    texts = ["First *para*.\n\n- one\n- two", "Code:\n\n```\nx = 1\n```", "> quoted\n\n[link](https://e.org)"]
+    for section, text in zip(post["sections"], texts, strict=True):
+        editing.save_field(ws, 53, section["id"], "draft", text, section["locks"].get("draft"))
+    exported = export_post(ws, 53, "markdown", tmp_path / "out")
+    again = post_detail(ws, import_file(ws, exported.files[0])["post_id"])
+    assert [s["title"] for s in again["sections"]] == [s["title"] for s in post["sections"]]
+    assert [s["fields"]["draft"] for s in again["sections"]] == texts
+
+
+def test_cli_export_post_writes_and_lists_files(ws, db_url, tmp_path, monkeypatch, imported):
+    from wfdesk.cli import main
+
+    result, _ = imported
+    monkeypatch.setenv("WFDESK_DATABASE_URL", db_url)
+    monkeypatch.setenv("WFDESK_DATA_DIR", str(ws.data_dir))
+    for fmt, suffix, count in (("markdown", ".md", 3), ("html", ".html", 1), ("bundle", "index.md", 3)):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["export-post", "--post", str(result["post_id"]), "--format", fmt,
+                         "--out", str(tmp_path / fmt)])
+        assert code == 0, err.getvalue()
+        files = json.loads(out.getvalue())["files"]
+        assert len(files) == count and files[0].endswith(suffix)
+        assert all(Path(f).is_file() for f in files)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["export-post", "--post", "999", "--format", "markdown", "--out", str(tmp_path / "x")])
+    assert code == 2 and "Post 999 does not exist" in err.getvalue()
+
+
+def test_draft_in_workflow_run_markdown_out(demo, loopback, tmp_path):
+    """The whole path: a Markdown draft becomes a post, the reference workflow polishes it and illustrates a section,
+    and the Markdown export uses the polished text and links the accepted generated image."""
+    from wfdesk.db import content
+    from wfdesk.scripts.registry import execute_step_script
+
+    ws = demo
+    result = import_file(ws, draft_folder(tmp_path) / "highlands.md")
+    post_id, ids = result["post_id"], [s["id"] for s in result["sections"]]
+    loopback.chat_reply = lambda req: "Polished: " + req["messages"][-1]["content"][-20:]
+    polished = execute_step_script(1, post_id, {"section_ids": ids})
+    assert polished["success"], polished
+    image_run = execute_step_script(2, post_id, {"section_ids": [ids[2]],
+                                                 "inputs": {"image_prompts": "Slate-grey sea at Cullen"},
+                                                 "parameters": {"auto_accept": True}})
+    assert image_run["success"], image_run
+    exported = export_post(ws, post_id, "markdown", tmp_path / "out")
+    doc = frontmatter.loads(exported.files[0].read_text())
+    assert exported.fell_back == []
+    assert doc.content.count("Polished: ") == 4
+    coast = doc.content.split("## The Coast Road", 1)[1].split("## Home", 1)[0]
+    link = _links(coast)[0]
+    assert (exported.files[0].parent / link).is_file()
+    with ws.db.session() as s:
+        versions = content.versions_of(s, post_id, ids[2], "generated_image_url")
+        stored = ws.data_dir / versions[-1].value
+    assert (exported.files[0].parent / link).read_bytes() == stored.read_bytes()
+    assert re.search(r"!\[[^\]]*Cullen[^\]]*\]", coast)  # alt text from the image's prompt

@@ -1,0 +1,315 @@
+"""Importing drafts (Markdown, Word, HTML, pasted text) as posts, and every kind of bad draft refused whole."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime
+import hashlib
+import io
+import json
+import os
+
+import pytest
+from sqlalchemy import func, select
+
+from wfdesk.content.draft_read import MAX_DRAFT_BYTES, DraftError
+from wfdesk.content.post_fields import FRONT_MATTER, load_front_matter
+from wfdesk.content.post_import import ImportOptions, import_file, import_pasted
+from wfdesk.db.models import ContentField, ContentVersion, ImageAsset, Post, PostSection
+from wfdesk.db.queries import post_detail
+from wfdesk.media.store import resolve_image_path
+
+from content_drafts import draft_folder, png, word_draft
+
+
+def _counts(ws) -> tuple[int, int, int, int]:
+    with ws.db.session() as s:
+        return tuple(s.scalar(select(func.count()).select_from(t))
+                     for t in (Post, PostSection, ContentField, ContentVersion))
+
+
+def _accepted_image(ws, section_id: int) -> bytes | None:
+    with ws.db.session() as s:
+        row = s.execute(select(ImageAsset.path).join(ContentVersion, ContentVersion.asset_id == ImageAsset.id)
+                        .join(ContentField, ContentField.accepted_version_id == ContentVersion.id)
+                        .where(ContentField.section_id == section_id)).first()
+    return resolve_image_path(ws.data_dir, row[0]).read_bytes() if row else None
+
+
+def test_markdown_with_front_matter_becomes_sections_with_images(ws, tmp_path):
+    folder = draft_folder(tmp_path)
+    result = import_file(ws, folder / "highlands.md")
+    assert result["title"] == "A Week in the Highlands"
+    assert [s["title"] for s in result["sections"]] == ["Introduction", "Glen Affric", "The Coast Road", "Home"]
+    post = post_detail(ws, result["post_id"])
+    assert post["title"] == "A Week in the Highlands" and post["status"] == "draft"
+    assert load_front_matter(post["fields"][FRONT_MATTER]) == {"author": "Morag", "tags": ["travel", "scotland"],
+                                                               "date": datetime.date(2024, 5, 1)}
+    intro, glen, coast, home = (s["fields"]["draft"] for s in post["sections"])
+    assert intro == "We set off from Inverness on a wet Monday."
+    # Markdown is kept as written: emphasis, lists, links, sub-headings, quotes, tables, code (its "##" too).
+    assert glen.startswith("The old **Caledonian pines** stand over the water, and the path is *soft* underfoot.")
+    assert "- [the forest guide](https://example.org/affric)" in glen and "### Where we stayed" in glen
+    assert "![" not in glen  # the image that opened the section became the section's image
+    assert "> The sea was the colour of slate." in coast and "| Tue | 42    |" in coast
+    assert '# ## not a heading: it is inside a code block' in coast
+    glen_bytes = (folder / "images" / "glen.png").read_bytes()
+    harbour = (folder / "images" / "harbour.png").read_bytes()
+    assert _accepted_image(ws, post["sections"][1]["id"]) == glen_bytes
+    # An image inside the text stays where it is, renamed to the name an export writes it under.
+    sha = hashlib.sha256(harbour).hexdigest()
+    assert home == f"Back in time for tea, with a photo of the harbour: ![Harbour](images/{sha[:16]}.png)"
+    assert _accepted_image(ws, post["sections"][3]["id"]) == harbour
+    assert _accepted_image(ws, post["sections"][0]["id"]) is None
+
+
+def test_split_level_and_target_field_are_choices(ws, tmp_path):
+    folder = draft_folder(tmp_path)
+    result = import_file(ws, folder / "highlands.md", ImportOptions(split_level=3, field="notes"))
+    assert [s["title"] for s in result["sections"]] == ["Introduction", "Glen Affric", "Where we stayed",
+                                                        "The Coast Road", "Home"]
+    post = post_detail(ws, result["post_id"])
+    assert post["sections"][2]["fields"] == {"notes": "A bothy by the river."}
+    assert all("draft" not in s["fields"] for s in post["sections"])
+
+
+def test_title_from_h1_then_file_name(ws, tmp_path):
+    (tmp_path / "plain.md").write_text("# The Real Title\n\nHello.\n\n## One\n\nText one.\n")
+    result = import_file(ws, tmp_path / "plain.md")
+    assert result["title"] == "The Real Title"
+    assert [s["title"] for s in result["sections"]] == ["Introduction", "One"]
+    assert post_detail(ws, result["post_id"])["sections"][0]["fields"]["draft"] == "Hello."
+    (tmp_path / "untitled-notes.md").write_text("## Only\n\nText.\n")
+    assert import_file(ws, tmp_path / "untitled-notes.md")["title"] == "untitled-notes"
+
+
+def test_no_headings_gives_one_section_and_says_so(ws, tmp_path):
+    folder = draft_folder(tmp_path)
+    result = import_file(ws, folder / "no_headings.md")
+    assert [s["title"] for s in result["sections"]] == ["Introduction"]
+    assert "no headings" in result["notes"][0]
+    text = post_detail(ws, result["post_id"])["sections"][0]["fields"]["draft"]
+    assert text == (folder / "no_headings.md").read_text().strip()
+
+
+def test_word_document_is_converted_to_markdown(ws, tmp_path):
+    path = word_draft(tmp_path / "harvest.docx")
+    result = import_file(ws, path)
+    assert result["title"] == "Harvest Report"
+    assert [s["title"] for s in result["sections"]] == ["Introduction", "Apples", "Pears"]
+    post = post_detail(ws, result["post_id"])
+    intro, apples, pears = (s["fields"]["draft"] for s in post["sections"])
+    assert intro == "An opening paragraph before any section."
+    assert "The crop was **excellent** and *early*." in apples
+    assert "- Bramley" in apples and "- Cox" in apples
+    assert "| Variety | Tonnes |" in pears and "| Conference | 12 |" in pears
+    # The embedded picture is stored and is the section's image.
+    image = _accepted_image(ws, post["sections"][1]["id"])
+    assert image is not None and image.startswith(b"\x89PNG")
+    assert "images/" in apples  # it stays in the text where the author put it
+
+
+def test_html_is_converted_and_scripts_dropped(ws, tmp_path):
+    folder = draft_folder(tmp_path)
+    result = import_file(ws, folder / "fieldnotes.html")
+    assert result["title"] == "Notes from the Field"
+    assert [s["title"] for s in result["sections"]] == ["Introduction", "Morning", "Evening"]
+    post = post_detail(ws, result["post_id"])
+    intro, morning, evening = (s["fields"]["draft"] for s in post["sections"])
+    assert intro == "Written on the *train* home."
+    assert "Fog over the **valley**, then sun." in morning and "- coffee" in morning
+    assert "[the book](https://example.org/book)" in evening and "> Quiet at last." in evening
+    assert "alert" not in json.dumps(post) and "color: red" not in json.dumps(post)
+    assert _accepted_image(ws, post["sections"][1]["id"]) == (folder / "images" / "glen.png").read_bytes()
+
+
+def test_pasted_markdown_and_html(ws):
+    result = import_pasted(ws, "# Pasted Post\n\n## A\n\nAlpha *one*.\n\n## B\n\nBeta.\n", is_html=False)
+    assert result["title"] == "Pasted Post"
+    assert [s["title"] for s in result["sections"]] == ["A", "B"]
+    data_uri = "data:image/png;base64," + base64.b64encode(png("purple")).decode()
+    result = import_pasted(ws, f"<h2>Only</h2><p>Some <b>bold</b> text.</p><p><img src='{data_uri}' alt='p'></p>",
+                           is_html=True)
+    post = post_detail(ws, result["post_id"])
+    assert post["title"] == "Pasted text"
+    sha = hashlib.sha256(png("purple")).hexdigest()
+    assert post["sections"][0]["fields"]["draft"] == f"Some **bold** text.\n\n![p](images/{sha[:16]}.png)"
+    assert _accepted_image(ws, post["sections"][0]["id"]) == png("purple")
+
+
+def test_web_images_stay_links(ws, tmp_path):
+    (tmp_path / "web.md").write_text("## One\n\n![far](https://example.org/a.png) away\n")
+    result = import_file(ws, tmp_path / "web.md")
+    assert "on the web" in result["notes"][0]
+    assert post_detail(ws, result["post_id"])["sections"][0]["fields"]["draft"] == \
+        "![far](https://example.org/a.png) away"
+
+
+# --- bad drafts: a clear message, nothing imported ----------------------------------------------------------------
+
+def _binary(tmp_path):
+    path = tmp_path / "photo.md"
+    path.write_bytes(png("black") + b"\x00\x01\x02" * 100)
+    return path
+
+
+def _empty(tmp_path):
+    path = tmp_path / "empty.md"
+    path.write_bytes(b"")
+    return path
+
+
+def _blank(tmp_path):
+    path = tmp_path / "blank.md"
+    path.write_text("\n  \n\n")
+    return path
+
+
+def _huge(tmp_path):
+    path = tmp_path / "huge.md"
+    with open(path, "wb") as fh:  # 50 MB, sparse: nothing is read before the size is checked
+        fh.truncate(50 * 1024 * 1024)
+    return path
+
+
+def _broken_front_matter(tmp_path):
+    return draft_folder(tmp_path) / "broken_front_matter.md"
+
+
+def _list_front_matter(tmp_path):
+    path = tmp_path / "list.md"
+    path.write_text("---\n- one\n- two\n---\n## S\n\nText.\n")
+    return path
+
+
+def _unclosed_front_matter(tmp_path):
+    path = tmp_path / "unclosed.md"
+    path.write_text("---\ntitle: Never closed\n\n## S\n\nText.\n")
+    return path
+
+
+def _outside_image(tmp_path):
+    return draft_folder(tmp_path) / "outside_image.md"
+
+
+def _absolute_image(tmp_path):
+    folder = draft_folder(tmp_path)
+    path = folder / "absolute.md"
+    path.write_text(f"## S\n\n![x]({tmp_path / 'outside.png'})\n")
+    return path
+
+
+def _symlinked_image(tmp_path):
+    folder = draft_folder(tmp_path)
+    os.symlink(tmp_path / "outside.png", folder / "images" / "link.png")
+    path = folder / "linked.md"
+    path.write_text("## S\n\n![x](images/link.png)\n")
+    return path
+
+
+def _missing_image(tmp_path):
+    folder = draft_folder(tmp_path)
+    path = folder / "missing.md"
+    path.write_text("## One\n\nText.\n\n## Two\n\n![gone](images/nothing-here.png)\n")
+    return path
+
+
+def _not_an_image(tmp_path):
+    folder = draft_folder(tmp_path)
+    (folder / "images" / "fake.png").write_text("<html>not an image</html>")
+    path = folder / "fake.md"
+    path.write_text("## One\n\n![fake](images/fake.png)\n")
+    return path
+
+
+def _not_docx(tmp_path):
+    path = tmp_path / "letter.docx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)  # an old binary .doc renamed
+    return path
+
+
+def _wrong_type(tmp_path):
+    path = tmp_path / "picture.png"
+    path.write_bytes(png("white"))
+    return path
+
+
+BAD = {
+    "binary": (_binary, "not a text file"),
+    "empty": (_empty, "is empty"),
+    "blank": (_blank, "is empty"),
+    "50 MB": (_huge, "50 MB; a draft can be at most 20 MB"),
+    "broken front matter": (_broken_front_matter, "front matter at the top of “broken_front_matter.md” is not valid"),
+    "front matter that is a list": (_list_front_matter, "must be “key: value” lines"),
+    "front matter never closed": (_unclosed_front_matter, "is not closed"),
+    "image outside the folder": (_outside_image, "outside the draft's folder"),
+    "absolute image path": (_absolute_image, "outside the draft's folder"),
+    "image through a symlink": (_symlinked_image, "outside the draft's folder"),
+    "missing image": (_missing_image, "images/nothing-here.png, which is not there"),
+    "not an image": (_not_an_image, "cannot be used"),
+    "old .doc renamed": (_not_docx, "is not a Word document"),
+    "not a draft type": (_wrong_type, "choose a Markdown (.md), Word (.docx) or HTML (.html) file"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_draft_is_refused_whole(ws, tmp_path, case):
+    make, message = BAD[case]
+    path = make(tmp_path)
+    before = _counts(ws)
+    with pytest.raises(DraftError) as err:
+        import_file(ws, path)
+    assert message in str(err.value)
+    assert "Error" not in str(err.value) and "Traceback" not in str(err.value)
+    assert _counts(ws) == before
+    assert not (ws.data_dir / "content").exists()  # no image was stored either
+
+
+def test_limit_is_the_documented_one():
+    assert MAX_DRAFT_BYTES == 20 * 1024 * 1024
+
+
+# --- the CLI contract -----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def run_cli(db_url, tmp_path, monkeypatch):
+    from wfdesk.cli import main
+
+    monkeypatch.setenv("WFDESK_DATABASE_URL", db_url)
+    monkeypatch.setenv("WFDESK_DATA_DIR", str(tmp_path / "data"))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+        return code, out.getvalue(), err.getvalue()
+
+    return run
+
+
+def test_cli_import_post_prints_the_post_and_its_sections(run_cli, tmp_path):
+    folder = draft_folder(tmp_path)
+    code, out, err = run_cli("import-post", str(folder / "highlands.md"), "--split-level", "2", "--field", "draft")
+    assert code == 0, err
+    data = json.loads(out)
+    assert set(data) == {"post_id", "title", "sections"}
+    assert data["title"] == "A Week in the Highlands"
+    assert [s["title"] for s in data["sections"]] == ["Introduction", "Glen Affric", "The Coast Road", "Home"]
+    assert all(isinstance(s["id"], int) for s in data["sections"])
+
+
+@pytest.mark.parametrize("case", ["binary", "empty", "50 MB", "broken front matter", "image outside the folder"])
+def test_cli_import_post_bad_input_exits_2(run_cli, tmp_path, case):
+    make, message = BAD[case]
+    code, out, err = run_cli("import-post", str(make(tmp_path)))
+    assert code == 2 and out == ""
+    assert message in err and "Traceback" not in err
+
+
+def test_cli_import_post_bad_options_exit_2(run_cli, tmp_path):
+    folder = draft_folder(tmp_path)
+    code, _, err = run_cli("import-post", str(folder / "highlands.md"), "--split-level", "9")
+    assert code == 2 and "between 1 and 6" in err
+    code, _, err = run_cli("import-post", str(folder / "highlands.md"), "--field", "not a field")
+    assert code == 2 and "not a valid field name" in err

@@ -1,0 +1,229 @@
+"""`wordpress_publish` against a loopback server that speaks the WordPress REST API (posts and media)."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import entry_points
+
+import pytest
+
+from wfdesk.content import post_fields as pf
+from wfdesk.content.post_import import import_file
+from wfdesk.db import editing
+from wfdesk.db.models import WorkflowStepEntity
+from wfdesk.db.queries import post_detail
+from wfdesk.errors import ConfigError
+from wfdesk.scripts.registry import SCRIPT_TYPES, execute_step_script
+
+from content_drafts import draft_folder
+from loopback_wordpress import WordPressServer
+
+PASSWORD = "abcd EFGH 1234 ijkl MNOP 6789"
+
+
+@pytest.fixture(scope="module")
+def wp_server():
+    with WordPressServer() as server:
+        yield server
+
+
+@pytest.fixture
+def wp(wp_server, monkeypatch):
+    wp_server.reset()
+    wp_server.add_user("editor", PASSWORD)
+    monkeypatch.setenv("WFDESK_WORDPRESS_APP_PASSWORD", PASSWORD)
+    return wp_server
+
+
+def _step(ws, site: str, **params) -> int:
+    config = {"inputs": {}, "outputs": {},
+              "script_config": {"type": "wordpress_publish",
+                                "parameters": {"site_url": site, "username": "editor", "timeout": 10, **params}}}
+    with ws.db.session() as s:
+        step = WorkflowStepEntity(name="publish_to_wordpress", stage="Publishing", position=9, config=config)
+        s.add(step)
+        s.flush()
+        return step.id
+
+
+@pytest.fixture
+def post(ws, tmp_path):
+    return import_file(ws, draft_folder(tmp_path) / "highlands.md")
+
+
+def _fields(ws, post_id: int) -> dict:
+    return post_detail(ws, post_id)["fields"]
+
+
+def test_first_publish_creates_a_draft_with_media_and_featured_image(ws, wp, post):
+    step = _step(ws, wp.site_url)
+    result = execute_step_script(step, post["post_id"], {})
+    assert result["success"], result
+    assert list(wp.posts) and len(wp.posts) == 1
+    remote = next(iter(wp.posts.values()))
+    assert remote["status"] == "draft" and remote["title"]["raw"] == "A Week in the Highlands"
+    html = remote["content"]["raw"]
+    assert "<h2>Glen Affric</h2>" in html and "<strong>Caledonian pines</strong>" in html and "<table>" in html
+    assert len(wp.media) == 2
+    urls = {m["source_url"] for m in wp.media.values()}
+    assert all(url in html for url in urls)  # the images in the content are the uploaded media
+    glen = next(m for m in wp.media.values() if m["alt_text"] == "Pines above the loch")
+    assert remote["featured_media"] == glen["id"]  # the first section image is the featured image
+    for call in wp.calls("POST", "/wp-json/wp/v2/media"):
+        if call["path"] == "/wp-json/wp/v2/media":
+            assert call["headers"]["content-disposition"].startswith('attachment; filename="')
+            assert call["headers"]["content-type"] == "image/png"
+        assert call["headers"]["authorization"].startswith("Basic ")
+    fields = _fields(ws, post["post_id"])
+    assert fields[pf.WORDPRESS_POST_ID] == str(remote["id"])
+    assert fields[pf.WORDPRESS_LINK] == remote["link"] and fields[pf.WORDPRESS_STATUS] == "draft"
+    assert fields[pf.WORDPRESS_MODIFIED_GMT] == remote["modified_gmt"]
+    assert result["results"][0]["link"] == remote["link"]
+
+
+def test_republish_updates_the_same_post_without_uploading_again(ws, wp, post):
+    step = _step(ws, wp.site_url)
+    assert execute_step_script(step, post["post_id"], {})["success"]
+    uploads = len([c for c in wp.calls("POST", "/wp-json/wp/v2/media") if c["path"] == "/wp-json/wp/v2/media"])
+    section = post_detail(ws, post["post_id"])["sections"][2]
+    editing.save_field(ws, post["post_id"], section["id"], "draft", "A new text for the coast.",
+                       section["locks"]["draft"])
+    result = execute_step_script(step, post["post_id"], {})
+    assert result["success"], result
+    assert len(wp.posts) == 1
+    remote = next(iter(wp.posts.values()))
+    assert "A new text for the coast." in remote["content"]["raw"]
+    assert len([c for c in wp.calls("POST", "/wp-json/wp/v2/media")
+                if c["path"] == "/wp-json/wp/v2/media"]) == uploads == 2
+    assert _fields(ws, post["post_id"])[pf.WORDPRESS_MODIFIED_GMT] == remote["modified_gmt"]
+
+
+def test_a_post_changed_on_the_site_is_reported_not_overwritten(ws, wp, post):
+    step = _step(ws, wp.site_url)
+    assert execute_step_script(step, post["post_id"], {})["success"]
+    remote_id = next(iter(wp.posts))
+    wp.edit_on_site(remote_id, "Fixed a typo in wp-admin.")
+    posts_before = len(wp.calls("POST", "/wp-json/wp/v2/posts"))
+    result = execute_step_script(step, post["post_id"], {})
+    assert not result["success"]
+    error = result["results"][0]["error"]
+    assert "changed on 127.0.0.1" in error and "Nothing was sent" in error
+    assert wp.posts[remote_id]["content"]["raw"] == "Fixed a typo in wp-admin."
+    assert len(wp.calls("POST", "/wp-json/wp/v2/posts")) == posts_before
+    # The editor decides to replace it.
+    result = execute_step_script(step, post["post_id"], {"parameters": {"overwrite_remote_changes": True}})
+    assert result["success"], result
+    assert "<h2>Glen Affric</h2>" in wp.posts[remote_id]["content"]["raw"]
+
+
+def test_a_remote_post_deleted_on_the_site_gets_a_new_draft(ws, wp, post):
+    step = _step(ws, wp.site_url)
+    assert execute_step_script(step, post["post_id"], {})["success"]
+    wp.posts.clear()
+    result = execute_step_script(step, post["post_id"], {})
+    assert result["success"]
+    assert "is gone from the site" in result["results"][0]["metadata"]["notes"][0]
+    assert _fields(ws, post["post_id"])[pf.WORDPRESS_POST_ID] == str(next(iter(wp.posts)))
+
+
+def _failed(ws, wp, post, step) -> str:
+    result = execute_step_script(step, post["post_id"], {})
+    assert not result["success"]
+    assert pf.WORDPRESS_POST_ID not in _fields(ws, post["post_id"])
+    return result["results"][0]["error"]
+
+
+def test_wrong_application_password_is_401(ws, wp, post, monkeypatch):
+    monkeypatch.setenv("WFDESK_WORDPRESS_APP_PASSWORD", "wrong pass word here")
+    error = _failed(ws, wp, post, _step(ws, wp.site_url))
+    assert "refused the user name “editor” or its application password" in error
+    assert "invalid application password" in error
+    assert not wp.posts and not wp.media
+
+
+def test_user_without_the_right_role_is_403(ws, wp, post):
+    wp.add_user("editor", PASSWORD, caps={"read"})
+    error = _failed(ws, wp, post, _step(ws, wp.site_url))
+    assert "is not allowed to upload the image" in error and "Author or Editor role" in error
+    assert not wp.posts and not wp.media
+
+
+def test_an_image_too_large_for_the_site_is_413(ws, wp, post):
+    wp.max_upload = 50  # bytes: the front server refuses every image
+    error = _failed(ws, wp, post, _step(ws, wp.site_url))
+    assert "larger than the site accepts" in error
+    assert not wp.posts
+
+
+def test_a_site_that_does_not_answer_in_time(ws, wp, post):
+    wp.delay = 2.0
+    error = _failed(ws, wp, post, _step(ws, wp.site_url, timeout=0.3))
+    assert "did not answer within 0.3 s" in error
+
+
+def test_media_uploaded_before_a_failure_is_not_uploaded_again(ws, wp, post):
+    wp.add_user("editor", PASSWORD, caps={"upload_files"})  # may upload, may not write posts
+    step = _step(ws, wp.site_url)
+    error = _failed(ws, wp, post, step)
+    assert "not allowed to create the draft" in error
+    assert len(wp.media) == 2, [(r["method"], r["path"]) for r in wp.requests]
+    wp.add_user("editor", PASSWORD, caps={"upload_files", "edit_posts"})
+    assert execute_step_script(step, post["post_id"], {})["success"]
+    assert len(wp.media) == 2 and len(wp.posts) == 1
+
+
+def test_without_an_application_password_nothing_is_sent(ws, wp, post, monkeypatch):
+    monkeypatch.delenv("WFDESK_WORDPRESS_APP_PASSWORD")
+    with pytest.raises(ConfigError) as err:
+        execute_step_script(_step(ws, wp.site_url), post["post_id"], {})
+    assert "no application password is kept for editor" in str(err.value)
+    assert wp.requests == []
+
+
+def test_site_address_and_user_are_checked(ws, wp, post):
+    with pytest.raises(ConfigError) as err:
+        execute_step_script(_step(ws, "blog.example.com", username=""), post["post_id"], {})
+    assert "site_url" in str(err.value) and "username" in str(err.value)
+
+
+def test_the_application_password_comes_from_the_keyring(ws, wp, post, monkeypatch):
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1
+        store: dict = {}
+
+        def get_password(self, service, username):
+            return self.store.get((service, username))
+
+        def set_password(self, service, username, password):
+            self.store[(service, username)] = password
+
+        def delete_password(self, service, username):
+            self.store.pop((service, username), None)
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    try:
+        from wfdesk.content.wordpress_auth import set_app_password
+
+        monkeypatch.delenv("WFDESK_WORDPRESS_APP_PASSWORD")
+        set_app_password(wp.site_url, "editor", PASSWORD)
+        assert ("wfdesk", f"wordpress:editor@{wp.site_url.split('//')[1]}") in MemoryKeyring.store
+        assert execute_step_script(_step(ws, wp.site_url), post["post_id"], {})["success"]
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_registered_through_the_entry_point():
+    names = {ep.name: ep.value for ep in entry_points(group="wfdesk.script_types")}
+    assert names["wordpress_publish"] == "wfdesk.scripts.wordpress_publish:PLUGIN"
+    info = SCRIPT_TYPES["wordpress_publish"]
+    assert info.source.startswith("wfdesk ") and info.panel.endswith(":WordPressPublishPanel")
+
+
+def test_media_map_is_kept_per_site(ws, wp, post):
+    assert execute_step_script(_step(ws, wp.site_url), post["post_id"], {})["success"]
+    media = json.loads(_fields(ws, post["post_id"])[pf.WORDPRESS_MEDIA])
+    assert list(media) == [wp.site_url] and len(media[wp.site_url]) == 2

@@ -1,0 +1,147 @@
+"""Reading a draft file (or pasted text) into Markdown plus its front matter, refusing what cannot be a draft.
+
+Libraries do the parsing: python-frontmatter (YAML front matter), mammoth (Word → semantic HTML, its images as data
+URIs) and markdownify (HTML → Markdown). Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wfdesk.errors import WfdeskError
+
+MAX_DRAFT_BYTES = 20 * 1024 * 1024  # a long article with its images is a few MB; more is not a draft
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".txt")
+HTML_SUFFIXES = (".html", ".htm")
+WORD_SUFFIXES = (".docx",)
+SUPPORTED = "Markdown (.md), Word (.docx) or HTML (.html)"
+
+
+class DraftError(WfdeskError, ValueError):
+    """A draft that cannot be imported; the message says what is wrong in plain words."""
+
+
+@dataclass
+class DraftText:
+    markdown: str
+    name: str  # the file name (or "Pasted text"), for messages and as the title of last resort
+    front_matter: dict[str, Any] = field(default_factory=dict)
+    title_hint: str | None = None  # an HTML page's <title>
+    base_dir: Path | None = None  # where relative image paths are looked up (None for pasted text)
+
+
+def read_draft_file(path: Path) -> DraftText:
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise DraftError(f"“{name}” does not exist or is not a file.")
+    suffix = path.suffix.lower()
+    if suffix not in MARKDOWN_SUFFIXES + HTML_SUFFIXES + WORD_SUFFIXES:
+        raise DraftError(f"“{name}” is not a draft wfdesk can read: choose a {SUPPORTED} file.")
+    size = path.stat().st_size
+    if size > MAX_DRAFT_BYTES:
+        raise DraftError(f"“{name}” is {size / 1024 / 1024:.0f} MB; a draft can be at most "
+                         f"{MAX_DRAFT_BYTES // 1024 // 1024} MB.")
+    if size == 0:
+        raise DraftError(f"“{name}” is empty.")
+    data = path.read_bytes()
+    if suffix in WORD_SUFFIXES:
+        draft = DraftText(markdown=word_to_markdown(data, name), name=name)
+    else:
+        text = _decode_text(data, name)
+        draft = from_html(text, name) if suffix in HTML_SUFFIXES else from_markdown(text, name)
+    draft.base_dir = path.resolve().parent
+    return draft
+
+
+def read_pasted(text: str, is_html: bool = False) -> DraftText:
+    """Markdown or HTML from the clipboard, as if it came from a file without a folder."""
+    name = "Pasted text"
+    if len(text.encode("utf-8", "ignore")) > MAX_DRAFT_BYTES:
+        raise DraftError(f"The pasted text is larger than {MAX_DRAFT_BYTES // 1024 // 1024} MB.")
+    return from_html(text, name) if is_html else from_markdown(text, name)
+
+
+def from_markdown(text: str, name: str) -> DraftText:
+    import frontmatter
+    import yaml
+
+    text = text.lstrip("\ufeff")
+    broken = f"The front matter at the top of “{name}”"
+    meta: Any = {}
+    body = text
+    handler = frontmatter.detect_format(text, frontmatter.handlers)
+    if handler is not None:
+        try:
+            raw, body = handler.split(text)
+            meta = handler.load(raw) if raw.strip() else {}
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            line = f" (line {where.line + 1})" if where is not None else ""
+            problem = getattr(exc, "problem", None) or "it cannot be read"
+            raise DraftError(f"{broken} is not valid YAML{line}: {problem}. Fix it or remove it.") from None
+        except ValueError:
+            raise DraftError(f"{broken} is not closed: add a line with --- after it.") from None
+    elif text.startswith("---\n") and "\n---" not in text[3:]:
+        raise DraftError(f"{broken} is not closed: add a line with --- after it.")
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise DraftError(f"{broken} must be “key: value” lines, not a list or a single value.")
+    if not body.strip():
+        raise DraftError(f"“{name}” has front matter but no text." if meta else f"“{name}” is empty.")
+    return DraftText(markdown=body, name=name, front_matter=dict(meta))
+
+
+def from_html(text: str, name: str) -> DraftText:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(text, "html.parser")
+    title = soup.title.get_text(" ", strip=True) if soup.title else None
+    for tag in soup(["script", "style", "head", "noscript", "template"]):
+        tag.decompose()
+    markdown = html_to_markdown(str(soup.body or soup))
+    if not markdown.strip():
+        raise DraftError(f"“{name}” has no text.")
+    return DraftText(markdown=markdown, name=name, title_hint=title or None)
+
+
+def html_to_markdown(html: str) -> str:
+    from markdownify import markdownify
+
+    # ATX headings (## Title) so the splitter and a person read the same thing; "-" bullets as most editors write.
+    return markdownify(html, heading_style="ATX", bullets="-", escape_underscores=False, escape_asterisks=False,
+                       keep_inline_images_in=["td", "th", "li", "a"]).strip() + "\n"
+
+
+def word_to_markdown(data: bytes, name: str) -> str:
+    import mammoth
+
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise DraftError(f"“{name}” is not a Word document (.docx); it may be an older .doc or another file "
+                         f"renamed. Save it as .docx and try again.")
+    try:
+        result = mammoth.convert_to_html(io.BytesIO(data))  # images become data: URIs, stored like any other image
+    except (KeyError, zipfile.BadZipFile, ValueError) as exc:
+        raise DraftError(f"“{name}” is not a readable Word document ({exc}).") from None
+    markdown = html_to_markdown(result.value)
+    if not markdown.strip():
+        raise DraftError(f"“{name}” has no text.")
+    return markdown
+
+
+def _decode_text(data: bytes, name: str) -> str:
+    if b"\x00" in data[:8192]:
+        raise DraftError(f"“{name}” is not a text file (it looks like a binary file).")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DraftError(f"“{name}” is not a UTF-8 text file (it looks like a binary file or another "
+                         f"encoding).") from None
+    if not text.strip():
+        raise DraftError(f"“{name}” is empty.")
+    return text

@@ -1,0 +1,32 @@
+"""A post as one Markdown file: front matter, then `## Title` and the body of each section, images beside it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wfdesk.content.post_fields import dump_front_matter
+from wfdesk.content.post_read import ExportPost
+
+
+def front_matter(post: ExportPost, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """title and status first, then the keys kept from the draft (which never replace those two)."""
+    keys: dict[str, Any] = {"title": post.title, "status": post.status}
+    for key, value in {**(extra or {}), **post.kept}.items():
+        keys.setdefault(key, value)
+    return keys
+
+
+def render_markdown(post: ExportPost, extra_front_matter: dict[str, Any] | None = None) -> str:
+    blocks = ["---\n" + dump_front_matter(front_matter(post, extra_front_matter)) + "\n---"]
+    for section in post.sections:
+        blocks.append(f"## {section.title}".rstrip())
+        if section.image is not None:
+            blocks.append(f"![{_alt(section.image.alt)}]({section.image.name})")
+        if section.body.strip():
+            blocks.append(section.body.strip("\n").rstrip())
+    return "\n\n".join(blocks) + "\n"
+
+
+def _alt(text: str) -> str:
+    # Square brackets and line breaks would end the alt text early; the words are kept.
+    return " ".join(text.split()).replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")

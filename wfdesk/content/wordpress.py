@@ -1,0 +1,126 @@
+"""A small client for the WordPress REST API's posts and media endpoints (application-password auth, requests).
+
+Every call has a timeout; every failure becomes one plain sentence naming the site and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from wfdesk.errors import UnitError
+
+API = "/wp-json/wp/v2"
+
+
+@dataclass
+class RemotePost:
+    id: int
+    link: str
+    status: str
+    modified_gmt: str
+    featured_media: int = 0
+
+    @classmethod
+    def from_json(cls, data: Any, site: str) -> RemotePost:
+        try:
+            return cls(id=int(data["id"]), link=str(data.get("link") or ""), status=str(data.get("status") or ""),
+                       modified_gmt=str(data.get("modified_gmt") or ""),
+                       featured_media=int(data.get("featured_media") or 0))
+        except (KeyError, TypeError, ValueError):
+            raise UnitError(f"{site} did not answer like a WordPress site (is the address right?)") from None
+
+
+class NotFound(UnitError):
+    """The remote post (or media) is gone."""
+
+
+class WordPressClient:
+    def __init__(self, site_url: str, username: str, app_password: str, timeout: float = 30) -> None:
+        self.site = site_url.rstrip("/")
+        self.host = urlsplit(self.site).netloc or self.site
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.auth = (username, app_password.replace(" ", ""))
+        self.session.headers["Accept"] = "application/json"
+        self.username = username
+
+    def close(self) -> None:
+        self.session.close()
+
+    # --- posts ----------------------------------------------------------------------------------------------
+
+    def get_post(self, post_id: int) -> RemotePost:
+        data = self._call("GET", f"/posts/{post_id}", "read the post", params={"context": "edit"})
+        return RemotePost.from_json(data, self.host)
+
+    def create_post(self, fields: dict[str, Any]) -> RemotePost:
+        return RemotePost.from_json(self._call("POST", "/posts", "create the draft", json=fields), self.host)
+
+    def update_post(self, post_id: int, fields: dict[str, Any]) -> RemotePost:
+        data = self._call("POST", f"/posts/{post_id}", "update the post", json=fields)
+        return RemotePost.from_json(data, self.host)
+
+    # --- media ----------------------------------------------------------------------------------------------
+
+    def upload_media(self, filename: str, data: bytes, mime: str, alt: str) -> dict[str, Any]:
+        """Upload one image (raw body with Content-Disposition, as the media endpoint takes it); {"id", "url"}."""
+        headers = {"Content-Type": mime, "Content-Disposition": f'attachment; filename="{filename}"'}
+        answer = self._call("POST", "/media", f"upload the image {filename}", data=data, headers=headers)
+        try:
+            media = {"id": int(answer["id"]), "url": str(answer.get("source_url") or answer.get("link") or "")}
+        except (KeyError, TypeError, ValueError):
+            raise UnitError(f"{self.host} did not answer the upload like a WordPress site") from None
+        if alt:
+            self._call("POST", f"/media/{media['id']}", f"set the alt text of {filename}", json={"alt_text": alt})
+        return media
+
+    # --- plumbing -------------------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
+        url = f"{self.site}{API}{path}"
+        try:
+            resp = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.Timeout:
+            raise UnitError(f"{self.host} did not answer within {self.timeout:g} s while trying to {what}; "
+                            f"try again later") from None
+        except requests.ConnectionError:
+            raise UnitError(f"cannot reach {self.host} to {what}: check the site address and the network") from None
+        except requests.RequestException as exc:
+            raise UnitError(f"could not {what} on {self.host}: {exc}") from None
+        if resp.status_code >= 400:
+            raise self._error(resp, what)
+        try:
+            return resp.json()
+        except ValueError:
+            raise UnitError(f"{self.host} did not answer like a WordPress site while trying to {what} "
+                            f"(is the address right?)") from None
+
+    def _error(self, resp: requests.Response, what: str) -> UnitError:
+        code, message = "", ""
+        try:
+            body = resp.json()
+            if isinstance(body, dict):
+                code, message = str(body.get("code") or ""), str(body.get("message") or "")
+        except ValueError:
+            pass
+        status = resp.status_code
+        said = f" WordPress said: “{message}”" if message else ""
+        if status == 401:
+            return UnitError(f"{self.host} refused the user name “{self.username}” or its application password, "
+                             f"so wfdesk could not {what}. Check both in the WordPress panel.{said}")
+        if status == 403:
+            return UnitError(f"The WordPress user “{self.username}” is not allowed to {what} on {self.host}. "
+                             f"Ask the site's administrator for the Author or Editor role.{said}")
+        if status == 413:
+            return UnitError(f"{self.host} refused to {what}: it is larger than the site accepts. Make the image "
+                             f"smaller or ask the site's administrator to raise the upload limit.")
+        if status == 404 and code in ("rest_post_invalid_id", "rest_no_route", ""):
+            if code == "rest_no_route" or not code:
+                return UnitError(f"{self.host} has no WordPress REST API at {API} (is the address right, and is the "
+                                 f"REST API enabled?)")
+            return NotFound(f"The post is no longer on {self.host}.{said}")
+        return UnitError(f"{self.host} answered {status} when trying to {what}.{said or ' ' + resp.text[:200]}")
