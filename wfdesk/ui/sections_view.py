@@ -80,6 +80,7 @@ class SectionsView(QWidget):
     loaded = Signal()
     message = Signal(str)
     post_requested = Signal(int)  # an undo/redo touched this post: the window should show it
+    section_chosen = Signal(int)  # the editor moved to another section of the table (click, keys)
 
     def __init__(self, ws: Workspace | None, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -408,8 +409,23 @@ class SectionsView(QWidget):
         col = COL_TITLE if field is None else FIRST_FIELD_COL + self.field_names().index(field)
         self.table.setCurrentCell(row, col)
 
-    def _cell_changed(self, row: int, col: int, _prev_row: int, _prev_col: int) -> None:
+    def select_section(self, section_id: int) -> None:
+        """Make this section the current row (another view chose it), keeping the column the editor is in."""
+        row = self.row_of(section_id)
+        if row < 0 or row == self.table.currentRow():
+            return
+        col = self.table.currentColumn()
+        self.table.setCurrentCell(row, col if col >= 0 else COL_TITLE)
+        self.table.scrollTo(self.table.model().index(row, max(col, FIRST_FIELD_COL)))
+
+    def current_section_id(self) -> int | None:
+        section = self.current_section()
+        return section["id"] if section else None
+
+    def _cell_changed(self, row: int, col: int, prev_row: int, _prev_col: int) -> None:
         section = self.section_at(row)
+        if section is not None and row != prev_row:
+            self.section_chosen.emit(section["id"])
         new_target = None
         if section is not None and col >= FIRST_FIELD_COL:
             name = self.field_names()[col - FIRST_FIELD_COL]
