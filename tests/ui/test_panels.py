@@ -124,7 +124,7 @@ def test_header_picker_and_inputs(qtbot, gui_ws, runs, loopback):
     panel.picker.all_button.click()
     assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
     editor = panel._input_editors["input1"]
-    assert editor.placeholderText() == "from each section's draft"
+    assert editor.placeholderText() == "from each section's own Section Content"
     assert panel.input_overrides() == {} and panel.llm_overrides() == {}
     panel.temperature_spin.setValue(0.2)
     panel.model_edit.setText("other-model")

@@ -295,3 +295,17 @@ def test_review_keys_are_not_ambiguous_in_the_main_window(qtbot, candidates, mai
     press(qtbot, K.Key_PageDown)
     qtbot.waitUntil(lambda: panel.picker.current_id() == 712, timeout=TIMEOUT)
     assert ambiguous == []
+
+
+def test_panel_header_and_options_name_fields_by_their_labels(qtbot, gui_ws, runs):
+    stored = ("image_prompts", "generated_image_url")
+    panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
+    click(qtbot, button(panel, "Run options"))
+    editor = panel.options_box.findChildren(type(panel._input_editors["input1"]))[0]
+    assert editor.isVisible()
+    texts = [panel.description_label.text(), panel.picker.tree.headerItem().text(2), editor.placeholderText(),
+             editor.toolTip()]
+    assert "Image Prompts" in texts[0] and "Generated Image URL" in texts[0]
+    assert texts[1] == "Image Prompts"
+    for text in texts:
+        assert not any(name in text for name in stored), text

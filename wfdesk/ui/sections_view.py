@@ -222,11 +222,14 @@ class SectionsView(QWidget):
 
         def load() -> dict[str, Any]:
             from wfdesk.db import queries
+            from wfdesk.db.field_labels import labels_by_field
 
             detail = queries.post_detail(ws, post_id)
             names = detail["field_names"]
-            # Columns in workflow order (each step's input, then its output), other fields after them.
-            order = queries.step_field_names(ws)
+            # Columns in workflow order (each step's input, then its output), other fields after them; each
+            # headed by the label the steps give the field.
+            detail["labels"] = labels_by_field(queries.list_steps(ws))
+            order = list(detail["labels"])
             detail["field_names"] = [n for n in order if n in names] + [n for n in names if n not in order]
             if not names:
                 # A new post: offer the fields the workflow reads, so drafts can be typed at once.
@@ -256,7 +259,7 @@ class SectionsView(QWidget):
         self.table.blockSignals(True)
         self.table.clearContents()
         self.table.setColumnCount(FIRST_FIELD_COL + len(names))
-        self.table.setHorizontalHeaderLabels(["#", "Title", *names])
+        self.table.setHorizontalHeaderLabels(["#", "Title", *map(self.label_of, names)])
         sections = detail["sections"] if detail else []
         self.table.setRowCount(len(sections))
         self.table.blockSignals(False)
@@ -340,6 +343,10 @@ class SectionsView(QWidget):
             self._size_columns()
         return super().eventFilter(watched, event)
 
+    def label_of(self, field: str) -> str:
+        """The field's label from the step configs (what editors call it), else its name."""
+        return ((self.detail or {}).get("labels") or {}).get(field) or field
+
     def field_names(self) -> list[str]:
         names = list(self.detail["field_names"] or self.detail.get("suggested_fields") or []) if self.detail else []
         return names + [n for n in self._extra_fields if n not in names]
@@ -376,9 +383,10 @@ class SectionsView(QWidget):
         if section is None:
             return None
         col = self.table.currentColumn()
-        header = self.table.horizontalHeaderItem(col) if col >= 0 else None
-        name = header.text() if header is not None and col >= FIRST_FIELD_COL else ("#" if col == COL_POS else None)
-        return section["id"], name
+        names = self.field_names()
+        if FIRST_FIELD_COL <= col < FIRST_FIELD_COL + len(names):
+            return section["id"], names[col - FIRST_FIELD_COL]
+        return section["id"], "#" if col == COL_POS else None
 
     def _current_key_field(self) -> str | None:
         key = self._current_key()
@@ -490,7 +498,8 @@ class SectionsView(QWidget):
             self.editor_label.setText("Field text")
         else:
             self.editor.setPlaceholderText("This field is empty. Type its text and save.")
-            self.editor_label.setText(f"<b>{target['field']}</b> of section {target.get('position', '')} "
+            self.editor_label.setText(f"<b>{_html(self.label_of(target['field']))}</b> of section "
+                                      f"{target.get('position', '')} "
                                       f"“{_html(target.get('section_title', ''))}”")
         self._update_editor_state()
 
@@ -520,7 +529,8 @@ class SectionsView(QWidget):
         if allow_cancel:
             buttons |= QMessageBox.StandardButton.Cancel
         answer = QMessageBox.question(self, "Unsaved text",
-                                      f"The text of “{self.target['field']}” is not saved. Save it now?",
+                                      f"The text of “{self.label_of(self.target['field'])}” is not saved. "
+                                      "Save it now?",
                                       buttons, QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
             return self.save_field()
@@ -550,9 +560,10 @@ class SectionsView(QWidget):
         target.update(lock_version=saved["lock_version"], original=text)
         self._just_saved = True
         self.undo_stack.push(_commands().EditFieldCommand(self, self.post_id, target["section_id"], target["field"],
-                                              saved["version_id"], saved["previous_version_id"]))
+                                                          saved["version_id"], saved["previous_version_id"],
+                                                          label=self.label_of(target["field"])))
         self._update_editor_state()
-        self.message.emit(f"Saved “{target['field']}”.")
+        self.message.emit(f"Saved “{self.label_of(target['field'])}” of “{target.get('section_title', '')}”.")
         self.after_change()
         return True
 
@@ -566,7 +577,7 @@ class SectionsView(QWidget):
             QMessageBox.warning(self, "Not saved", "The text changed elsewhere since you opened it, and the other "
                                 f"version could not be read: {describe_db_error(exc)}")
             return False
-        what = f"“{target['field']}” of section “{target.get('section_title', '')}”"
+        what = f"“{self.label_of(target['field'])}” of section “{target.get('section_title', '')}”"
         overwrite = resolve_conflict(self, what, mine, current["value"] if current["value"] is not None
                                      else exc.theirs)
         target.update(lock_version=current["lock_version"], original=current["value"] or "")
@@ -662,8 +673,13 @@ class SectionsView(QWidget):
         self.changed.emit()
 
     def report(self, what: str, exc: Exception) -> None:
+        from wfdesk.errors import NotFoundError
+
         log.warning("%s failed: %s", what, exc)
-        QMessageBox.warning(self, what, f"{what} failed: {describe_db_error(exc)}")
+        # "Section 711 does not exist" names an id: say what happened instead.
+        why = "it no longer exists (deleted, perhaps by someone else)" if isinstance(exc, NotFoundError) \
+            else describe_db_error(exc)
+        QMessageBox.warning(self, what, f"{what} failed: {why}")
 
 
 def _html(text: str) -> str:

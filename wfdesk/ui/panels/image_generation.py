@@ -5,6 +5,7 @@ recoverable. Every review action has a key, active wherever the focus is in the 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -326,11 +327,17 @@ class ImageGenerationPanel(StepPanel):
                 self._version_op(lambda ws: review.version_action(ws, v["id"], "unreject"),
                                  "Restored: the image is a candidate again.")
             return
-        was_current = bool(v.get("current"))
-        fallback = " The section went back to the image accepted before it." if was_current else ""
-        self._version_op(lambda ws: review.version_action(ws, v["id"], "reject"),
-                         f"Rejected (kept, dimmed).{fallback} Restore (X) takes it back.",
-                         undo=(v["id"], was_current))
+        def reject(ws) -> dict[str, Any]:
+            # Asked of the database: the strip's copy may predate an Accept clicked a moment ago.
+            was_current = gallery_queries.is_field_value(ws, v["id"])
+            return {**review.version_action(ws, v["id"], "reject"), "was_current": was_current}
+
+        def rejected(result: dict[str, Any]) -> str:
+            self._undo = (v["id"], result["was_current"])
+            fallback = " The section went back to the image accepted before it." if result["was_current"] else ""
+            return f"Rejected (kept, dimmed).{fallback} Restore (X) takes it back."
+
+        self._version_op(reject, rejected)
 
     def regenerate(self) -> None:
         sid = self.picker.current_id()
@@ -368,15 +375,18 @@ class ImageGenerationPanel(StepPanel):
         sid = self.picker.current_id()
         return f"“{self.picker.title_of(sid)}”" if sid is not None else "the post"
 
-    def _version_op(self, fn, done_message: str, undo: tuple[int, bool] | None = None) -> None:
+    def _version_op(self, fn, done: str | Callable[[dict[str, Any]], str]) -> None:
+        """Run a review action on a worker; `done` is its message (or makes it from the result). Anything but a
+        reject forgets the reject that Restore would take back."""
         ws = self.ws
         for b in (self.accept_button, self.reject_button):
             b.setEnabled(False)
 
         def ok(result: dict[str, Any]) -> None:
-            self._undo = undo
-            self._set_status(done_message)
-            self.status_message.emit(done_message)
+            self._undo = None
+            message = done(result) if callable(done) else done
+            self._set_status(message)
+            self.status_message.emit(message)
             self.strip.select_version(result["version_id"])
             self.reload_detail()
             self._load_review_counts()

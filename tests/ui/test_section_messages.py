@@ -1,0 +1,33 @@
+"""The sections view speaks the editor's words: columns, the field editor, its messages and the undo entry name a
+field by the label the steps give it (never its stored name), and a section by its title."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from .gui_input import TIMEOUT, click, click_row, press
+
+STORED_NAMES = ("draft", "image_prompts", "raw_data", "polished", "generated_image_url")
+
+
+def test_columns_editor_and_messages_use_field_labels(qtbot, main_window):
+    window = main_window
+    table = window.sections.table
+    headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    assert headers == ["#", "Title", "Section Content", "Image Prompts", "Input Data"]
+
+    click_row(qtbot, table, 0, headers.index("Section Content"))
+    label = window.sections.editor_label.text()
+    assert "Section Content" in label and "draft" not in label, label
+    click(qtbot, window.sections.editor.viewport())
+    assert QApplication.focusWidget() is window.sections.editor
+    press(qtbot, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(QApplication.focusWidget(), " More.")
+    with qtbot.waitSignal(window.sections.message, timeout=TIMEOUT) as saved:
+        press(qtbot, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert saved.args[0] == "Saved “Section Content” of “Arriving in Inverness”."
+    undo_text = window.undo_stack.undoText()
+    assert undo_text == "Edit “Section Content”", undo_text
+    for text in (saved.args[0], undo_text, label):
+        assert not any(name in text for name in STORED_NAMES), text
