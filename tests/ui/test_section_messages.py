@@ -31,3 +31,17 @@ def test_columns_editor_and_messages_use_field_labels(qtbot, main_window):
     assert undo_text == "Edit “Section Content”", undo_text
     for text in (saved.args[0], undo_text, label):
         assert not any(name in text for name in STORED_NAMES), text
+
+
+def test_f2_renames_the_section_from_any_of_its_cells(qtbot, main_window):
+    window = main_window
+    table = window.sections.table
+    click_row(qtbot, table, 1, 3)  # a field cell of "Glen Affric", not its title
+    press(qtbot, Qt.Key.Key_F2)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is not table, timeout=TIMEOUT)
+    editor = QApplication.focusWidget()
+    assert editor.metaObject().className() in ("QLineEdit", "QExpandingLineEdit"), editor
+    press(qtbot, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(editor, "Glen Affric valley")
+    press(qtbot, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.sections.section_at(1)["title"] == "Glen Affric valley", timeout=TIMEOUT)

@@ -37,7 +37,7 @@ class SectionsTable(QTableWidget):
         self.frozen.edit(index)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt name
-        if event.key() == Qt.Key.Key_F2 and self.currentColumn() == COL_TITLE:
+        if event.key() == Qt.Key.Key_F2 and self.currentRow() >= 0:  # from any cell: F2 renames the section
             self.edit_title(self.currentRow())
             return
         super().keyPressEvent(event)
