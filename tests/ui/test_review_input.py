@@ -309,3 +309,26 @@ def test_panel_header_and_options_name_fields_by_their_labels(qtbot, gui_ws, run
     assert texts[1] == "Image Prompts"
     for text in texts:
         assert not any(name in text for name in stored), text
+
+
+def test_a_missing_image_file_is_described_in_plain_words(qtbot, candidates, runs):
+    ws = candidates
+    with ws.db.session() as s:
+        from wfdesk.db.models import ContentVersion, ImageAsset
+
+        newest = s.query(ContentVersion).filter_by(section_id=711).order_by(ContentVersion.id.desc()).first()
+        path = ws.data_dir / s.get(ImageAsset, newest.asset_id).path
+    path.unlink()
+    from wfdesk.ui.thumbnails import cache_path
+    for cached in cache_path(ws.data_dir, "0" * 64, 160).parent.parent.rglob("*"):
+        if cached.is_file():
+            cached.unlink()  # no thumbnail cached from before either
+    panel = image_panel(qtbot, ws, runs)
+    qtbot.waitUntil(lambda: panel.strip.has_thumbnail(0), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: "Cannot show" in panel.preview.items()[0].text() if panel.preview.items() else False,
+                    timeout=TIMEOUT)
+    shown = panel.preview.items()[0].text()
+    tip = panel.strip.item(0).toolTip()
+    for text in (shown, tip):
+        assert "file is missing" in text, text
+        assert "Errno" not in text and str(ws.data_dir) not in text and "Error" not in text, text

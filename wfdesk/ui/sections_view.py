@@ -243,7 +243,7 @@ class SectionsView(QWidget):
 
     def _failed(self, exc: Exception) -> None:
         log.warning("loading sections failed: %s", exc)
-        self.empty_hint.setText(f"Cannot read this post's sections: {exc}")
+        self.empty_hint.setText(f"Cannot read this post's sections: {describe_db_error(exc)}")
         self.empty_hint.show()
 
     def _loaded(self, generation: int, detail: dict[str, Any] | None) -> None:

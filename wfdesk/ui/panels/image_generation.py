@@ -26,7 +26,7 @@ from wfdesk.db import gallery_queries, review
 from wfdesk.ui.db_errors import describe_db_error
 from wfdesk.ui.image_review import ImagePreview, ThumbnailStrip
 from wfdesk.ui.panels.base import StepPanel, show_last_failure
-from wfdesk.ui.thumbnails import PixmapCache, load_preview
+from wfdesk.ui.thumbnails import PixmapCache, describe_image_error, load_preview
 
 # (key, how Help shows it, what it does, the panel method it calls). Plain keys: they act only while the focus is
 # in the review area (the gallery, the preview, its buttons), which has no text field, so they never clash with
@@ -254,7 +254,7 @@ class ImageGenerationPanel(StepPanel):
             self._preview_loading.discard((sha, side))
             selected = self.strip.selected()
             if selected is not None and selected["id"] == vid and not self.preview.has_image():
-                self.preview.set_message(f"Cannot show this image: {describe_db_error(exc)}")
+                self.preview.set_message(f"Cannot show this image.\n{describe_image_error(exc)}")
 
         self.in_background(decode, partial(self._on_preview, vid, sha, side), failed)
 
