@@ -45,3 +45,20 @@ def test_f2_renames_the_section_from_any_of_its_cells(qtbot, main_window):
     qtbot.keyClicks(editor, "Glen Affric valley")
     press(qtbot, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: window.sections.section_at(1)["title"] == "Glen Affric valley", timeout=TIMEOUT)
+
+
+def test_arrow_keys_move_from_the_title_into_the_fields_and_back(qtbot, main_window):
+    window = main_window
+    table = window.sections.table
+    click_row(qtbot, table.frozen, 1, 1)  # the title of "Glen Affric", in the frozen columns in front
+    press(qtbot, Qt.Key.Key_Right)
+    assert (table.currentRow(), table.currentColumn()) == (1, 2)
+    assert "Section Content" in window.sections.editor_label.text()
+    assert "Glen Affric" in window.sections.editor_label.text()
+    press(qtbot, Qt.Key.Key_Right)
+    assert table.currentColumn() == 3
+    press(qtbot, Qt.Key.Key_Left)
+    press(qtbot, Qt.Key.Key_Left)
+    assert (table.currentRow(), table.currentColumn()) == (1, 1)
+    press(qtbot, Qt.Key.Key_Down)
+    assert table.currentRow() == 2

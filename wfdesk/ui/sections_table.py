@@ -46,6 +46,11 @@ class SectionsTable(QTableWidget):
         super().resizeEvent(event)
         self.frozen.place()
 
+    def currentChanged(self, current, previous) -> None:  # noqa: N802 - Qt name
+        super().currentChanged(current, previous)
+        if self.hasFocus() and current.isValid() and current.column() < FIRST_FIELD_COL:
+            self.frozen.setFocus()  # the title is shown (and edited) in the view in front: the keys go on there
+
     def scrollTo(self, index, hint=QAbstractItemView.ScrollHint.EnsureVisible) -> None:  # noqa: N802
         """Never scroll a field cell under the frozen columns."""
         if index.column() < FIRST_FIELD_COL:
@@ -82,6 +87,11 @@ class _FrozenColumns(QTableView):
         self.verticalScrollBar().valueChanged.connect(table.verticalScrollBar().setValue)
         table.verticalScrollBar().valueChanged.connect(self.verticalScrollBar().setValue)
         self.sync()
+
+    def currentChanged(self, current, previous) -> None:  # noqa: N802 - Qt name
+        super().currentChanged(current, previous)
+        if self.hasFocus() and current.isValid() and current.column() >= self.count:
+            self.table.setFocus()  # a field cell: the keys go on in the table that shows (and scrolls) it
 
     def sync(self) -> None:
         """Show only the frozen columns, as wide as the table's own."""
