@@ -116,6 +116,11 @@ def test_picker_filter_all_failed_not_run(qtbot, polished_with_a_failure, main_w
     assert "1 of 3" in panel.picker.count_label.text()
     choose(qtbot, combo, "All sections")
     assert shown_titles(panel.picker) == ["Arriving in Inverness", "Glen Affric", "Isle of Skye"]
+    # Choosing in the table a section the filter hides shows it: the filter goes back to all sections.
+    choose(qtbot, combo, "Failed")
+    click_table_title(qtbot, main_window, "Isle of Skye")
+    qtbot.waitUntil(lambda: panel.picker.current_id() == 713, timeout=TIMEOUT)
+    assert combo.currentText() == "All sections" and "Isle of Skye" in shown_titles(panel.picker)
 
 
 def test_picker_filter_awaiting_review(qtbot, image_awaiting_review, main_window):
