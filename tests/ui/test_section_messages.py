@@ -62,3 +62,20 @@ def test_arrow_keys_move_from_the_title_into_the_fields_and_back(qtbot, main_win
     assert (table.currentRow(), table.currentColumn()) == (1, 1)
     press(qtbot, Qt.Key.Key_Down)
     assert table.currentRow() == 2
+
+
+def test_save_and_discard_buttons_by_mouse(qtbot, main_window):
+    from .gui_input import click_button
+
+    window = main_window
+    click_row(qtbot, window.sections.table, 2, 2)  # "Isle of Skye", Section Content
+    click(qtbot, window.sections.editor.viewport())
+    qtbot.keyClicks(QApplication.focusWidget(), "Typed, then thrown away. ")
+    click_button(qtbot, window.sections, "Discard changes")
+    assert "Typed" not in window.sections.editor.toPlainText()
+    click(qtbot, window.sections.editor.viewport())
+    qtbot.keyClicks(QApplication.focusWidget(), "Kept. ")
+    with qtbot.waitSignal(window.sections.message, timeout=TIMEOUT) as saved:
+        click_button(qtbot, window.sections, "Save")
+    assert saved.args[0] == "Saved “Section Content” of “Isle of Skye”."
+    qtbot.waitUntil(lambda: "Kept." in window.sections.section_at(2)["fields"]["draft"], timeout=TIMEOUT)
