@@ -40,7 +40,9 @@ def test_panel_data_of_the_demo_step(demo, loopback):
     assert (step["name"], step["stage"], step["script_type"]) == ("polish_sections", "Writing", "llm_action")
     assert step["config_error"] is None
     assert step["action"]["name"] == "Polish section" and step["action"]["model"] == "gpt-4o-mini"
-    assert "Polish section" in step["description"] and "draft" in step["description"]
+    # The editor's words: the fields' labels, never their stored names.
+    assert "Polish section" in step["description"] and "Section Content → Polished Content" in step["description"]
+    assert "draft" not in step["description"]
     assert step["inputs"]["input1"]["db_field"] == "draft"
     assert [r["id"] for r in data["sections"]] == [711, 712, 713]
     first = data["sections"][0]

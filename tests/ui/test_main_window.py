@@ -50,7 +50,7 @@ def test_window_shows_the_demo_post_its_steps_by_stage_and_sections(qtbot, main_
     assert _table_titles(main_window) == ["Arriving in Inverness", "Glen Affric", "Isle of Skye"]
     headers = [main_window.sections.table.horizontalHeaderItem(c).text()
                for c in range(main_window.sections.table.columnCount())]
-    assert headers == ["#", "Title", "draft", "image_prompts", "raw_data"]
+    assert headers == ["#", "Title", "Section Content", "Image Prompts", "Input Data"]  # the steps' labels
     assert main_window.posts.tree.topLevelItem(0).text(1) == "draft"
     assert main_window.status.database.label.text() == "Database: gui.db (SQLite)"
     # The provider is the loopback server: the background check finds it.

@@ -124,7 +124,7 @@ def test_header_picker_and_inputs(qtbot, gui_ws, runs, loopback):
     panel.picker.all_button.click()
     assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
     editor = panel._input_editors["input1"]
-    assert editor.placeholderText() == "from each section's draft"
+    assert editor.placeholderText() == "from each section's own Section Content"
     assert panel.input_overrides() == {} and panel.llm_overrides() == {}
     panel.temperature_spin.setValue(0.2)
     panel.model_edit.setText("other-model")
@@ -211,8 +211,7 @@ def test_image_reject_undo_and_regenerate(qtbot, gui_ws, runs, loopback):
     assert field(gui_ws, 711, IMAGE_FIELD) is None
     qtbot.waitUntil(lambda: (panel.strip.selected() or {}).get("status") == "rejected", timeout=TIMEOUT)
     assert panel.strip.count() == 1 and panel.reject_button.text() == "Restore"
-    assert panel.undo_button.isVisible()
-    panel.undo_button.click()
+    panel.reject_button.click()  # Restore: the one way back (tests/ui/test_review_input.py clicks it too)
     qtbot.waitUntil(lambda: version_status(gui_ws, first["id"]) == "accepted", timeout=TIMEOUT)
     assert field(gui_ws, 711, IMAGE_FIELD) == first["value"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from wfdesk.db.models import ContentField, ContentVersion, ImageAsset
 from wfdesk.workspace import Workspace
@@ -37,3 +37,19 @@ def image_candidates(ws: Workspace, post_id: int, section_id: int | None, field:
              "asset": {"path": path, "sha256": sha, "width": width, "height": height}}
             for (vid, sid, name, kind, value, status, source, run_id, meta, created, path, sha, width, height,
                  accepted) in rows]
+
+
+def awaiting_review(ws: Workspace, post_id: int, field: str) -> dict[int | None, int]:
+    """How many candidates of `field` still wait for a decision, per section (None: the post itself). One query."""
+    v = ContentVersion
+    stmt = (select(v.section_id, func.count(v.id))
+            .where(v.post_id == post_id, v.field == field, v.status == "candidate")
+            .group_by(v.section_id))
+    with ws.db.session() as s:
+        return {sid: n for sid, n in s.execute(stmt)}
+
+
+def is_field_value(ws: Workspace, version_id: int) -> bool:
+    """Whether this version is its field's value (accepted) right now, read from the database, not from a view."""
+    with ws.db.session() as s:
+        return s.scalar(select(func.count()).where(ContentField.accepted_version_id == version_id)) > 0

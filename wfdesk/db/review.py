@@ -169,8 +169,8 @@ def describe_step(raw: dict[str, Any], config: StepConfig | None, action: dict[s
         return raw["description"].strip()
     if config is None:
         return "This step's config is invalid; edit the step to fix it."
-    ins = ", ".join(f"{spec.label} ({spec.db_field})" for spec in config.inputs.values()) or "the post"
-    outs = ", ".join(f"{spec.label} ({spec.db_field})" for spec in config.outputs.values()) or "its result (no field)"
+    ins = ", ".join(spec.label for spec in config.inputs.values()) or "the post"  # labels: the editor's words
+    outs = ", ".join(spec.label for spec in config.outputs.values()) or "its result (no field)"
     kind = script_type_of(raw)
     params = config.script_config.parameters or {}
     if kind == "llm_action":

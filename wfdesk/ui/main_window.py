@@ -358,6 +358,10 @@ class MainWindow(QMainWindow):
             self.placeholder.setText("Runs are not available in this build.")
             return None
         panel = create_panel(script_type, self.ws, self.runs, self)
+        if getattr(panel, "picker", None) is not None:  # the panel's current section is the table's
+            from wfdesk.ui.section_sync import link_current_section
+
+            link_current_section(self.sections, panel.picker)
         status = getattr(panel, "status_message", None)
         if status is not None:
             status.connect(lambda text: self.statusBar().showMessage(text, 8000))

@@ -123,8 +123,8 @@ class EditFieldCommand(_Command):
     """The save already happened when this is pushed; undo re-accepts the previous version, redo this one."""
 
     def __init__(self, view: SectionsView, post_id: int, section_id: int, field: str, version_id: int,
-                 previous_version_id: int | None) -> None:
-        super().__init__(view, f"Edit “{field}”")
+                 previous_version_id: int | None, label: str | None = None) -> None:
+        super().__init__(view, f"Edit “{label or field}”")
         self.post_id, self.section_id, self.field = post_id, section_id, field
         self.version_id, self.previous = version_id, previous_version_id
         self._first = True

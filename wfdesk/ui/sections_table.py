@@ -37,7 +37,7 @@ class SectionsTable(QTableWidget):
         self.frozen.edit(index)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt name
-        if event.key() == Qt.Key.Key_F2 and self.currentColumn() == COL_TITLE:
+        if event.key() == Qt.Key.Key_F2 and self.currentRow() >= 0:  # from any cell: F2 renames the section
             self.edit_title(self.currentRow())
             return
         super().keyPressEvent(event)
@@ -45,6 +45,11 @@ class SectionsTable(QTableWidget):
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt name
         super().resizeEvent(event)
         self.frozen.place()
+
+    def currentChanged(self, current, previous) -> None:  # noqa: N802 - Qt name
+        super().currentChanged(current, previous)
+        if self.hasFocus() and current.isValid() and current.column() < FIRST_FIELD_COL:
+            self.frozen.setFocus()  # the title is shown (and edited) in the view in front: the keys go on there
 
     def scrollTo(self, index, hint=QAbstractItemView.ScrollHint.EnsureVisible) -> None:  # noqa: N802
         """Never scroll a field cell under the frozen columns."""
@@ -82,6 +87,11 @@ class _FrozenColumns(QTableView):
         self.verticalScrollBar().valueChanged.connect(table.verticalScrollBar().setValue)
         table.verticalScrollBar().valueChanged.connect(self.verticalScrollBar().setValue)
         self.sync()
+
+    def currentChanged(self, current, previous) -> None:  # noqa: N802 - Qt name
+        super().currentChanged(current, previous)
+        if self.hasFocus() and current.isValid() and current.column() >= self.count:
+            self.table.setFocus()  # a field cell: the keys go on in the table that shows (and scrolls) it
 
     def sync(self) -> None:
         """Show only the frozen columns, as wide as the table's own."""

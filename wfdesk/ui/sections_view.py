@@ -80,6 +80,7 @@ class SectionsView(QWidget):
     loaded = Signal()
     message = Signal(str)
     post_requested = Signal(int)  # an undo/redo touched this post: the window should show it
+    section_chosen = Signal(int)  # the editor moved to another section of the table (click, keys)
 
     def __init__(self, ws: Workspace | None, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -221,11 +222,14 @@ class SectionsView(QWidget):
 
         def load() -> dict[str, Any]:
             from wfdesk.db import queries
+            from wfdesk.db.field_labels import labels_by_field
 
             detail = queries.post_detail(ws, post_id)
             names = detail["field_names"]
-            # Columns in workflow order (each step's input, then its output), other fields after them.
-            order = queries.step_field_names(ws)
+            # Columns in workflow order (each step's input, then its output), other fields after them; each
+            # headed by the label the steps give the field.
+            detail["labels"] = labels_by_field(queries.list_steps(ws))
+            order = list(detail["labels"])
             detail["field_names"] = [n for n in order if n in names] + [n for n in names if n not in order]
             if not names:
                 # A new post: offer the fields the workflow reads, so drafts can be typed at once.
@@ -239,7 +243,7 @@ class SectionsView(QWidget):
 
     def _failed(self, exc: Exception) -> None:
         log.warning("loading sections failed: %s", exc)
-        self.empty_hint.setText(f"Cannot read this post's sections: {exc}")
+        self.empty_hint.setText(f"Cannot read this post's sections: {describe_db_error(exc)}")
         self.empty_hint.show()
 
     def _loaded(self, generation: int, detail: dict[str, Any] | None) -> None:
@@ -255,7 +259,7 @@ class SectionsView(QWidget):
         self.table.blockSignals(True)
         self.table.clearContents()
         self.table.setColumnCount(FIRST_FIELD_COL + len(names))
-        self.table.setHorizontalHeaderLabels(["#", "Title", *names])
+        self.table.setHorizontalHeaderLabels(["#", "Title", *map(self.label_of, names)])
         sections = detail["sections"] if detail else []
         self.table.setRowCount(len(sections))
         self.table.blockSignals(False)
@@ -339,6 +343,10 @@ class SectionsView(QWidget):
             self._size_columns()
         return super().eventFilter(watched, event)
 
+    def label_of(self, field: str) -> str:
+        """The field's label from the step configs (what editors call it), else its name."""
+        return ((self.detail or {}).get("labels") or {}).get(field) or field
+
     def field_names(self) -> list[str]:
         names = list(self.detail["field_names"] or self.detail.get("suggested_fields") or []) if self.detail else []
         return names + [n for n in self._extra_fields if n not in names]
@@ -375,9 +383,10 @@ class SectionsView(QWidget):
         if section is None:
             return None
         col = self.table.currentColumn()
-        header = self.table.horizontalHeaderItem(col) if col >= 0 else None
-        name = header.text() if header is not None and col >= FIRST_FIELD_COL else ("#" if col == COL_POS else None)
-        return section["id"], name
+        names = self.field_names()
+        if FIRST_FIELD_COL <= col < FIRST_FIELD_COL + len(names):
+            return section["id"], names[col - FIRST_FIELD_COL]
+        return section["id"], "#" if col == COL_POS else None
 
     def _current_key_field(self) -> str | None:
         key = self._current_key()
@@ -408,8 +417,23 @@ class SectionsView(QWidget):
         col = COL_TITLE if field is None else FIRST_FIELD_COL + self.field_names().index(field)
         self.table.setCurrentCell(row, col)
 
-    def _cell_changed(self, row: int, col: int, _prev_row: int, _prev_col: int) -> None:
+    def select_section(self, section_id: int) -> None:
+        """Make this section the current row (another view chose it), keeping the column the editor is in."""
+        row = self.row_of(section_id)
+        if row < 0 or row == self.table.currentRow():
+            return
+        col = self.table.currentColumn()
+        self.table.setCurrentCell(row, col if col >= 0 else COL_TITLE)
+        self.table.scrollTo(self.table.model().index(row, max(col, FIRST_FIELD_COL)))
+
+    def current_section_id(self) -> int | None:
+        section = self.current_section()
+        return section["id"] if section else None
+
+    def _cell_changed(self, row: int, col: int, prev_row: int, _prev_col: int) -> None:
         section = self.section_at(row)
+        if section is not None and row != prev_row:
+            self.section_chosen.emit(section["id"])
         new_target = None
         if section is not None and col >= FIRST_FIELD_COL:
             name = self.field_names()[col - FIRST_FIELD_COL]
@@ -474,7 +498,8 @@ class SectionsView(QWidget):
             self.editor_label.setText("Field text")
         else:
             self.editor.setPlaceholderText("This field is empty. Type its text and save.")
-            self.editor_label.setText(f"<b>{target['field']}</b> of section {target.get('position', '')} "
+            self.editor_label.setText(f"<b>{_html(self.label_of(target['field']))}</b> of section "
+                                      f"{target.get('position', '')} "
                                       f"“{_html(target.get('section_title', ''))}”")
         self._update_editor_state()
 
@@ -504,7 +529,8 @@ class SectionsView(QWidget):
         if allow_cancel:
             buttons |= QMessageBox.StandardButton.Cancel
         answer = QMessageBox.question(self, "Unsaved text",
-                                      f"The text of “{self.target['field']}” is not saved. Save it now?",
+                                      f"The text of “{self.label_of(self.target['field'])}” is not saved. "
+                                      "Save it now?",
                                       buttons, QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
             return self.save_field()
@@ -534,9 +560,10 @@ class SectionsView(QWidget):
         target.update(lock_version=saved["lock_version"], original=text)
         self._just_saved = True
         self.undo_stack.push(_commands().EditFieldCommand(self, self.post_id, target["section_id"], target["field"],
-                                              saved["version_id"], saved["previous_version_id"]))
+                                                          saved["version_id"], saved["previous_version_id"],
+                                                          label=self.label_of(target["field"])))
         self._update_editor_state()
-        self.message.emit(f"Saved “{target['field']}”.")
+        self.message.emit(f"Saved “{self.label_of(target['field'])}” of “{target.get('section_title', '')}”.")
         self.after_change()
         return True
 
@@ -550,7 +577,7 @@ class SectionsView(QWidget):
             QMessageBox.warning(self, "Not saved", "The text changed elsewhere since you opened it, and the other "
                                 f"version could not be read: {describe_db_error(exc)}")
             return False
-        what = f"“{target['field']}” of section “{target.get('section_title', '')}”"
+        what = f"“{self.label_of(target['field'])}” of section “{target.get('section_title', '')}”"
         overwrite = resolve_conflict(self, what, mine, current["value"] if current["value"] is not None
                                      else exc.theirs)
         target.update(lock_version=current["lock_version"], original=current["value"] or "")
@@ -646,8 +673,13 @@ class SectionsView(QWidget):
         self.changed.emit()
 
     def report(self, what: str, exc: Exception) -> None:
+        from wfdesk.errors import NotFoundError
+
         log.warning("%s failed: %s", what, exc)
-        QMessageBox.warning(self, what, f"{what} failed: {describe_db_error(exc)}")
+        # "Section 711 does not exist" names an id: say what happened instead.
+        why = "it no longer exists (deleted, perhaps by someone else)" if isinstance(exc, NotFoundError) \
+            else describe_db_error(exc)
+        QMessageBox.warning(self, what, f"{what} failed: {why}")
 
 
 def _html(text: str) -> str:

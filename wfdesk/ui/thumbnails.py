@@ -39,6 +39,13 @@ def load_thumbnail_image(data_dir: Path, rel_path: str, sha256: str, size: int =
     return QImage(thumb.pixels, thumb.width, thumb.height, thumb.width * channels, fmt).copy()
 
 
+def describe_image_error(exc: BaseException) -> str:
+    """What an editor reads when an image cannot be shown: no file paths, hashes or exception names."""
+    if isinstance(exc, FileNotFoundError):
+        return "The image file is missing: it was moved or deleted from the data folder."
+    return "The image file cannot be read: it is damaged or not an image."
+
+
 def decode_scaled(path: Path, max_side: int) -> tuple[QImage, QSize]:
     """Decode at most max_side per side (JPEG decodes scaled; other formats are scaled right after decoding).
     Returns the image and the source's size (after EXIF rotation)."""
@@ -49,6 +56,8 @@ def decode_scaled(path: Path, max_side: int) -> tuple[QImage, QSize]:
         reader.setScaledSize(size.scaled(QSize(max_side, max_side), Qt.AspectRatioMode.KeepAspectRatio))
     image = reader.read()
     if image.isNull():
+        if not path.is_file():
+            raise FileNotFoundError(f"no image file {path}")
         raise OSError(f"cannot read the image {path.name}: {reader.errorString()}")
     if reader.transformation() & QImageIOHandler.Transformation.TransformationRotate90:
         size = size.transposed()  # the EXIF orientation turns it a quarter
@@ -217,7 +226,6 @@ class ThumbnailLoader(QObject):
     def _failed(self, sha: str, message: str) -> None:
         with self._wishes.lock:
             self._wishes.in_flight.discard(sha)
-        log.info("cannot make a thumbnail for %s: %s", sha, message)
         self.errors[sha] = message
         self.ready.emit(sha)
 
@@ -232,7 +240,8 @@ def _decode_wishes(wishes: _Wishes, delivery: _Delivery, data_dir: Path, display
         try:
             image = load_thumbnail_image(data_dir, path, sha, THUMB_SIZE, display)
         except Exception as exc:  # noqa: BLE001 - any unreadable file becomes the cell's error mark
-            message = str(exc) or type(exc).__name__
+            log.info("cannot make a thumbnail of %s: %s", path, exc)  # the details, for whoever reads the log
+            message = describe_image_error(exc)
             if shiboken6.isValid(delivery):
                 delivery.failed.emit(sha, message)
         else:

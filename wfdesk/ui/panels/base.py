@@ -466,9 +466,9 @@ class StepPanel(QWidget):
             else:
                 editor = QLineEdit()
                 editor.setClearButtonEnabled(True)
-            editor.setPlaceholderText(f"from each section's {spec['db_field']}")
+            editor.setPlaceholderText(f"from each section's own {spec['label']}")
             editor.setToolTip(f"Type here to use this {spec['label']} for every selected section instead of "
-                              f"their own {spec['db_field']} field. Leave empty to use each section's value.")
+                              f"each section's own. Leave empty to use each section's value.")
             editor.setObjectName(f"input_{key}")
             self._input_editors[key] = editor
             self.options_form.addRow(spec["label"], editor)
@@ -552,7 +552,7 @@ class StepPanel(QWidget):
         key = (self.step_id, self.post_id)
         current = self.picker.current_id()
         first = next(iter(step["inputs"].values()), None)
-        label = f"{first['label']} ({first['db_field']})" if first else "Input"
+        label = first["label"] if first else "Input"
         self.picker.set_sections(data["sections"], self._checked.get(key), label, current)
         for row in data["sections"]:
             self._show_last_state(row)

@@ -1,13 +1,16 @@
 """The image_generation panel: per section, every image candidate as a thumbnail, a large inline preview, and
-Accept (sets the output field), Reject (undoable), Regenerate; rejected and earlier images stay recoverable."""
+Accept (sets the output field), Reject (Restore takes it back), Regenerate; rejected and earlier images stay
+recoverable. Every review action has a key, active wherever the focus is in the review area (REVIEW_KEYS)."""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -20,14 +23,31 @@ from PySide6.QtWidgets import (
 )
 
 from wfdesk.db import gallery_queries, review
+from wfdesk.ui.db_errors import describe_db_error
 from wfdesk.ui.image_review import ImagePreview, ThumbnailStrip
 from wfdesk.ui.panels.base import StepPanel, show_last_failure
-from wfdesk.ui.thumbnails import PixmapCache, load_preview
+from wfdesk.ui.thumbnails import PixmapCache, describe_image_error, load_preview
+
+# (key, how Help shows it, what it does, the panel method it calls). Plain keys: they act only while the focus is
+# in the review area (the gallery, the preview, its buttons), which has no text field, so they never clash with
+# the window's Ctrl+Enter, Esc, Ctrl+Z, Ctrl+N, Ctrl+E, Ctrl+S, F2, Alt+Up/Down or with typing.
+REVIEW_KEYS: list[tuple[str, str, str, str]] = [
+    ("Right", "Right", "Next image candidate", "next_candidate"),
+    ("Left", "Left", "Previous image candidate", "previous_candidate"),
+    ("PgDown", "Page Down", "Next section's images", "next_section"),
+    ("PgUp", "Page Up", "Previous section's images", "previous_section"),
+    ("A", "A", "Accept the selected image", "press_accept"),
+    ("X", "X", "Reject the selected image (on a rejected one: restore it)", "press_reject"),
+    ("Shift+R", "Shift+R", "Regenerate: a new candidate for this section", "press_regenerate"),
+]
 
 
 class ImageGenerationPanel(StepPanel):
     script_type = "image_generation"
     llm_fields = ("model",)
+    SHORTCUTS = [(text, description) for _key, text, description, _method in REVIEW_KEYS] + [
+        ("+ / -", "Zoom the preview in / out (or the mouse wheel)"), ("0", "Fit the image to the preview"),
+        ("1", "Show the image at its actual size")]
 
     def build_results(self) -> QWidget:
         self._detail: dict[str, Any] | None = None
@@ -40,7 +60,10 @@ class ImageGenerationPanel(StepPanel):
         self._preview_for: list[int | None] = [None]
         self._preview_shown: int | None = None  # the version whose pixels the preview shows
         self._sources: dict[str, QSize] = {}  # sha256 -> the original's size, as decoded (EXIF rotation applied)
-        self._undo: tuple[int, bool] | None = None  # (version id, was the field's value) of the last reject
+        # The last reject, while nothing else was done since: (version id, was it the field's value). Restoring
+        # that image then also makes it the field's value again, as it was.
+        self._undo: tuple[int, bool] | None = None
+        self._known_versions: tuple[int | None, set[int]] = (None, set())  # section, version ids shown
 
         box = QWidget()
         self.heading = QLabel()
@@ -57,19 +80,15 @@ class ImageGenerationPanel(StepPanel):
         self.image_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.accept_button = QPushButton("Accept")
-        self.accept_button.setToolTip("Use this image: the section's output field points to it")
+        self.accept_button.setToolTip("Use this image for the section (A)")
         self.accept_button.clicked.connect(self.accept_selected)
         self.reject_button = QPushButton("Reject")
         self.reject_button.clicked.connect(self.reject_or_restore_selected)
-        self.undo_button = QPushButton("Undo")
-        # A button, not Ctrl+Z: that key belongs to the window's undo of section edits.
-        self.undo_button.setToolTip("Undo the last reject")
-        self.undo_button.clicked.connect(self.undo_reject)
-        self.undo_button.hide()
         self.regenerate_button = QPushButton("Regenerate")
-        self.regenerate_button.setToolTip("Generate a new candidate for this section only (the others are kept)")
+        self.regenerate_button.setToolTip("Generate a new candidate for this section only; the others are kept "
+                                          "(Shift+R)")
         self.regenerate_button.clicked.connect(self.regenerate)
-        for b in (self.accept_button, self.reject_button, self.undo_button, self.regenerate_button):
+        for b in (self.accept_button, self.reject_button, self.regenerate_button):
             b.setAutoDefault(False)
         self.zoom_out_button = _tool("−", "Zoom out (-, or the mouse wheel over the image)",
                                      lambda: self.preview.zoom_by(0.8))
@@ -78,7 +97,7 @@ class ImageGenerationPanel(StepPanel):
                                     lambda: self.preview.zoom_by(1.25))
         self.zoom_label = QLabel()
         actions = QHBoxLayout()
-        for w in (self.accept_button, self.reject_button, self.undo_button, self.regenerate_button):
+        for w in (self.accept_button, self.reject_button, self.regenerate_button):
             actions.addWidget(w)
         actions.addStretch(1)
         for w in (self.zoom_out_button, self.fit_button, self.zoom_in_button, self.zoom_label):
@@ -88,6 +107,8 @@ class ImageGenerationPanel(StepPanel):
         self.strip_caption.setToolTip("Newest first. Rejected images are dimmed and can be restored. Drag the divider "
                                       "on the left to see more candidates at once.")
         self.strip = ThumbnailStrip(self.ws.data_dir)
+        self.strip.setToolTip("Right / Left: next / previous candidate · Page Down / Page Up: next / previous "
+                              "section · A accept · X reject or restore · Shift+R regenerate")
         self.strip.version_selected.connect(self._on_version_selected)
         side_box = QWidget()
         side = QVBoxLayout(side_box)
@@ -111,8 +132,22 @@ class ImageGenerationPanel(StepPanel):
         layout.addWidget(self.viewer, 1)
         layout.addWidget(self.image_info)
         layout.addLayout(actions)
+        self.review_area = box
+        self.review_shortcuts = [self._review_shortcut(key, getattr(self, method))
+                                 for key, _text, _what, method in REVIEW_KEYS]
         self._update_actions()
         return box
+
+    def _review_shortcut(self, key: str, slot) -> QShortcut:
+        shortcut = QShortcut(QKeySequence(key), self.review_area)
+        # Set apart: PySide6 6.11 ignores the `context=` keyword of QShortcut's constructor.
+        shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        shortcut.activated.connect(slot)
+        return shortcut
+
+    def output_label(self) -> str:
+        spec = next(iter((self.data or {}).get("step", {}).get("outputs", {}).values()), None)
+        return spec["label"] if spec else "image"
 
     def output_field(self) -> str | None:
         spec = next(iter((self.data or {}).get("step", {}).get("outputs", {}).values()), None)
@@ -162,6 +197,11 @@ class ImageGenerationPanel(StepPanel):
         show_last_failure(self.note, last)
         images = [v for v in detail["versions"] if v.get("kind") == "image" and v.get("asset")]
         keep_id = keep["id"] if keep and keep.get("section_id") == detail["section_id"] else None
+        known_section, known = self._known_versions
+        ids = {v["id"] for v in images}
+        if known_section == detail["section_id"] and ids - known:
+            keep_id = images[0]["id"]  # a run added candidates: show the newest, not the one looked at before
+        self._known_versions = (detail["section_id"], ids)
         self.strip.set_versions(images, select=keep_id)  # the strip loads the thumbnails it shows
         self.strip_caption.setText(f"<b>Candidates</b> ({len(images)})" if images else "<b>Candidates</b>")
         if not images:
@@ -169,7 +209,7 @@ class ImageGenerationPanel(StepPanel):
 
     def _on_detail_failed(self, gen: int, exc: Exception) -> None:
         if gen == self._detail_gen:
-            self._set_status(f"Cannot load this section's images: {exc}", error=True)
+            self._set_status(f"Cannot load this section's images: {describe_db_error(exc)}", error=True)
 
     # --- the selected candidate --------------------------------------------------------------------------------
     def _on_version_selected(self, version: dict[str, Any] | None) -> None:
@@ -214,7 +254,7 @@ class ImageGenerationPanel(StepPanel):
             self._preview_loading.discard((sha, side))
             selected = self.strip.selected()
             if selected is not None and selected["id"] == vid and not self.preview.has_image():
-                self.preview.set_message(f"Cannot show this image: {exc}")
+                self.preview.set_message(f"Cannot show this image.\n{describe_image_error(exc)}")
 
         self.in_background(decode, partial(self._on_preview, vid, sha, side), failed)
 
@@ -251,10 +291,12 @@ class ImageGenerationPanel(StepPanel):
         self.reject_button.setEnabled(bool(v))
         if v is not None and v["status"] == "rejected":
             self.reject_button.setText("Restore")
-            self.reject_button.setToolTip("Make this rejected image a candidate again")
+            back = "the section's image again" if self._undo == (v["id"], True) else "a candidate again"
+            self.reject_button.setToolTip(f"Take the reject back: this image becomes {back} (X)")
         else:
             self.reject_button.setText("Reject")
-            self.reject_button.setToolTip("Mark this image rejected (it stays here, dimmed, and can be restored)")
+            self.reject_button.setToolTip("Mark this image rejected; it stays here, dimmed, and Restore takes it "
+                                          "back (X)")
         has_section = self.picker.current_id() is not None if hasattr(self, "picker") else False
         ok = self.data is not None and not self.data["step"]["config_error"]
         self.regenerate_button.setEnabled(has_section and ok and not self.is_running())
@@ -270,50 +312,106 @@ class ImageGenerationPanel(StepPanel):
         v = self.strip.selected()
         if v is not None and not v.get("current"):
             self._version_op(lambda ws: review.version_action(ws, v["id"], "accept"),
-                             f"Accepted: {self.output_field()} now points to this image.")
+                             f"Accepted: this image is now the “{self.output_label()}” of {self._section_name()}.")
 
     def reject_or_restore_selected(self) -> None:
         v = self.strip.selected()
         if v is None:
             return
         if v["status"] == "rejected":
-            self._version_op(lambda ws: review.version_action(ws, v["id"], "unreject"),
-                             "Restored: the image is a candidate again.")
+            if self._undo == (v["id"], True):  # the reject just done: the field gets the image back too
+                self._version_op(lambda ws: review.undo_reject(ws, v["id"], True),
+                                 f"Restored: this image is the “{self.output_label()}” of {self._section_name()} "
+                                 "again.")
+            else:
+                self._version_op(lambda ws: review.version_action(ws, v["id"], "unreject"),
+                                 "Restored: the image is a candidate again.")
             return
-        self._undo = (v["id"], bool(v.get("current")))
-        fallback = " The field went back to the image accepted before it." if v.get("current") else ""
-        self._version_op(lambda ws: review.version_action(ws, v["id"], "reject"),
-                         f"Rejected (kept, dimmed).{fallback} Press Undo to take it back.", undo=True)
+        def reject(ws) -> dict[str, Any]:
+            # Asked of the database: the strip's copy may predate an Accept clicked a moment ago.
+            was_current = gallery_queries.is_field_value(ws, v["id"])
+            return {**review.version_action(ws, v["id"], "reject"), "was_current": was_current}
 
-    def undo_reject(self) -> None:
-        if self._undo is None:
-            return
-        vid, was_current = self._undo
-        self._undo = None
-        self._version_op(lambda ws: review.undo_reject(ws, vid, was_current), "Reject undone.")
+        def rejected(result: dict[str, Any]) -> str:
+            self._undo = (v["id"], result["was_current"])
+            fallback = " The section went back to the image accepted before it." if result["was_current"] else ""
+            return f"Rejected (kept, dimmed).{fallback} Restore (X) takes it back."
+
+        self._version_op(reject, rejected)
 
     def regenerate(self) -> None:
         sid = self.picker.current_id()
         if sid is not None and self.run(section_ids=[sid]) is not None:
             self._set_status(f"Generating a new candidate for “{self.picker.title_of(sid)}”…")
 
-    def _version_op(self, fn, done_message: str, undo: bool = False) -> None:
+    # --- review keys (REVIEW_KEYS): the same buttons and moves as the mouse ------------------------------------
+    def next_candidate(self) -> None:
+        self._move_candidate(1)
+
+    def previous_candidate(self) -> None:
+        self._move_candidate(-1)
+
+    def next_section(self) -> None:
+        self.picker.move_current(1)
+
+    def previous_section(self) -> None:
+        self.picker.move_current(-1)
+
+    def press_accept(self) -> None:
+        self.accept_button.click()  # does nothing while the button is disabled, as for the mouse
+
+    def press_reject(self) -> None:
+        self.reject_button.click()
+
+    def press_regenerate(self) -> None:
+        self.regenerate_button.click()
+
+    def _move_candidate(self, step: int) -> None:
+        row = self.strip.currentIndex().row() + step
+        if 0 <= row < self.strip.count():
+            self.strip.setCurrentIndex(self.strip.model().index(row, 0))
+
+    def _section_name(self) -> str:
+        sid = self.picker.current_id()
+        return f"“{self.picker.title_of(sid)}”" if sid is not None else "the post"
+
+    def _version_op(self, fn, done: str | Callable[[dict[str, Any]], str]) -> None:
+        """Run a review action on a worker; `done` is its message (or makes it from the result). Anything but a
+        reject forgets the reject that Restore would take back."""
         ws = self.ws
         for b in (self.accept_button, self.reject_button):
             b.setEnabled(False)
 
         def ok(result: dict[str, Any]) -> None:
-            self.undo_button.setVisible(undo)
-            self._set_status(done_message)
-            self.status_message.emit(done_message)
+            self._undo = None
+            message = done(result) if callable(done) else done
+            self._set_status(message)
+            self.status_message.emit(message)
             self.strip.select_version(result["version_id"])
             self.reload_detail()
+            self._load_review_counts()
 
         def failed(exc: Exception) -> None:
-            self._set_status(f"Not done: {exc}", error=True)
+            self._set_status(f"Not done: {describe_db_error(exc)}", error=True)
             self._update_actions()
 
         self.in_background(lambda: fn(ws), ok, failed)
+
+    # --- the picker's "Awaiting review" filter ------------------------------------------------------------------
+    def data_loaded(self, data: dict[str, Any]) -> None:
+        self._load_review_counts()
+
+    def _load_review_counts(self) -> None:
+        out, ws, post_id, step_id = self.output_field(), self.ws, self.post_id, self.step_id
+        if out is None or post_id is None:
+            self.picker.set_review_counts(None)
+            return
+
+        def apply(counts: dict[int | None, int]) -> None:
+            if (self.post_id, self.step_id) == (post_id, step_id):
+                self.picker.set_review_counts(counts)
+
+        self.in_background(lambda: gallery_queries.awaiting_review(ws, post_id, out), apply, lambda _exc: None)
 
 
 def _section_images(ws, step_id: int, post_id: int, section_id: int, fields: list[str], out: str) -> dict[str, Any]:

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from wfdesk.db import review
-from wfdesk.ui.panels.base import StepPanel, is_dark
+from wfdesk.ui.db_errors import describe_db_error
+from wfdesk.ui.panels.base import StepPanel, is_dark, show_last_failure
 from wfdesk.ui.text_diff import change_summary, word_diff_html
 
 VERSION_ID = Qt.ItemDataRole.UserRole
@@ -188,6 +189,7 @@ class LLMActionPanel(StepPanel):
         self.review.versions.revert_requested.connect(self._revert)
         self._detail: dict[str, Any] | None = None
         self._detail_gen = 0
+        self._known_versions: tuple[int | None, set[int]] = (None, set())  # section, version ids shown
         return self.review
 
     # --- fields of the current step -----------------------------------------------------------------------------
@@ -200,8 +202,9 @@ class LLMActionPanel(StepPanel):
         return spec["db_field"] if spec else None
 
     def _spec_label(self, which: str) -> str:
+        """The field's label from the step config: the name an editor knows it by."""
         spec = next(iter((self.data or {}).get("step", {}).get(which, {}).values()), None)
-        return f"{spec['label']} ({spec['db_field']})" if spec else ""
+        return spec["label"] if spec else ""
 
     # --- hooks ----------------------------------------------------------------------------------------------------
     def section_shown(self, section_id: int | None) -> None:
@@ -233,23 +236,23 @@ class LLMActionPanel(StepPanel):
         self._detail = detail
         r = self.review
         title = self.picker.title_of(detail["section_id"])
-        r.before_caption.setText(f"<b>Before</b> · {self._spec_label('inputs')}")
-        r.versions.title.setText(f"<b>Versions of {self._spec_label('outputs')}</b> (newest first)")
-        last = detail.get("last") or {}
-        if last.get("status") == "error":
-            r.note.setText(f"Last run failed: {last.get('error')}")
-            r.note.show()
-        else:
-            r.note.hide()
+        r.before_caption.setText(f"<b>Before</b> · {_esc(self._spec_label('inputs'))}")
+        r.versions.title.setText(f"<b>Versions of {_esc(self._spec_label('outputs'))}</b> (newest first)")
+        show_last_failure(r.note, detail.get("last") or {})
         r.heading.setText(f"<b>{_esc(title)}</b>")
         keep_id = keep["id"] if keep and keep.get("section_id") == detail["section_id"] else None
+        known_section, known = self._known_versions
+        ids = {v["id"] for v in detail["versions"]}
+        if known_section == detail["section_id"] and ids - known:
+            keep_id = None  # a run wrote a new version: show it, not the older one looked at before
+        self._known_versions = (detail["section_id"], ids)
         r.versions.set_versions(detail["versions"], select=keep_id)
         if not detail["versions"]:
             self._render(None)
 
     def _on_detail_failed(self, gen: int, exc: Exception) -> None:
         if gen == self._detail_gen:
-            self._set_status(f"Cannot load this section's results: {exc}", error=True)
+            self._set_status(f"Cannot load this section's results: {describe_db_error(exc)}", error=True)
 
     def _on_version_selected(self, version: dict[str, Any] | None) -> None:
         self._render(version)
@@ -261,23 +264,25 @@ class LLMActionPanel(StepPanel):
         r = self.review
         if version is None:
             after = self._detail["values"].get(self.output_field() or "")
-            r.after_caption.setText(f"<b>After</b> · {self._spec_label('outputs')}")
+            r.after_caption.setText(f"<b>After</b> · {_esc(self._spec_label('outputs'))}")
         else:
             after = version.get("value") or ""
             which = "current version" if version.get("current") else "an earlier version (not the field's value)"
-            r.after_caption.setText(f"<b>After</b> · {self._spec_label('outputs')} · {which} · "
+            r.after_caption.setText(f"<b>After</b> · {_esc(self._spec_label('outputs'))} · {which} · "
                                     f"{change_summary(before, after)}")
         r.show_texts(before, after, dark=is_dark(self))
 
     def _revert(self, version_id: int) -> None:
         ws = self.ws
         self.in_background(lambda: review.version_action(ws, version_id, "accept"), self._on_reverted,
-                           lambda exc: self._set_status(f"Cannot revert: {exc}", error=True))
+                           lambda exc: self._set_status(f"Cannot revert: {describe_db_error(exc)}", error=True))
 
     def _on_reverted(self, result: dict[str, Any]) -> None:
-        self._set_status(f"Reverted: {result['field']} now holds the selected version (the previous value is kept "
-                         f"in the list).")
-        self.status_message.emit(f"Reverted {result['field']} of section {result['section_id']}")
+        label = self._spec_label("outputs") or "the field"
+        title = self.picker.title_of(result["section_id"])
+        self._set_status(f"Reverted: “{label}” holds the selected version again (the previous text is kept in "
+                         f"the list).")
+        self.status_message.emit(f"Reverted “{label}” of “{title}” to the selected version")
         self.reload_detail()
 
 

@@ -1,14 +1,16 @@
 """The section picker: a checkbox per section (what the next run covers), the row under the cursor (what the
-results area shows), a preview of each section's input and its state in the latest run."""
+results area shows), a preview of each section's input and its state in the latest run, and a filter (all,
+failed, not run, awaiting review)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -33,6 +35,19 @@ STATES: dict[str, tuple[str, str]] = {
 }
 
 
+# filter key -> (entry in the drop-down, what the empty list says)
+FILTERS: dict[str, tuple[str, str]] = {
+    "all": ("All sections", "This post has no sections yet."),
+    "failed": ("Failed", "No section failed in the latest runs."),
+    "not_run": ("Not run", "Every section has been run."),
+    "review": ("Awaiting review", "No section has results awaiting review."),
+}
+
+
+def _title_tip(row: dict[str, Any]) -> str:
+    return f"Section {row['position']}: {row['title']}" if row.get("position") else row["title"]
+
+
 def _dot(color: str) -> QIcon:
     pix = QPixmap(12, 12)
     pix.fill(Qt.GlobalColor.transparent)
@@ -48,26 +63,44 @@ def _dot(color: str) -> QIcon:
 class SectionPicker(QWidget):
     checked_changed = Signal(list)  # section ids to run
     current_changed = Signal(object)  # section id shown in the results area (or None)
+    section_chosen = Signal(int)  # the editor made this section the current one (click, keys)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._items: dict[int, QTreeWidgetItem] = {}
         self._icons: dict[str, QIcon] = {}
         self._updating = False
+        self._programmatic = 0  # >0 while the current row changes by code, not by the editor
+        self._wanted: int | None = None  # the section to show as current, kept across reloads
+        self._status: dict[int, str | None] = {}  # section id -> its state key (what the filter reads)
+        self._review: dict[int | None, int] | None = None  # candidates awaiting review per section, if any
+        # A deleted section's tick, so that bringing it back (Ctrl+Z) brings it back as it was.
+        self._gone_ticks: dict[int, bool] = {}
+        self._filter_timer = QTimer(self, singleShot=True, interval=0)  # coalesces bursts of state changes
+        self._filter_timer.timeout.connect(self._apply_filter)
 
         self.count_label = QLabel()
         self.all_button = QPushButton("All")
         self.none_button = QPushButton("None")
         for b in (self.all_button, self.none_button):
             b.setAutoDefault(False)
-        self.all_button.setToolTip("Run on every section")
+        self.all_button.setToolTip("Run on every section shown")
         self.none_button.setToolTip("Clear the selection")
-        self.all_button.clicked.connect(lambda: self.set_all_checked(True))
+        self.all_button.clicked.connect(self._check_shown)
         self.none_button.clicked.connect(lambda: self.set_all_checked(False))
+        self.filter_combo = QComboBox()
+        self.filter_combo.setAccessibleName("Show sections")
+        self.filter_combo.setToolTip("Show only the sections that failed, have not been run, or have results "
+                                     "awaiting review")
+        for key, (text, _empty) in FILTERS.items():
+            self.filter_combo.addItem(text, key)
+        self._set_review_available(False)
+        self.filter_combo.currentIndexChanged.connect(lambda _i: self._apply_filter(chosen=True))
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         title = QLabel("<b>Sections</b>")
         top.addWidget(title)
+        top.addWidget(self.filter_combo)
         top.addWidget(self.count_label, 1)
         top.addWidget(self.all_button)
         top.addWidget(self.none_button)
@@ -107,11 +140,19 @@ class SectionPicker(QWidget):
         if [r["id"] for r in rows] == list(self._items) and self.tree.headerItem().text(COL_PREVIEW) == input_label:
             self._refresh_in_place(rows, checked)  # the usual reload after a run: same sections, same order
             return
+        if not rows:
+            self._gone_ticks.clear()  # another step or post: nothing deleted to bring back here
+        else:
+            kept = {r["id"] for r in rows}
+            for sid, item in self._items.items():
+                if sid not in kept:
+                    self._gone_ticks[sid] = item.checkState(COL_TITLE) == Qt.CheckState.Checked
         self._updating = True
         self.tree.blockSignals(True)
         try:
             self.tree.clear()
             self._items.clear()
+            self._status = {sid: st for sid, st in self._status.items() if sid in {r["id"] for r in rows}}
             self.tree.setHeaderLabels(["Section", "State", input_label])
             items = []
             for row in rows:
@@ -119,10 +160,11 @@ class SectionPicker(QWidget):
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setData(COL_TITLE, SECTION_ID, row["id"])
                 item.setText(COL_TITLE, row["title"])
-                item.setToolTip(COL_TITLE, f"{row['title']} (section {row['id']})")
+                item.setToolTip(COL_TITLE, _title_tip(row))
                 item.setText(COL_PREVIEW, row.get("preview") or "— empty —")
                 item.setToolTip(COL_PREVIEW, row.get("preview") or "This section's input field is empty")
                 on = checked is None or row["id"] in checked
+                on = self._gone_ticks.pop(row["id"], on)
                 item.setCheckState(COL_TITLE, Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
                 items.append(item)
                 self._items[row["id"]] = item
@@ -130,13 +172,16 @@ class SectionPicker(QWidget):
         finally:
             self.tree.blockSignals(False)
             self._updating = False
-        self.empty_label.setVisible(not rows)
-        self.tree.setVisible(bool(rows))
-        target = self._items.get(current) if current is not None else None
-        if target is None and items:
-            target = items[0]
+        self._apply_filter(move_current=False)
+        target = None
+        for wanted in (self._wanted, current):
+            if wanted in self._items and not self._items[wanted].isHidden():
+                target = self._items[wanted]
+                break
+        if target is None:
+            target = next((item for item in items if not item.isHidden()), None)
         if target is not None:
-            self.tree.setCurrentItem(target)
+            self._set_current_item(target)
         else:
             self.current_changed.emit(None)
         self._update_count()
@@ -150,7 +195,7 @@ class SectionPicker(QWidget):
                 item = self._items[row["id"]]
                 if item.text(COL_TITLE) != row["title"]:
                     item.setText(COL_TITLE, row["title"])
-                    item.setToolTip(COL_TITLE, f"{row['title']} (section {row['id']})")
+                    item.setToolTip(COL_TITLE, _title_tip(row))
                 text = row.get("preview") or "— empty —"
                 if item.text(COL_PREVIEW) != text:
                     item.setText(COL_PREVIEW, text)
@@ -162,6 +207,7 @@ class SectionPicker(QWidget):
         finally:
             self.tree.blockSignals(False)
             self._updating = False
+        self._apply_filter()
         self._update_count()
         self.current_changed.emit(self.current_id())  # as a rebuild would: the panel refreshes its result view
 
@@ -183,9 +229,35 @@ class SectionPicker(QWidget):
         return item.data(COL_TITLE, SECTION_ID) if item is not None else None
 
     def set_current(self, section_id: int) -> None:
+        """Make this section the current one (the sections table chose it); kept for the next reload when the
+        section is not listed yet. A filter that hides it is cleared: the editor asked to see it."""
+        self._wanted = section_id
         item = self._items.get(section_id)
-        if item is not None:
-            self.tree.setCurrentItem(item)
+        if item is None or self.tree.currentItem() is item:
+            return
+        if item.isHidden():
+            self.filter_combo.setCurrentIndex(0)
+        self._set_current_item(item)
+
+    def move_current(self, step: int) -> None:
+        """The next (step 1) or previous (-1) shown section becomes the current one, as if the editor clicked it."""
+        shown = [item for item in self._items.values() if not item.isHidden()]
+        if not shown:
+            return
+        current = self.tree.currentItem()
+        row = shown.index(current) + step if current in shown else 0
+        if 0 <= row < len(shown):
+            self.tree.setCurrentItem(shown[row])
+            self.tree.scrollToItem(shown[row])
+
+    def set_review_counts(self, counts: dict[int | None, int] | None) -> None:
+        """Candidates awaiting review per section; None: this step's results need no review (option disabled)."""
+        self._review = counts
+        self._set_review_available(counts is not None)
+        self._apply_filter()
+
+    def filter_key(self) -> str:
+        return self.filter_combo.currentData() or "all"
 
     def title_of(self, section_id: int | None) -> str:
         item = self._items.get(section_id) if section_id is not None else None
@@ -196,6 +268,10 @@ class SectionPicker(QWidget):
         item = self._items.get(section_id) if section_id is not None else None
         if item is None:
             return
+        if self._status.get(section_id) != (status or None):
+            self._status[section_id] = status or None
+            if self.filter_key() != "all" and not self._filter_timer.isActive():
+                self._filter_timer.start()
         if not status:
             item.setText(COL_STATE, "")
             item.setIcon(COL_STATE, QIcon())
@@ -213,6 +289,59 @@ class SectionPicker(QWidget):
         return item.text(COL_STATE) if item is not None else ""
 
     # --- internals ------------------------------------------------------------------------------------------------
+    def _set_current_item(self, item: QTreeWidgetItem) -> None:
+        self._programmatic += 1
+        try:
+            self.tree.setCurrentItem(item)
+        finally:
+            self._programmatic -= 1
+
+    def _matches(self, section_id: int, key: str) -> bool:
+        status = self._status.get(section_id)
+        if key == "failed":
+            return status == "error"
+        if key == "not_run":
+            return status is None
+        if key == "review":
+            return bool((self._review or {}).get(section_id))
+        return True
+
+    def _apply_filter(self, move_current: bool = True, chosen: bool = False) -> None:
+        """Hide the rows the filter leaves out; a hidden current row passes to the first shown one (which the
+        sections table follows only when the editor changed the filter: never in the middle of a run)."""
+        key = self.filter_key()
+        for sid, item in self._items.items():
+            hide = not self._matches(sid, key)
+            if item.isHidden() != hide:
+                item.setHidden(hide)
+        shown = sum(1 for item in self._items.values() if not item.isHidden())
+        self.empty_label.setText(FILTERS[key][1] if self._items else FILTERS["all"][1])
+        self.empty_label.setVisible(shown == 0)
+        self.tree.setVisible(shown > 0)
+        self.all_button.setToolTip("Run on every section" if key == "all"
+                                   else "Run on the sections shown (and no others)")
+        current = self.tree.currentItem()
+        if move_current and (current is None or current.isHidden()):
+            first = next((item for item in self._items.values() if not item.isHidden()), None)
+            if first is not None:
+                if chosen:
+                    self.tree.setCurrentItem(first)
+                else:
+                    self._set_current_item(first)
+        self._update_count()
+
+    def _set_review_available(self, on: bool) -> None:
+        model = self.filter_combo.model()
+        if isinstance(model, QStandardItemModel):
+            entry = model.item(list(FILTERS).index("review"))
+            entry.setEnabled(on)
+            entry.setToolTip("" if on else "This step's results need no review")
+        if not on and self.filter_key() == "review":
+            self.filter_combo.setCurrentIndex(0)
+
+    def _check_shown(self) -> None:
+        self._bulk(lambda sid: not self._items[sid].isHidden())
+
     def _bulk(self, rule) -> None:
         self._updating = True
         try:
@@ -232,10 +361,19 @@ class SectionPicker(QWidget):
             self._update_count()
 
     def _on_current_changed(self, current: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None) -> None:
-        self.current_changed.emit(current.data(COL_TITLE, SECTION_ID) if current is not None else None)
+        section_id = current.data(COL_TITLE, SECTION_ID) if current is not None else None
+        if section_id is not None:
+            self._wanted = section_id
+        self.current_changed.emit(section_id)
+        if section_id is not None and not self._programmatic and not self._updating:
+            self.section_chosen.emit(section_id)
 
     def _update_count(self) -> None:
         checked = self.checked_ids()
         total = len(self._items)
-        self.count_label.setText(f"{len(checked)} of {total} selected" if total else "")
+        shown = sum(1 for item in self._items.values() if not item.isHidden())
+        text = f"{len(checked)} of {total} selected" if total else ""
+        if total and shown != total:
+            text += f" · {shown} shown"
+        self.count_label.setText(text)
         self.checked_changed.emit(checked)

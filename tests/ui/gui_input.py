@@ -1,0 +1,78 @@
+"""Acting on the GUI the way an editor does: find the visible, enabled widget by its text and click it; press keys
+at the widget that has the focus. Shared by the review and section-sync tests."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtWidgets import QAbstractButton, QAbstractItemView, QApplication, QMessageBox, QTreeWidget, QWidget
+
+TIMEOUT = 10_000
+
+
+def button(root: QWidget, text: str) -> QAbstractButton:
+    """The one visible button labelled `text` under root; it must be enabled (an editor could click it)."""
+    found = [b for b in root.findChildren(QAbstractButton) if b.isVisible() and b.text().replace("&", "") == text]
+    assert len(found) == 1, f"expected one visible “{text}” button, found {len(found)}"
+    assert found[0].isEnabled(), f"“{text}” is disabled"
+    return found[0]
+
+
+def visible_buttons(root: QWidget) -> list[str]:
+    return sorted(b.text().replace("&", "") for b in root.findChildren(QAbstractButton) if b.isVisible() and b.text())
+
+
+def click(qtbot, widget: QWidget, pos: QPoint | None = None) -> None:
+    if pos is None:
+        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+    else:
+        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos)
+
+
+def click_button(qtbot, root: QWidget, text: str) -> None:
+    click(qtbot, button(root, text))
+
+
+def click_row(qtbot, view: QAbstractItemView, row: int, column: int = 0) -> None:
+    """Click the cell of a list, tree or table view (scrolled into view first, as an editor would scroll)."""
+    index = view.model().index(row, column)
+    view.scrollTo(index)
+    rect = view.visualRect(index)
+    assert rect.isValid() and view.viewport().rect().contains(rect.center()), "the cell is not on screen"
+    click(qtbot, view.viewport(), rect.center())
+
+
+def click_tree_item(qtbot, tree: QTreeWidget, text: str, column: int = 0) -> None:
+    items = tree.findItems(text, Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive, column)
+    assert len(items) == 1, f"expected one row “{text}”"
+    assert not items[0].isHidden()
+    rect = tree.visualItemRect(items[0])
+    click(qtbot, tree.viewport(), QPoint(tree.header().sectionPosition(column) + 30, rect.center().y()))
+
+
+def focused() -> QWidget:
+    widget = QApplication.focusWidget()
+    assert widget is not None, "nothing has the keyboard focus"
+    return widget
+
+
+def press(qtbot, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> QWidget:
+    """A key at the widget that has the focus (where the keyboard sends it). Returns that widget."""
+    widget = focused()
+    qtbot.keyClick(widget, key, modifier)
+    return widget
+
+
+def answer_next_question(qtbot, button_text: str) -> list[str]:
+    """Click `button_text` in the next modal message box (found as the editor sees it). Returns its text."""
+    seen: list[str] = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer)
+            return
+        seen.append(box.text())
+        qtbot.mouseClick(button(box, button_text), Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, answer)
+    return seen
