@@ -142,7 +142,8 @@ def test_without_the_preset_the_same_server_times_out(demo, monkeypatch):
     with SerialServer("ollama", delay=1.0) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.root + "/v1")
         result = execute_step_script(1, 53, {"section_ids": [711, 712, 713]})
-    assert "did not answer in time" in json.dumps(result["results"])
+    failed = [r for r in result["results"] if r["status"] == "error"]
+    assert failed and all("time" in r["error"] for r in failed)  # timed out waiting behind the others
 
 
 @pytest.mark.parametrize("kind", ["ollama", "lmstudio"])

@@ -113,3 +113,10 @@ def test_budget_set_to_refuse_refuses_a_model_without_a_price(demo, loopback):
     # Without any budget there is nothing to protect: the run goes ahead.
     demo.settings.budget_per_month = None
     assert execute_step_script(1, 53, {"section_ids": [711], "llm_settings": {"model": "llama3.2:3b"}})["success"]
+
+
+def test_a_custom_script_has_no_tokens_to_estimate(demo, loopback):
+    result = execute_step_script(3, 53, {"section_ids": [711]})
+    unit = ledger.run_detail(demo, result["run_id"])["units"][0]
+    assert result["success"] and unit["prompt_tokens"] == unit["completion_tokens"] == 0
+    assert "tokens_estimated" not in unit["result"]["metadata"] and "price_known" not in unit["result"]["metadata"]

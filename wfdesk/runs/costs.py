@@ -43,12 +43,12 @@ def estimate_tokens(text: str | None) -> int:
 
 def complete_usage(usage: Usage, prompt: str | None = None, output: str | None = None) -> Usage:
     """The usage with what the answer did not report estimated (many local servers send no `usage`)."""
-    if usage.prompt_tokens or usage.completion_tokens:
-        return usage
+    if usage.prompt_tokens or usage.completion_tokens or not usage.model:
+        return usage  # reported, or no model at all (a custom script): nothing to estimate
     if output:
         return replace(usage, prompt_tokens=estimate_tokens(prompt), completion_tokens=estimate_tokens(output),
                        estimated=True)
-    if usage.images and usage.model and prices.priced_by_tokens(usage.model):
+    if usage.images and prices.priced_by_tokens(usage.model):
         return replace(usage, completion_tokens=usage.images * prices.IMAGE_OUTPUT_TOKENS, estimated=True)
     return usage
 
