@@ -182,3 +182,28 @@ def test_draft_in_workflow_run_markdown_out(demo, loopback, tmp_path):
         stored = ws.data_dir / versions[-1].value
     assert (exported.files[0].parent / link).read_bytes() == stored.read_bytes()
     assert re.search(r"!\[[^\]]*Cullen[^\]]*\]", coast)  # alt text from the image's prompt
+
+
+def test_cli_import_then_export_as_a_user_runs_them(db_url, tmp_path):
+    """`python -m wfdesk import-post` and `export-post` in a subprocess, as scripts and checks call them."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WFDESK_DATABASE_URL": db_url, "WFDESK_DATA_DIR": str(tmp_path / "data"),
+           "WFDESK_CONFIG_DIR": str(tmp_path / "config")}
+
+    def wfdesk(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "wfdesk", *args], capture_output=True, text=True, env=env,
+                              timeout=120)
+
+    imported = wfdesk("import-post", str(draft_folder(tmp_path) / "highlands.md"))
+    assert imported.returncode == 0, imported.stderr
+    post = json.loads(imported.stdout)
+    exported = wfdesk("export-post", "--post", str(post["post_id"]), "--format", "bundle", "--out",
+                      str(tmp_path / "site"))
+    assert exported.returncode == 0, exported.stderr
+    files = json.loads(exported.stdout)["files"]
+    assert files[0].endswith("index.md") and len(files) == 3
+    bad = wfdesk("import-post", str(tmp_path / "nothing.md"))
+    assert bad.returncode == 2 and "does not exist" in bad.stderr and bad.stdout == ""

@@ -167,6 +167,23 @@ def test_pasting_markdown_into_an_empty_post(qtbot, main_window):
                                                                               ("Second", "- a\n- b")]
 
 
+def test_pasting_html_from_a_browser_into_an_empty_post(qtbot, main_window):
+    post_id = editing.create_post(main_window.ws, "From the web")
+    main_window.posts.reload(select_id=post_id)
+    qtbot.waitUntil(lambda: main_window.post_id == post_id and main_window.sections.table.rowCount() == 0,
+                    timeout=WAIT)
+    mime = QMimeData()
+    mime.setHtml("<h2>Found</h2><p>A <em>good</em> <a href='https://e.org'>page</a>.</p>")
+    mime.setText("Found A good page.")
+    QGuiApplication.clipboard().setMimeData(mime)
+    qtbot.mouseClick(main_window.sections.table.viewport(), Qt.MouseButton.LeftButton)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    click_button(qtbot, modal(qtbot, ImportOptionsDialog), "Make the post")
+    qtbot.waitUntil(lambda: main_window.sections.table.rowCount() == 1, timeout=WAIT)
+    section = post_detail(main_window.ws, post_id)["sections"][0]
+    assert (section["title"], section["fields"]["draft"]) == ("Found", "A *good* [page](https://e.org).")
+
+
 def test_paste_into_a_post_that_has_sections_does_nothing(qtbot, main_window):
     QGuiApplication.clipboard().setText("## X\n\ny\n")
     table = main_window.sections.table

@@ -39,12 +39,21 @@ def choose_body(fields: dict[str, Any], candidates: list[str]) -> tuple[str | No
 
 def image_fields(ws: Workspace) -> list[str]:
     """Image fields in workflow order (the outputs of image steps), then the field imports attach images to."""
+    return list(dict.fromkeys([*_image_step_fields(ws, "outputs"), DEFAULT_IMAGE_FIELD]))
+
+
+def image_prompt_fields(ws: Workspace) -> list[str]:
+    """The fields image steps read their prompt from (an exported image's alt text when it has none of its own)."""
+    return _image_step_fields(ws, "inputs")
+
+
+def _image_step_fields(ws: Workspace, kind: str) -> list[str]:
     from wfdesk.db.queries import list_steps
 
     names: list[str] = []
     for step in list_steps(ws):
         if step["script_type"] == "image_generation":
-            for spec in (step["config"].get("outputs") or {}).values():
+            for spec in (step["config"].get(kind) or {}).values():
                 if isinstance(spec, dict) and isinstance(spec.get("db_field"), str):
                     names.append(spec["db_field"])
-    return list(dict.fromkeys([*names, DEFAULT_IMAGE_FIELD]))
+    return names

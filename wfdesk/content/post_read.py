@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from wfdesk.content.fields import body_candidates, choose_body, image_fields
+from wfdesk.content.fields import body_candidates, choose_body, image_fields, image_prompt_fields
 from wfdesk.content.images import PORTABLE_RE, portable_name
 from wfdesk.content.post_fields import FRONT_MATTER, load_front_matter
 from wfdesk.workspace import Workspace
@@ -66,6 +66,7 @@ def read_post(ws: Workspace, post_id: int, body_field: str | None = None) -> Exp
     detail = post_detail(ws, post_id)  # raises NotFoundError for an unknown post
     candidates = body_candidates(ws, body_field)
     preferred_images = image_fields(ws)
+    prompt_fields = image_prompt_fields(ws)
     with ws.db.session() as s:
         rows = s.execute(select(ContentVersion.section_id, ContentVersion.field, ContentVersion.id,
                                 ContentVersion.meta, ImageAsset.path, ImageAsset.sha256, ImageAsset.mime)
@@ -100,7 +101,7 @@ def read_post(ws: Workspace, post_id: int, body_field: str | None = None) -> Exp
     sections = []
     for sec in detail["sections"]:
         used, text, fell_back = choose_body(sec["fields"], candidates)
-        prompt = next((v for k, v in sec["fields"].items() if k in ("image_prompts", "image_prompt") and v), None)
+        prompt = next((sec["fields"][k] for k in prompt_fields if sec["fields"].get(k)), None)
         inline = []
         for name in dict.fromkeys(m.group(0) for m in PORTABLE_RE.finditer(text)):
             if name in by_name and (img := image_of(by_name[name], prompt or sec["title"])) is not None:
