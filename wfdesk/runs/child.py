@@ -166,10 +166,11 @@ class Runner:
             self._workspaces.clear()
 
 
-def _watch_parent(runner: Runner, parent_pid: int) -> None:
-    """Should our input stay open after the app died (another process holding the pipe), the parent pid tells."""
-    while not app_gone.wait(PARENT_POLL_S):
-        if os.getppid() != parent_pid:
+def _watch_parent(runner: Runner, parent_pid: int, input_ended: threading.Event) -> None:
+    """Should our input stay open after the app died (another process holding the pipe), the parent pid changing
+    or a broken output pipe tells; the end of input is the main thread's to handle."""
+    while not input_ended.wait(PARENT_POLL_S):
+        if os.getppid() != parent_pid or app_gone.is_set():
             log.warning("the app went away; finishing the sections in flight")
             runner.stop_all_and_wait()
             os._exit(0)
@@ -180,7 +181,9 @@ def main() -> int:
         os.nice(5)  # background work: when the cores are busy, the window the editor is looking at goes first
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     runner = Runner()
-    threading.Thread(target=_watch_parent, args=(runner, os.getppid()), daemon=True, name="parent-watch").start()
+    input_ended = threading.Event()
+    threading.Thread(target=_watch_parent, args=(runner, os.getppid(), input_ended), daemon=True,
+                     name="parent-watch").start()
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -188,6 +191,7 @@ def main() -> int:
             runner.handle(json.loads(line))
         except ValueError:
             log.warning("not a request: %r", line[:200])
+    input_ended.set()
     runner.stop_all_and_wait()
     return 0
 

@@ -206,6 +206,7 @@ def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int
         error = rc.gate.lost or (TAKEN_MESSAGE if rc.taken.is_set() else STOPPED_MESSAGE)
     status, written = _finish(rc, run_id, status, error)
     if status == "interrupted":
+        error = error or rc.gate.lost or TAKEN_MESSAGE
         log.warning("run %s interrupted: %s", run_id, error)
     result = None
     if written:
