@@ -185,3 +185,42 @@ def test_imports_refuse_secrets_in_configs(ws):
     with pytest.raises(ImportError_, match="api_key"):
         with ws.db.session() as s:
             import_workflow(s, doc, ws)
+
+
+# --- custom endpoints stay under the base URL ---------------------------------------------------------------
+
+@pytest.mark.parametrize("endpoint", ["/%2e%2e/%2e%2e/x", "/.%2e/.%2e/x", "/%2E%2E/x", "/..%2fx", "/a/..%2f..%2fx",
+                                      "/%252e%252e/%252e%252e/x", "/a/%2e%2e%5c%2e%2e/x", "/./x"])
+def test_encoded_traversal_in_a_custom_endpoint_is_refused(demo, loopback, endpoint):
+    from wfdesk.scripts.registry import get_step_config
+
+    from tests_support import set_step_config
+
+    demo.settings.custom_script_base_url = loopback.root_url + "/hooks"
+    config = get_step_config(3)
+    config["script_config"]["custom_endpoint"] = endpoint
+    set_step_config(demo, 3, config)
+    problems = validate_step(demo, "s", config)
+    assert [p.field for p in problems] == ["script_config.custom_endpoint"]
+    assert "under the base address" in problems[0].message
+    with pytest.raises(ConfigError, match="custom_endpoint"):
+        execute_step_script(3, 53, {"section_ids": [711]})
+    assert [r.path for r in loopback.requests] == []
+
+
+def test_an_encoded_but_harmless_endpoint_is_sent_under_the_base_path(demo, loopback):
+    from wfdesk.scripts.custom_scripts import endpoint_url
+    from wfdesk.scripts.registry import get_step_config
+
+    from tests_support import set_step_config
+
+    base = loopback.root_url + "/hooks/"
+    demo.settings.custom_script_base_url = base
+    config = get_step_config(3)
+    config["script_config"]["custom_endpoint"] = "/process%20data/v1.2/..data"
+    set_step_config(demo, 3, config)
+    assert execute_step_script(3, 53, {"section_ids": [711]})["success"]
+    assert [r.path for r in loopback.requests] == ["/hooks/process%20data/v1.2/..data"]
+    for bad in ("/%2e%2e/x", "/a/%2e%2e/%2e%2e/x"):
+        with pytest.raises(ValueError, match="under the base address"):
+            endpoint_url(base, bad)
