@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -240,7 +241,9 @@ def save_override(ws: Workspace, step_id: int, post_id: int, effective: dict[str
             else:
                 row.config = diff
             s.flush()
-    except StaleDataError:
+    except (StaleDataError, IntegrityError):
+        # StaleDataError: the row changed between our read and our UPDATE. IntegrityError: another editor created
+        # the post's override between our read ("none yet") and our INSERT (the unique post/step pair).
         raise ConflictError(what, mine=diff, theirs=load_override(ws, step_id, post_id).override) from None
     return load_override(ws, step_id, post_id)
 
