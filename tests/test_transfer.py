@@ -237,3 +237,12 @@ def test_import_statements_do_not_grow_with_the_number_of_rows(ws):
 def _import(ws, bundle):
     with ws.db.session() as s:
         import_bundle(s, bundle)
+
+
+def test_a_nul_character_is_refused_before_anything_is_written(ws):
+    bundle = _bundle()
+    bundle["posts"][0]["sections"][1]["fields"]["draft"] = "half\x00written"
+    with pytest.raises(ImportError_, match=r"posts.0.sections.1.fields.draft: contains a NUL character"):
+        _import(ws, bundle)
+    with ws.db.session() as s:
+        assert s.query(Post).count() == 0

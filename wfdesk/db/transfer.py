@@ -7,13 +7,16 @@ import take minutes on a PostgreSQL server). A file nested deeper than MAX_DEPTH
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import String, Text, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from wfdesk.db.models import (
@@ -24,6 +27,7 @@ from wfdesk.db.models import (
     PostSection,
     PostWorkflowStepAction,
     WorkflowStepEntity,
+    utcnow,
 )
 from wfdesk.errors import Problem, WfdeskError
 from wfdesk.scripts.config import FIELD_NAME_RE
@@ -106,16 +110,25 @@ def read_json(text_: str | bytes) -> Any:
 
 
 def check_depth(data: Any, limit: int = MAX_DEPTH) -> None:
-    """Refuse data nested deeper than `limit` (walked without recursion, so any depth is safe to check)."""
-    stack = [(data, 1)]
+    """Refuse data nested deeper than `limit` (walked without recursion, so any depth is safe to check), and text
+    holding a NUL character, which PostgreSQL cannot store (refused here rather than half-way through writing)."""
+    stack = [("", data, 1)]
     while stack:
-        node, depth = stack.pop()
+        path, node, depth = stack.pop()
         if depth > limit:
             raise ImportError_([Problem("", TOO_DEEP)])
         if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
+            items: Iterable[tuple[Any, Any]] = node.items()
         elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
+            items = enumerate(node)
+        else:
+            continue
+        for key, value in items:
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(value, (dict, list)):
+                stack.append((where, value, depth + 1))
+            elif isinstance(value, str) and "\x00" in value or isinstance(key, str) and "\x00" in key:
+                raise ImportError_([Problem(where, "contains a NUL character (\\0), which text cannot hold")])
 
 
 def parse_bundle(data: Any) -> Bundle:
@@ -212,7 +225,7 @@ def _upsert_all(session: Session, table: type, rows: list[tuple[int, dict[str, A
             if getattr(obj, key) != value:
                 setattr(obj, key, value)
     if new:
-        session.execute(insert(table.__table__), new)  # Core executemany: batched, and every row has every key
+        _bulk_insert(session, table.__table__, new)
 
 
 def _import_fields(session: Session, targets: list[tuple[int, int | None, dict[str, str | None]]]) -> None:
@@ -220,7 +233,7 @@ def _import_fields(session: Session, targets: list[tuple[int, int | None, dict[s
     values are left alone, and a value that had no version yet keeps one (superseded) so it can be reverted to."""
     existing = {(f.post_id, f.section_id, f.name): f for (f,) in
                 _select_in(session, select(ContentField), ContentField.post_id, [t[0] for t in targets])}
-    versions: list[dict[str, Any]] = []
+    versions: list[dict[str, Any]] = []  # of fields that exist already
     writes: list[tuple[tuple[int, int | None, str], str]] = []  # field key, value
     superseded: list[int] = []
     for post_id, section_id, fields in targets:
@@ -233,51 +246,99 @@ def _import_fields(session: Session, targets: list[tuple[int, int | None, dict[s
                 if current is not None:
                     current.value, current.accepted_version_id = None, None  # earlier versions stay in the history
                 continue
-            if current is not None and current.value is not None and current.accepted_version_id is None:
-                versions.append(_version(key, current.value, "superseded"))
-            elif current is not None and current.accepted_version_id is not None:
-                superseded.append(current.accepted_version_id)
-            versions.append(_version(key, value, "accepted"))
+            if current is not None:
+                if current.value is not None and current.accepted_version_id is None:
+                    versions.append(_version(key, current.value, "superseded"))
+                elif current.accepted_version_id is not None:
+                    superseded.append(current.accepted_version_id)
+                versions.append(_version(key, value, "accepted"))
             writes.append((key, value))
-    if not versions:
-        return
-    ids = _insert_versions(session, versions)
+    # The versions of fields that exist first; then those of new fields, from which the new fields are made.
+    updated = [(key, value) for key, value in writes if key in existing]
+    if versions:
+        before = session.scalar(select(func.coalesce(func.max(ContentVersion.id), 0)))
+        _bulk_insert(session, ContentVersion.__table__, versions)
+        ids = _accepted_ids(session, before, [key[0] for key, _ in updated])
+        for key, value in updated:
+            existing[key].value, existing[key].accepted_version_id = value, ids[key]
     for chunk in _chunks(superseded):
         session.execute(update(ContentVersion).where(ContentVersion.id.in_(chunk), ContentVersion.status == "accepted")
                         .values(status="superseded").execution_options(synchronize_session=False))
-    new_fields = []
-    for key, value in writes:
-        current = existing.get(key)
-        if current is None:
-            post_id, section_id, name = key
-            new_fields.append({"post_id": post_id, "section_id": section_id, "name": name, "value": value,
-                               "accepted_version_id": ids[key]})
-        else:
-            current.value, current.accepted_version_id = value, ids[key]
-    if new_fields:
-        session.execute(insert(ContentField.__table__), new_fields)
+    new = [(key, value) for key, value in writes if key not in existing]
+    if new:
+        before = session.scalar(select(func.coalesce(func.max(ContentVersion.id), 0)))
+        _bulk_insert(session, ContentVersion.__table__, [_version(key, value, "accepted") for key, value in new])
+        _insert_new_fields(session, before)
+
+
+def _insert_new_fields(session: Session, before: int) -> None:
+    """The new fields, made on the server from their versions just written (ids above `before`): the text is
+    sent once, not twice."""
+    v, f = ContentVersion.__table__, ContentField.__table__
+    rows = (select(v.c.post_id, v.c.section_id, v.c.field, v.c.value, v.c.id, literal(1), literal(utcnow()))
+            .where(v.c.id > before, v.c.source == "import", v.c.status == "accepted"))
+    session.execute(insert(f).from_select(["post_id", "section_id", "name", "value", "accepted_version_id",
+                                           "lock_version", "updated_at"], rows))
+
+
+def _accepted_ids(session: Session, before: int, post_ids: list[int]) -> dict[tuple[int, int | None, str], int]:
+    """Ids of the accepted versions this import wrote (above `before`), by field."""
+    stmt = (select(ContentVersion.id, ContentVersion.post_id, ContentVersion.section_id, ContentVersion.field)
+            .where(ContentVersion.id > before, ContentVersion.source == "import",
+                   ContentVersion.status == "accepted").order_by(ContentVersion.id))
+    return {(post_id, section_id, name): version_id for version_id, post_id, section_id, name
+            in _select_in(session, stmt, ContentVersion.post_id, post_ids)}
+
+
+def _bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Thousands of rows: PostgreSQL's COPY, several times faster there than batched INSERTs; elsewhere one
+    executemany. Every row gets the same keys, the columns' Python-side defaults filled in (COPY applies none)."""
+    rows = _with_defaults(table, rows)
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    # CSV with every value quoted; NULL is "\N", honoured (FORCE_NULL) only in the columns that are not text.
+    nullable = [c for c in columns if not isinstance(table.c[c].type, (String, Text))]
+    encode = {c: (json.dumps if isinstance(rows[0][c], (dict, list)) else
+                  (lambda v: v.isoformat()) if isinstance(rows[0][c], datetime) else None) for c in columns}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerows([NULL if (v := row[c]) is None else encode[c](v) if encode[c] else v for c in columns]
+                     for row in rows)
+    buffer.seek(0)
+    force_null = f", FORCE_NULL ({', '.join(nullable)})" if nullable else ""
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN "
+                           f"WITH (FORMAT csv, NULL '{NULL}'{force_null})", buffer)
+    finally:
+        cursor.close()
+
+
+NULL = "\\N"
+
+
+def _with_defaults(table: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with the columns' Python-side defaults where a row lacks the key (computed once: one import, one
+    timestamp)."""
+    keys = set().union(*rows)
+    defaults = {}
+    for column in table.columns:
+        default = column.default
+        if column.name in keys or default is None:
+            continue
+        if getattr(default, "is_scalar", False):
+            defaults[column.name] = default.arg
+        elif getattr(default, "is_callable", False):
+            defaults[column.name] = default.arg(None)
+    return [{**row, **defaults} for row in rows] if defaults else rows
 
 
 def _version(key: tuple[int, int | None, str], value: str, status: str) -> dict[str, Any]:
     post_id, section_id, name = key
     return {"post_id": post_id, "section_id": section_id, "field": name, "kind": "text", "value": value,
             "status": status, "source": "import", "metadata": {}}
-
-
-def _insert_versions(session: Session, versions: list[dict[str, Any]]) -> dict[tuple[int, int | None, str], int]:
-    """Insert in one batched statement, then read back the accepted versions' ids by field. (RETURNING in
-    parameter order is batched on PostgreSQL but one statement per row on SQLite.) This import writes one accepted
-    version per field, so the newest accepted import version above the old maximum id is ours."""
-    before = session.scalar(select(func.coalesce(func.max(ContentVersion.id), 0)))
-    session.execute(insert(ContentVersion.__table__), versions)
-    ids: dict[tuple[int, int | None, str], int] = {}
-    stmt = (select(ContentVersion.id, ContentVersion.post_id, ContentVersion.section_id, ContentVersion.field)
-            .where(ContentVersion.id > before, ContentVersion.source == "import",
-                   ContentVersion.status == "accepted").order_by(ContentVersion.id))
-    for version_id, post_id, section_id, name in _select_in(session, stmt, ContentVersion.post_id,
-                                                            [v["post_id"] for v in versions]):
-        ids[(post_id, section_id, name)] = version_id
-    return ids
 
 
 def _import_overrides(session: Session, overrides: list[OverrideIn]) -> None:
