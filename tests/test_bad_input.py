@@ -322,3 +322,16 @@ def test_a_template_out_of_time_fails_at_once_for_the_next_sections():
         with pytest.raises(TemplateProblem, match="too long"):
             render(template, {"n": n}, seconds=0.5)
     assert time.monotonic() - started < 0.5 * 50 / 2  # not one deadline each
+
+
+def test_an_unreachable_custom_endpoint_is_one_plain_line(demo, loopback):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    demo.settings.custom_script_base_url = f"http://127.0.0.1:{port}"
+    entry = execute_step_script(3, 53, {"section_ids": [711]})["results"][0]
+    assert entry["status"] == "error"
+    assert entry["error"] == (f"cannot reach http://127.0.0.1:{port}/api/custom/process-data: the connection was "
+                              "refused (is the service running?)")

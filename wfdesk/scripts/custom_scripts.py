@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import posixpath
+import socket
+import ssl
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -88,9 +90,9 @@ class CustomScriptHandler(SectionHandler):
         except requests.Timeout:
             raise UnitError(f"{url} did not answer within {params.timeout:g} s") from None
         except requests.ConnectionError as exc:
-            raise UnitError(f"cannot reach {url}: {_short(exc)}") from None
+            raise UnitError(f"cannot reach {url}: {connection_problem(exc)}") from None
         except requests.RequestException as exc:
-            raise UnitError(f"request to {url} failed: {_short(exc)}") from None
+            raise UnitError(f"request to {url} failed: {connection_problem(exc)}") from None
         if resp.status_code >= 400:
             raise UnitError(f"{url} answered {resp.status_code}: {resp.text[:300]}")
         try:
@@ -106,9 +108,28 @@ class CustomScriptHandler(SectionHandler):
                            entry={"output": text, "response": answer}, metadata=metadata)
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) < 200 else text[:200] + "…"
+def connection_problem(exc: BaseException) -> str:
+    """Why a request failed, in words: the root cause under requests' and urllib3's wrappers, whose own text is
+    a chain of class names ("Max retries exceeded ... NewConnectionError(...)")."""
+    causes = []
+    seen: BaseException | None = exc
+    while seen is not None and len(causes) < 20:
+        causes.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for cause in reversed(causes):  # the innermost first
+        if isinstance(cause, ConnectionRefusedError):
+            return "the connection was refused (is the service running?)"
+        if isinstance(cause, socket.gaierror):
+            return "the host name could not be found"
+        if isinstance(cause, (TimeoutError, socket.timeout)):
+            return "the connection timed out"
+        if isinstance(cause, ConnectionResetError):
+            return "the connection was reset by the other side"
+        if isinstance(cause, ssl.SSLError):
+            return f"the secure connection failed ({cause.reason or 'certificate or protocol problem'})"
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror[0].lower() + cause.strerror[1:]
+    return "the connection failed"
 
 
 execute_custom_script = CustomScriptHandler()
