@@ -13,7 +13,7 @@ from wfdesk.ui.plugins_dialog import ERROR_COLOR, PluginsDialog
 @pytest.fixture
 def plugin_problem():
     problem = PluginProblem("video_generation = wfdesk_video_generation:PLUGIN", "wfdesk-video-generation 0.1.0",
-                            "ModuleNotFoundError: No module named 'imageio'")
+                            "it needs the Python module 'imageio', which is not installed")
     saved = list(PLUGIN_ERRORS)
     PLUGIN_ERRORS.append(problem)
     yield problem
@@ -47,7 +47,8 @@ def test_a_skipped_plugin_is_shown_in_red_with_its_error(qtbot, plugin_problem):
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitUntil(lambda: bool(dialog.listed_types()), timeout=30_000)
-    assert ("video_generation", "skipped: ModuleNotFoundError: No module named 'imageio'") in dialog.problem_rows()
+    assert ("video_generation", "skipped: it needs the Python module 'imageio', which is not installed") in \
+        dialog.problem_rows()
     assert "video_generation" not in dialog.listed_types()
     (item,) = dialog.tree.findItems("video_generation", Qt.MatchFlag.MatchExactly, 0)
     assert item.text(2) == "wfdesk-video-generation 0.1.0"
