@@ -207,3 +207,22 @@ def test_two_editors_creating_the_same_override_at_once_get_the_conflict_message
     assert "changed by someone else" in str(conflict) and "INSERT" not in str(conflict)
     assert conflict.theirs == saved[0].override
     assert cs.load_override(demo, 3, 53).override == saved[0].override
+
+
+@pytest.mark.parametrize("parameters, field", [
+    ({"headers": {"x-api-key": "abc123"}}, "script_config.parameters.headers.x-api-key"),
+    ({"auth": [{"access_token": "abc123"}]}, "script_config.parameters.auth.0.access_token"),
+    ({"note": "sk-proj-Abc123Def456Ghi789Jkl012Mno345"}, "script_config.parameters.note"),
+])
+def test_a_step_or_override_holding_a_secret_anywhere_is_not_saved(demo, parameters, field):
+    before = cs.load_step(demo, 3)
+    params = before.config["script_config"]["parameters"]
+    leaky = _with(before.config, parameters={**params, **parameters})
+    with pytest.raises(ConfigError) as info:
+        cs.save_step(demo, 3, name=before.name, stage=before.stage, config=leaky, lock_version=before.lock_version)
+    assert field in [p.field for p in info.value.problems]
+    assert cs.load_step(demo, 3) == before
+    with pytest.raises(ConfigError) as info:
+        cs.save_override(demo, 3, 53, leaky, None)
+    assert field in [p.field for p in info.value.problems]
+    assert cs.load_override(demo, 3, 53).override == {}
