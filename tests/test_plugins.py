@@ -116,6 +116,12 @@ def test_a_plugin_whose_import_hangs_stops_neither_run_step_nor_validate(tmp_pat
     assert loopback.count("/api/custom/process-data") == 1
     validate = _wfdesk(env, "validate", timeout=120)
     assert validate.returncode == 0, validate.stdout + validate.stderr
+    # Lazily: asking for a built-in type does not even start importing the plugins.
+    probe = _python(env, "import threading; from wfdesk.scripts.registry import get_handler, type_info; "
+                         "get_handler('custom_script'); type_info('llm_action'); "
+                         "print([t.name for t in threading.enumerate()])")
+    assert probe.returncode == 0, probe.stderr
+    assert "wfdesk-plugin" not in probe.stdout
     # Listing every type (what the step editor and Help → Plugins do) waits at most the time limit, then names it.
     listed = _python(env, LIST_TYPES)
     assert listed.returncode == 0, listed.stderr
