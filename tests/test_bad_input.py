@@ -185,3 +185,153 @@ def test_imports_refuse_secrets_in_configs(ws):
     with pytest.raises(ImportError_, match="api_key"):
         with ws.db.session() as s:
             import_workflow(s, doc, ws)
+
+
+# --- custom endpoints stay under the base URL ---------------------------------------------------------------
+
+@pytest.mark.parametrize("endpoint", ["/%2e%2e/%2e%2e/x", "/.%2e/.%2e/x", "/%2E%2E/x", "/..%2fx", "/a/..%2f..%2fx",
+                                      "/%252e%252e/%252e%252e/x", "/a/%2e%2e%5c%2e%2e/x", "/./x"])
+def test_encoded_traversal_in_a_custom_endpoint_is_refused(demo, loopback, endpoint):
+    from wfdesk.scripts.registry import get_step_config
+
+    from tests_support import set_step_config
+
+    demo.settings.custom_script_base_url = loopback.root_url + "/hooks"
+    config = get_step_config(3)
+    config["script_config"]["custom_endpoint"] = endpoint
+    set_step_config(demo, 3, config)
+    problems = validate_step(demo, "s", config)
+    assert [p.field for p in problems] == ["script_config.custom_endpoint"]
+    assert "under the base address" in problems[0].message
+    with pytest.raises(ConfigError, match="custom_endpoint"):
+        execute_step_script(3, 53, {"section_ids": [711]})
+    assert [r.path for r in loopback.requests] == []
+
+
+def test_an_encoded_but_harmless_endpoint_is_sent_under_the_base_path(demo, loopback):
+    from wfdesk.scripts.custom_scripts import endpoint_url
+    from wfdesk.scripts.registry import get_step_config
+
+    from tests_support import set_step_config
+
+    base = loopback.root_url + "/hooks/"
+    demo.settings.custom_script_base_url = base
+    config = get_step_config(3)
+    config["script_config"]["custom_endpoint"] = "/process%20data/v1.2/..data"
+    set_step_config(demo, 3, config)
+    assert execute_step_script(3, 53, {"section_ids": [711]})["success"]
+    assert [r.path for r in loopback.requests] == ["/hooks/process%20data/v1.2/..data"]
+    for bad in ("/%2e%2e/x", "/a/%2e%2e/%2e%2e/x"):
+        with pytest.raises(ValueError, match="under the base address"):
+            endpoint_url(base, bad)
+
+
+# --- templates have limits on time, output size and arithmetic -----------------------------------------------
+
+def _finishes(fn, seconds: float = 60):
+    """Runs fn on a thread; fails (instead of hanging the suite) when it has not finished after `seconds`."""
+    import threading
+
+    out: dict[str, object] = {}
+
+    def target():
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            out["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.mark.parametrize("template, message", [
+    ("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}", "too long"),
+    ("{% set xs = range(99999)|list %}{% for i in xs %}{% for j in xs %}{% endfor %}{% endfor %}", "too long"),
+    ("{{ 'x'*10**9 }}", "too large"),
+    ("{{ ['x']*10**9 }}", "too large"),
+    ("{{ 10**(10**8) }}", "too large"),
+    ("{{ 7**99999999 * 3 }}", "too large"),
+    ("{{ (10**900) * (10**900) }}", "too large"),
+    ("{% for i in range(99999) %}{{ 'x' * 99 }}{% endfor %}", "too long"),
+    ("{{ 'x'|center(10**9) }}", "too large"),
+    ("{{ 'x'|indent(10**9, true) }}", "too large"),
+    ("{{ 'x'.ljust(10**9) }}", "too large"),
+    ("{{ '%0999999999d' % 1 }}", "too large"),
+    ("{{ '%0999999999d'|format(1) }}", "too large"),
+    ("{{ '{:>999999999}'.format(1) }}", "too large"),
+    ("{{ ('x'*1000)|replace('x', 'x'*1000)|replace('x', 'x'*1000) }}", "too large"),
+    ("{{ ('x'*1000).replace('x', 'x'*1000).replace('x', 'x'*1000) }}", "too large"),
+    ("{{ (['x'*100000]*100)|join }}", "too large"),
+    ("{{ ''.join(['x'*100000]*100) }}", "too large"),
+])
+def test_template_bombs_end_in_a_clear_problem_quickly_and_small(template, message):
+    before = _peak_rss_mb()
+    with pytest.raises(TemplateProblem, match=message) as info:
+        _finishes(lambda: render(template, {}))
+    assert "Error" not in str(info.value) and "MAX_" not in str(info.value)
+    assert _peak_rss_mb() - before < 300  # nothing near the gigabyte the template asked for was allocated
+
+
+def test_the_editor_s_syntax_check_never_evaluates_a_template():
+    from wfdesk.scripts.templates import variables_used
+
+    assert _finishes(lambda: variables_used("{{ 10**(10**8) }}{{ 'x'|center(10**9) }}{{ x }}"), 30) == {"x"}
+
+
+def test_ordinary_templates_keep_working():
+    variables = {"post": {"title": "Highlands"}, "section": {"title": "Glen"}, "draft": "a " * 5000}
+    template = ("{{ post.title|upper }} – {{ section.title }}: {{ draft|wordcount }} words, {{ 2**10 }}, "
+                "{{ '%05d'|format(42) }} {{ '{:>6}'.format('x') }} {{ '-' * 20 }}"
+                "{% for i in range(3) %}[{{ i * 1000 }}]{% endfor %}{{ draft|truncate(20) }}")
+    assert render(template, variables) == ("HIGHLANDS – Glen: 5000 words, 1024, 00042      x "
+                                           "--------------------[0][1000][2000]a a a a a a a a...")
+
+
+@pytest.mark.parametrize("template", ["{{ 10**(10**8) }}",
+                                      "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"])
+def test_a_template_bomb_is_refused_by_validate_and_run_step_before_any_call(demo, loopback, template):
+    set_action_template(demo, 5, template)
+    problems = _finishes(lambda: validate_step(demo, "polish", {"script_config": {"type": "llm_action",
+                                                                                  "action_id": 5}}))
+    with pytest.raises(ConfigError, match="prompt template"):
+        _finishes(lambda: execute_step_script(1, 53, {"section_ids": [711]}))
+    assert loopback.count() == 0
+    assert all("Error" not in p.message for p in problems)
+
+
+def test_a_template_out_of_time_fails_at_once_for_the_next_sections():
+    """A run renders per section: 200 sections must not cost 200 deadlines."""
+    import time
+
+    template = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}{{ n }}"
+    with pytest.raises(TemplateProblem, match="too long"):
+        _finishes(lambda: render(template, {"n": 1}, seconds=0.5))
+    started = time.monotonic()
+    for n in range(50):
+        with pytest.raises(TemplateProblem, match="too long"):
+            render(template, {"n": n}, seconds=0.5)
+    assert time.monotonic() - started < 0.5 * 50 / 2  # not one deadline each
+
+
+def test_an_unreachable_custom_endpoint_is_one_plain_line(demo, loopback):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    demo.settings.custom_script_base_url = f"http://127.0.0.1:{port}"
+    entry = execute_step_script(3, 53, {"section_ids": [711]})["results"][0]
+    assert entry["status"] == "error"
+    assert entry["error"] == (f"cannot reach http://127.0.0.1:{port}/api/custom/process-data: the connection was "
+                              "refused (is the service running?)")

@@ -162,3 +162,67 @@ def test_connection_checks(ws, loopback):
     assert ok and "Connected" in message and loopback.count("/v1/models") == 1
     ok, message = check_provider(ProviderProfile(name="t", base_url=f"http://127.0.0.1:{_closed_port()}/v1"))
     assert not ok and "cannot reach" in message
+
+
+def test_two_editors_creating_the_same_override_at_once_get_the_conflict_message(demo, monkeypatch):
+    """Both read "no override yet" (held at a barrier so the race happens every time), both insert: one wins, the
+    other gets the conflict with the winner's override, never a database error with SQL in it."""
+    import threading
+
+    record = cs.load_override(demo, 3, 53)
+    params = record.effective["script_config"]["parameters"]
+    barrier = threading.Barrier(2, timeout=30)
+    real_row = cs._override_row
+
+    waited = threading.local()
+
+    def row_after_both_looked(session, step_id, post_id):
+        row = real_row(session, step_id, post_id)
+        if not getattr(waited, "done", False):  # only the save's own look, not the reload after it
+            waited.done = True
+            barrier.wait()
+        return row
+
+    monkeypatch.setattr(cs, "_override_row", row_after_both_looked)
+    outcomes: dict[int, object] = {}
+
+    def save(timeout: int) -> None:
+        try:
+            outcomes[timeout] = cs.save_override(demo, 3, 53, _with(record.effective,
+                                                                    parameters={**params, "timeout": timeout}), None)
+        except Exception as exc:  # noqa: BLE001 - the test inspects whatever came out
+            outcomes[timeout] = exc
+
+    threads = [threading.Thread(target=save, args=(t,)) for t in (5, 9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    monkeypatch.setattr(cs, "_override_row", real_row)
+    saved = [o for o in outcomes.values() if isinstance(o, cs.OverrideRecord)]
+    refused = [o for o in outcomes.values() if not isinstance(o, cs.OverrideRecord)]
+    assert len(saved) == 1 and len(refused) == 1, outcomes
+    (conflict,) = refused
+    assert isinstance(conflict, ConflictError), repr(conflict)
+    assert "changed by someone else" in str(conflict) and "INSERT" not in str(conflict)
+    assert conflict.theirs == saved[0].override
+    assert cs.load_override(demo, 3, 53).override == saved[0].override
+
+
+@pytest.mark.parametrize("parameters, field", [
+    ({"headers": {"x-api-key": "abc123"}}, "script_config.parameters.headers.x-api-key"),
+    ({"auth": [{"access_token": "abc123"}]}, "script_config.parameters.auth.0.access_token"),
+    ({"note": "sk-proj-Abc123Def456Ghi789Jkl012Mno345"}, "script_config.parameters.note"),
+])
+def test_a_step_or_override_holding_a_secret_anywhere_is_not_saved(demo, parameters, field):
+    before = cs.load_step(demo, 3)
+    params = before.config["script_config"]["parameters"]
+    leaky = _with(before.config, parameters={**params, **parameters})
+    with pytest.raises(ConfigError) as info:
+        cs.save_step(demo, 3, name=before.name, stage=before.stage, config=leaky, lock_version=before.lock_version)
+    assert field in [p.field for p in info.value.problems]
+    assert cs.load_step(demo, 3) == before
+    with pytest.raises(ConfigError) as info:
+        cs.save_override(demo, 3, 53, leaky, None)
+    assert field in [p.field for p in info.value.problems]
+    assert cs.load_override(demo, 3, 53).override == {}

@@ -150,8 +150,20 @@ def test_plain_handler_that_raises_is_a_failed_run(demo):
 
 
 def test_duplicate_registration_is_refused():
-    with pytest.raises(ValueError, match="already registered"):
-        register_script_type("llm_action", lambda c, p, x: {})
+    register_script_type("twice", lambda c, p, x: {})
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            register_script_type("twice", lambda c, p, x: {})
+    finally:
+        unregister_script_type("twice")
+
+
+def test_built_in_names_are_reserved_even_with_replace():
+    for replace in (False, True):
+        with pytest.raises(ValueError, match="'llm_action' is the name of a built-in step type and cannot be taken"):
+            register_script_type("llm_action", lambda c, p, x: {}, replace=replace)
+    with pytest.raises(ValueError, match="built-in"):
+        unregister_script_type("llm_action")
     assert SCRIPT_REGISTRY["llm_action"].script_type == "llm_action"
 
 

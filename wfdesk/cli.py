@@ -309,14 +309,16 @@ def _workflow(ws, args: argparse.Namespace) -> int:
 
 
 def _read_json(path: Path) -> Any:
+    from wfdesk.db.transfer import ImportError_, read_json
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path.read_text(encoding="utf-8"))
+    except ImportError_ as exc:  # not JSON, or nested too deeply: said in words
+        raise BadRequest(f"{path}: {exc}") from None
     except FileNotFoundError:
         raise BadRequest(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BadRequest(f"{path}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"{path} is not valid JSON: {exc}") from None
 
 
 def _run_step(ws, args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from wfdesk.ui.plugins_dialog import ERROR_COLOR, PluginsDialog
 @pytest.fixture
 def plugin_problem():
     problem = PluginProblem("video_generation = wfdesk_video_generation:PLUGIN", "wfdesk-video-generation 0.1.0",
-                            "ModuleNotFoundError: No module named 'imageio'")
+                            "it needs the Python module 'imageio', which is not installed")
     saved = list(PLUGIN_ERRORS)
     PLUGIN_ERRORS.append(problem)
     yield problem
@@ -30,6 +30,7 @@ def test_lists_the_built_in_types_with_their_source_and_panel(qtbot):
     dialog = PluginsDialog()
     qtbot.addWidget(dialog)
     dialog.show()
+    qtbot.waitUntil(lambda: bool(dialog.listed_types()), timeout=30_000)  # the plugins load on a worker the first time
     shown = rows(dialog)
     assert dialog.listed_types()[:3] == ["custom_script", "image_generation", "llm_action"]
     for name in ("llm_action", "custom_script", "image_generation"):
@@ -45,7 +46,9 @@ def test_a_skipped_plugin_is_shown_in_red_with_its_error(qtbot, plugin_problem):
     dialog = PluginsDialog()
     qtbot.addWidget(dialog)
     dialog.show()
-    assert ("video_generation", "skipped: ModuleNotFoundError: No module named 'imageio'") in dialog.problem_rows()
+    qtbot.waitUntil(lambda: bool(dialog.listed_types()), timeout=30_000)
+    assert ("video_generation", "skipped: it needs the Python module 'imageio', which is not installed") in \
+        dialog.problem_rows()
     assert "video_generation" not in dialog.listed_types()
     (item,) = dialog.tree.findItems("video_generation", Qt.MatchFlag.MatchExactly, 0)
     assert item.text(2) == "wfdesk-video-generation 0.1.0"
@@ -59,5 +62,67 @@ def test_help_menu_opens_the_plugins_dialog(qtbot, main_window):
     action.trigger()
     dialog = main_window.findChild(PluginsDialog)
     assert dialog is not None and dialog.isVisible()
+    qtbot.waitUntil(lambda: bool(dialog.listed_types()), timeout=30_000)
     assert {"llm_action", "custom_script", "image_generation"} <= set(dialog.listed_types())
     dialog.close()
+
+
+# The app started in its own process with a plugin whose import never finishes (tests/plugin_fixtures/sleepy):
+# records what the window shows once its workspace is attached, then opens Help → Plugins and reads the red rows.
+HANGING_PLUGIN_PROBE = """
+import json, sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+app = QApplication(sys.argv)
+events = []
+
+def read_dialog(window, tries=[0]):
+    from wfdesk.ui.plugins_dialog import PluginsDialog
+    dialog = window.findChild(PluginsDialog)
+    if dialog is None or not dialog.listed_types():
+        tries[0] += 1
+        if tries[0] < 600:
+            QTimer.singleShot(100, lambda: read_dialog(window))
+            return
+    events.append(["plugins", dialog.listed_types() if dialog else None, dialog.problem_rows() if dialog else None])
+    window.close()
+
+def question(parent, title, text, *args):
+    events.append(["attached", parent.ws is not None, title])
+    action = next(a for menu in parent.menuBar().actions() if menu.text() == "&Help"
+                  for a in menu.menu().actions() if a.text() == "&Plugins…")
+    QTimer.singleShot(0, action.trigger)
+    QTimer.singleShot(100, lambda: read_dialog(parent))
+    return QMessageBox.StandardButton.No
+
+QMessageBox.question = staticmethod(question)
+from wfdesk.ui.app import main
+code = main([])
+print(json.dumps({"code": code, "events": events}))
+"""
+
+
+def test_the_app_opens_its_workspace_and_lists_a_plugin_whose_import_hangs(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "WFDESK_DATA_DIR": str(tmp_path / "data"),
+           "WFDESK_CONFIG_DIR": str(tmp_path / "config"), "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+           "XDG_STATE_HOME": str(tmp_path / "state"), "WFDESK_PLUGIN_LOAD_SECONDS": "1",
+           "PYTHONPATH": str(ROOT / "tests" / "plugin_fixtures" / "sleepy")}
+    env.pop("WFDESK_DATABASE_URL", None)
+    proc = subprocess.run([sys.executable, "-c", HANGING_PLUGIN_PROBE], capture_output=True, text=True, env=env,
+                          timeout=180, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    attached, plugins = result["events"]
+    assert attached == ["attached", True, "Load the demo?"]
+    _, listed, problems = plugins
+    assert {"llm_action", "custom_script", "image_generation"} <= set(listed)
+    assert problems == [["sleepy", "skipped: it did not finish loading within 1 s and is skipped; if it finishes "
+                                   "later it is added then"]]
+    assert result["code"] == 0

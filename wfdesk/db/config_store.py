@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from wfdesk.db.models import ContentField, LLMAction, Post, PostSection, PostWorkflowStepAction, WorkflowStepEntity
 from wfdesk.errors import ConfigError, ConflictError, NotFoundError, Problem
 from wfdesk.scripts.config import check_endpoint, deep_merge, parse_step_config, script_type_of
+from wfdesk.scripts.secret_scan import find_secrets
 from wfdesk.scripts.templates import TemplateProblem, render, variables_used
 from wfdesk.scripts.validation import validate_step
 from wfdesk.workspace import Workspace
@@ -114,6 +116,7 @@ def step_problems(ws: Workspace, name: str, stage: str, config: Any) -> list[Pro
     if len(stage or "") > 200:
         problems.append(Problem("stage", "is longer than 200 characters"))
     problems += validate_step(ws, name or "", config)
+    problems += _secrets_not_yet_named(config, problems)
     # validate_step stops at the first failing stage (schema, parameters, then the type's own checks); the
     # editor wants every field marked at once, so the type's cheap checks are added when they were skipped.
     fields = {p.field for p in problems}
@@ -153,6 +156,13 @@ def save_step(ws: Workspace, step_id: int | None, *, name: str, stage: str, conf
     except StaleDataError:
         # Another session committed between our read and our UPDATE: report what is there now.
         raise ConflictError(f"Step {name!r}", mine=mine, theirs=_current_step_or_none(ws, step_id)) from None
+
+
+def _secrets_not_yet_named(config: Any, problems: list[Problem]) -> list[Problem]:
+    """Secrets anywhere in the config (x-api-key headers, tokens in lists, sk-... values), beyond the key names
+    validate_step knows; nothing holding one is saved."""
+    named = {p.field for p in problems}
+    return [p for p in find_secrets(config) if p.field not in named] if isinstance(config, dict) else []
 
 
 def _theirs_step(step: WorkflowStepEntity) -> dict[str, Any]:
@@ -223,6 +233,7 @@ def save_override(ws: Workspace, step_id: int, post_id: int, effective: dict[str
                                "itself instead")
                 for group in ("inputs", "outputs") for key, value in (diff.get(group) or {}).items() if value is None]
     problems = problems or validate_step(ws, step_name, deep_merge(step_config, diff))
+    problems = problems + _secrets_not_yet_named(diff, problems)
     if problems:
         raise ConfigError(step_name, problems)
     what = f"The override of step {step_name!r} for post {post_id}"
@@ -240,7 +251,9 @@ def save_override(ws: Workspace, step_id: int, post_id: int, effective: dict[str
             else:
                 row.config = diff
             s.flush()
-    except StaleDataError:
+    except (StaleDataError, IntegrityError):
+        # StaleDataError: the row changed between our read and our UPDATE. IntegrityError: another editor created
+        # the post's override between our read ("none yet") and our INSERT (the unique post/step pair).
         raise ConflictError(what, mine=diff, theirs=load_override(ws, step_id, post_id).override) from None
     return load_override(ws, step_id, post_id)
 

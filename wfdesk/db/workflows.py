@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wfdesk.db.models import LLMAction, WorkflowStepEntity
-from wfdesk.db.transfer import ActionIn, ImportError_, StepIn
+from wfdesk.db.transfer import ActionIn, ImportError_, StepIn, check_depth
 from wfdesk.errors import Problem
+from wfdesk.scripts.secret_scan import find_secrets
 from wfdesk.scripts.templates import TemplateProblem, variables_used
 
 FORMAT = "wfdesk-workflow"
@@ -52,15 +53,14 @@ def export_workflow(session: Session, name: str = "", description: str = "",
 
 def import_workflow(session: Session, data: Any, ws=None) -> dict[str, Any]:
     """Adds the workflow's actions and steps (new ids). Refuses the whole document if any part is invalid."""
+    check_depth(data)
     try:
         doc = WorkflowDoc.model_validate(data)
     except ValidationError as exc:
         raise ImportError_([Problem(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]) from None
-    from wfdesk.runs.planning import secret_problems
-
     known = {a.id for a in doc.llm_actions}
-    problems = [Problem(f"workflow_steps.{i}.config.{p.field}", p.message)
-                for i, step in enumerate(doc.workflow_steps) for p in secret_problems(step.config)]
+    problems = [p for i, step in enumerate(doc.workflow_steps)
+                for p in find_secrets(step.config, f"workflow_steps.{i}.config")]
     for i, a in enumerate(doc.llm_actions):
         try:
             variables_used(a.prompt_template)

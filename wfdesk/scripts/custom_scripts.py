@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import posixpath
+import socket
+import ssl
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 
@@ -15,9 +19,34 @@ from wfdesk.workspace import Workspace
 INTERNAL_PARAMETERS = {"provider", "concurrency"}
 
 
+ENDPOINT_FIELD = "script_config.custom_endpoint"
+OUTSIDE_BASE = "must stay under the base address: it may not contain '.' or '..' parts, also not percent-encoded"
+
+
+def _fully_decoded(text: str) -> str:
+    # Decoded until stable: "%252e" is "%2e" after one round, "." after two, and some servers decode twice.
+    for _ in range(10):
+        decoded = unquote(text)
+        if decoded == text:
+            return decoded
+        text = decoded
+    raise ValueError(f"must stay under the base address: it is percent-encoded too many times ({text!r})")
+
+
 def endpoint_url(base_url: str, endpoint: str) -> str:
-    """Endpoints are paths under the base URL; check_endpoint has already refused anything with a host."""
-    return base_url.rstrip("/") + "/" + endpoint.lstrip("/")
+    """The endpoint path under the base URL. Percent-encoding is decoded first (HTTP clients and servers decode
+    "%2e%2e" to ".." and "%2f" to "/"), so a dot segment in any spelling is refused, and the path that goes out is
+    re-encoded from the decoded one: what the server receives is what was checked. Raises ValueError."""
+    parts = urlsplit(endpoint)
+    decoded = _fully_decoded(parts.path)
+    if "\\" in decoded or any(seg in (".", "..") for seg in decoded.split("/")):
+        raise ValueError(OUTSIDE_BASE)
+    base = urlsplit(base_url.rstrip("/"))
+    path = base.path + "/" + quote(decoded.lstrip("/"), safe="/:@!$&'()*+,;=-._~")
+    if posixpath.normpath(path) != path.rstrip("/") and path != "/":
+        raise ValueError(OUTSIDE_BASE)  # belt and braces: nothing the path says may move it
+    query = f"?{parts.query}" if parts.query else ""
+    return base._replace(path=path, query="", fragment="").geturl() + query
 
 
 class CustomScriptHandler(SectionHandler):
@@ -26,7 +55,13 @@ class CustomScriptHandler(SectionHandler):
     parameters_model = CustomScriptParameters
 
     def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
-        problems = check_endpoint(config.script_config.custom_endpoint)
+        endpoint = config.script_config.custom_endpoint
+        problems = check_endpoint(endpoint)
+        if not problems:
+            try:
+                endpoint_url("http://base.invalid/base", endpoint)
+            except ValueError as exc:
+                problems.append(Problem(ENDPOINT_FIELD, str(exc)))
         base = ws.settings.custom_script_base_url
         if not base:
             problems.append(Problem("custom_script base URL", "is not configured: set it in Settings or "
@@ -55,9 +90,9 @@ class CustomScriptHandler(SectionHandler):
         except requests.Timeout:
             raise UnitError(f"{url} did not answer within {params.timeout:g} s") from None
         except requests.ConnectionError as exc:
-            raise UnitError(f"cannot reach {url}: {_short(exc)}") from None
+            raise UnitError(f"cannot reach {url}: {connection_problem(exc)}") from None
         except requests.RequestException as exc:
-            raise UnitError(f"request to {url} failed: {_short(exc)}") from None
+            raise UnitError(f"request to {url} failed: {connection_problem(exc)}") from None
         if resp.status_code >= 400:
             raise UnitError(f"{url} answered {resp.status_code}: {resp.text[:300]}")
         try:
@@ -73,9 +108,28 @@ class CustomScriptHandler(SectionHandler):
                            entry={"output": text, "response": answer}, metadata=metadata)
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) < 200 else text[:200] + "…"
+def connection_problem(exc: BaseException) -> str:
+    """Why a request failed, in words: the root cause under requests' and urllib3's wrappers, whose own text is
+    a chain of class names ("Max retries exceeded ... NewConnectionError(...)")."""
+    causes = []
+    seen: BaseException | None = exc
+    while seen is not None and len(causes) < 20:
+        causes.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for cause in reversed(causes):  # the innermost first
+        if isinstance(cause, ConnectionRefusedError):
+            return "the connection was refused (is the service running?)"
+        if isinstance(cause, socket.gaierror):
+            return "the host name could not be found"
+        if isinstance(cause, (TimeoutError, socket.timeout)):
+            return "the connection timed out"
+        if isinstance(cause, ConnectionResetError):
+            return "the connection was reset by the other side"
+        if isinstance(cause, ssl.SSLError):
+            return f"the secure connection failed ({cause.reason or 'certificate or protocol problem'})"
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror[0].lower() + cause.strerror[1:]
+    return "the connection failed"
 
 
 execute_custom_script = CustomScriptHandler()

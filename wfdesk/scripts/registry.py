@@ -3,6 +3,11 @@
 `SCRIPT_REGISTRY` maps a script type to its handler. A handler is any `handler(step_config, post_id, context)
 -> dict`; the built-in ones are `SectionHandler`s, which the engine runs one section at a time (progress, cancel,
 resume). `SCRIPT_TYPES` keeps what the GUI needs beside the handler: the parameters schema and an optional panel.
+
+The built-in types register first, when this module is imported, and their names are reserved: nothing else may
+take or replace them. Plugins load lazily, the first time anything looks past the built-ins (reading
+SCRIPT_REGISTRY / SCRIPT_TYPES, or asking for a type that is not built in), each within a time limit
+(wfdesk.scripts.plugins), so a run of a built-in type never waits for a plugin and a hanging one cannot stop the app.
 """
 
 from __future__ import annotations
@@ -29,44 +34,86 @@ class ScriptTypeInfo:
     description: str = ""
 
 
-SCRIPT_REGISTRY: dict[str, Handler] = {}
-SCRIPT_TYPES: dict[str, ScriptTypeInfo] = {}
+BUILTIN_TYPES = ("llm_action", "custom_script", "image_generation", "wordpress_publish")
+# The built-ins' entry points in wfdesk's own pyproject.toml: only these may register a built-in name.
+BUILTIN_ENTRY_POINTS = {"llm_action": "wfdesk.scripts.llm_actions:PLUGIN",
+                        "custom_script": "wfdesk.scripts.custom_scripts:PLUGIN",
+                        "image_generation": "wfdesk.scripts.image_generation:PLUGIN",
+                        "wordpress_publish": "wfdesk.scripts.wordpress_publish:PLUGIN"}
+_REGISTRY: dict[str, Handler] = {}
+_TYPES: dict[str, ScriptTypeInfo] = {}
 _lock = threading.Lock()
+_builtins_done = False
+
+
+class ReservedName(ValueError):
+    """A plugin or a caller tried to take a built-in type's name."""
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: SCRIPT_REGISTRY and SCRIPT_TYPES are the live dicts, with the plugins loaded on first access.
+    if name == "SCRIPT_REGISTRY":
+        ensure_plugins_loaded()
+        return _REGISTRY
+    if name == "SCRIPT_TYPES":
+        ensure_plugins_loaded()
+        return _TYPES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def ensure_plugins_loaded() -> None:
+    """Load the installed plugins once (each within its time limit); later calls return at once."""
+    from wfdesk.scripts.plugins import load_installed_plugins
+
+    load_installed_plugins()
 
 
 def register_script_type(script_type: str, handler: Handler, *, parameters_model: type[BaseModel] | None = None,
                          panel: str | None = None, source: str = "runtime", replace: bool = False,
                          description: str = "") -> None:
-    """Register a new script type handler. A name already taken is refused unless replace=True."""
+    """Register a new script type handler. A name already taken is refused unless replace=True; a built-in type's
+    name is refused always (ReservedName)."""
     if not isinstance(script_type, str) or not script_type.strip():
         raise ValueError("A script type needs a non-empty name")
     if not callable(handler):
         raise TypeError(f"Handler for script type {script_type!r} is not callable")
     model = parameters_model or getattr(handler, "parameters_model", None) or Parameters
     with _lock:
-        if script_type in SCRIPT_REGISTRY and not replace:
-            owner = SCRIPT_TYPES[script_type].source if script_type in SCRIPT_TYPES else "unknown"
+        if script_type in BUILTIN_TYPES and _builtins_done:
+            who = "a registration at run time" if source == "runtime" else source
+            raise ReservedName(f"{script_type!r} is the name of a built-in step type and cannot be taken by {who}")
+        if script_type in _REGISTRY and not replace:
+            owner = _TYPES[script_type].source if script_type in _TYPES else "unknown"
             raise ValueError(f"Script type {script_type!r} is already registered (by {owner})")
-        SCRIPT_REGISTRY[script_type] = handler
-        SCRIPT_TYPES[script_type] = ScriptTypeInfo(script_type, handler, model, panel, source, description)
+        _REGISTRY[script_type] = handler
+        _TYPES[script_type] = ScriptTypeInfo(script_type, handler, model, panel, source, description)
 
 
 def unregister_script_type(script_type: str) -> None:
+    if script_type in BUILTIN_TYPES:
+        raise ReservedName(f"{script_type!r} is a built-in step type and cannot be removed")
     with _lock:
-        SCRIPT_REGISTRY.pop(script_type, None)
-        SCRIPT_TYPES.pop(script_type, None)
+        _REGISTRY.pop(script_type, None)
+        _TYPES.pop(script_type, None)
 
 
 def get_handler(script_type: str) -> Handler:
-    handler = SCRIPT_REGISTRY.get(script_type)
+    handler = _REGISTRY.get(script_type)
     if handler is None:
-        raise ValueError(f"Unknown script type: {script_type}")
+        ensure_plugins_loaded()  # only a type that is not built in waits for the plugins
+        handler = _REGISTRY.get(script_type)
+    if handler is None:
+        from wfdesk.scripts.plugins import problem_of
+
+        problem = problem_of(script_type)
+        why = f" (the plugin {problem.source} that declares it was not loaded: {problem.error})" if problem else ""
+        raise ValueError(f"Unknown script type: {script_type}{why}")
     return handler
 
 
 def type_info(script_type: str) -> ScriptTypeInfo:
-    get_handler(script_type)
-    return SCRIPT_TYPES.get(script_type) or ScriptTypeInfo(script_type, SCRIPT_REGISTRY[script_type])
+    handler = get_handler(script_type)
+    return _TYPES.get(script_type) or ScriptTypeInfo(script_type, handler)
 
 
 def get_step_config(step_id: int) -> dict[str, Any]:
@@ -90,15 +137,15 @@ def execute_step_script(step_id: int, post_id: int, context: dict[str, Any], **o
     return execute_step(current(), step_id, post_id, context, RunOptions(**options))
 
 
-BUILTIN_TYPES = ("llm_action", "custom_script", "image_generation", "wordpress_publish")
+def _register_builtins() -> None:
+    """The built-ins, first: through their own entry points (as a plugin would), or directly when wfdesk runs
+    uninstalled. A plugin's entry point with a built-in name never gets here (plugins.py refuses it)."""
+    global _builtins_done
+    from wfdesk.scripts.plugins import builtin_entry_points, register_plugin
 
-
-def _load_script_types() -> None:
-    """Built-ins and plugins through the one entry-point path; built-ins directly when wfdesk runs uninstalled."""
-    from wfdesk.scripts.plugins import load_plugins
-
-    load_plugins()
-    missing = [name for name in BUILTIN_TYPES if name not in SCRIPT_REGISTRY]
+    for ep in builtin_entry_points():
+        register_plugin(ep, ep.load())
+    missing = [name for name in BUILTIN_TYPES if name not in _REGISTRY]
     if missing:
         from wfdesk.scripts import custom_scripts, image_generation, llm_actions, wordpress_publish
 
@@ -106,6 +153,7 @@ def _load_script_types() -> None:
             if plugin.name in missing:
                 register_script_type(plugin.name, plugin.handler, parameters_model=plugin.parameters_model,
                                      panel=plugin.panel, source="built-in", description=plugin.description)
+    _builtins_done = True
 
 
-_load_script_types()
+_register_builtins()

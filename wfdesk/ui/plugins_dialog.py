@@ -1,5 +1,8 @@
 """Help → Plugins: every registered script type, where it comes from and whether it has its own panel, and every
-plugin that was skipped with the reason (wfdesk.scripts.plugins.PLUGIN_ERRORS)."""
+plugin that was skipped with the reason (wfdesk.scripts.plugins.PLUGIN_ERRORS).
+
+Plugins load lazily, each within a time limit; if they have not been loaded yet the dialog loads them on a worker
+and fills in when they are, so a plugin whose import hangs never freezes the window."""
 
 from __future__ import annotations
 
@@ -17,9 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wfdesk.scripts import plugins, registry
 from wfdesk.scripts.plugins import ENTRY_POINT_GROUP, PLUGIN_ERRORS
-from wfdesk.scripts.registry import BUILTIN_TYPES, SCRIPT_TYPES, ScriptTypeInfo
-from wfdesk.ui.config_editor.parameters_form import hint_label
+from wfdesk.scripts.registry import BUILTIN_TYPES, ScriptTypeInfo
+from wfdesk.ui.config_editor.parameters_form import hint_label, if_alive
+from wfdesk.ui.worker import BackgroundOp
 
 ERROR_COLOR = "#c0392b"
 COLUMNS = ["Script type", "Description", "From", "Panel"]
@@ -64,18 +69,18 @@ class PluginsDialog(QDialog):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
-        for name in sorted(SCRIPT_TYPES, key=lambda n: (n not in BUILTIN_TYPES, n)):
-            info = SCRIPT_TYPES[name]
-            item = QTreeWidgetItem([name, info.description or "", source_text(info), panel_text(info)])
-            item.setToolTip(1, info.description or "")
-            self.tree.addTopLevelItem(item)
-
         self.problems = QLabel()
         self.problems.setObjectName("plugin_problems")
         self.problems.setWordWrap(True)
         self.problems.setTextFormat(Qt.TextFormat.RichText)
         self.problems.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._show_problems()
+        if plugins.installed_plugins_loaded():
+            self._fill()
+        else:
+            self.problems.setText("Loading the installed plugins…")
+            (BackgroundOp(registry.ensure_plugins_loaded).success(if_alive(self, lambda _: self._fill()))
+             .failure(if_alive(self, lambda exc: self.problems.setText(f"The plugins could not be listed: {exc}")))
+             .run_in_background())
 
         more = hint_label("To add a script type of your own, see “Adding a script type” in wfdesk's README: a "
                           "handler, a parameters schema (which makes its form) and optionally a panel, declared "
@@ -89,10 +94,20 @@ class PluginsDialog(QDialog):
         layout.addWidget(more)
         layout.addWidget(buttons)
 
+    def _fill(self) -> None:
+        self.tree.clear()
+        types = registry.SCRIPT_TYPES
+        for name in sorted(types, key=lambda n: (n not in BUILTIN_TYPES, n)):
+            info = types[name]
+            item = QTreeWidgetItem([name, info.description or "", source_text(info), panel_text(info)])
+            item.setToolTip(1, info.description or "")
+            self.tree.addTopLevelItem(item)
+        self._show_problems()
+
     def _show_problems(self) -> None:
         """Skipped plugins: a red row each (what, why) and one line saying the rest works."""
         red = QBrush(QColor(ERROR_COLOR))
-        for p in PLUGIN_ERRORS:
+        for p in list(PLUGIN_ERRORS):
             name = p.entry_point.partition(" = ")[0] or p.entry_point
             item = QTreeWidgetItem([name, f"skipped: {p.error}", p.source, "—"])
             for col in range(len(COLUMNS)):
