@@ -172,6 +172,17 @@ def test_a_secret_in_a_step_config_is_refused(demo):
     assert [p.field for p in problems] == ["script_config.parameters.api_key"]
 
 
+def test_validation_finds_secrets_under_any_key_name_and_inside_lists(demo):
+    """Runs and `validate` use the same scan as imports: x-api-key, access_token, a key inside a list."""
+    config = {"script_config": {"type": "image_generation",
+                                "parameters": {"headers": [{"x-api-key": "abc"}], "access_token": "t0ken"}},
+              "outputs": {"o": {"label": "Image", "db_field": "img"}}}
+    problems = validate_step(demo, "leaky", config)
+    assert sorted(p.field for p in problems) == ["script_config.parameters.access_token",
+                                                 "script_config.parameters.headers.0.x-api-key"]
+    assert all("abc" not in p.message and "t0ken" not in p.message for p in problems)
+
+
 def test_imports_refuse_secrets_in_configs(ws):
     bundle = json.loads(REFERENCE_STEPS.read_text())
     bundle["workflow_steps"][0]["config"]["script_config"]["parameters"] = {"api_key": "sk-in-a-file"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from typing import Any
 
@@ -19,9 +18,8 @@ from wfdesk.scripts.config import (
     parse_parameters,
     parse_step_config,
 )
+from wfdesk.scripts.secret_scan import find_secrets
 from wfdesk.workspace import Workspace
-
-SECRET_KEY_RE = re.compile(r"(^|_)(api_?key|secret|password|authorization|bearer)($|_)", re.IGNORECASE)
 
 
 def load_step(session: Session, step_id: int) -> WorkflowStepEntity:
@@ -83,16 +81,9 @@ def check_context(step_name: str, context: Any) -> dict[str, Any]:
 
 
 def secret_problems(config: dict[str, Any], prefix: str = "") -> list[Problem]:
-    """API keys belong in the keyring or the environment, never in a config that lands in the database."""
-    out = []
-    for key, value in (config or {}).items():
-        path = f"{prefix}{key}"
-        if isinstance(key, str) and SECRET_KEY_RE.search(key):
-            out.append(Problem(path, "secrets are not allowed in step configs; store API keys in Settings "
-                                     "(OS keyring) or the environment"))
-        elif isinstance(value, dict):
-            out.extend(secret_problems(value, path + "."))
-    return out
+    """API keys belong in the keyring or the environment, never in a config that lands in the database: the same
+    scan as imports and saves (key names like x-api-key or access_token, values shaped like keys, inside lists too)."""
+    return find_secrets(config or {}, prefix)
 
 
 def validate_config(ws: Workspace, handler: SectionHandler, step_name: str, raw_config: dict[str, Any]
