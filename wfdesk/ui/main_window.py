@@ -17,7 +17,7 @@ from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
 
-from wfdesk.ui import worker
+from wfdesk.ui import wheel_guard, worker
 from wfdesk.ui.icons import icon
 from wfdesk.ui.status_bar import AppStatusBar
 from wfdesk.ui.worker import BackgroundOp
@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
     def __init__(self, ws: Workspace | None = None, parent: QWidget | None = None) -> None:
         """A window on `ws`; without one, the "Opening the database…" page until attach_workspace()."""
         super().__init__(parent)
+        wheel_guard.install()  # the wheel scrolls forms; it never changes a value under the pointer
         self.ws: Workspace | None = None
         self.setWindowTitle("wfdesk")
         self.undo_stack = QUndoStack(self)

@@ -52,6 +52,7 @@ from wfdesk.settings import (
     set_api_key,
     settings_path,
 )
+from wfdesk.ui import wheel_guard
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label, if_alive
 from wfdesk.ui.costs_dialog import PriceTable
 from wfdesk.ui.worker import BackgroundOp
@@ -96,6 +97,7 @@ class SettingsDialog(QDialog):
 
     def __init__(self, ws, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        wheel_guard.install()
         self.ws = ws  # None when the database could not be opened: the settings are still editable
         self.database_changed = False
         self.keyring = keyring_available()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDialog, QLabel, QMessageBox
+from PySide6.QtWidgets import QDialog, QLabel, QMessageBox, QWidget
+
+from wfdesk.ui import wheel_guard
 
 
 class EditorDialog(QDialog):
@@ -10,6 +12,10 @@ class EditorDialog(QDialog):
 
     message: QLabel
     subject = "this item"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        wheel_guard.install()
 
     def is_dirty(self) -> bool:
         raise NotImplementedError

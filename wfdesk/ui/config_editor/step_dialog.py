@@ -212,7 +212,7 @@ class StepConfigDialog(EditorDialog):
         self.type_combo.setObjectName("script_type")
         for name in sorted(registry.SCRIPT_REGISTRY):
             self.type_combo.addItem(name, name)
-        self.type_combo.activated.connect(self._type_chosen)
+        self.type_combo.currentIndexChanged.connect(self._type_chosen)
         self.type_hint = hint_label("")
         self.problems: dict[str, ProblemLabel] = {k: ProblemLabel() for k in ("name", "stage", "type", "action",
                                                                                "endpoint")}
@@ -265,7 +265,7 @@ class StepConfigDialog(EditorDialog):
         self.action_combo = QComboBox()
         self.action_combo.setObjectName("action")
         self.action_combo.setMinimumWidth(280)
-        self.action_combo.activated.connect(self._action_chosen)
+        self.action_combo.currentIndexChanged.connect(self._action_chosen)
         self.edit_action_button = QPushButton("Edit action…")
         self.edit_action_button.clicked.connect(lambda: self._open_action_dialog(self._current_action_id()))
         self.new_action_button = QPushButton("New action…")
@@ -471,6 +471,8 @@ class StepConfigDialog(EditorDialog):
         self._doc_changed()
 
     def _type_chosen(self, index: int) -> None:
+        if self._filling:
+            return
         new = self.type_combo.itemData(index)
         old = script_type_of(self.doc)
         if new == old:
@@ -491,6 +493,8 @@ class StepConfigDialog(EditorDialog):
         self._doc_changed()
 
     def _action_chosen(self, index: int) -> None:
+        if self._filling:
+            return
         action_id = self.action_combo.itemData(index)
         sc = self._writable_script_config()
         if action_id is None:
@@ -581,7 +585,11 @@ class StepConfigDialog(EditorDialog):
             self._actions = actions
             if action_id is not None:
                 self._writable_script_config()["action_id"] = action_id
-            self._fill_actions(self._current_action_id())
+            self._filling = True
+            try:
+                self._fill_actions(self._current_action_id())
+            finally:
+                self._filling = False
             self._doc_changed()
 
         BackgroundOp(lambda: config_store.list_actions(self.ws)).success(if_alive(self, done)).failure(if_alive(
@@ -593,8 +601,13 @@ class StepConfigDialog(EditorDialog):
         return self.name_edit.text(), self.stage_edit.text(), dump(self.doc)
 
     def is_dirty(self) -> bool:
+        """Changed since loaded, or holding typed text the document could not take (it must not vanish)."""
         return self.is_loaded and self._clean is not None and (self._state() != self._clean
-                                                               or self.json_tab.error is not None)
+                                                               or self.json_tab.error is not None
+                                                               or self._extras_error() is not None)
+
+    def _extras_error(self) -> str | None:
+        return self.params_form.extras_error if self.params_form is not None else None
 
     def save(self) -> None:
         if self.busy or not self.is_loaded:
@@ -603,6 +616,12 @@ class StepConfigDialog(EditorDialog):
         if self.json_tab.error:
             self.tabs.setCurrentWidget(self.json_tab)
             self._show_message("Not saved: the raw JSON has a syntax error (shown under the editor).")
+            return
+        if self._extras_error() is not None:
+            self.params_form.extras_problem.set_problem(self._extras_error())
+            self._show_message("<b>Not saved.</b> Other parameters " + self._extras_error() + ".")
+            self.scroll.ensureWidgetVisible(self.params_form.extras_edit)
+            self.params_form.extras_edit.setFocus()
             return
         local = [(t, t.local_problems()) for t in (self.inputs_table, self.outputs_table)]
         if any(p for _, p in local):
