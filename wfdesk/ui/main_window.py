@@ -225,11 +225,15 @@ class MainWindow(QMainWindow):
         file = bar.addMenu("&File")
         self._action(file, "&New post…", self.new_post, "Ctrl+N", "new")
         file.addSeparator()
-        self._action(file, "&Import…", self.import_json, None, "import")
-        self._action(file, "&Export…", self.export_json, None, "export")
+        self._action(file, "&Import everything…", self.import_json, None, "import").setStatusTip(
+            "Adds posts with their sections, steps and LLM actions from a file made by Export everything")
+        self._action(file, "&Export everything…", self.export_json, None, "export").setStatusTip(
+            "Saves posts, sections, steps and LLM actions to one file (a backup, or a move to another database)")
         file.addSeparator()
-        self._action(file, "Export &workflow…", lambda: self.transfer.export_all(), None, "export")
-        self._action(file, "Import wor&kflow…", lambda: self.transfer.import_file(), None, "import")
+        self._action(file, "Export &workflow…", lambda: self.transfer.export_all(), None, "export").setStatusTip(
+            "Saves only the steps and LLM actions, no posts, to reuse the workflow elsewhere")
+        self._action(file, "Import wor&kflow…", lambda: self.transfer.import_file(), None, "import").setStatusTip(
+            "Adds the steps and LLM actions of a workflow file after yours; no posts are imported or changed")
         self._action(file, "Add the &reference workflow", lambda: self.transfer.add_template("reference"), None, "add")
         file.addSeparator()
         self._action(file, "&Settings…", self.open_settings, "Ctrl+,", "settings")
@@ -390,11 +394,10 @@ class MainWindow(QMainWindow):
     def new_post(self) -> None:
         if self.ws is None:
             return
-        from PySide6.QtWidgets import QInputDialog
-
         from wfdesk.db import editing
+        from wfdesk.ui.post_list import ask_title
 
-        title, ok = QInputDialog.getText(self, "New post", "Title of the new post:")
+        title, ok = ask_title(self, "New post", "Title of the new post:")
         if not ok or not title.strip():
             return
         ws = self.ws
@@ -443,8 +446,9 @@ class MainWindow(QMainWindow):
          .run_in_background())
 
     def _imported(self, counts: dict[str, int]) -> None:
-        summary = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items() if n)
-        self.statusBar().showMessage(f"Imported {summary or 'nothing'}.", 8000)
+        from wfdesk.ui.workflow_transfer import import_summary
+
+        self.statusBar().showMessage(f"Imported {import_summary(counts)}.", 8000)
         self.refresh_all()
 
     def export_json(self) -> None:
