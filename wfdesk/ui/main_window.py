@@ -487,6 +487,7 @@ class MainWindow(QMainWindow):
         from wfdesk.ui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.ws, self)
+        dialog.settings_saved.connect(lambda: [p.refresh() for p in self._panels.values()])  # apply at once
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         self.status.check_provider()  # the dialog updated ws.settings in place

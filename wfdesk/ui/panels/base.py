@@ -179,7 +179,7 @@ class StepPanel(QWidget):
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Run this step on the selected sections (Ctrl+Enter)")
         self.run_button.setDefault(True)
-        self.run_button.clicked.connect(self.run)
+        self.run_button.clicked.connect(lambda: self.run())  # not clicked(bool) as run()'s section list
         bar = QHBoxLayout()
         bar.addWidget(self.progress)
         bar.addWidget(self.status_label, 1)
@@ -293,7 +293,7 @@ class StepPanel(QWidget):
             self._set_status("This step is already running on this post.")
             return None
         if self.data["step"]["config_error"]:
-            self._set_status("The step's config is invalid; fix it in the step editor first.", error=True)
+            self._set_status(self.data["step"]["config_error"], error=True)  # names the cause and where to fix it
             return None
         problem = self.run_problem()
         if problem:
