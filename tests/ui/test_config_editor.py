@@ -62,7 +62,7 @@ def test_temperature_typed_in_raw_json_is_refused_next_to_the_parameter(qtbot, o
     assert "outside" in shown(dialog.params_form.problem_labels["temperature"])
     refused(qtbot, dialog)
     message = shown(dialog.params_form.problem_labels["temperature"])
-    assert "less than or equal to 2" in message and "5" in message
+    assert "must be at most 2" in message and "5" in message
     assert dialog.tabs.currentIndex() == 0  # back on the form, where the message is
     assert dialog.problems["action"].isHidden()  # the action is still set
     assert cs.load_step(gui_ws, 1) == before

@@ -159,3 +159,19 @@ def test_invalid_other_parameters_are_never_saved_nor_dropped(qtbot, open_step, 
     with qtbot.waitSignal(dialog.accepted, timeout=WAIT):
         qtbot.mouseClick(button(dialog, "Save"), Qt.MouseButton.LeftButton)
     assert cs.load_step(gui_ws, 1).config["script_config"]["parameters"] == {"format": "json"}
+
+
+def test_a_wrong_size_is_refused_in_plain_words_next_to_the_field(qtbot, open_step, gui_ws):
+    before = cs.load_step(gui_ws, 2)
+    dialog = open_step(2)
+    size = field(dialog, "Size")
+    assert "pattern" not in size.toolTip() and "^" not in size.toolTip()
+    qtbot.mouseClick(size, Qt.MouseButton.LeftButton)
+    size.selectAll()
+    qtbot.keyClicks(size, "big")
+    with qtbot.waitSignal(dialog.save_failed, timeout=WAIT):
+        qtbot.mouseClick(button(dialog, "Save"), Qt.MouseButton.LeftButton)
+    message = dialog.params_form.problem_labels["size"]
+    assert message.isVisible() and "must be like 1024x1024 or auto" in message.text()
+    assert "pattern" not in message.text() and "should" not in message.text()
+    assert dialog.isVisible() and cs.load_step(gui_ws, 2) == before

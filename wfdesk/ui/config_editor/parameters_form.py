@@ -28,11 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wfdesk.scripts.validation import PARAMETER_LABELS, plain_message
+
 DEFAULT_TEXT = "default"
-# Friendlier labels than the schema's titles for the built-in parameters.
-LABELS = {"n": "Images per section", "auto_accept": "Accept images automatically", "max_tokens": "Max tokens",
-          "timeout": "Timeout (seconds)", "concurrency": "Sections at once", "provider": "Provider profile",
-          "stream": "Streaming"}
+# Friendlier labels than the schema's titles; validation messages use the same ones.
+LABELS = PARAMETER_LABELS
 PLACEHOLDERS = {"provider": "the default provider (Settings)"}
 # Hints for parameters whose schema has no description.
 HINTS = {"temperature": "0 = predictable … 2 = very free; default: the LLM action's",
@@ -161,7 +161,7 @@ def _text_editor(schema: dict[str, Any], default: Any, choices: list[str] | None
         line.setPlaceholderText(placeholder)
         widget = line
     if schema.get("pattern"):
-        line.setToolTip(f"Must match {schema['pattern']}")
+        line.setToolTip(plain_message(f"String should match pattern '{schema['pattern']}'").capitalize())
 
     def get() -> Any:
         return line.text().strip() or None

@@ -33,6 +33,7 @@ from wfdesk.db import config_store
 from wfdesk.errors import ConfigError, ConflictError, Problem, WfdeskError
 from wfdesk.scripts import registry
 from wfdesk.scripts.config import Parameters, script_type_of
+from wfdesk.scripts.validation import describe, plain_message
 from wfdesk.ui.config_editor.editor_dialog import EditorDialog
 from wfdesk.ui.config_editor.fields_table import FieldsTable
 from wfdesk.ui.config_editor.json_tab import JsonTab, dump, monospace_font
@@ -56,11 +57,6 @@ def _framed(label: QLabel, color: str) -> QLabel:
     label.setStyleSheet(f"QLabel {{ border: 1px solid {color}; border-left: 5px solid {color}; "
                         "border-radius: 3px; padding: 6px; }")
     return label
-
-
-def humanize(message: str) -> str:
-    """pydantic's "Input should be less than or equal to 2" as "must be less than or equal to 2"."""
-    return message.replace("Input should be", "must be").replace("String should", "should")
 
 
 def _paths(diff: dict[str, Any], prefix: str = "") -> list[str]:
@@ -669,7 +665,7 @@ class StepConfigDialog(EditorDialog):
         for problem in problems:
             widget = self._place(problem)
             if widget is None:
-                unplaced.append(str(problem))
+                unplaced.append(describe(problem))
             first = first or widget
         lines = ["<b>Not saved.</b> Fix the fields marked below."] if len(unplaced) < len(problems) else []
         lines += [f"⚠ {p}" for p in unplaced]
@@ -680,14 +676,14 @@ class StepConfigDialog(EditorDialog):
             self.scroll.ensureWidgetVisible(first)
 
     def _place(self, problem: Problem) -> QWidget | None:
-        field, msg = problem.field, problem.message
+        field, msg = problem.field, plain_message(problem.message)
         simple = {"name": "name", "stage": "stage", "script_config.type": "type",
                   "script_config.action_id": "action", "script_config.custom_endpoint": "endpoint",
                   "custom_script base URL": "endpoint"}
         if field in simple:
             label = self.problems[simple[field]]
             if field == "custom_script base URL":
-                msg = f"the base URL {msg}"
+                msg = describe(problem)
             label.set_problem(msg)
             return label
         if field.startswith("llm_action["):
@@ -696,7 +692,7 @@ class StepConfigDialog(EditorDialog):
         if field.startswith("script_config.parameters.") and self.params_form is not None:
             key = field.split(".")[2]
             value = (self._script_config().get("parameters") or {}).get(key)
-            msg = humanize(msg) + (f" (the config has {dump(value)})" if value is not None else "")
+            msg += f" (the config has {dump(value)})" if value is not None else ""
             if self.params_form.set_problem(key, msg):
                 return self.params_form.problem_labels.get(key, self.params_form)
         for group, table in (("inputs", self.inputs_table), ("outputs", self.outputs_table)):
