@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDialog, QLabel, QMessageBox, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox, QPushButton, QWidget
 
 from wfdesk.ui import wheel_guard
 
@@ -19,6 +20,17 @@ class EditorDialog(QDialog):
 
     def is_dirty(self) -> bool:
         raise NotImplementedError
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Return/Enter in a field never saves nor closes (QDialog would press the default button): saving is
+        Ctrl+S or a click. On a focused button, Return presses that button."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            focused = QApplication.focusWidget()
+            if isinstance(focused, QPushButton) and focused.isEnabled():
+                focused.click()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def _show_message(self, text: str) -> None:
         self.message.setText(text)
