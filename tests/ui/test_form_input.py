@@ -175,3 +175,30 @@ def test_a_wrong_size_is_refused_in_plain_words_next_to_the_field(qtbot, open_st
     assert message.isVisible() and "must be like 1024x1024 or auto" in message.text()
     assert "pattern" not in message.text() and "should" not in message.text()
     assert dialog.isVisible() and cs.load_step(gui_ws, 2) == before
+
+
+def test_wheel_changes_nothing_in_the_llm_actions_and_settings_dialogs(qtbot, gui_ws, two_providers):
+    from wfdesk.ui.config_editor import LLMActionDialog
+    from wfdesk.ui.settings_dialog import SettingsDialog
+
+    actions = LLMActionDialog(gui_ws, 5, preview_post_id=53)
+    qtbot.addWidget(actions)
+    actions.confirm_discard = lambda: True
+    actions.show()
+    qtbot.waitUntil(lambda: actions.is_loaded and not actions.busy, timeout=WAIT)
+    for editor in (actions.temperature_spin, actions.max_tokens_spin, actions.section_combo, actions.step_combo):
+        before = editor.text() if isinstance(editor, QAbstractSpinBox) else editor.currentText()
+        wheel(under_pointer(editor), -120)
+        after = editor.text() if isinstance(editor, QAbstractSpinBox) else editor.currentText()
+        assert after == before, f"the wheel changed {editor.objectName()}"
+    assert actions.status.text() == ""
+
+    settings = SettingsDialog(gui_ws)
+    qtbot.addWidget(settings)
+    settings.show()
+    default = settings.default_combo  # the profile list tab: "Default provider:" is a plain label above it
+    for editor in (default, settings.p_concurrency, settings.p_retries, settings.p_read):
+        before = editor.text() if isinstance(editor, QAbstractSpinBox) else editor.currentText()
+        wheel(under_pointer(editor), -120)
+        after = editor.text() if isinstance(editor, QAbstractSpinBox) else editor.currentText()
+        assert after == before, f"the wheel changed {editor.objectName() or type(editor).__name__}"

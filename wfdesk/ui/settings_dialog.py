@@ -55,6 +55,7 @@ from wfdesk.settings import (
 from wfdesk.ui import wheel_guard
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label, if_alive
 from wfdesk.ui.costs_dialog import PriceTable
+from wfdesk.ui.screen_fit import FitsScreen
 from wfdesk.ui.worker import BackgroundOp
 
 NO_KEYRING = ("No system keyring found: set the OPENAI_API_KEY environment variable (or the profile's variable) "
@@ -107,7 +108,8 @@ def save_custom_script_base_url(settings: Settings, url: str) -> None:
     settings.custom_script_base_url = url
 
 
-class SettingsDialog(QDialog):
+class SettingsDialog(FitsScreen, QDialog):
+    preferred_size = (900, 660)
     settings_saved = Signal()  # ws.settings changed in place: whatever shows them refreshes
     database_checked = Signal(bool, str)
     provider_checked = Signal(bool, str)
@@ -128,7 +130,6 @@ class SettingsDialog(QDialog):
         self._current: str | None = None
         self._filling = False
         self.setWindowTitle("Settings")
-        self.resize(900, 640)
 
         self.message = QLabel()
         self.message.setObjectName("message_area")

@@ -6,9 +6,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox, QPushButton, QWidget
 
 from wfdesk.ui import wheel_guard
+from wfdesk.ui.screen_fit import FitsScreen
 
 
-class EditorDialog(QDialog):
+class EditorDialog(FitsScreen, QDialog):
     """Subclasses set `message` (a QLabel), `subject` ("this step") and implement `is_dirty()`."""
 
     message: QLabel

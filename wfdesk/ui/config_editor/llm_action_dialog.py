@@ -50,6 +50,7 @@ INPUT_NAME = re.compile(r"^input\d+$")
 
 class LLMActionDialog(EditorDialog):
     subject = "this LLM action"
+    preferred_size = (1180, 740)
 
     loaded = Signal()
     preview_ready = Signal(str)  # the rendered prompt, or the error shown instead
@@ -71,7 +72,6 @@ class LLMActionDialog(EditorDialog):
         self._preview_generation = 0
         self._filling = False
         self.setWindowTitle("LLM actions")
-        self.resize(1180, 720)
         self._build()
         QShortcut(QKeySequence.StandardKey.Save, self, self.save)
         self._preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)

@@ -122,6 +122,7 @@ def _as_text(value: Any) -> str:
 
 class StepConfigDialog(EditorDialog):
     subject = "this step"
+    preferred_size = (880, 780)
 
     loaded = Signal()  # the step (and the lists the form offers) are read and shown
     save_failed = Signal(object)  # the exception a refused save raised (the dialog shows it)
@@ -145,7 +146,6 @@ class StepConfigDialog(EditorDialog):
         self._action_dialog = None
 
         self.setWindowTitle("Step config")
-        self.resize(860, 760)
         self._build()
         QShortcut(QKeySequence.StandardKey.Save, self, self.save)
         self.load()
