@@ -57,7 +57,8 @@ if fresh:
     from wfdesk.db import content
     from wfdesk.scripts.registry import execute_step_script
     with ws.db.session() as s:
-        import_bundle(s, json.loads(Path("/work/main/resources/reference-steps.json").read_text()))
+        bundle = Path(__file__).resolve().parent.parent / "wfdesk" / "resources" / "reference-steps.json"
+        import_bundle(s, json.loads(bundle.read_text()))
         from wfdesk.db.models import Post
         s.add(Post(id=54, title="Lisbon by tram", status="review"))
         s.add(Post(id=55, title="Ten days in Norway: fjords, ferries and rain", status="draft"))

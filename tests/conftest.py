@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from loopback import LoopbackServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_STEPS = ROOT / "resources" / "reference-steps.json"
+REFERENCE_STEPS = ROOT / "wfdesk" / "resources" / "reference-steps.json"
 PG_URL = os.environ.get("WFDESK_TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("WFDESK_REQUIRE_POSTGRES") == "1"
 

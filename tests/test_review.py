@@ -81,7 +81,7 @@ def test_invalid_config_is_reported_not_raised(demo):
         step = s.get(WorkflowStepEntity, 2)
         step.config = {**step.config, "outputs": {"o": {"label": "x", "db_field": "not a name"}}}
     data = review.panel_data(demo, 2, 53)
-    assert "db_field" in data["step"]["config_error"]
+    assert "Output o → database field" in data["step"]["config_error"]  # the label, not the key
     assert [r["id"] for r in data["sections"]] == [711, 712, 713]
     assert "invalid" in data["step"]["description"]
 

@@ -49,7 +49,7 @@ def workspace_with_sections(tmp: Path, n: int, base_url: str, concurrency: int =
                         settings=Settings(providers={"default": profile}))
     set_current(ws)
     with ws.db.session() as s:
-        import_bundle(s, json.loads((ROOT / "resources" / "reference-steps.json").read_text()))
+        import_bundle(s, json.loads((ROOT / "wfdesk" / "resources" / "reference-steps.json").read_text()))
     with ws.db.session() as s:
         rows = [PostSection(post_id=53, position=100 + i, title=f"Section {i}") for i in range(n)]
         s.add_all(rows)

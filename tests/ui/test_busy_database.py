@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 from sqlalchemy import event
 
 from wfdesk.db import queries
@@ -49,7 +49,7 @@ def warnings_shown(monkeypatch) -> list[tuple[str, str]]:
 
 
 def _answer_text(monkeypatch, text: str) -> None:
-    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: (text, True)))
+    monkeypatch.setattr("wfdesk.ui.post_list.ask_title", lambda *a, **k: (text, True))
 
 
 def _post(ws, post_id: int = 53) -> dict:

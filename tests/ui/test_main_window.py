@@ -381,10 +381,8 @@ def test_export_then_import_json_in_the_background(qtbot, main_window, tmp_path,
 
 
 def test_a_new_post_gets_sections_and_the_workflow_input_fields(qtbot, main_window, monkeypatch):
-    from PySide6.QtWidgets import QInputDialog
-
     ws, view = main_window.ws, main_window.sections
-    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("Lisbon by tram", True)))
+    monkeypatch.setattr("wfdesk.ui.post_list.ask_title", lambda *a, **k: ("Lisbon by tram", True))
     main_window.new_post()
     qtbot.waitUntil(lambda: main_window.posts.current_title() == "Lisbon by tram", timeout=WAIT)
     post_id = main_window.post_id

@@ -297,7 +297,7 @@ def test_invalid_config_shown_at_load(qtbot, gui_ws, runs, loopback):
     update_config(gui_ws, 2, lambda c: c.update(outputs={"o": {"label": "x", "db_field": "bad name"}}))
     panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
     assert not panel.config_error_label.isHidden()
-    assert "db_field" in panel.config_error_label.text()
+    assert "Output o → database field must be a name" in panel.config_error_label.text()
     assert not panel.run_button.isEnabled()
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from wfdesk.db.models import ContentField, LLMAction, Post, PostSection, PostWorkflowStepAction, WorkflowStepEntity
-from wfdesk.errors import ConfigError, ConflictError, NotFoundError, Problem
+from wfdesk.errors import ConfigError, ConflictError, NotFoundError, Problem, WfdeskError
 from wfdesk.scripts.config import check_endpoint, deep_merge, parse_step_config, script_type_of
 from wfdesk.scripts.secret_scan import find_secrets
 from wfdesk.scripts.templates import TemplateProblem, render, variables_used
@@ -333,6 +333,36 @@ def steps_using_action(ws: Workspace, action_id: int | None) -> list[StepRecord]
         return [_step_record(st) for st in steps
                 if script_type_of(st.config) == "llm_action"
                 and (st.config or {}).get("script_config", {}).get("action_id") == action_id]
+
+
+class ActionInUse(WfdeskError):
+    """An LLM action that steps (or posts' overrides) still use cannot be deleted."""
+
+
+def action_users(ws: Workspace, action_id: int) -> list[str]:
+    """Who uses the action, by title: "step “polish_sections”", "the override of step “x” for post “y”"."""
+    users = [f"step “{st.name}”" for st in steps_using_action(ws, action_id)]
+    with ws.db.session() as s:
+        rows = s.execute(select(PostWorkflowStepAction.config, WorkflowStepEntity.name, Post.title)
+                         .join(WorkflowStepEntity, WorkflowStepEntity.id == PostWorkflowStepAction.step_id)
+                         .join(Post, Post.id == PostWorkflowStepAction.post_id))
+        for config, step_name, post_title in rows:
+            if ((config or {}).get("script_config") or {}).get("action_id") == action_id:
+                users.append(f"the override of step “{step_name}” for post “{post_title}”")
+    return users
+
+
+def delete_action(ws: Workspace, action_id: int) -> None:
+    """Delete an LLM action nothing uses; refused (ActionInUse, naming the users) otherwise."""
+    name = load_action(ws, action_id).name
+    users = action_users(ws, action_id)
+    if users:
+        raise ActionInUse(f"“{name}” is used by {', '.join(users)}. Choose another LLM action there first "
+                          "(Step → Edit step config…); nothing was deleted.")
+    with ws.db.session() as s:
+        row = s.get(LLMAction, action_id)
+        if row is not None:
+            s.delete(row)
 
 
 # --- suggestions and previews --------------------------------------------------------------------------------

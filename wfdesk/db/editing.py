@@ -222,18 +222,22 @@ def withdraw_field_version(ws: Workspace, version_id: int) -> int | None:
 
 # --- demo -----------------------------------------------------------------------------------------------------
 
-def demo_bundle_path() -> Path:
-    """The reference bundle: inside the installed package, or at the root of a source checkout."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "resources" / DEMO_FILE, package.parent / "resources" / DEMO_FILE):
-        if candidate.is_file():
-            return candidate
-    raise NotFoundError(f"The demo file {DEMO_FILE} was not found next to the application.")
+def demo_bundle() -> dict[str, Any]:
+    """The demo bundle, shipped inside the package (wfdesk/resources): found from a checkout, a wheel or a zip."""
+    from importlib import resources
+
+    ref = resources.files("wfdesk") / "resources" / DEMO_FILE
+    try:
+        text = ref.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(f"The demo file {DEMO_FILE} is missing from this installation of wfdesk; "
+                            "reinstall wfdesk to get it back.") from None
+    return json.loads(text)
 
 
 def load_demo(ws: Workspace, path: Path | None = None) -> dict[str, int]:
     """Import the demo post, its sections and the reference document's three steps (one transaction)."""
-    data = json.loads((path or demo_bundle_path()).read_text(encoding="utf-8"))
+    data = json.loads(path.read_text(encoding="utf-8")) if path is not None else demo_bundle()
     with ws.db.session() as s:
         return import_bundle(s, data)
 

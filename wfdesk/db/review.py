@@ -17,7 +17,7 @@ from wfdesk.runs.planning import step_effective_config
 from wfdesk.scripts import registry
 from wfdesk.scripts.base import SectionHandler
 from wfdesk.scripts.config import StepConfig, parse_step_config, script_type_of
-from wfdesk.scripts.validation import validate_step
+from wfdesk.scripts.validation import describe_problems, validate_step
 from wfdesk.workspace import Workspace
 
 PREVIEW_CHARS = 160
@@ -59,7 +59,7 @@ def panel_data(ws: Workspace, step_id: int, post_id: int) -> dict[str, Any]:
         # Beyond the schema: the action exists, the endpoint is a path, settings it needs are there.
         problems = validate_step(ws, info["name"], raw)
         if problems:
-            info["config_error"] = f"Step {info['name']!r} cannot run: " + "; ".join(str(p) for p in problems)
+            info["config_error"] = describe_problems(info["name"], problems)
     info["inputs"] = {k: spec.model_dump() for k, spec in config.inputs.items()} if config else {}
     info["outputs"] = {k: spec.model_dump() for k, spec in config.outputs.items()} if config else {}
     inputs, outputs = list(info["inputs"].values()), list(info["outputs"].values())
@@ -131,7 +131,7 @@ def _parse(step_name: str, raw: dict[str, Any]) -> tuple[StepConfig | None, str 
     try:
         return parse_step_config(step_name, raw), None
     except ConfigError as exc:
-        return None, str(exc)
+        return None, describe_problems(step_name, exc.problems)
 
 
 def _action_of(s: Session, config: StepConfig | None) -> dict[str, Any] | None:

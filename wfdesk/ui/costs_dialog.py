@@ -35,6 +35,7 @@ from wfdesk.db import queries
 from wfdesk.runs import costs, prices
 from wfdesk.settings import ModelPrice
 from wfdesk.ui.config_editor.parameters_form import hint_label, if_alive
+from wfdesk.ui.screen_fit import FitsScreen
 from wfdesk.ui.worker import BackgroundOp
 
 GROUPINGS = [("step", "By step", "Step"), ("post", "By post", "Post"), ("month", "By month", "Month"),
@@ -128,7 +129,8 @@ class BudgetMeter(QWidget):
         self.text.setText(f"{what}: {money(used)} of ${limit:,.2f} used, {money(left)} left")
 
 
-class CostsDialog(QDialog):
+class CostsDialog(FitsScreen, QDialog):
+    preferred_size = (960, 620)
     loaded = Signal()
 
     def __init__(self, ws, parent: QWidget | None = None, post_id: int | None = None) -> None:
@@ -138,7 +140,6 @@ class CostsDialog(QDialog):
         self._generation = 0
         self.rows: list[dict[str, Any]] = []
         self.setWindowTitle("Costs")
-        self.resize(960, 600)
 
         self.grouping = QComboBox()
         self.grouping.setObjectName("grouping")

@@ -17,7 +17,7 @@ from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
 
-from wfdesk.ui import worker
+from wfdesk.ui import wheel_guard, worker
 from wfdesk.ui.icons import icon
 from wfdesk.ui.status_bar import AppStatusBar
 from wfdesk.ui.worker import BackgroundOp
@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
     def __init__(self, ws: Workspace | None = None, parent: QWidget | None = None) -> None:
         """A window on `ws`; without one, the "Opening the database…" page until attach_workspace()."""
         super().__init__(parent)
+        wheel_guard.install()  # the wheel scrolls forms; it never changes a value under the pointer
         self.ws: Workspace | None = None
         self.setWindowTitle("wfdesk")
         self.undo_stack = QUndoStack(self)
@@ -224,18 +225,24 @@ class MainWindow(QMainWindow):
         file = bar.addMenu("&File")
         self._action(file, "&New post…", self.new_post, "Ctrl+N", "new")
         file.addSeparator()
-        self._action(file, "&Import…", self.import_json, None, "import")
-        self._action(file, "&Export…", self.export_json, None, "export")
+        self._action(file, "&Import everything…", self.import_json, None, "import").setStatusTip(
+            "Adds posts with their sections, steps and LLM actions from a file made by Export everything")
+        self._action(file, "&Export everything…", self.export_json, None, "export").setStatusTip(
+            "Saves posts, sections, steps and LLM actions to one file (a backup, or a move to another database)")
         file.addSeparator()
         # Drafts in, posts out (wfdesk.ui.content_io also takes files dropped on the window and pasted drafts).
         from wfdesk.ui.content_io import ContentIO
 
         self.content_io = ContentIO(self)
-        self._action(file, "New post from &file…", self.content_io.new_post_from_file, None, "import")
-        self._action(file, "Export p&ost…", self.content_io.export_current_post, None, "export")
+        self._action(file, "New post from &file…", self.content_io.new_post_from_file, None, "import").setStatusTip(
+            "Makes a post from a Markdown, Word or HTML draft: a section per heading")
+        self._action(file, "Export p&ost…", self.content_io.export_current_post, None, "export").setStatusTip(
+            "Writes the current post as Markdown, an HTML page or a page bundle, with its accepted images")
         file.addSeparator()
-        self._action(file, "Export &workflow…", lambda: self.transfer.export_all(), None, "export")
-        self._action(file, "Import wor&kflow…", lambda: self.transfer.import_file(), None, "import")
+        self._action(file, "Export &workflow…", lambda: self.transfer.export_all(), None, "export").setStatusTip(
+            "Saves only the steps and LLM actions, no posts, to reuse the workflow elsewhere")
+        self._action(file, "Import wor&kflow…", lambda: self.transfer.import_file(), None, "import").setStatusTip(
+            "Adds the steps and LLM actions of a workflow file after yours; no posts are imported or changed")
         self._action(file, "Add the &reference workflow", lambda: self.transfer.add_template("reference"), None, "add")
         file.addSeparator()
         self._action(file, "&Settings…", self.open_settings, "Ctrl+,", "settings")
@@ -400,11 +407,10 @@ class MainWindow(QMainWindow):
     def new_post(self) -> None:
         if self.ws is None:
             return
-        from PySide6.QtWidgets import QInputDialog
-
         from wfdesk.db import editing
+        from wfdesk.ui.post_list import ask_title
 
-        title, ok = QInputDialog.getText(self, "New post", "Title of the new post:")
+        title, ok = ask_title(self, "New post", "Title of the new post:")
         if not ok or not title.strip():
             return
         ws = self.ws
@@ -453,8 +459,9 @@ class MainWindow(QMainWindow):
          .run_in_background())
 
     def _imported(self, counts: dict[str, int]) -> None:
-        summary = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items() if n)
-        self.statusBar().showMessage(f"Imported {summary or 'nothing'}.", 8000)
+        from wfdesk.ui.workflow_transfer import import_summary
+
+        self.statusBar().showMessage(f"Imported {import_summary(counts)}.", 8000)
         self.refresh_all()
 
     def export_json(self) -> None:
@@ -493,6 +500,7 @@ class MainWindow(QMainWindow):
         from wfdesk.ui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.ws, self)
+        dialog.settings_saved.connect(lambda: [p.refresh() for p in self._panels.values()])  # apply at once
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         self.status.check_provider()  # the dialog updated ws.settings in place

@@ -35,6 +35,21 @@ SEARCH_DELAY_MS = 200
 ID_ROLE = Qt.ItemDataRole.UserRole
 
 
+TITLE_FIELD_WIDTH = 400  # the window title and a real post title fit, on any window manager
+
+
+def ask_title(parent: QWidget | None, window_title: str, label: str, text: str = "") -> tuple[str, bool]:
+    """QInputDialog.getText, wide enough that neither its window title nor the typed title is cut."""
+    dialog = QInputDialog(parent)
+    dialog.setWindowTitle(window_title)
+    dialog.setLabelText(label)
+    dialog.setTextValue(text)
+    # The dialog's layout fixes its own size from its contents: widen the field, not the dialog.
+    dialog.findChild(QLineEdit).setMinimumWidth(TITLE_FIELD_WIDTH)
+    ok = dialog.exec() == QInputDialog.DialogCode.Accepted
+    return dialog.textValue(), ok
+
+
 class PostListWidget(QWidget):
     post_selected = Signal(int)  # 0 when no post is selected
     post_changed = Signal(int)  # renamed or given a new status here
@@ -220,7 +235,7 @@ class PostListWidget(QWidget):
     def rename_post(self, post_id: int, title: str) -> None:
         from wfdesk.db import editing
 
-        new, ok = QInputDialog.getText(self, "Rename post", "Title:", text=title)
+        new, ok = ask_title(self, "Rename post", "Title:", title)
         if ok and new.strip() and new != title:
             ws = self.ws
             self._edit("rename the post", lambda: editing.rename_post(ws, post_id, new), post_id)

@@ -52,8 +52,10 @@ from wfdesk.settings import (
     set_api_key,
     settings_path,
 )
+from wfdesk.ui import wheel_guard
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label, if_alive
 from wfdesk.ui.costs_dialog import PriceTable
+from wfdesk.ui.screen_fit import FitsScreen
 from wfdesk.ui.worker import BackgroundOp
 
 NO_KEYRING = ("No system keyring found: set the OPENAI_API_KEY environment variable (or the profile's variable) "
@@ -89,7 +91,26 @@ def _result(label: QLabel, ok: bool, message: str) -> None:
     label.show()
 
 
-class SettingsDialog(QDialog):
+def check_base_url(url: str) -> str | None:
+    """Why a typed base URL cannot be used, or None."""
+    return None if url.startswith(("http://", "https://")) else "must start with http:// or https://"
+
+
+def save_custom_script_base_url(settings: Settings, url: str) -> None:
+    """Store the custom-script base URL in the settings file and in `settings` (in place: open panels see it)."""
+    url = url.strip().rstrip("/")
+    problem = check_base_url(url)
+    if problem:
+        raise ValueError(f"The base URL {problem}")
+    file = _file_settings()
+    file.custom_script_base_url = url
+    save_settings(file)
+    settings.custom_script_base_url = url
+
+
+class SettingsDialog(FitsScreen, QDialog):
+    preferred_size = (900, 660)
+    settings_saved = Signal()  # ws.settings changed in place: whatever shows them refreshes
     database_checked = Signal(bool, str)
     provider_checked = Signal(bool, str)
     a1111_checked = Signal(bool, str)
@@ -97,6 +118,7 @@ class SettingsDialog(QDialog):
 
     def __init__(self, ws, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        wheel_guard.install()
         self.ws = ws  # None when the database could not be opened: the settings are still editable
         self.database_changed = False
         self.keyring = keyring_available()
@@ -109,7 +131,6 @@ class SettingsDialog(QDialog):
         self._current: str | None = None
         self._filling = False
         self.setWindowTitle("Settings")
-        self.resize(900, 640)
 
         self.message = QLabel()
         self.message.setObjectName("message_area")
@@ -705,8 +726,8 @@ class SettingsDialog(QDialog):
     def _problems(self) -> list[tuple[int, QLabel, str]]:
         problems = []
         custom = self.custom_url.text().strip()
-        if custom and not custom.startswith(("http://", "https://")):
-            problems.append((2, self.custom_problem, "must start with http:// or https://"))
+        if custom and check_base_url(custom):
+            problems.append((2, self.custom_problem, check_base_url(custom)))
         a1111 = self.a1111_url.text().strip()
         if a1111 and not a1111.startswith(("http://", "https://")):
             problems.append((3, self.a1111_problem, "must start with http:// or https://"))
@@ -783,6 +804,7 @@ class SettingsDialog(QDialog):
         for field in Settings.model_fields:
             setattr(self.settings, field, getattr(new, field))  # in place: whoever holds ws.settings sees it
         self._keys.clear()
+        self.settings_saved.emit()
         self.accept()
 
     @staticmethod

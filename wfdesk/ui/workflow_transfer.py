@@ -24,8 +24,25 @@ FILE_FILTER = "wfdesk workflow (*.json);;All files (*)"
 MAX_PROBLEMS_SHOWN = 12
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
+    """"1 post", "3 posts" (every noun the app counts takes an s)."""
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# What File → Import counts, in the editor's words.
+COUNT_NOUNS = {"llm_actions": "LLM action", "workflow_steps": "step", "posts": "post", "sections": "section",
+               "post_step_overrides": "post override"}
+
+
+def import_summary(counts: dict[str, int]) -> str:
+    """"1 post, 3 sections, 3 steps and 1 LLM action", or "nothing"."""
+    order = ("posts", "sections", "workflow_steps", "llm_actions", "post_step_overrides")
+    parts = [plural(counts[k], COUNT_NOUNS[k]) for k in order if counts.get(k)]
+    parts += [plural(n, k.replace("_", " ").removesuffix("s")) for k, n in counts.items()
+              if k not in COUNT_NOUNS and isinstance(n, int) and n]
+    if not parts:
+        return "nothing"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def read_workflow_file(path: str) -> Any:
@@ -74,7 +91,7 @@ class WorkflowTransfer(QObject):
 
         def done(result: tuple[str, int, int]) -> None:
             written, steps, actions = result
-            self.status_message.emit(f"Exported {_plural(steps, 'step')} and {_plural(actions, 'LLM action')} "
+            self.status_message.emit(f"Exported {plural(steps, 'step')} and {plural(actions, 'LLM action')} "
                                      f"to {written}.")
             self.exported.emit(written)
 
@@ -112,7 +129,7 @@ class WorkflowTransfer(QObject):
     def _imported(self, counts: dict[str, Any], origin: str) -> None:
         steps, actions = counts["workflow_steps"], counts["llm_actions"]
         named = f" “{counts['name']}”" if counts.get("name") else ""
-        text = (f"Added {_plural(steps, 'step')} and {_plural(actions, 'LLM action')} from {origin}{named}. "
+        text = (f"Added {plural(steps, 'step')} and {plural(actions, 'LLM action')} from {origin}{named}. "
                 "They are at the end of the workflow list; the steps already there are unchanged.")
         self.status_message.emit(text)
         self.imported.emit(list(counts["step_ids"]))
@@ -123,7 +140,7 @@ class WorkflowTransfer(QObject):
             problems = [str(p) for p in exc.problems]
             shown = "".join(f"\n• {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
             more = f"\n… and {len(problems) - MAX_PROBLEMS_SHOWN} more" if len(problems) > MAX_PROBLEMS_SHOWN else ""
-            text = f"Nothing was added: {origin} has {_plural(len(problems), 'problem')}:{shown}{more}"
+            text = f"Nothing was added: {origin} has {plural(len(problems), 'problem')}:{shown}{more}"
             details = "\n".join(problems) if more else ""
             self._show_failure("Import workflow", text, details=details)
         else:

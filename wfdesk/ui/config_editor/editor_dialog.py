@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDialog, QLabel, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox, QPushButton, QWidget
+
+from wfdesk.ui import wheel_guard
+from wfdesk.ui.screen_fit import FitsScreen
 
 
-class EditorDialog(QDialog):
+class EditorDialog(FitsScreen, QDialog):
     """Subclasses set `message` (a QLabel), `subject` ("this step") and implement `is_dirty()`."""
 
     message: QLabel
     subject = "this item"
 
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        wheel_guard.install()
+
     def is_dirty(self) -> bool:
         raise NotImplementedError
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Return/Enter in a field never saves nor closes (QDialog would press the default button): saving is
+        Ctrl+S or a click. On a focused button, Return presses that button."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            focused = QApplication.focusWidget()
+            if isinstance(focused, QPushButton) and focused.isEnabled():
+                focused.click()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def _show_message(self, text: str) -> None:
         self.message.setText(text)

@@ -1,7 +1,13 @@
-"""Editing an LLM action: name, model, temperature, max tokens and the prompt template, with the variables the
-template may use beside it and a preview of the prompt for a chosen section (rendered locally, nothing is sent)."""
+"""The LLM actions manager: the list of actions (search, new, duplicate, delete) and the chosen action's editor —
+name, model, temperature, max tokens and the prompt template, with the variables the template may use beside it
+and a preview of the prompt for a chosen section (rendered locally, nothing is sent).
+
+Save keeps the dialog open (Return in a field never saves); Close reports Accepted when anything was saved, so
+callers reload what they show."""
 
 from __future__ import annotations
+
+import re
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -18,6 +24,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QPlainTextEdit,
+    QPushButton,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -25,9 +32,10 @@ from PySide6.QtWidgets import (
 )
 
 from wfdesk.db import config_store
-from wfdesk.db.config_store import ActionRecord
+from wfdesk.db.config_store import ActionInUse, ActionRecord
 from wfdesk.errors import ConfigError, ConflictError, WfdeskError
 from wfdesk.scripts.templates import TemplateProblem, variables_used
+from wfdesk.scripts.validation import describe, plain_message
 from wfdesk.ui.config_editor.editor_dialog import EditorDialog
 from wfdesk.ui.config_editor.json_tab import monospace_font
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label, if_alive
@@ -37,32 +45,73 @@ NEW_TEMPLATE = "{{ input1 }}"
 PREVIEW_DELAY_MS = 350  # re-render after typing pauses, not on every key
 
 
+INPUT_NAME = re.compile(r"^input\d+$")
+
+
 class LLMActionDialog(EditorDialog):
     subject = "this LLM action"
+    preferred_size = (1180, 740)
 
     loaded = Signal()
     preview_ready = Signal(str)  # the rendered prompt, or the error shown instead
+    saved = Signal(int)  # the id of the action just saved
+    deleted = Signal(int)
 
     def __init__(self, ws, action_id: int | None, parent: QWidget | None = None, *,
                  preview_post_id: int | None = None) -> None:
         super().__init__(parent)
         self.ws, self.action_id, self.preview_post_id = ws, action_id, preview_post_id
         self.saved_action_id: int | None = None
+        self.saved_any = False  # something was saved or deleted: Close reports Accepted
         self.lock_version: int | None = None
         self.is_loaded = False
         self.busy = False
         self.known_variables: set[str] = set()
+        self.steps_using: list[str] = []
         self._clean: tuple | None = None
         self._preview_generation = 0
-        self.setWindowTitle("LLM action")
-        self.resize(1080, 720)
+        self._filling = False
+        self.setWindowTitle("LLM actions")
         self._build()
         QShortcut(QKeySequence.StandardKey.Save, self, self.save)
         self._preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
         self._preview_timer.timeout.connect(self.refresh_preview)
-        self.load()
+        self._reload_list(action_id)
+        self._open(action_id)
 
     # -- building -------------------------------------------------------------------------------------------
+
+    def _build_list(self) -> QWidget:
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText("Search actions…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._filter)
+        self.action_list = QListWidget()
+        self.action_list.setObjectName("actions")
+        self.action_list.currentItemChanged.connect(self._chosen)
+        self.new_button = QPushButton("New")
+        self.new_button.setToolTip("Start a new LLM action")
+        self.new_button.clicked.connect(self.new_action)
+        self.duplicate_button = QPushButton("Duplicate")
+        self.duplicate_button.setToolTip("A copy of this action (with your unsaved changes), saved under a new name")
+        self.duplicate_button.clicked.connect(self.duplicate_action)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Delete this action (refused while a step uses it)")
+        self.delete_button.clicked.connect(self.delete_action)
+        for b in (self.new_button, self.duplicate_button, self.delete_button):
+            b.setAutoDefault(False)
+        row = QHBoxLayout()
+        for b in (self.new_button, self.duplicate_button, self.delete_button):
+            row.addWidget(b)
+        box = QWidget()
+        col = QVBoxLayout(box)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(QLabel("<b>LLM actions</b>"))
+        col.addWidget(self.search)
+        col.addWidget(self.action_list, 1)
+        col.addLayout(row)
+        return box
 
     def _build(self) -> None:
         self.message = QLabel()
@@ -96,11 +145,6 @@ class LLMActionDialog(EditorDialog):
         self.template_edit.setPlaceholderText("Write the prompt; insert variables from the list on the right, "
                                               "e.g. {{ input1 }}")
         self.template_problem = self.problems["prompt_template"]
-        self.template_warning = QLabel()
-        self.template_warning.setObjectName("template_warning")
-        self.template_warning.setWordWrap(True)
-        self.template_warning.setStyleSheet("color: #b9770e;")
-        self.template_warning.hide()
         for widget in (self.name_edit, self.model_edit):
             widget.textEdited.connect(self._changed)
         self.temperature_spin.valueChanged.connect(self._changed)
@@ -127,18 +171,17 @@ class LLMActionDialog(EditorDialog):
                                      "<code>{% if … %}…{% endif %}</code>"))
         left_layout.addWidget(self.template_edit, 3)
         left_layout.addWidget(self.template_problem)
-        left_layout.addWidget(self.template_warning)
 
         preview_box = QGroupBox("Preview — the prompt as it would be sent (nothing is sent)")
         preview_layout = QVBoxLayout(preview_box)
         pick = QFormLayout()
         self.section_combo = QComboBox()
         self.section_combo.setObjectName("preview_section")
-        self.section_combo.activated.connect(self.refresh_preview)
+        self.section_combo.currentIndexChanged.connect(self._preview_choice_changed)
         self.step_combo = QComboBox()
         self.step_combo.setObjectName("preview_step")
         self.step_combo.setToolTip("The step whose inputs provide input1, input2, …")
-        self.step_combo.activated.connect(self.refresh_preview)
+        self.step_combo.currentIndexChanged.connect(self._preview_choice_changed)
         pick.addRow("Section:", self.section_combo)
         pick.addRow("Inputs of step:", self.step_combo)
         self.preview = QPlainTextEdit(readOnly=True)
@@ -166,20 +209,31 @@ class LLMActionDialog(EditorDialog):
         self.variables.itemDoubleClicked.connect(self._insert_variable)
         right_layout.addWidget(self.variables, 1)
 
+        # Small minimums: the whole dialog fits a 1280×720 screen; the splitters share what there is.
+        for edit in (self.template_edit, self.preview):
+            edit.setMinimumHeight(60)
+        self.variables.setMinimumWidth(160)
+        self.editor_box = QWidget()
+        editor_layout = QVBoxLayout(self.editor_box)
+        editor_layout.setContentsMargins(0, 0, 0, 0)
+        editor_layout.addWidget(left)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
+        splitter.addWidget(self._build_list())
+        splitter.addWidget(self.editor_box)
         splitter.addWidget(right)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([740, 300])
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 4)
+        splitter.setStretchFactor(2, 1)
+        splitter.setSizes([220, 700, 240])
+        splitter.setChildrenCollapsible(False)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
-                                        | QDialogButtonBox.StandardButton.Cancel)
+                                        | QDialogButtonBox.StandardButton.Close)
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        self.save_button.setToolTip("Validate and save (Ctrl+S)")
+        self.save_button.setToolTip("Validate and save this action (Ctrl+S); the dialog stays open")
         for button in self.buttons.buttons():
             button.setAutoDefault(False)
-        self.buttons.accepted.connect(self.save)
+        self.save_button.clicked.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         self.status = QLabel()
         bottom = QHBoxLayout()
@@ -204,31 +258,68 @@ class LLMActionDialog(EditorDialog):
     # -- loading --------------------------------------------------------------------------------------------
 
     def load(self) -> None:
+        """Reload the action being edited (after a conflict)."""
+        self._open(self.action_id)
+
+    def _reload_list(self, select_id: int | None) -> None:
+        def fill(actions: list[tuple[int, str]]) -> None:
+            self._filling = True
+            try:
+                self.action_list.clear()
+                for aid, name in actions:
+                    item = QListWidgetItem(name)
+                    item.setData(Qt.ItemDataRole.UserRole, aid)
+                    item.setToolTip(f"LLM action #{aid}")
+                    self.action_list.addItem(item)
+                    if aid == select_id:
+                        self.action_list.setCurrentItem(item)
+            finally:
+                self._filling = False
+            self._filter(self.search.text())
+
+        BackgroundOp(lambda: config_store.list_actions(self.ws)).success(if_alive(self, fill)).failure(if_alive(
+            self, lambda exc: self._show_message(f"Could not read the LLM actions: {exc}"))).run_in_background()
+
+    def _open(self, action_id: int | None, template: ActionRecord | None = None) -> None:
+        """Show an action in the editor; None (with `template` for a duplicate) starts a new, unsaved one."""
         self._set_busy(True, "Loading…")
-        ws, action_id, post_id = self.ws, self.action_id, self.preview_post_id
+        ws, post_id = self.ws, self.preview_post_id
 
         def read():
-            record = (config_store.load_action(ws, action_id) if action_id is not None
-                      else ActionRecord(None, "", NEW_TEMPLATE))
+            if action_id is not None:
+                record = config_store.load_action(ws, action_id)
+            elif template is not None:
+                record = template
+            else:
+                record = ActionRecord(None, "", NEW_TEMPLATE)
             return (record, config_store.steps_using_action(ws, action_id),
                     config_store.template_variable_list(ws, action_id, post_id),
                     config_store.section_choices(ws, post_id))
 
-        (BackgroundOp(read).success(if_alive(self, self._loaded))
+        def loaded(result) -> None:
+            self._loaded(result, is_copy=template is not None)
 
+        (BackgroundOp(read).success(if_alive(self, loaded))
          .failure(if_alive(self, self._load_failed)).run_in_background())
 
-    def _loaded(self, result) -> None:
+    def _loaded(self, result, is_copy: bool = False) -> None:
         record, steps, variables, sections = result
-        self.lock_version = record.lock_version
-        self.setWindowTitle(f"LLM action “{record.name}”" if record.id is not None else "New LLM action")
+        self._filling = True
+        self.action_id, self.lock_version = record.id, record.lock_version
+        self.message.hide()
+        self.setWindowTitle(f"LLM actions — “{record.name}”" if record.id is not None
+                            else "LLM actions — new action (not saved yet)")
         self.name_edit.setText(record.name)
         self.model_edit.setText(record.model)
         self.temperature_spin.setValue(record.temperature)
         self.max_tokens_spin.setValue(record.max_tokens or 0)
         self.template_edit.setPlainText(record.prompt_template)
-        self.used_by.setText("Used by: " + ", ".join(s.name for s in steps) if steps
-                             else "Not used by any step yet.")
+        for label in self.problems.values():
+            label.set_problem(None)
+        self.steps_using = [s.name for s in steps]
+        self.used_by.setText("Used by: " + ", ".join(self.steps_using) if steps
+                             else "Not used by any step yet: input1, input2, … are the inputs of the step that "
+                                  "will use it.")
         self.variables.clear()
         self.known_variables = set()
         for var in variables:
@@ -236,7 +327,7 @@ class LLMActionDialog(EditorDialog):
             item.setData(Qt.ItemDataRole.UserRole, var.name)
             item.setToolTip(var.description)
             self.variables.addItem(item)
-            self.known_variables.add(var.name.split(".")[0])
+            self.known_variables.add(var.name.split(".")[0])  # the template sees section.title as "section"
         self.step_combo.clear()
         for step in steps:
             self.step_combo.addItem(step.name, step.id)
@@ -247,17 +338,105 @@ class LLMActionDialog(EditorDialog):
             self.section_combo.addItem(f"{where}{sec.title or f'Section {sec.id}'}", sec.id)
         if not sections:
             self.section_combo.addItem("(no sections to preview with)", None)
-        self._clean = self._state()
+        self._select_in_list(record.id)
+        self._filling = False
+        self._clean = self._state() if not is_copy else ()  # a copy is unsaved work from the start
         self.is_loaded = True
+        self.duplicate_button.setEnabled(True)
+        self.delete_button.setEnabled(record.id is not None)
         self._set_busy(False)
         self._check_template()
         self.refresh_preview()
         self.loaded.emit()
 
+    def _select_in_list(self, action_id: int | None) -> None:
+        self._filling = True
+        try:
+            for i in range(self.action_list.count()):
+                item = self.action_list.item(i)
+                if item.data(Qt.ItemDataRole.UserRole) == action_id:
+                    self.action_list.setCurrentItem(item)
+                    return
+            self.action_list.setCurrentItem(None)
+        finally:
+            self._filling = False
+
     def _load_failed(self, exc: Exception) -> None:
         self._set_busy(False)
         self.save_button.setEnabled(False)
         self._show_message(f"Could not open the LLM action: {exc}")
+
+    # -- the list -----------------------------------------------------------------------------------------------
+
+    def _filter(self, text: str) -> None:
+        needle = text.strip().lower()
+        for i in range(self.action_list.count()):
+            item = self.action_list.item(i)
+            item.setHidden(bool(needle) and needle not in item.text().lower())
+
+    def _chosen(self, item: QListWidgetItem | None, previous: QListWidgetItem | None) -> None:
+        if self._filling or item is None:
+            return
+        action_id = item.data(Qt.ItemDataRole.UserRole)
+        if action_id == self.action_id:
+            return
+        if self.is_dirty() and not self.confirm_discard():
+            self._select_in_list(self.action_id)
+            return
+        self._open(action_id)
+
+    def new_action(self) -> None:
+        if self.is_dirty() and not self.confirm_discard():
+            return
+        self._open(None)
+        self.name_edit.setFocus()
+
+    def duplicate_action(self) -> None:
+        r = self.record()
+        copy = ActionRecord(None, f"{r.name} (copy)" if r.name else "", r.prompt_template, r.model, r.temperature,
+                            r.max_tokens)
+        self._open(None, copy)
+
+    def delete_action(self) -> None:
+        if self.action_id is None:
+            return
+        action_id, name = self.action_id, self.name_edit.text()
+        if self.steps_using:
+            self._show_message(f"<b>Not deleted:</b> “{name}” is used by "
+                               + ", ".join(f"step “{s}”" for s in self.steps_using)
+                               + ". Choose another LLM action there first (Step → Edit step config…); "
+                                 "nothing was deleted.")
+            return
+        answer = QMessageBox.question(self, "Delete LLM action", f"Delete the LLM action “{name}”?",
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self._set_busy(True, "Deleting…")
+
+        def done(_result: object) -> None:
+            self.saved_any = True
+            self.deleted.emit(action_id)
+            self._clean = None
+            self._reload_list(None)
+            self._open(None)
+
+        def failed(exc: Exception) -> None:
+            self._set_busy(False)
+            prefix = "<b>Not deleted:</b> " if isinstance(exc, ActionInUse) else "<b>Not deleted:</b> "
+            self._show_message(prefix + str(exc))
+
+        BackgroundOp(lambda: config_store.delete_action(self.ws, action_id)).success(if_alive(self, done)).failure(
+            if_alive(self, failed)).run_in_background()
+
+    def reject(self) -> None:
+        """Close (Esc): ask before dropping unsaved changes; Accepted when anything was saved meanwhile."""
+        if self.is_dirty() and not self.confirm_discard():
+            return
+        if self.saved_any:
+            self.accept()
+        else:
+            super(EditorDialog, self).reject()
 
     # -- editing --------------------------------------------------------------------------------------------
 
@@ -277,21 +456,42 @@ class LLMActionDialog(EditorDialog):
         if self.is_loaded:
             self._preview_timer.start()
 
+    def _preview_choice_changed(self, *_args: object) -> None:
+        if not self._filling:
+            self.refresh_preview()
+
+    def unknown_variables(self, used: set[str]) -> list[str]:
+        """Names the template uses that no step input, section or post field provides."""
+        unknown = []
+        for name in sorted(used):
+            if name in self.known_variables or name.split(".")[0] in self.known_variables:
+                continue
+            if not self.steps_using and INPUT_NAME.match(name):
+                continue  # inputs of the step that will use this action
+            unknown.append(name)
+        return unknown
+
     def _check_template(self) -> bool:
-        """Syntax errors (refuse Save) and names not in the variable list (a warning: a field may come later)."""
+        """Syntax errors and names no step or section provides: both refuse Save, shown under the template."""
         text = self.template_edit.toPlainText()
         try:
             used = variables_used(text)
         except TemplateProblem as exc:
             self.template_problem.set_problem(str(exc))
-            self.template_warning.hide()
+            return False
+        unknown = self.unknown_variables(used) if self.is_loaded else []
+        if unknown:
+            available = sorted(self.variables.item(i).data(Qt.ItemDataRole.UserRole)
+                               for i in range(self.variables.count()))
+            if not self.steps_using:
+                available.insert(0, "input1, input2, … (the inputs of the step that will use it)")
+            self.template_problem.set_problem(
+                f"Unknown variable{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
+                f"{'they are' if len(unknown) > 1 else 'it is'} neither an input of the steps using this action "
+                f"nor a field of the section or post. Available: {', '.join(available)} "
+                "(double-click one on the right to insert it).")
             return False
         self.template_problem.set_problem(None)
-        unknown = sorted(used - self.known_variables) if self.is_loaded else []
-        self.template_warning.setText(
-            f"⚠ Unknown variable{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} — not an input of the "
-            "steps using this action nor a section field; a run fails unless it exists by then." if unknown else "")
-        self.template_warning.setVisible(bool(unknown))
         return True
 
     def refresh_preview(self, *_args: object) -> None:
@@ -352,7 +552,7 @@ class LLMActionDialog(EditorDialog):
             return
         self.message.hide()
         if not self._check_template():
-            self._show_message("Not saved: the prompt template has an error (shown under it).")
+            self._show_message("<b>Not saved:</b> the prompt template has a problem (shown under it).")
             return
         record, ws = self.record(), self.ws
         self._set_busy(True, "Saving…")
@@ -362,9 +562,15 @@ class LLMActionDialog(EditorDialog):
     def _saved(self, record: ActionRecord) -> None:
         self._set_busy(False)
         self.saved_action_id = record.id
+        self.saved_any = True
         self.action_id, self.lock_version = record.id, record.lock_version
         self._clean = self._state()
-        self.accept()
+        self.setWindowTitle(f"LLM actions — “{record.name}”")
+        self.delete_button.setEnabled(True)
+        self._reload_list(record.id)
+        self._update_status()
+        self.status.setText(f"Saved “{record.name}”.")
+        self.saved.emit(record.id)
 
     def _save_failed(self, exc: Exception) -> None:
         self._set_busy(False)
@@ -374,9 +580,9 @@ class LLMActionDialog(EditorDialog):
             unplaced = []
             for problem in exc.problems:
                 if problem.field in self.problems:
-                    self.problems[problem.field].set_problem(problem.message)
+                    self.problems[problem.field].set_problem(plain_message(problem.message))
                 else:
-                    unplaced.append(str(problem))
+                    unplaced.append(describe(problem))
             self._show_message("<br>".join(["<b>Not saved.</b> Fix the fields marked below."] + unplaced))
         else:
             self._show_message(f"Not saved: {exc}")
@@ -402,6 +608,9 @@ class LLMActionDialog(EditorDialog):
     def _set_busy(self, busy: bool, text: str = "") -> None:
         self.busy = busy
         self.save_button.setEnabled(not busy)
+        self.editor_box.setEnabled(not busy)  # a load would overwrite what is typed meanwhile
+        for widget in (self.action_list, self.new_button, self.duplicate_button, self.delete_button):
+            widget.setEnabled(not busy and (widget is not self.delete_button or self.action_id is not None))
         self.status.setText(text if busy else "")
         if not busy:
             self._update_status()

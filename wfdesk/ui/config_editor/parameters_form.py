@@ -28,11 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wfdesk.scripts.validation import PARAMETER_LABELS, plain_message
+
 DEFAULT_TEXT = "default"
-# Friendlier labels than the schema's titles for the built-in parameters.
-LABELS = {"n": "Images per section", "auto_accept": "Accept images automatically", "max_tokens": "Max tokens",
-          "timeout": "Timeout (seconds)", "concurrency": "Sections at once", "provider": "Provider profile",
-          "stream": "Streaming"}
+# Friendlier labels than the schema's titles; validation messages use the same ones.
+LABELS = PARAMETER_LABELS
 PLACEHOLDERS = {"provider": "the default provider (Settings)"}
 # Hints for parameters whose schema has no description.
 HINTS = {"temperature": "0 = predictable … 2 = very free; default: the LLM action's",
@@ -75,32 +75,6 @@ def hint_label(text: str) -> QLabel:
     return label
 
 
-class _NoWheelSpin(QSpinBox):
-    """Scrolling the form must not change values under the pointer."""
-
-    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()
-
-
-class _NoWheelDoubleSpin(QDoubleSpinBox):
-    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()
-
-
-class _NoWheelCombo(QComboBox):
-    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()
-
-
 def _flatten(prop: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """The non-null branch of an Optional (anyOf [X, null]) and whether null is allowed."""
     if "anyOf" in prop:
@@ -126,12 +100,12 @@ def _number_editor(schema: dict[str, Any], nullable: bool, default: Any) -> _Edi
     lo = schema.get("minimum", schema.get("exclusiveMinimum"))
     hi = schema.get("maximum", schema.get("exclusiveMaximum"))
     if integer:
-        box: QSpinBox | QDoubleSpinBox = _NoWheelSpin()
+        box: QSpinBox | QDoubleSpinBox = QSpinBox()
         step = 1
         lo = -(2**31 - 2) if lo is None else int(lo) + (1 if "exclusiveMinimum" in schema else 0)
         hi = 2**31 - 2 if hi is None else int(hi) - (1 if "exclusiveMaximum" in schema else 0)
     else:
-        box = _NoWheelDoubleSpin()
+        box = QDoubleSpinBox()
         span = (hi - lo) if lo is not None and hi is not None else math.inf
         step = 0.1 if span <= 10 else 1.0
         box.setDecimals(2)
@@ -176,7 +150,7 @@ def _text_editor(schema: dict[str, Any], default: Any, choices: list[str] | None
                  placeholder: str | None = None) -> _Editor:
     placeholder = placeholder or (f"{DEFAULT_TEXT} ({default})" if default not in (None, "") else DEFAULT_TEXT)
     if choices is not None:
-        combo = _NoWheelCombo()
+        combo = QComboBox()
         combo.setEditable(True)
         combo.addItems([""] + choices)
         combo.lineEdit().setPlaceholderText(placeholder)
@@ -187,7 +161,7 @@ def _text_editor(schema: dict[str, Any], default: Any, choices: list[str] | None
         line.setPlaceholderText(placeholder)
         widget = line
     if schema.get("pattern"):
-        line.setToolTip(f"Must match {schema['pattern']}")
+        line.setToolTip(plain_message(f"String should match pattern '{schema['pattern']}'").capitalize())
 
     def get() -> Any:
         return line.text().strip() or None
@@ -196,11 +170,13 @@ def _text_editor(schema: dict[str, Any], default: Any, choices: list[str] | None
         line.setText("" if value is None else str(value))
         return None if value is None or isinstance(value, str) else f"{json.dumps(value)} is not text"
 
-    return _Editor(widget, get, set_, line.textEdited)
+    # A pick from the list changes the text without any key typed: the combo's own signal reports both.
+    changed = widget.currentTextChanged if isinstance(widget, QComboBox) else line.textEdited
+    return _Editor(widget, get, set_, changed)
 
 
 def _enum_editor(options: list[Any], nullable: bool) -> _Editor:
-    combo = _NoWheelCombo()
+    combo = QComboBox()
     if nullable:
         combo.addItem(DEFAULT_TEXT, None)
     for option in options:
@@ -211,7 +187,7 @@ def _enum_editor(options: list[Any], nullable: bool) -> _Editor:
         combo.setCurrentIndex(max(index, 0))
         return None if index >= 0 else f"{json.dumps(value)} is not one of {', '.join(map(str, options))}"
 
-    return _Editor(combo, combo.currentData, set_, combo.activated)
+    return _Editor(combo, combo.currentData, set_, combo.currentIndexChanged)
 
 
 def _bool_editor(default: Any) -> _Editor:
@@ -273,6 +249,7 @@ class ParametersForm(QWidget):
         self.problem_labels: dict[str, ProblemLabel] = {}
         self._extra_keys: list[str] = []
         self._loading = False
+        self.extras_error: str | None = None  # why the text typed in "Other parameters" cannot be used
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
@@ -333,6 +310,7 @@ class ParametersForm(QWidget):
             if self.extras_edit is not None:
                 self.extras_edit.setText(json.dumps(extras, ensure_ascii=False) if extras else "")
                 self.extras_problem.set_problem(None)
+                self.extras_error = None
         finally:
             self._loading = False
 
@@ -367,20 +345,27 @@ class ParametersForm(QWidget):
         self.value_changed.emit(key, self.editors[key].get())
 
     def _extras_edited(self, text: str) -> None:
+        """Only valid text reaches the config; invalid text stays in the field, marked, and blocks Save."""
         text = text.strip()
         try:
             extras = json.loads(text) if text else {}
         except ValueError as exc:
-            self.extras_problem.set_problem(f"not valid JSON: {exc.msg}")
+            self._extras_invalid(f"is not valid JSON ({exc.msg.lower()} at character {exc.pos + 1}); "
+                                 'write it like {"format": "json"}')
             return
         if not isinstance(extras, dict):
-            self.extras_problem.set_problem('must be a JSON object such as {"format": "json"}')
+            self._extras_invalid('must be a JSON object such as {"format": "json"}')
             return
-        named = [k for k in extras if k in self.editors]
+        named = [LABELS.get(k, k) for k in extras if k in self.editors]
         if named:
-            self.extras_problem.set_problem(f"{', '.join(named)} has its own field above")
+            self._extras_invalid(f"{', '.join(named)} has its own field above: set it there")
             return
+        self.extras_error = None
         self.extras_problem.set_problem(None)
         self._extra_keys = list(extras)
         self.extras_changed.emit(extras)
+
+    def _extras_invalid(self, message: str) -> None:
+        self.extras_error = message
+        self.extras_problem.set_problem(message)
 

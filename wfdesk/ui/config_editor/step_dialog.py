@@ -33,6 +33,7 @@ from wfdesk.db import config_store
 from wfdesk.errors import ConfigError, ConflictError, Problem, WfdeskError
 from wfdesk.scripts import registry
 from wfdesk.scripts.config import Parameters, script_type_of
+from wfdesk.scripts.validation import describe, plain_message
 from wfdesk.ui.config_editor.editor_dialog import EditorDialog
 from wfdesk.ui.config_editor.fields_table import FieldsTable
 from wfdesk.ui.config_editor.json_tab import JsonTab, dump, monospace_font
@@ -56,11 +57,6 @@ def _framed(label: QLabel, color: str) -> QLabel:
     label.setStyleSheet(f"QLabel {{ border: 1px solid {color}; border-left: 5px solid {color}; "
                         "border-radius: 3px; padding: 6px; }")
     return label
-
-
-def humanize(message: str) -> str:
-    """pydantic's "Input should be less than or equal to 2" as "must be less than or equal to 2"."""
-    return message.replace("Input should be", "must be").replace("String should", "should")
 
 
 def _paths(diff: dict[str, Any], prefix: str = "") -> list[str]:
@@ -126,6 +122,7 @@ def _as_text(value: Any) -> str:
 
 class StepConfigDialog(EditorDialog):
     subject = "this step"
+    preferred_size = (880, 780)
 
     loaded = Signal()  # the step (and the lists the form offers) are read and shown
     save_failed = Signal(object)  # the exception a refused save raised (the dialog shows it)
@@ -149,7 +146,6 @@ class StepConfigDialog(EditorDialog):
         self._action_dialog = None
 
         self.setWindowTitle("Step config")
-        self.resize(860, 760)
         self._build()
         QShortcut(QKeySequence.StandardKey.Save, self, self.save)
         self.load()
@@ -212,7 +208,7 @@ class StepConfigDialog(EditorDialog):
         self.type_combo.setObjectName("script_type")
         for name in sorted(registry.SCRIPT_REGISTRY):
             self.type_combo.addItem(name, name)
-        self.type_combo.activated.connect(self._type_chosen)
+        self.type_combo.currentIndexChanged.connect(self._type_chosen)
         self.type_hint = hint_label("")
         self.problems: dict[str, ProblemLabel] = {k: ProblemLabel() for k in ("name", "stage", "type", "action",
                                                                                "endpoint")}
@@ -265,7 +261,7 @@ class StepConfigDialog(EditorDialog):
         self.action_combo = QComboBox()
         self.action_combo.setObjectName("action")
         self.action_combo.setMinimumWidth(280)
-        self.action_combo.activated.connect(self._action_chosen)
+        self.action_combo.currentIndexChanged.connect(self._action_chosen)
         self.edit_action_button = QPushButton("Edit action…")
         self.edit_action_button.clicked.connect(lambda: self._open_action_dialog(self._current_action_id()))
         self.new_action_button = QPushButton("New action…")
@@ -471,6 +467,8 @@ class StepConfigDialog(EditorDialog):
         self._doc_changed()
 
     def _type_chosen(self, index: int) -> None:
+        if self._filling:
+            return
         new = self.type_combo.itemData(index)
         old = script_type_of(self.doc)
         if new == old:
@@ -491,6 +489,8 @@ class StepConfigDialog(EditorDialog):
         self._doc_changed()
 
     def _action_chosen(self, index: int) -> None:
+        if self._filling:
+            return
         action_id = self.action_combo.itemData(index)
         sc = self._writable_script_config()
         if action_id is None:
@@ -581,7 +581,11 @@ class StepConfigDialog(EditorDialog):
             self._actions = actions
             if action_id is not None:
                 self._writable_script_config()["action_id"] = action_id
-            self._fill_actions(self._current_action_id())
+            self._filling = True
+            try:
+                self._fill_actions(self._current_action_id())
+            finally:
+                self._filling = False
             self._doc_changed()
 
         BackgroundOp(lambda: config_store.list_actions(self.ws)).success(if_alive(self, done)).failure(if_alive(
@@ -593,8 +597,13 @@ class StepConfigDialog(EditorDialog):
         return self.name_edit.text(), self.stage_edit.text(), dump(self.doc)
 
     def is_dirty(self) -> bool:
+        """Changed since loaded, or holding typed text the document could not take (it must not vanish)."""
         return self.is_loaded and self._clean is not None and (self._state() != self._clean
-                                                               or self.json_tab.error is not None)
+                                                               or self.json_tab.error is not None
+                                                               or self._extras_error() is not None)
+
+    def _extras_error(self) -> str | None:
+        return self.params_form.extras_error if self.params_form is not None else None
 
     def save(self) -> None:
         if self.busy or not self.is_loaded:
@@ -603,6 +612,12 @@ class StepConfigDialog(EditorDialog):
         if self.json_tab.error:
             self.tabs.setCurrentWidget(self.json_tab)
             self._show_message("Not saved: the raw JSON has a syntax error (shown under the editor).")
+            return
+        if self._extras_error() is not None:
+            self.params_form.extras_problem.set_problem(self._extras_error())
+            self._show_message("<b>Not saved.</b> Other parameters " + self._extras_error() + ".")
+            self.scroll.ensureWidgetVisible(self.params_form.extras_edit)
+            self.params_form.extras_edit.setFocus()
             return
         local = [(t, t.local_problems()) for t in (self.inputs_table, self.outputs_table)]
         if any(p for _, p in local):
@@ -650,7 +665,7 @@ class StepConfigDialog(EditorDialog):
         for problem in problems:
             widget = self._place(problem)
             if widget is None:
-                unplaced.append(str(problem))
+                unplaced.append(describe(problem))
             first = first or widget
         lines = ["<b>Not saved.</b> Fix the fields marked below."] if len(unplaced) < len(problems) else []
         lines += [f"⚠ {p}" for p in unplaced]
@@ -661,14 +676,14 @@ class StepConfigDialog(EditorDialog):
             self.scroll.ensureWidgetVisible(first)
 
     def _place(self, problem: Problem) -> QWidget | None:
-        field, msg = problem.field, problem.message
+        field, msg = problem.field, plain_message(problem.message)
         simple = {"name": "name", "stage": "stage", "script_config.type": "type",
                   "script_config.action_id": "action", "script_config.custom_endpoint": "endpoint",
                   "custom_script base URL": "endpoint"}
         if field in simple:
             label = self.problems[simple[field]]
             if field == "custom_script base URL":
-                msg = f"the base URL {msg}"
+                msg = describe(problem)
             label.set_problem(msg)
             return label
         if field.startswith("llm_action["):
@@ -677,7 +692,7 @@ class StepConfigDialog(EditorDialog):
         if field.startswith("script_config.parameters.") and self.params_form is not None:
             key = field.split(".")[2]
             value = (self._script_config().get("parameters") or {}).get(key)
-            msg = humanize(msg) + (f" (the config has {dump(value)})" if value is not None else "")
+            msg += f" (the config has {dump(value)})" if value is not None else ""
             if self.params_form.set_problem(key, msg):
                 return self.params_form.problem_labels.get(key, self.params_form)
         for group, table in (("inputs", self.inputs_table), ("outputs", self.outputs_table)):

@@ -293,7 +293,7 @@ class StepPanel(QWidget):
             self._set_status("This step is already running on this post.")
             return None
         if self.data["step"]["config_error"]:
-            self._set_status("The step's config is invalid; fix it in the step editor first.", error=True)
+            self._set_status(self.data["step"]["config_error"], error=True)  # names the cause and where to fix it
             return None
         problem = self.run_problem()
         if problem:

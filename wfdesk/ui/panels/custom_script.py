@@ -10,9 +10,20 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from wfdesk.db import review
+from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label
 from wfdesk.ui.panels.base import StepPanel, show_last_failure
 from wfdesk.ui.panels.llm_action import VersionList
 
@@ -65,11 +76,50 @@ class CustomScriptPanel(StepPanel):
         split.setChildrenCollapsible(False)
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._build_base_url_box())
         layout.addWidget(self.heading)
         layout.addWidget(self.note)
         layout.addWidget(split, 1)
         layout.addWidget(self.versions)
         return box
+
+    def _build_base_url_box(self) -> QWidget:
+        """Shown while no base URL is set: the step cannot run, and this is where to fix it without a detour."""
+        self.base_url_box = QGroupBox("Where do custom scripts run?")
+        self.inline_base_url = QLineEdit()
+        self.inline_base_url.setObjectName("inline_base_url")
+        self.inline_base_url.setPlaceholderText("http://localhost:8000")
+        self.inline_base_url.returnPressed.connect(self._save_base_url)
+        save = QPushButton("Save base URL")
+        save.setAutoDefault(False)
+        save.clicked.connect(self._save_base_url)
+        self.inline_problem = ProblemLabel()
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Base URL:"))
+        row.addWidget(self.inline_base_url, 1)
+        row.addWidget(save)
+        col = QVBoxLayout(self.base_url_box)
+        col.addWidget(hint_label("Custom-script steps send each section to a path under this address (also in "
+                                 "Settings → Custom scripts). It applies to every custom-script step."))
+        col.addLayout(row)
+        col.addWidget(self.inline_problem)
+        self.base_url_box.hide()
+        return self.base_url_box
+
+    def data_loaded(self, data: dict[str, Any]) -> None:
+        self.base_url_box.setVisible(not self.ws.settings.custom_script_base_url)
+
+    def _save_base_url(self) -> None:
+        from wfdesk.ui.settings_dialog import save_custom_script_base_url
+
+        try:
+            save_custom_script_base_url(self.ws.settings, self.inline_base_url.text())
+        except (ValueError, OSError) as exc:
+            self.inline_problem.set_problem(str(exc))
+            return
+        self.inline_problem.set_problem(None)
+        self._set_status(f"Custom scripts now run under {self.ws.settings.custom_script_base_url}.")
+        self.refresh()
 
     def _first(self, which: str) -> dict[str, Any] | None:
         return next(iter((self.data or {}).get("step", {}).get(which, {}).values()), None)

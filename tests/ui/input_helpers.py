@@ -1,0 +1,90 @@
+"""Driving forms the way an editor does: find a field by its label, scroll with the wheel, pick from a drop-down
+with the mouse. Tests use these instead of calling slots."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QStyle,
+    QStyleOptionComboBox,
+    QWidget,
+)
+
+EDITORS = (QComboBox, QAbstractSpinBox, QLineEdit, QAbstractButton)
+
+
+def field(root: QWidget, label: str, kind: type | tuple[type, ...] = EDITORS) -> QWidget:
+    """The visible editor of kind beside the form label reading `label` (with or without its colon)."""
+    wanted = label.rstrip(":")
+    for layout in root.findChildren(QFormLayout):
+        for row in range(layout.rowCount()):
+            item = layout.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            shown = item.widget() if item is not None else None
+            if not isinstance(shown, QLabel) or shown.text().rstrip(":").replace("&", "") != wanted:
+                continue
+            cell = layout.itemAt(row, QFormLayout.ItemRole.FieldRole)
+            found = _first_of(cell, kind)
+            if found is not None:
+                return found
+    raise AssertionError(f"no field labelled {label!r}")
+
+
+def _first_of(item, kind: type | tuple[type, ...]) -> QWidget | None:
+    widget = item.widget() if item is not None else None
+    if widget is not None:
+        if isinstance(widget, kind):
+            return widget
+        for child in widget.findChildren(QWidget):
+            if isinstance(child, kind) and not child.isHidden():
+                return child
+        return None
+    layout = item.layout() if item is not None else None
+    if layout is not None:
+        for i in range(layout.count()):
+            found = _first_of(layout.itemAt(i), kind)
+            if found is not None:
+                return found
+    return None
+
+
+def button(root: QWidget, text: str) -> QAbstractButton:
+    """The visible, enabled button whose text (without the & mnemonic) is `text`."""
+    for candidate in root.findChildren(QAbstractButton):
+        if candidate.text().replace("&", "") == text and candidate.isVisible() and candidate.isEnabled():
+            return candidate
+    raise AssertionError(f"no visible, enabled button {text!r}")
+
+
+def wheel(widget: QWidget, dy: int = -120, pos: QPoint | None = None) -> bool:
+    """One notch of the mouse wheel over widget (down by default), delivered like Qt delivers it."""
+    local = QPointF(pos if pos is not None else widget.rect().center())
+    event = QWheelEvent(local, QPointF(widget.mapToGlobal(local.toPoint())), QPoint(0, 0), QPoint(0, dy),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                        False)
+    return QApplication.sendEvent(widget, event)
+
+
+def pick(qtbot, combo: QComboBox, text: str) -> None:
+    """Open the drop-down with a click (on the arrow) and click the item reading `text`."""
+    option = QStyleOptionComboBox()
+    combo.initStyleOption(option)
+    arrow = combo.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                         QStyle.SubControl.SC_ComboBoxArrow, combo)
+    qtbot.mouseClick(combo, Qt.MouseButton.LeftButton, pos=arrow.center())
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible, timeout=5000)
+    qtbot.wait(QApplication.doubleClickInterval() + 50)  # Qt ignores a release this soon after the popup opens
+    index = next((combo.model().index(i, 0) for i in range(combo.count()) if combo.itemText(i) == text), None)
+    assert index is not None, f"{text!r} is not offered: {[combo.itemText(i) for i in range(combo.count())]}"
+    view.scrollTo(index)
+    rect = view.visualRect(index)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: not view.isVisible(), timeout=5000)

@@ -1,0 +1,71 @@
+"""Small editor-facing fixes driven through the main window: the File menu says which import is which, the New
+post dialog shows its whole title, import counts read as English."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog
+
+from wfdesk.db.editing import demo_bundle
+
+WAIT = 10_000
+
+
+def file_menu(window):
+    return next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
+
+
+def test_the_two_imports_say_what_they_import(main_window):
+    actions = {a.text().replace("&", ""): a for a in file_menu(main_window).actions() if a.text()}
+    imports = {text: a for text, a in actions.items() if text.startswith("Import")}
+    assert len(imports) == 2
+    workflow, full = sorted(imports.values(), key=lambda a: "everything" in a.text())
+    assert "everything" in full.text() and "workflow" in workflow.text().replace("&", "")
+    assert "posts" in full.statusTip() and "no posts" in workflow.statusTip()
+    exports = [a for text, a in actions.items() if text.startswith("Export")]
+    assert all(a.statusTip() for a in exports)
+
+
+def test_new_post_dialog_shows_its_whole_title(qtbot, main_window):
+    seen = {}
+
+    def answer():
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, QInputDialog)
+        seen["title"], seen["width"] = dialog.windowTitle(), dialog.width()
+        seen["needed"] = dialog.fontMetrics().horizontalAdvance(dialog.windowTitle())
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
+
+    QTimer.singleShot(200, lambda: qtbot.waitUntil(lambda: QApplication.activeModalWidget() is not None) or answer())
+    qtbot.keyClick(main_window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert seen["title"] == "New post"
+    # Room for the title and the title bar's buttons, and for a real title in the field.
+    assert seen["width"] >= 400 >= seen["needed"] + 120
+
+
+def test_import_counts_are_proper_english(qtbot, main_window, tmp_path, monkeypatch):
+    import json
+
+    bundle = demo_bundle()
+    bundle["posts"][0]["id"] = 99
+    for section in bundle["posts"][0]["sections"]:
+        section["id"] += 1000
+    bundle["post_step_overrides"] = []
+    path = tmp_path / "one-post.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(path), "JSON (*.json)")))
+    action = next(a for a in file_menu(main_window).actions() if a.text().startswith("&Import everything"))
+    action.trigger()
+    qtbot.waitUntil(lambda: main_window.statusBar().currentMessage().startswith("Imported "), timeout=WAIT)
+    message = main_window.statusBar().currentMessage()
+    assert "1 post," in message and "1 posts" not in message and "1 LLM action" in message
+    assert "3 sections" in message and "3 steps" in message
+
+
+@pytest.mark.parametrize("n, word, expected", [(0, "post", "0 posts"), (1, "post", "1 post"),
+                                               (2, "LLM action", "2 LLM actions")])
+def test_plural(n, word, expected):
+    from wfdesk.ui.workflow_transfer import plural
+
+    assert plural(n, word) == expected
