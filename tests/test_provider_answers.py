@@ -389,3 +389,27 @@ def test_a_500_body_is_shown(demo, loopback):
                                     b"<html><body><h1>upstream model crashed: CUDA out of memory</h1></body></html>")
     entry = _run_polish({})["results"][0]
     assert "answered 500: upstream model crashed: CUDA out of memory" in entry["error"]
+
+
+def test_each_answer_is_stored_once_besides_the_fields_value(demo, loopback):
+    """Issue 11: the text was stored three times (run unit result, version, field value). The unit's result now
+    points at the version; the result JSON and the run's detail still show the output."""
+    from sqlalchemy import func, select
+
+    from wfdesk.db.models import ContentField, ContentVersion, RunUnit
+
+    big = ("x" * 999 + " ") * 500  # 500 KB in 500 "tokens": under the 1 MB cap and the 800-token limit
+    loopback.chat_reply = lambda body: big
+    result = execute_step_script(1, 53, {"section_ids": [711, 712, 713]})
+    assert [e["status"] for e in result["results"]] == ["success"] * 3
+    assert all(e["output"] == big.strip() for e in result["results"])
+    with demo.db.session() as s:
+        units = list(s.scalars(select(RunUnit).where(RunUnit.run_id == result["run_id"])))
+        assert all("output" not in u.result and u.result["output_version_id"] for u in units)
+        in_versions = s.scalar(select(func.sum(func.length(ContentVersion.value))).where(
+            ContentVersion.run_id == result["run_id"]))
+        in_fields = s.scalar(select(func.sum(func.length(ContentField.value))).where(ContentField.name == "polished"))
+    assert in_versions == in_fields == 3 * len(big.strip())
+    assert [e["output"] for e in ledger.result_of(demo, result["run_id"])["results"]] == [big.strip()] * 3
+    detail = ledger.run_detail(demo, result["run_id"])
+    assert [u["result"]["output"] for u in detail["units"]] == [big.strip()] * 3

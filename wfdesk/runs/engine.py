@@ -237,6 +237,7 @@ def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome
     with ws.db.session() as s:
         version_ids = []
         images = []
+        output_version_id = None
         for write in outcome.outputs:
             if write.image is not None:
                 img = write.image
@@ -249,6 +250,8 @@ def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome
             else:
                 v = content.write_text(s, job.post.id, plan.section_id, write.field, write.text or "",
                                        run_id=job.run_id, unit_id=unit_id, meta=outcome.metadata)
+                if output_version_id is None and write.text == entry.get("output"):
+                    output_version_id = v.id
             version_ids.append(v.id)
         if version_ids:
             entry["version_ids"] = version_ids
@@ -256,7 +259,12 @@ def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome
             entry["images"] = images
         usage = costs.Usage(outcome.metadata.get("model"), outcome.prompt_tokens, outcome.completion_tokens,
                             outcome.images)
-        ledger.record_unit(s, unit_id, "success", entry, started_at=started_at, duration_ms=duration_ms,
+        stored = entry
+        if output_version_id is not None:
+            # The text is stored once, in its version; the unit's result points at it (ledger rebuilds "output").
+            stored = {k: v for k, v in entry.items() if k != "output"}
+            stored["output_version_id"] = output_version_id
+        ledger.record_unit(s, unit_id, "success", stored, started_at=started_at, duration_ms=duration_ms,
                            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
                            images=usage.images, model=usage.model, cost=costs.cost_of(ws.settings, usage))
     return entry
