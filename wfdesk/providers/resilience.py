@@ -204,7 +204,7 @@ def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], 
             if asked is not None and asked > policy.max_wait:
                 # Retrying earlier than asked only earns another refusal (and may count against the account).
                 raise UnitError(f"{describe(exc)}; it asked to wait {asked:.0f} s, longer than the "
-                                f"{policy.max_wait:.0f} s allowed (Settings → Providers → longest wait)") from None
+                                f"{policy.max_wait:.0f} s allowed for this provider; try again later") from None
             if isinstance(exc, openai.RateLimitError):
                 wait = asked if asked is not None else policy.delay(1)
                 if time.monotonic() + wait > deadline:
