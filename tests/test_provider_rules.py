@@ -137,3 +137,4 @@ def test_redaction():
     assert "1234567890abcdefghij" not in redact("key sk-live-1234567890abcdefghij was refused", [])
     assert redact("Authorization: Bearer abc.def.ghi", []) == "Authorization: Bearer [API key]"
     assert redact("sk-... is fine and short sk-abc", []) == "sk-... is fine and short sk-abc"
+    assert redact("key-value-pairs-are-not-keys", []) == "key-value-pairs-are-not-keys"

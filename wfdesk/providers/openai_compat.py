@@ -139,7 +139,8 @@ def call_adapting(ws: Workspace, profile: ProviderProfile, request: dict[str, An
     return call(ws, profile, fn, cancel, max_bytes=max_bytes, what=what, path=path)
 
 
-_KEYLIKE = re.compile(r"\b((?:sk|pk|rk|key|org|sess)-[A-Za-z0-9]{0,4})[A-Za-z0-9_\-*.]{12,}")
+# sk-…, sk-proj-…, sess-…: a prefix, then 12+ key characters with at least one digit (plain words stay).
+_KEYLIKE = re.compile(r"\b((?:sk|pk|rk|key|org|sess)-[A-Za-z0-9]{0,4})(?=[A-Za-z_\-*.]*\d)[A-Za-z0-9_\-*.]{12,}")
 _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
 
 
