@@ -26,14 +26,17 @@ def db_url(tmp_path):
     return f"sqlite:///{tmp_path / 'cli.db'}"
 
 
+def _save_profile(config, **fields) -> None:
+    """One provider profile as an editor would save it in Settings (a short longest wait keeps that case short)."""
+    profile = {"name": "default", "max_retries": 2, "max_wait": 20, **fields}
+    (config / "settings.json").write_text(json.dumps({"providers": {"default": profile}}))
+
+
 @pytest.fixture
 def env(db_url, tmp_path, loopback):
     config = tmp_path / "config"
     config.mkdir()
-    # One profile as an editor would save it in Settings: a short deadline and wait so the slow cases stay short.
-    profile = {"name": "default", "base_url": loopback.base_url, "max_retries": 2, "request_deadline": 2,
-               "max_wait": 20}
-    (config / "settings.json").write_text(json.dumps({"providers": {"default": profile}}))
+    _save_profile(config, base_url=loopback.base_url)
     return {"WFDESK_DATABASE_URL": db_url, "WFDESK_DATA_DIR": str(tmp_path / "data"),
             "WFDESK_CONFIG_DIR": str(config), "OPENAI_API_KEY": SECRET}
 
@@ -87,7 +90,6 @@ CASES = {
                       "out of credit (429): You exceeded your current quota"),
     "retry-after beyond the limit": (lambda lb: setattr(lb, "fail", lambda i, r: rate_limited(600)), 1, None, None,
                                      "error", "asked to wait 600 s, longer than the 20 s allowed"),
-    "slow drip": (lambda lb: setattr(lb, "drip", 0.25), 1, None, None, "error", "took longer than 2 s"),
     "huge answer": (lambda lb: setattr(lb, "chat_reply", lambda b: "z" * (2 * 1024 * 1024)), 1, None, None,
                     "error", "larger than 1 MB of text"),
     "key echo": (lambda lb: setattr(lb, "fail", lambda i, r: key_echo(r)), 1, None, None, "error",
@@ -117,8 +119,19 @@ def test_run_step_answers_like_todays_providers(wfdesk, loopback, name):
         assert "response_format" not in sent[0]
     if name.startswith("reasoning model"):
         assert "max_tokens" not in sent[0] and "temperature" not in sent[0] and sent[0]["max_completion_tokens"]
-    if name in ("out of credit", "retry-after beyond the limit", "slow drip"):
+    if name in ("out of credit", "retry-after beyond the limit"):
         assert len(sent) == 1  # failed at once: no retry could help
+
+
+def test_a_dripping_server_is_cut_at_the_request_deadline(wfdesk, loopback, env):
+    from pathlib import Path
+
+    _save_profile(Path(env["WFDESK_CONFIG_DIR"]), base_url=loopback.base_url, request_deadline=2)
+    loopback.drip = 0.25  # a byte every quarter second: the answer would take over a minute
+    code, result = _run_step(wfdesk, 1)
+    entry = result["results"][0]
+    assert code == EXIT_FAILED and "took longer than 2 s" in entry["error"]
+    assert loopback.count("/v1/chat") == 1  # not retried: it would only hold the section again
 
 
 def test_a_cut_answer_leaves_the_field_as_it_was(wfdesk, loopback):
