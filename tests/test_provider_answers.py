@@ -293,7 +293,7 @@ def test_a_connection_dropped_mid_answer_is_retried(retrying, loopback, stream):
 def test_dropped_answers_never_switch_the_provider_offline(demo, loopback, stream):
     loopback.drop_answers = 100
     ids = [711, 712, 713]
-    result = execute_step_script(1, 53, {"section_ids": ids, "concurrency": 1, "llm_settings": {"stream": stream}})
+    result = execute_step_script(1, 53, {"section_ids": ids, "parameters": {"concurrency": 1, "stream": stream}})
     for entry in result["results"]:
         assert entry["status"] == "error" and "dropped" in entry["error"], entry
         assert "offline" not in entry["error"]
@@ -310,6 +310,13 @@ def test_out_of_credit_fails_at_once_with_the_billing_message(retrying, loopback
     assert entry["status"] == "error" and "out of credit" in entry["error"]
     assert "check your plan and billing details" in entry["error"]
     assert len(_chats(loopback)) == 1  # no retries: waiting cannot help
+
+
+def test_out_of_credit_stops_the_other_sections_without_sending(retrying, loopback):
+    loopback.fail = lambda i, req: quota_exhausted()
+    result = execute_step_script(1, 53, {"section_ids": [711, 712, 713], "parameters": {"concurrency": 1}})
+    assert all("out of credit" in e["error"] for e in result["results"])
+    assert len(_chats(loopback)) == 1
 
 
 def test_retry_after_past_the_longest_wait_fails_clearly(retrying, loopback):
