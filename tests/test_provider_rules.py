@@ -138,3 +138,18 @@ def test_redaction():
     assert redact("Authorization: Bearer abc.def.ghi", []) == "Authorization: Bearer [API key]"
     assert redact("sk-... is fine and short sk-abc", []) == "sk-... is fine and short sk-abc"
     assert redact("key-value-pairs-are-not-keys", []) == "key-value-pairs-are-not-keys"
+
+
+def test_describe_error_blanks_the_key_the_request_carried():
+    """Also for callers that do not know the key (the provider check of the status bar)."""
+    import httpx2
+    import openai
+
+    from wfdesk.providers.openai_compat import describe_error
+
+    key = "plainkeywithoutprefix123456"
+    request = httpx2.Request("GET", "http://x/v1/models", headers={"Authorization": f"Bearer {key}"})
+    response = httpx2.Response(401, request=request, json={"error": {"message": f"Bad key {key}"}})
+    exc = openai.AuthenticationError(f"Bad key {key}", response=response, body={"error": {"message": f"Bad key {key}"}})
+    text = describe_error(exc, "http://x/v1")
+    assert key not in text and "Bad key [API key]" in text

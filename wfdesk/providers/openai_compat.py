@@ -154,7 +154,22 @@ def redact(message: str, secrets: list[str]) -> str:
 
 
 def describe_error(exc: Exception, base_url: str | None, path: str = "") -> str:
-    """One clear line per failure: which address, what happened, in the provider's own words when it gave any."""
+    """One clear line per failure: which address, what happened, in the provider's own words when it gave any.
+    The key the request carried is blanked out wherever the provider echoed it."""
+    return redact(_describe(exc, base_url, path), [_sent_key(exc)])
+
+
+def _sent_key(exc: Exception) -> str:
+    request = getattr(exc, "request", None)
+    try:
+        header = request.headers.get("authorization", "") if request is not None else ""
+    except Exception:  # noqa: BLE001 - an exception without a usable request carries no key
+        return ""
+    key = header.partition(" ")[2].strip()
+    return "" if key == PLACEHOLDER_KEY else key
+
+
+def _describe(exc: Exception, base_url: str | None, path: str) -> str:
     import openai
 
     from wfdesk.providers.limits import AnswerTooLarge, AnswerTooSlow
