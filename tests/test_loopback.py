@@ -233,3 +233,117 @@ def test_latency_timeout_and_prompt_stop(server: LoopbackServer) -> None:
     assert time.monotonic() - started < 1.0
     worker.join(timeout=2)
     assert outcome and isinstance(outcome[0], requests.RequestException)
+
+
+# --- today's providers' quirks ---------------------------------------------------------------------------------
+
+def _bad_request(call) -> dict:
+    with pytest.raises(openai.BadRequestError) as err:
+        call()
+    return err.value.body
+
+
+def test_gpt_image_models_refuse_response_format_like_openai(client: openai.OpenAI) -> None:
+    body = _bad_request(lambda: client.images.generate(model="gpt-image-1.5", prompt="a cat",
+                                                       response_format="b64_json"))
+    assert body == {"message": "Unknown parameter: 'response_format'.", "type": "invalid_request_error",
+                    "param": "response_format", "code": "unknown_parameter"}
+    resp = client.images.generate(model="gpt-image-1.5", prompt="a cat")
+    assert resp.data[0].b64_json and resp.usage is not None  # always base64, with token usage
+
+
+def test_dall_e_3_takes_one_image_a_request(client: openai.OpenAI) -> None:
+    body = _bad_request(lambda: client.images.generate(model="dall-e-3", prompt="a cat", n=2))
+    assert body["param"] == "n"
+    first = client.images.generate(model="dall-e-3", prompt="a cat", n=1).data[0].b64_json
+    second = client.images.generate(model="dall-e-3", prompt="a cat", n=1).data[0].b64_json
+    assert first != second  # a new image each time, as a real model makes
+
+
+def test_reasoning_models_refuse_max_tokens_and_temperature(client: openai.OpenAI) -> None:
+    msgs = [{"role": "user", "content": "hi"}]
+    body = _bad_request(lambda: client.chat.completions.create(model="o3", messages=msgs, max_tokens=5))
+    assert body["code"] == "unsupported_parameter" and "Use 'max_completion_tokens' instead" in body["message"]
+    body = _bad_request(lambda: client.chat.completions.create(model="gpt-5", messages=msgs, temperature=0.2))
+    assert body["code"] == "unsupported_value" and body["param"] == "temperature"
+    body = _bad_request(lambda: client.chat.completions.create(model="gpt-4o", messages=msgs,
+                                                               reasoning_effort="low"))
+    assert body["param"] == "reasoning_effort"
+    ok = client.chat.completions.create(model="o3", messages=msgs, max_completion_tokens=50, reasoning_effort="low")
+    assert ok.choices[0].finish_reason == "stop"
+
+
+def test_cut_filtered_and_refused_answers(client: openai.OpenAI) -> None:
+    cut = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "one two three four"}],
+                                         max_tokens=2)
+    assert (cut.choices[0].finish_reason, cut.choices[0].message.content) == ("length", "POLISHED: one ")
+    filtered = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "a <<filter>> b"}])
+    assert (filtered.choices[0].finish_reason, filtered.choices[0].message.content) == (
+        "content_filter", "POLISHED: a ")
+    refused = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "<<refuse>>"}])
+    assert refused.choices[0].message.content is None and refused.choices[0].message.refusal
+
+
+def test_thinking_models_and_local_servers(client: openai.OpenAI) -> None:
+    msgs = [{"role": "user", "content": "hi"}]
+    think = client.chat.completions.create(model="deepseek-r1:14b", messages=msgs)
+    assert think.choices[0].message.content.startswith("<think>")
+    local = client.chat.completions.create(model="local-llama", messages=msgs)
+    assert local.usage is None
+
+
+def test_old_azure_refuses_stream_options(client: openai.OpenAI) -> None:
+    msgs = [{"role": "user", "content": "hi"}]
+    body = _bad_request(lambda: client.chat.completions.create(
+        model="azure-gpt-4o", messages=msgs, stream=True, stream_options={"include_usage": True}))
+    assert body["message"].startswith("Unrecognized request argument supplied: stream_options")
+    with client.chat.completions.create(model="azure-gpt-4o", messages=msgs, stream=True) as stream:
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "POLISHED: hi"
+
+
+def test_dropped_streams_and_missing_finish_reasons(server: LoopbackServer, client: openai.OpenAI) -> None:
+    import httpx2
+
+    msgs = [{"role": "user", "content": "one two three four five"}]
+    server.drop_answers = 1
+    with pytest.raises((httpx2.TransportError, openai.APIConnectionError)):  # the SDK wraps it in 3.x
+        with client.chat.completions.create(model="m", messages=msgs, stream=True) as stream:
+            list(stream)
+    server.omit_finish_reason = True
+    with client.chat.completions.create(model="m", messages=msgs, stream=True) as stream:
+        assert all(c.choices[0].finish_reason is None for c in stream if c.choices)
+
+
+def test_quota_rate_limit_and_key_echo_helpers(server: LoopbackServer, client: openai.OpenAI) -> None:
+    from loopback import key_echo, quota_exhausted, rate_limited
+
+    msgs = [{"role": "user", "content": "hi"}]
+    server.fail = lambda i, req: quota_exhausted()
+    with pytest.raises(openai.RateLimitError) as err:
+        client.chat.completions.create(model="m", messages=msgs)
+    assert err.value.code == "insufficient_quota"
+    server.fail = lambda i, req: rate_limited(42)
+    with pytest.raises(openai.RateLimitError) as err:
+        client.chat.completions.create(model="m", messages=msgs)
+    assert err.value.response.headers["retry-after"] == "42"
+    server.fail = lambda i, req: key_echo(req)
+    with pytest.raises(openai.AuthenticationError) as err:
+        client.chat.completions.create(model="m", messages=msgs)
+    assert "Incorrect API key provided: test." in err.value.message
+
+
+def test_paths_without_v1_and_servers_without_images(server: LoopbackServer) -> None:
+    resp = requests.post(server.root_url + "/chat/completions", json={"model": "m", "messages": []}, timeout=5)
+    assert (resp.status_code, resp.text) == (404, "404 page not found")
+    server.images_endpoint = False
+    resp = requests.post(server.base_url + "/images/generations", json={"prompt": "x"}, timeout=5)
+    assert resp.status_code == 404 and resp.json()["error"].startswith("Unexpected endpoint or method")
+
+
+def test_drip_sends_the_answer_a_byte_at_a_time(server: LoopbackServer) -> None:
+    server.drip = 0.01
+    started = time.monotonic()
+    resp = requests.post(server.base_url + "/chat/completions", json={"model": "m", "messages": [
+        {"role": "user", "content": "hi"}]}, timeout=10)
+    assert resp.json()["choices"][0]["message"]["content"] == "POLISHED: hi"
+    assert time.monotonic() - started >= 0.009 * len(resp.content)  # never faster than a byte per 0.01 s

@@ -19,7 +19,6 @@ def test_a_refused_api_key_is_offline_and_says_why(qtbot, empty_gui_ws, loopback
     bar.start()
     qtbot.waitUntil(lambda: bar.provider_offline_reason() is not None, timeout=WAIT)
     reason = bar.provider_offline_reason()
-    # The provider's own words are shown too.
     assert reason == f"{loopback.base_url} refused the API key (401): Incorrect API key provided; check it in Settings"
     assert bar.provider.label.text().startswith("Provider: offline (")
     assert bar.provider.toolTip() == f"Provider offline: {reason}"

@@ -143,6 +143,14 @@ def versions_of(session: Session, post_id: int, section_id: int | None, name: st
     return list(session.scalars(stmt))
 
 
+def with_output(session: Session, result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A run unit's result with its "output" text back from the version that stores it (stored once, there)."""
+    if not result or "output" in result or "output_version_id" not in result:
+        return result
+    version = session.get(ContentVersion, result["output_version_id"])
+    return {**result, "output": version.value if version is not None else None}
+
+
 def _flush_or_conflict(session: Session, name: str, mine: Any) -> None:
     try:
         session.flush()

@@ -160,6 +160,14 @@ def _last_units(s: Session, step_id: int, post_id: int, only: int | None | bool 
     for section_id, run_id, status, error, result in rows:
         if section_id not in out:
             out[section_id] = {"run_id": run_id, "status": status, "error": error, "result": result or {}}
+    # A unit's text is stored once, in its version: bring it back with one query for all sections (always one, so
+    # the number of queries never depends on the content).
+    ids = {u["result"]["output_version_id"] for u in out.values() if "output_version_id" in u["result"]}
+    found = s.execute(select(ContentVersion.id, ContentVersion.value).where(ContentVersion.id.in_(ids)))
+    values = dict(found.all())
+    for unit in out.values():
+        if (vid := unit["result"].get("output_version_id")) is not None and "output" not in unit["result"]:
+            unit["result"] = {**unit["result"], "output": values.get(vid)}
     return out
 
 

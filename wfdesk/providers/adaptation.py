@@ -27,11 +27,12 @@ _PARAM_PATTERNS = [re.compile(p, re.IGNORECASE) for p in (
     r"unrecognized request argument supplied:?\s*'?\"?([a-z_][a-z0-9_.]*)",
     r"unrecognized (?:parameter|field|argument):?\s*'?\"?([a-z_][a-z0-9_.]*)",
     r"unexpected keyword argument '([a-z_][a-z0-9_]*)'",
-    r"'([a-z_][a-z0-9_]*)'\)?[^.]{0,40}extra (?:inputs|fields) (?:are|is) not permitted",
-    r"extra (?:inputs|fields) (?:are|is) not permitted[^.]{0,80}?'([a-z_][a-z0-9_]*)'",
     r"'?([a-z_][a-z0-9_]*)'? is not (?:a )?(?:supported|valid|allowed) (?:parameter|argument|field)",
     r"'([a-z_][a-z0-9_]*)' is not supported with this model",
 )]
+# pydantic (vLLM, FastAPI servers): [{'type': 'extra_forbidden', 'loc': ('body', 'x'), 'msg': 'Extra inputs ...'}]
+_EXTRA_LOC = re.compile(r"""[\[(]\s*['"]body['"]\s*,\s*['"]([a-z_][a-z0-9_]*)['"]""", re.IGNORECASE)
+_EXTRA_MARK = re.compile(r"extra_forbidden|extra (?:inputs|fields) (?:are|is) not permitted", re.IGNORECASE)
 _VALUE_PATTERN = re.compile(r"unsupported value:?\s*'([a-z_][a-z0-9_]*)'", re.IGNORECASE)
 _INSTEAD = re.compile(r"use '([a-z_][a-z0-9_]*)' instead", re.IGNORECASE)
 
@@ -63,8 +64,9 @@ def refused_parameter(status: int, body: Any, request: dict[str, Any]) -> Refusa
     elif value and value.group(1) in DROPPABLE_VALUES:
         candidates.append(value.group(1))
     for pattern in _PARAM_PATTERNS:
-        if m := pattern.search(message):
-            candidates.append(m.group(1))
+        candidates += [m.group(1) for m in pattern.finditer(message)]
+    if _EXTRA_MARK.search(message):
+        candidates += [m.group(1) for m in _EXTRA_LOC.finditer(message)]
     instead = _INSTEAD.search(message)
     for name in candidates:
         name = name.strip(".").split(".")[-1]

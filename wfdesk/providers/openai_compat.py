@@ -141,7 +141,8 @@ def call_adapting(ws: Workspace, profile: ProviderProfile, request: dict[str, An
     return call(ws, profile, fn, cancel, max_bytes=max_bytes, what=what, path=path)
 
 
-_KEYLIKE = re.compile(r"\b((?:sk|pk|rk|key|org|sess)-[A-Za-z0-9]{0,4})[A-Za-z0-9_\-*.]{12,}")
+# sk-…, sk-proj-…, sess-…: a prefix, then 12+ key characters with at least one digit (plain words stay).
+_KEYLIKE = re.compile(r"\b((?:sk|pk|rk|key|org|sess)-[A-Za-z0-9]{0,4})(?=[A-Za-z_\-*.]*\d)[A-Za-z0-9_\-*.]{12,}")
 _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
 
 
@@ -155,7 +156,22 @@ def redact(message: str, secrets: list[str]) -> str:
 
 
 def describe_error(exc: Exception, base_url: str | None, path: str = "") -> str:
-    """One clear line per failure: which address, what happened, in the provider's own words when it gave any."""
+    """One clear line per failure: which address, what happened, in the provider's own words when it gave any.
+    The key the request carried is blanked out wherever the provider echoed it."""
+    return redact(_describe(exc, base_url, path), [_sent_key(exc)])
+
+
+def _sent_key(exc: Exception) -> str:
+    request = getattr(exc, "request", None)
+    try:
+        header = request.headers.get("authorization", "") if request is not None else ""
+    except Exception:  # noqa: BLE001 - an exception without a usable request carries no key
+        return ""
+    key = header.partition(" ")[2].strip()
+    return "" if key == PLACEHOLDER_KEY else key
+
+
+def _describe(exc: Exception, base_url: str | None, path: str) -> str:
     import openai
 
     from wfdesk.providers.limits import AnswerTooLarge, AnswerTooSlow

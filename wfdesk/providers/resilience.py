@@ -62,6 +62,8 @@ class ProviderGate:
         self._connect_failures = 0
         self._down_until = 0.0
         self.down_reason: str | None = None
+        self._no_credit_until = 0.0
+        self._no_credit_reason: str | None = None
 
     def record_success(self) -> None:
         with self._lock:
@@ -76,6 +78,19 @@ class ProviderGate:
             if self._connect_failures >= self.BREAKER_THRESHOLD:
                 self._down_until = time.monotonic() + self.BREAKER_COOL_OFF
                 self.down_reason = reason
+
+    NO_CREDIT_HOLD = 60.0
+
+    def record_out_of_credit(self, reason: str) -> None:
+        """An account without credit stays so for a while: every other section fails at once with the same
+        message instead of each sending a request that is bound to be refused."""
+        with self._lock:
+            self._no_credit_until = time.monotonic() + self.NO_CREDIT_HOLD
+            self._no_credit_reason = reason
+
+    def out_of_credit_reason(self) -> str | None:
+        with self._lock:
+            return self._no_credit_reason if time.monotonic() < self._no_credit_until else None
 
     def offline_reason(self) -> str | None:
         with self._lock:
@@ -190,6 +205,8 @@ def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], 
     while True:
         if (reason := gate.offline_reason()) is not None:
             raise UnitError(f"{reason}; the provider looks offline, try again later")
+        if (reason := gate.out_of_credit_reason()) is not None:
+            raise UnitError(reason)
         try:
             with gate.slot(cancel):
                 result = fn()
@@ -199,12 +216,14 @@ def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], 
             raise
         except Exception as exc:  # noqa: BLE001 - classified below
             if not is_retryable(exc):
+                if is_out_of_credit(exc):
+                    gate.record_out_of_credit(describe(exc))
                 raise UnitError(describe(exc), details=getattr(exc, "details", None)) from None
             asked = retry_after_seconds(exc)
             if asked is not None and asked > policy.max_wait:
                 # Retrying earlier than asked only earns another refusal (and may count against the account).
                 raise UnitError(f"{describe(exc)}; it asked to wait {asked:.0f} s, longer than the "
-                                f"{policy.max_wait:.0f} s allowed (Settings → Providers → longest wait)") from None
+                                f"{policy.max_wait:.0f} s allowed for this provider; try again later") from None
             if isinstance(exc, openai.RateLimitError):
                 wait = asked if asked is not None else policy.delay(1)
                 if time.monotonic() + wait > deadline:

@@ -372,6 +372,7 @@ def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome
     with ws.db.session() as s:
         version_ids = []
         images = []
+        output_version_id = None
         for write in outcome.outputs:
             if write.image is not None:
                 img = write.image
@@ -384,6 +385,8 @@ def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome
             else:
                 v = content.write_text(s, job.post.id, plan.section_id, write.field, write.text or "",
                                        run_id=job.run_id, unit_id=unit_id, meta=outcome.metadata)
+                if output_version_id is None and write.text == entry.get("output"):
+                    output_version_id = v.id
             version_ids.append(v.id)
         if version_ids:
             entry["version_ids"] = version_ids
@@ -393,7 +396,12 @@ def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome
                             outcome.images)
         values, flags = costs.ledger_values(ws.settings, usage, plan.payload.get("prompt"), outcome.entry.get("output"))
         entry["metadata"].update(flags)
-        if not ledger.record_unit(s, unit_id, "success", entry, started_at=started_at, duration_ms=duration_ms,
+        stored = entry
+        if output_version_id is not None:
+            # The text is stored once, in its version; the unit's result points at it (ledger rebuilds "output").
+            stored = {k: v for k, v in entry.items() if k != "output"}
+            stored["output_version_id"] = output_version_id
+        if not ledger.record_unit(s, unit_id, "success", stored, started_at=started_at, duration_ms=duration_ms,
                                   **values):
             raise AlreadySaved()  # rolls back this section's versions: its first answer is already in
     return entry

@@ -18,6 +18,7 @@ import psutil
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from wfdesk.db.content import with_output
 from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.errors import NotFoundError, WfdeskError
 from wfdesk.workspace import Workspace
@@ -260,7 +261,7 @@ def run_detail(ws: Workspace, run_id: int) -> dict[str, Any]:
                          "prompt_tokens": u.prompt_tokens,
                          "completion_tokens": u.completion_tokens, "images": u.images,
                          "started_at": _iso(u.started_at), "finished_at": _iso(u.finished_at),
-                         "result": u.result} for u in run.units]
+                         "result": with_output(s, u.result)} for u in run.units]
         return out
 
 
@@ -270,7 +271,7 @@ def result_of(ws: Workspace, run_id: int) -> dict[str, Any]:
         run = s.get(Run, run_id)
         if run is None:
             raise NotFoundError(f"Run {run_id} does not exist")
-        results = [u.result or {"section_id": u.section_id, "status": u.status, "metadata": {}}
+        results = [with_output(s, u.result) or {"section_id": u.section_id, "status": u.status, "metadata": {}}
                    for u in run.units]
         out = {"success": run.status == "succeeded", "results": results, "step": run.step_name,
                "sections_processed": [u.section_id for u in run.units if u.section_id is not None],

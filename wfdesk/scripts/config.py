@@ -61,7 +61,8 @@ class ImageParameters(Parameters):
     output_compression: int | None = Field(None, ge=0, le=100,
                                            description="0-100 %, webp and jpeg only (GPT image models)")
     n: int = Field(1, ge=1, le=10, description="dall-e-3 makes one image per request: n requests are sent")
-    timeout: float = Field(60, gt=0, le=3600)
+    timeout: float = Field(180, gt=0, le=3600, description="Seconds to wait for the images; GPT image models "
+                                                         "often take a minute or more at high quality")
     auto_accept: bool = False
     backend: Literal["openai", "a1111", "comfyui"] | None = Field(None, description="Default: the image backend "
                                                                                   "in Settings")

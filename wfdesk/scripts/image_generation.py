@@ -108,14 +108,18 @@ class ImageGenerationHandler(SectionHandler):
             return answer
 
         images: list[bytes] = []
-        revised = None
+        revised, usage = None, {}
         for request in openai_images.image_requests(params, unit.payload["prompt"]):
             answer = call_adapting(job.workspace, profile, request, ask, cancel, max_bytes=MAX_IMAGE_ANSWER_BYTES,
                                    what="image answer", path="images")
             images += [self._bytes_of(item, params.timeout) for item in answer.data]
+            for key, value in (getattr(getattr(answer, "usage", None), "__dict__", None) or {}).items():
+                if isinstance(value, int):  # GPT image models report tokens: input_tokens, output_tokens, ...
+                    usage[key] = usage.get(key, 0) + value
             revised = revised or next((r for r in (getattr(i, "revised_prompt", None) for i in answer.data) if r),
                                       None)
-        return self._outcome(job, unit, images, base_url or "the provider", revised, params.model)
+        return self._outcome(job, unit, images, base_url or "the provider", revised, params.model,
+                             usage=usage or None)
 
     def _execute_a1111(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         params: ImageParameters = job.parameters

@@ -109,15 +109,11 @@ class LLMActionHandler(SectionHandler):
         if params.stream:
             request["stream_options"] = {"include_usage": True}  # left out for servers that refuse it
 
-            def send(client: openai.OpenAI, shaped: dict[str, Any]) -> ChatAnswer:
-                return ask_streaming(client, shaped, cancel)
-            body_cap = STREAM_BODY_CAP
-        else:
-            send = ask
-            body_cap = PLAIN_BODY_CAP
+        def send(client: openai.OpenAI, shaped: dict[str, Any]) -> ChatAnswer:
+            return ask_streaming(client, shaped, cancel) if params.stream else ask(client, shaped)
 
-        answer = call_adapting(ws, profile, request, send, cancel, max_bytes=body_cap, what="text answer",
-                               path="chat completions")
+        answer = call_adapting(ws, profile, request, send, cancel, what="text answer", path="chat completions",
+                               max_bytes=STREAM_BODY_CAP if params.stream else PLAIN_BODY_CAP)
         where = resolve_base_url(profile) or "the OpenAI API"
         text, extra = finished_text(answer, where, settings["max_tokens"], streamed=params.stream)
         usage = answer.usage
