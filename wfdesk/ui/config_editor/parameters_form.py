@@ -95,15 +95,21 @@ class _Editor:
         self.widget, self.get, self.set, self.changed = widget, get, set_, changed
 
 
+SPIN_LIMIT = 2**31 - 2  # QSpinBox holds a C int
+
+
 def _number_editor(schema: dict[str, Any], nullable: bool, default: Any) -> _Editor:
     integer = schema.get("type") == "integer"
     lo = schema.get("minimum", schema.get("exclusiveMinimum"))
     hi = schema.get("maximum", schema.get("exclusiveMaximum"))
+    if integer and any(v is not None and abs(v) > SPIN_LIMIT for v in (lo, hi)):
+        # A number wider than a spin box (a 64-bit seed): typed as text, checked by the config's own validation.
+        return _json_editor(default)
     if integer:
         box: QSpinBox | QDoubleSpinBox = QSpinBox()
         step = 1
-        lo = -(2**31 - 2) if lo is None else int(lo) + (1 if "exclusiveMinimum" in schema else 0)
-        hi = 2**31 - 2 if hi is None else int(hi) - (1 if "exclusiveMaximum" in schema else 0)
+        lo = -SPIN_LIMIT if lo is None else int(lo) + (1 if "exclusiveMinimum" in schema else 0)
+        hi = SPIN_LIMIT if hi is None else int(hi) - (1 if "exclusiveMaximum" in schema else 0)
     else:
         box = QDoubleSpinBox()
         span = (hi - lo) if lo is not None and hi is not None else math.inf
