@@ -48,8 +48,10 @@ def scroll_into_view(area: QAbstractScrollArea, widget: QWidget) -> None:
 
 
 def scroll_area_of(widget: QWidget) -> QAbstractScrollArea:
+    """The area the editor sees scrolling: the nearest one with something to scroll."""
     parent = widget.parentWidget()
-    while parent is not None and not isinstance(parent, QAbstractScrollArea):
+    while parent is not None and not (isinstance(parent, QAbstractScrollArea)
+                                      and parent.verticalScrollBar().maximum() > 0):
         parent = parent.parentWidget()
     assert parent is not None
     return parent
@@ -202,3 +204,11 @@ def test_wheel_changes_nothing_in_the_llm_actions_and_settings_dialogs(qtbot, gu
         wheel(under_pointer(editor), -120)
         after = editor.text() if isinstance(editor, QAbstractSpinBox) else editor.currentText()
         assert after == before, f"the wheel changed {editor.objectName() or type(editor).__name__}"
+
+
+def test_wheel_over_a_drop_down_inside_the_inputs_table_scrolls_the_form(qtbot, open_step, gui_ws):
+    dialog = open_step(1)
+    table = dialog.inputs_table.table
+    db_field = table.cellWidget(0, 2)
+    assert isinstance(db_field, QComboBox)
+    assert_wheel_only_scrolls(qtbot, db_field, db_field.currentText)

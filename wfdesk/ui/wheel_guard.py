@@ -27,10 +27,13 @@ def _guarded_owner(obj: QObject) -> QWidget | None:
 
 
 def _scroll_area_around(widget: QWidget) -> QAbstractScrollArea | None:
+    """The nearest enclosing area that can scroll (a table fitted to its rows inside a form cannot: the form can)."""
     parent = widget.parentWidget()
     while parent is not None:
-        if isinstance(parent, QAbstractScrollArea) and not isinstance(parent, QComboBox):
-            return parent
+        if isinstance(parent, QAbstractScrollArea):
+            bar = parent.verticalScrollBar()
+            if bar.maximum() > bar.minimum():
+                return parent
         parent = parent.parentWidget()
     return None
 
