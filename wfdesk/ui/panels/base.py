@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QStyle,
+    QStyleOptionProgressBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -45,6 +47,7 @@ from wfdesk.ui.worker import BackgroundOp
 from wfdesk.workspace import Workspace
 
 WIDE_LAYOUT_PX = 960  # from this width the sections sit beside the results, below it above them
+WORKED_ON = ("success", "error")  # unit states that count as progress (cancelled ones were skipped)
 DETAIL_REFRESH_MS = 150  # coalesces bursts of finished sections into one reload of the results area
 
 
@@ -69,6 +72,11 @@ def show_last_failure(note: QLabel, last: dict[str, Any]) -> None:
 class StepPanel(QWidget):
     status_message = Signal(str)
     loaded = Signal()  # the data of the current step and post is on screen
+    busy_changed = Signal(bool)  # a run of this step on this post started (True) or ended (False)
+    content_changed = Signal()  # the editor changed results (accepted, rejected, reverted): states may differ now
+    # Keys that work inside this panel, for Help → Keyboard shortcuts: (keys, what they do). Subclasses with their
+    # own QActions list them here too, so the help shows them before the panel was first opened.
+    SHORTCUTS: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     script_type: ClassVar[str] = ""
     # Which LLM settings make sense for this type ("model", "temperature"); empty hides the group.
@@ -167,7 +175,6 @@ class StepPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m sections")
         self.progress.setTextVisible(True)
-        self.progress.setMaximumWidth(220)
         self.progress.hide()
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
@@ -179,7 +186,8 @@ class StepPanel(QWidget):
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Run this step on the selected sections (Ctrl+Enter)")
         self.run_button.setDefault(True)
-        self.run_button.clicked.connect(self.run)
+        # Not connected to run() itself: Qt would hand its `checked` flag (False) to run() as the section ids.
+        self.run_button.clicked.connect(self._run_clicked)
         bar = QHBoxLayout()
         bar.addWidget(self.progress)
         bar.addWidget(self.status_label, 1)
@@ -198,11 +206,9 @@ class StepPanel(QWidget):
         layout.addWidget(self.notice)
         layout.addWidget(self.splitter, 1)
         layout.addLayout(bar)
-
-        ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
-        for seq in ("Ctrl+Return", "Ctrl+Enter"):
-            QShortcut(QKeySequence(seq), self, self.run, context=ctx)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel, context=ctx)
+        # Ctrl+Enter and Esc are the main window's Step menu actions (dispatched to the panel on screen), never
+        # shortcuts of their own: several panels binding the same key make Qt find it ambiguous and fire none.
+        self._busy = False
         self._update_buttons()
 
     def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
@@ -282,6 +288,9 @@ class StepPanel(QWidget):
 
     def is_running(self) -> bool:
         return self.run_id is not None or any(v == (self.step_id, self.post_id) for v in self._pending.values())
+
+    def _run_clicked(self) -> None:
+        self.run()
 
     def run(self, section_ids: list[int] | None = None, *, offline_ok: bool = False) -> str | None:
         """Run the step on the checked sections (or on section_ids). Returns the request key, or None with the
@@ -659,8 +668,7 @@ class StepPanel(QWidget):
         sid, status = entry.get("section_id"), entry.get("status", "")
         self._units[sid] = status
         self.picker.set_state(sid, status, entry.get("error"))
-        done = sum(1 for s in self._units.values() if s in FINAL_UNIT_STATES)
-        self.progress.setValue(done)
+        self.progress.setValue(sum(1 for s in self._units.values() if s in WORKED_ON))
         if status in FINAL_UNIT_STATES and sid == self.picker.current_id():
             self.schedule_detail_reload()
 
@@ -672,7 +680,10 @@ class StepPanel(QWidget):
         self.run_id = None
         self._idle_status_due = False  # the outcome below stays on screen after the reload
         self._units = {}  # the ledger has the final states now; the reload shows them
-        self.progress.setValue(self.progress.maximum())
+        results = result.get("results") or []
+        # What was done: a cancelled run's skipped sections do not fill the bar.
+        self.progress.setValue(sum(1 for r in results if r.get("status", "success") in WORKED_ON)
+                               if results else self.progress.maximum())
         self._set_status(self._finished_status(result), error=result.get("status") == "failed")
         self._update_buttons()
         self.refresh()  # the reload also reloads the current section's results
@@ -713,6 +724,13 @@ class StepPanel(QWidget):
     def _start_progress(self, total: int) -> None:
         self.progress.setRange(0, total)
         self.progress.setValue(0)
+        # Wide enough for "300 / 300 sections" whatever the style puts around the text.
+        option = QStyleOptionProgressBar()
+        self.progress.initStyleOption(option)
+        label = self.style().subElementRect(QStyle.SubElement.SE_ProgressBarLabel, option, self.progress)
+        chrome = max(0, self.progress.width() - label.width()) if self.progress.width() > 1 else 0
+        text = self.progress.fontMetrics().horizontalAdvance(f"{total} / {total} sections")
+        self.progress.setMinimumWidth(text + max(chrome, 2 * self.progress.fontMetrics().height()) + 8)
         self.progress.show()
 
     # --- small helpers ------------------------------------------------------------------------------------------
@@ -727,9 +745,16 @@ class StepPanel(QWidget):
         running = self.is_running()
         ok = self.data is not None and not self.data["step"]["config_error"]
         has_targets = bool(self.picker.checked_ids()) or (self.data is not None and not self.data["sections"])
-        self.run_button.setEnabled(ok and not running and has_targets)
         self.cancel_button.setEnabled(running)
+        if running and self.run_button.hasFocus():
+            # Qt would pass the focus of the button going grey to the next widget in the window (the post
+            # search box); Cancel, beside it, is what the editor wants next (Space or Esc there stops the run).
+            self.cancel_button.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.run_button.setEnabled(ok and not running and has_targets)
         self.running_changed(running)
+        if running != self._busy:
+            self._busy = running
+            self.busy_changed.emit(running)
 
     def running_changed(self, running: bool) -> None:
         """A run for this step and post started or ended (subclasses enable their own actions)."""
