@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMainWindow,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -39,9 +38,9 @@ from PySide6.QtWidgets import (
 
 from wfdesk.db import review
 from wfdesk.providers import openai_compat
-from wfdesk.scripts import registry
-from wfdesk.ui.panels.run_notice import RunNotice, describe_latest_run, offline_warning
+from wfdesk.ui.panels.run_notice import RunNotice, describe_latest_run, offline_warning, plain_error
 from wfdesk.ui.panels.section_picker import SectionPicker
+from wfdesk.ui.provider_status import step_provider_address
 from wfdesk.ui.run_controller import FINAL_UNIT_STATES, RunController
 from wfdesk.ui.worker import BackgroundOp
 from wfdesk.workspace import Workspace
@@ -63,7 +62,7 @@ def show_last_failure(note: QLabel, last: dict[str, Any]) -> None:
     """The note under a section's results: why its last run failed, or nothing."""
     if last.get("status") == "error":
         note.setText(f"<span style='color:{error_color(note)}'>Last run failed: "
-                     f"{html.escape(last.get('error') or '')}</span>")
+                     f"{html.escape(plain_error(last.get('error') or ''))}</span>")
         note.show()
     else:
         note.hide()
@@ -105,6 +104,7 @@ class StepPanel(QWidget):
         runs.unit_changed.connect(self._on_unit_changed)
         runs.run_finished.connect(self._on_run_finished)
         runs.run_failed.connect(self._on_run_failed)
+        runs.providers.changed.connect(self._on_provider_changed)
 
     # --- layout -------------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -356,49 +356,30 @@ class StepPanel(QWidget):
         self._update_buttons()
         return key
 
-    def provider_offline(self) -> tuple[str, str] | None:
-        """(address, reason) when the provider this step talks to is known to be offline: the engine's circuit
-        breaker tripped in this app (ProviderGate), or the status bar's last check failed. Never touches the
-        network: both are what this app already saw."""
+    def provider_address(self) -> str | None:
+        """The provider address this step talks to (None: none, e.g. a custom script's own endpoint)."""
         if self.data is None:
             return None
         step = self.data["step"]
-        params = (step["config"].get("script_config") or {}).get("parameters") or {}
-        try:
-            model = registry.type_info(step["script_type"]).parameters_model
-        except ValueError:
-            return None
-        if "provider" not in getattr(model, "model_fields", {}):
-            return None  # e.g. custom_script: it posts to its own base URL, not to a provider
-        if step["script_type"] == "image_generation" and \
-                (params.get("backend") or self.ws.settings.image_backend) == "a1111":
-            return None
-        try:
-            profile = self.ws.settings.provider(params.get("provider"))
-            default = self.ws.settings.provider(None)
-        except KeyError:
-            return None
-        address = openai_compat.resolve_base_url(profile) or "the OpenAI API"
-        reason = openai_compat.gate_for(self.ws, profile).offline_reason()
-        if reason:
-            return address, reason
-        # Runs execute in child processes: what they found out comes back through the latest run's errors.
-        latest = self.data.get("latest_run") or {}
-        offline = latest.get("offline")
-        if offline and (offline.get("address") or address) == address:
-            return address, latest.get("first_error") or "the last run could not reach it"
-        if profile.name == default.name:
-            reason = self._status_bar_offline()
-            if reason is not None:
-                return address, reason
-        return None
+        return step_provider_address(self.ws, step["script_type"], step["config"])
 
-    def _status_bar_offline(self) -> str | None:
-        """Why the main window's status bar (AppStatusBar) found the provider offline at its last check."""
-        window = self.window()
-        bar = window.statusBar() if isinstance(window, QMainWindow) else None
-        ask = getattr(bar, "provider_offline_reason", None)  # a plain QStatusBar (a bare window) knows nothing
-        return ask() if callable(ask) else None
+    def provider_offline(self) -> tuple[str, str] | None:
+        """(address, reason) when the provider this step talks to is known to be offline: the window's
+        ProviderStatus (the status bar's checks and every run's sections report to it), or this process's circuit
+        breaker for runs kept in the app. Never touches the network."""
+        address = self.provider_address()
+        if address is None:
+            return None
+        reason = self.runs.providers.offline_reason(address)
+        if reason is None:
+            profile_name = ((self.data["step"]["config"].get("script_config") or {}).get("parameters") or {}
+                            ).get("provider")
+            try:
+                profile = self.ws.settings.provider(profile_name)
+            except KeyError:
+                return None
+            reason = openai_compat.gate_for(self.ws, profile).offline_reason()
+        return (address, reason) if reason else None
 
     def _update_notice(self) -> None:
         """The banner about the latest run of this step on this post; hidden while a run is in flight."""
@@ -407,11 +388,22 @@ class StepPanel(QWidget):
         latest = (self.data or {}).get("latest_run")
         notice = None
         if not self.is_running() and latest and latest["run_id"] not in self._dismissed:
-            notice = describe_latest_run(latest)
+            offline = latest.get("offline")
+            online_now = self.runs.providers.state(offline.get("address") or self.provider_address())[0] \
+                if offline else None
+            notice = describe_latest_run(latest, provider_online=online_now)
         if notice is None:
             self.notice.clear()
         else:
             self.notice.show_notice(notice)
+
+    def _on_provider_changed(self) -> None:
+        """The provider answers again (or stopped): the banner's words follow; a pending "Run anyway" question
+        about a provider that answers now is moot."""
+        if self._offline_ask is not None and self.provider_offline() is None:
+            self._offline_ask = None
+            self._set_status("The provider answers again: press Run.")
+        self._update_notice()
 
     def _on_notice_action(self) -> None:
         if self._offline_ask is not None:
@@ -692,6 +684,7 @@ class StepPanel(QWidget):
         target = self._pending.pop(key, None) if isinstance(key, str) else None
         if target is None:
             return
+        message = plain_error(message)
         self.status_message.emit(message)
         if target != (self.step_id, self.post_id):
             return
@@ -718,7 +711,7 @@ class StepPanel(QWidget):
                 "cancelled": "Cancelled"}.get(result.get("status", ""), "Finished")
         text = f"{head}: {', '.join(parts)}." if parts else f"{head}."
         if result.get("error") and not parts:
-            text = f"{head}: {result['error']}"
+            text = f"{head}: {plain_error(result['error'])}"
         return text
 
     def _start_progress(self, total: int) -> None:
