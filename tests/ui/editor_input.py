@@ -30,6 +30,7 @@ def click(qtbot, widget: QWidget, pos: QPoint | None = None) -> None:
     """A left click on a widget the editor can see and use."""
     assert widget.isVisible(), f"{widget!r} ({getattr(widget, 'text', lambda: '')()}) is not visible"
     assert widget.isEnabled(), f"{widget!r} ({getattr(widget, 'text', lambda: '')()}) is disabled"
+    assert not widget.visibleRegion().isEmpty(), f"{widget!r} is scrolled or pushed out of sight"
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos if pos is not None else widget.rect().center())
 
 

@@ -308,6 +308,7 @@ class ImageGenerationPanel(StepPanel):
             self.status_message.emit(done_message)
             self.strip.select_version(result["version_id"])
             self.reload_detail()
+            self.content_changed.emit()  # the step list's "awaiting review (n images)" changes
 
         def failed(exc: Exception) -> None:
             self._set_status(f"Not done: {exc}", error=True)

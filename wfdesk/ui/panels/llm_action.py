@@ -279,6 +279,7 @@ class LLMActionPanel(StepPanel):
                          f"in the list).")
         self.status_message.emit(f"Reverted {result['field']} of section {result['section_id']}")
         self.reload_detail()
+        self.content_changed.emit()
 
 
 def _esc(text: str) -> str:
