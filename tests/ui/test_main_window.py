@@ -458,3 +458,58 @@ def test_switching_database_marks_its_interrupted_runs(qtbot, main_window, tmp_p
         for window in list(OPEN_WINDOWS):
             window.close()
             window.ws.close()
+
+
+def test_the_step_list_shows_an_interrupted_run_and_its_images_to_review(qtbot, gui_ws, loopback):
+    """A run the app did not see end (closed, crashed) shows as interrupted, also when it left images."""
+    from ui.editor_input import activate, click, click_row
+    from wfdesk.db.models import Run
+    from wfdesk.ui.main_window import MainWindow
+
+    window = MainWindow(gui_ws)
+    qtbot.addWidget(window)
+    window.show()
+    activate(qtbot, window)
+    qtbot.waitUntil(lambda: window.steps.item_for(2) is not None, timeout=WAIT)
+    click_row(qtbot, window.steps, "section_illustrations")
+    qtbot.waitUntil(lambda: window.current_panel() is not None and window.current_panel().run_button.isEnabled(),
+                    timeout=WAIT)
+    with qtbot.waitSignal(window.runs.run_finished, timeout=WAIT) as finished:
+        click(qtbot, window.current_panel().run_button)
+    qtbot.waitUntil(lambda: window.steps.state_text(2) == "awaiting review (3 images)", timeout=WAIT)
+    window.close()
+    with gui_ws.db.session() as s:  # as the next start finds a run its app did not see end
+        s.get(Run, finished.args[0]).status = "interrupted"
+
+    again = MainWindow(gui_ws)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitUntil(lambda: again.steps.state_text(2) == "interrupted (3 images to review)", timeout=WAIT)
+
+
+def test_a_long_message_is_cut_beside_the_status_indicators(qtbot, main_window, monkeypatch):
+    from PySide6.QtCore import QTimer
+
+    from ui.editor_input import activate, click_button, press
+
+    title = "A very long post title that goes on and on about the Highlands " * 4
+    activate(qtbot, main_window)
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(50, answer)
+            return
+        qtbot.keyClicks(dialog.findChild(QLineEdit), title.strip())
+        click_button(qtbot, dialog, "OK")
+
+    QTimer.singleShot(0, answer)
+    main_window.posts.tree.setFocus()
+    press(qtbot, "Ctrl+N")
+    bar = main_window.statusBar()
+    qtbot.waitUntil(lambda: bar.currentMessage().startswith("Created"), timeout=WAIT)
+    shown = bar.message
+    assert shown.isVisible()
+    assert shown.geometry().right() < bar.jobs.geometry().left()  # never under the run indicator
+    assert shown.fontMetrics().horizontalAdvance(shown.text()) <= shown.contentsRect().width()
+    assert shown.text().endswith("…") and shown.toolTip() == bar.currentMessage()

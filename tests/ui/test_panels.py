@@ -460,3 +460,24 @@ def test_progress_text_fits_its_bar(qtbot, gui_ws, runs, loopback):
     assert label.width() >= widest, (label.width(), widest, bar.width())
     with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT):
         click(qtbot, panel.cancel_button)
+
+
+def _hang_up(_index, _request):
+    raise ConnectionResetError("the loopback provider hangs up")
+
+
+def test_a_failed_section_says_why_in_words_an_editor_knows(qtbot, gui_ws, runs, loopback):
+    loopback.fail = _hang_up  # requests reports it as "('Connection aborted.', RemoteDisconnected(...))"
+    panel = open_panel(qtbot, gui_ws, runs, "custom_script", 3)
+    tick_only(qtbot, panel, [712])
+    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT):
+        click(qtbot, panel.run_button)
+    qtbot.waitUntil(lambda: panel.picker.state_text(712).startswith("failed: "), timeout=TIMEOUT)
+    show_section(qtbot, panel, 712)
+    qtbot.waitUntil(lambda: panel.note.isVisible(), timeout=TIMEOUT)
+    shown = [panel.picker.state_text(712), panel.note.text(), panel.notice.message_label.text(),
+             panel.notice.note_label.text(), panel.status_text()]
+    assert "cannot reach" in panel.note.text() and "the server hung up without answering" in panel.note.text()
+    for text in shown:
+        for word in ("Error", "Errno", "Disconnected", "aborted", "('"):
+            assert word not in text, text

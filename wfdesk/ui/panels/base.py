@@ -585,7 +585,7 @@ class StepPanel(QWidget):
         if status not in FINAL_UNIT_STATES:
             self.picker.set_state(row["id"], "unfinished", f"run #{last['run_id']} did not finish")
         else:
-            self.picker.set_state(row["id"], status, last.get("error"))
+            self.picker.set_state(row["id"], status, plain_error(last["error"]) if last.get("error") else None)
 
     def _idle_status(self, data: dict[str, Any]) -> str:
         rows = data["sections"]
@@ -659,7 +659,7 @@ class StepPanel(QWidget):
             return
         sid, status = entry.get("section_id"), entry.get("status", "")
         self._units[sid] = status
-        self.picker.set_state(sid, status, entry.get("error"))
+        self.picker.set_state(sid, status, plain_error(entry["error"]) if entry.get("error") else None)
         self.progress.setValue(sum(1 for s in self._units.values() if s in WORKED_ON))
         if status in FINAL_UNIT_STATES and sid == self.picker.current_id():
             self.schedule_detail_reload()

@@ -51,6 +51,8 @@ _PLAIN_WORDS: tuple[tuple[str, str], ...] = (
     (r"the run process is not available:.*", "the background process that runs steps stopped unexpectedly; "
                                              "run again"),
     (r"\b[A-Z]\w*Error:\s*(?=\[Errno)", ""),  # "BrokenPipeError: [Errno 32] Broken pipe": one of the two
+    (r"\(?'Connection aborted\.',\s*RemoteDisconnected\([^)]*\)\)?", "the server hung up without answering"),
+    (r"\(?'Connection aborted\.',\s*\w+\([^)]*\)\)?", "the connection broke off"),
     (r"\[Errno -?\d+\]\s*", ""),
     (r"\bKeyError:\s*", "a value is missing: "),
     (r"\b(?:BrokenPipeError|Broken pipe)\b:?", "the connection broke off"),
