@@ -123,3 +123,38 @@ def click_check_box(qtbot, box) -> None:
     box.initStyleOption(option)
     area = box.style().subElementRect(QStyle.SubElement.SE_CheckBoxClickRect, option, box)
     click(qtbot, box, area.center())
+
+
+def click_cell(qtbot, sections, section_id: int, field: str | None = None) -> None:
+    """Click a section's title (field None) or one of its field cells in the main window's sections table."""
+    from PySide6.QtWidgets import QTableView
+
+    from wfdesk.ui.sections_view import COL_TITLE, FIRST_FIELD_COL
+
+    table = sections.table
+    row = sections.row_of(section_id)
+    assert row >= 0, f"section {section_id} is not in the table"
+    if field is None:
+        frozen = [v for v in table.findChildren(QTableView) if v.isVisible()]  # the title column stays put
+        view = frozen[0] if frozen else table
+        index = view.model().index(row, COL_TITLE)
+    else:
+        view = table
+        index = table.model().index(row, FIRST_FIELD_COL + sections.field_names().index(field))
+    view.scrollTo(index)
+    click(qtbot, view.viewport(), view.visualRect(index).center())
+
+
+def answer_modal(qtbot, act) -> None:
+    """When a modal dialog opens (an editor's question), act(dialog) on it: start this before the click that
+    opens it, since the dialog's own event loop runs until it is answered."""
+    from PySide6.QtCore import QTimer
+
+    def check() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(30, check)
+        else:
+            act(dialog)
+
+    QTimer.singleShot(0, check)
