@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 
+from ui.editor_input import (
+    activate,
+    choose_menu,
+    click,
+    click_button,
+    click_cell,
+    click_row,
+    press,
+    toggle_section,
+)
 from wfdesk.db import content, editing, queries
+from wfdesk.db.models import WorkflowStepEntity
 from wfdesk.ui.sections_view import COL_TITLE, FIRST_FIELD_COL
 
 WAIT = 10_000
@@ -57,24 +70,45 @@ def test_window_shows_the_demo_post_its_steps_by_stage_and_sections(qtbot, main_
     qtbot.waitUntil(lambda: main_window.status.provider.label.text() == "Provider: online", timeout=WAIT)
 
 
-def test_step_states_follow_the_run_controller(qtbot, main_window):
-    qtbot.waitUntil(lambda: main_window.steps.item_for(1) is not None, timeout=WAIT)
-    units = [{"unit_id": i, "section_id": sid} for i, sid in enumerate((711, 712, 713))]
-    main_window._run_started(99, {"step_id": 1, "post_id": 53, "units": units})
-    assert main_window.steps.state_text(1) == "running 0/3"
-    main_window.steps.unit_changed(99, {"section_id": 711, "status": "running"})
-    main_window.steps.unit_changed(99, {"section_id": 711, "status": "success"})
-    assert main_window.steps.state_text(1) == "running 1/3"
+def choose_step(qtbot, window, name: str):
+    activate(qtbot, window)
+    qtbot.waitUntil(lambda: bool(window.steps.findItems(name, Qt.MatchFlag.MatchRecursive)), timeout=WAIT)
+    click_row(qtbot, window.steps, name)
+    qtbot.waitUntil(lambda: window.current_panel() is not None and window.current_panel().data is not None
+                    and window.current_panel().title_label.text() == name
+                    and window.current_panel().run_button.isEnabled(), timeout=WAIT)
+    return window.current_panel()
+
+
+def test_step_states_count_up_while_a_run_goes(qtbot, main_window, loopback):
+    loopback.latency = 0.4
+    with main_window.ws.db.session() as s:  # one section at a time, so the count goes 0, 1, 2, 3
+        step = s.get(WorkflowStepEntity, 1)
+        config = json.loads(json.dumps(step.config))
+        config["script_config"].setdefault("parameters", {})["concurrency"] = 1
+        step.config = config
+    panel = choose_step(qtbot, main_window, "polish_sections")
+    seen = set()
+    main_window.runs.unit_changed.connect(lambda *_: seen.add(main_window.steps.state_text(1)))
+    with qtbot.waitSignal(main_window.runs.run_finished, timeout=WAIT):
+        click(qtbot, panel.run_button)
+        qtbot.waitUntil(lambda: main_window.steps.state_text(1).startswith("running "), timeout=WAIT)
+    assert {"running 1/3", "running 2/3"} <= seen
+    qtbot.waitUntil(lambda: main_window.steps.state_text(1) == "done", timeout=WAIT)
 
 
 def test_a_real_run_updates_the_step_state_and_the_sections(qtbot, main_window, loopback):
     assert main_window.runs is not None, "the run controller failed to import: see the log"
-    qtbot.waitUntil(lambda: main_window.steps.item_for(1) is not None, timeout=WAIT)
+    panel = choose_step(qtbot, main_window, "polish_sections")
+    click(qtbot, panel.picker.none_button)
+    for title in ("Arriving in Inverness", "Glen Affric"):
+        toggle_section(qtbot, panel.picker, title)
     with qtbot.waitSignal(main_window.runs.run_finished, timeout=WAIT):
-        main_window.runs.start(1, 53, {"section_ids": [711, 712]})
+        click(qtbot, panel.run_button)
     qtbot.waitUntil(lambda: main_window.steps.state_text(1) == "done", timeout=WAIT)
     qtbot.waitUntil(lambda: "polished" in main_window.sections.field_names(), timeout=WAIT)
     assert main_window.status.jobs.label.text() == "No runs in progress"
+    assert queries.field_value(main_window.ws, 53, 713, "polished")["value"] is None
 
 
 def test_search_and_status_filter_the_posts(qtbot, main_window):
@@ -98,7 +132,7 @@ def test_search_and_status_filter_the_posts(qtbot, main_window):
 
 def test_sections_add_rename_move_delete_and_undo(qtbot, main_window, monkeypatch):
     ws, view = main_window.ws, main_window.sections
-    undo = main_window.undo_stack
+    activate(qtbot, main_window)
 
     qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
     assert [t for _, t in _db_sections(ws)] == ["Arriving in Inverness", "Glen Affric", "Isle of Skye",
@@ -115,49 +149,50 @@ def test_sections_add_rename_move_delete_and_undo(qtbot, main_window, monkeypatc
     qtbot.waitUntil(lambda: _db_sections(ws)[-1] == (new_id, "Going home"), timeout=WAIT)
     qtbot.waitUntil(lambda: _table_titles(main_window)[-1] == "Going home", timeout=WAIT)
     # F2 opens a title for renaming too; Escape leaves it as it was.
-    view.select_cell(711)
-    view.table.setFocus()
+    click_cell(qtbot, view, 711)
     qtbot.keyClick(view.table, Qt.Key.Key_F2)
     editor = QApplication.focusWidget()
     assert isinstance(editor, QLineEdit) and editor.text() == "Arriving in Inverness"
     qtbot.keyClick(editor, Qt.Key.Key_Escape)
 
     # Alt+Up moves the selected section up.
-    view.select_cell(new_id)
-    view.table.setFocus()
+    click_cell(qtbot, view, new_id)
     qtbot.keyClick(view.table, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
     assert [sid for sid, _ in _db_sections(ws)] == [711, 712, new_id, 713]
     qtbot.waitUntil(lambda: _table_titles(main_window)[2] == "Going home", timeout=WAIT)
 
     # Delete Glen Affric (with its fields), confirmed; undo brings everything back.
     asked = _answer(monkeypatch)
-    view.select_cell(712)
+    click_cell(qtbot, view, 712)
     qtbot.mouseClick(view.delete_button, Qt.MouseButton.LeftButton)
     assert asked and "Glen Affric" in asked[0][1]
     assert [sid for sid, _ in _db_sections(ws)] == [711, new_id, 713]
     qtbot.waitUntil(lambda: view.table.rowCount() == 3, timeout=WAIT)
 
-    undo.undo()
+    press(qtbot, "Ctrl+Z")
     assert [sid for sid, _ in _db_sections(ws)] == [711, 712, new_id, 713]
     assert queries.field_value(ws, 53, 712, "draft")["value"].startswith("glen affric")
-    undo.undo()  # the move
+    press(qtbot, "Ctrl+Z")  # the move
     assert [sid for sid, _ in _db_sections(ws)] == [711, 712, 713, new_id]
-    undo.undo()  # the rename
+    press(qtbot, "Ctrl+Z")  # the rename
     assert _db_sections(ws)[-1] == (new_id, "New section")
-    undo.undo()  # the add
+    press(qtbot, "Ctrl+Z")  # the add
     assert [sid for sid, _ in _db_sections(ws)] == [711, 712, 713]
-    undo.redo()
+    press(qtbot, "Ctrl+Shift+Z")
     assert _db_sections(ws)[-1] == (new_id, "New section")
     qtbot.waitUntil(lambda: view.table.rowCount() == 4, timeout=WAIT)
 
 
 def test_editing_a_field_saves_a_version_and_undo_reaccepts_the_old_one(qtbot, main_window):
     ws, view = main_window.ws, main_window.sections
-    view.select_cell(712, "draft")
+    activate(qtbot, main_window)
+    click_cell(qtbot, view, 712, "draft")
     assert view.editor.toPlainText().startswith("glen affric is maybe")
-    view.editor.setPlainText("Glen Affric may be the most beautiful glen.")
+    click(qtbot, view.editor)
+    press(qtbot, "Ctrl+A")
+    qtbot.keyClicks(view.editor, "Glen Affric may be the most beautiful glen.")
     assert view.save_button.isEnabled()
-    main_window.save_action.trigger()  # Ctrl+S
+    press(qtbot, "Ctrl+S")
 
     with ws.db.session() as s:
         versions = [(v.value, v.status, v.source) for v in content.versions_of(s, 53, 712, "draft")]
@@ -166,15 +201,19 @@ def test_editing_a_field_saves_a_version_and_undo_reaccepts_the_old_one(qtbot, m
     assert view.editor_state.text() == "Saved"
     qtbot.waitUntil(lambda: view.table.item(1, FIRST_FIELD_COL).text().startswith("Glen Affric may"), timeout=WAIT)
 
-    main_window.undo_stack.undo()
+    # Back in the table (the draft cell): Ctrl+Z there is the window's undo, not the text box's own.
+    click_cell(qtbot, view, 712, "draft")
+    press(qtbot, "Ctrl+Z")
     assert queries.field_value(ws, 53, 712, "draft")["value"].startswith("glen affric is maybe")
     qtbot.waitUntil(lambda: view.editor.toPlainText().startswith("glen affric is maybe"), timeout=WAIT)
-    main_window.undo_stack.redo()
+    press(qtbot, "Ctrl+Shift+Z")
     assert queries.field_value(ws, 53, 712, "draft")["value"] == "Glen Affric may be the most beautiful glen."
     # A later save after undo/redo uses the fresh lock version: no false conflict.
     qtbot.waitUntil(lambda: view.editor.toPlainText().startswith("Glen Affric may"), timeout=WAIT)
-    view.editor.setPlainText("Glen Affric, again.")
-    assert view.save_field()
+    click(qtbot, view.editor)
+    press(qtbot, "Ctrl+A")
+    qtbot.keyClicks(view.editor, "Glen Affric, again.")
+    press(qtbot, "Ctrl+S")
     assert queries.field_value(ws, 53, 712, "draft")["value"] == "Glen Affric, again."
 
 
@@ -251,11 +290,12 @@ def test_menus_open_the_step_settings_and_llm_action_dialogs(qtbot, main_window,
 
     monkeypatch.setattr(QDialog, "exec", exec_)
     qtbot.waitUntil(lambda: main_window.steps.current_step()[0] == 1, timeout=WAIT)
-    main_window.edit_step()
-    main_window.new_step()
-    main_window.edit_override()
-    main_window.edit_llm_actions()
-    main_window.open_settings()
+    activate(qtbot, main_window)
+    for menu, item in (("Step", "Edit step config…"), ("Step", "New step…"), ("Step", "Edit this post's override…"),
+                       ("Step", "LLM actions…"), ("File", "Settings…")):
+        before = len(opened)
+        choose_menu(qtbot, main_window, menu, item)
+        qtbot.waitUntil(lambda n=before: len(opened) > n, timeout=WAIT)
     assert opened == ["StepConfigDialog", "StepConfigDialog", "StepConfigDialog", "LLMActionDialog",
                       "SettingsDialog"]
 
@@ -341,12 +381,15 @@ def test_an_error_escaping_a_slot_is_logged_and_shown_in_one_line(qtbot, monkeyp
 def test_undo_of_an_edit_on_another_post_shows_that_post(qtbot, main_window):
     ws, view = main_window.ws, main_window.sections
     other = editing.create_post(ws, "Lisbon by tram")
-    view.select_cell(711)
-    view.move_current(1)
+    activate(qtbot, main_window)
+    click_cell(qtbot, view, 711)
+    press(qtbot, "Alt+Down")
     assert [sid for sid, _ in _db_sections(ws)] == [712, 711, 713]
-    main_window.posts.reload(select_id=other)
+    main_window.posts.reload()  # the list learns of the post added above
+    qtbot.waitUntil(lambda: main_window.posts.tree.topLevelItemCount() == 2, timeout=WAIT)
+    click_row(qtbot, main_window.posts.tree, "Lisbon by tram")
     qtbot.waitUntil(lambda: main_window.post_id == other and view.post_id == other, timeout=WAIT)
-    main_window.undo_stack.undo()
+    press(qtbot, "Ctrl+Z")
     assert [sid for sid, _ in _db_sections(ws)] == [711, 712, 713]
     qtbot.waitUntil(lambda: main_window.post_id == 53 and _table_titles(main_window)[:1] == ["Arriving in Inverness"],
                     timeout=WAIT)
@@ -456,3 +499,58 @@ def test_switching_database_marks_its_interrupted_runs(qtbot, main_window, tmp_p
         for window in list(OPEN_WINDOWS):
             window.close()
             window.ws.close()
+
+
+def test_the_step_list_shows_an_interrupted_run_and_its_images_to_review(qtbot, gui_ws, loopback):
+    """A run the app did not see end (closed, crashed) shows as interrupted, also when it left images."""
+    from ui.editor_input import activate, click, click_row
+    from wfdesk.db.models import Run
+    from wfdesk.ui.main_window import MainWindow
+
+    window = MainWindow(gui_ws)
+    qtbot.addWidget(window)
+    window.show()
+    activate(qtbot, window)
+    qtbot.waitUntil(lambda: window.steps.item_for(2) is not None, timeout=WAIT)
+    click_row(qtbot, window.steps, "section_illustrations")
+    qtbot.waitUntil(lambda: window.current_panel() is not None and window.current_panel().run_button.isEnabled(),
+                    timeout=WAIT)
+    with qtbot.waitSignal(window.runs.run_finished, timeout=WAIT) as finished:
+        click(qtbot, window.current_panel().run_button)
+    qtbot.waitUntil(lambda: window.steps.state_text(2) == "awaiting review (3 images)", timeout=WAIT)
+    window.close()
+    with gui_ws.db.session() as s:  # as the next start finds a run its app did not see end
+        s.get(Run, finished.args[0]).status = "interrupted"
+
+    again = MainWindow(gui_ws)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitUntil(lambda: again.steps.state_text(2) == "interrupted (3 images to review)", timeout=WAIT)
+
+
+def test_a_long_message_is_cut_beside_the_status_indicators(qtbot, main_window, monkeypatch):
+    from PySide6.QtCore import QTimer
+
+    from ui.editor_input import activate
+
+    title = "A very long post title that goes on and on about the Highlands " * 4
+    activate(qtbot, main_window)
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(50, answer)
+            return
+        qtbot.keyClicks(dialog.findChild(QLineEdit), title.strip())
+        click_button(qtbot, dialog, "OK")
+
+    QTimer.singleShot(0, answer)
+    main_window.posts.tree.setFocus()
+    press(qtbot, "Ctrl+N")
+    bar = main_window.statusBar()
+    qtbot.waitUntil(lambda: bar.currentMessage().startswith("Created"), timeout=WAIT)
+    shown = bar.message
+    assert shown.isVisible()
+    assert shown.geometry().right() < bar.jobs.geometry().left()  # never under the run indicator
+    assert shown.fontMetrics().horizontalAdvance(shown.text()) <= shown.contentsRect().width()
+    assert shown.text().endswith("…") and shown.toolTip() == bar.currentMessage()

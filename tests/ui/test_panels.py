@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
+from ui.editor_input import click, click_check_box, click_row, press, toggle_section
 from wfdesk.db import content, editing
 from wfdesk.db.models import ContentVersion, WorkflowStepEntity
 from wfdesk.scripts import registry
@@ -41,11 +42,36 @@ def open_panel(qtbot, ws, runs, script_type: str, step_id: int, post_id: int = 5
     return panel
 
 
-def run_and_wait(qtbot, panel, runs, **kwargs) -> dict:
+TITLES = {711: "Arriving in Inverness", 712: "Glen Affric", 713: "Isle of Skye"}
+
+
+def run_and_wait(qtbot, panel, runs) -> dict:
+    """Click Run and wait for the run to end."""
     with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as finished:
-        assert panel.run(**kwargs) is not None
+        click(qtbot, panel.run_button)
     qtbot.waitUntil(lambda: not panel.is_running() and panel.run_button.isEnabled(), timeout=TIMEOUT)
     return finished.args[1]
+
+
+def tick_only(qtbot, panel, section_ids) -> None:
+    """Untick every section (the None button), then tick these ones in the list."""
+    click(qtbot, panel.picker.none_button)
+    for sid in section_ids:
+        toggle_section(qtbot, panel.picker, TITLES[sid])
+    assert panel.picker.checked_ids() == sorted(section_ids)
+
+
+def show_section(qtbot, panel, section_id) -> None:
+    """Click a section's row: the results area shows it."""
+    click_row(qtbot, panel.picker.tree, TITLES[section_id])
+    assert panel.picker.current_id() == section_id
+
+
+def type_into(qtbot, widget, text: str) -> None:
+    """Click into a field, select what is there and type over it."""
+    click(qtbot, widget)
+    press(qtbot, "Ctrl+A")
+    qtbot.keyClicks(widget.focusProxy() or widget, text)
 
 
 def field(ws, section_id: int, name: str) -> str | None:
@@ -119,16 +145,31 @@ def test_header_picker_and_inputs(qtbot, gui_ws, runs, loopback):
     assert panel.picker.section_ids() == [711, 712, 713]
     assert panel.picker.checked_ids() == [711, 712, 713]
     assert panel.picker.tree.topLevelItem(0).text(2).startswith("we arrived late in inverness")
-    panel.picker.none_button.click()
+    click(qtbot, panel.picker.none_button)
     assert panel.picker.checked_ids() == [] and not panel.run_button.isEnabled()
-    panel.picker.all_button.click()
+    click(qtbot, panel.picker.all_button)
     assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
     editor = panel._input_editors["input1"]
     assert editor.placeholderText() == "from each section's own Section Content"
     assert panel.input_overrides() == {} and panel.llm_overrides() == {}
-    panel.temperature_spin.setValue(0.2)
-    panel.model_edit.setText("other-model")
+    click(qtbot, panel.options_toggle)
+    type_into(qtbot, panel.temperature_spin, "0.2")
+    type_into(qtbot, panel.model_edit, "other-model")
     assert panel.llm_overrides() == {"model": "other-model", "temperature": 0.2}
+
+
+@pytest.mark.parametrize(("script_type", "step_id"), [("llm_action", 1), ("image_generation", 2),
+                                                      ("custom_script", 3)])
+def test_clicking_run_runs_the_ticked_sections_on_every_panel(qtbot, gui_ws, runs, loopback, script_type,
+                                                               step_id):
+    panel = open_panel(qtbot, gui_ws, runs, script_type, step_id)
+    assert panel.picker.count_label.text() == "3 of 3 selected"
+    with qtbot.waitSignal(runs.run_started, timeout=TIMEOUT) as started:
+        click(qtbot, panel.run_button)
+    assert "Select at least one section" not in panel.status_text()
+    assert sorted(u["section_id"] for u in started.args[1]["units"]) == [711, 712, 713]
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=TIMEOUT)
+    assert panel.status_text() == "Finished: 3 done."
 
 
 def test_llm_action_runs_three_sections_and_shows_before_after(qtbot, gui_ws, runs, loopback):
@@ -138,7 +179,7 @@ def test_llm_action_runs_three_sections_and_shows_before_after(qtbot, gui_ws, ru
     assert result["status"] == "succeeded" and len(result["results"]) == 3
     assert all(panel.picker.state_text(sid) == "done" for sid in (711, 712, 713))
     assert panel.progress.value() == panel.progress.maximum() == 3
-    panel.picker.set_current(711)
+    show_section(qtbot, panel, 711)
     qtbot.waitUntil(lambda: "Inverness. The rain" in panel.review.after.toPlainText(), timeout=TIMEOUT)
     assert "the the rain" in panel.review.before.toPlainText()
     after_html, before_html = panel.review.after.toHtml(), panel.review.before.toHtml()
@@ -151,18 +192,18 @@ def test_revert_to_an_earlier_version(qtbot, gui_ws, runs, loopback):
     replies = iter(["First polish.", "Second polish."])
     loopback.chat_reply = lambda req: next(replies)
     panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
-    panel.picker.set_checked([711])
+    tick_only(qtbot, panel, [711])
     run_and_wait(qtbot, panel, runs)
     run_and_wait(qtbot, panel, runs)
     assert field(gui_ws, 711, "polished") == "Second polish."
-    panel.picker.set_current(711)
+    show_section(qtbot, panel, 711)
     versions = panel.review.versions
     qtbot.waitUntil(lambda: versions.list.topLevelItemCount() == 2, timeout=TIMEOUT)
     older = versions.list.topLevelItem(1)
     versions.list.setCurrentItem(older)
     assert "First polish." in panel.review.after.toPlainText()
     assert versions.revert_button.isEnabled()
-    versions.revert_button.click()
+    click(qtbot, versions.revert_button)
     qtbot.waitUntil(lambda: field(gui_ws, 711, "polished") == "First polish.", timeout=TIMEOUT)
     qtbot.waitUntil(lambda: versions.selected() is not None and versions.selected()["current"], timeout=TIMEOUT)
     assert versions.list.topLevelItemCount() == 2  # the newer one is still there
@@ -170,13 +211,12 @@ def test_revert_to_an_earlier_version(qtbot, gui_ws, runs, loopback):
 
 def test_image_run_accept_updates_the_field(qtbot, gui_ws, runs, loopback):
     panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
-    panel.picker.none_button.click()
-    panel.picker.set_checked([711, 712])
+    tick_only(qtbot, panel, [711, 712])
     result = run_and_wait(qtbot, panel, runs)
     assert result["status"] == "succeeded"
     assert {r["section_id"] for r in result["results"]} == {711, 712}
     assert loopback.count("/v1/images") == 2
-    panel.picker.set_current(711)
+    show_section(qtbot, panel, 711)
     qtbot.waitUntil(lambda: panel.strip.count() == 1 and panel.preview.has_image(), timeout=TIMEOUT)
     candidate = panel.strip.selected()
     assert candidate["status"] == "candidate" and not candidate["current"]
@@ -185,7 +225,7 @@ def test_image_run_accept_updates_the_field(qtbot, gui_ws, runs, loopback):
                     timeout=TIMEOUT)
     assert not panel.strip.item(0).icon().isNull()
     assert panel.accept_button.isEnabled()
-    panel.accept_button.click()
+    click(qtbot, panel.accept_button)
     qtbot.waitUntil(lambda: field(gui_ws, 711, IMAGE_FIELD) == candidate["value"], timeout=TIMEOUT)
     assert candidate["value"].startswith("content/posts/53/sections/711/")
     qtbot.waitUntil(lambda: (panel.strip.selected() or {}).get("current") is True, timeout=TIMEOUT)
@@ -195,31 +235,31 @@ def test_image_run_accept_updates_the_field(qtbot, gui_ws, runs, loopback):
 
 def test_image_reject_undo_and_regenerate(qtbot, gui_ws, runs, loopback):
     panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
-    panel.picker.set_checked([711])
+    tick_only(qtbot, panel, [711])
     run_and_wait(qtbot, panel, runs)
-    panel.picker.set_current(711)
+    show_section(qtbot, panel, 711)
     qtbot.waitUntil(lambda: panel.strip.count() == 1, timeout=TIMEOUT)
     first = panel.strip.selected()
-    panel.accept_button.click()
+    click(qtbot, panel.accept_button)
     qtbot.waitUntil(lambda: field(gui_ws, 711, IMAGE_FIELD) == first["value"], timeout=TIMEOUT)
 
     # Reject the accepted image: it stays in the strip (dimmed) and the field falls back; undo restores both.
     qtbot.waitUntil(lambda: panel.reject_button.isEnabled() and panel.reject_button.text() == "Reject",
                     timeout=TIMEOUT)
-    panel.reject_button.click()
+    click(qtbot, panel.reject_button)
     qtbot.waitUntil(lambda: version_status(gui_ws, first["id"]) == "rejected", timeout=TIMEOUT)
     assert field(gui_ws, 711, IMAGE_FIELD) is None
     qtbot.waitUntil(lambda: (panel.strip.selected() or {}).get("status") == "rejected", timeout=TIMEOUT)
     assert panel.strip.count() == 1 and panel.reject_button.text() == "Restore"
-    panel.reject_button.click()  # Restore: the one way back (tests/ui/test_review_input.py clicks it too)
+    click(qtbot, panel.reject_button)  # Restore: the one way back (tests/ui/test_review_input.py covers it too)
     qtbot.waitUntil(lambda: version_status(gui_ws, first["id"]) == "accepted", timeout=TIMEOUT)
     assert field(gui_ws, 711, IMAGE_FIELD) == first["value"]
 
     # Regenerate: a new candidate for this section only, the accepted one is kept.
-    panel.picker.set_current(711)
+    show_section(qtbot, panel, 711)
     loopback.image_max_side = 48  # different bytes, so a different candidate
     with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as finished:
-        panel.regenerate_button.click()
+        click(qtbot, panel.regenerate_button)
     assert [r["section_id"] for r in finished.args[1]["results"]] == [711]
     qtbot.waitUntil(lambda: panel.strip.count() == 2, timeout=TIMEOUT)
     assert field(gui_ws, 711, IMAGE_FIELD) == first["value"]
@@ -230,9 +270,9 @@ def test_image_reject_undo_and_regenerate(qtbot, gui_ws, runs, loopback):
 def test_image_preview_zoom(qtbot, gui_ws, runs, loopback):
     loopback.image_max_side = 256
     panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
-    panel.picker.set_checked([712])
+    tick_only(qtbot, panel, [712])
     run_and_wait(qtbot, panel, runs)
-    panel.picker.set_current(712)
+    show_section(qtbot, panel, 712)
     qtbot.waitUntil(panel.preview.has_image, timeout=TIMEOUT)
     fitted = panel.preview.zoom_factor()
     assert panel.preview.fitted
@@ -245,11 +285,12 @@ def test_image_preview_zoom(qtbot, gui_ws, runs, loopback):
 
 def test_input_override_is_sent_only_when_typed(qtbot, gui_ws, runs, loopback):
     panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
-    panel.picker.set_checked([711])
+    tick_only(qtbot, panel, [711])
     run_and_wait(qtbot, panel, runs)
     assert loopback.requests[-1].json["prompt"] == "Inverness at dusk in the rain, river Ness, warm lights"
-    panel._input_editors["input1"].setPlainText("A watercolour of a castle")
-    panel.model_edit.setText("gpt-image-1")
+    click(qtbot, panel.options_toggle)
+    type_into(qtbot, panel._input_editors["input1"], "A watercolour of a castle")
+    type_into(qtbot, panel.model_edit, "gpt-image-1")
     run_and_wait(qtbot, panel, runs)
     assert loopback.requests[-1].json["prompt"] == "A watercolour of a castle"
     assert loopback.requests[-1].json["model"] == "gpt-image-1"
@@ -260,12 +301,12 @@ def test_cancel_in_the_middle_of_a_run(qtbot, gui_ws, runs, loopback):
     update_config(gui_ws, 1, lambda c: c["script_config"].setdefault("parameters", {}).update(concurrency=1))
     panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
     with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as finished:
-        panel.run()
+        click(qtbot, panel.run_button)
         assert not panel.run_button.isEnabled()
         qtbot.waitUntil(lambda: panel.cancel_button.isEnabled() and panel.run_id is not None, timeout=TIMEOUT)
         qtbot.waitUntil(lambda: any(panel.picker.state_text(s) == "done" for s in (711, 712, 713)),
                         timeout=TIMEOUT)
-        qtbot.keyClick(panel.picker.tree, Qt.Key.Key_Escape)
+        click(qtbot, panel.cancel_button)
     done = [sid for sid in (711, 712, 713) if panel.picker.state_text(sid) == "done"]
     assert len(done) == 1
     others = [sid for sid in (711, 712, 713) if sid not in done]
@@ -275,7 +316,10 @@ def test_cancel_in_the_middle_of_a_run(qtbot, gui_ws, runs, loopback):
     assert all(field(gui_ws, sid, "polished") is None for sid in others)
     qtbot.waitUntil(panel.run_button.isEnabled, timeout=TIMEOUT)
     assert not panel.cancel_button.isEnabled()
-    assert "Cancelled" in panel.status_text() or "1 done" in panel.status_text()
+    assert "Cancelled" in panel.status_text() and "1 done" in panel.status_text()
+    # The bar shows what was done, not a full bar.
+    assert (panel.progress.value(), panel.progress.maximum()) == (1, 3)
+    assert panel.progress.text() == "1 / 3 sections"
 
 
 def test_run_failed_on_invalid_config(qtbot, gui_ws, runs, loopback):
@@ -285,7 +329,7 @@ def test_run_failed_on_invalid_config(qtbot, gui_ws, runs, loopback):
     messages = []
     panel.status_message.connect(messages.append)
     with qtbot.waitSignal(runs.run_failed, timeout=TIMEOUT):
-        panel.run()
+        click(qtbot, panel.run_button)
     assert "Not run" in panel.status_text() and "999" in panel.status_text()
     assert messages and "999" in messages[0]
     assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
@@ -306,7 +350,7 @@ def test_reattaches_to_a_run_in_flight(qtbot, gui_ws, runs, loopback):
     loopback.latency = 0.3
     update_config(gui_ws, 1, lambda c: c["script_config"].setdefault("parameters", {}).update(concurrency=1))
     panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
-    panel.run()
+    click(qtbot, panel.run_button)
     qtbot.waitUntil(lambda: panel.run_id is not None, timeout=TIMEOUT)
     run_id = panel.run_id
     with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
@@ -318,18 +362,18 @@ def test_reattaches_to_a_run_in_flight(qtbot, gui_ws, runs, loopback):
     assert panel.run_id == run_id
     assert not panel.run_button.isEnabled() and panel.cancel_button.isEnabled()
     with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT):
-        panel.cancel()
+        click(qtbot, panel.cancel_button)
     qtbot.waitUntil(panel.run_button.isEnabled, timeout=TIMEOUT)
 
 
 def test_custom_script_shows_the_response(qtbot, gui_ws, runs, loopback):
     panel = open_panel(qtbot, gui_ws, runs, "custom_script", 3)
     assert panel.options_toggle.isVisible() and not panel.options_box.isVisible()  # folded by default
-    panel.options_toggle.click()
+    click(qtbot, panel.options_toggle)
     assert panel.options_box.isVisible() and panel._input_editors["input1"].isVisible()
     assert not panel.model_edit.isVisible()  # no LLM settings for an HTTP endpoint
     run_and_wait(qtbot, panel, runs)
-    panel.picker.set_current(712)
+    show_section(qtbot, panel, 712)
     qtbot.waitUntil(lambda: "distance_km" in panel.response_view.toPlainText(), timeout=TIMEOUT)
     assert panel.response_view.toPlainText().startswith("{\n")  # pretty-printed
     assert field(gui_ws, 712, "processed_data") is not None
@@ -367,15 +411,18 @@ def test_generic_panel_form_from_schema_and_run(qtbot, gui_ws, runs, loopback):
         assert [style.itemText(i) for i in range(style.count())] == ["plain", "bold"]
         assert isinstance(panel.findChild(QLineEdit, "param_label"), QLineEdit)
         assert panel.extra_context() == {}  # nothing changed: nothing sent
-        strength.setValue(7)
-        style.setCurrentIndex(1)
-        panel.findChild(QCheckBox, "param_sharpen").setChecked(True)
-        panel.json_edit.setPlainText("not json")
-        assert panel.run() is None and "not valid JSON" in panel.status_text()
-        panel.json_edit.setPlainText('{"extra": [1, 2]}')
+        click(qtbot, panel.options_toggle)
+        type_into(qtbot, strength, "7")
+        style.setFocus()
+        press(qtbot, "Down")  # a closed drop-down steps to the next choice
+        click_check_box(qtbot, panel.findChild(QCheckBox, "param_sharpen"))
+        type_into(qtbot, panel.json_edit, "not json")
+        click(qtbot, panel.run_button)
+        assert "not valid JSON" in panel.status_text() and not panel.is_running()
+        type_into(qtbot, panel.json_edit, '{"extra": [1, 2]}')
         run_and_wait(qtbot, panel, runs)
         assert seen[-1] == {"strength": 7, "style": "bold", "sharpen": True, "extra": [1, 2]}
-        panel.picker.set_current(711)
+        show_section(qtbot, panel, 711)
         qtbot.waitUntil(lambda: '"output": "ok"' in panel.result_view.toPlainText(), timeout=TIMEOUT)
     finally:
         registry.unregister_script_type("test_plugin")
@@ -403,3 +450,45 @@ def test_clicking_run_runs_the_checked_sections(qtbot, gui_ws, runs, loopback):
         qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     assert len(finished.args[1]["results"]) == 3
     assert field(gui_ws, 711, "polished") == "Clicked."
+
+
+def test_progress_text_fits_its_bar(qtbot, gui_ws, runs, loopback):
+    from PySide6.QtWidgets import QStyle, QStyleOptionProgressBar
+
+    for i in range(117):
+        editing.add_section(gui_ws, 53, f"Part {i}")
+    loopback.latency = 0.5
+    panel = open_panel(qtbot, gui_ws, runs, "custom_script", 3)
+    panel.resize(1000, 700)  # about what a 1280-pixel window leaves the panel
+    with qtbot.waitSignal(runs.run_started, timeout=TIMEOUT):
+        click(qtbot, panel.run_button)
+    bar = panel.progress
+    qtbot.waitUntil(lambda: bar.isVisible() and bar.maximum() == 120, timeout=TIMEOUT)
+    widest = bar.fontMetrics().horizontalAdvance("120 / 120 sections")
+    option = QStyleOptionProgressBar()
+    bar.initStyleOption(option)
+    label = bar.style().subElementRect(QStyle.SubElement.SE_ProgressBarLabel, option, bar)
+    assert label.width() >= widest, (label.width(), widest, bar.width())
+    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT):
+        click(qtbot, panel.cancel_button)
+
+
+def _hang_up(_index, _request):
+    raise ConnectionResetError("the loopback provider hangs up")
+
+
+def test_a_failed_section_says_why_in_words_an_editor_knows(qtbot, gui_ws, runs, loopback):
+    loopback.fail = _hang_up  # requests reports it as "('Connection aborted.', RemoteDisconnected(...))"
+    panel = open_panel(qtbot, gui_ws, runs, "custom_script", 3)
+    tick_only(qtbot, panel, [712])
+    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT):
+        click(qtbot, panel.run_button)
+    qtbot.waitUntil(lambda: panel.picker.state_text(712).startswith("failed: "), timeout=TIMEOUT)
+    show_section(qtbot, panel, 712)
+    qtbot.waitUntil(lambda: panel.note.isVisible(), timeout=TIMEOUT)
+    shown = [panel.picker.state_text(712), panel.note.text(), panel.notice.message_label.text(),
+             panel.notice.note_label.text(), panel.status_text()]
+    assert "cannot reach" in panel.note.text() and "the server hung up without answering" in panel.note.text()
+    for text in shown:
+        for word in ("Error", "Errno", "Disconnected", "aborted", "('"):
+            assert word not in text, text

@@ -16,10 +16,10 @@ from collections import Counter
 
 import pytest
 from conftest import ROOT
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMainWindow
 from sqlalchemy import select
 
+from ui.editor_input import click, toggle_section
 from wfdesk.db import content, editing
 from wfdesk.db.models import RunUnit
 from wfdesk.runs import ledger
@@ -89,8 +89,13 @@ def kill_run_after(ws, loopback, ids: list[int], finished: int) -> None:
     loopback.latency = 0
 
 
-def click(qtbot, button) -> None:
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+TITLES = {711: "Arriving in Inverness", 712: "Glen Affric", 713: "Isle of Skye"}
+
+
+def tick_only(qtbot, panel, section_ids) -> None:
+    click(qtbot, panel.picker.none_button)
+    for sid in section_ids:
+        toggle_section(qtbot, panel.picker, TITLES[sid])
 
 
 def test_resume_after_the_app_was_killed(qtbot, gui_ws, runs, loopback):
@@ -132,8 +137,8 @@ def test_a_cancelled_run_offers_the_rest_and_dismiss_hides_it(qtbot, gui_ws, run
     loopback.latency = 0.5
     panel = open_panel(qtbot, gui_ws, runs)
     with qtbot.waitSignal(runs.run_started, timeout=TIMEOUT):
-        panel.run(section_ids=[711, 712, 713])
-    panel.cancel()
+        click(qtbot, panel.run_button)
+    click(qtbot, panel.cancel_button)
     qtbot.waitUntil(lambda: not panel.is_running() and panel.notice.isVisible(), timeout=TIMEOUT)
     loopback.latency = 0
     latest = panel.data["latest_run"]
@@ -143,7 +148,7 @@ def test_a_cancelled_run_offers_the_rest_and_dismiss_hides_it(qtbot, gui_ws, run
     click(qtbot, panel.notice.dismiss_button)
     assert not panel.notice.isVisible()
     with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
-        panel.refresh()
+        panel.refresh()  # what the window does after any change elsewhere
     assert not panel.notice.isVisible()  # dismissed for this run, also after a reload
 
 
@@ -191,7 +196,7 @@ def test_provider_offline_is_said_plainly_and_failed_sections_run_again(qtbot, o
                                                                         dead_url):
     panel = open_panel(qtbot, offline_ws, offline_runs)
     with qtbot.waitSignal(offline_runs.run_finished, timeout=TIMEOUT) as finished:
-        panel.run(section_ids=[711, 712, 713])
+        click(qtbot, panel.run_button)
     assert finished.args[1]["status"] == "failed"
     qtbot.waitUntil(lambda: panel.notice.isVisible(), timeout=TIMEOUT)
     assert panel.notice.kind() == "error"
@@ -200,8 +205,9 @@ def test_provider_offline_is_said_plainly_and_failed_sections_run_again(qtbot, o
     assert panel.notice.note_label.text().startswith("Try again later")
     assert panel.notice.action_button.text() == "Run again (3 sections)"
 
-    # The engine has seen it offline: the next Run warns first (it does not refuse).
-    assert panel.run(section_ids=[711]) is None
+    # The run has seen it offline: the next Run warns first (it does not refuse).
+    tick_only(qtbot, panel, [711])
+    click(qtbot, panel.run_button)
     assert offline_runs.active_count() == 0 and panel.notice.kind() == "warning"
     assert panel.notice.message_label.text() == f"The provider at {dead_url} looks offline."
     assert panel.notice.action_button.text() == "Run anyway"
@@ -224,7 +230,7 @@ def test_status_bar_offline_warns_before_run_and_run_anyway_starts(qtbot, offlin
 
     window = QMainWindow()
     qtbot.addWidget(window)
-    bar = AppStatusBar(offline_ws)
+    bar = AppStatusBar(offline_ws, providers=offline_runs.providers)  # as the main window shares them
     window.setStatusBar(bar)
     panel = create_panel("llm_action", offline_ws, offline_runs)
     window.setCentralWidget(panel)
@@ -232,11 +238,12 @@ def test_status_bar_offline_warns_before_run_and_run_anyway_starts(qtbot, offlin
     window.show()
     with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
         panel.show_step(1, 53)
-    bar.check_provider()
+    bar.start()
     qtbot.waitUntil(lambda: bar.provider.label.text().startswith("Provider: offline"), timeout=TIMEOUT)
     assert bar.provider_offline_reason().startswith(f"cannot reach {dead_url}")  # what the panel asks
 
-    assert panel.run(section_ids=[711]) is None
+    tick_only(qtbot, panel, [711])
+    click(qtbot, panel.run_button)
     assert panel.notice.kind() == "warning" and offline_runs.active_count() == 0
     assert f"Last seen: cannot reach {dead_url}" in panel.notice.note_label.text()
     with qtbot.waitSignal(offline_runs.run_finished, timeout=TIMEOUT) as finished:

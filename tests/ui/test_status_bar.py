@@ -38,5 +38,46 @@ def test_a_check_asked_for_during_a_check_runs_after_it(qtbot, empty_gui_ws, loo
     qtbot.addWidget(bar)
     bar.check_provider()
     bar.check_provider()
-    qtbot.waitUntil(lambda: loopback.count("/v1/models") == 2 and not bar._checking, timeout=WAIT)
+    qtbot.waitUntil(lambda: loopback.count("/v1/models") == 2 and not bar.providers.checking(), timeout=WAIT)
     assert bar.provider.label.text() == "Provider: online"
+
+
+def _hang_up(_index, _request):
+    """A provider that accepts the connection and hangs up without answering (a crashed or restarting server)."""
+    raise ConnectionResetError("the loopback provider hangs up")
+
+
+def test_a_run_tells_the_status_bar_at_once_that_the_provider_is_gone_and_back(qtbot, main_window, loopback):
+    """One answer for the whole window: the run that could not reach the provider turns the bar to offline, the
+    run that got answers turns it back to online; no waiting for the next minute's check."""
+    from ui.editor_input import activate, click, click_row, toggle_section
+
+    bar = main_window.status
+    activate(qtbot, main_window)
+    qtbot.waitUntil(lambda: bar.provider.label.text() == "Provider: online", timeout=WAIT)
+    qtbot.waitUntil(lambda: main_window.steps.item_for(1) is not None, timeout=WAIT)
+    click_row(qtbot, main_window.steps, "polish_sections")
+    panel = main_window.current_panel()
+    qtbot.waitUntil(lambda: panel.data is not None and panel.run_button.isEnabled(), timeout=WAIT)
+    click(qtbot, panel.picker.none_button)
+    toggle_section(qtbot, panel.picker, "Glen Affric")  # one section: one failed call, not the engine's breaker
+    checks = loopback.count("/v1/models")
+
+    loopback.fail = _hang_up
+    with qtbot.waitSignal(main_window.runs.run_finished, timeout=WAIT) as finished:
+        click(qtbot, panel.run_button)
+    assert finished.args[1]["status"] == "failed"
+    qtbot.waitUntil(lambda: panel.notice.isVisible(), timeout=WAIT)
+    assert bar.provider.label.text().startswith("Provider: offline (cannot reach ")
+    assert panel.notice.kind() == "error" and "is offline" in panel.notice.message_label.text()
+    assert "Error" not in panel.notice.message_label.text() + panel.notice.note_label.text()
+
+    loopback.fail = None  # the server is back
+    click(qtbot, panel.run_button)
+    assert panel.notice.action_button.text() == "Run anyway"  # the window still knows it as offline
+    with qtbot.waitSignal(main_window.runs.run_finished, timeout=WAIT) as finished:
+        click(qtbot, panel.notice.action_button)
+    assert finished.args[1]["status"] == "succeeded"
+    qtbot.waitUntil(lambda: bar.provider.label.text() == "Provider: online", timeout=WAIT)
+    assert loopback.count("/v1/models") == checks  # the run said so, not a check
+    qtbot.waitUntil(lambda: not panel.notice.isVisible(), timeout=WAIT)

@@ -152,8 +152,8 @@ def _state(run: tuple[int, str, str | None] | None, counts: dict[int, dict[str, 
     total = sum(unit_counts.values())
     done = sum(n for st, n in unit_counts.items() if st in _FINISHED_UNIT)
     state = _RUN_STATUS_TO_STATE.get(status, "failed")
-    if pending and state in ("done", "partial", "cancelled", "interrupted"):
-        state = "review"
+    if pending and state in ("done", "partial", "cancelled"):
+        state = "review"  # an interrupted run stays "interrupted" (its label counts the images to review)
     return _state_dict(state, run_id, done, total, pending, error)
 
 
@@ -170,6 +170,8 @@ def state_label(state: str, done: int = 0, total: int = 0, pending: int = 0) -> 
         return f"{label} {done}/{total}"
     if state == "review" and pending:
         return f"{label} ({pending} image{'s' if pending != 1 else ''})"
+    if state == "interrupted" and pending:
+        return f"{label} ({pending} image{'s' if pending != 1 else ''} to review)"
     return label
 
 

@@ -38,13 +38,6 @@ OPENING_TEXT = "Opening the database…"
 # so attaching (and the first step panel) finds them loaded instead of importing on the GUI thread.
 DEFERRED_MODULES = ("wfdesk.db.editing", "wfdesk.ui.run_controller", "wfdesk.ui.workflow_transfer",
                     "wfdesk.ui.panels")
-SHORTCUTS = [
-    ("Ctrl+N", "New post"), ("Ctrl+S", "Save the field text being edited"), ("Ctrl+Z", "Undo"),
-    ("Ctrl+Shift+Z", "Redo"), ("F2", "Rename the selected section"), ("Alt+Up / Alt+Down", "Move the section"),
-    ("Del", "Delete the selected section"), ("Ctrl+Return", "Run the selected step on the chosen sections"),
-    ("Esc", "Cancel the step's run (in the step list or panel)"), ("Ctrl+E", "Edit the step's config"),
-    ("Ctrl+,", "Settings"), ("Ctrl+Q", "Quit"),
-]
 
 
 class OpeningPage(QWidget):
@@ -121,11 +114,11 @@ class MainWindow(QMainWindow):
         if self.posts is not None:
             return
         from PySide6.QtCore import Qt
-        from PySide6.QtGui import QShortcut
         from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter
 
         from wfdesk.ui.post_list import PostListWidget
         from wfdesk.ui.sections_view import SectionsView
+        from wfdesk.ui.shortcuts_dialog import AREA_PROPERTY
         from wfdesk.ui.step_list import StepListWidget
 
         self.posts = PostListWidget(self.ws)
@@ -165,13 +158,8 @@ class MainWindow(QMainWindow):
         self.splitter.setChildrenCollapsible(False)
         self.pages.addWidget(self.splitter)
 
-        # Ctrl+Return runs the step from the lists too; Esc in the step list cancels its run.
-        for widget in (self.posts, self.steps, self.sections.table):
-            for keys in ("Ctrl+Return", "Ctrl+Enter"):
-                QShortcut(QKeySequence(keys), widget, self.run_step,
-                          context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self.steps, self.cancel_step,
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        for widget, area in ((self.posts, "Posts"), (self.steps, "Workflow steps"), (self.sections, "Sections")):
+            widget.setProperty(AREA_PROPERTY, area)  # how Help → Keyboard shortcuts names it
         self._connect()
         self._restore_splitters()
         self._decorate_actions()
@@ -194,10 +182,12 @@ class MainWindow(QMainWindow):
             self.runs.run_started.connect(self._run_started)
             self.runs.unit_changed.connect(self.steps.unit_changed)
             self.runs.run_finished.connect(self._run_finished)
-            self.runs.run_failed.connect(lambda _key, message: self.statusBar().showMessage(message, 10000))
+            self.runs.run_failed.connect(self._run_failed)
             self.runs.active_changed.connect(self.status.set_running)
+            self.status.use_provider_status(self.runs.providers)
         for action in self._needs_workspace:
             action.setEnabled(True)
+        self._update_step_actions()
         self.pages.setCurrentWidget(self.splitter)
         self._show_panel()
         if first_posts is not None:
@@ -247,7 +237,7 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self._action(file, "&Settings…", self.open_settings, "Ctrl+,", "settings")
         file.addSeparator()
-        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit, "quit", needs_workspace=False)
+        self._action(file, "&Quit", self.close, "Ctrl+Q", "quit", needs_workspace=False)
 
         edit = bar.addMenu("&Edit")
         undo = self.undo_stack.createUndoAction(self, "&Undo")
@@ -263,10 +253,13 @@ class MainWindow(QMainWindow):
         self._action(view, "&Costs…", self.show_costs, None, "info")
 
         step = bar.addMenu("&Step")
-        # Run and Cancel are also the panel's own shortcuts (inside the panel); in the menu they only show the
-        # keys, and window shortcuts (build_content) serve the post and step lists, so no key is bound twice.
-        self.run_action = self._action(step, "&Run step\tCtrl+Return", self.run_step, None, "run")
-        self.cancel_action = self._action(step, "&Cancel run\tEsc", self.cancel_step, None, "cancel")
+        # Ctrl+Enter and Esc live here, once for the whole window, and go to the panel on screen: panels with keys
+        # of their own would bind them several times, which Qt finds ambiguous and then fires none of them.
+        # Cancel is enabled only while that panel's run goes, so Esc stays the widgets' own the rest of the time.
+        self.run_action = self._action(step, "&Run step", self.run_step, ["Ctrl+Return", "Ctrl+Enter"], "run")
+        self.cancel_action = self._action(step, "&Cancel run", self.cancel_step, "Esc", "cancel",
+                                          needs_workspace=False)
+        self.cancel_action.setEnabled(False)
         step.addSeparator()
         self._action(step, "&Edit step config…", self.edit_step, "Ctrl+E", "edit")
         self._action(step, "&New step…", self.new_step, None, "add")
@@ -275,7 +268,8 @@ class MainWindow(QMainWindow):
         self._action(step, "&LLM actions…", self.edit_llm_actions, None, "settings")
 
         help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, None, "info", needs_workspace=False)
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1",
+                     "info", needs_workspace=False)
         self._action(help_menu, "&Plugins…", self.show_plugins, None, "settings")
         self._action(help_menu, "&About wfdesk", self.show_about, None, "help", needs_workspace=False)
 
@@ -341,14 +335,17 @@ class MainWindow(QMainWindow):
             self.placeholder.setText("Choose a post on the left." if not self.post_id
                                      else "Choose a workflow step to run it on this post's sections.")
             self.panel_stack.setCurrentWidget(self.placeholder)
+            self._update_step_actions()
             return
         panel = self._panel_for(script_type)
         if panel is None:
             self.panel_stack.setCurrentWidget(self.placeholder)
+            self._update_step_actions()
             return
         self.panel_stack.setCurrentWidget(panel)
         if hasattr(panel, "show_step"):
             panel.show_step(step_id, self.post_id)
+        self._update_step_actions()
 
     def _panel_for(self, script_type: str) -> QWidget | None:
         """One panel per script type, made on first use and reused (napari's type -> widget + stack)."""
@@ -372,6 +369,11 @@ class MainWindow(QMainWindow):
         status = getattr(panel, "status_message", None)
         if status is not None:
             status.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        for name, slot in (("busy_changed", lambda _busy: self._update_step_actions()),
+                           ("content_changed", self.steps.reload)):
+            signal = getattr(panel, name, None)  # a plugin's panel need not be a StepPanel
+            if signal is not None:
+                signal.connect(slot)
         self._panels[script_type] = panel
         self.panel_stack.addWidget(panel)
         return panel
@@ -385,6 +387,18 @@ class MainWindow(QMainWindow):
         if isinstance(info, dict):
             self._run_posts[run_id] = info.get("post_id")
             self.steps.run_started(run_id, info)
+
+    def _run_failed(self, key: object, message: str) -> None:
+        from wfdesk.ui.panels.run_notice import plain_error
+
+        self.steps.run_failed(key)
+        self.statusBar().showMessage(plain_error(message), 10000)
+
+    def _update_step_actions(self) -> None:
+        """Cancel run (Esc) is on only while the run of the step on screen goes."""
+        panel = self.current_panel()
+        running = panel is not None and getattr(panel, "is_running", lambda: False)()
+        self.cancel_action.setEnabled(bool(running))
 
     def _run_finished(self, run_id: int, result: Any) -> None:
         post_id = self._run_posts.pop(run_id, None)
@@ -627,11 +641,18 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def show_shortcuts(self) -> None:
-        from PySide6.QtWidgets import QMessageBox
+    def show_shortcuts(self) -> QDialog:
+        from PySide6.QtCore import Qt
 
-        rows = "".join(f"<tr><td><b>{keys}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for keys, what in SHORTCUTS)
-        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
+        from wfdesk.ui.shortcuts_dialog import ShortcutsDialog, collect_shortcuts
+
+        if self.posts is None:
+            self.build_content()  # the lists' own keys belong in the list too
+            self._decorate_actions()
+        dialog = ShortcutsDialog(collect_shortcuts(self), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def show_about(self) -> None:
         from PySide6.QtWidgets import QMessageBox

@@ -20,12 +20,14 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
 from wfdesk.db.models import Run, WorkflowStepEntity
+from wfdesk.db.review import unreachable_address
 from wfdesk.errors import NotFoundError, WfdeskError
 from wfdesk.runs.child_client import run_in_child
 from wfdesk.runs.engine import RunOptions, execute_step, resume_run
 from wfdesk.scripts.base import CancelToken
 from wfdesk.scripts.config import script_type_of
 from wfdesk.scripts.registry import SCRIPT_TYPES
+from wfdesk.ui.provider_status import ProviderStatus, step_provider_address
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class _JobSignals(QObject):
 
     run_id_known = Signal(str, int)
     target = Signal(str, int, int)  # a resumed run's step and post, read on the worker
+    provider = Signal(str, str)  # the provider address the run talks to, read on the worker
     started = Signal(str, int, object)
     unit = Signal(str, int, object)
     finished = Signal(str, int, object)
@@ -103,6 +106,7 @@ class _Active:
     job: _RunJob
     signals: _JobSignals
     run_id: int | None = None
+    provider: str | None = None  # its provider's address, when it talks to one
     started: bool = False
     finished: bool = False
     units: dict[Any, dict[str, Any]] = field(default_factory=dict)  # section_id -> latest entry
@@ -131,14 +135,19 @@ class RunController(QObject):
         self._ending: dict[str, _Active] = {}  # reported its end; kept until its thread emits `done`
         self._lock = threading.Lock()  # guards _tokens: cancel() may race a worker reporting its run id
         self._tokens: dict[int, CancelToken] = {}
+        # Whether providers answer, for the whole window: each section of a run reports what it saw, at once.
+        self.providers = ProviderStatus(ws, self)
 
     # --- public API -------------------------------------------------------------------------------------------
     def start(self, step_id: int, post_id: int, context: dict[str, Any] | None = None) -> str:
         """Queue a run; returns a request key at once. Its run_id arrives with run_started (payload "key")."""
         ws, run_context = self.ws, dict(context or {})
 
-        def work(_job: _RunJob, options: RunOptions) -> dict[str, Any]:
-            if self._in_this_process(_step_script_type(ws, step_id)):
+        def work(job: _RunJob, options: RunOptions) -> dict[str, Any]:
+            script_type, address = _step_target(ws, step_id)
+            if address:
+                job.signals.provider.emit(job.key, address)
+            if self._in_this_process(script_type):
                 return execute_step(ws, step_id, post_id, run_context, options)
             return run_in_child(ws, {"action": "start", "step_id": step_id, "post_id": post_id,
                                      "context": run_context}, options)
@@ -170,6 +179,9 @@ class RunController(QObject):
                 script_type = run.script_type
             if None not in target:
                 job.signals.target.emit(job.key, *target)
+                address = _step_target(ws, target[0])[1]
+                if address:
+                    job.signals.provider.emit(job.key, address)
             if self._in_this_process(script_type):
                 return resume_run(ws, run_id, options)
             return run_in_child(ws, {"action": "resume", "run_id": run_id}, options)
@@ -185,6 +197,7 @@ class RunController(QObject):
         queued = Qt.ConnectionType.QueuedConnection
         signals.run_id_known.connect(self._on_run_id, queued)
         signals.target.connect(self._on_target, queued)
+        signals.provider.connect(self._on_provider, queued)
         signals.started.connect(self._on_started, queued)
         signals.unit.connect(self._on_unit, queued)
         signals.finished.connect(self._on_finished, queued)
@@ -269,6 +282,21 @@ class RunController(QObject):
         if active is not None:
             active.step_id, active.post_id = step_id, post_id
 
+    def _on_provider(self, key: str, address: str) -> None:
+        active = self._active.get(key)
+        if active is not None:
+            active.provider = address
+
+    def _report_provider(self, active: _Active | None, entry: dict[str, Any]) -> None:
+        """A section that got an answer says its provider is online; one that could not reach it, offline."""
+        status, error = entry.get("status"), entry.get("error")
+        if status == "success" and active is not None and active.provider:
+            self.providers.report(active.provider, True, f"{active.provider} answered a run just now")
+        elif status == "error":
+            named = unreachable_address(error)
+            if named is not None:
+                self.providers.report(named or (active.provider if active else None), False, error or "")
+
     def _on_started(self, key: str, run_id: int, units: list[dict[str, Any]]) -> None:
         active = self._active.get(key)
         if active is None:
@@ -285,6 +313,7 @@ class RunController(QObject):
         active = self._active.get(key)
         if active is not None:
             active.units[entry.get("section_id")] = entry
+        self._report_provider(active, entry)
         self.unit_changed.emit(run_id, entry)
 
     def _on_finished(self, key: str, run_id: int, result: dict[str, Any]) -> None:
@@ -329,7 +358,15 @@ class RunController(QObject):
                 self._tokens.pop(active.run_id, None)
 
 
-def _step_script_type(ws: Workspace, step_id: int) -> str | None:
+def _step_target(ws: Workspace, step_id: int) -> tuple[str | None, str | None]:
+    """(script type, provider address) of a step; on a worker thread."""
     with ws.db.session() as s:
         step = s.get(WorkflowStepEntity, step_id)
-        return script_type_of(step.config) if step is not None else None
+        if step is None:
+            return None, None
+        script_type, config = script_type_of(step.config), dict(step.config or {})
+    try:
+        return script_type, step_provider_address(ws, script_type, config)
+    except Exception:  # noqa: BLE001 - knowing the provider is a nicety: the run goes ahead without it
+        log.debug("cannot tell the provider of step %s", step_id, exc_info=True)
+        return script_type, None

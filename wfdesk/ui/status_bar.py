@@ -1,4 +1,5 @@
-"""The status bar: which database is open, whether the provider answers, and how many runs are in flight."""
+"""The status bar: which database is open, whether the provider answers (ProviderStatus: the window's one answer to
+that), how many runs are in flight, and short messages, cut to the room left beside those so they never overlap."""
 
 from __future__ import annotations
 
@@ -7,33 +8,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QStatusBar, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStatusBar, QWidget
 
 from wfdesk.ui.icons import state_icon
-from wfdesk.ui.worker import BackgroundOp
+from wfdesk.ui.provider_status import ProviderStatus
 
 if TYPE_CHECKING:  # requests, sqlalchemy and pydantic load off the GUI thread, after the first paint
     from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
 CHECK_INTERVAL_MS = 60_000
-CHECK_TIMEOUT_S = 3.0
+OFFLINE_CHECK_INTERVAL_MS = 15_000  # while offline, look again sooner: the status bar must not lag a fixed server
 SHOWN_REASON_CHARS = 60  # the bar shows the start of why; its tooltip, all of it
-
-
-def check_provider(ws: Workspace) -> tuple[bool, str]:
-    """(reachable, verdict) for the default provider: the Settings dialog's connection test, so both agree on
-    the address and on what counts as online (a refused API key does not). Runs on a worker thread."""
-    try:
-        profile = ws.settings.provider(None)
-    except KeyError:
-        return False, "no provider configured"
-    from wfdesk.providers.connection_test import check_provider as test_connection
-
-    # Short timeouts: the check holds one of the shared background threads (two on a small laptop).
-    quick = profile.model_copy(update={"connect_timeout": min(profile.connect_timeout, CHECK_TIMEOUT_S),
-                                       "read_timeout": min(profile.read_timeout, CHECK_TIMEOUT_S)})
-    return test_connection(quick)
 
 
 class _Indicator(QWidget):
@@ -55,10 +41,43 @@ class _Indicator(QWidget):
         self.setToolTip(tooltip or text)
 
 
+class _MessageLabel(QLabel):
+    """The bar's message, elided to its width (the full text in its tooltip)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setContentsMargins(4, 0, 4, 0)
+
+    def show_text(self, text: str) -> None:
+        self.full = text
+        self.setToolTip(text if text else "")
+        self._elide()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        from PySide6.QtCore import Qt
+
+        line = self.full.splitlines()[0] if self.full else ""
+        room = max(0, self.contentsRect().width())
+        self.setText(self.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight, room))
+
+
 class AppStatusBar(QStatusBar):
-    def __init__(self, ws: Workspace | None, parent: QWidget | None = None) -> None:
+    def __init__(self, ws: Workspace | None, parent: QWidget | None = None,
+                 providers: ProviderStatus | None = None) -> None:
         super().__init__(parent)
         self.ws: Workspace | None = None
+        # Messages live in a label of the bar's own, not QStatusBar's painted text: that one is drawn over the
+        # whole bar and ran under the indicators when long.
+        self.message = _MessageLabel()
+        self.addWidget(self.message, 1)
+        self._message_timer = QTimer(self, singleShot=True)
+        self._message_timer.timeout.connect(self.clearMessage)
         self.database = _Indicator("")
         self.provider = _Indicator("")
         self.jobs = _Indicator("")
@@ -67,9 +86,8 @@ class AppStatusBar(QStatusBar):
         for widget in (self.jobs, self.provider, self.database):
             self.addPermanentWidget(widget)
             widget.hide()
-        self._checking = False
-        self._check_again = False
-        self._offline_reason: str | None = None
+        self.providers: ProviderStatus = providers or ProviderStatus(ws, self)
+        self.providers.changed.connect(self._show_provider)
         self._started = False
         self._timer = QTimer(self)
         self._timer.setInterval(CHECK_INTERVAL_MS)
@@ -77,18 +95,48 @@ class AppStatusBar(QStatusBar):
         if ws is not None:
             self.set_workspace(ws)
 
+    # --- messages -------------------------------------------------------------------------------------------
+    def showMessage(self, text: str, timeout: int = 0) -> None:  # noqa: N802 - QStatusBar's name
+        self.message.show_text(text)
+        if timeout > 0:
+            self._message_timer.start(timeout)
+        else:
+            self._message_timer.stop()
+
+    def clearMessage(self) -> None:  # noqa: N802 - QStatusBar's name
+        self.message.show_text("")
+        self._message_timer.stop()
+
+    def currentMessage(self) -> str:  # noqa: N802 - QStatusBar's name
+        return self.message.full
+
+    # --- workspace and provider ---------------------------------------------------------------------------
     def set_workspace(self, ws: Workspace) -> None:
         """Show the open database; a bar already started checks the provider now."""
         self.ws = ws
-        self._offline_reason = None  # what the last check said was about the previous workspace's settings
+        if self.providers.ws is not ws:
+            self.providers.set_workspace(ws)
         url = ws.db.display_url()
         self.database.set("done", f"Database: {database_label(url)}", f"Database: {url}")
-        self.provider.set("never", "Provider: checking…")
+        self._show_provider()
         self.set_running(0)
         for widget in (self.jobs, self.provider, self.database):
             widget.show()
         if self._started:
             self.start()
+
+    def use_provider_status(self, providers: ProviderStatus) -> None:
+        """Show this ProviderStatus (the run controller's, which runs report to) instead of the bar's own."""
+        if providers is self.providers:
+            return
+        self.providers.changed.disconnect(self._show_provider)
+        self.providers = providers
+        providers.changed.connect(self._show_provider)
+        if self.ws is not None and providers.ws is not self.ws:
+            providers.set_workspace(self.ws)
+        self._show_provider()
+        if self._started:
+            self.check_provider()
 
     def start(self) -> None:
         """Check the provider now and every minute (once a workspace is open)."""
@@ -104,38 +152,25 @@ class AppStatusBar(QStatusBar):
 
     def check_provider(self) -> None:
         """Check now, in the background; asked while a check runs (new settings, say), check again after it."""
-        if self.ws is None:
-            return
-        if self._checking:
-            self._check_again = True
-            return
-        self._checking, self._check_again = True, False
-        ws = self.ws
-        (BackgroundOp(lambda: check_provider(ws))
-         .success(self._provider_checked)
-         .failure(self._provider_failed)
-         .run_in_background())
+        self.providers.check()
 
     def provider_offline_reason(self) -> str | None:
-        """Why the default provider looked offline at the last check; None when it answered or was not checked."""
-        return self._offline_reason
+        """Why the default provider looks offline (the last check or run); None when it answered or is unknown."""
+        return self.providers.offline_reason()
 
-    def _provider_checked(self, result: tuple[bool, str]) -> None:
-        self._checking = False
-        online, verdict = result
-        if online:
-            self._offline_reason = None
-            self.provider.set("done", "Provider: online", verdict)
+    def _show_provider(self) -> None:
+        online, seen = self.providers.state()
+        if online is None:
+            self.provider.set("never", "Provider: checking…")
+        elif online:
+            self.provider.set("done", "Provider: online", seen or "The provider answered")
         else:
-            self._offline_reason = verdict or "no answer"
-            shown = _shorten(self._offline_reason, SHOWN_REASON_CHARS)
-            self.provider.set("failed", f"Provider: offline ({shown})", f"Provider offline: {self._offline_reason}")
-        if self._check_again:
-            self.check_provider()
-
-    def _provider_failed(self, exc: Exception) -> None:
-        log.info("provider check failed: %s", exc)
-        self._provider_checked((False, str(exc) or type(exc).__name__))
+            reason = seen or "no answer"
+            self.provider.set("failed", f"Provider: offline ({_shorten(reason, SHOWN_REASON_CHARS)})",
+                              f"Provider offline: {reason}")
+        interval = OFFLINE_CHECK_INTERVAL_MS if online is False else CHECK_INTERVAL_MS
+        if self._timer.interval() != interval:
+            self._timer.setInterval(interval)
 
     def set_running(self, count: int) -> None:
         if count:

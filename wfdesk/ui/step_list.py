@@ -149,7 +149,7 @@ class StepListWidget(QTreeWidget):
         item.setText(COL_STATE, state["label"])
         item.setData(COL_STATE, ID_ROLE, state["state"])
         colour = state_colour(state["state"])
-        if colour is not None and state["state"] in ("failed", "review"):
+        if colour is not None and state["state"] in ("failed", "review", "interrupted"):
             item.setForeground(COL_STATE, colour)
         else:
             item.setData(COL_STATE, Qt.ItemDataRole.ForegroundRole, None)
@@ -178,7 +178,8 @@ class StepListWidget(QTreeWidget):
     def run_started(self, run_id: int, info: dict[str, Any]) -> None:
         if info.get("post_id") != self.post_id or not info.get("step_id"):
             return
-        self._live[run_id] = {"step_id": info["step_id"], "done": 0, "total": len(info.get("units") or [])}
+        self._live[run_id] = {"step_id": info["step_id"], "done": 0, "total": len(info.get("units") or []),
+                              "key": info.get("key")}
         self._repaint(info["step_id"])
 
     def unit_changed(self, run_id: int, entry: dict[str, Any]) -> None:
@@ -190,6 +191,13 @@ class StepListWidget(QTreeWidget):
     def run_finished(self, run_id: int, _result: Any = None) -> None:
         """Any finished run may change a state here (review candidates too): re-read them all, it is cheap."""
         self._live.pop(run_id, None)
+        self.reload()
+
+    def run_failed(self, key: object) -> None:
+        """A run that ended without a result (refused, or its process died): it no longer counts as running; the
+        database says what became of it (e.g. interrupted)."""
+        for run_id in [r for r, live in self._live.items() if live.get("key") == key]:
+            self._live.pop(run_id)
         self.reload()
 
     # --- selection ----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
@@ -24,12 +24,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMainWindow,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QStyle,
+    QStyleOptionProgressBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -37,14 +38,15 @@ from PySide6.QtWidgets import (
 
 from wfdesk.db import review
 from wfdesk.providers import openai_compat
-from wfdesk.scripts import registry
-from wfdesk.ui.panels.run_notice import RunNotice, describe_latest_run, offline_warning
+from wfdesk.ui.panels.run_notice import RunNotice, describe_latest_run, offline_warning, plain_error
 from wfdesk.ui.panels.section_picker import SectionPicker
+from wfdesk.ui.provider_status import step_provider_address
 from wfdesk.ui.run_controller import FINAL_UNIT_STATES, RunController
 from wfdesk.ui.worker import BackgroundOp
 from wfdesk.workspace import Workspace
 
 WIDE_LAYOUT_PX = 960  # from this width the sections sit beside the results, below it above them
+WORKED_ON = ("success", "error")  # unit states that count as progress (cancelled ones were skipped)
 DETAIL_REFRESH_MS = 150  # coalesces bursts of finished sections into one reload of the results area
 
 
@@ -60,7 +62,7 @@ def show_last_failure(note: QLabel, last: dict[str, Any]) -> None:
     """The note under a section's results: why its last run failed, or nothing."""
     if last.get("status") == "error":
         note.setText(f"<span style='color:{error_color(note)}'>Last run failed: "
-                     f"{html.escape(last.get('error') or '')}</span>")
+                     f"{html.escape(plain_error(last.get('error') or ''))}</span>")
         note.show()
     else:
         note.hide()
@@ -69,6 +71,11 @@ def show_last_failure(note: QLabel, last: dict[str, Any]) -> None:
 class StepPanel(QWidget):
     status_message = Signal(str)
     loaded = Signal()  # the data of the current step and post is on screen
+    busy_changed = Signal(bool)  # a run of this step on this post started (True) or ended (False)
+    content_changed = Signal()  # the editor changed results (accepted, rejected, reverted): states may differ now
+    # Keys that work inside this panel, for Help → Keyboard shortcuts: (keys, what they do). Subclasses with their
+    # own QActions list them here too, so the help shows them before the panel was first opened.
+    SHORTCUTS: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     script_type: ClassVar[str] = ""
     # Which LLM settings make sense for this type ("model", "temperature"); empty hides the group.
@@ -97,6 +104,7 @@ class StepPanel(QWidget):
         runs.unit_changed.connect(self._on_unit_changed)
         runs.run_finished.connect(self._on_run_finished)
         runs.run_failed.connect(self._on_run_failed)
+        runs.providers.changed.connect(self._on_provider_changed)
 
     # --- layout -------------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -167,7 +175,6 @@ class StepPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m sections")
         self.progress.setTextVisible(True)
-        self.progress.setMaximumWidth(220)
         self.progress.hide()
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
@@ -179,7 +186,8 @@ class StepPanel(QWidget):
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Run this step on the selected sections (Ctrl+Enter)")
         self.run_button.setDefault(True)
-        self.run_button.clicked.connect(lambda: self.run())  # not clicked(bool) as run()'s section list
+        # Not connected to run() itself: Qt would hand its `checked` flag (False) to run() as the section ids.
+        self.run_button.clicked.connect(self._run_clicked)
         bar = QHBoxLayout()
         bar.addWidget(self.progress)
         bar.addWidget(self.status_label, 1)
@@ -198,11 +206,9 @@ class StepPanel(QWidget):
         layout.addWidget(self.notice)
         layout.addWidget(self.splitter, 1)
         layout.addLayout(bar)
-
-        ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
-        for seq in ("Ctrl+Return", "Ctrl+Enter"):
-            QShortcut(QKeySequence(seq), self, self.run, context=ctx)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel, context=ctx)
+        # Ctrl+Enter and Esc are the main window's Step menu actions (dispatched to the panel on screen), never
+        # shortcuts of their own: several panels binding the same key make Qt find it ambiguous and fire none.
+        self._busy = False
         self._update_buttons()
 
     def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
@@ -283,6 +289,9 @@ class StepPanel(QWidget):
     def is_running(self) -> bool:
         return self.run_id is not None or any(v == (self.step_id, self.post_id) for v in self._pending.values())
 
+    def _run_clicked(self) -> None:
+        self.run()
+
     def run(self, section_ids: list[int] | None = None, *, offline_ok: bool = False) -> str | None:
         """Run the step on the checked sections (or on section_ids). Returns the request key, or None with the
         reason in the status line. When the provider is known to be offline the banner asks first ("Run anyway");
@@ -347,49 +356,30 @@ class StepPanel(QWidget):
         self._update_buttons()
         return key
 
-    def provider_offline(self) -> tuple[str, str] | None:
-        """(address, reason) when the provider this step talks to is known to be offline: the engine's circuit
-        breaker tripped in this app (ProviderGate), or the status bar's last check failed. Never touches the
-        network: both are what this app already saw."""
+    def provider_address(self) -> str | None:
+        """The provider address this step talks to (None: none, e.g. a custom script's own endpoint)."""
         if self.data is None:
             return None
         step = self.data["step"]
-        params = (step["config"].get("script_config") or {}).get("parameters") or {}
-        try:
-            model = registry.type_info(step["script_type"]).parameters_model
-        except ValueError:
-            return None
-        if "provider" not in getattr(model, "model_fields", {}):
-            return None  # e.g. custom_script: it posts to its own base URL, not to a provider
-        if step["script_type"] == "image_generation" and \
-                (params.get("backend") or self.ws.settings.image_backend) in ("a1111", "comfyui"):
-            return None
-        try:
-            profile = self.ws.settings.provider(params.get("provider"))
-            default = self.ws.settings.provider(None)
-        except KeyError:
-            return None
-        address = openai_compat.resolve_base_url(profile) or "the OpenAI API"
-        reason = openai_compat.gate_for(self.ws, profile).offline_reason()
-        if reason:
-            return address, reason
-        # Runs execute in child processes: what they found out comes back through the latest run's errors.
-        latest = self.data.get("latest_run") or {}
-        offline = latest.get("offline")
-        if offline and (offline.get("address") or address) == address:
-            return address, latest.get("first_error") or "the last run could not reach it"
-        if profile.name == default.name:
-            reason = self._status_bar_offline()
-            if reason is not None:
-                return address, reason
-        return None
+        return step_provider_address(self.ws, step["script_type"], step["config"])
 
-    def _status_bar_offline(self) -> str | None:
-        """Why the main window's status bar (AppStatusBar) found the provider offline at its last check."""
-        window = self.window()
-        bar = window.statusBar() if isinstance(window, QMainWindow) else None
-        ask = getattr(bar, "provider_offline_reason", None)  # a plain QStatusBar (a bare window) knows nothing
-        return ask() if callable(ask) else None
+    def provider_offline(self) -> tuple[str, str] | None:
+        """(address, reason) when the provider this step talks to is known to be offline: the window's
+        ProviderStatus (the status bar's checks and every run's sections report to it), or this process's circuit
+        breaker for runs kept in the app. Never touches the network."""
+        address = self.provider_address()
+        if address is None:
+            return None
+        reason = self.runs.providers.offline_reason(address)
+        if reason is None:
+            profile_name = ((self.data["step"]["config"].get("script_config") or {}).get("parameters") or {}
+                            ).get("provider")
+            try:
+                profile = self.ws.settings.provider(profile_name)
+            except KeyError:
+                return None
+            reason = openai_compat.gate_for(self.ws, profile).offline_reason()
+        return (address, reason) if reason else None
 
     def _update_notice(self) -> None:
         """The banner about the latest run of this step on this post; hidden while a run is in flight."""
@@ -398,11 +388,22 @@ class StepPanel(QWidget):
         latest = (self.data or {}).get("latest_run")
         notice = None
         if not self.is_running() and latest and latest["run_id"] not in self._dismissed:
-            notice = describe_latest_run(latest)
+            offline = latest.get("offline")
+            online_now = self.runs.providers.state(offline.get("address") or self.provider_address())[0] \
+                if offline else None
+            notice = describe_latest_run(latest, provider_online=online_now)
         if notice is None:
             self.notice.clear()
         else:
             self.notice.show_notice(notice)
+
+    def _on_provider_changed(self) -> None:
+        """The provider answers again (or stopped): the banner's words follow; a pending "Run anyway" question
+        about a provider that answers now is moot."""
+        if self._offline_ask is not None and self.provider_offline() is None:
+            self._offline_ask = None
+            self._set_status("The provider answers again: press Run.")
+        self._update_notice()
 
     def _on_notice_action(self) -> None:
         if self._offline_ask is not None:
@@ -584,7 +585,7 @@ class StepPanel(QWidget):
         if status not in FINAL_UNIT_STATES:
             self.picker.set_state(row["id"], "unfinished", f"run #{last['run_id']} did not finish")
         else:
-            self.picker.set_state(row["id"], status, last.get("error"))
+            self.picker.set_state(row["id"], status, plain_error(last["error"]) if last.get("error") else None)
 
     def _idle_status(self, data: dict[str, Any]) -> str:
         rows = data["sections"]
@@ -658,9 +659,8 @@ class StepPanel(QWidget):
             return
         sid, status = entry.get("section_id"), entry.get("status", "")
         self._units[sid] = status
-        self.picker.set_state(sid, status, entry.get("error"))
-        done = sum(1 for s in self._units.values() if s in FINAL_UNIT_STATES)
-        self.progress.setValue(done)
+        self.picker.set_state(sid, status, plain_error(entry["error"]) if entry.get("error") else None)
+        self.progress.setValue(sum(1 for s in self._units.values() if s in WORKED_ON))
         if status in FINAL_UNIT_STATES and sid == self.picker.current_id():
             self.schedule_detail_reload()
 
@@ -672,7 +672,10 @@ class StepPanel(QWidget):
         self.run_id = None
         self._idle_status_due = False  # the outcome below stays on screen after the reload
         self._units = {}  # the ledger has the final states now; the reload shows them
-        self.progress.setValue(self.progress.maximum())
+        results = result.get("results") or []
+        # What was done: a cancelled run's skipped sections do not fill the bar.
+        self.progress.setValue(sum(1 for r in results if r.get("status", "success") in WORKED_ON)
+                               if results else self.progress.maximum())
         self._set_status(self._finished_status(result), error=result.get("status") == "failed")
         self._update_buttons()
         self.refresh()  # the reload also reloads the current section's results
@@ -681,6 +684,7 @@ class StepPanel(QWidget):
         target = self._pending.pop(key, None) if isinstance(key, str) else None
         if target is None:
             return
+        message = plain_error(message)
         self.status_message.emit(message)
         if target != (self.step_id, self.post_id):
             return
@@ -707,12 +711,19 @@ class StepPanel(QWidget):
                 "cancelled": "Cancelled"}.get(result.get("status", ""), "Finished")
         text = f"{head}: {', '.join(parts)}." if parts else f"{head}."
         if result.get("error") and not parts:
-            text = f"{head}: {result['error']}"
+            text = f"{head}: {plain_error(result['error'])}"
         return text
 
     def _start_progress(self, total: int) -> None:
         self.progress.setRange(0, total)
         self.progress.setValue(0)
+        # Wide enough for "300 / 300 sections" whatever the style puts around the text.
+        option = QStyleOptionProgressBar()
+        self.progress.initStyleOption(option)
+        label = self.style().subElementRect(QStyle.SubElement.SE_ProgressBarLabel, option, self.progress)
+        chrome = max(0, self.progress.width() - label.width()) if self.progress.width() > 1 else 0
+        text = self.progress.fontMetrics().horizontalAdvance(f"{total} / {total} sections")
+        self.progress.setMinimumWidth(text + max(chrome, 2 * self.progress.fontMetrics().height()) + 8)
         self.progress.show()
 
     # --- small helpers ------------------------------------------------------------------------------------------
@@ -727,9 +738,16 @@ class StepPanel(QWidget):
         running = self.is_running()
         ok = self.data is not None and not self.data["step"]["config_error"]
         has_targets = bool(self.picker.checked_ids()) or (self.data is not None and not self.data["sections"])
-        self.run_button.setEnabled(ok and not running and has_targets)
         self.cancel_button.setEnabled(running)
+        if running and self.run_button.hasFocus():
+            # Qt would pass the focus of the button going grey to the next widget in the window (the post
+            # search box); Cancel, beside it, is what the editor wants next (Space or Esc there stops the run).
+            self.cancel_button.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.run_button.setEnabled(ok and not running and has_targets)
         self.running_changed(running)
+        if running != self._busy:
+            self._busy = running
+            self.busy_changed.emit(running)
 
     def running_changed(self, running: bool) -> None:
         """A run for this step and post started or ended (subclasses enable their own actions)."""

@@ -390,6 +390,7 @@ class ImageGenerationPanel(StepPanel):
             self.strip.select_version(result["version_id"])
             self.reload_detail()
             self._load_review_counts()
+            self.content_changed.emit()  # the step list's "awaiting review (n images)" changes
 
         def failed(exc: Exception) -> None:
             self._set_status(f"Not done: {describe_db_error(exc)}", error=True)

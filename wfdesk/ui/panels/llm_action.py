@@ -284,6 +284,7 @@ class LLMActionPanel(StepPanel):
                          f"the list).")
         self.status_message.emit(f"Reverted “{label}” of “{title}” to the selected version")
         self.reload_detail()
+        self.content_changed.emit()
 
 
 def _esc(text: str) -> str:

@@ -8,6 +8,7 @@ functions, testable without a window).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +46,44 @@ def _done_of(latest: dict[str, Any]) -> str:
     return f"{done} of {sections(total)} {'is' if done == 1 else 'are'} done"
 
 
-def describe_latest_run(latest: dict[str, Any] | None) -> Notice | None:
+# Words an editor knows for what the network stack and Python call things (the run notes, the status line).
+_PLAIN_WORDS: tuple[tuple[str, str], ...] = (
+    (r"the run process is not available:.*", "the background process that runs steps stopped unexpectedly; "
+                                             "run again"),
+    (r"\b[A-Z]\w*Error:\s*(?=\[Errno)", ""),  # "BrokenPipeError: [Errno 32] Broken pipe": one of the two
+    (r"\(?'Connection aborted\.',\s*RemoteDisconnected\([^)]*\)\)?", "the server hung up without answering"),
+    (r"\(?'Connection aborted\.',\s*\w+\([^)]*\)\)?", "the connection broke off"),
+    (r"\[Errno -?\d+\]\s*", ""),
+    (r"\bKeyError:\s*", "a value is missing: "),
+    (r"\b(?:BrokenPipeError|Broken pipe)\b:?", "the connection broke off"),
+    (r"\b(?:ConnectionResetError|Connection reset by peer)\b:?", "the connection was cut"),
+    (r"\b(?:ConnectionRefusedError|Connection refused)\b:?", "the connection was refused; is the server running?"),
+    (r"\b(?:ConnectError|All connection attempts failed)\b:?", "no connection could be made"),
+    (r"\b(?:RemoteProtocolError|Server disconnected without sending a response\.?)\b:?",
+     "the server hung up without answering"),
+    (r"\b(?:ReadTimeout|ConnectTimeout|TimeoutError|socket\.timeout|timed out)\b:?", "no answer in time"),
+    (r"\b(?:Name or service not known|nodename nor servname provided, or not known|gaierror)\b:?",
+     "the server's name is unknown"),
+    (r"\bConnection error\.", "no connection"),
+)
+_EXCEPTION_NAME = re.compile(r"\b[A-Z][A-Za-z0-9_.]*(?:Error|Exception|Exit|Interrupt|Warning)\b:?\s*")
+
+
+def plain_error(message: str) -> str:
+    """A run's error in plain words: known network and Python terms translated, other exception names dropped
+    (what they said stays). The full text is in the log and the run history."""
+    text = message or ""
+    for pattern, words in _PLAIN_WORDS:
+        text = re.sub(pattern, words, text)
+    text = _EXCEPTION_NAME.sub("", text)
+    text = re.sub(r"\(\s*\)", "", re.sub(r"\s{2,}", " ", text)).strip(" :;")
+    return text or "an unexpected problem (the details are in the log)"
+
+
+def describe_latest_run(latest: dict[str, Any] | None, provider_online: bool | None = None) -> Notice | None:
     """What the panel says about the latest run of its step on its post (review.latest_run), or None when all
-    is well (it succeeded, or there is nothing left that a resume could do)."""
+    is well (it succeeded, or there is nothing left that a resume could do). provider_online: whether the window
+    sees the provider answer now (None: not known), so the banner never contradicts the status bar."""
     if not latest or not latest.get("resumable"):
         return None
     left = latest["unfinished"]
@@ -57,6 +93,10 @@ def describe_latest_run(latest: dict[str, Any] | None) -> Notice | None:
     if offline:
         where = f"The provider at {offline['address']}" if offline["address"] else "The provider"
         done = f" ({_done_of(latest)})" if latest["done"] else ""
+        if provider_online:
+            return Notice("warning", f"{where} could not be reached during the last run: nothing was generated "
+                                     f"for {sections(offline['sections'])}{done}.",
+                          "It answers again now.", f"Run again ({sections(left)})", action_tip=tip)
         return Notice("error", f"{where} is offline: nothing was generated for {sections(offline['sections'])}"
                                f"{done}.",
                       "Try again later: check that the server is running and reachable (the status bar shows when "
@@ -73,13 +113,14 @@ def describe_latest_run(latest: dict[str, Any] | None) -> Notice | None:
     failed = f", {latest['failed']} failed" if latest["failed"] else ""
     first = latest.get("first_error")
     return Notice("error", f"The last run finished with errors: {_done_of(latest)}{failed}.",
-                  f"First error: {first}" if first else "", f"Run the {sections(left)} again", action_tip=tip)
+                  f"First error: {plain_error(first)}" if first else "", f"Run the {sections(left)} again",
+                  action_tip=tip)
 
 
 def offline_warning(address: str, reason: str) -> Notice:
     """Before a run, when this app has already seen the provider fail to answer (reason: what it saw)."""
     where = f"The provider at {address}" if address else "The provider"
-    seen = f"Last seen: {reason.rstrip('.')}. " if reason else ""
+    seen = f"Last seen: {plain_error(reason).rstrip('.')}. " if reason else ""
     return Notice("warning", f"{where} looks offline.",
                   f"{seen}A run now will most likely fail at once for every section; you can still try.",
                   "Run anyway", dismiss="Not now", action_tip="Start the run although the provider looks offline")

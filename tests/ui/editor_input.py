@@ -1,0 +1,160 @@
+"""How GUI tests act: like an editor, through the mouse and the keyboard only.
+
+Every helper finds the widget an editor would see (visible, enabled, by its text) and sends it real input events;
+none of them calls a slot. Keys go to the widget that has the keyboard focus, as they do for a person.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QMainWindow,
+    QMenu,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QWidget,
+)
+
+WAIT = 10_000
+
+
+def plain(text: str) -> str:
+    """A label as an editor reads it: no mnemonic ampersand, no shortcut after a tab."""
+    return text.split("\t")[0].replace("&", "")
+
+
+def click(qtbot, widget: QWidget, pos: QPoint | None = None) -> None:
+    """A left click on a widget the editor can see and use."""
+    assert widget.isVisible(), f"{widget!r} ({getattr(widget, 'text', lambda: '')()}) is not visible"
+    assert widget.isEnabled(), f"{widget!r} ({getattr(widget, 'text', lambda: '')()}) is disabled"
+    assert not widget.visibleRegion().isEmpty(), f"{widget!r} is scrolled or pushed out of sight"
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos if pos is not None else widget.rect().center())
+
+
+def button(root: QWidget, text: str) -> QAbstractButton:
+    """The visible button whose label reads `text`."""
+    found = [b for b in root.findChildren(QAbstractButton) if b.isVisible() and plain(b.text()) == text]
+    assert found, f"no visible button “{text}”: " + ", ".join(
+        sorted({plain(b.text()) for b in root.findChildren(QAbstractButton) if b.isVisible() and b.text()}))
+    return found[0]
+
+
+def click_button(qtbot, root: QWidget, text: str) -> None:
+    click(qtbot, button(root, text))
+
+
+def tree_item(tree: QTreeWidget, text: str, column: int = 0) -> QTreeWidgetItem:
+    items = tree.findItems(text, Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive, column)
+    assert items, f"no row “{text}” in {tree.accessibleName() or tree!r}"
+    return items[0]
+
+
+def click_item(qtbot, tree: QTreeWidget, item: QTreeWidgetItem, column: int = 0) -> None:
+    """A click on a row of a list, as the editor clicks it (scrolled into view first, as they would scroll)."""
+    tree.scrollToItem(item)
+    rect = tree.visualItemRect(item)
+    assert rect.isValid(), "the row is not on screen"
+    x = tree.header().sectionViewportPosition(column) + min(40, tree.header().sectionSize(column) // 2)
+    click(qtbot, tree.viewport(), QPoint(x, rect.center().y()))
+
+
+def click_row(qtbot, tree: QTreeWidget, text: str, column: int = 0) -> None:
+    click_item(qtbot, tree, tree_item(tree, text, column), column)
+
+
+def focused() -> QWidget:
+    widget = QApplication.focusWidget()
+    assert widget is not None, "nothing has the keyboard focus"
+    return widget
+
+
+def press(qtbot, keys: str | QKeySequence) -> QWidget:
+    """Press a key combination (\"Ctrl+Return\", \"Esc\") at the widget that has the focus; returns that widget."""
+    combo = QKeySequence(keys)[0]
+    widget = focused()
+    qtbot.keyClick(widget, combo.key(), combo.keyboardModifiers())
+    return widget
+
+
+def type_text(qtbot, text: str) -> None:
+    qtbot.keyClicks(focused(), text)
+
+
+def activate(qtbot, window: QWidget) -> None:
+    """The window in front, with the keyboard: shortcuts only reach the active window."""
+    window.activateWindow()
+    window.raise_()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT)
+
+
+def menu_action(window: QMainWindow, menu_title: str, text: str) -> tuple[QMenu, QAction]:
+    for top in window.menuBar().actions():
+        if plain(top.text()) == menu_title and top.menu() is not None:
+            for action in top.menu().actions():
+                if plain(action.text()) == text:
+                    return top.menu(), action
+    raise AssertionError(f"no menu item {menu_title} → {text}")
+
+
+def choose_menu(qtbot, window: QMainWindow, menu_title: str, text: str) -> None:
+    """Open a menu of the menu bar with a click and click one of its items."""
+    menu, action = menu_action(window, menu_title, text)
+    bar = window.menuBar()
+    click(qtbot, bar, bar.actionGeometry(menu.menuAction()).center())
+    qtbot.waitUntil(menu.isVisible, timeout=WAIT)
+    assert action.isEnabled(), f"{menu_title} → {text} is disabled"
+    qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
+
+
+def toggle_section(qtbot, picker, title: str) -> None:
+    """Tick or untick one section in a step panel's section list: click its row, press Space."""
+    click_row(qtbot, picker.tree, title)
+    press(qtbot, "Space")
+
+
+def click_check_box(qtbot, box) -> None:
+    """Click a check box where it reacts (its box and label, not the empty space a form stretches it over)."""
+    from PySide6.QtWidgets import QStyle, QStyleOptionButton
+
+    option = QStyleOptionButton()
+    box.initStyleOption(option)
+    area = box.style().subElementRect(QStyle.SubElement.SE_CheckBoxClickRect, option, box)
+    click(qtbot, box, area.center())
+
+
+def click_cell(qtbot, sections, section_id: int, field: str | None = None) -> None:
+    """Click a section's title (field None) or one of its field cells in the main window's sections table."""
+    from PySide6.QtWidgets import QTableView
+
+    from wfdesk.ui.sections_view import COL_TITLE, FIRST_FIELD_COL
+
+    table = sections.table
+    row = sections.row_of(section_id)
+    assert row >= 0, f"section {section_id} is not in the table"
+    if field is None:
+        frozen = [v for v in table.findChildren(QTableView) if v.isVisible()]  # the title column stays put
+        view = frozen[0] if frozen else table
+        index = view.model().index(row, COL_TITLE)
+    else:
+        view = table
+        index = table.model().index(row, FIRST_FIELD_COL + sections.field_names().index(field))
+    view.scrollTo(index)
+    click(qtbot, view.viewport(), view.visualRect(index).center())
+
+
+def answer_modal(qtbot, act) -> None:
+    """When a modal dialog opens (an editor's question), act(dialog) on it: start this before the click that
+    opens it, since the dialog's own event loop runs until it is answered."""
+    from PySide6.QtCore import QTimer
+
+    def check() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(30, check)
+        else:
+            act(dialog)
+
+    QTimer.singleShot(0, check)

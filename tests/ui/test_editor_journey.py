@@ -1,0 +1,198 @@
+"""The README's "A short guide for editors", end to end, as a new editor does it: one window at 1280×720 on the
+loopback provider, acting only with the mouse and the keyboard.
+
+Each guide step is one function below, called in order by the test; a step that needs a dialog of its own (the
+step config editor, Settings) slots in the same way: a function that opens it from its menu, clicks and types.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QDialog
+
+from ui.editor_input import (
+    WAIT,
+    activate,
+    choose_menu,
+    click,
+    click_button,
+    click_row,
+    press,
+)
+from wfdesk.db import content
+from wfdesk.db.models import WorkflowStepEntity
+
+POST = "A week in the Scottish Highlands"
+
+
+def one_section_at_a_time(ws, step_id: int) -> None:
+    """The workflow as a cautious team sets it up: the step sends one section at a time (so a cancel finds
+    sections still waiting)."""
+    with ws.db.session() as s:
+        step = s.get(WorkflowStepEntity, step_id)
+        config = json.loads(json.dumps(step.config))
+        config["script_config"].setdefault("parameters", {})["concurrency"] = 1
+        step.config = config
+
+
+@pytest.fixture
+def window(qtbot, gui_ws):
+    from wfdesk.ui.main_window import MainWindow
+
+    one_section_at_a_time(gui_ws, 1)
+    win = MainWindow(gui_ws)
+    # A failed test may leave a run going: close then without asking about it.
+    qtbot.addWidget(win, before_close_func=lambda w: setattr(w, "_asked_already", True))
+    win.resize(1280, 720)
+    win.show()
+    activate(qtbot, win)
+    return win
+
+
+def field(ws, section_id: int, name: str) -> str | None:
+    with ws.db.session() as s:
+        f = content.get_field(s, 53, section_id, name)
+        return f.value if f else None
+
+
+def panel_of(qtbot, window, step_name: str):
+    qtbot.waitUntil(lambda: window.current_panel() is not None
+                    and window.current_panel().title_label.text() == step_name
+                    and window.current_panel().data is not None, timeout=WAIT)
+    return window.current_panel()
+
+
+# --- the guide, step by step ------------------------------------------------------------------------------------
+
+def choose_the_post(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: bool(window.posts.tree.findItems(POST, Qt.MatchFlag.MatchExactly)), timeout=WAIT)
+    click_row(qtbot, window.posts.tree, POST)
+    qtbot.waitUntil(lambda: window.post_id == 53 and window.sections.table.rowCount() == 3, timeout=WAIT)
+    assert POST in window.steps_heading.text()
+
+
+def choose_the_step(qtbot, window, name: str):
+    qtbot.waitUntil(lambda: bool(window.steps.findItems(name, Qt.MatchFlag.MatchRecursive)), timeout=WAIT)
+    click_row(qtbot, window.steps, name)
+    panel = panel_of(qtbot, window, name)
+    qtbot.waitUntil(panel.run_button.isEnabled, timeout=WAIT)
+    return panel
+
+
+def run_and_watch(qtbot, window, panel) -> dict:
+    """Click Run; the bar counts the sections up until the run is done."""
+    seen: list[int] = []
+    panel.progress.valueChanged.connect(seen.append)
+    with qtbot.waitSignal(window.runs.run_finished, timeout=WAIT) as finished:
+        click(qtbot, panel.run_button)
+        assert panel.progress.isVisible() and panel.cancel_button.isEnabled()
+    qtbot.waitUntil(panel.run_button.isEnabled, timeout=WAIT)
+    panel.progress.valueChanged.disconnect(seen.append)
+    assert seen and seen[-1] == panel.progress.maximum()
+    return finished.args[1]
+
+
+def run_again_and_cancel_with_esc(qtbot, window, panel, loopback) -> int:
+    """A slow provider (each answer takes seconds); Esc once the first section is done stops the run: the sections
+    still waiting are skipped, an answer still on its way is thrown away. Returns how many sections were done."""
+    loopback.chat_reply = lambda request: "Polished again."
+    loopback.latency = 2.0
+    with qtbot.waitSignal(window.runs.run_finished, timeout=3 * WAIT) as finished:
+        click(qtbot, panel.run_button)
+        qtbot.waitUntil(lambda: panel.picker.state_text(711) == "done", timeout=WAIT)
+        press(qtbot, "Esc")  # wherever the focus went when Run went grey
+        assert panel.status_text().startswith("Cancelling")
+    loopback.latency = 0
+    assert finished.args[1]["status"] == "cancelled"
+    done = sum(1 for r in finished.args[1]["results"] if r["status"] == "success")
+    assert 1 <= done < 3
+    qtbot.waitUntil(lambda: panel.notice.isVisible(), timeout=WAIT)
+    assert panel.notice.message_label.text() == (
+        f"The last run was cancelled: {done} of 3 sections {'is' if done == 1 else 'are'} done.")
+    assert panel.progress.text() == f"{done} / 3 sections"  # what was done, not a full bar
+    assert panel.picker.state_text(713) == "cancelled"
+    return done
+
+
+def resume(qtbot, window, panel, loopback, left: int) -> None:
+    """The banner's button runs only the sections the cancelled run left."""
+    sent = loopback.count("/v1/chat")
+    with qtbot.waitSignal(window.runs.run_finished, timeout=WAIT) as finished:
+        click_button(qtbot, panel, f"Run the {left} remaining")
+    assert finished.args[1]["status"] == "succeeded"
+    assert loopback.count("/v1/chat") == sent + left
+    qtbot.waitUntil(lambda: not panel.notice.isVisible() and panel.run_button.isEnabled(), timeout=WAIT)
+
+
+def shows_images_of(qtbot, panel, title: str) -> None:
+    """The results area has switched to this section: its heading names it, its one candidate is selected."""
+    qtbot.waitUntil(lambda: f"<b>{title}</b>" in panel.heading.text() and panel.strip.count() == 1
+                    and (panel.strip.selected() or {}).get("status") == "candidate"
+                    and panel.accept_button.isEnabled(), timeout=WAIT)
+
+
+def review_images(qtbot, window, panel, ws) -> None:
+    """Accept the first section's candidate, reject the second's, take the reject back."""
+    qtbot.waitUntil(lambda: window.steps.state_text(2) == "awaiting review (3 images)", timeout=WAIT)
+    click_row(qtbot, panel.picker.tree, "Arriving in Inverness")
+    shows_images_of(qtbot, panel, "Arriving in Inverness")
+    click(qtbot, panel.accept_button)
+    qtbot.waitUntil(lambda: field(ws, 711, "generated_image_url") is not None, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.steps.state_text(2) == "awaiting review (2 images)", timeout=WAIT)
+
+    click_row(qtbot, panel.picker.tree, "Glen Affric")
+    shows_images_of(qtbot, panel, "Glen Affric")
+    click(qtbot, panel.reject_button)
+    qtbot.waitUntil(lambda: (panel.strip.selected() or {}).get("status") == "rejected", timeout=WAIT)
+    qtbot.waitUntil(lambda: window.steps.state_text(2) == "awaiting review (1 image)", timeout=WAIT)
+
+    undo_the_reject(qtbot, panel)
+    qtbot.waitUntil(lambda: (panel.strip.selected() or {}).get("status") == "candidate", timeout=WAIT)
+    qtbot.waitUntil(lambda: window.steps.state_text(2) == "awaiting review (2 images)", timeout=WAIT)
+
+
+def undo_the_reject(qtbot, panel) -> None:
+    """The image panel's Undo button (the window's Ctrl+Z undoes section edits)."""
+    click_button(qtbot, panel, "Undo")
+
+
+def open_costs(qtbot, window) -> None:
+    choose_menu(qtbot, window, "View", "Costs…")
+    qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(), QDialog), timeout=WAIT)
+    dialog = QApplication.activeModalWidget()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() >= 3, timeout=WAIT)
+    rows = {dialog.table_text(r, 0) for r in range(dialog.table.rowCount())}
+    assert {"polish_sections", "section_illustrations", "Total"} <= rows
+    click_button(qtbot, dialog, "Close")
+    qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None, timeout=WAIT)
+
+
+# --- the journey ------------------------------------------------------------------------------------------------
+
+def test_the_editor_guide_end_to_end(qtbot, window, gui_ws, loopback):
+    loopback.chat_reply = lambda request: "Polished."
+    choose_the_post(qtbot, window)
+
+    panel = choose_the_step(qtbot, window, "polish_sections")
+    assert panel.picker.count_label.text() == "3 of 3 selected"
+    assert run_and_watch(qtbot, window, panel)["status"] == "succeeded"
+    assert panel.status_text() == "Finished: 3 done."
+    qtbot.waitUntil(lambda: window.steps.state_text(1) == "done", timeout=WAIT)
+    assert field(gui_ws, 712, "polished") == "Polished."
+
+    done = run_again_and_cancel_with_esc(qtbot, window, panel, loopback)
+    qtbot.waitUntil(lambda: window.steps.state_text(1) == "cancelled", timeout=WAIT)
+    loopback.chat_reply = lambda request: "Polished, resumed."
+    resume(qtbot, window, panel, loopback, 3 - done)
+    assert field(gui_ws, 711, "polished") == "Polished again."
+    assert field(gui_ws, 713, "polished") == "Polished, resumed."
+    qtbot.waitUntil(lambda: window.steps.state_text(1) == "done", timeout=WAIT)
+
+    images = choose_the_step(qtbot, window, "section_illustrations")
+    assert run_and_watch(qtbot, window, images)["status"] == "succeeded"
+    review_images(qtbot, window, images, gui_ws)
+
+    open_costs(qtbot, window)
