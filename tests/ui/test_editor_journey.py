@@ -155,8 +155,9 @@ def review_images(qtbot, window, panel, ws) -> None:
 
 
 def undo_the_reject(qtbot, panel) -> None:
-    """The image panel's Undo button (the window's Ctrl+Z undoes section edits)."""
-    click_button(qtbot, panel, "Undo")
+    """A rejected image's one way back: the button that now reads Restore (the window's Ctrl+Z undoes section
+    edits)."""
+    click_button(qtbot, panel, "Restore")
 
 
 def open_costs(qtbot, window) -> None:

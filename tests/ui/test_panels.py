@@ -488,7 +488,7 @@ def test_a_failed_section_says_why_in_words_an_editor_knows(qtbot, gui_ws, runs,
     qtbot.waitUntil(lambda: panel.note.isVisible(), timeout=TIMEOUT)
     shown = [panel.picker.state_text(712), panel.note.text(), panel.notice.message_label.text(),
              panel.notice.note_label.text(), panel.status_text()]
-    assert "cannot reach" in panel.note.text() and "the server hung up without answering" in panel.note.text()
+    assert "cannot reach" in panel.note.text() and "the connection was reset by the other side" in panel.note.text()
     for text in shown:
         for word in ("Error", "Errno", "Disconnected", "aborted", "('"):
             assert word not in text, text

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from ui.conftest import close_window
 from wfdesk.ui.status_bar import AppStatusBar
 
 WAIT = 10_000
@@ -42,16 +45,42 @@ def test_a_check_asked_for_during_a_check_runs_after_it(qtbot, empty_gui_ws, loo
     assert bar.provider.label.text() == "Provider: online"
 
 
-def _hang_up(_index, _request):
-    """A provider that accepts the connection and hangs up without answering (a crashed or restarting server)."""
-    raise ConnectionResetError("the loopback provider hangs up")
+@pytest.fixture
+def proxied_window(qtbot, tmp_path, loopback):
+    """The main window on the demo, its provider reached through a TCP proxy the test can cut (connections
+    refused, as when the server is down) and restore."""
+    from tcp_proxy import TcpProxy
+
+    from wfdesk.db import editing
+    from wfdesk.settings import ProviderProfile, Settings
+    from wfdesk.ui.main_window import MainWindow
+    from wfdesk.workspace import open_workspace, set_current
+
+    host, port = loopback.base_url.split("//")[1].split("/")[0].split(":")
+    proxy = TcpProxy((host, int(port))).start()
+    profile = ProviderProfile(name="default", base_url=f"http://127.0.0.1:{proxy.port}/v1", max_retries=0,
+                              read_timeout=20)
+    ws = open_workspace(database_url=f"sqlite:///{tmp_path / 'proxied.db'}", data_dir=tmp_path / "data",
+                        settings=Settings(custom_script_base_url=loopback.root_url, providers={"default": profile}))
+    set_current(ws)
+    editing.load_demo(ws)
+    window = MainWindow(ws)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.post_id == 53 and window.sections.table.rowCount() == 3, timeout=WAIT)
+    yield window, proxy
+    close_window(window)
+    proxy.cut()
+    set_current(None)
+    ws.close()
 
 
-def test_a_run_tells_the_status_bar_at_once_that_the_provider_is_gone_and_back(qtbot, main_window, loopback):
+def test_a_run_tells_the_status_bar_at_once_that_the_provider_is_gone_and_back(qtbot, proxied_window, loopback):
     """One answer for the whole window: the run that could not reach the provider turns the bar to offline, the
     run that got answers turns it back to online; no waiting for the next minute's check."""
     from ui.editor_input import activate, click, click_row, toggle_section
 
+    main_window, proxy = proxied_window
     bar = main_window.status
     activate(qtbot, main_window)
     qtbot.waitUntil(lambda: bar.provider.label.text() == "Provider: online", timeout=WAIT)
@@ -63,7 +92,7 @@ def test_a_run_tells_the_status_bar_at_once_that_the_provider_is_gone_and_back(q
     toggle_section(qtbot, panel.picker, "Glen Affric")  # one section: one failed call, not the engine's breaker
     checks = loopback.count("/v1/models")
 
-    loopback.fail = _hang_up
+    proxy.cut()  # the server is down: connections are refused (a drop after connecting is not "offline")
     with qtbot.waitSignal(main_window.runs.run_finished, timeout=WAIT) as finished:
         click(qtbot, panel.run_button)
     assert finished.args[1]["status"] == "failed"
@@ -72,7 +101,7 @@ def test_a_run_tells_the_status_bar_at_once_that_the_provider_is_gone_and_back(q
     assert panel.notice.kind() == "error" and "is offline" in panel.notice.message_label.text()
     assert "Error" not in panel.notice.message_label.text() + panel.notice.note_label.text()
 
-    loopback.fail = None  # the server is back
+    proxy.restore()  # the server is back
     click(qtbot, panel.run_button)
     assert panel.notice.action_button.text() == "Run anyway"  # the window still knows it as offline
     with qtbot.waitSignal(main_window.runs.run_finished, timeout=WAIT) as finished:
