@@ -235,6 +235,31 @@ def _wrong_type(tmp_path):
     return path
 
 
+def _zip_bomb(tmp_path):
+    """A 150 KB .docx whose document unpacks to 150 MB of XML: refused from the zip's own table, never unpacked."""
+    import zipfile
+
+    path = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                                          'package/2006/content-types"/>')
+        z.writestr("word/document.xml", b"<w:document>" + b" " * (150 * 1024 * 1024))
+    return path
+
+
+def _broken_docx(tmp_path):
+    """A .docx whose document.xml is cut short (a download that stopped half-way, then zipped again)."""
+    import zipfile
+
+    good = word_draft(tmp_path / "good.docx")
+    path = tmp_path / "cut.docx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, data[: len(data) // 2] if item.filename == "word/document.xml" else data)
+    return path
+
+
 BAD = {
     "binary": (_binary, "not a text file"),
     "empty": (_empty, "is empty"),
@@ -249,6 +274,8 @@ BAD = {
     "missing image": (_missing_image, "images/nothing-here.png, which is not there"),
     "not an image": (_not_an_image, "cannot be used"),
     "old .doc renamed": (_not_docx, "is not a Word document"),
+    "Word document that unpacks to 150 MB": (_zip_bomb, "unpacks to more than"),
+    "Word document cut short": (_broken_docx, "is not a readable Word document"),
     "not a draft type": (_wrong_type, "choose a Markdown (.md), Word (.docx) or HTML (.html) file"),
 }
 
@@ -313,3 +340,4 @@ def test_cli_import_post_bad_options_exit_2(run_cli, tmp_path):
     assert code == 2 and "between 1 and 6" in err
     code, _, err = run_cli("import-post", str(folder / "highlands.md"), "--field", "not a field")
     assert code == 2 and "not a valid field name" in err
+

@@ -11,10 +11,14 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 from wfdesk.errors import WfdeskError
 
 MAX_DRAFT_BYTES = 20 * 1024 * 1024  # a long article with its images is a few MB; more is not a draft
+# What a .docx may unpack to: its images are stored about as large as they are packed, its XML is compressed ~10x.
+# Checked from the zip's own table before anything is unpacked (a zip bomb is refused, not inflated).
+MAX_WORD_UNPACKED_BYTES = 100 * 1024 * 1024
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".txt")
 HTML_SUFFIXES = (".html", ".htm")
 WORD_SUFFIXES = (".docx",)
@@ -124,14 +128,27 @@ def word_to_markdown(data: bytes, name: str) -> str:
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise DraftError(f"“{name}” is not a Word document (.docx); it may be an older .doc or another file "
                          f"renamed. Save it as .docx and try again.")
+    _check_unpacked_size(data, name)
     try:
         result = mammoth.convert_to_html(io.BytesIO(data))  # images become data: URIs, stored like any other image
-    except (KeyError, zipfile.BadZipFile, ValueError) as exc:
-        raise DraftError(f"“{name}” is not a readable Word document ({exc}).") from None
+    except (KeyError, zipfile.BadZipFile, ValueError, ExpatError, EOFError, OSError):
+        raise DraftError(f"“{name}” is not a readable Word document: it is damaged or was not saved by a word "
+                         f"processor. Open it in Word or LibreOffice, save it again as .docx and try again.") from None
     markdown = html_to_markdown(result.value)
     if not markdown.strip():
         raise DraftError(f"“{name}” has no text.")
     return markdown
+
+
+def _check_unpacked_size(data: bytes, name: str) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise DraftError(f"“{name}” is not a readable Word document: it is damaged.") from None
+    if unpacked > MAX_WORD_UNPACKED_BYTES:
+        raise DraftError(f"“{name}” unpacks to more than {MAX_WORD_UNPACKED_BYTES // 1024 // 1024} MB, far more "
+                         f"than a draft holds; it is not a Word document wfdesk will open.")
 
 
 def _decode_text(data: bytes, name: str) -> str:
