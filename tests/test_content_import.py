@@ -341,3 +341,13 @@ def test_cli_import_post_bad_options_exit_2(run_cli, tmp_path):
     code, _, err = run_cli("import-post", str(folder / "highlands.md"), "--field", "not a field")
     assert code == 2 and "not a valid field name" in err
 
+
+
+@pytest.mark.parametrize("odd", ["\u2028", "\x0c", "\x85", "\x1c"])
+def test_line_separators_inside_a_line_do_not_shift_the_cuts(odd):
+    # Word and web pages leave U+2028, form feeds and NEL inside paragraphs; Markdown does not end a line there.
+    from wfdesk.content.splitter import split_markdown
+
+    doc = split_markdown(f"Intro{odd}more\r\n\r\n## First\r\n\r\nOne{odd}two.\r\n\r\n## Second\r\n\r\nThree.\r\n")
+    assert [(s.title, s.body) for s in doc.sections] == [
+        ("Introduction", f"Intro{odd}more"), ("First", f"One{odd}two."), ("Second", "Three.")]
