@@ -235,6 +235,12 @@ def _wrong_type(tmp_path):
     return path
 
 
+def _too_many_sections(tmp_path):
+    path = tmp_path / "headings.md"
+    path.write_text("".join(f"## Heading {n}\n\nText.\n\n" for n in range(5000)))
+    return path
+
+
 def _zip_bomb(tmp_path):
     """A 150 KB .docx whose document unpacks to 150 MB of XML: refused from the zip's own table, never unpacked."""
     import zipfile
@@ -276,6 +282,7 @@ BAD = {
     "old .doc renamed": (_not_docx, "is not a Word document"),
     "Word document that unpacks to 150 MB": (_zip_bomb, "unpacks to more than"),
     "Word document cut short": (_broken_docx, "is not a readable Word document"),
+    "5000 sections": (_too_many_sections, "5000 sections; a post can have at most 1000"),
     "not a draft type": (_wrong_type, "choose a Markdown (.md), Word (.docx) or HTML (.html) file"),
 }
 
