@@ -358,3 +358,21 @@ def test_line_separators_inside_a_line_do_not_shift_the_cuts(odd):
     doc = split_markdown(f"Intro{odd}more\r\n\r\n## First\r\n\r\nOne{odd}two.\r\n\r\n## Second\r\n\r\nThree.\r\n")
     assert [(s.title, s.body) for s in doc.sections] == [
         ("Introduction", f"Intro{odd}more"), ("First", f"One{odd}two."), ("Second", "Three.")]
+
+
+def test_image_references_are_rewritten_exactly(ws, tmp_path):
+    # a.png is a prefix of a.png2; a\_b.png is written with a Markdown escape; the same image is used three times.
+    (tmp_path / "a.png").write_bytes(png("red"))
+    (tmp_path / "a.png2").write_bytes(png("blue"))
+    (tmp_path / "a_b.png").write_bytes(png("yellow"))
+    (tmp_path / "refs.md").write_text('## S\n\nStart.\n\n![one](a.png) ![two](a.png2) ![three](a\\_b.png) '
+                                      '![again](a.png "A title") ![angle](<a.png>)\n\n![ref][r]\n\n[r]: a.png\n')
+    result = import_file(ws, tmp_path / "refs.md")
+    body = post_detail(ws, result["post_id"])["sections"][0]["fields"]["draft"]
+
+    def name(color: str) -> str:
+        return f"images/{hashlib.sha256(png(color)).hexdigest()[:16]}.png"
+
+    red, blue, yellow = name("red"), name("blue"), name("yellow")
+    assert body == (f'Start.\n\n![one]({red}) ![two]({blue}) ![three]({yellow}) ![again]({red} "A title") '
+                    f'![angle]({red})\n\n![ref][r]\n\n[r]: {red}')
