@@ -207,3 +207,41 @@ def test_cli_import_then_export_as_a_user_runs_them(db_url, tmp_path):
     assert files[0].endswith("index.md") and len(files) == 3
     bad = wfdesk("import-post", str(tmp_path / "nothing.md"))
     assert bad.returncode == 2 and "does not exist" in bad.stderr and bad.stdout == ""
+
+
+# --- second pass: exports that must not destroy what is already in the folder ---------------------------------------
+
+def test_export_never_overwrites_a_different_file(ws, tmp_path):
+    # The editor exports next to the draft the post came from: the draft has the export's name but other text.
+    folder = tmp_path / "drafts"
+    folder.mkdir()
+    draft = folder / "my-trip.md"
+    draft.write_text("---\ntitle: My trip\n---\n## Day one\n\nWritten by hand.\n")
+    post = import_file(ws, draft)
+    section = post_detail(ws, post["post_id"])["sections"][0]
+    editing.save_field(ws, post["post_id"], section["id"], "draft", "Edited in the app.", section["locks"]["draft"])
+    exported = export_post(ws, post["post_id"], "markdown", folder)
+    assert draft.read_text() == "---\ntitle: My trip\n---\n## Day one\n\nWritten by hand.\n"
+    assert exported.files[0] == folder / "my-trip-2.md" and "Edited in the app." in exported.files[0].read_text()
+    assert any("my-trip.md" in line and "my-trip-2.md" in line for line in exported.summary())
+    # Exporting the same post again writes the same file: an identical file is not a reason for a new name.
+    assert export_post(ws, post["post_id"], "markdown", folder).files[0] == folder / "my-trip-2.md"
+    bundle_dir = tmp_path / "site"
+    (bundle_dir / "my-trip").mkdir(parents=True)
+    (bundle_dir / "my-trip" / "index.md").write_text("someone else's page")
+    bundle = export_post(ws, post["post_id"], "bundle", bundle_dir)
+    assert bundle.files[0] == bundle_dir / "my-trip-2" / "index.md"
+    assert (bundle_dir / "my-trip" / "index.md").read_text() == "someone else's page"
+
+
+@pytest.mark.parametrize(("title", "name"), [("CON", "con-post.md"), ("nul", "nul-post.md"), ("Com1", "com1-post.md"),
+                                             ("../../x", "x.md"), ("..", "post.md"), ("LPT9.", "lpt9-post.md")])
+def test_export_file_names_are_safe_on_every_system(ws, tmp_path, title, name):
+    from wfdesk.db.models import Post
+
+    (tmp_path / "d.md").write_text("## S\n\nText.\n")
+    post_id = import_file(ws, tmp_path / "d.md")["post_id"]
+    with ws.db.session() as s:
+        s.get(Post, post_id).title = title
+    exported = export_post(ws, post_id, "markdown", tmp_path / "out")
+    assert exported.files[0] == tmp_path / "out" / name
