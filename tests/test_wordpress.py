@@ -227,3 +227,16 @@ def test_media_map_is_kept_per_site(ws, wp, post):
     assert execute_step_script(_step(ws, wp.site_url), post["post_id"], {})["success"]
     media = json.loads(_fields(ws, post["post_id"])[pf.WORDPRESS_MEDIA])
     assert list(media) == [wp.site_url] and len(media[wp.site_url]) == 2
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_site_that_redirects_elsewhere_is_named_and_nothing_follows_it(ws, wp, post, status):
+    # Another site that would accept the same user: neither the password nor the post may reach it.
+    with WordPressServer() as other:
+        other.add_user("editor", PASSWORD)
+        wp.redirect = (status, other.site_url)
+        error = _failed(ws, wp, post, _step(ws, wp.site_url))
+        assert other.requests == [] and not other.posts and not other.media
+    assert f"sends its requests on to {other.site_url}" in error and "site address" in error
+    assert PASSWORD not in error and PASSWORD.replace(" ", "") not in error
+    assert pf.WORDPRESS_POST_ID not in _fields(ws, post["post_id"])

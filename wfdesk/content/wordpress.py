@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -83,7 +83,9 @@ class WordPressClient:
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         url = f"{self.site}{API}{path}"
         try:
-            resp = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            # Redirects are not followed: a POST would turn into a GET (nothing saved, a puzzling answer) and the
+            # application password is not for another address. The editor is told where the site went.
+            resp = self.session.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
         except requests.Timeout:
             raise UnitError(f"{self.host} did not answer within {self.timeout:g} s while trying to {what}; "
                             f"try again later") from None
@@ -91,6 +93,11 @@ class WordPressClient:
             raise UnitError(f"cannot reach {self.host} to {what}: check the site address and the network") from None
         except requests.RequestException as exc:
             raise UnitError(f"could not {what} on {self.host}: {exc}") from None
+        if resp.is_redirect:
+            target = _site_of(urljoin(url, resp.headers.get("location", "")))
+            raise UnitError(f"{self.host} sends its requests on to {target}, so wfdesk could not {what}. If that is "
+                            f"where the site now is, put that address as the site address in the step; nothing was "
+                            f"sent there.")
         if resp.status_code >= 400:
             raise self._error(resp, what)
         try:
@@ -124,3 +131,12 @@ class WordPressClient:
                                  f"REST API enabled?)")
             return NotFound(f"The post is no longer on {self.host}.{said}")
         return UnitError(f"{self.host} answered {status} when trying to {what}.{said or ' ' + resp.text[:200]}")
+
+
+def _site_of(url: str) -> str:
+    """The site's address in a redirect's target: what comes before its REST API path."""
+    head, sep, _ = url.partition(API.split("/v2")[0])
+    if sep:
+        return head.rstrip("/")
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url[:200]
