@@ -376,3 +376,19 @@ def test_image_references_are_rewritten_exactly(ws, tmp_path):
     red, blue, yellow = name("red"), name("blue"), name("yellow")
     assert body == (f'Start.\n\n![one]({red}) ![two]({blue}) ![three]({yellow}) ![again]({red} "A title") '
                     f'![angle]({red})\n\n![ref][r]\n\n[r]: {red}')
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_draft_saved_as_unicode_by_notepad_is_read(ws, tmp_path, encoding):
+    # Windows Notepad's "Unicode" is UTF-16 with a byte order mark: text, not a binary file.
+    bom = {"utf-16": b"", "utf-16-be": "\ufeff".encode("utf-16-be"), "utf-32": b""}[encoding]
+    (tmp_path / "notes.md").write_bytes(bom + "## Café\r\n\r\nNaïve résumé.\r\n".encode(encoding))
+    result = import_file(ws, tmp_path / "notes.md")
+    assert [s["title"] for s in result["sections"]] == ["Café"]
+    assert post_detail(ws, result["post_id"])["sections"][0]["fields"]["draft"] == "Naïve résumé."
+
+
+def test_a_draft_in_an_old_encoding_says_what_to_do(ws, tmp_path):
+    (tmp_path / "old.md").write_bytes("## Café\n\nNaïve.\n".encode("cp1252"))
+    with pytest.raises(DraftError, match="not saved as UTF-8.*save it again with the encoding UTF-8"):
+        import_file(ws, tmp_path / "old.md")

@@ -6,6 +6,7 @@ URIs) and markdownify (HTML → Markdown). Nothing here touches the database.
 
 from __future__ import annotations
 
+import codecs
 import io
 import zipfile
 from dataclasses import dataclass, field
@@ -152,13 +153,24 @@ def _check_unpacked_size(data: bytes, name: str) -> None:
 
 
 def _decode_text(data: bytes, name: str) -> str:
-    if b"\x00" in data[:8192]:
-        raise DraftError(f"“{name}” is not a text file (it looks like a binary file).")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DraftError(f"“{name}” is not a UTF-8 text file (it looks like a binary file or another "
-                         f"encoding).") from None
-    if not text.strip():
+    # A byte order mark says the encoding: Notepad's "Unicode" (UTF-16) is text, though full of zero bytes.
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                raise DraftError(f"“{name}” says it is {encoding.upper()} text but is damaged.") from None
+            break
+    else:
+        if b"\x00" in data[:8192]:
+            raise DraftError(f"“{name}” is not a text file (it looks like a binary file).")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise DraftError(f"“{name}” is not saved as UTF-8 (it may be in an older encoding such as Windows-1252, "
+                             f"or not text at all). Open it in your editor, save it again with the encoding UTF-8 "
+                             f"and try again.") from None
+    if not text.strip("\ufeff \t\r\n"):
         raise DraftError(f"“{name}” is empty.")
     return text
