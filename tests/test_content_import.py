@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -392,3 +393,26 @@ def test_a_draft_in_an_old_encoding_says_what_to_do(ws, tmp_path):
     (tmp_path / "old.md").write_bytes("## Café\n\nNaïve.\n".encode("cp1252"))
     with pytest.raises(DraftError, match="not saved as UTF-8.*save it again with the encoding UTF-8"):
         import_file(ws, tmp_path / "old.md")
+
+
+def test_hugo_toml_front_matter_is_read_like_yaml(ws, tmp_path):
+    (tmp_path / "hugo.md").write_text("+++\ntitle = 'From Hugo'\ntags = ['a', 'b']\ndate = 2024-05-01\n"
+                                      "[params]\nmood = 'calm'\n+++\n## S\n\nText.\n")
+    result = import_file(ws, tmp_path / "hugo.md")
+    post = post_detail(ws, result["post_id"])
+    assert post["title"] == "From Hugo" and [s["title"] for s in result["sections"]] == ["S"]
+    assert post["sections"][0]["fields"]["draft"] == "Text."
+    assert load_front_matter(post["fields"][FRONT_MATTER]) == {"tags": ["a", "b"], "date": datetime.date(2024, 5, 1),
+                                                               "params": {"mood": "calm"}}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("+++\ntitle = \n+++\n## S\n\nText.\n", "is not valid TOML (line 2"),
+    ("+++\ntitle = 'x'\n\n## S\n\nText.\n", "is not closed: add a line with +++ after it"),
+])
+def test_broken_toml_front_matter_is_named(ws, tmp_path, text, message):
+    (tmp_path / "hugo.md").write_text(text)
+    before = _counts(ws)
+    with pytest.raises(DraftError, match=re.escape(message)):
+        import_file(ws, tmp_path / "hugo.md")
+    assert _counts(ws) == before

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,9 @@ def from_markdown(text: str, name: str) -> DraftText:
     meta: Any = {}
     body = text
     handler = frontmatter.detect_format(text, frontmatter.handlers)
-    if handler is not None:
+    if re.match(r"\+\+\+[ \t]*\r?\n", text):  # Hugo's TOML front matter (python-frontmatter's needs `toml`)
+        meta, body = _toml_front_matter(text, broken)
+    elif handler is not None:
         try:
             raw, body = handler.split(text)
             meta = handler.load(raw) if raw.strip() else {}
@@ -100,6 +103,21 @@ def from_markdown(text: str, name: str) -> DraftText:
     if not body.strip():
         raise DraftError(f"“{name}” has front matter but no text." if meta else f"“{name}” is empty.")
     return DraftText(markdown=body, name=name, front_matter=dict(meta))
+
+
+def _toml_front_matter(text: str, broken: str) -> tuple[dict[str, Any], str]:
+    import tomllib
+
+    closing = re.search(r"^\+\+\+[ \t]*$", text[3:], re.MULTILINE)
+    if closing is None:
+        raise DraftError(f"{broken} is not closed: add a line with +++ after it.")
+    raw, body = text[3:3 + closing.start()], text[3 + closing.end():]
+    try:
+        return tomllib.loads(raw.replace("\r\n", "\n")), body
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        where = f" (line {line.group(1)})" if line else ""
+        raise DraftError(f"{broken} is not valid TOML{where}. Fix it or remove it.") from None
 
 
 def from_html(text: str, name: str) -> DraftText:
