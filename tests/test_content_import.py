@@ -416,3 +416,14 @@ def test_broken_toml_front_matter_is_named(ws, tmp_path, text, message):
     with pytest.raises(DraftError, match=re.escape(message)):
         import_file(ws, tmp_path / "hugo.md")
     assert _counts(ws) == before
+
+
+def test_front_matter_that_expands_a_billion_times_is_refused(ws, tmp_path):
+    # "Billion laughs": nine levels of aliases; printing it (the HTML export's meta tags) would never end.
+    levels = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    levels += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 10)]
+    (tmp_path / "laughs.md").write_text("---\n" + "\n".join(levels) + "\n---\n## S\n\nText.\n")
+    before = _counts(ws)
+    with pytest.raises(DraftError, match="repeats values with YAML anchors"):
+        import_file(ws, tmp_path / "laughs.md")
+    assert _counts(ws) == before

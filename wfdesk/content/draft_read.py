@@ -86,7 +86,15 @@ def from_markdown(text: str, name: str) -> DraftText:
     elif handler is not None:
         try:
             raw, body = handler.split(text)
+            if isinstance(handler, frontmatter.YAMLHandler) and any(
+                    isinstance(event, yaml.AliasEvent) for event in yaml.parse(raw)):
+                # An alias repeats a value by reference; nested ones grow exponentially when printed (a page's
+                # meta tags, the export dialog). Front matter has no need of them.
+                raise DraftError(f"{broken} repeats values with YAML anchors and aliases (&name, *name); write "
+                                 f"each value out instead.")
             meta = handler.load(raw) if raw.strip() else {}
+        except DraftError:
+            raise
         except yaml.YAMLError as exc:
             where = getattr(exc, "problem_mark", None)
             line = f" (line {where.line + 1})" if where is not None else ""
