@@ -427,3 +427,17 @@ def test_front_matter_that_expands_a_billion_times_is_refused(ws, tmp_path):
     with pytest.raises(DraftError, match="repeats values with YAML anchors"):
         import_file(ws, tmp_path / "laughs.md")
     assert _counts(ws) == before
+
+
+def test_html_text_that_shows_a_tag_stays_text(ws, tmp_path):
+    # A page about HTML shows "<script>" as words (&lt;script&gt;); in the Markdown it must not become a real tag
+    # that a static site generator would pass through to its page.
+    (tmp_path / "howto.html").write_text("<h2>Tags</h2><p>Write &lt;script&gt;alert(1)&lt;/script&gt; and "
+                                         "&lt;!-- a comment --&gt;; 3 &lt; 4 &amp; <code>&lt;b&gt;</code>.</p>")
+    result = import_file(ws, tmp_path / "howto.html")
+    body = post_detail(ws, result["post_id"])["sections"][0]["fields"]["draft"]
+    assert body == "Write \\<script>alert(1)\\</script> and \\<!-- a comment -->; 3 < 4 & `<b>`."
+    from wfdesk.content.markdown import render_html
+
+    assert render_html(body) == ("<p>Write &lt;script&gt;alert(1)&lt;/script&gt; and &lt;!-- a comment --&gt;; "
+                                 "3 &lt; 4 &amp; <code>&lt;b&gt;</code>.</p>\n")

@@ -7,6 +7,7 @@ URIs) and markdownify (HTML → Markdown). Nothing here touches the database.
 from __future__ import annotations
 
 import codecs
+import functools
 import io
 import re
 import zipfile
@@ -142,11 +143,25 @@ def from_html(text: str, name: str) -> DraftText:
 
 
 def html_to_markdown(html: str) -> str:
-    from markdownify import markdownify
-
     # ATX headings (## Title) so the splitter and a person read the same thing; "-" bullets as most editors write.
-    return markdownify(html, heading_style="ATX", bullets="-", escape_underscores=False, escape_asterisks=False,
-                       keep_inline_images_in=["td", "th", "li", "a"]).strip() + "\n"
+    return _converter()(heading_style="ATX", bullets="-", escape_underscores=False, escape_asterisks=False,
+                        keep_inline_images_in=["td", "th", "li", "a"]).convert(html).strip() + "\n"
+
+
+@functools.cache
+def _converter() -> type:
+    from markdownify import MarkdownConverter
+
+    class TextStaysText(MarkdownConverter):
+        """What a page showed as text stays text: "&lt;script&gt;" on the page is words, and must not become a tag
+        (or an entity) that a static site generator passes through. markdownify's escape_misc would also escape
+        every -, + and . of ordinary prose."""
+
+        def escape(self, text: str, parent_tags: Any) -> str:
+            text = super().escape(text, parent_tags)
+            return re.sub(r"&(?=#?\w+;)", r"\\&", re.sub(r"<(?=[A-Za-z/!?])", r"\\<", text))
+
+    return TextStaysText
 
 
 def word_to_markdown(data: bytes, name: str) -> str:
