@@ -116,3 +116,12 @@ def test_an_answer_discarded_after_cancel_leaves_no_file(demo, loopback):
     result = execute_step_script(2, 53, {"section_ids": [711]}, cancel=cancel)
     assert result["results"][0]["status"] == "cancelled"
     assert stored_files(demo) == []
+
+
+def test_a_redirect_loop_on_the_same_origin_ends_with_a_message(demo, loopback):
+    loopback.image_mode = "url"
+    loopback.fail = redirect_files_to(lambda r: r.path)  # the image's address redirects to itself, forever
+    entry = run_images()["results"][0]
+    assert entry["status"] == "error" and "redirected more than 5 times" in entry["error"]
+    assert loopback.count("/files/") == 6  # the first request and five redirects, then it stops
+    assert stored_files(demo) == []
