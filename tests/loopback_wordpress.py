@@ -5,7 +5,8 @@ is 401 `incorrect_password`, none is 401 `rest_cannot_create`), a user without t
 `rest_cannot_create`, an upload without Content-Disposition is 400 `rest_upload_no_content_disposition`, a missing
 post is 404 `rest_post_invalid_id`, an unknown route 404 `rest_no_route`; bodies above `max_upload` get the HTML 413
 page a front nginx sends (`client_max_body_size`); `delay` makes every answer slow (timeouts);
-`redirect` sends every request elsewhere (a site that moved). Dates are GMT
+`redirect` sends every request elsewhere (a site that moved), `answer` gives every request the same raw
+answer. Dates are GMT
 `YYYY-MM-DDTHH:MM:SS` and `modified_gmt` moves on every change. Standard library only.
 
     with WordPressServer() as wp:
@@ -70,6 +71,7 @@ class WordPressServer:
             self.max_upload: int | None = None
             self.delay = 0.0
             self.redirect: tuple[int, str] | None = None  # (status, address): every request is sent there
+            self.answer: tuple[int, str, bytes] | None = None  # (status, content type, body) for every request
 
     def add_user(self, name: str, app_password: str, caps: set[str] | None = None) -> None:
         """An application password as WordPress shows it (groups of four); it is accepted with or without spaces."""
@@ -101,6 +103,9 @@ class WordPressServer:
             if generation != self.generation:  # a slow request of an earlier test must not land in this one
                 return 503, {"Content-Type": "text/plain"}, b"reset"
             self.requests.append({"method": method, "path": path, "headers": headers, "size": len(body)})
+            if self.answer is not None:  # a site that is not (or not only) WordPress: a cache page, a PHP error
+                status, ctype, payload = self.answer
+                return status, {"Content-Type": ctype}, payload
             if self.redirect is not None:  # a site that moved (http → https, another host), as its server says
                 status, target = self.redirect
                 return status, {"Location": f"{target.rstrip('/')}{path}", "Content-Type": "text/html"}, b""

@@ -240,3 +240,26 @@ def test_a_site_that_redirects_elsewhere_is_named_and_nothing_follows_it(ws, wp,
     assert f"sends its requests on to {other.site_url}" in error and "site address" in error
     assert PASSWORD not in error and PASSWORD.replace(" ", "") not in error
     assert pf.WORDPRESS_POST_ID not in _fields(ws, post["post_id"])
+
+
+PHP_FATAL = (b"<!DOCTYPE html>\n<html><head><title>WordPress &rsaquo; Error</title><style>body{color:#444}</style>"
+             b"</head><body id=\"error-page\"><div class=\"wp-die-message\"><p>There has been a critical error on this "
+             b"website.</p></div></body></html>")
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    ((200, "text/html; charset=UTF-8", b"<html><body>Welcome to my blog</body></html>"),
+     "did not answer like a WordPress site"),
+    ((200, "application/json", b'"ok"'), "did not answer like a WordPress site"),
+    ((200, "application/json", b"[1, 2, 3]"), "did not answer like a WordPress site"),
+    ((500, "text/html; charset=UTF-8", PHP_FATAL), "answered 500 when trying to upload the image"),
+    ((502, "text/html", b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+                        b"</h1></center><hr><center>nginx</center></body></html>"), "answered 502"),
+])
+def test_answers_that_are_not_wordpress_json_are_plain_messages(ws, wp, post, answer, words):
+    wp.answer = answer
+    error = _failed(ws, wp, post, _step(ws, wp.site_url))
+    assert words in error
+    assert "<" not in error and "{" not in error and "Error:" not in error, error
+    if answer[0] == 500:
+        assert "There has been a critical error on this website." in error

@@ -73,7 +73,8 @@ class WordPressClient:
         try:
             media = {"id": int(answer["id"]), "url": str(answer.get("source_url") or answer.get("link") or "")}
         except (KeyError, TypeError, ValueError):
-            raise UnitError(f"{self.host} did not answer the upload like a WordPress site") from None
+            raise UnitError(f"{self.host} did not answer like a WordPress site while trying to upload the image "
+                            f"{filename} (is the address right?)") from None
         if alt:
             self._call("POST", f"/media/{media['id']}", f"set the alt text of {filename}", json={"alt_text": alt})
         return media
@@ -130,7 +131,18 @@ class WordPressClient:
                 return UnitError(f"{self.host} has no WordPress REST API at {API} (is the address right, and is the "
                                  f"REST API enabled?)")
             return NotFound(f"The post is no longer on {self.host}.{said}")
-        return UnitError(f"{self.host} answered {status} when trying to {what}.{said or ' ' + resp.text[:200]}")
+        return UnitError(f"{self.host} answered {status} when trying to {what}.{said or _plain(resp)}")
+
+
+def _plain(resp: requests.Response) -> str:
+    """An error page in a few plain words (a PHP fatal error page, a proxy's 502), never its HTML."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(resp.text[:20000], "html.parser")
+    for tag in soup(["head", "style", "script", "title"]):
+        tag.decompose()
+    words = " ".join(soup.get_text(" ").split())
+    return f" The site said: “{words[:200]}”" if words else ""
 
 
 def _site_of(url: str) -> str:
