@@ -6,8 +6,8 @@ is 401 `incorrect_password`, none is 401 `rest_cannot_create`), a user without t
 post is 404 `rest_post_invalid_id`, an unknown route 404 `rest_no_route`; bodies above `max_upload` get the HTML 413
 page a front nginx sends (`client_max_body_size`); `delay` makes every answer slow (timeouts);
 `redirect` sends every request elsewhere (a site that moved), `answer` gives every request the same raw
-answer. Dates are GMT
-`YYYY-MM-DDTHH:MM:SS` and `modified_gmt` moves on every change. Standard library only.
+answer, `link_for` sets the link a post reports. Dates are GMT `YYYY-MM-DDTHH:MM:SS` and `modified_gmt` moves on
+every change. Standard library only.
 
     with WordPressServer() as wp:
         wp.add_user("editor", "abcd EFGH 1234 ijkl MNOP 6789")
@@ -72,6 +72,7 @@ class WordPressServer:
             self.delay = 0.0
             self.redirect: tuple[int, str] | None = None  # (status, address): every request is sent there
             self.answer: tuple[int, str, bytes] | None = None  # (status, content type, body) for every request
+            self.link_for: Any = None  # post id -> the `link` the site reports (a hostile or odd site)
 
     def add_user(self, name: str, app_password: str, caps: set[str] | None = None) -> None:
         """An application password as WordPress shows it (groups of four); it is accepted with or without spaces."""
@@ -186,6 +187,8 @@ class WordPressServer:
         if "featured_media" in data:
             post["featured_media"] = data["featured_media"]
         post["modified"] = post["modified_gmt"] = now
+        if self.link_for is not None:
+            post["link"] = self.link_for(item)
         return _json(code, post)
 
     def _save_media(self, item: int | None, user: str | None, headers: dict[str, str], body: bytes):

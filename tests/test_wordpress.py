@@ -263,3 +263,14 @@ def test_answers_that_are_not_wordpress_json_are_plain_messages(ws, wp, post, an
     assert "<" not in error and "{" not in error and "Error:" not in error, error
     if answer[0] == 500:
         assert "There has been a critical error on this website." in error
+
+
+@pytest.mark.parametrize("link", ["file:///home/editor/.bashrc", "javascript:alert(1)", "smb://host/share/x.exe"])
+def test_a_post_link_that_is_not_a_web_address_is_not_kept(ws, wp, post, link):
+    # The panel shows the link as a clickable link: only a web address may be opened from it.
+    wp.link_for = lambda item: link
+    result = execute_step_script(_step(ws, wp.site_url), post["post_id"], {})
+    assert result["success"], result
+    fields = _fields(ws, post["post_id"])
+    assert fields[pf.WORDPRESS_POST_ID] == str(next(iter(wp.posts)))
+    assert fields.get(pf.WORDPRESS_LINK, "") == "" and link not in json.dumps(result)

@@ -27,7 +27,10 @@ class RemotePost:
     @classmethod
     def from_json(cls, data: Any, site: str) -> RemotePost:
         try:
-            return cls(id=int(data["id"]), link=str(data.get("link") or ""), status=str(data.get("status") or ""),
+            link = str(data.get("link") or "")
+            # The panel shows it as a link to click: only a web address, never file:, javascript: or a share.
+            link = link if urlsplit(link).scheme in ("http", "https") else ""
+            return cls(id=int(data["id"]), link=link, status=str(data.get("status") or ""),
                        modified_gmt=str(data.get("modified_gmt") or ""),
                        featured_media=int(data.get("featured_media") or 0))
         except (KeyError, TypeError, ValueError):
