@@ -245,3 +245,19 @@ def test_export_file_names_are_safe_on_every_system(ws, tmp_path, title, name):
         s.get(Post, post_id).title = title
     exported = export_post(ws, post_id, "markdown", tmp_path / "out")
     assert exported.files[0] == tmp_path / "out" / name
+
+
+def test_section_titles_written_in_the_app_survive_the_markdown_round_trip(ws, tmp_path):
+    from wfdesk.db.models import PostSection
+
+    titles = ["Intro ##", "Use `code` here", "*Stars*", "C# & F#", "snake_case_name", "[not](a link)",
+              "<b>not bold</b>", "Q&amp;A", "100% \\ done", "Ends with a backslash \\"]
+    (tmp_path / "d.md").write_text("".join(f"## S{n}\n\nText {n}.\n\n" for n in range(len(titles))))
+    post_id = import_file(ws, tmp_path / "d.md")["post_id"]
+    with ws.db.session() as s:
+        for section, title in zip(post_detail(ws, post_id)["sections"], titles, strict=True):
+            s.get(PostSection, section["id"]).title = title
+    exported = export_post(ws, post_id, "markdown", tmp_path / "out")
+    again = post_detail(ws, import_file(ws, exported.files[0])["post_id"])
+    assert [s["title"] for s in again["sections"]] == titles
+    assert [s["fields"]["draft"] for s in again["sections"]] == [f"Text {n}." for n in range(len(titles))]
