@@ -261,3 +261,17 @@ def test_section_titles_written_in_the_app_survive_the_markdown_round_trip(ws, t
     again = post_detail(ws, import_file(ws, exported.files[0])["post_id"])
     assert [s["title"] for s in again["sections"]] == titles
     assert [s["fields"]["draft"] for s in again["sections"]] == [f"Text {n}." for n in range(len(titles))]
+
+
+def test_front_matter_with_dates_and_nested_values_round_trips(ws, tmp_path):
+    text = ("---\ntitle: Dated\ndate: 2024-01-05T10:00:00+02:00\nlastmod: 2024-02-01\npublishDate: 2024-01-05T08:00:00Z\n"
+            "tags: [a, b]\nparams:\n  series: {name: Trips, part: 2}\n  empty: null\n  flag: true\n"
+            "aliases:\n  - /old/path/\nweight: 1.5\n---\n## S\n\nText.\n")
+    (tmp_path / "dated.md").write_text(text)
+    first = import_file(ws, tmp_path / "dated.md")
+    exported = export_post(ws, first["post_id"], "markdown", tmp_path / "out")
+    again = import_file(ws, exported.files[0])
+    original, back = (frontmatter.loads(text).metadata, frontmatter.loads(exported.files[0].read_text()).metadata)
+    assert {k: v for k, v in back.items() if k != "status"} == original
+    assert post_detail(ws, again["post_id"])["fields"]["front_matter"] == \
+        post_detail(ws, first["post_id"])["fields"]["front_matter"]
