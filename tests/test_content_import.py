@@ -201,6 +201,13 @@ def _absolute_image(tmp_path):
     return path
 
 
+def _windows_path_image(tmp_path):
+    folder = draft_folder(tmp_path)
+    path = folder / "windows.md"
+    path.write_text("## S\n\n![x](C:\\Users\\morag\\Pictures\\glen.png)\n")
+    return path
+
+
 def _symlinked_image(tmp_path):
     folder = draft_folder(tmp_path)
     os.symlink(tmp_path / "outside.png", folder / "images" / "link.png")
@@ -277,6 +284,7 @@ BAD = {
     "front matter never closed": (_unclosed_front_matter, "is not closed"),
     "image outside the folder": (_outside_image, "outside the draft's folder"),
     "absolute image path": (_absolute_image, "outside the draft's folder"),
+    "Windows path to an image": (_windows_path_image, "outside the draft's folder"),
     "image through a symlink": (_symlinked_image, "outside the draft's folder"),
     "missing image": (_missing_image, "images/nothing-here.png, which is not there"),
     "not an image": (_not_an_image, "cannot be used"),

@@ -102,6 +102,10 @@ def _leading_image_lines(tokens) -> tuple[int, int] | None:
 def _load(src: str, alt: str, base_dir: Path | None, draft_name: str, notes: list[str]) -> DraftImage | None:
     if src.startswith("data:"):
         data, source = _data_uri(src, draft_name), "an image embedded in the draft"
+    elif re.match(r"^[a-z]:[\\/]", src, re.IGNORECASE) or src.startswith("\\\\"):
+        raise DraftError(f"“{draft_name}” refers to the image {src}, which is outside the draft's folder (a path "
+                         f"on this computer). Put the image in the draft's folder (or a folder inside it) and refer "
+                         f"to it from there.")
     elif re.match(r"^([a-z][a-z0-9+.-]*:|//)", src, re.IGNORECASE):
         notes.append(f"The image {src} is on the web; it is left as a link, not copied.")
         return None
