@@ -274,3 +274,18 @@ def test_a_post_link_that_is_not_a_web_address_is_not_kept(ws, wp, post, link):
     fields = _fields(ws, post["post_id"])
     assert fields[pf.WORDPRESS_POST_ID] == str(next(iter(wp.posts)))
     assert fields.get(pf.WORDPRESS_LINK, "") == "" and link not in json.dumps(result)
+
+
+def test_an_image_deleted_from_the_media_library_is_uploaded_again(ws, wp, post):
+    step = _step(ws, wp.site_url)
+    assert execute_step_script(step, post["post_id"], {})["success"]
+    remote = next(iter(wp.posts.values()))
+    featured = remote["featured_media"]
+    del wp.media[featured]  # someone tidied the media library on the site
+    result = execute_step_script(step, post["post_id"], {})
+    assert result["success"], result
+    remote = next(iter(wp.posts.values()))
+    assert remote["featured_media"] in wp.media and remote["featured_media"] != featured
+    assert len(wp.media) == 2  # only the deleted one went up again
+    assert all(m["source_url"] in remote["content"]["raw"] for m in wp.media.values())
+    assert result["results"][0]["metadata"]["uploaded"] == 1

@@ -69,6 +69,14 @@ class WordPressClient:
 
     # --- media ----------------------------------------------------------------------------------------------
 
+    def media_exists(self, media_id: int) -> bool:
+        """Still in the site's media library (someone may have deleted it there since it was uploaded)?"""
+        try:
+            self._call("GET", f"/media/{int(media_id)}", "check an uploaded image")
+        except NotFound:
+            return False
+        return True
+
     def upload_media(self, filename: str, data: bytes, mime: str, alt: str) -> dict[str, Any]:
         """Upload one image (raw body with Content-Disposition, as the media endpoint takes it); {"id", "url"}."""
         headers = {"Content-Type": mime, "Content-Disposition": f'attachment; filename="{filename}"'}

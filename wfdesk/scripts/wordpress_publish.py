@@ -1,7 +1,8 @@
 """`wordpress_publish`: the post's sections as a WordPress **draft**, created once and updated on re-publish.
 
 One unit for the whole post. Its accepted images are uploaded as media once per site (the sha256 → media id map is
-kept on the post), the first one is the featured image. The remote post's id and modified_gmt are kept on the post;
+kept on the post; one deleted from the site's media library since is uploaded again), the first one is the
+featured image. The remote post's id and modified_gmt are kept on the post;
 a remote post changed since our last publish is reported, never overwritten silently.
 """
 
@@ -94,7 +95,9 @@ class WordPressPublishHandler(SectionHandler):
                 if cancel.cancelled:
                     raise UnitError("cancelled")
                 if image.sha256 in media:
-                    continue
+                    if client.media_exists(media[image.sha256].get("id", 0)):
+                        continue
+                    del media[image.sha256]  # deleted from the site's media library: uploaded again
                 media[image.sha256] = client.upload_media(image.name.rsplit("/", 1)[-1], image.path.read_bytes(),
                                                           image.mime, image.alt)
                 uploaded += 1
