@@ -289,3 +289,15 @@ def test_an_image_deleted_from_the_media_library_is_uploaded_again(ws, wp, post)
     assert len(wp.media) == 2  # only the deleted one went up again
     assert all(m["source_url"] in remote["content"]["raw"] for m in wp.media.values())
     assert result["results"][0]["metadata"]["uploaded"] == 1
+
+
+def test_a_remote_post_in_the_trash_gets_a_new_draft(ws, wp, post):
+    step = _step(ws, wp.site_url)
+    assert execute_step_script(step, post["post_id"], {})["success"]
+    trashed = next(iter(wp.posts))
+    wp.posts[trashed]["status"] = "trash"  # moved to the bin in wp-admin: updating it would hide the work there
+    result = execute_step_script(step, post["post_id"], {})
+    assert result["success"], result
+    assert "in the site's trash" in result["results"][0]["metadata"]["notes"][0]
+    new_id = int(_fields(ws, post["post_id"])[pf.WORDPRESS_POST_ID])
+    assert new_id != trashed and wp.posts[new_id]["status"] == "draft" and wp.posts[trashed]["status"] == "trash"

@@ -83,7 +83,10 @@ class WordPressPublishHandler(SectionHandler):
                 except NotFound:
                     notes.append(f"the earlier draft (id {remote_id}) is gone from the site; a new draft was made")
                     remote_id = None
-                else:
+                if remote_id and remote.status == "trash":
+                    notes.append(f"the earlier draft (id {remote_id}) is in the site's trash; a new draft was made")
+                    remote_id = None
+                elif remote_id:
                     remembered = kept.get(pf.WORDPRESS_MODIFIED_GMT)
                     if remembered and remote.modified_gmt != remembered and not params.overwrite_remote_changes:
                         raise UnitError(
