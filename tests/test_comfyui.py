@@ -271,3 +271,12 @@ def test_a_redirect_to_another_server_is_not_followed(ws_comfy, comfy):
         assert other.requests == []
     entry = result["results"][0]
     assert entry["status"] == "error" and "answered 302" in entry["error"]
+
+
+def test_an_image_larger_than_the_limit_is_not_read_whole(ws_comfy, comfy):
+    from wfdesk.providers.comfyui import MAX_VIEW_BYTES
+
+    comfy.image_bytes = make_png("x", 0, 8, 8) + b"\x00" * MAX_VIEW_BYTES  # a 50 MB tail after a small picture
+    entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
+    assert entry["status"] == "error" and "larger than 50 MB" in entry["error"]
+    assert stored_files(ws_comfy) == []
