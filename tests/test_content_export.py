@@ -264,8 +264,9 @@ def test_section_titles_written_in_the_app_survive_the_markdown_round_trip(ws, t
 
 
 def test_front_matter_with_dates_and_nested_values_round_trips(ws, tmp_path):
-    text = ("---\ntitle: Dated\ndate: 2024-01-05T10:00:00+02:00\nlastmod: 2024-02-01\npublishDate: 2024-01-05T08:00:00Z\n"
-            "tags: [a, b]\nparams:\n  series: {name: Trips, part: 2}\n  empty: null\n  flag: true\n"
+    text = ("---\ntitle: Dated\ndate: 2024-01-05T10:00:00+02:00\nlastmod: 2024-02-01\n"
+            "publishDate: 2024-01-05T08:00:00Z\ntags: [a, b]\n"
+            "params:\n  series: {name: Trips, part: 2}\n  empty: null\n  flag: true\n"
             "aliases:\n  - /old/path/\nweight: 1.5\n---\n## S\n\nText.\n")
     (tmp_path / "dated.md").write_text(text)
     first = import_file(ws, tmp_path / "dated.md")
@@ -275,3 +276,16 @@ def test_front_matter_with_dates_and_nested_values_round_trips(ws, tmp_path):
     assert {k: v for k, v in back.items() if k != "status"} == original
     assert post_detail(ws, again["post_id"])["fields"]["front_matter"] == \
         post_detail(ws, first["post_id"])["fields"]["front_matter"]
+
+
+def test_a_folder_that_cannot_be_written_is_a_plain_message(ws, tmp_path, imported):
+    from wfdesk.content.draft_read import DraftError
+
+    result, _ = imported
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    with pytest.raises(DraftError) as err:
+        export_post(ws, result["post_id"], "markdown", tmp_path / "notes.txt" / "out")
+    message = str(err.value)
+    assert "cannot write" in message.lower() and "notes.txt" in message
+    assert "Errno" not in message and "Error" not in message
+    assert not list(tmp_path.glob("**/a-week-in-the-highlands*"))

@@ -59,6 +59,14 @@ def export_post(ws: Workspace, post_id: int, fmt: str, out_dir: Path, body_field
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise DraftError(f"{out_dir} is a file, not a folder.")
+    try:
+        return _export(post, fmt, out_dir)
+    except OSError as exc:  # a folder that is a file, no permission, a full disk: said in words, not errno
+        reason = (exc.strerror or "the system refused").lower()
+        raise DraftError(f"Cannot write the export into {out_dir}: {reason}. Choose another folder.") from None
+
+
+def _export(post: ExportPost, fmt: str, out_dir: Path) -> ExportResult:
     slug = slugify(post.title)
     notes: list[str] = []
     if fmt == "markdown":
