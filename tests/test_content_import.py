@@ -249,6 +249,12 @@ def _too_many_sections(tmp_path):
     return path
 
 
+def _deeply_nested_html(tmp_path):
+    path = tmp_path / "deep.html"
+    path.write_text("<html><body>" + "<div>" * 3000 + "<h2>Deep</h2><p>Text.</p>" + "</div>" * 3000 + "</body></html>")
+    return path
+
+
 def _zip_bomb(tmp_path):
     """A 150 KB .docx whose document unpacks to 150 MB of XML: refused from the zip's own table, never unpacked."""
     import zipfile
@@ -292,6 +298,7 @@ BAD = {
     "Word document that unpacks to 150 MB": (_zip_bomb, "unpacks to more than"),
     "Word document cut short": (_broken_docx, "is not a readable Word document"),
     "5000 sections": (_too_many_sections, "5000 sections; a post can have at most 1000"),
+    "HTML nested 3000 levels deep": (_deeply_nested_html, "“deep.html” is nested too deeply"),
     "not a draft type": (_wrong_type, "choose a Markdown (.md), Word (.docx) or HTML (.html) file"),
 }
 

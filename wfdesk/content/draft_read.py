@@ -136,16 +136,21 @@ def from_html(text: str, name: str) -> DraftText:
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     for tag in soup(["script", "style", "head", "noscript", "template"]):
         tag.decompose()
-    markdown = html_to_markdown(str(soup.body or soup))
+    markdown = html_to_markdown(str(soup.body or soup), name)
     if not markdown.strip():
         raise DraftError(f"“{name}” has no text.")
     return DraftText(markdown=markdown, name=name, title_hint=title or None)
 
 
-def html_to_markdown(html: str) -> str:
+def html_to_markdown(html: str, name: str = "The page") -> str:
     # ATX headings (## Title) so the splitter and a person read the same thing; "-" bullets as most editors write.
-    return _converter()(heading_style="ATX", bullets="-", escape_underscores=False, escape_asterisks=False,
-                        keep_inline_images_in=["td", "th", "li", "a"]).convert(html).strip() + "\n"
+    converter = _converter()(heading_style="ATX", bullets="-", escape_underscores=False, escape_asterisks=False,
+                             keep_inline_images_in=["td", "th", "li", "a"])
+    try:
+        return converter.convert(html).strip() + "\n"
+    except RecursionError:  # markdownify walks the tree recursively: a few hundred nested tags are too many
+        raise DraftError(f"“{name}” is nested too deeply to read (hundreds of elements inside one another). Copy "
+                         f"its text into a new document and try again.") from None
 
 
 @functools.cache
@@ -176,7 +181,7 @@ def word_to_markdown(data: bytes, name: str) -> str:
     except (KeyError, zipfile.BadZipFile, ValueError, ExpatError, EOFError, OSError):
         raise DraftError(f"“{name}” is not a readable Word document: it is damaged or was not saved by a word "
                          f"processor. Open it in Word or LibreOffice, save it again as .docx and try again.") from None
-    markdown = html_to_markdown(result.value)
+    markdown = html_to_markdown(result.value, name)
     if not markdown.strip():
         raise DraftError(f"“{name}” has no text.")
     return markdown
