@@ -301,3 +301,13 @@ def test_a_remote_post_in_the_trash_gets_a_new_draft(ws, wp, post):
     assert "in the site's trash" in result["results"][0]["metadata"]["notes"][0]
     new_id = int(_fields(ws, post["post_id"])[pf.WORDPRESS_POST_ID])
     assert new_id != trashed and wp.posts[new_id]["status"] == "draft" and wp.posts[trashed]["status"] == "trash"
+
+
+def test_the_title_is_sent_as_text_not_html(ws, wp, tmp_path):
+    # WordPress keeps a title as HTML and themes print it as it is: a title that came in with a draft from the web
+    # must arrive as the words it is, not as markup (an administrator's account does not filter it).
+    (tmp_path / "t.md").write_text("---\ntitle: '<img src=x onerror=alert(1)> Q&A'\n---\n## S\n\nText.\n")
+    post = import_file(ws, tmp_path / "t.md")
+    assert execute_step_script(_step(ws, wp.site_url), post["post_id"], {})["success"]
+    remote = next(iter(wp.posts.values()))
+    assert remote["title"]["raw"] == "&lt;img src=x onerror=alert(1)&gt; Q&amp;A"

@@ -8,6 +8,7 @@ a remote post changed since our last publish is reported, never overwritten sile
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -106,7 +107,8 @@ class WordPressPublishHandler(SectionHandler):
                 uploaded += 1
                 _remember_media(job, site, media)  # kept at once: a later failure must not upload it again
             content = sections_html(post, lambda image: media[image.sha256]["url"])
-            fields: dict[str, Any] = {"title": post.title, "content": content}
+            # WordPress keeps the title as HTML and themes print it unescaped: ours is text, so it is escaped.
+            fields: dict[str, Any] = {"title": html.escape(post.title, quote=False), "content": content}
             featured = next((s.image for s in post.sections if s.image is not None), None) \
                 or next(iter(post.images()), None)
             if featured is not None:
