@@ -311,3 +311,11 @@ def test_the_title_is_sent_as_text_not_html(ws, wp, tmp_path):
     assert execute_step_script(_step(ws, wp.site_url), post["post_id"], {})["success"]
     remote = next(iter(wp.posts.values()))
     assert remote["title"]["raw"] == "&lt;img src=x onerror=alert(1)&gt; Q&amp;A"
+
+
+@pytest.mark.parametrize("pasted", [PASSWORD.replace(" ", "\u00a0"), f"  {PASSWORD}\n", PASSWORD.replace(" ", "\t")])
+def test_an_application_password_pasted_with_odd_spaces_works(ws, wp, post, monkeypatch, pasted):
+    # Copied from a web page, the groups may be separated by no-break spaces (or the copy picks up a line end).
+    monkeypatch.setenv("WFDESK_WORDPRESS_APP_PASSWORD", pasted)
+    result = execute_step_script(_step(ws, wp.site_url), post["post_id"], {})
+    assert result["success"], result

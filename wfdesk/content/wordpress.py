@@ -47,7 +47,8 @@ class WordPressClient:
         self.host = urlsplit(self.site).netloc or self.site
         self.timeout = timeout
         self.session = requests.Session()
-        self.session.auth = (username, app_password.replace(" ", ""))
+        # WordPress shows it in groups of four; copied from a page the gaps may be tabs or no-break spaces.
+        self.session.auth = (username, "".join(app_password.split()))
         self.session.headers["Accept"] = "application/json"
         self.username = username
 
