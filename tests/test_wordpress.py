@@ -319,3 +319,11 @@ def test_an_application_password_pasted_with_odd_spaces_works(ws, wp, post, monk
     monkeypatch.setenv("WFDESK_WORDPRESS_APP_PASSWORD", pasted)
     result = execute_step_script(_step(ws, wp.site_url), post["post_id"], {})
     assert result["success"], result
+
+
+def test_an_application_password_with_characters_wordpress_never_uses_is_named(ws, wp, post, monkeypatch):
+    monkeypatch.setenv("WFDESK_WORDPRESS_APP_PASSWORD", "‘" + PASSWORD + "’")  # smart quotes picked up in a copy
+    error = _failed(ws, wp, post, _step(ws, wp.site_url))
+    assert "application password" in error and "paste it again" in error
+    assert PASSWORD not in error and "Error" not in error and "latin" not in error
+    assert wp.requests == []

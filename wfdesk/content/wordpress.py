@@ -46,9 +46,13 @@ class WordPressClient:
         self.site = site_url.rstrip("/")
         self.host = urlsplit(self.site).netloc or self.site
         self.timeout = timeout
-        self.session = requests.Session()
         # WordPress shows it in groups of four; copied from a page the gaps may be tabs or no-break spaces.
-        self.session.auth = (username, "".join(app_password.split()))
+        secret = "".join(app_password.split())
+        if not secret.isascii():  # Basic auth sends Latin-1; WordPress's own are letters and digits
+            raise UnitError(f"The application password kept for “{username}” has characters WordPress never puts in "
+                            f"one (such as curly quotes): paste it again in the WordPress panel.")
+        self.session = requests.Session()
+        self.session.auth = (username, secret)
         self.session.headers["Accept"] = "application/json"
         self.username = username
 
