@@ -255,6 +255,12 @@ def _deeply_nested_html(tmp_path):
     return path
 
 
+def _list_title(tmp_path):
+    path = tmp_path / "listtitle.md"
+    path.write_text("---\ntitle: [One, Two]\n---\n## S\n\nText.\n")
+    return path
+
+
 def _zip_bomb(tmp_path):
     """A 150 KB .docx whose document unpacks to 150 MB of XML: refused from the zip's own table, never unpacked."""
     import zipfile
@@ -299,6 +305,7 @@ BAD = {
     "Word document cut short": (_broken_docx, "is not a readable Word document"),
     "5000 sections": (_too_many_sections, "5000 sections; a post can have at most 1000"),
     "HTML nested 3000 levels deep": (_deeply_nested_html, "“deep.html” is nested too deeply"),
+    "title that is a list": (_list_title, "title must be a single line of text"),
     "not a draft type": (_wrong_type, "choose a Markdown (.md), Word (.docx) or HTML (.html) file"),
 }
 

@@ -47,6 +47,8 @@ def plan_draft(draft: DraftText, split_level: int = 2) -> DraftPlan:
         raise DraftError("The heading level to split at must be between 1 and 6.")
     meta = dict(draft.front_matter)
     fm_title = meta.pop("title", None)
+    if isinstance(fm_title, list | dict):
+        raise DraftError(f"The front matter's title in “{draft.name}” must be a single line of text, not a list.")
     status = meta.pop("status", None)
     doc = split_markdown(draft.markdown, split_level)
     if not doc.sections:
