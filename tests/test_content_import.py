@@ -305,7 +305,7 @@ BAD = {
     "Word document cut short": (_broken_docx, "is not a readable Word document"),
     "5000 sections": (_too_many_sections, "5000 sections; a post can have at most 1000"),
     "HTML nested 3000 levels deep": (_deeply_nested_html, "“deep.html” is nested too deeply"),
-    "title that is a list": (_list_title, "title must be a single line of text"),
+    "title that is a list": (_list_title, "title in “listtitle.md” must be a single line of text"),
     "not a draft type": (_wrong_type, "choose a Markdown (.md), Word (.docx) or HTML (.html) file"),
 }
 
