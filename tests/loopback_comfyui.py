@@ -117,6 +117,13 @@ class _Handler(BaseHTTPRequestHandler):
         data = self.server.owner.files.get((query.get("type", "output"), query.get("subfolder", ""), filename))
         if data is None:
             self._send(404, b"404: Not Found", "text/plain")
+        elif self.server.owner.cut_view:  # the server dies half-way through the image
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(data) + 10_000))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
         else:
             self._send(200, data, "image/png")
 
@@ -142,7 +149,8 @@ class _Server(ThreadingHTTPServer):
 class ComfyUIServer:
     """Knobs (plain attributes, read per prompt): render_delay, checkpoints, image_bytes (forced bytes for every
     image), fail_with (an exception message: the KSampler node fails with it), history_entry (served instead of a
-    finished prompt's entry), redirect (every request answered 302 to that address)."""
+    finished prompt's entry), redirect (every request answered 302 to that address), cut_view (/view breaks off
+    half-way)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -165,6 +173,7 @@ class ComfyUIServer:
         self.fail_with: str | None = None
         self.history_entry: Any = None  # served instead of a finished prompt's real entry (a broken or odd server)
         self.redirect: str | None = None  # every request is redirected (302) to this address
+        self.cut_view = False  # /view breaks off half-way through the image
         self._httpd: _Server | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------

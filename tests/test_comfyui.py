@@ -280,3 +280,10 @@ def test_an_image_larger_than_the_limit_is_not_read_whole(ws_comfy, comfy):
     entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
     assert entry["status"] == "error" and "larger than 50 MB" in entry["error"]
     assert stored_files(ws_comfy) == []
+
+
+def test_an_image_download_that_breaks_off_is_a_message(ws_comfy, comfy):
+    comfy.cut_view = True
+    entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
+    assert entry["status"] == "error" and "ComfyUI at" in entry["error"] and "broke off" in entry["error"]
+    assert "Error" not in entry["error"] and stored_files(ws_comfy) == []

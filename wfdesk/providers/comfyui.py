@@ -176,12 +176,16 @@ def _view(root: str, ref: dict[str, str]) -> bytes:
     resp = _call("GET", root, "/view", params=params, stream=True)
     with resp:
         chunks, size = [], 0
-        for chunk in resp.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > MAX_VIEW_BYTES:
-                raise UnitError(f"the image {ref['filename']} from {root} is larger than "
-                                f"{MAX_VIEW_BYTES // 2**20} MB")
-            chunks.append(chunk)
+        try:
+            for chunk in resp.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > MAX_VIEW_BYTES:
+                    raise UnitError(f"the image {ref['filename']} from {root} is larger than "
+                                    f"{MAX_VIEW_BYTES // 2**20} MB")
+                chunks.append(chunk)
+        except requests.RequestException:
+            raise UnitError(f"the download of the image {ref['filename']} from ComfyUI at {root} broke off (or "
+                            f"stalled); try again") from None
     return b"".join(chunks)
 
 
