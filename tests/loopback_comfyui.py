@@ -72,6 +72,12 @@ class _Handler(BaseHTTPRequestHandler):
             data = None
         owner = self.server.owner
         owner._record(Recorded(self.command, self.path, data))
+        if owner.redirect is not None:
+            self.send_response(302)
+            self.send_header("Location", owner.redirect + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         parts = urlsplit(self.path)
         route = parts.path[4:] if parts.path.startswith("/api/") else parts.path  # ComfyUI serves both
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
@@ -111,6 +117,13 @@ class _Handler(BaseHTTPRequestHandler):
         data = self.server.owner.files.get((query.get("type", "output"), query.get("subfolder", ""), filename))
         if data is None:
             self._send(404, b"404: Not Found", "text/plain")
+        elif self.server.owner.cut_view:  # the server dies half-way through the image
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(data) + 10_000))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
         else:
             self._send(200, data, "image/png")
 
@@ -135,7 +148,9 @@ class _Server(ThreadingHTTPServer):
 
 class ComfyUIServer:
     """Knobs (plain attributes, read per prompt): render_delay, checkpoints, image_bytes (forced bytes for every
-    image), fail_with (an exception message: the KSampler node fails with it)."""
+    image), fail_with (an exception message: the KSampler node fails with it), history_entry (served instead of a
+    finished prompt's entry), redirect (every request answered 302 to that address), cut_view (/view breaks off
+    half-way)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -156,6 +171,9 @@ class ComfyUIServer:
         self.checkpoints = ["sd_xl_base_1.0.safetensors", "v1-5-pruned-emaonly.safetensors"]
         self.image_bytes: bytes | None = None
         self.fail_with: str | None = None
+        self.history_entry: Any = None  # served instead of a finished prompt's real entry (a broken or odd server)
+        self.redirect: str | None = None  # every request is redirected (302) to this address
+        self.cut_view = False  # /view breaks off half-way through the image
         self._httpd: _Server | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -258,6 +276,8 @@ class ComfyUIServer:
     def _history(self, prompt_id: str) -> dict[str, Any]:
         with self._lock:
             entry = self.history.get(prompt_id)
+            if entry and self.history_entry is not None:
+                return {prompt_id: self.history_entry}
             return {prompt_id: json.loads(json.dumps(entry))} if entry else {}
 
     def _queue_info(self) -> dict[str, Any]:

@@ -4,8 +4,10 @@ Shapes follow the REST API handbook and WordPress's controllers: application pas
 is 401 `incorrect_password`, none is 401 `rest_cannot_create`), a user without the capability gets 403
 `rest_cannot_create`, an upload without Content-Disposition is 400 `rest_upload_no_content_disposition`, a missing
 post is 404 `rest_post_invalid_id`, an unknown route 404 `rest_no_route`; bodies above `max_upload` get the HTML 413
-page a front nginx sends (`client_max_body_size`); `delay` makes every answer slow (timeouts). Dates are GMT
-`YYYY-MM-DDTHH:MM:SS` and `modified_gmt` moves on every change. Standard library only.
+page a front nginx sends (`client_max_body_size`); `delay` makes every answer slow (timeouts);
+`redirect` sends every request elsewhere (a site that moved), `answer` gives every request the same raw
+answer, `link_for` sets the link a post reports. Dates are GMT `YYYY-MM-DDTHH:MM:SS` and `modified_gmt` moves on
+every change. Standard library only.
 
     with WordPressServer() as wp:
         wp.add_user("editor", "abcd EFGH 1234 ijkl MNOP 6789")
@@ -68,6 +70,9 @@ class WordPressServer:
             self.clock = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
             self.max_upload: int | None = None
             self.delay = 0.0
+            self.redirect: tuple[int, str] | None = None  # (status, address): every request is sent there
+            self.answer: tuple[int, str, bytes] | None = None  # (status, content type, body) for every request
+            self.link_for: Any = None  # post id -> the `link` the site reports (a hostile or odd site)
 
     def add_user(self, name: str, app_password: str, caps: set[str] | None = None) -> None:
         """An application password as WordPress shows it (groups of four); it is accepted with or without spaces."""
@@ -99,6 +104,12 @@ class WordPressServer:
             if generation != self.generation:  # a slow request of an earlier test must not land in this one
                 return 503, {"Content-Type": "text/plain"}, b"reset"
             self.requests.append({"method": method, "path": path, "headers": headers, "size": len(body)})
+            if self.answer is not None:  # a site that is not (or not only) WordPress: a cache page, a PHP error
+                status, ctype, payload = self.answer
+                return status, {"Content-Type": ctype}, payload
+            if self.redirect is not None:  # a site that moved (http → https, another host), as its server says
+                status, target = self.redirect
+                return status, {"Location": f"{target.rstrip('/')}{path}", "Content-Type": "text/html"}, b""
             if self.max_upload is not None and len(body) > self.max_upload:
                 return 413, {"Content-Type": "text/html"}, NGINX_413
             m = re.fullmatch(r"/wp-json/wp/v2/(posts|media)(?:/(\d+))?/?", path)
@@ -176,6 +187,8 @@ class WordPressServer:
         if "featured_media" in data:
             post["featured_media"] = data["featured_media"]
         post["modified"] = post["modified_gmt"] = now
+        if self.link_for is not None:
+            post["link"] = self.link_for(item)
         return _json(code, post)
 
     def _save_media(self, item: int | None, user: str | None, headers: dict[str, str], body: bytes):

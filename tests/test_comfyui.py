@@ -234,3 +234,56 @@ def test_ctrl_c_in_the_cli_interrupts_comfyui_at_once(comfy, tmp_path):
     ours = next(iter(comfy.client_ids))
     assert ours in comfy.interrupted and ours in comfy.deleted
     assert "interrupted" in err and "Traceback" not in err
+
+
+# --- second pass: a server that never finishes, answers oddly, or sends us elsewhere --------------------------------
+
+def test_a_render_that_never_finishes_ends_at_the_steps_timeout(ws_comfy, comfy):
+    comfy.render_delay = 120  # the history never shows the prompt within the step's timeout
+    entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui",
+                                                                            "timeout": 1}})["results"][0]
+    assert entry["status"] == "error" and "did not finish the image within 1 s" in entry["error"]
+    prompt_id = next(iter(comfy.client_ids))
+    assert prompt_id in comfy.interrupted and prompt_id in comfy.deleted  # not left rendering for nobody
+    assert stored_files(ws_comfy) == []
+    comfy._interrupt(None)
+
+
+@pytest.mark.parametrize("entry", [
+    ["not", "an", "entry"],
+    {"status": "error", "outputs": {}},
+    {"status": {"status_str": "error", "messages": [["execution_error"], "odd", ["execution_error", "text"]]}},
+    {"status": {"status_str": "success"}, "outputs": {"9": {"images": [{"filename": ["a.png"]}, "b.png"]}}},
+    {"status": {"status_str": "success"}, "outputs": ["9"]},
+])
+def test_a_history_entry_of_an_unexpected_shape_is_a_message(ws_comfy, comfy, entry):
+    comfy.history_entry = entry
+    result = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
+    assert result["status"] == "error"
+    assert "ComfyUI at" in result["error"] and "Error" not in result["error"], result["error"]
+    assert stored_files(ws_comfy) == []
+
+
+def test_a_redirect_to_another_server_is_not_followed(ws_comfy, comfy):
+    with ComfyUIServer() as other:
+        comfy.redirect = other.url
+        result = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})
+        assert other.requests == []
+    entry = result["results"][0]
+    assert entry["status"] == "error" and "answered 302" in entry["error"]
+
+
+def test_an_image_larger_than_the_limit_is_not_read_whole(ws_comfy, comfy):
+    from wfdesk.providers.comfyui import MAX_VIEW_BYTES
+
+    comfy.image_bytes = make_png("x", 0, 8, 8) + b"\x00" * MAX_VIEW_BYTES  # a 50 MB tail after a small picture
+    entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
+    assert entry["status"] == "error" and "larger than 50 MB" in entry["error"]
+    assert stored_files(ws_comfy) == []
+
+
+def test_an_image_download_that_breaks_off_is_a_message(ws_comfy, comfy):
+    comfy.cut_view = True
+    entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
+    assert entry["status"] == "error" and "ComfyUI at" in entry["error"] and "broke off" in entry["error"]
+    assert "Error" not in entry["error"] and stored_files(ws_comfy) == []

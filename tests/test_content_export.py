@@ -207,3 +207,85 @@ def test_cli_import_then_export_as_a_user_runs_them(db_url, tmp_path):
     assert files[0].endswith("index.md") and len(files) == 3
     bad = wfdesk("import-post", str(tmp_path / "nothing.md"))
     assert bad.returncode == 2 and "does not exist" in bad.stderr and bad.stdout == ""
+
+
+# --- second pass: exports that must not destroy what is already in the folder ---------------------------------------
+
+def test_export_never_overwrites_a_different_file(ws, tmp_path):
+    # The editor exports next to the draft the post came from: the draft has the export's name but other text.
+    folder = tmp_path / "drafts"
+    folder.mkdir()
+    draft = folder / "my-trip.md"
+    draft.write_text("---\ntitle: My trip\n---\n## Day one\n\nWritten by hand.\n")
+    post = import_file(ws, draft)
+    section = post_detail(ws, post["post_id"])["sections"][0]
+    editing.save_field(ws, post["post_id"], section["id"], "draft", "Edited in the app.", section["locks"]["draft"])
+    exported = export_post(ws, post["post_id"], "markdown", folder)
+    assert draft.read_text() == "---\ntitle: My trip\n---\n## Day one\n\nWritten by hand.\n"
+    assert exported.files[0] == folder / "my-trip-2.md" and "Edited in the app." in exported.files[0].read_text()
+    assert any("my-trip.md" in line and "my-trip-2.md" in line for line in exported.summary())
+    # Exporting the same post again writes the same file: an identical file is not a reason for a new name.
+    assert export_post(ws, post["post_id"], "markdown", folder).files[0] == folder / "my-trip-2.md"
+    bundle_dir = tmp_path / "site"
+    (bundle_dir / "my-trip").mkdir(parents=True)
+    (bundle_dir / "my-trip" / "index.md").write_text("someone else's page")
+    bundle = export_post(ws, post["post_id"], "bundle", bundle_dir)
+    assert bundle.files[0] == bundle_dir / "my-trip-2" / "index.md"
+    assert (bundle_dir / "my-trip" / "index.md").read_text() == "someone else's page"
+
+
+@pytest.mark.parametrize(("title", "name"), [("CON", "con-post.md"), ("nul", "nul-post.md"), ("Com1", "com1-post.md"),
+                                             ("../../x", "x.md"), ("..", "post.md"), ("LPT9.", "lpt9-post.md")])
+def test_export_file_names_are_safe_on_every_system(ws, tmp_path, title, name):
+    from wfdesk.db.models import Post
+
+    (tmp_path / "d.md").write_text("## S\n\nText.\n")
+    post_id = import_file(ws, tmp_path / "d.md")["post_id"]
+    with ws.db.session() as s:
+        s.get(Post, post_id).title = title
+    exported = export_post(ws, post_id, "markdown", tmp_path / "out")
+    assert exported.files[0] == tmp_path / "out" / name
+
+
+def test_section_titles_written_in_the_app_survive_the_markdown_round_trip(ws, tmp_path):
+    from wfdesk.db.models import PostSection
+
+    titles = ["Intro ##", "Use `code` here", "*Stars*", "C# & F#", "snake_case_name", "[not](a link)",
+              "<b>not bold</b>", "Q&amp;A", "100% \\ done", "Ends with a backslash \\"]
+    (tmp_path / "d.md").write_text("".join(f"## S{n}\n\nText {n}.\n\n" for n in range(len(titles))))
+    post_id = import_file(ws, tmp_path / "d.md")["post_id"]
+    with ws.db.session() as s:
+        for section, title in zip(post_detail(ws, post_id)["sections"], titles, strict=True):
+            s.get(PostSection, section["id"]).title = title
+    exported = export_post(ws, post_id, "markdown", tmp_path / "out")
+    again = post_detail(ws, import_file(ws, exported.files[0])["post_id"])
+    assert [s["title"] for s in again["sections"]] == titles
+    assert [s["fields"]["draft"] for s in again["sections"]] == [f"Text {n}." for n in range(len(titles))]
+
+
+def test_front_matter_with_dates_and_nested_values_round_trips(ws, tmp_path):
+    text = ("---\ntitle: Dated\ndate: 2024-01-05T10:00:00+02:00\nlastmod: 2024-02-01\n"
+            "publishDate: 2024-01-05T08:00:00Z\ntags: [a, b]\n"
+            "params:\n  series: {name: Trips, part: 2}\n  empty: null\n  flag: true\n"
+            "aliases:\n  - /old/path/\nweight: 1.5\n---\n## S\n\nText.\n")
+    (tmp_path / "dated.md").write_text(text)
+    first = import_file(ws, tmp_path / "dated.md")
+    exported = export_post(ws, first["post_id"], "markdown", tmp_path / "out")
+    again = import_file(ws, exported.files[0])
+    original, back = (frontmatter.loads(text).metadata, frontmatter.loads(exported.files[0].read_text()).metadata)
+    assert {k: v for k, v in back.items() if k != "status"} == original
+    assert post_detail(ws, again["post_id"])["fields"]["front_matter"] == \
+        post_detail(ws, first["post_id"])["fields"]["front_matter"]
+
+
+def test_a_folder_that_cannot_be_written_is_a_plain_message(ws, tmp_path, imported):
+    from wfdesk.content.draft_read import DraftError
+
+    result, _ = imported
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    with pytest.raises(DraftError) as err:
+        export_post(ws, result["post_id"], "markdown", tmp_path / "notes.txt" / "out")
+    message = str(err.value)
+    assert "cannot write" in message.lower() and "notes.txt" in message
+    assert "Errno" not in message and "Error" not in message
+    assert not list(tmp_path.glob("**/a-week-in-the-highlands*"))

@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -200,6 +201,13 @@ def _absolute_image(tmp_path):
     return path
 
 
+def _windows_path_image(tmp_path):
+    folder = draft_folder(tmp_path)
+    path = folder / "windows.md"
+    path.write_text("## S\n\n![x](C:\\Users\\morag\\Pictures\\glen.png)\n")
+    return path
+
+
 def _symlinked_image(tmp_path):
     folder = draft_folder(tmp_path)
     os.symlink(tmp_path / "outside.png", folder / "images" / "link.png")
@@ -235,6 +243,49 @@ def _wrong_type(tmp_path):
     return path
 
 
+def _too_many_sections(tmp_path):
+    path = tmp_path / "headings.md"
+    path.write_text("".join(f"## Heading {n}\n\nText.\n\n" for n in range(5000)))
+    return path
+
+
+def _deeply_nested_html(tmp_path):
+    path = tmp_path / "deep.html"
+    path.write_text("<html><body>" + "<div>" * 3000 + "<h2>Deep</h2><p>Text.</p>" + "</div>" * 3000 + "</body></html>")
+    return path
+
+
+def _list_title(tmp_path):
+    path = tmp_path / "listtitle.md"
+    path.write_text("---\ntitle: [One, Two]\n---\n## S\n\nText.\n")
+    return path
+
+
+def _zip_bomb(tmp_path):
+    """A 150 KB .docx whose document unpacks to 150 MB of XML: refused from the zip's own table, never unpacked."""
+    import zipfile
+
+    path = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                                          'package/2006/content-types"/>')
+        z.writestr("word/document.xml", b"<w:document>" + b" " * (150 * 1024 * 1024))
+    return path
+
+
+def _broken_docx(tmp_path):
+    """A .docx whose document.xml is cut short (a download that stopped half-way, then zipped again)."""
+    import zipfile
+
+    good = word_draft(tmp_path / "good.docx")
+    path = tmp_path / "cut.docx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, data[: len(data) // 2] if item.filename == "word/document.xml" else data)
+    return path
+
+
 BAD = {
     "binary": (_binary, "not a text file"),
     "empty": (_empty, "is empty"),
@@ -245,10 +296,16 @@ BAD = {
     "front matter never closed": (_unclosed_front_matter, "is not closed"),
     "image outside the folder": (_outside_image, "outside the draft's folder"),
     "absolute image path": (_absolute_image, "outside the draft's folder"),
+    "Windows path to an image": (_windows_path_image, "outside the draft's folder"),
     "image through a symlink": (_symlinked_image, "outside the draft's folder"),
     "missing image": (_missing_image, "images/nothing-here.png, which is not there"),
     "not an image": (_not_an_image, "cannot be used"),
     "old .doc renamed": (_not_docx, "is not a Word document"),
+    "Word document that unpacks to 150 MB": (_zip_bomb, "unpacks to more than"),
+    "Word document cut short": (_broken_docx, "is not a readable Word document"),
+    "5000 sections": (_too_many_sections, "5000 sections; a post can have at most 1000"),
+    "HTML nested 3000 levels deep": (_deeply_nested_html, "“deep.html” is nested too deeply"),
+    "title that is a list": (_list_title, "title in “listtitle.md” must be a single line of text"),
     "not a draft type": (_wrong_type, "choose a Markdown (.md), Word (.docx) or HTML (.html) file"),
 }
 
@@ -313,3 +370,96 @@ def test_cli_import_post_bad_options_exit_2(run_cli, tmp_path):
     assert code == 2 and "between 1 and 6" in err
     code, _, err = run_cli("import-post", str(folder / "highlands.md"), "--field", "not a field")
     assert code == 2 and "not a valid field name" in err
+
+
+
+@pytest.mark.parametrize("odd", ["\u2028", "\x0c", "\x85", "\x1c"])
+def test_line_separators_inside_a_line_do_not_shift_the_cuts(odd):
+    # Word and web pages leave U+2028, form feeds and NEL inside paragraphs; Markdown does not end a line there.
+    from wfdesk.content.splitter import split_markdown
+
+    doc = split_markdown(f"Intro{odd}more\r\n\r\n## First\r\n\r\nOne{odd}two.\r\n\r\n## Second\r\n\r\nThree.\r\n")
+    assert [(s.title, s.body) for s in doc.sections] == [
+        ("Introduction", f"Intro{odd}more"), ("First", f"One{odd}two."), ("Second", "Three.")]
+
+
+def test_image_references_are_rewritten_exactly(ws, tmp_path):
+    # a.png is a prefix of a.png2; a\_b.png is written with a Markdown escape; the same image is used three times.
+    (tmp_path / "a.png").write_bytes(png("red"))
+    (tmp_path / "a.png2").write_bytes(png("blue"))
+    (tmp_path / "a_b.png").write_bytes(png("yellow"))
+    (tmp_path / "refs.md").write_text('## S\n\nStart.\n\n![one](a.png) ![two](a.png2) ![three](a\\_b.png) '
+                                      '![again](a.png "A title") ![angle](<a.png>)\n\n![ref][r]\n\n[r]: a.png\n')
+    result = import_file(ws, tmp_path / "refs.md")
+    body = post_detail(ws, result["post_id"])["sections"][0]["fields"]["draft"]
+
+    def name(color: str) -> str:
+        return f"images/{hashlib.sha256(png(color)).hexdigest()[:16]}.png"
+
+    red, blue, yellow = name("red"), name("blue"), name("yellow")
+    assert body == (f'Start.\n\n![one]({red}) ![two]({blue}) ![three]({yellow}) ![again]({red} "A title") '
+                    f'![angle]({red})\n\n![ref][r]\n\n[r]: {red}')
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_draft_saved_as_unicode_by_notepad_is_read(ws, tmp_path, encoding):
+    # Windows Notepad's "Unicode" is UTF-16 with a byte order mark: text, not a binary file.
+    bom = {"utf-16": b"", "utf-16-be": "\ufeff".encode("utf-16-be"), "utf-32": b""}[encoding]
+    (tmp_path / "notes.md").write_bytes(bom + "## Café\r\n\r\nNaïve résumé.\r\n".encode(encoding))
+    result = import_file(ws, tmp_path / "notes.md")
+    assert [s["title"] for s in result["sections"]] == ["Café"]
+    assert post_detail(ws, result["post_id"])["sections"][0]["fields"]["draft"] == "Naïve résumé."
+
+
+def test_a_draft_in_an_old_encoding_says_what_to_do(ws, tmp_path):
+    (tmp_path / "old.md").write_bytes("## Café\n\nNaïve.\n".encode("cp1252"))
+    with pytest.raises(DraftError, match="not saved as UTF-8.*save it again with the encoding UTF-8"):
+        import_file(ws, tmp_path / "old.md")
+
+
+def test_hugo_toml_front_matter_is_read_like_yaml(ws, tmp_path):
+    (tmp_path / "hugo.md").write_text("+++\ntitle = 'From Hugo'\ntags = ['a', 'b']\ndate = 2024-05-01\n"
+                                      "[params]\nmood = 'calm'\n+++\n## S\n\nText.\n")
+    result = import_file(ws, tmp_path / "hugo.md")
+    post = post_detail(ws, result["post_id"])
+    assert post["title"] == "From Hugo" and [s["title"] for s in result["sections"]] == ["S"]
+    assert post["sections"][0]["fields"]["draft"] == "Text."
+    assert load_front_matter(post["fields"][FRONT_MATTER]) == {"tags": ["a", "b"], "date": datetime.date(2024, 5, 1),
+                                                               "params": {"mood": "calm"}}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("+++\ntitle = \n+++\n## S\n\nText.\n", "is not valid TOML (line 2"),
+    ("+++\ntitle = 'x'\n\n## S\n\nText.\n", "is not closed: add a line with +++ after it"),
+])
+def test_broken_toml_front_matter_is_named(ws, tmp_path, text, message):
+    (tmp_path / "hugo.md").write_text(text)
+    before = _counts(ws)
+    with pytest.raises(DraftError, match=re.escape(message)):
+        import_file(ws, tmp_path / "hugo.md")
+    assert _counts(ws) == before
+
+
+def test_front_matter_that_expands_a_billion_times_is_refused(ws, tmp_path):
+    # "Billion laughs": nine levels of aliases; printing it (the HTML export's meta tags) would never end.
+    levels = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    levels += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 10)]
+    (tmp_path / "laughs.md").write_text("---\n" + "\n".join(levels) + "\n---\n## S\n\nText.\n")
+    before = _counts(ws)
+    with pytest.raises(DraftError, match="repeats values with YAML anchors"):
+        import_file(ws, tmp_path / "laughs.md")
+    assert _counts(ws) == before
+
+
+def test_html_text_that_shows_a_tag_stays_text(ws, tmp_path):
+    # A page about HTML shows "<script>" as words (&lt;script&gt;); in the Markdown it must not become a real tag
+    # that a static site generator would pass through to its page.
+    (tmp_path / "howto.html").write_text("<h2>Tags</h2><p>Write &lt;script&gt;alert(1)&lt;/script&gt; and "
+                                         "&lt;!-- a comment --&gt;; 3 &lt; 4 &amp; <code>&lt;b&gt;</code>.</p>")
+    result = import_file(ws, tmp_path / "howto.html")
+    body = post_detail(ws, result["post_id"])["sections"][0]["fields"]["draft"]
+    assert body == "Write \\<script>alert(1)\\</script> and \\<!-- a comment -->; 3 < 4 & `<b>`."
+    from wfdesk.content.markdown import render_html
+
+    assert render_html(body) == ("<p>Write &lt;script&gt;alert(1)&lt;/script&gt; and &lt;!-- a comment --&gt;; "
+                                 "3 &lt; 4 &amp; <code>&lt;b&gt;</code>.</p>\n")

@@ -116,3 +116,36 @@ def test_an_answer_discarded_after_cancel_leaves_no_file(demo, loopback):
     result = execute_step_script(2, 53, {"section_ids": [711]}, cancel=cancel)
     assert result["results"][0]["status"] == "cancelled"
     assert stored_files(demo) == []
+
+
+def test_a_redirect_loop_on_the_same_origin_ends_with_a_message(demo, loopback):
+    loopback.image_mode = "url"
+    loopback.fail = redirect_files_to(lambda r: r.path)  # the image's address redirects to itself, forever
+    entry = run_images()["results"][0]
+    assert entry["status"] == "error" and "redirected more than 5 times" in entry["error"]
+    assert loopback.count("/files/") == 6  # the first request and five redirects, then it stops
+    assert stored_files(demo) == []
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/x.png", "http://[::1/x.png", "http:///x.png"])
+def test_a_malformed_image_address_is_a_download_error(url):
+    from wfdesk.media.download import DownloadError, download_image
+
+    with pytest.raises(DownloadError, match="not a usable address"):
+        download_image(url, timeout=2, max_bytes=1024)
+
+
+def test_download_errors_are_plain_and_keep_secrets_of_the_address_out(loopback):
+    from wfdesk.media.download import DownloadError, download_image
+
+    signed = "http://reader:hunter2@127.0.0.1:9/files/a.png?se=2026&sig=SECRETSIGNATURE"  # nothing listens on :9
+    with pytest.raises(DownloadError) as err:
+        download_image(signed, timeout=2, max_bytes=1024)
+    message = str(err.value)
+    assert "cannot reach 127.0.0.1:9" in message and "http://127.0.0.1:9/files/a.png" in message
+    assert "SECRETSIGNATURE" not in message and "hunter2" not in message
+    assert "HTTPConnectionPool" not in message and "Errno" not in message
+    loopback.fail = lambda index, request: (404, {}, b"gone") if request.path.startswith("/files/") else None
+    with pytest.raises(DownloadError) as err:
+        download_image(f"{loopback.root_url}/files/b.png?sig=SECRETSIGNATURE", timeout=2, max_bytes=1024)
+    assert "HTTP 404" in str(err.value) and "SECRETSIGNATURE" not in str(err.value)

@@ -179,3 +179,21 @@ def test_a_profile_with_its_own_address_is_not_probed(demo, loopback, settings_w
     profile = openai_compat.profile_for(demo, None)
     assert profile.base_url == loopback.base_url and profile.concurrency == 8
     assert loopback.count("/api/") == 0
+
+
+def test_a_server_slow_to_answer_the_question_is_asked_once(demo, monkeypatch):
+    # A busy server that does not answer /api/version in time: the run goes on with the profile as it is, and does not
+    # wait a second time for LM Studio's question on the same server.
+    server = SerialServer("ollama")
+    release = threading.Event()
+    server.get = lambda handler: release.wait(30)  # every GET hangs until the test ends
+    with server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.root + "/v1")
+        try:
+            profile = openai_compat.profile_for(demo, None)
+            assert profile.concurrency == ProviderProfile.model_fields["concurrency"].default
+            assert server.paths == ["/api/version"]
+            openai_compat.profile_for(demo, None)
+            assert server.paths == ["/api/version"]  # remembered for the workspace: asked once
+        finally:
+            release.set()

@@ -200,3 +200,19 @@ def test_a_new_file_is_marked_created_and_can_be_discarded(tmp_path: Path) -> No
     assert resolve_image_path(tmp_path, first.rel_path).is_file()  # not ours to remove
     discard(tmp_path, [first])
     assert not resolve_image_path(tmp_path, first.rel_path).exists()
+
+
+@pytest.mark.parametrize("mode", ["CMYK", "RGB", "L"])
+def test_a_jpeg_padded_with_comments_is_stored_small(tmp_path: Path, mode: str) -> None:
+    # Print photos are often CMYK JPEGs; PNG cannot hold CMYK, so the re-encode must convert, not fail.
+    buf = io.BytesIO()
+    Image.new(mode, (8, 8), "white" if mode != "CMYK" else (0, 0, 0, 0)).save(buf, "JPEG")
+    small = buf.getvalue()
+    comment = b"\xff\xfe" + struct.pack(">H", 65535) + b"x" * 65533  # a COM segment, the largest one allowed
+    padded = small[:2] + comment * 16 + small[2:]  # 1 MB of comments on an 8x8 picture
+    assert verify_image(padded).width == 8
+    stored = store_image(tmp_path, 1, 2, padded)
+    path = resolve_image_path(tmp_path, stored.rel_path)
+    assert path.stat().st_size < 64 * 1024
+    with Image.open(path) as img:
+        assert img.size == (8, 8) and img.convert("RGB").getpixel((4, 4)) == (255, 255, 255)

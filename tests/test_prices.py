@@ -120,3 +120,20 @@ def test_a_custom_script_has_no_tokens_to_estimate(demo, loopback):
     unit = ledger.run_detail(demo, result["run_id"])["units"][0]
     assert result["success"] and unit["prompt_tokens"] == unit["completion_tokens"] == 0
     assert "tokens_estimated" not in unit["result"]["metadata"] and "price_known" not in unit["result"]["metadata"]
+
+
+@pytest.mark.parametrize("answered", ["gpt-4o-2024-08-06", "gpt-4o-20240806"])
+def test_the_editors_price_covers_the_dated_model_the_answer_names(answered):
+    # Asked for "gpt-4o", OpenAI answers with the snapshot it used: the ledger must use the editor's price for it,
+    # as the budget's estimate (made with "gpt-4o") did.
+    settings = Settings(prices={"gpt-4o": ModelPrice(prompt_per_1k=1.0, completion_per_1k=2.0)})
+    assert costs.cost_of(settings, Usage(answered, 1000, 500)) == pytest.approx(2.0)
+    assert prices.quote(settings, answered).source == "yours"
+    values, flags = costs.ledger_values(settings, Usage(answered, 1000, 500), "p", "o")
+    assert values["cost"] == pytest.approx(2.0) and "price_known" not in flags
+    # A snapshot of its own in the editor's table wins over the undated one.
+    settings.prices[answered] = ModelPrice(prompt_per_1k=0.0, completion_per_1k=0.0)
+    assert costs.cost_of(settings, Usage(answered, 1000, 500)) == 0
+    # Without a price of the editor's, the library knows the snapshot.
+    assert costs.cost_of(Settings(), Usage("gpt-4o-2024-08-06", 1000, 500)) == \
+        pytest.approx(library_cost("gpt-4o-2024-08-06", 1000, 500))

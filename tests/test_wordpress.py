@@ -227,3 +227,103 @@ def test_media_map_is_kept_per_site(ws, wp, post):
     assert execute_step_script(_step(ws, wp.site_url), post["post_id"], {})["success"]
     media = json.loads(_fields(ws, post["post_id"])[pf.WORDPRESS_MEDIA])
     assert list(media) == [wp.site_url] and len(media[wp.site_url]) == 2
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_site_that_redirects_elsewhere_is_named_and_nothing_follows_it(ws, wp, post, status):
+    # Another site that would accept the same user: neither the password nor the post may reach it.
+    with WordPressServer() as other:
+        other.add_user("editor", PASSWORD)
+        wp.redirect = (status, other.site_url)
+        error = _failed(ws, wp, post, _step(ws, wp.site_url))
+        assert other.requests == [] and not other.posts and not other.media
+    assert f"sends its requests on to {other.site_url}" in error and "site address" in error
+    assert PASSWORD not in error and PASSWORD.replace(" ", "") not in error
+    assert pf.WORDPRESS_POST_ID not in _fields(ws, post["post_id"])
+
+
+PHP_FATAL = (b"<!DOCTYPE html>\n<html><head><title>WordPress &rsaquo; Error</title><style>body{color:#444}</style>"
+             b"</head><body id=\"error-page\"><div class=\"wp-die-message\"><p>There has been a critical error on this "
+             b"website.</p></div></body></html>")
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    ((200, "text/html; charset=UTF-8", b"<html><body>Welcome to my blog</body></html>"),
+     "did not answer like a WordPress site"),
+    ((200, "application/json", b'"ok"'), "did not answer like a WordPress site"),
+    ((200, "application/json", b"[1, 2, 3]"), "did not answer like a WordPress site"),
+    ((500, "text/html; charset=UTF-8", PHP_FATAL), "answered 500 when trying to upload the image"),
+    ((502, "text/html", b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+                        b"</h1></center><hr><center>nginx</center></body></html>"), "answered 502"),
+])
+def test_answers_that_are_not_wordpress_json_are_plain_messages(ws, wp, post, answer, words):
+    wp.answer = answer
+    error = _failed(ws, wp, post, _step(ws, wp.site_url))
+    assert words in error
+    assert "<" not in error and "{" not in error and "Error:" not in error, error
+    if answer[0] == 500:
+        assert "There has been a critical error on this website." in error
+
+
+@pytest.mark.parametrize("link", ["file:///home/editor/.bashrc", "javascript:alert(1)", "smb://host/share/x.exe"])
+def test_a_post_link_that_is_not_a_web_address_is_not_kept(ws, wp, post, link):
+    # The panel shows the link as a clickable link: only a web address may be opened from it.
+    wp.link_for = lambda item: link
+    result = execute_step_script(_step(ws, wp.site_url), post["post_id"], {})
+    assert result["success"], result
+    fields = _fields(ws, post["post_id"])
+    assert fields[pf.WORDPRESS_POST_ID] == str(next(iter(wp.posts)))
+    assert fields.get(pf.WORDPRESS_LINK, "") == "" and link not in json.dumps(result)
+
+
+def test_an_image_deleted_from_the_media_library_is_uploaded_again(ws, wp, post):
+    step = _step(ws, wp.site_url)
+    assert execute_step_script(step, post["post_id"], {})["success"]
+    remote = next(iter(wp.posts.values()))
+    featured = remote["featured_media"]
+    del wp.media[featured]  # someone tidied the media library on the site
+    result = execute_step_script(step, post["post_id"], {})
+    assert result["success"], result
+    remote = next(iter(wp.posts.values()))
+    assert remote["featured_media"] in wp.media and remote["featured_media"] != featured
+    assert len(wp.media) == 2  # only the deleted one went up again
+    assert all(m["source_url"] in remote["content"]["raw"] for m in wp.media.values())
+    assert result["results"][0]["metadata"]["uploaded"] == 1
+
+
+def test_a_remote_post_in_the_trash_gets_a_new_draft(ws, wp, post):
+    step = _step(ws, wp.site_url)
+    assert execute_step_script(step, post["post_id"], {})["success"]
+    trashed = next(iter(wp.posts))
+    wp.posts[trashed]["status"] = "trash"  # moved to the bin in wp-admin: updating it would hide the work there
+    result = execute_step_script(step, post["post_id"], {})
+    assert result["success"], result
+    assert "in the site's trash" in result["results"][0]["metadata"]["notes"][0]
+    new_id = int(_fields(ws, post["post_id"])[pf.WORDPRESS_POST_ID])
+    assert new_id != trashed and wp.posts[new_id]["status"] == "draft" and wp.posts[trashed]["status"] == "trash"
+
+
+def test_the_title_is_sent_as_text_not_html(ws, wp, tmp_path):
+    # WordPress keeps a title as HTML and themes print it as it is: a title that came in with a draft from the web
+    # must arrive as the words it is, not as markup (an administrator's account does not filter it).
+    (tmp_path / "t.md").write_text("---\ntitle: '<img src=x onerror=alert(1)> Q&A'\n---\n## S\n\nText.\n")
+    post = import_file(ws, tmp_path / "t.md")
+    assert execute_step_script(_step(ws, wp.site_url), post["post_id"], {})["success"]
+    remote = next(iter(wp.posts.values()))
+    assert remote["title"]["raw"] == "&lt;img src=x onerror=alert(1)&gt; Q&amp;A"
+
+
+@pytest.mark.parametrize("pasted", [PASSWORD.replace(" ", "\u00a0"), f"  {PASSWORD}\n", PASSWORD.replace(" ", "\t")])
+def test_an_application_password_pasted_with_odd_spaces_works(ws, wp, post, monkeypatch, pasted):
+    # Copied from a web page, the groups may be separated by no-break spaces (or the copy picks up a line end).
+    monkeypatch.setenv("WFDESK_WORDPRESS_APP_PASSWORD", pasted)
+    result = execute_step_script(_step(ws, wp.site_url), post["post_id"], {})
+    assert result["success"], result
+
+
+def test_an_application_password_with_characters_wordpress_never_uses_is_named(ws, wp, post, monkeypatch):
+    monkeypatch.setenv("WFDESK_WORDPRESS_APP_PASSWORD", "‘" + PASSWORD + "’")  # smart quotes picked up in a copy
+    error = _failed(ws, wp, post, _step(ws, wp.site_url))
+    assert "application password" in error and "paste it again" in error
+    assert PASSWORD not in error and "Error" not in error and "latin" not in error
+    assert wp.requests == []

@@ -143,6 +143,20 @@ def test_a_bad_dropped_file_gets_a_message_and_nothing_is_made(qtbot, main_windo
     click_button(qtbot, box, "OK")
 
 
+def test_dropping_several_drafts_with_one_bad_makes_none(qtbot, main_window, tmp_path):
+    # "Nothing was changed" must be true: the good draft dropped with a bad one is not made either.
+    folder = draft_folder(tmp_path)
+    before = post_count(main_window.ws)
+    drop_files(main_window, [folder / "highlands.md", _write(tmp_path / "empty.md", b"")])
+    options = modal(qtbot, ImportOptionsDialog)
+    assert "2 drafts" in options.source_label.text()
+    click_button(qtbot, options, "Make the post")
+    box = message(qtbot, main_window)
+    assert "“empty.md” is empty" in box.text() and "Nothing was changed." in box.text()
+    assert post_count(main_window.ws) == before
+    click_button(qtbot, box, "OK")
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path

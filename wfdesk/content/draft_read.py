@@ -6,15 +6,22 @@ URIs) and markdownify (HTML → Markdown). Nothing here touches the database.
 
 from __future__ import annotations
 
+import codecs
+import functools
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 from wfdesk.errors import WfdeskError
 
 MAX_DRAFT_BYTES = 20 * 1024 * 1024  # a long article with its images is a few MB; more is not a draft
+# What a .docx may unpack to: its images are stored about as large as they are packed, its XML is compressed ~10x.
+# Checked from the zip's own table before anything is unpacked (a zip bomb is refused, not inflated).
+MAX_WORD_UNPACKED_BYTES = 100 * 1024 * 1024
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".txt")
 HTML_SUFFIXES = (".html", ".htm")
 WORD_SUFFIXES = (".docx",)
@@ -75,10 +82,20 @@ def from_markdown(text: str, name: str) -> DraftText:
     meta: Any = {}
     body = text
     handler = frontmatter.detect_format(text, frontmatter.handlers)
-    if handler is not None:
+    if re.match(r"\+\+\+[ \t]*\r?\n", text):  # Hugo's TOML front matter (python-frontmatter's needs `toml`)
+        meta, body = _toml_front_matter(text, broken)
+    elif handler is not None:
         try:
             raw, body = handler.split(text)
+            if isinstance(handler, frontmatter.YAMLHandler) and any(
+                    isinstance(event, yaml.AliasEvent) for event in yaml.parse(raw)):
+                # An alias repeats a value by reference; nested ones grow exponentially when printed (a page's
+                # meta tags, the export dialog). Front matter has no need of them.
+                raise DraftError(f"{broken} repeats values with YAML anchors and aliases (&name, *name); write "
+                                 f"each value out instead.")
             meta = handler.load(raw) if raw.strip() else {}
+        except DraftError:
+            raise
         except yaml.YAMLError as exc:
             where = getattr(exc, "problem_mark", None)
             line = f" (line {where.line + 1})" if where is not None else ""
@@ -97,6 +114,21 @@ def from_markdown(text: str, name: str) -> DraftText:
     return DraftText(markdown=body, name=name, front_matter=dict(meta))
 
 
+def _toml_front_matter(text: str, broken: str) -> tuple[dict[str, Any], str]:
+    import tomllib
+
+    closing = re.search(r"^\+\+\+[ \t]*$", text[3:], re.MULTILINE)
+    if closing is None:
+        raise DraftError(f"{broken} is not closed: add a line with +++ after it.")
+    raw, body = text[3:3 + closing.start()], text[3 + closing.end():]
+    try:
+        return tomllib.loads(raw.replace("\r\n", "\n")), body
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        where = f" (line {line.group(1)})" if line else ""
+        raise DraftError(f"{broken} is not valid TOML{where}. Fix it or remove it.") from None
+
+
 def from_html(text: str, name: str) -> DraftText:
     from bs4 import BeautifulSoup
 
@@ -104,18 +136,37 @@ def from_html(text: str, name: str) -> DraftText:
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     for tag in soup(["script", "style", "head", "noscript", "template"]):
         tag.decompose()
-    markdown = html_to_markdown(str(soup.body or soup))
+    markdown = html_to_markdown(str(soup.body or soup), name)
     if not markdown.strip():
         raise DraftError(f"“{name}” has no text.")
     return DraftText(markdown=markdown, name=name, title_hint=title or None)
 
 
-def html_to_markdown(html: str) -> str:
-    from markdownify import markdownify
-
+def html_to_markdown(html: str, name: str = "The page") -> str:
     # ATX headings (## Title) so the splitter and a person read the same thing; "-" bullets as most editors write.
-    return markdownify(html, heading_style="ATX", bullets="-", escape_underscores=False, escape_asterisks=False,
-                       keep_inline_images_in=["td", "th", "li", "a"]).strip() + "\n"
+    converter = _converter()(heading_style="ATX", bullets="-", escape_underscores=False, escape_asterisks=False,
+                             keep_inline_images_in=["td", "th", "li", "a"])
+    try:
+        return converter.convert(html).strip() + "\n"
+    except RecursionError:  # markdownify walks the tree recursively: a few hundred nested tags are too many
+        raise DraftError(f"“{name}” is nested too deeply to read (hundreds of elements inside one another). Copy "
+                         f"its text into a new document and try again.") from None
+
+
+@functools.cache
+def _converter() -> type:
+    from markdownify import MarkdownConverter
+
+    class TextStaysText(MarkdownConverter):
+        """What a page showed as text stays text: "&lt;script&gt;" on the page is words, and must not become a tag
+        (or an entity) that a static site generator passes through. markdownify's escape_misc would also escape
+        every -, + and . of ordinary prose."""
+
+        def escape(self, text: str, parent_tags: Any) -> str:
+            text = super().escape(text, parent_tags)
+            return re.sub(r"&(?=#?\w+;)", r"\\&", re.sub(r"<(?=[A-Za-z/!?])", r"\\<", text))
+
+    return TextStaysText
 
 
 def word_to_markdown(data: bytes, name: str) -> str:
@@ -124,24 +175,48 @@ def word_to_markdown(data: bytes, name: str) -> str:
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise DraftError(f"“{name}” is not a Word document (.docx); it may be an older .doc or another file "
                          f"renamed. Save it as .docx and try again.")
+    _check_unpacked_size(data, name)
     try:
         result = mammoth.convert_to_html(io.BytesIO(data))  # images become data: URIs, stored like any other image
-    except (KeyError, zipfile.BadZipFile, ValueError) as exc:
-        raise DraftError(f"“{name}” is not a readable Word document ({exc}).") from None
-    markdown = html_to_markdown(result.value)
+    except (KeyError, zipfile.BadZipFile, ValueError, ExpatError, EOFError, OSError):
+        raise DraftError(f"“{name}” is not a readable Word document: it is damaged or was not saved by a word "
+                         f"processor. Open it in Word or LibreOffice, save it again as .docx and try again.") from None
+    markdown = html_to_markdown(result.value, name)
     if not markdown.strip():
         raise DraftError(f"“{name}” has no text.")
     return markdown
 
 
-def _decode_text(data: bytes, name: str) -> str:
-    if b"\x00" in data[:8192]:
-        raise DraftError(f"“{name}” is not a text file (it looks like a binary file).")
+def _check_unpacked_size(data: bytes, name: str) -> None:
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DraftError(f"“{name}” is not a UTF-8 text file (it looks like a binary file or another "
-                         f"encoding).") from None
-    if not text.strip():
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise DraftError(f"“{name}” is not a readable Word document: it is damaged.") from None
+    if unpacked > MAX_WORD_UNPACKED_BYTES:
+        raise DraftError(f"“{name}” unpacks to more than {MAX_WORD_UNPACKED_BYTES // 1024 // 1024} MB, far more "
+                         f"than a draft holds; it is not a Word document wfdesk will open.")
+
+
+def _decode_text(data: bytes, name: str) -> str:
+    # A byte order mark says the encoding: Notepad's "Unicode" (UTF-16) is text, though full of zero bytes.
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                raise DraftError(f"“{name}” says it is {encoding.upper()} text but is damaged.") from None
+            break
+    else:
+        if b"\x00" in data[:8192]:
+            raise DraftError(f"“{name}” is not a text file (it looks like a binary file).")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise DraftError(f"“{name}” is not saved as UTF-8 (it may be in an older encoding such as Windows-1252, "
+                             f"or not text at all). Open it in your editor, save it again with the encoding UTF-8 "
+                             f"and try again.") from None
+    if not text.strip("\ufeff \t\r\n"):
         raise DraftError(f"“{name}” is empty.")
     return text

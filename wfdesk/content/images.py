@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -72,10 +73,19 @@ def collect_images(body: str, base_dir: Path | None, draft_name: str) -> Section
         text = "".join(lines).strip("\n").rstrip()
         out.lifted = True
     for src, name in replacements.items():
-        for before in (f"]({src}", f"](<{src}>", f"]: {src}", f"]: <{src}>"):
-            text = text.replace(before, f"]({name}" if before.startswith("](") else f"]: {name}")
+        text = _rewrite_destination(text, src, name)
     out.body = text
     return out
+
+
+def _rewrite_destination(text: str, src: str, name: str) -> str:
+    """Every link destination that is `src` -- as written, so with its Markdown escapes (a\\_b.png) or in <angle
+    brackets> -- becomes `name`; a longer destination that merely starts with it (a.png2) is left alone."""
+    raw = "".join(rf"\\?{re.escape(c)}" if c in string.punctuation else re.escape(c) for c in src)
+    dest = rf"(?:<{raw}>|{raw})"
+    text = re.sub(rf"(\]\(\s*){dest}(?=[\s)])", lambda m: m.group(1) + name, text)
+    return re.sub(rf"(^[ \t]{{0,3}}\[[^\]\n]+\]:[ \t]*\n?[ \t]*){dest}(?=\s|$)", lambda m: m.group(1) + name, text,
+                  flags=re.MULTILINE)
 
 
 def _leading_image_lines(tokens) -> tuple[int, int] | None:
@@ -92,6 +102,10 @@ def _leading_image_lines(tokens) -> tuple[int, int] | None:
 def _load(src: str, alt: str, base_dir: Path | None, draft_name: str, notes: list[str]) -> DraftImage | None:
     if src.startswith("data:"):
         data, source = _data_uri(src, draft_name), "an image embedded in the draft"
+    elif re.match(r"^[a-z]:[\\/]", src, re.IGNORECASE) or src.startswith("\\\\"):
+        raise DraftError(f"“{draft_name}” refers to the image {src}, which is outside the draft's folder (a path "
+                         f"on this computer). Put the image in the draft's folder (or a folder inside it) and refer "
+                         f"to it from there.")
     elif re.match(r"^([a-z][a-z0-9+.-]*:|//)", src, re.IGNORECASE):
         notes.append(f"The image {src} is on the web; it is left as a link, not copied.")
         return None

@@ -14,6 +14,9 @@ from wfdesk.content.post_fields import FRONT_MATTER, dump_front_matter
 from wfdesk.content.splitter import split_markdown
 from wfdesk.workspace import Workspace
 
+# A post's sections are worked on one by one in the window; thousands are a split at the wrong level (or a list).
+MAX_SECTIONS = 1000
+
 
 @dataclass
 class ImportOptions:
@@ -44,10 +47,16 @@ def plan_draft(draft: DraftText, split_level: int = 2) -> DraftPlan:
         raise DraftError("The heading level to split at must be between 1 and 6.")
     meta = dict(draft.front_matter)
     fm_title = meta.pop("title", None)
+    if isinstance(fm_title, list | dict):
+        raise DraftError(f"The front matter's title in “{draft.name}” must be a single line of text, not a list.")
     status = meta.pop("status", None)
     doc = split_markdown(draft.markdown, split_level)
     if not doc.sections:
         raise DraftError(f"“{draft.name}” has no text.")
+    if len(doc.sections) > MAX_SECTIONS:
+        raise DraftError(f"Split at level {split_level}, “{draft.name}” would make {len(doc.sections)} sections; a "
+                         f"post can have at most {MAX_SECTIONS}. Split at a higher level (a smaller number) or "
+                         f"divide the draft into several files.")
     title = (str(fm_title).strip() if fm_title not in (None, "") else None) or doc.title or draft.title_hint \
         or Path(draft.name).stem or draft.name
     notes = []

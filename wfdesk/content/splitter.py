@@ -6,6 +6,7 @@ ranges; the text between two cuts is sliced from the source lines, untouched.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from wfdesk.content.markdown import inline_text, parser
@@ -34,7 +35,10 @@ def split_markdown(text: str, level: int = 2) -> SplitDocument:
     """
     if not 1 <= level <= 6:
         raise ValueError("The heading level to split at is between 1 and 6.")
-    lines = text.splitlines(keepends=True)
+    # Lines as markdown-it counts them: \r\n and \r end a line, but U+2028, form feeds or NEL (str.splitlines)
+    # do not -- counting those would shift every cut after them.
+    text = re.sub(r"\r\n?", "\n", text)
+    lines = text.split("\n")
     tokens = parser().parse(text)
     title: str | None = None
     cuts: list[tuple[int, int, str]] = []  # (first line, line after the heading, title)
@@ -64,4 +68,4 @@ def split_markdown(text: str, level: int = 2) -> SplitDocument:
 
 def _slice(lines: list[str], start: int, end: int, skip: list[tuple[int, int]]) -> str:
     kept = [line for n, line in enumerate(lines[start:end], start) if not any(a <= n < b for a, b in skip)]
-    return "".join(kept).strip("\n").rstrip()
+    return "\n".join(kept).strip("\n").rstrip()

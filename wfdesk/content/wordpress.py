@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -27,7 +27,10 @@ class RemotePost:
     @classmethod
     def from_json(cls, data: Any, site: str) -> RemotePost:
         try:
-            return cls(id=int(data["id"]), link=str(data.get("link") or ""), status=str(data.get("status") or ""),
+            link = str(data.get("link") or "")
+            # The panel shows it as a link to click: only a web address, never file:, javascript: or a share.
+            link = link if urlsplit(link).scheme in ("http", "https") else ""
+            return cls(id=int(data["id"]), link=link, status=str(data.get("status") or ""),
                        modified_gmt=str(data.get("modified_gmt") or ""),
                        featured_media=int(data.get("featured_media") or 0))
         except (KeyError, TypeError, ValueError):
@@ -43,8 +46,13 @@ class WordPressClient:
         self.site = site_url.rstrip("/")
         self.host = urlsplit(self.site).netloc or self.site
         self.timeout = timeout
+        # WordPress shows it in groups of four; copied from a page the gaps may be tabs or no-break spaces.
+        secret = "".join(app_password.split())
+        if not secret.isascii():  # Basic auth sends Latin-1; WordPress's own are letters and digits
+            raise UnitError(f"The application password kept for “{username}” has characters WordPress never puts in "
+                            f"one (such as curly quotes): paste it again in the WordPress panel.")
         self.session = requests.Session()
-        self.session.auth = (username, app_password.replace(" ", ""))
+        self.session.auth = (username, secret)
         self.session.headers["Accept"] = "application/json"
         self.username = username
 
@@ -66,6 +74,14 @@ class WordPressClient:
 
     # --- media ----------------------------------------------------------------------------------------------
 
+    def media_exists(self, media_id: int) -> bool:
+        """Still in the site's media library (someone may have deleted it there since it was uploaded)?"""
+        try:
+            self._call("GET", f"/media/{int(media_id)}", "check an uploaded image")
+        except NotFound:
+            return False
+        return True
+
     def upload_media(self, filename: str, data: bytes, mime: str, alt: str) -> dict[str, Any]:
         """Upload one image (raw body with Content-Disposition, as the media endpoint takes it); {"id", "url"}."""
         headers = {"Content-Type": mime, "Content-Disposition": f'attachment; filename="{filename}"'}
@@ -73,7 +89,8 @@ class WordPressClient:
         try:
             media = {"id": int(answer["id"]), "url": str(answer.get("source_url") or answer.get("link") or "")}
         except (KeyError, TypeError, ValueError):
-            raise UnitError(f"{self.host} did not answer the upload like a WordPress site") from None
+            raise UnitError(f"{self.host} did not answer like a WordPress site while trying to upload the image "
+                            f"{filename} (is the address right?)") from None
         if alt:
             self._call("POST", f"/media/{media['id']}", f"set the alt text of {filename}", json={"alt_text": alt})
         return media
@@ -83,7 +100,9 @@ class WordPressClient:
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         url = f"{self.site}{API}{path}"
         try:
-            resp = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            # Redirects are not followed: a POST would turn into a GET (nothing saved, a puzzling answer) and the
+            # application password is not for another address. The editor is told where the site went.
+            resp = self.session.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
         except requests.Timeout:
             raise UnitError(f"{self.host} did not answer within {self.timeout:g} s while trying to {what}; "
                             f"try again later") from None
@@ -91,6 +110,11 @@ class WordPressClient:
             raise UnitError(f"cannot reach {self.host} to {what}: check the site address and the network") from None
         except requests.RequestException as exc:
             raise UnitError(f"could not {what} on {self.host}: {exc}") from None
+        if resp.is_redirect:
+            target = _site_of(urljoin(url, resp.headers.get("location", "")))
+            raise UnitError(f"{self.host} sends its requests on to {target}, so wfdesk could not {what}. If that is "
+                            f"where the site now is, put that address as the site address in the step; nothing was "
+                            f"sent there.")
         if resp.status_code >= 400:
             raise self._error(resp, what)
         try:
@@ -123,4 +147,24 @@ class WordPressClient:
                 return UnitError(f"{self.host} has no WordPress REST API at {API} (is the address right, and is the "
                                  f"REST API enabled?)")
             return NotFound(f"The post is no longer on {self.host}.{said}")
-        return UnitError(f"{self.host} answered {status} when trying to {what}.{said or ' ' + resp.text[:200]}")
+        return UnitError(f"{self.host} answered {status} when trying to {what}.{said or _plain(resp)}")
+
+
+def _plain(resp: requests.Response) -> str:
+    """An error page in a few plain words (a PHP fatal error page, a proxy's 502), never its HTML."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(resp.text[:20000], "html.parser")
+    for tag in soup(["head", "style", "script", "title"]):
+        tag.decompose()
+    words = " ".join(soup.get_text(" ").split())
+    return f" The site said: “{words[:200]}”" if words else ""
+
+
+def _site_of(url: str) -> str:
+    """The site's address in a redirect's target: what comes before its REST API path."""
+    head, sep, _ = url.partition(API.split("/v2")[0])
+    if sep:
+        return head.rstrip("/")
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url[:200]

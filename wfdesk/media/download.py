@@ -2,6 +2,8 @@
 
 Redirects are followed only within the URL's own origin (scheme, host and port) and only over http(s): a provider's
 answer must not be able to steer a request at another service, on this machine or elsewhere.
+
+Messages name the address without its user, password or query: a signed URL's signature is a secret for a while.
 """
 
 from __future__ import annotations
@@ -18,44 +20,78 @@ class DownloadError(ValueError):
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
+    """(scheme, host, port); raises DownloadError for an address that cannot be one (a bad port, a broken host)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        raise DownloadError(f"the image's address {shown(url)} is not a usable address") from None
+    if not parts.hostname:
+        raise DownloadError(f"the image's address {shown(url)} is not a usable address (it names no server)")
+    return parts.scheme.lower(), parts.hostname.lower(), port
+
+
+def shown(url: str) -> str:
+    """The address for a message: scheme, host, port and path only."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return repr(url.split("?", 1)[0][:80])
+    return f"{parts.scheme}://{host}{port}{parts.path}"[:200]
 
 
 def download_image(url: str, *, timeout: float, max_bytes: int) -> bytes:
-    if urlsplit(url).scheme not in ("http", "https"):
+    if _scheme(url) not in ("http", "https"):
         raise DownloadError(f"unsupported image URL scheme: {url[:40]!r}")
     start = origin(url)
     current = url
     with requests.Session() as session:
         for _ in range(MAX_REDIRECTS + 1):
-            try:
-                resp = session.get(current, timeout=timeout, stream=True, allow_redirects=False)
-            except requests.RequestException as exc:
-                raise DownloadError(f"cannot download the image from {url}: {exc}") from None
+            resp = _get(session, current, url, timeout)
             with resp:
                 if resp.is_redirect:
                     target = urljoin(current, resp.headers.get("location", ""))
-                    if urlsplit(target).scheme not in ("http", "https") or origin(target) != start:
-                        raise DownloadError(f"the image at {url} redirected to another address "
-                                            f"({target[:80]}); only redirects within {start[1]} are followed")
+                    if _scheme(target) not in ("http", "https") or origin(target) != start:
+                        raise DownloadError(f"the image at {shown(url)} redirected to another address "
+                                            f"({shown(target)[:80]}); only redirects within {start[1]} are followed")
                     current = target
                     continue
                 if resp.status_code >= 400:
-                    raise DownloadError(f"cannot download the image from {url}: HTTP {resp.status_code}")
-                return _read_limited(resp, url, max_bytes)
-    raise DownloadError(f"the image at {url} redirected more than {MAX_REDIRECTS} times")
+                    raise DownloadError(f"cannot download the image from {shown(url)}: HTTP {resp.status_code}")
+                return _read_limited(resp, url, max_bytes, timeout)
+    raise DownloadError(f"the image at {shown(url)} redirected more than {MAX_REDIRECTS} times")
 
 
-def _read_limited(resp: requests.Response, url: str, max_bytes: int) -> bytes:
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:
+        raise DownloadError(f"the image's address {shown(url)} is not a usable address") from None
+
+
+def _get(session: requests.Session, current: str, url: str, timeout: float) -> requests.Response:
+    host = "{1}:{2}".format(*origin(current))
+    try:
+        return session.get(current, timeout=timeout, stream=True, allow_redirects=False)
+    except requests.Timeout:
+        raise DownloadError(f"{host} did not answer within {timeout:g} s with the image {shown(url)}") from None
+    except requests.ConnectionError:
+        raise DownloadError(f"cannot reach {host} to download the image {shown(url)}") from None
+    except requests.RequestException:
+        raise DownloadError(f"cannot download the image from {shown(url)}: the address is not usable") from None
+
+
+def _read_limited(resp: requests.Response, url: str, max_bytes: int, timeout: float) -> bytes:
     chunks, size = [], 0
     try:
         for chunk in resp.iter_content(64 * 1024):
             size += len(chunk)
             if size > max_bytes:
-                raise DownloadError(f"the image at {url} is larger than {max_bytes // 2**20} MB")
+                raise DownloadError(f"the image at {shown(url)} is larger than {max_bytes // 2**20} MB")
             chunks.append(chunk)
-    except requests.RequestException as exc:
-        raise DownloadError(f"cannot download the image from {url}: {exc}") from None
+    except requests.RequestException:
+        raise DownloadError(f"the download of the image {shown(url)} broke off (or stalled for {timeout:g} s)") \
+            from None
     return b"".join(chunks)

@@ -14,6 +14,7 @@ from PIL import Image, PngImagePlugin
 from wfdesk.media.verify import ImageInfo, verify_image
 
 METADATA_ALLOWANCE = 256 * 1024  # bytes beyond the raw pixels that a normal file may carry (ICC, EXIF, text)
+PNG_MODES = ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA")
 KEEP_TEXT_BYTES = 4096  # text entries up to this size survive a re-encode (e.g. a renderer's parameters)
 
 
@@ -33,6 +34,8 @@ def strip_oversized_metadata(data: bytes, info: ImageInfo) -> tuple[bytes, Image
             for key, value in (getattr(img, "text", None) or {}).items():
                 if isinstance(value, str) and len(key) + len(value) <= KEEP_TEXT_BYTES:
                     text.add_text(key, value)
+            if img.mode not in PNG_MODES:  # CMYK (print photos), YCbCr, LAB...: PNG holds RGB(A) instead
+                img = img.convert("RGBA" if "A" in img.mode else "RGB")
             img.save(out, format="PNG", pnginfo=text)
     cleaned = out.getvalue()
     return cleaned, verify_image(cleaned)

@@ -123,6 +123,8 @@ def render(base_url: str, graph: dict[str, Any], *, timeout: float, cancel: Canc
             raise Cancelled()
         entry = _json(_call("GET", root, f"/history/{prompt_id}"), root).get(prompt_id)
         if entry:
+            if not isinstance(entry, dict):
+                raise UnitError(f"ComfyUI at {root} answered with a history this version of wfdesk cannot read")
             break
         if time.monotonic() > deadline:
             _withdraw(root, prompt_id)
@@ -138,16 +140,18 @@ def _withdraw(root: str, prompt_id: str) -> None:
     """Off the queue if still waiting; stopped if rendering. Best effort: the answer is discarded anyway."""
     for path, body in (("/queue", {"delete": [prompt_id]}), ("/interrupt", {"prompt_id": prompt_id})):
         try:
-            requests.post(f"{root}{path}", json=body, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+            requests.post(f"{root}{path}", json=body, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), allow_redirects=False)
         except requests.RequestException:
             pass
 
 
 def _check_status(root: str, entry: dict[str, Any]) -> None:
-    status = entry.get("status") or {}
+    status = entry.get("status")
+    status = status if isinstance(status, dict) else {"status_str": str(status or "success")}
     if status.get("status_str", "success") == "success":
         return
-    for event, data in status.get("messages") or []:
+    for message in status.get("messages") or []:
+        event, data = (message + [None, None])[:2] if isinstance(message, list) else (None, None)
         if event == "execution_error" and isinstance(data, dict):
             node = data.get("node_type") or data.get("node_id") or "a node"
             raise UnitError(f"ComfyUI at {root} failed in {node}: {str(data.get('exception_message'))[:300]}")
@@ -157,9 +161,12 @@ def _check_status(root: str, entry: dict[str, Any]) -> None:
 
 
 def _output_images(entry: dict[str, Any]) -> list[dict[str, str]]:
-    """Saved images first; previews (type "temp") only when the workflow saves none."""
-    refs = [img for out in (entry.get("outputs") or {}).values() if isinstance(out, dict)
-            for img in out.get("images") or [] if isinstance(img, dict) and img.get("filename")]
+    """Saved images first; previews (type "temp") only when the workflow saves none. Odd entries are skipped."""
+    outputs = entry.get("outputs")
+    refs = [img for out in (outputs.values() if isinstance(outputs, dict) else []) if isinstance(out, dict)
+            for img in (out.get("images") if isinstance(out.get("images"), list) else [])
+            if isinstance(img, dict) and isinstance(img.get("filename"), str) and img["filename"]
+            and all(isinstance(img.get(k, ""), str) for k in ("subfolder", "type"))]
     saved = [r for r in refs if r.get("type", "output") == "output"]
     return saved or refs
 
@@ -169,19 +176,25 @@ def _view(root: str, ref: dict[str, str]) -> bytes:
     resp = _call("GET", root, "/view", params=params, stream=True)
     with resp:
         chunks, size = [], 0
-        for chunk in resp.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > MAX_VIEW_BYTES:
-                raise UnitError(f"the image {ref['filename']} from {root} is larger than "
-                                f"{MAX_VIEW_BYTES // 2**20} MB")
-            chunks.append(chunk)
+        try:
+            for chunk in resp.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > MAX_VIEW_BYTES:
+                    raise UnitError(f"the image {ref['filename']} from {root} is larger than "
+                                    f"{MAX_VIEW_BYTES // 2**20} MB")
+                chunks.append(chunk)
+        except requests.RequestException:
+            raise UnitError(f"the download of the image {ref['filename']} from ComfyUI at {root} broke off (or "
+                            f"stalled); try again") from None
     return b"".join(chunks)
 
 
 def _call(method: str, root: str, path: str, *, ok: tuple[int, ...] = (200,), timeout: float = READ_TIMEOUT,
           **kwargs: Any) -> requests.Response:
     try:
-        resp = requests.request(method, f"{root}{path}", timeout=(CONNECT_TIMEOUT, timeout), **kwargs)
+        # Not following redirects: ComfyUI never sends one, and the request must not go to another server.
+        resp = requests.request(method, f"{root}{path}", timeout=(CONNECT_TIMEOUT, timeout), allow_redirects=False,
+                                **kwargs)
     except requests.Timeout:
         raise UnitError(f"ComfyUI at {root} did not answer in time") from None
     except requests.ConnectionError:

@@ -31,8 +31,11 @@ def server_root(base_url: str) -> str:
 def detect(base_url: str) -> str | None:
     """"ollama", "lmstudio", or None (another server, or none there)."""
     root = server_root(base_url)
-    if _get(f"{root}/api/version", lambda d: isinstance(d.get("version"), str)):
+    ollama = _get(f"{root}/api/version", lambda d: isinstance(d.get("version"), str))
+    if ollama:
         return "ollama"
+    if ollama is None:
+        return None  # no answer in time: the run is not held up a second time by the same server
     if _get(f"{root}/api/v0/models", _lmstudio_models):
         return "lmstudio"
     return None
@@ -54,10 +57,13 @@ def adapt(ws: Workspace, profile: ProviderProfile, base_url: str | None) -> Prov
     return profile.model_copy(update=changes)
 
 
-def _get(url: str, looks_right) -> bool:
+def _get(url: str, looks_right) -> bool | None:
+    """True / False, or None when the server did not answer in time (or is not there)."""
     try:
-        resp = requests.get(url, timeout=DETECT_TIMEOUT)
+        resp = requests.get(url, timeout=DETECT_TIMEOUT, allow_redirects=False)
         data = resp.json() if resp.status_code == 200 else None
+    except (requests.Timeout, requests.ConnectionError):
+        return None
     except (requests.RequestException, ValueError):
         return False
     return isinstance(data, dict) and bool(looks_right(data))

@@ -56,7 +56,7 @@ def complete_usage(usage: Usage, prompt: str | None = None, output: str | None =
 def price_of(settings: Settings, usage: Usage) -> float | None:
     """Dollars for this usage; None when no price is known for its model."""
     usage = complete_usage(usage)
-    own = settings.price(usage.model)
+    own = prices.own_price(settings, usage.model)
     if own is not None:
         return (usage.prompt_tokens / 1000 * own.prompt_per_1k + usage.completion_tokens / 1000
                 * own.completion_per_1k + usage.images * own.per_image)

@@ -8,6 +8,7 @@ auto-update is never started here). Upgrading the package updates the prices.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 from wfdesk.settings import ModelPrice, Settings
@@ -22,6 +23,10 @@ IMAGE_OUTPUT_TOKENS = 1056
 STARTER_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-image-1", "dall-e-3", "dall-e-2")
 
 
+# A snapshot's date at the end of a model id: answers name the snapshot ("gpt-4o-2024-08-06") of the model asked for.
+DATED = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8})$")
+
+
 @dataclass(frozen=True)
 class Quote:
     price: ModelPrice  # per 1k tokens and per image, for showing; costs use library_cost for tiered prices
@@ -32,13 +37,22 @@ def quote(settings: Settings, model: str | None) -> Quote | None:
     """Where a model's price comes from, or None when no price is known for it."""
     if not model:
         return None
-    own = settings.price(model)
+    own = own_price(settings, model)
     if own is not None:
         return Quote(own, "yours")
     if model in PER_IMAGE:
         return Quote(ModelPrice(per_image=PER_IMAGE[model]), "per image")
     per_1k = library_per_1k(model)
     return Quote(per_1k, LIBRARY) if per_1k is not None else None
+
+
+def own_price(settings: Settings, model: str | None) -> ModelPrice | None:
+    """The editor's price for the model, or for the model the snapshot is of (their "gpt-4o" covers
+    "gpt-4o-2024-08-06"); a snapshot priced in its own row wins."""
+    if not model:
+        return None
+    own = settings.price(model)
+    return own if own is not None else settings.price(DATED.sub("", model))
 
 
 def known_price(model: str | None) -> ModelPrice | None:

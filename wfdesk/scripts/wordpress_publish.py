@@ -1,12 +1,14 @@
 """`wordpress_publish`: the post's sections as a WordPress **draft**, created once and updated on re-publish.
 
 One unit for the whole post. Its accepted images are uploaded as media once per site (the sha256 → media id map is
-kept on the post), the first one is the featured image. The remote post's id and modified_gmt are kept on the post;
+kept on the post; one deleted from the site's media library since is uploaded again), the first one is the
+featured image. The remote post's id and modified_gmt are kept on the post;
 a remote post changed since our last publish is reported, never overwritten silently.
 """
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,7 +84,10 @@ class WordPressPublishHandler(SectionHandler):
                 except NotFound:
                     notes.append(f"the earlier draft (id {remote_id}) is gone from the site; a new draft was made")
                     remote_id = None
-                else:
+                if remote_id and remote.status == "trash":
+                    notes.append(f"the earlier draft (id {remote_id}) is in the site's trash; a new draft was made")
+                    remote_id = None
+                elif remote_id:
                     remembered = kept.get(pf.WORDPRESS_MODIFIED_GMT)
                     if remembered and remote.modified_gmt != remembered and not params.overwrite_remote_changes:
                         raise UnitError(
@@ -94,13 +99,16 @@ class WordPressPublishHandler(SectionHandler):
                 if cancel.cancelled:
                     raise UnitError("cancelled")
                 if image.sha256 in media:
-                    continue
+                    if client.media_exists(media[image.sha256].get("id", 0)):
+                        continue
+                    del media[image.sha256]  # deleted from the site's media library: uploaded again
                 media[image.sha256] = client.upload_media(image.name.rsplit("/", 1)[-1], image.path.read_bytes(),
                                                           image.mime, image.alt)
                 uploaded += 1
                 _remember_media(job, site, media)  # kept at once: a later failure must not upload it again
             content = sections_html(post, lambda image: media[image.sha256]["url"])
-            fields: dict[str, Any] = {"title": post.title, "content": content}
+            # WordPress keeps the title as HTML and themes print it unescaped: ours is text, so it is escaped.
+            fields: dict[str, Any] = {"title": html.escape(post.title, quote=False), "content": content}
             featured = next((s.image for s in post.sections if s.image is not None), None) \
                 or next(iter(post.images()), None)
             if featured is not None:

@@ -195,9 +195,14 @@ class ContentIO(QObject):
         ws = self.window.ws
 
         def run() -> list[dict[str, Any]]:
-            from wfdesk.content.post_import import ImportOptions, import_file
+            from wfdesk.content.draft_read import read_draft_file
+            from wfdesk.content.post_import import ImportOptions, import_draft, plan_draft
 
-            return [import_file(ws, path, ImportOptions(**options)) for path in paths]
+            # Every draft is read and checked before the first is written: one bad draft among several makes none.
+            drafts = [read_draft_file(path) for path in paths]
+            for draft in drafts:
+                plan_draft(draft, options["split_level"])
+            return [import_draft(ws, draft, ImportOptions(**options)) for draft in drafts]
 
         self.window.statusBar().showMessage(f"Reading {paths[0].name}…")
         self._in_background(run, "New post from a draft", self._imported)
