@@ -170,7 +170,14 @@ def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int
 
     def work(item: tuple[int, UnitPlan]) -> None:
         unit_id, plan = item
-        if not rc.gate.wait_reachable(rc.stop) or rc.halted():
+        state = "go" if rc.gate.wait_reachable(rc.stop) and not rc.halted() else "halted"
+        if state == "go":
+            state = _may_start(rc, run_id, unit_id)
+        if state == "done":
+            entries[unit_id] = {"section_id": plan.section_id, "unit_id": unit_id, "status": "success",
+                                "metadata": {}}
+            return
+        if state != "go":
             # Not started: it stays queued in the ledger and resume runs it.
             entries[unit_id] = {"section_id": plan.section_id, "unit_id": unit_id, "status": "interrupted",
                                 "error": "not started", "metadata": {}}
@@ -260,6 +267,21 @@ def _result_in_memory(rc: _Run, run_id: int, entries: list[dict[str, Any]], stat
     if error:
         out["error"] = error
     return out
+
+
+def _may_start(rc: _Run, run_id: int, unit_id: int) -> str:
+    """Asked of the ledger before each section: a process that froze (suspended, SIGSTOP) longer than the heartbeat
+    allows learns here, not a heartbeat later, that its run was taken over, and sends nothing more."""
+    if rc.owner is None:
+        return "go"
+    try:
+        state = rc.gate.call(lambda: ledger.unit_may_start(rc.ws, run_id, unit_id, rc.owner), "the run's claim")
+    except DatabaseLost:
+        return "halted"
+    if state == "taken" and not rc.taken.is_set():
+        log.warning("run %s: %s", run_id, TAKEN_MESSAGE)
+        rc.taken.set()
+    return state
 
 
 def _heartbeat(rc: _Run, run_id: int, done: threading.Event) -> None:
