@@ -285,6 +285,25 @@ def _peak_rss_mb() -> float:
     ("{{ ('x'*1000).replace('x', 'x'*1000).replace('x', 'x'*1000) }}", "too large"),
     ("{{ (['x'*100000]*100)|join }}", "too large"),
     ("{{ ''.join(['x'*100000]*100) }}", "too large"),
+    # Second pass: values that are small in memory but enormous once turned into text or compared (one C call no
+    # deadline stops), widths taken from the arguments, and many medium values that add up.
+    ("{{ [[1]*99999]*99999 }}", "too large"),
+    ("{% set ns = namespace(s=[1]) %}{% for i in range(40) %}{% set ns.s = [ns.s, ns.s] %}{% endfor %}{{ ns.s }}",
+     "too large"),
+    ("{% set ns = namespace(a=[1], b=[1]) %}{% for i in range(40) %}{% set ns.a = (ns.a, ns.a) %}"
+     "{% set ns.b = (ns.b, ns.b) %}{% endfor %}{{ ns.a == ns.b }}", "too large"),
+    ("{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+     "too large"),
+    ("{% macro m(x) %}{{ x }}{{ x }}{% endmacro %}{% set ns = namespace(s='x') %}{% for i in range(40) %}"
+     "{% set ns.s = m(ns.s) %}{% endfor %}{{ ns.s }}", "too large"),
+    ("{{ '{0:{1}}'.format('x', 999999999) }}", "too large"),
+    ("{{ '%*d' % (999999999, 1) }}", "too large"),
+    ("{{ '%.*f' % (999999999, 1.0) }}", "too large"),
+    ("{{ '%*s'|format(999999999, 'x') }}", "too large"),
+    ("{{ ('x'*999999).translate({120: 'y'*1000}) }}", "too large"),
+    ("{{ ('x '*499999)|wordwrap(1, wrapstring='-'*1000) }}", "too large"),
+    ("{{ ('x'*999999)|map('center', 1000)|list|length }}", "too large"),
+    ("{% set x %}{% for i in range(1000) %}{{ 'x'*999999 }}{% endfor %}{% endset %}{{ x|length }}", "too large"),
 ])
 def test_template_bombs_end_in_a_clear_problem_quickly_and_small(template, message):
     before = _peak_rss_mb()
@@ -292,6 +311,13 @@ def test_template_bombs_end_in_a_clear_problem_quickly_and_small(template, messa
         _finishes(lambda: render(template, {}))
     assert "Error" not in str(info.value) and "MAX_" not in str(info.value)
     assert _peak_rss_mb() - before < 300  # nothing near the gigabyte the template asked for was allocated
+
+
+def test_templates_using_tuples_lists_formats_and_concatenation_still_render():
+    template = ("{% for a, b in [(1, 2), (3, 4)] %}{{ a }}{{ b }}{% endfor %} {% set c, d = 'x', 'y' %}{{ c ~ d }} "
+                "{{ {'k': [1, 2]}|tojson }} {{ '%d items' % 10**9 }} {{ '%5.2f'|format(3.14159) }} "
+                "{{ '{:>6}'.format('r') }} {{ 'ab'|wordwrap(1) }} {{ ['p', 'q']|join(', ') }}")
+    assert render(template, {}) == '1234 xy {"k": [1, 2]} 1000000000 items  3.14      r a\nb p, q'
 
 
 def test_the_editor_s_syntax_check_never_evaluates_a_template():
