@@ -237,6 +237,31 @@ def test_an_encoded_but_harmless_endpoint_is_sent_under_the_base_path(demo, loop
             endpoint_url(base, bad)
 
 
+@pytest.mark.parametrize("endpoint", [
+    "//evil.example/x", "http://evil.example/x", "https://user@evil.example/x",  # another host, silently dropped before
+    "/..;/x", "/a/..;/..;/x", "/.;/x",  # "..;" is ".." to Tomcat and other Java servers
+    "/\u2025/x", "/\uff0e\uff0e/x", "/\u2024\u2024/x", "/a/%ef%bc%8e%ef%bc%8e/x",  # dots some servers normalise
+    "/x%00y", "/x\u0000y", "/x%0d%0aHost:%20evil",  # control characters
+])
+def test_endpoints_that_leave_the_base_or_smuggle_characters_are_refused(demo, loopback, endpoint):
+    from wfdesk.scripts.custom_scripts import endpoint_url
+    from wfdesk.scripts.registry import get_step_config
+
+    from tests_support import set_step_config
+
+    demo.settings.custom_script_base_url = loopback.root_url + "/hooks"
+    with pytest.raises(ValueError, match="under the base address|control character"):
+        endpoint_url(loopback.root_url + "/hooks", endpoint)
+    config = get_step_config(3)
+    config["script_config"]["custom_endpoint"] = endpoint
+    set_step_config(demo, 3, config)
+    problems = validate_step(demo, "s", config)
+    assert [p.field for p in problems] == ["script_config.custom_endpoint"]
+    with pytest.raises(ConfigError, match="custom_endpoint"):
+        execute_step_script(3, 53, {"section_ids": [711]})
+    assert loopback.requests == []
+
+
 # --- templates have limits on time, output size and arithmetic -----------------------------------------------
 
 def _finishes(fn, seconds: float = 60):
