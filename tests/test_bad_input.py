@@ -13,9 +13,9 @@ from conftest import REFERENCE_STEPS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from wfdesk.db.models import ContentVersion, Post
+from wfdesk.db.models import ContentVersion, Post, WorkflowStepEntity
 from wfdesk.db.transfer import ImportError_, import_bundle
 from wfdesk.errors import ConfigError
 from wfdesk.scripts.registry import execute_step_script
@@ -181,6 +181,26 @@ def test_validation_finds_secrets_under_any_key_name_and_inside_lists(demo):
     assert sorted(p.field for p in problems) == ["script_config.parameters.access_token",
                                                  "script_config.parameters.headers.0.x-api-key"]
     assert all("abc" not in p.message and "t0ken" not in p.message for p in problems)
+
+
+@pytest.mark.parametrize("parameters, where", [
+    ({"headers": {"sk-proj-" + "A" * 40: "x"}}, "parameters.headers: secrets"),  # the key itself is the secret
+    ({"headers": {"Bearer " + "b" * 30: 1}}, "parameters.headers: secrets"),
+    ({"headers": {"Ocp-Apim-Subscription-Key": "0123456789abcdef"}}, "headers.Ocp-Apim-Subscription-Key: secrets"),
+    ({"padding": [0] * 1_000_001, "zz": {"api_key": "hidden-behind-a-million-values"}},
+     "workflow_steps.0.config: is too large to check for secrets"),
+])
+def test_secrets_hidden_in_keys_or_behind_bulk_are_refused_and_never_repeated(ws, parameters, where):
+    bundle = json.loads(REFERENCE_STEPS.read_text())
+    bundle["workflow_steps"][0]["config"]["script_config"]["parameters"] = parameters
+    with pytest.raises(ImportError_) as info:
+        with ws.db.session() as s:
+            import_bundle(s, bundle)
+    text = str(info.value) + " ".join(p.field + p.message for p in info.value.problems)
+    assert where in text
+    assert "AAAAAAAAAA" not in text and "bbbbbbbbbb" not in text and "0123456789abcdef" not in text
+    with ws.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(WorkflowStepEntity)) == 0
 
 
 def test_imports_refuse_secrets_in_configs(ws):
