@@ -317,6 +317,9 @@ def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any],
     try:
         return _execute_and_persist(rc, unit_id, plan, started, started_at)
     except Cancelled:
+        if rc.stop is not None and rc.stop.is_set() and not cancel.cancelled:
+            # It gave up waiting to retry because the app went away: not sent, so it stays queued for resume.
+            return {**base, "status": "interrupted", "error": "not sent: the app closed", "metadata": {}}
         entry = {**base, "status": "cancelled", "error": "cancelled", "metadata": {}}
         rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled",
                                                   started_at=started_at, duration_ms=_ms(started)), what)
