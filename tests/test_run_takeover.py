@@ -80,3 +80,54 @@ def test_an_owner_that_wakes_up_after_a_takeover_starts_no_further_section(demo,
     assert results[0]["status"] == "running"  # the claim stands: the frozen owner did not end the run
     with demo.db.session() as s:  # its answer in flight was kept: the new owner need not pay for it again
         assert len(content.versions_of(s, 53, SECTIONS[0], "polished")) == 1
+
+
+def _fail_run_updates(ws, times: int, pattern: str):
+    """The database drops the connection on the next `times` statements matching `pattern` (a restart)."""
+    import re
+
+    from sqlalchemy import event
+
+    left = [times]
+    dbapi = ws.db.engine.dialect.loaded_dbapi
+
+    def hook(conn, cursor, statement, parameters, context, executemany):
+        if left[0] > 0 and re.search(pattern, statement, re.IGNORECASE | re.DOTALL):
+            left[0] -= 1
+            raise dbapi.OperationalError("server closed the connection unexpectedly")
+
+    event.listen(ws.db.engine, "before_cursor_execute", hook)
+
+    def remove() -> None:
+        event.remove(ws.db.engine, "before_cursor_execute", hook)
+        assert left[0] == 0, "the statement the outage was meant for never ran"
+    return remove
+
+
+def test_an_outage_during_the_finish_write_is_ridden_out(demo, loopback):
+    remove = _fail_run_updates(demo, 2, r"^\s*UPDATE workflow_run SET status=.*finished_at")
+    try:
+        result = execute_step_script(1, 53, {"section_ids": SECTIONS})
+    finally:
+        remove()
+    assert result["status"] == "succeeded" and result["success"] is True
+    assert ledger.run_detail(demo, result["run_id"])["status"] == "succeeded"
+
+
+def test_an_outage_during_the_claim_leaves_the_run_resumable(demo, loopback):
+    import pytest
+    from sqlalchemy.exc import OperationalError
+
+    from wfdesk.runs.engine import resume_run
+
+    loopback.fail = lambda i, req: (400, {}, b'{"error": {"message": "no"}}')
+    run_id = execute_step_script(1, 53, {"section_ids": SECTIONS})["run_id"]
+    loopback.reset()
+    remove = _fail_run_updates(demo, 1, r"^\s*UPDATE workflow_run SET status=.*owner=")
+    try:
+        with pytest.raises(OperationalError):
+            resume_run(demo, run_id)
+    finally:
+        remove()
+    assert loopback.count("/v1/chat/completions") == 0 and ledger.run_detail(demo, run_id)["status"] == "failed"
+    assert resume_run(demo, run_id)["status"] == "succeeded"
