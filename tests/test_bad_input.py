@@ -13,9 +13,9 @@ from conftest import REFERENCE_STEPS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from wfdesk.db.models import ContentVersion, Post
+from wfdesk.db.models import ContentVersion, Post, WorkflowStepEntity
 from wfdesk.db.transfer import ImportError_, import_bundle
 from wfdesk.errors import ConfigError
 from wfdesk.scripts.registry import execute_step_script
@@ -183,6 +183,26 @@ def test_validation_finds_secrets_under_any_key_name_and_inside_lists(demo):
     assert all("abc" not in p.message and "t0ken" not in p.message for p in problems)
 
 
+@pytest.mark.parametrize("parameters, where", [
+    ({"headers": {"sk-proj-" + "A" * 40: "x"}}, "parameters.headers: secrets"),  # the key itself is the secret
+    ({"headers": {"Bearer " + "b" * 30: 1}}, "parameters.headers: secrets"),
+    ({"headers": {"Ocp-Apim-Subscription-Key": "0123456789abcdef"}}, "headers.Ocp-Apim-Subscription-Key: secrets"),
+    ({"padding": [0] * 1_000_001, "zz": {"api_key": "hidden-behind-a-million-values"}},
+     "workflow_steps.0.config: is too large to check for secrets"),
+])
+def test_secrets_hidden_in_keys_or_behind_bulk_are_refused_and_never_repeated(ws, parameters, where):
+    bundle = json.loads(REFERENCE_STEPS.read_text())
+    bundle["workflow_steps"][0]["config"]["script_config"]["parameters"] = parameters
+    with pytest.raises(ImportError_) as info:
+        with ws.db.session() as s:
+            import_bundle(s, bundle)
+    text = str(info.value) + " ".join(p.field + p.message for p in info.value.problems)
+    assert where in text
+    assert "AAAAAAAAAA" not in text and "bbbbbbbbbb" not in text and "0123456789abcdef" not in text
+    with ws.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(WorkflowStepEntity)) == 0
+
+
 def test_imports_refuse_secrets_in_configs(ws):
     bundle = json.loads(REFERENCE_STEPS.read_text())
     bundle["workflow_steps"][0]["config"]["script_config"]["parameters"] = {"api_key": "sk-in-a-file"}
@@ -237,6 +257,31 @@ def test_an_encoded_but_harmless_endpoint_is_sent_under_the_base_path(demo, loop
             endpoint_url(base, bad)
 
 
+@pytest.mark.parametrize("endpoint", [
+    "//evil.example/x", "http://evil.example/x", "https://user@evil.example/x",  # another host, silently dropped before
+    "/..;/x", "/a/..;/..;/x", "/.;/x",  # "..;" is ".." to Tomcat and other Java servers
+    "/\u2025/x", "/\uff0e\uff0e/x", "/\u2024\u2024/x", "/a/%ef%bc%8e%ef%bc%8e/x",  # dots some servers normalise
+    "/x%00y", "/x\u0000y", "/x%0d%0aHost:%20evil",  # control characters
+])
+def test_endpoints_that_leave_the_base_or_smuggle_characters_are_refused(demo, loopback, endpoint):
+    from wfdesk.scripts.custom_scripts import endpoint_url
+    from wfdesk.scripts.registry import get_step_config
+
+    from tests_support import set_step_config
+
+    demo.settings.custom_script_base_url = loopback.root_url + "/hooks"
+    with pytest.raises(ValueError, match="under the base address|control character"):
+        endpoint_url(loopback.root_url + "/hooks", endpoint)
+    config = get_step_config(3)
+    config["script_config"]["custom_endpoint"] = endpoint
+    set_step_config(demo, 3, config)
+    problems = validate_step(demo, "s", config)
+    assert [p.field for p in problems] == ["script_config.custom_endpoint"]
+    with pytest.raises(ConfigError, match="custom_endpoint"):
+        execute_step_script(3, 53, {"section_ids": [711]})
+    assert loopback.requests == []
+
+
 # --- templates have limits on time, output size and arithmetic -----------------------------------------------
 
 def _finishes(fn, seconds: float = 60):
@@ -285,6 +330,25 @@ def _peak_rss_mb() -> float:
     ("{{ ('x'*1000).replace('x', 'x'*1000).replace('x', 'x'*1000) }}", "too large"),
     ("{{ (['x'*100000]*100)|join }}", "too large"),
     ("{{ ''.join(['x'*100000]*100) }}", "too large"),
+    # Second pass: values that are small in memory but enormous once turned into text or compared (one C call no
+    # deadline stops), widths taken from the arguments, and many medium values that add up.
+    ("{{ [[1]*99999]*99999 }}", "too large"),
+    ("{% set ns = namespace(s=[1]) %}{% for i in range(40) %}{% set ns.s = [ns.s, ns.s] %}{% endfor %}{{ ns.s }}",
+     "too large"),
+    ("{% set ns = namespace(a=[1], b=[1]) %}{% for i in range(40) %}{% set ns.a = (ns.a, ns.a) %}"
+     "{% set ns.b = (ns.b, ns.b) %}{% endfor %}{{ ns.a == ns.b }}", "too large"),
+    ("{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+     "too large"),
+    ("{% macro m(x) %}{{ x }}{{ x }}{% endmacro %}{% set ns = namespace(s='x') %}{% for i in range(40) %}"
+     "{% set ns.s = m(ns.s) %}{% endfor %}{{ ns.s }}", "too large"),
+    ("{{ '{0:{1}}'.format('x', 999999999) }}", "too large"),
+    ("{{ '%*d' % (999999999, 1) }}", "too large"),
+    ("{{ '%.*f' % (999999999, 1.0) }}", "too large"),
+    ("{{ '%*s'|format(999999999, 'x') }}", "too large"),
+    ("{{ ('x'*999999).translate({120: 'y'*1000}) }}", "too large"),
+    ("{{ ('x '*499999)|wordwrap(1, wrapstring='-'*1000) }}", "too large"),
+    ("{{ ('x'*999999)|map('center', 1000)|list|length }}", "too large"),
+    ("{% set x %}{% for i in range(1000) %}{{ 'x'*999999 }}{% endfor %}{% endset %}{{ x|length }}", "too large"),
 ])
 def test_template_bombs_end_in_a_clear_problem_quickly_and_small(template, message):
     before = _peak_rss_mb()
@@ -292,6 +356,13 @@ def test_template_bombs_end_in_a_clear_problem_quickly_and_small(template, messa
         _finishes(lambda: render(template, {}))
     assert "Error" not in str(info.value) and "MAX_" not in str(info.value)
     assert _peak_rss_mb() - before < 300  # nothing near the gigabyte the template asked for was allocated
+
+
+def test_templates_using_tuples_lists_formats_and_concatenation_still_render():
+    template = ("{% for a, b in [(1, 2), (3, 4)] %}{{ a }}{{ b }}{% endfor %} {% set c, d = 'x', 'y' %}{{ c ~ d }} "
+                "{{ {'k': [1, 2]}|tojson }} {{ '%d items' % 10**9 }} {{ '%5.2f'|format(3.14159) }} "
+                "{{ '{:>6}'.format('r') }} {{ 'ab'|wordwrap(1) }} {{ ['p', 'q']|join(', ') }}")
+    assert render(template, {}) == '1234 xy {"k": [1, 2]} 1000000000 items  3.14      r a\nb p, q'
 
 
 def test_the_editor_s_syntax_check_never_evaluates_a_template():

@@ -217,3 +217,39 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_the_app_dying_while_sections_wait_to_retry_sends_no_retry(demo, loopback):
+    """Both sections were refused with 429 and wait out Retry-After when the app is killed: a retry is a new
+    request (and a new charge) nobody will see, so the run process sends none, leaves both sections queued and the
+    run interrupted, and exits."""
+    import os
+    import signal
+    import time
+
+    from loopback import rate_limited
+
+    loopback.fail = lambda i, req: rate_limited(15) if i <= 2 else None
+    args = {"url": demo.db.url, "data_dir": str(demo.data_dir), "settings": demo.settings.model_dump(mode="json"),
+            "context": {"section_ids": [711, 712], "parameters": {"concurrency": 2}}, "leak": False}
+    app = subprocess.Popen([sys.executable, "-c", STAND_IN_APP, json.dumps(args)], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+    try:
+        started = json.loads(app.stdout.readline())
+        deadline = time.monotonic() + 60
+        while loopback.count("/v1/chat/completions") < 2:  # both refused, both waiting to retry
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.02)
+        os.kill(app.pid, signal.SIGKILL)
+        app.wait(10)
+    finally:
+        if app.poll() is None:
+            app.kill()
+    deadline = time.monotonic() + 60
+    while _alive(started["child_pid"]):
+        assert time.monotonic() < deadline, "the run process outlived the app"
+        time.sleep(0.05)
+    assert loopback.count("/v1/chat/completions") == 2  # no retry after the app died
+    detail = ledger.run_detail(demo, started["run_id"])
+    assert detail["status"] == "interrupted", detail
+    assert [u["status"] for u in detail["units"]] == ["queued", "queued"]  # resume sends them

@@ -184,3 +184,49 @@ def test_kill_9_cycles_with_racing_resumes_never_write_a_section_twice(demo, loo
     again = sum(n - 1 for n in sent.values())
     assert set(sent) == set(ids) and again <= 2 * kills  # at most the (2) sections in flight at each kill
     print(f"{kills} kills, {busy} resumes refused as busy, {again} section(s) sent again, 0 written twice")
+
+
+def test_sigstop_past_the_heartbeat_then_sigcont_sends_nothing_the_new_owner_sent(demo, loopback):
+    """A run process frozen (SIGSTOP, a suspended laptop) until its heartbeat is stale: another process marks the run
+    interrupted and resumes it to the end. Woken up (SIGCONT), the frozen one sends no further section and writes
+    nothing twice; only the answers it had in flight at the freeze may have been sent twice (at-least-once)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from wfdesk.db.models import Run, utcnow
+
+    ids = _sections(demo, 8)
+    loopback.latency = 0.4
+    frozen = subprocess.Popen(
+        [sys.executable, "-m", "wfdesk", "run-step", "--step", "1", "--post", "53",
+         "--sections", ",".join(map(str, ids)), "--llm-settings", '{"concurrency": 2}'],
+        env=_cli_env(demo, loopback), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_succeeded(demo)) < 2:
+            assert frozen.poll() is None, frozen.stderr.read()
+            assert time.monotonic() < deadline, "the run made no progress"
+            time.sleep(0.05)
+        os.kill(frozen.pid, signal.SIGSTOP)
+        sent_at_freeze = loopback.count("/v1/chat/completions")
+        run_id = json.loads(_cli(demo, loopback, "runs", "list", "--json").stdout)[0]["id"]
+        with demo.db.session() as s:  # minutes pass without a heartbeat
+            s.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow() - timedelta(minutes=10)))
+        loopback.latency = 0
+        resumed = _cli(demo, loopback, "runs", "resume", str(run_id))
+        assert resumed.returncode == 0, resumed.stderr
+        sent_by_resume = loopback.count("/v1/chat/completions") - sent_at_freeze
+        os.kill(frozen.pid, signal.SIGCONT)
+        frozen.wait(60)
+    finally:
+        if frozen.poll() is None:
+            os.kill(frozen.pid, signal.SIGCONT)
+            frozen.kill()
+            frozen.wait(10)
+    assert ledger.run_detail(demo, run_id)["status"] == "succeeded"
+    assert loopback.count("/v1/chat/completions") == sent_at_freeze + sent_by_resume  # nothing after the wake-up
+    with demo.db.session() as s:
+        assert [len(content.versions_of(s, 53, sid, "polished")) for sid in ids] == [1] * len(ids)
+    sent = _requests_per_section(loopback, "draft")
+    assert set(sent) == set(ids) and sum(n - 1 for n in sent.values()) <= 2  # the two in flight at the freeze

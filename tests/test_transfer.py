@@ -8,7 +8,7 @@ import pytest
 from conftest import REFERENCE_STEPS
 
 from wfdesk.db import content
-from wfdesk.db.models import Post, PostSection
+from wfdesk.db.models import ContentVersion, Post, PostSection
 from wfdesk.db.transfer import ImportError_, export_bundle, import_bundle
 
 
@@ -246,3 +246,56 @@ def test_a_nul_character_is_refused_before_anything_is_written(ws):
         _import(ws, bundle)
     with ws.db.session() as s:
         assert s.query(Post).count() == 0
+
+
+def _posts_bundle(first_id: int, posts: int = 3) -> dict:
+    return {"llm_actions": [], "workflow_steps": [], "post_step_overrides": [],
+            "posts": [{"id": first_id + p, "title": f"Post {first_id + p}", "status": "draft",
+                       "fields": {"intro": f"intro {first_id + p}"},
+                       "sections": [{"id": first_id * 10 + p, "position": 0, "title": "S",
+                                     "fields": {"draft": f"text {first_id + p}"}}]} for p in range(posts)]}
+
+
+def test_two_imports_at_the_same_moment_keep_their_own_field_rows(ws, monkeypatch):
+    """Each import finds the versions it wrote by id; a second import committing in between must not lend it its
+    own (on PostgreSQL: a unique violation, or fields pointing at another post's text)."""
+    import threading
+
+    from wfdesk.db import transfer
+
+    paused, go = threading.Event(), threading.Event()
+    real = transfer._insert_new_fields
+
+    def slow_first(session, before):
+        if not paused.is_set():
+            paused.set()
+            go.wait(30)  # the second import runs meanwhile
+        return real(session, before)
+
+    monkeypatch.setattr(transfer, "_insert_new_fields", slow_first)
+    errors: list[BaseException] = []
+
+    def run(bundle):
+        try:
+            _import(ws, bundle)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            errors.append(exc)
+
+    first = threading.Thread(target=run, args=(_posts_bundle(1000),), daemon=True)
+    first.start()
+    assert paused.wait(30)
+    second = threading.Thread(target=run, args=(_posts_bundle(2000),), daemon=True)
+    second.start()
+    second.join(3)  # finishes at once, or waits for the first import: both are fine
+    go.set()
+    first.join(60)
+    second.join(60)
+    assert not first.is_alive() and not second.is_alive()
+    assert errors == []
+    with ws.db.session() as s:
+        for post_id in [1000, 1001, 1002, 2000, 2001, 2002]:
+            intro = content.get_field(s, post_id, None, "intro")
+            section_id = (post_id // 1000) * 10_000 + post_id % 1000  # as _posts_bundle numbers them
+            draft = content.get_field(s, post_id, section_id, "draft")
+            assert intro.value == f"intro {post_id}" and draft.value == f"text {post_id}"
+            assert s.get(ContentVersion, intro.accepted_version_id).post_id == post_id

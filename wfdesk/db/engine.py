@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -39,6 +41,30 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=16)
+
+
+class db_utcnow(FunctionElement):  # noqa: N801 - reads as the SQL function it is
+    """The database server's clock (UTC). Heartbeats are written and judged by it, so hosts whose clocks disagree
+    never take a live run from one another."""
+
+    type = DateTime(timezone=True)
+    inherit_cache = True
+    name = "db_utcnow"
+
+
+@compiles(db_utcnow)
+def _db_utcnow_default(element, compiler, **kw) -> str:  # noqa: ANN001 - SQLAlchemy's compiler hook
+    return "CURRENT_TIMESTAMP"
+
+
+@compiles(db_utcnow, "postgresql")
+def _db_utcnow_postgresql(element, compiler, **kw) -> str:  # noqa: ANN001
+    return "clock_timestamp()"  # now() would be the transaction's start
+
+
+@compiles(db_utcnow, "sqlite")
+def _db_utcnow_sqlite(element, compiler, **kw) -> str:  # noqa: ANN001
+    return "strftime('%Y-%m-%d %H:%M:%f000', 'now')"  # the text SQLAlchemy itself stores, so values compare equal
 
 
 def is_outage(exc: BaseException) -> bool:

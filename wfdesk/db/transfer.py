@@ -169,9 +169,16 @@ def parse_bundle(data: Any) -> Bundle:
     return bundle
 
 
+IMPORT_LOCK_KEY = 0x77666465_696D7074  # "wfdeimpt": the advisory lock only imports take
+
+
 def import_bundle(session: Session, data: Any) -> dict[str, int]:
     """Validate everything, then write everything in the caller's transaction."""
     bundle = parse_bundle(data)
+    if session.get_bind().dialect.name == "postgresql":
+        # An import finds the versions it wrote by id (COPY returns none); another import committing meanwhile would
+        # lend it its own. One import at a time, until this transaction ends (SQLite serialises writers anyway).
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK_KEY})
     _upsert_all(session, LLMAction, [(a.id, {"name": a.name, "prompt_template": a.prompt_template, "model": a.model,
                                              "temperature": a.temperature, "max_tokens": a.max_tokens})
                                      for a in bundle.llm_actions])

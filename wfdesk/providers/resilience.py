@@ -241,5 +241,5 @@ def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], 
                     raise UnitError(describe(exc) + suffix, details=getattr(exc, "details", None)) from None
                 wait = max(policy.delay(failures), asked or 0.0)
             log.info("provider %s: %s; retrying in %.1f s", gate.name, describe(exc), wait)
-            if cancel.wait(wait):
+            if cancel.wait_to_retry(wait):
                 raise Cancelled() from None

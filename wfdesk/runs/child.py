@@ -107,7 +107,7 @@ class Runner:
             if token is not None:
                 token.cancel()
             return
-        token = CancelToken()
+        token = CancelToken(stopping=app_gone)  # the app gone: sections waiting to retry send nothing more
         with self._lock:
             self._cancels[request_id] = token
             self._threads = [t for t in self._threads if t.is_alive()]

@@ -170,7 +170,14 @@ def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int
 
     def work(item: tuple[int, UnitPlan]) -> None:
         unit_id, plan = item
-        if not rc.gate.wait_reachable(rc.stop) or rc.halted():
+        state = "go" if rc.gate.wait_reachable(rc.stop) and not rc.halted() else "halted"
+        if state == "go":
+            state = _may_start(rc, run_id, unit_id)
+        if state == "done":
+            entries[unit_id] = {"section_id": plan.section_id, "unit_id": unit_id, "status": "success",
+                                "metadata": {}}
+            return
+        if state != "go":
             # Not started: it stays queued in the ledger and resume runs it.
             entries[unit_id] = {"section_id": plan.section_id, "unit_id": unit_id, "status": "interrupted",
                                 "error": "not started", "metadata": {}}
@@ -262,6 +269,21 @@ def _result_in_memory(rc: _Run, run_id: int, entries: list[dict[str, Any]], stat
     return out
 
 
+def _may_start(rc: _Run, run_id: int, unit_id: int) -> str:
+    """Asked of the ledger before each section: a process that froze (suspended, SIGSTOP) longer than the heartbeat
+    allows learns here, not a heartbeat later, that its run was taken over, and sends nothing more."""
+    if rc.owner is None:
+        return "go"
+    try:
+        state = rc.gate.call(lambda: ledger.unit_may_start(rc.ws, run_id, unit_id, rc.owner), "the run's claim")
+    except DatabaseLost:
+        return "halted"
+    if state == "taken" and not rc.taken.is_set():
+        log.warning("run %s: %s", run_id, TAKEN_MESSAGE)
+        rc.taken.set()
+    return state
+
+
 def _heartbeat(rc: _Run, run_id: int, done: threading.Event) -> None:
     """Tells other processes sharing the database that this run's process is alive; notices when one of them
     decided otherwise (after a suspend, say), and then starts no new section."""
@@ -295,6 +317,9 @@ def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any],
     try:
         return _execute_and_persist(rc, unit_id, plan, started, started_at)
     except Cancelled:
+        if rc.stop is not None and rc.stop.is_set() and not cancel.cancelled:
+            # It gave up waiting to retry because the app went away: not sent, so it stays queued for resume.
+            return {**base, "status": "interrupted", "error": "not sent: the app closed", "metadata": {}}
         entry = {**base, "status": "cancelled", "error": "cancelled", "metadata": {}}
         rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled",
                                                   started_at=started_at, duration_ms=_ms(started)), what)

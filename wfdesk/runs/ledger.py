@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from wfdesk.db.content import with_output
+from wfdesk.db.engine import db_utcnow
 from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.errors import NotFoundError, WfdeskError
 from wfdesk.workspace import Workspace
@@ -62,7 +63,7 @@ def create_run(ws: Workspace, *, step_id: int | None, post_id: int, step_name: s
     with ws.db.session() as s:
         run = Run(step_id=step_id, post_id=post_id, step_name=step_name, script_type=script_type,
                   status="running", effective_config=effective_config, context=_jsonable(context),
-                  started_at=utcnow(), owner=owner or new_owner(), heartbeat_at=utcnow())
+                  started_at=utcnow(), owner=owner or new_owner(), heartbeat_at=db_utcnow())
         run.units = [RunUnit(section_id=sid, position=i) for i, sid in enumerate(section_ids)]
         s.add(run)
         s.flush()
@@ -92,7 +93,7 @@ def claim_run(ws: Workspace, run_id: int, status: str, owner: str | None) -> str
     with ws.db.session() as s:
         won = s.execute(update(Run).where(Run.id == run_id, Run.status == status,
                                           Run.owner.is_not_distinct_from(owner)).values(
-            status="running", owner=claim, heartbeat_at=utcnow(), finished_at=None, error=None)).rowcount
+            status="running", owner=claim, heartbeat_at=db_utcnow(), finished_at=None, error=None)).rowcount
     if won != 1:
         raise RunBusy(f"Run {run_id} is being resumed elsewhere")
     return claim
@@ -167,10 +168,21 @@ def overall_status(statuses: list[str], error: str | None = None) -> str:
 def heartbeat(ws: Workspace, run_id: int, owner: str | None = None) -> bool:
     """Tells others the run's executor is alive. False when the run is no longer this claim's."""
     with ws.db.session() as s:
-        stmt = update(Run).where(Run.id == run_id, Run.status == "running").values(heartbeat_at=utcnow())
+        stmt = update(Run).where(Run.id == run_id, Run.status == "running").values(heartbeat_at=db_utcnow())
         if owner is not None:
             stmt = stmt.where(Run.owner == owner)
         return s.execute(stmt).rowcount == 1
+
+
+def unit_may_start(ws: Workspace, run_id: int, unit_id: int, owner: str) -> str:
+    """Asked before each section starts: "go"; "taken" when the run is no longer this claim's (this process froze
+    and another one took the run over); "done" when another execution already saved the section."""
+    with ws.db.session() as s:
+        row = s.execute(select(Run.status, Run.owner, RunUnit.status.label("unit")).join(RunUnit.run).where(
+            Run.id == run_id, RunUnit.id == unit_id)).first()
+    if row is None or row.status != "running" or row.owner != owner:
+        return "taken"
+    return "done" if row.unit == "success" else "go"
 
 
 def mark_interrupted(ws: Workspace, run_id: int | None = None) -> list[int]:
@@ -180,15 +192,15 @@ def mark_interrupted(ws: Workspace, run_id: int | None = None) -> list[int]:
     (a reused pid); and anywhere when its heartbeat is older than STALE_AFTER. Each marking is compare-and-set on
     what was read, so it never overwrites a resume that claimed the run in between.
     """
-    now = utcnow()
-    with ws.db.session() as s:
-        stmt = select(Run.id, Run.status, Run.owner, Run.heartbeat_at).where(Run.status.in_(ACTIVE))
+    with ws.db.session() as s:  # the heartbeats' age by the database's clock, which wrote them
+        stmt = select(Run.id, Run.status, Run.owner, Run.heartbeat_at, db_utcnow().label("now")).where(
+            Run.status.in_(ACTIVE))
         if run_id is not None:
             stmt = stmt.where(Run.id == run_id)
         rows = s.execute(stmt).all()
     found = []
     for row in rows:
-        if not _owner_dead(row.owner, row.heartbeat_at, now):
+        if not _owner_dead(row.owner, row.heartbeat_at, row.now):
             continue
         with ws.db.session() as s:
             marked = s.execute(update(Run).where(
@@ -202,6 +214,8 @@ def mark_interrupted(ws: Workspace, run_id: int | None = None) -> list[int]:
 def _owner_dead(owner: str | None, beat: datetime | None, now: datetime) -> bool:
     if beat is not None and beat.tzinfo is None:  # SQLite gives naive datetimes back
         beat = beat.replace(tzinfo=UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
     if beat is None or now - beat > STALE_AFTER:
         return True
     return owner_alive(owner) is False

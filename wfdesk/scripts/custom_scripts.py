@@ -6,6 +6,7 @@ import json
 import posixpath
 import socket
 import ssl
+import unicodedata
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -38,8 +39,14 @@ def endpoint_url(base_url: str, endpoint: str) -> str:
     "%2e%2e" to ".." and "%2f" to "/"), so a dot segment in any spelling is refused, and the path that goes out is
     re-encoded from the decoded one: what the server receives is what was checked. Raises ValueError."""
     parts = urlsplit(endpoint)
+    if parts.scheme or parts.netloc:  # "//host/x" and "http://host/x" would silently lose their host
+        raise ValueError(f"must be a path under the base address, not a full address ({endpoint!r})")
     decoded = _fully_decoded(parts.path)
-    if "\\" in decoded or any(seg in (".", "..") for seg in decoded.split("/")):
+    if any(unicodedata.category(ch) == "Cc" for ch in decoded):
+        raise ValueError("may not contain control characters (such as a line break or NUL)")
+    # Servers differ in what they take for a dot segment: "．．" or "‥" once normalised, "..;x" on Java servers.
+    segments = [unicodedata.normalize("NFKC", seg).split(";", 1)[0] for seg in decoded.split("/")]
+    if "\\" in decoded or any(seg in (".", "..") for seg in segments):
         raise ValueError(OUTSIDE_BASE)
     base = urlsplit(base_url.rstrip("/"))
     path = base.path + "/" + quote(decoded.lstrip("/"), safe="/:@!$&'()*+,;=-._~")

@@ -171,7 +171,7 @@ def load_plugins(eps: Iterable[EntryPoint] | None = None, seconds: float | None 
     """Register the given (default: every installed) plugin's script type; returns the names registered. A plugin
     taking a built-in name, failing to import or not finishing within `seconds` is listed in PLUGIN_ERRORS and
     skipped. Never raises."""
-    from wfdesk.scripts.registry import BUILTIN_ENTRY_POINTS, BUILTIN_TYPES
+    from wfdesk.scripts.registry import BUILTIN_ENTRY_POINTS, BUILTIN_TYPES, name_problem
 
     limit = load_seconds() if seconds is None else seconds
     loaded = []
@@ -181,6 +181,10 @@ def load_plugins(eps: Iterable[EntryPoint] | None = None, seconds: float | None 
         if ep.name in BUILTIN_TYPES:
             _record(ep, f"{_plugin_name(ep)} tries to register {ep.name!r}, the name of a built-in step type, "
                         "and is refused: built-in types cannot be replaced")
+            continue
+        problem = name_problem(ep.name)
+        if problem is not None:
+            _record(ep, f"{_plugin_name(ep)} is refused: {problem}")
             continue
         if _load_one(ep, limit):
             loaded.append(ep.name)

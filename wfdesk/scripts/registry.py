@@ -12,6 +12,7 @@ SCRIPT_REGISTRY / SCRIPT_TYPES, or asking for a type that is not built in), each
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +69,20 @@ def ensure_plugins_loaded() -> None:
     load_installed_plugins()
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+
+
+def name_problem(script_type: str) -> str | None:
+    """Why a new type may not have this name: it passes for a built-in ("LLM_Action", "llm-action"), or it is not a
+    plain ASCII name (whitespace, control characters and look-alike letters hide what a step really runs)."""
+    if not _PLAIN_NAME.fullmatch(script_type):
+        return f"{script_type!r} is not a plain name (letters, digits, '_', '-' and '.' only)"
+    builtin = next((b for b in BUILTIN_TYPES if re.sub(r"[-.]", "_", script_type.lower()) == b), None)
+    if builtin is not None and script_type != builtin:
+        return f"{script_type!r} passes for {builtin!r}, the name of a built-in step type"
+    return None
+
+
 def register_script_type(script_type: str, handler: Handler, *, parameters_model: type[BaseModel] | None = None,
                          panel: str | None = None, source: str = "runtime", replace: bool = False,
                          description: str = "") -> None:
@@ -79,9 +94,12 @@ def register_script_type(script_type: str, handler: Handler, *, parameters_model
         raise TypeError(f"Handler for script type {script_type!r} is not callable")
     model = parameters_model or getattr(handler, "parameters_model", None) or Parameters
     with _lock:
+        who = "a registration at run time" if source == "runtime" else source
         if script_type in BUILTIN_TYPES and _builtins_done:
-            who = "a registration at run time" if source == "runtime" else source
             raise ReservedName(f"{script_type!r} is the name of a built-in step type and cannot be taken by {who}")
+        problem = name_problem(script_type)
+        if problem is not None:
+            raise ReservedName(f"{problem}: it cannot be taken by {who}")
         if script_type in _REGISTRY and not replace:
             owner = _TYPES[script_type].source if script_type in _TYPES else "unknown"
             raise ValueError(f"Script type {script_type!r} is already registered (by {owner})")

@@ -19,7 +19,7 @@ MESSAGE = ("secrets are not allowed in step configs; store API keys in Settings 
 # Keys are compared normalised: lower case, with '-', ' ' and '.' read as '_' (X-Api-Key -> x_api_key).
 _SECRET_KEY = re.compile(
     r"(^|_)(api_?key|apikey|secret|client_secret|secret_key|password|passwd|passphrase|authorization|bearer|"
-    r"credentials?|private_?key|cookie)($|_)"
+    r"credentials?|private_?key|cookie|subscription_?key)($|_)"
     r"|(^|_)(access|refresh|auth|api|bearer|session|id|oauth|security|csrf|xsrf)?_?token$"
     r"|^(access|refresh|auth|api|bearer|session|oauth)_?token_")
 _SECRET_VALUE = re.compile(
@@ -49,7 +49,12 @@ def find_secrets(config: Any, prefix: str = "") -> list[Problem]:
         path, node = stack.pop()
         seen += 1
         if isinstance(node, dict):
-            items = [(str(k), v, isinstance(k, str) and is_secret_key(k)) for k, v in node.items()]
+            items = []
+            for k, v in node.items():
+                if isinstance(k, str) and looks_like_secret(k):  # the key itself is one: named, never repeated
+                    out.append(Problem(path, f"{MESSAGE} (a key here is itself a secret)"))
+                    continue
+                items.append((str(k), v, isinstance(k, str) and is_secret_key(k)))
         elif isinstance(node, list):
             items = [(str(i), v, False) for i, v in enumerate(node)]
         else:
@@ -62,5 +67,7 @@ def find_secrets(config: Any, prefix: str = "") -> list[Problem]:
                 out.append(Problem(child, MESSAGE))
             else:
                 stack.append((child, value))
+    if stack:  # not looked at, so not known to be free of secrets
+        out.append(Problem(prefix.rstrip("."), f"is too large to check for secrets (more than {MAX_NODES:,} values)"))
     out.sort(key=lambda p: p.field)
     return out

@@ -5,18 +5,28 @@ may take is bounded by templates.render's deadline."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from jinja2 import filters as jinja_filters
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 MAX_OUTPUT_CHARS = 1_000_000  # far beyond any model's context window (about 250,000 tokens)
 MAX_NUMBER_DIGITS = 1_000
 MAX_FORMAT_WIDTH = 10_000  # '%0999999999d' and '{:>999999999}' pad to the width they are given
+# What one render may build in all, intermediate values included: a loop building a megabyte a thousand times, or a
+# list holding one list twice, holding one list twice... (tiny in memory, a terabyte once turned into text or
+# compared, in one C call no deadline can stop) are refused while still small.
+MAX_RENDER_WORK = 20 * MAX_OUTPUT_CHARS
+_render = threading.local()
 
 
 class TooLarge(SecurityError):
@@ -33,12 +43,47 @@ def _digits(n: int) -> float:
 
 
 def _size(value: Any) -> int:
-    return len(value) if isinstance(value, (str, list, tuple)) else 0
+    """A value's weight: characters, plus every element of a container counted as often as it is referenced (a
+    list holding the same list twice weighs twice as much: that is what str() or == would walk)."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    if not isinstance(value, list | tuple | dict | set | frozenset):
+        return 0
+    memo = getattr(_render, "weights", None)
+    if memo is not None and id(value) in memo:
+        return memo[id(value)][1]
+    items = value.items() if isinstance(value, dict) else value
+    total = len(value)
+    try:
+        for item in items:
+            total += _size(item[0]) + _size(item[1]) if isinstance(value, dict) else _size(item)
+            if total > MAX_OUTPUT_CHARS:
+                break
+    except RecursionError:
+        raise _too_large("the nesting of the values") from None
+    if memo is not None:
+        memo[id(value)] = (value, total)  # the value is kept alive, so its id is not reused during the render
+    return total
+
+
+@contextlib.contextmanager
+def render_budget() -> Iterator[None]:
+    """One render's accounting of everything it builds (see MAX_RENDER_WORK)."""
+    _render.weights, _render.work = {}, 0
+    try:
+        yield
+    finally:
+        _render.weights, _render.work = None, 0
 
 
 def _check_result(value: Any) -> Any:
-    if _size(value) > MAX_OUTPUT_CHARS:
+    size = _size(value)
+    if size > MAX_OUTPUT_CHARS:
         raise _too_large("the text")
+    if getattr(_render, "weights", None) is not None and size:
+        _render.work += len(value) if isinstance(value, str | bytes | list | tuple | dict | set | frozenset) else 0
+        if _render.work > MAX_RENDER_WORK:
+            raise _too_large("what the template builds in all")
     return value
 
 
@@ -54,12 +99,21 @@ def _check_width(width: Any) -> None:
 _WIDTH_IN_FORMAT = re.compile(r"\d{5,}")
 
 
-def _check_format_string(fmt: Any) -> None:
-    """Widths and precisions in a %-format or a str.format string ('%0999999999d', '{:>999999999}')."""
+_WIDTH_FROM_ARGUMENT = re.compile(r"%[^%a-zA-Z]*\*|\{[^{}]*:[^{}]*\{")  # '%*d', '%.*f', '{0:{1}}'
+
+
+def _check_format_string(fmt: Any, *args: Any, **kwargs: Any) -> None:
+    """Widths and precisions in a %-format or a str.format string ('%0999999999d', '{:>999999999}'), also those
+    taken from the arguments ('%*d' % (10**9, 1), '{0:{1}}'.format(1, 10**9))."""
     if isinstance(fmt, str):
         for number in _WIDTH_IN_FORMAT.findall(fmt):
             if int(number) > MAX_FORMAT_WIDTH:
                 raise _too_large("the formatted text")
+        if _WIDTH_FROM_ARGUMENT.search(fmt):
+            values = [*args, *kwargs.values()]
+            for value in values[0] if len(values) == 1 and isinstance(values[0], tuple | dict) else values:
+                if _is_int(value) and abs(value) > MAX_FORMAT_WIDTH:
+                    raise _too_large("the formatted text")
 
 
 def _check_replace(text: Any, old: Any, new: Any, count: Any = -1) -> None:
@@ -89,7 +143,8 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
                 _is_int(left) and _size(right) * left > MAX_OUTPUT_CHARS:
             raise _too_large("the text")
     elif operator == "%" and isinstance(left, str):
-        _check_format_string(left)
+        _check_format_string(left, right)
+        _check_result(right)
     elif operator == "+" and _size(left) + _size(right) > MAX_OUTPUT_CHARS:
         raise _too_large("the text")
 
@@ -103,9 +158,24 @@ _STR_METHODS: dict[str, Callable[..., None]] = {
     "expandtabs": lambda s, tabsize=8, *_: _check_width(tabsize * s.count("\t") if _is_int(tabsize) else 0),
     "replace": lambda s, old="", new="", count=-1, *_: _check_replace(s, old, new, count),
     "join": lambda s, items=(), *_: _check_join(items),
-    "format": lambda s, *_, **__: _check_format_string(s),
-    "format_map": lambda s, *_: _check_format_string(s),
+    "format": lambda s, *args, **kwargs: _check_format_string(s, *args, **kwargs),
+    "format_map": lambda s, mapping=None, *_: _check_format_string(s, mapping),
+    "translate": lambda s, table=None, *_: _check_translate(s, table),
 }
+
+
+def _check_translate(text: str, table: Any) -> None:
+    if isinstance(table, dict):
+        longest = max((len(v) for v in table.values() if isinstance(v, str)), default=1)
+        if len(text) * longest > MAX_OUTPUT_CHARS:
+            raise _too_large("the text")
+
+
+def _check_wordwrap(s: Any, width: Any = 79, break_long_words: Any = True, wrapstring: Any = None,
+                    *_: Any, **__: Any) -> None:
+    if isinstance(s, str) and isinstance(wrapstring, str) and _is_int(width) and width > 0:
+        if len(s) + (len(s) // width + 1) * len(wrapstring) > MAX_OUTPUT_CHARS:
+            raise _too_large("the wrapped text")
 
 
 def _limited_filters() -> dict[str, Callable[..., Any]]:
@@ -122,7 +192,7 @@ def _limited_filters() -> dict[str, Callable[..., Any]]:
         return _check_result(jinja_filters.do_indent(s, width, first, blank))
 
     def format_(value: str, *args: Any, **kwargs: Any) -> str:
-        _check_format_string(value)
+        _check_format_string(value, *args, **kwargs)
         return _check_result(jinja_filters.do_format(value, *args, **kwargs))
 
     def replace(eval_ctx: Any, s: str, old: str, new: str, count: int | None = None) -> str:
@@ -135,8 +205,47 @@ def _limited_filters() -> dict[str, Callable[..., Any]]:
             _check_join([str(v) for v in value])
         return _check_result(jinja_filters.sync_do_join(eval_ctx, value, d, attribute))
 
+    def wordwrap(environment: Any, s: str, width: int = 79, break_long_words: bool = True,
+                 wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:
+        _check_wordwrap(s, width, break_long_words, wrapstring if wrapstring is not None else "\n")
+        return jinja_filters.do_wordwrap(environment, s, width, break_long_words, wrapstring, break_on_hyphens)
+
     replace.jinja_pass_arg = join.jinja_pass_arg = jinja_filters.do_replace.jinja_pass_arg  # type: ignore[attr-defined]
-    return {"center": center, "indent": indent, "format": format_, "replace": replace, "join": join}
+    wordwrap.jinja_pass_arg = jinja_filters.do_wordwrap.jinja_pass_arg  # type: ignore[attr-defined]
+    return {"center": center, "indent": indent, "format": format_, "replace": replace, "join": join,
+            "wordwrap": wordwrap}
+
+
+def _checked_filter(f: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(f)  # keeps jinja_pass_arg
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        return _check_result(f(*args, **kwargs))
+    return checked
+
+
+class _CheckedCode(CodeGenerator):
+    """Every list, tuple and dict a template writes, and every `~` concatenation, is weighed as it is built:
+    `[x, x]` in a loop doubles a value's weight each time without any operator the sandbox could intercept."""
+
+    def _checked(self, visit: Callable[[Any, Frame], None], node: Any, frame: Frame) -> None:
+        self.write("environment.checked_value(")
+        visit(node, frame)
+        self.write(")")
+
+    def visit_List(self, node: nodes.List, frame: Frame) -> None:
+        self._checked(super().visit_List, node, frame)
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        self._checked(super().visit_Dict, node, frame)
+
+    def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:
+        if node.ctx == "store":  # an assignment's target (`for a, b in ...`), not a value
+            super().visit_Tuple(node, frame)
+        else:
+            self._checked(super().visit_Tuple, node, frame)
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self._checked(super().visit_Concat, node, frame)
 
 
 class LimitedSandbox(ImmutableSandboxedEnvironment):
@@ -144,10 +253,16 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
     folding `10**(10**8)` into a constant, which froze even the editor's syntax check."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
+    code_generator_class = _CheckedCode
 
     def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+        super().__init__(finalize=_check_result, **options)
         self.filters.update(_limited_filters())
+        self.filters = {name: _checked_filter(f) for name, f in self.filters.items()}
+
+    @staticmethod
+    def checked_value(value: Any) -> Any:
+        return _check_result(value)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         _check_binop(operator, left, right)

@@ -16,7 +16,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, meta
 
-from wfdesk.scripts.template_limits import MAX_OUTPUT_CHARS, LimitedSandbox, TooLarge
+from wfdesk.scripts.template_limits import MAX_OUTPUT_CHARS, LimitedSandbox, TooLarge, render_budget
 
 RENDER_SECONDS = 3.0  # an ordinary prompt renders in well under a millisecond
 SLOW_MEMORY_SECONDS = 60.0  # a template that ran out of time fails at once for this long (a run renders per section)
@@ -81,7 +81,7 @@ def render(source: str, variables: dict[str, Any], *, seconds: float | None = No
     if time.monotonic() - _out_of_time.get(source, float("-inf")) < SLOW_MEMORY_SECONDS:
         raise TemplateProblem(_too_slow(limit))
     try:
-        with _deadline(limit):
+        with _deadline(limit), render_budget():
             chunks, size = [], 0
             for chunk in _compile(source).generate(**variables):
                 size += len(chunk)
