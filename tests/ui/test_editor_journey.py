@@ -11,18 +11,21 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDialog
+from PySide6.QtWidgets import QApplication, QComboBox, QDialog, QLineEdit, QTabWidget
 
+from tests.ui.input_helpers import field as form_field
+from tests.ui.input_helpers import wheel
 from ui.editor_input import (
     WAIT,
     activate,
+    answer_modal,
     choose_menu,
     click,
     click_button,
     click_row,
     press,
 )
-from wfdesk.db import content
+from wfdesk.db import config_store, content
 from wfdesk.db.models import WorkflowStepEntity
 
 POST = "A week in the Scottish Highlands"
@@ -74,11 +77,12 @@ def choose_the_post(qtbot, window) -> None:
     assert POST in window.steps_heading.text()
 
 
-def choose_the_step(qtbot, window, name: str):
+def choose_the_step(qtbot, window, name: str, *, ready: bool = True):
     qtbot.waitUntil(lambda: bool(window.steps.findItems(name, Qt.MatchFlag.MatchRecursive)), timeout=WAIT)
     click_row(qtbot, window.steps, name)
     panel = panel_of(qtbot, window, name)
-    qtbot.waitUntil(panel.run_button.isEnabled, timeout=WAIT)
+    if ready:
+        qtbot.waitUntil(panel.run_button.isEnabled, timeout=WAIT)
     return panel
 
 
@@ -171,6 +175,78 @@ def open_costs(qtbot, window) -> None:
     qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None, timeout=WAIT)
 
 
+def in_modal(qtbot, open_it, act) -> None:
+    """Open a modal dialog with open_it() (a key or a menu click) and act(dialog) in it. A failure inside closes the
+    dialog (so nothing hangs) and fails the test here."""
+    failures: list[BaseException] = []
+
+    def guarded(dialog) -> None:
+        try:
+            act(dialog)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, outside the dialog's event loop
+            failures.append(exc)
+            dialog.reject()
+
+    answer_modal(qtbot, guarded)
+    open_it()
+    if failures:
+        raise failures[0]
+
+
+def edit_the_step_config(qtbot, window, ws) -> None:
+    """Step → Edit step config… (Ctrl+E) on the image step: the wheel over the form only scrolls; a wrong size is
+    refused in plain words next to the field and nothing is saved; the right one is saved."""
+    before = config_store.load_step(ws, 2)
+
+    def act(dialog) -> None:
+        qtbot.waitUntil(lambda: dialog.is_loaded and dialog.params_form.isVisible(), timeout=WAIT)
+        backend = form_field(dialog, "Backend", QComboBox)
+        shown = backend.currentText()
+        wheel(backend.childAt(backend.rect().center()) or backend, -120)  # scrolling past it changes nothing
+        assert backend.currentText() == shown
+        size = form_field(dialog, "Size")
+        click(qtbot, size)
+        size.selectAll()
+        qtbot.keyClicks(size, "big")
+        click_button(qtbot, dialog, "Save")
+        message = dialog.params_form.problem_labels["size"]
+        qtbot.waitUntil(message.isVisible, timeout=WAIT)
+        assert "must be like 1024x1024 or auto" in message.text() and "pattern" not in message.text()
+        assert dialog.isVisible() and config_store.load_step(ws, 2) == before  # nothing invalid saved
+        size.selectAll()
+        qtbot.keyClicks(size, "1536x1024")
+        click_button(qtbot, dialog, "Save")
+
+    in_modal(qtbot, lambda: press(qtbot, "Ctrl+E"), act)
+    saved = config_store.load_step(ws, 2)
+    assert saved.config["script_config"]["parameters"]["size"] == "1536x1024"
+
+
+def set_the_custom_script_address_and_run(qtbot, window, base_url: str) -> None:
+    """The third step needs the custom-script base URL: its panel says so; set it in Settings (Ctrl+,), and the
+    same panel runs without choosing the step again."""
+    panel = choose_the_step(qtbot, window, "process_data", ready=False)
+    qtbot.waitUntil(lambda: panel.config_error_label.isVisible(), timeout=WAIT)
+    assert not panel.run_button.isEnabled()
+    assert "base URL is not set" in panel.config_error_label.text()
+
+    def act(dialog) -> None:
+        tabs = dialog.findChild(QTabWidget)
+        bar = tabs.tabBar()
+        index = next(i for i in range(tabs.count()) if tabs.tabText(i) == "Custom scripts")
+        click(qtbot, bar, bar.tabRect(index).center())
+        url = dialog.findChild(QLineEdit, "custom_script_base_url")
+        click(qtbot, url)
+        qtbot.keyClicks(url, base_url)
+        click_button(qtbot, dialog, "Save")
+
+    activate(qtbot, window)  # the window is in front again after the config dialog
+    click_row(qtbot, window.steps, "process_data")  # the keyboard focus is in the step list
+    in_modal(qtbot, lambda: press(qtbot, "Ctrl+,"), act)
+    qtbot.waitUntil(lambda: panel.config_error_label.isHidden(), timeout=WAIT)
+    assert run_and_watch(qtbot, window, panel)["status"] == "succeeded"
+
+
 # --- the journey ------------------------------------------------------------------------------------------------
 
 def test_the_editor_guide_end_to_end(qtbot, window, gui_ws, loopback):
@@ -195,5 +271,11 @@ def test_the_editor_guide_end_to_end(qtbot, window, gui_ws, loopback):
     images = choose_the_step(qtbot, window, "section_illustrations")
     assert run_and_watch(qtbot, window, images)["status"] == "succeeded"
     review_images(qtbot, window, images, gui_ws)
+
+    edit_the_step_config(qtbot, window, gui_ws)
+
+    base_url = gui_ws.settings.custom_script_base_url
+    gui_ws.settings.custom_script_base_url = None  # as on a new machine: not set yet
+    set_the_custom_script_address_and_run(qtbot, window, base_url)
 
     open_costs(qtbot, window)
