@@ -459,12 +459,11 @@ class MainWindow(QMainWindow):
         ws = self.ws
 
         def run() -> dict[str, int]:
-            import json
             from pathlib import Path
 
-            from wfdesk.db.transfer import import_bundle
+            from wfdesk.db.transfer import import_bundle, read_json
 
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = read_json(Path(path).read_bytes())  # refuses what is not JSON or nested too deeply, in words
             with ws.db.session() as s:
                 return import_bundle(s, data)
 

@@ -13,7 +13,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from wfdesk.db.transfer import ImportError_
+from wfdesk.db.transfer import ImportError_, read_json
 from wfdesk.db.workflows import export_workflow, import_workflow, templates
 from wfdesk.errors import Problem
 from wfdesk.fileio import atomic_write_bytes
@@ -51,11 +51,7 @@ def read_workflow_file(path: str) -> Any:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportError_([Problem("", f"cannot read {path}: {exc}")]) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportError_([Problem("", f"not a JSON file (line {exc.lineno}, column {exc.colno}: "
-                                         f"{exc.msg})")]) from None
+    return read_json(text)  # not JSON, or nested too deeply: an ImportError_ in words
 
 
 class WorkflowTransfer(QObject):
