@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 
 from ui.editor_input import (
     activate,
+    answer_modal,
     choose_menu,
     click,
     click_button,
@@ -402,7 +403,8 @@ def test_export_then_import_json_in_the_background(qtbot, main_window, tmp_path,
 
     target = tmp_path / "export.json"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
-    main_window.export_json()
+    activate(qtbot, main_window)
+    choose_menu(qtbot, main_window, "File", "Export…")
     qtbot.waitUntil(target.exists, timeout=WAIT)
     data = json.loads(target.read_text())
     assert [p["title"] for p in data["posts"]] == ["A week in the Scottish Highlands"]
@@ -411,36 +413,44 @@ def test_export_then_import_json_in_the_background(qtbot, main_window, tmp_path,
     source = tmp_path / "import.json"
     source.write_text(json.dumps(data))
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(source), "")))
-    main_window.import_json()
+    choose_menu(qtbot, main_window, "File", "Import…")
     qtbot.waitUntil(lambda: main_window.posts.tree.topLevelItemCount() == 2, timeout=WAIT)
     assert "Imported" in main_window.statusBar().currentMessage()
 
     source.write_text('{"posts": [{"id": 61}]}')  # no title: refused, nothing changed
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _p, title, text, *a: shown.append(text)))
-    main_window.import_json()
+    choose_menu(qtbot, main_window, "File", "Import…")
     qtbot.waitUntil(lambda: bool(shown), timeout=WAIT)
     assert "Import failed" in shown[0] and "nothing was changed" in shown[0]
 
 
 def test_a_new_post_gets_sections_and_the_workflow_input_fields(qtbot, main_window, monkeypatch):
-    from PySide6.QtWidgets import QInputDialog
-
+    _answer(monkeypatch, QMessageBox.StandardButton.Discard)  # a failure must not leave a question at closing
     ws, view = main_window.ws, main_window.sections
-    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("Lisbon by tram", True)))
-    main_window.new_post()
+    activate(qtbot, main_window)
+
+    def name_it(dialog) -> None:
+        qtbot.keyClicks(dialog.findChild(QLineEdit), "Lisbon by tram")
+        click_button(qtbot, dialog, "OK")
+
+    answer_modal(qtbot, name_it)
+    main_window.posts.tree.setFocus()
+    press(qtbot, "Ctrl+N")
     qtbot.waitUntil(lambda: main_window.posts.current_title() == "Lisbon by tram", timeout=WAIT)
+    activate(qtbot, main_window)  # the dialog closed: the window is in front again
     post_id = main_window.post_id
     qtbot.waitUntil(lambda: view.post_id == post_id and view.empty_hint.isVisible(), timeout=WAIT)
     assert "no sections yet" in view.empty_hint.text()
 
-    view.add_section()
+    click(qtbot, view.add_button)
     qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=WAIT)
     assert view.field_names() == ["draft", "image_prompts", "raw_data"]  # what the demo steps read
     section_id = queries.post_detail(ws, post_id)["sections"][0]["id"]
-    view.select_cell(section_id, "draft")
-    view.editor.setPlainText("Tram 28 climbs through Alfama.")
-    assert view.save_field()
+    click_cell(qtbot, view, section_id, "draft")
+    click(qtbot, view.editor)
+    qtbot.keyClicks(view.editor, "Tram 28 climbs through Alfama.")
+    press(qtbot, "Ctrl+S")
     assert queries.field_value(ws, post_id, section_id, "draft")["value"] == "Tram 28 climbs through Alfama."
 
 
