@@ -166,6 +166,15 @@ def test_ctrl_enter_runs_and_esc_cancels_wherever_the_focus_went(qtbot, main_win
     qtbot.waitUntil(lambda: panel.run_button.isEnabled(), timeout=WAIT)
     assert "Cancelled" in panel.status_text()
 
+    # Typing in the post search box while it runs: Esc there cancels too.
+    with qtbot.waitSignal(main_window.runs.run_started, timeout=WAIT):
+        click(qtbot, panel.run_button)
+    click(qtbot, main_window.posts.search)
+    with qtbot.waitSignal(main_window.runs.run_finished, timeout=WAIT) as finished:
+        press(qtbot, "Esc")
+    assert finished.args[1]["status"] == "cancelled"
+    qtbot.waitUntil(lambda: panel.run_button.isEnabled(), timeout=WAIT)
+
     # Keypad Enter with Ctrl runs too, from the post list.
     loopback.latency = 0
     main_window.posts.tree.setFocus()
