@@ -341,6 +341,8 @@ def _peak_rss_mb() -> float:
      "too large"),
     ("{% macro m(x) %}{{ x }}{{ x }}{% endmacro %}{% set ns = namespace(s='x') %}{% for i in range(40) %}"
      "{% set ns.s = m(ns.s) %}{% endfor %}{{ ns.s }}", "too large"),
+    ("{% set ns = namespace(v=1) %}{% for i in range(40) %}{% set ns.v = namespace(a=ns.v, b=ns.v) %}{% endfor %}"
+     "{{ ns }}", "too large"),
     ("{{ '{0:{1}}'.format('x', 999999999) }}", "too large"),
     ("{{ '%*d' % (999999999, 1) }}", "too large"),
     ("{{ '%.*f' % (999999999, 1.0) }}", "too large"),
