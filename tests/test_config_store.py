@@ -226,3 +226,14 @@ def test_a_step_or_override_holding_a_secret_anywhere_is_not_saved(demo, paramet
         cs.save_override(demo, 3, 53, leaky, None)
     assert field in [p.field for p in info.value.problems]
     assert cs.load_override(demo, 3, 53).override == {}
+
+
+@pytest.mark.parametrize("field, record", [
+    ("model", cs.ActionRecord(None, "Long model", "Polish {{ draft }}", model="m" * 300)),
+])
+def test_an_llm_action_field_too_long_for_its_column_is_refused_in_words(demo, field, record):
+    """PostgreSQL refuses a value longer than the column (a raw "value too long" error); SQLite stored it."""
+    with pytest.raises(cs.InvalidAction) as info:
+        cs.save_action(demo, record)
+    assert [p.field for p in info.value.problems] == [field]
+    assert "characters" in info.value.problems[0].message

@@ -285,6 +285,8 @@ def action_problems(action: ActionRecord) -> list[Problem]:
         problems.append(Problem("name", "is longer than 200 characters"))
     if not action.model.strip():
         problems.append(Problem("model", "is required"))
+    elif len(action.model) > 200:  # the column's size: PostgreSQL would refuse it with its own words
+        problems.append(Problem("model", "is longer than 200 characters"))
     if not 0 <= action.temperature <= 2:
         problems.append(Problem("temperature", "must be between 0 and 2"))
     if action.max_tokens is not None and not 1 <= action.max_tokens <= 200_000:
