@@ -142,3 +142,15 @@ def test_a_model_name_longer_than_the_ledger_column_never_loses_the_answer(demo,
     assert result["status"] == "succeeded", result
     unit = ledger.run_detail(demo, result["run_id"])["units"][0]
     assert unit["status"] == "success" and model.startswith(unit["model"])
+
+
+def test_an_answer_holding_a_lone_surrogate_is_saved_not_lost(demo, loopback):
+    """A provider's JSON may spell half a character ("\\ud83d" of a cut emoji); no database stores it as text. The
+    paid answer is saved with the broken character replaced, never lost to an encoding error."""
+    from wfdesk.db import content
+
+    loopback.chat_reply = lambda req: "Grinning \ud83d face"
+    result = execute_step_script(1, 53, {"section_ids": [711]})
+    assert result["status"] == "succeeded", result
+    with demo.db.session() as s:
+        assert content.get_field(s, 53, 711, "polished").value == "Grinning \ufffd face"
