@@ -261,7 +261,7 @@ def test_an_encoded_but_harmless_endpoint_is_sent_under_the_base_path(demo, loop
     "//evil.example/x", "http://evil.example/x", "https://user@evil.example/x",  # another host, silently dropped before
     "/..;/x", "/a/..;/..;/x", "/.;/x",  # "..;" is ".." to Tomcat and other Java servers
     "/\u2025/x", "/\uff0e\uff0e/x", "/\u2024\u2024/x", "/a/%ef%bc%8e%ef%bc%8e/x",  # dots some servers normalise
-    "/x%00y", "/x\u0000y", "/x%0d%0aHost:%20evil",  # control characters
+    "/x%00y", "/x%0d%0aHost:%20evil",  # control characters
 ])
 def test_endpoints_that_leave_the_base_or_smuggle_characters_are_refused(demo, loopback, endpoint):
     from wfdesk.scripts.custom_scripts import endpoint_url

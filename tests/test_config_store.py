@@ -237,3 +237,21 @@ def test_an_llm_action_field_too_long_for_its_column_is_refused_in_words(demo, f
         cs.save_action(demo, record)
     assert [p.field for p in info.value.problems] == [field]
     assert "characters" in info.value.problems[0].message
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "half \ud83d an emoji"])
+def test_text_no_database_can_store_is_refused_in_words_wherever_it_is(demo, text):
+    """A NUL (JSON "\\u0000") or half a character: PostgreSQL refused the save with its own error and the SQL."""
+    before = cs.load_step(demo, 3)
+    config = _with(before.config, parameters={"format": "json", "note": text})
+    with pytest.raises(ConfigError) as info:
+        cs.save_step(demo, 3, name=before.name, stage=before.stage, config=config, lock_version=before.lock_version)
+    assert [p.field for p in info.value.problems] == ["script_config.parameters.note"]
+    assert "cannot be stored" in info.value.problems[0].message
+    assert cs.load_step(demo, 3).config == before.config
+    with pytest.raises(ConfigError) as info:
+        cs.save_override(demo, 3, 53, config, lock_version=None)
+    assert [p.field for p in info.value.problems] == ["script_config.parameters.note"]
+    with pytest.raises(cs.InvalidAction) as info:
+        cs.save_action(demo, cs.ActionRecord(None, "Odd", f"Polish {text} {{{{ draft }}}}"))
+    assert [p.field for p in info.value.problems] == ["prompt_template"]
