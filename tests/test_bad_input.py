@@ -203,6 +203,24 @@ def test_secrets_hidden_in_keys_or_behind_bulk_are_refused_and_never_repeated(ws
         assert s.scalar(select(func.count()).select_from(WorkflowStepEntity)) == 0
 
 
+@pytest.mark.parametrize("key", ["clientSecret", "dbPassword", "userPassword", "secretAccessKey", "apiSecret",
+                                 "sessionCookie", "password1", "accessKey", "signingKey", "hmacKey", "pwd",
+                                 "x-functions-key"])
+def test_secret_key_names_in_camel_case_or_with_digits_are_found(demo, key):
+    config = {"script_config": {"type": "image_generation", "parameters": {"headers": {key: "hunter2-value"}}},
+              "outputs": {"o": {"label": "Image", "db_field": "img"}}}
+    problems = validate_step(demo, "leaky", config)
+    assert [p.field for p in problems] == [f"script_config.parameters.headers.{key}"]
+
+
+@pytest.mark.parametrize("key", ["maxTokens", "tokenizer", "passes", "keyword", "secretary_notes", "monkey",
+                                 "passThrough", "accessibility"])
+def test_ordinary_camel_case_keys_are_not_secrets(key):
+    from wfdesk.scripts.secret_scan import find_secrets
+
+    assert find_secrets({key: "some value"}) == []
+
+
 def test_imports_refuse_secrets_in_configs(ws):
     bundle = json.loads(REFERENCE_STEPS.read_text())
     bundle["workflow_steps"][0]["config"]["script_config"]["parameters"] = {"api_key": "sk-in-a-file"}
