@@ -226,3 +226,32 @@ def test_a_step_or_override_holding_a_secret_anywhere_is_not_saved(demo, paramet
         cs.save_override(demo, 3, 53, leaky, None)
     assert field in [p.field for p in info.value.problems]
     assert cs.load_override(demo, 3, 53).override == {}
+
+
+@pytest.mark.parametrize("field, record", [
+    ("model", cs.ActionRecord(None, "Long model", "Polish {{ draft }}", model="m" * 300)),
+])
+def test_an_llm_action_field_too_long_for_its_column_is_refused_in_words(demo, field, record):
+    """PostgreSQL refuses a value longer than the column (a raw "value too long" error); SQLite stored it."""
+    with pytest.raises(cs.InvalidAction) as info:
+        cs.save_action(demo, record)
+    assert [p.field for p in info.value.problems] == [field]
+    assert "characters" in info.value.problems[0].message
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "half \ud83d an emoji"])
+def test_text_no_database_can_store_is_refused_in_words_wherever_it_is(demo, text):
+    """A NUL (JSON "\\u0000") or half a character: PostgreSQL refused the save with its own error and the SQL."""
+    before = cs.load_step(demo, 3)
+    config = _with(before.config, parameters={"format": "json", "note": text})
+    with pytest.raises(ConfigError) as info:
+        cs.save_step(demo, 3, name=before.name, stage=before.stage, config=config, lock_version=before.lock_version)
+    assert [p.field for p in info.value.problems] == ["script_config.parameters.note"]
+    assert "cannot be stored" in info.value.problems[0].message
+    assert cs.load_step(demo, 3).config == before.config
+    with pytest.raises(ConfigError) as info:
+        cs.save_override(demo, 3, 53, config, lock_version=None)
+    assert [p.field for p in info.value.problems] == ["script_config.parameters.note"]
+    with pytest.raises(cs.InvalidAction) as info:
+        cs.save_action(demo, cs.ActionRecord(None, "Odd", f"Polish {text} {{{{ draft }}}}"))
+    assert [p.field for p in info.value.problems] == ["prompt_template"]

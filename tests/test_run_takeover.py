@@ -131,3 +131,26 @@ def test_an_outage_during_the_claim_leaves_the_run_resumable(demo, loopback):
         remove()
     assert loopback.count("/v1/chat/completions") == 0 and ledger.run_detail(demo, run_id)["status"] == "failed"
     assert resume_run(demo, run_id)["status"] == "succeeded"
+
+
+def test_a_model_name_longer_than_the_ledger_column_never_loses_the_answer(demo, loopback):
+    """The model a provider names in its answer is stored with the section; an unusually long one (a path-like id
+    of a local server) must not make PostgreSQL refuse the whole section after the answer was paid for."""
+    model = "local-models/" + "x" * 250
+    result = execute_step_script(1, 53, {"section_ids": [711], "parameters": {"model": model}})
+    assert loopback.count("/v1/chat/completions") == 1
+    assert result["status"] == "succeeded", result
+    unit = ledger.run_detail(demo, result["run_id"])["units"][0]
+    assert unit["status"] == "success" and model.startswith(unit["model"])
+
+
+def test_an_answer_holding_a_lone_surrogate_is_saved_not_lost(demo, loopback):
+    """A provider's JSON may spell half a character ("\\ud83d" of a cut emoji); no database stores it as text. The
+    paid answer is saved with the broken character replaced, never lost to an encoding error."""
+    from wfdesk.db import content
+
+    loopback.chat_reply = lambda req: "Grinning \ud83d face"
+    result = execute_step_script(1, 53, {"section_ids": [711]})
+    assert result["status"] == "succeeded", result
+    with demo.db.session() as s:
+        assert content.get_field(s, 53, 711, "polished").value == "Grinning \ufffd face"

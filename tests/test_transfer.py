@@ -248,6 +248,24 @@ def test_a_nul_character_is_refused_before_anything_is_written(ws):
         assert s.query(Post).count() == 0
 
 
+@pytest.mark.parametrize("where", ["value", "key", "step"])
+def test_a_lone_surrogate_is_refused_in_words_before_anything_is_written(ws, where):
+    """JSON may spell "\\ud800", which no database can store as text: PostgreSQL's COPY answered with "QueryCanceled"
+    and its CONTEXT, SQLite with a codec error."""
+    bundle = json.loads(json.dumps(_bundle()))
+    if where == "value":
+        bundle["posts"][0]["sections"][1]["fields"]["draft"] = "half \ud800 written"
+    elif where == "key":
+        bundle["workflow_steps"][0]["config"]["x\udfff"] = 1
+    else:
+        bundle["workflow_steps"][0]["name"] = "Polish \ud83d"
+    with pytest.raises(ImportError_, match="not valid text") as info:
+        _import(ws, bundle)
+    assert "Error" not in str(info.value) and "COPY" not in str(info.value)
+    with ws.db.session() as s:
+        assert s.query(Post).count() == 0
+
+
 def _posts_bundle(first_id: int, posts: int = 3) -> dict:
     return {"llm_actions": [], "workflow_steps": [], "post_step_overrides": [],
             "posts": [{"id": first_id + p, "title": f"Post {first_id + p}", "status": "draft",

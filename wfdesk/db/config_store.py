@@ -7,6 +7,7 @@ written) and checks the lock_version the caller loaded (nobody's work is silentl
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +116,9 @@ def step_problems(ws: Workspace, name: str, stage: str, config: Any) -> list[Pro
         problems.append(Problem("name", "is longer than 200 characters"))
     if len(stage or "") > 200:
         problems.append(Problem("stage", "is longer than 200 characters"))
+    unstorable = _unstorable_text({"name": name, "stage": stage}) + _unstorable_text(config)
+    if unstorable:  # nothing else about such a config can be checked or kept
+        return problems + unstorable
     problems += validate_step(ws, name or "", config)
     problems += _secrets_not_yet_named(config, problems)
     # validate_step stops at the first failing stage (schema, parameters, then the type's own checks); the
@@ -156,6 +160,30 @@ def save_step(ws: Workspace, step_id: int | None, *, name: str, stage: str, conf
     except StaleDataError:
         # Another session committed between our read and our UPDATE: report what is there now.
         raise ConflictError(f"Step {name!r}", mine=mine, theirs=_current_step_or_none(ws, step_id)) from None
+
+
+UNSTORABLE = ("cannot be stored: it holds a NUL character or half of a character (a lone surrogate), which no "
+              "database keeps as text")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable_text(value: Any, prefix: str = "") -> list[Problem]:
+    """A problem per string (or key) no database can store: PostgreSQL refuses a NUL in text and JSON alike."""
+    out: list[Problem] = []
+    stack: list[tuple[str, Any]] = [(prefix, value)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if isinstance(key, str) and _UNSTORABLE.search(key):
+                    out.append(Problem(path or "config", f"has a key that {UNSTORABLE}"))
+                else:
+                    stack.append((f"{path}.{key}" if path else str(key), child))
+        elif isinstance(node, list):
+            stack.extend((f"{path}.{i}" if path else str(i), child) for i, child in enumerate(node))
+        elif isinstance(node, str) and _UNSTORABLE.search(node):
+            out.append(Problem(path, UNSTORABLE))
+    return sorted(out, key=lambda p: p.field)
 
 
 def _secrets_not_yet_named(config: Any, problems: list[Problem]) -> list[Problem]:
@@ -232,7 +260,7 @@ def save_override(ws: Workspace, step_id: int, post_id: int, effective: dict[str
     problems = [Problem(group, f"{key!r} comes from the step and cannot be removed for one post; edit the step "
                                "itself instead")
                 for group in ("inputs", "outputs") for key, value in (diff.get(group) or {}).items() if value is None]
-    problems = problems or validate_step(ws, step_name, deep_merge(step_config, diff))
+    problems = problems or _unstorable_text(diff) or validate_step(ws, step_name, deep_merge(step_config, diff))
     problems = problems + _secrets_not_yet_named(diff, problems)
     if problems:
         raise ConfigError(step_name, problems)
@@ -278,13 +306,17 @@ def load_action(ws: Workspace, action_id: int) -> ActionRecord:
 
 
 def action_problems(action: ActionRecord) -> list[Problem]:
-    problems = []
+    problems = _unstorable_text({"name": action.name, "model": action.model, "prompt_template": action.prompt_template})
+    if problems:
+        return problems
     if not action.name.strip():
         problems.append(Problem("name", "is required"))
     elif len(action.name) > 200:
         problems.append(Problem("name", "is longer than 200 characters"))
     if not action.model.strip():
         problems.append(Problem("model", "is required"))
+    elif len(action.model) > 200:  # the column's size: PostgreSQL would refuse it with its own words
+        problems.append(Problem("model", "is longer than 200 characters"))
     if not 0 <= action.temperature <= 2:
         problems.append(Problem("temperature", "must be between 0 and 2"))
     if action.max_tokens is not None and not 1 <= action.max_tokens <= 200_000:

@@ -129,6 +129,19 @@ def check_depth(data: Any, limit: int = MAX_DEPTH) -> None:
                 stack.append((where, value, depth + 1))
             elif isinstance(value, str) and "\x00" in value or isinstance(key, str) and "\x00" in key:
                 raise ImportError_([Problem(where, "contains a NUL character (\\0), which text cannot hold")])
+            if _not_text(value) or _not_text(key):
+                raise ImportError_([Problem(where, "is not valid text: it holds half of a character (a lone "
+                                                   "surrogate, such as \\ud800 in JSON), which no database stores")])
+
+
+def _not_text(value: Any) -> bool:
+    if not isinstance(value, str) or value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def parse_bundle(data: Any) -> Bundle:

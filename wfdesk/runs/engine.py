@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -346,7 +347,7 @@ def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any],
 
 def _execute_and_persist(rc: _Run, unit_id: int, plan: UnitPlan, started: float,
                          started_at: datetime) -> dict[str, Any]:
-    outcome = rc.handler.execute(rc.job, plan, rc.cancel)
+    outcome = _storable(rc.handler.execute(rc.job, plan, rc.cancel))
     try:
         if rc.cancel.cancelled:
             raise Cancelled()  # an answer that arrives after a cancel is discarded, never written
@@ -355,6 +356,28 @@ def _execute_and_persist(rc: _Run, unit_id: int, plan: UnitPlan, started: float,
         # A result that is not kept keeps no files either.
         store.discard(rc.ws.data_dir, [w.image for w in outcome.outputs if w.image is not None])
         raise
+
+
+_HALF_CHARACTER = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: Any) -> Any:
+    """A provider's JSON may spell half a character ("\\ud83d" of a cut emoji), which no database stores as text:
+    it becomes U+FFFD, so the paid answer is saved instead of lost to an encoding error."""
+    if isinstance(value, str):
+        return _HALF_CHARACTER.sub("\ufffd", value) if not value.isascii() else value
+    if isinstance(value, dict):
+        return {_text(k): _text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_text(v) for v in value]
+    return value
+
+
+def _storable(outcome: UnitOutcome) -> UnitOutcome:
+    for write in outcome.outputs:
+        write.text = _text(write.text)
+    outcome.entry, outcome.metadata = _text(outcome.entry), _text(outcome.metadata)
+    return outcome
 
 
 def _unit_message(exc: Exception) -> str:

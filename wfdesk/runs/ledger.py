@@ -30,6 +30,7 @@ HOST = socket.gethostname()
 OWNER = f"{HOST}:{os.getpid()}"  # this process, in the older "host:pid" form some rows still carry
 HEARTBEAT_SECONDS = 15.0
 STALE_AFTER = timedelta(minutes=2)  # a run whose heartbeat is older than this was interrupted, whatever its pid says
+MODEL_COLUMN_CHARS = RunUnit.__table__.c.model.type.length or 200
 START_TIME_SLACK_S = 2  # process start times are derived from the boot time, which clock adjustments can move
 
 
@@ -122,6 +123,8 @@ def record_unit(session: Session, unit_id: int, status: str, entry: dict[str, An
     """A unit's outcome in one UPDATE. A unit has no "running" row state: it is written once, when it ends,
     so a crash leaves it queued and resume runs it again. A unit that already succeeded is never written again
     (two executions of one run, after a takeover): False then, and the caller rolls its writes back."""
+    if isinstance(values.get("model"), str):  # whatever a provider calls its model must not cost the saved answer
+        values["model"] = values["model"][:MODEL_COLUMN_CHARS]
     return session.execute(update(RunUnit).where(RunUnit.id == unit_id, RunUnit.status != "success").values(
         status=status, error=error, result=_jsonable(entry), started_at=started_at, finished_at=utcnow(),
         **values)).rowcount == 1

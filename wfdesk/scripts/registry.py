@@ -69,14 +69,14 @@ def ensure_plugins_loaded() -> None:
     load_installed_plugins()
 
 
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}")  # a run records it in a 100-character column
 
 
 def name_problem(script_type: str) -> str | None:
     """Why a new type may not have this name: it passes for a built-in ("LLM_Action", "llm-action"), or it is not a
     plain ASCII name (whitespace, control characters and look-alike letters hide what a step really runs)."""
     if not _PLAIN_NAME.fullmatch(script_type):
-        return f"{script_type!r} is not a plain name (letters, digits, '_', '-' and '.' only)"
+        return f"{script_type[:120]!r} is not a plain name (at most 100 letters, digits, '_', '-' and '.')"
     builtin = next((b for b in BUILTIN_TYPES if re.sub(r"[-.]", "_", script_type.lower()) == b), None)
     if builtin is not None and script_type != builtin:
         return f"{script_type!r} passes for {builtin!r}, the name of a built-in step type"

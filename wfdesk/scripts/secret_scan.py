@@ -16,10 +16,11 @@ from wfdesk.errors import Problem
 
 MESSAGE = ("secrets are not allowed in step configs; store API keys in Settings (OS keyring) or the environment")
 
-# Keys are compared normalised: lower case, with '-', ' ' and '.' read as '_' (X-Api-Key -> x_api_key).
+# Keys are compared normalised: camelCase split, lower case, '-', ' ' and '.' read as '_' (X-Api-Key -> x_api_key).
 _SECRET_KEY = re.compile(
-    r"(^|_)(api_?key|apikey|secret|client_secret|secret_key|password|passwd|passphrase|authorization|bearer|"
-    r"credentials?|private_?key|cookie|subscription_?key)($|_)"
+    r"(^|_)(api_?key|apikey|secret|client_secret|secret_key|password|passwd|pwd|passphrase|authorization|bearer|"
+    r"credentials?|private_?key|cookie|subscription_?key|access_key|signing_key|encryption_key|hmac_key|master_key|"
+    r"functions_key)($|_|\d)"
     r"|(^|_)(access|refresh|auth|api|bearer|session|id|oauth|security|csrf|xsrf)?_?token$"
     r"|^(access|refresh|auth|api|bearer|session|oauth)_?token_")
 _SECRET_VALUE = re.compile(
@@ -33,7 +34,8 @@ MAX_NODES = 1_000_000  # a config is small; the walk is iterative, so depth neve
 
 
 def is_secret_key(key: str) -> bool:
-    return bool(_SECRET_KEY.search(re.sub(r"[-. ]", "_", key.strip()).lower()))
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key.strip())  # clientSecret -> client_Secret
+    return bool(_SECRET_KEY.search(re.sub(r"[-. ]", "_", words).lower()))
 
 
 def looks_like_secret(value: str) -> bool:

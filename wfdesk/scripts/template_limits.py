@@ -18,6 +18,7 @@ from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.utils import Namespace
 
 MAX_OUTPUT_CHARS = 1_000_000  # far beyond any model's context window (about 250,000 tokens)
 MAX_NUMBER_DIGITS = 1_000
@@ -47,6 +48,14 @@ def _size(value: Any) -> int:
     list holding the same list twice weighs twice as much: that is what str() or == would walk)."""
     if isinstance(value, str | bytes):
         return len(value)
+    if isinstance(value, Namespace):  # nests like a dict, but `set ns.x = ...` changes it: weighed afresh each time
+        attrs = getattr(value, "_Namespace__attrs", {})
+        total = len(attrs)
+        for item in list(attrs.values()):
+            total += _size(item)
+            if total > MAX_OUTPUT_CHARS:
+                break
+        return total
     if not isinstance(value, list | tuple | dict | set | frozenset):
         return 0
     memo = getattr(_render, "weights", None)
