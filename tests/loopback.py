@@ -532,6 +532,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(400, f"Invalid 'n': {req.get('n')!r}")
             return
         model = str(req.get("model") or "")
+        if model.startswith("proxy-error"):
+            self._proxy_error(False)
+            return
+        if model.startswith("web-page"):
+            self._send(200, {"Content-Type": "text/html; charset=utf-8"}, WEB_PAGE)
+            return
         if GPT_IMAGE_RE.match(model) and "response_format" in req:
             # What OpenAI answers: GPT image models always return base64 and know no response_format.
             self._send(400, {}, _openai_error("Unknown parameter: 'response_format'.", param="response_format",

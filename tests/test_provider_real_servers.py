@@ -128,3 +128,11 @@ def test_bearer_and_key_echoed_in_a_401_is_redacted_cleanly(demo, loopback, monk
     assert entry["status"] == "error"
     assert "Incorrect API key provided: Bearer [API key]. You can find" in entry["error"], entry["error"]
     assert secret not in str(ledger.run_detail(demo, result["run_id"]))
+
+
+@pytest.mark.parametrize(("model", "words"), [("proxy-error-1", PROXY_ERROR_MESSAGE), ("web-page-ui", "web page")])
+def test_image_answers_that_are_errors_or_web_pages_are_explained(demo, loopback, model, words):
+    result = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"model": model}})
+    entry = result["results"][0]
+    assert entry["status"] == "error" and words in entry["error"], entry
+    assert "sent no image" not in entry["error"]
