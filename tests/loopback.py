@@ -19,12 +19,19 @@ GPT image models refuse `response_format`; dall-e-3 refuses n > 1; reasoning mod
 "length"); prompts holding <<filter>> / <<refuse>> are filtered / refused; thinking models put <think> blocks in
 the content; "local-*" models send no usage; "azure-*" models refuse `stream_options`. Knobs add dropped
 connections, slow drips and missing finish reasons; helpers build quota, Retry-After and key-echo errors.
+
+Seen on real third-party servers (LiteLLM proxy, @dwmkerr/mock-llm, Azure OpenAI), keyed on the model name:
+"proxy-error-*" answers 200 with an `{"error": {...}}` body, or a stream whose only event is an error;
+"web-page-*" answers 200 with an HTML page (a web UI where the API was expected); "gzip-*" sends its answer
+gzip-encoded; "*prompt-filter*" streams open with Azure's chunk of empty choices and prompt_filter_results.
+`rate_limited_by_headers` is OpenAI's 429 with only x-ratelimit-reset-* headers (no Retry-After).
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import gzip
 import hashlib
 import io
 import json
@@ -44,7 +51,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 __all__ = ["IMAGE_MODES", "LoopbackServer", "RecordedRequest", "RequestHeaders", "key_echo", "make_png",
-           "quota_exhausted", "rate_limited"]
+           "quota_exhausted", "rate_limited", "rate_limited_by_headers"]
 
 IMAGE_MODES = ("b64_json", "url", "data_url")
 DEFAULT_MODEL = "test-model"
@@ -57,6 +64,9 @@ FILTER_MARK, REFUSE_MARK = "<<filter>>", "<<refuse>>"
 AZURE_STREAM_OPTIONS = ("Unrecognized request argument supplied: stream_options. Please contact us through an "
                         "Azure support request at: https://go.microsoft.com/fwlink/?linkid=2213926 for further "
                         "questions.")
+PROXY_ERROR_MESSAGE = "Upstream model is overloaded, try later"
+WEB_PAGE = (b"<!DOCTYPE html><html><head><title>Open WebUI</title></head><body><div id=\"app\"></div>"
+            b"<script src=\"/_app/start.js\"></script></body></html>")
 QUOTA_MESSAGE = ("You exceeded your current quota, please check your plan and billing details. For more "
                  "information on this error, read the docs: "
                  "https://platform.openai.com/docs/guides/error-codes/api-errors.")
@@ -77,9 +87,21 @@ def rate_limited(retry_after: float | str, status: int = 429) -> tuple[int, dict
         "Rate limit reached for requests. Please try again later.", "requests", None, "rate_limit_exceeded")
 
 
-def key_echo(rec: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
-    """A proxy that echoes the whole key it was sent (OpenAI masks it; some gateways do not)."""
-    key = rec.headers.get("authorization", "").removeprefix("Bearer ").strip()
+def rate_limited_by_headers(reset_requests: str = "2s") -> tuple[int, dict[str, str], bytes]:
+    """OpenAI's 429 as it often comes: no Retry-After, the wait only in x-ratelimit-reset-requests ("2s",
+    "6m0s", "120ms") and in the message's words."""
+    return 429, {"x-ratelimit-limit-requests": "3", "x-ratelimit-remaining-requests": "0",
+                 "x-ratelimit-reset-requests": reset_requests, "x-ratelimit-reset-tokens": "0s"}, _openai_error(
+        f"Rate limit reached for gpt-4o-mini in organization org-abc on requests per min (RPM): Limit 3, Used 3, "
+        f"Requested 1. Please try again in {reset_requests}.", "requests", "requests", "rate_limit_exceeded")
+
+
+def key_echo(rec: RecordedRequest, *, whole_header: bool = False) -> tuple[int, dict[str, str], bytes]:
+    """A proxy that echoes the whole key it was sent (OpenAI masks it; some gateways do not). whole_header:
+    the whole Authorization header, "Bearer sk-…", as @dwmkerr/mock-llm's documented 401 template does."""
+    key = rec.headers.get("authorization", "").strip()
+    if not whole_header:
+        key = key.removeprefix("Bearer ").strip()
     return 401, {}, _openai_error(f"Incorrect API key provided: {key}. You can find your API key at "
                                   f"https://platform.openai.com/account/api-keys.", "invalid_request_error",
                                   None, "invalid_api_key")
@@ -326,6 +348,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         messages = [m for m in req["messages"] if isinstance(m, dict)]
         model = str(req.get("model") or DEFAULT_MODEL)
+        if model.startswith("proxy-error"):
+            self._proxy_error(bool(req.get("stream")))
+            return
+        if model.startswith("web-page"):
+            self._send(200, {"Content-Type": "text/html; charset=utf-8"}, WEB_PAGE)
+            return
         if self._chat_refused(req, model):
             return
         reply_fn = owner.chat_reply
@@ -362,7 +390,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._chat_stream(cid, created, model, reply, usage if include_usage else None, finish, refusal)
             return
         message = {"role": "assistant", "content": reply if refusal is None else None, "refusal": refusal}
-        self._send_body(200, json.dumps({
+        send = self._send_gzipped if model.startswith("gzip-") else self._send_body
+        send(200, json.dumps({
             "id": cid,
             "object": "chat.completion",
             "created": created,
@@ -391,6 +420,28 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             return False
         return True
+
+    def _proxy_error(self, stream: bool) -> None:
+        """What LiteLLM, mock-llm and other proxies do: the upstream's error inside a 200 (a stream's one event)."""
+        error = {"error": {"message": PROXY_ERROR_MESSAGE, "type": "server_error", "param": None,
+                           "code": "overloaded"}}
+        if not stream:
+            self._send_json(200, error)
+            return
+        self._started = True
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self._write_chunk(f"data: {json.dumps(error)}\n\n".encode())
+        self._write_chunk(b"")
+
+    def _send_gzipped(self, status: int, body: bytes) -> None:
+        """The answer gzip-encoded when the client accepts it, as nginx/Cloudflare in front of a server do."""
+        if "gzip" not in (self.headers.get("Accept-Encoding") or ""):
+            self._send(status, {}, body)
+            return
+        self._send(status, {"Content-Encoding": "gzip"}, gzip.compress(body, compresslevel=6))
 
     def _send_body(self, status: int, body: bytes) -> None:
         """A JSON answer, or (knobs) one dripped a byte at a time, or cut off half-way."""
@@ -437,6 +488,10 @@ class _Handler(BaseHTTPRequestHandler):
         # Like OpenAI: a role chunk, one chunk per word (with its trailing whitespace), a finish chunk,
         # optionally a usage chunk with empty choices, then [DONE].
         events: list[Any] = [chunk({"role": "assistant", "content": ""})]
+        if "prompt-filter" in model:  # Azure OpenAI: a first chunk with no choices, only the prompt's filter results
+            events.insert(0, {"id": "", "object": "", "created": 0, "model": "", "choices": [],
+                              "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {
+                                  "hate": {"filtered": False, "severity": "safe"}}}]})
         events += [chunk({"content": piece}) for piece in re.split(r"(?<=\s)(?=\S)", reply) if piece]
         if refusal is not None:
             events.append(chunk({"refusal": refusal}))
@@ -477,6 +532,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(400, f"Invalid 'n': {req.get('n')!r}")
             return
         model = str(req.get("model") or "")
+        if model.startswith("proxy-error"):
+            self._proxy_error(False)
+            return
+        if model.startswith("web-page"):
+            self._send(200, {"Content-Type": "text/html; charset=utf-8"}, WEB_PAGE)
+            return
         if GPT_IMAGE_RE.match(model) and "response_format" in req:
             # What OpenAI answers: GPT image models always return base64 and know no response_format.
             self._send(400, {}, _openai_error("Unknown parameter: 'response_format'.", param="response_format",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from wfdesk.providers.answers import MAX_TEXT_CHARS, AnswerRefused, ChatAnswer
 from wfdesk.providers.models import is_reasoning_model, uses_max_completion_tokens
-from wfdesk.providers.resilience import MalformedAnswer, ReadFailure
+from wfdesk.providers.resilience import MalformedAnswer, ReadFailure, error_in_answer, not_an_api_answer
 from wfdesk.scripts.base import Cancelled, CancelToken
 
 if TYPE_CHECKING:
@@ -35,6 +35,11 @@ def chat_request(model: str, prompt: str, *, temperature: float | None, max_toke
 
 def ask(client: openai.OpenAI, request: dict[str, Any]) -> ChatAnswer:
     answer = client.chat.completions.create(**request)
+    if (problem := not_an_api_answer(answer)) is not None:
+        raise problem
+    extra = getattr(answer, "model_extra", None) or {}
+    if extra.get("error") and not getattr(answer, "choices", None):
+        raise error_in_answer(extra)  # a proxy passing an upstream failure on as a 200
     choices = getattr(answer, "choices", None)
     if not choices or choices[0].message is None:
         raise MalformedAnswer("sent an answer without a message")
@@ -47,6 +52,7 @@ def ask(client: openai.OpenAI, request: dict[str, Any]) -> ChatAnswer:
 def ask_streaming(client: openai.OpenAI, request: dict[str, Any], cancel: CancelToken) -> ChatAnswer:
     """A streamed answer; stream_options is part of the request so a server that refuses it gets it left out."""
     import httpx2
+    import openai
 
     parts: list[str] = []
     refusal: list[str] = []
@@ -76,6 +82,10 @@ def ask_streaming(client: openai.OpenAI, request: dict[str, Any], cancel: Cancel
                         answer.finish_reason = choice.finish_reason
                 if size > MAX_TEXT_CHARS:
                     raise AnswerRefused(f"the answer is larger than {MAX_TEXT_CHARS // MB} MB of text; refused")
+    except openai.APIError as exc:
+        if isinstance(exc, openai.APIStatusError | openai.APIConnectionError):
+            raise
+        raise error_in_answer(exc.body if exc.body is not None else exc.message) from exc  # an error event
     except httpx2.TransportError as exc:
         from wfdesk.providers.resilience import is_capped
 

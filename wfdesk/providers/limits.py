@@ -9,6 +9,7 @@ context variable set around each call (the SDK offers no per-request hook for th
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -21,7 +22,7 @@ MB = 1024 * 1024
 
 @dataclass(frozen=True)
 class AnswerLimits:
-    max_bytes: int  # of the HTTP body as sent (base64 and JSON escaping included)
+    max_bytes: int  # of the HTTP body once decoded (base64 and JSON escaping included; gzip undone)
     seconds: float  # the whole exchange, from sending the request to the last byte
     what: str = "answer"  # "text answer", "image answer": for the message
 
@@ -52,19 +53,45 @@ def answer_limits(limits: AnswerLimits) -> Iterator[None]:
         _current.reset(token)
 
 
+# The encodings this transport undoes itself, counting the decoded bytes (20 MB of text gzips to 20 KB, so a cap on
+# the bytes on the wire would let a small compressed answer grow past it). zlib's wbits: gzip, or zlib-wrapped.
+DECODED = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+ACCEPT_ENCODING = "gzip, deflate"
+
+
 class _CappedStream(httpx2.SyncByteStream):
-    def __init__(self, inner: httpx2.SyncByteStream, limits: AnswerLimits, deadline: float) -> None:
+    def __init__(self, inner: httpx2.SyncByteStream, limits: AnswerLimits, deadline: float,
+                 encoding: str | None = None) -> None:
         self._inner, self._limits, self._deadline = inner, limits, deadline
+        self._decoder = zlib.decompressobj(DECODED[encoding]) if encoding else None
 
     def __iter__(self) -> Iterator[bytes]:
         received = 0
-        for chunk in self._inner:
-            received += len(chunk)
-            if received > self._limits.max_bytes:
-                raise AnswerTooLarge(self._limits)
+        for raw in self._inner:
             if time.monotonic() > self._deadline:
                 raise AnswerTooSlow(self._limits)
-            yield chunk
+            for chunk in self._decoded(raw):
+                received += len(chunk)
+                if received > self._limits.max_bytes:
+                    raise AnswerTooLarge(self._limits)
+                yield chunk
+        if self._decoder is not None and (tail := self._decoder.flush()):
+            received += len(tail)
+            if received > self._limits.max_bytes:
+                raise AnswerTooLarge(self._limits)
+            yield tail
+
+    def _decoded(self, raw: bytes) -> Iterator[bytes]:
+        if self._decoder is None:
+            yield raw
+            return
+        try:
+            data = raw
+            while data:  # bounded pieces: one small compressed chunk may hold megabytes
+                yield self._decoder.decompress(data, 1024 * 1024)
+                data = self._decoder.unconsumed_tail
+        except zlib.error as exc:
+            raise httpx2.ReadError(f"the answer's compressed body is damaged ({exc})") from exc
 
     def close(self) -> None:
         self._inner.close()
@@ -76,6 +103,8 @@ class CappedTransport(httpx2.HTTPTransport):
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         limits = _current.get()
         started = time.monotonic()
+        if limits is not None:
+            request.headers["Accept-Encoding"] = ACCEPT_ENCODING  # only what the caps below can count decoded
         response = super().handle_request(request)
         if limits is None:
             return response
@@ -87,5 +116,15 @@ class CappedTransport(httpx2.HTTPTransport):
         if declared.isdigit() and int(declared) > limits.max_bytes:
             response.close()
             raise AnswerTooLarge(limits)
-        response.stream = _CappedStream(response.stream, limits, deadline)  # type: ignore[arg-type]
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            encoding = None
+        elif encoding in DECODED:
+            # Decoded here, so the client must not decode again.
+            del response.headers["content-encoding"]
+            response.headers.pop("content-length", None)
+        else:
+            response.close()
+            raise httpx2.ReadError(f"the answer came in an encoding that was not asked for ({encoding})")
+        response.stream = _CappedStream(response.stream, limits, deadline, encoding)  # type: ignore[arg-type]
         return response

@@ -143,7 +143,8 @@ def call_adapting(ws: Workspace, profile: ProviderProfile, request: dict[str, An
 
 # sk-…, sk-proj-…, sess-…: a prefix, then 12+ key characters with at least one digit (plain words stay).
 _KEYLIKE = re.compile(r"\b((?:sk|pk|rk|key|org|sess)-[A-Za-z0-9]{0,4})(?=[A-Za-z_\-*.]*\d)[A-Za-z0-9_\-*.]{12,}")
-_BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
+# The token after "Bearer", up to a closing punctuation mark; a key already blanked out is left as it is.
+_BEARER = re.compile(r"(Bearer\s+)(?!\[API key\])[^\s,;'\"]+?(?=[.,;'\"]?(?:\s|$))", re.IGNORECASE)
 
 
 def redact(message: str, secrets: list[str]) -> str:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from wfdesk.errors import UnitError
 from wfdesk.scripts.base import Cancelled, CancelToken
@@ -32,6 +33,48 @@ class MalformedAnswer(UnitError):
 class ReadFailure(UnitError):
     """The connection dropped after the server had answered (mid-stream): worth a retry, and no sign that the
     provider is offline."""
+
+
+class ErrorInAnswer(UnitError):
+    """A 200 whose body, or a stream's event, is an error: LiteLLM, vLLM and other proxies pass an upstream's
+    failure on this way. Worth a retry only when the error says the server is busy or broken."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class NotAnAPIAnswer(UnitError):
+    """A web page (or other text) where the API's JSON was expected: a wrong base URL; asking again cannot help."""
+
+
+_TRANSIENT_WORDS = ("server", "overload", "rate_limit", "ratelimit", "throttl", "timeout", "unavailable",
+                    "internal", "capacity", "busy")
+
+
+def error_in_answer(body: Any) -> ErrorInAnswer:
+    """The provider's own words from {"error": {...}} (or {"error": "..."}), and whether a retry may help."""
+    err = body.get("error", body) if isinstance(body, dict) else body
+    if isinstance(err, dict):
+        words = str(err.get("message") or err.get("detail") or err.get("msg") or "no details given")
+        kind = f"{err.get('code') or ''} {err.get('type') or ''}".lower()
+    else:
+        words, kind = str(err or "no details given"), ""
+    status = re.search(r"\b([45]\d\d)\b", kind)  # LiteLLM puts the upstream's status in code: "429", "500"
+    retryable = (any(word in kind for word in _TRANSIENT_WORDS)
+                 or (status is not None and (status.group(1) in ("408", "429") or status.group(1) >= "500")))
+    return ErrorInAnswer(f"answered with an error: {' '.join(words.split())[:300]}", retryable=retryable)
+
+
+def not_an_api_answer(answer: Any) -> NotAnAPIAnswer | None:
+    """The SDK hands back the text itself when a 200 is not JSON: most often a web UI at the base URL."""
+    if not isinstance(answer, str | bytes):
+        return None
+    text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
+    if "<html" in text[:2000].lower() or "<!doctype" in text[:2000].lower():
+        return NotAnAPIAnswer("answered with a web page, not the API: check the base URL (OpenAI-compatible "
+                              "servers usually end in /v1)")
+    return NotAnAPIAnswer("answered with something that is not the API's JSON: check the base URL")
 
 
 @dataclass(frozen=True)
@@ -137,8 +180,29 @@ def is_out_of_credit(exc: Exception) -> bool:
     return getattr(exc, "status_code", None) == 429 and error_code(exc) == "insufficient_quota"
 
 
+# OpenAI's x-ratelimit-reset-requests / -tokens: "1s", "6m0s", "120ms", "1h2m3.5s".
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?")
+
+
+def _duration(value: str) -> float | None:
+    match = _DURATION.fullmatch(value.strip())
+    if not value.strip() or match is None or not any(match.groups()):
+        return None
+    hours, minutes, seconds, millis = (float(g) if g else 0.0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds + millis / 1000
+
+
+def _ratelimit_reset(headers: Any) -> float | None:
+    """The longest of OpenAI's x-ratelimit-reset-* waits, when a 429 carries no Retry-After."""
+    waits = [_duration(headers.get(name) or "") for name in ("x-ratelimit-reset-requests",
+                                                              "x-ratelimit-reset-tokens")]
+    known = [w for w in waits if w is not None]
+    return max(known) if known else None
+
+
 def retry_after_seconds(exc: Exception) -> float | None:
-    """The wait the provider asked for: retry-after-ms, Retry-After in seconds or as an HTTP date."""
+    """The wait the provider asked for: retry-after-ms, Retry-After in seconds or as an HTTP date, or (a 429
+    without them) OpenAI's x-ratelimit-reset-* headers. A date in the past means 0."""
     response = getattr(exc, "response", None)
     if response is None:
         return None
@@ -148,7 +212,7 @@ def retry_after_seconds(exc: Exception) -> float | None:
             return max(0.0, float(ms) / 1000)
         value = headers.get("retry-after")
         if not value:
-            return None
+            return _ratelimit_reset(headers) if getattr(exc, "status_code", None) == 429 else None
         try:
             return max(0.0, float(value))
         except ValueError:
@@ -186,6 +250,8 @@ def is_retryable(exc: Exception) -> bool:
 
     if is_capped(exc):
         return False
+    if isinstance(exc, ErrorInAnswer):
+        return exc.retryable
     if isinstance(exc, openai.APIConnectionError | MalformedAnswer | ReadFailure | json.JSONDecodeError):
         return True  # includes timeouts and connections dropped mid-answer
     if isinstance(exc, openai.APIStatusError):
@@ -200,7 +266,7 @@ def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], 
     """fn() until it succeeds, a non-retryable error happens, or the attempts run out (then a UnitError)."""
     import openai  # only ever called once a request is being made
 
-    failures = read_timeouts = 0
+    failures = read_timeouts = rate_limited = 0
     deadline = time.monotonic() + policy.rate_limit_budget
     while True:
         if (reason := gate.offline_reason()) is not None:
@@ -225,7 +291,9 @@ def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], 
                 raise UnitError(f"{describe(exc)}; it asked to wait {asked:.0f} s, longer than the "
                                 f"{policy.max_wait:.0f} s allowed for this provider; try again later") from None
             if isinstance(exc, openai.RateLimitError):
-                wait = asked if asked is not None else policy.delay(1)
+                rate_limited += 1
+                # No wait asked (or 0, or a date in the past): back off, growing, rather than ask again at once.
+                wait = asked if asked else policy.delay(rate_limited)
                 if time.monotonic() + wait > deadline:
                     raise UnitError(f"{describe(exc)}; still refused after waiting "
                                     f"{policy.rate_limit_budget:.0f} s") from None

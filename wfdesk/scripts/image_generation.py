@@ -14,7 +14,7 @@ from wfdesk.media.store import discard, store_image
 from wfdesk.media.verify import ImageError, verify_image
 from wfdesk.providers import a1111, comfyui, openai_images
 from wfdesk.providers.openai_compat import call_adapting, is_openai_api, profile_for, resolve_base_url
-from wfdesk.providers.resilience import MalformedAnswer, ProviderGate
+from wfdesk.providers.resilience import MalformedAnswer, ProviderGate, error_in_answer, not_an_api_answer
 from wfdesk.runs.costs import Usage
 from wfdesk.scripts.base import CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
 from wfdesk.scripts.config import ImageParameters, Parameters, StepConfig
@@ -103,6 +103,11 @@ class ImageGenerationHandler(SectionHandler):
 
         def ask(client: openai.OpenAI, request: dict[str, Any]):
             answer = client.images.generate(**request, timeout=params.timeout)
+            if (problem := not_an_api_answer(answer)) is not None:
+                raise problem  # a web page at the base URL
+            extra = getattr(answer, "model_extra", None) or {}
+            if extra.get("error") and not getattr(answer, "data", None):
+                raise error_in_answer(extra)  # a proxy passing an upstream failure on as a 200
             if not getattr(answer, "data", None):
                 raise MalformedAnswer("sent no image")
             return answer
