@@ -1,10 +1,13 @@
 """Acting on the GUI the way an editor does: find the visible, enabled widget by its text and click it; press keys
-at the widget that has the focus. Shared by the review and section-sync tests."""
+at the widget that has the focus. Shared by the review and section-sync tests; the plain click and focus come from
+editor_input, the window tests' helpers, so every test clicks the same way (visible, enabled, on screen)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QAbstractButton, QAbstractItemView, QApplication, QMessageBox, QTreeWidget, QWidget
+
+from .editor_input import click, click_button, focused  # noqa: F401 - one click for every GUI test
 
 TIMEOUT = 10_000
 
@@ -19,17 +22,6 @@ def button(root: QWidget, text: str) -> QAbstractButton:
 
 def visible_buttons(root: QWidget) -> list[str]:
     return sorted(b.text().replace("&", "") for b in root.findChildren(QAbstractButton) if b.isVisible() and b.text())
-
-
-def click(qtbot, widget: QWidget, pos: QPoint | None = None) -> None:
-    if pos is None:
-        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
-    else:
-        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos)
-
-
-def click_button(qtbot, root: QWidget, text: str) -> None:
-    click(qtbot, button(root, text))
 
 
 def click_row(qtbot, view: QAbstractItemView, row: int, column: int = 0) -> None:
@@ -47,12 +39,6 @@ def click_tree_item(qtbot, tree: QTreeWidget, text: str, column: int = 0) -> Non
     assert not items[0].isHidden()
     rect = tree.visualItemRect(items[0])
     click(qtbot, tree.viewport(), QPoint(tree.header().sectionPosition(column) + 30, rect.center().y()))
-
-
-def focused() -> QWidget:
-    widget = QApplication.focusWidget()
-    assert widget is not None, "nothing has the keyboard focus"
-    return widget
 
 
 def press(qtbot, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> QWidget:

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tests.ui.editor_input import button as editor_button
+
 EDITORS = (QComboBox, QAbstractSpinBox, QLineEdit, QAbstractButton)
 
 
@@ -57,10 +59,9 @@ def _first_of(item, kind: type | tuple[type, ...]) -> QWidget | None:
 
 def button(root: QWidget, text: str) -> QAbstractButton:
     """The visible, enabled button whose text (without the & mnemonic) is `text`."""
-    for candidate in root.findChildren(QAbstractButton):
-        if candidate.text().replace("&", "") == text and candidate.isVisible() and candidate.isEnabled():
-            return candidate
-    raise AssertionError(f"no visible, enabled button {text!r}")
+    found = editor_button(root, text)
+    assert found.isEnabled(), f"“{text}” is disabled"
+    return found
 
 
 def wheel(widget: QWidget, dy: int = -120, pos: QPoint | None = None) -> bool:
