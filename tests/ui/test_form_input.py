@@ -25,6 +25,8 @@ def open_step(qtbot, gui_ws):
         dialog.show()
         dialog.resize(*size)
         qtbot.waitUntil(lambda: dialog.is_loaded and dialog.params_form.isVisible(), timeout=WAIT)
+        dialog.activateWindow()  # in front, with the keyboard: a click gives focus only in the active window
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=WAIT)
         return dialog
 
     return make
@@ -87,9 +89,10 @@ def test_wheel_over_step_form_scrolls_and_changes_nothing(qtbot, open_step, gui_
     assert json.loads(dialog.json_tab.text()) == cs.load_step(gui_ws, 2).config
     assert dialog.status.text() == ""  # nothing changed
 
-    # Focus + wheel still changes a value: that is deliberate.
+    # Focus + wheel still changes a value: that is deliberate. (Scrolled into view first, as an editor would.)
+    scroll_into_view(scroll_area_of(images), images)
     qtbot.mouseClick(images.lineEdit(), Qt.MouseButton.LeftButton)
-    assert images.hasFocus()
+    qtbot.waitUntil(images.hasFocus, timeout=WAIT)
     before = images.value()
     wheel(under_pointer(images), 120)
     assert images.value() == before + 1

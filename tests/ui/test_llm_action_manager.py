@@ -110,7 +110,8 @@ def test_browse_search_duplicate_and_delete(qtbot, manager, gui_ws):
     qtbot.mouseClick(button(dialog, "Delete"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: listed(dialog) == [original.name], timeout=WAIT)
     assert [a for a, _ in cs.list_actions(gui_ws)] == [5]
-    # New: an empty action with the first input, saved under its name.
+    # New: an empty action with the first input, saved under its name (once the delete is all done).
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=WAIT)
     qtbot.mouseClick(button(dialog, "New"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.busy and dialog.action_id is None and dialog.name_edit.text() == "",
                     timeout=WAIT)

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QWidget,
+)
 
 from wfdesk.ui import wheel_guard
 from wfdesk.ui.screen_fit import FitsScreen
@@ -32,6 +41,25 @@ class EditorDialog(FitsScreen, QDialog):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    def _button_row(self, leave: QDialogButtonBox.StandardButton, save_tip: str) -> QHBoxLayout:
+        """Save and `leave` (Cancel or Close) at the bottom right, a status line beside them; sets `buttons`,
+        `save_button` and `status`. No button is a default: Enter in a field must not press one."""
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | leave)
+        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.save_button.setToolTip(save_tip)
+        for button in self.buttons.buttons():
+            button.setAutoDefault(False)
+        self.save_button.clicked.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        self.status = QLabel()
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.buttons)
+        return bottom
+
+    def save(self) -> None:
+        raise NotImplementedError
 
     def _show_message(self, text: str) -> None:
         self.message.setText(text)

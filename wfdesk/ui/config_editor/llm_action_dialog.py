@@ -227,18 +227,8 @@ class LLMActionDialog(EditorDialog):
         splitter.setSizes([220, 700, 240])
         splitter.setChildrenCollapsible(False)
 
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
-                                        | QDialogButtonBox.StandardButton.Close)
-        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        self.save_button.setToolTip("Validate and save this action (Ctrl+S); the dialog stays open")
-        for button in self.buttons.buttons():
-            button.setAutoDefault(False)
-        self.save_button.clicked.connect(self.save)
-        self.buttons.rejected.connect(self.reject)
-        self.status = QLabel()
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.status, 1)
-        bottom.addWidget(self.buttons)
+        bottom = self._button_row(QDialogButtonBox.StandardButton.Close,
+                                  "Validate and save this action (Ctrl+S); the dialog stays open")
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.message)

@@ -171,18 +171,7 @@ class StepConfigDialog(EditorDialog):
         self.json_tab.edited.connect(self._json_edited)
         self.tabs.addTab(self.json_tab, "Raw JSON")
 
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
-                                        | QDialogButtonBox.StandardButton.Cancel)
-        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        self.save_button.setToolTip("Validate and save (Ctrl+S)")
-        for button in self.buttons.buttons():
-            button.setAutoDefault(False)  # Enter in a table cell must not save the dialog
-        self.buttons.accepted.connect(self.save)
-        self.buttons.rejected.connect(self.reject)
-        self.status = QLabel()
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.status, 1)
-        bottom.addWidget(self.buttons)
+        bottom = self._button_row(QDialogButtonBox.StandardButton.Cancel, "Validate and save (Ctrl+S)")
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
