@@ -17,14 +17,15 @@ def test_every_unit_records_tokens_model_and_cost(demo, loopback):
     for u in units:
         assert u["model"] == "gpt-4o-mini" and u["prompt_tokens"] > 0 and u["completion_tokens"] > 0
         assert u["cost"] == pytest.approx(u["prompt_tokens"] / 1000 * 1.0 + u["completion_tokens"] / 1000 * 2.0)
-    images = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"n": 2}})
+    # dall-e-3 (still served by LocalAI and others) is priced per image.
+    images = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"n": 2, "model": "dall-e-3"}})
     unit = ledger.run_detail(demo, images["run_id"])["units"][0]
     assert (unit["model"], unit["images"], unit["cost"]) == ("dall-e-3", 2, pytest.approx(0.08))
 
 
 def test_totals_per_step_post_month_and_model(demo, loopback):
     execute_step_script(1, 53, {"section_ids": [711, 712, 713]})
-    execute_step_script(2, 53, {"section_ids": [711]})
+    execute_step_script(2, 53, {"section_ids": [711], "parameters": {"model": "dall-e-3"}})
     by_step = {r["step"]: r for r in costs.totals(demo, "step")}
     assert by_step["section_illustrations"]["cost"] == pytest.approx(0.04)
     assert by_step["polish_sections"]["units"] == 3 and by_step["polish_sections"]["prompt_tokens"] > 0
@@ -38,16 +39,28 @@ def test_totals_per_step_post_month_and_model(demo, loopback):
 
 def test_post_budget_refuses_a_run_before_any_request(demo, loopback):
     demo.settings.budget_per_post = 0.10
-    execute_step_script(2, 53, {"section_ids": [711, 712]})  # $0.08 spent
+    dall_e = {"parameters": {"model": "dall-e-3"}}  # $0.04 an image
+    execute_step_script(2, 53, {"section_ids": [711, 712], **dall_e})  # $0.08 spent
     loopback.reset()
-    with pytest.raises(BudgetError, match=r"post 53 has used \$0.0800 of its \$0.10 budget"):
-        execute_step_script(2, 53, {"section_ids": [713]})  # another $0.04 would exceed it
+    with pytest.raises(BudgetError) as refused:
+        execute_step_script(2, 53, {"section_ids": [713], **dall_e})  # another $0.04 would exceed it
+    # In the editor's words: the post's title, money in cents (not "post 53 has used $0.0800").
+    assert str(refused.value) == ("This run would cost about $0.04; “A week in the Scottish Highlands” has used $0.08 "
+                                  "of its $0.10 budget. Nothing was sent.")
     assert loopback.count() == 0
     assert len(ledger.list_runs(demo)) == 1  # nothing recorded either
 
 
+def test_current_image_models_count_against_the_budget(demo, loopback):
+    """The demo's image model (gpt-image-1-mini) has a price: a budget refuses what would exceed it."""
+    demo.settings.budget_per_post = 0.001
+    with pytest.raises(BudgetError, match="less than \\$0.01"):
+        execute_step_script(2, 53, {"section_ids": [711]})
+    assert loopback.count() == 0
+
+
 def test_monthly_budget(demo, loopback):
-    demo.settings.budget_per_month = 0.05
+    demo.settings.budget_per_month = 0.01  # gpt-image-1-mini: about $0.008 an image
     with pytest.raises(BudgetError, match="monthly budget"):
         execute_step_script(2, 53, {"section_ids": [711, 712]})
     assert loopback.count() == 0

@@ -16,7 +16,7 @@ from wfdesk.errors import ConfigError, NotFoundError
 from wfdesk.runs.planning import step_effective_config
 from wfdesk.scripts import registry
 from wfdesk.scripts.base import SectionHandler
-from wfdesk.scripts.config import StepConfig, parse_step_config, script_type_of
+from wfdesk.scripts.config import ImageParameters, StepConfig, parse_step_config, script_type_of
 from wfdesk.scripts.validation import describe_problems, validate_step
 from wfdesk.workspace import Workspace
 
@@ -189,7 +189,7 @@ def describe_step(raw: dict[str, Any], config: StepConfig | None, action: dict[s
         name = f"“{action['name']}” ({action['model']})" if action else f"#{action_id} (which does not exist)"
         return f"Runs the LLM action {name} on each selected section: {ins} → {outs}."
     if kind == "image_generation":
-        model = params.get("model") or "dall-e-3"
+        model = params.get("model") or ImageParameters.model_fields["model"].default
         return f"Generates an image per selected section from {ins} with {model}; the accepted image goes to {outs}."
     if kind == "custom_script":
         return f"Sends {ins} of each selected section to {config.script_config.custom_endpoint}; the answer goes " \

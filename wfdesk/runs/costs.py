@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from wfdesk.db.models import Run, RunUnit
+from wfdesk.db.models import Post, Run, RunUnit
 from wfdesk.errors import WfdeskError
 from wfdesk.runs import prices
 from wfdesk.settings import Settings
@@ -109,14 +109,27 @@ def enforce_budget(ws: Workspace, post_id: int, estimate: list[Usage]) -> float:
     if settings.budget_per_post is not None:
         used = spent(ws, post_id=post_id)
         if used + cost > settings.budget_per_post:
-            raise BudgetError(f"This run would cost about ${cost:.4f}; post {post_id} has used ${used:.4f} of its "
-                              f"${settings.budget_per_post:.2f} budget. Nothing was sent.")
+            raise BudgetError(f"This run would cost about {money(cost)}; “{_post_title(ws, post_id)}” has used "
+                              f"{money(used)} of its {money(settings.budget_per_post)} budget. Nothing was sent.")
     if settings.budget_per_month is not None:
         used = spent(ws, since=month_start())
         if used + cost > settings.budget_per_month:
-            raise BudgetError(f"This run would cost about ${cost:.4f}; this month has used ${used:.4f} of the "
-                              f"${settings.budget_per_month:.2f} monthly budget. Nothing was sent.")
+            raise BudgetError(f"This run would cost about {money(cost)}; this month has used {money(used)} of the "
+                              f"{money(settings.budget_per_month)} monthly budget. Nothing was sent.")
     return cost
+
+
+def money(dollars: float) -> str:
+    """Dollars as an editor reads them: cents, and "less than $0.01" rather than $0.0084."""
+    if 0 < dollars < 0.005:
+        return "less than $0.01"
+    return f"${dollars:,.2f}"
+
+
+def _post_title(ws: Workspace, post_id: int) -> str:
+    with ws.db.session() as s:
+        post = s.get(Post, post_id)
+        return post.title if post is not None else "this post"
 
 
 def ledger_values(settings: Settings, usage: Usage, prompt: str | None,

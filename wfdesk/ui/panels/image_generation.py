@@ -158,8 +158,10 @@ class ImageGenerationPanel(StepPanel):
         return spec["db_field"] if spec else None
 
     def llm_defaults(self, data: dict[str, Any]) -> dict[str, Any]:
+        from wfdesk.scripts.config import ImageParameters
+
         params = (data["step"]["config"].get("script_config") or {}).get("parameters") or {}
-        return {"model": params.get("model") or "dall-e-3"}
+        return {"model": params.get("model") or ImageParameters.model_fields["model"].default}
 
     # --- loading the current section ---------------------------------------------------------------------------
     def section_shown(self, section_id: int | None) -> None:
