@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from wfdesk.runs import costs, ledger
@@ -40,7 +42,10 @@ def test_post_budget_refuses_a_run_before_any_request(demo, loopback):
     demo.settings.budget_per_post = 0.10
     execute_step_script(2, 53, {"section_ids": [711, 712]})  # $0.08 spent
     loopback.reset()
-    with pytest.raises(BudgetError, match=r"post 53 has used \$0.0800 of its \$0.10 budget"):
+    from wfdesk.db.queries import post_detail
+
+    title = post_detail(demo, 53)["title"]  # an editor knows posts by their titles, not their ids
+    with pytest.raises(BudgetError, match=rf"“{re.escape(title)}” has used \$0.0800 of its \$0.10 budget"):
         execute_step_script(2, 53, {"section_ids": [713]})  # another $0.04 would exceed it
     assert loopback.count() == 0
     assert len(ledger.list_runs(demo)) == 1  # nothing recorded either

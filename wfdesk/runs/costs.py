@@ -109,14 +109,23 @@ def enforce_budget(ws: Workspace, post_id: int, estimate: list[Usage]) -> float:
     if settings.budget_per_post is not None:
         used = spent(ws, post_id=post_id)
         if used + cost > settings.budget_per_post:
-            raise BudgetError(f"This run would cost about ${cost:.4f}; post {post_id} has used ${used:.4f} of its "
-                              f"${settings.budget_per_post:.2f} budget. Nothing was sent.")
+            raise BudgetError(f"This run would cost about ${cost:.4f}; “{_title(ws, post_id)}” has used ${used:.4f} "
+                              f"of its ${settings.budget_per_post:.2f} budget. Nothing was sent.")
     if settings.budget_per_month is not None:
         used = spent(ws, since=month_start())
         if used + cost > settings.budget_per_month:
             raise BudgetError(f"This run would cost about ${cost:.4f}; this month has used ${used:.4f} of the "
                               f"${settings.budget_per_month:.2f} monthly budget. Nothing was sent.")
     return cost
+
+
+def _title(ws: Workspace, post_id: int) -> str:
+    """The post as editors know it: by its title (its id only if it has none)."""
+    from wfdesk.db.models import Post
+
+    with ws.db.session() as s:
+        post = s.get(Post, post_id)
+        return (post.title if post is not None else "") or f"post {post_id}"
 
 
 def ledger_values(settings: Settings, usage: Usage, prompt: str | None,
