@@ -287,3 +287,15 @@ def test_an_image_download_that_breaks_off_is_a_message(ws_comfy, comfy):
     entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
     assert entry["status"] == "error" and "ComfyUI at" in entry["error"] and "broke off" in entry["error"]
     assert "Error" not in entry["error"] and stored_files(ws_comfy) == []
+
+
+@pytest.mark.parametrize("answer", [
+    {"CheckpointLoaderSimple": {"input": ["ckpt_name"]}},
+    {"CheckpointLoaderSimple": {"input": {"required": ["ckpt_name"]}}},
+    {"CheckpointLoaderSimple": {"input": {"required": {"ckpt_name": "sd.safetensors"}}}},
+    {"CheckpointLoaderSimple": []},
+])
+def test_a_checkpoint_list_of_an_unexpected_shape_is_a_message(ws_comfy, comfy, answer):
+    comfy._object_info = lambda node_class: answer
+    entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
+    assert entry["status"] == "error" and "did not list checkpoints" in entry["error"], entry["error"]

@@ -289,3 +289,26 @@ def test_a_folder_that_cannot_be_written_is_a_plain_message(ws, tmp_path, import
     assert "cannot write" in message.lower() and "notes.txt" in message
     assert "Errno" not in message and "Error" not in message
     assert not list(tmp_path.glob("**/a-week-in-the-highlands*"))
+
+
+def test_the_self_contained_page_carries_no_script_from_a_hostile_draft(ws, tmp_path):
+    # Everything an attacker can put in a draft: raw HTML in Markdown, event handlers, javascript: links (also
+    # disguised), a title and front matter that try to close their tags.
+    (tmp_path / "x.md").write_text(
+        "---\ntitle: '</title><script>alert(1)</script>'\nlang: 'en\"><script>alert(2)</script>'\n"
+        "description: '\"><img src=x onerror=alert(3)>'\n---\n## <b onmouseover=alert(4)>Hi</b>\n\n"
+        "<script>alert(5)</script> <img src=x onerror=alert(6)>\n\n[a](javascript:alert(7)) [b](JaVaScRiPt:alert(8)) "
+        "[c](jav&#x09;ascript:alert(9)) [d](vbscript:x) [e](data:text/html;base64,PHNjcmlwdD4=) "
+        "![f](javascript:alert(10)) <javascript:alert(11)>\n")
+    post_id = import_file(ws, tmp_path / "x.md")["post_id"]
+    page = export_post(ws, post_id, "html", tmp_path / "out").files[0].read_text()
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page, "html.parser")  # as a browser reads it: elements and attributes, not text
+    assert soup.find_all(["script", "iframe", "object", "embed"]) == []
+    assert [(t.name, a) for t in soup.find_all(True) for a in t.attrs if a.lower().startswith("on")] == []
+    for tag in soup.find_all(href=True) + soup.find_all(src=True):
+        url = re.sub(r"[\x00-\x20]", "", tag.get("href") or tag.get("src")).lower()
+        assert not url.startswith(("javascript:", "vbscript:", "data:text")), tag
+    assert soup.title.string == "</title><script>alert(1)</script>"  # the title, as text
+    assert "<script>alert(5)</script>" in soup.get_text()  # raw HTML in the draft is shown as the text it was

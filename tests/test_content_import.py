@@ -463,3 +463,16 @@ def test_html_text_that_shows_a_tag_stays_text(ws, tmp_path):
 
     assert render_html(body) == ("<p>Write &lt;script&gt;alert(1)&lt;/script&gt; and &lt;!-- a comment --&gt;; "
                                  "3 &lt; 4 &amp; <code>&lt;b&gt;</code>.</p>\n")
+
+
+def test_embedded_images_in_formats_a_post_cannot_hold_are_left_out_with_a_note(ws, tmp_path):
+    # Word keeps charts as EMF and icons as SVG; their base64 must not end up in the section's text (and the LLM's).
+    blob = base64.b64encode(b"\x01\x00\x00\x00" * 4000).decode()
+    (tmp_path / "chart.html").write_text(
+        f'<h2>Sales</h2><p>See the chart: <img alt="Q3 chart" src="data:image/x-emf;base64,{blob}"> and the icon '
+        f'<img src="data:image/svg+xml;base64,PHN2Zy8+">. Done.</p>')
+    result = import_file(ws, tmp_path / "chart.html")
+    body = post_detail(ws, result["post_id"])["sections"][0]["fields"]["draft"]
+    assert "data:" not in body and blob[:40] not in body
+    assert body.startswith("See the chart:") and body.endswith(". Done.")
+    assert any("2 embedded images" in note and "left out" in note for note in result["notes"]), result["notes"]

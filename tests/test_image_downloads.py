@@ -149,3 +149,47 @@ def test_download_errors_are_plain_and_keep_secrets_of_the_address_out(loopback)
     with pytest.raises(DownloadError) as err:
         download_image(f"{loopback.root_url}/files/b.png?sig=SECRETSIGNATURE", timeout=2, max_bytes=1024)
     assert "HTTP 404" in str(err.value) and "SECRETSIGNATURE" not in str(err.value)
+
+
+@pytest.fixture
+def dripping_server():
+    """Sends a 'PNG' one byte at a time, each well within the read timeout, for at most 30 s."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            deadline = time.monotonic() + 30
+            try:
+                while not stop.is_set() and time.monotonic() < deadline:
+                    self.wfile.write(b"\x89")
+                    self.wfile.flush()
+                    stop.wait(0.1)
+            except OSError:
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/slow.png"
+    stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_image_that_trickles_in_ends_at_the_timeout(dripping_server):
+    # Every byte comes within the read timeout, so only a deadline for the whole image ends it.
+    from wfdesk.media.download import DownloadError, download_image
+
+    with pytest.raises(DownloadError, match="did not arrive within 1 s"):
+        download_image(dripping_server, timeout=1, max_bytes=1024 * 1024)

@@ -36,7 +36,7 @@ def shown_rows(dialog: CostsDialog) -> dict[str, list[str]]:
 def test_costs_dialog_shows_what_the_runs_cost(qtbot, gui_ws, loopback):
     gui_ws.settings.prices["gpt-4o-mini"] = ModelPrice(prompt_per_1k=1.0, completion_per_1k=2.0)
     assert execute_step_script(1, 53, {"section_ids": [711, 712]})["success"]
-    assert execute_step_script(2, 53, {"section_ids": [711]})["success"]
+    assert execute_step_script(2, 53, {"section_ids": [711], "parameters": {"model": "dall-e-3"}})["success"]
     gui_ws.settings.budget_per_post = 1.0
 
     dialog = open_dialog(qtbot, gui_ws, post_id=53)
@@ -82,17 +82,21 @@ def test_no_runs_yet_and_opened_from_the_view_menu(qtbot, main_window):
 
 
 def test_a_budget_too_small_refuses_a_gui_run_before_any_request(qtbot, main_window, loopback):
-    main_window.ws.settings.budget_per_post = 0.01  # three dall-e-3 images would cost about $0.12
+    from ui.editor_input import activate, click, click_row
+
+    main_window.ws.settings.budget_per_post = 0.01  # three gpt-image-1-mini images would cost about $0.03
+    activate(qtbot, main_window)
     qtbot.waitUntil(lambda: main_window.steps.item_for(2) is not None, timeout=WAIT)
-    main_window.steps.select_step(2)
+    click_row(qtbot, main_window.steps, "section_illustrations")
     qtbot.waitUntil(lambda: getattr(main_window.current_panel(), "step_id", None) == 2
                     and main_window.current_panel().data is not None, timeout=WAIT)
     panel = main_window.current_panel()
+    qtbot.waitUntil(panel.run_button.isEnabled, timeout=WAIT)
     loopback.reset()
     with qtbot.waitSignal(main_window.runs.run_failed, timeout=WAIT) as failed:
-        main_window.run_step()
+        click(qtbot, panel.run_button)
     message = failed.args[1]
-    assert "would cost about $0.1200" in message and "$0.01 budget" in message and "Nothing was sent" in message
+    assert "would cost about $0.03" in message and "$0.01 budget" in message and "Nothing was sent" in message
     qtbot.waitUntil(lambda: "Nothing was sent" in panel.status_label.text(), timeout=WAIT)
     assert panel.status_label.isVisible()
     assert "Nothing was sent" in main_window.statusBar().currentMessage()

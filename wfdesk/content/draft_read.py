@@ -26,6 +26,7 @@ MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".txt")
 HTML_SUFFIXES = (".html", ".htm")
 WORD_SUFFIXES = (".docx",)
 SUPPORTED = "Markdown (.md), Word (.docx) or HTML (.html)"
+EMBEDDABLE = ("image/png", "image/jpeg", "image/jpg", "image/gif", "image/webp")  # what a post's images can be
 
 
 class DraftError(WfdeskError, ValueError):
@@ -39,6 +40,7 @@ class DraftText:
     front_matter: dict[str, Any] = field(default_factory=dict)
     title_hint: str | None = None  # an HTML page's <title>
     base_dir: Path | None = None  # where relative image paths are looked up (None for pasted text)
+    notes: list[str] = field(default_factory=list)  # what the conversion left out, for the editor
 
 
 def read_draft_file(path: Path) -> DraftText:
@@ -57,7 +59,8 @@ def read_draft_file(path: Path) -> DraftText:
         raise DraftError(f"“{name}” is empty.")
     data = path.read_bytes()
     if suffix in WORD_SUFFIXES:
-        draft = DraftText(markdown=word_to_markdown(data, name), name=name)
+        markdown, notes = word_to_markdown(data, name)
+        draft = DraftText(markdown=markdown, name=name, notes=notes)
     else:
         text = _decode_text(data, name)
         draft = from_html(text, name) if suffix in HTML_SUFFIXES else from_markdown(text, name)
@@ -136,21 +139,31 @@ def from_html(text: str, name: str) -> DraftText:
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     for tag in soup(["script", "style", "head", "noscript", "template"]):
         tag.decompose()
-    markdown = html_to_markdown(str(soup.body or soup), name)
+    markdown, notes = html_to_markdown(str(soup.body or soup), name)
     if not markdown.strip():
         raise DraftError(f"“{name}” has no text.")
-    return DraftText(markdown=markdown, name=name, title_hint=title or None)
+    return DraftText(markdown=markdown, name=name, title_hint=title or None, notes=notes)
 
 
-def html_to_markdown(html: str, name: str = "The page") -> str:
+def html_to_markdown(html: str, name: str = "The page") -> tuple[str, list[str]]:
+    """(Markdown, notes on what was left out)."""
     # ATX headings (## Title) so the splitter and a person read the same thing; "-" bullets as most editors write.
     converter = _converter()(heading_style="ATX", bullets="-", escape_underscores=False, escape_asterisks=False,
                              keep_inline_images_in=["td", "th", "li", "a"])
+    converter.left_out = []
     try:
-        return converter.convert(html).strip() + "\n"
+        markdown = converter.convert(html).strip() + "\n"
     except RecursionError:  # markdownify walks the tree recursively: a few hundred nested tags are too many
         raise DraftError(f"“{name}” is nested too deeply to read (hundreds of elements inside one another). Copy "
                          f"its text into a new document and try again.") from None
+    notes = []
+    if converter.left_out:
+        kinds = ", ".join(sorted(set(converter.left_out)))
+        n = len(converter.left_out)
+        notes.append(f"{n} embedded image{'s' if n > 1 else ''} in “{name}” {'are' if n > 1 else 'is'} in a format a "
+                     f"post cannot hold ({kinds}) and {'were' if n > 1 else 'was'} left out; save "
+                     f"{'them' if n > 1 else 'it'} as PNG or JPEG and add {'them' if n > 1 else 'it'} to the post.")
+    return markdown, notes
 
 
 @functools.cache
@@ -162,6 +175,16 @@ def _converter() -> type:
         (or an entity) that a static site generator passes through. markdownify's escape_misc would also escape
         every -, + and . of ordinary prose."""
 
+        def convert_img(self, el: Any, text: str, parent_tags: Any) -> str:
+            # An embedded EMF chart or SVG icon would stay in the text as a long base64 line: left out, and said.
+            src = str(el.attrs.get("src") or "")
+            match = re.match(r"data:([^;,]*)", src)
+            if match and match.group(1).lower() not in EMBEDDABLE:
+                kind = match.group(1).split("/")[-1].split("+")[0].upper().removeprefix("X-")
+                self.left_out.append(kind or "unknown")
+                return ""
+            return super().convert_img(el, text, parent_tags)
+
         def escape(self, text: str, parent_tags: Any) -> str:
             text = super().escape(text, parent_tags)
             return re.sub(r"&(?=#?\w+;)", r"\\&", re.sub(r"<(?=[A-Za-z/!?])", r"\\<", text))
@@ -169,7 +192,7 @@ def _converter() -> type:
     return TextStaysText
 
 
-def word_to_markdown(data: bytes, name: str) -> str:
+def word_to_markdown(data: bytes, name: str) -> tuple[str, list[str]]:
     import mammoth
 
     if not zipfile.is_zipfile(io.BytesIO(data)):
@@ -181,10 +204,10 @@ def word_to_markdown(data: bytes, name: str) -> str:
     except (KeyError, zipfile.BadZipFile, ValueError, ExpatError, EOFError, OSError):
         raise DraftError(f"“{name}” is not a readable Word document: it is damaged or was not saved by a word "
                          f"processor. Open it in Word or LibreOffice, save it again as .docx and try again.") from None
-    markdown = html_to_markdown(result.value, name)
+    markdown, notes = html_to_markdown(result.value, name)
     if not markdown.strip():
         raise DraftError(f"“{name}” has no text.")
-    return markdown
+    return markdown, notes
 
 
 def _check_unpacked_size(data: bytes, name: str) -> None:

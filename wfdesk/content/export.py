@@ -102,7 +102,8 @@ def _free_name(path_for: Callable[[int], Path], text: str, notes: list[str]) -> 
     for n in range(1, MAX_TRIES + 1):
         path = path_for(n)
         folder_is_new = path.name != "index.md" or not path.parent.exists() or not any(path.parent.iterdir())
-        if (not path.exists() and folder_is_new) or (path.is_file() and path.read_bytes() == data):
+        same = path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
+        if (not path.exists() and folder_is_new) or same:
             if n > 1:
                 shown = first.parent if first.name == "index.md" else first
                 notes.append(f"“{shown.name}” was already in {shown.parent} with other contents and was left as it "
@@ -121,7 +122,8 @@ def _markdown(post: ExportPost) -> str:
 def _write(document: Path, text: str, post: ExportPost, images_root: Path | None) -> list[Path]:
     images = [(images_root / image.name, image) for image in post.images()] if images_root is not None else []
     for target, image in images:  # checked before anything is written: nothing is replaced, nothing half-written
-        if target.exists() and (not target.is_file() or target.read_bytes() != image.path.read_bytes()):
+        if target.exists() and (not target.is_file() or target.stat().st_size != image.path.stat().st_size
+                                or target.read_bytes() != image.path.read_bytes()):
             raise DraftError(f"{target} is already there with another picture in it; export into another folder "
                              f"(nothing was written).")
     written = []

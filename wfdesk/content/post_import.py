@@ -59,7 +59,7 @@ def plan_draft(draft: DraftText, split_level: int = 2) -> DraftPlan:
                          f"divide the draft into several files.")
     title = (str(fm_title).strip() if fm_title not in (None, "") else None) or doc.title or draft.title_hint \
         or Path(draft.name).stem or draft.name
-    notes = []
+    notes = list(draft.notes)
     if doc.headings_found == 0:
         notes.append(f"“{draft.name}” has no headings of level {split_level} or above: its text is one section.")
     sections = []

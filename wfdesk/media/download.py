@@ -8,9 +8,11 @@ Messages name the address without its user, password or query: a signed URL's si
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
 MAX_REDIRECTS = 5
 
@@ -84,14 +86,19 @@ def _get(session: requests.Session, current: str, url: str, timeout: float) -> r
 
 
 def _read_limited(resp: requests.Response, url: str, max_bytes: int, timeout: float) -> bytes:
+    """The body, at most max_bytes, within `timeout` seconds for the whole of it: each read returns what has
+    arrived (read1), so a server that trickles a byte at a time is stopped at the deadline too."""
+    deadline = time.monotonic() + timeout
     chunks, size = [], 0
     try:
-        for chunk in resp.iter_content(64 * 1024):
+        while chunk := resp.raw.read1(64 * 1024, decode_content=True):
             size += len(chunk)
             if size > max_bytes:
                 raise DownloadError(f"the image at {shown(url)} is larger than {max_bytes // 2**20} MB")
             chunks.append(chunk)
-    except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise DownloadError(f"the image at {shown(url)} did not arrive within {timeout:g} s")
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
         raise DownloadError(f"the download of the image {shown(url)} broke off (or stalled for {timeout:g} s)") \
             from None
     return b"".join(chunks)

@@ -95,8 +95,9 @@ def checkpoints(base_url: str, timeout: float = READ_TIMEOUT) -> list[str]:
     """The checkpoint names the server offers (`/object_info/CheckpointLoaderSimple`)."""
     root = base_url.rstrip("/")
     data = _json(_call("GET", root, "/object_info/CheckpointLoaderSimple", timeout=timeout), root)
-    node = data.get("CheckpointLoaderSimple")
-    spec = node.get("input", {}).get("required", {}).get("ckpt_name") if isinstance(node, dict) else None
+    spec: Any = data.get("CheckpointLoaderSimple")
+    for key in ("input", "required", "ckpt_name"):  # {"input": {"required": {"ckpt_name": [[names], {...}]}}}
+        spec = spec.get(key) if isinstance(spec, dict) else None
     if not isinstance(spec, list) or not spec:
         raise UnitError(f"{root} answered, but did not list checkpoints: is it ComfyUI's address?")
     options = spec[0]
