@@ -186,6 +186,19 @@ def test_kill_9_cycles_with_racing_resumes_never_write_a_section_twice(demo, loo
     print(f"{kills} kills, {busy} resumes refused as busy, {again} section(s) sent again, 0 written twice")
 
 
+def _settled_count(loopback, path: str) -> int:
+    """What the server has received once requests already on their way (sent just before a freeze, still in the
+    kernel's buffers) have arrived: the count no longer changes for half a second."""
+    count, since = loopback.count(path), time.monotonic()
+    deadline = since + 30
+    while time.monotonic() - since < 0.5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = loopback.count(path)
+        if now != count:
+            count, since = now, time.monotonic()
+    return count
+
+
 def test_sigstop_past_the_heartbeat_then_sigcont_sends_nothing_the_new_owner_sent(demo, loopback):
     """A run process frozen (SIGSTOP, a suspended laptop) until its heartbeat is stale: another process marks the run
     interrupted and resumes it to the end. Woken up (SIGCONT), the frozen one sends no further section and writes
@@ -209,7 +222,7 @@ def test_sigstop_past_the_heartbeat_then_sigcont_sends_nothing_the_new_owner_sen
             assert time.monotonic() < deadline, "the run made no progress"
             time.sleep(0.05)
         os.kill(frozen.pid, signal.SIGSTOP)
-        sent_at_freeze = loopback.count("/v1/chat/completions")
+        sent_at_freeze = _settled_count(loopback, "/v1/chat/completions")
         run_id = json.loads(_cli(demo, loopback, "runs", "list", "--json").stdout)[0]["id"]
         with demo.db.session() as s:  # minutes pass without a heartbeat
             s.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow() - timedelta(minutes=10)))
