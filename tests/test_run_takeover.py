@@ -154,3 +154,16 @@ def test_an_answer_holding_a_lone_surrogate_is_saved_not_lost(demo, loopback):
     assert result["status"] == "succeeded", result
     with demo.db.session() as s:
         assert content.get_field(s, 53, 711, "polished").value == "Grinning \ufffd face"
+
+
+def test_run_settings_holding_a_nul_are_refused_in_words_before_anything_is_sent(demo, loopback):
+    """`run-step --llm-settings '{"note": "a\\u0000b"}'`: PostgreSQL refused the run's row ("unsupported Unicode escape
+    sequence"); now it is refused like any invalid setting, naming it."""
+    import pytest
+
+    from wfdesk.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="parameters.note") as info:
+        execute_step_script(1, 53, {"section_ids": [711], "parameters": {"note": "a\x00b"}})
+    assert "cannot be stored" in str(info.value)
+    assert loopback.count() == 0 and ledger.list_runs(demo) == []

@@ -116,7 +116,7 @@ def step_problems(ws: Workspace, name: str, stage: str, config: Any) -> list[Pro
         problems.append(Problem("name", "is longer than 200 characters"))
     if len(stage or "") > 200:
         problems.append(Problem("stage", "is longer than 200 characters"))
-    unstorable = _unstorable_text({"name": name, "stage": stage}) + _unstorable_text(config)
+    unstorable = unstorable_text({"name": name, "stage": stage}) + unstorable_text(config)
     if unstorable:  # nothing else about such a config can be checked or kept
         return problems + unstorable
     problems += validate_step(ws, name or "", config)
@@ -167,7 +167,7 @@ UNSTORABLE = ("cannot be stored: it holds a NUL character or half of a character
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _unstorable_text(value: Any, prefix: str = "") -> list[Problem]:
+def unstorable_text(value: Any, prefix: str = "") -> list[Problem]:
     """A problem per string (or key) no database can store: PostgreSQL refuses a NUL in text and JSON alike."""
     out: list[Problem] = []
     stack: list[tuple[str, Any]] = [(prefix, value)]
@@ -260,7 +260,7 @@ def save_override(ws: Workspace, step_id: int, post_id: int, effective: dict[str
     problems = [Problem(group, f"{key!r} comes from the step and cannot be removed for one post; edit the step "
                                "itself instead")
                 for group in ("inputs", "outputs") for key, value in (diff.get(group) or {}).items() if value is None]
-    problems = problems or _unstorable_text(diff) or validate_step(ws, step_name, deep_merge(step_config, diff))
+    problems = problems or unstorable_text(diff) or validate_step(ws, step_name, deep_merge(step_config, diff))
     problems = problems + _secrets_not_yet_named(diff, problems)
     if problems:
         raise ConfigError(step_name, problems)
@@ -306,7 +306,7 @@ def load_action(ws: Workspace, action_id: int) -> ActionRecord:
 
 
 def action_problems(action: ActionRecord) -> list[Problem]:
-    problems = _unstorable_text({"name": action.name, "model": action.model, "prompt_template": action.prompt_template})
+    problems = unstorable_text({"name": action.name, "model": action.model, "prompt_template": action.prompt_template})
     if problems:
         return problems
     if not action.name.strip():

@@ -63,7 +63,7 @@ def create_run(ws: Workspace, *, step_id: int | None, post_id: int, step_name: s
                section_ids: list[int | None], owner: str | None = None) -> tuple[int, list[int]]:
     with ws.db.session() as s:
         run = Run(step_id=step_id, post_id=post_id, step_name=step_name, script_type=script_type,
-                  status="running", effective_config=effective_config, context=_jsonable(context),
+                  status="running", effective_config=effective_config, context=jsonable(context),
                   started_at=utcnow(), owner=owner or new_owner(), heartbeat_at=db_utcnow())
         run.units = [RunUnit(section_id=sid, position=i) for i, sid in enumerate(section_ids)]
         s.add(run)
@@ -126,14 +126,14 @@ def record_unit(session: Session, unit_id: int, status: str, entry: dict[str, An
     if isinstance(values.get("model"), str):  # whatever a provider calls its model must not cost the saved answer
         values["model"] = values["model"][:MODEL_COLUMN_CHARS]
     return session.execute(update(RunUnit).where(RunUnit.id == unit_id, RunUnit.status != "success").values(
-        status=status, error=error, result=_jsonable(entry), started_at=started_at, finished_at=utcnow(),
+        status=status, error=error, result=jsonable(entry), started_at=started_at, finished_at=utcnow(),
         **values)).rowcount == 1
 
 
 def finish_unit(unit: RunUnit, status: str, entry: dict[str, Any], *, error: str | None = None,
                 duration_ms: int | None = None, prompt_tokens: int = 0, completion_tokens: int = 0,
                 images: int = 0) -> None:
-    unit.status, unit.error, unit.result = status, error, _jsonable(entry)
+    unit.status, unit.error, unit.result = status, error, jsonable(entry)
     unit.finished_at = utcnow()
     unit.duration_ms = duration_ms
     unit.prompt_tokens, unit.completion_tokens, unit.images = prompt_tokens, completion_tokens, images
@@ -302,12 +302,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Drop anything that is not plain JSON (a context may carry callbacks in process)."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items() if _is_plain(v)}
+        return {str(k): jsonable(v) for k, v in value.items() if _is_plain(v)}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value if _is_plain(v)]
+        return [jsonable(v) for v in value if _is_plain(v)]
     return value
 
 
