@@ -24,6 +24,8 @@ Seen on real third-party servers (LiteLLM proxy, @dwmkerr/mock-llm, Azure OpenAI
 "proxy-error-*" answers 200 with an `{"error": {...}}` body, or a stream whose only event is an error;
 "web-page-*" answers 200 with an HTML page (a web UI where the API was expected); "gzip-*" sends its answer
 gzip-encoded; "*prompt-filter*" streams open with Azure's chunk of empty choices and prompt_filter_results.
+"litellm-*" models are LiteLLM proxy aliases (model_name -> an OpenAI model) refusing in LiteLLM's own words:
+"litellm-o*" a temperature other than 1, "litellm-image*" `response_format`, other "litellm-*" `reasoning_effort`.
 `rate_limited_by_headers` is OpenAI's 429 with only x-ratelimit-reset-* headers (no Retry-After).
 """
 
@@ -354,6 +356,8 @@ class _Handler(BaseHTTPRequestHandler):
         if model.startswith("web-page"):
             self._send(200, {"Content-Type": "text/html; charset=utf-8"}, WEB_PAGE)
             return
+        if model.startswith("litellm-") and self._litellm_refused(req, model):
+            return
         if self._chat_refused(req, model):
             return
         reply_fn = owner.chat_reply
@@ -400,6 +404,26 @@ class _Handler(BaseHTTPRequestHandler):
                          "finish_reason": None if owner.omit_finish_reason else finish}],
             "usage": usage,
         }).encode())
+
+    def _litellm_refused(self, req: dict[str, Any], model: str) -> bool:
+        """LiteLLM's UnsupportedParamsError wordings (checked against litellm 1.x's proxy), as a 400."""
+        tail = (f"\n\nLiteLLM: model group '{model}' failed with the error above. No fallback was attempted.")
+        if model.startswith("litellm-o") and req.get("temperature") not in (None, 1, 1.0):
+            message = (f"litellm.UnsupportedParamsError: O-series models don't support temperature="
+                       f"{req['temperature']}. Only temperature=1 is supported. To drop unsupported openai params "
+                       f"from the call, set `litellm.drop_params = True`")
+        elif model.startswith("litellm-image") and "response_format" in req:
+            message = ("litellm.UnsupportedParamsError: Setting `response_format` is not supported by openai, "
+                       "gpt-image-1-mini. To drop it from the call, set `litellm.drop_params = True`.")
+        elif not model.startswith(("litellm-o", "litellm-image")) and "reasoning_effort" in req:
+            message = (f"litellm.UnsupportedParamsError: openai does not support parameters: ['reasoning_effort'], "
+                       f"for model={model}. To drop these, set `litellm.drop_params=True` or for proxy:\n\n"
+                       f"`litellm_settings:\n drop_params: true`\n")
+        else:
+            return False
+        self._send(400, {}, json.dumps({"error": {"message": message + tail, "type": "invalid_request_error",
+                                                  "param": None, "code": "400"}}).encode())
+        return True
 
     def _chat_refused(self, req: dict[str, Any], model: str) -> bool:
         """The 400s real providers send for parameters a model does not take."""
@@ -537,6 +561,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if model.startswith("web-page"):
             self._send(200, {"Content-Type": "text/html; charset=utf-8"}, WEB_PAGE)
+            return
+        if model.startswith("litellm-image") and self._litellm_refused(req, model):
             return
         if GPT_IMAGE_RE.match(model) and "response_format" in req:
             # What OpenAI answers: GPT image models always return base64 and know no response_format.

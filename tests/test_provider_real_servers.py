@@ -136,3 +136,26 @@ def test_image_answers_that_are_errors_or_web_pages_are_explained(demo, loopback
     entry = result["results"][0]
     assert entry["status"] == "error" and words in entry["error"], entry
     assert "sent no image" not in entry["error"]
+
+
+def test_a_litellm_alias_of_a_reasoning_model_is_adapted_to(demo, loopback):
+    """LiteLLM: "O-series models don't support temperature=0.7. Only temperature=1 is supported." for a
+    model_name wfdesk cannot know is an o-series model."""
+    entry = _run_polish({"model": "litellm-o3-house"})
+    assert entry["status"] == "success", entry
+    sent = [r.json for r in _chats(loopback)]
+    assert "temperature" in sent[0] and "temperature" not in sent[-1]
+
+
+def test_litellm_refusing_reasoning_effort_is_adapted_to(demo, loopback):
+    entry = _run_polish({"model": "litellm-house-chat", "reasoning_effort": "low"})
+    assert entry["status"] == "success", entry
+    assert "reasoning_effort" not in _chats(loopback)[-1].json
+
+
+def test_a_litellm_image_alias_refusing_response_format_is_adapted_to(demo, loopback):
+    result = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"model": "litellm-image-house"}})
+    entry = result["results"][0]
+    assert entry["status"] == "success", entry
+    images = [r.json for r in loopback.requests if r.path.endswith("/images/generations")]
+    assert "response_format" in images[0] and "response_format" not in images[-1]
