@@ -24,6 +24,7 @@ Seen on real third-party servers (LiteLLM proxy, @dwmkerr/mock-llm, Azure OpenAI
 "proxy-error-*" answers 200 with an `{"error": {...}}` body, or a stream whose only event is an error;
 "web-page-*" answers 200 with an HTML page (a web UI where the API was expected); "gzip-*" sends its answer
 gzip-encoded; "*prompt-filter*" streams open with Azure's chunk of empty choices and prompt_filter_results.
+"missing-*" models are not on the server: Ollama's 404 "model … not found, try pulling it first".
 "litellm-*" models are LiteLLM proxy aliases (model_name -> an OpenAI model) refusing in LiteLLM's own words:
 "litellm-o*" a temperature other than 1, "litellm-image*" `response_format`, other "litellm-*" `reasoning_effort`.
 `rate_limited_by_headers` is OpenAI's 429 with only x-ratelimit-reset-* headers (no Retry-After).
@@ -355,6 +356,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if model.startswith("web-page"):
             self._send(200, {"Content-Type": "text/html; charset=utf-8"}, WEB_PAGE)
+            return
+        if model.startswith("missing-"):
+            self._send(404, {}, _openai_error(f'model "{model}" not found, try pulling it first',
+                                              "not_found_error"))
             return
         if model.startswith("litellm-") and self._litellm_refused(req, model):
             return

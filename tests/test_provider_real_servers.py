@@ -159,3 +159,13 @@ def test_a_litellm_image_alias_refusing_response_format_is_adapted_to(demo, loop
     assert entry["status"] == "success", entry
     images = [r.json for r in loopback.requests if r.path.endswith("/images/generations")]
     assert "response_format" in images[0] and "response_format" not in images[-1]
+
+
+def test_a_model_the_server_lacks_is_not_blamed_on_the_address(demo, loopback):
+    """Ollama (and vLLM: "The model `x` does not exist.") answer 404 for a model they do not have; the hint
+    "this server may not offer chat completions" sent the editor to the wrong place."""
+    entry = _run_polish({"model": "missing-llama9"})
+    assert entry["status"] == "error"
+    assert 'model "missing-llama9" not found, try pulling it first' in entry["error"], entry["error"]
+    assert "may not offer" not in entry["error"] and "/v1" not in entry["error"].split("404", 1)[1]
+    assert "check the model name" in entry["error"]
