@@ -24,6 +24,7 @@ Seen on real third-party servers (LiteLLM proxy, @dwmkerr/mock-llm, Azure OpenAI
 "proxy-error-*" answers 200 with an `{"error": {...}}` body, or a stream whose only event is an error;
 "web-page-*" answers 200 with an HTML page (a web UI where the API was expected); "gzip-*" sends its answer
 gzip-encoded; "*prompt-filter*" streams open with Azure's chunk of empty choices and prompt_filter_results.
+"ping-forever-*" streams a first chunk, then SSE keep-alive comments every 0.2 s and never ends.
 "missing-*" models are not on the server: Ollama's 404 "model … not found, try pulling it first".
 "litellm-*" models are LiteLLM proxy aliases (model_name -> an OpenAI model) refusing in LiteLLM's own words:
 "litellm-o*" a temperature other than 1, "litellm-image*" `response_format`, other "litellm-*" `reasoning_effort`.
@@ -357,6 +358,9 @@ class _Handler(BaseHTTPRequestHandler):
         if model.startswith("web-page"):
             self._send(200, {"Content-Type": "text/html; charset=utf-8"}, WEB_PAGE)
             return
+        if model.startswith("ping-forever") and req.get("stream"):
+            self._ping_forever(model)
+            return
         if model.startswith("missing-"):
             self._send(404, {}, _openai_error(f'model "{model}" not found, try pulling it first',
                                               "not_found_error"))
@@ -464,6 +468,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self._write_chunk(f"data: {json.dumps(error)}\n\n".encode())
         self._write_chunk(b"")
+
+    def _ping_forever(self, model: str) -> None:
+        """A stream that stays open: one chunk, then ": ping" comments (as proxies keep idle streams alive)."""
+        owner = self.server.owner
+        self._started = True
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        first = {"id": "chatcmpl-ping", "object": "chat.completion.chunk", "created": 0, "model": model,
+                 "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Half"}, "finish_reason": None}]}
+        self._write_chunk(f"data: {json.dumps(first)}\n\n".encode())
+        while owner._sleep(0.2):
+            self._write_chunk(b": ping\n\n")  # a client that left makes this raise: the handler ends
+        raise _AbortError
 
     def _send_gzipped(self, status: int, body: bytes) -> None:
         """The answer gzip-encoded when the client accepts it, as nginx/Cloudflare in front of a server do."""

@@ -6,6 +6,8 @@ Through the engine and the CLI, over real HTTP to the loopback server (tests/loo
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from wfdesk.db import content
@@ -169,3 +171,13 @@ def test_a_model_the_server_lacks_is_not_blamed_on_the_address(demo, loopback):
     assert 'model "missing-llama9" not found, try pulling it first' in entry["error"], entry["error"]
     assert "may not offer" not in entry["error"] and "/v1" not in entry["error"].split("404", 1)[1]
     assert "check the model name" in entry["error"]
+
+
+def test_a_stream_that_never_ends_is_stopped_at_the_deadline(demo, loopback):
+    demo.settings.providers["default"] = ProviderProfile(name="default", base_url=loopback.base_url,
+                                                         max_retries=0, request_deadline=1.5)
+    started = time.monotonic()
+    entry = _run_polish({"model": "ping-forever-1", "stream": True})
+    assert time.monotonic() - started < 30
+    assert entry["status"] == "error" and "took longer than 1.5 s" in entry["error"], entry["error"]
+    assert _polished(demo) == [] or "Half" not in _polished(demo)[-1]
