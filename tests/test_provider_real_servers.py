@@ -181,3 +181,13 @@ def test_a_stream_that_never_ends_is_stopped_at_the_deadline(demo, loopback):
     assert time.monotonic() - started < 30
     assert entry["status"] == "error" and "took longer than 1.5 s" in entry["error"], entry["error"]
     assert _polished(demo) == [] or "Half" not in _polished(demo)[-1]
+
+
+def test_a_ratelimit_reset_hint_beyond_the_longest_wait_backs_off_instead_of_failing(retrying, loopback):
+    """x-ratelimit-reset-tokens is when the whole bucket is full again (a daily limit: hours), not when one more
+    request may go: it never fails a section on its own, and is not waited for past the longest wait."""
+    loopback.fail = lambda i, req: rate_limited_by_headers("6h0m0s") if i == 1 else None
+    started = time.monotonic()
+    entry = _run_polish({})
+    assert entry["status"] == "success", entry
+    assert time.monotonic() - started < 30
