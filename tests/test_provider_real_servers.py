@@ -191,3 +191,14 @@ def test_a_ratelimit_reset_hint_beyond_the_longest_wait_backs_off_instead_of_fai
     entry = _run_polish({})
     assert entry["status"] == "success", entry
     assert time.monotonic() - started < 30
+
+
+def test_a_server_that_does_not_implement_post_is_not_asked_eight_times(retrying, loopback):
+    """python -m http.server (any static file server) at the base URL: 501 Unsupported method ('POST')."""
+    loopback.fail = lambda i, req: (501, {"Content-Type": "text/html"},
+                                    b"<html><body><h1>Error response</h1><p>Error code: 501</p><p>Message: "
+                                    b"Unsupported method ('POST').</p></body></html>")
+    entry = _run_polish({})
+    assert entry["status"] == "error" and "answered 501" in entry["error"]
+    assert "Unsupported method ('POST')" in entry["error"]
+    assert len(_chats(loopback)) == 1

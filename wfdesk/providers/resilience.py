@@ -266,6 +266,8 @@ def is_retryable(exc: Exception) -> bool:
     if isinstance(exc, openai.APIStatusError):
         if is_out_of_credit(exc):
             return False
+        if exc.status_code in (501, 505):  # "not implemented": a wrong server, asking again cannot help
+            return False
         return exc.status_code == 429 or exc.status_code >= 500 or exc.status_code == 408
     return False
 
