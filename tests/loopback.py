@@ -24,6 +24,10 @@ Seen on real third-party servers (LiteLLM proxy, @dwmkerr/mock-llm, Azure OpenAI
 "proxy-error-*" answers 200 with an `{"error": {...}}` body, or a stream whose only event is an error;
 "web-page-*" answers 200 with an HTML page (a web UI where the API was expected); "gzip-*" sends its answer
 gzip-encoded; "*prompt-filter*" streams open with Azure's chunk of empty choices and prompt_filter_results.
+"ping-forever-*" streams a first chunk, then SSE keep-alive comments every 0.2 s and never ends.
+"missing-*" models are not on the server: Ollama's 404 "model … not found, try pulling it first".
+"litellm-*" models are LiteLLM proxy aliases (model_name -> an OpenAI model) refusing in LiteLLM's own words:
+"litellm-o*" a temperature other than 1, "litellm-image*" `response_format`, other "litellm-*" `reasoning_effort`.
 `rate_limited_by_headers` is OpenAI's 429 with only x-ratelimit-reset-* headers (no Retry-After).
 """
 
@@ -354,6 +358,15 @@ class _Handler(BaseHTTPRequestHandler):
         if model.startswith("web-page"):
             self._send(200, {"Content-Type": "text/html; charset=utf-8"}, WEB_PAGE)
             return
+        if model.startswith("ping-forever") and req.get("stream"):
+            self._ping_forever(model)
+            return
+        if model.startswith("missing-"):
+            self._send(404, {}, _openai_error(f'model "{model}" not found, try pulling it first',
+                                              "not_found_error"))
+            return
+        if model.startswith("litellm-") and self._litellm_refused(req, model):
+            return
         if self._chat_refused(req, model):
             return
         reply_fn = owner.chat_reply
@@ -401,6 +414,26 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": usage,
         }).encode())
 
+    def _litellm_refused(self, req: dict[str, Any], model: str) -> bool:
+        """LiteLLM's UnsupportedParamsError wordings (checked against litellm 1.x's proxy), as a 400."""
+        tail = (f"\n\nLiteLLM: model group '{model}' failed with the error above. No fallback was attempted.")
+        if model.startswith("litellm-o") and req.get("temperature") not in (None, 1, 1.0):
+            message = (f"litellm.UnsupportedParamsError: O-series models don't support temperature="
+                       f"{req['temperature']}. Only temperature=1 is supported. To drop unsupported openai params "
+                       f"from the call, set `litellm.drop_params = True`")
+        elif model.startswith("litellm-image") and "response_format" in req:
+            message = ("litellm.UnsupportedParamsError: Setting `response_format` is not supported by openai, "
+                       "gpt-image-1-mini. To drop it from the call, set `litellm.drop_params = True`.")
+        elif not model.startswith(("litellm-o", "litellm-image")) and "reasoning_effort" in req:
+            message = (f"litellm.UnsupportedParamsError: openai does not support parameters: ['reasoning_effort'], "
+                       f"for model={model}. To drop these, set `litellm.drop_params=True` or for proxy:\n\n"
+                       f"`litellm_settings:\n drop_params: true`\n")
+        else:
+            return False
+        self._send(400, {}, json.dumps({"error": {"message": message + tail, "type": "invalid_request_error",
+                                                  "param": None, "code": "400"}}).encode())
+        return True
+
     def _chat_refused(self, req: dict[str, Any], model: str) -> bool:
         """The 400s real providers send for parameters a model does not take."""
         if REASONING_RE.match(model) and "max_tokens" in req:
@@ -435,6 +468,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self._write_chunk(f"data: {json.dumps(error)}\n\n".encode())
         self._write_chunk(b"")
+
+    def _ping_forever(self, model: str) -> None:
+        """A stream that stays open: one chunk, then ": ping" comments (as proxies keep idle streams alive)."""
+        owner = self.server.owner
+        self._started = True
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        first = {"id": "chatcmpl-ping", "object": "chat.completion.chunk", "created": 0, "model": model,
+                 "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Half"}, "finish_reason": None}]}
+        self._write_chunk(f"data: {json.dumps(first)}\n\n".encode())
+        while owner._sleep(0.2):
+            self._write_chunk(b": ping\n\n")  # a client that left makes this raise: the handler ends
+        raise _AbortError
 
     def _send_gzipped(self, status: int, body: bytes) -> None:
         """The answer gzip-encoded when the client accepts it, as nginx/Cloudflare in front of a server do."""
@@ -537,6 +585,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if model.startswith("web-page"):
             self._send(200, {"Content-Type": "text/html; charset=utf-8"}, WEB_PAGE)
+            return
+        if model.startswith("litellm-image") and self._litellm_refused(req, model):
             return
         if GPT_IMAGE_RE.match(model) and "response_format" in req:
             # What OpenAI answers: GPT image models always return base64 and know no response_format.

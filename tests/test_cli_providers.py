@@ -16,7 +16,7 @@ from conftest import REFERENCE_STEPS, ROOT
 
 from wfdesk.cli import EXIT_FAILED, EXIT_OK
 
-from loopback import key_echo, quota_exhausted, rate_limited
+from loopback import key_echo, quota_exhausted, rate_limited, rate_limited_by_headers
 
 SECRET = "sk-proj-Z9yX8wV7uT6sR5qP4oN3mL2kJ1"
 
@@ -96,6 +96,20 @@ CASES = {
                  "Incorrect API key provided: [API key]"),
     "404 with a body": (lambda lb: setattr(lb, "images_endpoint", False), 2, None, None, "error",
                         "Unexpected endpoint or method"),
+    # Seen on real servers in the review (LiteLLM proxy, @dwmkerr/mock-llm, llmock):
+    "error inside a 200": (None, 1, {"model": "proxy-error-1"}, None, "error",
+                           "answered with an error: Upstream model is overloaded"),
+    "error as a stream's event": (None, 1, {"model": "proxy-error-1", "stream": True}, None, "error",
+                                  "answered with an error: Upstream model is overloaded"),
+    "web page at the base URL": (None, 1, {"model": "web-page-ui"}, None, "error", "web page, not the API"),
+    "gzip-encoded answer": (None, 1, {"model": "gzip-model"}, None, "success", "POLISHED: "),
+    "LiteLLM alias of o3": (None, 1, {"model": "litellm-o3-house"}, None, "success", "POLISHED: "),
+    "429 with only x-ratelimit headers": (
+        lambda lb: setattr(lb, "fail", lambda i, r: rate_limited_by_headers("1s") if i == 1 else None), 1, None,
+        None, "success", "POLISHED: "),
+    "Bearer key echo": (lambda lb: setattr(lb, "fail", lambda i, r: key_echo(r, whole_header=True)), 1, None, None,
+                        "error", "Incorrect API key provided: Bearer [API key]. You"),
+    "model the server lacks": (None, 1, {"model": "missing-llama9"}, None, "error", "check the model name"),
 }
 
 

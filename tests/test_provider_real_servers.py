@@ -6,6 +6,8 @@ Through the engine and the CLI, over real HTTP to the loopback server (tests/loo
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from wfdesk.db import content
@@ -136,3 +138,67 @@ def test_image_answers_that_are_errors_or_web_pages_are_explained(demo, loopback
     entry = result["results"][0]
     assert entry["status"] == "error" and words in entry["error"], entry
     assert "sent no image" not in entry["error"]
+
+
+def test_a_litellm_alias_of_a_reasoning_model_is_adapted_to(demo, loopback):
+    """LiteLLM: "O-series models don't support temperature=0.7. Only temperature=1 is supported." for a
+    model_name wfdesk cannot know is an o-series model."""
+    entry = _run_polish({"model": "litellm-o3-house"})
+    assert entry["status"] == "success", entry
+    sent = [r.json for r in _chats(loopback)]
+    assert "temperature" in sent[0] and "temperature" not in sent[-1]
+
+
+def test_litellm_refusing_reasoning_effort_is_adapted_to(demo, loopback):
+    entry = _run_polish({"model": "litellm-house-chat", "reasoning_effort": "low"})
+    assert entry["status"] == "success", entry
+    assert "reasoning_effort" not in _chats(loopback)[-1].json
+
+
+def test_a_litellm_image_alias_refusing_response_format_is_adapted_to(demo, loopback):
+    result = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"model": "litellm-image-house"}})
+    entry = result["results"][0]
+    assert entry["status"] == "success", entry
+    images = [r.json for r in loopback.requests if r.path.endswith("/images/generations")]
+    assert "response_format" in images[0] and "response_format" not in images[-1]
+
+
+def test_a_model_the_server_lacks_is_not_blamed_on_the_address(demo, loopback):
+    """Ollama (and vLLM: "The model `x` does not exist.") answer 404 for a model they do not have; the hint
+    "this server may not offer chat completions" sent the editor to the wrong place."""
+    entry = _run_polish({"model": "missing-llama9"})
+    assert entry["status"] == "error"
+    assert 'model "missing-llama9" not found, try pulling it first' in entry["error"], entry["error"]
+    assert "may not offer" not in entry["error"] and "/v1" not in entry["error"].split("404", 1)[1]
+    assert "check the model name" in entry["error"]
+
+
+def test_a_stream_that_never_ends_is_stopped_at_the_deadline(demo, loopback):
+    demo.settings.providers["default"] = ProviderProfile(name="default", base_url=loopback.base_url,
+                                                         max_retries=0, request_deadline=1.5)
+    started = time.monotonic()
+    entry = _run_polish({"model": "ping-forever-1", "stream": True})
+    assert time.monotonic() - started < 30
+    assert entry["status"] == "error" and "took longer than 1.5 s" in entry["error"], entry["error"]
+    assert _polished(demo) == [] or "Half" not in _polished(demo)[-1]
+
+
+def test_a_ratelimit_reset_hint_beyond_the_longest_wait_backs_off_instead_of_failing(retrying, loopback):
+    """x-ratelimit-reset-tokens is when the whole bucket is full again (a daily limit: hours), not when one more
+    request may go: it never fails a section on its own, and is not waited for past the longest wait."""
+    loopback.fail = lambda i, req: rate_limited_by_headers("6h0m0s") if i == 1 else None
+    started = time.monotonic()
+    entry = _run_polish({})
+    assert entry["status"] == "success", entry
+    assert time.monotonic() - started < 30
+
+
+def test_a_server_that_does_not_implement_post_is_not_asked_eight_times(retrying, loopback):
+    """python -m http.server (any static file server) at the base URL: 501 Unsupported method ('POST')."""
+    loopback.fail = lambda i, req: (501, {"Content-Type": "text/html"},
+                                    b"<html><body><h1>Error response</h1><p>Error code: 501</p><p>Message: "
+                                    b"Unsupported method ('POST').</p></body></html>")
+    entry = _run_polish({})
+    assert entry["status"] == "error" and "answered 501" in entry["error"]
+    assert "Unsupported method ('POST')" in entry["error"]
+    assert len(_chats(loopback)) == 1

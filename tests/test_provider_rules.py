@@ -38,6 +38,15 @@ def _openai(message: str, param: str | None, code: str | None) -> dict:
                                          "'msg': 'Extra inputs are not permitted'}]", "type": "BadRequestError"},
      Refusal("response_format")),
     (422, {"detail": "Unexpected keyword argument 'stream_options'"}, Refusal("stream_options")),
+    # LiteLLM proxy (UnsupportedParamsError, code "400"), as litellm[proxy] answered in the review
+    (400, _openai("litellm.UnsupportedParamsError: gpt-5-mini doesn't support temperature=0.7 while reasoning is "
+                  "active. Only temperature=1 is supported unless reasoning_effort resolves to 'none'. To drop "
+                  "unsupported params set `litellm.drop_params = True`", None, "400"), Refusal("temperature")),
+    (400, _openai("litellm.UnsupportedParamsError: Setting `response_format` is not supported by openai, "
+                  "gpt-image-1-mini. To drop it from the call, set `litellm.drop_params = True`.", None, "400"),
+     Refusal("response_format")),
+    # ... but a value the editor chose stays theirs: a LiteLLM "doesn't support size=..." is not dropped.
+    (400, _openai("litellm.UnsupportedParamsError: dall-e-3 doesn't support quality=low.", None, "400"), None),
     # A refused value of something the editor chose is theirs to fix: never dropped.
     (400, _openai("Invalid value: 'hd'. Supported values are: 'low', 'medium', 'high', and 'auto'.", "quality",
                   "invalid_value"), None),

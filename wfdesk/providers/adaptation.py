@@ -29,7 +29,13 @@ _PARAM_PATTERNS = [re.compile(p, re.IGNORECASE) for p in (
     r"unexpected keyword argument '([a-z_][a-z0-9_]*)'",
     r"'?([a-z_][a-z0-9_]*)'? is not (?:a )?(?:supported|valid|allowed) (?:parameter|argument|field)",
     r"'([a-z_][a-z0-9_]*)' is not supported with this model",
+    r"setting `([a-z_][a-z0-9_]*)` is not supported",  # LiteLLM's UnsupportedParamsError
 )]
+# LiteLLM: "openai does not support parameters: ['reasoning_effort', 'x'], for model=…"
+_PARAM_LIST = re.compile(r"does not support parameters:?\s*\[([^\]]*)\]", re.IGNORECASE)
+# LiteLLM, by value: "O-series models don't support temperature=0.7", "gpt-5-mini doesn't support temperature=0.7
+# while reasoning is active"
+_VALUE_EQUALS = re.compile(r"(?:don't|doesn't|does not|do not) support ([a-z_][a-z0-9_]*)=", re.IGNORECASE)
 # pydantic (vLLM, FastAPI servers): [{'type': 'extra_forbidden', 'loc': ('body', 'x'), 'msg': 'Extra inputs ...'}]
 _EXTRA_LOC = re.compile(r"""[\[(]\s*['"]body['"]\s*,\s*['"]([a-z_][a-z0-9_]*)['"]""", re.IGNORECASE)
 _EXTRA_MARK = re.compile(r"extra_forbidden|extra (?:inputs|fields) (?:are|is) not permitted", re.IGNORECASE)
@@ -65,6 +71,9 @@ def refused_parameter(status: int, body: Any, request: dict[str, Any]) -> Refusa
         candidates.append(value.group(1))
     for pattern in _PARAM_PATTERNS:
         candidates += [m.group(1) for m in pattern.finditer(message)]
+    for listed in _PARAM_LIST.finditer(message):
+        candidates += re.findall(r"[a-z_][a-z0-9_]*", listed.group(1), re.IGNORECASE)
+    candidates += [m.group(1) for m in _VALUE_EQUALS.finditer(message) if m.group(1) in DROPPABLE_VALUES]
     if _EXTRA_MARK.search(message):
         candidates += [m.group(1) for m in _EXTRA_LOC.finditer(message)]
     instead = _INSTEAD.search(message)

@@ -210,9 +210,15 @@ def describe_status(exc: openai.APIStatusError, where: str, base_url: str | None
     if isinstance(exc, openai.AuthenticationError):
         return f"{where} refused the API key (401): {said}; check it in Settings"
     text = f"{where} answered {exc.status_code}: {said}"
-    if exc.status_code == 404 and error_code(exc) != "model_not_found":
+    if exc.status_code == 404 and (error_code(exc) == "model_not_found" or _MODEL_MISSING.search(said)):
+        text += "; check the model name (Test connection in Settings lists the models this server has)"
+    elif exc.status_code == 404:
         text += "; " + not_found_hint(base_url, path)
     return text
+
+
+# Ollama: 'model "x" not found, try pulling it first'; vLLM: "The model `x` does not exist."
+_MODEL_MISSING = re.compile(r"\bmodel\b.{0,120}\b(not found|does not exist|not available)", re.IGNORECASE)
 
 
 def not_found_hint(base_url: str | None, path: str) -> str:

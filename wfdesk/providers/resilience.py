@@ -192,17 +192,26 @@ def _duration(value: str) -> float | None:
     return hours * 3600 + minutes * 60 + seconds + millis / 1000
 
 
-def _ratelimit_reset(headers: Any) -> float | None:
-    """The longest of OpenAI's x-ratelimit-reset-* waits, when a 429 carries no Retry-After."""
-    waits = [_duration(headers.get(name) or "") for name in ("x-ratelimit-reset-requests",
-                                                              "x-ratelimit-reset-tokens")]
-    known = [w for w in waits if w is not None]
-    return max(known) if known else None
+def ratelimit_reset_seconds(exc: Exception) -> float | None:
+    """When OpenAI's x-ratelimit-reset-* headers say the exhausted limit (requests or tokens) is whole again.
+    A hint, not a demand: it may be far longer than the wait before one more request is allowed."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    headers = response.headers
+    resets = {}
+    for kind in ("requests", "tokens"):
+        wait = _duration(headers.get(f"x-ratelimit-reset-{kind}") or "")
+        if wait is not None:
+            resets[kind] = wait
+    exhausted = [w for kind, w in resets.items() if headers.get(f"x-ratelimit-remaining-{kind}") == "0"]
+    waits = exhausted or list(resets.values())
+    return max(waits) if waits else None
 
 
 def retry_after_seconds(exc: Exception) -> float | None:
-    """The wait the provider asked for: retry-after-ms, Retry-After in seconds or as an HTTP date, or (a 429
-    without them) OpenAI's x-ratelimit-reset-* headers. A date in the past means 0."""
+    """The wait the provider asked for: retry-after-ms, Retry-After in seconds or as an HTTP date (one in the
+    past means 0)."""
     response = getattr(exc, "response", None)
     if response is None:
         return None
@@ -212,7 +221,7 @@ def retry_after_seconds(exc: Exception) -> float | None:
             return max(0.0, float(ms) / 1000)
         value = headers.get("retry-after")
         if not value:
-            return _ratelimit_reset(headers) if getattr(exc, "status_code", None) == 429 else None
+            return None
         try:
             return max(0.0, float(value))
         except ValueError:
@@ -257,6 +266,8 @@ def is_retryable(exc: Exception) -> bool:
     if isinstance(exc, openai.APIStatusError):
         if is_out_of_credit(exc):
             return False
+        if exc.status_code in (501, 505):  # "not implemented": a wrong server, asking again cannot help
+            return False
         return exc.status_code == 429 or exc.status_code >= 500 or exc.status_code == 408
     return False
 
@@ -292,8 +303,12 @@ def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], 
                                 f"{policy.max_wait:.0f} s allowed for this provider; try again later") from None
             if isinstance(exc, openai.RateLimitError):
                 rate_limited += 1
-                # No wait asked (or 0, or a date in the past): back off, growing, rather than ask again at once.
-                wait = asked if asked else policy.delay(rate_limited)
+                # No wait asked (or 0, or a date in the past): the x-ratelimit-reset-* hint when it is within the
+                # longest wait, else a growing back-off; never an instant retry.
+                reset = ratelimit_reset_seconds(exc)
+                backoff = policy.delay(rate_limited)
+                wait = asked if asked else (max(reset, backoff) if reset is not None and reset <= policy.max_wait
+                                            else backoff)
                 if time.monotonic() + wait > deadline:
                     raise UnitError(f"{describe(exc)}; still refused after waiting "
                                     f"{policy.rate_limit_budget:.0f} s") from None
