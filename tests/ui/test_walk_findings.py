@@ -1,0 +1,37 @@
+"""Defects found by walking the README's guide in a real X window (issue 9's walk at 1280×720 and 1440×900).
+Each test reproduces what an editor met on screen."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint, QRect
+
+from wfdesk.ui import screen_fit
+
+WAIT = 10_000
+
+
+@pytest.fixture
+def small_screen(monkeypatch):
+    """A 1280×720 laptop screen."""
+    area = QRect(0, 0, 1280, 720)
+    monkeypatch.setattr(screen_fit, "available_geometry", lambda _widget: area)
+    return area
+
+
+def test_first_start_window_fits_a_1280x720_screen(qtbot, gui_ws, small_screen):
+    """Seen: on first start the window opened 1280×800 on a 720-pixel screen, so the step panel's Run button and the
+    status bar were below the screen's edge."""
+    from wfdesk.ui.main_window import MainWindow
+
+    window = MainWindow(gui_ws)
+    qtbot.addWidget(window, before_close_func=lambda w: setattr(w, "_asked_already", True))
+    window.show()
+    qtbot.waitUntil(lambda: window.current_panel() is not None, timeout=WAIT)
+    assert window.width() + screen_fit.FRAME_WIDTH <= small_screen.width()
+    assert window.height() + screen_fit.FRAME_HEIGHT <= small_screen.height()
+    run = window.current_panel().run_button
+    bottom_right = run.mapTo(window, QPoint(run.width(), run.height()))
+    assert window.rect().contains(bottom_right), "the Run button is outside the window"
+    status = window.statusBar()
+    assert status.isVisible() and status.geometry().bottom() <= window.rect().bottom()
