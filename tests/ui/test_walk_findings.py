@@ -4,7 +4,8 @@ Each test reproduces what an editor met on screen."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPoint, QRect
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtWidgets import QApplication
 
 from wfdesk.ui import screen_fit
 
@@ -35,3 +36,36 @@ def test_first_start_window_fits_a_1280x720_screen(qtbot, gui_ws, small_screen):
     assert window.rect().contains(bottom_right), "the Run button is outside the window"
     status = window.statusBar()
     assert status.isVisible() and status.geometry().bottom() <= window.rect().bottom()
+
+
+@pytest.fixture
+def image_step_dialog(qtbot, gui_ws):
+    from wfdesk.ui.config_editor import StepConfigDialog
+
+    dialog = StepConfigDialog(gui_ws, 2)
+    qtbot.addWidget(dialog)
+    dialog.confirm_discard = lambda: True  # closing at teardown asks nothing
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.is_loaded and dialog.params_form.isVisible(), timeout=WAIT)
+    return dialog
+
+
+def test_text_typed_in_other_parameters_shows_unsaved_changes(qtbot, image_step_dialog):
+    """Seen: typing {"style": vivid into Other parameters left the dialog's corner blank, while a changed size said
+    "Unsaved changes" (the text is kept and Cancel asks, so the corner must say so too)."""
+    from tests.ui.input_helpers import field
+
+    extras = field(image_step_dialog, "Other parameters")
+    qtbot.mouseClick(extras, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(QApplication.focusWidget(), '{"style": vivid')
+    assert image_step_dialog.status.text() == "Unsaved changes"
+    extras.selectAll()
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Backspace)
+    assert image_step_dialog.status.text() == ""
+
+
+def test_comfyui_address_parameter_has_its_proper_name(image_step_dialog):
+    """Seen: the image step's form labelled the ComfyUI address "Comfyui Url:"."""
+    from tests.ui.input_helpers import field
+
+    assert field(image_step_dialog, "ComfyUI URL").isVisible()
