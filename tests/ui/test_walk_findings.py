@@ -69,3 +69,30 @@ def test_comfyui_address_parameter_has_its_proper_name(image_step_dialog):
     from tests.ui.input_helpers import field
 
     assert field(image_step_dialog, "ComfyUI URL").isVisible()
+
+
+def test_llm_actions_from_the_menu_shows_an_action_when_the_step_is_not_a_text_step(qtbot, main_window):
+    """Seen: with the image step chosen, Step → LLM actions… opened on a blank, unsaved "new action" (nothing chosen in
+    the list, a red "unknown variable: 'input1'" under the preview), although the list held "Polish section". The
+    manager opens on an action of the list, as a list does."""
+    from ui.editor_input import answer_modal, choose_menu, click_button, click_row
+
+    click_row(qtbot, main_window.steps, "section_illustrations")
+    qtbot.waitUntil(lambda: main_window.current_panel() is not None
+                    and main_window.current_panel().title_label.text() == "section_illustrations", timeout=WAIT)
+    seen: dict = {}
+
+    def look(dialog) -> None:
+        qtbot.waitUntil(lambda: dialog.is_loaded and not dialog.busy, timeout=WAIT)
+        qtbot.wait(300)  # a second load (the wrong one) would land here
+        current = dialog.action_list.currentItem()
+        seen.update(name=dialog.name_edit.text(), chosen=current.text() if current else None,
+                    title=dialog.windowTitle())
+        click_button(qtbot, dialog, "Close")
+
+    answer_modal(qtbot, look)
+    choose_menu(qtbot, main_window, "Step", "LLM actions…")
+    qtbot.waitUntil(lambda: bool(seen), timeout=WAIT)
+    assert seen["chosen"] == "Polish section"
+    assert seen["name"] == "Polish section"
+    assert "new action" not in seen["title"]

@@ -613,7 +613,7 @@ class MainWindow(QMainWindow):
             config = self.steps.steps.get(step_id, {}).get("config") or {}
             action_id = (config.get("script_config") or {}).get("action_id") or config.get("action_id")
         dialog = LLMActionDialog(self.ws, action_id if isinstance(action_id, int) else None, self,
-                                 preview_post_id=self.post_id or None)
+                                 preview_post_id=self.post_id or None, open_first=True)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self._after_config_saved(None)
 
