@@ -96,3 +96,38 @@ def test_llm_actions_from_the_menu_shows_an_action_when_the_step_is_not_a_text_s
     assert seen["chosen"] == "Polish section"
     assert seen["name"] == "Polish section"
     assert "new action" not in seen["title"]
+
+
+def test_a_step_whose_last_run_was_cancelled_does_not_say_never_run(qtbot, main_window, gui_ws, loopback):
+    """Seen: after Esc cancelled a run before any section finished, the app opened the next time with "Not run on this
+    post yet" under the banner "The last run was cancelled" (and above three earlier versions)."""
+    from ui.editor_input import click, click_row, press
+    from wfdesk.ui.main_window import MainWindow
+
+    click_row(qtbot, main_window.steps, "polish_sections")
+    qtbot.waitUntil(lambda: main_window.current_panel() is not None
+                    and main_window.current_panel().title_label.text() == "polish_sections"
+                    and main_window.current_panel().run_button.isEnabled(), timeout=WAIT)
+    panel = main_window.current_panel()
+    loopback.latency = 5.0
+    try:
+        with qtbot.waitSignal(main_window.runs.run_finished, timeout=6 * WAIT) as finished:
+            click(qtbot, panel.run_button)
+            press(qtbot, "Esc")
+    finally:
+        loopback.latency = 0
+    assert finished.args[1]["status"] == "cancelled"
+    main_window.close()
+    # The next start of the app.
+    window = MainWindow(gui_ws)
+    qtbot.addWidget(window, before_close_func=lambda w: setattr(w, "_asked_already", True))
+    window.show()
+    qtbot.waitUntil(lambda: window.post_id == 53 and bool(window.steps.findItems(
+        "polish_sections", Qt.MatchFlag.MatchRecursive)), timeout=WAIT)
+    click_row(qtbot, window.steps, "polish_sections")
+    qtbot.waitUntil(lambda: window.current_panel() is not None
+                    and window.current_panel().title_label.text() == "polish_sections"
+                    and window.current_panel().data is not None, timeout=WAIT)
+    status = window.current_panel().status_text()
+    assert "Not run" not in status
+    assert "3 cancelled" in status
