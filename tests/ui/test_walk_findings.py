@@ -131,3 +131,42 @@ def test_a_step_whose_last_run_was_cancelled_does_not_say_never_run(qtbot, main_
     status = window.current_panel().status_text()
     assert "Not run" not in status
     assert "3 cancelled" in status
+
+
+def open_export_dialog(qtbot, window):
+    from ui.editor_input import choose_menu
+
+    choose_menu(qtbot, window, "File", "Export post…")
+    qtbot.waitUntil(lambda: QApplication.activeModalWidget() is not None
+                    and QApplication.activeModalWidget().windowTitle() == "Export post", timeout=WAIT)
+    return QApplication.activeModalWidget()
+
+
+def test_export_post_folder_label_has_no_stray_ampersand(qtbot, main_window):
+    """Seen: File → Export post… showed its folder field labelled "F&older" (a shortcut letter that did nothing).
+    The label now leads to the folder field (Alt+O), so Qt draws it as Folder."""
+    from PySide6.QtWidgets import QLabel, QLineEdit
+
+    dialog = open_export_dialog(qtbot, main_window)
+    shown = [label.text() for label in dialog.findChildren(QLabel) if label.isVisible()]
+    assert "F&older" in shown  # Qt draws it as "Folder" with O underlined once it has a buddy
+    folder = next(e for e in dialog.findChildren(QLineEdit) if e.accessibleName() == "Folder")
+    label = next(lbl for lbl in dialog.findChildren(QLabel) if lbl.text() == "F&older")
+    assert label.buddy() is folder, "the label's shortcut letter leads nowhere, so Qt shows the & itself"
+    qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)
+
+
+def test_export_post_names_section_fields_by_their_labels(qtbot, main_window):
+    """Seen: the Section body drop-down offered "Automatic: the first filled of polished, processed_data, draft" and
+    the field keys; the sections table calls the same fields Polished Content, Section Content…"""
+    from PySide6.QtWidgets import QComboBox
+
+    dialog = open_export_dialog(qtbot, main_window)
+    body = [c for c in dialog.findChildren(QComboBox) if c.isVisible()][1]
+    texts = [body.itemText(i) for i in range(body.count())]
+    assert "Polished Content" in texts and "Section Content" in texts
+    assert not any(key in " ".join(texts) for key in ("polished,", "processed_data", "draft"))
+    assert "Polished Content" in texts[0]
+    qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)
