@@ -1,16 +1,30 @@
-# Run with: ../shared/tools/screenshot out.png 12 -- .venv/bin/python docs/make_screenshots.py main|image
-"""Builds a demo workspace, runs the polish and illustration steps against a loopback provider, opens the window."""
-import base64, io, json, os, re, sys, time, random
-sys.path.insert(0, "/work/main/tests"); sys.path.insert(0, "/work/main")
-os.environ["WFDESK_CONFIG_DIR"] = "/tmp/readme/cfg"
-os.environ["WFDESK_RUNS_IN_PROCESS"] = "1"
+"""Builds a demo workspace, runs the polish and illustration steps against a loopback provider, opens the window.
+
+Run from any checkout, on a real X screen (Xvfb works):
+
+    Xvfb :57 -screen 0 1440x900x24 &
+    DISPLAY=:57 QT_QPA_PLATFORM=xcb .venv/bin/python docs/make_screenshots.py main docs/main-window.png
+    DISPLAY=:57 QT_QPA_PLATFORM=xcb .venv/bin/python docs/make_screenshots.py image docs/image-review.png
+
+The window fills the screen; with an output path the window saves itself there and quits, without one it stays
+open 20 s (for `import -window root`). The workspace goes to $WFDESK_SCREENSHOT_DIR (default: a new temp dir).
+"""
+import base64, io, json, os, re, sys, tempfile, random
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests")); sys.path.insert(0, str(ROOT))
+WORK = Path(os.environ.get("WFDESK_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="wfdesk-readme-"))
+os.environ["WFDESK_CONFIG_DIR"] = str(WORK / "cfg")
+os.environ["XDG_CONFIG_HOME"] = str(WORK / "xdg")  # window geometry (QSettings) from an earlier run stays out
+os.environ["WFDESK_RUNS_IN_PROCESS"] = "1"
 from PIL import Image, ImageDraw
 from loopback import LoopbackServer
 from wfdesk.settings import ProviderProfile, Settings
 from wfdesk.workspace import open_workspace, set_current
 
 which = sys.argv[1]
+out = Path(sys.argv[2]).resolve() if len(sys.argv) > 2 else None
 server = LoopbackServer().start()
 
 def polish(body):
@@ -46,7 +60,7 @@ def images(i, req):
 
 server.chat_reply = polish
 server.fail = images
-root = Path("/tmp/readme/ws")
+root = WORK / "ws"
 fresh = not root.exists()
 settings = Settings(custom_script_base_url=server.root_url,
                     providers={"default": ProviderProfile(name="default", base_url=server.base_url, max_retries=0)})
@@ -72,12 +86,18 @@ from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from wfdesk.ui.main_window import MainWindow
 w = MainWindow(ws)
-w.resize(1280, 800); w.move(0, 0); w.show()
+area = app.primaryScreen().availableGeometry()
+w.resize(area.width(), area.height()); w.move(area.topLeft()); w.show()
 step = 1 if which == "main" else 2
 def pick():
     w.posts.select_post(53)
     QTimer.singleShot(700, lambda: w.steps.select_step(step))
 QTimer.singleShot(700, pick)
+if out is not None:
+    def save():
+        w.grab().save(str(out))
+        app.quit()
+    QTimer.singleShot(6000, save)
 QTimer.singleShot(20000, app.quit)
 app.exec()
 server.stop()

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-# Qt tests run without a screen; the isolation variables keep tests away from the user's real files and keyring.
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Qt tests run without a screen (a 1440×900 one: the window fits its screen, and Qt's default offscreen screen is
+# 800×800); the isolation variables keep tests away from the user's real files and keyring.
+os.environ.setdefault("QT_QPA_PLATFORM",
+                      f"offscreen:configfile={Path(__file__).resolve().parent / 'offscreen-1440x900.json'}")
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 sys.path.insert(0, str(Path(__file__).parent))
 

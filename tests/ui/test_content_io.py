@@ -236,8 +236,8 @@ def test_export_dialog_offers_the_body_fields(qtbot, main_window):
     choose_menu(qtbot, main_window, "&File", "Export p&ost…")
     dialog = modal(qtbot, ExportPostDialog)
     items = [dialog.body_combo.itemText(i) for i in range(dialog.body_combo.count())]
-    assert items[0] == "Automatic: the first filled of polished, processed_data, draft"
-    assert "draft" in items[1:] and "polished" in items[1:]
+    assert items[0] == "Automatic: the first filled of Polished Content, Processed Data, Section Content"
+    assert "Section Content" in items[1:] and "Polished Content" in items[1:]  # the steps' labels, not field keys
     dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Cancel).click()
 
 

@@ -49,7 +49,7 @@ PARAMETER_LABELS = {"n": "Images per section", "auto_accept": "Accept images aut
                     "max_tokens": "Max tokens", "timeout": "Timeout (seconds)", "concurrency": "Sections at once",
                     "provider": "Provider profile", "stream": "Streaming", "temperature": "Temperature",
                     "model": "Model", "size": "Size", "quality": "Quality", "backend": "Backend",
-                    "steps": "Sampling steps", "negative_prompt": "Negative prompt"}
+                    "steps": "Sampling steps", "negative_prompt": "Negative prompt", "comfyui_url": "ComfyUI URL"}
 FIELD_LABELS = {"name": "Name", "stage": "Stage", "script_config.type": "Script type",
                 "script_config.action_id": "LLM action", "script_config.custom_endpoint": "Endpoint",
                 "inputs": "Inputs", "outputs": "Outputs", "script_config": "Script settings",

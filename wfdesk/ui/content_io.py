@@ -74,7 +74,7 @@ class ExportPostDialog(QDialog):
     """Format, which field is each section's body, and the folder to write into."""
 
     def __init__(self, title: str, formats: dict[str, str], candidates: list[str], fields: list[str],
-                 kept: dict[str, Any], parent: QWidget | None = None) -> None:
+                 kept: dict[str, Any], parent: QWidget | None = None, labels: dict[str, str] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export post")
         heading = QLabel(f"Export <b>{html.escape(title)}</b>")
@@ -83,9 +83,11 @@ class ExportPostDialog(QDialog):
         for key, label in formats.items():
             self.format_combo.addItem(label, key)
         self.body_combo = QComboBox()
-        self.body_combo.addItem(f"Automatic: the first filled of {', '.join(candidates)}", None)
+        labels = labels or {}  # the names the steps give the fields (Polished Content), as in the sections table
+        named = [labels.get(n, n) for n in candidates]
+        self.body_combo.addItem(f"Automatic: the first filled of {', '.join(named)}", None)
         for name in dict.fromkeys([*fields, "draft"]):
-            self.body_combo.addItem(name, name)
+            self.body_combo.addItem(labels.get(name, name), name)
         self.folder_edit = QLineEdit(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation))
         self.folder_edit.setAccessibleName("Folder")
         browse = QPushButton("Choose…")
@@ -96,7 +98,9 @@ class ExportPostDialog(QDialog):
         form = QFormLayout()
         form.addRow("&Format", self.format_combo)
         form.addRow("Section &body", self.body_combo)
-        form.addRow("F&older", folder_row)
+        folder_label = QLabel("F&older")
+        folder_label.setBuddy(self.folder_edit)  # a row holding a layout gets no buddy, and Qt then shows the "&"
+        form.addRow(folder_label, folder_row)
         self.kept_label = QLabel()
         self.kept_label.setWordWrap(True)
         if kept:
@@ -244,8 +248,11 @@ class ContentIO(QObject):
         ws = self.window.ws
         kept = load_front_matter(field_value(ws, post_id, None, FRONT_MATTER)["value"])
         text_fields = [n for n in step_field_names(ws) if n in body_candidates(ws) or n == "draft"]
+        from wfdesk.db.field_labels import labels_by_field
+        from wfdesk.db.queries import list_steps
+
         dialog = ExportPostDialog(self.window.posts.current_title(), FORMATS, body_candidates(ws), text_fields, kept,
-                                  self.window)
+                                  self.window, labels=labels_by_field(list_steps(ws)))
         dialog.accepted.connect(lambda: self._export(post_id, **dialog.choice()))
         self.dialog = dialog
         dialog.open()

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QProgressBar, QS
 
 from wfdesk.ui import wheel_guard, worker
 from wfdesk.ui.icons import icon
+from wfdesk.ui.screen_fit import fit_to_screen
 from wfdesk.ui.status_bar import AppStatusBar
 from wfdesk.ui.worker import BackgroundOp
 
@@ -612,7 +613,7 @@ class MainWindow(QMainWindow):
             config = self.steps.steps.get(step_id, {}).get("config") or {}
             action_id = (config.get("script_config") or {}).get("action_id") or config.get("action_id")
         dialog = LLMActionDialog(self.ws, action_id if isinstance(action_id, int) else None, self,
-                                 preview_post_id=self.post_id or None)
+                                 preview_post_id=self.post_id or None, open_first=True)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self._after_config_saved(None)
 
@@ -682,8 +683,8 @@ class MainWindow(QMainWindow):
         geometry = QSettings().value("main/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 800)
+        else:  # first start: 1280×800, shrunk to a smaller screen so the Run button and status bar stay on it
+            fit_to_screen(self, 1280, 800)
 
     def _splitters(self) -> list[QWidget]:
         return [self.splitter, self.middle, self.sections.splitter] if self.sections is not None else []

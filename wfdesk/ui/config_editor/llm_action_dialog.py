@@ -58,7 +58,9 @@ class LLMActionDialog(EditorDialog):
     deleted = Signal(int)
 
     def __init__(self, ws, action_id: int | None, parent: QWidget | None = None, *,
-                 preview_post_id: int | None = None) -> None:
+                 preview_post_id: int | None = None, open_first: bool = False) -> None:
+        """action_id None starts a new action, or with open_first (the manager opened from the menu) shows the
+        list's first action, starting a new one only when there is none."""
         super().__init__(parent)
         self.ws, self.action_id, self.preview_post_id = ws, action_id, preview_post_id
         self.saved_action_id: int | None = None
@@ -76,8 +78,12 @@ class LLMActionDialog(EditorDialog):
         QShortcut(QKeySequence.StandardKey.Save, self, self.save)
         self._preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
         self._preview_timer.timeout.connect(self.refresh_preview)
-        self._reload_list(action_id)
-        self._open(action_id)
+        if action_id is None and open_first:
+            self._set_busy(True, "Loading…")  # until the list says which action to show
+            self._reload_list(None, open_first=True)
+        else:
+            self._reload_list(action_id)
+            self._open(action_id)
 
     # -- building -------------------------------------------------------------------------------------------
 
@@ -251,7 +257,7 @@ class LLMActionDialog(EditorDialog):
         """Reload the action being edited (after a conflict)."""
         self._open(self.action_id)
 
-    def _reload_list(self, select_id: int | None) -> None:
+    def _reload_list(self, select_id: int | None, *, open_first: bool = False) -> None:
         def fill(actions: list[tuple[int, str]]) -> None:
             self._filling = True
             try:
@@ -266,6 +272,8 @@ class LLMActionDialog(EditorDialog):
             finally:
                 self._filling = False
             self._filter(self.search.text())
+            if open_first:
+                self._open(actions[0][0] if actions else None)
 
         BackgroundOp(lambda: config_store.list_actions(self.ws)).success(if_alive(self, fill)).failure(if_alive(
             self, lambda exc: self._show_message(f"Could not read the LLM actions: {exc}"))).run_in_background()

@@ -434,6 +434,8 @@ class StepConfigDialog(EditorDialog):
                                     else "."))
         self.params_form.value_changed.connect(self._param_changed)
         self.params_form.extras_changed.connect(self._extras_changed)
+        if self.params_form.extras_edit is not None:  # invalid text changes no document, yet it is unsaved
+            self.params_form.extras_edit.textEdited.connect(self._changed)
         self.params_layout.addWidget(self.params_form)
         self._params_type = kind
 

@@ -593,11 +593,14 @@ class StepPanel(QWidget):
             return "This post has no sections: the step runs on the post as a whole."
         done = sum(1 for r in rows if (r.get("last") or {}).get("status") == "success")
         failed = sum(1 for r in rows if (r.get("last") or {}).get("status") == "error")
-        if not done and not failed:
+        cancelled = sum(1 for r in rows if (r.get("last") or {}).get("status") == "cancelled")
+        if not any(r.get("last") for r in rows):
             return "Not run on this post yet. Select sections and press Run (Ctrl+Enter)."
         parts = [f"{done} of {len(rows)} section(s) done"]
         if failed:
             parts.append(f"{failed} failed")
+        if cancelled:
+            parts.append(f"{cancelled} cancelled")
         return "Last runs: " + ", ".join(parts) + "."
 
     def _remember_checked(self) -> None:
