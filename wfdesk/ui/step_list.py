@@ -1,7 +1,9 @@
 """The workflow steps of the selected post, grouped by stage, each with its state for that post.
 
 States come from the database (queries.step_states) and are kept live between reloads from the RunController's
-signals, so "running 3/8" counts up without a query per section.
+signals, so "running 3/8" counts up without a query per section. Runs this window did not start (the command line,
+a colleague on the shared database, a run process that outlived a crashed app) are seen by re-reading the states
+every few seconds while the list is on screen.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
@@ -24,6 +26,7 @@ ID_ROLE = Qt.ItemDataRole.UserRole
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 KIND_LABELS = {"llm_action": "Text (LLM)", "image_generation": "Images", "custom_script": "Custom script"}
 COL_STEP, COL_KIND, COL_STATE = range(3)
+POLL_MS = 3000  # how soon a run started elsewhere shows; three small queries each time
 _FINISHED_UNIT = ("success", "error", "cancelled")
 
 
@@ -49,6 +52,11 @@ class StepListWidget(QTreeWidget):
         header.setSectionResizeMode(COL_KIND, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_STATE, QHeaderView.ResizeMode.ResizeToContents)
         self.currentItemChanged.connect(self._current_changed)
+        self._polling = False
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self._refresh_states)
+        self._poll.start()
 
     # --- loading ------------------------------------------------------------------------------------------
 
@@ -123,6 +131,32 @@ class StepListWidget(QTreeWidget):
         self.blockSignals(False)
         self._emit_current(chosen)
         self.loaded.emit()
+
+    def _refresh_states(self) -> None:
+        """Re-read the states only (no rebuild, no change of the chosen step): what other processes did."""
+        if self.ws is None or not self.post_id or self._polling or not self.isVisible():
+            return
+        self._polling = True
+        generation, ws, post_id = self._generation, self.ws, self.post_id
+
+        def load() -> dict[int, dict[str, Any]]:
+            from wfdesk.db import queries
+
+            return queries.step_states(ws, post_id)
+
+        def loaded(states: dict[int, dict[str, Any]]) -> None:
+            self._polling = False
+            if generation != self._generation or states == self.states:
+                return
+            self.states = states
+            for step_id in self.steps:
+                self._repaint(step_id)
+
+        def failed(exc: Exception) -> None:
+            self._polling = False
+            log.debug("re-reading the step states failed: %s", exc)
+
+        BackgroundOp(load).success(loaded).failure(failed).run_in_background()
 
     def _first_step_item(self) -> QTreeWidgetItem | None:
         for i in range(self.topLevelItemCount()):
