@@ -12,7 +12,6 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
-    QDialogButtonBox,
     QFileDialog,
     QLineEdit,
     QMenu,
@@ -238,7 +237,8 @@ def test_export_dialog_offers_the_body_fields(qtbot, main_window):
     items = [dialog.body_combo.itemText(i) for i in range(dialog.body_combo.count())]
     assert items[0] == "Automatic: the first filled of Polished Content, Processed Data, Section Content"
     assert "Section Content" in items[1:] and "Polished Content" in items[1:]  # the steps' labels, not field keys
-    dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Cancel).click()
+    click_button(qtbot, dialog, "Cancel")
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)
 
 
 # --- the WordPress panel -------------------------------------------------------------------------------------------
@@ -322,4 +322,5 @@ def test_front_matter_kept_from_the_draft_is_shown_when_exporting(qtbot, main_wi
     dialog = modal(qtbot, ExportPostDialog)
     assert dialog.kept_label.isVisible()
     assert "author: Morag" in dialog.kept_label.text() and "tags: travel, scotland" in dialog.kept_label.text()
-    dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Cancel).click()
+    click_button(qtbot, dialog, "Cancel")
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from PySide6.QtWidgets import QApplication
 
+from tests.ui.editor_input import activate, choose_menu, click, click_button
+from tests.ui.input_helpers import pick
 from wfdesk.runs import costs
 from wfdesk.scripts.registry import execute_step_script
 from wfdesk.settings import ModelPrice
@@ -20,12 +23,14 @@ def open_dialog(qtbot, ws, post_id=None) -> CostsDialog:
     qtbot.addWidget(dialog)
     with qtbot.waitSignal(dialog.loaded, timeout=WAIT):
         dialog.show()
+    activate(qtbot, dialog)
     return dialog
 
 
-def regroup(qtbot, dialog: CostsDialog, key: str) -> None:
+def regroup(qtbot, dialog: CostsDialog, title: str) -> None:
+    """Pick a grouping (“By model”) from the drop-down, as the editor does, and wait for the new figures."""
     with qtbot.waitSignal(dialog.loaded, timeout=WAIT):
-        dialog.grouping.setCurrentIndex(dialog.grouping.findData(key))
+        pick(qtbot, dialog.grouping, title)
 
 
 def shown_rows(dialog: CostsDialog) -> dict[str, list[str]]:
@@ -57,32 +62,36 @@ def test_costs_dialog_shows_what_the_runs_cost(qtbot, gui_ws, loopback):
     assert dialog.post_meter.bar.isVisible() and dialog.post_meter.bar.value() == round(used * 100)
     assert "no limit" in dialog.month_meter.text.text() and not dialog.month_meter.bar.isVisible()
 
-    regroup(qtbot, dialog, "model")
+    regroup(qtbot, dialog, "By model")
     assert set(shown_rows(dialog)) == {"gpt-4o-mini", "dall-e-3", "Total"}
     assert dialog.table.horizontalHeaderItem(0).text() == "Model"
-    regroup(qtbot, dialog, "month")
+    regroup(qtbot, dialog, "By month")
     (month,) = costs.totals(gui_ws, "month")
     assert shown_rows(dialog)[costs.month_start().strftime("%B %Y")][-1] == money(month["cost"])
-    regroup(qtbot, dialog, "post")
+    regroup(qtbot, dialog, "By post")
     assert "A week in the Scottish Highlands  (#53)" in shown_rows(dialog)
 
     # A run made while the dialog is open appears after Refresh.
     assert execute_step_script(2, 53, {"section_ids": [712]})["success"]
     with qtbot.waitSignal(dialog.loaded, timeout=WAIT):
-        dialog.refresh_button.click()
+        click_button(qtbot, dialog, "Refresh")
     assert shown_rows(dialog)["Total"][3] == "2"
 
 
 def test_no_runs_yet_and_opened_from_the_view_menu(qtbot, main_window):
-    dialog = main_window.show_costs()
+    activate(qtbot, main_window)
+    choose_menu(qtbot, main_window, "View", "Costs…")
+    qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(), CostsDialog), timeout=WAIT)
+    dialog = QApplication.activeModalWidget()
     qtbot.waitUntil(lambda: "No runs with costs yet" in dialog.status.text(), timeout=WAIT)
     assert dialog.post_id == 53 and dialog.scope.currentText() == "This post"
     assert shown_rows(dialog) == {"Total": ["0", "0", "0", "0", "$0.00"]}
-    dialog.close()
+    click_button(qtbot, dialog, "Close")
+    qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None, timeout=WAIT)  # closed (and deleted)
 
 
 def test_a_budget_too_small_refuses_a_gui_run_before_any_request(qtbot, main_window, loopback):
-    from ui.editor_input import activate, click, click_row
+    from tests.ui.editor_input import click_row
 
     main_window.ws.settings.budget_per_post = 0.01  # three gpt-image-1-mini images would cost about $0.03
     activate(qtbot, main_window)
@@ -118,7 +127,7 @@ def test_estimated_tokens_and_models_without_a_price_are_marked(qtbot, gui_ws, l
     assert execute_step_script(1, 53, {"section_ids": [712], "llm_settings": {"model": "llama3.2:3b"}})["success"]
 
     dialog = open_dialog(qtbot, gui_ws, post_id=53)
-    regroup(qtbot, dialog, "model")
+    regroup(qtbot, dialog, "By model")
     rows = shown_rows(dialog)
     mini, llama = rows["gpt-4o-mini"], rows["llama3.2:3b"]
     assert mini[1].startswith("≈ ") and mini[2].startswith("≈ ") and mini[-1].startswith("$")

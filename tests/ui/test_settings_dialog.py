@@ -1,5 +1,6 @@
 """The settings dialog: saved to the (isolated) settings file without any key, keyring absence explained,
-connection tests against the loopback server and a closed port."""
+connection tests against the loopback server and a closed port. Every change is made the way an editor makes it:
+tabs, fields, buttons, menus and table cells are clicked, text is typed."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import json
 import socket
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QListWidget, QMenu, QPushButton, QTableWidget, QWidget
 
+from tests.ui.editor_input import activate, click, click_button, click_check_box, focused, press, type_text
+from tests.ui.input_helpers import field, pick
 from wfdesk.settings import load_settings, settings_path
 from wfdesk.ui.settings_dialog import NO_KEYRING, SettingsDialog
 
@@ -21,6 +24,7 @@ def dialog(qtbot, gui_ws):
     dlg = SettingsDialog(gui_ws)
     qtbot.addWidget(dlg)
     dlg.show()
+    activate(qtbot, dlg)  # the keyboard only reaches the active window
     return dlg
 
 
@@ -30,15 +34,103 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
+def open_tab(qtbot, dialog: SettingsDialog, title: str) -> QWidget:
+    """Click a tab by the title the tab bar shows; returns its page."""
+    bar = dialog.tabs.tabBar()
+    titles = [bar.tabText(i).replace("&&", "&") for i in range(bar.count())]  # "&&" shows as "&"
+    assert title in titles, f"no tab “{title}”: {titles}"
+    click(qtbot, bar, bar.tabRect(titles.index(title)).center())
+    qtbot.waitUntil(lambda: dialog.tabs.currentIndex() == titles.index(title), timeout=WAIT)
+    return dialog.tabs.currentWidget()
+
+
+def retype(qtbot, widget: QWidget, text: str) -> None:
+    """Click into a field, select what it holds (Ctrl+A) and type the new text over it."""
+    click(qtbot, widget)
+    assert focused() is widget, f"the click left the focus on {focused()!r}"
+    press(qtbot, "Ctrl+A")
+    type_text(qtbot, text)
+
+
+def edit_cell(qtbot, table: QTableWidget, row: int, column: int, text: str) -> None:
+    """Double-click a table cell, type over its figure, press Return."""
+    index = table.model().index(row, column)
+    table.scrollTo(index)
+    center = table.visualRect(index).center()
+    # A real double-click starts with a plain click; QTest's mouseDClick alone does not open the cell editor.
+    click(qtbot, table.viewport(), center)
+    qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=center)
+    qtbot.waitUntil(lambda: table.state() == QAbstractItemView.State.EditingState, timeout=WAIT)
+    type_over_cell_editor(qtbot, table, text)
+
+
+def type_over_cell_editor(qtbot, table: QTableWidget, text: str) -> None:
+    assert table.isAncestorOf(focused()), "the cell editor does not have the focus"
+    press(qtbot, "Ctrl+A")
+    type_text(qtbot, text)
+    press(qtbot, "Return")
+    qtbot.waitUntil(lambda: table.state() != QAbstractItemView.State.EditingState, timeout=WAIT)
+
+
+def click_cell(qtbot, table: QTableWidget, row: int, column: int) -> None:
+    index = table.model().index(row, column)
+    table.scrollTo(index)
+    click(qtbot, table.viewport(), table.visualRect(index).center())
+
+
+def click_list_row(qtbot, widget: QListWidget, text: str) -> None:
+    (item,) = widget.findItems(text, Qt.MatchFlag.MatchExactly)
+    widget.scrollToItem(item)
+    click(qtbot, widget.viewport(), widget.visualItemRect(item).center())
+    assert widget.currentItem() is item
+
+
+def add_profile(qtbot, dialog: SettingsDialog, title: str) -> str:
+    """Providers → Add ▾ → a preset, chosen in the drop-down menu with the mouse; returns the new profile's name.
+    The menu runs its own event loop, so the item is clicked from a timer started before the click that opens it."""
+    failures: list[BaseException] = []
+    tries = [0]
+
+    def choose() -> None:
+        menu = QApplication.activePopupWidget()
+        if not isinstance(menu, QMenu):
+            tries[0] += 1
+            if tries[0] < 300:
+                QTimer.singleShot(30, choose)
+            return
+        try:
+            action = next((a for a in menu.actions() if a.text() == title), None)
+            assert action is not None, f"no “{title}” in {[a.text() for a in menu.actions()]}"
+            qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, outside the menu's event loop
+            failures.append(exc)
+            menu.close()
+
+    before = dialog.profile_list.count()
+    QTimer.singleShot(0, choose)
+    click(qtbot, dialog.add_button)
+    if failures:
+        raise failures[0]
+    activate(qtbot, dialog)  # the offscreen platform does not give the dialog back the keyboard when a menu closes
+    qtbot.waitUntil(lambda: dialog.profile_list.count() == before + 1, timeout=WAIT)
+    return dialog.profile_list.currentItem().text()
+
+
+def save(qtbot, dialog: SettingsDialog) -> None:
+    click_button(qtbot, dialog, "Save")
+
+
 def test_saves_settings_without_any_key(qtbot, dialog, gui_ws, tmp_path):
     settings_object = gui_ws.settings
     assert not settings_path().exists()
-    dialog.custom_url.setText("http://127.0.0.1:9/")
-    dialog.p_read.setValue(33)
-    name = dialog.add_profile("ollama")
+    retype(qtbot, field(open_tab(qtbot, dialog, "Custom scripts"), "Base URL"), "http://127.0.0.1:9/")
+    open_tab(qtbot, dialog, "Providers")
+    click_list_row(qtbot, dialog.profile_list, "default")
+    retype(qtbot, dialog.p_read, "33")  # the read timeout of the "default" profile
+    name = add_profile(qtbot, dialog, "Ollama (local)")
     assert name == "ollama" and dialog.p_base_url.text() == "http://localhost:11434/v1"
-    dialog.default_combo.setCurrentText("ollama")
-    dialog.save()
+    pick(qtbot, dialog.default_combo, "ollama")
+    save(qtbot, dialog)
     assert dialog.result() == SettingsDialog.DialogCode.Accepted
     assert not dialog.database_changed
     text = settings_path().read_text()
@@ -56,6 +148,13 @@ def test_saves_settings_without_any_key(qtbot, dialog, gui_ws, tmp_path):
     assert load_settings().providers["ollama"].concurrency == 2
 
 
+def test_save_shortcut_saves(qtbot, dialog):
+    retype(qtbot, field(open_tab(qtbot, dialog, "Custom scripts"), "Base URL"), "http://127.0.0.1:9/")
+    press(qtbot, "Ctrl+S")
+    assert dialog.result() == SettingsDialog.DialogCode.Accepted
+    assert json.loads(settings_path().read_text())["custom_script_base_url"] == "http://127.0.0.1:9"
+
+
 def test_no_keyring_is_explained_and_the_key_field_disabled(dialog):
     assert not dialog.keyring  # conftest selects keyring's fail backend
     assert not dialog.p_key.isEnabled()
@@ -64,45 +163,47 @@ def test_no_keyring_is_explained_and_the_key_field_disabled(dialog):
 
 def test_database_change_is_reported(qtbot, dialog, tmp_path):
     other = tmp_path / "other.db"
-    dialog.sqlite_path.setText(str(other))
+    retype(qtbot, dialog.sqlite_path, str(other))
     with qtbot.waitSignal(dialog.database_checked, timeout=WAIT) as blocker:
-        dialog.test_database_connection()
+        click_button(qtbot, dialog, "Test connection")
     assert blocker.args[0] is True and "will be created" in blocker.args[1]
-    dialog.save()
+    save(qtbot, dialog)
     assert dialog.database_changed
     assert json.loads(settings_path().read_text())["database_url"] == f"sqlite:///{other}"
 
 
-def test_invalid_values_are_refused_in_place(dialog):
-    dialog.pg_radio.setChecked(True)
-    dialog.pg_url.setText("mysql://nope")
-    dialog.custom_url.setText("ftp://x")
-    dialog.save()
-    assert dialog.result() != SettingsDialog.DialogCode.Accepted
+def test_invalid_values_are_refused_in_place(qtbot, dialog):
+    click_check_box(qtbot, dialog.pg_radio)
+    assert dialog.pg_radio.isChecked()
+    retype(qtbot, dialog.pg_url, "mysql://nope")
+    retype(qtbot, field(open_tab(qtbot, dialog, "Custom scripts"), "Base URL"), "ftp://x")
+    save(qtbot, dialog)
+    assert dialog.result() != SettingsDialog.DialogCode.Accepted and dialog.isVisible()
+    assert "Not saved" in dialog.message.text() and dialog.message.isVisible()
     assert "PostgreSQL URL" in dialog.db_problem.text() and "http" in dialog.custom_problem.text()
     assert not settings_path().exists()
 
 
 def test_database_connection_test(qtbot, dialog, gui_ws):
-    dialog.sqlite_path.setText(gui_ws.db.engine.url.database)
+    retype(qtbot, dialog.sqlite_path, gui_ws.db.engine.url.database)
     with qtbot.waitSignal(dialog.database_checked, timeout=WAIT) as blocker:
-        dialog.test_database_connection()
+        click_button(qtbot, dialog, "Test connection")
     assert blocker.args[0] is True
     assert "Connected to SQLite" in dialog.db_result.text()
 
 
 def test_provider_connection_online_and_offline(qtbot, dialog, loopback):
-    dialog.profile_list.setCurrentRow(0)  # "default": the loopback server
+    page = open_tab(qtbot, dialog, "Providers")
+    click_list_row(qtbot, dialog.profile_list, "default")  # the loopback server
     with qtbot.waitSignal(dialog.provider_checked, timeout=WAIT) as blocker:
-        dialog.test_provider_connection()
+        click_button(qtbot, page, "Test connection")
     assert blocker.args[0] is True, blocker.args[1]
     assert "Connected" in dialog.provider_result.text() and loopback.count("/v1/models") == 1
 
-    dialog.add_profile("compatible")
-    dialog.p_base_url.setText(f"http://127.0.0.1:{_closed_port()}/v1")
-    dialog.p_base_url.textEdited.emit(dialog.p_base_url.text())
+    add_profile(qtbot, dialog, "Other OpenAI-compatible server (vLLM, LocalAI, …)")
+    retype(qtbot, field(page, "Base URL"), f"http://127.0.0.1:{_closed_port()}/v1")
     with qtbot.waitSignal(dialog.provider_checked, timeout=WAIT) as blocker:
-        dialog.test_provider_connection()
+        click_button(qtbot, page, "Test connection")
     ok, message = blocker.args
     assert ok is False and "cannot reach http://127.0.0.1:" in message
     assert "✘" in dialog.provider_result.text()
@@ -112,30 +213,32 @@ def test_prices_budgets_and_image_backend_are_saved_and_applied(qtbot, dialog, g
     from wfdesk.runs import prices
     from wfdesk.settings import ModelPrice
 
+    page = open_tab(qtbot, dialog, "Costs & budgets")
     table = dialog.price_table
     listed = [m for m in prices.STARTER_MODELS if prices.known_price(m) is not None]
     assert [table.item(r, 0).text() for r in range(len(listed))] == listed
     assert table.item(table.row_of("gpt-4o-mini"), 4).text() == "price list (genai-prices)"
     assert table.item(table.row_of("dall-e-3"), 4).text() == "price list (per image)"
-    table.set_price("gpt-4o-mini", prompt_per_1k=1.5)  # overrides the price list
+    edit_cell(qtbot, table, table.row_of("gpt-4o-mini"), 1, "1.5")  # overrides the price list
     assert table.item(table.row_of("gpt-4o-mini"), 4).text() == "yours (over the price list)"
-    table.set_price("my-sdxl", per_image=0.002)  # a model of your own
-    table.set_price("dall-e-2", per_image=0.5)
-    table.setCurrentCell(table.row_of("dall-e-2"), 1)
-    dialog.findChild(QPushButton, "remove_price").click()  # a price-list row goes back to its price
+    click_button(qtbot, page, "Add model")  # a model of your own: its name cell opens for typing
+    type_over_cell_editor(qtbot, table, "my-sdxl")
+    edit_cell(qtbot, table, table.row_of("my-sdxl"), 3, "0.002")
+    edit_cell(qtbot, table, table.row_of("dall-e-2"), 3, "0.5")
+    assert table.item(table.row_of("dall-e-2"), 3).text() == "0.5"
+    click_cell(qtbot, table, table.row_of("dall-e-2"), 1)
+    click_button(qtbot, page, "Remove / reset")  # a price-list row goes back to its price
     assert table.item(table.row_of("dall-e-2"), 3).text() == "0.02"
-    dialog.post_budget_check.setChecked(True)
-    dialog.post_budget.setValue(2.5)
+    click_check_box(qtbot, dialog.post_budget_check)
+    retype(qtbot, dialog.post_budget, "2.5")
     assert not dialog.month_budget.isEnabled()
-    dialog.a1111_radio.setChecked(True)
-    dialog.a1111_url.setText("http://gpu-box:7860/")
-    dialog.tabs.setCurrentIndex(4)
-    combo = dialog.unpriced_combo
-    assert combo.isVisible() and combo.currentData() == "warn"
-    combo.setFocus()
-    qtbot.keyClick(combo, Qt.Key.Key_Down)
-    assert combo.currentText() == "Refuse the run"
-    dialog.save()
+    combo = field(page, "A model with no known price")
+    assert combo.currentData() == "warn"
+    pick(qtbot, combo, "Refuse the run")
+    images = open_tab(qtbot, dialog, "Images")
+    click_check_box(qtbot, dialog.a1111_radio)
+    retype(qtbot, field(images, "AUTOMATIC1111 address"), "http://gpu-box:7860/")
+    save(qtbot, dialog)
     assert dialog.result() == SettingsDialog.DialogCode.Accepted
 
     data = json.loads(settings_path().read_text())
@@ -159,12 +262,16 @@ def test_prices_budgets_and_image_backend_are_saved_and_applied(qtbot, dialog, g
     assert again.a1111_radio.isChecked() and not again.month_budget_check.isChecked()
 
 
-def test_a_price_without_a_model_name_is_refused(dialog):
-    row = dialog.price_table.add_row()
-    dialog.price_table.item(row, 3).setText("0.1")
-    dialog.a1111_url.setText("gpu-box:7860")
-    dialog.save()
-    assert dialog.result() != SettingsDialog.DialogCode.Accepted
+def test_a_price_without_a_model_name_is_refused(qtbot, dialog):
+    page = open_tab(qtbot, dialog, "Costs & budgets")
+    table = dialog.price_table
+    rows = table.rowCount()
+    click_button(qtbot, page, "Add model")  # the name is left empty: the price cell is edited instead
+    edit_cell(qtbot, table, rows, 3, "0.1")
+    assert table.item(rows, 0).text() == "" and table.item(rows, 3).text() == "0.1"
+    retype(qtbot, field(open_tab(qtbot, dialog, "Images"), "AUTOMATIC1111 address"), "gpu-box:7860")
+    save(qtbot, dialog)
+    assert dialog.result() != SettingsDialog.DialogCode.Accepted and dialog.isVisible()
     assert "give the model's name" in dialog.price_problem.text() and "http" in dialog.a1111_problem.text()
     assert not settings_path().exists()
 
@@ -174,19 +281,31 @@ def test_a1111_connection_test(qtbot, dialog, loopback):
     # The loopback stand-in has no model list: answer GET /sdapi/v1/sd-models the way AUTOMATIC1111 does.
     loopback.fail = lambda i, req: ((200, {}, json.dumps(models).encode()) if req.path == "/sdapi/v1/sd-models"
                                     else None)
-    dialog.a1111_url.setText(loopback.root_url)
+    page = open_tab(qtbot, dialog, "Images")
+    address = field(page, "AUTOMATIC1111 address")
+    test_button = a1111_test_button(page)
+    retype(qtbot, address, loopback.root_url)
     with qtbot.waitSignal(dialog.a1111_checked, timeout=WAIT) as blocker:
-        dialog.findChild(QPushButton, "test_a1111").click()
+        click(qtbot, test_button)
     assert blocker.args == [True, f"Connected to AUTOMATIC1111 at {loopback.root_url}: 1 model (sd_xl_base_1.0)"]
     assert "✔" in dialog.a1111_result.text()
 
     loopback.fail = None  # the web UI without --api: 404 for the whole /sdapi tree
     with qtbot.waitSignal(dialog.a1111_checked, timeout=WAIT) as blocker:
-        dialog.test_a1111_connection()
+        click(qtbot, test_button)
     assert blocker.args[0] is False and "--api" in blocker.args[1]
 
-    dialog.a1111_url.setText(f"http://127.0.0.1:{_closed_port()}")
+    retype(qtbot, address, f"http://127.0.0.1:{_closed_port()}")
     with qtbot.waitSignal(dialog.a1111_checked, timeout=WAIT) as blocker:
-        dialog.test_a1111_connection()
+        click(qtbot, test_button)
     assert blocker.args[0] is False and "Cannot reach http://127.0.0.1:" in blocker.args[1]
     assert "✘" in dialog.a1111_result.text()
+
+
+def a1111_test_button(page: QWidget) -> QPushButton:
+    """The Images tab has a Test connection button per server: the AUTOMATIC1111 one is the first, just below its
+    address (the ComfyUI one follows the ComfyUI address)."""
+    address = field(page, "AUTOMATIC1111 address")
+    buttons = [b for b in page.findChildren(QPushButton) if b.isVisible() and b.text() == "Test connection"]
+    below = [b for b in buttons if b.mapTo(page, QPoint()).y() > address.mapTo(page, QPoint()).y()]
+    return min(below, key=lambda b: b.mapTo(page, QPoint()).y())
