@@ -7,12 +7,14 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QAbstractScrollArea,
     QAbstractSpinBox,
     QApplication,
     QComboBox,
     QFormLayout,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QStyle,
     QStyleOptionComboBox,
     QWidget,
@@ -89,3 +91,33 @@ def pick(qtbot, combo: QComboBox, text: str) -> None:
     rect = view.visualRect(index)
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.waitUntil(lambda: not view.isVisible(), timeout=5000)
+
+
+def scroll_into_view(area: QAbstractScrollArea, widget: QWidget) -> None:
+    """Wheel over the form's empty viewport until widget is fully on screen."""
+    viewport = area.viewport()
+    for _ in range(100):
+        top = widget.mapTo(viewport, QPoint(0, 0)).y()
+        if 0 <= top and top + widget.height() <= viewport.height():
+            return
+        wheel(viewport, -120 if top > 0 else 120, QPoint(2, 2))
+    raise AssertionError("could not scroll the widget into view")
+
+
+def scroll_area_of(widget: QWidget) -> QAbstractScrollArea:
+    """The area the editor sees scrolling: the nearest one with something to scroll."""
+    parent = widget.parentWidget()
+    while parent is not None and not (isinstance(parent, QAbstractScrollArea)
+                                      and parent.verticalScrollBar().maximum() > 0):
+        parent = parent.parentWidget()
+    assert parent is not None
+    return parent
+
+
+def bring_into_view(widget: QWidget) -> None:
+    """Scroll the form holding widget (if it scrolls) with the wheel until widget is fully on screen."""
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QScrollArea):
+        parent = parent.parentWidget()
+    if parent is not None and parent.verticalScrollBar().maximum() > 0:
+        scroll_into_view(parent, widget)

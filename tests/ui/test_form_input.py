@@ -7,9 +7,9 @@ import json
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QApplication, QComboBox, QWidget
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QWidget
 
-from tests.ui.input_helpers import button, field, pick, wheel
+from tests.ui.input_helpers import button, field, pick, scroll_area_of, scroll_into_view, wheel
 from wfdesk.db import config_store as cs
 from wfdesk.ui.config_editor import StepConfigDialog
 
@@ -36,27 +36,6 @@ def under_pointer(widget: QWidget) -> QWidget:
     """The innermost widget at widget's centre (a spin box's line edit, say): what the wheel event reaches."""
     centre = widget.rect().center()
     return widget.childAt(centre) or widget
-
-
-def scroll_into_view(area: QAbstractScrollArea, widget: QWidget) -> None:
-    """Wheel over the form's empty viewport until widget is fully on screen."""
-    viewport = area.viewport()
-    for _ in range(100):
-        top = widget.mapTo(viewport, QPoint(0, 0)).y()
-        if 0 <= top and top + widget.height() <= viewport.height():
-            return
-        wheel(viewport, -120 if top > 0 else 120, QPoint(2, 2))
-    raise AssertionError("could not scroll the widget into view")
-
-
-def scroll_area_of(widget: QWidget) -> QAbstractScrollArea:
-    """The area the editor sees scrolling: the nearest one with something to scroll."""
-    parent = widget.parentWidget()
-    while parent is not None and not (isinstance(parent, QAbstractScrollArea)
-                                      and parent.verticalScrollBar().maximum() > 0):
-        parent = parent.parentWidget()
-    assert parent is not None
-    return parent
 
 
 def assert_wheel_only_scrolls(qtbot, editor: QWidget, read) -> None:

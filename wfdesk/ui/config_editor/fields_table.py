@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from PySide6.QtCore import QEvent, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -175,7 +175,10 @@ class FieldsTable(QWidget):
         if event.type() == QEvent.Type.FocusIn:
             for row in range(self.table.rowCount()):
                 if obj in [self.table.cellWidget(row, c) for c in range(len(COLUMNS))]:
-                    self.table.selectRow(row)
+                    # Select without moving the current cell: selectRow() moves it, which shifts the focus while
+                    # the clicked widget is still taking it (a crash when that widget is an editable drop-down).
+                    flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+                    self.table.selectionModel().select(self.table.model().index(row, 0), flags)
                     break
         return super().eventFilter(obj, event)
 
