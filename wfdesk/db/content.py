@@ -40,7 +40,7 @@ def _make_current(session: Session, field: ContentField, version: ContentVersion
         if previous is not None and previous.status == "accepted":
             previous.status = "superseded"
     version.status = "accepted"
-    field.value = version.value
+    field.value = None  # the text is read from the accepted version: stored once (issue 11)
     field.accepted_version_id = version.id
 
 

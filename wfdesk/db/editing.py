@@ -106,7 +106,9 @@ def delete_section(ws: Workspace, section_id: int) -> dict[str, Any]:
                                   .order_by(ContentVersion.id)))
         snapshot = {
             "id": section.id, "post_id": section.post_id, "position": section.position, "title": section.title,
-            "fields": [{"name": f.name, "value": f.value, "accepted_version_id": f.accepted_version_id}
+            # stored_value: NULL when the text lives in the accepted version (restored with it).
+            "fields": [{"name": f.name, "value": f.value, "stored_value": f.stored_value,
+                        "accepted_version_id": f.accepted_version_id}
                        for f in fields],
             "versions": [{c: getattr(v, c) for c in _VERSION_COLUMNS} for v in versions],
         }
@@ -143,8 +145,10 @@ def restore_section(ws: Workspace, snapshot: dict[str, Any]) -> int:
             s.flush()
             new_ids[data["id"]] = version.id
         for f in snapshot["fields"]:
-            s.add(ContentField(post_id=post_id, section_id=section.id, name=f["name"], value=f["value"],
-                               accepted_version_id=new_ids.get(f["accepted_version_id"])))
+            accepted = new_ids.get(f["accepted_version_id"])
+            s.add(ContentField(post_id=post_id, section_id=section.id, name=f["name"],
+                               value=f.get("stored_value", f["value"]) if accepted else f["value"],
+                               accepted_version_id=accepted))
         s.flush()
         return section.id
 

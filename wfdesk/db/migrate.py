@@ -14,7 +14,7 @@ from wfdesk.db.engine import Database
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest migration's revision; tests/test_schema.py checks it against the migration scripts.
-HEAD = "0002"
+HEAD = "0003"
 
 
 def alembic_config(url: str | None = None):

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
@@ -16,9 +17,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session, relationship
 
 # JSONB on PostgreSQL so the reference's `config || '{...}'::jsonb` migration SQL runs verbatim.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -76,10 +79,39 @@ class ContentField(Base):
     post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
     section_id: Mapped[int | None] = mapped_column(ForeignKey("post_section.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
-    value: Mapped[str | None] = mapped_column(Text)
+    # NULL while the field has an accepted version: its text lives there, once (issue 11). Only a value with no
+    # version (or one set by hand, which then wins, as before) is kept here. Read and write `value`.
+    stored_value: Mapped[str | None] = mapped_column("value", Text)
     accepted_version_id: Mapped[int | None] = mapped_column(Integer)
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    # Loaded in the same query as the field (a join), so reading values stays one query however many fields.
+    accepted_version: Mapped[ContentVersion | None] = relationship(
+        primaryjoin="foreign(ContentField.accepted_version_id) == ContentVersion.id", lazy="joined",
+        viewonly=True)
+
+    @hybrid_property
+    def value(self) -> str | None:
+        """The field's current text (or image_url): its own value if it has one, else its accepted version's."""
+        if self.stored_value is not None or self.accepted_version_id is None:
+            return self.stored_value
+        version = self.accepted_version
+        if version is None or version.id != self.accepted_version_id:  # the pointer moved since loading
+            session = object_session(self)
+            version = session.get(ContentVersion, self.accepted_version_id) if session is not None else None
+        return version.value if version is not None else None
+
+    @value.inplace.setter
+    def _value_setter(self, value: str | None) -> None:
+        self.stored_value = value
+
+    @value.inplace.expression
+    @classmethod
+    def _value_expression(cls) -> ColumnElement[str | None]:
+        accepted = (select(ContentVersion.value).where(ContentVersion.id == cls.accepted_version_id)
+                    .scalar_subquery())
+        return func.coalesce(cls.stored_value, accepted).label("value")
 
     __mapper_args__ = {"version_id_col": lock_version}
     __table_args__ = (

@@ -279,8 +279,9 @@ def _import_fields(session: Session, targets: list[tuple[int, int | None, dict[s
         before = session.scalar(select(func.coalesce(func.max(ContentVersion.id), 0)))
         _bulk_insert(session, ContentVersion.__table__, versions)
         ids = _accepted_ids(session, before, [key[0] for key, _ in updated])
-        for key, value in updated:
-            existing[key].value, existing[key].accepted_version_id = value, ids[key]
+        for key, _ in updated:
+            # The text lives in the version only; the field reads it from there (stored once).
+            existing[key].value, existing[key].accepted_version_id = None, ids[key]
     for chunk in _chunks(superseded):
         session.execute(update(ContentVersion).where(ContentVersion.id.in_(chunk), ContentVersion.status == "accepted")
                         .values(status="superseded").execution_options(synchronize_session=False))
@@ -293,11 +294,11 @@ def _import_fields(session: Session, targets: list[tuple[int, int | None, dict[s
 
 def _insert_new_fields(session: Session, before: int) -> None:
     """The new fields, made on the server from their versions just written (ids above `before`): the text is
-    sent once, not twice."""
+    sent once and stored once, in the version (the field's own value stays NULL)."""
     v, f = ContentVersion.__table__, ContentField.__table__
-    rows = (select(v.c.post_id, v.c.section_id, v.c.field, v.c.value, v.c.id, literal(1), literal(utcnow()))
+    rows = (select(v.c.post_id, v.c.section_id, v.c.field, v.c.id, literal(1), literal(utcnow()))
             .where(v.c.id > before, v.c.source == "import", v.c.status == "accepted"))
-    session.execute(insert(f).from_select(["post_id", "section_id", "name", "value", "accepted_version_id",
+    session.execute(insert(f).from_select(["post_id", "section_id", "name", "accepted_version_id",
                                            "lock_version", "updated_at"], rows))
 
 
