@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 
@@ -159,8 +158,8 @@ def test_image_prompt_from_context_inputs(demo, loopback):
 
 def test_image_parameters_reach_the_provider_and_n_gives_candidates(demo, loopback):
     # dall-e-3 (as LocalAI and others still serve it) makes one image per request: two candidates, two requests.
-    result = execute_step_script(2, 53, {"section_ids": [713],
-                                         "parameters": {"n": 2, "quality": "hd", "size": "512x512"}})
+    result = execute_step_script(2, 53, {"section_ids": [713], "parameters": {"model": "dall-e-3", "n": 2,
+                                                                              "quality": "hd", "size": "512x512"}})
     reqs = [r.json for r in loopback.requests if r.path.endswith("/images/generations")]
     assert [(r["n"], r["quality"], r["size"], r["model"]) for r in reqs] == [(1, "hd", "512x512", "dall-e-3")] * 2
     entry = result["results"][0]
@@ -207,12 +206,16 @@ def test_empty_prompt_is_refused_before_any_call(demo, loopback):
 
 
 def test_b64_is_what_the_engine_asks_for(demo, loopback):
+    # The demo's GPT image model answers base64 without being asked (it refuses response_format)...
     result = execute_step_script(2, 53, {"section_ids": [712]})
     stored = (demo.data_dir / result["results"][0]["image_url"]).read_bytes()
     req = [r for r in loopback.requests if r.path.endswith("/images/generations")][-1]
+    assert req.json["model"] == "gpt-image-1-mini" and "response_format" not in req.json
+    assert stored == make_png(req.json["prompt"], 0, 64, 64)  # the bytes we stored are the bytes it produced
+    # ...dall-e-3, where a server still offers it, is asked for base64 (its URLs expire).
+    execute_step_script(2, 53, {"section_ids": [712], "parameters": {"model": "dall-e-3"}})
+    req = [r for r in loopback.requests if r.path.endswith("/images/generations")][-1]
     assert req.json["response_format"] == "b64_json"
-    assert base64.b64encode(stored)  # the bytes we stored are the bytes the server produced
-    assert stored == make_png(req.json["prompt"], 0, 64, 64)
 
 
 # --- custom_script ------------------------------------------------------------------------------------------
