@@ -31,7 +31,7 @@ def check_provider(profile: ProviderProfile, api_key: str | None = None) -> tupl
     except openai.OpenAIError as exc:
         return False, describe_error(exc, base_url)
     except Exception as exc:  # noqa: BLE001 - anything else (a bad URL, say) is a verdict too
-        return False, f"{where}: {type(exc).__name__}: {exc}"
+        return False, f"{where} could not be asked: {_first_line(exc)}"
     if not models:
         return True, f"Connected to {where}; it lists no models"
     shown = ", ".join(models[:5]) + (", …" if len(models) > 5 else "")
@@ -84,7 +84,7 @@ def check_database(url: str) -> tuple[bool, str]:
 
 def _first_line(exc: object) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return text.splitlines()[0] if text else "it failed without saying why"
 
 
 A1111_TEST_TIMEOUT = 3.0
@@ -103,8 +103,10 @@ def check_a1111(base_url: str) -> tuple[bool, str]:
         return False, f"No answer from {url} within {A1111_TEST_TIMEOUT:g} s"
     except requests.ConnectionError:
         return False, f"Cannot reach {url}: is the AUTOMATIC1111 web UI running (with --api)?"
+    except requests.exceptions.InvalidURL:
+        return False, f"Not a usable address: {url} (expected http://host:7860)"
     except requests.RequestException as exc:
-        return False, f"{url}: {type(exc).__name__}: {exc}"
+        return False, f"{url} could not be asked: {_first_line(exc)}"
     if response.status_code == 404:
         # The web UI answers 404 for the whole /sdapi tree when it was started without --api.
         return False, f"{url} answers, but not its API: start the web UI with --api"

@@ -196,7 +196,8 @@ def _describe(exc: Exception, base_url: str | None, path: str) -> str:
         return describe_status(exc, where, base_url, path)
     if isinstance(exc, openai.APIResponseValidationError | ValueError):
         return f"{where} sent an answer that is not valid: {exc}"
-    return f"{where}: {type(exc).__name__}: {exc}"
+    text = str(exc).strip()
+    return f"{where}: {text.splitlines()[0] if text else 'the request failed without saying why'}"
 
 
 def describe_status(exc: openai.APIStatusError, where: str, base_url: str | None, path: str) -> str:
