@@ -42,3 +42,21 @@ def test_a_real_invalid_config_is_described_plainly(ws):
     text = describe_problems("section_illustrations", validate_step(ws, "section_illustrations", config))
     assert "Size must be like 1024x1024 or auto" in text and "Images per section must be at least 1" in text
     assert "pattern" not in text and "script_config" not in text and "Input should" not in text
+
+
+def test_a_saved_action_with_an_unknown_variable_is_refused_in_words(demo):
+    """An action saved before unknown variables were refused on save: its run is refused naming the action, the
+    variable as the editor wrote it, and where to fix it — not a field path or Jinja's own words."""
+    from wfdesk.db.models import LLMAction
+    from wfdesk.errors import ConfigError
+    from wfdesk.scripts.registry import execute_step_script
+    from wfdesk.scripts.validation import describe_problems
+
+    with demo.db.session() as s:
+        s.get(LLMAction, 5).prompt_template = "Polish this: {{ draftt }}"
+    with pytest.raises(ConfigError) as refused:
+        execute_step_script(1, 53, {"section_ids": [711]})
+    shown = describe_problems("polish_sections", refused.value.problems)
+    assert "{{ draftt }}" in shown and "“Polish section”" in shown and "Step → LLM actions" in shown
+    for internal in ("llm_action[", "is undefined", "prompt_template", "Edit step config"):
+        assert internal not in shown, shown

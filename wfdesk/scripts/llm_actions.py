@@ -52,11 +52,11 @@ class LLMActionHandler(SectionHandler):
             action = s.get(LLMAction, action_id)
             if action is None:
                 return [Problem("script_config.action_id", f"LLM action {action_id} does not exist")]
-            template = action.prompt_template
+            template, name = action.prompt_template, action.name
         try:
             variables_used(template)
         except TemplateProblem as exc:
-            return [Problem(f"llm_action[{action_id}].prompt_template", str(exc))]
+            return [Problem(f"llm_action[{action_id}].prompt_template", f"“{name}”: {exc}")]
         return []
 
     def check(self, job: Job) -> list[Problem]:
@@ -74,8 +74,9 @@ class LLMActionHandler(SectionHandler):
             try:
                 prompts[sid] = render(job.state["action"]["template"], template_variables(job, sid))
             except TemplateProblem as exc:
-                where = f"section {sid} ({section.title!r})" if section else "the post"
-                problems.append(Problem(f"llm_action[{action_id}].prompt_template", f"{exc} (for {where})"))
+                where = f"section “{section.title}”" if section else "the post"
+                problems.append(Problem(f"llm_action[{action_id}].prompt_template",
+                                        f"“{job.state['action']['name']}”: {exc} (for {where})"))
                 break
         job.state["prompts"] = prompts
         return problems

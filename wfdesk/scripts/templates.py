@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -137,6 +138,10 @@ def _describe(exc: TemplateError) -> str:
     if isinstance(exc, TooLarge):
         return f"the prompt template is refused: {msg}"
     if type(exc).__name__ == "UndefinedError":
+        named = re.match(r"^'([^']+)' is undefined$", msg)
+        if named:
+            return (f"the prompt uses {{{{ {named.group(1)} }}}}, an unknown variable: it is neither a field of the "
+                    "section nor an input of the step")
         return f"the prompt template uses an unknown variable: {msg}"
     if type(exc).__name__ == "SecurityError":
         return f"the prompt template tried something unsafe: {msg}"

@@ -134,10 +134,14 @@ def is_setting_problem(problem: Problem) -> bool:
 def describe_problems(step_name: str, problems: list[Problem]) -> str:
     """Why a step cannot run, naming where each problem is fixed."""
     settings = [describe(p) for p in problems if is_setting_problem(p)]
-    config = [describe(p) for p in problems if not is_setting_problem(p)]
+    # The LLM action's prompt is fixed in the LLM actions manager, not in the step's config.
+    actions = [plain_message(p.message) for p in problems if p.field.startswith("llm_action[")]
+    config = [describe(p) for p in problems if not is_setting_problem(p) and not p.field.startswith("llm_action[")]
     parts = []
     if config:
         parts.append("Its config needs fixing (Step → Edit step config…): " + "; ".join(config) + ".")
+    if actions:
+        parts.append("Its LLM action needs fixing (Step → LLM actions…): " + "; ".join(actions) + ".")
     if settings:
         parts.append("; ".join(settings) + ".")
     return f"The step “{step_name}” cannot run. " + " ".join(parts)
