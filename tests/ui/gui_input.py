@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QAbstractButton, QAbstractItemView, QApplication, 
 
 from .editor_input import click, click_button, focused  # noqa: F401 - one click for every GUI test
 
-TIMEOUT = 10_000
+TIMEOUT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
 
 
 def button(root: QWidget, text: str) -> QAbstractButton:

@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from wfdesk.db import queries
 
-WAIT = 10_000
+WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
 BUSY = "the database is busy, try again"
 
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QDialogButtonBox, QLineEdit, QPushButton, QTabWidg
 from wfdesk.settings import settings_path
 from wfdesk.ui.settings_dialog import SettingsDialog
 
-WAIT = 10_000
+WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
 
 
 @pytest.fixture

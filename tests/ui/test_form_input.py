@@ -13,7 +13,7 @@ from tests.ui.input_helpers import button, field, pick, scroll_area_of, scroll_i
 from wfdesk.db import config_store as cs
 from wfdesk.ui.config_editor import StepConfigDialog
 
-WAIT = 10_000
+WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-WAIT = 10_000
+WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
 ENGINE = ("sqlalchemy", "pydantic", "requests", "alembic", "wfdesk.db", "wfdesk.workspace", "wfdesk.settings")
 
 # Runs app.main in its own process: records what was imported at the first paint of the main window and what the

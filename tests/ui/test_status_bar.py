@@ -9,7 +9,7 @@ import pytest
 from ui.conftest import close_window
 from wfdesk.ui.status_bar import AppStatusBar
 
-WAIT = 10_000
+WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
 REFUSED = json.dumps({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
                                 "code": "invalid_api_key"}}).encode()
 

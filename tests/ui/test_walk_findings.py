@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication
 
 from wfdesk.ui import screen_fit
 
-WAIT = 10_000
+WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
 
 
 @pytest.fixture

@@ -118,6 +118,7 @@ class _Wishes:
         self.queue: list[tuple[str, str]] = []  # (sha256, stored path), most wanted first
         self.in_flight: set[str] = set()
         self.started = 0
+        self.open = True  # False once the loader (and the delivery object, its child) is being deleted
 
     def take(self) -> tuple[str, str] | None:
         with self.lock:
@@ -128,9 +129,19 @@ class _Wishes:
             self.started += 1
             return sha, path
 
-    def clear(self, *_args) -> None:
+    def close(self, *_args) -> None:
+        """The loader is being deleted: no more wishes, and no more deliveries (a worker's emit on the deleted
+        delivery object would crash). Qt deletes the loader's children after this returns."""
         with self.lock:
             self.queue = []
+            self.open = False
+
+    def deliver(self, delivery: _Delivery, name: str, *args: object) -> None:
+        """Emit a delivery signal from a worker, unless the loader is gone; under the lock, so it cannot go
+        between the check and the emit."""
+        with self.lock:
+            if self.open:
+                getattr(delivery, name).emit(*args)
 
 
 class _Delivery(QObject):
@@ -164,7 +175,7 @@ class ThumbnailLoader(QObject):
         self._delivery = _Delivery(self)
         self._delivery.decoded.connect(self._done)
         self._delivery.failed.connect(self._failed)
-        self.destroyed.connect(self._wishes.clear)  # a worker still running stops after its current image
+        self.destroyed.connect(self._wishes.close)  # a worker still running stops after its current image
 
     @property
     def started(self) -> int:
@@ -242,8 +253,6 @@ def _decode_wishes(wishes: _Wishes, delivery: _Delivery, data_dir: Path, display
         except Exception as exc:  # noqa: BLE001 - any unreadable file becomes the cell's error mark
             log.info("cannot make a thumbnail of %s: %s", path, exc)  # the details, for whoever reads the log
             message = describe_image_error(exc)
-            if shiboken6.isValid(delivery):
-                delivery.failed.emit(sha, message)
+            wishes.deliver(delivery, "failed", sha, message)
         else:
-            if shiboken6.isValid(delivery):
-                delivery.decoded.emit(sha, display, image)
+            wishes.deliver(delivery, "decoded", sha, display, image)

@@ -4,11 +4,14 @@
     op.run_in_background()
 
 `fn` runs on a QThreadPool worker and must never touch widgets; the callbacks run on the GUI thread.
-Every running op is referenced until it finishes (a dropped QRunnable's signals object crashes at exit).
+Every running op is referenced until it finishes (a dropped QRunnable's signals object crashes at exit), and the
+last reference to an op is always dropped on the GUI thread: its callbacks may hold the only reference to a dialog
+opened without a parent, and a widget deleted by a pool thread crashes the app.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -17,8 +20,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
-_running: set[BackgroundOp] = set()
+_running: dict[int, BackgroundOp] = {}
 _running_lock = threading.Lock()
+_ids = itertools.count(1)
 
 
 class _Signals(QObject):
@@ -27,28 +31,62 @@ class _Signals(QObject):
     finished = Signal()
 
 
+class _Releaser(QObject):
+    """Lives on the GUI thread as long as the module: a pool thread that has let go of its op asks it, by id, to
+    drop the op's last reference there (queued after the op's own signals, so after all of its callbacks)."""
+
+    release = Signal(int)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release.connect(self._release)
+
+    @staticmethod
+    def _release(op_id: int) -> None:
+        with _running_lock:
+            op = _running.pop(op_id, None)
+        del op  # the last reference, here on the GUI thread
+
+
+_releaser: _Releaser | None = None
+
+
+def _the_releaser() -> _Releaser:
+    global _releaser
+    if _releaser is None:  # made on the GUI thread: ops are started there
+        _releaser = _Releaser()
+    return _releaser
+
+
 class _Runnable(QRunnable):
-    def __init__(self, op: BackgroundOp) -> None:
+    """Holds only the op's id: the op itself stays with _running, so this thread never holds its last reference."""
+
+    def __init__(self, op_id: int, releaser: _Releaser) -> None:
         super().__init__()
         self.setAutoDelete(True)
-        self._op = op
+        self._op_id, self._releaser = op_id, releaser
 
     def run(self) -> None:
-        op = self._op
-        with _running_lock:
-            dropped, op.started = op.dropped, not op.dropped
-        if dropped:  # shutdown() dropped it while queued: report it finished, so it is let go of
-            op.signals.finished.emit()
-            return
-        try:
-            result = op.fn()
-        except Exception as exc:  # noqa: BLE001 - delivered to the failure callback, never raised in Qt
-            log.debug("background op failed", exc_info=True)
-            op.signals.failed.emit(exc)
-        else:
-            op.signals.succeeded.emit(result)
-        finally:
-            op.signals.finished.emit()
+        _execute(self._op_id)  # every reference to the op lives and dies in that call's frame
+        self._releaser.release.emit(self._op_id)
+
+
+def _execute(op_id: int) -> None:
+    with _running_lock:
+        op = _running[op_id]
+        dropped, op.started = op.dropped, not op.dropped
+    if dropped:  # shutdown() dropped it while queued: report it finished, so it is let go of
+        op.signals.finished.emit()
+        return
+    try:
+        result = op.fn()
+    except Exception as exc:  # noqa: BLE001 - delivered to the failure callback, never raised in Qt
+        log.debug("background op failed", exc_info=True)
+        op.signals.failed.emit(exc)
+    else:
+        op.signals.succeeded.emit(result)
+    finally:
+        op.signals.finished.emit()
 
 
 class BackgroundOp:
@@ -72,16 +110,11 @@ class BackgroundOp:
         return self
 
     def run_in_background(self) -> BackgroundOp:
-        # Connected last, so the caller's own `finished` callbacks run before the op lets go of itself.
-        self.signals.finished.connect(self._release)
+        op_id = next(_ids)
         with _running_lock:
-            _running.add(self)
-        self.pool.start(_Runnable(self))
+            _running[op_id] = self
+        self.pool.start(_Runnable(op_id, _the_releaser()))
         return self
-
-    def _release(self) -> None:
-        with _running_lock:
-            _running.discard(self)
 
 
 def running_ops() -> int:
@@ -96,7 +129,7 @@ def shutdown(pool: QThreadPool | None = None, timeout_ms: int = 5000) -> bool:
     them forever): each is marked, and skips its work when its turn comes."""
     pool = pool or QThreadPool.globalInstance()
     with _running_lock:
-        for op in _running:
+        for op in _running.values():
             if op.pool is pool and not op.started:
                 op.dropped = True
     return pool.waitForDone(timeout_ms)
