@@ -158,3 +158,30 @@ def answer_modal(qtbot, act) -> None:
             act(dialog)
 
     QTimer.singleShot(0, check)
+
+
+# --- navigation, as the editor does it in the main window --------------------------------------------------------
+
+def choose_post(qtbot, window, title: str) -> None:
+    """Click a post in the post list; wait until its sections are shown."""
+    from PySide6.QtCore import Qt
+
+    qtbot.waitUntil(lambda: bool(window.posts.tree.findItems(title, Qt.MatchFlag.MatchExactly)), timeout=WAIT)
+    click_row(qtbot, window.posts.tree, title)
+    qtbot.waitUntil(lambda: window.posts.current_title() == title and window.post_id is not None
+                    and window.sections.table.rowCount() > 0, timeout=WAIT)
+
+
+def open_step(qtbot, window, step_name: str, *, ready: bool = True):
+    """Click a step in the workflow list; returns its panel once it has loaded (and, if ready, can run)."""
+    from PySide6.QtCore import Qt
+
+    qtbot.waitUntil(lambda: bool(window.steps.findItems(step_name, Qt.MatchFlag.MatchRecursive)), timeout=WAIT)
+    click_row(qtbot, window.steps, step_name)
+    qtbot.waitUntil(lambda: window.current_panel() is not None
+                    and window.current_panel().title_label.text() == step_name
+                    and window.current_panel().data is not None, timeout=WAIT)
+    panel = window.current_panel()
+    if ready:
+        qtbot.waitUntil(panel.run_button.isEnabled, timeout=WAIT)
+    return panel
