@@ -6,10 +6,13 @@ none of them calls a slot. Keys go to the widget that has the keyboard focus, as
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from collections.abc import Callable
+
+from PySide6.QtCore import QPoint, QPointF, QRect, Qt
+from PySide6.QtGui import QAction, QKeySequence, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QAbstractScrollArea,
     QApplication,
     QMainWindow,
     QMenu,
@@ -34,6 +37,41 @@ def click(qtbot, widget: QWidget, pos: QPoint | None = None) -> None:
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos if pos is not None else widget.rect().center())
 
 
+def wheel(widget: QWidget, dy: int = -120, pos: QPoint | None = None, dx: int = 0) -> bool:
+    """One notch of the mouse wheel over widget (down by default; dx for a sideways wheel), delivered like Qt
+    delivers it."""
+    local = QPointF(pos if pos is not None else widget.rect().center())
+    event = QWheelEvent(local, QPointF(widget.mapToGlobal(local.toPoint())), QPoint(0, 0), QPoint(dx, dy),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                        False)
+    return QApplication.sendEvent(widget, event)
+
+
+def wheel_into_view(area: QAbstractScrollArea, rect_of: Callable[[], QRect], seen_in: QWidget | None = None) -> QRect:
+    """Turn the mouse wheel over `area` (up/down, then sideways) until rect_of() -- a rectangle in the coordinates
+    of `seen_in`, the area's viewport by default -- is on screen, as an editor scrolls to what they want to click.
+    Returns the rectangle where it now is."""
+    seen_in = seen_in or area.viewport()
+    for _ in range(500):
+        rect, shown = rect_of(), seen_in.rect()
+        assert rect.isValid(), "the row is not shown (inside a collapsed group?)"
+        dy = 120 if rect.top() < shown.top() else (
+            -120 if rect.bottom() > shown.bottom() and rect.top() > shown.top() else 0)
+        dx = 120 if rect.left() < shown.left() else (
+            -120 if rect.right() > shown.right() and rect.left() > shown.left() else 0)
+        if not dx and not dy:
+            return rect
+        bars = (area.verticalScrollBar(), area.horizontalScrollBar())
+        before = [b.value() for b in bars]
+        if dy:
+            wheel(area.viewport(), dy, QPoint(2, 2))
+        if dx:
+            wheel(area.viewport(), 0, QPoint(2, 2), dx=dx)
+        if [b.value() for b in bars] == before:
+            raise AssertionError("the wheel does not scroll it into view")
+    raise AssertionError("could not scroll it into view")
+
+
 def button(root: QWidget, text: str) -> QAbstractButton:
     """The visible button whose label reads `text`."""
     found = [b for b in root.findChildren(QAbstractButton) if b.isVisible() and plain(b.text()) == text]
@@ -53,12 +91,16 @@ def tree_item(tree: QTreeWidget, text: str, column: int = 0) -> QTreeWidgetItem:
 
 
 def click_item(qtbot, tree: QTreeWidget, item: QTreeWidgetItem, column: int = 0) -> None:
-    """A click on a row of a list, as the editor clicks it (scrolled into view first, as they would scroll)."""
-    tree.scrollToItem(item)
-    rect = tree.visualItemRect(item)
-    assert rect.isValid(), "the row is not on screen"
-    x = tree.header().sectionViewportPosition(column) + min(40, tree.header().sectionSize(column) // 2)
-    click(qtbot, tree.viewport(), QPoint(x, rect.center().y()))
+    """A click on a row of a list, as the editor clicks it (scrolled into view with the wheel first)."""
+    header = tree.header()
+    x = min(40, header.sectionSize(column) // 2)
+
+    def cell() -> QRect:
+        row = tree.visualItemRect(item)
+        return QRect(header.sectionViewportPosition(column) + x, row.top(), 1, row.height()) if row.isValid() else row
+
+    rect = wheel_into_view(tree, cell)
+    click(qtbot, tree.viewport(), QPoint(rect.left(), rect.center().y()))
 
 
 def click_row(qtbot, tree: QTreeWidget, text: str, column: int = 0) -> None:
@@ -141,8 +183,8 @@ def click_cell(qtbot, sections, section_id: int, field: str | None = None) -> No
     else:
         view = table
         index = table.model().index(row, FIRST_FIELD_COL + sections.field_names().index(field))
-    view.scrollTo(index)
-    click(qtbot, view.viewport(), view.visualRect(index).center())
+    rect = wheel_into_view(table, lambda: view.visualRect(index), view.viewport())  # the wheel scrolls the table
+    click(qtbot, view.viewport(), rect.center())
 
 
 def answer_modal(qtbot, act) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QAbstractButton, QAbstractItemView, QApplication, QMessageBox, QTreeWidget, QWidget
 
-from .editor_input import click, click_button, focused  # noqa: F401 - one click for every GUI test
+from .editor_input import click, click_button, focused, wheel_into_view  # noqa: F401 - one click for every GUI test
 
 TIMEOUT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
 
@@ -25,11 +25,9 @@ def visible_buttons(root: QWidget) -> list[str]:
 
 
 def click_row(qtbot, view: QAbstractItemView, row: int, column: int = 0) -> None:
-    """Click the cell of a list, tree or table view (scrolled into view first, as an editor would scroll)."""
+    """Click the cell of a list, tree or table view (scrolled into view with the wheel first, as an editor would)."""
     index = view.model().index(row, column)
-    view.scrollTo(index)
-    rect = view.visualRect(index)
-    assert rect.isValid() and view.viewport().rect().contains(rect.center()), "the cell is not on screen"
+    rect = wheel_into_view(view, lambda: view.visualRect(index))
     click(qtbot, view.viewport(), rect.center())
 
 
@@ -37,7 +35,7 @@ def click_tree_item(qtbot, tree: QTreeWidget, text: str, column: int = 0) -> Non
     items = tree.findItems(text, Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive, column)
     assert len(items) == 1, f"expected one row “{text}”"
     assert not items[0].isHidden()
-    rect = tree.visualItemRect(items[0])
+    rect = wheel_into_view(tree, lambda: tree.visualItemRect(items[0]))
     click(qtbot, tree.viewport(), QPoint(tree.header().sectionPosition(column) + 30, rect.center().y()))
 
 

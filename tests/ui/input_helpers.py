@@ -3,8 +3,7 @@ with the mouse. Tests use these instead of calling slots."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractScrollArea,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from tests.ui.editor_input import button as editor_button
+from tests.ui.editor_input import wheel, wheel_into_view  # noqa: F401 - wheel: one wheel for every GUI test
 
 EDITORS = (QComboBox, QAbstractSpinBox, QLineEdit, QAbstractButton)
 
@@ -66,15 +66,6 @@ def button(root: QWidget, text: str) -> QAbstractButton:
     return found
 
 
-def wheel(widget: QWidget, dy: int = -120, pos: QPoint | None = None) -> bool:
-    """One notch of the mouse wheel over widget (down by default), delivered like Qt delivers it."""
-    local = QPointF(pos if pos is not None else widget.rect().center())
-    event = QWheelEvent(local, QPointF(widget.mapToGlobal(local.toPoint())), QPoint(0, 0), QPoint(0, dy),
-                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
-                        False)
-    return QApplication.sendEvent(widget, event)
-
-
 def pick(qtbot, combo: QComboBox, text: str) -> None:
     """Open the drop-down with a click (on the arrow) and click the item reading `text`."""
     option = QStyleOptionComboBox()
@@ -87,8 +78,7 @@ def pick(qtbot, combo: QComboBox, text: str) -> None:
     qtbot.wait(QApplication.doubleClickInterval() + 50)  # Qt ignores a release this soon after the popup opens
     index = next((combo.model().index(i, 0) for i in range(combo.count()) if combo.itemText(i) == text), None)
     assert index is not None, f"{text!r} is not offered: {[combo.itemText(i) for i in range(combo.count())]}"
-    view.scrollTo(index)
-    rect = view.visualRect(index)
+    rect = wheel_into_view(view, lambda: view.visualRect(index))
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.waitUntil(lambda: not view.isVisible(), timeout=5000)
 

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.ui.editor_input import click_item  # noqa: E402
 from wfdesk.content import post_fields as pf  # noqa: E402
 from wfdesk.db import editing  # noqa: E402
 from wfdesk.db.models import Post, WorkflowStepEntity  # noqa: E402
@@ -277,8 +278,7 @@ def test_wordpress_panel_publishes_and_reports_remote_changes(qtbot, main_window
     qtbot.waitUntil(lambda: main_window.steps.item_for(step_id) is not None, timeout=WAIT)
     steps = main_window.steps
     item = steps.item_for(step_id)
-    steps.scrollToItem(item)
-    qtbot.mouseClick(steps.viewport(), Qt.MouseButton.LeftButton, pos=steps.visualItemRect(item).center())
+    click_item(qtbot, steps, item)
     qtbot.waitUntil(lambda: type(main_window.current_panel()).__name__ == "WordPressPublishPanel", timeout=WAIT)
     panel = main_window.current_panel()
     qtbot.waitUntil(lambda: "No application password" in panel.password_state.text(), timeout=WAIT)

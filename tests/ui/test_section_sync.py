@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QComboBox
 from wfdesk.scripts.registry import execute_step_script
 from wfdesk.ui.sections_table import COL_TITLE
 
+from .editor_input import click_item
 from .gui_input import TIMEOUT, answer_next_question, click, click_row, click_tree_item, focused, press
 
 K = Qt.Key
@@ -21,8 +22,7 @@ CTRL = Qt.KeyboardModifier.ControlModifier
 def open_step(qtbot, window, step_id: int):
     qtbot.waitUntil(lambda: window.steps.item_for(step_id) is not None, timeout=TIMEOUT)
     item = window.steps.item_for(step_id)
-    window.steps.scrollToItem(item)
-    click(qtbot, window.steps.viewport(), window.steps.visualItemRect(item).center())
+    click_item(qtbot, window.steps, item)
     qtbot.waitUntil(lambda: window.current_panel() is not None and window.current_panel().data is not None
                     and window.current_panel().step_id == step_id, timeout=TIMEOUT)
     panel = window.current_panel()

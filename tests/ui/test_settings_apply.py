@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit, QTabWidget
 
+from tests.ui.editor_input import click_item
 from tests.ui.input_helpers import button
 from wfdesk.settings import load_settings
 
@@ -24,8 +25,7 @@ def no_base_url(gui_ws):
 def click_step(qtbot, window, step_id: int):
     steps = window.steps
     item = steps.item_for(step_id)
-    steps.scrollToItem(item)
-    qtbot.mouseClick(steps.viewport(), Qt.MouseButton.LeftButton, pos=steps.visualItemRect(item).center())
+    click_item(qtbot, steps, item)
     qtbot.waitUntil(lambda: window.current_panel() is not None and window.current_panel().step_id == step_id
                     and window.current_panel().data is not None, timeout=WAIT)
     return window.current_panel()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication, QDialog, QLabel, QTableWidget, QWidget
+from PySide6.QtWidgets import QAbstractButton, QAbstractItemView, QApplication, QDialog, QLabel, QTableWidget, QWidget
 
 from ui.editor_input import (
     WAIT,
@@ -18,10 +18,12 @@ from ui.editor_input import (
     choose_menu,
     click,
     click_button,
+    click_cell,
     click_row,
     focused,
     plain,
     press,
+    wheel_into_view,
 )
 from wfdesk.ui.shortcuts_dialog import collect_shortcuts
 
@@ -101,6 +103,22 @@ def test_no_two_enabled_shortcuts_share_a_key_where_both_apply(qtbot, main_windo
     assert not clashes, "ambiguous shortcuts: " + "; ".join(clashes)
 
 
+def click_into(qtbot, target: QWidget) -> None:
+    """Give a widget the keyboard focus the way an editor does: click it (a list on its first row)."""
+    assert not isinstance(target, QAbstractButton), f"clicking {target!r} would press it"
+    if isinstance(target, QAbstractItemView):
+        model = target.model()
+        # A table's first row, in its last column (the sections table keeps its title column in a frozen view on
+        # top of column 0-1, which would take the click).
+        cell = model.index(0, model.columnCount() - 1) if model is not None and model.rowCount() else None
+        rect = wheel_into_view(target, lambda: target.visualRect(cell)) if cell is not None and cell.isValid() \
+            else target.viewport().rect()
+        click(qtbot, target.viewport(), rect.center())
+    else:
+        click(qtbot, target)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is target, timeout=WAIT)
+
+
 def focus_for(window, entry) -> QWidget:
     """Where an editor would be when using this shortcut: the list of posts for window-wide ones, the widget the
     action belongs to otherwise."""
@@ -125,8 +143,7 @@ def test_every_listed_shortcut_fires_where_it_applies(qtbot, main_window):
             target = focus_for(main_window, entry)
             if not target.isVisible():
                 continue  # e.g. a panel not on screen now
-            target.setFocus()
-            qtbot.waitUntil(lambda t=target: QApplication.focusWidget() is t, timeout=WAIT)
+            click_into(qtbot, target)
             for keys in entry.action.shortcuts():
                 spy.seen.clear()
                 press(qtbot, keys)
@@ -145,7 +162,8 @@ def test_ctrl_enter_runs_and_esc_cancels_wherever_the_focus_went(qtbot, main_win
     qtbot.waitUntil(lambda: panel.data is not None and panel.run_button.isEnabled(), timeout=WAIT)
 
     # Ctrl+Enter in the list of steps runs the step on the ticked sections.
-    main_window.steps.setFocus()
+    click_row(qtbot, main_window.steps, "polish_sections")
+    assert focused() is main_window.steps
     with qtbot.waitSignal(main_window.runs.run_started, timeout=WAIT):
         press(qtbot, "Ctrl+Return")
     qtbot.waitUntil(lambda: main_window.cancel_action.isEnabled(), timeout=WAIT)
@@ -177,7 +195,7 @@ def test_ctrl_enter_runs_and_esc_cancels_wherever_the_focus_went(qtbot, main_win
 
     # Keypad Enter with Ctrl runs too, from the post list.
     loopback.latency = 0
-    main_window.posts.tree.setFocus()
+    click_into(qtbot, main_window.posts.tree)
     with qtbot.waitSignal(main_window.runs.run_finished, timeout=WAIT) as finished:
         qtbot.keyClick(focused(), Qt.Key.Key_Enter,
                        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.KeypadModifier)
@@ -189,8 +207,8 @@ def test_esc_while_nothing_runs_still_leaves_an_edit(qtbot, main_window):
     activate(qtbot, main_window)
     assert not main_window.cancel_action.isEnabled()
     table = main_window.sections.table
-    main_window.sections.select_cell(711)
-    table.setFocus()
+    click_cell(qtbot, main_window.sections, 711, "draft")
+    assert focused() is table
     press(qtbot, "F2")
     editor = focused()
     assert editor is not table
