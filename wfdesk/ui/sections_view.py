@@ -280,7 +280,8 @@ class SectionsView(QWidget):
             self._fill_row(row, sections[row], names, empty_font, empty_brush)
         self.table.blockSignals(False)
         if end < len(sections):
-            QTimer.singleShot(0, lambda: self._fill_rows(generation, sections, names, keep, end))
+            # Tied to this view: a table deleted meanwhile (the window closed) is not filled any further.
+            QTimer.singleShot(0, self, lambda: self._fill_rows(generation, sections, names, keep, end))
             return
         self.table.blockSignals(True)
         self._size_columns()
