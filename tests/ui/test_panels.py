@@ -1,4 +1,6 @@
-"""The step panels on the demo data, against the real loopback provider: run, review, accept, reject, cancel."""
+"""The step panels on the demo data, against the real loopback provider: run, review, accept, reject, cancel.
+
+Every panel is the main window's, reached as an editor reaches it: click the post, then the step."""
 
 from __future__ import annotations
 
@@ -9,37 +11,79 @@ from pydantic import BaseModel, Field
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
-from ui.editor_input import click, click_check_box, click_row, press, toggle_section
+from ui.editor_input import (
+    choose_post,
+    click,
+    click_check_box,
+    click_item,
+    click_row,
+    focused,
+    open_step,
+    press,
+    toggle_section,
+    type_text,
+)
 from wfdesk.db import content, editing
 from wfdesk.db.models import ContentVersion, WorkflowStepEntity
 from wfdesk.scripts import registry
-from wfdesk.ui.panels import PANEL_MAP, create_panel
+from wfdesk.ui.panels import PANEL_MAP
 from wfdesk.ui.panels.custom_script import CustomScriptPanel
 from wfdesk.ui.panels.generic import GenericPanel
 from wfdesk.ui.panels.image_generation import ImageGenerationPanel
 from wfdesk.ui.panels.llm_action import LLMActionPanel
-from wfdesk.ui.run_controller import RunController
 from wfdesk.ui.thumbnails import cache_path
 
 TIMEOUT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
 IMAGE_FIELD = "generated_image_url"
+STEP_NAMES = {1: "polish_sections", 2: "section_illustrations", 3: "process_data"}
 
 
 @pytest.fixture
-def runs(qtbot, gui_ws):
-    controller = RunController(gui_ws)
-    yield controller
-    assert controller.shutdown(5000)
+def open_window(request, gui_ws):
+    """open_window(prepare=None): the main window (the `main_window` fixture, demo post chosen), opened after
+    prepare(ws) changed the data through the database layer, so the window reads it as an editor would find it."""
+
+    def open_(prepare=None):
+        if prepare is not None:
+            prepare(gui_ws)
+        window = request.getfixturevalue("main_window")
+        request.getfixturevalue("runs")  # its check runs before the window closes
+        return window
+
+    return open_
 
 
-def open_panel(qtbot, ws, runs, script_type: str, step_id: int, post_id: int = 53):
-    panel = create_panel(script_type, ws, runs)
-    qtbot.addWidget(panel)
-    panel.resize(1100, 760)
-    panel.show()
-    with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
-        panel.show_step(step_id, post_id)
+@pytest.fixture
+def runs(main_window):
+    """The window's run controller (the one its panels run through); at the end every run has stopped."""
+    assert main_window.runs is not None
+    yield main_window.runs
+    assert main_window.runs.shutdown(5000)
+
+
+def open_panel(qtbot, window, step_name: str, *, ready: bool = True):
+    """Click the step in the window's workflow list; its panel once loaded (and, if ready, able to run)."""
+    panel = open_step(qtbot, window, step_name, ready=ready)
+    assert panel is window.current_panel() and panel.post_id == window.post_id
     return panel
+
+
+def add_step(ws, step_id: int, name: str, script_type: str, parameters: dict | None = None) -> None:
+    with ws.db.session() as s:
+        s.add(WorkflowStepEntity(id=step_id, name=name, stage="Misc", position=step_id, config={
+            "inputs": {}, "outputs": {}, "script_config": {"type": script_type, "parameters": parameters or {}}}))
+
+
+def click_post(qtbot, window, title: str, post_id: int) -> None:
+    """Click a post in the post list (one without sections too, which choose_post does not expect)."""
+    qtbot.waitUntil(lambda: bool(window.posts.tree.findItems(title, Qt.MatchFlag.MatchExactly)), timeout=TIMEOUT)
+    click_row(qtbot, window.posts.tree, title)
+    qtbot.waitUntil(lambda: window.post_id == post_id, timeout=TIMEOUT)
+
+
+def search_posts(qtbot, window, text: str) -> None:
+    """Click into the post list's search field and type over what it holds."""
+    type_into(qtbot, window.posts.search, text)
 
 
 TITLES = {711: "Arriving in Inverness", 712: "Glen Affric", 713: "Isle of Skye"}
@@ -70,8 +114,9 @@ def show_section(qtbot, panel, section_id) -> None:
 def type_into(qtbot, widget, text: str) -> None:
     """Click into a field, select what is there and type over it."""
     click(qtbot, widget)
+    qtbot.waitUntil(widget.hasFocus, timeout=TIMEOUT)
     press(qtbot, "Ctrl+A")
-    qtbot.keyClicks(widget.focusProxy() or widget, text)
+    type_text(qtbot, text)
 
 
 def field(ws, section_id: int, name: str) -> str | None:
@@ -93,12 +138,16 @@ def update_config(ws, step_id: int, fn) -> None:
         step.config = config
 
 
-def test_panel_map_and_fallback(qtbot, gui_ws, runs):
+def concurrency_one(ws) -> None:
+    update_config(ws, 1, lambda c: c["script_config"].setdefault("parameters", {}).update(concurrency=1))
+
+
+def test_panel_map_and_fallback(qtbot, gui_ws, open_window):
     assert PANEL_MAP["llm_action"] is LLMActionPanel
     assert PANEL_MAP["image_generation"] is ImageGenerationPanel
     assert PANEL_MAP["custom_script"] is CustomScriptPanel
-    panel = create_panel("some_plugin_type", gui_ws, runs)
-    qtbot.addWidget(panel)
+    window = open_window(lambda ws: add_step(ws, 41, "unknown_type_step", "some_plugin_type"))
+    panel = open_panel(qtbot, window, "unknown_type_step", ready=False)
     assert isinstance(panel, GenericPanel)
 
 
@@ -115,30 +164,36 @@ def plugin_types():
         registry.unregister_script_type(name)
 
 
-def test_a_plugins_panel_string_is_resolved(qtbot, gui_ws, runs, plugin_types):
+def test_a_plugins_panel_string_is_resolved(qtbot, gui_ws, open_window, plugin_types):
     plugin_types("panel_from_plugin", "wfdesk.ui.panels.custom_script:CustomScriptPanel")
-    panel = create_panel("panel_from_plugin", gui_ws, runs)
-    qtbot.addWidget(panel)
+    window = open_window(lambda ws: add_step(ws, 41, "plugin_panel_step", "panel_from_plugin"))
+    panel = open_panel(qtbot, window, "plugin_panel_step", ready=False)
     assert type(panel) is CustomScriptPanel
 
 
-def test_a_plugin_panel_that_fails_to_import_falls_back_with_the_error_shown(qtbot, gui_ws, runs, plugin_types):
+def test_a_plugin_panel_that_fails_to_import_falls_back_with_the_error_shown(qtbot, gui_ws, open_window,
+                                                                            plugin_types):
     plugin_types("broken_panel", "no_such_plugin_module.panel:Missing")
     plugin_types("not_a_panel", "wfdesk.ui.panels:PANEL_MAP")
-    broken = create_panel("broken_panel", gui_ws, runs)
-    qtbot.addWidget(broken)
+
+    def two_steps(ws) -> None:
+        add_step(ws, 41, "broken_panel_step", "broken_panel")
+        add_step(ws, 42, "not_a_panel_step", "not_a_panel")
+
+    window = open_window(two_steps)
+    broken = open_panel(qtbot, window, "broken_panel_step", ready=False)
     assert type(broken) is GenericPanel
     text = broken.panel_error_label.toolTip()
     assert not broken.panel_error_label.isHidden()
     assert "“broken_panel” type’s own panel could not be loaded" in text
     assert "no_such_plugin_module.panel:Missing: ModuleNotFoundError" in text
-    other = create_panel("not_a_panel", gui_ws, runs)
-    qtbot.addWidget(other)
+    other = open_panel(qtbot, window, "not_a_panel_step", ready=False)
+    assert other is not broken
     assert type(other) is GenericPanel and "is not a StepPanel subclass" in other.panel_error_label.toolTip()
 
 
-def test_header_picker_and_inputs(qtbot, gui_ws, runs, loopback):
-    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
+def test_header_picker_and_inputs(qtbot, main_window, runs, loopback):
+    panel = open_panel(qtbot, main_window, "polish_sections")
     assert panel.title_label.text() == "polish_sections"
     assert "Writing" in panel.meta_label.text() and "llm_action" in panel.meta_label.text()
     assert "Polish section" in panel.description_label.text()
@@ -158,11 +213,10 @@ def test_header_picker_and_inputs(qtbot, gui_ws, runs, loopback):
     assert panel.llm_overrides() == {"model": "other-model", "temperature": 0.2}
 
 
-@pytest.mark.parametrize(("script_type", "step_id"), [("llm_action", 1), ("image_generation", 2),
-                                                      ("custom_script", 3)])
-def test_clicking_run_runs_the_ticked_sections_on_every_panel(qtbot, gui_ws, runs, loopback, script_type,
-                                                               step_id):
-    panel = open_panel(qtbot, gui_ws, runs, script_type, step_id)
+@pytest.mark.parametrize("step_id", [1, 2, 3])
+def test_clicking_run_runs_the_ticked_sections_on_every_panel(qtbot, main_window, runs, loopback, step_id):
+    panel = open_panel(qtbot, main_window, STEP_NAMES[step_id])
+    assert panel.step_id == step_id
     assert panel.picker.count_label.text() == "3 of 3 selected"
     with qtbot.waitSignal(runs.run_started, timeout=TIMEOUT) as started:
         click(qtbot, panel.run_button)
@@ -172,9 +226,9 @@ def test_clicking_run_runs_the_ticked_sections_on_every_panel(qtbot, gui_ws, run
     assert panel.status_text() == "Finished: 3 done."
 
 
-def test_llm_action_runs_three_sections_and_shows_before_after(qtbot, gui_ws, runs, loopback):
+def test_llm_action_runs_three_sections_and_shows_before_after(qtbot, gui_ws, main_window, runs, loopback):
     loopback.chat_reply = lambda req: "We arrived late in Inverness. The rain was heavy."
-    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
+    panel = open_panel(qtbot, main_window, "polish_sections")
     result = run_and_wait(qtbot, panel, runs)
     assert result["status"] == "succeeded" and len(result["results"]) == 3
     assert all(panel.picker.state_text(sid) == "done" for sid in (711, 712, 713))
@@ -188,10 +242,10 @@ def test_llm_action_runs_three_sections_and_shows_before_after(qtbot, gui_ws, ru
     assert field(gui_ws, 711, "polished") == "We arrived late in Inverness. The rain was heavy."
 
 
-def test_revert_to_an_earlier_version(qtbot, gui_ws, runs, loopback):
+def test_revert_to_an_earlier_version(qtbot, gui_ws, main_window, runs, loopback):
     replies = iter(["First polish.", "Second polish."])
     loopback.chat_reply = lambda req: next(replies)
-    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
+    panel = open_panel(qtbot, main_window, "polish_sections")
     tick_only(qtbot, panel, [711])
     run_and_wait(qtbot, panel, runs)
     run_and_wait(qtbot, panel, runs)
@@ -199,8 +253,7 @@ def test_revert_to_an_earlier_version(qtbot, gui_ws, runs, loopback):
     show_section(qtbot, panel, 711)
     versions = panel.review.versions
     qtbot.waitUntil(lambda: versions.list.topLevelItemCount() == 2, timeout=TIMEOUT)
-    older = versions.list.topLevelItem(1)
-    versions.list.setCurrentItem(older)
+    click_item(qtbot, versions.list, versions.list.topLevelItem(1))  # the older one
     assert "First polish." in panel.review.after.toPlainText()
     assert versions.revert_button.isEnabled()
     click(qtbot, versions.revert_button)
@@ -209,8 +262,8 @@ def test_revert_to_an_earlier_version(qtbot, gui_ws, runs, loopback):
     assert versions.list.topLevelItemCount() == 2  # the newer one is still there
 
 
-def test_image_run_accept_updates_the_field(qtbot, gui_ws, runs, loopback):
-    panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
+def test_image_run_accept_updates_the_field(qtbot, gui_ws, main_window, runs, loopback):
+    panel = open_panel(qtbot, main_window, "section_illustrations")
     tick_only(qtbot, panel, [711, 712])
     result = run_and_wait(qtbot, panel, runs)
     assert result["status"] == "succeeded"
@@ -233,8 +286,8 @@ def test_image_run_accept_updates_the_field(qtbot, gui_ws, runs, loopback):
     assert field(gui_ws, 713, IMAGE_FIELD) is None
 
 
-def test_image_reject_undo_and_regenerate(qtbot, gui_ws, runs, loopback):
-    panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
+def test_image_reject_undo_and_regenerate(qtbot, gui_ws, main_window, runs, loopback):
+    panel = open_panel(qtbot, main_window, "section_illustrations")
     tick_only(qtbot, panel, [711])
     run_and_wait(qtbot, panel, runs)
     show_section(qtbot, panel, 711)
@@ -267,24 +320,26 @@ def test_image_reject_undo_and_regenerate(qtbot, gui_ws, runs, loopback):
     assert statuses == ["accepted", "candidate"]
 
 
-def test_image_preview_zoom(qtbot, gui_ws, runs, loopback):
+def test_image_preview_zoom(qtbot, main_window, runs, loopback):
     loopback.image_max_side = 256
-    panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
+    panel = open_panel(qtbot, main_window, "section_illustrations")
     tick_only(qtbot, panel, [712])
     run_and_wait(qtbot, panel, runs)
     show_section(qtbot, panel, 712)
     qtbot.waitUntil(panel.preview.has_image, timeout=TIMEOUT)
     fitted = panel.preview.zoom_factor()
     assert panel.preview.fitted
-    qtbot.keyClick(panel.preview, Qt.Key.Key_Plus)
+    click(qtbot, panel.preview.viewport())  # the keys go to the preview once it is clicked
+    assert focused() is panel.preview
+    press(qtbot, "+")
     assert panel.preview.zoom_factor() == pytest.approx(fitted * 1.25)
     assert not panel.preview.fitted
-    qtbot.keyClick(panel.preview, Qt.Key.Key_0)
+    press(qtbot, "0")
     assert panel.preview.fitted and panel.preview.zoom_factor() == pytest.approx(fitted)
 
 
-def test_input_override_is_sent_only_when_typed(qtbot, gui_ws, runs, loopback):
-    panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
+def test_input_override_is_sent_only_when_typed(qtbot, main_window, runs, loopback):
+    panel = open_panel(qtbot, main_window, "section_illustrations")
     tick_only(qtbot, panel, [711])
     run_and_wait(qtbot, panel, runs)
     assert loopback.requests[-1].json["prompt"] == "Inverness at dusk in the rain, river Ness, warm lights"
@@ -296,11 +351,11 @@ def test_input_override_is_sent_only_when_typed(qtbot, gui_ws, runs, loopback):
     assert loopback.requests[-1].json["model"] == "gpt-image-1"
 
 
-def test_cancel_in_the_middle_of_a_run(qtbot, gui_ws, runs, loopback):
+def test_cancel_in_the_middle_of_a_run(qtbot, gui_ws, open_window, loopback):
     loopback.latency = 0.3
-    update_config(gui_ws, 1, lambda c: c["script_config"].setdefault("parameters", {}).update(concurrency=1))
-    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
-    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as finished:
+    window = open_window(concurrency_one)
+    panel = open_panel(qtbot, window, "polish_sections")
+    with qtbot.waitSignal(window.runs.run_finished, timeout=TIMEOUT) as finished:
         click(qtbot, panel.run_button)
         assert not panel.run_button.isEnabled()
         qtbot.waitUntil(lambda: panel.cancel_button.isEnabled() and panel.run_id is not None, timeout=TIMEOUT)
@@ -322,8 +377,8 @@ def test_cancel_in_the_middle_of_a_run(qtbot, gui_ws, runs, loopback):
     assert panel.progress.text() == "1 / 3 sections"
 
 
-def test_run_failed_on_invalid_config(qtbot, gui_ws, runs, loopback):
-    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
+def test_run_failed_on_invalid_config(qtbot, gui_ws, main_window, runs, loopback):
+    panel = open_panel(qtbot, main_window, "polish_sections")
     # The config becomes invalid after the panel loaded it (e.g. edited elsewhere): the run is refused.
     update_config(gui_ws, 1, lambda c: c["script_config"].update(action_id=999))
     messages = []
@@ -337,37 +392,44 @@ def test_run_failed_on_invalid_config(qtbot, gui_ws, runs, loopback):
     assert loopback.count("/v1/chat") == 0
 
 
-def test_invalid_config_shown_at_load(qtbot, gui_ws, runs, loopback):
-    update_config(gui_ws, 2, lambda c: c.update(outputs={"o": {"label": "x", "db_field": "bad name"}}))
-    panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
+def test_invalid_config_shown_at_load(qtbot, gui_ws, open_window, loopback):
+    window = open_window(lambda ws: update_config(
+        ws, 2, lambda c: c.update(outputs={"o": {"label": "x", "db_field": "bad name"}})))
+    panel = open_panel(qtbot, window, "section_illustrations", ready=False)
     assert not panel.config_error_label.isHidden()
     assert "Output o → database field must be a name" in panel.config_error_label.text()
     assert not panel.run_button.isEnabled()
 
 
-def test_reattaches_to_a_run_in_flight(qtbot, gui_ws, runs, loopback):
+def test_reattaches_to_a_run_in_flight(qtbot, gui_ws, open_window, loopback):
+    loopback.latency = 1.0  # three sections one after another: the run outlasts the search and the two clicks
+    window = open_window(concurrency_one)
+    demo_title = window.posts.current_title()
+    panel = open_panel(qtbot, window, "polish_sections")
+    # Another post, made meanwhile (by a colleague, say): the editor searches for it and clicks it.
     other_post = editing.create_post(gui_ws, "Another post")
-    loopback.latency = 0.3
-    update_config(gui_ws, 1, lambda c: c["script_config"].setdefault("parameters", {}).update(concurrency=1))
-    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
     click(qtbot, panel.run_button)
     qtbot.waitUntil(lambda: panel.run_id is not None, timeout=TIMEOUT)
     run_id = panel.run_id
+    search_posts(qtbot, window, "Another post")
     with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
-        panel.show_step(1, other_post)
+        click_post(qtbot, window, "Another post", other_post)
+    assert window.current_panel() is panel and panel.post_id == other_post
     assert panel.run_id is None and not panel.cancel_button.isEnabled()
     assert "no sections" in panel.status_text()
+    search_posts(qtbot, window, demo_title)
     with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
-        panel.show_step(1, 53)
+        choose_post(qtbot, window, demo_title)
+    assert window.current_panel() is panel and panel.post_id == 53
     assert panel.run_id == run_id
     assert not panel.run_button.isEnabled() and panel.cancel_button.isEnabled()
-    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT):
+    with qtbot.waitSignal(window.runs.run_finished, timeout=TIMEOUT):
         click(qtbot, panel.cancel_button)
     qtbot.waitUntil(panel.run_button.isEnabled, timeout=TIMEOUT)
 
 
-def test_custom_script_shows_the_response(qtbot, gui_ws, runs, loopback):
-    panel = open_panel(qtbot, gui_ws, runs, "custom_script", 3)
+def test_custom_script_shows_the_response(qtbot, gui_ws, main_window, runs, loopback):
+    panel = open_panel(qtbot, main_window, "process_data")
     assert panel.options_toggle.isVisible() and not panel.options_box.isVisible()  # folded by default
     click(qtbot, panel.options_toggle)
     assert panel.options_box.isVisible() and panel._input_editors["input1"].isVisible()
@@ -388,7 +450,7 @@ class PluginParams(BaseModel):
     label: str = "x"
 
 
-def test_generic_panel_form_from_schema_and_run(qtbot, gui_ws, runs, loopback):
+def test_generic_panel_form_from_schema_and_run(qtbot, gui_ws, open_window, loopback):
     seen = []
 
     def handler(step_config, post_id, context):
@@ -398,10 +460,8 @@ def test_generic_panel_form_from_schema_and_run(qtbot, gui_ws, runs, loopback):
 
     registry.register_script_type("test_plugin", handler, parameters_model=PluginParams, replace=True)
     try:
-        with gui_ws.db.session() as s:
-            s.add(WorkflowStepEntity(id=40, name="plugin_step", stage="Misc", position=9, config={
-                "inputs": {}, "outputs": {}, "script_config": {"type": "test_plugin", "parameters": {"strength": 4}}}))
-        panel = open_panel(qtbot, gui_ws, runs, "test_plugin", 40)
+        window = open_window(lambda ws: add_step(ws, 40, "plugin_step", "test_plugin", {"strength": 4}))
+        panel = open_panel(qtbot, window, "plugin_step")
         assert isinstance(panel, GenericPanel)
         strength = panel.findChild(QSpinBox, "param_strength")
         assert (strength.minimum(), strength.maximum(), strength.value()) == (1, 10, 4)
@@ -413,14 +473,15 @@ def test_generic_panel_form_from_schema_and_run(qtbot, gui_ws, runs, loopback):
         assert panel.extra_context() == {}  # nothing changed: nothing sent
         click(qtbot, panel.options_toggle)
         type_into(qtbot, strength, "7")
-        style.setFocus()
-        press(qtbot, "Down")  # a closed drop-down steps to the next choice
         click_check_box(qtbot, panel.findChild(QCheckBox, "param_sharpen"))
+        press(qtbot, "Tab")  # from the check box to the drop-down under it
+        assert focused() is style
+        press(qtbot, "Down")  # a closed drop-down steps to the next choice
         type_into(qtbot, panel.json_edit, "not json")
         click(qtbot, panel.run_button)
         assert "not valid JSON" in panel.status_text() and not panel.is_running()
         type_into(qtbot, panel.json_edit, '{"extra": [1, 2]}')
-        run_and_wait(qtbot, panel, runs)
+        run_and_wait(qtbot, panel, window.runs)
         assert seen[-1] == {"strength": 7, "style": "bold", "sharpen": True, "extra": [1, 2]}
         show_section(qtbot, panel, 711)
         qtbot.waitUntil(lambda: '"output": "ok"' in panel.result_view.toPlainText(), timeout=TIMEOUT)
@@ -440,11 +501,11 @@ def test_word_diff_marks_removed_and_added_words():
     assert change_summary("a b c d", "a b c e").endswith("% changed")
 
 
-def test_clicking_run_runs_the_checked_sections(qtbot, gui_ws, runs, loopback):
+def test_clicking_run_runs_the_checked_sections(qtbot, gui_ws, main_window, runs, loopback):
     """The Run button's clicked(bool) must not reach run() as its section list (it did: "Select at least one
     section to run." for every click)."""
     loopback.chat_reply = lambda req: "Clicked."
-    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
+    panel = open_panel(qtbot, main_window, "polish_sections")
     qtbot.waitUntil(panel.run_button.isEnabled, timeout=TIMEOUT)
     with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as finished:
         qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
@@ -452,14 +513,15 @@ def test_clicking_run_runs_the_checked_sections(qtbot, gui_ws, runs, loopback):
     assert field(gui_ws, 711, "polished") == "Clicked."
 
 
-def test_progress_text_fits_its_bar(qtbot, gui_ws, runs, loopback):
+def test_progress_text_fits_its_bar(qtbot, gui_ws, main_window, runs, loopback):
     from PySide6.QtWidgets import QStyle, QStyleOptionProgressBar
 
+    # Sections added meanwhile (the demo post is chosen already): the step's panel reads them when clicked.
     for i in range(117):
         editing.add_section(gui_ws, 53, f"Part {i}")
     loopback.latency = 0.5
-    panel = open_panel(qtbot, gui_ws, runs, "custom_script", 3)
-    panel.resize(1000, 700)  # about what a 1280-pixel window leaves the panel
+    panel = open_panel(qtbot, main_window, "process_data")  # in the window as it opens, 1280 pixels wide
+    assert panel.picker.section_ids()[:3] == [711, 712, 713] and len(panel.picker.section_ids()) == 120
     with qtbot.waitSignal(runs.run_started, timeout=TIMEOUT):
         click(qtbot, panel.run_button)
     bar = panel.progress
@@ -469,17 +531,20 @@ def test_progress_text_fits_its_bar(qtbot, gui_ws, runs, loopback):
     bar.initStyleOption(option)
     label = bar.style().subElementRect(QStyle.SubElement.SE_ProgressBarLabel, option, bar)
     assert label.width() >= widest, (label.width(), widest, bar.width())
-    with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT):
+    # The run's end reloads the window's table, a slice of rows per turn of the event loop: wait for all of them
+    # (a window closed in the middle of that fill meets a deleted table).
+    with qtbot.waitSignals([runs.run_finished, main_window.sections.loaded], order="strict", timeout=TIMEOUT):
         click(qtbot, panel.cancel_button)
+    assert main_window.sections.table.rowCount() == 120
 
 
 def _hang_up(_index, _request):
     raise ConnectionResetError("the loopback provider hangs up")
 
 
-def test_a_failed_section_says_why_in_words_an_editor_knows(qtbot, gui_ws, runs, loopback):
+def test_a_failed_section_says_why_in_words_an_editor_knows(qtbot, main_window, runs, loopback):
     loopback.fail = _hang_up  # requests reports it as "('Connection aborted.', RemoteDisconnected(...))"
-    panel = open_panel(qtbot, gui_ws, runs, "custom_script", 3)
+    panel = open_panel(qtbot, main_window, "process_data")
     tick_only(qtbot, panel, [712])
     with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT):
         click(qtbot, panel.run_button)
