@@ -9,25 +9,19 @@ import threading
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint
 
+from tests.ui.editor_input import activate, choose_menu, click, focused, open_step, press
+from tests.ui.input_helpers import wheel
 from wfdesk.db import content
 from wfdesk.media import thumbnail_cache
 from wfdesk.media.store import store_image
-from wfdesk.ui.panels import create_panel
-from wfdesk.ui.run_controller import RunController
 from wfdesk.ui.thumbnails import THUMB_SIZE, cache_path
 
 TIMEOUT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
 CANDIDATES = 60
 FIELD = "generated_image_url"
-
-
-@pytest.fixture
-def runs(qtbot, gui_ws):
-    controller = RunController(gui_ws)
-    yield controller
-    assert controller.shutdown(5000)
+IMAGE_STEP = "section_illustrations"  # the demo's step 2 (image_generation)
 
 
 def _png(i: int, size: tuple[int, int] = (200, 200), fmt: str = "PNG") -> bytes:
@@ -82,23 +76,54 @@ def on_screen(strip) -> list[int]:
     return [r for r in range(model.rowCount()) if strip.visualRect(model.index(r, 0)).intersects(area)]
 
 
-def open_gallery(qtbot, ws, runs):
-    panel = create_panel("image_generation", ws, runs)
-    qtbot.addWidget(panel)
-    panel.resize(1100, 760)
-    panel.show()
-    with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
-        panel.show_step(2, 53)
+@pytest.fixture
+def start_app(qtbot, gui_ws):
+    """Start the main window again on the same database, as the main_window fixture starts it (new panels, empty
+    memory caches, the demo post chosen); closed before the workspace is."""
+    from wfdesk.ui.main_window import MainWindow
+
+    windows = []
+
+    def start():
+        window = MainWindow(gui_ws)
+        qtbot.addWidget(window)
+        windows.append(window)
+        window.show()
+        qtbot.waitUntil(lambda: window.post_id == 53 and window.sections.table.rowCount() == 3, timeout=TIMEOUT)
+        return window
+
+    yield start
+    for window in windows:
+        if not window._closing_done:  # not quit already: closed as the main_window fixture closes it
+            window.close()
+
+
+def open_gallery(qtbot, window):
+    """Click the image step in the main window; wait until the candidates on screen have their thumbnails."""
+    panel = open_step(qtbot, window, IMAGE_STEP, ready=False)
     qtbot.waitUntil(lambda: panel.strip.count() == CANDIDATES, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: all(panel.strip.has_thumbnail(r) for r in on_screen(panel.strip)), timeout=TIMEOUT)
     qtbot.waitUntil(lambda: panel.strip.loader.pending() == 0, timeout=TIMEOUT)
     return panel
 
 
-def test_thumbnails_load_lazily_and_come_from_the_disk_cache(qtbot, gui_ws, runs, monkeypatch):
+def scroll_to_the_end(strip) -> int:
+    """Spin the mouse wheel over the gallery until its last row is reached: one quick burst of notches, the
+    events arriving before the gallery gets to look at what is on screen (as a fast flick of the wheel does).
+    Returns how many notches it took."""
+    bar = strip.verticalScrollBar()
+    viewport = strip.viewport()
+    for notches in range(1, 500):
+        wheel(viewport, -120, QPoint(viewport.width() // 2, viewport.height() // 2))
+        if bar.value() == bar.maximum():
+            return notches
+    raise AssertionError(f"the wheel did not reach the end: {bar.value()} of {bar.maximum()}")
+
+
+def test_thumbnails_load_lazily_and_come_from_the_disk_cache(qtbot, gui_ws, main_window, start_app, monkeypatch):
     shas = add_candidates(gui_ws, [_png(i) for i in range(CANDIDATES)])
     decodes = Decodes(monkeypatch)
-    panel = open_gallery(qtbot, gui_ws, runs)
+    panel = open_gallery(qtbot, main_window)
     strip = panel.strip
     visible = on_screen(strip)
     assert visible and list(strip.visible_rows()) == visible
@@ -112,22 +137,25 @@ def test_thumbnails_load_lazily_and_come_from_the_disk_cache(qtbot, gui_ws, runs
     assert not cache_path(gui_ws.data_dir, newest_first[-1], THUMB_SIZE).exists()  # the last one: not yet
 
     # Scrolling to the end loads the last screen; what was skipped over in between is never decoded.
-    bar = strip.verticalScrollBar()
-    bar.setValue(bar.maximum())
+    assert scroll_to_the_end(strip) > 1  # the end is more than one notch away: rows were skipped over
     qtbot.waitUntil(lambda: all(strip.has_thumbnail(r) for r in on_screen(strip)), timeout=TIMEOUT)
     qtbot.waitUntil(lambda: strip.loader.pending() == 0, timeout=TIMEOUT)
     assert CANDIDATES - 1 in on_screen(strip)
     assert decodes.originals <= budget + len(on_screen(strip)) + 2 < CANDIDATES
     first_pass = decodes.originals
-    panel.close()
+    activate(qtbot, main_window)
+    choose_menu(qtbot, main_window, "File", "Quit")
+    qtbot.waitUntil(lambda: not main_window.isVisible(), timeout=TIMEOUT)
 
-    # A second open (a new panel, an empty memory cache) reads the thumbnails from disk: no original decoded.
-    again = open_gallery(qtbot, gui_ws, runs)
+    # A second open (the app started again: a new panel, an empty memory cache) reads the thumbnails from disk:
+    # no original decoded.
+    window = start_app()
+    again = open_gallery(qtbot, window)
     assert decodes.originals == first_pass
     assert decodes.cached == again.strip.loader.started >= len(on_screen(again.strip))
 
 
-def test_thumbnails_of_an_unreadable_file_show_an_error_mark(qtbot, gui_ws, runs):
+def test_thumbnails_of_an_unreadable_file_show_an_error_mark(qtbot, gui_ws, main_window):
     shas = add_candidates(gui_ws, [_png(i) for i in range(CANDIDATES)])
     with gui_ws.db.session() as s:
         from sqlalchemy import select
@@ -135,16 +163,16 @@ def test_thumbnails_of_an_unreadable_file_show_an_error_mark(qtbot, gui_ws, runs
         from wfdesk.db.models import ImageAsset
         path = s.scalars(select(ImageAsset.path).where(ImageAsset.sha256 == shas[-1])).one()
     (gui_ws.data_dir / path).write_bytes(b"not an image any more")
-    panel = open_gallery(qtbot, gui_ws, runs)
+    panel = open_gallery(qtbot, main_window)
     newest = panel.strip.item(0)
     assert panel.strip.loader.error(shas[-1])
     assert "cannot" in newest.toolTip().lower() or "identify" in newest.toolTip().lower()
     assert panel.strip.has_thumbnail(1) and panel.strip.loader.pixmap(shas[-2]) is not None
 
 
-def test_preview_decodes_at_the_view_size_and_sharpens_on_zoom(qtbot, gui_ws, runs):
+def test_preview_decodes_at_the_view_size_and_sharpens_on_zoom(qtbot, gui_ws, main_window):
     add_candidates(gui_ws, [_png(i) for i in range(CANDIDATES - 1)] + [_png(7, (2400, 1800), "JPEG")])
-    panel = open_gallery(qtbot, gui_ws, runs)
+    panel = open_gallery(qtbot, main_window)
     preview = panel.preview
     qtbot.waitUntil(preview.has_image, timeout=TIMEOUT)
     assert (preview.source_size().width(), preview.source_size().height()) == (2400, 1800)
@@ -152,8 +180,10 @@ def test_preview_decodes_at_the_view_size_and_sharpens_on_zoom(qtbot, gui_ws, ru
     # Decoded for the view (its size when the decode was asked; the layout may have moved a little since).
     view_side = max(preview.viewport().width(), preview.viewport().height()) * preview.devicePixelRatioF()
     assert fitted_side <= 1.25 * view_side < 2400
-    preview.setFocus()
-    qtbot.keyClick(preview, Qt.Key.Key_1)  # actual pixels: a sharper decode replaces the scaled one in place
+    activate(qtbot, main_window)
+    click(qtbot, preview.viewport())  # the keyboard now goes to the preview
+    assert focused() is preview
+    press(qtbot, "1")  # actual pixels: a sharper decode replaces the scaled one in place
     assert preview.zoom_factor() == pytest.approx(1.0)
     qtbot.waitUntil(lambda: preview.decoded_side() == 2400, timeout=TIMEOUT)
     assert preview.zoom_factor() == pytest.approx(1.0) and not preview.fitted

@@ -16,37 +16,55 @@ from collections import Counter
 
 import pytest
 from conftest import ROOT
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QWidget
 from sqlalchemy import select
 
-from ui.editor_input import click, toggle_section
+from ui.editor_input import (
+    activate,
+    answer_modal,
+    choose_menu,
+    click,
+    click_button,
+    focused,
+    open_step,
+    press,
+    toggle_section,
+    type_text,
+)
+from ui.input_helpers import field
 from wfdesk.db import content, editing
 from wfdesk.db.models import RunUnit
 from wfdesk.runs import ledger
 from wfdesk.settings import ProviderProfile, Settings
-from wfdesk.ui.panels import create_panel
 from wfdesk.ui.panels.run_notice import describe_latest_run
-from wfdesk.ui.run_controller import RunController
 from wfdesk.workspace import open_workspace, set_current
 
 TIMEOUT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
+STEP = "polish_sections"  # the demo's step 1 (llm_action)
+OTHER_STEP = "process_data"  # the demo's step 3 (custom_script): another panel
 
 
-@pytest.fixture
-def runs(qtbot, gui_ws):
-    controller = RunController(gui_ws)
-    yield controller
-    assert controller.shutdown(5000)
+def start_window(qtbot, ws, sections: int = 3):
+    """The main window on ws, started as the main_window fixture starts it (the demo post chosen, its sections
+    loaded). Close it with close_started()."""
+    from wfdesk.ui.main_window import MainWindow
+
+    window = MainWindow(ws)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.post_id == 53 and window.sections.table.rowCount() == sections, timeout=TIMEOUT)
+    return window
 
 
-def open_panel(qtbot, ws, runs, script_type: str = "llm_action", step_id: int = 1):
-    panel = create_panel(script_type, ws, runs)
-    qtbot.addWidget(panel)
-    panel.resize(1100, 760)
-    panel.show()
-    with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
-        panel.show_step(step_id, 53)
-    return panel
+def close_started(window) -> None:
+    if not window._closing_done:  # as the main_window fixture closes it: before its workspace is closed
+        window.close()
+
+
+def open_panel(qtbot, window):
+    """Click the LLM step in the main window's workflow list (the demo post is chosen); returns its panel."""
+    return open_step(qtbot, window, STEP)
 
 
 def add_sections(ws, n: int) -> list[int]:
@@ -98,7 +116,21 @@ def tick_only(qtbot, panel, section_ids) -> None:
         toggle_section(qtbot, panel.picker, TITLES[sid])
 
 
-def test_resume_after_the_app_was_killed(qtbot, gui_ws, runs, loopback):
+@pytest.fixture
+def started(qtbot, gui_ws):
+    """Windows started by a test, closed before the workspace is."""
+    windows = []
+
+    def start(sections: int = 3):
+        windows.append(start_window(qtbot, gui_ws, sections))
+        return windows[-1]
+
+    yield start
+    for window in windows:
+        close_started(window)
+
+
+def test_resume_after_the_app_was_killed(qtbot, gui_ws, loopback, started):
     ids = add_sections(gui_ws, 8)
     kill_run_after(gui_ws, loopback, ids, finished=2)
     done = succeeded(gui_ws)
@@ -107,7 +139,9 @@ def test_resume_after_the_app_was_killed(qtbot, gui_ws, runs, loopback):
     interrupted = ledger.mark_interrupted(gui_ws)  # what the app does at start
     assert len(interrupted) == 1
 
-    panel = open_panel(qtbot, gui_ws, runs)
+    window = started(3 + 8)  # the app starts again after the kill (with the demo's sections and these)
+    runs = window.runs
+    panel = open_panel(qtbot, window)
     left = 8 - len(done)
     assert panel.notice.isVisible() and panel.notice.kind() == "warning"
     assert panel.notice.message_label.text() == (
@@ -133,9 +167,10 @@ def test_resume_after_the_app_was_killed(qtbot, gui_ws, runs, loopback):
         assert all(len(content.versions_of(s, 53, sid, "polished")) == 1 for sid in ids)
 
 
-def test_a_cancelled_run_offers_the_rest_and_dismiss_hides_it(qtbot, gui_ws, runs, loopback):
+def test_a_cancelled_run_offers_the_rest_and_dismiss_hides_it(qtbot, gui_ws, main_window, loopback):
+    runs = main_window.runs
     loopback.latency = 0.5
-    panel = open_panel(qtbot, gui_ws, runs)
+    panel = open_panel(qtbot, main_window)
     with qtbot.waitSignal(runs.run_started, timeout=TIMEOUT):
         click(qtbot, panel.run_button)
     click(qtbot, panel.cancel_button)
@@ -147,8 +182,12 @@ def test_a_cancelled_run_offers_the_rest_and_dismiss_hides_it(qtbot, gui_ws, run
     assert panel.notice.action_button.text() == f"Run the {latest['unfinished']} remaining"
     click(qtbot, panel.notice.dismiss_button)
     assert not panel.notice.isVisible()
+    # Another step, then this one again: the panel reloads the step's data (its latest run included).
+    open_step(qtbot, main_window, OTHER_STEP, ready=False)
+    assert main_window.current_panel() is not panel
     with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
-        panel.refresh()  # what the window does after any change elsewhere
+        assert open_step(qtbot, main_window, STEP) is panel
+    assert panel.data["latest_run"]["run_id"] == latest["run_id"]
     assert not panel.notice.isVisible()  # dismissed for this run, also after a reload
 
 
@@ -186,17 +225,66 @@ def offline_ws(tmp_path, loopback, dead_url):
 
 
 @pytest.fixture
-def offline_runs(qtbot, offline_ws):
-    controller = RunController(offline_ws)
-    yield controller
-    assert controller.shutdown(5000)
+def offline_window(qtbot, offline_ws):
+    """The main window on the offline workspace, as the main_window fixture makes it (demo post chosen). Its status
+    bar checks the provider as the window shows."""
+    window = start_window(qtbot, offline_ws)
+    yield window
+    close_started(window)
 
 
-def test_provider_offline_is_said_plainly_and_failed_sections_run_again(qtbot, offline_ws, offline_runs, loopback,
+def wait_until_seen_offline(qtbot, window) -> None:
+    """The status bar's first check (made as the window shows) has found the provider offline."""
+    qtbot.waitUntil(lambda: window.status.provider.label.text().startswith("Provider: offline"), timeout=TIMEOUT)
+
+
+def retype(qtbot, widget: QWidget, text: str) -> None:
+    """Click into a field, select what it holds (Ctrl+A) and type the new text over it."""
+    click(qtbot, widget)
+    assert focused() is widget, f"the click left the focus on {focused()!r}"
+    press(qtbot, "Ctrl+A")
+    type_text(qtbot, text)
+
+
+def set_provider_address(qtbot, window, address: str) -> None:
+    """File → Settings…, Providers tab, the "default" profile: type the new Base URL over the old one; Save."""
+    failures: list[BaseException] = []
+
+    def fill_in(dialog) -> None:
+        try:
+            activate(qtbot, dialog)  # the keyboard only reaches the active window
+            bar = dialog.tabs.tabBar()
+            titles = [bar.tabText(i) for i in range(bar.count())]
+            click(qtbot, bar, bar.tabRect(titles.index("Providers")).center())
+            qtbot.waitUntil(lambda: dialog.tabs.currentIndex() == titles.index("Providers"), timeout=TIMEOUT)
+            (item,) = dialog.profile_list.findItems("default", Qt.MatchFlag.MatchExactly)
+            click(qtbot, dialog.profile_list.viewport(), dialog.profile_list.visualItemRect(item).center())
+            assert dialog.profile_list.currentItem() is item
+            retype(qtbot, field(dialog.tabs.currentWidget(), "Base URL"), address)
+            click_button(qtbot, dialog, "Save")
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, outside the dialog's event loop
+            failures.append(exc)
+            if QApplication.activeModalWidget() is dialog:
+                qtbot.keyClick(dialog, Qt.Key.Key_Escape)  # leave it as the editor would: Esc
+
+    answer_modal(qtbot, fill_in)
+    choose_menu(qtbot, window, "File", "Settings…")  # returns once the dialog is closed
+    if failures:
+        raise failures[0]
+
+
+def test_provider_offline_is_said_plainly_and_failed_sections_run_again(qtbot, offline_ws, offline_window, loopback,
                                                                         dead_url):
-    panel = open_panel(qtbot, offline_ws, offline_runs)
+    window = offline_window
+    offline_runs = window.runs
+    panel = open_panel(qtbot, window)
+    wait_until_seen_offline(qtbot, window)
+    click(qtbot, panel.run_button)  # the window's check has seen it offline: Run warns first, it does not refuse
+    assert offline_runs.active_count() == 0 and panel.notice.kind() == "warning"
+    assert panel.notice.message_label.text() == f"The provider at {dead_url} looks offline."
+    assert panel.notice.action_button.text() == "Run anyway"
     with qtbot.waitSignal(offline_runs.run_finished, timeout=TIMEOUT) as finished:
-        click(qtbot, panel.run_button)
+        click(qtbot, panel.notice.action_button)
     assert finished.args[1]["status"] == "failed"
     qtbot.waitUntil(lambda: panel.notice.isVisible(), timeout=TIMEOUT)
     assert panel.notice.kind() == "error"
@@ -205,7 +293,7 @@ def test_provider_offline_is_said_plainly_and_failed_sections_run_again(qtbot, o
     assert panel.notice.note_label.text().startswith("Try again later")
     assert panel.notice.action_button.text() == "Run again (3 sections)"
 
-    # The run has seen it offline: the next Run warns first (it does not refuse).
+    # Still offline (the check and now the run have seen it): the next Run warns first (it does not refuse).
     tick_only(qtbot, panel, [711])
     click(qtbot, panel.run_button)
     assert offline_runs.active_count() == 0 and panel.notice.kind() == "warning"
@@ -214,9 +302,13 @@ def test_provider_offline_is_said_plainly_and_failed_sections_run_again(qtbot, o
     click(qtbot, panel.notice.dismiss_button)  # "Not now": back to what the last run left
     assert panel.notice.kind() == "error" and offline_runs.active_count() == 0
 
-    # The provider answers again (here: the editor fixed its address); "Run again" sends only the failed ones.
-    offline_ws.settings = Settings(custom_script_base_url=loopback.root_url, providers={"default": ProviderProfile(
-        name="default", base_url=loopback.base_url, max_retries=0)})
+    # The provider answers again (here: the editor fixed its address in the settings); "Run again" sends only the
+    # failed ones.
+    set_provider_address(qtbot, window, loopback.base_url)
+    assert offline_ws.settings.provider("default").base_url == loopback.base_url
+    activate(qtbot, window)
+    qtbot.waitUntil(lambda: panel.notice.isVisible() and panel.notice.action_button.isEnabled(), timeout=TIMEOUT)
+    assert panel.notice.action_button.text() == "Run again (3 sections)"
     with qtbot.waitSignal(offline_runs.run_finished, timeout=TIMEOUT) as finished:
         click(qtbot, panel.notice.action_button)
     assert finished.args[1]["status"] == "succeeded" and finished.args[1]["run_id"] == finished.args[0]
@@ -225,20 +317,12 @@ def test_provider_offline_is_said_plainly_and_failed_sections_run_again(qtbot, o
     assert loopback.count("/v1/chat/completions") == 3
 
 
-def test_status_bar_offline_warns_before_run_and_run_anyway_starts(qtbot, offline_ws, offline_runs, dead_url):
-    from wfdesk.ui.status_bar import AppStatusBar
-
-    window = QMainWindow()
-    qtbot.addWidget(window)
-    bar = AppStatusBar(offline_ws, providers=offline_runs.providers)  # as the main window shares them
-    window.setStatusBar(bar)
-    panel = create_panel("llm_action", offline_ws, offline_runs)
-    window.setCentralWidget(panel)
-    window.resize(1100, 760)
-    window.show()
-    with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
-        panel.show_step(1, 53)
-    bar.start()
+def test_status_bar_offline_warns_before_run_and_run_anyway_starts(qtbot, offline_ws, offline_window, dead_url):
+    window = offline_window
+    offline_runs = window.runs
+    bar = window.status
+    assert bar.providers is offline_runs.providers  # the window shares them
+    panel = open_panel(qtbot, window)
     qtbot.waitUntil(lambda: bar.provider.label.text().startswith("Provider: offline"), timeout=TIMEOUT)
     assert bar.provider_offline_reason().startswith(f"cannot reach {dead_url}")  # what the panel asks
 

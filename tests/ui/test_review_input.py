@@ -6,14 +6,12 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication
 
 from wfdesk.db import content
 from wfdesk.scripts.registry import execute_step_script
-from wfdesk.ui.panels import create_panel
 from wfdesk.ui.panels.image_generation import ImageGenerationPanel
-from wfdesk.ui.run_controller import RunController
 
+from .editor_input import activate, open_step
 from .gui_input import TIMEOUT, button, click, click_button, click_row, click_tree_item, focused, press, visible_buttons
 
 IMAGE_FIELD = "generated_image_url"
@@ -22,22 +20,13 @@ SHIFT = Qt.KeyboardModifier.ShiftModifier
 CTRL = Qt.KeyboardModifier.ControlModifier
 
 
-@pytest.fixture
-def runs(qtbot, gui_ws):
-    controller = RunController(gui_ws)
-    yield controller
-    assert controller.shutdown(5000)
+TEXT_STEP, IMAGE_STEP = "polish_sections", "section_illustrations"  # the demo's steps 1 and 2
 
 
-def open_panel(qtbot, ws, runs, script_type: str, step_id: int):
-    panel = create_panel(script_type, ws, runs)
-    qtbot.addWidget(panel)
-    panel.resize(1100, 760)
-    panel.show()
-    with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
-        panel.show_step(step_id, 53)
-    panel.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is panel, timeout=TIMEOUT)
+def open_panel(qtbot, window, step_name: str):
+    """Click the step in the main window's workflow list (the demo post is chosen); the window has the keyboard."""
+    panel = open_step(qtbot, window, step_name)
+    activate(qtbot, window)
     return panel
 
 
@@ -66,10 +55,11 @@ def only_section(qtbot, panel, title: str) -> None:
 
 # --- the text panel ---------------------------------------------------------------------------------------------
 
-def test_after_a_rerun_the_text_panel_shows_the_newest_version(qtbot, gui_ws, runs, loopback):
+def test_after_a_rerun_the_text_panel_shows_the_newest_version(qtbot, gui_ws, main_window, loopback):
+    runs = main_window.runs
     replies = iter(["First polish.", "Second polish.", "Third polish."])
     loopback.chat_reply = lambda req: next(replies)
-    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
+    panel = open_panel(qtbot, main_window, TEXT_STEP)
     only_section(qtbot, panel, "Arriving in Inverness")
     run_by_clicking(qtbot, panel, runs)
     run_by_clicking(qtbot, panel, runs)
@@ -85,10 +75,11 @@ def test_after_a_rerun_the_text_panel_shows_the_newest_version(qtbot, gui_ws, ru
     assert "current version" in panel.review.after_caption.text()
 
 
-def test_revert_message_names_the_field_label_and_the_section_title(qtbot, gui_ws, runs, loopback):
+def test_revert_message_names_the_field_label_and_the_section_title(qtbot, gui_ws, main_window, loopback):
+    runs = main_window.runs
     replies = iter(["First polish.", "Second polish."])
     loopback.chat_reply = lambda req: next(replies)
-    panel = open_panel(qtbot, gui_ws, runs, "llm_action", 1)
+    panel = open_panel(qtbot, main_window, TEXT_STEP)
     only_section(qtbot, panel, "Arriving in Inverness")
     run_by_clicking(qtbot, panel, runs)
     run_by_clicking(qtbot, panel, runs)
@@ -121,8 +112,8 @@ def candidates(gui_ws, loopback):
     return gui_ws
 
 
-def image_panel(qtbot, ws, runs) -> ImageGenerationPanel:
-    panel = open_panel(qtbot, ws, runs, "image_generation", 2)
+def image_panel(qtbot, window) -> ImageGenerationPanel:
+    panel = open_panel(qtbot, window, IMAGE_STEP)
     click_tree_item(qtbot, panel.picker.tree, "Arriving in Inverness")
     qtbot.waitUntil(lambda: panel.strip.count() == 2, timeout=TIMEOUT)
     click_row(qtbot, panel.strip, 0)  # the newest candidate; the focus is now in the gallery
@@ -134,9 +125,9 @@ def selected_row(panel) -> int:
     return panel.strip.currentIndex().row()
 
 
-def test_reject_offers_one_way_back_and_it_restores_the_accepted_image(qtbot, candidates, runs):
+def test_reject_offers_one_way_back_and_it_restores_the_accepted_image(qtbot, candidates, main_window):
     ws = candidates
-    panel = image_panel(qtbot, ws, runs)
+    panel = image_panel(qtbot, main_window)
     first = panel.strip.selected()
     with qtbot.waitSignal(panel.status_message, timeout=TIMEOUT) as message:
         click_button(qtbot, panel, "Accept")
@@ -158,9 +149,9 @@ def test_reject_offers_one_way_back_and_it_restores_the_accepted_image(qtbot, ca
     assert "Undo" not in visible_buttons(panel)
 
 
-def test_restoring_a_rejected_candidate_keeps_the_accepted_image(qtbot, candidates, runs):
+def test_restoring_a_rejected_candidate_keeps_the_accepted_image(qtbot, candidates, main_window):
     ws = candidates
-    panel = image_panel(qtbot, ws, runs)
+    panel = image_panel(qtbot, main_window)
     click_row(qtbot, panel.strip, 1)
     older = panel.strip.selected()
     click_button(qtbot, panel, "Accept")
@@ -178,10 +169,10 @@ def test_restoring_a_rejected_candidate_keeps_the_accepted_image(qtbot, candidat
 
 # --- the image panel: keys ------------------------------------------------------------------------------------
 
-def test_review_keys_are_listed_shown_in_tooltips_and_scoped_to_the_review_area(qtbot, gui_ws, runs):
+def test_review_keys_are_listed_shown_in_tooltips_and_scoped_to_the_review_area(qtbot, gui_ws, main_window):
     keys = dict(ImageGenerationPanel.SHORTCUTS)
     assert len(keys) == len(ImageGenerationPanel.SHORTCUTS) >= 7
-    panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
+    panel = open_panel(qtbot, main_window, IMAGE_STEP)
     review = panel.review_area
     mine = [s for s in panel.findChildren(QShortcut) if s.parent() is review]
     assert {s.key().toString() for s in mine} >= {QKeySequence(k).toString() for k in
@@ -197,9 +188,9 @@ def button_tooltip(panel, text: str) -> str:
     return found[0].toolTip()
 
 
-def test_accept_reject_and_browse_candidates_by_keyboard(qtbot, candidates, runs):
+def test_accept_reject_and_browse_candidates_by_keyboard(qtbot, candidates, main_window):
     ws = candidates
-    panel = image_panel(qtbot, ws, runs)
+    panel = image_panel(qtbot, main_window)
     assert selected_row(panel) == 0
     press(qtbot, K.Key_Right)
     assert selected_row(panel) == 1
@@ -225,8 +216,9 @@ def test_accept_reject_and_browse_candidates_by_keyboard(qtbot, candidates, runs
     assert selected_row(panel) == 1
 
 
-def test_next_and_previous_section_and_regenerate_by_keyboard(qtbot, candidates, runs, loopback):
-    panel = image_panel(qtbot, candidates, runs)
+def test_next_and_previous_section_and_regenerate_by_keyboard(qtbot, candidates, main_window, loopback):
+    runs = main_window.runs
+    panel = image_panel(qtbot, main_window)
     press(qtbot, K.Key_PageDown)
     qtbot.waitUntil(lambda: panel.picker.current_id() == 712 and panel.strip.count() == 1, timeout=TIMEOUT)
     assert "Glen Affric" in panel.heading.text()
@@ -243,9 +235,9 @@ def test_next_and_previous_section_and_regenerate_by_keyboard(qtbot, candidates,
     assert selected_row(panel) == 0  # the new candidate is the one shown
 
 
-def test_review_keys_do_nothing_outside_the_review_area(qtbot, candidates, runs):
+def test_review_keys_do_nothing_outside_the_review_area(qtbot, candidates, main_window):
     ws = candidates
-    panel = image_panel(qtbot, ws, runs)
+    panel = image_panel(qtbot, main_window)
     click_tree_item(qtbot, panel.picker.tree, "Arriving in Inverness")
     assert panel.picker.tree.isAncestorOf(focused()) or focused() is panel.picker.tree
     press(qtbot, K.Key_A)
@@ -257,18 +249,13 @@ def test_review_keys_do_nothing_outside_the_review_area(qtbot, candidates, runs)
 
 def test_review_keys_are_not_ambiguous_in_the_main_window(qtbot, candidates, main_window):
     window = main_window
-    qtbot.waitUntil(lambda: window.steps.item_for(2) is not None, timeout=TIMEOUT)
-    item = window.steps.item_for(2)
-    window.steps.scrollToItem(item)
-    click(qtbot, window.steps.viewport(), window.steps.visualItemRect(item).center())
-    qtbot.waitUntil(lambda: isinstance(window.current_panel(), ImageGenerationPanel), timeout=TIMEOUT)
-    panel = window.current_panel()
+    panel = open_step(qtbot, window, IMAGE_STEP)
+    assert isinstance(panel, ImageGenerationPanel)
     qtbot.waitUntil(lambda: panel.picker.current_id() is not None and panel.strip.count() > 0, timeout=TIMEOUT)
     if panel.picker.current_id() != 711:
         click_tree_item(qtbot, panel.picker.tree, "Arriving in Inverness")
         qtbot.waitUntil(lambda: panel.strip.count() == 2, timeout=TIMEOUT)
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=TIMEOUT)
+    activate(qtbot, window)
     click_row(qtbot, panel.strip, 0)
 
     ambiguous: list[str] = []
@@ -297,9 +284,9 @@ def test_review_keys_are_not_ambiguous_in_the_main_window(qtbot, candidates, mai
     assert ambiguous == []
 
 
-def test_panel_header_and_options_name_fields_by_their_labels(qtbot, gui_ws, runs):
+def test_panel_header_and_options_name_fields_by_their_labels(qtbot, gui_ws, main_window):
     stored = ("image_prompts", "generated_image_url")
-    panel = open_panel(qtbot, gui_ws, runs, "image_generation", 2)
+    panel = open_panel(qtbot, main_window, IMAGE_STEP)
     click(qtbot, button(panel, "Run options"))
     editor = panel.options_box.findChildren(type(panel._input_editors["input1"]))[0]
     assert editor.isVisible()
@@ -311,7 +298,7 @@ def test_panel_header_and_options_name_fields_by_their_labels(qtbot, gui_ws, run
         assert not any(name in text for name in stored), text
 
 
-def test_a_missing_image_file_is_described_in_plain_words(qtbot, candidates, runs):
+def test_a_missing_image_file_is_described_in_plain_words(qtbot, candidates, main_window):
     ws = candidates
     with ws.db.session() as s:
         from wfdesk.db.models import ContentVersion, ImageAsset
@@ -323,7 +310,7 @@ def test_a_missing_image_file_is_described_in_plain_words(qtbot, candidates, run
     for cached in cache_path(ws.data_dir, "0" * 64, 160).parent.parent.rglob("*"):
         if cached.is_file():
             cached.unlink()  # no thumbnail cached from before either
-    panel = image_panel(qtbot, ws, runs)
+    panel = image_panel(qtbot, main_window)
     qtbot.waitUntil(lambda: panel.strip.has_thumbnail(0), timeout=TIMEOUT)
     qtbot.waitUntil(lambda: "Cannot show" in panel.preview.items()[0].text() if panel.preview.items() else False,
                     timeout=TIMEOUT)
