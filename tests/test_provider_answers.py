@@ -143,6 +143,37 @@ def test_an_unknown_server_refusing_a_parameter_is_adapted_once_and_remembered(d
     assert adaptations_for(demo).learned("default", "flux-schnell")["left_out"] == ["response_format"]
 
 
+def test_what_was_learned_is_remembered_by_the_next_process(demo, loopback, db_url):
+    """Every run goes to its own process (and every CLI call is one): a refusal learned in one must not be paid for
+    again in the next. A second workspace on the same data folder stands for that next process."""
+    from wfdesk.workspace import open_workspace, set_current
+
+    refusal = (400, {}, b'{"error": {"message": "Unknown parameter: \'response_format\'.", "type": '
+                        b'"invalid_request_error", "param": "response_format", "code": "unknown_parameter"}}')
+    loopback.fail = lambda i, req: refusal if "response_format" in (req.json or {}) else None
+    assert execute_step_script(2, 53, {"section_ids": [711], "parameters": {"model": "flux-schnell"}}
+                               )["results"][0]["status"] == "success"
+    assert ["response_format" in r for r in _images(loopback)] == [True, False]
+
+    later = open_workspace(database_url=db_url, data_dir=demo.data_dir, settings=demo.settings)
+    try:
+        set_current(later)
+        assert adaptations_for(later).learned("default", "flux-schnell")["left_out"] == ["response_format"]
+        assert execute_step_script(2, 53, {"section_ids": [712], "parameters": {"model": "flux-schnell"}}
+                                   )["results"][0]["status"] == "success"
+        assert ["response_format" in r for r in _images(loopback)] == [True, False, False]  # right at once
+    finally:
+        set_current(demo)
+        later.close()
+
+
+def test_a_damaged_memory_of_refusals_is_started_afresh(demo, loopback):
+    (demo.data_dir / "provider-adaptations.json").write_text("{not json", encoding="utf-8")
+    assert adaptations_for(demo).learned("default", "flux-schnell") == {}
+    assert execute_step_script(2, 53, {"section_ids": [711], "parameters": {"model": "flux-schnell"}}
+                               )["results"][0]["status"] == "success"
+
+
 def test_a_refused_value_the_editor_chose_is_not_dropped_silently(demo, loopback):
     loopback.fail = lambda i, req: (400, {}, b'{"error": {"message": "Invalid value: \'hd\'. Supported values are: '
                                              b'\'low\', \'medium\', \'high\', and \'auto\'.", "type": '

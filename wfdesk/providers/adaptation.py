@@ -2,15 +2,24 @@
 
 A server that answers 400/422 "unknown parameter 'x'" gets one retry without x (or with the name it suggests:
 "Use 'max_completion_tokens' instead"); so an OpenAI-compatible server nobody has seen before works without a code
-change. Qt-free, thread-safe: every worker of every run shares one memory per workspace.
+change. Qt-free, thread-safe: every worker of every run shares one memory per workspace, and what is learned is kept
+in the data folder (provider-adaptations.json), so the next run's process (or CLI call) asks right at once.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import re
+import tempfile
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
+FILE_NAME = "provider-adaptations.json"
 
 # Never dropped: without them the request means something else (or nothing).
 PROTECTED = frozenset({"model", "messages", "prompt", "n", "stream"})
@@ -92,14 +101,19 @@ class _Learned:
 
 
 class Adaptations:
-    """provider + model -> parameters to leave out (or rename). Lives as long as the workspace's process."""
+    """provider + model -> parameters to leave out (or rename); kept in `path` when one is given."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._learned: dict[tuple[str, str], _Learned] = {}
+        self.path = path
+        if path is not None:
+            self._merge(_read(path))
 
     def learn(self, provider: str, model: str, refusal: Refusal) -> None:
         with self._lock:
+            if self.path is not None:
+                self._merge(_read(self.path))  # what other processes learned meanwhile is kept too
             learned = self._learned.setdefault((provider, model), _Learned())
             target = refusal.replacement
             if target and target not in learned.dropped and target not in learned.renamed:
@@ -107,6 +121,17 @@ class Adaptations:
             else:
                 learned.dropped.add(refusal.param)
                 learned.renamed.pop(refusal.param, None)
+            if self.path is not None:
+                _write(self.path, [{"provider": p, "model": m, "left_out": sorted(v.dropped), "renamed": v.renamed}
+                                   for (p, m), v in sorted(self._learned.items())])
+
+    def _merge(self, entries: list[dict[str, Any]]) -> None:
+        for entry in entries:
+            learned = self._learned.setdefault((entry["provider"], entry["model"]), _Learned())
+            learned.dropped |= set(entry["left_out"])
+            for param, target in entry["renamed"].items():
+                if param not in learned.dropped:
+                    learned.renamed.setdefault(param, target)
 
     def shape(self, provider: str, model: str, request: dict[str, Any]) -> dict[str, Any]:
         """A copy of the request without what this provider + model refused before."""
@@ -133,3 +158,29 @@ class Adaptations:
             if learned is None:
                 return {}
             return {"left_out": sorted(learned.dropped), "renamed": dict(learned.renamed)}
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    """The kept adaptations; a missing or damaged file is an empty memory (it only costs one refusal to relearn)."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        return [{"provider": str(e["provider"]), "model": str(e["model"]),
+                 "left_out": [str(p) for p in e.get("left_out", [])],
+                 "renamed": {str(k): str(v) for k, v in dict(e.get("renamed", {})).items()}} for e in entries]
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        log.warning("ignoring %s, which cannot be read: %s", path.name, exc)
+        return []
+
+
+def _write(path: Path, entries: list[dict[str, Any]]) -> None:
+    """Whole or not at all (a temporary file renamed over it): a crash never leaves half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".adaptations-", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(entries, f, indent=1)
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only data folder: remembered for this process only
+        log.warning("cannot keep what %s learned: %s", path.name, exc)

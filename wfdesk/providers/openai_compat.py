@@ -7,9 +7,11 @@ import logging
 import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from wfdesk.errors import UnitError
+from wfdesk.providers.adaptation import FILE_NAME as ADAPTATIONS_FILE
 from wfdesk.providers.adaptation import Adaptations, refused_parameter
 from wfdesk.providers.local_servers import adapt
 from wfdesk.providers.resilience import (
@@ -88,7 +90,7 @@ def gate_for(ws: Workspace, profile: ProviderProfile) -> ProviderGate:
 
 
 def adaptations_for(ws: Workspace) -> Adaptations:
-    return ws.cached(("adaptations",), Adaptations)
+    return ws.cached(("adaptations",), lambda: Adaptations(Path(ws.data_dir) / ADAPTATIONS_FILE))
 
 
 def call(ws: Workspace, profile: ProviderProfile, fn: Callable[[openai.OpenAI], T], cancel: CancelToken, *,
