@@ -503,6 +503,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             raise _AbortError  # the connection closes mid-body
+        if owner.header_drip:
+            self._started = True
+            head = (f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                    f"X-Padding: {'p' * 2000}\r\n\r\n").encode()
+            for i in range(len(head)):  # the headers themselves never quite end
+                if not owner._sleep(owner.header_drip):
+                    raise _AbortError
+                self.wfile.write(head[i : i + 1])
+                self.wfile.flush()
+            self.wfile.write(body)
+            return
         if not owner.drip:
             self._send(status, {}, body)
             return
@@ -674,6 +685,7 @@ class LoopbackServer:
     a1111_delay: float  # seconds the A1111 stand-in "renders" before answering (cut short by an interrupt)
     drop_answers: int  # the next N chat/image answers lose their connection half-way (streams after 3 chunks)
     drip: float  # seconds between the bytes of chat/image JSON answers (a server that never quite stops)
+    header_drip: float  # seconds between the bytes of the answer's status line and headers (2 KB of them)
     send_usage: bool  # False: no usage in chat answers (as many local servers)
     omit_finish_reason: bool  # True: chat answers (and streams) end without any finish_reason
     images_endpoint: bool  # False: /v1/images/generations answers 404 (a chat-only server)
@@ -705,6 +717,7 @@ class LoopbackServer:
         self.a1111_interrupt = threading.Event()
         self.drop_answers = 0
         self.drip = 0.0
+        self.header_drip = 0.0
         self.send_usage = True
         self.omit_finish_reason = False
         self.images_endpoint = True

@@ -380,6 +380,18 @@ def test_a_dripping_server_cannot_hold_a_section(demo, loopback):
     assert len(_chats(loopback)) == 1
 
 
+def test_a_server_dripping_its_headers_cannot_hold_a_section(demo, loopback):
+    """The deadline covers the whole exchange, headers included: a read timeout alone bounds only the gap between two
+    bytes, and 2 KB of headers at a byte every 0.2 s would hold the section for over six minutes."""
+    demo.settings.providers["default"] = ProviderProfile(name="default", base_url=loopback.base_url,
+                                                         max_retries=0, request_deadline=1.5)
+    loopback.header_drip = 0.2
+    started = time.monotonic()
+    entry = _run_polish({})["results"][0]
+    assert time.monotonic() - started < 60  # a generous bound; without the deadline it is over 400 s
+    assert entry["status"] == "error" and "took longer than 1.5 s" in entry["error"], entry
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_huge_text_answer_is_refused(demo, loopback, stream):
     loopback.chat_reply = lambda body: "x" * (2 * 1024 * 1024)

@@ -2,8 +2,9 @@
 
 A read timeout only bounds the gap between two bytes, so a server dripping one byte every two seconds would hold a
 section forever, and the SDK would buffer a 100 MB answer whole. The HTTP transport below counts bytes and time as
-they arrive and stops the transfer as soon as a cap is passed. The caps of the request in flight come from a
-context variable set around each call (the SDK offers no per-request hook for this).
+they arrive and stops the transfer as soon as a cap is passed; its sockets never wait past the request's deadline,
+headers included. The caps of the request in flight come from a context variable set around each call (the SDK
+offers no per-request hook for this).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+import httpcore2
 import httpx2
+from httpcore2 import NetworkBackend, NetworkStream
 
 MB = 1024 * 1024
+TIMER_SLACK = 0.05  # a socket timeout may wake a hair before the deadline it was cut to
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,51 @@ class AnswerLimits:
 
 
 _current: ContextVar[AnswerLimits | None] = ContextVar("wfdesk_answer_limits", default=None)
+_deadline: ContextVar[float | None] = ContextVar("wfdesk_answer_deadline", default=None)  # time.monotonic()
+
+
+class _DeadlineStream(NetworkStream):
+    """A socket that never waits past the deadline of the request reading from it (the same thread: the transport
+    is synchronous), however slowly the bytes come."""
+
+    def __init__(self, inner: NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        deadline = _deadline.get()
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise httpcore2.ReadTimeout("past the answer's deadline")
+            timeout = left if timeout is None else min(timeout, left)
+        return self._inner.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname: str | None = None,
+                  timeout: float | None = None) -> NetworkStream:
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str):
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(NetworkBackend):
+    def __init__(self, inner: NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None) -> NetworkStream:
+        return _DeadlineStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None) -> NetworkStream:
+        return _DeadlineStream(self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
 
 
 class AnswerTooLarge(httpx2.ReadError):
@@ -67,7 +116,7 @@ class _CappedStream(httpx2.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         received = 0
-        for raw in self._inner:
+        for raw in self._under_deadline():
             if time.monotonic() > self._deadline:
                 raise AnswerTooSlow(self._limits)
             for chunk in self._decoded(raw):
@@ -80,6 +129,23 @@ class _CappedStream(httpx2.SyncByteStream):
             if received > self._limits.max_bytes:
                 raise AnswerTooLarge(self._limits)
             yield tail
+
+    def _under_deadline(self) -> Iterator[bytes]:
+        """The inner chunks, each read with the deadline in force (the caller's context, only while reading)."""
+        chunks = iter(self._inner)
+        while True:
+            token = _deadline.set(self._deadline)
+            try:
+                raw = next(chunks)
+            except StopIteration:
+                return
+            except httpx2.ReadTimeout as exc:
+                if time.monotonic() >= self._deadline - TIMER_SLACK:
+                    raise AnswerTooSlow(self._limits) from exc
+                raise
+            finally:
+                _deadline.reset(token)
+            yield raw
 
     def _decoded(self, raw: bytes) -> Iterator[bytes]:
         if self._decoder is None:
@@ -100,15 +166,27 @@ class _CappedStream(httpx2.SyncByteStream):
 class CappedTransport(httpx2.HTTPTransport):
     """httpx2's own transport; answers go through the caps of the calling context, if any."""
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        # httpx2's transport does not take a network backend, its httpcore2 pool does: set before any connection.
+        self._pool._network_backend = _DeadlineBackend(self._pool._network_backend)
+
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         limits = _current.get()
         started = time.monotonic()
-        if limits is not None:
-            request.headers["Accept-Encoding"] = ACCEPT_ENCODING  # only what the caps below can count decoded
-        response = super().handle_request(request)
         if limits is None:
-            return response
+            return super().handle_request(request)
+        request.headers["Accept-Encoding"] = ACCEPT_ENCODING  # only what the caps below can count decoded
         deadline = started + limits.seconds
+        token = _deadline.set(deadline)
+        try:
+            response = super().handle_request(request)
+        except httpx2.ReadTimeout as exc:
+            if time.monotonic() >= deadline - TIMER_SLACK:
+                raise AnswerTooSlow(limits) from exc
+            raise
+        finally:
+            _deadline.reset(token)
         if time.monotonic() > deadline:
             response.close()
             raise AnswerTooSlow(limits)
