@@ -102,6 +102,30 @@ def test_a_429_with_only_ratelimit_reset_headers_waits_as_told(retrying, loopbac
     assert second - first >= 1.45  # never earlier than the provider said
 
 
+def _wait_only_in_words(wait: str) -> tuple[int, dict[str, str], bytes]:
+    """A 429 whose only wait is in its message (a proxy that drops the rate-limit headers, Azure's wording)."""
+    status, _headers, body = rate_limited_by_headers(wait)
+    return status, {}, body
+
+
+def test_a_429_whose_wait_is_only_in_its_words_waits_as_told(retrying, loopback):
+    loopback.fail = lambda i, req: _wait_only_in_words("1.5s") if i == 1 else None
+    entry = _run_polish({})
+    assert entry["status"] == "success", entry
+    first, second = [r.time for r in _chats(loopback)]
+    assert second - first >= 1.45  # never earlier than the provider said
+
+
+def test_a_429_whose_words_name_a_wait_beyond_the_longest_backs_off(retrying, loopback):
+    """Worded like x-ratelimit-reset (the same hint): past the longest wait it is not waited for, and the section
+    is not failed for it either."""
+    loopback.fail = lambda i, req: _wait_only_in_words("20m0s") if i == 1 else None
+    started = time.monotonic()
+    entry = _run_polish({})
+    assert entry["status"] == "success", entry
+    assert time.monotonic() - started < 30
+
+
 @pytest.mark.parametrize("retry_after", ["Wed, 21 Oct 2015 07:28:00 GMT", "0", None])
 def test_a_429_asking_for_no_wait_is_not_hammered(retrying, loopback, retry_after):
     """A Retry-After in the past (or 0, or none) must not turn into an instant retry loop: the waits grow."""

@@ -193,8 +193,9 @@ def _duration(value: str) -> float | None:
 
 
 def ratelimit_reset_seconds(exc: Exception) -> float | None:
-    """When OpenAI's x-ratelimit-reset-* headers say the exhausted limit (requests or tokens) is whole again.
-    A hint, not a demand: it may be far longer than the wait before one more request is allowed."""
+    """When OpenAI's x-ratelimit-reset-* headers (or, without them, the message's "try again in 20s") say the
+    exhausted limit is whole again. A hint, not a demand: it may be far longer than the wait before one more request
+    is allowed."""
     response = getattr(exc, "response", None)
     if response is None:
         return None
@@ -206,7 +207,25 @@ def ratelimit_reset_seconds(exc: Exception) -> float | None:
             resets[kind] = wait
     exhausted = [w for kind, w in resets.items() if headers.get(f"x-ratelimit-remaining-{kind}") == "0"]
     waits = exhausted or list(resets.values())
-    return max(waits) if waits else None
+    if not waits:  # a proxy that drops these headers: the same hint is in the message's words
+        return worded_wait_seconds(str(getattr(exc, "message", "") or ""))
+    return max(waits)
+
+
+# The wait in a refusal's words, when no header carries it: OpenAI's "Please try again in 20s" / "in 6m0s" / "in
+# 120ms", Azure's "Please retry after 20 seconds".
+_WORDED_WAIT = re.compile(r"(?:try again|retry) (?:in|after) (\d+(?:\.\d+)?) ?(seconds?|secs?|milliseconds?)\b"
+                          r"|try again in ((?:\d+(?:\.\d+)?(?:h|ms|m|s))+)\b", re.IGNORECASE)
+
+
+def worded_wait_seconds(message: str) -> float | None:
+    match = _WORDED_WAIT.search(message or "")
+    if match is None:
+        return None
+    if match.group(3):
+        return _duration(match.group(3))
+    amount = float(match.group(1))
+    return amount / 1000 if match.group(2).lower().startswith("milli") else amount
 
 
 def retry_after_seconds(exc: Exception) -> float | None:
