@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractScrollArea,
     QApplication,
+    QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QMenu,
     QTreeWidget,
@@ -90,14 +92,16 @@ def tree_item(tree: QTreeWidget, text: str, column: int = 0) -> QTreeWidgetItem:
     return items[0]
 
 
-def click_item(qtbot, tree: QTreeWidget, item: QTreeWidgetItem, column: int = 0) -> None:
-    """A click on a row of a list, as the editor clicks it (scrolled into view with the wheel first)."""
-    header = tree.header()
-    x = min(40, header.sectionSize(column) // 2)
+def click_item(qtbot, tree: QTreeWidget | QListWidget, item: QTreeWidgetItem | QListWidgetItem,
+               column: int = 0) -> None:
+    """A click on a row of a tree or list, as the editor clicks it (scrolled into view with the wheel first)."""
+    header = tree.header() if isinstance(tree, QTreeWidget) else None
+    x = min(40, header.sectionSize(column) // 2) if header is not None else 20
 
     def cell() -> QRect:
         row = tree.visualItemRect(item)
-        return QRect(header.sectionViewportPosition(column) + x, row.top(), 1, row.height()) if row.isValid() else row
+        left = header.sectionViewportPosition(column) if header is not None else row.left()
+        return QRect(left + x, row.top(), 1, row.height()) if row.isValid() else row
 
     rect = wheel_into_view(tree, cell)
     click(qtbot, tree.viewport(), QPoint(rect.left(), rect.center().y()))

@@ -337,10 +337,17 @@ class SettingsDialog(FitsScreen, QDialog):
         self.p_concurrency.setRange(*map(int, _bounds("concurrency")))
         self.p_retries = QSpinBox()
         self.p_retries.setRange(*map(int, _bounds("max_retries")))
+        self.p_max_wait = self._double(*_bounds("max_wait"), "s")
+        self.p_max_wait.setToolTip("A provider that asks to wait longer than this before trying again (Retry-After) "
+                                   "fails the section instead of being asked again too early.")
+        self.p_deadline = self._double(*_bounds("request_deadline"), "s")
+        self.p_deadline.setToolTip("One request, its whole answer included, is stopped after this long, however "
+                                   "slowly the server keeps sending.")
         self.p_problem = ProblemLabel()
         for widget in (self.p_base_url, self.p_key_env):
             widget.textEdited.connect(self._profile_edited)
-        for spin in (self.p_connect, self.p_read, self.p_concurrency, self.p_retries):
+        for spin in (self.p_connect, self.p_read, self.p_concurrency, self.p_retries, self.p_max_wait,
+                     self.p_deadline):
             spin.valueChanged.connect(self._profile_edited)
         form.addRow("Name:", self.p_name)
         form.addRow("Kind:", self.p_kind)
@@ -364,6 +371,10 @@ class SettingsDialog(FitsScreen, QDialog):
         numbers.addWidget(self.p_retries)
         numbers.addStretch(1)
         form.addRow("Concurrency:", numbers)
+        form.addRow("Longest wait:", self.p_max_wait)
+        form.addRow("Answer deadline:", self.p_deadline)
+        form.addRow("", hint_label("A provider asking to wait longer than the longest wait fails the section; an "
+                                   "answer still arriving at the deadline is stopped."))
         test = QPushButton("Test connection")
         test.setObjectName("test_provider")
         test.clicked.connect(self.test_provider_connection)
@@ -413,6 +424,8 @@ class SettingsDialog(FitsScreen, QDialog):
             self.p_read.setValue(p["read_timeout"])
             self.p_concurrency.setValue(p["concurrency"])
             self.p_retries.setValue(p["max_retries"])
+            self.p_max_wait.setValue(p["max_wait"])
+            self.p_deadline.setValue(p["request_deadline"])
             self.p_key.setText(self._keys.get(name, ""))
             self.provider_result.clear()
             self.p_problem.set_problem(None)
@@ -456,7 +469,8 @@ class SettingsDialog(FitsScreen, QDialog):
         self._profiles[name].update(base_url=self.p_base_url.text().strip() or None,
                                     api_key_env=self.p_key_env.text().strip() or "OPENAI_API_KEY",
                                     connect_timeout=self.p_connect.value(), read_timeout=self.p_read.value(),
-                                    concurrency=self.p_concurrency.value(), max_retries=self.p_retries.value())
+                                    concurrency=self.p_concurrency.value(), max_retries=self.p_retries.value(),
+                                    max_wait=self.p_max_wait.value(), request_deadline=self.p_deadline.value())
 
     def _rename_current(self) -> None:
         old, new = self._current, self.p_name.text().strip()
