@@ -371,8 +371,11 @@ class SettingsDialog(FitsScreen, QDialog):
         numbers.addWidget(self.p_retries)
         numbers.addStretch(1)
         form.addRow("Concurrency:", numbers)
-        form.addRow("Longest wait:", self.p_max_wait)
-        form.addRow("Answer deadline:", self.p_deadline)
+        for label, spin in (("Longest wait:", self.p_max_wait), ("Answer deadline:", self.p_deadline)):
+            cell = QHBoxLayout()
+            cell.addWidget(spin)
+            cell.addStretch(1)  # a number's width, as the timeouts above
+            form.addRow(label, cell)
         form.addRow("", hint_label("A provider asking to wait longer than the longest wait fails the section; an "
                                    "answer still arriving at the deadline is stopped."))
         test = QPushButton("Test connection")
