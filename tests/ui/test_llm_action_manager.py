@@ -123,3 +123,19 @@ def test_browse_search_duplicate_and_delete(qtbot, manager, gui_ws):
     # Closing after saves tells the caller something changed.
     with qtbot.waitSignal(dialog.accepted, timeout=WAIT):
         qtbot.mouseClick(button(dialog, "Close"), Qt.MouseButton.LeftButton)
+
+
+def test_the_preview_of_a_new_action_shows_where_the_steps_inputs_go(qtbot, manager, gui_ws):
+    """No step uses a new action yet, so nothing fills input1: the preview shows where it will go instead of
+    calling the variable unknown (saving accepts it, so the preview must not refuse it either)."""
+    dialog = manager()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=WAIT)
+    qtbot.mouseClick(button(dialog, "New"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.busy and dialog.action_id is None, timeout=WAIT)
+    assert dialog.section_combo.currentData() is not None  # a section of the post to preview with
+    with qtbot.waitSignal(dialog.preview_ready, timeout=WAIT):
+        type_into(qtbot, dialog.template_edit, "Tidy this: {{ input1 }}")
+    qtbot.waitUntil(lambda: "Tidy this:" in dialog.preview.toPlainText(), timeout=WAIT)
+    assert "input1" in dialog.preview.toPlainText() and "step" in dialog.preview.toPlainText()
+    assert not dialog.preview_error.isVisible()
+    assert not dialog.template_problem.isVisible()

@@ -459,8 +459,8 @@ def template_variable_list(ws: Workspace, action_id: int | None, post_id: int | 
 def preview_prompt(ws: Workspace, action_template: str, section_id: int, step_id: int | None = None) -> str:
     """The prompt the engine would send for this section, rendered exactly as a run does. Nothing is sent.
 
-    With step_id, the step's inputs (with the post's override) provide input1 etc.; without, only the post and
-    section fields exist. Raises TemplateProblem for an unknown variable or a syntax error.
+    With step_id, the step's inputs (with the post's override) provide input1 etc.; without, the post and section
+    fields exist and input1 etc. show as placeholders. Raises TemplateProblem for an unknown variable or a syntax error.
     """
     from wfdesk.runs.planning import snapshot, step_effective_config
     from wfdesk.scripts.base import Job
@@ -481,4 +481,12 @@ def preview_prompt(ws: Workspace, action_template: str, section_id: int, step_id
     config = parse_step_config(name, raw)
     job = Job(workspace=ws, step_id=step_id, step_name=name, post=post, sections=sections, config=config,
               parameters=Parameters(), raw_config=raw, context={})
-    return render(action_template, template_variables(job, section_id))
+    variables = template_variables(job, section_id)
+    if step_id is None:
+        # No step uses the action yet: show where each step input will go (saving accepts them too).
+        from wfdesk.scripts.templates import variables_used
+
+        for used in variables_used(action_template):
+            if re.fullmatch(r"input\d+", used) and used not in variables:
+                variables[used] = f"[{used}: filled in by the step that uses this action]"
+    return render(action_template, variables)
