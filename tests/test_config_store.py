@@ -144,8 +144,10 @@ def test_preview_renders_like_a_run_and_sends_nothing(demo, loopback):
     assert text == "A week in the Scottish Highlands / Glen Affric: glen affric is maybe the most beautifull glen, " \
                    "pine forest and lochs everywhere."
     assert cs.preview_prompt(demo, "{{ draft }}", 711).startswith("we arrived late")
+    # No step: the inputs show where they will go; a name nothing provides is still refused.
+    assert cs.preview_prompt(demo, "{{ input1 }}", 711) == "[input1: filled in by the step that uses this action]"
     with pytest.raises(TemplateProblem, match="unknown variable"):
-        cs.preview_prompt(demo, "{{ input1 }}", 711)  # no step: no inputs
+        cs.preview_prompt(demo, "{{ draftt }}", 711)
     assert loopback.count() == 0
 
 
