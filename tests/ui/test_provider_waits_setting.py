@@ -6,8 +6,18 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from tests.ui.editor_input import WAIT, activate, answer_modal, choose_menu, click, click_button, click_item, \
-    focused, press, type_text
+from tests.ui.editor_input import (
+    WAIT,
+    activate,
+    answer_modal,
+    choose_menu,
+    click,
+    click_button,
+    click_item,
+    focused,
+    press,
+    type_text,
+)
 from tests.ui.input_helpers import bring_into_view, field
 from wfdesk.providers.openai_compat import profile_for
 from wfdesk.settings import load_settings
