@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from wfdesk.db import content
+from wfdesk.scripts.base import Cancelled, CancelToken
 
 from loopback import LoopbackServer, make_png
 
@@ -102,7 +106,6 @@ def test_a_section_whose_second_image_is_bad_leaves_no_file(demo, loopback):
 
 
 def test_an_answer_discarded_after_cancel_leaves_no_file(demo, loopback):
-    from wfdesk.scripts.base import CancelToken
     from wfdesk.scripts.registry import execute_step_script
 
     cancel = CancelToken()
@@ -154,9 +157,6 @@ def test_download_errors_are_plain_and_keep_secrets_of_the_address_out(loopback)
 @pytest.fixture
 def dripping_server():
     """Sends a 'PNG' one byte at a time, each well within the read timeout, for at most 30 s."""
-    import threading
-    import time
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     stop = threading.Event()
 
@@ -193,3 +193,64 @@ def test_an_image_that_trickles_in_ends_at_the_timeout(dripping_server):
 
     with pytest.raises(DownloadError, match="did not arrive within 1 s"):
         download_image(dripping_server, timeout=1, max_bytes=1024 * 1024)
+
+
+@pytest.fixture
+def stalled_server():
+    """A CDN that sends the headers of an image and then nothing more (until the test ends)."""
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"\x89PNG")
+            self.wfile.flush()
+            stop.wait(60)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/stalled.png"
+    stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_cancel_stops_a_download_that_stalled(stalled_server):
+    """The editor's Cancel (Esc) ends a download waiting on a silent server at once, not after the step's timeout."""
+    from wfdesk.media.download import download_image
+
+    cancel = CancelToken()
+    threading.Timer(0.3, cancel.cancel).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        download_image(stalled_server, timeout=60, max_bytes=1024 * 1024, cancel=cancel)
+    assert time.monotonic() - started < 20  # a generous bound: without it, 60 s
+
+
+def test_cancel_stops_a_run_whose_image_download_stalled(demo, loopback, stalled_server):
+    """Through the engine: the provider answers with an address whose server then goes silent; Cancel ends the
+    section as cancelled at once (the step's timeout is 180 s) and keeps no file."""
+    from wfdesk.scripts.registry import execute_step_script
+
+    cancel = CancelToken()
+
+    def answer_with_the_stalled_address(index, request):
+        if request.path == "/v1/images/generations":
+            threading.Timer(0.5, cancel.cancel).start()  # the editor presses Esc while the image downloads
+            return 200, {"Content-Type": "application/json"}, json.dumps(
+                {"created": 0, "data": [{"url": stalled_server}]}).encode()
+        return None
+
+    loopback.fail = answer_with_the_stalled_address
+    started = time.monotonic()
+    result = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"model": "dall-e-3"}}, cancel=cancel)
+    assert result["results"][0]["status"] == "cancelled", result
+    assert time.monotonic() - started < 30  # a generous bound: without the cancel reaching the download, 180 s
+    assert stored_files(demo) == []

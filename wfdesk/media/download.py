@@ -8,11 +8,19 @@ Messages name the address without its user, password or query: a signed URL's si
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
+
+if TYPE_CHECKING:
+    from wfdesk.scripts.base import CancelToken
 
 MAX_REDIRECTS = 5
 
@@ -44,15 +52,18 @@ def shown(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"[:200]
 
 
-def download_image(url: str, *, timeout: float, max_bytes: int) -> bytes:
+def download_image(url: str, *, timeout: float, max_bytes: int, cancel: CancelToken | None = None) -> bytes:
+    """The image's bytes. A cancel (the editor's Esc) ends a download whose body is under way at once, however
+    silent the server has gone; the wait for the first byte is bounded by `timeout`."""
     if _scheme(url) not in ("http", "https"):
         raise DownloadError(f"unsupported image URL scheme: {url[:40]!r}")
     start = origin(url)
     current = url
-    with requests.Session() as session:
+    with requests.Session() as session, _CancelWatch(cancel) as watch:
         for _ in range(MAX_REDIRECTS + 1):
+            watch.check()
             resp = _get(session, current, url, timeout)
-            with resp:
+            with resp, watch.tracking(resp):  # untracked before it is closed: its socket is never shut after
                 if resp.is_redirect:
                     target = urljoin(current, resp.headers.get("location", ""))
                     if _scheme(target) not in ("http", "https") or origin(target) != start:
@@ -62,8 +73,74 @@ def download_image(url: str, *, timeout: float, max_bytes: int) -> bytes:
                     continue
                 if resp.status_code >= 400:
                     raise DownloadError(f"cannot download the image from {shown(url)}: HTTP {resp.status_code}")
-                return _read_limited(resp, url, max_bytes, timeout)
+                try:
+                    data = _read_limited(resp, url, max_bytes, timeout)
+                except DownloadError:
+                    watch.check()  # a cancel is what broke the read off
+                    raise
+                watch.check()  # a shut socket may also read as the end: cut short, not whole
+                return data
     raise DownloadError(f"the image at {shown(url)} redirected more than {MAX_REDIRECTS} times")
+
+
+class _CancelWatch:
+    """While a download runs, a small thread waits for the cancel; when it comes, it shuts the socket of the
+    response being read, so a read blocked on a silent server returns at once."""
+
+    def __init__(self, cancel: CancelToken | None) -> None:
+        self.cancel = cancel
+        self._response: requests.Response | None = None
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> _CancelWatch:
+        if self.cancel is not None:
+            threading.Thread(target=self._watch, name="download-cancel", daemon=True).start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+
+    @contextmanager
+    def tracking(self, response: requests.Response) -> Iterator[None]:
+        with self._lock:
+            self._response = response
+        if self.cancel is not None and self.cancel.cancelled:
+            self._shut()
+        try:
+            yield
+        finally:
+            with self._lock:  # waits for a shutdown under way: the descriptor stays this response's until then
+                self._response = None
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel.cancelled:
+            from wfdesk.scripts.base import Cancelled
+
+            raise Cancelled()
+
+    def _watch(self) -> None:
+        while not self._done.is_set():
+            if self.cancel.wait(0.2):
+                self._shut()
+                return
+
+    def _shut(self) -> None:
+        with self._lock:  # held throughout, so the response cannot be closed (and its descriptor reused) meanwhile
+            response = self._response
+            try:
+                fd = response.raw.fileno() if response is not None else -1  # the socket http.client reads from
+            except (OSError, ValueError, AttributeError):
+                return  # already closed: the read has ended anyway
+            if fd < 0:
+                return
+            sock = socket.socket(fileno=fd)
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read; closing the descriptor would not
+            except OSError:
+                pass
+            finally:
+                sock.detach()  # the response still owns the descriptor
 
 
 def _scheme(url: str) -> str:

@@ -117,7 +117,7 @@ class ImageGenerationHandler(SectionHandler):
         for request in openai_images.image_requests(params, unit.payload["prompt"]):
             answer = call_adapting(job.workspace, profile, request, ask, cancel, max_bytes=MAX_IMAGE_ANSWER_BYTES,
                                    what="image answer", path="images")
-            images += [self._bytes_of(item, params.timeout) for item in answer.data]
+            images += [self._bytes_of(item, params.timeout, cancel) for item in answer.data]
             for key, value in (getattr(getattr(answer, "usage", None), "__dict__", None) or {}).items():
                 if isinstance(value, int):  # GPT image models report tokens: input_tokens, output_tokens, ...
                     usage[key] = usage.get(key, 0) + value
@@ -188,7 +188,7 @@ class ImageGenerationHandler(SectionHandler):
                            images=len(outputs))
 
     @staticmethod
-    def _bytes_of(item: Any, timeout: float) -> bytes:
+    def _bytes_of(item: Any, timeout: float, cancel: CancelToken | None = None) -> bytes:
         b64 = getattr(item, "b64_json", None)
         url = getattr(item, "url", None)
         if b64:
@@ -203,7 +203,7 @@ class ImageGenerationHandler(SectionHandler):
                 raise UnitError("the image data: URL is not base64-encoded")
             return _b64(payload)
         try:
-            return download_image(url, timeout=timeout, max_bytes=MAX_DOWNLOAD_BYTES)
+            return download_image(url, timeout=timeout, max_bytes=MAX_DOWNLOAD_BYTES, cancel=cancel)
         except DownloadError as exc:
             raise UnitError(str(exc)) from None
 
