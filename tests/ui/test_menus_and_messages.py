@@ -4,9 +4,10 @@ post dialog shows its whole title, import counts read as English."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog
+from PySide6.QtWidgets import QApplication, QInputDialog
 
+from tests.ui.editor_input import activate, answer_modal, click_button, press
+from tests.ui.test_workflow_transfer import choose_file
 from wfdesk.db.editing import demo_bundle
 
 WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
@@ -30,21 +31,28 @@ def test_the_two_imports_say_what_they_import(main_window):
 def test_new_post_dialog_shows_its_whole_title(qtbot, main_window):
     seen = {}
 
-    def answer():
-        dialog = QApplication.activeModalWidget()
-        assert isinstance(dialog, QInputDialog)
-        seen["title"], seen["width"] = dialog.windowTitle(), dialog.width()
-        seen["needed"] = dialog.fontMetrics().horizontalAdvance(dialog.windowTitle())
-        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
+    def answer(dialog):
+        try:
+            seen["kind"] = type(dialog)
+            seen["title"], seen["width"] = dialog.windowTitle(), dialog.width()
+            seen["needed"] = dialog.fontMetrics().horizontalAdvance(dialog.windowTitle())
+            qtbot.waitUntil(lambda: dialog.isAncestorOf(QApplication.focusWidget()), timeout=WAIT)
+        finally:  # the dialog closes even if reading it failed
+            if dialog.isAncestorOf(QApplication.focusWidget()):
+                press(qtbot, "Esc")
+            else:
+                click_button(qtbot, dialog, "Cancel")
 
-    QTimer.singleShot(200, lambda: qtbot.waitUntil(lambda: QApplication.activeModalWidget() is not None) or answer())
-    qtbot.keyClick(main_window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    activate(qtbot, main_window)  # shortcuts only reach the active window
+    answer_modal(qtbot, answer)
+    press(qtbot, "Ctrl+N")
+    assert seen["kind"] is QInputDialog or issubclass(seen["kind"], QInputDialog)
     assert seen["title"] == "New post"
     # Room for the title and the title bar's buttons, and for a real title in the field.
     assert seen["width"] >= 400 >= seen["needed"] + 120
 
 
-def test_import_counts_are_proper_english(qtbot, main_window, tmp_path, monkeypatch):
+def test_import_counts_are_proper_english(qtbot, main_window, tmp_path):
     import json
 
     bundle = demo_bundle()
@@ -54,9 +62,7 @@ def test_import_counts_are_proper_english(qtbot, main_window, tmp_path, monkeypa
     bundle["post_step_overrides"] = []
     path = tmp_path / "one-post.json"
     path.write_text(json.dumps(bundle), encoding="utf-8")
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(path), "JSON (*.json)")))
-    action = next(a for a in file_menu(main_window).actions() if a.text().startswith("&Import everything"))
-    action.trigger()
+    choose_file(qtbot, main_window, "File", "Import everything…", path)  # typed into the file dialog
     qtbot.waitUntil(lambda: main_window.statusBar().currentMessage().startswith("Imported "), timeout=WAIT)
     message = main_window.statusBar().currentMessage()
     assert "1 post," in message and "1 posts" not in message and "1 LLM action" in message

@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
+from tests.ui.editor_input import choose_menu, click_button
 from wfdesk.scripts.plugins import PLUGIN_ERRORS, PluginProblem
 from wfdesk.ui.plugins_dialog import ERROR_COLOR, PluginsDialog
 
@@ -57,24 +58,37 @@ def test_a_skipped_plugin_is_shown_in_red_with_its_error(qtbot, plugin_problem):
 
 
 def test_help_menu_opens_the_plugins_dialog(qtbot, main_window):
-    action = next(a for menu in main_window.menuBar().actions() if menu.text() == "&Help"
-                  for a in menu.menu().actions() if a.text() == "&Plugins…")
-    action.trigger()
+    choose_menu(qtbot, main_window, "Help", "Plugins…")
     dialog = main_window.findChild(PluginsDialog)
     assert dialog is not None and dialog.isVisible()
     qtbot.waitUntil(lambda: bool(dialog.listed_types()), timeout=30_000)
     assert {"llm_action", "custom_script", "image_generation"} <= set(dialog.listed_types())
-    dialog.close()
+    click_button(qtbot, dialog, "Close")
+    qtbot.waitUntil(lambda: main_window.findChild(PluginsDialog) is None or not dialog.isVisible(), timeout=30_000)
 
 
 # The app started in its own process with a plugin whose import never finishes (tests/plugin_fixtures/sleepy):
 # records what the window shows once its workspace is attached, then opens Help → Plugins and reads the red rows.
 HANGING_PLUGIN_PROBE = """
 import json, sys
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 app = QApplication(sys.argv)
 events = []
+
+def choose_help_plugins(window):
+    # Help → Plugins… with the mouse: click the menu bar's Help, then the item.
+    bar = window.menuBar()
+    top = next(a for a in bar.actions() if a.text() == "&Help")
+    QTest.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.actionGeometry(top).center())
+    menu = top.menu()
+    for _ in range(1500):
+        if menu.isVisible():
+            break
+        QTest.qWait(20)
+    action = next(a for a in menu.actions() if a.text() == "&Plugins…")
+    QTest.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
 
 def read_dialog(window, tries=[0]):
     from wfdesk.ui.plugins_dialog import PluginsDialog
@@ -89,9 +103,7 @@ def read_dialog(window, tries=[0]):
 
 def question(parent, title, text, *args):
     events.append(["attached", parent.ws is not None, title])
-    action = next(a for menu in parent.menuBar().actions() if menu.text() == "&Help"
-                  for a in menu.menu().actions() if a.text() == "&Plugins…")
-    QTimer.singleShot(0, action.trigger)
+    QTimer.singleShot(0, lambda: choose_help_plugins(parent))
     QTimer.singleShot(100, lambda: read_dialog(parent))
     return QMessageBox.StandardButton.No
 

@@ -8,11 +8,11 @@ import json
 import socket
 
 import pytest
-from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtCore import QPoint, QRect, Qt, QTimer
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QListWidget, QMenu, QPushButton, QTableWidget, QWidget
 
 from tests.ui.editor_input import activate, click, click_button, click_check_box, focused, press, type_text
-from tests.ui.input_helpers import field, pick
+from tests.ui.input_helpers import field, pick, wheel
 from wfdesk.settings import load_settings, settings_path
 from wfdesk.ui.settings_dialog import NO_KEYRING, SettingsDialog
 
@@ -52,11 +52,22 @@ def retype(qtbot, widget: QWidget, text: str) -> None:
     type_text(qtbot, text)
 
 
+def wheel_to(view: QAbstractItemView, rect_of) -> QRect:
+    """Turn the mouse wheel over a list or table until the row rect_of() gives is wholly on screen; returns it."""
+    viewport = view.viewport()
+    for _ in range(200):
+        rect = rect_of()
+        if rect.isValid() and rect.top() >= 0 and rect.bottom() < viewport.height():
+            assert rect.left() >= 0 and rect.right() < viewport.width(), "the cell is off to the side"
+            return rect
+        wheel(viewport, -120 if rect.top() >= 0 else 120)
+    raise AssertionError("the wheel did not bring the row on screen")
+
+
 def edit_cell(qtbot, table: QTableWidget, row: int, column: int, text: str) -> None:
     """Double-click a table cell, type over its figure, press Return."""
     index = table.model().index(row, column)
-    table.scrollTo(index)
-    center = table.visualRect(index).center()
+    center = wheel_to(table, lambda: table.visualRect(index)).center()
     # A real double-click starts with a plain click; QTest's mouseDClick alone does not open the cell editor.
     click(qtbot, table.viewport(), center)
     qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=center)
@@ -74,14 +85,12 @@ def type_over_cell_editor(qtbot, table: QTableWidget, text: str) -> None:
 
 def click_cell(qtbot, table: QTableWidget, row: int, column: int) -> None:
     index = table.model().index(row, column)
-    table.scrollTo(index)
-    click(qtbot, table.viewport(), table.visualRect(index).center())
+    click(qtbot, table.viewport(), wheel_to(table, lambda: table.visualRect(index)).center())
 
 
 def click_list_row(qtbot, widget: QListWidget, text: str) -> None:
     (item,) = widget.findItems(text, Qt.MatchFlag.MatchExactly)
-    widget.scrollToItem(item)
-    click(qtbot, widget.viewport(), widget.visualItemRect(item).center())
+    click(qtbot, widget.viewport(), wheel_to(widget, lambda: widget.visualItemRect(item)).center())
     assert widget.currentItem() is item
 
 
@@ -104,7 +113,7 @@ def add_profile(qtbot, dialog: SettingsDialog, title: str) -> str:
             qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
         except BaseException as exc:  # noqa: BLE001 - re-raised below, outside the menu's event loop
             failures.append(exc)
-            menu.close()
+            qtbot.keyClick(menu, Qt.Key.Key_Escape)  # the menu closes, nothing chosen
 
     before = dialog.profile_list.count()
     QTimer.singleShot(0, choose)

@@ -6,9 +6,19 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit, QMessageBox, QPushButton
 
+from tests.ui.editor_input import (
+    activate,
+    answer_modal,
+    button,
+    choose_menu,
+    click,
+    click_button,
+    press,
+    type_text,
+)
 from wfdesk.db.models import LLMAction, WorkflowStepEntity
 
 WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
@@ -19,28 +29,64 @@ def counts(ws) -> tuple[int, int]:
         return s.query(WorkflowStepEntity).count(), s.query(LLMAction).count()
 
 
-@pytest.fixture
-def choose_file(monkeypatch):
-    """Answer the next file dialogs with a given path."""
-
-    def answer(path) -> None:
-        reply = staticmethod(lambda *a, **k: (str(path), "wfdesk workflow (*.json)"))
-        monkeypatch.setattr(QFileDialog, "getSaveFileName", reply)
-        monkeypatch.setattr(QFileDialog, "getOpenFileName", reply)
-
-    return answer
+def default_button(dialog) -> QPushButton:
+    found = [b for b in dialog.findChildren(QPushButton) if b.isVisible() and b.isDefault()]
+    assert found, "the file dialog has no default button"
+    return found[0]
 
 
-def menu_action(window, menu_title: str, text: str):
-    return next(a for m in window.menuBar().actions() if m.text() == menu_title
-                for a in m.menu().actions() if a.text() == text)
+def close_popup(qtbot) -> None:
+    """Esc closes the file name's completion list, as it does for the editor (the dialog stays open)."""
+    popup = QApplication.activePopupWidget()
+    if popup is not None:
+        qtbot.keyClick(popup, Qt.Key.Key_Escape)
+        qtbot.waitUntil(lambda: QApplication.activePopupWidget() is None, timeout=WAIT)
 
 
-def test_export_then_import_round_trip(qtbot, main_window, tmp_path, choose_file):
+def choose_file(qtbot, window, menu_title: str, item: str, path) -> None:
+    """Choose a menu item that asks for a file and answer Qt's file dialog as an editor does: type the path into the
+    file name field and click Save or Open. A failure in the dialog cancels it (nothing hangs) and fails here."""
+    failures: list[BaseException] = []
+
+    def answer(dialog) -> None:
+        try:
+            assert isinstance(dialog, QFileDialog), f"{dialog!r} opened instead of a file dialog"
+            activate(qtbot, dialog)  # the offscreen platform does not give a new dialog the keyboard by itself
+            name = dialog.findChild(QLineEdit, "fileNameEdit")
+            assert name is not None
+            click(qtbot, name)
+            press(qtbot, "Ctrl+A")
+            type_text(qtbot, str(path))
+            assert name.text() == str(path)
+            close_popup(qtbot)
+            click(qtbot, default_button(dialog))
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, outside the dialog's event loop
+            failures.append(exc)
+            close_popup(qtbot)
+            click_button(qtbot, dialog, "Cancel")
+
+    answer_modal(qtbot, answer)
+    choose_menu(qtbot, window, menu_title, item)
+    if failures:
+        raise failures[0]
+
+
+def shown_message(qtbot, window) -> QMessageBox:
+    qtbot.waitUntil(lambda: window.transfer.message_box is not None and window.transfer.message_box.isVisible(),
+                    timeout=WAIT)
+    return window.transfer.message_box
+
+
+def dismiss(qtbot, box: QMessageBox) -> None:
+    """Click the message's OK, as the editor does before going on."""
+    click(qtbot, button(box, "OK"))
+    qtbot.waitUntil(lambda: not box.isVisible() and QApplication.activeModalWidget() is None, timeout=WAIT)
+
+
+def test_export_then_import_round_trip(qtbot, main_window, tmp_path):
     target = tmp_path / "highlands.json"
-    choose_file(target)
     with qtbot.waitSignal(main_window.transfer.exported, timeout=WAIT):
-        menu_action(main_window, "&File", "Export &workflow…").trigger()
+        choose_file(qtbot, main_window, "File", "Export workflow…", target)
     doc = json.loads(target.read_text(encoding="utf-8"))
     assert doc["format"] == "wfdesk-workflow" and doc["name"] == "highlands" and "posts" not in doc
     assert [s["name"] for s in doc["workflow_steps"]] == ["polish_sections", "section_illustrations", "process_data"]
@@ -48,10 +94,10 @@ def test_export_then_import_round_trip(qtbot, main_window, tmp_path, choose_file
     assert "Exported 3 steps and 1 LLM action" in main_window.statusBar().currentMessage()
 
     with qtbot.waitSignal(main_window.transfer.imported, timeout=WAIT) as imported:
-        menu_action(main_window, "&File", "Import wor&kflow…").trigger()
+        choose_file(qtbot, main_window, "File", "Import workflow…", target)
     new_ids = imported.args[0]
     assert len(new_ids) == 3 and counts(main_window.ws) == (6, 2)
-    box = main_window.transfer.message_box
+    box = shown_message(qtbot, main_window)
     assert box.isVisible() and box.icon() == QMessageBox.Icon.Information
     assert box.text().startswith("Added 3 steps and 1 LLM action from highlands.json")
     # The step list reloads and selects the first new step.
@@ -60,10 +106,10 @@ def test_export_then_import_round_trip(qtbot, main_window, tmp_path, choose_file
     with main_window.ws.db.session() as s:
         polish = s.get(WorkflowStepEntity, new_ids[0])
         assert polish.config["script_config"]["action_id"] not in (None, 5)  # follows the new LLM action
-    box.close()
+    dismiss(qtbot, box)
 
 
-def test_an_invalid_workflow_file_lists_its_problems_and_adds_nothing(qtbot, main_window, tmp_path, choose_file):
+def test_an_invalid_workflow_file_lists_its_problems_and_adds_nothing(qtbot, main_window, tmp_path):
     from wfdesk.db.workflows import templates
 
     doc = json.loads(json.dumps(templates()["reference"]))
@@ -71,27 +117,30 @@ def test_an_invalid_workflow_file_lists_its_problems_and_adds_nothing(qtbot, mai
     doc["workflow_steps"][1]["config"]["script_config"]["parameters"]["n"] = 0
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(doc), encoding="utf-8")
-    choose_file(bad)
     with qtbot.waitSignal(main_window.transfer.failed, timeout=WAIT) as failed:
-        main_window.transfer.import_file()
+        choose_file(qtbot, main_window, "File", "Import workflow…", bad)
     text = failed.args[0]
     assert text.startswith("Nothing was added: bad.json has") and "action_id" in text
-    box = main_window.transfer.message_box
+    box = shown_message(qtbot, main_window)
     assert box.isVisible() and box.icon() == QMessageBox.Icon.Warning and "action_id" in box.text()
     assert counts(main_window.ws) == (3, 1)
+    dismiss(qtbot, box)  # the message holds the window until it is answered
 
     bad.write_text("{not json", encoding="utf-8")
     with qtbot.waitSignal(main_window.transfer.failed, timeout=WAIT) as failed:
-        main_window.transfer.import_file()
+        choose_file(qtbot, main_window, "File", "Import workflow…", bad)
     assert "not a JSON file (line 1" in failed.args[0]
     assert counts(main_window.ws) == (3, 1)
-    main_window.transfer.message_box.close()
+    box = shown_message(qtbot, main_window)
+    assert "not a JSON file (line 1" in box.text()
+    dismiss(qtbot, box)
 
 
 def test_add_the_reference_workflow(qtbot, main_window):
     with qtbot.waitSignal(main_window.transfer.imported, timeout=WAIT) as imported:
-        menu_action(main_window, "&File", "Add the &reference workflow").trigger()
+        choose_menu(qtbot, main_window, "File", "Add the reference workflow")
     assert len(imported.args[0]) == 3 and counts(main_window.ws) == (6, 2)
-    assert "“Reference: polish, illustrate, process”" in main_window.transfer.message_box.text()
+    box = shown_message(qtbot, main_window)
+    assert "“Reference: polish, illustrate, process”" in box.text()
     qtbot.waitUntil(lambda: main_window.steps.item_for(imported.args[0][2]) is not None, timeout=WAIT)
-    main_window.transfer.message_box.close()
+    dismiss(qtbot, box)
