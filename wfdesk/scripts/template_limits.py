@@ -43,18 +43,24 @@ def _digits(n: int) -> float:
     return abs(n).bit_length() * math.log10(2)
 
 
-def _size(value: Any) -> int:
+def _size(value: Any, namespaces: dict[int, int] | None = None) -> int:
     """A value's weight: characters, plus every element of a container counted as often as it is referenced (a
     list holding the same list twice weighs twice as much: that is what str() or == would walk)."""
     if isinstance(value, str | bytes):
         return len(value)
-    if isinstance(value, Namespace):  # nests like a dict, but `set ns.x = ...` changes it: weighed afresh each time
+    if isinstance(value, Namespace):
+        # Nests like a dict, but `set ns.x = ...` changes it: weighed afresh by each weighing, once per weighing
+        # (a namespace holding the same namespace twice, 40 deep, is weighed in 40 steps, not 2**40).
+        namespaces = {} if namespaces is None else namespaces
+        if id(value) in namespaces:
+            return namespaces[id(value)]
         attrs = getattr(value, "_Namespace__attrs", {})
         total = len(attrs)
         for item in list(attrs.values()):
-            total += _size(item)
+            total += _size(item, namespaces)
             if total > MAX_OUTPUT_CHARS:
                 break
+        namespaces[id(value)] = total  # alive for the whole weighing: its id is not reused meanwhile
         return total
     if not isinstance(value, list | tuple | dict | set | frozenset):
         return 0
@@ -65,7 +71,8 @@ def _size(value: Any) -> int:
     total = len(value)
     try:
         for item in items:
-            total += _size(item[0]) + _size(item[1]) if isinstance(value, dict) else _size(item)
+            total += (_size(item[0], namespaces) + _size(item[1], namespaces) if isinstance(value, dict)
+                      else _size(item, namespaces))
             if total > MAX_OUTPUT_CHARS:
                 break
     except RecursionError:
