@@ -4,13 +4,28 @@ never the generic "Something went wrong" box, and nothing half-done; the same ed
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QLineEdit, QMenu, QMessageBox
 from sqlalchemy import event
 
+from ui.editor_input import (
+    activate,
+    answer_modal,
+    click,
+    click_button,
+    click_cell,
+    focused,
+    plain,
+    press,
+    tree_item,
+    type_text,
+)
 from wfdesk.db import queries
 
 WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
@@ -48,8 +63,80 @@ def warnings_shown(monkeypatch) -> list[tuple[str, str]]:
     return shown
 
 
-def _answer_text(monkeypatch, text: str) -> None:
-    monkeypatch.setattr("wfdesk.ui.post_list.ask_title", lambda *a, **k: (text, True))
+def _answer_title(qtbot, text: str) -> list[str]:
+    """When the title dialog (New post, Rename post) opens: type `text` over what it holds and click OK. The list
+    returned gets what went wrong, if anything (the dialog is then closed so the test does not hang)."""
+    errors: list[str] = []
+
+    def answer(dialog) -> None:
+        try:
+            qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=WAIT)  # it has the keyboard
+            line = dialog.findChild(QLineEdit)
+            click(qtbot, line)
+            assert focused() is line, f"the click left the focus on {focused()!r}"
+            press(qtbot, "Ctrl+A")
+            type_text(qtbot, text)
+            click_button(qtbot, dialog, "OK")
+        except AssertionError as exc:
+            errors.append(str(exc))
+            dialog.reject()  # only to end a failed test instead of hanging in the dialog's loop
+
+    answer_modal(qtbot, answer)
+    return errors
+
+
+def _context_menu(qtbot, tree, row: str, *path: str) -> None:
+    """Right-click a row of the list and click through its context menu (a submenu, then its item)."""
+    state = {"level": 0, "error": "", "deadline": time.monotonic() + WAIT / 1000}
+
+    def pick(parent: QMenu | None) -> None:
+        level = state["level"]
+        menu = QApplication.activePopupWidget()
+        if not isinstance(menu, QMenu) or menu is parent or not menu.isVisible():
+            if time.monotonic() > state["deadline"]:
+                state["error"] = f"no menu opened for “{path[level]}”"
+            else:
+                QTimer.singleShot(30, lambda: pick(parent))
+            return
+        actions = [a for a in menu.actions() if a.isVisible() and plain(a.text()) == path[level]]
+        if not actions or not actions[0].isEnabled():
+            state["error"] = f"no enabled “{path[level]}” in the menu: {[plain(a.text()) for a in menu.actions()]}"
+            menu.close()
+            return
+        state["level"] = level + 1
+        qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(actions[0]).center())
+        if level + 1 < len(path):
+            QTimer.singleShot(30, lambda: pick(menu))
+
+    item = tree_item(tree, row)
+    tree.scrollToItem(item)
+    rect = tree.visualItemRect(item)
+    assert rect.isValid(), "the row is not on screen"
+    QTimer.singleShot(0, lambda: pick(None))
+    # Through the window, as the system delivers a right click: that is what makes Qt send the context menu event.
+    window = tree.window()
+    QTest.mouseClick(window.windowHandle(), Qt.MouseButton.RightButton,
+                     pos=tree.viewport().mapTo(window, QPoint(30, rect.center().y())))
+    qtbot.waitUntil(lambda: state["level"] == len(path) or bool(state["error"]), timeout=WAIT + 1000)
+    assert not state["error"], state["error"]
+
+
+def _rename(qtbot, posts, title: str, new: str) -> None:
+    errors = _answer_title(qtbot, new)
+    _context_menu(qtbot, posts.tree, title, "Rename…")
+    assert not errors, errors
+
+
+def _set_status(qtbot, posts, title: str, status: str) -> None:
+    _context_menu(qtbot, posts.tree, title, "Set status", status)
+
+
+def _type_into_field(qtbot, view, section_id: int, field: str, text: str) -> None:
+    """Click the field's cell, click into its text and type `text` over it."""
+    click_cell(qtbot, view, section_id, field)
+    click(qtbot, view.editor)
+    press(qtbot, "Ctrl+A")
+    type_text(qtbot, text)
 
 
 def _post(ws, post_id: int = 53) -> dict:
@@ -58,49 +145,58 @@ def _post(ws, post_id: int = 53) -> dict:
 
 def test_rename_and_status_of_a_post_while_busy(qtbot, main_window, warnings_shown, monkeypatch):
     ws, posts = main_window.ws, main_window.posts
-    _answer_text(monkeypatch, "Highlands in a week")
+    title = "A week in the Scottish Highlands"
+    activate(qtbot, main_window)
     with database_held(ws):
-        posts.rename_post(53, "A week in the Scottish Highlands")
+        _rename(qtbot, posts, title, "Highlands in a week")
         qtbot.waitUntil(lambda: len(warnings_shown) == 1, timeout=WAIT)
-        posts.set_status(53, "review")
+        _set_status(qtbot, posts, title, "Review")
         qtbot.waitUntil(lambda: len(warnings_shown) == 2, timeout=WAIT)
     assert warnings_shown == [("Post not changed", f"Could not rename the post: {BUSY}"),
                               ("Post not changed", f"Could not change the status: {BUSY}")]
     assert (_post(ws)["title"], _post(ws)["status"]) == ("A week in the Scottish Highlands", "draft")
 
-    posts.rename_post(53, "A week in the Scottish Highlands")  # free again: the same edit goes through
+    assert posts.current_title() == title  # the list still shows the post as it is
+    _rename(qtbot, posts, title, "Highlands in a week")  # free again: the same edit goes through
     qtbot.waitUntil(lambda: posts.current_title() == "Highlands in a week", timeout=WAIT)
-    posts.set_status(53, "review")
+    _set_status(qtbot, posts, "Highlands in a week", "Review")
     qtbot.waitUntil(lambda: posts.tree.topLevelItem(0).text(1) == "review", timeout=WAIT)
     assert (_post(ws)["title"], _post(ws)["status"]) == ("Highlands in a week", "review")
     assert len(warnings_shown) == 2
 
 
-def test_new_post_while_busy(qtbot, main_window, warnings_shown, monkeypatch):
+def test_new_post_while_busy(qtbot, main_window, warnings_shown):
     ws = main_window.ws
-    _answer_text(monkeypatch, "Lisbon by tram")
+    activate(qtbot, main_window)
     with database_held(ws):
-        main_window.new_post()
+        errors = _answer_title(qtbot, "Lisbon by tram")
+        click_button(qtbot, main_window, "New post")
+        assert not errors, errors
         qtbot.waitUntil(lambda: bool(warnings_shown), timeout=WAIT)
     assert warnings_shown == [("New post", f"Could not create the post: {BUSY}")]
     assert [p["title"] for p in queries.list_posts(ws)] == ["A week in the Scottish Highlands"]
 
-    main_window.new_post()
+    errors = _answer_title(qtbot, "Lisbon by tram")
+    click_button(qtbot, main_window, "New post")
+    assert not errors, errors
     qtbot.waitUntil(lambda: main_window.posts.current_title() == "Lisbon by tram", timeout=WAIT)
+    assert len(warnings_shown) == 1
 
 
 def test_saving_field_text_while_busy_keeps_the_text(qtbot, main_window, warnings_shown):
     ws, view = main_window.ws, main_window.sections
-    view.select_cell(711, "draft")
-    view.editor.setPlainText("Rain over Loch Ness.")
+    activate(qtbot, main_window)
+    _type_into_field(qtbot, view, 711, "draft", "Rain over Loch Ness.")
     with database_held(ws):
-        assert not view.save_field()
+        press(qtbot, "Ctrl+S")
+        qtbot.waitUntil(lambda: bool(warnings_shown), timeout=WAIT)
     assert warnings_shown == [("Not saved", f"Could not save: {BUSY}")]
     assert view.is_dirty() and view.editor.toPlainText() == "Rain over Loch Ness."
     assert queries.field_value(ws, 53, 711, "draft")["value"] != "Rain over Loch Ness."
 
-    assert view.save_field()
+    press(qtbot, "Ctrl+S")  # free again: the same save goes through
     assert queries.field_value(ws, 53, 711, "draft")["value"] == "Rain over Loch Ness."
+    assert not view.is_dirty() and view.editor_state.text() == "Saved" and len(warnings_shown) == 1
 
 
 def test_a_conflict_whose_other_version_cannot_be_read(qtbot, main_window, warnings_shown, monkeypatch):
@@ -109,17 +205,23 @@ def test_a_conflict_whose_other_version_cannot_be_read(qtbot, main_window, warni
     from wfdesk.db import editing
 
     ws, view = main_window.ws, main_window.sections
-    view.select_cell(711, "draft")
+    activate(qtbot, main_window)
+    click_cell(qtbot, view, 711, "draft")
+    # Another editor saves the field first, through their own session.
     editing.save_field(ws, 53, 711, "draft", "Theirs.", queries.field_value(ws, 53, 711, "draft")["lock_version"])
-    view.editor.setPlainText("Mine.")
+    click(qtbot, view.editor)
+    press(qtbot, "Ctrl+A")
+    type_text(qtbot, "Mine.")
 
     def locked(*_args, **_kwargs):
         raise OperationalError("SELECT …", {}, sqlite3.OperationalError("database is locked"))
 
     monkeypatch.setattr(queries, "field_value", locked)
-    assert not view.save_field()
+    press(qtbot, "Ctrl+S")
+    qtbot.waitUntil(lambda: bool(warnings_shown), timeout=WAIT)
     assert warnings_shown and warnings_shown[0][0] == "Not saved" and warnings_shown[0][1].endswith(BUSY)
     assert view.is_dirty() and view.editor.toPlainText() == "Mine."
     monkeypatch.undo()
     assert queries.field_value(ws, 53, 711, "draft")["value"] == "Theirs."
-    view.discard_changes()  # the window closes without asking
+    click_button(qtbot, main_window, "Discard changes")  # the window closes without asking
+    assert not view.is_dirty()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 
@@ -11,12 +12,15 @@ from ui.editor_input import (
     activate,
     answer_modal,
     choose_menu,
+    choose_post,
     click,
     click_button,
     click_cell,
     click_row,
+    focused,
     press,
     toggle_section,
+    type_text,
 )
 from wfdesk.db import content, editing, queries
 from wfdesk.db.models import WorkflowStepEntity
@@ -43,6 +47,67 @@ def _answer(monkeypatch, button=QMessageBox.StandardButton.Yes):
 
     monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
     return asked
+
+
+@pytest.fixture
+def open_main_window(qtbot, gui_ws):
+    """The main window opened on the demo workspace as it is *now*: a test adds its posts through the database
+    first, then opens the window, which lists them (the window has no refresh an editor could press)."""
+    from wfdesk.ui.main_window import MainWindow
+
+    opened = []
+
+    def open_() -> MainWindow:
+        window = MainWindow(gui_ws)
+        qtbot.addWidget(window)
+        opened.append(window)
+        window.show()
+        qtbot.waitUntil(lambda: window.post_id != 0, timeout=WAIT)  # the list shows its first post
+        activate(qtbot, window)
+        choose_post(qtbot, window, "A week in the Scottish Highlands")  # the demo post, as the other tests have it
+        qtbot.waitUntil(lambda: window.post_id == 53 and window.sections.table.rowCount() == 3, timeout=WAIT)
+        return window
+
+    yield open_
+    for window in opened:
+        if not window._closing_done:
+            window.close()
+
+
+def quit_window(qtbot, window) -> None:
+    """File → Quit, as the editor closes the window."""
+    activate(qtbot, window)
+    choose_menu(qtbot, window, "File", "Quit")
+
+
+def retype(qtbot, widget, text: str) -> None:
+    """Click into a field, select what it holds (Ctrl+A) and type the new text over it."""
+    click(qtbot, widget)
+    assert focused() is widget, f"the click left the focus on {focused()!r}"
+    press(qtbot, "Ctrl+A")
+    type_text(qtbot, text)
+
+
+def switch_database(qtbot, window, path) -> None:
+    """File → Settings…, the SQLite file changed to `path` in the Database tab, Save: the window reopens there."""
+    from wfdesk.ui.settings_dialog import SettingsDialog
+
+    errors: list[str] = []
+
+    def change(dialog) -> None:
+        try:
+            assert isinstance(dialog, SettingsDialog), f"{dialog!r} opened instead of Settings"
+            qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=WAIT)  # it has the keyboard
+            retype(qtbot, dialog.findChild(QLineEdit, "sqlite_path"), str(path))
+            click_button(qtbot, dialog, "Save")
+        except AssertionError as exc:
+            errors.append(str(exc))
+            dialog.reject()  # only to end a failed test instead of hanging in the dialog's loop
+
+    activate(qtbot, window)
+    answer_modal(qtbot, change)
+    choose_menu(qtbot, window, "File", "Settings…")
+    assert not errors, errors
 
 
 def _stage_tree(window):
@@ -112,10 +177,10 @@ def test_a_real_run_updates_the_step_state_and_the_sections(qtbot, main_window, 
     assert queries.field_value(main_window.ws, 53, 713, "polished")["value"] is None
 
 
-def test_search_and_status_filter_the_posts(qtbot, main_window):
-    other = editing.create_post(main_window.ws, "Lisbon by tram")
-    editing.set_post_status(main_window.ws, other, "review")
-    main_window.posts.reload()
+def test_search_and_status_filter_the_posts(qtbot, gui_ws, open_main_window):
+    other = editing.create_post(gui_ws, "Lisbon by tram")
+    editing.set_post_status(gui_ws, other, "review")
+    main_window = open_main_window()
     qtbot.waitUntil(lambda: main_window.posts.tree.topLevelItemCount() == 2, timeout=WAIT)
 
     activate(qtbot, main_window)
@@ -143,7 +208,7 @@ def test_sections_add_rename_move_delete_and_undo(qtbot, main_window, monkeypatc
     ws, view = main_window.ws, main_window.sections
     activate(qtbot, main_window)
 
-    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    click(qtbot, view.add_button)
     assert [t for _, t in _db_sections(ws)] == ["Arriving in Inverness", "Glen Affric", "Isle of Skye",
                                                   "New section"]
     new_id = _db_sections(ws)[-1][0]
@@ -152,28 +217,28 @@ def test_sections_add_rename_move_delete_and_undo(qtbot, main_window, monkeypatc
     # The new section's title opens for typing; Return renames it (the delegate commits on the next loop).
     editor = QApplication.focusWidget()
     assert isinstance(editor, QLineEdit) and editor.text() == "New section"
-    editor.selectAll()
-    qtbot.keyClicks(editor, "Going home")
-    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    press(qtbot, "Ctrl+A")
+    type_text(qtbot, "Going home")
+    assert press(qtbot, "Return") is editor
     qtbot.waitUntil(lambda: _db_sections(ws)[-1] == (new_id, "Going home"), timeout=WAIT)
     qtbot.waitUntil(lambda: _table_titles(main_window)[-1] == "Going home", timeout=WAIT)
     # F2 opens a title for renaming too; Escape leaves it as it was.
     click_cell(qtbot, view, 711)
-    qtbot.keyClick(view.table, Qt.Key.Key_F2)
+    press(qtbot, "F2")
     editor = QApplication.focusWidget()
     assert isinstance(editor, QLineEdit) and editor.text() == "Arriving in Inverness"
-    qtbot.keyClick(editor, Qt.Key.Key_Escape)
+    press(qtbot, "Esc")
 
     # Alt+Up moves the selected section up.
     click_cell(qtbot, view, new_id)
-    qtbot.keyClick(view.table, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
+    press(qtbot, "Alt+Up")
     assert [sid for sid, _ in _db_sections(ws)] == [711, 712, new_id, 713]
     qtbot.waitUntil(lambda: _table_titles(main_window)[2] == "Going home", timeout=WAIT)
 
     # Delete Glen Affric (with its fields), confirmed; undo brings everything back.
     asked = _answer(monkeypatch)
     click_cell(qtbot, view, 712)
-    qtbot.mouseClick(view.delete_button, Qt.MouseButton.LeftButton)
+    click(qtbot, view.delete_button)
     assert asked and "Glen Affric" in asked[0][1]
     assert [sid for sid, _ in _db_sections(ws)] == [711, new_id, 713]
     qtbot.waitUntil(lambda: view.table.rowCount() == 3, timeout=WAIT)
@@ -273,7 +338,8 @@ def test_first_start_on_an_empty_database_offers_the_demo(qtbot, empty_gui_ws, m
 
 def test_closing_with_no_runs_closes_cleanly(qtbot, main_window, monkeypatch):
     asked = _answer(monkeypatch, QMessageBox.StandardButton.No)
-    assert main_window.close()
+    quit_window(qtbot, main_window)
+    assert main_window._closing_done
     assert not asked
     assert not main_window.isVisible()
     if main_window.runs is not None:
@@ -281,13 +347,20 @@ def test_closing_with_no_runs_closes_cleanly(qtbot, main_window, monkeypatch):
 
 
 def test_closing_with_unsaved_text_can_be_cancelled(qtbot, main_window, monkeypatch):
-    main_window.sections.select_cell(713, "draft")
-    main_window.sections.editor.setPlainText("unsaved words")
-    _answer(monkeypatch, QMessageBox.StandardButton.Cancel)
-    assert not main_window.close()
-    assert main_window.isVisible()
+    view = main_window.sections
+    activate(qtbot, main_window)
+    click_cell(qtbot, view, 713, "draft")
+    click(qtbot, view.editor)
+    press(qtbot, "Ctrl+A")
+    type_text(qtbot, "unsaved words")
+    assert view.is_dirty()
+    asked = _answer(monkeypatch, QMessageBox.StandardButton.Cancel)
+    quit_window(qtbot, main_window)
+    assert asked and "not saved" in asked[0][1]
+    assert main_window.isVisible() and not main_window._closing_done
     _answer(monkeypatch, QMessageBox.StandardButton.Save)
-    assert main_window.close()
+    quit_window(qtbot, main_window)
+    assert main_window._closing_done and not main_window.isVisible()
     assert queries.field_value(main_window.ws, 53, 713, "draft")["value"] == "unsaved words"
 
 
@@ -390,14 +463,14 @@ def test_an_error_escaping_a_slot_is_logged_and_shown_in_one_line(qtbot, monkeyp
     assert "Traceback" in caplog.text
 
 
-def test_undo_of_an_edit_on_another_post_shows_that_post(qtbot, main_window):
+def test_undo_of_an_edit_on_another_post_shows_that_post(qtbot, gui_ws, open_main_window):
+    other = editing.create_post(gui_ws, "Lisbon by tram")
+    main_window = open_main_window()  # it lists the post added above
     ws, view = main_window.ws, main_window.sections
-    other = editing.create_post(ws, "Lisbon by tram")
     activate(qtbot, main_window)
     click_cell(qtbot, view, 711)
     press(qtbot, "Alt+Down")
     assert [sid for sid, _ in _db_sections(ws)] == [712, 711, 713]
-    main_window.posts.reload()  # the list learns of the post added above
     qtbot.waitUntil(lambda: main_window.posts.tree.topLevelItemCount() == 2, timeout=WAIT)
     click_row(qtbot, main_window.posts.tree, "Lisbon by tram")
     qtbot.waitUntil(lambda: main_window.post_id == other and view.post_id == other, timeout=WAIT)
@@ -446,8 +519,8 @@ def test_a_new_post_gets_sections_and_the_workflow_input_fields(qtbot, main_wind
         qtbot.keyClicks(dialog.findChild(QLineEdit), "Lisbon by tram")
         click_button(qtbot, dialog, "OK")
 
+    click_row(qtbot, main_window.posts.tree, "A week in the Scottish Highlands")  # the keyboard in the post list
     answer_modal(qtbot, name_it)
-    main_window.posts.tree.setFocus()
     press(qtbot, "Ctrl+N")
     qtbot.waitUntil(lambda: main_window.posts.current_title() == "Lisbon by tram", timeout=WAIT)
     activate(qtbot, main_window)  # the dialog closed: the window is in front again
@@ -466,26 +539,27 @@ def test_a_new_post_gets_sections_and_the_workflow_input_fields(qtbot, main_wind
     assert queries.field_value(ws, post_id, section_id, "draft")["value"] == "Tram 28 climbs through Alfama."
 
 
-def test_switching_database_opens_a_new_window_and_closes_the_old(qtbot, main_window, tmp_path, settings,
-                                                                   monkeypatch):
+def test_switching_database_opens_a_new_window_and_closes_the_old(qtbot, main_window, tmp_path, monkeypatch):
     from wfdesk.ui.main_window import OPEN_WINDOWS
-    from wfdesk.workspace import open_workspace
 
-    other = open_workspace(database_url=f"sqlite:///{tmp_path / 'other.db'}", data_dir=tmp_path / "other",
-                           settings=settings)
+    monkeypatch.setenv("WFDESK_DATA_DIR", str(tmp_path / "other"))  # the new database's files stay in tmp_path
     asked = _answer(monkeypatch, QMessageBox.StandardButton.No)  # declines the demo on the new, empty database
-    main_window._switch_to(other)
+    opened_before = len(OPEN_WINDOWS)
+    switch_database(qtbot, main_window, tmp_path / "other.db")
     try:
+        qtbot.waitUntil(lambda: len(OPEN_WINDOWS) > opened_before and main_window._closing_done, timeout=WAIT)
         assert not main_window.isVisible()
         new = OPEN_WINDOWS[-1]
-        assert new.ws is other and new.isVisible()
+        assert new is not main_window and new.isVisible()
+        assert new.ws is not main_window.ws and new.ws.db.engine.url.database == str(tmp_path / "other.db")
         assert asked and "empty" in asked[0][1]
         qtbot.waitUntil(lambda: new.posts.tree.topLevelItemCount() == 1, timeout=WAIT)  # the "no posts" hint
         assert new.status.database.label.text() == "Database: other.db (SQLite)"
     finally:
         for window in list(OPEN_WINDOWS):
             window.close()
-        other.close()
+            if window is not main_window:
+                window.ws.close()
 
 
 def test_switching_database_marks_its_interrupted_runs(qtbot, main_window, tmp_path, settings, monkeypatch):
@@ -509,12 +583,13 @@ def test_switching_database_marks_its_interrupted_runs(qtbot, main_window, tmp_p
         s.get(Run, run_id).owner = f"{ledger.OWNER.rpartition(':')[0]}:{int(gone.stdout)}"
     other.close()
 
-    monkeypatch.setattr("wfdesk.settings.load_settings", lambda *a, **k: target)
+    monkeypatch.setenv("WFDESK_DATA_DIR", str(tmp_path / "other"))  # as `target` has it
     opened_before = len(OPEN_WINDOWS)
-    main_window.reopen_workspace()
+    switch_database(qtbot, main_window, tmp_path / "other.db")
     try:
         qtbot.waitUntil(lambda: len(OPEN_WINDOWS) > opened_before, timeout=WAIT)
         new = OPEN_WINDOWS[-1]
+        qtbot.waitUntil(lambda: main_window._closing_done, timeout=WAIT)
         assert not main_window.isVisible()
         assert new.status.database.label.text() == "Database: other.db (SQLite)"
         with new.ws.db.session() as s:
@@ -542,7 +617,8 @@ def test_the_step_list_shows_an_interrupted_run_and_its_images_to_review(qtbot, 
     with qtbot.waitSignal(window.runs.run_finished, timeout=WAIT) as finished:
         click(qtbot, window.current_panel().run_button)
     qtbot.waitUntil(lambda: window.steps.state_text(2) == "awaiting review (3 images)", timeout=WAIT)
-    window.close()
+    quit_window(qtbot, window)
+    assert window._closing_done
     with gui_ws.db.session() as s:  # as the next start finds a run its app did not see end
         s.get(Run, finished.args[0]).status = "interrupted"
 
@@ -568,8 +644,8 @@ def test_a_long_message_is_cut_beside_the_status_indicators(qtbot, main_window, 
         qtbot.keyClicks(dialog.findChild(QLineEdit), title.strip())
         click_button(qtbot, dialog, "OK")
 
+    click_row(qtbot, main_window.posts.tree, "A week in the Scottish Highlands")  # the keyboard in the post list
     QTimer.singleShot(0, answer)
-    main_window.posts.tree.setFocus()
     press(qtbot, "Ctrl+N")
     bar = main_window.statusBar()
     qtbot.waitUntil(lambda: bar.currentMessage().startswith("Created"), timeout=WAIT)
