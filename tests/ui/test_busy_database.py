@@ -25,6 +25,7 @@ from ui.editor_input import (
     press,
     tree_item,
     type_text,
+    wheel_into_view,
 )
 from wfdesk.db import queries
 
@@ -79,7 +80,7 @@ def _answer_title(qtbot, text: str) -> list[str]:
             click_button(qtbot, dialog, "OK")
         except AssertionError as exc:
             errors.append(str(exc))
-            dialog.reject()  # only to end a failed test instead of hanging in the dialog's loop
+            qtbot.keyClick(dialog, Qt.Key.Key_Escape)  # only to end a failed test instead of hanging in its loop
 
     answer_modal(qtbot, answer)
     return errors
@@ -101,7 +102,7 @@ def _context_menu(qtbot, tree, row: str, *path: str) -> None:
         actions = [a for a in menu.actions() if a.isVisible() and plain(a.text()) == path[level]]
         if not actions or not actions[0].isEnabled():
             state["error"] = f"no enabled “{path[level]}” in the menu: {[plain(a.text()) for a in menu.actions()]}"
-            menu.close()
+            qtbot.keyClick(menu, Qt.Key.Key_Escape)
             return
         state["level"] = level + 1
         qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(actions[0]).center())
@@ -109,9 +110,7 @@ def _context_menu(qtbot, tree, row: str, *path: str) -> None:
             QTimer.singleShot(30, lambda: pick(menu))
 
     item = tree_item(tree, row)
-    tree.scrollToItem(item)
-    rect = tree.visualItemRect(item)
-    assert rect.isValid(), "the row is not on screen"
+    rect = wheel_into_view(tree, lambda: tree.visualItemRect(item))
     QTimer.singleShot(0, lambda: pick(None))
     # Through the window, as the system delivers a right click: that is what makes Qt send the context menu event.
     window = tree.window()
