@@ -3,10 +3,12 @@
 The run is the one an editor starts: the main window, the post and the step clicked, then Run; so the measure covers
 everything the window does meanwhile (the step list's "running n/50", the panel's section states, the status bar).
 
-Two measures: the longest wall-clock gap between 5 ms ticks (catches the GUI thread waiting on the network, a lock
-or a worker) and the longest stretch of CPU the GUI thread itself spent between two ticks (its own work per unit:
-DB reads, decodes, widget rebuilds). The run executes in a child process, so the engine's Python work does not
-compete with the window for the GIL.
+Two measures: the longest stretch of CPU the GUI thread itself spent between two 5 ms ticks (its own work per unit:
+DB reads, decodes, widget rebuilds; thread CPU time, so a busy machine that schedules the test late does not count),
+and the longest wall-clock gap between ticks, which catches the GUI thread waiting on the network, a lock or a worker:
+every answer takes 0.3 s, so one request waited for on the GUI thread is a gap of 0.3 s or more, while a machine
+busy with other work delays a tick by milliseconds. The run executes in a child process, so the engine's Python work
+does not compete with the window for the GIL.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from PySide6.QtCore import QTimer
 from ui.editor_input import activate, choose_post, click, open_step
 from wfdesk.db import editing
 
-TIMEOUT = 20_000
+TIMEOUT = 30_000
 SECTIONS = 50
-MAX_STALL_S = 0.050
+MAX_STALL_S = 0.050  # the GUI thread's own work between two ticks
+LATENCY_S = 0.3  # every provider answer
+MAX_WAIT_S = 0.25  # a wall-clock gap: shorter than one answer, far longer than a late tick on a busy machine
 
 
 def measure_run(qtbot, panel, runs) -> tuple[float, float, float]:
@@ -70,7 +74,7 @@ def test_event_loop_keeps_beating_during_a_50_section_run(qtbot, gui_ws, loopbac
     for i in range(SECTIONS):
         sid = editing.add_section(gui_ws, post_id, f"Section {i + 1}")
         editing.save_field(gui_ws, post_id, sid, "draft", f"draft text number {i + 1}, with a few words.", None)
-    loopback.latency = 0.02  # so the run takes a moment
+    loopback.latency = LATENCY_S
     from wfdesk.ui.main_window import MainWindow
 
     window = MainWindow(gui_ws)  # opened once the post is in the database: its list shows it
@@ -89,4 +93,4 @@ def test_event_loop_keeps_beating_during_a_50_section_run(qtbot, gui_ws, loopbac
         window.close()
     assert seconds >= 0.1, "the run was too short to measure anything"
     assert worst_cpu <= MAX_STALL_S, f"the GUI thread worked {worst_cpu * 1000:.0f} ms without a break"
-    assert worst <= MAX_STALL_S, f"the event loop stalled {worst * 1000:.0f} ms"
+    assert worst < MAX_WAIT_S, f"the event loop stalled {worst * 1000:.0f} ms (waiting on something?)"
