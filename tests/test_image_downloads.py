@@ -7,6 +7,8 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -154,10 +156,10 @@ def test_download_errors_are_plain_and_keep_secrets_of_the_address_out(loopback)
     assert "HTTP 404" in str(err.value) and "SECRETSIGNATURE" not in str(err.value)
 
 
-@pytest.fixture
-def dripping_server():
-    """Sends a 'PNG' one byte at a time, each well within the read timeout, for at most 30 s."""
-
+@contextmanager
+def image_server(send_body, name: str) -> Iterator[str]:
+    """A server whose GET answers the headers of a 100 KB PNG, then send_body(wfile, stop) sends what it likes
+    until the test ends (stop is set). Yields the image's address."""
     stop = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
@@ -169,22 +171,34 @@ def dripping_server():
             self.send_header("Content-Type", "image/png")
             self.send_header("Content-Length", "100000")
             self.end_headers()
-            deadline = time.monotonic() + 30
             try:
-                while not stop.is_set() and time.monotonic() < deadline:
-                    self.wfile.write(b"\x89")
-                    self.wfile.flush()
-                    stop.wait(0.1)
+                send_body(self.wfile, stop)
             except OSError:
                 pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/slow.png"
-    stop.set()
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/{name}"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def dripping_server():
+    """Sends a 'PNG' one byte at a time, each well within the read timeout, for at most 30 s."""
+    def drip(wfile, stop: threading.Event) -> None:
+        deadline = time.monotonic() + 30
+        while not stop.is_set() and time.monotonic() < deadline:
+            wfile.write(b"\x89")
+            wfile.flush()
+            stop.wait(0.1)
+
+    with image_server(drip, "slow.png") as url:
+        yield url
 
 
 def test_an_image_that_trickles_in_ends_at_the_timeout(dripping_server):
@@ -197,29 +211,14 @@ def test_an_image_that_trickles_in_ends_at_the_timeout(dripping_server):
 
 @pytest.fixture
 def stalled_server():
-    """A CDN that sends the headers of an image and then nothing more (until the test ends)."""
-    stop = threading.Event()
+    """A CDN that sends the headers of an image and its first bytes, then nothing more (until the test ends)."""
+    def stall(wfile, stop: threading.Event) -> None:
+        wfile.write(b"\x89PNG")
+        wfile.flush()
+        stop.wait(60)
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", "100000")
-            self.end_headers()
-            self.wfile.write(b"\x89PNG")
-            self.wfile.flush()
-            stop.wait(60)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/stalled.png"
-    stop.set()
-    server.shutdown()
-    server.server_close()
+    with image_server(stall, "stalled.png") as url:
+        yield url
 
 
 def test_cancel_stops_a_download_that_stalled(stalled_server):
