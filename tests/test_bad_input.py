@@ -437,3 +437,16 @@ def test_an_unreachable_custom_endpoint_is_one_plain_line(demo, loopback):
     assert entry["status"] == "error"
     assert entry["error"] == (f"cannot reach http://127.0.0.1:{port}/api/custom/process-data: the connection was "
                               "refused (is the service running?)")
+
+
+def test_a_list_is_weighed_afresh_when_a_namespace_inside_it_grew():
+    """A list is weighed once per render (its weight kept), but a namespace inside it may grow afterwards: a list
+    holding a list twice ... 17 deep around one empty namespace weighs little; once the namespace holds a megabyte,
+    printing the list is 128 GB, built in one C call no deadline stops. Three levels here (8 MB if it were built):
+    refused as too large before the text is made, not as too long after."""
+    levels = 3
+    template = "{% set ns = namespace(x='') %}{% set l0 = [ns, ns] %}"
+    template += "".join(f"{{% set l{i} = [l{i - 1}, l{i - 1}] %}}" for i in range(1, levels + 1))
+    template += f"{{% set ns.x = 'a' * 999000 %}}{{{{ l{levels} }}}}"
+    with pytest.raises(TemplateProblem, match="would be too large"):
+        _finishes(lambda: render(template, {}))

@@ -253,3 +253,50 @@ def test_cancel_stops_a_run_whose_image_download_stalled(demo, loopback, stalled
     assert result["results"][0]["status"] == "cancelled", result
     assert time.monotonic() - started < 30  # a generous bound: without the cancel reaching the download, 180 s
     assert stored_files(demo) == []
+
+
+def test_a_cancel_racing_the_reads_own_close_never_shuts_another_socket(stalled_server, monkeypatch):
+    """The read may end on its own (urllib3 closes the connection on a read error, http.client when the body of a
+    `Connection: close` answer is complete) in the very moment the cancel comes, outside the watcher's lock. Its
+    descriptor number may then already be another thread's socket (a database connection, another download): that
+    socket must not be shut down."""
+    import socket
+
+    import requests
+
+    from wfdesk.media.download import _CancelWatch
+
+    others: list[socket.socket] = []
+    responses: list = []
+    real_shutdown = socket.socket.shutdown
+
+    def the_read_ends_first(self, how):
+        if responses and not others:
+            # The reader thread, just before: its read broke off and urllib3 closed the response and its connection...
+            raw = responses[0].raw
+            raw._fp.close()
+            raw._connection.close()
+            # ...and another thread opened a socket, which the system gave the lowest free number: the freed one.
+            others.extend(socket.socketpair())
+        return real_shutdown(self, how)
+
+    cancel = CancelToken()
+    watch = _CancelWatch(cancel)  # not entered: no watcher thread, the cancel is played by hand below
+    with requests.Session() as session:
+        resp = session.get(stalled_server, timeout=10, stream=True)
+        responses.append(resp)
+        with resp, watch.tracking(resp):
+            monkeypatch.setattr(socket.socket, "shutdown", the_read_ends_first)
+            cancel.cancel()
+            watch._shut()  # what the watcher thread does when the cancel comes
+            monkeypatch.undo()
+    assert len(others) == 2, "the watcher never shut a socket"
+    a, b = others
+    try:
+        a.sendall(b"still mine")
+        assert b.recv(32) == b"still mine"
+        b.sendall(b"both ways")
+        assert a.recv(32) == b"both ways"
+    finally:
+        a.close()
+        b.close()

@@ -465,3 +465,43 @@ def test_each_answer_is_stored_once_besides_the_fields_value(demo, loopback):
     assert [e["output"] for e in ledger.result_of(demo, result["run_id"])["results"]] == [big.strip()] * 3
     detail = ledger.run_detail(demo, result["run_id"])
     assert [u["result"]["output"] for u in detail["units"]] == [big.strip()] * 3
+
+
+@pytest.fixture
+def behind_a_proxy(demo, loopback, monkeypatch):
+    """An office network: the provider is reached only through the HTTP proxy named in the environment (the loopback
+    server plays the proxy, and the provider behind it); its address does not resolve from here."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("http_proxy", loopback.root_url)
+    return "http://provider.invalid/v1"
+
+
+def test_the_proxy_named_in_the_environment_is_used(demo, loopback, behind_a_proxy):
+    """As the openai SDK's own client does, and the image downloads: HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY
+    are honoured (giving the client our capped transport used to turn them off: every request went out directly)."""
+    demo.settings.providers["default"] = ProviderProfile(name="default", base_url=behind_a_proxy, max_retries=0)
+    entry = _run_polish({})["results"][0]
+    assert entry["status"] == "success", entry
+    (chat,) = [r for r in loopback.requests if r.path.endswith("/chat/completions")]
+    assert chat.path == "http://provider.invalid/v1/chat/completions"  # the absolute form a proxy is sent
+
+
+def test_the_deadline_holds_through_a_proxy(demo, loopback, behind_a_proxy):
+    demo.settings.providers["default"] = ProviderProfile(name="default", base_url=behind_a_proxy, max_retries=0,
+                                                         request_deadline=1.5)
+    loopback.header_drip = 0.2
+    started = time.monotonic()
+    entry = _run_polish({})["results"][0]
+    assert time.monotonic() - started < 60  # a generous bound; without the deadline it is over 400 s
+    assert entry["status"] == "error" and "took longer than 1.5 s" in entry["error"], entry
+
+
+def test_a_proxy_that_cannot_be_used_is_named(demo, loopback, behind_a_proxy, monkeypatch):
+    monkeypatch.setenv("http_proxy", "socks9://editor:secret@proxy.example:1080")
+    demo.settings.providers["default"] = ProviderProfile(name="default", base_url=behind_a_proxy, max_retries=0)
+    entry = _run_polish({})["results"][0]
+    assert entry["status"] == "error", entry
+    assert "the proxy socks9://proxy.example:1080 named in the environment" in entry["error"], entry
+    assert "secret" not in entry["error"]

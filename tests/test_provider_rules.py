@@ -162,3 +162,35 @@ def test_describe_error_blanks_the_key_the_request_carried():
     exc = openai.AuthenticationError(f"Bad key {key}", response=response, body={"error": {"message": f"Bad key {key}"}})
     text = describe_error(exc, "http://x/v1")
     assert key not in text and "Bad key [API key]" in text
+
+
+def test_a_failed_write_of_the_adaptations_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """The file cannot be replaced (a full disk, or on Windows another process reading it): what was learned is kept
+    for this process, and no .adaptations-* temporary file is left behind in the data folder, one per refusal."""
+    import os
+
+    def refuse(*_args):
+        raise PermissionError("the file is in use")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    memory = Adaptations(tmp_path / "provider-adaptations.json")
+    memory.learn("p", "m", Refusal("temperature"))
+    memory.learn("p", "m", Refusal("top_p"))
+    assert memory.learned("p", "m")["left_out"] == ["temperature", "top_p"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_kept_adaptation_never_drops_or_renames_what_the_request_needs(tmp_path):
+    """A damaged (or hand-edited) file that still reads as JSON cannot make every request leave out its messages or
+    model, or send a parameter with an empty name: those entries are ignored, the rest is kept."""
+    import json
+
+    path = tmp_path / "provider-adaptations.json"
+    path.write_text(json.dumps([{"provider": "p", "model": "m", "left_out": ["messages", "model", "temperature"],
+                                 "renamed": {"max_tokens": "", "top_p": "model", "stop": "stop_sequences"}}]),
+                    encoding="utf-8")
+    memory = Adaptations(path)
+    request = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2, "max_tokens": 9,
+               "top_p": 0.5, "stop": ["x"]}
+    assert memory.shape("p", "m", request) == {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                                               "max_tokens": 9, "top_p": 0.5, "stop_sequences": ["x"]}

@@ -126,21 +126,27 @@ class _CancelWatch:
                 return
 
     def _shut(self) -> None:
-        with self._lock:  # held throughout, so the response cannot be closed (and its descriptor reused) meanwhile
-            response = self._response
-            try:
-                fd = response.raw.fileno() if response is not None else -1  # the socket http.client reads from
-            except (OSError, ValueError, AttributeError):
+        with self._lock:  # held throughout, so `with resp` cannot close the response meanwhile
+            sock = _socket_of(self._response) if self._response is not None else None
+            if sock is None:
                 return  # already closed: the read has ended anyway
-            if fd < 0:
-                return
-            sock = socket.socket(fileno=fd)
             try:
-                sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read; closing the descriptor would not
+                # Wakes the blocked read; closing the descriptor would not. Through the socket object, never its
+                # descriptor number: the read may close it on its own at this very moment (urllib3 on a read error,
+                # http.client at the end of a `Connection: close` body), and a closed socket object refuses (its
+                # number is -1) where the number may already be another thread's socket. The plain socket's
+                # shutdown, also for TLS: SSLSocket.shutdown would drop the TLS state under the reading thread.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
             except OSError:
                 pass
-            finally:
-                sock.detach()  # the response still owns the descriptor
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket http.client reads the response from (its buffered file's raw SocketIO), None once it let go."""
+    reader = getattr(getattr(response.raw, "_fp", None), "fp", None)  # http.client's makefile("rb"), or None
+    sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    sock = getattr(sock, "socket", sock)  # urllib3's TLS-in-TLS transport (HTTPS through an HTTPS proxy)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def _scheme(url: str) -> str:

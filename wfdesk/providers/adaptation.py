@@ -8,6 +8,7 @@ in the data folder (provider-adaptations.json), so the next run's process (or CL
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -165,8 +166,9 @@ def _read(path: Path) -> list[dict[str, Any]]:
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
         return [{"provider": str(e["provider"]), "model": str(e["model"]),
-                 "left_out": [str(p) for p in e.get("left_out", [])],
-                 "renamed": {str(k): str(v) for k, v in dict(e.get("renamed", {})).items()}} for e in entries]
+                 "left_out": [str(p) for p in e.get("left_out", []) if _optional(str(p))],
+                 "renamed": {str(k): str(v) for k, v in dict(e.get("renamed", {})).items()
+                             if _optional(str(k)) and _optional(str(v))}} for e in entries]
     except FileNotFoundError:
         return []
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -174,13 +176,25 @@ def _read(path: Path) -> list[dict[str, Any]]:
         return []
 
 
+def _optional(name: str) -> bool:
+    """A parameter name a kept adaptation may leave out or rename to: one a refusal could have named, never one the
+    request cannot do without (a damaged or hand-edited file must not break every request)."""
+    return re.fullmatch(r"[a-z_][a-z0-9_]*", name, re.IGNORECASE) is not None and name not in PROTECTED
+
+
 def _write(path: Path, entries: list[dict[str, Any]]) -> None:
     """Whole or not at all (a temporary file renamed over it): a crash never leaves half a file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".adaptations-", dir=path.parent)
+    except OSError as exc:  # a read-only data folder: remembered for this process only
+        log.warning("cannot keep what %s learned: %s", path.name, exc)
+        return
+    try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(entries, f, indent=1)
         os.replace(tmp, path)
-    except OSError as exc:  # a read-only data folder: remembered for this process only
+    except OSError as exc:  # a full disk, or (Windows) the file open in another process: kept for this one only
         log.warning("cannot keep what %s learned: %s", path.name, exc)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # never one stray temporary file per refusal

@@ -60,12 +60,35 @@ def client_for(ws: Workspace, profile: ProviderProfile) -> openai.OpenAI:
     def build() -> openai.OpenAI:
         # Retries are ours (resilience.py): one policy and one shared gate per provider. The transport enforces
         # each answer's size and time caps while it arrives (limits.py).
-        transport = CappedTransport(limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100))
-        http_client = openai.DefaultHttpxClient(transport=transport, timeout=timeout)
+        pool = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+        transport = CappedTransport(limits=pool)
+        # Given a transport, the client no longer reads HTTP(S)_PROXY / ALL_PROXY / NO_PROXY itself: the proxies the
+        # environment names get capped transports of their own (a NO_PROXY host: None, the transport above).
+        mounts = {pattern: proxy_transport(proxy, pool) if proxy else None
+                  for pattern, proxy in environment_proxies().items()}
+        http_client = openai.DefaultHttpxClient(transport=transport, mounts=mounts, timeout=timeout)
         return openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0, http_client=http_client)
 
     # The key is part of the cache key so a changed key takes effect; it never leaves this process.
     return ws.cached(("openai", profile.model_dump_json(), base_url, key), build)
+
+
+def environment_proxies() -> dict[str, str | None]:
+    """URL pattern -> proxy URL (None: go direct), from the environment, as httpx2 reads it for a client of its own."""
+    from httpx2._utils import get_environment_proxies
+
+    return get_environment_proxies()
+
+
+def proxy_transport(proxy: str, pool: Any):
+    from wfdesk.providers.limits import CappedTransport
+
+    try:
+        return CappedTransport(limits=pool, proxy=proxy)
+    except (ImportError, ValueError) as exc:  # socks5:// without socksio, a scheme no proxy speaks
+        where = re.sub(r"//[^/@]*@", "//", proxy)  # never its user and password
+        raise UnitError(f"the proxy {where} named in the environment (HTTP_PROXY, HTTPS_PROXY or ALL_PROXY) cannot "
+                        f"be used: {str(exc).splitlines()[0]}") from None
 
 
 def api_key_for(profile: ProviderProfile) -> str:

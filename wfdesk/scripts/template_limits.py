@@ -43,43 +43,48 @@ def _digits(n: int) -> float:
     return abs(n).bit_length() * math.log10(2)
 
 
-def _size(value: Any, namespaces: dict[int, int] | None = None) -> int:
+def _size(value: Any) -> int:
     """A value's weight: characters, plus every element of a container counted as often as it is referenced (a
     list holding the same list twice weighs twice as much: that is what str() or == would walk)."""
-    if isinstance(value, str | bytes):
-        return len(value)
-    if isinstance(value, Namespace):
-        # Nests like a dict, but `set ns.x = ...` changes it: weighed afresh by each weighing, once per weighing
-        # (a namespace holding the same namespace twice, 40 deep, is weighed in 40 steps, not 2**40).
-        namespaces = {} if namespaces is None else namespaces
-        if id(value) in namespaces:
-            return namespaces[id(value)]
-        attrs = getattr(value, "_Namespace__attrs", {})
-        total = len(attrs)
-        for item in list(attrs.values()):
-            total += _size(item, namespaces)
-            if total > MAX_OUTPUT_CHARS:
-                break
-        namespaces[id(value)] = total  # alive for the whole weighing: its id is not reused meanwhile
-        return total
-    if not isinstance(value, list | tuple | dict | set | frozenset):
-        return 0
-    memo = getattr(_render, "weights", None)
-    if memo is not None and id(value) in memo:
-        return memo[id(value)][1]
-    items = value.items() if isinstance(value, dict) else value
-    total = len(value)
     try:
-        for item in items:
-            total += (_size(item[0], namespaces) + _size(item[1], namespaces) if isinstance(value, dict)
-                      else _size(item, namespaces))
-            if total > MAX_OUTPUT_CHARS:
-                break
+        return _weigh(value, {})[0]
     except RecursionError:
         raise _too_large("the nesting of the values") from None
-    if memo is not None:
+
+
+def _weigh(value: Any, seen: dict[int, tuple[int, bool]]) -> tuple[int, bool]:
+    """(weight, whether a namespace is inside: a weight that `set ns.x = ...` may change later).
+
+    `seen` is this weighing's memo (each container weighed once, however often it is referenced: a namespace or list
+    holding the same one twice, 40 deep, is weighed in 40 steps, not 2**40); everything in it is reachable from the
+    value being weighed, so alive, and no id is reused meanwhile. The render's memo keeps only weights that cannot
+    change: a list around a namespace that grows afterwards is weighed afresh, never by its old weight."""
+    if isinstance(value, str | bytes):
+        return len(value), False
+    is_namespace = isinstance(value, Namespace)
+    if not is_namespace and not isinstance(value, list | tuple | dict | set | frozenset):
+        return 0, False
+    if id(value) in seen:
+        return seen[id(value)]
+    memo = getattr(_render, "weights", None)
+    if not is_namespace and memo is not None and id(value) in memo:
+        return memo[id(value)][1], False
+    if is_namespace:
+        attrs = getattr(value, "_Namespace__attrs", {})
+        total, changeable, parts = len(attrs), True, list(attrs.values())
+    else:
+        total, changeable = len(value), False
+        parts = (part for pair in value.items() for part in pair) if isinstance(value, dict) else value
+    for item in parts:
+        weight, inner = _weigh(item, seen)
+        total += weight
+        changeable = changeable or inner
+        if total > MAX_OUTPUT_CHARS:
+            break
+    seen[id(value)] = (total, changeable)
+    if memo is not None and not changeable:
         memo[id(value)] = (value, total)  # the value is kept alive, so its id is not reused during the render
-    return total
+    return total, changeable
 
 
 @contextlib.contextmanager
