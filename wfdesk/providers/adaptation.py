@@ -8,16 +8,15 @@ in the data folder (provider-adaptations.json), so the next run's process (or CL
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from wfdesk.fileio import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 FILE_NAME = "provider-adaptations.json"
@@ -183,18 +182,9 @@ def _optional(name: str) -> bool:
 
 
 def _write(path: Path, entries: list[dict[str, Any]]) -> None:
-    """Whole or not at all (a temporary file renamed over it): a crash never leaves half a file."""
+    """Whole or not at all (fileio's temporary file renamed over it, removed on failure): a crash never leaves half
+    a file, a failure never a stray temporary one."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".adaptations-", dir=path.parent)
-    except OSError as exc:  # a read-only data folder: remembered for this process only
+        atomic_write_bytes(path, json.dumps(entries, indent=1).encode("utf-8"))
+    except OSError as exc:  # a read-only folder, a full disk, (Windows) the file open elsewhere: this process only
         log.warning("cannot keep what %s learned: %s", path.name, exc)
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(entries, f, indent=1)
-        os.replace(tmp, path)
-    except OSError as exc:  # a full disk, or (Windows) the file open in another process: kept for this one only
-        log.warning("cannot keep what %s learned: %s", path.name, exc)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)  # never one stray temporary file per refusal
