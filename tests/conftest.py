@@ -23,6 +23,17 @@ ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_STEPS = ROOT / "wfdesk" / "resources" / "reference-steps.json"
 PG_URL = os.environ.get("WFDESK_TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("WFDESK_REQUIRE_POSTGRES") == "1"
+RUN_SLOW = os.environ.get("WFDESK_RUN_SLOW") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Builds that take minutes run once in CI (`.ci/run` sets WFDESK_RUN_SLOW=1), not in every developer loop."""
+    if RUN_SLOW:
+        return
+    skip = pytest.mark.skip(reason="slow: set WFDESK_RUN_SLOW=1 to run it (CI does)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

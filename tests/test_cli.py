@@ -205,3 +205,20 @@ def test_costs_and_budget_from_the_command_line(cli_fast, loopback, tmp_path):
     proc = cli_fast("run-step", "--step", "2", "--post", "53", "--sections", "713", check_code=2)
     assert "budget" in proc.stderr and "Nothing was sent" in proc.stderr
     assert loopback.count() == 0
+
+
+def test_demo_loads_once_and_never_overwrites_the_editors_changes(cli_fast, tmp_path):
+    from wfdesk.db import editing  # the demo's own post, not numbers copied here
+
+    demo_post = editing.demo_bundle()["posts"][0]
+    assert cli_fast("demo").stdout == "Demo loaded: 1 post with 3 sections, 3 workflow steps and 1 LLM action.\n"
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    cli_fast("export", str(before))
+    exported = json.loads(before.read_text())
+    assert [p["title"] for p in exported["posts"]] == [demo_post["title"]]
+    assert len(exported["workflow_steps"]) == 3
+
+    again = cli_fast("demo")
+    assert f'already loaded: post {demo_post["id"]}, "{demo_post["title"]}"' in again.stdout
+    cli_fast("export", str(after))
+    assert json.loads(after.read_text()) == exported

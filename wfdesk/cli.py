@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("init", help="create or upgrade the database schema")
+    sub.add_parser("demo", help="load the demo post and the reference document's three steps (as the app's first "
+                                "start offers)")
     imp = sub.add_parser("import", help="import actions, steps, posts and overrides from JSON")
     imp.add_argument("file")
     exp = sub.add_parser("export", help="export everything (current field values) to JSON")
@@ -192,6 +194,8 @@ def _command(ws, args: argparse.Namespace) -> int:
         return EXIT_OK
     if cmd == "import":
         return _import(ws, Path(args.file))
+    if cmd == "demo":
+        return _demo(ws)
     if cmd == "export":
         from wfdesk.db.transfer import export_bundle
 
@@ -273,6 +277,23 @@ def _import(ws, path: Path) -> int:
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     print("Imported " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))
+    return EXIT_OK
+
+
+def _demo(ws) -> int:
+    from wfdesk.db import editing
+    from wfdesk.db.models import Post
+
+    demo_ids = [p["id"] for p in editing.demo_bundle()["posts"]]
+    with ws.db.session() as s:
+        loaded = s.scalars(select(Post).where(Post.id.in_(demo_ids))).first()
+        if loaded is not None:
+            # Loading again would overwrite the editor's changes to the demo post with the demo's own text.
+            print(f"The demo is already loaded: post {loaded.id}, \"{loaded.title}\". Nothing was changed.")
+            return EXIT_OK
+    counts = editing.load_demo(ws)
+    print(f"Demo loaded: {counts['posts']} post with {counts['sections']} sections, {counts['workflow_steps']} "
+          f"workflow steps and {counts['llm_actions']} LLM action.")
     return EXIT_OK
 
 
