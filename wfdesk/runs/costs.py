@@ -16,6 +16,7 @@ from wfdesk.db.models import Post, Run, RunUnit
 from wfdesk.errors import WfdeskError
 from wfdesk.runs import prices
 from wfdesk.settings import Settings
+from wfdesk.states import UnitState
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ def totals(ws: Workspace, by: str, *, post_id: int | None = None) -> list[dict[s
         raise ValueError(f"cannot group costs by {by!r}")
     stmt = (select(Run.step_id, Run.step_name, Run.post_id, RunUnit.model, RunUnit.finished_at, RunUnit.cost,
                    RunUnit.prompt_tokens, RunUnit.completion_tokens, RunUnit.images, RunUnit.result)
-            .join(Run, Run.id == RunUnit.run_id).where(RunUnit.status == "success"))
+            .join(Run, Run.id == RunUnit.run_id).where(RunUnit.status == UnitState.SUCCESS))
     if post_id is not None:
         stmt = stmt.where(Run.post_id == post_id)
     groups: dict[Any, dict[str, Any]] = defaultdict(lambda: {"cost": 0.0, "prompt_tokens": 0,
