@@ -4,9 +4,8 @@ up front."""
 from __future__ import annotations
 
 import logging
-import math
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ from wfdesk.errors import WfdeskError
 from wfdesk.runs import prices
 from wfdesk.settings import Settings
 from wfdesk.states import UnitState
+from wfdesk.usage import Usage, estimate_tokens
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -24,22 +24,6 @@ log = logging.getLogger(__name__)
 
 class BudgetError(WfdeskError):
     """A run that would go over a budget; refused before anything is sent."""
-
-
-CHARS_PER_TOKEN = 4  # English text, roughly; only used when a server does not say
-
-
-@dataclass(frozen=True)
-class Usage:
-    model: str | None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    images: int = 0
-    estimated: bool = False  # some of the tokens were counted by us, not reported by the server
-
-
-def estimate_tokens(text: str | None) -> int:
-    return max(1, math.ceil(len(text) / CHARS_PER_TOKEN)) if text else 0
 
 
 def complete_usage(usage: Usage, prompt: str | None = None, output: str | None = None) -> Usage:

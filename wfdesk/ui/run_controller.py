@@ -19,12 +19,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
+from wfdesk.cancel import CancelToken
 from wfdesk.db.models import Run, WorkflowStepEntity
 from wfdesk.db.review import unreachable_address
 from wfdesk.errors import NotFoundError, WfdeskError
 from wfdesk.runs.child_client import run_in_child
 from wfdesk.runs.engine import RunOptions, execute_step, resume_run
-from wfdesk.scripts.base import CancelToken
 from wfdesk.scripts.config import script_type_of
 from wfdesk.scripts.registry import SCRIPT_TYPES
 from wfdesk.states import FINAL_UNIT_STATES, UnitState
