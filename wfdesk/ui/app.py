@@ -141,8 +141,8 @@ def _edit_settings_without_workspace() -> bool:
 def open_default_workspace() -> dict[str, Any]:
     """On a worker thread: the engine imports, the default workspace, the runs an earlier exit left running marked
     interrupted, whether the database is empty and the first post list. The caller owns the workspace."""
-    from wfdesk.db import queries
     from wfdesk.runs.ledger import mark_interrupted
+    from wfdesk.services import queries
     from wfdesk.workspace import open_workspace
 
     ws = open_workspace()

@@ -37,7 +37,7 @@ OPEN_WINDOWS: list[MainWindow] = []  # a window opened on another database must 
 OPENING_TEXT = "Opening the database…"
 # What attach_workspace needs beyond the engine; wfdesk.ui.app imports them on the worker that opens the database,
 # so attaching (and the first step panel) finds them loaded instead of importing on the GUI thread.
-DEFERRED_MODULES = ("wfdesk.db.editing", "wfdesk.ui.run_controller", "wfdesk.ui.workflow_transfer",
+DEFERRED_MODULES = ("wfdesk.services.editing", "wfdesk.ui.run_controller", "wfdesk.ui.workflow_transfer",
                     "wfdesk.ui.panels")
 
 
@@ -422,7 +422,7 @@ class MainWindow(QMainWindow):
     def new_post(self) -> None:
         if self.ws is None:
             return
-        from wfdesk.db import editing
+        from wfdesk.services import editing
         from wfdesk.ui.post_list import ask_title
 
         title, ok = ask_title(self, "New post", "Title of the new post:")
@@ -462,7 +462,7 @@ class MainWindow(QMainWindow):
         def run() -> dict[str, int]:
             from pathlib import Path
 
-            from wfdesk.db.transfer import import_bundle, read_json
+            from wfdesk.services.transfer import import_bundle, read_json
 
             data = read_json(Path(path).read_bytes())  # refuses what is not JSON or nested too deeply, in words
             with ws.db.session() as s:
@@ -491,8 +491,8 @@ class MainWindow(QMainWindow):
             import json
             from pathlib import Path
 
-            from wfdesk.db.transfer import export_bundle
             from wfdesk.fileio import atomic_write_bytes
+            from wfdesk.services.transfer import export_bundle
 
             with ws.db.session() as s:
                 data = export_bundle(s)
