@@ -138,24 +138,16 @@ def _is_database_error(exc: BaseException) -> bool:
 def _workspace(args: argparse.Namespace):
     from sqlalchemy.exc import SQLAlchemyError
 
-    from wfdesk.runs.ledger import mark_interrupted
-    from wfdesk.workspace import open_workspace, set_current
+    from wfdesk.services.opening import open_for_use
+    from wfdesk.workspace import set_current
 
     try:
-        ws = open_workspace(database_url=args.database, data_dir=args.data_dir)
+        ws = open_for_use(database_url=args.database, data_dir=args.data_dir)
     except SQLAlchemyError as exc:
         from wfdesk.db.engine import database_error_message
 
         raise WfdeskError(f"cannot open the database: {database_error_message(exc)}") from None
     set_current(ws)
-    try:
-        mark_interrupted(ws)
-    except SQLAlchemyError as exc:
-        from wfdesk.db.engine import database_error_message
-
-        set_current(None)
-        ws.close()
-        raise WfdeskError(f"cannot use the database: {database_error_message(exc)}") from None
     return ws
 
 

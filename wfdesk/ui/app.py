@@ -154,18 +154,11 @@ def _edit_settings_without_workspace() -> bool:
 def open_default_workspace() -> dict[str, Any]:
     """On a worker thread: the engine imports, the default workspace, the runs an earlier exit left running marked
     interrupted, whether the database is empty and the first post list. The caller owns the workspace."""
-    from wfdesk.runs.ledger import mark_interrupted
     from wfdesk.services import queries
-    from wfdesk.workspace import open_workspace
+    from wfdesk.services.opening import open_for_use
 
-    ws = open_workspace()
+    ws = open_for_use()
     try:
-        try:
-            interrupted = mark_interrupted(ws)
-            if interrupted:
-                log.info("runs interrupted by an earlier exit: %s", interrupted)
-        except Exception:  # noqa: BLE001 - a stale ledger must not stop the app from starting
-            log.exception("marking interrupted runs failed")
         posts = queries.list_posts(ws), queries.post_statuses(ws)
         empty = not posts[0] and queries.is_empty(ws)
         _import_deferred_modules()

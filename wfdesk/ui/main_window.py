@@ -774,18 +774,10 @@ def _heading(text: str) -> QLabel:
 def _open_from_settings() -> Workspace:
     """On a worker thread: the database the settings name, with the runs an earlier exit left running there marked
     interrupted (as at app start), so its panels offer to resume them instead of showing them as in progress."""
-    from wfdesk.runs.ledger import mark_interrupted
+    from wfdesk.services.opening import open_for_use
     from wfdesk.settings import load_settings
-    from wfdesk.workspace import open_workspace
 
-    ws = open_workspace(settings=load_settings())
-    try:
-        interrupted = mark_interrupted(ws)
-        if interrupted:
-            log.info("runs interrupted by an earlier exit: %s", interrupted)
-    except Exception:  # noqa: BLE001 - a stale ledger must not stop the database from opening
-        log.exception("marking interrupted runs failed")
-    return ws
+    return open_for_use(settings=load_settings())
 
 
 def _make_run_controller(ws: Workspace, parent: QWidget) -> Any:
