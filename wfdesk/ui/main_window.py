@@ -37,7 +37,7 @@ OPEN_WINDOWS: list[MainWindow] = []  # a window opened on another database must 
 OPENING_TEXT = "Opening the database…"
 # What attach_workspace needs beyond the engine; wfdesk.ui.app imports them on the worker that opens the database,
 # so attaching (and the first step panel) finds them loaded instead of importing on the GUI thread.
-DEFERRED_MODULES = ("wfdesk.db.editing", "wfdesk.ui.run_controller", "wfdesk.ui.workflow_transfer",
+DEFERRED_MODULES = ("wfdesk.services.editing", "wfdesk.ui.run_controller", "wfdesk.ui.workflow_transfer",
                     "wfdesk.ui.panels")
 
 
@@ -422,7 +422,7 @@ class MainWindow(QMainWindow):
     def new_post(self) -> None:
         if self.ws is None:
             return
-        from wfdesk.db import editing
+        from wfdesk.services import editing
         from wfdesk.ui.post_list import ask_title
 
         title, ok = ask_title(self, "New post", "Title of the new post:")
@@ -462,7 +462,7 @@ class MainWindow(QMainWindow):
         def run() -> dict[str, int]:
             from pathlib import Path
 
-            from wfdesk.db.transfer import import_bundle, read_json
+            from wfdesk.services.transfer import import_bundle, read_json
 
             data = read_json(Path(path).read_bytes())  # refuses what is not JSON or nested too deeply, in words
             with ws.db.session() as s:
@@ -491,8 +491,8 @@ class MainWindow(QMainWindow):
             import json
             from pathlib import Path
 
-            from wfdesk.db.transfer import export_bundle
             from wfdesk.fileio import atomic_write_bytes
+            from wfdesk.services.transfer import export_bundle
 
             with ws.db.session() as s:
                 data = export_bundle(s)
@@ -774,18 +774,10 @@ def _heading(text: str) -> QLabel:
 def _open_from_settings() -> Workspace:
     """On a worker thread: the database the settings name, with the runs an earlier exit left running there marked
     interrupted (as at app start), so its panels offer to resume them instead of showing them as in progress."""
-    from wfdesk.runs.ledger import mark_interrupted
+    from wfdesk.services.opening import open_for_use
     from wfdesk.settings import load_settings
-    from wfdesk.workspace import open_workspace
 
-    ws = open_workspace(settings=load_settings())
-    try:
-        interrupted = mark_interrupted(ws)
-        if interrupted:
-            log.info("runs interrupted by an earlier exit: %s", interrupted)
-    except Exception:  # noqa: BLE001 - a stale ledger must not stop the database from opening
-        log.exception("marking interrupted runs failed")
-    return ws
+    return open_for_use(settings=load_settings())
 
 
 def _make_run_controller(ws: Workspace, parent: QWidget) -> Any:
