@@ -71,6 +71,12 @@ class StepRunner(ABC):
         ticket.cancel.cancel()
         return True
 
+    def cancel_all(self) -> None:
+        with self._lock:
+            tickets = list(self._live.values())
+        for ticket in tickets:
+            ticket.cancel.cancel()
+
     def is_live(self, run_id: int) -> bool:
         with self._lock:
             return run_id in self._live

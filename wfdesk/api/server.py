@@ -57,8 +57,9 @@ class ApiServer:
         self.host, self.port = host, self.sock.getsockname()[1]
         self.url = url_of(host, self.port)
         self.started = threading.Event()
+        # A request waiting for a long run must not hold the server's end: after 2 s it is cut.
         config = uvicorn.Config(app, log_level="info" if verbose else "warning", access_log=verbose,
-                                lifespan="off", server_header=False)
+                                lifespan="off", server_header=False, timeout_graceful_shutdown=2)
         self._server = _Server(config, self.started.set)
         self._thread: threading.Thread | None = None
 

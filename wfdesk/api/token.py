@@ -9,6 +9,7 @@ import hmac
 import logging
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 
 from wfdesk.errors import WfdeskError
@@ -69,15 +70,59 @@ def load_token(create: bool = True) -> ApiToken:
     return ApiToken(value, KEYRING_WHERE)
 
 
+_cached: ApiToken | None = None
+_cache_lock = threading.Lock()
+
+
+def current_token() -> ApiToken:
+    """The token this process's servers check, read from the keyring once (each request asks; a keyring may be a
+    slow D-Bus call). The variable, when set, always wins."""
+    global _cached
+    token = env_token()
+    if token is not None:
+        return token
+    with _cache_lock:
+        if _cached is None:
+            _cached = load_token()
+        return _cached
+
+
 def regenerate_token() -> ApiToken:
-    """A new keyring token; the old one stops working at once for servers that re-read it."""
+    """A new keyring token: this process's servers refuse the old one from the next request on."""
+    global _cached
+    if env_token() is not None:
+        raise TokenUnavailable(f"The token comes from {TOKEN_ENV}: change the variable instead.")
     if not keyring_available():
         raise TokenUnavailable(f"No system keyring is available to keep the API token: set {TOKEN_ENV} instead.")
     import keyring
 
     value = new_token_value()
     keyring.set_password(KEYRING_SERVICE, KEYRING_USER, value)
-    return ApiToken(value, KEYRING_WHERE)
+    with _cache_lock:
+        _cached = ApiToken(value, KEYRING_WHERE)
+        return _cached
+
+
+def existing_token() -> ApiToken | None:
+    """The token if there is one already (nothing is made): for showing it."""
+    token = env_token()
+    if token is not None:
+        return token
+    with _cache_lock:
+        if _cached is not None:
+            return _cached
+    if not keyring_available():
+        return None
+    import keyring
+
+    value = keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
+    return ApiToken(value, KEYRING_WHERE) if value else None
+
+
+def forget_cached_token() -> None:
+    global _cached
+    with _cache_lock:
+        _cached = None
 
 
 def new_token_value() -> str:
