@@ -18,21 +18,40 @@ TOKEN = "test-token-" + "x" * 32
 CMS = "https://cms.example.com"
 
 
-@pytest.fixture
-def api(demo, loopback):
+def serve(demo, runner_class):
     from wfdesk.api.app import create_app
-    from wfdesk.api.runner import InProcessRunner
     from wfdesk.api.server import ApiServer
     from wfdesk.api.token import ApiToken
 
-    runner = InProcessRunner(lambda: demo)
+    runner = runner_class(lambda: demo)
     app = create_app(runner, lambda: ApiToken(TOKEN, "a test"), cors_origins=[CMS])
     server = ApiServer(app, "127.0.0.1", 0).start_in_thread()
     client = Client(server.url, TOKEN)
-    client.runner, client.ws = runner, demo
+    client.runner, client.ws, client.server = runner, demo, server
+    return client
+
+
+@pytest.fixture
+def api(demo, loopback):
+    """The engine in this process, as `wfdesk serve` runs it."""
+    from wfdesk.api.runner import InProcessRunner
+
+    client = serve(demo, InProcessRunner)
     yield client
-    server.stop()
-    runner.shutdown()
+    client.server.stop()
+    client.runner.shutdown()
+
+
+@pytest.fixture
+def api_run_process(demo, loopback):
+    """Runs in the app's run process (wfdesk.runs.child), as the open app serves them."""
+    from wfdesk.api.runner import RunProcessRunner
+
+    client = serve(demo, RunProcessRunner)
+    yield client
+    client.server.stop()
+    client.runner.cancel_all()
+    client.runner.shutdown()
 
 
 def test_the_references_request_gets_the_references_response(api, loopback):
@@ -325,3 +344,37 @@ def test_no_token_or_key_in_answers_or_logs(api, loopback, caplog, monkeypatch):
     everything = "\n".join(texts + [r.getMessage() for r in caplog.records])
     assert loopback.count() >= 1
     assert TOKEN not in everything and key not in everything
+
+
+def test_through_the_apps_run_process_the_reference_request_cancel_and_resume(api_run_process, loopback):
+    api = api_run_process
+    body = api.post("/api/workflow/execute-step", REFERENCE_REQUEST).json()
+    assert same_shape(REFERENCE_RESPONSE, body) == [] and body["success"] is True
+    assert api.get(body["results"][0]["image_url"]).status_code == 200
+    refused = api.post("/api/workflow/execute-step", {**REFERENCE_REQUEST, "context": {"parameters": {"n": 99}}})
+    assert refused.status_code == 400 and refused.json()["field"] == "step_id"
+    assert "script_config.parameters.n" in refused.json()["error"]  # (the run process sends the message only)
+
+    loopback.latency = 1.5
+    slow = {"step_id": 1, "post_id": 53, "context": {"section_ids": [711, 712, 713],
+                                                     "parameters": {"concurrency": 1}}, "wait": False}
+    before = loopback.count("/v1/chat/completions")
+    run_id = api.post("/api/workflow/execute-step", slow).json()["run_id"]
+    deadline = time.monotonic() + 30
+    while loopback.count("/v1/chat/completions") == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert api.post(f"/api/workflow/runs/{run_id}/cancel").status_code == 202
+    assert api.wait_for_run(run_id)["status"] == "cancelled"
+    assert loopback.count("/v1/chat/completions") == before + 1
+    loopback.latency = 0
+    resumed = api.post(f"/api/workflow/runs/{run_id}/resume").json()
+    assert resumed["run_id"] == run_id and resumed["success"] is True
+    from wfdesk.runs import child_client
+    from wfdesk.runs.ledger import parse_owner
+
+    owner = api.get(f"/api/workflow/runs/{run_id}").json()
+    assert owner["status"] == "succeeded"
+    with api.ws.db.session() as s:
+        from wfdesk.db.models import Run
+
+        assert parse_owner(s.get(Run, run_id).owner)[1] == child_client._process.proc.pid

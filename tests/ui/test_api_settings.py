@@ -79,6 +79,18 @@ def wait_serving(qtbot, url: str, token: str) -> None:
 
 
 @pytest.fixture
+def empty_gui_ws(db_url, tmp_path, settings):
+    """The GUI fixtures' workspace, on SQLite and on PostgreSQL."""
+    from wfdesk.workspace import open_workspace, set_current
+
+    ws = open_workspace(database_url=db_url, data_dir=tmp_path / "data", settings=settings)
+    set_current(ws)
+    yield ws
+    set_current(None)
+    ws.close()
+
+
+@pytest.fixture
 def env_token(monkeypatch):
     from wfdesk.api.token import forget_cached_token
 

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                                     "(the token is still required)")
     parser.add_argument("--cors-origin", action="append", metavar="ORIGIN", default=[],
                         help="a web page origin allowed to call the API from a browser, e.g. "
-                             "https://cms.example.com (repeatable; also Settings → api_cors_origins)")
+                             "https://cms.example.com (repeatable; also Settings → Other apps → Web pages)")
 
 
 def serve(ws: Workspace, args: argparse.Namespace) -> int:
