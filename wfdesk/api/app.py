@@ -78,7 +78,7 @@ def _document_bearer(app: FastAPI) -> None:
 
 
 def _routes(app: FastAPI, runner: StepRunner) -> None:
-    @app.post("/api/workflow/execute-step", response_model=ExecuteStepResponse, response_model_exclude_none=True,
+    @app.post("/api/workflow/execute-step", response_model=ExecuteStepResponse,
               responses={202: {"model": Accepted, "description": "`wait: false`: the run is going"}, **ERRORS},
               summary="Run a workflow step on a post (the reference's request and response)")
     async def execute_step(body: ExecuteStepRequest) -> Any:
@@ -118,7 +118,7 @@ def _routes(app: FastAPI, runner: StepRunner) -> None:
         raise ApiError(409, f"Run {run_id} has already ended ({status})", "run_id")
 
     @app.post("/api/workflow/runs/{run_id}/resume", response_model=ExecuteStepResponse,
-              response_model_exclude_none=True, responses={202: {"model": Accepted}, **ERRORS},
+              responses={202: {"model": Accepted}, **ERRORS},
               summary="Run again the sections of a run that did not finish (same run id)")
     async def resume(run_id: int = Path(ge=1), body: ResumeRequest | None = Body(None)) -> Any:
         status = await run_in_threadpool(_run_status, runner, run_id)
@@ -152,14 +152,16 @@ def _routes(app: FastAPI, runner: StepRunner) -> None:
 async def _answer(ticket: RunTicket, wait: bool) -> Any:
     """wait: the run's end, as the reference answers it; else 202 with the run id as soon as the ledger has it."""
     try:
-        if not wait:
-            run_id = await asyncio.wrap_future(ticket.run_id)
+        run_id = await asyncio.wrap_future(ticket.run_id) if not wait else None
+        if not wait and run_id is not None:
             return JSONResponse(Accepted(run_id=run_id, status="running",
                                          url=f"/api/workflow/runs/{run_id}").model_dump(), status_code=202)
-        result = await asyncio.wrap_future(ticket.result)
+        result = await asyncio.wrap_future(ticket.result)  # (a run the ledger never had: its answer, at its end)
     except Exception as exc:  # noqa: BLE001 - mapped to an answer here; nothing was sent when it was refused
         raise _refusal(exc) from None
-    return shapes.execute_response(result)
+    # As built (not re-serialised through the model): a field is left out when it does not apply (image_url of a
+    # text step), never sent as null.
+    return JSONResponse(shapes.execute_response(result))
 
 
 def _refusal(exc: BaseException) -> ApiError:
