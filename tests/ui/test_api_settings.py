@@ -212,3 +212,24 @@ def test_the_token_is_masked_shown_copied_and_regenerated(qtbot, main_window, lo
     old = requests.get(url + "/api/workflow/steps", headers={"Authorization": f"Bearer {made}"}, timeout=10)
     new = requests.get(url + "/api/workflow/steps", headers={"Authorization": f"Bearer {seen['new']}"}, timeout=10)
     assert (old.status_code, new.status_code) == (401, 200)
+
+
+def test_a_run_started_by_clicking_run_can_be_cancelled_over_http(qtbot, gui_ws, main_window, loopback, env_token):
+    gui_ws.settings.providers["default"].concurrency = 1
+    loopback.latency = 1.5  # one section at a time, 1.5 s each
+    port = free_port()
+    allow_other_apps(qtbot, main_window, port)
+    url = f"http://127.0.0.1:{port}"
+    wait_serving(qtbot, url, env_token)
+    panel = open_step(qtbot, main_window, "polish_sections")
+    click(qtbot, panel.run_button)
+    qtbot.waitUntil(lambda: loopback.count("/v1/chat/completions") >= 1, timeout=WAIT)
+    headers = {"Authorization": f"Bearer {env_token}"}
+    runs = requests.get(url + "/api/workflow/runs", headers=headers, timeout=30).json()
+    assert [r["status"] for r in runs] == ["running"]
+    cancel = requests.post(url + f"/api/workflow/runs/{runs[0]['id']}/cancel", headers=headers, timeout=30)
+    assert cancel.status_code == 202, cancel.text
+    qtbot.waitUntil(lambda: panel.status_text().startswith("Cancelled"), timeout=WAIT)
+    assert loopback.count("/v1/chat/completions") == 1  # the sections waiting were never sent
+    detail = requests.get(url + f"/api/workflow/runs/{runs[0]['id']}", headers=headers, timeout=30).json()
+    assert detail["status"] == "cancelled"

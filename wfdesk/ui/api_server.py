@@ -10,6 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from PySide6.QtCore import QObject, Signal
+
+from wfdesk.api.runner import RunProcessRunner
 from wfdesk.settings import Settings
 from wfdesk.workspace import Workspace
 
@@ -17,9 +20,48 @@ log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 
 
+class _WindowRuns(QObject):
+    """Carries a cancel from the server's threads to the window's RunController, on the GUI thread (queued)."""
+
+    cancel = Signal(int)
+
+
+class WindowRunner(RunProcessRunner):
+    """The API's runs in the window's run process; a cancel for one of the window's own runs reaches it too."""
+
+    def __init__(self, workspace: Callable[[], Workspace], cancel_in_window: Callable[[int], None]) -> None:
+        super().__init__(workspace)
+        self._cancel_in_window = cancel_in_window
+
+    def cancel(self, run_id: int) -> bool:
+        if super().cancel(run_id):
+            return True
+        from wfdesk.errors import NotFoundError
+        from wfdesk.runs import ledger
+
+        try:
+            status, owner = ledger.run_state(self.ws, run_id)
+        except NotFoundError:
+            return False
+        pid = _run_process_pid()
+        if status in ledger.ACTIVE and pid is not None and ledger.parse_owner(owner)[1] == pid:
+            self._cancel_in_window(run_id)  # the app's run process has it: a run the editor started
+            return True
+        return False
+
+
+def _run_process_pid() -> int | None:
+    from wfdesk.runs import child_client
+
+    process = child_client._process  # the app's one run process (child_client has no public accessor for it)
+    return process.proc.pid if process is not None and process.alive() else None
+
+
 class AppApiServer:
-    def __init__(self, workspace: Callable[[], Workspace], *, in_process: bool = False) -> None:
+    def __init__(self, workspace: Callable[[], Workspace], *, in_process: bool = False,
+                 window_runs: _WindowRuns | None = None) -> None:
         self._workspace = workspace
+        self._window_runs = window_runs
         self._in_process = in_process  # the window runs steps in its own process (WFDESK_RUNS_IN_PROCESS=1)
         self._server = None
         self._runner = None
@@ -35,7 +77,7 @@ class AppApiServer:
         if wanted is None:
             return None
         from wfdesk.api.app import create_app
-        from wfdesk.api.runner import InProcessRunner, RunProcessRunner
+        from wfdesk.api.runner import InProcessRunner
         from wfdesk.api.serve import cors_origins
         from wfdesk.api.server import ApiServer
         from wfdesk.api.token import TokenUnavailable, current_token
@@ -44,7 +86,11 @@ class AppApiServer:
             current_token()  # made now (and kept in the keyring) if there is none yet
         except TokenUnavailable as exc:
             return f"Other apps cannot run steps: {exc}"
-        runner = (InProcessRunner if self._in_process else RunProcessRunner)(self._workspace)
+        if self._in_process:
+            runner = InProcessRunner(self._workspace)
+        else:
+            window_runs = self._window_runs
+            runner = WindowRunner(self._workspace, window_runs.cancel.emit if window_runs else lambda _rid: None)
         app = create_app(runner, current_token, cors_origins=cors_origins(settings.api_cors_origins, []))
         try:
             server = ApiServer(app, HOST, settings.api_port).start_in_thread()
@@ -74,16 +120,24 @@ class AppApiServer:
 
 _shared: AppApiServer | None = None
 _owner: object | None = None
+_window_runs: _WindowRuns | None = None  # made on the GUI thread, so its queued signal reaches the window there
 
 
 def serve_for(window, settings: Settings, *, in_process: bool = False) -> str | None:
     """One server per app, serving the newest window's workspace (a window opened on another database takes it
     over before the old one closes, on the same port). Returns a message for the status bar, or None."""
-    global _shared, _owner
+    global _shared, _owner, _window_runs
+    if _window_runs is None:
+        _window_runs = _WindowRuns()
+    if _owner is not window:
+        if _owner is not None and getattr(_owner, "runs", None) is not None:
+            _window_runs.cancel.disconnect(_owner.runs.cancel)
+        if window.runs is not None:
+            _window_runs.cancel.connect(window.runs.cancel)
     if _shared is None or _shared._in_process != in_process:
         if _shared is not None:
             _shared.stop()
-        _shared = AppApiServer(lambda: _owner.ws, in_process=in_process)
+        _shared = AppApiServer(lambda: _owner.ws, in_process=in_process, window_runs=_window_runs)
     _owner = window
     return _shared.apply(settings)
 
@@ -93,4 +147,6 @@ def release(window) -> None:
     global _shared, _owner
     if _shared is not None and _owner is window:
         _shared.stop()
+        if window.runs is not None and _window_runs is not None:
+            _window_runs.cancel.disconnect(window.runs.cancel)
         _shared = _owner = None
