@@ -84,6 +84,7 @@ def _routes(app: FastAPI, runner: StepRunner) -> None:
     async def execute_step(body: ExecuteStepRequest) -> Any:
         context = body.context.model_dump(exclude_none=True)
         await run_in_threadpool(_check_targets, runner, body.step_id, body.post_id, context.get("section_ids"))
+        await run_in_threadpool(_check_config, runner, body.step_id, body.post_id, context)
         ticket = runner.start(body.step_id, body.post_id, context)
         return await _answer(ticket, body.wait)
 
@@ -204,6 +205,27 @@ def _check_targets(runner: StepRunner, step_id: int, post_id: int, section_ids: 
             if missing:
                 raise ApiError(404, f"Section(s) {', '.join(map(str, missing))} not in post {post_id}",
                                "context.section_ids")
+
+
+def _check_config(runner: StepRunner, step_id: int, post_id: int, context: dict[str, Any]) -> None:
+    """The effective config's problems, each with its field, before anything is recorded or sent: the app's run
+    process would report them as one line (the engine checks them again there)."""
+    from wfdesk.runs.planning import check_context, step_effective_config, validate_config
+    from wfdesk.scripts import registry
+    from wfdesk.scripts.base import SectionHandler
+    from wfdesk.scripts.config import script_type_of
+
+    ws = runner.ws
+    try:
+        with ws.db.session() as s:
+            step, raw = step_effective_config(s, step_id, post_id, context)
+            name = step.name
+        check_context(name, context)
+        handler = registry.get_handler(script_type_of(raw))
+        if isinstance(handler, SectionHandler):
+            validate_config(ws, handler, name, raw)
+    except (ConfigError, ValueError, NotFoundError) as exc:
+        raise _refusal(exc) from None
 
 
 def _run_status(runner: StepRunner, run_id: int) -> str:
