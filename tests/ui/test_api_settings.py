@@ -233,3 +233,43 @@ def test_a_run_started_by_clicking_run_can_be_cancelled_over_http(qtbot, gui_ws,
     assert loopback.count("/v1/chat/completions") == 1  # the sections waiting were never sent
     detail = requests.get(url + f"/api/workflow/runs/{runs[0]['id']}", headers=headers, timeout=30).json()
     assert detail["status"] == "cancelled"
+
+
+def test_web_pages_typed_in_settings_may_call_it_from_a_browser(qtbot, main_window, loopback, env_token):
+    port = free_port()
+    seen = {}
+
+    def act(dialog):
+        page = open_other_apps(qtbot, dialog)
+        box = next(b for b in page.findChildren(QCheckBox) if b.text() == "Allow other apps to run steps")
+        click_check_box(qtbot, box)
+        spin = next(s for s in page.findChildren(QSpinBox) if s.accessibleName() == "Port")
+        click(qtbot, spin)
+        qtbot.waitUntil(spin.hasFocus, timeout=WAIT)
+        press(qtbot, "Ctrl+A")
+        type_text(qtbot, str(port))
+        origins = page.findChild(QLineEdit, "api_cors_origins")
+        click(qtbot, origins)
+        qtbot.waitUntil(origins.hasFocus, timeout=WAIT)
+        type_text(qtbot, "cms.example.com/wp-admin")
+        click_button(qtbot, dialog, "Save")
+        seen["refused"] = page.origins_problem.text()
+        seen["still_open"] = dialog.isVisible()
+        click(qtbot, origins)
+        press(qtbot, "Ctrl+A")
+        type_text(qtbot, "https://cms.example.com")
+        click_button(qtbot, dialog, "Save")
+
+    open_settings(qtbot, main_window, act)
+    assert seen["still_open"] and "such as https://cms.example.com" in seen["refused"]
+    assert main_window.ws.settings.api_cors_origins == ["https://cms.example.com"]
+    url = f"http://127.0.0.1:{port}"
+    wait_serving(qtbot, url, env_token)
+    asks = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+    allowed = requests.options(url + "/api/workflow/execute-step", timeout=30,
+                               headers={"Origin": "https://cms.example.com", **asks})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://cms.example.com"
+    other = requests.options(url + "/api/workflow/execute-step", timeout=30,
+                             headers={"Origin": "https://elsewhere.example", **asks})
+    assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
