@@ -377,3 +377,20 @@ def test_through_the_apps_run_process_the_reference_request_cancel_and_resume(ap
         from wfdesk.db.models import Run
 
         assert parse_owner(s.get(Run, run_id).owner)[1] == child_client._process.proc.pid
+
+
+def test_the_listening_socket_says_tcp_so_answers_are_not_held_for_delayed_acks():
+    """asyncio sets TCP_NODELAY only on accepted sockets whose proto is IPPROTO_TCP (socket.create_server's is 0);
+    without it each answer on a kept-alive connection waited ~40 ms (measured: 44 ms, 1.4 ms with it)."""
+    import socket
+
+    from wfdesk.api.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        client = socket.create_connection(sock.getsockname(), timeout=10)
+        accepted, _ = sock.accept()
+        with client, accepted:
+            assert sock.proto == accepted.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
