@@ -68,8 +68,9 @@ def serve_env(db_url, tmp_path, loopback):
 def start():
     started: list[Served] = []
 
-    def run(env: dict, *args: str) -> Served:
-        proc = subprocess.Popen([sys.executable, "-m", "wfdesk", "serve", *args], env=env, cwd=ROOT, text=True,
+    def run(env: dict, *args: str, verbose: bool = False) -> Served:
+        command = [sys.executable, "-m", "wfdesk", *(["-v"] if verbose else []), "serve", *args]
+        proc = subprocess.Popen(command, env=env, cwd=ROOT, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         started.append(Served(proc))
         return started[-1]
@@ -80,7 +81,7 @@ def start():
 
 
 def test_wfdesk_serve_answers_the_references_request(serve_env, start, loopback):
-    served = start(serve_env, "--port", "0", "--cors-origin", "https://cms.example.com")
+    served = start(serve_env, "--port", "0", "--cors-origin", "https://cms.example.com", verbose=True)
     match = served.wait_serving()
     assert match.group(2) == "127.0.0.1" and int(match.group(3)) > 0  # the real port, not 0
     api = Client(match.group(1), TOKEN)
@@ -97,6 +98,7 @@ def test_wfdesk_serve_answers_the_references_request(serve_env, start, loopback)
     out, err = served.stop()
     assert "WFDESK_API_TOKEN environment variable" in out
     assert TOKEN not in out + err and "Traceback" not in err
+    assert "POST /api/workflow/execute-step" in err  # -v logs each request (its line, never its headers)
 
 
 def test_the_token_is_made_once_in_the_keyring_and_never_printed(serve_env, start, tmp_path):

@@ -70,8 +70,10 @@ class ApiServer:
         self.url = url_of(host, self.port)
         self.started = threading.Event()
         # A request waiting for a long run must not hold the server's end: after 2 s it is cut.
+        # log_config=None: uvicorn's loggers go where the process's own logging goes (the app's log file, the
+        # command's stderr) instead of uvicorn installing handlers of its own.
         config = uvicorn.Config(app, log_level="info" if verbose else "warning", access_log=verbose,
-                                lifespan="off", server_header=False, timeout_graceful_shutdown=2)
+                                log_config=None, lifespan="off", server_header=False, timeout_graceful_shutdown=2)
         self._server = _Server(config, self.started.set)
         self._thread: threading.Thread | None = None
 
