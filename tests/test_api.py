@@ -215,6 +215,8 @@ def test_cancel_stops_a_slow_run_and_resume_finishes_it(api, loopback):
     deadline = time.monotonic() + 30
     while loopback.count("/v1/chat/completions") == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
+    busy = api.post(f"/api/workflow/runs/{run_id}/resume")
+    assert busy.status_code == 409 and busy.json()["error"] == f"Run {run_id} is still running"
     cancel = api.post(f"/api/workflow/runs/{run_id}/cancel")
     assert cancel.status_code == 202 and cancel.json() == {"run_id": run_id, "cancelling": True, "status": "running"}
     detail = api.wait_for_run(run_id)
@@ -394,3 +396,20 @@ def test_the_listening_socket_says_tcp_so_answers_are_not_held_for_delayed_acks(
             assert sock.proto == accepted.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+def test_a_client_that_hangs_up_does_not_stop_the_run(api, loopback, monkeypatch):
+    errors = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    loopback.latency = 1.0
+    body = {"step_id": 1, "post_id": 53, "context": {"section_ids": [711]}}
+    with pytest.raises(requests.ReadTimeout):
+        api.http.post(api.url + "/api/workflow/execute-step", json=body, headers=api.headers(), timeout=0.3)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        runs = api.get("/api/workflow/runs").json()
+        if runs and runs[0]["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    assert runs[0]["status"] == "succeeded"
+    assert errors == []

@@ -122,9 +122,7 @@ def _routes(app: FastAPI, runner: StepRunner) -> None:
               responses={202: {"model": Accepted}, **ERRORS},
               summary="Run again the sections of a run that did not finish (same run id)")
     async def resume(run_id: int = Path(ge=1), body: ResumeRequest | None = Body(None)) -> Any:
-        status = await run_in_threadpool(_run_status, runner, run_id)
-        if status in ledger.ACTIVE and runner.is_live(run_id):
-            raise ApiError(409, f"Run {run_id} is still running", "run_id")
+        await run_in_threadpool(_check_resumable, runner, run_id)
         return await _answer(runner.resume(run_id), body.wait if body else True)
 
     @app.get("/api/workflow/steps", summary="The workflow's steps, in order, with their configs")
@@ -228,11 +226,15 @@ def _check_config(runner: StepRunner, step_id: int, post_id: int, context: dict[
         raise _refusal(exc) from None
 
 
-def _run_status(runner: StepRunner, run_id: int) -> str:
+def _check_resumable(runner: StepRunner, run_id: int) -> None:
+    """404 for no such run, 409 for one still going (here or in a process that is alive); a run whose process died
+    is marked interrupted now, as the engine would, and resumes."""
     try:
-        return ledger.run_state(runner.ws, run_id)[0]
+        status = ledger.run_state(runner.ws, run_id)[0]
     except NotFoundError as exc:
         raise ApiError(404, str(exc), "run_id") from None
+    if status in ledger.ACTIVE and (runner.is_live(run_id) or run_id not in ledger.mark_interrupted(runner.ws, run_id)):
+        raise ApiError(409, f"Run {run_id} is still running", "run_id")
 
 
 def _steps(runner: StepRunner) -> list[dict[str, Any]]:

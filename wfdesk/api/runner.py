@@ -8,7 +8,7 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from wfdesk.runs.engine import RunOptions
@@ -28,18 +28,29 @@ class RunTicket:
         self.result: Future[dict[str, Any]] = Future()
         self.cancel = CancelToken()
 
-    def _run_id_known(self, run_id: int) -> None:
-        if not self.run_id.done():
-            self.run_id.set_result(run_id)
+    def _run_id_known(self, run_id: int | None) -> None:
+        _settle(self.run_id, result=run_id)
 
     def _finished(self, result: dict[str, Any]) -> None:
         self._run_id_known(result.get("run_id"))
-        self.result.set_result(result)
+        _settle(self.result, result=result)
 
     def _failed(self, exc: BaseException) -> None:
-        if not self.run_id.done():
-            self.run_id.set_exception(exc)
-        self.result.set_exception(exc)
+        _settle(self.run_id, exc=exc)
+        _settle(self.result, exc=exc)
+
+
+def _settle(future: Future, *, result: Any = None, exc: BaseException | None = None) -> None:
+    """Once only; a future its waiter cancelled (the client hung up) is left alone: the run goes on regardless."""
+    if future.done():
+        return
+    try:
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        pass
 
 
 class StepRunner(ABC):
