@@ -34,6 +34,7 @@ from wfdesk.api.token import ApiToken
 from wfdesk.errors import ConfigError, NotFoundError
 from wfdesk.runs import ledger
 from wfdesk.runs.costs import BudgetError
+from wfdesk.states import ACTIVE_RUN_STATES, RunState
 
 log = logging.getLogger(__name__)
 ERRORS = {400: {"model": ErrorBody, "description": "A field is wrong; `field` names it"},
@@ -108,12 +109,12 @@ def _routes(app: FastAPI, runner: StepRunner) -> None:
               summary="Stop a run this server started: sections waiting do not start, late answers are dropped")
     def cancel(run_id: int = Path(ge=1)) -> Any:
         if runner.cancel(run_id):
-            return {"run_id": run_id, "cancelling": True, "status": "running"}
+            return {"run_id": run_id, "cancelling": True, "status": RunState.RUNNING}
         try:
             status, _owner = ledger.run_state(runner.ws, run_id)
         except NotFoundError as exc:
             raise ApiError(404, str(exc), "run_id") from None
-        if status in ledger.ACTIVE:
+        if status in ACTIVE_RUN_STATES:
             raise ApiError(409, f"Run {run_id} was started elsewhere (in the window or from the command line): "
                                 "cancel it there", "run_id")
         raise ApiError(409, f"Run {run_id} has already ended ({status})", "run_id")
@@ -153,7 +154,7 @@ async def _answer(ticket: RunTicket, wait: bool) -> Any:
     try:
         run_id = await asyncio.wrap_future(ticket.run_id) if not wait else None
         if not wait and run_id is not None:
-            return JSONResponse(Accepted(run_id=run_id, status="running",
+            return JSONResponse(Accepted(run_id=run_id, status=RunState.RUNNING,
                                          url=f"/api/workflow/runs/{run_id}").model_dump(), status_code=202)
         result = await asyncio.wrap_future(ticket.result)  # (a run the ledger never had: its answer, at its end)
     except Exception as exc:  # noqa: BLE001 - mapped to an answer here; nothing was sent when it was refused
@@ -233,7 +234,9 @@ def _check_resumable(runner: StepRunner, run_id: int) -> None:
         status = ledger.run_state(runner.ws, run_id)[0]
     except NotFoundError as exc:
         raise ApiError(404, str(exc), "run_id") from None
-    if status in ledger.ACTIVE and (runner.is_live(run_id) or run_id not in ledger.mark_interrupted(runner.ws, run_id)):
+    if status not in ACTIVE_RUN_STATES:
+        return
+    if runner.is_live(run_id) or run_id not in ledger.mark_interrupted(runner.ws, run_id):
         raise ApiError(409, f"Run {run_id} is still running", "run_id")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from wfdesk.states import UnitState
+
 STATIC_PREFIX = "/static/"
 # What the media store writes: content/posts/<post>[/sections/<section>]/raw/<sha256>.<ext> (content-addressed).
 _STORED_IMAGE = re.compile(r"^content/posts/\d+(/sections/\d+)?/raw/[0-9a-f]{64}\.[a-z0-9]{2,5}$")
@@ -21,7 +23,7 @@ def served_url(value: Any) -> Any:
 def section_result(entry: dict[str, Any]) -> dict[str, Any]:
     out = {k: entry[k] for k in _ENTRY_KEYS if k in entry and entry[k] is not None}
     out.setdefault("section_id", entry.get("section_id"))
-    out.setdefault("status", entry.get("status", "queued"))
+    out.setdefault("status", entry.get("status", UnitState.QUEUED))
     out.setdefault("metadata", {})
     if "image_url" in out:
         out["image_url"] = served_url(out["image_url"])

@@ -38,13 +38,14 @@ class WindowRunner(RunProcessRunner):
             return True
         from wfdesk.errors import NotFoundError
         from wfdesk.runs import ledger
+        from wfdesk.states import ACTIVE_RUN_STATES
 
         try:
             status, owner = ledger.run_state(self.ws, run_id)
         except NotFoundError:
             return False
         pid = _run_process_pid()
-        if status in ledger.ACTIVE and pid is not None and ledger.parse_owner(owner)[1] == pid:
+        if status in ACTIVE_RUN_STATES and pid is not None and ledger.parse_owner(owner)[1] == pid:
             self._cancel_in_window(run_id)  # the app's run process has it: a run the editor started
             return True
         return False
