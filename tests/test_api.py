@@ -161,6 +161,10 @@ def test_bad_requests_name_the_field_and_send_nothing(api, loopback):
                              headers=api.headers(**{"Content-Type": "application/json"}))
     assert bad_json.status_code == 400 and "not valid JSON" in bad_json.json()["error"]
     assert api.get("/api/workflow/runs/424242").status_code == 404
+    runs = "/api/workflow/runs"
+    assert api.get(runs + "/abc").json()["error"] == "run_id (the run's id) must be a whole number, such as 53"
+    assert api.get(runs + "/0").json()["error"] == "run_id (the run's id) must be 1 or more"
+    assert api.get(runs + "?limit=9999").json()["error"] == "limit (how many runs to list) must be 500 or less"
     assert api.get("/api/posts/424242").json()["field"] == "post_id"
     assert api.get("/static/content/posts/53/raw/" + "0" * 64 + ".png").status_code == 404
     assert api.get("/static/content/%2e%2e/%2e%2e/test.db").status_code == 404

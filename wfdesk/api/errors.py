@@ -19,6 +19,8 @@ FIELD_WORDS = {
     "context.llm_settings": "the model settings",
     "context.parameters": "the script parameters",
     "wait": "whether to wait for the run's end",
+    "run_id": "the run's id",
+    "limit": "how many runs to list",
 }
 _TYPE_WORDS = {
     "int_type": "must be a whole number, such as 53",
@@ -47,7 +49,8 @@ def error_body(message: str, field: str | None = None, problems: list[dict[str, 
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc if p != "body" and not isinstance(p, int))
+    # ("body", "context", "section_ids", 0) -> context.section_ids; ("path", "run_id") -> run_id
+    return ".".join(str(p) for p in loc[1:] if not isinstance(p, int))
 
 
 def _problem(err: dict[str, Any]) -> dict[str, str]:
@@ -60,7 +63,11 @@ def _problem(err: dict[str, Any]) -> dict[str, str]:
         known = [k.rpartition(".")[2] for k in FIELD_WORDS if k.rpartition(".")[0] == where and k != where]
         return {"field": field, "message": f"{field} is not a field of this request (the fields here are "
                                            f"{', '.join(known)})"}
-    what = _TYPE_WORDS.get(kind, str(err.get("msg", "is not valid")))
+    limit = (err.get("ctx") or {}).get("ge", (err.get("ctx") or {}).get("le"))
+    if kind in ("greater_than_equal", "less_than_equal") and limit is not None:
+        what = f"must be {limit} or {'more' if kind == 'greater_than_equal' else 'less'}"
+    else:
+        what = _TYPE_WORDS.get(kind, str(err.get("msg", "is not valid")))
     if not field:
         return {"field": "", "message": f"The request body {what}"}
     prefix = "Each item of " if any(isinstance(p, int) for p in loc) else ""
