@@ -155,10 +155,18 @@ def test_http_runs_share_the_provider_cap_with_a_run_started_by_clicking_run(qtb
     assert len(ledger.list_runs(gui_ws)) == 3
 
 
-def test_unticking_stops_serving(qtbot, main_window, loopback, env_token):
+def test_the_open_app_answers_the_references_request_until_unticked(qtbot, main_window, loopback, env_token):
+    from api_support import REFERENCE_REQUEST, REFERENCE_RESPONSE, same_shape
+
     port = free_port()
     allow_other_apps(qtbot, main_window, port)
-    wait_serving(qtbot, f"http://127.0.0.1:{port}", env_token)
+    url = f"http://127.0.0.1:{port}"
+    wait_serving(qtbot, url, env_token)
+    answer = requests.post(url + "/api/workflow/execute-step", json=REFERENCE_REQUEST, timeout=120,
+                           headers={"Authorization": f"Bearer {env_token}"})
+    assert answer.status_code == 200 and same_shape(REFERENCE_RESPONSE, answer.json()) == []
+    assert answer.json()["success"] is True and loopback.count("/v1/images/generations") == 3
+    assert requests.post(url + "/api/workflow/execute-step", json=REFERENCE_REQUEST, timeout=30).status_code == 401
     allow_other_apps(qtbot, main_window, port, allow=False)
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/api/workflow/steps", timeout=5)
