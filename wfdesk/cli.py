@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=what)
         c.add_argument("version_id", type=int)
     _add_content_commands(sub)
+    from wfdesk.api.serve import add_arguments  # (no web framework imported until `serve` runs)
+
+    add_arguments(sub.add_parser("serve", help="serve the HTTP API (POST /api/workflow/execute-step) for other apps"))
     return p
 
 
@@ -231,6 +234,10 @@ def _command(ws, args: argparse.Namespace) -> int:
         return EXIT_OK
     if cmd in ("import-post", "export-post"):
         return _content_command(ws, args)
+    if cmd == "serve":
+        from wfdesk.api.serve import serve
+
+        return serve(ws, args)
     raise BadRequest(f"unknown command {cmd}")
 
 

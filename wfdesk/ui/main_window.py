@@ -186,6 +186,7 @@ class MainWindow(QMainWindow):
             self.runs.run_failed.connect(self._run_failed)
             self.runs.active_changed.connect(self.status.set_running)
             self.status.use_provider_status(self.runs.providers)
+        self._serve_api()
         for action in self._needs_workspace:
             action.setEnabled(True)
         self._update_step_actions()
@@ -518,8 +519,17 @@ class MainWindow(QMainWindow):
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         self.status.check_provider()  # the dialog updated ws.settings in place
+        self._serve_api()
         if getattr(dialog, "database_changed", False):
             self.reopen_workspace()
+
+    def _serve_api(self) -> None:
+        """Settings → Other apps: the HTTP API while the app is open, runs in the window's run process."""
+        from wfdesk.ui import api_server
+
+        message = api_server.serve_for(self, self.ws.settings, in_process=bool(getattr(self.runs, "in_process", 0)))
+        if message:
+            self.statusBar().showMessage(message, 15000)
 
     def reopen_workspace(self) -> None:
         """Open the database the settings now name in a new window; this one closes once it is open."""
@@ -732,6 +742,9 @@ class MainWindow(QMainWindow):
         self.closing = True
         self.save_state()
         self.status.stop()
+        from wfdesk.ui import api_server
+
+        api_server.release(self)  # before the run process ends: runs the API started are cancelled first
         # Runs still in a provider call after 5 s have their processes ended (RunController.shutdown); the next
         # start marks them interrupted, ready to resume.
         if self.runs is not None and not self.runs.shutdown(5000):
