@@ -64,7 +64,11 @@ def setup_logging() -> str:
 
 
 def one_line(exc: BaseException) -> str:
+    from wfdesk.errors import WfdeskError
+
     text = str(exc).strip().splitlines()
+    if isinstance(exc, WfdeskError) and text:  # written for an editor: no class name in front
+        return text[0]
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
