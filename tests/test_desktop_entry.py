@@ -121,3 +121,13 @@ def test_a_data_home_that_cannot_be_written_is_said_in_words(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.startswith(f"wfdesk: Cannot install the desktop entry into {blocker}")
     assert "Traceback" not in proc.stderr
+
+
+def test_a_frozen_bundle_is_started_as_itself(monkeypatch, tmp_path):
+    from wfdesk import desktop_entry
+
+    bundle = tmp_path / "wfdesk bundle" / "wfdesk"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(bundle))
+    assert desktop_entry.launcher_command() == [str(bundle)]
+    assert f'Exec="{bundle}"\n' in desktop_file_text()

@@ -16,11 +16,14 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import platformdirs
 import pytest
-from conftest import ROOT
+from conftest import PG_URL, ROOT
 from test_demo_packaging import build_wheel
 
 pytestmark = pytest.mark.slow
@@ -30,17 +33,44 @@ WHEELHOUSE = Path(os.environ.get("WFDESK_TEST_WHEELHOUSE") or
 GUI_SECONDS = 4  # the window runs this long after its workspace is open
 
 
-def _pip_install(venv: Path, wheel: Path) -> None:
+def _pip_install(venv: Path, requirement: Path | str) -> None:
     """Offline from the wheelhouse; when it lacks a requirement (first run, a new dependency), fill it and retry."""
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
-    install = [*pip, "install", "-q", "--no-compile", "--no-index", "--find-links", str(WHEELHOUSE), str(wheel)]
+    install = [*pip, "install", "-q", "--no-compile", "--no-index", "--find-links", str(WHEELHOUSE), str(requirement)]
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
     if subprocess.run(install, capture_output=True, timeout=600).returncode == 0:
         return
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "-d", str(WHEELHOUSE), str(wheel)], check=True,
-                   capture_output=True, timeout=900)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "-d", str(WHEELHOUSE), str(requirement)],
+                   check=True, capture_output=True, timeout=900)
     proc = subprocess.run(install, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
+
+
+def _extra_pin(extra: str) -> str:
+    """The version bound pyproject.toml gives psycopg in an extra (">=3.2")."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    spec = next(r for r in project["optional-dependencies"][extra] if r.startswith("psycopg["))
+    return spec[spec.index("]") + 1:]
+
+
+@contextmanager
+def _pg_schema():
+    """A schema of its own on the test server, dropped afterwards; yields the URL (psycopg2-style, as CI's)."""
+    from sqlalchemy import create_engine, text
+
+    from wfdesk.db.engine import engine_url
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(engine_url(PG_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        sep = "&" if "?" in PG_URL else "?"
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 def _clean_env(tmp_path: Path, venv: Path, loopback) -> dict[str, str]:
@@ -106,6 +136,15 @@ def test_the_wheel_installed_in_a_fresh_venv_runs_the_cli_and_the_gui(tmp_path, 
     assert "pipx install 'wfdesk[postgres]'" in refused.stderr and "pw-9x1" not in refused.stderr
 
     _run_gui_offscreen(venv, env, work, tmp_path / "home")
+
+    if PG_URL:  # the `postgres` extra's driver, added to the same install, opens the URL CI and editors use
+        _pip_install(venv, f"psycopg[binary]{_extra_pin('postgres')}")
+        with _pg_schema() as url:
+            run("wfdesk", "--database", url, "init")
+            assert run("wfdesk", "--database", url, "demo").stdout.startswith("Demo loaded")
+            out = json.loads(run("wfdesk", "--database", url, "run-step", "--step", "1", "--post", "53",
+                                 "--sections", "711").stdout)
+            assert out["success"] is True
 
 
 def _run_gui_offscreen(venv: Path, env: dict[str, str], work: Path, home: Path) -> None:
