@@ -18,9 +18,9 @@ import threading
 import uuid
 from typing import Any
 
+from wfdesk.cancel import CancelToken
 from wfdesk.errors import WfdeskError
 from wfdesk.runs.engine import RunOptions
-from wfdesk.scripts.base import CancelToken
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
