@@ -43,7 +43,7 @@ def test_report_names_versions_paths_database_kind_and_plugins_never_a_secret(tm
 
 
 def test_database_kind_without_a_driver_says_so(monkeypatch):
-    monkeypatch.setattr("wfdesk.db.engine._installed", lambda module: False)
+    monkeypatch.setattr("wfdesk.database_url._installed", lambda module: False)
     assert database_kind("postgresql://u:pw@h/db") == "PostgreSQL (no driver installed)"
     assert database_kind("sqlite:///x.db") == "SQLite"
     assert database_kind(None).startswith("SQLite")

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from wfdesk.db import engine
-from wfdesk.db.engine import MISSING_DRIVER, Database, MissingDriver, engine_url
+from wfdesk import database_url
+from wfdesk.database_url import MISSING_DRIVER, MissingDriver, engine_url
+from wfdesk.db.engine import Database
 from wfdesk.providers.connection_test import check_database
 
 
 def _only(monkeypatch, *modules: str) -> None:
-    monkeypatch.setattr(engine, "_installed", lambda module: module in modules)
+    monkeypatch.setattr(database_url, "_installed", lambda module: module in modules)
 
 
 @pytest.mark.parametrize("url", ["postgresql://bob:pw@h:5432/db", "postgresql+psycopg2://bob:pw@h:5432/db",

@@ -58,7 +58,7 @@ def _pg_schema():
     """A schema of its own on the test server, dropped afterwards; yields the URL (psycopg2-style, as CI's)."""
     from sqlalchemy import create_engine, text
 
-    from wfdesk.db.engine import engine_url
+    from wfdesk.database_url import engine_url
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(engine_url(PG_URL))

@@ -58,7 +58,7 @@ def database_kind(url: str | None) -> str:
     kind = DATABASE_KINDS.get(backend, backend)
     if backend != "postgresql":
         return kind
-    from wfdesk.db.engine import postgres_driver
+    from wfdesk.database_url import postgres_driver
 
     driver = postgres_driver(url)
     if driver is None:

@@ -62,7 +62,7 @@ def check_database(url: str) -> tuple[bool, str]:
     elif backend == "postgresql":
         connect_args["connect_timeout"] = 5
     shown = parsed.render_as_string(hide_password=True)
-    from wfdesk.db.engine import MissingDriver, engine_url
+    from wfdesk.database_url import MissingDriver, engine_url
 
     try:
         engine = create_engine(engine_url(parsed), connect_args=connect_args, poolclass=NullPool)
