@@ -48,3 +48,9 @@ def test_database_kind_without_a_driver_says_so(monkeypatch):
     assert database_kind("sqlite:///x.db") == "SQLite"
     assert database_kind(None).startswith("SQLite")
     assert database_kind("not a url") == "unreadable database URL"
+
+
+def test_the_app_name_is_the_settings_one():
+    from wfdesk import diagnostics, settings
+
+    assert diagnostics.APP_NAME == settings.APP_NAME

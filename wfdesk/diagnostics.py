@@ -12,9 +12,13 @@ import sys
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from wfdesk.settings import APP_NAME, Settings, config_dir, default_data_dir, load_settings, log_dir
+if TYPE_CHECKING:
+    from wfdesk.settings import Settings
 
+APP_NAME = "wfdesk"  # wfdesk.settings.APP_NAME: the settings (pydantic) load only when a report is made, so
+# `wfdesk --version` and the argument parser stay quick
 LOG_FILE = "wfdesk.log"  # the file wfdesk.ui.app.setup_logging writes
 UNKNOWN_VERSION = "unknown (not installed)"
 DATABASE_KINDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
@@ -35,6 +39,8 @@ def package_version(name: str) -> str | None:
 def app_paths(settings: Settings | None = None, data_dir: Path | None = None) -> dict[str, Path]:
     """Where this installation keeps its data (database file, images; `data_dir`: the open workspace's), its log
     file and its settings."""
+    from wfdesk.settings import config_dir, default_data_dir, load_settings, log_dir
+
     settings = settings if settings is not None else load_settings()
     return {
         "Data": data_dir or (Path(settings.data_dir) if settings.data_dir else default_data_dir()),
@@ -87,6 +93,8 @@ def diagnostics_text(settings: Settings | None = None, database_url: str | None 
                      data_dir: Path | None = None, extra: Mapping[str, str] | None = None) -> str:
     """The report: versions, platform, paths, database kind, plugins. `database_url` and `data_dir` are the open
     workspace's (default: the settings'); `extra` adds lines such as the Qt version the window runs on."""
+    from wfdesk.settings import load_settings
+
     settings = settings if settings is not None else load_settings()
     url = database_url if database_url is not None else settings.database_url
     versions = {
