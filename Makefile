@@ -24,3 +24,8 @@ bench: $(STAMP)
 	$(VENV)/bin/python tests/bench/bench_startup.py
 	$(VENV)/bin/python tests/bench/bench_gallery.py
 	$(VENV)/bin/python tests/bench/bench_gui_stall.py
+
+# The wheel editors and teams install with pipx (README, "Install"): dist/wfdesk-VERSION-py3-none-any.whl.
+.PHONY: wheel
+wheel: $(STAMP)
+	$(VENV)/bin/python -m pip wheel -q --no-deps --no-build-isolation -w dist .

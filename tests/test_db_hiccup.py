@@ -200,10 +200,9 @@ def _disk_full(ws):
     """Every write fails as SQLite / PostgreSQL fail them on a full disk."""
     if ws.db.dialect == "sqlite":
         error = sqlite3.OperationalError("database or disk is full")
-    else:
-        import psycopg2
-
-        error = psycopg2.OperationalError('could not extend file "base/16384/16385": No space left on device')
+    else:  # the driver's own error class (psycopg 3, or psycopg2 where that is the one installed)
+        driver = ws.db.engine.dialect.loaded_dbapi
+        error = driver.OperationalError('could not extend file "base/16384/16385": No space left on device')
 
     def hook(conn, cursor, statement, parameters, context, executemany):
         if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):

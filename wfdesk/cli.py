@@ -24,8 +24,30 @@ class BadRequest(Exception):
     pass
 
 
+class _InstallDesktopEntry(argparse.Action):
+    """--install-desktop-entry: like --version, a complete command on its own (no COMMAND needed)."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from wfdesk.desktop_entry import install_desktop_entry
+
+        try:
+            files = install_desktop_entry()
+        except WfdeskError as exc:
+            parser.exit(EXIT_FAILED, f"wfdesk: {exc}\n")
+        print("Installed the wfdesk menu entry and icons:\n" + "".join(f"  {f}\n" for f in files), end="")
+        parser.exit(EXIT_OK)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from wfdesk.diagnostics import app_version
+
     p = argparse.ArgumentParser(prog="wfdesk", description="Run blog-post workflow steps from the command line.")
+    p.add_argument("--version", action="version", version=f"wfdesk {app_version()}")
+    p.add_argument("--install-desktop-entry", action=_InstallDesktopEntry,
+                   help="add wfdesk to this user's desktop menu, with its icon (Linux), and exit")
     p.add_argument("--database", metavar="URL", help="database URL (env WFDESK_DATABASE_URL; default: the "
                                                      "SQLite file in the data dir)")
     p.add_argument("--data-dir", metavar="DIR", help="where images live (env WFDESK_DATA_DIR)")

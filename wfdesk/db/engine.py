@@ -1,4 +1,5 @@
-"""Engine and session factory. SQLite gets WAL, a busy timeout and foreign keys; PostgreSQL is used as is."""
+"""Engine and session factory. SQLite gets WAL, a busy timeout and foreign keys; PostgreSQL is used as is, through
+the driver wfdesk.database_url picks (psycopg 3; URLs written for psycopg2 keep working)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
 
+from wfdesk.database_url import engine_url
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -20,7 +23,7 @@ def sqlite_url_for(path: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    parsed = make_url(url)
+    parsed = engine_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
             url,
@@ -40,7 +43,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=16)
+    return create_engine(parsed, pool_pre_ping=True, pool_size=16, max_overflow=16)
 
 
 class db_utcnow(FunctionElement):  # noqa: N801 - reads as the SQL function it is

@@ -329,10 +329,14 @@ def _bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> No
                      for row in rows)
     buffer.seek(0)
     force_null = f", FORCE_NULL ({', '.join(nullable)})" if nullable else ""
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '{NULL}'{force_null})"
     cursor = session.connection().connection.cursor()
     try:
-        cursor.copy_expert(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN "
-                           f"WITH (FORMAT csv, NULL '{NULL}'{force_null})", buffer)
+        if hasattr(cursor, "copy_expert"):  # psycopg2
+            cursor.copy_expert(statement, buffer)
+        else:  # psycopg 3
+            with cursor.copy(statement) as copy:
+                copy.write(buffer.getvalue())
     finally:
         cursor.close()
 

@@ -77,7 +77,11 @@ def _dump_crashes_to(path: str) -> None:
 
 
 def one_line(exc: BaseException) -> str:
+    from wfdesk.errors import WfdeskError
+
     text = str(exc).strip().splitlines()
+    if isinstance(exc, WfdeskError) and text:  # written for an editor: no class name in front
+        return text[0]
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
@@ -264,11 +268,21 @@ class WorkspaceOpener(QObject):
             self._opened = None
 
 
-def main(argv: list[str] | None = None) -> int:
-    app = QApplication.instance() or QApplication(list(argv) if argv is not None else sys.argv)
+def identify(app: QApplication) -> None:
+    """Names and icon: settings paths, the title bar, and the desktop's menu entry (its .desktop file's name, which
+    Wayland shells match windows by) with the window icon."""
+    from wfdesk.ui.icons import APP_ID, app_icon
+
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationDisplayName("wfdesk")
+    app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(app_icon())
+
+
+def main(argv: list[str] | None = None) -> int:
+    app = QApplication.instance() or QApplication(list(argv) if argv is not None else sys.argv)
+    identify(app)
     sys.excepthook = excepthook
 
     from wfdesk.ui.main_window import OPEN_WINDOWS, MainWindow

@@ -91,3 +91,30 @@ def state_icon(state: str, size: int = 14) -> QIcon:
             painter.drawEllipse(rect.adjusted(3, 3, -3, -3))
     painter.end()
     return QIcon(pixmap)
+
+
+APP_ID = "org.wfdesk.wfdesk"  # wfdesk.desktop_entry.APP_ID, not imported here (file writes, subprocess: start-up)
+
+
+@cache
+def app_icon() -> QIcon:
+    """wfdesk's own icon, every size in wfdesk/resources/icons/png (read from the package: any install). Files are
+    added by path where the package is a folder, so Qt decodes only the sizes it draws."""
+    from importlib import resources
+    from pathlib import Path
+
+    from PySide6.QtCore import QSize
+
+    result = QIcon()
+    folder = resources.files("wfdesk").joinpath("resources", "icons", "png")
+    for entry in folder.iterdir():
+        if not entry.name.endswith(".png"):
+            continue
+        size = int(entry.name.removesuffix(".png"))
+        if isinstance(entry, Path):
+            result.addFile(str(entry), QSize(size, size))
+        else:  # inside a zip
+            pixmap = QPixmap()
+            pixmap.loadFromData(entry.read_bytes(), "PNG")
+            result.addPixmap(pixmap)
+    return result

@@ -273,7 +273,7 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1",
                      "info", needs_workspace=False)
         self._action(help_menu, "&Plugins…", self.show_plugins, None, "settings")
-        self._action(help_menu, "&About wfdesk", self.show_about, None, "help", needs_workspace=False)
+        self._action(help_menu, "&About wfdesk…", self.show_about, None, "help", needs_workspace=False)
 
     def _decorate_actions(self) -> None:
         for action, icon_name, keys in self._decorations:
@@ -664,13 +664,15 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def show_about(self) -> None:
-        from PySide6.QtWidgets import QMessageBox
+    def show_about(self) -> QDialog:
+        from PySide6.QtCore import Qt
 
-        QMessageBox.about(self, "About wfdesk",
-                          f"<b>wfdesk</b> {_version()}<br>Take blog posts through a workflow, section by section."
-                          + (f"<br><br>Database: {self.ws.db.display_url()}<br>Data: {self.ws.data_dir}"
-                             if self.ws is not None else f"<br><br>{OPENING_TEXT}"))
+        from wfdesk.ui.about_dialog import AboutDialog
+
+        dialog = AboutDialog(self.ws, self, opening_text=OPENING_TEXT)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     # --- first start, geometry and closing ----------------------------------------------------------------
 
@@ -801,12 +803,4 @@ def _make_run_controller(ws: Workspace, parent: QWidget) -> Any:
         return None
     return RunController(ws, parent)
 
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("wfdesk")
-    except Exception:  # noqa: BLE001 - not installed: a source checkout
-        return ""
 
