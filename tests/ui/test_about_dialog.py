@@ -12,8 +12,8 @@ from sqlalchemy.engine import make_url
 
 from tests.ui.conftest import close_window
 from tests.ui.editor_input import WAIT, choose_menu, click_button
-from wfdesk.services import editing
 from wfdesk.diagnostics import app_version
+from wfdesk.services import editing
 from wfdesk.settings import ProviderProfile, log_dir, set_api_key
 from wfdesk.ui.about_dialog import COPIED, AboutDialog
 from wfdesk.workspace import open_workspace, set_current
