@@ -8,7 +8,7 @@ from PIL import Image
 from wfdesk.db import content
 from wfdesk.errors import ConfigError
 from wfdesk.scripts.registry import SCRIPT_TYPES, execute_step_script
-from wfdesk.scripts.validation import validate_step
+from wfdesk.services.validation import validate_step
 
 
 def test_discovered_through_the_entry_point():
