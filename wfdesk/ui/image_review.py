@@ -1,4 +1,5 @@
-"""Image review widgets: a gallery of candidate thumbnails and a large preview that fits the area and zooms.
+"""Image review widgets: a gallery of candidate thumbnails (here) and a large preview that fits the area and zooms
+(image_preview).
 
 The gallery is a QListView over a small model: it holds one dict per candidate, no widget and no image per item.
 Only the cells on screen (and a screenful ahead) ask the ThumbnailLoader for their thumbnails, which are decoded
@@ -8,206 +9,48 @@ screen costs.
 
 from __future__ import annotations
 
-import math
 from itertools import chain
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractListModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QPoint,
-    QRect,
-    QRectF,
-    QSize,
     Qt,
     QTimer,
     Signal,
 )
 from PySide6.QtGui import (
-    QColor,
-    QFont,
     QHideEvent,
     QIcon,
-    QKeyEvent,
-    QPainter,
-    QPalette,
-    QPen,
-    QPixmap,
     QResizeEvent,
     QShowEvent,
-    QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFrame,
-    QGraphicsPixmapItem,
-    QGraphicsScene,
-    QGraphicsSimpleTextItem,
-    QGraphicsView,
     QListView,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QWidget,
 )
 
+from wfdesk.ui.candidate_thumbnails import (
+    ACCEPTED_COLOR,
+    CELL,
+    ICON_SIZE,
+    PAD,
+    SHA_ROLE,
+    STATUS_TEXT,
+    VERSION_ID,
+    VERSION_ROLE,
+    CandidateModel,
+    ThumbnailDelegate,
+    placeholder,
+    version_caption,
+    version_tooltip,
+)
+from wfdesk.ui.image_preview import ImagePreview
 from wfdesk.ui.thumbnails import ThumbnailLoader
 
-VERSION_ID = Qt.ItemDataRole.UserRole
-SHA_ROLE = Qt.ItemDataRole.UserRole + 1
-VERSION_ROLE = Qt.ItemDataRole.UserRole + 2
-ICON_SIZE = 96
-CELL = QSize(ICON_SIZE + 24, ICON_SIZE + 26)
-PAD = 4
-STATUS_TEXT = {"accepted": "✓ accepted", "candidate": "new", "rejected": "rejected", "superseded": "earlier"}
-ACCEPTED_COLOR = "#43a047"
-
-
-def placeholder(size: int, text: str = "…") -> QPixmap:
-    pix = QPixmap(size, size)
-    pix.fill(QColor(128, 128, 128, 60))
-    p = QPainter(pix)
-    p.drawText(pix.rect(), Qt.AlignmentFlag.AlignCenter, text)
-    p.end()
-    return pix
-
-
-def version_caption(v: dict[str, Any]) -> str:
-    state = "✓ accepted" if v.get("current") else STATUS_TEXT.get(v["status"], v["status"])
-    return f"{state} · #{v['run_id']}" if v.get("run_id") else state
-
-
-def version_tooltip(v: dict[str, Any] | None) -> str:
-    if not v:
-        return ""
-    asset = v.get("asset") or {}
-    prompt = (v.get("meta") or {}).get("prompt") or ""
-    size = f"{asset.get('width')}×{asset.get('height')}" if asset else ""
-    origin = f"run #{v['run_id']}" if v.get("run_id") else ""
-    return "\n".join(p for p in (version_caption(v), origin, size, prompt) if p)
-
-
-class CandidateModel(QAbstractListModel):
-    """The image versions of one field, newest first: plain dicts; the pixmaps live in the loader's LRU."""
-
-    def __init__(self, loader: ThumbnailLoader, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.loader = loader
-        self._rows: list[dict[str, Any]] = []
-        self._rows_of_sha: dict[str, list[int]] = {}
-        loader.ready.connect(self._on_ready)
-
-    def set_versions(self, versions: list[dict[str, Any]]) -> None:
-        self.beginResetModel()
-        self._rows = list(versions)
-        self._rows_of_sha = {}
-        for row in range(len(self._rows)):
-            sha = self.sha(row)
-            if sha:
-                self._rows_of_sha.setdefault(sha, []).append(row)
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._rows)
-
-    def version(self, row: int) -> dict[str, Any]:
-        return self._rows[row]
-
-    def versions(self) -> list[dict[str, Any]]:
-        return self._rows
-
-    def sha(self, row: int) -> str | None:
-        return (self._rows[row].get("asset") or {}).get("sha256")
-
-    def path(self, row: int) -> str | None:
-        return (self._rows[row].get("asset") or {}).get("path")
-
-    def row_of(self, version_id: int) -> int | None:
-        return next((i for i, v in enumerate(self._rows) if v["id"] == version_id), None)
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._rows):
-            return None
-        v = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return version_caption(v)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            error = self.loader.error(self.sha(index.row()) or "")
-            return version_tooltip(v) + (f"\n{error}" if error else "")
-        if role == Qt.ItemDataRole.DecorationRole:
-            sha = self.sha(index.row())
-            return self.loader.pixmap(sha) if sha else None
-        if role == VERSION_ID:
-            return v["id"]
-        if role == SHA_ROLE:
-            return self.sha(index.row())
-        if role == VERSION_ROLE:
-            return v
-        return None
-
-    def _on_ready(self, sha: str) -> None:
-        for row in self._rows_of_sha.get(sha, ()):
-            index = self.index(row, 0)
-            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
-
-
-class ThumbnailDelegate(QStyledItemDelegate):
-    """A cell: the thumbnail (a grey tile while it loads, dimmed when rejected) and its caption; the selection is
-    a frame, never a tint, because the colours are what is being judged."""
-
-    def __init__(self, model: CandidateModel, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.model = model
-        self._badge_font: QFont | None = None
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802 - Qt override
-        return CELL
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        row = index.row()
-        v = self.model.version(row)
-        sha = self.model.sha(row)
-        rect, palette = option.rect, option.palette
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        if option.state & QStyle.StateFlag.State_Selected:
-            color = palette.color(QPalette.ColorRole.Highlight)
-            fill = QColor(color)
-            fill.setAlpha(50)
-            painter.setPen(QPen(color, 2))
-            painter.setBrush(fill)
-            painter.drawRoundedRect(QRectF(rect).adjusted(2, 2, -2, -2), 6, 6)
-        icon = QRect(rect.x() + (rect.width() - ICON_SIZE) // 2, rect.y() + PAD + 2, ICON_SIZE, ICON_SIZE)
-        rejected = v["status"] == "rejected"
-        if rejected:
-            painter.setOpacity(0.3)
-        pix = self.model.loader.pixmap(sha) if sha else None
-        if pix is None:
-            painter.fillRect(icon, QColor(128, 128, 128, 60))
-            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
-            painter.drawText(icon, Qt.AlignmentFlag.AlignCenter, "?" if sha and self.model.loader.error(sha) else "…")
-        else:
-            target = QRect(QPoint(0, 0), pix.size().scaled(icon.size(), Qt.AspectRatioMode.KeepAspectRatio))
-            target.moveCenter(icon.center())
-            painter.drawPixmap(target, pix)
-        painter.setOpacity(1.0)
-        if v.get("current"):
-            self._draw_badge(painter, icon)
-        text_rect = QRect(rect.x() + PAD, icon.bottom() + 3, rect.width() - 2 * PAD, rect.bottom() - icon.bottom() - 3)
-        painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText if rejected else QPalette.ColorRole.Text))
-        caption = option.fontMetrics.elidedText(version_caption(v), Qt.TextElideMode.ElideRight, text_rect.width())
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, caption)
-        painter.restore()
-
-    def _draw_badge(self, painter: QPainter, icon: QRect) -> None:
-        """A green tick on the accepted image, readable on any picture."""
-        badge = QRect(icon.right() - 20, icon.top() + 3, 18, 18)
-        painter.setPen(QPen(QColor("white"), 1.5))
-        painter.setBrush(QColor(ACCEPTED_COLOR))
-        painter.drawEllipse(badge)
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "✓")
+# Names other modules import from here.
+__all__ = ["ACCEPTED_COLOR", "CELL", "ICON_SIZE", "PAD", "SHA_ROLE", "STATUS_TEXT", "VERSION_ID", "VERSION_ROLE",
+           "CandidateModel", "GalleryItem", "ImagePreview", "ThumbnailDelegate", "ThumbnailStrip", "placeholder",
+           "version_caption", "version_tooltip"]
 
 
 class GalleryItem:
@@ -354,141 +197,3 @@ class ThumbnailStrip(QListView):
     def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt override
         super().hideEvent(event)
         self.loader.want([])  # nothing on screen: stop decoding
-
-
-class ImagePreview(QGraphicsView):
-    """The selected image, fitted to the area; the wheel or +/- zoom, 0 fits again, 1 shows actual pixels, drag pans.
-
-    The scene is in the source image's pixels, so an image decoded at the size of the view (what the panel loads
-    first) can be swapped for a sharper decode when the editor zooms in, without the view jumping.
-    """
-
-    zoom_changed = Signal(float)
-    detail_needed = Signal()  # zoomed in beyond the decoded pixels: a larger decode would look sharper
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setScene(QGraphicsScene(self))
-        self.setRenderHints(QPainter.RenderHint.SmoothPixmapTransform | QPainter.RenderHint.Antialiasing)
-        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setMinimumHeight(160)
-        self._item: QGraphicsPixmapItem | None = None
-        self._source = QSize()
-        self._fit = True
-        self.set_message("No image selected")
-
-    @property
-    def fitted(self) -> bool:
-        return self._fit
-
-    def has_image(self) -> bool:
-        return self._item is not None
-
-    def source_size(self) -> QSize:
-        return QSize(self._source)
-
-    def wanted_side(self) -> int:
-        """How many pixels per side a decode needs to look sharp at the current size and zoom."""
-        ratio = self.devicePixelRatioF()
-        if self._item is None:
-            return max(256, math.ceil(max(self.viewport().width(), self.viewport().height()) * ratio))
-        longest = max(self._source.width(), self._source.height(), 1)
-        return max(1, min(longest, math.ceil(longest * self.zoom_factor() * ratio)))
-
-    def set_pixmap(self, pixmap: QPixmap, source: QSize | None = None) -> None:
-        """Show a new image, fitted. `source`: the original's size when the pixmap is a scaled decode of it."""
-        self.scene().clear()
-        self._source = QSize(source) if source is not None and source.isValid() else pixmap.size()
-        self._item = self.scene().addPixmap(pixmap)
-        self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self._scale_item(pixmap)
-        self.scene().setSceneRect(QRectF(0, 0, self._source.width(), self._source.height()))
-        self.fit()
-
-    def replace_pixmap(self, pixmap: QPixmap) -> None:
-        """A sharper decode of the image shown: same place, same zoom."""
-        if self._item is not None:
-            self._item.setPixmap(pixmap)
-            self._scale_item(pixmap)
-
-    def decoded_side(self) -> int:
-        if self._item is None:
-            return 0
-        pix = self._item.pixmap()
-        return max(pix.width(), pix.height())
-
-    def _scale_item(self, pixmap: QPixmap) -> None:
-        if pixmap.width() > 0:
-            self._item.setScale(self._source.width() / pixmap.width())
-
-    def set_message(self, text: str) -> None:
-        self.scene().clear()
-        self._item = None
-        self._source = QSize()
-        label = QGraphicsSimpleTextItem(text)
-        label.setBrush(self.palette().color(QPalette.ColorRole.PlaceholderText))
-        self.scene().addItem(label)
-        self.scene().setSceneRect(label.boundingRect())
-        self.resetTransform()
-        self.centerOn(label)
-
-    def zoom_factor(self) -> float:
-        return self.transform().m11()
-
-    def fit(self) -> None:
-        self._fit = True
-        if self._item is not None:
-            self.fitInView(self._item, Qt.AspectRatioMode.KeepAspectRatio)
-            self.zoom_changed.emit(self.zoom_factor())
-            self._check_detail()
-
-    def zoom_by(self, factor: float) -> None:
-        if self._item is None:
-            return
-        current = self.zoom_factor()
-        target = min(max(current * factor, 0.05), 32.0)
-        self._fit = False
-        self.scale(target / current, target / current)
-        self.zoom_changed.emit(self.zoom_factor())
-        self._check_detail()
-
-    def actual_size(self) -> None:
-        if self._item is not None:
-            self._fit = False
-            self.resetTransform()
-            self.zoom_changed.emit(1.0)
-            self._check_detail()
-
-    def _check_detail(self) -> None:
-        if self._item is not None and self.decoded_side() < 0.9 * self.wanted_side():
-            self.detail_needed.emit()
-
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
-        steps = event.angleDelta().y() / 120
-        if steps and self._item is not None:
-            self.zoom_by(1.25 ** steps)
-            event.accept()
-        else:
-            super().wheelEvent(event)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
-        key = event.key()
-        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
-            self.zoom_by(1.25)
-        elif key == Qt.Key.Key_Minus:
-            self.zoom_by(0.8)
-        elif key in (Qt.Key.Key_0, Qt.Key.Key_F):
-            self.fit()
-        elif key == Qt.Key.Key_1:
-            self.actual_size()
-        else:
-            super().keyPressEvent(event)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        if self._fit:
-            self.fit()

@@ -7,75 +7,39 @@ delete and field edits can be undone; a field edit is undone by re-accepting the
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QFont, QFontDatabase, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction, QFont, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QHeaderView,
-    QInputDialog,
     QLabel,
-    QMessageBox,
-    QPlainTextEdit,
-    QPushButton,
     QSizePolicy,
     QSplitter,
-    QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from wfdesk.errors import WfdeskError
-from wfdesk.ui.db_errors import describe_db_error, edit_errors
+from wfdesk.ui.db_errors import describe_db_error
+from wfdesk.ui.field_saving import FieldSaving
+from wfdesk.ui.field_text_editor import FieldTextEditor, resolve_conflict
 from wfdesk.ui.icons import icon
+from wfdesk.ui.section_edit_commands import SectionEditCommands
+from wfdesk.ui.sections_rows import FILL_SLICE, fill_row, load_post_detail, preview, size_columns
 from wfdesk.ui.sections_table import COL_POS, COL_TITLE, FIRST_FIELD_COL, ID_ROLE, SectionsTable
 from wfdesk.ui.worker import BackgroundOp
 
 if TYPE_CHECKING:  # the engine loads with the workspace, after the window's first paint
-    from wfdesk.errors import ConflictError
     from wfdesk.workspace import Workspace
 
-__all__ = ["COL_POS", "COL_TITLE", "FIRST_FIELD_COL", "ID_ROLE", "SectionsTable", "SectionsView", "preview"]
+__all__ = ["COL_POS", "COL_TITLE", "FILL_SLICE", "FIRST_FIELD_COL", "ID_ROLE", "SectionsTable", "SectionsView",
+           "preview", "resolve_conflict"]
 log = logging.getLogger(__name__)
-FILL_SLICE = 10
-PREVIEW_CHARS = 90
-MIN_FIELD_WIDTH = 120
 
 
-def _commands() -> ModuleType:
-    """The undo commands (they import the engine): loaded on the first edit, by when the engine is loaded."""
-    from wfdesk.ui import section_commands
-
-    return section_commands
-
-
-def preview(text: str | None) -> str:
-    """One line of a field's text for a table cell."""
-    flat = re.sub(r"\s+", " ", text or "").strip()
-    return flat if len(flat) <= PREVIEW_CHARS else flat[:PREVIEW_CHARS - 1] + "…"
-
-
-def resolve_conflict(parent: QWidget, what: str, mine: str, theirs: str | None) -> bool:
-    """Tell the editor someone else saved first; True when they choose to save their text over it."""
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle("Changed by someone else")
-    box.setText(f"{what} was changed by someone else (or by a run) while you were editing it.")
-    box.setInformativeText("Both versions are kept in the field's history. Which one should the field show?")
-    box.setDetailedText(f"Your version:\n{mine}\n\n――――――――\n\nTheir version:\n{theirs or '(empty)'}")
-    theirs_button = box.addButton("Use their version", QMessageBox.ButtonRole.RejectRole)
-    mine_button = box.addButton("Save mine over it", QMessageBox.ButtonRole.AcceptRole)
-    box.setDefaultButton(theirs_button)
-    box.exec()
-    return box.clickedButton() is mine_button
-
-
-class SectionsView(QWidget):
+class SectionsView(FieldSaving, SectionEditCommands, QWidget):
     changed = Signal()  # sections or field text changed here (the step panel may want to refresh)
     loaded = Signal()
     message = Signal(str)
@@ -92,12 +56,8 @@ class SectionsView(QWidget):
         self._generation = 0
         self._reselect: tuple[int, str | None] | None = None
         self._rename_after_load: int | None = None
-        self._just_saved = False
         self._title_sized = False
         self._filling = False
-        # The field open in the editor: section id, field name, lock_version when loaded, text when loaded.
-        self.target: dict[str, Any] | None = None
-
         self.heading = QLabel("Sections")
         font = self.heading.font()
         font.setBold(True)
@@ -129,19 +89,10 @@ class SectionsView(QWidget):
         self.empty_hint.setWordWrap(True)
         self.empty_hint.setEnabled(False)
 
-        self.editor_label = QLabel()
-        self.editor_label.setWordWrap(True)
-        self.editor = QPlainTextEdit()
-        self.editor.setAccessibleName("Field text")
-        self.editor.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.GeneralFont))
-        self.save_button = QPushButton(icon("save"), "Save")
-        self.save_button.setToolTip("Save this field (Ctrl+S); the previous text stays in its history")
-        self.discard_button = QPushButton("Discard changes")
-        self.editor_state = QLabel()
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.editor_state, 1)
-        buttons.addWidget(self.discard_button)
-        buttons.addWidget(self.save_button)
+        self.field_editor = FieldTextEditor()
+        self.editor, self.editor_label = self.field_editor.editor, self.field_editor.label
+        self.save_button, self.discard_button = self.field_editor.save_button, self.field_editor.discard_button
+        self.editor_state = self.field_editor.state
 
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -150,16 +101,10 @@ class SectionsView(QWidget):
         top_layout.addLayout(bar)
         top_layout.addWidget(self.empty_hint)
         top_layout.addWidget(self.table, 1)
-        bottom = QWidget()
-        bottom_layout = QVBoxLayout(bottom)
-        bottom_layout.setContentsMargins(0, 0, 0, 0)
-        bottom_layout.addWidget(self.editor_label)
-        bottom_layout.addWidget(self.editor, 1)
-        bottom_layout.addLayout(buttons)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("sections_splitter")
         self.splitter.addWidget(top)
-        self.splitter.addWidget(bottom)
+        self.splitter.addWidget(self.field_editor)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([300, 200])
         layout = QVBoxLayout(self)
@@ -173,13 +118,21 @@ class SectionsView(QWidget):
         self.table.viewport().installEventFilter(self)
         self.table.currentCellChanged.connect(self._cell_changed)
         self.table.itemChanged.connect(self._item_edited)
-        self.editor.textChanged.connect(self._update_editor_state)
         self.save_button.clicked.connect(self.save_field)
         self.discard_button.clicked.connect(self.discard_changes)
         self.table.setHorizontalHeaderLabels(["#", "Title"])
         self._update_hint()
         self._update_buttons()
         self._show_target()
+
+    # The field open in the editor: section id, field name, lock_version when loaded, text when loaded.
+    @property
+    def target(self) -> dict[str, Any] | None:
+        return self.field_editor.target
+
+    @target.setter
+    def target(self, value: dict[str, Any] | None) -> None:
+        self.field_editor.target = value
 
     def _tool(self, icon_name: str, text: str, tip: str, slot: Callable[[], None]) -> QToolButton:
         button = QToolButton()
@@ -220,23 +173,7 @@ class SectionsView(QWidget):
             self._loaded(generation, None)
             return
 
-        def load() -> dict[str, Any]:
-            from wfdesk.db.field_labels import labels_by_field
-            from wfdesk.services import queries
-
-            detail = queries.post_detail(ws, post_id)
-            names = detail["field_names"]
-            # Columns in workflow order (each step's input, then its output), other fields after them; each
-            # headed by the label the steps give the field.
-            detail["labels"] = labels_by_field(queries.list_steps(ws))
-            order = list(detail["labels"])
-            detail["field_names"] = [n for n in order if n in names] + [n for n in names if n not in order]
-            if not names:
-                # A new post: offer the fields the workflow reads, so drafts can be typed at once.
-                detail["suggested_fields"] = queries.step_field_names(ws, ("inputs",))
-            return detail
-
-        (BackgroundOp(load)
+        (BackgroundOp(lambda: load_post_detail(ws, post_id))
          .success(lambda detail: self._loaded(generation, detail))
          .failure(self._failed)
          .run_in_background())
@@ -277,7 +214,7 @@ class SectionsView(QWidget):
         empty_brush = self.palette().placeholderText()
         self.table.blockSignals(True)
         for row in range(start, end):
-            self._fill_row(row, sections[row], names, empty_font, empty_brush)
+            fill_row(self.table, row, sections[row], names, empty_font, empty_brush)
         self.table.blockSignals(False)
         if end < len(sections):
             # Tied to this view: a table deleted meanwhile (the window closed) is not filled any further.
@@ -297,47 +234,8 @@ class SectionsView(QWidget):
                 self.table.edit_title(row)
         self.loaded.emit()
 
-    def _fill_row(self, row: int, section: dict[str, Any], names: list[str], empty_font: QFont,
-                  empty_brush: Any) -> None:
-        pos = QTableWidgetItem(str(row + 1))
-        pos.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-        pos.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        pos.setData(ID_ROLE, section["id"])
-        self.table.setItem(row, COL_POS, pos)
-        title = QTableWidgetItem(section["title"])
-        title.setToolTip("Double-click (or F2) to rename")
-        self.table.setItem(row, COL_TITLE, title)
-        for col, name in enumerate(names, start=FIRST_FIELD_COL):
-            value = section["fields"].get(name)
-            cell = QTableWidgetItem(preview(value))
-            cell.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-            cell.setToolTip((value or "(empty)")[:600])
-            if not value:
-                cell.setFont(empty_font)
-                cell.setText("empty")
-                cell.setForeground(empty_brush)
-            self.table.setItem(row, col, cell)
-
     def _size_columns(self) -> None:
-        """Fields share the width left after # and Title, down to a readable minimum; then the table scrolls."""
-        names = self.table.columnCount() - FIRST_FIELD_COL
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(COL_POS, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COL_TITLE, QHeaderView.ResizeMode.Interactive)
-        if not self._title_sized:
-            self.table.setColumnWidth(COL_TITLE, max(140, min(220, self.table.sizeHintForColumn(COL_TITLE) + 16)))
-            self._title_sized = self.table.rowCount() > 0
-        available = self.table.viewport().width() - self.table.columnWidth(COL_POS) \
-            - self.table.columnWidth(COL_TITLE)
-        fits = names > 0 and available / names >= MIN_FIELD_WIDTH
-        mode = QHeaderView.ResizeMode.Stretch if fits else QHeaderView.ResizeMode.Interactive
-        for col in range(FIRST_FIELD_COL, FIRST_FIELD_COL + names):
-            if header.sectionResizeMode(col) != mode:
-                header.setSectionResizeMode(col, mode)
-            if not fits and self.table.columnWidth(col) < MIN_FIELD_WIDTH:
-                self.table.setColumnWidth(col, MIN_FIELD_WIDTH + 40)
-        header.setStretchLastSection(names == 0)
-        self.table.frozen.sync()
+        self._title_sized = size_columns(self.table, self._title_sized)
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt name
         if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
@@ -444,7 +342,7 @@ class SectionsView(QWidget):
         if not same:
             self.maybe_save(allow_cancel=False)
             self.target = new_target
-            self._just_saved = False
+            self.field_editor.just_saved = False
             if new_target is not None:
                 self._load_target_from_detail(overwrite=True)
             self._show_target()
@@ -479,9 +377,7 @@ class SectionsView(QWidget):
         target.update(section_title=section["title"], position=row + 1)
         if overwrite or not self.is_dirty():
             target.update(lock_version=lock, original=value)
-            self.editor.blockSignals(True)
-            self.editor.setPlainText(value)
-            self.editor.blockSignals(False)
+            self.field_editor.set_text(value)
 
     def _sync_editor(self) -> None:
         self._load_target_from_detail(overwrite=False)
@@ -489,199 +385,14 @@ class SectionsView(QWidget):
 
     def _show_target(self) -> None:
         target = self.target
-        enabled = target is not None
-        self.editor.setEnabled(enabled)
-        if not enabled:
-            self.editor.blockSignals(True)
-            self.editor.setPlainText("")
-            self.editor.blockSignals(False)
-            self.editor.setPlaceholderText("Select a field cell in the table above to edit its full text here.")
-            self.editor_label.setText("Field text")
-        else:
-            self.editor.setPlaceholderText("This field is empty. Type its text and save.")
-            self.editor_label.setText(f"<b>{_html(self.label_of(target['field']))}</b> of section "
-                                      f"{target.get('position', '')} "
-                                      f"“{_html(target.get('section_title', ''))}”")
-        self._update_editor_state()
+        self.field_editor.show_target(self.label_of(target["field"]) if target else "")
 
     def is_dirty(self) -> bool:
-        return self.target is not None and self.editor.toPlainText() != self.target.get("original", "")
+        return self.field_editor.is_dirty()
 
     def _update_editor_state(self) -> None:
-        dirty = self.is_dirty()
-        self.save_button.setEnabled(dirty)
-        self.discard_button.setEnabled(dirty)
-        if self.target is None or not (dirty or self._just_saved):
-            self.editor_state.setText("")
-        else:
-            self.editor_state.setText("Unsaved changes" if dirty else "Saved")
-        if dirty:
-            self._just_saved = False
+        self.field_editor.update_state()
 
     def discard_changes(self) -> None:
         self._load_target_from_detail(overwrite=True)
         self._show_target()
-
-    def maybe_save(self, allow_cancel: bool = True) -> bool:
-        """Ask what to do with unsaved field text. False when the editor chose Cancel."""
-        if not self.is_dirty():
-            return True
-        buttons = QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-        if allow_cancel:
-            buttons |= QMessageBox.StandardButton.Cancel
-        answer = QMessageBox.question(self, "Unsaved text",
-                                      f"The text of “{self.label_of(self.target['field'])}” is not saved. "
-                                      "Save it now?",
-                                      buttons, QMessageBox.StandardButton.Save)
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save_field()
-        if answer == QMessageBox.StandardButton.Discard:
-            self.target["original"] = self.editor.toPlainText()  # forget the edit without another prompt
-            return True
-        return False
-
-    def save_field(self) -> bool:
-        """Save the editor's text as a new version. True when saved (or nothing to save)."""
-        target = self.target
-        if target is None or not self.is_dirty():
-            return True
-        from wfdesk.errors import ConflictError
-        from wfdesk.services import editing
-
-        text = self.editor.toPlainText()
-        try:
-            saved = editing.save_field(self.ws, self.post_id, target["section_id"], target["field"], text,
-                                       target.get("lock_version"))
-        except ConflictError as exc:
-            return self._conflict(target, text, exc)
-        except edit_errors() as exc:  # e.g. "database is locked" while a run writes: the text stays in the editor
-            log.warning("saving %s failed: %s", target["field"], exc)
-            QMessageBox.warning(self, "Not saved", f"Could not save: {describe_db_error(exc)}")
-            return False
-        target.update(lock_version=saved["lock_version"], original=text)
-        self._just_saved = True
-        self.undo_stack.push(_commands().EditFieldCommand(self, self.post_id, target["section_id"], target["field"],
-                                                          saved["version_id"], saved["previous_version_id"],
-                                                          label=self.label_of(target["field"])))
-        self._update_editor_state()
-        self.message.emit(f"Saved “{self.label_of(target['field'])}” of “{target.get('section_title', '')}”.")
-        self.after_change()
-        return True
-
-    def _conflict(self, target: dict[str, Any], mine: str, exc: ConflictError) -> bool:
-        from wfdesk.services import queries
-
-        try:
-            current = queries.field_value(self.ws, self.post_id, target["section_id"], target["field"])
-        except edit_errors() as exc:  # the text stays in the editor, unsaved: the editor can save again
-            log.warning("reading the saved version of %s failed: %s", target["field"], exc)
-            QMessageBox.warning(self, "Not saved", "The text changed elsewhere since you opened it, and the other "
-                                f"version could not be read: {describe_db_error(exc)}")
-            return False
-        what = f"“{self.label_of(target['field'])}” of section “{target.get('section_title', '')}”"
-        overwrite = resolve_conflict(self, what, mine, current["value"] if current["value"] is not None
-                                     else exc.theirs)
-        target.update(lock_version=current["lock_version"], original=current["value"] or "")
-        if overwrite:
-            return self.save_field()  # the editor still holds mine; their version stays in the history
-        self.editor.blockSignals(True)
-        self.editor.setPlainText(current["value"] or "")
-        self.editor.blockSignals(False)
-        self._update_editor_state()
-        self.reload()
-        return False
-
-    # --- section commands ---------------------------------------------------------------------------------
-
-    def add_section(self) -> None:
-        if not self.post_id:
-            return
-        self._run(_commands().AddSectionCommand(self, self.post_id, "New section"))
-
-    def rename_current(self) -> None:
-        section = self.current_section()
-        if section is not None:
-            self.table.edit_title(self.table.currentRow())
-
-    def _item_edited(self, item: QTableWidgetItem) -> None:
-        if self._filling or item.column() != COL_TITLE:
-            return
-        section = self.section_at(item.row())
-        if section is None or item.text().strip() == section["title"]:
-            return
-        self._run(_commands().RenameSectionCommand(self, section["id"], section["title"], item.text().strip()))
-
-    def move_current(self, delta: int) -> None:
-        section = self.current_section()
-        if section is None:
-            return
-        row = self.table.currentRow()
-        if not 0 <= row + delta < self.table.rowCount():
-            return
-        self._run(_commands().MoveSectionCommand(self, section["id"], delta))
-
-    def delete_current(self) -> None:
-        section = self.current_section()
-        if section is None:
-            return
-        answer = QMessageBox.question(
-            self, "Delete section",
-            f"Delete section “{section['title'] or '(untitled)'}” and its field text?\n\n"
-            "You can bring it back with Edit → Undo (Ctrl+Z).",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-        if answer == QMessageBox.StandardButton.Yes:
-            if self.target is not None and self.target["section_id"] == section["id"]:
-                self.target = None
-                self._show_target()
-            self._run(_commands().DeleteSectionCommand(self, section["id"], section["title"]))
-
-    def add_field_column(self) -> None:
-        from wfdesk.services import editing, queries
-
-        existing = set(self.field_names())
-        try:
-            suggestions = [n for n in queries.step_field_names(self.ws) if n not in existing]
-        except edit_errors():
-            suggestions = []
-        name, ok = QInputDialog.getItem(self, "Add field", "Field name (letters, digits and _):",
-                                        suggestions, 0, True)
-        if not ok or not name.strip():
-            return
-        try:
-            name = editing.check_field_name(name)
-        except WfdeskError as exc:
-            QMessageBox.warning(self, "Add field", str(exc))
-            return
-        if name not in existing:
-            self._extra_fields.append(name)
-        section = self.current_section() or self.section_at(0)
-        self._reselect = (section["id"], name) if section else None
-        self._loaded(self._generation, self.detail)
-
-    def _run(self, command: QUndoCommand) -> None:
-        """Push a command. One that failed (the database is gone, the section was deleted elsewhere) has shown
-        its message and made itself obsolete, so the stack drops it."""
-        self.undo_stack.push(command)
-
-    def after_change(self, select: tuple[int, str | None] | None = None, post_id: int | None = None) -> None:
-        """Show the result of an edit; an undo of an edit made on another post brings that post up first."""
-        if select is not None:
-            self._reselect = select
-        if post_id and post_id != self.post_id:
-            self.post_requested.emit(post_id)
-            return
-        self.reload()
-        self.changed.emit()
-
-    def report(self, what: str, exc: Exception) -> None:
-        from wfdesk.errors import NotFoundError
-
-        log.warning("%s failed: %s", what, exc)
-        # "Section 711 does not exist" names an id: say what happened instead.
-        why = "it no longer exists (deleted, perhaps by someone else)" if isinstance(exc, NotFoundError) \
-            else describe_db_error(exc)
-        QMessageBox.warning(self, what, f"{what} failed: {why}")
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -7,48 +7,30 @@ callers reload what they show."""
 
 from __future__ import annotations
 
-import re
-
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox,
-    QDialogButtonBox,
-    QDoubleSpinBox,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QMessageBox,
-    QPlainTextEdit,
-    QPushButton,
-    QSpinBox,
-    QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
-from wfdesk.errors import ConfigError, ConflictError, WfdeskError
-from wfdesk.scripts.templates import TemplateProblem, variables_used
+from wfdesk.errors import ConfigError, ConflictError
 from wfdesk.services import config_store
 from wfdesk.services.config_store import ActionInUse, ActionRecord
 from wfdesk.services.validation import describe, plain_message
 from wfdesk.ui.config_editor.editor_dialog import EditorDialog
-from wfdesk.ui.config_editor.json_tab import monospace_font
-from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label, if_alive
+from wfdesk.ui.config_editor.llm_action_layout import LLMActionLayout
+from wfdesk.ui.config_editor.parameters_form import if_alive
+from wfdesk.ui.config_editor.prompt_checks import INPUT_NAME, PromptChecks
 from wfdesk.ui.worker import BackgroundOp
 
 NEW_TEMPLATE = "{{ input1 }}"
 PREVIEW_DELAY_MS = 350  # re-render after typing pauses, not on every key
+__all__ = ["INPUT_NAME", "NEW_TEMPLATE", "PREVIEW_DELAY_MS", "LLMActionDialog"]
 
 
-INPUT_NAME = re.compile(r"^input\d+$")
-
-
-class LLMActionDialog(EditorDialog):
+class LLMActionDialog(PromptChecks, LLMActionLayout, EditorDialog):
     subject = "this LLM action"
     preferred_size = (1180, 740)
 
@@ -84,172 +66,6 @@ class LLMActionDialog(EditorDialog):
         else:
             self._reload_list(action_id)
             self._open(action_id)
-
-    # -- building -------------------------------------------------------------------------------------------
-
-    def _build_list(self) -> QWidget:
-        self.search = QLineEdit()
-        self.search.setObjectName("search")
-        self.search.setPlaceholderText("Search actions…")
-        self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self._filter)
-        self.action_list = QListWidget()
-        self.action_list.setObjectName("actions")
-        self.action_list.currentItemChanged.connect(self._chosen)
-        self.new_button = QPushButton("New")
-        self.new_button.setToolTip("Start a new LLM action")
-        self.new_button.clicked.connect(self.new_action)
-        self.duplicate_button = QPushButton("Duplicate")
-        self.duplicate_button.setToolTip("A copy of this action (with your unsaved changes), saved under a new name")
-        self.duplicate_button.clicked.connect(self.duplicate_action)
-        self.delete_button = QPushButton("Delete")
-        self.delete_button.setToolTip("Delete this action (refused while a step uses it)")
-        self.delete_button.clicked.connect(self.delete_action)
-        for b in (self.new_button, self.duplicate_button, self.delete_button):
-            b.setAutoDefault(False)
-        row = QHBoxLayout()
-        for b in (self.new_button, self.duplicate_button, self.delete_button):
-            row.addWidget(b)
-        box = QWidget()
-        col = QVBoxLayout(box)
-        col.setContentsMargins(0, 0, 0, 0)
-        col.addWidget(QLabel("<b>LLM actions</b>"))
-        col.addWidget(self.search)
-        col.addWidget(self.action_list, 1)
-        col.addLayout(row)
-        return box
-
-    def _build(self) -> None:
-        self.message = QLabel()
-        self.message.setObjectName("message_area")
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("QLabel { border: 1px solid #c0392b; border-left: 5px solid #c0392b; "
-                                   "border-radius: 3px; padding: 6px; }")
-        self.message.hide()
-
-        self.problems = {k: ProblemLabel() for k in ("name", "model", "temperature", "max_tokens",
-                                                     "prompt_template")}
-        self.name_edit = QLineEdit()
-        self.name_edit.setObjectName("name")
-        self.model_edit = QLineEdit()
-        self.model_edit.setObjectName("model")
-        self.model_edit.setPlaceholderText("e.g. gpt-4o-mini, llama3.1:8b")
-        self.temperature_spin = QDoubleSpinBox()
-        self.temperature_spin.setObjectName("temperature")
-        self.temperature_spin.setRange(0, 2)
-        self.temperature_spin.setSingleStep(0.1)
-        self.temperature_spin.setDecimals(2)
-        self.temperature_spin.setToolTip("0 = predictable, 2 = very free")
-        self.max_tokens_spin = QSpinBox()
-        self.max_tokens_spin.setObjectName("max_tokens")
-        self.max_tokens_spin.setRange(0, 200_000)
-        self.max_tokens_spin.setSingleStep(100)
-        self.max_tokens_spin.setSpecialValueText("no limit")
-        self.template_edit = QPlainTextEdit()
-        self.template_edit.setObjectName("prompt_template")
-        self.template_edit.setFont(monospace_font())
-        self.template_edit.setPlaceholderText("Write the prompt; insert variables from the list on the right, "
-                                              "e.g. {{ input1 }}")
-        self.template_problem = self.problems["prompt_template"]
-        for widget in (self.name_edit, self.model_edit):
-            widget.textEdited.connect(self._changed)
-        self.temperature_spin.valueChanged.connect(self._changed)
-        self.max_tokens_spin.valueChanged.connect(self._changed)
-        self.template_edit.textChanged.connect(self._template_changed)
-
-        settings = QFormLayout()
-        settings.addRow("Name:", self._cell(self.name_edit, "name"))
-        settings.addRow("Model:", self._cell(self.model_edit, "model"))
-        numbers = QHBoxLayout()
-        numbers.addWidget(self._cell(self.temperature_spin, "temperature"))
-        numbers.addWidget(QLabel("Max tokens:"))
-        numbers.addWidget(self._cell(self.max_tokens_spin, "max_tokens"))
-        numbers.addStretch(1)
-        settings.addRow("Temperature:", numbers)
-        self.used_by = hint_label("")
-        settings.addRow("", self.used_by)
-
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addLayout(settings)
-        left_layout.addWidget(QLabel("<b>Prompt template</b> — Jinja syntax: <code>{{ variable }}</code>, "
-                                     "<code>{% if … %}…{% endif %}</code>"))
-        left_layout.addWidget(self.template_edit, 3)
-        left_layout.addWidget(self.template_problem)
-
-        preview_box = QGroupBox("Preview — the prompt as it would be sent (nothing is sent)")
-        preview_layout = QVBoxLayout(preview_box)
-        pick = QFormLayout()
-        self.section_combo = QComboBox()
-        self.section_combo.setObjectName("preview_section")
-        self.section_combo.currentIndexChanged.connect(self._preview_choice_changed)
-        self.step_combo = QComboBox()
-        self.step_combo.setObjectName("preview_step")
-        self.step_combo.setToolTip("The step whose inputs provide input1, input2, …")
-        self.step_combo.currentIndexChanged.connect(self._preview_choice_changed)
-        pick.addRow("Section:", self.section_combo)
-        pick.addRow("Inputs of step:", self.step_combo)
-        self.preview = QPlainTextEdit(readOnly=True)
-        self.preview.setObjectName("preview")
-        self.preview.setFont(monospace_font())
-        self.preview_error = ProblemLabel()
-        self.preview_error.setObjectName("preview_error")
-        preview_layout.addLayout(pick)
-        preview_layout.addWidget(self.preview, 1)
-        preview_layout.addWidget(self.preview_error)
-        left_layout.addWidget(preview_box, 2)
-
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(QLabel("<b>Variables</b>"))
-        right_layout.addWidget(hint_label("Double-click to insert at the cursor."))
-        self.variables = QListWidget()
-        self.variables.setObjectName("variables")
-        self.variables.setSpacing(2)
-        self.variables.setWordWrap(True)
-        self.variables.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.variables.setResizeMode(QListWidget.ResizeMode.Adjust)
-        self.variables.setToolTip("Double-click a variable to insert it into the template at the cursor")
-        self.variables.itemDoubleClicked.connect(self._insert_variable)
-        right_layout.addWidget(self.variables, 1)
-
-        # Small minimums: the whole dialog fits a 1280×720 screen; the splitters share what there is.
-        for edit in (self.template_edit, self.preview):
-            edit.setMinimumHeight(60)
-        self.variables.setMinimumWidth(160)
-        self.editor_box = QWidget()
-        editor_layout = QVBoxLayout(self.editor_box)
-        editor_layout.setContentsMargins(0, 0, 0, 0)
-        editor_layout.addWidget(left)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self._build_list())
-        splitter.addWidget(self.editor_box)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 4)
-        splitter.setStretchFactor(2, 1)
-        splitter.setSizes([220, 700, 240])
-        splitter.setChildrenCollapsible(False)
-
-        bottom = self._button_row(QDialogButtonBox.StandardButton.Close,
-                                  "Validate and save this action (Ctrl+S); the dialog stays open")
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.message)
-        layout.addWidget(splitter, 1)
-        layout.addLayout(bottom)
-
-    def _cell(self, widget: QWidget, key: str) -> QWidget:
-        cell = QWidget()
-        box = QVBoxLayout(cell)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(2)
-        box.addWidget(widget)
-        if key != "prompt_template":
-            box.addWidget(self.problems[key])
-        return cell
 
     # -- loading --------------------------------------------------------------------------------------------
 
@@ -438,97 +254,10 @@ class LLMActionDialog(EditorDialog):
 
     # -- editing --------------------------------------------------------------------------------------------
 
-    def _insert_variable(self, item: QListWidgetItem) -> None:
-        name = item.data(Qt.ItemDataRole.UserRole)
-        self.template_edit.insertPlainText(f"{{{{ {name} }}}}")
-        self.template_edit.setFocus()
-
     def _changed(self, *_args: object) -> None:
         for key in ("name", "model", "temperature", "max_tokens"):
             self.problems[key].set_problem(None)
         self._update_status()
-
-    def _template_changed(self) -> None:
-        self._check_template()
-        self._update_status()
-        if self.is_loaded:
-            self._preview_timer.start()
-
-    def _preview_choice_changed(self, *_args: object) -> None:
-        if not self._filling:
-            self.refresh_preview()
-
-    def unknown_variables(self, used: set[str]) -> list[str]:
-        """Names the template uses that no step input, section or post field provides."""
-        unknown = []
-        for name in sorted(used):
-            if name in self.known_variables or name.split(".")[0] in self.known_variables:
-                continue
-            if not self.steps_using and INPUT_NAME.match(name):
-                continue  # inputs of the step that will use this action
-            unknown.append(name)
-        return unknown
-
-    def _check_template(self) -> bool:
-        """Syntax errors and names no step or section provides: both refuse Save, shown under the template."""
-        text = self.template_edit.toPlainText()
-        try:
-            used = variables_used(text)
-        except TemplateProblem as exc:
-            self.template_problem.set_problem(str(exc))
-            return False
-        unknown = self.unknown_variables(used) if self.is_loaded else []
-        if unknown:
-            available = sorted(self.variables.item(i).data(Qt.ItemDataRole.UserRole)
-                               for i in range(self.variables.count()))
-            if not self.steps_using:
-                available.insert(0, "input1, input2, … (the inputs of the step that will use it)")
-            self.template_problem.set_problem(
-                f"Unknown variable{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
-                f"{'they are' if len(unknown) > 1 else 'it is'} neither an input of the steps using this action "
-                f"nor a field of the section or post. Available: {', '.join(available)} "
-                "(double-click one on the right to insert it).")
-            return False
-        self.template_problem.set_problem(None)
-        return True
-
-    def refresh_preview(self, *_args: object) -> None:
-        """Render the template for the chosen section in the background; only the newest result is shown."""
-        section_id = self.section_combo.currentData()
-        if section_id is None:
-            self.preview.setPlainText("")
-            self.preview_error.set_problem(None)
-            return
-        self._preview_generation += 1
-        generation = self._preview_generation
-        ws, template, step_id = self.ws, self.template_edit.toPlainText(), self.step_combo.currentData()
-
-        def render() -> tuple[bool, str]:
-            try:
-                return True, config_store.preview_prompt(ws, template, section_id, step_id)
-            except (TemplateProblem, WfdeskError) as exc:
-                return False, str(exc)
-
-        def show(result: tuple[bool, str]) -> None:
-            if generation != self._preview_generation:
-                return  # a newer edit is being rendered
-            ok, text = result
-            if ok:
-                self.preview.setPlainText(text)
-                self.preview_error.set_problem(None)
-            else:
-                self.preview.setPlainText("")  # an old rendering beside a new error would mislead
-                self.preview_error.set_problem(text)
-            self.preview_ready.emit(text)
-
-        def failed(exc: Exception) -> None:
-            if generation == self._preview_generation:
-                self.preview_error.set_problem(f"Cannot preview: {exc}")
-                self.preview_ready.emit(str(exc))
-
-        (BackgroundOp(render).success(if_alive(self, show))
-
-         .failure(if_alive(self, failed)).run_in_background())
 
     # -- saving ---------------------------------------------------------------------------------------------
 

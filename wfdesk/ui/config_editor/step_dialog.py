@@ -10,53 +10,31 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox,
     QDialogButtonBox,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QPlainTextEdit,
-    QPushButton,
-    QScrollArea,
-    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from wfdesk.errors import ConfigError, ConflictError, Problem, WfdeskError
+from wfdesk.errors import ConfigError, ConflictError, WfdeskError
 from wfdesk.scripts import registry
-from wfdesk.scripts.config import Parameters, script_type_of
+from wfdesk.scripts.config import script_type_of
 from wfdesk.services import config_store
-from wfdesk.services.validation import describe, plain_message
+from wfdesk.ui.config_editor.conflict_panel import ConflictPanel, framed
 from wfdesk.ui.config_editor.editor_dialog import EditorDialog
-from wfdesk.ui.config_editor.fields_table import FieldsTable
-from wfdesk.ui.config_editor.json_tab import JsonTab, dump, monospace_font
-from wfdesk.ui.config_editor.parameters_form import ParametersForm, ProblemLabel, hint_label, if_alive
+from wfdesk.ui.config_editor.json_tab import JsonTab, dump
+from wfdesk.ui.config_editor.parameters_form import if_alive
+from wfdesk.ui.config_editor.step_form import TYPE_HINTS, StepForm
+from wfdesk.ui.config_editor.step_problems import StepProblems
 from wfdesk.ui.worker import BackgroundOp
 
-TYPE_HINTS = {
-    "llm_action": "Sends each selected section through a stored LLM action (a prompt template and model settings) "
-                  "and writes the answer to the output field.",
-    "image_generation": "Makes an image for each selected section from its first input; the editor accepts or "
-                        "rejects each candidate.",
-    "custom_script": "POSTs each section's inputs to an HTTP endpoint under the custom-script base URL and writes "
-                     "its answer to the output field.",
-}
+# Names other modules import from here.
+__all__ = ["NEW_STEP_CONFIG", "TYPE_HINTS", "ConflictPanel", "StepConfigDialog"]
 NEW_STEP_CONFIG = {"inputs": {}, "outputs": {}, "script_config": {"type": "llm_action"}}
-
-
-def _framed(label: QLabel, color: str) -> QLabel:
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setStyleSheet(f"QLabel {{ border: 1px solid {color}; border-left: 5px solid {color}; "
-                        "border-radius: 3px; padding: 6px; }")
-    return label
 
 
 def _paths(diff: dict[str, Any], prefix: str = "") -> list[str]:
@@ -69,58 +47,7 @@ def _paths(diff: dict[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-class ConflictPanel(QGroupBox):
-    """Shown when someone else saved first: both versions side by side; nothing was overwritten."""
-
-    reload_requested = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Someone else saved this meanwhile", parent)
-        self.setObjectName("conflict_panel")
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.mine = QPlainTextEdit(readOnly=True)
-        self.theirs = QPlainTextEdit(readOnly=True)
-        for edit in (self.mine, self.theirs):
-            edit.setFont(monospace_font())
-            edit.setMaximumHeight(180)
-        sides = QHBoxLayout()
-        for title, edit in (("Your version (not saved)", self.mine), ("Saved version (theirs)", self.theirs)):
-            col = QVBoxLayout()
-            col.addWidget(QLabel(f"<b>{title}</b>"))
-            col.addWidget(edit)
-            sides.addLayout(col)
-        self.reload_button = QPushButton("Reload the saved version (discard mine)")
-        self.reload_button.clicked.connect(self.reload_requested)
-        keep = QPushButton("Keep editing")
-        keep.clicked.connect(self.hide)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(keep)
-        buttons.addWidget(self.reload_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.message)
-        layout.addLayout(sides)
-        layout.addLayout(buttons)
-        self.hide()
-
-    def show_conflict(self, exc: ConflictError) -> None:
-        self.message.setText(f"{exc} Nothing was overwritten. To keep some of your changes, copy them from the "
-                             "left, reload, and apply them again.")
-        self.mine.setPlainText(_as_text(exc.mine))
-        self.theirs.setPlainText(_as_text(exc.theirs) if exc.theirs is not None else "(deleted)")
-        self.show()
-
-
-def _as_text(value: Any) -> str:
-    if hasattr(value, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        value = asdict(value)
-    return dump(value) if isinstance(value, dict | list) else str(value)
-
-
-class StepConfigDialog(EditorDialog):
+class StepConfigDialog(StepProblems, StepForm, EditorDialog):
     subject = "this step"
     preferred_size = (880, 780)
 
@@ -153,10 +80,10 @@ class StepConfigDialog(EditorDialog):
     # -- building -------------------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.banner = _framed(QLabel(), "#d68910")
+        self.banner = framed(QLabel(), "#d68910")
         self.banner.setObjectName("override_banner")
         self.banner.hide()
-        self.message = _framed(QLabel(), "#c0392b")
+        self.message = framed(QLabel(), "#c0392b")
         self.message.setObjectName("message_area")
         self.message.hide()
         self.conflict = ConflictPanel()
@@ -179,129 +106,6 @@ class StepConfigDialog(EditorDialog):
         layout.addWidget(self.conflict)
         layout.addWidget(self.tabs, 1)
         layout.addLayout(bottom)
-
-    def _build_form(self) -> QWidget:
-        page = QWidget()
-        col = QVBoxLayout(page)
-
-        general = QGroupBox("Step")
-        form = QFormLayout(general)
-        self.name_edit = QLineEdit()
-        self.name_edit.setObjectName("name")
-        self.name_edit.textEdited.connect(self._changed)
-        self.stage_edit = QLineEdit()
-        self.stage_edit.setObjectName("stage")
-        self.stage_edit.setPlaceholderText("e.g. Writing, Illustration, Publishing")
-        self.stage_edit.textEdited.connect(self._changed)
-        self.type_combo = QComboBox()
-        self.type_combo.setObjectName("script_type")
-        for name in sorted(registry.SCRIPT_REGISTRY):
-            self.type_combo.addItem(name, name)
-        self.type_combo.currentIndexChanged.connect(self._type_chosen)
-        self.type_hint = hint_label("")
-        self.problems: dict[str, ProblemLabel] = {k: ProblemLabel() for k in ("name", "stage", "type", "action",
-                                                                               "endpoint")}
-        form.addRow("Name:", self._with_problem(self.name_edit, "name"))
-        form.addRow("Stage:", self._with_problem(self.stage_edit, "stage"))
-        type_cell = self._with_problem(self.type_combo, "type")
-        type_cell.layout().insertWidget(1, self.type_hint)
-        form.addRow("Script type:", type_cell)
-        col.addWidget(general)
-
-        io = QGroupBox("Inputs and outputs")
-        io_layout = QVBoxLayout(io)
-        self.inputs_table = FieldsTable("input")
-        self.outputs_table = FieldsTable("output")
-        self.inputs_table.changed.connect(lambda fields: self._set_doc_key("inputs", fields))
-        self.outputs_table.changed.connect(lambda fields: self._set_doc_key("outputs", fields))
-        io_layout.addWidget(QLabel("<b>Inputs</b> — what the step reads from each section "
-                                   "(templates use the key, e.g. <code>{{ input1 }}</code>)"))
-        io_layout.addWidget(self.inputs_table)
-        io_layout.addWidget(QLabel("<b>Outputs</b> — the section fields the step writes its result to"))
-        io_layout.addWidget(self.outputs_table)
-        col.addWidget(io)
-
-        self.type_box = QGroupBox()
-        self.type_pages = QStackedWidget()
-        self.type_pages.addWidget(QWidget())  # 0: nothing type-specific
-        self.type_pages.addWidget(self._build_action_page())  # 1: llm_action
-        self.type_pages.addWidget(self._build_endpoint_page())  # 2: custom_script
-        box_layout = QVBoxLayout(self.type_box)
-        box_layout.addWidget(self.type_pages)
-        col.addWidget(self.type_box)
-
-        self.params_box = QGroupBox("Parameters")
-        self.params_layout = QVBoxLayout(self.params_box)
-        self.params_hint = hint_label("")
-        self.params_layout.addWidget(self.params_hint)
-        self.params_form: ParametersForm | None = None
-        col.addWidget(self.params_box)
-        col.addStretch(1)
-
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(page)
-        return self.scroll
-
-    def _build_action_page(self) -> QWidget:
-        page = QWidget()
-        form = QFormLayout(page)
-        form.setContentsMargins(0, 0, 0, 0)
-        self.action_combo = QComboBox()
-        self.action_combo.setObjectName("action")
-        self.action_combo.setMinimumWidth(280)
-        self.action_combo.currentIndexChanged.connect(self._action_chosen)
-        self.edit_action_button = QPushButton("Edit action…")
-        self.edit_action_button.clicked.connect(lambda: self._open_action_dialog(self._current_action_id()))
-        self.new_action_button = QPushButton("New action…")
-        self.new_action_button.clicked.connect(lambda: self._open_action_dialog(None))
-        row = QHBoxLayout()
-        row.addWidget(self.action_combo, 1)
-        row.addWidget(self.edit_action_button)
-        row.addWidget(self.new_action_button)
-        cell = QWidget()
-        cell_layout = QVBoxLayout(cell)
-        cell_layout.setContentsMargins(0, 0, 0, 0)
-        cell_layout.addLayout(row)
-        cell_layout.addWidget(hint_label("The action holds the prompt template, the model and the temperature. "
-                                         "Editing it changes every step that uses it."))
-        cell_layout.addWidget(self.problems["action"])
-        form.addRow("LLM action:", cell)
-        return page
-
-    def _build_endpoint_page(self) -> QWidget:
-        page = QWidget()
-        form = QFormLayout(page)
-        form.setContentsMargins(0, 0, 0, 0)
-        self.base_url_label = QLabel()
-        self.base_url_label.setObjectName("base_url")
-        self.endpoint_edit = QLineEdit()
-        self.endpoint_edit.setObjectName("endpoint")
-        self.endpoint_edit.setPlaceholderText("/api/process")
-        self.endpoint_edit.textEdited.connect(self._endpoint_edited)
-        row = QHBoxLayout()
-        row.setSpacing(0)
-        row.addWidget(self.base_url_label)
-        row.addWidget(self.endpoint_edit, 1)
-        cell = QWidget()
-        cell_layout = QVBoxLayout(cell)
-        cell_layout.setContentsMargins(0, 0, 0, 0)
-        cell_layout.addLayout(row)
-        self.endpoint_hint = hint_label("A path under the custom-script base URL (Settings → Custom scripts); "
-                                        "never a full address.")
-        cell_layout.addWidget(self.endpoint_hint)
-        cell_layout.addWidget(self.problems["endpoint"])
-        form.addRow("Endpoint:", cell)
-        return page
-
-    def _with_problem(self, widget: QWidget, key: str) -> QWidget:
-        cell = QWidget()
-        layout = QVBoxLayout(cell)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(widget)
-        layout.addWidget(self.problems[key])
-        return cell
 
     # -- loading --------------------------------------------------------------------------------------------
 
@@ -368,76 +172,6 @@ class StepConfigDialog(EditorDialog):
         self.tabs.setEnabled(False)
         self.save_button.setEnabled(False)
         self._show_message(f"Could not open the step: {exc}")
-
-    # -- filling the form from the document -----------------------------------------------------------------
-
-    def _fill_form(self) -> None:
-        """Show self.doc in every widget, emitting nothing back."""
-        self._filling = True
-        try:
-            doc = self.doc
-            kind = script_type_of(doc)
-            index = self.type_combo.findData(kind)
-            if index < 0:
-                self.type_combo.addItem(f"{kind} (not installed)", kind)
-                index = self.type_combo.count() - 1
-            self.type_combo.setCurrentIndex(index)
-            self.type_hint.setText(TYPE_HINTS.get(kind) or self._plugin_hint(kind))
-            self.inputs_table.set_fields(doc.get("inputs") or {})
-            self.outputs_table.set_fields(doc.get("outputs") or {})
-            sc = self._script_config()
-            page = {"llm_action": 1, "custom_script": 2}.get(kind, 0)
-            self.type_pages.setCurrentIndex(page)
-            self.type_box.setTitle({1: "LLM action", 2: "Endpoint"}.get(page, ""))
-            self.type_box.setVisible(page != 0)
-            self._fill_actions(sc.get("action_id"))
-            endpoint = sc.get("custom_endpoint")
-            self.endpoint_edit.setText(endpoint if isinstance(endpoint, str) else "")
-            self._ensure_params_form(kind)
-            if self.params_form is not None:
-                self.params_form.set_values(sc.get("parameters"))
-        finally:
-            self._filling = False
-
-    def _plugin_hint(self, kind: str) -> str:
-        try:
-            return f"Registered by {registry.type_info(kind).source}."
-        except ValueError:
-            return "This script type is not installed here: the step cannot run until its plugin is."
-
-    def _fill_actions(self, action_id: Any) -> None:
-        self.action_combo.clear()
-        self.action_combo.addItem("— choose an LLM action —", None)
-        for aid, name in self._actions:
-            self.action_combo.addItem(f"{name}  (#{aid})", aid)
-        index = self.action_combo.findData(action_id) if action_id is not None else 0
-        if index < 0:
-            self.action_combo.addItem(f"#{action_id} (does not exist)", action_id)
-            index = self.action_combo.count() - 1
-        self.action_combo.setCurrentIndex(index)
-        self.edit_action_button.setEnabled(isinstance(action_id, int) and any(a == action_id for a, _ in self._actions))
-
-    def _ensure_params_form(self, kind: str) -> None:
-        if self._params_type == kind and self.params_form is not None:
-            return
-        try:
-            model = registry.type_info(kind).parameters_model
-        except ValueError:
-            model = Parameters
-        if self.params_form is not None:
-            self.params_form.setParent(None)
-            self.params_form.deleteLater()
-        providers = sorted(set(self.ws.settings.providers))
-        self.params_form = ParametersForm(model, choices={"provider": providers})
-        self.params_hint.setText("Empty or “default” means the default applies"
-                                 + (" (from the LLM action or the provider profile)." if kind == "llm_action"
-                                    else "."))
-        self.params_form.value_changed.connect(self._param_changed)
-        self.params_form.extras_changed.connect(self._extras_changed)
-        if self.params_form.extras_edit is not None:  # invalid text changes no document, yet it is unsaved
-            self.params_form.extras_edit.textEdited.connect(self._changed)
-        self.params_layout.addWidget(self.params_form)
-        self._params_type = kind
 
     # -- edits from the form --------------------------------------------------------------------------------
 
@@ -645,65 +379,6 @@ class StepConfigDialog(EditorDialog):
         else:
             self._show_message(f"Not saved: the database refused the change ({type(exc).__name__}: {exc})")
         self.save_failed.emit(exc)
-
-    # -- problems -------------------------------------------------------------------------------------------
-
-    def show_problems(self, problems: list[Problem]) -> None:
-        """Each message next to its field; what has no field goes to the message area at the top."""
-        self._clear_problems()
-        self.tabs.setCurrentIndex(0)
-        unplaced, first = [], None
-        for problem in problems:
-            widget = self._place(problem)
-            if widget is None:
-                unplaced.append(describe(problem))
-            first = first or widget
-        lines = ["<b>Not saved.</b> Fix the fields marked below."] if len(unplaced) < len(problems) else []
-        lines += [f"⚠ {p}" for p in unplaced]
-        if not lines:
-            lines = ["<b>Not saved.</b>"]
-        self._show_message("<br>".join(lines))
-        if first is not None:
-            self.scroll.ensureWidgetVisible(first)
-
-    def _place(self, problem: Problem) -> QWidget | None:
-        field, msg = problem.field, plain_message(problem.message)
-        simple = {"name": "name", "stage": "stage", "script_config.type": "type",
-                  "script_config.action_id": "action", "script_config.custom_endpoint": "endpoint",
-                  "custom_script base URL": "endpoint"}
-        if field in simple:
-            label = self.problems[simple[field]]
-            if field == "custom_script base URL":
-                msg = describe(problem)
-            label.set_problem(msg)
-            return label
-        if field.startswith("llm_action["):
-            self.problems["action"].set_problem(f"the action's {field.split('.', 1)[-1].replace('_', ' ')}: {msg}")
-            return self.problems["action"]
-        if field.startswith("script_config.parameters.") and self.params_form is not None:
-            key = field.split(".")[2]
-            value = (self._script_config().get("parameters") or {}).get(key)
-            msg += f" (the config has {dump(value)})" if value is not None else ""
-            if self.params_form.set_problem(key, msg):
-                return self.params_form.problem_labels.get(key, self.params_form)
-        for group, table in (("inputs", self.inputs_table), ("outputs", self.outputs_table)):
-            if field == group or field.startswith(group + "."):
-                where = field[len(group) + 1:].replace(".", " ")
-                text = f"{where}: {msg}" if where else msg
-                previous = table.problem.text().removeprefix("⚠ ")
-                table.problem.set_problem(f"{previous}; {text}" if previous else text)
-                return table.problem
-        return None
-
-    def _clear_problems(self) -> None:
-        for label in self.problems.values():
-            label.set_problem(None)
-        for table in (self.inputs_table, self.outputs_table):
-            table.problem.set_problem(None)
-        if self.params_form is not None:
-            self.params_form.clear_problems()
-        self.message.hide()
-
 
     def _set_busy(self, busy: bool, text: str = "") -> None:
         self.busy = busy

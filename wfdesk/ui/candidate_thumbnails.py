@@ -1,0 +1,188 @@
+"""The gallery's model and painting: one dict per candidate image, its thumbnail from the ThumbnailLoader (a
+placeholder until decoded), and a cell drawn with its caption, status and an "accepted" badge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+)
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+)
+from PySide6.QtWidgets import (
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from wfdesk.ui.thumbnails import ThumbnailLoader
+
+VERSION_ID = Qt.ItemDataRole.UserRole
+SHA_ROLE = Qt.ItemDataRole.UserRole + 1
+VERSION_ROLE = Qt.ItemDataRole.UserRole + 2
+ICON_SIZE = 96
+CELL = QSize(ICON_SIZE + 24, ICON_SIZE + 26)
+PAD = 4
+STATUS_TEXT = {"accepted": "✓ accepted", "candidate": "new", "rejected": "rejected", "superseded": "earlier"}
+ACCEPTED_COLOR = "#43a047"
+
+
+def placeholder(size: int, text: str = "…") -> QPixmap:
+    pix = QPixmap(size, size)
+    pix.fill(QColor(128, 128, 128, 60))
+    p = QPainter(pix)
+    p.drawText(pix.rect(), Qt.AlignmentFlag.AlignCenter, text)
+    p.end()
+    return pix
+
+
+def version_caption(v: dict[str, Any]) -> str:
+    state = "✓ accepted" if v.get("current") else STATUS_TEXT.get(v["status"], v["status"])
+    return f"{state} · #{v['run_id']}" if v.get("run_id") else state
+
+
+def version_tooltip(v: dict[str, Any] | None) -> str:
+    if not v:
+        return ""
+    asset = v.get("asset") or {}
+    prompt = (v.get("meta") or {}).get("prompt") or ""
+    size = f"{asset.get('width')}×{asset.get('height')}" if asset else ""
+    origin = f"run #{v['run_id']}" if v.get("run_id") else ""
+    return "\n".join(p for p in (version_caption(v), origin, size, prompt) if p)
+
+
+class CandidateModel(QAbstractListModel):
+    """The image versions of one field, newest first: plain dicts; the pixmaps live in the loader's LRU."""
+
+    def __init__(self, loader: ThumbnailLoader, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.loader = loader
+        self._rows: list[dict[str, Any]] = []
+        self._rows_of_sha: dict[str, list[int]] = {}
+        loader.ready.connect(self._on_ready)
+
+    def set_versions(self, versions: list[dict[str, Any]]) -> None:
+        self.beginResetModel()
+        self._rows = list(versions)
+        self._rows_of_sha = {}
+        for row in range(len(self._rows)):
+            sha = self.sha(row)
+            if sha:
+                self._rows_of_sha.setdefault(sha, []).append(row)
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def version(self, row: int) -> dict[str, Any]:
+        return self._rows[row]
+
+    def versions(self) -> list[dict[str, Any]]:
+        return self._rows
+
+    def sha(self, row: int) -> str | None:
+        return (self._rows[row].get("asset") or {}).get("sha256")
+
+    def path(self, row: int) -> str | None:
+        return (self._rows[row].get("asset") or {}).get("path")
+
+    def row_of(self, version_id: int) -> int | None:
+        return next((i for i, v in enumerate(self._rows) if v["id"] == version_id), None)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        v = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return version_caption(v)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            error = self.loader.error(self.sha(index.row()) or "")
+            return version_tooltip(v) + (f"\n{error}" if error else "")
+        if role == Qt.ItemDataRole.DecorationRole:
+            sha = self.sha(index.row())
+            return self.loader.pixmap(sha) if sha else None
+        if role == VERSION_ID:
+            return v["id"]
+        if role == SHA_ROLE:
+            return self.sha(index.row())
+        if role == VERSION_ROLE:
+            return v
+        return None
+
+    def _on_ready(self, sha: str) -> None:
+        for row in self._rows_of_sha.get(sha, ()):
+            index = self.index(row, 0)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """A cell: the thumbnail (a grey tile while it loads, dimmed when rejected) and its caption; the selection is
+    a frame, never a tint, because the colours are what is being judged."""
+
+    def __init__(self, model: CandidateModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self._badge_font: QFont | None = None
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802 - Qt override
+        return CELL
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        row = index.row()
+        v = self.model.version(row)
+        sha = self.model.sha(row)
+        rect, palette = option.rect, option.palette
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        if option.state & QStyle.StateFlag.State_Selected:
+            color = palette.color(QPalette.ColorRole.Highlight)
+            fill = QColor(color)
+            fill.setAlpha(50)
+            painter.setPen(QPen(color, 2))
+            painter.setBrush(fill)
+            painter.drawRoundedRect(QRectF(rect).adjusted(2, 2, -2, -2), 6, 6)
+        icon = QRect(rect.x() + (rect.width() - ICON_SIZE) // 2, rect.y() + PAD + 2, ICON_SIZE, ICON_SIZE)
+        rejected = v["status"] == "rejected"
+        if rejected:
+            painter.setOpacity(0.3)
+        pix = self.model.loader.pixmap(sha) if sha else None
+        if pix is None:
+            painter.fillRect(icon, QColor(128, 128, 128, 60))
+            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(icon, Qt.AlignmentFlag.AlignCenter, "?" if sha and self.model.loader.error(sha) else "…")
+        else:
+            target = QRect(QPoint(0, 0), pix.size().scaled(icon.size(), Qt.AspectRatioMode.KeepAspectRatio))
+            target.moveCenter(icon.center())
+            painter.drawPixmap(target, pix)
+        painter.setOpacity(1.0)
+        if v.get("current"):
+            self._draw_badge(painter, icon)
+        text_rect = QRect(rect.x() + PAD, icon.bottom() + 3, rect.width() - 2 * PAD, rect.bottom() - icon.bottom() - 3)
+        painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText if rejected else QPalette.ColorRole.Text))
+        caption = option.fontMetrics.elidedText(version_caption(v), Qt.TextElideMode.ElideRight, text_rect.width())
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, caption)
+        painter.restore()
+
+    def _draw_badge(self, painter: QPainter, icon: QRect) -> None:
+        """A green tick on the accepted image, readable on any picture."""
+        badge = QRect(icon.right() - 20, icon.top() + 3, 18, 18)
+        painter.setPen(QPen(QColor("white"), 1.5))
+        painter.setBrush(QColor(ACCEPTED_COLOR))
+        painter.drawEllipse(badge)
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "✓")

@@ -1,0 +1,109 @@
+"""Saving the sections view's field editor: a new version of the field, undoable, and what to do when someone
+else (or a run) saved the field first. SectionsView inherits these.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QMessageBox
+
+from wfdesk.ui.db_errors import describe_db_error, edit_errors
+from wfdesk.ui.field_text_editor import FieldTextEditor, resolve_conflict
+from wfdesk.ui.section_edit_commands import _commands
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import SignalInstance
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    from wfdesk.errors import ConflictError
+    from wfdesk.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+class FieldSaving:
+    # Set by SectionsView.
+    ws: Workspace | None
+    undo_stack: QUndoStack
+    post_id: int
+    field_editor: FieldTextEditor
+    editor: QPlainTextEdit
+    target: dict[str, Any] | None
+    message: SignalInstance
+
+    if TYPE_CHECKING:  # SectionsView's, called from here
+        def is_dirty(self) -> bool: ...
+        def label_of(self, field: str) -> str: ...
+        def reload(self) -> None: ...
+        def after_change(self, select: tuple[int, str | None] | None = None, post_id: int | None = None) -> None: ...
+        def _update_editor_state(self) -> None: ...
+
+    def maybe_save(self, allow_cancel: bool = True) -> bool:
+        """Ask what to do with unsaved field text. False when the editor chose Cancel."""
+        if not self.is_dirty():
+            return True
+        buttons = QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+        if allow_cancel:
+            buttons |= QMessageBox.StandardButton.Cancel
+        answer = QMessageBox.question(self, "Unsaved text",
+                                      f"The text of “{self.label_of(self.target['field'])}” is not saved. "
+                                      "Save it now?",
+                                      buttons, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_field()
+        if answer == QMessageBox.StandardButton.Discard:
+            self.target["original"] = self.editor.toPlainText()  # forget the edit without another prompt
+            return True
+        return False
+
+    def save_field(self) -> bool:
+        """Save the editor's text as a new version. True when saved (or nothing to save)."""
+        target = self.target
+        if target is None or not self.is_dirty():
+            return True
+        from wfdesk.errors import ConflictError
+        from wfdesk.services import editing
+
+        text = self.editor.toPlainText()
+        try:
+            saved = editing.save_field(self.ws, self.post_id, target["section_id"], target["field"], text,
+                                       target.get("lock_version"))
+        except ConflictError as exc:
+            return self._conflict(target, text, exc)
+        except edit_errors() as exc:  # e.g. "database is locked" while a run writes: the text stays in the editor
+            log.warning("saving %s failed: %s", target["field"], exc)
+            QMessageBox.warning(self, "Not saved", f"Could not save: {describe_db_error(exc)}")
+            return False
+        target.update(lock_version=saved["lock_version"], original=text)
+        self.field_editor.just_saved = True
+        self.undo_stack.push(_commands().EditFieldCommand(self, self.post_id, target["section_id"], target["field"],
+                                                          saved["version_id"], saved["previous_version_id"],
+                                                          label=self.label_of(target["field"])))
+        self._update_editor_state()
+        self.message.emit(f"Saved “{self.label_of(target['field'])}” of “{target.get('section_title', '')}”.")
+        self.after_change()
+        return True
+
+    def _conflict(self, target: dict[str, Any], mine: str, exc: ConflictError) -> bool:
+        from wfdesk.services import queries
+
+        try:
+            current = queries.field_value(self.ws, self.post_id, target["section_id"], target["field"])
+        except edit_errors() as exc:  # the text stays in the editor, unsaved: the editor can save again
+            log.warning("reading the saved version of %s failed: %s", target["field"], exc)
+            QMessageBox.warning(self, "Not saved", "The text changed elsewhere since you opened it, and the other "
+                                f"version could not be read: {describe_db_error(exc)}")
+            return False
+        what = f"“{self.label_of(target['field'])}” of section “{target.get('section_title', '')}”"
+        overwrite = resolve_conflict(self, what, mine, current["value"] if current["value"] is not None
+                                     else exc.theirs)
+        target.update(lock_version=current["lock_version"], original=current["value"] or "")
+        if overwrite:
+            return self.save_field()  # the editor still holds mine; their version stays in the history
+        self.field_editor.set_text(current["value"] or "")
+        self._update_editor_state()
+        self.reload()
+        return False

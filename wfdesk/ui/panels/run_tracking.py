@@ -1,0 +1,107 @@
+"""How a step panel follows its runs: the requests it sent, the run it is attached to, what the RunController says.
+
+StepPanel inherits this, so panels keep overriding `_on_run_finished` / `_start_progress` by name; what the events
+look like on screen is the RunStatePresenter's job.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from wfdesk.ui.panels.run_notice import plain_error
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import SignalInstance
+
+    from wfdesk.ui.panels.run_banner import RunBanner
+    from wfdesk.ui.panels.run_notice import RunNotice
+    from wfdesk.ui.panels.run_state_presenter import RunStatePresenter
+    from wfdesk.ui.run_controller import RunController
+
+
+class RunTracking:
+    # Set by StepPanel.
+    runs: RunController
+    presenter: RunStatePresenter
+    banner: RunBanner
+    notice: RunNotice
+    status_message: SignalInstance
+    step_id: int | None
+    post_id: int | None
+    data: dict[str, Any] | None
+    run_id: int | None  # the run in flight for this step and post, when there is one
+    _pending: dict[str, tuple[int, int]]  # request key -> (step, post) until run_started
+    _idle_status_due: bool
+
+    if TYPE_CHECKING:  # StepPanel's, called from here
+        def _update_buttons(self) -> None: ...
+        def _update_notice(self) -> None: ...
+        def refresh(self) -> None: ...
+        def schedule_detail_reload(self) -> None: ...
+        def _set_status(self, text: str, *, error: bool = False) -> None: ...
+
+    def is_running(self) -> bool:
+        return self.run_id is not None or any(v == (self.step_id, self.post_id) for v in self._pending.values())
+
+    def cancel(self) -> None:
+        if not self.is_running():
+            return
+        if self.run_id is not None:
+            self.runs.cancel(self.run_id)
+        for key, target in self._pending.items():
+            if target == (self.step_id, self.post_id):
+                self.runs.cancel_request(key)
+        self._set_status("Cancelling… sections already sent finish, their answers are discarded.")
+
+    def _attach_active_run(self) -> None:
+        for active in self.runs.active_runs():
+            if (active["step_id"], active["post_id"]) != (self.step_id, self.post_id):
+                continue
+            if active["run_id"] is None:
+                self._pending.setdefault(active["key"], (self.step_id, self.post_id))
+                continue
+            self.run_id = active["run_id"]
+            self._start_progress(active["total"] or 1)
+            self.presenter.attached(active)
+            self.notice.clear()
+        self._update_buttons()
+
+    def _on_run_started(self, run_id: int, info: dict[str, Any]) -> None:
+        self._pending.pop(info.get("key"), None)
+        if (info["step_id"], info["post_id"]) != (self.step_id, self.post_id):
+            return
+        self.run_id = run_id
+        self.banner.clear()
+        self.presenter.started(info)
+        self._start_progress(len(info["units"]) or 1)
+        self._update_buttons()
+
+    def _on_unit_changed(self, run_id: int, entry: dict[str, Any]) -> None:
+        if run_id == self.run_id and self.presenter.unit_changed(entry):
+            self.schedule_detail_reload()
+
+    def _on_run_finished(self, run_id: int, result: dict[str, Any]) -> None:
+        mine = run_id == self.run_id
+        self._pending.pop(result.get("key"), None)
+        if not mine and (result.get("step_id"), result.get("post_id")) != (self.step_id, self.post_id):
+            return
+        self.run_id = None
+        self._idle_status_due = False  # the outcome below stays on screen after the reload
+        self.presenter.finished(result)
+        self._update_buttons()
+        self.refresh()  # the reload also reloads the current section's results
+
+    def _on_run_failed(self, key: object, message: str) -> None:
+        target = self._pending.pop(key, None) if isinstance(key, str) else None
+        if target is None:
+            return
+        message = plain_error(message)
+        self.status_message.emit(message)
+        if target != (self.step_id, self.post_id):
+            return
+        self.presenter.refused(message, self.data["sections"] if self.data else [])
+        self._update_buttons()
+        self._update_notice()
+
+    def _start_progress(self, total: int) -> None:
+        self.presenter.start_progress(total)
