@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ class ExportSection:
     field: str | None  # the field the body came from (None: every candidate was empty)
     fell_back: bool
     image: ExportImage | None  # the accepted image, unless the body already shows it
-    inline: list[ExportImage] = field(default_factory=list)  # images the body refers to by their portable name
+    # Images the body refers to by their portable name (dataclasses.field in full: `field` is a member here).
+    inline: list[ExportImage] = dataclasses.field(default_factory=list)
 
 
 @dataclass

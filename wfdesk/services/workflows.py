@@ -75,12 +75,12 @@ def import_workflow(session: Session, data: Any, ws=None) -> dict[str, Any]:
         raise ImportError_(problems)
     id_map: dict[int, int] = {}
     for a in doc.llm_actions:
-        row = LLMAction(name=a.name, prompt_template=a.prompt_template, model=a.model, temperature=a.temperature,
-                        max_tokens=a.max_tokens)
-        session.add(row)
+        action = LLMAction(name=a.name, prompt_template=a.prompt_template, model=a.model, temperature=a.temperature,
+                           max_tokens=a.max_tokens)
+        session.add(action)
         session.flush()
-        id_map[a.id] = row.id
-    offset = session.scalar(select(func.coalesce(func.max(WorkflowStepEntity.position), 0)))
+        id_map[a.id] = action.id
+    offset = session.execute(select(func.coalesce(func.max(WorkflowStepEntity.position), 0))).scalar_one()
     new_steps = []
     for step in doc.workflow_steps:
         config = json.loads(json.dumps(step.config))
