@@ -60,18 +60,18 @@ class db_utcnow(FunctionElement[datetime]):  # noqa: N801 - reads as the SQL fun
     name = "db_utcnow"
 
 
-@compiles(db_utcnow)
-def _db_utcnow_default(element: db_utcnow, compiler: SQLCompiler, **kw: Any) -> str:  # noqa: ANN001 - SQLAlchemy's compiler hook
+@compiles(db_utcnow)  # SQLAlchemy's compiler hooks, one per dialect
+def _db_utcnow_default(element: db_utcnow, compiler: SQLCompiler, **kw: Any) -> str:
     return "CURRENT_TIMESTAMP"
 
 
 @compiles(db_utcnow, "postgresql")
-def _db_utcnow_postgresql(element: db_utcnow, compiler: SQLCompiler, **kw: Any) -> str:  # noqa: ANN001
+def _db_utcnow_postgresql(element: db_utcnow, compiler: SQLCompiler, **kw: Any) -> str:
     return "clock_timestamp()"  # now() would be the transaction's start
 
 
 @compiles(db_utcnow, "sqlite")
-def _db_utcnow_sqlite(element: db_utcnow, compiler: SQLCompiler, **kw: Any) -> str:  # noqa: ANN001
+def _db_utcnow_sqlite(element: db_utcnow, compiler: SQLCompiler, **kw: Any) -> str:
     return "strftime('%Y-%m-%d %H:%M:%f000', 'now')"  # the text SQLAlchemy itself stores, so values compare equal
 
 

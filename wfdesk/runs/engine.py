@@ -458,7 +458,7 @@ def _persist_once(ws: Workspace, job: Job[Any], unit_id: int, plan: UnitPlan, ou
         if images:
             entry["images"] = images
         usage = Usage(outcome.metadata.get("model"), outcome.prompt_tokens, outcome.completion_tokens,
-                            outcome.images)
+                      outcome.images)
         values, flags = costs.ledger_values(ws.settings, usage, plan.payload.get("prompt"), outcome.entry.get("output"))
         entry["metadata"].update(flags)
         stored = entry

@@ -98,6 +98,9 @@ def render_budget() -> Iterator[None]:
         _render.weights, _render.work = None, 0
 
 
+_T = TypeVar("_T")
+
+
 def _check_result(value: _T) -> _T:
     size = _size(value)
     if size > MAX_OUTPUT_CHARS:
@@ -107,9 +110,6 @@ def _check_result(value: _T) -> _T:
         if _render.work > MAX_RENDER_WORK:
             raise _too_large("what the template builds in all")
     return value
-
-
-_T = TypeVar("_T")
 
 
 def _is_int(value: Any) -> TypeGuard[int]:
