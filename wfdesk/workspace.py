@@ -28,7 +28,8 @@ class Workspace:
         with self._clients_lock:
             if key not in self._clients:
                 self._clients[key] = factory()
-            return self._clients[key]
+            client: T = self._clients[key]  # what a factory made for this key
+            return client
 
     def close(self) -> None:
         with self._clients_lock:

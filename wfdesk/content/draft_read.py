@@ -186,7 +186,8 @@ def _converter() -> type:
                 self.left_out.append(kind or "unknown")
                 return ""
             # markdownify's stub (__init__.pyi) lists only convert/convert_soup; the class has convert_img and escape.
-            return super().convert_img(el, text, parent_tags)  # type: ignore[misc]
+            converted: str = super().convert_img(el, text, parent_tags)  # type: ignore[misc]
+            return converted
 
         def escape(self, text: str, parent_tags: Any) -> str:
             text = super().escape(text, parent_tags)  # type: ignore[misc]  # (not in the stub, as convert_img)

@@ -23,7 +23,8 @@ def parser() -> MarkdownIt:
 
 def render_html(text: str) -> str:
     md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
-    return md.render(text or "")
+    html: str = md.render(text or "")
+    return html
 
 
 def image_tokens(tokens: list[Token]) -> Iterator[Token]:

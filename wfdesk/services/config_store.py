@@ -34,7 +34,7 @@ class InvalidAction(ConfigError):
         self.args = (f"LLM action {name!r} is invalid: " + "; ".join(str(p) for p in problems),)
 
     def __str__(self) -> str:
-        return self.args[0]
+        return str(self.args[0])
 
 
 @dataclass(frozen=True)

@@ -238,7 +238,8 @@ def demo_bundle() -> dict[str, Any]:
     except FileNotFoundError:
         raise NotFoundError(f"The demo file {DEMO_FILE} is missing from this installation of wfdesk; "
                             "reinstall wfdesk to get it back.") from None
-    return json.loads(text)
+    bundle: dict[str, Any] = json.loads(text)  # our own file: a JSON object
+    return bundle
 
 
 def load_demo(ws: Workspace, path: Path | None = None) -> dict[str, int]:

@@ -174,8 +174,8 @@ def _last_units(s: Session, step_id: int, post_id: int, only: int | None | bool 
 
 def describe_step(raw: dict[str, Any], config: StepConfig | None, action: dict[str, Any] | None) -> str:
     """One line an editor understands: what the step does with which fields."""
-    if isinstance(raw.get("description"), str) and raw["description"].strip():
-        return raw["description"].strip()
+    if isinstance(description := raw.get("description"), str) and description.strip():
+        return description.strip()
     if config is None:
         return "This step's config is invalid; edit the step to fix it."
     ins = ", ".join(spec.label for spec in config.inputs.values()) or "the post"  # labels: the editor's words
