@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class WfdeskError(Exception):
@@ -46,6 +47,6 @@ class UnitError(WfdeskError):
     details: plain JSON kept in the failed unit's result for inspection (e.g. the partial text of a cut answer).
     """
 
-    def __init__(self, message: str, *, details: dict | None = None) -> None:
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.details = details or {}

@@ -44,10 +44,12 @@ class StepState(StrEnum):
     INTERRUPTED = "interrupted"
 
 
-STEP_STATE_OF_RUN = {RunState.QUEUED: StepState.RUNNING, RunState.RUNNING: StepState.RUNNING,
-                     RunState.SUCCEEDED: StepState.DONE, RunState.PARTIAL: StepState.PARTIAL,
-                     RunState.FAILED: StepState.FAILED, RunState.CANCELLED: StepState.CANCELLED,
-                     RunState.INTERRUPTED: StepState.INTERRUPTED}
+# Keyed by the stored string too: a RunState equals its value.
+STEP_STATE_OF_RUN: dict[str, StepState] = {
+    RunState.QUEUED: StepState.RUNNING, RunState.RUNNING: StepState.RUNNING,
+    RunState.SUCCEEDED: StepState.DONE, RunState.PARTIAL: StepState.PARTIAL,
+    RunState.FAILED: StepState.FAILED, RunState.CANCELLED: StepState.CANCELLED,
+    RunState.INTERRUPTED: StepState.INTERRUPTED}
 
 ACTIVE_RUN_STATES = frozenset({RunState.QUEUED, RunState.RUNNING})
 FINAL_RUN_STATES = frozenset(RunState) - ACTIVE_RUN_STATES

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from wfdesk.db.engine import Database, sqlite_url_for
 from wfdesk.db.migrate import upgrade
 from wfdesk.settings import Settings, default_data_dir, load_settings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -21,11 +24,12 @@ class Workspace:
     _clients: dict[Any, Any] = field(default_factory=dict, repr=False)
     _clients_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def cached(self, key: Any, factory) -> Any:
+    def cached(self, key: Any, factory: Callable[[], T]) -> T:
         with self._clients_lock:
             if key not in self._clients:
                 self._clients[key] = factory()
-            return self._clients[key]
+            client: T = self._clients[key]  # what a factory made for this key
+            return client
 
     def close(self) -> None:
         with self._clients_lock:

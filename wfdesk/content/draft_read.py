@@ -175,6 +175,8 @@ def _converter() -> type:
         (or an entity) that a static site generator passes through. markdownify's escape_misc would also escape
         every -, + and . of ordinary prose."""
 
+        left_out: list[str]  # kinds of embedded image left out; html_to_markdown sets it before converting
+
         def convert_img(self, el: Any, text: str, parent_tags: Any) -> str:
             # An embedded EMF chart or SVG icon would stay in the text as a long base64 line: left out, and said.
             src = str(el.attrs.get("src") or "")
@@ -183,10 +185,12 @@ def _converter() -> type:
                 kind = match.group(1).split("/")[-1].split("+")[0].upper().removeprefix("X-")
                 self.left_out.append(kind or "unknown")
                 return ""
-            return super().convert_img(el, text, parent_tags)
+            # markdownify's stub (__init__.pyi) lists only convert/convert_soup; the class has convert_img and escape.
+            converted: str = super().convert_img(el, text, parent_tags)  # type: ignore[misc]
+            return converted
 
         def escape(self, text: str, parent_tags: Any) -> str:
-            text = super().escape(text, parent_tags)
+            text = super().escape(text, parent_tags)  # type: ignore[misc]  # (not in the stub, as convert_img)
             return re.sub(r"&(?=#?\w+;)", r"\\&", re.sub(r"<(?=[A-Za-z/!?])", r"\\<", text))
 
     return TextStaysText

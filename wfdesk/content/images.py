@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
+from markdown_it.token import Token
+
 from wfdesk.content.draft_read import DraftError
 from wfdesk.content.markdown import image_tokens, parser
 from wfdesk.media.verify import ImageError, ImageInfo, verify_image
@@ -88,7 +90,7 @@ def _rewrite_destination(text: str, src: str, name: str) -> str:
                   flags=re.MULTILINE)
 
 
-def _leading_image_lines(tokens) -> tuple[int, int] | None:
+def _leading_image_lines(tokens: list[Token]) -> tuple[int, int] | None:
     """The line range of a paragraph that is nothing but one image, when it is the section's first block."""
     if len(tokens) < 3 or tokens[0].type != "paragraph_open" or tokens[0].map is None:
         return None

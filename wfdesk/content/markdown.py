@@ -15,14 +15,16 @@ def parser() -> MarkdownIt:
     script that came in with a draft.
     """
     md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    # method-assign: markdown-it-py's way to change link normalisation is to replace these methods on the instance.
     md.normalizeLink = lambda url: url  # type: ignore[method-assign]
-    md.normalizeLinkText = lambda url: url  # type: ignore[method-assign]
+    md.normalizeLinkText = lambda link: link  # type: ignore[method-assign]
     return md
 
 
 def render_html(text: str) -> str:
     md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
-    return md.render(text or "")
+    html: str = md.render(text or "")
+    return html
 
 
 def image_tokens(tokens: list[Token]) -> Iterator[Token]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 FRONT_MATTER = "front_matter"  # YAML of the draft's front matter keys other than title and status
 WORDPRESS_POST_ID = "wordpress_post_id"
 WORDPRESS_MODIFIED_GMT = "wordpress_modified_gmt"  # the remote post's modified_gmt after our last publish
@@ -12,7 +14,7 @@ WORDPRESS_SITE = "wordpress_site"  # the site the remote id belongs to
 DEFAULT_IMAGE_FIELD = "image"
 
 
-def load_front_matter(text: str | None) -> dict:
+def load_front_matter(text: str | None) -> dict[str, Any]:
     """The kept keys, in their order; an unreadable value (edited by hand) is ignored rather than fatal."""
     import yaml
 
@@ -25,7 +27,7 @@ def load_front_matter(text: str | None) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def dump_front_matter(keys: dict) -> str:
+def dump_front_matter(keys: dict[str, Any]) -> str:
     import yaml
 
     return yaml.safe_dump(keys, sort_keys=False, allow_unicode=True, default_flow_style=False).strip()

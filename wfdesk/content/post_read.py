@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ class ExportSection:
     field: str | None  # the field the body came from (None: every candidate was empty)
     fell_back: bool
     image: ExportImage | None  # the accepted image, unless the body already shows it
-    inline: list[ExportImage] = field(default_factory=list)  # images the body refers to by their portable name
+    # Images the body refers to by their portable name (dataclasses.field in full: `field` is a member here).
+    inline: list[ExportImage] = dataclasses.field(default_factory=list)
 
 
 @dataclass
@@ -76,15 +78,15 @@ def read_post(ws: Workspace, post_id: int, body_field: str | None = None) -> Exp
                                  .where(ContentField.post_id == post_id,
                                         ContentField.accepted_version_id.is_not(None))))
     notes: list[str] = []
-    by_name: dict[str, tuple] = {}
-    accepted_by_section: dict[int | None, list[tuple]] = {}
+    by_name: dict[str, tuple[Any, ...]] = {}
+    accepted_by_section: dict[int | None, list[tuple[Any, ...]]] = {}
     for row in rows:
         section_id, fname, vid, meta, path, sha, mime = row
         by_name.setdefault(portable_name(sha, path.rsplit(".", 1)[-1]), row)
         if vid in accepted:
             accepted_by_section.setdefault(section_id, []).append(row)
 
-    def image_of(row: tuple, fallback_alt: str) -> ExportImage | None:
+    def image_of(row: tuple[Any, ...], fallback_alt: str) -> ExportImage | None:
         _sid, _f, _vid, meta, path, sha, mime = row
         try:
             file = resolve_image_path(ws.data_dir, path)

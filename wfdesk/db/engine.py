@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -14,6 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
 
 from wfdesk.database_url import engine_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
+    from sqlalchemy.sql.compiler import SQLCompiler
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -33,7 +40,8 @@ def make_engine(url: str) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+        def _sqlite_pragmas(dbapi_conn: DBAPIConnection,
+                            _record: ConnectionPoolEntry) -> None:  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
             if parsed.database and parsed.database != ":memory:":
                 cur.execute("PRAGMA journal_mode=WAL")
@@ -46,7 +54,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(parsed, pool_pre_ping=True, pool_size=16, max_overflow=16)
 
 
-class db_utcnow(FunctionElement):  # noqa: N801 - reads as the SQL function it is
+class db_utcnow(FunctionElement[datetime]):  # noqa: N801 - reads as the SQL function it is
     """The database server's clock (UTC). Heartbeats are written and judged by it, so hosts whose clocks disagree
     never take a live run from one another."""
 
@@ -55,18 +63,18 @@ class db_utcnow(FunctionElement):  # noqa: N801 - reads as the SQL function it i
     name = "db_utcnow"
 
 
-@compiles(db_utcnow)
-def _db_utcnow_default(element, compiler, **kw) -> str:  # noqa: ANN001 - SQLAlchemy's compiler hook
+@compiles(db_utcnow)  # SQLAlchemy's compiler hooks, one per dialect
+def _db_utcnow_default(element: db_utcnow, compiler: SQLCompiler, **kw: Any) -> str:
     return "CURRENT_TIMESTAMP"
 
 
 @compiles(db_utcnow, "postgresql")
-def _db_utcnow_postgresql(element, compiler, **kw) -> str:  # noqa: ANN001
+def _db_utcnow_postgresql(element: db_utcnow, compiler: SQLCompiler, **kw: Any) -> str:
     return "clock_timestamp()"  # now() would be the transaction's start
 
 
 @compiles(db_utcnow, "sqlite")
-def _db_utcnow_sqlite(element, compiler, **kw) -> str:  # noqa: ANN001
+def _db_utcnow_sqlite(element: db_utcnow, compiler: SQLCompiler, **kw: Any) -> str:
     return "strftime('%Y-%m-%d %H:%M:%f000', 'now')"  # the text SQLAlchemy itself stores, so values compare equal
 
 

@@ -7,17 +7,21 @@ something to upgrade.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
 
 from wfdesk.db.engine import Database
+
+if TYPE_CHECKING:
+    from alembic.config import Config  # imported on first use (see above)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest migration's revision; tests/test_schema.py checks it against the migration scripts.
 HEAD = "0003"
 
 
-def alembic_config(url: str | None = None):
+def alembic_config(url: str | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()

@@ -110,7 +110,7 @@ class ContentField(Base):
 
     @value.inplace.expression
     @classmethod
-    def _value_expression(cls) -> ColumnElement[str | None]:
+    def _value_expression(cls) -> ColumnElement[str]:
         accepted = (select(ContentVersion.value).where(ContentVersion.id == cls.accepted_version_id)
                     .scalar_subquery())
         return func.coalesce(cls.stored_value, accepted).label("value")

@@ -95,7 +95,7 @@ class _CancelWatch:
 
     def __enter__(self) -> _CancelWatch:
         if self.cancel is not None:
-            threading.Thread(target=self._watch, name="download-cancel", daemon=True).start()
+            threading.Thread(target=self._watch, args=(self.cancel,), name="download-cancel", daemon=True).start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -119,9 +119,9 @@ class _CancelWatch:
 
             raise Cancelled()
 
-    def _watch(self) -> None:
+    def _watch(self, cancel: CancelToken) -> None:
         while not self._done.is_set():
-            if self.cancel.wait(0.2):
+            if cancel.wait(0.2):
                 self._shut()
                 return
 

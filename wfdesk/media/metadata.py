@@ -20,6 +20,7 @@ KEEP_TEXT_BYTES = 4096  # text entries up to this size survive a re-encode (e.g.
 
 def strip_oversized_metadata(data: bytes, info: ImageInfo) -> tuple[bytes, ImageInfo]:
     """(data, info) unchanged, or re-encoded without the metadata that made it oversized."""
+    img: Image.Image  # an ImageFile when opened, a plain Image once converted
     with Image.open(io.BytesIO(data)) as img:
         frames = getattr(img, "n_frames", 1)
         raw = info.width * info.height * 4 * frames

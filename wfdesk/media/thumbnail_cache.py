@@ -48,6 +48,7 @@ def cache_path(data_dir: Path, sha256: str, size: int) -> Path:
 def decode_thumbnail(path: Path, size: int) -> Image.Image:
     """The image at most size x size, decoded scaled: JPEG decodes at 1/2, 1/4 or 1/8 scale (draft), then a
     reducing resize; the full-size pixels of a JPEG never exist in memory."""
+    im: Image.Image  # an ImageFile when opened, a plain Image once converted
     with Image.open(path) as im:
         im.draft("RGB", (size, size))  # a no-op for formats that cannot decode scaled (PNG, WebP)
         orientation = im.getexif().get(_ORIENTATION)

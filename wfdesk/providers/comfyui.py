@@ -13,7 +13,7 @@ import time
 import uuid
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import requests
 
@@ -34,7 +34,8 @@ class WorkflowError(ValueError):
 def default_workflow() -> dict[str, Any]:
     """The shipped txt2img graph: checkpoint, two prompts, empty latent, KSampler, VAE decode, save."""
     text = (resources.files("wfdesk") / "resources" / "comfyui" / "txt2img.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    graph: dict[str, Any] = json.loads(text)  # a file of our own: a JSON object
+    return graph
 
 
 def load_workflow(spec: dict[str, Any] | str | None) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def load_workflow(spec: dict[str, Any] | str | None) -> dict[str, Any]:
         except ValueError:
             raise WorkflowError(f"{spec} is not JSON") from None
     check_workflow(spec)
-    return spec
+    return cast("dict[str, Any]", spec)  # check_workflow raised for anything but a graph of nodes
 
 
 def check_workflow(graph: Any) -> None:
@@ -84,7 +85,8 @@ def fill(graph: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
             return {k: sub(v) for k, v in value.items()}
         return value
 
-    return sub(copy.deepcopy(graph))
+    filled: dict[str, Any] = sub(copy.deepcopy(graph))  # a dict stays a dict
+    return filled
 
 
 def uses(graph: dict[str, Any], key: str) -> bool:
@@ -165,11 +167,15 @@ def _output_images(entry: dict[str, Any]) -> list[dict[str, str]]:
     """Saved images first; previews (type "temp") only when the workflow saves none. Odd entries are skipped."""
     outputs = entry.get("outputs")
     refs = [img for out in (outputs.values() if isinstance(outputs, dict) else []) if isinstance(out, dict)
-            for img in (out.get("images") if isinstance(out.get("images"), list) else [])
+            for img in _list_or_empty(out.get("images"))
             if isinstance(img, dict) and isinstance(img.get("filename"), str) and img["filename"]
             and all(isinstance(img.get(k, ""), str) for k in ("subfolder", "type"))]
     saved = [r for r in refs if r.get("type", "output") == "output"]
     return saved or refs
+
+
+def _list_or_empty(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _view(root: str, ref: dict[str, str]) -> bytes:

@@ -9,16 +9,18 @@ offers no per-request hook for this).
 
 from __future__ import annotations
 
+import ssl
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import httpcore2
 import httpx2
-from httpcore2 import NetworkBackend, NetworkStream
+from httpcore2 import SOCKET_OPTION, NetworkBackend, NetworkStream
 
 MB = 1024 * 1024
 TIMER_SLACK = 0.05  # a socket timeout may wake a hair before the deadline it was cut to
@@ -57,11 +59,11 @@ class _DeadlineStream(NetworkStream):
     def close(self) -> None:
         self._inner.close()
 
-    def start_tls(self, ssl_context, server_hostname: str | None = None,
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                   timeout: float | None = None) -> NetworkStream:
         return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
 
-    def get_extra_info(self, info: str):
+    def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
 
 
@@ -69,10 +71,12 @@ class _DeadlineBackend(NetworkBackend):
     def __init__(self, inner: NetworkBackend) -> None:
         self._inner = inner
 
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None) -> NetworkStream:
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[SOCKET_OPTION] | None = None) -> NetworkStream:
         return _DeadlineStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
 
-    def connect_unix_socket(self, path, timeout=None, socket_options=None) -> NetworkStream:
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable[SOCKET_OPTION] | None = None) -> NetworkStream:
         return _DeadlineStream(self._inner.connect_unix_socket(path, timeout, socket_options))
 
     def sleep(self, seconds: float) -> None:
@@ -166,7 +170,7 @@ class _CappedStream(httpx2.SyncByteStream):
 class CappedTransport(httpx2.HTTPTransport):
     """httpx2's own transport; answers go through the caps of the calling context, if any."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # httpx2's transport does not take a network backend, its httpcore2 pool does: set before any connection.
         self._pool._network_backend = _DeadlineBackend(self._pool._network_backend)
@@ -194,7 +198,7 @@ class CappedTransport(httpx2.HTTPTransport):
         if declared.isdigit() and int(declared) > limits.max_bytes:
             response.close()
             raise AnswerTooLarge(limits)
-        encoding = response.headers.get("content-encoding", "").strip().lower()
+        encoding: str | None = response.headers.get("content-encoding", "").strip().lower()
         if encoding in ("", "identity"):
             encoding = None
         elif encoding in DECODED:
@@ -204,5 +208,6 @@ class CappedTransport(httpx2.HTTPTransport):
         else:
             response.close()
             raise httpx2.ReadError(f"the answer came in an encoding that was not asked for ({encoding})")
+        # arg-type: httpx types a response's stream as sync or async; a sync transport's is always sync.
         response.stream = _CappedStream(response.stream, limits, deadline, encoding)  # type: ignore[arg-type]
         return response

@@ -10,7 +10,8 @@ at their defaults.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -60,7 +61,7 @@ def adapt(ws: Workspace, profile: ProviderProfile, base_url: str | None) -> Prov
     return profile.model_copy(update=changes)
 
 
-def _get(url: str, looks_right) -> bool | None:
+def _get(url: str, looks_right: Callable[[dict[str, Any]], object]) -> bool | None:
     """True / False, or None when the server did not answer in time (or is not there)."""
     try:
         resp = requests.get(url, timeout=DETECT_TIMEOUT, allow_redirects=False)
@@ -72,7 +73,7 @@ def _get(url: str, looks_right) -> bool | None:
     return isinstance(data, dict) and bool(looks_right(data))
 
 
-def _lmstudio_models(data: dict) -> bool:
+def _lmstudio_models(data: dict[str, Any]) -> bool:
     models = data.get("data")
     if data.get("object") != "list" or not isinstance(models, list):
         return False

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     import openai  # imported on first use: it costs half a second at start-up
 
+    from wfdesk.providers.limits import CappedTransport  # imported on first use, with httpx2
+
 # Local servers ignore the key, but the SDK insists on one.
 PLACEHOLDER_KEY = "not-needed"
 T = TypeVar("T")
@@ -82,7 +84,7 @@ def environment_proxies() -> dict[str, str | None]:
     return get_environment_proxies()
 
 
-def proxy_transport(proxy: str, pool: Any):
+def proxy_transport(proxy: str, pool: Any) -> CappedTransport:
     from wfdesk.providers.limits import CappedTransport
 
     try:

@@ -13,7 +13,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -87,7 +87,7 @@ class RetryPolicy:
     max_wait: float = 120.0  # the longest Retry-After honoured; a provider asking for more fails the section
 
     def delay(self, attempt: int) -> float:
-        raw = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        raw: float = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return raw * random.uniform(1 - self.jitter, 1 + self.jitter)
 
 
@@ -154,7 +154,7 @@ class ProviderGate:
                 raise Cancelled()
 
     @contextmanager
-    def slot(self, cancel: CancelToken):
+    def slot(self, cancel: CancelToken) -> Iterator[None]:
         while not self._slots.acquire(timeout=0.25):
             if cancel.cancelled:
                 raise Cancelled()

@@ -27,7 +27,11 @@ import logging
 import os
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wfdesk.cancel import CancelToken
+    from wfdesk.workspace import Workspace
 
 log = logging.getLogger("wfdesk.runs.child")
 _out_lock = threading.Lock()
@@ -75,7 +79,7 @@ class Runner:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
-    def workspace(self, request: dict[str, Any]):
+    def workspace(self, request: dict[str, Any]) -> tuple[str, Workspace]:
         from wfdesk.settings import Settings
         from wfdesk.workspace import open_workspace, set_current
 
@@ -116,7 +120,7 @@ class Runner:
         self._threads.append(thread)
         thread.start()
 
-    def _run(self, request: dict[str, Any], token) -> None:
+    def _run(self, request: dict[str, Any], token: CancelToken) -> None:
         from sqlalchemy.exc import SQLAlchemyError
 
         from wfdesk.db.engine import database_error_message

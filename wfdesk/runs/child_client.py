@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from typing import Any
+from typing import IO, Any
 
 from wfdesk.cancel import CancelToken
 from wfdesk.errors import WfdeskError
@@ -32,11 +32,17 @@ class RunRefused(WfdeskError, ValueError):
     """The run process refused the request before sending anything (invalid config, budget, unknown ids)."""
 
 
+def _pipe(stream: IO[str] | None) -> IO[str]:
+    """One of the run process's pipes: all three are opened with PIPE, so none is ever None."""
+    assert stream is not None
+    return stream
+
+
 class _RunProcess:
     def __init__(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "wfdesk.runs.child"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
-        self._inboxes: dict[str, queue.Queue] = {}
+        self._inboxes: dict[str, queue.Queue[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self.stderr_tail: list[str] = []
         threading.Thread(target=self._read, daemon=True, name="run-process-out").start()
@@ -47,11 +53,11 @@ class _RunProcess:
 
     def send(self, message: dict[str, Any]) -> None:
         with self._lock:
-            self.proc.stdin.write(json.dumps(message) + "\n")
-            self.proc.stdin.flush()
+            _pipe(self.proc.stdin).write(json.dumps(message) + "\n")
+            _pipe(self.proc.stdin).flush()
 
-    def open_inbox(self, request_id: str) -> queue.Queue:
-        inbox: queue.Queue = queue.Queue()
+    def open_inbox(self, request_id: str) -> queue.Queue[dict[str, Any]]:
+        inbox: queue.Queue[dict[str, Any]] = queue.Queue()
         with self._lock:
             self._inboxes[request_id] = inbox
         return inbox
@@ -61,7 +67,7 @@ class _RunProcess:
             self._inboxes.pop(request_id, None)
 
     def _read(self) -> None:
-        for line in self.proc.stdout:
+        for line in _pipe(self.proc.stdout):
             try:
                 event = json.loads(line)
             except ValueError:
@@ -86,7 +92,7 @@ class _RunProcess:
         """Every line the run process logs goes to the app's log (wfdesk.log), at its own level; the lines of a
         traceback (or of a faulthandler dump) follow the record they belong to."""
         level = logging.WARNING  # what a line before any record is (Python's own crash output)
-        for line in self.proc.stderr:
+        for line in _pipe(self.proc.stderr):
             self.stderr_tail.append(line)
             del self.stderr_tail[:-50]
             head = line.split(" ", 1)[0]
@@ -98,7 +104,7 @@ class _RunProcess:
 
     def stop(self, grace_s: float) -> None:
         try:
-            self.proc.stdin.close()  # end of input: the process cancels its runs and exits
+            _pipe(self.proc.stdin).close()  # end of input: the process cancels its runs and exits
         except OSError:
             pass
         try:
@@ -171,7 +177,7 @@ def run_in_child(ws: Workspace, request: dict[str, Any], options: RunOptions) ->
         process.close_inbox(request_id)
 
 
-def _relay(ws: Workspace, inbox: queue.Queue, options: RunOptions) -> dict[str, Any]:
+def _relay(ws: Workspace, inbox: queue.Queue[dict[str, Any]], options: RunOptions) -> dict[str, Any]:
     observer = options.observer
     run_id = None
     while True:
@@ -188,7 +194,8 @@ def _relay(ws: Workspace, inbox: queue.Queue, options: RunOptions) -> dict[str, 
         elif kind == "run_finished":
             if observer:
                 observer.run_finished(event["run_id"], event["result"])
-            return event["result"]
+            result: dict[str, Any] = event["result"]
+            return result
         elif kind == "refused":
             raise RunRefused(event["message"])
         elif kind == "failed":

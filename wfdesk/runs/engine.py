@@ -18,15 +18,16 @@ from wfdesk.db import content
 from wfdesk.db.engine import database_error_message
 from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.db.storable import unstorable_text
-from wfdesk.errors import ConfigError, ConflictError, UnitError
+from wfdesk.errors import ConfigError, ConflictError, NotFoundError, UnitError
 from wfdesk.media import store
 from wfdesk.runs import costs, ledger
 from wfdesk.runs.outage import DatabaseLost, OutageGate
 from wfdesk.runs.planning import build_job, step_effective_config
 from wfdesk.scripts import registry
 from wfdesk.scripts.base import Cancelled, CancelToken, Job, SectionHandler, UnitOutcome, UnitPlan
-from wfdesk.scripts.config import script_type_of
+from wfdesk.scripts.config import Parameters, script_type_of
 from wfdesk.states import ACTIVE_RUN_STATES, FINAL_UNIT_STATES, RunState, UnitState
+from wfdesk.usage import Usage
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ def resume_run(ws: Workspace, run_id: int, options: RunOptions | None = None) ->
         status, owner = ledger.run_state(ws, run_id)
     with ws.db.session() as s:
         run = s.get(Run, run_id)
+        if run is None:  # deleted since its state was read
+            raise NotFoundError(f"Run {run_id} does not exist")
         pending = [(u.id, u.section_id) for u in run.units if u.status != UnitState.SUCCESS]
         has_units = bool(run.units)
         raw, context = dict(run.effective_config), dict(run.context or {})
@@ -113,6 +116,8 @@ def resume_run(ws: Workspace, run_id: int, options: RunOptions | None = None) ->
         if has_units and status != RunState.SUCCEEDED and script_type_is_sectioned(script_type):
             ledger.close_finished(ws, run_id, status, owner)  # every section finished; only the end was missing
         return ledger.result_of(ws, run_id)
+    if post_id is None:  # the post was deleted; the run keeps its row (and its sections' answers) without it
+        raise NotFoundError(f"Run {run_id} cannot be resumed: its post was deleted")
     handler = registry.get_handler(script_type)
     if not isinstance(handler, SectionHandler):
         raise UnitError(f"Run {run_id} used the plain handler {script_type!r}, which cannot resume per section")
@@ -132,9 +137,10 @@ def script_type_is_sectioned(script_type: str) -> bool:
         return False
 
 
-def _concurrency(ws: Workspace, handler: SectionHandler, job: Job) -> int:
-    if job.parameters.concurrency:
-        return job.parameters.concurrency
+def _concurrency(ws: Workspace, handler: SectionHandler[Any], job: Job[Any]) -> int:
+    params: Parameters = job.parameters
+    if params.concurrency:
+        return params.concurrency
     provider = getattr(job.parameters, "provider", None)
     try:
         return ws.settings.provider(provider).concurrency
@@ -147,8 +153,8 @@ class _Run:
     """What every unit of one execution shares."""
 
     ws: Workspace
-    handler: SectionHandler
-    job: Job
+    handler: SectionHandler[Any]
+    job: Job[Any]
     owner: str | None
     observer: RunObserver
     cancel: CancelToken
@@ -160,7 +166,7 @@ class _Run:
         return self.taken.is_set() or bool(self.stop and self.stop.is_set()) or bool(self.gate.lost)
 
 
-def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int,
+def _execute_units(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], run_id: int,
                    units: list[tuple[int, UnitPlan]], options: RunOptions | None,
                    owner: str | None = None) -> dict[str, Any]:
     options = options or RunOptions()
@@ -214,7 +220,8 @@ def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int
         raise
     finally:
         done.set()
-    status, error = None, None
+    status: str | None = None
+    error: str | None = None
     if any(e["status"] == UnitState.INTERRUPTED for e in entries.values()):
         status = RunState.INTERRUPTED
         error = rc.gate.lost or (TAKEN_MESSAGE if rc.taken.is_set() else STOPPED_MESSAGE)
@@ -279,10 +286,11 @@ def _result_in_memory(rc: _Run, run_id: int, entries: list[dict[str, Any]], stat
 def _may_start(rc: _Run, run_id: int, unit_id: int) -> str:
     """Asked of the ledger before each section: a process that froze (suspended, SIGSTOP) longer than the heartbeat
     allows learns here, not a heartbeat later, that its run was taken over, and sends nothing more."""
-    if rc.owner is None:
+    owner = rc.owner
+    if owner is None:
         return "go"
     try:
-        state = rc.gate.call(lambda: ledger.unit_may_start(rc.ws, run_id, unit_id, rc.owner), "the run's claim")
+        state = rc.gate.call(lambda: ledger.unit_may_start(rc.ws, run_id, unit_id, owner), "the run's claim")
     except DatabaseLost:
         return "halted"
     if state == "taken" and not rc.taken.is_set():
@@ -320,6 +328,7 @@ def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any],
         rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, UnitState.CANCELLED, entry,
                                                           error="cancelled"), what)
         return entry
+    assert job.run_id is not None  # _execute_units set it before any unit runs
     rc.observer.unit_changed(job.run_id, {**base, "status": UnitState.RUNNING, "metadata": {}})
     started, started_at = time.monotonic(), utcnow()
     try:
@@ -388,7 +397,7 @@ def _storable(outcome: UnitOutcome) -> UnitOutcome:
     return outcome
 
 
-def _unit_message(exc: Exception) -> str:
+def _unit_message(exc: BaseException) -> str:
     """One line for the editor; never SQL, parameters or a whole generated text."""
     if isinstance(exc, UnitError | ValueError):
         return str(exc)
@@ -421,7 +430,7 @@ def _persist(rc: _Run, unit_id: int, plan: UnitPlan, outcome: UnitOutcome, start
     return entry
 
 
-def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome: UnitOutcome,
+def _persist_once(ws: Workspace, job: Job[Any], unit_id: int, plan: UnitPlan, outcome: UnitOutcome,
                   started_at: datetime, duration_ms: int) -> dict[str, Any]:
     entry: dict[str, Any] = {"section_id": plan.section_id, "unit_id": unit_id,
                              "status": UnitState.SUCCESS, **outcome.entry, "metadata": dict(outcome.metadata)}
@@ -448,8 +457,8 @@ def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome
             entry["version_ids"] = version_ids
         if images:
             entry["images"] = images
-        usage = costs.Usage(outcome.metadata.get("model"), outcome.prompt_tokens, outcome.completion_tokens,
-                            outcome.images)
+        usage = Usage(outcome.metadata.get("model"), outcome.prompt_tokens, outcome.completion_tokens,
+                      outcome.images)
         values, flags = costs.ledger_values(ws.settings, usage, plan.payload.get("prompt"), outcome.entry.get("output"))
         entry["metadata"].update(flags)
         stored = entry
@@ -471,7 +480,7 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def _run_plain(ws: Workspace, handler: Callable, script_type: str, raw_config: dict[str, Any], post_id: int,
+def _run_plain(ws: Workspace, handler: Callable[..., Any], script_type: str, raw_config: dict[str, Any], post_id: int,
                context: dict[str, Any], step_id: int | None, step_name: str,
                options: RunOptions | None) -> dict[str, Any]:
     """A plain handler(step_config, post_id, context) -> dict: called as is, its answer recorded in the ledger."""
@@ -493,7 +502,7 @@ def _run_plain(ws: Workspace, handler: Callable, script_type: str, raw_config: d
         result = {"success": False, "results": [], "error": error}
     duration = _ms(started)
     with ws.db.session() as s:
-        run = s.get(Run, run_id)
+        run = s.get_one(Run, run_id)
         for i, item in enumerate(out_results(result)):
             status = item.get("status", UnitState.SUCCESS)
             unit = RunUnit(section_id=item.get("section_id") if isinstance(item.get("section_id"), int) else None,

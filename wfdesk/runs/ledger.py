@@ -12,10 +12,10 @@ import os
 import socket
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import psutil
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, String, Update, func, select, update
 from sqlalchemy.orm import Session
 
 from wfdesk.db.content import with_output
@@ -30,8 +30,15 @@ HOST = socket.gethostname()
 OWNER = f"{HOST}:{os.getpid()}"  # this process, in the older "host:pid" form some rows still carry
 HEARTBEAT_SECONDS = 15.0
 STALE_AFTER = timedelta(minutes=2)  # a run whose heartbeat is older than this was interrupted, whatever its pid says
-MODEL_COLUMN_CHARS = RunUnit.__table__.c.model.type.length or 200
+_MODEL_TYPE = RunUnit.__table__.c.model.type
+MODEL_COLUMN_CHARS = (_MODEL_TYPE.length if isinstance(_MODEL_TYPE, String) else None) or 200
 START_TIME_SLACK_S = 2  # process start times are derived from the boot time, which clock adjustments can move
+
+
+def _rows_updated(session: Session, stmt: Update) -> int:
+    """The row count that says who won. Session.execute is typed as returning a Result; an UPDATE's is a
+    CursorResult, which has the count."""
+    return cast("CursorResult[Any]", session.execute(stmt)).rowcount
 
 
 def owner_of(pid: int | None = None) -> str | None:
@@ -92,9 +99,9 @@ def claim_run(ws: Workspace, run_id: int, status: str, owner: str | None) -> str
         raise RunBusy(f"Run {run_id} is still running")
     claim = new_owner()
     with ws.db.session() as s:
-        won = s.execute(update(Run).where(Run.id == run_id, Run.status == status,
-                                          Run.owner.is_not_distinct_from(owner)).values(
-            status=RunState.RUNNING, owner=claim, heartbeat_at=db_utcnow(), finished_at=None, error=None)).rowcount
+        won = _rows_updated(s, update(Run).where(Run.id == run_id, Run.status == status,
+                                                 Run.owner.is_not_distinct_from(owner)).values(
+            status=RunState.RUNNING, owner=claim, heartbeat_at=db_utcnow(), finished_at=None, error=None))
     if won != 1:
         raise RunBusy(f"Run {run_id} is being resumed elsewhere")
     return claim
@@ -103,9 +110,9 @@ def claim_run(ws: Workspace, run_id: int, status: str, owner: str | None) -> str
 def close_finished(ws: Workspace, run_id: int, status: str, owner: str | None) -> bool:
     """A run whose sections all succeeded but whose end was never written (killed in between): it succeeded."""
     with ws.db.session() as s:
-        return s.execute(update(Run).where(Run.id == run_id, Run.status == status,
-                                           Run.owner.is_not_distinct_from(owner)).values(
-            status=RunState.SUCCEEDED, finished_at=utcnow(), error=None)).rowcount == 1
+        return _rows_updated(s, update(Run).where(Run.id == run_id, Run.status == status,
+                                                  Run.owner.is_not_distinct_from(owner)).values(
+            status=RunState.SUCCEEDED, finished_at=utcnow(), error=None)) == 1
 
 
 class RunBusy(WfdeskError):
@@ -125,9 +132,9 @@ def record_unit(session: Session, unit_id: int, status: str, entry: dict[str, An
     (two executions of one run, after a takeover): False then, and the caller rolls its writes back."""
     if isinstance(values.get("model"), str):  # whatever a provider calls its model must not cost the saved answer
         values["model"] = values["model"][:MODEL_COLUMN_CHARS]
-    return session.execute(update(RunUnit).where(RunUnit.id == unit_id, RunUnit.status != UnitState.SUCCESS).values(
-        status=status, error=error, result=jsonable(entry), started_at=started_at, finished_at=utcnow(),
-        **values)).rowcount == 1
+    stmt = update(RunUnit).where(RunUnit.id == unit_id, RunUnit.status != UnitState.SUCCESS).values(
+        status=status, error=error, result=jsonable(entry), started_at=started_at, finished_at=utcnow(), **values)
+    return _rows_updated(session, stmt) == 1
 
 
 def finish_unit(unit: RunUnit, status: str, entry: dict[str, Any], *, error: str | None = None,
@@ -149,7 +156,7 @@ def finish_run(ws: Workspace, run_id: int, *, error: str | None = None, status: 
         stmt = update(Run).where(Run.id == run_id).values(status=final, error=error, finished_at=utcnow())
         if owner is not None:
             stmt = stmt.where(Run.owner == owner, Run.status == RunState.RUNNING)
-        if s.execute(stmt).rowcount == 1:
+        if _rows_updated(s, stmt) == 1:
             return final
     current = run_state(ws, run_id)[0]
     log.info("run %s was taken over (%s) before its end was written", run_id, current)
@@ -162,7 +169,7 @@ def heartbeat(ws: Workspace, run_id: int, owner: str | None = None) -> bool:
         stmt = update(Run).where(Run.id == run_id, Run.status == RunState.RUNNING).values(heartbeat_at=db_utcnow())
         if owner is not None:
             stmt = stmt.where(Run.owner == owner)
-        return s.execute(stmt).rowcount == 1
+        return _rows_updated(s, stmt) == 1
 
 
 def unit_may_start(ws: Workspace, run_id: int, unit_id: int, owner: str) -> str:
@@ -194,9 +201,9 @@ def mark_interrupted(ws: Workspace, run_id: int | None = None) -> list[int]:
         if not _owner_dead(row.owner, row.heartbeat_at, row.now):
             continue
         with ws.db.session() as s:
-            marked = s.execute(update(Run).where(
+            marked = _rows_updated(s, update(Run).where(
                 Run.id == row.id, Run.status == row.status, Run.owner.is_not_distinct_from(row.owner),
-                Run.heartbeat_at.is_not_distinct_from(row.heartbeat_at)).values(status=RunState.INTERRUPTED)).rowcount
+                Run.heartbeat_at.is_not_distinct_from(row.heartbeat_at)).values(status=RunState.INTERRUPTED))
         if marked == 1:  # its unfinished units are still "queued": resume runs them
             found.append(row.id)
     return found

@@ -86,7 +86,7 @@ def secret_problems(config: dict[str, Any], prefix: str = "") -> list[Problem]:
     return find_secrets(config or {}, prefix)
 
 
-def validate_config(ws: Workspace, handler: SectionHandler, step_name: str, raw_config: dict[str, Any]
+def validate_config(ws: Workspace, handler: SectionHandler[Any], step_name: str, raw_config: dict[str, Any]
                     ) -> tuple[StepConfig, Parameters]:
     """Schema, parameters and the handler's own checks; raises ConfigError naming every field at fault."""
     config = parse_step_config(step_name, raw_config)
@@ -100,9 +100,9 @@ def validate_config(ws: Workspace, handler: SectionHandler, step_name: str, raw_
     return config, params
 
 
-def build_job(ws: Workspace, handler: SectionHandler, *, step_id: int | None, step_name: str,
+def build_job(ws: Workspace, handler: SectionHandler[Any], *, step_id: int | None, step_name: str,
               raw_config: dict[str, Any], post_id: int, context: dict[str, Any],
-              section_ids: list[int] | None = None) -> Job:
+              section_ids: list[int] | None = None) -> Job[Any]:
     context = check_context(step_name, context)
     config, params = validate_config(ws, handler, step_name, raw_config)
     ids = section_ids if section_ids is not None else context.get("section_ids")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 __all__ = ["CancelToken", "Cancelled", "Job", "OutputWrite", "PostData", "ScriptTypePlugin", "SectionData",
            "SectionHandler", "UnitOutcome", "UnitPlan"]
@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from wfdesk.media.store import StoredImage
     from wfdesk.usage import Usage
     from wfdesk.workspace import Workspace
+
+# A script type's parameters model: its handler sees jobs whose parameters are of that model.
+ParamsT = TypeVar("ParamsT", bound=Parameters)
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class PostData:
 
 
 @dataclass
-class Job:
+class Job(Generic[ParamsT]):
     """One run of one step on one post, as planned: validated config and a snapshot of the content."""
 
     workspace: Workspace
@@ -52,7 +55,7 @@ class Job:
     post: PostData
     sections: list[SectionData]  # the selected sections, in order; empty = the post as a whole
     config: StepConfig
-    parameters: Parameters
+    parameters: ParamsT
     raw_config: dict[str, Any]
     context: dict[str, Any]
     run_id: int | None = None
@@ -73,6 +76,10 @@ class Job:
                 if spec.db_field == key:
                     values[in_key] = value
         return values
+
+    def sections_or_post(self) -> list[SectionData | None]:
+        """The selected sections, or [None] for the post as a whole when none is selected."""
+        return [*self.sections] or [None]
 
     def output_fields(self) -> list[str]:
         return [spec.db_field for spec in self.config.outputs.values()]
@@ -102,7 +109,7 @@ class UnitOutcome:
     images: int = 0
 
 
-class SectionHandler:
+class SectionHandler(Generic[ParamsT]):
     """A handler that plans one unit per section, so the engine can run them concurrently, report progress,
     cancel and resume per section. Instances are also plain `handler(step_config, post_id, context)` callables."""
 
@@ -111,30 +118,30 @@ class SectionHandler:
     parameters_model: ClassVar[type[Parameters]] = Parameters
     default_concurrency: ClassVar[int] = 8
 
-    def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
+    def check_config(self, ws: Workspace, config: StepConfig, params: ParamsT) -> list[Problem]:
         """Problems of the config alone, beyond its schema (referenced rows exist, endpoints are paths)."""
         return []
 
-    def check(self, job: Job) -> list[Problem]:
+    def check(self, job: Job[ParamsT]) -> list[Problem]:
         """Problems of this config with this post's content (prompts render). Nothing is sent before this."""
         return []
 
-    def plan(self, job: Job) -> list[UnitPlan]:
+    def plan(self, job: Job[ParamsT]) -> list[UnitPlan]:
         if job.sections:
             return [UnitPlan(section_id=s.id) for s in job.sections]
         return [UnitPlan(section_id=None)]
 
-    def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
+    def execute(self, job: Job[ParamsT], unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         raise NotImplementedError
 
-    def estimate(self, job: Job, plans: list[UnitPlan]) -> list[Usage]:
+    def estimate(self, job: Job[ParamsT], plans: list[UnitPlan]) -> list[Usage]:
         """Expected usage of the planned units, for budgets checked before anything is sent."""
         return []
 
     def as_plugin(self, panel: str | None = None) -> ScriptTypePlugin:
         return ScriptTypePlugin(self.script_type, self, self.parameters_model, panel, self.description)
 
-    def section(self, job: Job, section_id: int | None) -> SectionData | None:
+    def section(self, job: Job[ParamsT], section_id: int | None) -> SectionData | None:
         if section_id is None:
             return None
         return next(s for s in job.sections if s.id == section_id)

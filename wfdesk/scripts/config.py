@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -129,7 +129,10 @@ def parse_step_config(step_name: str, raw: Any) -> StepConfig:
         raise ConfigError(step_name, problems_from(exc)) from None
 
 
-def parse_parameters(step_name: str, model: type[BaseModel], raw: dict[str, Any]) -> BaseModel:
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def parse_parameters(step_name: str, model: type[ModelT], raw: dict[str, Any]) -> ModelT:
     try:
         return model.model_validate(raw or {})
     except ValidationError as exc:

@@ -14,7 +14,7 @@ import requests
 
 from wfdesk.errors import Problem, UnitError
 from wfdesk.scripts.base import CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
-from wfdesk.scripts.config import CustomScriptParameters, Parameters, StepConfig, check_endpoint
+from wfdesk.scripts.config import CustomScriptParameters, StepConfig, check_endpoint
 from wfdesk.workspace import Workspace
 
 INTERNAL_PARAMETERS = {"provider", "concurrency"}
@@ -56,15 +56,15 @@ def endpoint_url(base_url: str, endpoint: str) -> str:
     return base._replace(path=path, query="", fragment="").geturl() + query
 
 
-class CustomScriptHandler(SectionHandler):
+class CustomScriptHandler(SectionHandler[CustomScriptParameters]):
     script_type = "custom_script"
     description = "POSTs each section's inputs to a configured HTTP endpoint."
     parameters_model = CustomScriptParameters
 
-    def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
+    def check_config(self, ws: Workspace, config: StepConfig, params: CustomScriptParameters) -> list[Problem]:
         endpoint = config.script_config.custom_endpoint
         problems = check_endpoint(endpoint)
-        if not problems:
+        if endpoint and not problems:
             try:
                 endpoint_url("http://base.invalid/base", endpoint)
             except ValueError as exc:
@@ -77,12 +77,14 @@ class CustomScriptHandler(SectionHandler):
             problems.append(Problem("custom_script base URL", f"must be an http(s) URL, not {base!r}"))
         return problems
 
-    def plan(self, job: Job) -> list[UnitPlan]:
-        return [UnitPlan(section_id=s.id if s else None) for s in (job.sections or [None])]
+    def plan(self, job: Job[CustomScriptParameters]) -> list[UnitPlan]:
+        return [UnitPlan(section_id=s.id if s else None) for s in job.sections_or_post()]
 
-    def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
+    def execute(self, job: Job[CustomScriptParameters], unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         params: CustomScriptParameters = job.parameters
-        url = endpoint_url(job.workspace.settings.custom_script_base_url, job.config.script_config.custom_endpoint)
+        base, endpoint = job.workspace.settings.custom_script_base_url, job.config.script_config.custom_endpoint
+        assert base and endpoint  # check_config refused the step without them
+        url = endpoint_url(base, endpoint)
         section = self.section(job, unit.section_id)
         values = job.input_values(section)
         inputs = {spec.db_field: values.get(spec.db_field, "") for spec in job.config.inputs.values()}
@@ -118,7 +120,7 @@ class CustomScriptHandler(SectionHandler):
 def connection_problem(exc: BaseException) -> str:
     """Why a request failed, in words: the root cause under requests' and urllib3's wrappers, whose own text is
     a chain of class names ("Max retries exceeded ... NewConnectionError(...)")."""
-    causes = []
+    causes: list[BaseException] = []
     seen: BaseException | None = exc
     while seen is not None and len(causes) < 20:
         causes.append(seen)

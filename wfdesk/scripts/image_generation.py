@@ -16,19 +16,20 @@ from wfdesk.providers import a1111, comfyui, openai_images
 from wfdesk.providers.openai_compat import call_adapting, is_openai_api, profile_for, resolve_base_url
 from wfdesk.providers.resilience import MalformedAnswer, ProviderGate, error_in_answer, not_an_api_answer
 from wfdesk.scripts.base import CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
-from wfdesk.scripts.config import ImageParameters, Parameters, StepConfig
+from wfdesk.scripts.config import ImageParameters, StepConfig
 from wfdesk.usage import Usage
 from wfdesk.workspace import Workspace
 
 if TYPE_CHECKING:
     import openai  # imported on first use: it costs half a second at start-up
+    from openai.types import ImagesResponse
 
 MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 # One answer's HTTP body: base64 is 4/3 of the image, plus JSON (several images share the cap).
 MAX_IMAGE_ANSWER_BYTES = MAX_DOWNLOAD_BYTES * 4 // 3 + 1024 * 1024
 
 
-def prompt_for(job: Job, section_id: int | None) -> str:
+def prompt_for(job: Job[ImageParameters], section_id: int | None) -> str:
     """The step's first input for the section, unless context.inputs gives one (by input key or db_field)."""
     section = next((s for s in job.sections if s.id == section_id), None)
     values = job.input_values(section)
@@ -42,12 +43,12 @@ def prompt_for(job: Job, section_id: int | None) -> str:
     return ""
 
 
-class ImageGenerationHandler(SectionHandler):
+class ImageGenerationHandler(SectionHandler[ImageParameters]):
     script_type = "image_generation"
     description = "Generates an image per section for the editor to accept or reject."
     parameters_model = ImageParameters
 
-    def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
+    def check_config(self, ws: Workspace, config: StepConfig, params: ImageParameters) -> list[Problem]:
         if not config.outputs:
             return [Problem("outputs", "an image_generation step needs an output field for the image URL")]
         if backend_of(ws, params) == "comfyui":
@@ -70,9 +71,9 @@ class ImageGenerationHandler(SectionHandler):
             problems += openai_images.openai_api_problems(params)
         return problems
 
-    def check(self, job: Job) -> list[Problem]:
+    def check(self, job: Job[ImageParameters]) -> list[Problem]:
         problems = []
-        for section in job.sections or [None]:
+        for section in job.sections_or_post():
             sid = section.id if section else None
             if not prompt_for(job, sid).strip():
                 field = next(iter(job.config.inputs.values()), None)
@@ -81,17 +82,17 @@ class ImageGenerationHandler(SectionHandler):
                 problems.append(Problem("inputs", f"{what} is empty for {where}"))
         return problems
 
-    def plan(self, job: Job) -> list[UnitPlan]:
+    def plan(self, job: Job[ImageParameters]) -> list[UnitPlan]:
         return [UnitPlan(section_id=s.id if s else None, payload={"prompt": prompt_for(job, s.id if s else None)})
-                for s in (job.sections or [None])]
+                for s in job.sections_or_post()]
 
-    def estimate(self, job: Job, plans: list[UnitPlan]) -> list[Usage]:
+    def estimate(self, job: Job[ImageParameters], plans: list[UnitPlan]) -> list[Usage]:
         params: ImageParameters = job.parameters
         if backend_of(job.workspace, params) in LOCAL_BACKENDS:
             return []  # a local server
         return [Usage(params.model, images=params.n) for _ in plans]
 
-    def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
+    def execute(self, job: Job[ImageParameters], unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         params: ImageParameters = job.parameters
         backend = backend_of(job.workspace, params)
         if backend == "a1111":
@@ -101,8 +102,8 @@ class ImageGenerationHandler(SectionHandler):
         profile = profile_for(job.workspace, params.provider)
         base_url = resolve_base_url(profile)
 
-        def ask(client: openai.OpenAI, request: dict[str, Any]):
-            answer = client.images.generate(**request, timeout=params.timeout)
+        def ask(client: openai.OpenAI, request: dict[str, Any]) -> ImagesResponse:
+            answer: ImagesResponse = client.images.generate(**request, timeout=params.timeout)
             if (problem := not_an_api_answer(answer)) is not None:
                 raise problem  # a web page at the base URL
             extra = getattr(answer, "model_extra", None) or {}
@@ -113,20 +114,21 @@ class ImageGenerationHandler(SectionHandler):
             return answer
 
         images: list[bytes] = []
-        revised, usage = None, {}
+        revised: str | None = None
+        usage: dict[str, int] = {}
         for request in openai_images.image_requests(params, unit.payload["prompt"]):
             answer = call_adapting(job.workspace, profile, request, ask, cancel, max_bytes=MAX_IMAGE_ANSWER_BYTES,
                                    what="image answer", path="images")
-            images += [self._bytes_of(item, params.timeout, cancel) for item in answer.data]
+            images += [self._bytes_of(item, params.timeout, cancel) for item in answer.data or []]
             for key, value in (getattr(getattr(answer, "usage", None), "__dict__", None) or {}).items():
                 if isinstance(value, int):  # GPT image models report tokens: input_tokens, output_tokens, ...
                     usage[key] = usage.get(key, 0) + value
-            revised = revised or next((r for r in (getattr(i, "revised_prompt", None) for i in answer.data) if r),
+            revised = revised or next((r for r in (getattr(i, "revised_prompt", None) for i in answer.data or []) if r),
                                       None)
         return self._outcome(job, unit, images, base_url or "the provider", revised, params.model,
                              usage=usage or None)
 
-    def _execute_a1111(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
+    def _execute_a1111(self, job: Job[ImageParameters], unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         params: ImageParameters = job.parameters
         base_url = job.workspace.settings.a1111_base_url
         width, height = (512, 512) if params.size == "auto" else map(int, params.size.split("x"))
@@ -139,7 +141,7 @@ class ImageGenerationHandler(SectionHandler):
         return self._outcome(job, unit, images, base_url, None, info.get("sd_model_name") or params.model,
                              backend="a1111", seed=info.get("seed"))
 
-    def _execute_comfyui(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
+    def _execute_comfyui(self, job: Job[ImageParameters], unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         params: ImageParameters = job.parameters
         base_url = (params.comfyui_url or job.workspace.settings.comfyui_base_url).rstrip("/")
         graph = comfyui.load_workflow(params.workflow)
@@ -160,7 +162,7 @@ class ImageGenerationHandler(SectionHandler):
         return self._outcome(job, unit, images, f"ComfyUI at {base_url}", None,
                              values["checkpoint"] or params.model, backend="comfyui", seed=seed)
 
-    def _outcome(self, job: Job, unit: UnitPlan, images: list[bytes], source: str, revised: str | None,
+    def _outcome(self, job: Job[ImageParameters], unit: UnitPlan, images: list[bytes], source: str, revised: str | None,
                  model: str, **extra: Any) -> UnitOutcome:
         params: ImageParameters = job.parameters
         generated_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -180,6 +182,7 @@ class ImageGenerationHandler(SectionHandler):
             discard(job.workspace.data_dir, [w.image for w in outputs if w.image])  # a section keeps all or none
             raise
         first = outputs[0].image
+        assert first is not None  # every output above holds a stored image
         metadata = {"model": model, "generation_time": generated_at, "size": params.size,
                     "prompt": unit.payload["prompt"], "revised_prompt": revised,
                     "width": first.info.width, "height": first.info.height,

@@ -17,7 +17,7 @@ from wfdesk.scripts.base import (
     UnitOutcome,
     UnitPlan,
 )
-from wfdesk.scripts.config import LLMParameters, Parameters, StepConfig
+from wfdesk.scripts.config import LLMParameters, StepConfig
 from wfdesk.scripts.templates import TemplateProblem, render, variables_used
 from wfdesk.usage import Usage
 from wfdesk.workspace import Workspace
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import openai  # imported on first use: it costs half a second at start-up
 
 
-def template_variables(job: Job, section_id: int | None) -> dict[str, Any]:
+def template_variables(job: Job[Any], section_id: int | None) -> dict[str, Any]:
     """The names a prompt template may use: the post, the section and its fields, the step's input keys."""
     section = next((s for s in job.sections if s.id == section_id), None)
     variables: dict[str, Any] = {}
@@ -39,12 +39,12 @@ def template_variables(job: Job, section_id: int | None) -> dict[str, Any]:
     return variables
 
 
-class LLMActionHandler(SectionHandler):
+class LLMActionHandler(SectionHandler[LLMParameters]):
     script_type = "llm_action"
     description = "Runs a stored LLM action (prompt template) over each selected section, or the post."
     parameters_model = LLMParameters
 
-    def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
+    def check_config(self, ws: Workspace, config: StepConfig, params: LLMParameters) -> list[Problem]:
         action_id = config.script_config.action_id
         if action_id is None:
             return [Problem("script_config.action_id", "is required for llm_action steps")]
@@ -59,17 +59,19 @@ class LLMActionHandler(SectionHandler):
             return [Problem(f"llm_action[{action_id}].prompt_template", f"“{name}”: {exc}")]
         return []
 
-    def check(self, job: Job) -> list[Problem]:
+    def check(self, job: Job[LLMParameters]) -> list[Problem]:
         action_id = job.config.script_config.action_id
         with job.workspace.db.session() as s:
             action = s.get(LLMAction, action_id)
+            if action is None:  # deleted since check_config found it
+                return [Problem("script_config.action_id", f"LLM action {action_id} does not exist")]
             job.state["action"] = {"id": action.id, "name": action.name, "template": action.prompt_template,
                                    "model": action.model, "temperature": action.temperature,
                                    "max_tokens": action.max_tokens}
         # Render every prompt now: a missing variable is a validation error before anything is sent.
         problems = []
         prompts: dict[int | None, str] = {}
-        for section in job.sections or [None]:
+        for section in job.sections_or_post():
             sid = section.id if section else None
             try:
                 prompts[sid] = render(job.state["action"]["template"], template_variables(job, sid))
@@ -81,10 +83,10 @@ class LLMActionHandler(SectionHandler):
         job.state["prompts"] = prompts
         return problems
 
-    def plan(self, job: Job) -> list[UnitPlan]:
+    def plan(self, job: Job[LLMParameters]) -> list[UnitPlan]:
         return [UnitPlan(section_id=sid, payload={"prompt": prompt}) for sid, prompt in job.state["prompts"].items()]
 
-    def estimate(self, job: Job, plans: list[UnitPlan]) -> list[Usage]:
+    def estimate(self, job: Job[LLMParameters], plans: list[UnitPlan]) -> list[Usage]:
         settings = self.settings(job)
         out = []
         for plan in plans:
@@ -92,13 +94,13 @@ class LLMActionHandler(SectionHandler):
             out.append(Usage(settings["model"], prompt_tokens, settings["max_tokens"] or prompt_tokens))
         return out
 
-    def settings(self, job: Job) -> dict[str, Any]:
+    def settings(self, job: Job[LLMParameters]) -> dict[str, Any]:
         action, params = job.state["action"], job.parameters
         return {"model": params.model or action["model"],
                 "temperature": params.temperature if params.temperature is not None else action["temperature"],
                 "max_tokens": params.max_tokens if params.max_tokens is not None else action["max_tokens"]}
 
-    def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
+    def execute(self, job: Job[LLMParameters], unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         params: LLMParameters = job.parameters
         ws = job.workspace
         profile = profile_for(ws, params.provider)

@@ -10,8 +10,8 @@ import functools
 import math
 import re
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeGuard, TypeVar
 
 from jinja2 import filters as jinja_filters
 from jinja2 import nodes
@@ -69,6 +69,7 @@ def _weigh(value: Any, seen: dict[int, tuple[int, bool]]) -> tuple[int, bool]:
     memo = getattr(_render, "weights", None)
     if not is_namespace and memo is not None and id(value) in memo:
         return memo[id(value)][1], False
+    parts: Iterable[Any]
     if is_namespace:
         attrs = getattr(value, "_Namespace__attrs", {})
         total, changeable, parts = len(attrs), True, list(attrs.values())
@@ -97,7 +98,10 @@ def render_budget() -> Iterator[None]:
         _render.weights, _render.work = None, 0
 
 
-def _check_result(value: Any) -> Any:
+_T = TypeVar("_T")
+
+
+def _check_result(value: _T) -> _T:
     size = _size(value)
     if size > MAX_OUTPUT_CHARS:
         raise _too_large("the text")
@@ -108,7 +112,7 @@ def _check_result(value: Any) -> Any:
     return value
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -231,6 +235,7 @@ def _limited_filters() -> dict[str, Callable[..., Any]]:
         _check_wordwrap(s, width, break_long_words, wrapstring if wrapstring is not None else "\n")
         return jinja_filters.do_wordwrap(environment, s, width, break_long_words, wrapstring, break_on_hyphens)
 
+    # attr-defined: Jinja reads which context a filter wants from this attribute of the function.
     replace.jinja_pass_arg = join.jinja_pass_arg = jinja_filters.do_replace.jinja_pass_arg  # type: ignore[attr-defined]
     wordwrap.jinja_pass_arg = jinja_filters.do_wordwrap.jinja_pass_arg  # type: ignore[attr-defined]
     return {"center": center, "indent": indent, "format": format_, "replace": replace, "join": join,

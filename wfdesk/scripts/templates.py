@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2 import StrictUndefined, Template, TemplateError, meta
 
 from wfdesk.scripts.template_limits import MAX_OUTPUT_CHARS, LimitedSandbox, TooLarge, render_budget
 
@@ -40,7 +40,7 @@ def environment() -> LimitedSandbox:
 
 
 @lru_cache(maxsize=256)
-def _compile(source: str):
+def _compile(source: str) -> Template:
     return environment().from_string(source)
 
 

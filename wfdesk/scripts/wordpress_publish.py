@@ -31,13 +31,13 @@ class WordPressParameters(Parameters):
     overwrite_remote_changes: bool = Field(False, description="Update even if the post was changed on the site")
 
 
-class WordPressPublishHandler(SectionHandler):
+class WordPressPublishHandler(SectionHandler[WordPressParameters]):
     script_type = "wordpress_publish"
     description = "Creates or updates a draft of the post on a WordPress site (REST API)."
     parameters_model = WordPressParameters
     default_concurrency = 1
 
-    def check_config(self, ws: Workspace, config: StepConfig, params: Parameters) -> list[Problem]:
+    def check_config(self, ws: Workspace, config: StepConfig, params: WordPressParameters) -> list[Problem]:
         problems = []
         url = urlsplit(params.site_url or "")
         if url.scheme not in ("http", "https") or not url.netloc:
@@ -47,7 +47,7 @@ class WordPressPublishHandler(SectionHandler):
             problems.append(Problem("script_config.parameters.username", "is required (the WordPress user)"))
         return problems
 
-    def check(self, job: Job) -> list[Problem]:
+    def check(self, job: Job[WordPressParameters]) -> list[Problem]:
         from wfdesk.content.wordpress_auth import PASSWORD_ENV, get_app_password
 
         params: WordPressParameters = job.parameters
@@ -57,10 +57,10 @@ class WordPressPublishHandler(SectionHandler):
                                                     f"{PASSWORD_ENV})")]
         return []
 
-    def plan(self, job: Job) -> list[UnitPlan]:
+    def plan(self, job: Job[WordPressParameters]) -> list[UnitPlan]:
         return [UnitPlan(section_id=None)]  # the whole post, whatever sections were ticked
 
-    def execute(self, job: Job, unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
+    def execute(self, job: Job[WordPressParameters], unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         from wfdesk.content.export_html import sections_html
         from wfdesk.content.post_read import read_post
         from wfdesk.content.wordpress import NotFound, WordPressClient
@@ -144,7 +144,7 @@ def _media_map(text: str | None, site: str) -> dict[str, dict[str, Any]]:
     return dict(data.get(site) or {}) if isinstance(data, dict) else {}
 
 
-def _remember_media(job: Job, site: str, media: dict[str, dict[str, Any]]) -> None:
+def _remember_media(job: Job[WordPressParameters], site: str, media: dict[str, dict[str, Any]]) -> None:
     from wfdesk.db import content
 
     with job.workspace.db.session() as s:

@@ -34,7 +34,7 @@ class InvalidAction(ConfigError):
         self.args = (f"LLM action {name!r} is invalid: " + "; ".join(str(p) for p in problems),)
 
     def __str__(self) -> str:
-        return self.args[0]
+        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -316,6 +316,7 @@ def save_action(ws: Workspace, action: ActionRecord) -> ActionRecord:
     what = f"LLM action {action.name!r}"
     try:
         with ws.db.session() as s:
+            row: LLMAction | None
             if action.id is None:
                 row = LLMAction()
                 s.add(row)
@@ -330,7 +331,9 @@ def save_action(ws: Workspace, action: ActionRecord) -> ActionRecord:
             s.flush()
             return _action_record(row)
     except StaleDataError:
-        raise ConflictError(what, mine=action, theirs=load_action(ws, action.id)) from None
+        # Only an update (of a row with an id) can find it changed meanwhile.
+        theirs = load_action(ws, action.id) if action.id is not None else None
+        raise ConflictError(what, mine=action, theirs=theirs) from None
 
 
 def steps_using_action(ws: Workspace, action_id: int | None) -> list[StepRecord]:

@@ -191,7 +191,8 @@ def save_field(ws: Workspace, post_id: int, section_id: int | None, name: str, t
             version = content.write_text(s, post_id, section_id, name, text, source="editor",
                                          expected_lock_version=expected_lock_version if recheck else None)
             field = content.get_field(s, post_id, section_id, name)
-            if previous is None and field is not None:
+            assert field is not None  # write_text has just made it
+            if previous is None:
                 previous = _previous_accepted(s, field, version.id)
             return {"version_id": version.id, "previous_version_id": previous, "lock_version": field.lock_version}
     except IntegrityError:
@@ -213,6 +214,7 @@ def accept_field_version(ws: Workspace, version_id: int) -> int:
     with ws.db.session() as s:
         version = content.accept_version(s, version_id)
         field = content.get_field(s, version.post_id, version.section_id, version.field)
+        assert field is not None  # the version's field: accept_version has just made the version its value
         return field.lock_version
 
 
@@ -236,7 +238,8 @@ def demo_bundle() -> dict[str, Any]:
     except FileNotFoundError:
         raise NotFoundError(f"The demo file {DEMO_FILE} is missing from this installation of wfdesk; "
                             "reinstall wfdesk to get it back.") from None
-    return json.loads(text)
+    bundle: dict[str, Any] = json.loads(text)  # our own file: a JSON object
+    return bundle
 
 
 def load_demo(ws: Workspace, path: Path | None = None) -> dict[str, int]:

@@ -52,4 +52,4 @@ def awaiting_review(ws: Workspace, post_id: int, field: str) -> dict[int | None,
 def is_field_value(ws: Workspace, version_id: int) -> bool:
     """Whether this version is its field's value (accepted) right now, read from the database, not from a view."""
     with ws.db.session() as s:
-        return s.scalar(select(func.count()).where(ContentField.accepted_version_id == version_id)) > 0
+        return s.execute(select(func.count()).where(ContentField.accepted_version_id == version_id)).scalar_one() > 0

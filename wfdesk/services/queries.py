@@ -20,7 +20,7 @@ from wfdesk.workspace import Workspace
 POST_STATUSES = ("draft", "review", "published")
 
 # A step's state for one post, as shown next to the step. Keys are stable (the GUI maps them to icons).
-STATE_LABELS = {
+STATE_LABELS: dict[str, str] = {
     StepState.NEVER: "never run",
     StepState.RUNNING: "running",
     StepState.DONE: "done",

@@ -51,9 +51,10 @@ def panel_data(ws: Workspace, step_id: int, post_id: int) -> dict[str, Any]:
             values[f.section_id][f.name] = f.value
         last = _last_units(s, step_id, post_id)
         latest = _latest_run(s, step_id, post_id)
-        info = {"id": step.id, "name": step.name, "stage": step.stage, "script_type": script_type_of(raw),
-                "config": raw, "config_error": config_error, "action": action,
-                "description": describe_step(raw, config, action)}
+        info: dict[str, Any] = {
+            "id": step.id, "name": step.name, "stage": step.stage, "script_type": script_type_of(raw),
+            "config": raw, "config_error": config_error, "action": action,
+            "description": describe_step(raw, config, action)}
         post_info = {"id": post.id, "title": post.title, "status": post.status}
     if config_error is None:
         # Beyond the schema: the action exists, the endpoint is a path, settings it needs are there.
@@ -173,8 +174,8 @@ def _last_units(s: Session, step_id: int, post_id: int, only: int | None | bool 
 
 def describe_step(raw: dict[str, Any], config: StepConfig | None, action: dict[str, Any] | None) -> str:
     """One line an editor understands: what the step does with which fields."""
-    if isinstance(raw.get("description"), str) and raw["description"].strip():
-        return raw["description"].strip()
+    if isinstance(description := raw.get("description"), str) and description.strip():
+        return description.strip()
     if config is None:
         return "This step's config is invalid; edit the step to fix it."
     ins = ", ".join(spec.label for spec in config.inputs.values()) or "the post"  # labels: the editor's words

@@ -11,12 +11,12 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import String, Text, func, insert, literal, select, text, update
+from sqlalchemy import String, Table, Text, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from wfdesk.db.models import (
@@ -160,8 +160,9 @@ def parse_bundle(data: Any) -> Bundle:
             for key in fields:
                 if not re.match(FIELD_NAME_RE, key):
                     problems.append(Problem(f"posts.{pi}.{where}.{key}", "is not a valid field name"))
-    for kind, items in (("llm_actions", bundle.llm_actions), ("workflow_steps", bundle.workflow_steps),
-                        ("posts", bundle.posts)):
+    with_ids: tuple[tuple[str, Sequence[ActionIn | StepIn | PostIn]], ...] = (
+        ("llm_actions", bundle.llm_actions), ("workflow_steps", bundle.workflow_steps), ("posts", bundle.posts))
+    for kind, items in with_ids:
         seen: set[int] = set()
         for i, item in enumerate(items):
             if item.id in seen:
@@ -230,7 +231,8 @@ def _select_in(session: Session, stmt: Any, column: Any, values: Iterable[Any]) 
     return rows
 
 
-def _upsert_all(session: Session, table: type, rows: list[tuple[int, dict[str, Any]]]) -> None:
+def _upsert_all(session: Session, table: type[LLMAction | WorkflowStepEntity | Post | PostSection],
+                rows: list[tuple[int, dict[str, Any]]]) -> None:
     """Existing rows (read in bulk) are updated where a value differs; new rows are inserted in one statement."""
     if not rows:
         return
@@ -276,7 +278,7 @@ def _import_fields(session: Session, targets: list[tuple[int, int | None, dict[s
     # The versions of fields that exist first; then those of new fields, from which the new fields are made.
     updated = [(key, value) for key, value in writes if key in existing]
     if versions:
-        before = session.scalar(select(func.coalesce(func.max(ContentVersion.id), 0)))
+        before = session.execute(select(func.coalesce(func.max(ContentVersion.id), 0))).scalar_one()
         _bulk_insert(session, ContentVersion.__table__, versions)
         ids = _accepted_ids(session, before, [key[0] for key, _ in updated])
         for key, _ in updated:
@@ -287,7 +289,7 @@ def _import_fields(session: Session, targets: list[tuple[int, int | None, dict[s
                         .values(status="superseded").execution_options(synchronize_session=False))
     new = [(key, value) for key, value in writes if key not in existing]
     if new:
-        before = session.scalar(select(func.coalesce(func.max(ContentVersion.id), 0)))
+        before = session.execute(select(func.coalesce(func.max(ContentVersion.id), 0))).scalar_one()
         _bulk_insert(session, ContentVersion.__table__, [_version(key, value, "accepted") for key, value in new])
         _insert_new_fields(session, before)
 
@@ -296,6 +298,7 @@ def _insert_new_fields(session: Session, before: int) -> None:
     """The new fields, made on the server from their versions just written (ids above `before`): the text is
     sent once and stored once, in the version (the field's own value stays NULL)."""
     v, f = ContentVersion.__table__, ContentField.__table__
+    assert isinstance(f, Table)  # a declarative model's table (typed as any FromClause)
     rows = (select(v.c.post_id, v.c.section_id, v.c.field, v.c.id, literal(1), literal(utcnow()))
             .where(v.c.id > before, v.c.source == "import", v.c.status == "accepted"))
     session.execute(insert(f).from_select(["post_id", "section_id", "name", "accepted_version_id",
@@ -325,7 +328,7 @@ def _bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> No
                   (lambda v: v.isoformat()) if isinstance(rows[0][c], datetime) else None) for c in columns}
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
-    writer.writerows([NULL if (v := row[c]) is None else encode[c](v) if encode[c] else v for c in columns]
+    writer.writerows([NULL if (v := row[c]) is None else enc(v) if (enc := encode[c]) else v for c in columns]
                      for row in rows)
     buffer.seek(0)
     force_null = f", FORCE_NULL ({', '.join(nullable)})" if nullable else ""

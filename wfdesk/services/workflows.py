@@ -7,8 +7,9 @@ between teams whose databases number things differently. One transaction; every 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
@@ -19,6 +20,9 @@ from wfdesk.errors import Problem
 from wfdesk.scripts.secret_scan import find_secrets
 from wfdesk.scripts.templates import TemplateProblem, variables_used
 from wfdesk.services.transfer import ActionIn, ImportError_, StepIn, check_depth
+
+if TYPE_CHECKING:
+    from wfdesk.workspace import Workspace
 
 FORMAT = "wfdesk-workflow"
 
@@ -51,7 +55,7 @@ def export_workflow(session: Session, name: str = "", description: str = "",
                                 "config": s.config} for s in steps]}
 
 
-def import_workflow(session: Session, data: Any, ws=None) -> dict[str, Any]:
+def import_workflow(session: Session, data: Any, ws: Workspace | None = None) -> dict[str, Any]:
     """Adds the workflow's actions and steps (new ids). Refuses the whole document if any part is invalid."""
     check_depth(data)
     try:
@@ -75,12 +79,12 @@ def import_workflow(session: Session, data: Any, ws=None) -> dict[str, Any]:
         raise ImportError_(problems)
     id_map: dict[int, int] = {}
     for a in doc.llm_actions:
-        row = LLMAction(name=a.name, prompt_template=a.prompt_template, model=a.model, temperature=a.temperature,
-                        max_tokens=a.max_tokens)
-        session.add(row)
+        action = LLMAction(name=a.name, prompt_template=a.prompt_template, model=a.model, temperature=a.temperature,
+                           max_tokens=a.max_tokens)
+        session.add(action)
         session.flush()
-        id_map[a.id] = row.id
-    offset = session.scalar(select(func.coalesce(func.max(WorkflowStepEntity.position), 0)))
+        id_map[a.id] = action.id
+    offset = session.execute(select(func.coalesce(func.max(WorkflowStepEntity.position), 0))).scalar_one()
     new_steps = []
     for step in doc.workflow_steps:
         config = json.loads(json.dumps(step.config))
@@ -102,7 +106,8 @@ def import_workflow(session: Session, data: Any, ws=None) -> dict[str, Any]:
             "step_ids": [s.id for s in new_steps], "action_ids": id_map}
 
 
-def _validate_in(session: Session, ws, validate_step, row: WorkflowStepEntity) -> list[Problem]:
+def _validate_in(session: Session, ws: Workspace, validate_step: Callable[[Workspace, str, Any], list[Problem]],
+                 row: WorkflowStepEntity) -> list[Problem]:
     # The new actions are only flushed in this transaction; validation opens its own sessions, so LLM actions
     # are checked here against this session instead.
     sc = row.config.get("script_config") if isinstance(row.config, dict) else None
