@@ -37,11 +37,12 @@ from wfdesk.runs.costs import BudgetError
 from wfdesk.states import ACTIVE_RUN_STATES, RunState
 
 log = logging.getLogger(__name__)
-ERRORS = {400: {"model": ErrorBody, "description": "A field is wrong; `field` names it"},
-          401: {"model": ErrorBody, "description": "No token, or a wrong one"},
-          404: {"model": ErrorBody, "description": "The step, post, section or run does not exist"},
-          409: {"model": ErrorBody, "description": "The run is not in a state that allows this"},
-          413: {"model": ErrorBody, "description": "The request is too large"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A field is wrong; `field` names it"},
+    401: {"model": ErrorBody, "description": "No token, or a wrong one"},
+    404: {"model": ErrorBody, "description": "The step, post, section or run does not exist"},
+    409: {"model": ErrorBody, "description": "The run is not in a state that allows this"},
+    413: {"model": ErrorBody, "description": "The request is too large"}}
 
 
 def create_app(runner: StepRunner, token: Callable[[], ApiToken], *, cors_origins: Sequence[str] = (),

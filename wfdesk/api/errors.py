@@ -76,18 +76,22 @@ def _problem(err: dict[str, Any]) -> dict[str, str]:
     return {"field": field, "message": f"{prefix}{subject} {what}"}
 
 
-async def _validation_failed(request: Request, exc: RequestValidationError) -> JSONResponse:
+# Starlette types every handler as taking Exception: each narrows to the kind it is installed for.
+async def _validation_failed(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
     problems = [_problem(e) for e in exc.errors()]
     first = problems[0] if problems else {"field": "", "message": "The request is not valid"}
     message = "; ".join(p["message"] for p in problems) or first["message"]
     return JSONResponse(error_body(message, first["field"] or None, problems), status_code=400)
 
 
-async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
     return JSONResponse(error_body(exc.message, exc.field, exc.problems), status_code=exc.status)
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
     words = {404: "No such address in this API", 405: "This address does not take that method"}
     return JSONResponse(error_body(words.get(exc.status_code, str(exc.detail))), status_code=exc.status_code,
                         headers=getattr(exc, "headers", None))

@@ -80,7 +80,11 @@ class ApiServer:
     def run(self, on_started=None) -> None:
         """In the foreground until SIGINT/SIGTERM."""
         if on_started is not None:
-            self._server.on_started = lambda: (self.started.set(), on_started())
+            def announce() -> None:
+                self.started.set()
+                on_started()
+
+            self._server.on_started = announce
         try:
             self._server.run(sockets=[self.sock])
         finally:

@@ -29,7 +29,7 @@ def render(svg: Path, out_dir: Path) -> list[Path]:
         renderer.render(painter, QRectF(0, 0, size, size))
         painter.end()
         path = out_dir / f"{size}.png"
-        if not image.save(str(path), "PNG"):
+        if not image.save(str(path), b"PNG"):
             raise SystemExit(f"cannot write {path}")
         written.append(path)
     return written
