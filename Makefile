@@ -9,7 +9,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: setup run test lint bench
+.PHONY: setup run test lint bench bundle
 setup: $(STAMP)
 
 run: $(STAMP)
@@ -24,3 +24,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python tests/bench/bench_startup.py
 	$(VENV)/bin/python tests/bench/bench_gallery.py
 	$(VENV)/bin/python tests/bench/bench_gui_stall.py
+
+# The one-folder app, no Python needed on the machine: dist/wfdesk/wfdesk (see "From the bundle" in README.md).
+bundle: $(STAMP)
+	$(VENV)/bin/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/wfdesk.spec

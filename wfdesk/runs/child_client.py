@@ -13,12 +13,12 @@ import logging
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import uuid
 from typing import Any
 
 from wfdesk.errors import WfdeskError
+from wfdesk.frozen import run_process_command
 from wfdesk.runs.engine import RunOptions
 from wfdesk.scripts.base import CancelToken
 from wfdesk.workspace import Workspace
@@ -32,7 +32,8 @@ class RunRefused(WfdeskError, ValueError):
 
 class _RunProcess:
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "wfdesk.runs.child"], stdin=subprocess.PIPE,
+        # In the bundle this is its own executable in run-process mode (wfdesk.frozen), else `python -m`.
+        self.proc = subprocess.Popen(run_process_command(), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
         self._inboxes: dict[str, queue.Queue] = {}
         self._lock = threading.Lock()

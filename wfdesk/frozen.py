@@ -1,0 +1,65 @@
+"""wfdesk as a one-folder bundle (PyInstaller, `make bundle`): one executable for the window, the CLI and the run
+process, and a `plugins/` folder beside it.
+
+In a bundle there is no Python to run `-m wfdesk.runs.child`: the run process is the bundle's own executable
+started with RUN_PROCESS_ARG first (packaging/wfdesk_main.py dispatches on it). Plugins cannot be pip-installed into
+a bundle either, so the folder `plugins/` next to the executable is put on sys.path before anything reads entry
+points; importlib.metadata then finds their dist-info there like any installed package's.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Hidden first argument: "be the app's run process". Not a CLI option (argparse never sees it).
+RUN_PROCESS_ARG = "--wfdesk-run-process"
+PLUGINS_DIR_NAME = "plugins"
+
+
+def is_frozen() -> bool:
+    """True inside the bundle (PyInstaller sets sys.frozen)."""
+    return bool(getattr(sys, "frozen", False))
+
+
+def run_process_command() -> list[str]:
+    """How the app starts its run process: the bundle's executable in run-process mode, else this Python."""
+    if is_frozen():
+        return [sys.executable, RUN_PROCESS_ARG]
+    return [sys.executable, "-m", "wfdesk.runs.child"]
+
+
+def bundle_plugins_dir() -> Path:
+    """The `plugins/` folder beside the bundle's executable."""
+    return Path(sys.executable).resolve().parent / PLUGINS_DIR_NAME
+
+
+def add_plugins_to_path(folder: Path) -> list[str]:
+    """Put `folder` (unpacked packages, e.g. from `pip install --target`) and each `folder/*.whl` (pure-Python
+    wheels import from the zip as they are) at the end of sys.path, so they never shadow wfdesk's own modules.
+    Returns the entries added; a missing folder adds nothing."""
+    if not folder.is_dir():
+        return []
+    entries = [str(folder)] + [str(wheel) for wheel in sorted(folder.glob("*.whl")) if wheel.is_file()]
+    added = [entry for entry in entries if entry not in sys.path]
+    sys.path.extend(added)
+    return added
+
+
+def main(argv: list[str]) -> int:
+    """The bundle's executable (packaging/wfdesk_main.py): no arguments starts the window, RUN_PROCESS_ARG the run
+    process, anything else is the `wfdesk` command line. `argv` excludes the program name."""
+    if is_frozen():
+        add_plugins_to_path(bundle_plugins_dir())
+    if argv[:1] == [RUN_PROCESS_ARG]:
+        from wfdesk.runs.child import main as run_process
+
+        return run_process()
+    # macOS's Finder may pass a process serial number (-psn_…) to an app it starts: that is still "the window".
+    if not [arg for arg in argv if not arg.startswith("-psn_")]:
+        from wfdesk.ui.app import main as window
+
+        return window(sys.argv[:1])
+    from wfdesk.cli import main as command_line
+
+    return command_line(argv)
