@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -150,6 +151,9 @@ def test_the_bundle_needs_no_python_runs_the_cli_plugins_runs_and_the_window(bui
     assert section["fields"]["polished"].startswith("POLISHED: ") and section["fields"]["draft"] in section[
         "fields"]["polished"]
 
+    (costs,) = json.loads(run([*wfdesk, "costs", "--by", "model", "--json"], env, home).stdout)
+    assert costs["cost"] > 0 and costs["unpriced_units"] == 0  # genai-prices' data is in the bundle
+
     check_plugins_load(wfdesk, env, home)
 
     # The app's run process, as the frozen app starts it (child_client, told it is frozen): the bundle's executable
@@ -191,4 +195,5 @@ def test_the_bundle_needs_no_python_runs_the_cli_plugins_runs_and_the_window(bui
         out, err = window.communicate(timeout=60)
     log = log_file.read_text() if log_file.is_file() else ""
     assert opened and still_running, (window.returncode, out, err, log)
+    assert window.returncode == -signal.SIGTERM  # ended by the signal, not by a crash of its own
     assert "Traceback" not in err and "Traceback" not in log and " ERROR " not in log, (err, log)

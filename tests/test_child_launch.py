@@ -9,7 +9,7 @@ import sys
 
 from conftest import ROOT
 
-from wfdesk.frozen import RUN_PROCESS_ARG, run_process_command
+from wfdesk.frozen import RUN_PROCESS_ARG, bundle_plugins_dir, run_process_command
 from wfdesk.runs import child_client
 from wfdesk.runs.child_client import run_in_child
 from wfdesk.runs.engine import RunOptions
@@ -26,6 +26,13 @@ def test_in_the_bundle_the_run_process_is_the_bundle_executable_in_run_process_m
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setattr(sys, "executable", "/opt/wfdesk/wfdesk")
     assert run_process_command() == ["/opt/wfdesk/wfdesk", RUN_PROCESS_ARG]
+
+
+def test_plugins_sit_beside_the_executable_or_beside_a_macos_app(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "wfdesk" / "wfdesk"))
+    assert bundle_plugins_dir() == tmp_path / "wfdesk" / "plugins"
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "wfdesk.app" / "Contents" / "MacOS" / "wfdesk"))
+    assert bundle_plugins_dir() == tmp_path / "plugins"
 
 
 def _stand_in_bundle(tmp_path):

@@ -30,8 +30,13 @@ def run_process_command() -> list[str]:
 
 
 def bundle_plugins_dir() -> Path:
-    """The `plugins/` folder beside the bundle's executable."""
-    return Path(sys.executable).resolve().parent / PLUGINS_DIR_NAME
+    """The `plugins/` folder beside the bundle's executable; for a macOS app (wfdesk.app/Contents/MacOS/wfdesk),
+    beside wfdesk.app, since the inside of an app is signed and hidden from its user."""
+    exe_dir = Path(sys.executable).resolve().parent
+    app = exe_dir.parent.parent
+    if exe_dir.name == "MacOS" and exe_dir.parent.name == "Contents" and app.suffix == ".app":
+        return app.parent / PLUGINS_DIR_NAME
+    return exe_dir / PLUGINS_DIR_NAME
 
 
 def add_plugins_to_path(folder: Path) -> list[str]:
