@@ -9,7 +9,7 @@ import sys
 
 from conftest import ROOT
 
-from wfdesk.frozen import RUN_PROCESS_ARG, bundle_plugins_dir, run_process_command
+from wfdesk.frozen import RUN_PROCESS_ARG, bundle_plugins_dir, restore_library_path, run_process_command
 from wfdesk.runs import child_client
 from wfdesk.runs.child_client import run_in_child
 from wfdesk.runs.engine import RunOptions
@@ -33,6 +33,15 @@ def test_plugins_sit_beside_the_executable_or_beside_a_macos_app(monkeypatch, tm
     assert bundle_plugins_dir() == tmp_path / "wfdesk" / "plugins"
     monkeypatch.setattr(sys, "executable", str(tmp_path / "wfdesk.app" / "Contents" / "MacOS" / "wfdesk"))
     assert bundle_plugins_dir() == tmp_path / "plugins"
+
+
+def test_programs_the_bundle_starts_get_the_library_path_the_user_had():
+    had = {"LD_LIBRARY_PATH": "/opt/wfdesk/_internal", "LD_LIBRARY_PATH_ORIG": "/usr/local/lib"}
+    restore_library_path(had)
+    assert had == {"LD_LIBRARY_PATH": "/usr/local/lib"}
+    had_none = {"LD_LIBRARY_PATH": "/opt/wfdesk/_internal", "HOME": "/home/editor"}
+    restore_library_path(had_none)
+    assert had_none == {"HOME": "/home/editor"}
 
 
 def _stand_in_bundle(tmp_path):

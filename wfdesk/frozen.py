@@ -9,7 +9,9 @@ points; importlib.metadata then finds their dist-info there like any installed p
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 
 # Hidden first argument: "be the app's run process". Not a CLI option (argparse never sees it).
@@ -51,10 +53,24 @@ def add_plugins_to_path(folder: Path) -> list[str]:
     return added
 
 
+def restore_library_path(environ: MutableMapping[str, str]) -> None:
+    """PyInstaller's bootloader points LD_LIBRARY_PATH at the bundle's libraries, for the programs the app starts
+    (it saves the user's value as LD_LIBRARY_PATH_ORIG). Those are the system's (a browser, xdg-open), which must get
+    the system's libraries, or the bundle itself, whose bootloader sets the path again. This process is not affected:
+    the loader read the variable before it was set."""
+    original = environ.pop("LD_LIBRARY_PATH_ORIG", None)
+    if original is not None:
+        environ["LD_LIBRARY_PATH"] = original
+    else:
+        environ.pop("LD_LIBRARY_PATH", None)
+
+
 def main(argv: list[str]) -> int:
     """The bundle's executable (packaging/wfdesk_main.py): no arguments starts the window, RUN_PROCESS_ARG the run
     process, anything else is the `wfdesk` command line. `argv` excludes the program name."""
     if is_frozen():
+        if sys.platform.startswith("linux"):
+            restore_library_path(os.environ)
         add_plugins_to_path(bundle_plugins_dir())
     if argv[:1] == [RUN_PROCESS_ARG]:
         from wfdesk.runs.child import main as run_process
