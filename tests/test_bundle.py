@@ -107,15 +107,31 @@ def test_plugins_in_the_folder_beside_the_frozen_executable_load(tmp_path, loopb
 
 
 @pytest.fixture(scope="module")
-def built_bundle() -> Path:
-    """`make bundle`, once (a few minutes on two cores)."""
+def bundle_copy(tmp_path_factory) -> Path:
+    """`make bundle`, once (a few minutes on two cores), then an editor's copy of it somewhere else, with a plugins
+    folder: nothing may come from the source tree or the developer's Python."""
     started = time.monotonic()
     proc = subprocess.run(["make", "-C", str(ROOT), "bundle"], capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     print(f"make bundle took {time.monotonic() - started:.0f} s")
-    exe = ROOT / "dist" / "wfdesk" / "wfdesk"
-    assert exe.is_file() and os.access(exe, os.X_OK)
-    return exe.parent
+    built = ROOT / "dist" / "wfdesk"
+    assert (built / "wfdesk").is_file() and os.access(built / "wfdesk", os.X_OK)
+    copy = tmp_path_factory.mktemp("Applications") / "wfdesk"
+    shutil.copytree(built, copy, symlinks=True)
+    fill_plugins_folder(copy / "plugins", tmp_path_factory.mktemp("wheels"))
+    return copy / "wfdesk"
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
+
+
+def _demo_database(exe: Path, env: dict[str, str], home: Path) -> None:
+    assert run([str(exe), "init"], env, home).stdout.startswith("Database ready: sqlite:///")
+    assert run([str(exe), "demo"], env, home).stdout.startswith("Demo loaded: 1 post with 3 sections")
 
 
 def _wait_for(predicate, seconds: float) -> bool:
@@ -128,19 +144,10 @@ def _wait_for(predicate, seconds: float) -> bool:
 
 
 @pytest.mark.slow
-def test_the_bundle_needs_no_python_runs_the_cli_plugins_runs_and_the_window(built_bundle, tmp_path, loopback,
-                                                                            settings, monkeypatch):
-    # An editor's copy, somewhere else: nothing may come from the source tree or the developer's Python.
-    app = tmp_path / "Applications" / "wfdesk"
-    shutil.copytree(built_bundle, app, symlinks=True)
-    fill_plugins_folder(app / "plugins", tmp_path / "wheels")
-    home = tmp_path / "home"
-    home.mkdir()
+def test_the_bundle_is_the_command_line_without_python(bundle_copy, home, loopback):
     env = editor_env(home, loopback)
-    wfdesk = [str(app / "wfdesk")]
-
-    assert run([*wfdesk, "init"], env, home).stdout.startswith("Database ready: sqlite:///")
-    assert run([*wfdesk, "demo"], env, home).stdout.startswith("Demo loaded: 1 post with 3 sections")
+    wfdesk = [str(bundle_copy)]
+    _demo_database(bundle_copy, env, home)
     polished = json.loads(run([*wfdesk, "run-step", "--step", "1", "--post", "53", "--sections", "711"], env,
                               home).stdout)
     assert polished["success"] is True and loopback.count("/v1/chat/completions") == 1
@@ -150,40 +157,82 @@ def test_the_bundle_needs_no_python_runs_the_cli_plugins_runs_and_the_window(bui
     assert section["fields"]["polished"] == polished["results"][0]["output"]
     assert section["fields"]["polished"].startswith("POLISHED: ") and section["fields"]["draft"] in section[
         "fields"]["polished"]
-
     (costs,) = json.loads(run([*wfdesk, "costs", "--by", "model", "--json"], env, home).stdout)
     assert costs["cost"] > 0 and costs["unpriced_units"] == 0  # genai-prices' data is in the bundle
 
     check_plugins_load(wfdesk, env, home)
 
-    # The app's run process, as the frozen app starts it (child_client, told it is frozen): the bundle's executable
-    # in run-process mode runs a step of the demo.
-    from wfdesk.frozen import RUN_PROCESS_ARG
-    from wfdesk.runs import child_client
-    from wfdesk.runs.engine import RunOptions
-    from wfdesk.workspace import open_workspace
 
+def _as_the_frozen_app(monkeypatch, exe: Path, env: dict[str, str]) -> None:
+    """This process, as the bundle's app: child_client then starts `exe` in run-process mode, in the editor's
+    environment (no developer Python on PATH, PYTHONPATH empty)."""
     for key in ("PATH", "PYTHONPATH", "HOME"):
         monkeypatch.setenv(key, env[key])
     monkeypatch.setattr(sys, "frozen", True, raising=False)
-    monkeypatch.setattr(sys, "executable", wfdesk[0])
-    ws = open_workspace(database_url=env["WFDESK_DATABASE_URL"], data_dir=env["WFDESK_DATA_DIR"], settings=settings)
-    try:
-        result = child_client.run_in_child(ws, {"action": "start", "step_id": 1, "post_id": 53,
-                                                "context": {"section_ids": [712]}}, RunOptions())
-        process = child_client._process.proc
-        assert process.args == [wfdesk[0], RUN_PROCESS_ARG]
-        assert Path(os.readlink(f"/proc/{process.pid}/exe")) == (app / "wfdesk").resolve()
-    finally:
-        child_client.terminate_all(5)
-        ws.close()
-    assert result["success"] is True and result["sections_processed"] == [712]
-    assert result["results"][0]["output"].startswith("POLISHED: ")
+    monkeypatch.setattr(sys, "executable", str(exe))
 
-    # The window, offscreen: it opens the database and keeps running, with nothing going wrong on the way.
-    gui_env = {**env, "QT_QPA_PLATFORM": "offscreen"}
-    window = subprocess.Popen(wfdesk, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=gui_env,
-                              cwd=home)
+
+def _assert_the_run_process_is_the_bundle(exe: Path) -> None:
+    from wfdesk.frozen import RUN_PROCESS_ARG
+    from wfdesk.runs import child_client
+
+    process = child_client._process.proc
+    assert process.args == [str(exe), RUN_PROCESS_ARG]
+    assert Path(os.readlink(f"/proc/{process.pid}/exe")) == exe.resolve()
+
+
+@pytest.mark.slow
+def test_the_window_runs_a_step_in_the_bundle_s_run_process(bundle_copy, home, loopback, settings, monkeypatch,
+                                                             qtbot):
+    from PySide6.QtCore import QSettings, Qt
+    from ui.editor_input import WAIT, activate, click, click_row
+
+    from wfdesk.ui.main_window import MainWindow
+    from wfdesk.workspace import open_workspace, set_current
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)  # window geometry: never the user's real settings
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(home / "qsettings"))
+    env = editor_env(home, loopback)
+    _demo_database(bundle_copy, env, home)
+    _as_the_frozen_app(monkeypatch, bundle_copy, env)
+    ws = open_workspace(database_url=env["WFDESK_DATABASE_URL"], data_dir=env["WFDESK_DATA_DIR"], settings=settings)
+    set_current(ws)
+    try:
+        window = MainWindow(ws)
+        qtbot.addWidget(window, before_close_func=lambda w: setattr(w, "_asked_already", True))
+        window.show()
+        activate(qtbot, window)
+        title = "A week in the Scottish Highlands"
+        qtbot.waitUntil(lambda: bool(window.posts.tree.findItems(title, Qt.MatchFlag.MatchExactly)), timeout=WAIT)
+        click_row(qtbot, window.posts.tree, title)
+        qtbot.waitUntil(lambda: window.post_id == 53 and window.sections.table.rowCount() == 3, timeout=WAIT)
+        qtbot.waitUntil(lambda: bool(window.steps.findItems("polish_sections", Qt.MatchFlag.MatchRecursive)),
+                        timeout=WAIT)
+        click_row(qtbot, window.steps, "polish_sections")
+        qtbot.waitUntil(lambda: window.current_panel() is not None and window.current_panel().data is not None
+                        and window.current_panel().run_button.isEnabled(), timeout=WAIT)
+        with qtbot.waitSignal(window.runs.run_finished, timeout=WAIT) as finished:
+            click(qtbot, window.current_panel().run_button)
+        result = finished.args[1]
+        _assert_the_run_process_is_the_bundle(bundle_copy)
+        assert result["status"] == "succeeded" and sorted(result["sections_processed"]) == [711, 712, 713]
+        assert loopback.count("/v1/chat/completions") == 3
+        window.close()
+    finally:
+        from wfdesk.runs import child_client
+
+        child_client.terminate_all(5)
+        set_current(None)
+        ws.close()
+
+
+@pytest.mark.slow
+def test_the_bundle_opens_the_window(bundle_copy, home, loopback):
+    """Offscreen, without arguments: it opens the database and keeps running, with nothing going wrong."""
+    env = {**editor_env(home, loopback), "QT_QPA_PLATFORM": "offscreen"}
+    _demo_database(bundle_copy, env, home)
+    window = subprocess.Popen([str(bundle_copy)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env, cwd=home)
     log_file = home / "state" / "wfdesk" / "log" / "wfdesk.log"
     try:
         opened = _wait_for(lambda: log_file.is_file() and "workspace open" in log_file.read_text(), 120)
