@@ -116,6 +116,7 @@ def bundle_copy(tmp_path_factory) -> Path:
     print(f"make bundle took {time.monotonic() - started:.0f} s")
     built = ROOT / "dist" / "wfdesk"
     assert (built / "wfdesk").is_file() and os.access(built / "wfdesk", os.X_OK)
+    assert all((built / license_file.name).is_file() for license_file in ROOT.glob("LICENSE*"))
     copy = tmp_path_factory.mktemp("Applications") / "wfdesk"
     shutil.copytree(built, copy, symlinks=True)
     fill_plugins_folder(copy / "plugins", tmp_path_factory.mktemp("wheels"))
