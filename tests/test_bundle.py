@@ -247,3 +247,37 @@ def test_the_bundle_opens_the_window(bundle_copy, home, loopback):
     assert opened and still_running, (window.returncode, out, err, log)
     assert window.returncode == -signal.SIGTERM  # ended by the signal, not by a crash of its own
     assert "Traceback" not in err and "Traceback" not in log and " ERROR " not in log, (err, log)
+
+
+# --- the icon of the Windows and macOS bundles (packaging/app_icon.py, used by packaging/wfdesk.spec) -----------
+
+def _app_icon_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("app_icon", ROOT / "packaging" / "app_icon.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_bundle_icon_is_the_largest_png_and_none_without_icons(tmp_path):
+    from PIL import Image
+
+    largest_png = _app_icon_module().largest_png
+    assert largest_png(tmp_path / "no-icons") is None
+    for size in (16, 256, 48):
+        folder = tmp_path / "icons" / f"{size}x{size}"
+        folder.mkdir(parents=True)
+        Image.new("RGBA", (size, size)).save(folder / "wfdesk.png")
+    assert largest_png(tmp_path / "icons") == tmp_path / "icons" / "256x256" / "wfdesk.png"
+
+
+def test_the_app_icon_converts_to_the_windows_and_macos_formats(tmp_path):
+    from PyInstaller.building.icon import normalize_icon_type
+
+    png = _app_icon_module().largest_png(ROOT / "wfdesk" / "resources" / "icons")
+    if png is None:
+        pytest.skip("no PNG icon under wfdesk/resources/icons yet")
+    ico = normalize_icon_type(str(png), ("exe", "ico"), "ico", str(tmp_path))
+    icns = normalize_icon_type(str(png), ("icns",), "icns", str(tmp_path))
+    assert Path(ico).read_bytes()[:4] == b"\x00\x00\x01\x00" and Path(icns).read_bytes()[:4] == b"icns"
