@@ -106,6 +106,23 @@ def test_plugins_in_the_folder_beside_the_frozen_executable_load(tmp_path, loopb
     assert "echo_words" in plain.stderr
 
 
+def test_the_plugins_folder_its_pth_files_and_wheels_come_after_everything_else_once(tmp_path, monkeypatch):
+    from wfdesk.frozen import add_plugins_to_path
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = list(sys.path)
+    folder = tmp_path / "plugins"
+    (folder / "vendored").mkdir(parents=True)
+    (folder / "extra.pth").write_text("vendored\n")  # as some packages install, e.g. with pip --target
+    (folder / "b-1.0-py3-none-any.whl").write_bytes(b"")
+    (folder / "a-1.0-py3-none-any.whl").write_bytes(b"")
+    added = add_plugins_to_path(folder)
+    assert sys.path[:len(before)] == before and sys.path[len(before):] == added
+    assert added == [str(folder), str(folder / "vendored"), str(folder / "a-1.0-py3-none-any.whl"),
+                     str(folder / "b-1.0-py3-none-any.whl")]
+    assert add_plugins_to_path(folder) == [] and add_plugins_to_path(tmp_path / "none") == []
+
+
 @pytest.fixture(scope="module")
 def bundle_copy(tmp_path_factory) -> Path:
     """`make bundle`, once (a few minutes on two cores), then an editor's copy of it somewhere else, with a plugins

@@ -10,6 +10,7 @@ points; importlib.metadata then finds their dist-info there like any installed p
 from __future__ import annotations
 
 import os
+import site
 import sys
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -42,15 +43,16 @@ def bundle_plugins_dir() -> Path:
 
 
 def add_plugins_to_path(folder: Path) -> list[str]:
-    """Put `folder` (unpacked packages, e.g. from `pip install --target`) and each `folder/*.whl` (pure-Python
-    wheels import from the zip as they are) at the end of sys.path, so they never shadow wfdesk's own modules.
-    Returns the entries added; a missing folder adds nothing."""
+    """Put `folder` (unpacked packages, e.g. from `pip install --target`; its .pth files are read as in
+    site-packages) and each `folder/*.whl` (pure-Python wheels import from the zip as they are) at the end of
+    sys.path, so they never shadow wfdesk's own modules. Returns what was added; a missing folder adds nothing."""
     if not folder.is_dir():
         return []
-    entries = [str(folder)] + [str(wheel) for wheel in sorted(folder.glob("*.whl")) if wheel.is_file()]
-    added = [entry for entry in entries if entry not in sys.path]
-    sys.path.extend(added)
-    return added
+    before = list(sys.path)
+    site.addsitedir(str(folder))
+    sys.path.extend(str(wheel) for wheel in sorted(folder.glob("*.whl")) if wheel.is_file() and str(wheel) not in
+                    sys.path)
+    return [entry for entry in sys.path if entry not in before]
 
 
 def restore_library_path(environ: MutableMapping[str, str]) -> None:
