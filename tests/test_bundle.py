@@ -3,7 +3,7 @@ the run process, with plugins from a `plugins/` folder beside it (wfdesk.frozen)
 
 The slow test builds the real bundle and runs it as an editor's machine would: copied out of the source tree, from a
 directory outside it, with no Python on PATH and PYTHONPATH empty. The fast test runs the same start-up code
-(wfdesk.frozen.main) in this Python, told it is frozen, for the plugins folder.
+(packaging/wfdesk_main.py) in this Python, told it is frozen, for the plugins folder.
 """
 
 from __future__ import annotations
@@ -93,8 +93,8 @@ def test_plugins_in_the_folder_beside_the_frozen_executable_load(tmp_path, loopb
     home.mkdir()
     exe = tmp_path / "app" / "wfdesk"  # where the bundle's executable would be; plugins/ beside it
     fill_plugins_folder(exe.parent / "plugins", tmp_path / "wheels")
-    as_frozen = ("import sys; sys.frozen = True; sys.executable = sys.argv.pop(1); from wfdesk.frozen import main; "
-                 "sys.exit(main(sys.argv[1:]))")
+    as_frozen = ("import runpy, sys; sys.frozen = True; sys.executable = sys.argv.pop(1); "
+                 f"runpy.run_path({str(ROOT / 'packaging' / 'wfdesk_main.py')!r}, run_name='__main__')")
     wfdesk = [sys.executable, "-c", as_frozen, str(exe)]
     env = editor_env(home, loopback)
     run([*wfdesk, "init"], env, home)

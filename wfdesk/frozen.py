@@ -1,15 +1,15 @@
 """wfdesk as a one-folder bundle (PyInstaller, `make bundle`): one executable for the window, the CLI and the run
-process, and a `plugins/` folder beside it.
+process, and a `plugins/` folder beside it. The executable's entry, packaging/wfdesk_main.py, uses what is here;
+this module imports nothing of wfdesk, so the run process's client can use it without reaching the window.
 
 In a bundle there is no Python to run `-m wfdesk.runs.child`: the run process is the bundle's own executable
-started with RUN_PROCESS_ARG first (packaging/wfdesk_main.py dispatches on it). Plugins cannot be pip-installed into
-a bundle either, so the folder `plugins/` next to the executable is put on sys.path before anything reads entry
-points; importlib.metadata then finds their dist-info there like any installed package's.
+started with RUN_PROCESS_ARG first. Plugins cannot be pip-installed into a bundle either, so the folder `plugins/`
+next to the executable is put on sys.path before anything reads entry points; importlib.metadata then finds their
+dist-info there like any installed package's.
 """
 
 from __future__ import annotations
 
-import os
 import site
 import sys
 from collections.abc import MutableMapping
@@ -66,23 +66,3 @@ def restore_library_path(environ: MutableMapping[str, str]) -> None:
     else:
         environ.pop("LD_LIBRARY_PATH", None)
 
-
-def main(argv: list[str]) -> int:
-    """The bundle's executable (packaging/wfdesk_main.py): no arguments starts the window, RUN_PROCESS_ARG the run
-    process, anything else is the `wfdesk` command line. `argv` excludes the program name."""
-    if is_frozen():
-        if sys.platform.startswith("linux"):
-            restore_library_path(os.environ)
-        add_plugins_to_path(bundle_plugins_dir())
-    if argv[:1] == [RUN_PROCESS_ARG]:
-        from wfdesk.runs.child import main as run_process
-
-        return run_process()
-    # macOS's Finder may pass a process serial number (-psn_…) to an app it starts: that is still "the window".
-    if not [arg for arg in argv if not arg.startswith("-psn_")]:
-        from wfdesk.ui.app import main as window
-
-        return window(sys.argv[:1])
-    from wfdesk.cli import main as command_line
-
-    return command_line(argv)

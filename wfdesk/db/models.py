@@ -23,6 +23,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, object_session, relationship
 
+from wfdesk.states import RunState, UnitState
+
 # JSONB on PostgreSQL so the reference's `config || '{...}'::jsonb` migration SQL runs verbatim.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -173,7 +175,7 @@ class Run(Base):
     step_name: Mapped[str] = mapped_column(String(200), default="")
     script_type: Mapped[str] = mapped_column(String(100))
     # queued | running | succeeded | failed | partial | cancelled | interrupted
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=RunState.QUEUED)
     effective_config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text)
@@ -200,7 +202,7 @@ class RunUnit(Base):
     section_id: Mapped[int | None] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer, default=0)
     # queued | running | success | error | cancelled
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=UnitState.QUEUED)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     duration_ms: Mapped[int | None] = mapped_column(Integer)

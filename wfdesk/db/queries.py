@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from wfdesk.db.models import ContentField, ContentVersion, Post, PostSection, Run, RunUnit, WorkflowStepEntity
 from wfdesk.errors import NotFoundError
 from wfdesk.scripts.config import script_type_of
+from wfdesk.states import FINAL_UNIT_STATES, STEP_STATE_OF_RUN, StepState
 from wfdesk.workspace import Workspace
 
 # The statuses offered by the filter; any other status found in the database is offered too.
@@ -20,18 +21,15 @@ POST_STATUSES = ("draft", "review", "published")
 
 # A step's state for one post, as shown next to the step. Keys are stable (the GUI maps them to icons).
 STATE_LABELS = {
-    "never": "never run",
-    "running": "running",
-    "done": "done",
-    "failed": "failed",
-    "partial": "partial",
-    "cancelled": "cancelled",
-    "review": "awaiting review",
-    "interrupted": "interrupted",
+    StepState.NEVER: "never run",
+    StepState.RUNNING: "running",
+    StepState.DONE: "done",
+    StepState.FAILED: "failed",
+    StepState.PARTIAL: "partial",
+    StepState.CANCELLED: "cancelled",
+    StepState.REVIEW: "awaiting review",
+    StepState.INTERRUPTED: "interrupted",
 }
-_RUN_STATUS_TO_STATE = {"queued": "running", "running": "running", "succeeded": "done", "failed": "failed",
-                        "partial": "partial", "cancelled": "cancelled", "interrupted": "interrupted"}
-_FINISHED_UNIT = ("success", "error", "cancelled")
 
 
 def is_empty(ws: Workspace) -> bool:
@@ -145,15 +143,15 @@ def step_states(ws: Workspace, post_id: int) -> dict[int, dict[str, Any]]:
 def _state(run: tuple[int, str, str | None] | None, counts: dict[int, dict[str, int]],
            pending: int) -> dict[str, Any]:
     if run is None:
-        state = "review" if pending else "never"
+        state = StepState.REVIEW if pending else StepState.NEVER
         return _state_dict(state, None, 0, 0, pending, None)
     run_id, status, error = run
     unit_counts = counts.get(run_id, {})
     total = sum(unit_counts.values())
-    done = sum(n for st, n in unit_counts.items() if st in _FINISHED_UNIT)
-    state = _RUN_STATUS_TO_STATE.get(status, "failed")
-    if pending and state in ("done", "partial", "cancelled"):
-        state = "review"  # an interrupted run stays "interrupted" (its label counts the images to review)
+    done = sum(n for st, n in unit_counts.items() if st in FINAL_UNIT_STATES)
+    state = STEP_STATE_OF_RUN.get(status, StepState.FAILED)
+    if pending and state in (StepState.DONE, StepState.PARTIAL, StepState.CANCELLED):
+        state = StepState.REVIEW  # an interrupted run stays "interrupted" (its label counts the images to review)
     return _state_dict(state, run_id, done, total, pending, error)
 
 
@@ -166,11 +164,11 @@ def _state_dict(state: str, run_id: int | None, done: int, total: int, pending: 
 def state_label(state: str, done: int = 0, total: int = 0, pending: int = 0) -> str:
     """'running 3/8', 'awaiting review (2 images)', 'done'..."""
     label = STATE_LABELS.get(state, state)
-    if state == "running" and total:
+    if state == StepState.RUNNING and total:
         return f"{label} {done}/{total}"
-    if state == "review" and pending:
+    if state == StepState.REVIEW and pending:
         return f"{label} ({pending} image{'s' if pending != 1 else ''})"
-    if state == "interrupted" and pending:
+    if state == StepState.INTERRUPTED and pending:
         return f"{label} ({pending} image{'s' if pending != 1 else ''} to review)"
     return label
 

@@ -18,12 +18,12 @@ from wfdesk.scripts import registry
 from wfdesk.scripts.base import SectionHandler
 from wfdesk.scripts.config import ImageParameters, StepConfig, parse_step_config, script_type_of
 from wfdesk.scripts.validation import describe_problems, validate_step
+from wfdesk.states import RESUMABLE_RUN_STATES, UnitState
 from wfdesk.workspace import Workspace
 
 PREVIEW_CHARS = 160
 RECENT_RUNS = 20  # a section's last state comes from this many latest runs of the step on the post
 VERSION_ACTIONS = ("accept", "reject", "unreject")
-RESUMABLE = ("interrupted", "cancelled", "failed", "partial")  # run states that may leave sections to do again
 # The engine's wording when a provider cannot be reached (openai_compat, custom_scripts, a1111, resilience).
 _UNREACHABLE = re.compile(r"cannot reach (\S+?)(?=:?\s|;|\(|$)")
 
@@ -105,18 +105,18 @@ def _latest_run(s: Session, step_id: int, post_id: int) -> dict[str, Any] | None
     counts: dict[str, int] = defaultdict(int)
     for _, unit_status, _ in units:
         counts[unit_status] += 1
-    unfinished = [(sid, unit_status, error) for sid, unit_status, error in units if unit_status != "success"]
-    errors = [error for _, unit_status, error in unfinished if unit_status == "error" and error]
+    unfinished = [(sid, unit_status, error) for sid, unit_status, error in units if unit_status != UnitState.SUCCESS]
+    errors = [error for _, unit_status, error in unfinished if unit_status == UnitState.ERROR and error]
     addresses = [a for a in map(unreachable_address, errors) if a is not None]
     offline = None
     if addresses:
         named = [a for a in addresses if a]
         offline = {"address": named[0] if named else "", "sections": len(addresses)}
-    return {"run_id": run_id, "status": status, "total": len(units), "done": counts["success"],
-            "failed": counts["error"], "cancelled": counts["cancelled"], "unfinished": len(unfinished),
+    return {"run_id": run_id, "status": status, "total": len(units), "done": counts[UnitState.SUCCESS],
+            "failed": counts[UnitState.ERROR], "cancelled": counts[UnitState.CANCELLED], "unfinished": len(unfinished),
             "unfinished_section_ids": [sid for sid, _, _ in unfinished if sid is not None],
             "first_error": errors[0] if errors else run_error, "offline": offline,
-            "resumable": status in RESUMABLE and bool(unfinished) and _resumes_per_section(script_type)}
+            "resumable": status in RESUMABLE_RUN_STATES and bool(unfinished) and _resumes_per_section(script_type)}
 
 
 def _resumes_per_section(script_type: str) -> bool:

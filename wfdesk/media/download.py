@@ -20,7 +20,7 @@ import requests
 import urllib3
 
 if TYPE_CHECKING:
-    from wfdesk.scripts.base import CancelToken
+    from wfdesk.cancel import CancelToken
 
 MAX_REDIRECTS = 5
 
@@ -115,7 +115,7 @@ class _CancelWatch:
 
     def check(self) -> None:
         if self.cancel is not None and self.cancel.cancelled:
-            from wfdesk.scripts.base import Cancelled
+            from wfdesk.cancel import Cancelled
 
             raise Cancelled()
 

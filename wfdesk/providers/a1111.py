@@ -13,8 +13,8 @@ from typing import Any
 
 import requests
 
+from wfdesk.cancel import Cancelled, CancelToken
 from wfdesk.errors import UnitError
-from wfdesk.scripts.base import Cancelled, CancelToken
 
 CONNECT_TIMEOUT = 5.0
 INTERRUPT_REPEAT = 1.0

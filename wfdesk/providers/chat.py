@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from wfdesk.cancel import Cancelled, CancelToken
 from wfdesk.providers.answers import MAX_TEXT_CHARS, AnswerRefused, ChatAnswer
 from wfdesk.providers.models import is_reasoning_model, uses_max_completion_tokens
 from wfdesk.providers.resilience import MalformedAnswer, ReadFailure, error_in_answer, not_an_api_answer
-from wfdesk.scripts.base import Cancelled, CancelToken
 
 if TYPE_CHECKING:
     import openai

@@ -17,8 +17,8 @@ from typing import Any
 
 import requests
 
+from wfdesk.cancel import Cancelled, CancelToken
 from wfdesk.errors import UnitError
-from wfdesk.scripts.base import Cancelled, CancelToken
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0  # one API call (not a render): ComfyUI answers these at once

@@ -10,11 +10,14 @@ at their defaults.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import requests
 
 from wfdesk.settings import ProviderProfile
-from wfdesk.workspace import Workspace
+
+if TYPE_CHECKING:
+    from wfdesk.workspace import Workspace  # only a type: providers sit below the workspace
 
 log = logging.getLogger(__name__)
 DETECT_TIMEOUT = (1.0, 2.0)  # connect, read: a question asked once per workspace, it must not hold up a run

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from wfdesk.cancel import CancelToken
 from wfdesk.errors import UnitError
 from wfdesk.providers.adaptation import FILE_NAME as ADAPTATIONS_FILE
 from wfdesk.providers.adaptation import Adaptations, refused_parameter
@@ -22,9 +23,10 @@ from wfdesk.providers.resilience import (
     is_connect_failure,
     is_out_of_credit,
 )
-from wfdesk.scripts.base import CancelToken
 from wfdesk.settings import ProviderProfile, get_api_key
-from wfdesk.workspace import Workspace
+
+if TYPE_CHECKING:
+    from wfdesk.workspace import Workspace  # only a type: providers sit below the workspace
 
 if TYPE_CHECKING:
     import openai  # imported on first use: it costs half a second at start-up

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
+from wfdesk.cancel import Cancelled, CancelToken
 from wfdesk.errors import UnitError
-from wfdesk.scripts.base import Cancelled, CancelToken
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -98,7 +98,7 @@ class Runner:
             self._in_use[key] -= 1
 
     def handle(self, request: dict[str, Any]) -> None:
-        from wfdesk.scripts.base import CancelToken
+        from wfdesk.cancel import CancelToken
 
         op, request_id = request.get("op"), str(request.get("id"))
         if op == "cancel":

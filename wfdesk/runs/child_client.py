@@ -17,10 +17,10 @@ import threading
 import uuid
 from typing import Any
 
+from wfdesk.cancel import CancelToken
 from wfdesk.errors import WfdeskError
 from wfdesk.frozen import run_process_command
 from wfdesk.runs.engine import RunOptions
-from wfdesk.scripts.base import CancelToken
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)

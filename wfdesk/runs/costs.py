@@ -4,9 +4,8 @@ up front."""
 from __future__ import annotations
 
 import logging
-import math
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +15,8 @@ from wfdesk.db.models import Post, Run, RunUnit
 from wfdesk.errors import WfdeskError
 from wfdesk.runs import prices
 from wfdesk.settings import Settings
+from wfdesk.states import UnitState
+from wfdesk.usage import Usage, estimate_tokens
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -23,22 +24,6 @@ log = logging.getLogger(__name__)
 
 class BudgetError(WfdeskError):
     """A run that would go over a budget; refused before anything is sent."""
-
-
-CHARS_PER_TOKEN = 4  # English text, roughly; only used when a server does not say
-
-
-@dataclass(frozen=True)
-class Usage:
-    model: str | None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    images: int = 0
-    estimated: bool = False  # some of the tokens were counted by us, not reported by the server
-
-
-def estimate_tokens(text: str | None) -> int:
-    return max(1, math.ceil(len(text) / CHARS_PER_TOKEN)) if text else 0
 
 
 def complete_usage(usage: Usage, prompt: str | None = None, output: str | None = None) -> Usage:
@@ -154,7 +139,7 @@ def totals(ws: Workspace, by: str, *, post_id: int | None = None) -> list[dict[s
         raise ValueError(f"cannot group costs by {by!r}")
     stmt = (select(Run.step_id, Run.step_name, Run.post_id, RunUnit.model, RunUnit.finished_at, RunUnit.cost,
                    RunUnit.prompt_tokens, RunUnit.completion_tokens, RunUnit.images, RunUnit.result)
-            .join(Run, Run.id == RunUnit.run_id).where(RunUnit.status == "success"))
+            .join(Run, Run.id == RunUnit.run_id).where(RunUnit.status == UnitState.SUCCESS))
     if post_id is not None:
         stmt = stmt.where(Run.post_id == post_id)
     groups: dict[Any, dict[str, Any]] = defaultdict(lambda: {"cost": 0.0, "prompt_tokens": 0,

@@ -25,6 +25,7 @@ from wfdesk.runs.planning import build_job, step_effective_config
 from wfdesk.scripts import registry
 from wfdesk.scripts.base import Cancelled, CancelToken, Job, SectionHandler, UnitOutcome, UnitPlan
 from wfdesk.scripts.config import script_type_of
+from wfdesk.states import ACTIVE_RUN_STATES, FINAL_UNIT_STATES, RunState, UnitState
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -99,18 +100,18 @@ def resume_run(ws: Workspace, run_id: int, options: RunOptions | None = None) ->
     this resume is refused (RunBusy) and sends nothing.
     """
     status, owner = ledger.run_state(ws, run_id)
-    if status in ledger.ACTIVE:
+    if status in ACTIVE_RUN_STATES:
         if run_id not in ledger.mark_interrupted(ws, run_id):
             raise ledger.RunBusy(f"Run {run_id} is still running")
         status, owner = ledger.run_state(ws, run_id)
     with ws.db.session() as s:
         run = s.get(Run, run_id)
-        pending = [(u.id, u.section_id) for u in run.units if u.status != "success"]
+        pending = [(u.id, u.section_id) for u in run.units if u.status != UnitState.SUCCESS]
         has_units = bool(run.units)
         raw, context = dict(run.effective_config), dict(run.context or {})
         step_id, post_id, step_name, script_type = run.step_id, run.post_id, run.step_name, run.script_type
     if not pending:
-        if has_units and status != "succeeded" and script_type_is_sectioned(script_type):
+        if has_units and status != RunState.SUCCEEDED and script_type_is_sectioned(script_type):
             ledger.close_finished(ws, run_id, status, owner)  # every section finished; only the end was missing
         return ledger.result_of(ws, run_id)
     handler = registry.get_handler(script_type)
@@ -180,12 +181,13 @@ def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int
         if state == "go":
             state = _may_start(rc, run_id, unit_id)
         if state == "done":
-            entries[unit_id] = {"section_id": plan.section_id, "unit_id": unit_id, "status": "success",
-                                "metadata": {}}
+            entries[unit_id] = {"section_id": plan.section_id, "unit_id": unit_id,
+                                "status": UnitState.SUCCESS, "metadata": {}}
             return
         if state != "go":
             # Not started: it stays queued in the ledger and resume runs it.
-            entries[unit_id] = {"section_id": plan.section_id, "unit_id": unit_id, "status": "interrupted",
+            entries[unit_id] = {"section_id": plan.section_id, "unit_id": unit_id,
+                                "status": UnitState.INTERRUPTED,
                                 "error": "not started", "metadata": {}}
             return
         entries[unit_id] = entry = _run_unit(rc, unit_id, plan)
@@ -214,11 +216,11 @@ def _execute_units(ws: Workspace, handler: SectionHandler, job: Job, run_id: int
     finally:
         done.set()
     status, error = None, None
-    if any(e["status"] == "interrupted" for e in entries.values()):
-        status = "interrupted"
+    if any(e["status"] == UnitState.INTERRUPTED for e in entries.values()):
+        status = RunState.INTERRUPTED
         error = rc.gate.lost or (TAKEN_MESSAGE if rc.taken.is_set() else STOPPED_MESSAGE)
     status, written = _finish(rc, run_id, status, error)
-    if status == "interrupted":
+    if status == RunState.INTERRUPTED:
         error = error or rc.gate.lost or TAKEN_MESSAGE
         log.warning("run %s interrupted: %s", run_id, error)
     result = None
@@ -267,7 +269,7 @@ def _write_end_later(write: Callable[[], str], give_up_after_s: float = 900.0) -
 
 def _result_in_memory(rc: _Run, run_id: int, entries: list[dict[str, Any]], status: str,
                       error: str | None) -> dict[str, Any]:
-    out = {"success": status == "succeeded", "results": entries, "step": rc.job.step_name,
+    out = {"success": status == RunState.SUCCEEDED, "results": entries, "step": rc.job.step_name,
            "sections_processed": [e["section_id"] for e in entries if e.get("section_id") is not None],
            "run_id": run_id, "status": status}
     if error:
@@ -309,32 +311,33 @@ def _run_unit(rc: _Run, unit_id: int, plan: UnitPlan) -> dict[str, Any]:
     try:
         return _run_unit_once(rc, unit_id, plan, base, what)
     except DatabaseLost as exc:  # not saved: the unit stays queued, resume sends it again
-        return {**base, "status": "interrupted", "error": str(exc), "metadata": {}}
+        return {**base, "status": UnitState.INTERRUPTED, "error": str(exc), "metadata": {}}
 
 
 def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any], what: str) -> dict[str, Any]:
     ws, job, cancel = rc.ws, rc.job, rc.cancel
     if cancel.cancelled:
-        entry = {**base, "status": "cancelled", "error": "cancelled before it started", "metadata": {}}
-        rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled"), what)
+        entry = {**base, "status": UnitState.CANCELLED, "error": "cancelled before it started", "metadata": {}}
+        rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, UnitState.CANCELLED, entry,
+                                                          error="cancelled"), what)
         return entry
-    rc.observer.unit_changed(job.run_id, {**base, "status": "running", "metadata": {}})
+    rc.observer.unit_changed(job.run_id, {**base, "status": UnitState.RUNNING, "metadata": {}})
     started, started_at = time.monotonic(), utcnow()
     try:
         return _execute_and_persist(rc, unit_id, plan, started, started_at)
     except Cancelled:
         if rc.stop is not None and rc.stop.is_set() and not cancel.cancelled:
             # It gave up waiting to retry because the app went away: not sent, so it stays queued for resume.
-            return {**base, "status": "interrupted", "error": "not sent: the app closed", "metadata": {}}
-        entry = {**base, "status": "cancelled", "error": "cancelled", "metadata": {}}
-        rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, "cancelled", entry, error="cancelled",
+            return {**base, "status": UnitState.INTERRUPTED, "error": "not sent: the app closed", "metadata": {}}
+        entry = {**base, "status": UnitState.CANCELLED, "error": "cancelled", "metadata": {}}
+        rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, UnitState.CANCELLED, entry, error="cancelled",
                                                   started_at=started_at, duration_ms=_ms(started)), what)
         return entry
     except DatabaseLost:
         raise
     except AlreadySaved:
         log.info("run %s section %s: already saved by another execution of the run", job.run_id, plan.section_id)
-        return {**base, "status": "success", "metadata": {}}
+        return {**base, "status": UnitState.SUCCESS, "metadata": {}}
     except Exception as exc:  # noqa: BLE001 - one section's failure never stops the others
         message = _unit_message(exc)
         if isinstance(exc, SQLAlchemyError):
@@ -344,8 +347,9 @@ def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any],
             log.warning("run %s unit %s failed", job.run_id, unit_id, exc_info=True)
         log.info("run %s section %s: error: %s", job.run_id, plan.section_id, message)
         # A cut or filtered answer keeps its partial text here, for inspection only (never a field's value).
-        entry = {**base, "status": "error", "error": message, "metadata": dict(getattr(exc, "details", None) or {})}
-        rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, "error", entry, error=message,
+        entry = {**base, "status": UnitState.ERROR, "error": message,
+                 "metadata": dict(getattr(exc, "details", None) or {})}
+        rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, UnitState.ERROR, entry, error=message,
                                                   started_at=started_at, duration_ms=_ms(started)), what)
         return entry
 
@@ -420,8 +424,8 @@ def _persist(rc: _Run, unit_id: int, plan: UnitPlan, outcome: UnitOutcome, start
 
 def _persist_once(ws: Workspace, job: Job, unit_id: int, plan: UnitPlan, outcome: UnitOutcome,
                   started_at: datetime, duration_ms: int) -> dict[str, Any]:
-    entry: dict[str, Any] = {"section_id": plan.section_id, "unit_id": unit_id, "status": "success",
-                             **outcome.entry, "metadata": dict(outcome.metadata)}
+    entry: dict[str, Any] = {"section_id": plan.section_id, "unit_id": unit_id,
+                             "status": UnitState.SUCCESS, **outcome.entry, "metadata": dict(outcome.metadata)}
     with ws.db.session() as s:
         version_ids = []
         images = []
@@ -492,22 +496,22 @@ def _run_plain(ws: Workspace, handler: Callable, script_type: str, raw_config: d
     with ws.db.session() as s:
         run = s.get(Run, run_id)
         for i, item in enumerate(out_results(result)):
-            status = item.get("status", "success")
+            status = item.get("status", UnitState.SUCCESS)
             unit = RunUnit(section_id=item.get("section_id") if isinstance(item.get("section_id"), int) else None,
                            position=i)
-            ledger.finish_unit(unit, status if status in ("success", "error", "cancelled") else "error", item,
+            ledger.finish_unit(unit, status if status in FINAL_UNIT_STATES else UnitState.ERROR, item,
                                error=item.get("error"), duration_ms=duration)
             run.units.append(unit)
-    statuses = [u.get("status", "success") for u in out_results(result)]
+    statuses = [u.get("status", UnitState.SUCCESS) for u in out_results(result)]
     if error is None and not result.get("success", True) and not statuses:
         error = str(result.get("error") or "the handler reported failure")
     status = ledger.finish_run(ws, run_id, error=error,
-                               status=None if statuses or error else "succeeded")
+                               status=None if statuses or error else RunState.SUCCEEDED)
     out = dict(result)
     out.setdefault("step", step_name)
     out.setdefault("sections_processed", section_ids)
     out.setdefault("results", [])
-    out["success"] = bool(result.get("success", status == "succeeded"))
+    out["success"] = bool(result.get("success", status == RunState.SUCCEEDED))
     out["run_id"] = run_id
     out["status"] = status
     if options and options.observer:

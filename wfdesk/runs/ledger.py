@@ -22,10 +22,10 @@ from wfdesk.db.content import with_output
 from wfdesk.db.engine import db_utcnow
 from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.errors import NotFoundError, WfdeskError
+from wfdesk.states import ACTIVE_RUN_STATES, RunState, UnitState, overall_run_state
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
-ACTIVE = ("queued", "running")
 HOST = socket.gethostname()
 OWNER = f"{HOST}:{os.getpid()}"  # this process, in the older "host:pid" form some rows still carry
 HEARTBEAT_SECONDS = 15.0
@@ -63,7 +63,7 @@ def create_run(ws: Workspace, *, step_id: int | None, post_id: int, step_name: s
                section_ids: list[int | None], owner: str | None = None) -> tuple[int, list[int]]:
     with ws.db.session() as s:
         run = Run(step_id=step_id, post_id=post_id, step_name=step_name, script_type=script_type,
-                  status="running", effective_config=effective_config, context=jsonable(context),
+                  status=RunState.RUNNING, effective_config=effective_config, context=jsonable(context),
                   started_at=utcnow(), owner=owner or new_owner(), heartbeat_at=db_utcnow())
         run.units = [RunUnit(section_id=sid, position=i) for i, sid in enumerate(section_ids)]
         s.add(run)
@@ -88,13 +88,13 @@ def run_state(ws: Workspace, run_id: int) -> tuple[str, str | None]:
 def claim_run(ws: Workspace, run_id: int, status: str, owner: str | None) -> str:
     """Compare-and-set: the run is ours only if nobody changed its status or owner since we read them, so of two
     resumes (or a resume and a stale interrupted-marking) exactly one wins."""
-    if status in ACTIVE:
+    if status in ACTIVE_RUN_STATES:
         raise RunBusy(f"Run {run_id} is still running")
     claim = new_owner()
     with ws.db.session() as s:
         won = s.execute(update(Run).where(Run.id == run_id, Run.status == status,
                                           Run.owner.is_not_distinct_from(owner)).values(
-            status="running", owner=claim, heartbeat_at=db_utcnow(), finished_at=None, error=None)).rowcount
+            status=RunState.RUNNING, owner=claim, heartbeat_at=db_utcnow(), finished_at=None, error=None)).rowcount
     if won != 1:
         raise RunBusy(f"Run {run_id} is being resumed elsewhere")
     return claim
@@ -105,7 +105,7 @@ def close_finished(ws: Workspace, run_id: int, status: str, owner: str | None) -
     with ws.db.session() as s:
         return s.execute(update(Run).where(Run.id == run_id, Run.status == status,
                                            Run.owner.is_not_distinct_from(owner)).values(
-            status="succeeded", finished_at=utcnow(), error=None)).rowcount == 1
+            status=RunState.SUCCEEDED, finished_at=utcnow(), error=None)).rowcount == 1
 
 
 class RunBusy(WfdeskError):
@@ -125,7 +125,7 @@ def record_unit(session: Session, unit_id: int, status: str, entry: dict[str, An
     (two executions of one run, after a takeover): False then, and the caller rolls its writes back."""
     if isinstance(values.get("model"), str):  # whatever a provider calls its model must not cost the saved answer
         values["model"] = values["model"][:MODEL_COLUMN_CHARS]
-    return session.execute(update(RunUnit).where(RunUnit.id == unit_id, RunUnit.status != "success").values(
+    return session.execute(update(RunUnit).where(RunUnit.id == unit_id, RunUnit.status != UnitState.SUCCESS).values(
         status=status, error=error, result=jsonable(entry), started_at=started_at, finished_at=utcnow(),
         **values)).rowcount == 1
 
@@ -145,10 +145,10 @@ def finish_run(ws: Workspace, run_id: int, *, error: str | None = None, status: 
     interrupted meanwhile, e.g. after a long outage): returns the status the run has afterwards."""
     with ws.db.session() as s:
         statuses = list(s.scalars(select(RunUnit.status).where(RunUnit.run_id == run_id)))
-        final = status or overall_status(statuses, error)
+        final = status or overall_run_state(statuses, error)
         stmt = update(Run).where(Run.id == run_id).values(status=final, error=error, finished_at=utcnow())
         if owner is not None:
-            stmt = stmt.where(Run.owner == owner, Run.status == "running")
+            stmt = stmt.where(Run.owner == owner, Run.status == RunState.RUNNING)
         if s.execute(stmt).rowcount == 1:
             return final
     current = run_state(ws, run_id)[0]
@@ -156,22 +156,10 @@ def finish_run(ws: Workspace, run_id: int, *, error: str | None = None, status: 
     return current
 
 
-def overall_status(statuses: list[str], error: str | None = None) -> str:
-    if error or not statuses:
-        return "failed"
-    if all(st == "success" for st in statuses):
-        return "succeeded"
-    if "cancelled" in statuses and "error" not in statuses:
-        return "cancelled"
-    if "success" in statuses:
-        return "partial"
-    return "failed"
-
-
 def heartbeat(ws: Workspace, run_id: int, owner: str | None = None) -> bool:
     """Tells others the run's executor is alive. False when the run is no longer this claim's."""
     with ws.db.session() as s:
-        stmt = update(Run).where(Run.id == run_id, Run.status == "running").values(heartbeat_at=db_utcnow())
+        stmt = update(Run).where(Run.id == run_id, Run.status == RunState.RUNNING).values(heartbeat_at=db_utcnow())
         if owner is not None:
             stmt = stmt.where(Run.owner == owner)
         return s.execute(stmt).rowcount == 1
@@ -183,7 +171,7 @@ def unit_may_start(ws: Workspace, run_id: int, unit_id: int, owner: str) -> str:
     with ws.db.session() as s:
         row = s.execute(select(Run.status, Run.owner, RunUnit.status.label("unit")).join(RunUnit.run).where(
             Run.id == run_id, RunUnit.id == unit_id)).first()
-    if row is None or row.status != "running" or row.owner != owner:
+    if row is None or row.status != RunState.RUNNING or row.owner != owner:
         return "taken"
     return "done" if row.unit == "success" else "go"
 
@@ -197,7 +185,7 @@ def mark_interrupted(ws: Workspace, run_id: int | None = None) -> list[int]:
     """
     with ws.db.session() as s:  # the heartbeats' age by the database's clock, which wrote them
         stmt = select(Run.id, Run.status, Run.owner, Run.heartbeat_at, db_utcnow().label("now")).where(
-            Run.status.in_(ACTIVE))
+            Run.status.in_(ACTIVE_RUN_STATES))
         if run_id is not None:
             stmt = stmt.where(Run.id == run_id)
         rows = s.execute(stmt).all()
@@ -208,7 +196,7 @@ def mark_interrupted(ws: Workspace, run_id: int | None = None) -> list[int]:
         with ws.db.session() as s:
             marked = s.execute(update(Run).where(
                 Run.id == row.id, Run.status == row.status, Run.owner.is_not_distinct_from(row.owner),
-                Run.heartbeat_at.is_not_distinct_from(row.heartbeat_at)).values(status="interrupted")).rowcount
+                Run.heartbeat_at.is_not_distinct_from(row.heartbeat_at)).values(status=RunState.INTERRUPTED)).rowcount
         if marked == 1:  # its unfinished units are still "queued": resume runs them
             found.append(row.id)
     return found
@@ -290,7 +278,7 @@ def result_of(ws: Workspace, run_id: int) -> dict[str, Any]:
             raise NotFoundError(f"Run {run_id} does not exist")
         results = [with_output(s, u.result) or {"section_id": u.section_id, "status": u.status, "metadata": {}}
                    for u in run.units]
-        out = {"success": run.status == "succeeded", "results": results, "step": run.step_name,
+        out = {"success": run.status == RunState.SUCCEEDED, "results": results, "step": run.step_name,
                "sections_processed": [u.section_id for u in run.units if u.section_id is not None],
                "run_id": run.id, "status": run.status}
         if run.error:

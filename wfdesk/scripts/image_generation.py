@@ -15,9 +15,9 @@ from wfdesk.media.verify import ImageError, verify_image
 from wfdesk.providers import a1111, comfyui, openai_images
 from wfdesk.providers.openai_compat import call_adapting, is_openai_api, profile_for, resolve_base_url
 from wfdesk.providers.resilience import MalformedAnswer, ProviderGate, error_in_answer, not_an_api_answer
-from wfdesk.runs.costs import Usage
 from wfdesk.scripts.base import CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
 from wfdesk.scripts.config import ImageParameters, Parameters, StepConfig
+from wfdesk.usage import Usage
 from wfdesk.workspace import Workspace
 
 if TYPE_CHECKING:

@@ -9,7 +9,6 @@ from wfdesk.errors import Problem
 from wfdesk.providers.answers import ChatAnswer, finished_text
 from wfdesk.providers.chat import PLAIN_BODY_CAP, STREAM_BODY_CAP, ask, ask_streaming, chat_request
 from wfdesk.providers.openai_compat import adaptations_for, call_adapting, profile_for, resolve_base_url
-from wfdesk.runs.costs import Usage
 from wfdesk.scripts.base import (
     CancelToken,
     Job,
@@ -20,6 +19,7 @@ from wfdesk.scripts.base import (
 )
 from wfdesk.scripts.config import LLMParameters, Parameters, StepConfig
 from wfdesk.scripts.templates import TemplateProblem, render, variables_used
+from wfdesk.usage import Usage
 from wfdesk.workspace import Workspace
 
 if TYPE_CHECKING:

@@ -12,6 +12,8 @@ from functools import cache
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 
+from wfdesk.states import StepState
+
 # Icon name -> QStyle.StandardPixmap member name.
 NAMES: dict[str, str] = {
     "new": "SP_FileIcon",
@@ -40,14 +42,14 @@ NAMES: dict[str, str] = {
 
 # State key (wfdesk.db.queries.STATE_LABELS) -> colour; None draws a hollow ring (nothing happened yet).
 STATE_COLOURS: dict[str, str | None] = {
-    "never": None,
-    "running": "#2f80ed",
-    "done": "#27ae60",
-    "failed": "#e5484d",
-    "partial": "#f2994a",
-    "cancelled": "#8a8f98",
-    "review": "#b36ae2",
-    "interrupted": "#d9a400",
+    StepState.NEVER: None,
+    StepState.RUNNING: "#2f80ed",
+    StepState.DONE: "#27ae60",
+    StepState.FAILED: "#e5484d",
+    StepState.PARTIAL: "#f2994a",
+    StepState.CANCELLED: "#8a8f98",
+    StepState.REVIEW: "#b36ae2",
+    StepState.INTERRUPTED: "#d9a400",
 }
 
 
@@ -84,7 +86,7 @@ def state_icon(state: str, size: int = 14) -> QIcon:
         painter.setPen(colour.darker(120))
         painter.setBrush(colour)
         painter.drawEllipse(rect)
-        if state == "running":
+        if state == StepState.RUNNING:
             painter.setBrush(colour.lighter(160))
             painter.drawEllipse(rect.adjusted(3, 3, -3, -3))
     painter.end()

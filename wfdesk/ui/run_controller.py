@@ -19,19 +19,19 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
+from wfdesk.cancel import CancelToken
 from wfdesk.db.models import Run, WorkflowStepEntity
 from wfdesk.db.review import unreachable_address
 from wfdesk.errors import NotFoundError, WfdeskError
 from wfdesk.runs.child_client import run_in_child
 from wfdesk.runs.engine import RunOptions, execute_step, resume_run
-from wfdesk.scripts.base import CancelToken
 from wfdesk.scripts.config import script_type_of
 from wfdesk.scripts.registry import SCRIPT_TYPES
+from wfdesk.states import FINAL_UNIT_STATES, UnitState
 from wfdesk.ui.provider_status import ProviderStatus, step_provider_address
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
-FINAL_UNIT_STATES = ("success", "error", "cancelled")
 CHILD_GRACE_S = 1.0  # at shutdown, between asking a run process to end (SIGTERM) and killing it
 AFTER_TERMINATE_MS = 3000  # then, for the relaying threads to notice and return
 
@@ -290,9 +290,9 @@ class RunController(QObject):
     def _report_provider(self, active: _Active | None, entry: dict[str, Any]) -> None:
         """A section that got an answer says its provider is online; one that could not reach it, offline."""
         status, error = entry.get("status"), entry.get("error")
-        if status == "success" and active is not None and active.provider:
+        if status == UnitState.SUCCESS and active is not None and active.provider:
             self.providers.report(active.provider, True, f"{active.provider} answered a run just now")
-        elif status == "error":
+        elif status == UnitState.ERROR:
             named = unreachable_address(error)
             if named is not None:
                 self.providers.report(named or (active.provider if active else None), False, error or "")
@@ -305,7 +305,7 @@ class RunController(QObject):
         active.started = True
         for u in units:
             active.units[u["section_id"]] = {"section_id": u["section_id"], "unit_id": u["unit_id"],
-                                             "status": "queued"}
+                                             "status": UnitState.QUEUED}
         self.run_started.emit(run_id, {"step_id": active.step_id, "post_id": active.post_id,
                                        "units": list(units), "key": key})
 

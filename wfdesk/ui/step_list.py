@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
+from wfdesk.states import FINAL_UNIT_STATES, StepState
 from wfdesk.ui.icons import state_colour, state_icon
 from wfdesk.ui.worker import BackgroundOp
 
@@ -27,7 +28,6 @@ TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 KIND_LABELS = {"llm_action": "Text (LLM)", "image_generation": "Images", "custom_script": "Custom script"}
 COL_STEP, COL_KIND, COL_STATE = range(3)
 POLL_MS = 3000  # how soon a run started elsewhere shows; three small queries each time
-_FINISHED_UNIT = ("success", "error", "cancelled")
 
 
 class StepListWidget(QTreeWidget):
@@ -172,11 +172,12 @@ class StepListWidget(QTreeWidget):
 
         for live in self._live.values():
             if live["step_id"] == step_id:
-                return {"state": "running", "done": live["done"], "total": live["total"],
-                        "label": queries.state_label("running", live["done"], live["total"])}
+                return {"state": StepState.RUNNING, "done": live["done"], "total": live["total"],
+                        "label": queries.state_label(StepState.RUNNING, live["done"], live["total"])}
         if not self.post_id:
-            return {"state": "never", "label": "—"}
-        return self.states.get(step_id) or {"state": "never", "label": queries.state_label("never")}
+            return {"state": StepState.NEVER, "label": "—"}
+        return self.states.get(step_id) or {"state": StepState.NEVER,
+                                            "label": queries.state_label(StepState.NEVER)}
 
     def _paint_state(self, item: QTreeWidgetItem, state: dict[str, Any]) -> None:
         item.setIcon(COL_STATE, state_icon(state["state"]))
@@ -218,7 +219,7 @@ class StepListWidget(QTreeWidget):
 
     def unit_changed(self, run_id: int, entry: dict[str, Any]) -> None:
         live = self._live.get(run_id)
-        if live is not None and entry.get("status") in _FINISHED_UNIT:
+        if live is not None and entry.get("status") in FINAL_UNIT_STATES:
             live["done"] = min(live["total"] or live["done"] + 1, live["done"] + 1)
             self._repaint(live["step_id"])
 

@@ -1,4 +1,5 @@
-"""Running work off the GUI thread, in the shape of Anki's CollectionOp and superqt's WorkerBase.
+"""Running work off the GUI thread, in the shape of Anki's CollectionOp and superqt's WorkerBase
+(not superqt itself: the op's lifetime rules below are what this app needs).
 
     op = BackgroundOp(lambda: slow(ids)).success(on_done).failure(on_error)
     op.run_in_background()

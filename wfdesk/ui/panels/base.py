@@ -38,15 +38,19 @@ from PySide6.QtWidgets import (
 
 from wfdesk.db import review
 from wfdesk.providers import openai_compat
+from wfdesk.states import FINAL_UNIT_STATES, WORKED_ON_UNIT_STATES, RunState, UnitState
 from wfdesk.ui.panels.run_notice import RunNotice, describe_latest_run, offline_warning, plain_error
 from wfdesk.ui.panels.section_picker import SectionPicker
 from wfdesk.ui.provider_status import step_provider_address
-from wfdesk.ui.run_controller import FINAL_UNIT_STATES, RunController
+from wfdesk.ui.run_controller import RunController
 from wfdesk.ui.worker import BackgroundOp
 from wfdesk.workspace import Workspace
 
 WIDE_LAYOUT_PX = 960  # from this width the sections sit beside the results, below it above them
-WORKED_ON = ("success", "error")  # unit states that count as progress (cancelled ones were skipped)
+# How a finished run and its sections are summed up under the progress bar.
+FINISHED_RUN_WORDS = {RunState.SUCCEEDED: "Finished", RunState.PARTIAL: "Finished with errors",
+                      RunState.FAILED: "Failed", RunState.CANCELLED: "Cancelled"}
+FINISHED_UNIT_WORDS = {UnitState.SUCCESS: "done", UnitState.ERROR: "failed", UnitState.CANCELLED: "cancelled"}
 DETAIL_REFRESH_MS = 150  # coalesces bursts of finished sections into one reload of the results area
 
 
@@ -60,7 +64,7 @@ def error_color(widget: QWidget) -> str:
 
 def show_last_failure(note: QLabel, last: dict[str, Any]) -> None:
     """The note under a section's results: why its last run failed, or nothing."""
-    if last.get("status") == "error":
+    if last.get("status") == UnitState.ERROR:
         note.setText(f"<span style='color:{error_color(note)}'>Last run failed: "
                      f"{html.escape(plain_error(last.get('error') or ''))}</span>")
         note.show()
@@ -583,7 +587,7 @@ class StepPanel(QWidget):
             return
         status = last["status"]
         if status not in FINAL_UNIT_STATES:
-            self.picker.set_state(row["id"], "unfinished", f"run #{last['run_id']} did not finish")
+            self.picker.set_state(row["id"], UnitState.UNFINISHED, f"run #{last['run_id']} did not finish")
         else:
             self.picker.set_state(row["id"], status, plain_error(last["error"]) if last.get("error") else None)
 
@@ -591,9 +595,9 @@ class StepPanel(QWidget):
         rows = data["sections"]
         if not rows:
             return "This post has no sections: the step runs on the post as a whole."
-        done = sum(1 for r in rows if (r.get("last") or {}).get("status") == "success")
-        failed = sum(1 for r in rows if (r.get("last") or {}).get("status") == "error")
-        cancelled = sum(1 for r in rows if (r.get("last") or {}).get("status") == "cancelled")
+        last_states = [(r.get("last") or {}).get("status") for r in rows]
+        done, failed = last_states.count(UnitState.SUCCESS), last_states.count(UnitState.ERROR)
+        cancelled = last_states.count(UnitState.CANCELLED)
         if not any(r.get("last") for r in rows):
             return "Not run on this post yet. Select sections and press Run (Ctrl+Enter)."
         parts = [f"{done} of {len(rows)} section(s) done"]
@@ -636,7 +640,7 @@ class StepPanel(QWidget):
                 self._pending.setdefault(active["key"], (self.step_id, self.post_id))
                 continue
             self.run_id = active["run_id"]
-            self._units = {sid: e.get("status", "queued") for sid, e in active["units"].items()}
+            self._units = {sid: e.get("status", UnitState.QUEUED) for sid, e in active["units"].items()}
             self._start_progress(active["total"] or 1)
             self.progress.setValue(active["done"])
             self._set_status(f"Running: {active['done']} of {active['total']} section(s) finished…")
@@ -651,8 +655,8 @@ class StepPanel(QWidget):
         self._offline_ask = None
         self.notice.clear()
         for unit in info["units"]:
-            self._units[unit["section_id"]] = "queued"
-            self.picker.set_state(unit["section_id"], "queued")
+            self._units[unit["section_id"]] = UnitState.QUEUED
+            self.picker.set_state(unit["section_id"], UnitState.QUEUED)
         self._start_progress(len(info["units"]) or 1)
         self._set_status(f"Running on {len(info['units'])} section(s)…" if info["units"] else "Running…")
         self._update_buttons()
@@ -663,7 +667,7 @@ class StepPanel(QWidget):
         sid, status = entry.get("section_id"), entry.get("status", "")
         self._units[sid] = status
         self.picker.set_state(sid, status, plain_error(entry["error"]) if entry.get("error") else None)
-        self.progress.setValue(sum(1 for s in self._units.values() if s in WORKED_ON))
+        self.progress.setValue(sum(1 for s in self._units.values() if s in WORKED_ON_UNIT_STATES))
         if status in FINAL_UNIT_STATES and sid == self.picker.current_id():
             self.schedule_detail_reload()
 
@@ -677,9 +681,9 @@ class StepPanel(QWidget):
         self._units = {}  # the ledger has the final states now; the reload shows them
         results = result.get("results") or []
         # What was done: a cancelled run's skipped sections do not fill the bar.
-        self.progress.setValue(sum(1 for r in results if r.get("status", "success") in WORKED_ON)
+        self.progress.setValue(sum(1 for r in results if r.get("status", UnitState.SUCCESS) in WORKED_ON_UNIT_STATES)
                                if results else self.progress.maximum())
-        self._set_status(self._finished_status(result), error=result.get("status") == "failed")
+        self._set_status(self._finished_status(result), error=result.get("status") == RunState.FAILED)
         self._update_buttons()
         self.refresh()  # the reload also reloads the current section's results
 
@@ -692,7 +696,7 @@ class StepPanel(QWidget):
         if target != (self.step_id, self.post_id):
             return
         for sid, status in list(self._units.items()):
-            if status == "queued":
+            if status == UnitState.QUEUED:
                 self.picker.set_state(sid, None)
                 self._units.pop(sid)
         if self.data:
@@ -707,11 +711,10 @@ class StepPanel(QWidget):
     def _finished_status(self, result: dict[str, Any]) -> str:
         counts: dict[str, int] = {}
         for item in result.get("results") or []:
-            counts[item.get("status", "success")] = counts.get(item.get("status", "success"), 0) + 1
-        parts = [f"{counts[k]} {label}" for k, label in (("success", "done"), ("error", "failed"),
-                                                        ("cancelled", "cancelled")) if counts.get(k)]
-        head = {"succeeded": "Finished", "partial": "Finished with errors", "failed": "Failed",
-                "cancelled": "Cancelled"}.get(result.get("status", ""), "Finished")
+            state = item.get("status", UnitState.SUCCESS)
+            counts[state] = counts.get(state, 0) + 1
+        parts = [f"{counts[k]} {label}" for k, label in FINISHED_UNIT_WORDS.items() if counts.get(k)]
+        head = FINISHED_RUN_WORDS.get(result.get("status", ""), "Finished")
         text = f"{head}: {', '.join(parts)}." if parts else f"{head}."
         if result.get("error") and not parts:
             text = f"{head}: {plain_error(result['error'])}"

@@ -16,6 +16,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QStyle, QVBoxLayout, QWidget
 
+from wfdesk.states import RunState
+
 # kind -> (light background, dark background, accent)
 COLOURS = {
     "info": ("#e8f1fb", "#17293b", "#1e88e5"),
@@ -103,11 +105,11 @@ def describe_latest_run(latest: dict[str, Any] | None, provider_online: bool | N
                       "it answers again), then run again.",
                       f"Run again ({sections(left)})", action_tip=tip)
     status = latest["status"]
-    if status == "interrupted":
+    if status == RunState.INTERRUPTED:
         return Notice("warning", f"The last run was interrupted (the app closed during it): {_done_of(latest)}.",
                       f"Nothing that finished was lost; Resume sends only the {sections(left)} that did not finish.",
                       f"Resume the {left} remaining", action_tip=tip)
-    if status == "cancelled":
+    if status == RunState.CANCELLED:
         return Notice("info", f"The last run was cancelled: {_done_of(latest)}.", "",
                       f"Run the {left} remaining", action_tip=tip)
     failed = f", {latest['failed']} failed" if latest["failed"] else ""

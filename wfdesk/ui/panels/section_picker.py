@@ -21,17 +21,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wfdesk.states import UnitState
+
 SECTION_ID = Qt.ItemDataRole.UserRole
 COL_TITLE, COL_STATE, COL_PREVIEW = 0, 1, 2
 
 # status -> (label, dot colour). Engine unit states plus what a panel shows for a section's past.
 STATES: dict[str, tuple[str, str]] = {
-    "queued": ("queued", "#9e9e9e"),
-    "running": ("running…", "#1e88e5"),
-    "success": ("done", "#43a047"),
-    "error": ("failed", "#e53935"),
-    "cancelled": ("cancelled", "#fb8c00"),
-    "unfinished": ("unfinished", "#8e24aa"),
+    UnitState.QUEUED: ("queued", "#9e9e9e"),
+    UnitState.RUNNING: ("running…", "#1e88e5"),
+    UnitState.SUCCESS: ("done", "#43a047"),
+    UnitState.ERROR: ("failed", "#e53935"),
+    UnitState.CANCELLED: ("cancelled", "#fb8c00"),
+    UnitState.INTERRUPTED: ("interrupted", "#d9a400"),
+    UnitState.UNFINISHED: ("unfinished", "#8e24aa"),
 }
 
 
@@ -278,7 +281,7 @@ class SectionPicker(QWidget):
             item.setToolTip(COL_STATE, "Not run yet")
             return
         label, color = STATES.get(status, (status, "#9e9e9e"))
-        if message and status in ("error", "unfinished"):
+        if message and status in (UnitState.ERROR, UnitState.UNFINISHED):
             label = f"{label}: {message}"
         item.setText(COL_STATE, label)
         item.setIcon(COL_STATE, self._icon(color))
@@ -299,7 +302,7 @@ class SectionPicker(QWidget):
     def _matches(self, section_id: int, key: str) -> bool:
         status = self._status.get(section_id)
         if key == "failed":
-            return status == "error"
+            return status == UnitState.ERROR
         if key == "not_run":
             return status is None
         if key == "review":

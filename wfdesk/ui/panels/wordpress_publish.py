@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wfdesk.states import UnitState
 from wfdesk.ui.panels.base import StepPanel, show_last_failure
 
 
@@ -96,7 +97,7 @@ class WordPressPublishPanel(StepPanel):
         result = (data.get("post_last") or {}).get("result") or {}
         meta = result.get("metadata") or {}
         details = []
-        if meta.get("uploaded") is not None and (data.get("post_last") or {}).get("status") == "success":
+        if meta.get("uploaded") is not None and (data.get("post_last") or {}).get("status") == UnitState.SUCCESS:
             details.append(f"Last publish uploaded {meta['uploaded']} of {meta.get('images', 0)} image(s); "
                            f"the others were already on the site.")
         if meta.get("fell_back"):
@@ -162,7 +163,7 @@ class WordPressPublishPanel(StepPanel):
     def _on_run_finished(self, run_id: int, result: dict[str, Any]) -> None:
         super()._on_run_finished(run_id, result)
         entry = next(iter(result.get("results") or []), {})
-        if entry.get("status") == "success":
+        if entry.get("status") == UnitState.SUCCESS:
             self.replace_check.setChecked(False)  # a one-time decision, never left on by accident
             self._set_status(f"Draft saved on the site: {entry.get('link', '')}")
         elif entry.get("error"):
