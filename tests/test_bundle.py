@@ -148,7 +148,7 @@ def home(tmp_path) -> Path:
 
 
 def _demo_database(exe: Path, env: dict[str, str], home: Path) -> None:
-    assert run([str(exe), "init"], env, home).stdout.startswith("Database ready: sqlite:///")
+    assert run([str(exe), "init"], env, home).stdout.startswith("Database ready: ")
     assert run([str(exe), "demo"], env, home).stdout.startswith("Demo loaded: 1 post with 3 sections")
 
 
@@ -179,6 +179,17 @@ def test_the_bundle_is_the_command_line_without_python(bundle_copy, home, loopba
     assert costs["cost"] > 0 and costs["unpriced_units"] == 0  # genai-prices' data is in the bundle
 
     check_plugins_load(wfdesk, env, home)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_the_bundle_opens_a_team_s_postgresql_database(bundle_copy, home, loopback, db_url):
+    """The PostgreSQL driver is in the bundle: a URL as CI and editors write it opens, and a step runs on it."""
+    env = editor_env(home, loopback, WFDESK_DATABASE_URL=db_url)
+    _demo_database(bundle_copy, env, home)
+    result = json.loads(run([str(bundle_copy), "run-step", "--step", "1", "--post", "53", "--sections", "712"], env,
+                            home).stdout)
+    assert result["success"] is True and result["results"][0]["output"].startswith("POLISHED: ")
 
 
 def _as_the_frozen_app(monkeypatch, exe: Path, env: dict[str, str]) -> None:
