@@ -67,7 +67,7 @@ settings = Settings(custom_script_base_url=server.root_url,
 ws = open_workspace(database_url=f"sqlite:///{root}/t.db", data_dir=root / "data", settings=settings)
 set_current(ws)
 if fresh:
-    from wfdesk.db.transfer import import_bundle
+    from wfdesk.services.transfer import import_bundle
     from wfdesk.db import content
     from wfdesk.scripts.registry import execute_step_script
     with ws.db.session() as s:

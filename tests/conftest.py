@@ -123,7 +123,7 @@ def ws(db_url, tmp_path, settings):
 @pytest.fixture
 def demo(ws):
     """The reference document's three step configs, with post 53 and sections 711-713."""
-    from wfdesk.db.transfer import import_bundle
+    from wfdesk.services.transfer import import_bundle
 
     with ws.db.session() as s:
         import_bundle(s, json.loads(REFERENCE_STEPS.read_text()))

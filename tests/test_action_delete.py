@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from wfdesk.db import config_store as cs
 from wfdesk.db.models import PostWorkflowStepAction
+from wfdesk.services import config_store as cs
 
 
 def test_an_action_in_use_is_not_deleted(demo):

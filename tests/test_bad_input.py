@@ -16,11 +16,11 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from wfdesk.db.models import ContentVersion, Post, WorkflowStepEntity
-from wfdesk.db.transfer import ImportError_, import_bundle
 from wfdesk.errors import ConfigError
 from wfdesk.scripts.registry import execute_step_script
 from wfdesk.scripts.templates import TemplateProblem, render
-from wfdesk.scripts.validation import validate_step
+from wfdesk.services.transfer import ImportError_, import_bundle
+from wfdesk.services.validation import validate_step
 from wfdesk.settings import ProviderProfile
 
 from tests_support import set_action_template
@@ -227,7 +227,7 @@ def test_imports_refuse_secrets_in_configs(ws):
     with pytest.raises(ImportError_, match="workflow_steps.0.config.script_config.parameters.api_key"):
         with ws.db.session() as s:
             import_bundle(s, bundle)
-    from wfdesk.db.workflows import import_workflow
+    from wfdesk.services.workflows import import_workflow
 
     doc = {"format": "wfdesk-workflow", "version": 1, "llm_actions": bundle["llm_actions"],
            "workflow_steps": bundle["workflow_steps"]}

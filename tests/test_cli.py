@@ -208,7 +208,7 @@ def test_costs_and_budget_from_the_command_line(cli_fast, loopback, tmp_path):
 
 
 def test_demo_loads_once_and_never_overwrites_the_editors_changes(cli_fast, tmp_path):
-    from wfdesk.db import editing  # the demo's own post, not numbers copied here
+    from wfdesk.services import editing  # the demo's own post, not numbers copied here
 
     demo_post = editing.demo_bundle()["posts"][0]
     assert cli_fast("demo").stdout == "Demo loaded: 1 post with 3 sections, 3 workflow steps and 1 LLM action.\n"

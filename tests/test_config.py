@@ -9,7 +9,7 @@ from wfdesk.errors import ConfigError
 from wfdesk.runs.planning import step_effective_config
 from wfdesk.scripts.config import effective_config, script_type_of
 from wfdesk.scripts.registry import execute_step_script, get_step_config
-from wfdesk.scripts.validation import validate_step
+from wfdesk.services.validation import validate_step
 
 from tests_support import set_step_config
 

@@ -7,13 +7,13 @@ import socket
 import pytest
 from sqlalchemy import select
 
-from wfdesk.db import config_store as cs
 from wfdesk.db.models import PostWorkflowStepAction, WorkflowStepEntity
 from wfdesk.errors import ConfigError, ConflictError
 from wfdesk.providers.connection_test import check_database, check_provider
 from wfdesk.runs.planning import step_effective_config
 from wfdesk.scripts.config import deep_merge
 from wfdesk.scripts.templates import TemplateProblem
+from wfdesk.services import config_store as cs
 from wfdesk.settings import ProviderProfile
 
 

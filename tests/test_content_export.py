@@ -13,8 +13,8 @@ import pytest
 
 from wfdesk.content.export import export_post
 from wfdesk.content.post_import import import_file
-from wfdesk.db import editing
-from wfdesk.db.queries import post_detail
+from wfdesk.services import editing
+from wfdesk.services.queries import post_detail
 
 from content_drafts import draft_folder
 

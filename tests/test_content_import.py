@@ -18,8 +18,8 @@ from wfdesk.content.draft_read import MAX_DRAFT_BYTES, DraftError
 from wfdesk.content.post_fields import FRONT_MATTER, load_front_matter
 from wfdesk.content.post_import import ImportOptions, import_file, import_pasted
 from wfdesk.db.models import ContentField, ContentVersion, ImageAsset, Post, PostSection
-from wfdesk.db.queries import post_detail
 from wfdesk.media.store import resolve_image_path
+from wfdesk.services.queries import post_detail
 
 from content_drafts import draft_folder, png, word_draft
 

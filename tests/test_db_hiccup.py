@@ -79,7 +79,7 @@ def fault(db_url, tmp_path, monkeypatch):
 @pytest.fixture
 def hws(fault, tmp_path, settings):
     """The workspace a run uses, connected through the fault; `direct` is a second one for the test's reads."""
-    from wfdesk.db.transfer import import_bundle
+    from wfdesk.services.transfer import import_bundle
     from wfdesk.workspace import open_workspace, set_current
 
     ws = open_workspace(database_url=fault.url, data_dir=tmp_path / "data", settings=settings)

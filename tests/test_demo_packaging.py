@@ -8,7 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from wfdesk.db import editing
+from wfdesk.services import editing
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -44,14 +44,18 @@ def test_every_package_is_under_the_contracts():
     assert _listed(config["importlinter:contract:layers"]["layers"]) == _top_level()
 
 
-def test_an_import_inside_a_function_breaks_the_qt_contract(tmp_path):
-    # What the older import-time check missed: a function-level Qt import outside wfdesk.ui.
+def test_an_import_inside_a_function_breaks_the_contracts(tmp_path):
+    # What the older import-time check missed: a function-level Qt import outside wfdesk.ui; and a lower layer
+    # reaching up (the database layer into the engine) is caught the same way.
     pkg = tmp_path / "wfdesk"
     shutil.copytree(ROOT / "wfdesk", pkg, ignore=shutil.ignore_patterns("__pycache__"))
     sneaky = "def later():\n    from PySide6.QtCore import QObject\n    return QObject\n"
     (pkg / "runs" / "sneaky.py").write_text(sneaky)
+    (pkg / "db" / "upward.py").write_text("def later():\n    from wfdesk.runs import engine\n    return engine\n")
     shutil.copy(ROOT / ".importlinter", tmp_path / ".importlinter")
     proc = subprocess.run([LINT_IMPORTS, "--no-cache"], capture_output=True, text=True, cwd=tmp_path, timeout=300,
                           env={"PYTHONPATH": str(tmp_path), "PATH": str(Path(sys.executable).parent)})
     assert proc.returncode != 0
     assert "wfdesk.runs.sneaky -> PySide6" in proc.stdout
+    assert "wfdesk.db.upward -> wfdesk.runs.engine" in proc.stdout
+    assert "2 broken" in proc.stdout

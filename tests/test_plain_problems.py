@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wfdesk.errors import Problem
-from wfdesk.scripts.validation import describe, describe_problems, plain_message, validate_step
+from wfdesk.services.validation import describe, describe_problems, plain_message, validate_step
 
 
 @pytest.mark.parametrize("field, message, expected", [
@@ -50,7 +50,7 @@ def test_a_saved_action_with_an_unknown_variable_is_refused_in_words(demo):
     from wfdesk.db.models import LLMAction
     from wfdesk.errors import ConfigError
     from wfdesk.scripts.registry import execute_step_script
-    from wfdesk.scripts.validation import describe_problems
+    from wfdesk.services.validation import describe_problems
 
     with demo.db.session() as s:
         s.get(LLMAction, 5).prompt_template = "Polish this: {{ draftt }}"

@@ -14,7 +14,7 @@ from conftest import REFERENCE_STEPS, ROOT
 
 from wfdesk.scripts import plugins
 from wfdesk.scripts.registry import SCRIPT_REGISTRY, SCRIPT_TYPES, unregister_script_type
-from wfdesk.scripts.validation import validate_step
+from wfdesk.services.validation import validate_step
 
 GROUP = plugins.ENTRY_POINT_GROUP
 
@@ -148,7 +148,7 @@ def test_a_plugin_whose_import_hangs_stops_neither_run_step_nor_validate(tmp_pat
 def test_a_step_of_a_hanging_plugin_s_type_is_refused_with_the_reason(tmp_path, loopback):
     env = _env(tmp_path, "sleepy", WFDESK_PLUGIN_LOAD_SECONDS="1")
     assert _wfdesk(env, "import", str(REFERENCE_STEPS)).returncode == 0
-    code = ("import json, sys; from wfdesk.workspace import open_workspace; from wfdesk.scripts.validation import "
+    code = ("import json, sys; from wfdesk.workspace import open_workspace; from wfdesk.services.validation import "
             "validate_step; ws = open_workspace(); "
             "print(json.dumps([str(p) for p in validate_step(ws, 's', {'script_config': {'type': 'sleepy'}})]))")
     out = _python(env, code)

@@ -15,7 +15,7 @@ from wfdesk.providers.openai_compat import adaptations_for, gate_for
 from wfdesk.runs import ledger
 from wfdesk.scripts import image_generation
 from wfdesk.scripts.registry import execute_step_script
-from wfdesk.scripts.validation import validate_step
+from wfdesk.services.validation import validate_step
 from wfdesk.settings import ProviderProfile
 
 from loopback import key_echo, quota_exhausted, rate_limited

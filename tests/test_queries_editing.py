@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
-from wfdesk.db import content, editing, queries
+from wfdesk.db import content
 from wfdesk.db.models import PostSection
 from wfdesk.errors import ConflictError, NotFoundError
 from wfdesk.runs import ledger
+from wfdesk.services import editing, queries
 
 
 def _versions(ws, post_id, section_id, name):

@@ -1,14 +1,15 @@
-"""wfdesk.db.review: what a step panel shows, in a constant number of queries, and the version actions."""
+"""wfdesk.services.review: what a step panel shows, in a constant number of queries, and the version actions."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import event
 
-from wfdesk.db import content, editing, review
+from wfdesk.db import content
 from wfdesk.db.models import WorkflowStepEntity
 from wfdesk.errors import NotFoundError
 from wfdesk.runs.engine import execute_step
+from wfdesk.services import editing, review
 
 IMAGE_FIELD = "generated_image_url"
 

@@ -3,9 +3,9 @@ field's value, and the labels editors know fields by. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from wfdesk.db import gallery_queries, queries, review
 from wfdesk.db.field_labels import labels_by_field
 from wfdesk.scripts.registry import execute_step_script
+from wfdesk.services import gallery_queries, queries, review
 
 IMAGE_FIELD = "generated_image_url"
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import text
 
-from wfdesk.db import content, queries
+from wfdesk.db import content
 from wfdesk.db.migrate import alembic_config
-from wfdesk.db.transfer import export_bundle
 from wfdesk.runs.planning import snapshot
 from wfdesk.scripts.registry import execute_step_script
+from wfdesk.services import queries
+from wfdesk.services.transfer import export_bundle
 
 BIG = ("x" * 999 + " ") * 500  # 500 KB in 500 "tokens": under the 1 MB cap and the 800-token limit
 SECTIONS = [711, 712, 713]
@@ -60,7 +61,7 @@ def test_the_field_still_reads_the_answer_everywhere(demo, loopback):
 
 
 def test_an_editor_save_and_a_revert_keep_one_copy(demo, loopback):
-    from wfdesk.db import editing
+    from wfdesk.services import editing
 
     _polish_big(demo, loopback)
     lock = queries.field_value(demo, 53, 711, "polished")["lock_version"]

@@ -9,7 +9,7 @@ from conftest import REFERENCE_STEPS
 
 from wfdesk.db import content
 from wfdesk.db.models import ContentVersion, Post, PostSection
-from wfdesk.db.transfer import ImportError_, export_bundle, import_bundle
+from wfdesk.services.transfer import ImportError_, export_bundle, import_bundle
 
 
 def _bundle() -> dict:
@@ -86,7 +86,7 @@ def _deep(depth: int) -> str:
 
 @pytest.mark.parametrize("depth", [100_000, 500])
 def test_a_deeply_nested_file_is_refused_with_a_clear_message(ws, tmp_path, depth):
-    from wfdesk.db.transfer import read_json
+    from wfdesk.services.transfer import read_json
 
     with pytest.raises(ImportError_) as info:
         data = read_json(_deep(depth))
@@ -98,7 +98,7 @@ def test_a_deeply_nested_file_is_refused_with_a_clear_message(ws, tmp_path, dept
 
 
 def test_deep_data_given_directly_is_refused_too(ws):
-    from wfdesk.db.workflows import import_workflow
+    from wfdesk.services.workflows import import_workflow
 
     config: dict = {}
     node = config
@@ -279,7 +279,7 @@ def test_two_imports_at_the_same_moment_keep_their_own_field_rows(ws, monkeypatc
     own (on PostgreSQL: a unique violation, or fields pointing at another post's text)."""
     import threading
 
-    from wfdesk.db import transfer
+    from wfdesk.services import transfer
 
     paused, go = threading.Event(), threading.Event()
     real = transfer._insert_new_fields

@@ -9,11 +9,11 @@ import pytest
 
 from wfdesk.content import post_fields as pf
 from wfdesk.content.post_import import import_file
-from wfdesk.db import editing
 from wfdesk.db.models import WorkflowStepEntity
-from wfdesk.db.queries import post_detail
 from wfdesk.errors import ConfigError
 from wfdesk.scripts.registry import SCRIPT_TYPES, execute_step_script
+from wfdesk.services import editing
+from wfdesk.services.queries import post_detail
 
 from content_drafts import draft_folder
 from loopback_wordpress import WordPressServer

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from wfdesk.db import workflows
 from wfdesk.db.models import LLMAction, Post, WorkflowStepEntity
-from wfdesk.db.transfer import ImportError_
 from wfdesk.scripts.registry import execute_step_script
+from wfdesk.services import workflows
+from wfdesk.services.transfer import ImportError_
 
 
 def test_built_in_template_holds_the_reference_examples():

@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=what)
         c.add_argument("version_id", type=int)
     _add_content_commands(sub)
+    from wfdesk.api.serve import add_arguments  # (no web framework imported until `serve` runs)
+
+    add_arguments(sub.add_parser("serve", help="serve the HTTP API (POST /api/workflow/execute-step) for other apps"))
     return p
 
 
@@ -138,24 +141,16 @@ def _is_database_error(exc: BaseException) -> bool:
 def _workspace(args: argparse.Namespace):
     from sqlalchemy.exc import SQLAlchemyError
 
-    from wfdesk.runs.ledger import mark_interrupted
-    from wfdesk.workspace import open_workspace, set_current
+    from wfdesk.services.opening import open_for_use
+    from wfdesk.workspace import set_current
 
     try:
-        ws = open_workspace(database_url=args.database, data_dir=args.data_dir)
+        ws = open_for_use(database_url=args.database, data_dir=args.data_dir)
     except SQLAlchemyError as exc:
         from wfdesk.db.engine import database_error_message
 
         raise WfdeskError(f"cannot open the database: {database_error_message(exc)}") from None
     set_current(ws)
-    try:
-        mark_interrupted(ws)
-    except SQLAlchemyError as exc:
-        from wfdesk.db.engine import database_error_message
-
-        set_current(None)
-        ws.close()
-        raise WfdeskError(f"cannot use the database: {database_error_message(exc)}") from None
     return ws
 
 
@@ -197,7 +192,7 @@ def _command(ws, args: argparse.Namespace) -> int:
     if cmd == "demo":
         return _demo(ws)
     if cmd == "export":
-        from wfdesk.db.transfer import export_bundle
+        from wfdesk.services.transfer import export_bundle
 
         with ws.db.session() as s:
             data = export_bundle(s)
@@ -239,13 +234,17 @@ def _command(ws, args: argparse.Namespace) -> int:
         return EXIT_OK
     if cmd in ("import-post", "export-post"):
         return _content_command(ws, args)
+    if cmd == "serve":
+        from wfdesk.api.serve import serve
+
+        return serve(ws, args)
     raise BadRequest(f"unknown command {cmd}")
 
 
 def _content_command(ws, args: argparse.Namespace) -> int:
     """import-post / export-post: a bad draft or folder is a bad request (exit 2), nothing half-written."""
     from wfdesk.content.draft_read import DraftError
-    from wfdesk.db.editing import EditError
+    from wfdesk.services.editing import EditError
 
     try:
         if args.command == "import-post":
@@ -268,7 +267,7 @@ def _content_command(ws, args: argparse.Namespace) -> int:
 
 
 def _import(ws, path: Path) -> int:
-    from wfdesk.db.transfer import import_bundle
+    from wfdesk.services.transfer import import_bundle
 
     data = _read_json(path)
     try:
@@ -281,8 +280,8 @@ def _import(ws, path: Path) -> int:
 
 
 def _demo(ws) -> int:
-    from wfdesk.db import editing
     from wfdesk.db.models import Post
+    from wfdesk.services import editing
 
     demo_ids = [p["id"] for p in editing.demo_bundle()["posts"]]
     with ws.db.session() as s:
@@ -298,8 +297,8 @@ def _demo(ws) -> int:
 
 
 def _workflow(ws, args: argparse.Namespace) -> int:
-    from wfdesk.db import workflows
     from wfdesk.fileio import atomic_write_bytes
+    from wfdesk.services import workflows
 
     if args.workflow_command == "templates":
         for name, doc in sorted(workflows.templates().items()):
@@ -330,7 +329,7 @@ def _workflow(ws, args: argparse.Namespace) -> int:
 
 
 def _read_json(path: Path) -> Any:
-    from wfdesk.db.transfer import ImportError_, read_json
+    from wfdesk.services.transfer import ImportError_, read_json
 
     try:
         return read_json(path.read_text(encoding="utf-8"))
@@ -362,7 +361,7 @@ def _run_step(ws, args: argparse.Namespace) -> int:
 
 def _validate(ws, step_id: int | None) -> int:
     from wfdesk.db.models import WorkflowStepEntity
-    from wfdesk.scripts.validation import validate_step
+    from wfdesk.services.validation import validate_step
 
     with ws.db.session() as s:
         stmt = select(WorkflowStepEntity).order_by(WorkflowStepEntity.position, WorkflowStepEntity.id)

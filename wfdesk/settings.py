@@ -67,6 +67,11 @@ class Settings(BaseModel):
     # What a budget does with a run on a model whose price nobody knows (a local model, say).
     unpriced_models: Literal["warn", "refuse"] = "warn"
     providers: dict[str, ProviderProfile] = Field(default_factory=lambda: {"default": ProviderProfile()})
+    # The HTTP API (wfdesk/api): the app serves it while open when api_enabled; `wfdesk serve` any time. The token
+    # is in the keyring, never here.
+    api_enabled: bool = False
+    api_port: int = Field(8765, ge=1, le=65535)
+    api_cors_origins: list[str] = Field(default_factory=list)  # web pages (e.g. a CMS) allowed to call it
 
     def price(self, model: str | None) -> ModelPrice | None:
         """The editor's own price; wfdesk.runs.prices adds the price library's."""

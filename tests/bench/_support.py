@@ -40,7 +40,7 @@ class ProviderProcess:
 def workspace_with_sections(tmp: Path, n: int, base_url: str, concurrency: int = 8):
     from wfdesk.db import content
     from wfdesk.db.models import PostSection
-    from wfdesk.db.transfer import import_bundle
+    from wfdesk.services.transfer import import_bundle
     from wfdesk.settings import ProviderProfile, Settings
     from wfdesk.workspace import open_workspace, set_current
 

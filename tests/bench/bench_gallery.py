@@ -74,8 +74,9 @@ def _grain():
 
 def build_workspace(tmp: Path, n: int, fmt: str) -> list[Path]:
     """The demo post, and n candidates on its first section (every 25th rejected). Returns the image files."""
-    from wfdesk.db import content, editing
+    from wfdesk.db import content
     from wfdesk.media.store import resolve_image_path
+    from wfdesk.services import editing
 
     ws = open_ws(tmp)
     editing.load_demo(ws)

@@ -37,7 +37,7 @@ def make_bundle(posts: int, sections: int) -> dict:
 
 
 def timed_import(url: str, data_dir: Path, bundle: dict, twice: bool) -> list[float]:
-    from wfdesk.db.transfer import import_bundle
+    from wfdesk.services.transfer import import_bundle
     from wfdesk.workspace import open_workspace
 
     ws = open_workspace(database_url=url, data_dir=data_dir)

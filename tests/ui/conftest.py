@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QSettings
 
-from wfdesk.db import editing
+from wfdesk.services import editing
 from wfdesk.workspace import open_workspace, set_current
 
 

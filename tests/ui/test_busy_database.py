@@ -27,7 +27,7 @@ from ui.editor_input import (
     type_text,
     wheel_into_view,
 )
-from wfdesk.db import queries
+from wfdesk.services import queries
 
 WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
 BUSY = "the database is busy, try again"
@@ -201,7 +201,7 @@ def test_saving_field_text_while_busy_keeps_the_text(qtbot, main_window, warning
 def test_a_conflict_whose_other_version_cannot_be_read(qtbot, main_window, warnings_shown, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from wfdesk.db import editing
+    from wfdesk.services import editing
 
     ws, view = main_window.ws, main_window.sections
     activate(qtbot, main_window)

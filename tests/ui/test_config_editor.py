@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
 
 from tests.ui.editor_input import activate, click, click_button, press, type_text
 from tests.ui.input_helpers import bring_into_view, button, field, pick, wheel
-from wfdesk.db import config_store as cs
 from wfdesk.db.models import PostWorkflowStepAction
 from wfdesk.runs.planning import step_effective_config
+from wfdesk.services import config_store as cs
 from wfdesk.ui.config_editor import LLMActionDialog, StepConfigDialog
 
 WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out

@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.ui.editor_input import click_item  # noqa: E402
 from wfdesk.content import post_fields as pf  # noqa: E402
-from wfdesk.db import editing  # noqa: E402
 from wfdesk.db.models import Post, WorkflowStepEntity  # noqa: E402
-from wfdesk.db.queries import post_detail  # noqa: E402
+from wfdesk.services import editing  # noqa: E402
+from wfdesk.services.queries import post_detail  # noqa: E402
 from wfdesk.ui.content_io import ExportPostDialog, ImportOptionsDialog  # noqa: E402
 
 from content_drafts import draft_folder, png, word_draft  # noqa: E402

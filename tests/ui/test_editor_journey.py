@@ -25,8 +25,9 @@ from ui.editor_input import (
     click_row,
     press,
 )
-from wfdesk.db import config_store, content
+from wfdesk.db import content
 from wfdesk.db.models import WorkflowStepEntity
+from wfdesk.services import config_store
 
 POST = "A week in the Scottish Highlands"
 

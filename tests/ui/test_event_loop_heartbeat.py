@@ -19,7 +19,7 @@ import time
 from PySide6.QtCore import QTimer
 
 from ui.editor_input import activate, choose_post, click, open_step
-from wfdesk.db import editing
+from wfdesk.services import editing
 
 TIMEOUT = 30_000
 SECTIONS = 50

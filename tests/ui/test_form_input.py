@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QWidget
 
 from tests.ui.input_helpers import button, field, pick, scroll_area_of, scroll_into_view, wheel
-from wfdesk.db import config_store as cs
+from wfdesk.services import config_store as cs
 from wfdesk.ui.config_editor import StepConfigDialog
 
 WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out

@@ -190,8 +190,8 @@ def test_preview_decodes_at_the_view_size_and_sharpens_on_zoom(qtbot, gui_ws, ma
 
 
 def test_candidates_query_matches_the_review_read_model(gui_ws):
-    """The gallery's one-SELECT query returns what wfdesk.db.review.field_versions does, `current` included."""
-    from wfdesk.db import gallery_queries, review
+    """The gallery's one-SELECT query returns what wfdesk.services.review.field_versions does, `current` included."""
+    from wfdesk.services import gallery_queries, review
 
     add_candidates(gui_ws, [_png(i) for i in range(5)])
     versions = review.field_versions(gui_ws, 53, FIELD, [711])[711]

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ui.editor_input import WAIT, activate, choose_menu
-from wfdesk.db import queries
+from wfdesk.services import queries
 
 
 @pytest.fixture

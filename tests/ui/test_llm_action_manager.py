@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from tests.ui.input_helpers import button
-from wfdesk.db import config_store as cs
+from wfdesk.services import config_store as cs
 from wfdesk.ui.config_editor import LLMActionDialog
 
 WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out

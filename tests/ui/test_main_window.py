@@ -22,8 +22,9 @@ from ui.editor_input import (
     toggle_section,
     type_text,
 )
-from wfdesk.db import content, editing, queries
+from wfdesk.db import content
 from wfdesk.db.models import WorkflowStepEntity
+from wfdesk.services import editing, queries
 from wfdesk.ui.sections_view import COL_TITLE, FIRST_FIELD_COL
 
 WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QApplication, QInputDialog
 
 from tests.ui.editor_input import activate, answer_modal, click_button, press
 from tests.ui.test_workflow_transfer import choose_file
-from wfdesk.db.editing import demo_bundle
+from wfdesk.services.editing import demo_bundle
 
 WAIT = 30_000  # an upper bound only: a busy 2-core machine is slow, a passing test never waits it out
 

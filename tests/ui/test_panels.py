@@ -23,9 +23,10 @@ from ui.editor_input import (
     toggle_section,
     type_text,
 )
-from wfdesk.db import content, editing
+from wfdesk.db import content
 from wfdesk.db.models import ContentVersion, WorkflowStepEntity
 from wfdesk.scripts import registry
+from wfdesk.services import editing
 from wfdesk.ui.panels import PANEL_MAP
 from wfdesk.ui.panels.custom_script import CustomScriptPanel
 from wfdesk.ui.panels.generic import GenericPanel

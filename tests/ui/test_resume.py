@@ -33,9 +33,10 @@ from ui.editor_input import (
     type_text,
 )
 from ui.input_helpers import field
-from wfdesk.db import content, editing
+from wfdesk.db import content
 from wfdesk.db.models import RunUnit
 from wfdesk.runs import ledger
+from wfdesk.services import editing
 from wfdesk.settings import ProviderProfile, Settings
 from wfdesk.ui.panels.run_notice import describe_latest_run
 from wfdesk.workspace import open_workspace, set_current

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QUndoStack
 
-from wfdesk.db import editing
+from wfdesk.services import editing
 from wfdesk.ui.sections_view import FILL_SLICE, SectionsView
 
 

@@ -51,7 +51,7 @@ def proxied_window(qtbot, tmp_path, loopback):
     refused, as when the server is down) and restore."""
     from tcp_proxy import TcpProxy
 
-    from wfdesk.db import editing
+    from wfdesk.services import editing
     from wfdesk.settings import ProviderProfile, Settings
     from wfdesk.ui.main_window import MainWindow
     from wfdesk.workspace import open_workspace, set_current

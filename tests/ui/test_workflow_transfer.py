@@ -110,7 +110,7 @@ def test_export_then_import_round_trip(qtbot, main_window, tmp_path):
 
 
 def test_an_invalid_workflow_file_lists_its_problems_and_adds_nothing(qtbot, main_window, tmp_path):
-    from wfdesk.db.workflows import templates
+    from wfdesk.services.workflows import templates
 
     doc = json.loads(json.dumps(templates()["reference"]))
     doc["workflow_steps"][0]["config"]["script_config"]["action_id"] = 99

@@ -16,7 +16,7 @@ def body_candidates(ws: Workspace, chosen: str | None = None) -> list[str]:
     `draft` (e.g. polished, then draft)."""
     if chosen:
         return list(dict.fromkeys([chosen, DRAFT]))
-    from wfdesk.db.queries import list_steps
+    from wfdesk.services.queries import list_steps
 
     names: list[str] = []
     for step in list_steps(ws):
@@ -48,7 +48,7 @@ def image_prompt_fields(ws: Workspace) -> list[str]:
 
 
 def _image_step_fields(ws: Workspace, kind: str) -> list[str]:
-    from wfdesk.db.queries import list_steps
+    from wfdesk.services.queries import list_steps
 
     names: list[str] = []
     for step in list_steps(ws):

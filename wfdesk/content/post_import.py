@@ -80,9 +80,9 @@ def import_draft(ws: Workspace, draft: DraftText, options: ImportOptions | None 
     """Create the post (or fill `into_post_id`, which must have no sections yet; its title stays); returns
     {"post_id", "title", "sections": [{"id", "title"}], "notes": [...]}."""
     from wfdesk.db import content
-    from wfdesk.db.editing import check_field_name
     from wfdesk.db.models import Post, PostSection
     from wfdesk.media.store import store_image
+    from wfdesk.services.editing import check_field_name
 
     options = options or ImportOptions()
     target = check_field_name(options.field)

@@ -60,8 +60,8 @@ class ExportPost:
 
 def read_post(ws: Workspace, post_id: int, body_field: str | None = None) -> ExportPost:
     from wfdesk.db.models import ContentField, ContentVersion, ImageAsset
-    from wfdesk.db.queries import post_detail
     from wfdesk.media.store import resolve_image_path
+    from wfdesk.services.queries import post_detail
 
     detail = post_detail(ws, post_id)  # raises NotFoundError for an unknown post
     candidates = body_candidates(ws, body_field)

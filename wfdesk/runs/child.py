@@ -21,6 +21,7 @@ to resume) and the process exits. Writing to an app that is gone never fails a r
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import os
@@ -179,7 +180,9 @@ def _watch_parent(runner: Runner, parent_pid: int, input_ended: threading.Event)
 def main() -> int:
     if hasattr(os, "nice"):
         os.nice(5)  # background work: when the cores are busy, the window the editor is looking at goes first
+    # One record per line start, "LEVEL name: message": the app files each line in its log at that level.
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    faulthandler.enable()  # a crash in C code (a driver, Pillow) leaves its stacks in the app's log
     runner = Runner()
     input_ended = threading.Event()
     threading.Thread(target=_watch_parent, args=(runner, os.getppid(), input_ended), daemon=True,

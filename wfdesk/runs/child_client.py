@@ -24,6 +24,8 @@ from wfdesk.runs.engine import RunOptions
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
+process_log = logging.getLogger("wfdesk.run_process")  # the run process's own lines, as it wrote them
+_LEVELS = {name: getattr(logging, name) for name in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")}
 
 
 class RunRefused(WfdeskError, ValueError):
@@ -82,11 +84,18 @@ class _RunProcess:
             inbox.put({"event": "failed", "message": ended_message(code), "process_ended": True})
 
     def _drain(self) -> None:
+        """Every line the run process logs goes to the app's log (wfdesk.log), at its own level; the lines of a
+        traceback (or of a faulthandler dump) follow the record they belong to."""
+        level = logging.WARNING  # what a line before any record is (Python's own crash output)
         for line in self.proc.stderr:
             self.stderr_tail.append(line)
             del self.stderr_tail[:-50]
-            if "ERROR" in line or "WARNING" in line:
-                log.info("run process: %s", line.rstrip())
+            head = line.split(" ", 1)[0]
+            if head in _LEVELS:
+                level = _LEVELS[head]
+            elif line.startswith("Fatal Python error"):
+                level = logging.CRITICAL
+            process_log.log(level, "%s", line.rstrip())
 
     def stop(self, grace_s: float) -> None:
         try:

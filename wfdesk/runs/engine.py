@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from wfdesk.db import content
 from wfdesk.db.engine import database_error_message
 from wfdesk.db.models import Run, RunUnit, utcnow
+from wfdesk.db.storable import unstorable_text
 from wfdesk.errors import ConfigError, ConflictError, UnitError
 from wfdesk.media import store
 from wfdesk.runs import costs, ledger
@@ -73,8 +74,6 @@ def execute_step(ws: Workspace, step_id: int, post_id: int, context: dict[str, A
 def run_config(ws: Workspace, raw_config: dict[str, Any], post_id: int, context: dict[str, Any], *,
                step_id: int | None = None, step_name: str = "", options: RunOptions | None = None
                ) -> dict[str, Any]:
-    from wfdesk.db.config_store import unstorable_text  # (config_store imports the runs' planning)
-
     problems = unstorable_text(raw_config) + unstorable_text(ledger.jsonable(context))
     if problems:  # the run's row keeps both: refused here, in words, rather than by the database
         raise ConfigError(step_name, problems)

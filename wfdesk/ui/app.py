@@ -8,6 +8,7 @@ running by an earlier exit marked interrupted) and reads the first post list; th
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import importlib
 import logging
@@ -55,12 +56,24 @@ def setup_logging() -> str:
         handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
         root.addHandler(handler)
+        _dump_crashes_to(path)
     except OSError as exc:
         print(f"wfdesk: cannot write the log file: {exc}", file=sys.stderr)
+        faulthandler.enable()  # on stderr, then
     console = logging.StreamHandler()
     console.setLevel(logging.WARNING)
     root.addHandler(console)
     return path
+
+
+_crash_file = None  # kept open: faulthandler writes to its descriptor when the process dies
+
+
+def _dump_crashes_to(path: str) -> None:
+    """A crash in C code (Qt, a driver) leaves the stacks of every thread in the log file an editor sends us."""
+    global _crash_file
+    _crash_file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - must outlive this function
+    faulthandler.enable(file=_crash_file, all_threads=True)
 
 
 def one_line(exc: BaseException) -> str:
@@ -141,18 +154,11 @@ def _edit_settings_without_workspace() -> bool:
 def open_default_workspace() -> dict[str, Any]:
     """On a worker thread: the engine imports, the default workspace, the runs an earlier exit left running marked
     interrupted, whether the database is empty and the first post list. The caller owns the workspace."""
-    from wfdesk.db import queries
-    from wfdesk.runs.ledger import mark_interrupted
-    from wfdesk.workspace import open_workspace
+    from wfdesk.services import queries
+    from wfdesk.services.opening import open_for_use
 
-    ws = open_workspace()
+    ws = open_for_use()
     try:
-        try:
-            interrupted = mark_interrupted(ws)
-            if interrupted:
-                log.info("runs interrupted by an earlier exit: %s", interrupted)
-        except Exception:  # noqa: BLE001 - a stale ledger must not stop the app from starting
-            log.exception("marking interrupted runs failed")
         posts = queries.list_posts(ws), queries.post_statuses(ws)
         empty = not posts[0] and queries.is_empty(ws)
         _import_deferred_modules()

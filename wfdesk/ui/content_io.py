@@ -184,7 +184,7 @@ class ContentIO(QObject):
         return True
 
     def _ask_options(self, source: str, then: Callable[[dict[str, Any]], None]) -> None:
-        from wfdesk.db.queries import step_field_names
+        from wfdesk.services.queries import step_field_names
 
         try:
             fields = step_field_names(self.window.ws, ("inputs",))
@@ -243,13 +243,13 @@ class ContentIO(QObject):
         from wfdesk.content.export import FORMATS
         from wfdesk.content.fields import body_candidates
         from wfdesk.content.post_fields import FRONT_MATTER, load_front_matter
-        from wfdesk.db.queries import field_value, step_field_names
+        from wfdesk.services.queries import field_value, step_field_names
 
         ws = self.window.ws
         kept = load_front_matter(field_value(ws, post_id, None, FRONT_MATTER)["value"])
         text_fields = [n for n in step_field_names(ws) if n in body_candidates(ws) or n == "draft"]
         from wfdesk.db.field_labels import labels_by_field
-        from wfdesk.db.queries import list_steps
+        from wfdesk.services.queries import list_steps
 
         dialog = ExportPostDialog(self.window.posts.current_title(), FORMATS, body_candidates(ws), text_fields, kept,
                                   self.window, labels=labels_by_field(list_steps(ws)))

@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wfdesk.db import queries
 from wfdesk.runs import costs, prices
+from wfdesk.services import queries
 from wfdesk.settings import ModelPrice
 from wfdesk.ui.config_editor.parameters_form import hint_label, if_alive
 from wfdesk.ui.screen_fit import FitsScreen

@@ -24,7 +24,7 @@ def offer_demo(parent: QWidget | None, ws: Workspace) -> bool:
     """Ask, and load the demo when the editor says yes. True when it was loaded."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from wfdesk.db import editing, queries
+    from wfdesk.services import editing, queries
 
     try:
         if not queries.is_empty(ws):

@@ -40,7 +40,7 @@ NAMES: dict[str, str] = {
     "network": "SP_DriveNetIcon",
 }
 
-# State key (wfdesk.db.queries.STATE_LABELS) -> colour; None draws a hollow ring (nothing happened yet).
+# State key (wfdesk.services.queries.STATE_LABELS) -> colour; None draws a hollow ring (nothing happened yet).
 STATE_COLOURS: dict[str, str | None] = {
     StepState.NEVER: None,
     StepState.RUNNING: "#2f80ed",

@@ -37,7 +37,7 @@ OPEN_WINDOWS: list[MainWindow] = []  # a window opened on another database must 
 OPENING_TEXT = "Opening the database…"
 # What attach_workspace needs beyond the engine; wfdesk.ui.app imports them on the worker that opens the database,
 # so attaching (and the first step panel) finds them loaded instead of importing on the GUI thread.
-DEFERRED_MODULES = ("wfdesk.db.editing", "wfdesk.ui.run_controller", "wfdesk.ui.workflow_transfer",
+DEFERRED_MODULES = ("wfdesk.services.editing", "wfdesk.ui.run_controller", "wfdesk.ui.workflow_transfer",
                     "wfdesk.ui.panels")
 
 
@@ -186,6 +186,7 @@ class MainWindow(QMainWindow):
             self.runs.run_failed.connect(self._run_failed)
             self.runs.active_changed.connect(self.status.set_running)
             self.status.use_provider_status(self.runs.providers)
+        self._serve_api()
         for action in self._needs_workspace:
             action.setEnabled(True)
         self._update_step_actions()
@@ -422,7 +423,7 @@ class MainWindow(QMainWindow):
     def new_post(self) -> None:
         if self.ws is None:
             return
-        from wfdesk.db import editing
+        from wfdesk.services import editing
         from wfdesk.ui.post_list import ask_title
 
         title, ok = ask_title(self, "New post", "Title of the new post:")
@@ -462,7 +463,7 @@ class MainWindow(QMainWindow):
         def run() -> dict[str, int]:
             from pathlib import Path
 
-            from wfdesk.db.transfer import import_bundle, read_json
+            from wfdesk.services.transfer import import_bundle, read_json
 
             data = read_json(Path(path).read_bytes())  # refuses what is not JSON or nested too deeply, in words
             with ws.db.session() as s:
@@ -491,8 +492,8 @@ class MainWindow(QMainWindow):
             import json
             from pathlib import Path
 
-            from wfdesk.db.transfer import export_bundle
             from wfdesk.fileio import atomic_write_bytes
+            from wfdesk.services.transfer import export_bundle
 
             with ws.db.session() as s:
                 data = export_bundle(s)
@@ -518,8 +519,17 @@ class MainWindow(QMainWindow):
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         self.status.check_provider()  # the dialog updated ws.settings in place
+        self._serve_api()
         if getattr(dialog, "database_changed", False):
             self.reopen_workspace()
+
+    def _serve_api(self) -> None:
+        """Settings → Other apps: the HTTP API while the app is open, runs in the window's run process."""
+        from wfdesk.ui import api_server
+
+        message = api_server.serve_for(self, self.ws.settings, in_process=bool(getattr(self.runs, "in_process", 0)))
+        if message:
+            self.statusBar().showMessage(message, 15000)
 
     def reopen_workspace(self) -> None:
         """Open the database the settings now name in a new window; this one closes once it is open."""
@@ -732,6 +742,9 @@ class MainWindow(QMainWindow):
         self.closing = True
         self.save_state()
         self.status.stop()
+        from wfdesk.ui import api_server
+
+        api_server.release(self)  # before the run process ends: runs the API started are cancelled first
         # Runs still in a provider call after 5 s have their processes ended (RunController.shutdown); the next
         # start marks them interrupted, ready to resume.
         if self.runs is not None and not self.runs.shutdown(5000):
@@ -774,18 +787,10 @@ def _heading(text: str) -> QLabel:
 def _open_from_settings() -> Workspace:
     """On a worker thread: the database the settings name, with the runs an earlier exit left running there marked
     interrupted (as at app start), so its panels offer to resume them instead of showing them as in progress."""
-    from wfdesk.runs.ledger import mark_interrupted
+    from wfdesk.services.opening import open_for_use
     from wfdesk.settings import load_settings
-    from wfdesk.workspace import open_workspace
 
-    ws = open_workspace(settings=load_settings())
-    try:
-        interrupted = mark_interrupted(ws)
-        if interrupted:
-            log.info("runs interrupted by an earlier exit: %s", interrupted)
-    except Exception:  # noqa: BLE001 - a stale ledger must not stop the database from opening
-        log.exception("marking interrupted runs failed")
-    return ws
+    return open_for_use(settings=load_settings())
 
 
 def _make_run_controller(ws: Workspace, parent: QWidget) -> Any:

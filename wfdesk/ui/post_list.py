@@ -124,7 +124,7 @@ class PostListWidget(QWidget):
         search, status = self.search.text(), self.status_filter.currentData()
 
         def load() -> tuple[list[dict[str, Any]], list[str]]:
-            from wfdesk.db import queries
+            from wfdesk.services import queries
 
             return queries.list_posts(ws, search, status), queries.post_statuses(ws)
 
@@ -233,7 +233,7 @@ class PostListWidget(QWidget):
         menu.exec(self.tree.viewport().mapToGlobal(pos))
 
     def rename_post(self, post_id: int, title: str) -> None:
-        from wfdesk.db import editing
+        from wfdesk.services import editing
 
         new, ok = ask_title(self, "Rename post", "Title:", title)
         if ok and new.strip() and new != title:
@@ -241,7 +241,7 @@ class PostListWidget(QWidget):
             self._edit("rename the post", lambda: editing.rename_post(ws, post_id, new), post_id)
 
     def set_status(self, post_id: int, status: str) -> None:
-        from wfdesk.db import editing
+        from wfdesk.services import editing
 
         ws = self.ws
         self._edit("change the status", lambda: editing.set_post_status(ws, post_id, status), post_id)

@@ -21,12 +21,12 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
 from wfdesk.cancel import CancelToken
 from wfdesk.db.models import Run, WorkflowStepEntity
-from wfdesk.db.review import unreachable_address
 from wfdesk.errors import NotFoundError, WfdeskError
 from wfdesk.runs.child_client import run_in_child
 from wfdesk.runs.engine import RunOptions, execute_step, resume_run
 from wfdesk.scripts.config import script_type_of
 from wfdesk.scripts.registry import SCRIPT_TYPES
+from wfdesk.services.review import unreachable_address
 from wfdesk.states import FINAL_UNIT_STATES, UnitState
 from wfdesk.ui.provider_status import ProviderStatus, step_provider_address
 from wfdesk.workspace import Workspace

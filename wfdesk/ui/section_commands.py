@@ -1,4 +1,4 @@
-"""The undoable section edits of SectionsView: each runs a wfdesk.db.editing function and reloads the view.
+"""The undoable section edits of SectionsView: each runs a wfdesk.services.editing function and reloads the view.
 
 Imported on the first edit (the engine is loaded by then), never before the window's first paint.
 """
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtGui import QUndoCommand
 from sqlalchemy.exc import SQLAlchemyError
 
-from wfdesk.db import editing
 from wfdesk.errors import WfdeskError
+from wfdesk.services import editing
 
 if TYPE_CHECKING:
     from wfdesk.ui.sections_view import SectionsView

@@ -1,6 +1,6 @@
 """The sections of the selected post: a table (position, title, a column per field) and a field text editor.
 
-Every change goes through the window's QUndoStack as a command over wfdesk.db.editing, so add, rename, move,
+Every change goes through the window's QUndoStack as a command over wfdesk.services.editing, so add, rename, move,
 delete and field edits can be undone; a field edit is undone by re-accepting the previous version (kept forever).
 """
 
@@ -221,8 +221,8 @@ class SectionsView(QWidget):
             return
 
         def load() -> dict[str, Any]:
-            from wfdesk.db import queries
             from wfdesk.db.field_labels import labels_by_field
+            from wfdesk.services import queries
 
             detail = queries.post_detail(ws, post_id)
             names = detail["field_names"]
@@ -545,8 +545,8 @@ class SectionsView(QWidget):
         target = self.target
         if target is None or not self.is_dirty():
             return True
-        from wfdesk.db import editing
         from wfdesk.errors import ConflictError
+        from wfdesk.services import editing
 
         text = self.editor.toPlainText()
         try:
@@ -569,7 +569,7 @@ class SectionsView(QWidget):
         return True
 
     def _conflict(self, target: dict[str, Any], mine: str, exc: ConflictError) -> bool:
-        from wfdesk.db import queries
+        from wfdesk.services import queries
 
         try:
             current = queries.field_value(self.ws, self.post_id, target["section_id"], target["field"])
@@ -636,7 +636,7 @@ class SectionsView(QWidget):
             self._run(_commands().DeleteSectionCommand(self, section["id"], section["title"]))
 
     def add_field_column(self) -> None:
-        from wfdesk.db import editing, queries
+        from wfdesk.services import editing, queries
 
         existing = set(self.field_names())
         try:

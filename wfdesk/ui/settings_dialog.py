@@ -144,6 +144,10 @@ class SettingsDialog(FitsScreen, QDialog):
         self.tabs.addTab(self._build_custom(original), "Custom scripts")
         self.tabs.addTab(self._build_images(original), "Images")
         self.tabs.addTab(self._build_costs(original), "Costs && budgets")
+        from wfdesk.ui.settings_api_page import ApiSettingsPage
+
+        self.api_page = ApiSettingsPage(original)
+        self.tabs.addTab(self.api_page, "Other apps")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         for button in buttons.buttons():
             button.setAutoDefault(False)
@@ -764,6 +768,8 @@ class SettingsDialog(FitsScreen, QDialog):
             if not ok:
                 problems.append((0, self.db_problem, "enter a PostgreSQL URL such as "
                                                      "postgresql+psycopg2://user@host:5432/wfdesk"))
+        if self.api_page.problem():
+            problems.append((self.tabs.indexOf(self.api_page), self.api_page.origins_problem, self.api_page.problem()))
         for name, p in self._profiles.items():
             url = p.get("base_url")
             if url and not url.startswith(("http://", "https://")):
@@ -773,7 +779,7 @@ class SettingsDialog(FitsScreen, QDialog):
     def save(self) -> None:
         self._commit_profile()
         for label in (self.custom_problem, self.db_problem, self.p_problem, self.a1111_problem, self.price_problem,
-                      self.comfyui_problem):
+                      self.comfyui_problem, self.api_page.origins_problem):
             label.set_problem(None)
         self.message.hide()
         problems = self._problems()
@@ -801,6 +807,7 @@ class SettingsDialog(FitsScreen, QDialog):
             new.budget_per_post = self.post_budget.value() if self.post_budget_check.isChecked() else None
             new.budget_per_month = self.month_budget.value() if self.month_budget_check.isChecked() else None
             new.unpriced_models = self.unpriced_combo.currentData()
+            self.api_page.apply_to(new)
             new = Settings.model_validate(new.model_dump())
         except ValidationError as exc:
             self._show_message(f"Not saved: {exc}")

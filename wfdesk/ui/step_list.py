@@ -73,7 +73,7 @@ class StepListWidget(QTreeWidget):
         generation, ws, post_id = self._generation, self.ws, self.post_id
 
         def load() -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
-            from wfdesk.db import queries
+            from wfdesk.services import queries
 
             return queries.list_steps(ws), queries.step_states(ws, post_id) if post_id else {}
 
@@ -140,7 +140,7 @@ class StepListWidget(QTreeWidget):
         generation, ws, post_id = self._generation, self.ws, self.post_id
 
         def load() -> dict[int, dict[str, Any]]:
-            from wfdesk.db import queries
+            from wfdesk.services import queries
 
             return queries.step_states(ws, post_id)
 
@@ -168,7 +168,7 @@ class StepListWidget(QTreeWidget):
     # --- states -------------------------------------------------------------------------------------------
 
     def _state_for(self, step_id: int) -> dict[str, Any]:
-        from wfdesk.db import queries  # loaded with the workspace: free here
+        from wfdesk.services import queries  # loaded with the workspace: free here
 
         for live in self._live.values():
             if live["step_id"] == step_id:

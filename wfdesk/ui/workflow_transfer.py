@@ -1,5 +1,5 @@
 """File → Export workflow, Import workflow, Add the reference workflow: steps and LLM actions (no posts) as one
-JSON document, with wfdesk.db.workflows doing the work in a BackgroundOp.
+JSON document, with wfdesk.services.workflows doing the work in a BackgroundOp.
 
 An import adds new rows (new ids) and is all or nothing: a file with problems lists them and adds nothing.
 """
@@ -13,10 +13,10 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from wfdesk.db.transfer import ImportError_, read_json
-from wfdesk.db.workflows import export_workflow, import_workflow, templates
 from wfdesk.errors import Problem
 from wfdesk.fileio import atomic_write_bytes
+from wfdesk.services.transfer import ImportError_, read_json
+from wfdesk.services.workflows import export_workflow, import_workflow, templates
 from wfdesk.ui.config_editor.parameters_form import if_alive
 from wfdesk.ui.worker import BackgroundOp
 

@@ -31,11 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wfdesk.db import config_store
-from wfdesk.db.config_store import ActionInUse, ActionRecord
 from wfdesk.errors import ConfigError, ConflictError, WfdeskError
 from wfdesk.scripts.templates import TemplateProblem, variables_used
-from wfdesk.scripts.validation import describe, plain_message
+from wfdesk.services import config_store
+from wfdesk.services.config_store import ActionInUse, ActionRecord
+from wfdesk.services.validation import describe, plain_message
 from wfdesk.ui.config_editor.editor_dialog import EditorDialog
 from wfdesk.ui.config_editor.json_tab import monospace_font
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label, if_alive

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wfdesk.scripts.validation import PARAMETER_LABELS, plain_message
+from wfdesk.services.validation import PARAMETER_LABELS, plain_message
 
 DEFAULT_TEXT = "default"
 # Friendlier labels than the schema's titles; validation messages use the same ones.

@@ -29,11 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wfdesk.db import config_store
 from wfdesk.errors import ConfigError, ConflictError, Problem, WfdeskError
 from wfdesk.scripts import registry
 from wfdesk.scripts.config import Parameters, script_type_of
-from wfdesk.scripts.validation import describe, plain_message
+from wfdesk.services import config_store
+from wfdesk.services.validation import describe, plain_message
 from wfdesk.ui.config_editor.editor_dialog import EditorDialog
 from wfdesk.ui.config_editor.fields_table import FieldsTable
 from wfdesk.ui.config_editor.json_tab import JsonTab, dump, monospace_font

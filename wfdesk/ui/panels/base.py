@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wfdesk.db import review
 from wfdesk.providers import openai_compat
+from wfdesk.services import review
 from wfdesk.states import FINAL_UNIT_STATES, WORKED_ON_UNIT_STATES, RunState, UnitState
 from wfdesk.ui.panels.run_notice import RunNotice, describe_latest_run, offline_warning, plain_error
 from wfdesk.ui.panels.section_picker import SectionPicker

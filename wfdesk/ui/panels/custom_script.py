@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wfdesk.db import review
+from wfdesk.services import review
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label
 from wfdesk.ui.panels.base import StepPanel, show_last_failure
 from wfdesk.ui.panels.llm_action import VersionList

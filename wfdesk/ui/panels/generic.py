@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wfdesk.db import review
 from wfdesk.scripts import registry
+from wfdesk.services import review
 from wfdesk.ui.panels.base import StepPanel, error_color
 
 UNSET = object()

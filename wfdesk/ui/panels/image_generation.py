@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wfdesk.db import gallery_queries, review
+from wfdesk.services import gallery_queries, review
 from wfdesk.ui.db_errors import describe_db_error
 from wfdesk.ui.image_review import ImagePreview, ThumbnailStrip
 from wfdesk.ui.panels.base import StepPanel, show_last_failure

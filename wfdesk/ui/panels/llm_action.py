@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wfdesk.db import review
+from wfdesk.services import review
 from wfdesk.ui.db_errors import describe_db_error
 from wfdesk.ui.panels.base import StepPanel, is_dark, show_last_failure
 from wfdesk.ui.text_diff import change_summary, word_diff_html

@@ -139,7 +139,7 @@ class SectionPicker(QWidget):
     # --- content --------------------------------------------------------------------------------------------------
     def set_sections(self, rows: list[dict[str, Any]], checked: set[int] | None = None,
                      input_label: str = "Input", current: int | None = None) -> None:
-        """Rows from wfdesk.db.review.panel_data; checked None means all. Keeps nothing of the previous rows."""
+        """Rows from wfdesk.services.review.panel_data; checked None means all. Keeps nothing of the previous rows."""
         if [r["id"] for r in rows] == list(self._items) and self.tree.headerItem().text(COL_PREVIEW) == input_label:
             self._refresh_in_place(rows, checked)  # the usual reload after a run: same sections, same order
             return

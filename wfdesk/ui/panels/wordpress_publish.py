@@ -173,7 +173,7 @@ class WordPressPublishPanel(StepPanel):
 def _remote_state(ws: Any, post_id: int, site: str, user: str) -> dict[str, Any]:
     from wfdesk.content import post_fields as pf
     from wfdesk.content.wordpress_auth import get_app_password
-    from wfdesk.db.queries import post_detail
+    from wfdesk.services.queries import post_detail
 
     fields = post_detail(ws, post_id)["fields"]
     return {"fields": fields, "same_site": fields.get(pf.WORDPRESS_SITE) == site.rstrip("/"),

@@ -16,7 +16,7 @@ from wfdesk.workspace import Workspace
 
 def image_candidates(ws: Workspace, post_id: int, section_id: int | None, field: str) -> list[dict[str, Any]]:
     """The image versions of `field` on one section (None: the post itself), newest first, each with its asset and
-    `current` (it is the field's value) -- the shape of wfdesk.db.review.field_versions' entries. One round trip."""
+    `current` (it is the field's value) -- the shape of review.field_versions' entries. One round trip."""
     same_section = (ContentVersion.section_id.is_(None) if section_id is None
                     else ContentVersion.section_id == section_id)
     field_section = ContentField.section_id.is_(None) if section_id is None else ContentField.section_id == section_id

@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wfdesk.db.models import LLMAction, WorkflowStepEntity
-from wfdesk.db.transfer import ActionIn, ImportError_, StepIn, check_depth
 from wfdesk.errors import Problem
 from wfdesk.scripts.secret_scan import find_secrets
 from wfdesk.scripts.templates import TemplateProblem, variables_used
+from wfdesk.services.transfer import ActionIn, ImportError_, StepIn, check_depth
 
 FORMAT = "wfdesk-workflow"
 
@@ -92,7 +92,7 @@ def import_workflow(session: Session, data: Any, ws=None) -> dict[str, Any]:
         new_steps.append(row)
     session.flush()
     if ws is not None:
-        from wfdesk.scripts.validation import validate_step
+        from wfdesk.services.validation import validate_step
 
         problems = [Problem(f"workflow_steps.{i} ({row.name}).{p.field}", p.message)
                     for i, row in enumerate(new_steps) for p in _validate_in(session, ws, validate_step, row)]

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from wfdesk.db import content
 from wfdesk.db.models import ContentField, ContentVersion, Post, PostSection, Run
-from wfdesk.db.transfer import import_bundle
 from wfdesk.errors import ConflictError, NotFoundError, WfdeskError
 from wfdesk.scripts.config import FIELD_NAME_RE
+from wfdesk.services.transfer import import_bundle
 from wfdesk.workspace import Workspace
 
 DEMO_FILE = "reference-steps.json"

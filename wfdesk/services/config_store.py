@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from wfdesk.db.models import ContentField, LLMAction, Post, PostSection, PostWorkflowStepAction, WorkflowStepEntity
+from wfdesk.db.storable import unstorable_text
 from wfdesk.errors import ConfigError, ConflictError, NotFoundError, Problem, WfdeskError
 from wfdesk.scripts.config import check_endpoint, deep_merge, parse_step_config, script_type_of
 from wfdesk.scripts.secret_scan import find_secrets
 from wfdesk.scripts.templates import TemplateProblem, render, variables_used
-from wfdesk.scripts.validation import validate_step
+from wfdesk.services.validation import validate_step
 from wfdesk.workspace import Workspace
 
 
@@ -160,30 +161,6 @@ def save_step(ws: Workspace, step_id: int | None, *, name: str, stage: str, conf
     except StaleDataError:
         # Another session committed between our read and our UPDATE: report what is there now.
         raise ConflictError(f"Step {name!r}", mine=mine, theirs=_current_step_or_none(ws, step_id)) from None
-
-
-UNSTORABLE = ("cannot be stored: it holds a NUL character or half of a character (a lone surrogate), which no "
-              "database keeps as text")
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def unstorable_text(value: Any, prefix: str = "") -> list[Problem]:
-    """A problem per string (or key) no database can store: PostgreSQL refuses a NUL in text and JSON alike."""
-    out: list[Problem] = []
-    stack: list[tuple[str, Any]] = [(prefix, value)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, dict):
-            for key, child in node.items():
-                if isinstance(key, str) and _UNSTORABLE.search(key):
-                    out.append(Problem(path or "config", f"has a key that {UNSTORABLE}"))
-                else:
-                    stack.append((f"{path}.{key}" if path else str(key), child))
-        elif isinstance(node, list):
-            stack.extend((f"{path}.{i}" if path else str(i), child) for i, child in enumerate(node))
-        elif isinstance(node, str) and _UNSTORABLE.search(node):
-            out.append(Problem(path, UNSTORABLE))
-    return sorted(out, key=lambda p: p.field)
 
 
 def _secrets_not_yet_named(config: Any, problems: list[Problem]) -> list[Problem]:

@@ -17,7 +17,7 @@ from wfdesk.runs.planning import step_effective_config
 from wfdesk.scripts import registry
 from wfdesk.scripts.base import SectionHandler
 from wfdesk.scripts.config import ImageParameters, StepConfig, parse_step_config, script_type_of
-from wfdesk.scripts.validation import describe_problems, validate_step
+from wfdesk.services.validation import describe_problems, validate_step
 from wfdesk.states import RESUMABLE_RUN_STATES, UnitState
 from wfdesk.workspace import Workspace
 

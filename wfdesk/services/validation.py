@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from wfdesk.errors import ConfigError, Problem
+from wfdesk.runs.planning import secret_problems, validate_config
 from wfdesk.scripts import registry
 from wfdesk.scripts.base import SectionHandler
 from wfdesk.scripts.config import parse_parameters, parse_step_config, problems_from, script_type_of
@@ -16,8 +17,6 @@ from wfdesk.workspace import Workspace
 
 def validate_step(ws: Workspace, step_name: str, config: Any) -> list[Problem]:
     """Every problem of a step config, each naming its field; an empty list when it can run."""
-    from wfdesk.runs.planning import secret_problems, validate_config
-
     if config is not None and not isinstance(config, dict):
         return [Problem("", "config must be a JSON object")]
     script_type = script_type_of(config)
