@@ -192,6 +192,28 @@ def test_the_bundle_opens_a_team_s_postgresql_database(bundle_copy, home, loopba
     assert result["success"] is True and result["results"][0]["output"].startswith("POLISHED: ")
 
 
+@pytest.mark.slow
+def test_the_bundle_serves_the_http_api(bundle_copy, home, loopback):
+    """`wfdesk serve` (FastAPI on uvicorn, whose parts load by name) answers from the bundle."""
+    import urllib.request
+
+    token = "bundle-test-token-" + "x" * 32
+    env = editor_env(home, loopback, WFDESK_API_TOKEN=token)
+    _demo_database(bundle_copy, env, home)
+    server = subprocess.Popen([str(bundle_copy), "serve", "--port", "0"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env, cwd=home)
+    try:
+        url = next(line.split()[-1] for line in server.stdout if line.startswith("serving on "))
+        request = urllib.request.Request(f"{url}/api/workflow/steps", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            steps = json.load(answer)
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=60)
+    assert [step["name"] for step in steps] == ["polish_sections", "section_illustrations", "process_data"]
+    assert "Traceback" not in err, err
+
+
 def _as_the_frozen_app(monkeypatch, exe: Path, env: dict[str, str]) -> None:
     """This process, as the bundle's app: child_client then starts `exe` in run-process mode, in the editor's
     environment (no developer Python on PATH, PYTHONPATH empty)."""
