@@ -9,7 +9,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: setup run test lint bench
+.PHONY: setup run test lint bench bundle
 setup: $(STAMP)
 
 run: $(STAMP)
@@ -29,3 +29,7 @@ bench: $(STAMP)
 .PHONY: wheel
 wheel: $(STAMP)
 	$(VENV)/bin/python -m pip wheel -q --no-deps --no-build-isolation -w dist .
+
+# The one-folder app, no Python needed on the machine: dist/wfdesk/wfdesk (see "From the bundle" in README.md).
+bundle: $(STAMP)
+	$(VENV)/bin/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/wfdesk.spec

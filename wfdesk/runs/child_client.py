@@ -13,13 +13,13 @@ import logging
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import uuid
 from typing import IO, Any
 
 from wfdesk.cancel import CancelToken
 from wfdesk.errors import WfdeskError
+from wfdesk.frozen import run_process_command
 from wfdesk.runs.engine import RunOptions
 from wfdesk.workspace import Workspace
 
@@ -40,7 +40,8 @@ def _pipe(stream: IO[str] | None) -> IO[str]:
 
 class _RunProcess:
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "wfdesk.runs.child"], stdin=subprocess.PIPE,
+        # In the bundle this is its own executable in run-process mode (wfdesk.frozen), else `python -m`.
+        self.proc = subprocess.Popen(run_process_command(), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
         self._inboxes: dict[str, queue.Queue[dict[str, Any]]] = {}
         self._lock = threading.Lock()
