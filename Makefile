@@ -15,9 +15,9 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/python main.py
 
-# The suite runs in TEST_WORKERS processes (pytest-xdist): most of its time is spent waiting for the processes and
-# servers it starts, not computing, so even 2 cores do more than 2 at once. `make test TEST_WORKERS=0`: one process.
-TEST_WORKERS ?= 4
+# The suite runs in TEST_WORKERS processes (pytest-xdist), one per core by default: most of its time is spent
+# waiting for the processes and servers it starts. `make test TEST_WORKERS=0` runs it in this one process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(VENV)/bin/ruff check wfdesk tests main.py
 	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
