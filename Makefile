@@ -15,9 +15,13 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/python main.py
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), one per core by default: most of its time is spent
+# waiting for the processes and servers it starts. `make test TEST_WORKERS=0` runs it in this one process.
+# loadfile: a file's tests stay together, so the bundle and the wheel (module fixtures) are built once.
+TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(VENV)/bin/ruff check wfdesk tests main.py
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(VENV)/bin/python tests/bench/bench_batch.py

@@ -53,6 +53,10 @@ def loopback(loopback_server):
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("WFDESK_CONFIG_DIR", str(tmp_path / "config"))
+    # The default data and log folders (platformdirs) are per test too: tests run in parallel (pytest-xdist) and
+    # must never share, or touch, the user's own ~/.local/share/wfdesk.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "WFDESK_DATABASE_URL", "WFDESK_DATA_DIR",
                 "WFDESK_CUSTOM_SCRIPT_BASE_URL"):
         monkeypatch.delenv(var, raising=False)

@@ -60,6 +60,9 @@ def test_an_error_inside_a_200_shows_the_providers_words(demo, loopback, stream)
 
 
 def test_an_overloaded_error_inside_a_200_is_retried(retrying, loopback):
+    # One retry shows the error is worth another try; the shipped seven only add 30 s of backoff to wait out.
+    retrying.settings.providers["default"] = ProviderProfile(name="default", base_url=loopback.base_url,
+                                                             max_retries=1)
     entry = _run_polish({"model": "proxy-error-1"})
     assert entry["status"] == "error" and PROXY_ERROR_MESSAGE in entry["error"]
     assert len(_chats(loopback)) > 1  # "server_error" / "overloaded": worth another try

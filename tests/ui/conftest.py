@@ -37,10 +37,45 @@ def gui_ws(empty_gui_ws):
     return empty_gui_ws
 
 
+def _answer_runs_in_progress_yes():
+    """While a window closes at the end of a test: its "Runs in progress … quit?" question is answered Yes (a click,
+    as an editor answers it). Only a test that failed mid-run leaves a run going; unanswered, that modal box waits
+    forever and the whole suite with it (under pytest-xdist, one worker that never ends). Returns the timer to stop."""
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        yes = box.button(QMessageBox.StandardButton.Yes) if isinstance(box, QMessageBox) else None
+        if yes is not None and box.windowTitle() == "Runs in progress":
+            QTest.mouseClick(yes, Qt.MouseButton.LeftButton)
+
+    timer = QTimer(interval=200)
+    timer.timeout.connect(answer)
+    timer.start()
+    return timer
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item):
+    """pytest-qt closes the test's widgets (qtbot.addWidget) in its own teardown, before the fixtures' teardown."""
+    from PySide6.QtWidgets import QApplication
+
+    timer = _answer_runs_in_progress_yes() if QApplication.instance() is not None else None
+    try:
+        return (yield)
+    finally:
+        if timer is not None:
+            timer.stop()
+
+
 def close_window(window) -> None:
     """Close a window the way the user does, answering nothing (no runs, no unsaved text expected)."""
     if not getattr(window, "_closing_done", False):
+        timer = _answer_runs_in_progress_yes()
         window.close()
+        timer.stop()
 
 
 @pytest.fixture
