@@ -189,7 +189,7 @@ class SettingsDialog(FitsScreen, QDialog):
         sqlite_row.addWidget(browse)
         self.pg_url = QLineEdit()
         self.pg_url.setObjectName("pg_url")
-        self.pg_url.setPlaceholderText("postgresql+psycopg2://user@host:5432/wfdesk")
+        self.pg_url.setPlaceholderText("postgresql://user@host:5432/wfdesk")
         self.pg_url.textEdited.connect(self._check_password_in_url)
         pg_col = QVBoxLayout()
         pg_col.setContentsMargins(24, 0, 0, 0)
@@ -767,7 +767,7 @@ class SettingsDialog(FitsScreen, QDialog):
                 ok = False
             if not ok:
                 problems.append((0, self.db_problem, "enter a PostgreSQL URL such as "
-                                                     "postgresql+psycopg2://user@host:5432/wfdesk"))
+                                                     "postgresql://user@host:5432/wfdesk"))
         if self.api_page.problem():
             problems.append((self.tabs.indexOf(self.api_page), self.api_page.origins_problem, self.api_page.problem()))
         for name, p in self._profiles.items():
