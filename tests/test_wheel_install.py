@@ -38,12 +38,21 @@ def _pip_install(venv: Path, requirement: Path | str) -> None:
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
     install = [*pip, "install", "-q", "--no-compile", "--no-index", "--find-links", str(WHEELHOUSE), str(requirement)]
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+    _forget_our_own_wheels()
     if subprocess.run(install, capture_output=True, timeout=600).returncode == 0:
         return
     subprocess.run([sys.executable, "-m", "pip", "download", "-q", "-d", str(WHEELHOUSE), str(requirement)],
                    check=True, capture_output=True, timeout=900)
+    _forget_our_own_wheels()
     proc = subprocess.run(install, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
+
+
+def _forget_our_own_wheels() -> None:
+    """pip download copies the wheel under test into the wheelhouse; an older build kept there under the same name
+    (wfdesk-0.1.0) would be taken for this one and its older requirements downloaded instead of the new ones."""
+    for kept in WHEELHOUSE.glob("wfdesk-*.whl"):
+        kept.unlink()
 
 
 def _extra_pin(extra: str) -> str:
