@@ -9,13 +9,17 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from wfdesk.errors import ConfigError, NotFoundError, WfdeskError
 from wfdesk.runs.costs import BudgetError
+
+if TYPE_CHECKING:
+    from wfdesk.workspace import Workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_REQUEST = 0, 1, 2
 
@@ -27,10 +31,11 @@ class BadRequest(Exception):
 class _InstallDesktopEntry(argparse.Action):
     """--install-desktop-entry: like --version, a complete command on its own (no COMMAND needed)."""
 
-    def __init__(self, option_strings, dest, **kwargs) -> None:
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
         from wfdesk.desktop_entry import install_desktop_entry
 
         try:
@@ -110,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _add_content_commands(sub) -> None:
+def _add_content_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ip = sub.add_parser("import-post", help="a new post from a Markdown, Word or HTML draft (prints its sections)")
     ip.add_argument("file")
     ip.add_argument("--split-level", type=int, default=2, metavar="N", help="cut sections at headings of level N "
@@ -160,7 +165,7 @@ def _is_database_error(exc: BaseException) -> bool:
     return isinstance(exc, SQLAlchemyError)
 
 
-def _workspace(args: argparse.Namespace):
+def _workspace(args: argparse.Namespace) -> Workspace:
     from sqlalchemy.exc import SQLAlchemyError
 
     from wfdesk.services.opening import open_for_use
@@ -204,7 +209,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         ws.close()
 
 
-def _command(ws, args: argparse.Namespace) -> int:
+def _command(ws: Workspace, args: argparse.Namespace) -> int:
     cmd = args.command
     if cmd == "init":
         print(f"Database ready: {ws.db.display_url()}")
@@ -263,7 +268,7 @@ def _command(ws, args: argparse.Namespace) -> int:
     raise BadRequest(f"unknown command {cmd}")
 
 
-def _content_command(ws, args: argparse.Namespace) -> int:
+def _content_command(ws: Workspace, args: argparse.Namespace) -> int:
     """import-post / export-post: a bad draft or folder is a bad request (exit 2), nothing half-written."""
     from wfdesk.content.draft_read import DraftError
     from wfdesk.services.editing import EditError
@@ -288,7 +293,7 @@ def _content_command(ws, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _import(ws, path: Path) -> int:
+def _import(ws: Workspace, path: Path) -> int:
     from wfdesk.services.transfer import import_bundle
 
     data = _read_json(path)
@@ -301,7 +306,7 @@ def _import(ws, path: Path) -> int:
     return EXIT_OK
 
 
-def _demo(ws) -> int:
+def _demo(ws: Workspace) -> int:
     from wfdesk.db.models import Post
     from wfdesk.services import editing
 
@@ -318,7 +323,7 @@ def _demo(ws) -> int:
     return EXIT_OK
 
 
-def _workflow(ws, args: argparse.Namespace) -> int:
+def _workflow(ws: Workspace, args: argparse.Namespace) -> int:
     from wfdesk.fileio import atomic_write_bytes
     from wfdesk.services import workflows
 
@@ -363,7 +368,7 @@ def _read_json(path: Path) -> Any:
         raise BadRequest(f"{path}: cannot read: {exc}") from None
 
 
-def _run_step(ws, args: argparse.Namespace) -> int:
+def _run_step(ws: Workspace, args: argparse.Namespace) -> int:
     from wfdesk.scripts.registry import execute_step_script
 
     context: dict[str, Any] = {}
@@ -381,7 +386,7 @@ def _run_step(ws, args: argparse.Namespace) -> int:
     return EXIT_OK if result.get("success") else EXIT_FAILED
 
 
-def _validate(ws, step_id: int | None) -> int:
+def _validate(ws: Workspace, step_id: int | None) -> int:
     from wfdesk.db.models import WorkflowStepEntity
     from wfdesk.services.validation import validate_step
 
@@ -405,7 +410,7 @@ def _validate(ws, step_id: int | None) -> int:
     return EXIT_BAD_REQUEST if bad else EXIT_OK
 
 
-def _runs(ws, args: argparse.Namespace) -> int:
+def _runs(ws: Workspace, args: argparse.Namespace) -> int:
     from wfdesk.runs import ledger
 
     if args.runs_command == "list":

@@ -102,9 +102,9 @@ def _routes(app: FastAPI, runner: StepRunner) -> None:
             result = ledger.result_of(runner.ws, run_id)
         except NotFoundError as exc:
             raise ApiError(404, str(exc), "run_id") from None
-        detail = shapes.with_served_urls(detail)
-        detail["result"] = shapes.execute_response(result)
-        return detail
+        served: dict[str, Any] = shapes.with_served_urls(detail)
+        served["result"] = shapes.execute_response(result)
+        return served
 
     @app.post("/api/workflow/runs/{run_id}/cancel", response_model=CancelAnswer, responses=ERRORS, status_code=202,
               summary="Stop a run this server started: sections waiting do not start, late answers are dropped")
@@ -261,7 +261,8 @@ def _post(runner: StepRunner, post_id: int) -> dict[str, Any]:
             post, sections = snapshot(s, post_id, ids or None)
         except NotFoundError as exc:
             raise ApiError(404, str(exc), "post_id") from None
-    return shapes.with_served_urls({
+    served: dict[str, Any] = shapes.with_served_urls({
         "id": post.id, "title": post.title, "status": post.status, "fields": post.fields,
         "sections": [{"id": sec.id, "position": sec.position, "title": sec.title, "fields": sec.fields}
                      for sec in sections]})
+    return served

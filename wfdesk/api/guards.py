@@ -11,14 +11,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from wfdesk.api.token import ApiToken
 
-Scope = dict[str, Any]
-ASGIApp = Callable[..., Any]
 DEFAULT_MAX_BODY = 1024 * 1024  # a request is a few ids and prompts: a megabyte is far more than one needs
 
 
-async def _send_json(send: Callable, status: int, body: dict[str, Any], headers: list | None = None) -> None:
+async def _send_json(send: Send, status: int, body: dict[str, Any],
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
     data = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
@@ -32,7 +33,7 @@ class BearerAuth:
     def __init__(self, app: ASGIApp, token: Callable[[], ApiToken]) -> None:
         self.app, self.token = app, token
 
-    async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -53,7 +54,7 @@ class BodyLimit:
     def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY) -> None:
         self.app, self.max_bytes = app, max_bytes
 
-    async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -79,7 +80,7 @@ class BodyLimit:
                     break
             body, replayed = b"".join(chunks), False
 
-            async def replay() -> dict[str, Any]:
+            async def replay() -> Message:
                 nonlocal replayed
                 if not replayed:
                     replayed = True

@@ -40,7 +40,7 @@ class RunTicket:
         _settle(self.result, exc=exc)
 
 
-def _settle(future: Future, *, result: Any = None, exc: BaseException | None = None) -> None:
+def _settle(future: Future[Any], *, result: Any = None, exc: BaseException | None = None) -> None:
     """Once only; a future its waiter cancelled (the client hung up) is left alone: the run goes on regardless."""
     if future.done():
         return

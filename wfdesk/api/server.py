@@ -7,6 +7,7 @@ import ipaddress
 import socket
 import sys
 import threading
+from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
@@ -51,13 +52,13 @@ def url_of(host: str, port: int) -> str:
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, on_started) -> None:
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None) -> None:
         super().__init__(config)
         self.on_started = on_started
 
-    async def startup(self, sockets=None) -> None:
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        if self.started:
+        if self.started and self.on_started is not None:
             self.on_started()
 
 
@@ -77,7 +78,7 @@ class ApiServer:
         self._server = _Server(config, self.started.set)
         self._thread: threading.Thread | None = None
 
-    def run(self, on_started=None) -> None:
+    def run(self, on_started: Callable[[], None] | None = None) -> None:
         """In the foreground until SIGINT/SIGTERM."""
         if on_started is not None:
             def announce() -> None:
