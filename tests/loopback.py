@@ -34,6 +34,7 @@ gzip-encoded; "*prompt-filter*" streams open with Azure's chunk of empty choices
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import gzip
 import hashlib
@@ -273,7 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._route(rec)
         except (_AbortError, ConnectionError, TimeoutError):
             self.close_connection = True
-        except Exception as exc:  # a bug or a raising test hook: answer 500 and keep it for inspection
+        except Exception as exc:  # noqa: BLE001 - a bug or a raising test hook: answer 500 and keep it for inspection
             owner.errors.append(exc)
             if self._started:
                 self.close_connection = True
@@ -372,10 +373,7 @@ class _Handler(BaseHTTPRequestHandler):
         reply_fn = owner.chat_reply
         users = [m for m in messages if m.get("role") == "user"]
         prompt = _text_of(users[-1].get("content")) if users else ""
-        if reply_fn is not None:
-            reply = reply_fn(req)
-        else:
-            reply = "POLISHED: " + prompt
+        reply = reply_fn(req) if reply_fn is not None else "POLISHED: " + prompt
         refusal, finish = None, "stop"
         if REFUSE_MARK in prompt:
             reply, refusal = "", "I'm sorry, but I can't help with that request."
@@ -749,10 +747,8 @@ class LoopbackServer:
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         httpd.server_close()
         if thread is not None:
             thread.join(timeout=5)

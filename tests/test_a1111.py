@@ -37,10 +37,12 @@ def test_step_parameter_chooses_a1111(a1111, loopback):
         "backend": "a1111", "size": "768x512", "steps": 12, "negative_prompt": "blurry"}})
     assert result["success"], result
     calls = [r.json for r in loopback.requests if r.path == "/sdapi/v1/txt2img"]
-    assert len(calls) == 2 and loopback.count("/v1/images") == 0
+    assert len(calls) == 2
+    assert loopback.count("/v1/images") == 0
     assert {(c["width"], c["height"], c["steps"], c["negative_prompt"]) for c in calls} == {(768, 512, 12, "blurry")}
     entry = result["results"][0]
-    assert entry["metadata"]["backend"] == "a1111" and entry["metadata"]["seed"] == 1234
+    assert entry["metadata"]["backend"] == "a1111"
+    assert entry["metadata"]["seed"] == 1234
     stored = (a1111.data_dir / entry["image_url"]).read_bytes()
     assert stored == make_png("Inverness at dusk in the rain, river Ness, warm lights", 0, 64, 64)
     with a1111.db.session() as s:
@@ -71,7 +73,8 @@ def test_cancel_sends_interrupt_and_discards_the_render(a1111, loopback):
 def test_a1111_down_is_a_clear_error(a1111, loopback):
     a1111.settings.a1111_base_url = "http://127.0.0.1:9"
     entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "a1111"}})["results"][0]
-    assert entry["status"] == "error" and "cannot reach http://127.0.0.1:9" in entry["error"]
+    assert entry["status"] == "error"
+    assert "cannot reach http://127.0.0.1:9" in entry["error"]
 
 
 def start_cli_run(tmp_path, settings: dict, extra_env: dict) -> subprocess.Popen:
@@ -91,7 +94,8 @@ def interrupt_when(proc: subprocess.Popen, arrived, seen=lambda: None) -> tuple[
     """Ctrl-C once the render request reached the server; the process's output after it exits."""
     deadline = time.monotonic() + 60
     while not arrived():
-        assert proc.poll() is None and time.monotonic() < deadline, "the render request never arrived"
+        assert proc.poll() is None, "the render request never arrived"
+        assert time.monotonic() < deadline, "the render request never arrived"
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     sent = time.monotonic()
@@ -99,7 +103,7 @@ def interrupt_when(proc: subprocess.Popen, arrived, seen=lambda: None) -> tuple[
         return proc.communicate(timeout=20)  # generous: the render itself would take a minute
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, err = proc.communicate()
+        _out, err = proc.communicate()
         pytest.fail(f"the CLI kept waiting for the render after Ctrl-C (sent {sent:.2f}): {err[-2000:]} {seen()}")
 
 
@@ -111,4 +115,5 @@ def test_ctrl_c_in_the_cli_interrupts_a1111_at_once(loopback, tmp_path):
                               lambda: [(r.path, round(r.time, 2)) for r in loopback.requests])
     assert proc.returncode == 130, (out, err)
     assert loopback.count("/sdapi/v1/interrupt") >= 1
-    assert "interrupted" in err and "Traceback" not in err
+    assert "interrupted" in err
+    assert "Traceback" not in err

@@ -12,7 +12,8 @@ from wfdesk.services import config_store as cs
 def test_an_action_in_use_is_not_deleted(demo):
     with pytest.raises(cs.ActionInUse) as refused:
         cs.delete_action(demo, 5)
-    assert "step “polish_sections”" in str(refused.value) and "nothing was deleted" in str(refused.value)
+    assert "step “polish_sections”" in str(refused.value)
+    assert "nothing was deleted" in str(refused.value)
     assert cs.load_action(demo, 5).id == 5
 
 

@@ -60,21 +60,25 @@ def test_the_references_request_gets_the_references_response(api, loopback):
     body = response.json()
     assert same_shape(REFERENCE_RESPONSE, body) == []
     assert set(body) == set(REFERENCE_RESPONSE) | {"run_id"}  # exactly the reference's fields, plus run_id
-    assert body["success"] is True and body["step"] == "section_illustrations"
+    assert body["success"] is True
+    assert body["step"] == "section_illustrations"
     assert body["sections_processed"] == [711, 712, 713]
     assert [r["section_id"] for r in body["results"]] == [711, 712, 713]
     for result in body["results"]:
-        assert result["status"] == "success" and result["metadata"]["model"] == "dall-e-3"
+        assert result["status"] == "success"
+        assert result["metadata"]["model"] == "dall-e-3"
         assert result["image_url"].startswith(f"/static/content/posts/53/sections/{result['section_id']}/raw/")
     assert loopback.count("/v1/images/generations") == 3
     # image_url is served by the API: the stored bytes, whose sha256 is the file's name.
     image = api.get(body["results"][0]["image_url"])
-    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert image.status_code == 200
+    assert image.headers["content-type"] == "image/png"
     assert body["results"][0]["image_url"].endswith(hashlib.sha256(image.content).hexdigest() + ".png")
     assert api.get(body["results"][0]["image_url"], token=None).status_code == 401
     # The run is in the ledger, as `wfdesk runs show` reads it.
     detail = api.get(f"/api/workflow/runs/{body['run_id']}").json()
-    assert detail["status"] == "succeeded" and detail["counts"] == {"total": 3, "success": 3}
+    assert detail["status"] == "succeeded"
+    assert detail["counts"] == {"total": 3, "success": 3}
     assert detail["result"] == body
     assert api.get("/api/workflow/runs").json()[0]["id"] == body["run_id"]
 
@@ -82,8 +86,10 @@ def test_the_references_request_gets_the_references_response(api, loopback):
 def test_a_text_step_answers_the_same_shape_with_its_output(api, loopback):
     body = api.post("/api/workflow/execute-step", {"step_id": 1, "post_id": 53,
                                                    "context": {"section_ids": [711]}}).json()
-    assert body["success"] is True and body["step"] == "polish_sections"
-    assert body["results"][0]["output"].startswith("POLISHED:") and "image_url" not in body["results"][0]
+    assert body["success"] is True
+    assert body["step"] == "polish_sections"
+    assert body["results"][0]["output"].startswith("POLISHED:")
+    assert "image_url" not in body["results"][0]
     assert same_shape({k: v for k, v in REFERENCE_RESPONSE.items() if k != "results"}, body) == []
 
 
@@ -101,13 +107,15 @@ def test_the_frontend_snippets_call_from_a_configured_cms_page(api, loopback):
                                                                 "llm_settings": {"temperature": 0.7}}})
     response = requests.post(api.url + "/api/workflow/execute-step", data=body, timeout=60, headers={
         "Origin": CMS, "Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
-    assert response.status_code == 200 and response.json()["success"] is True
+    assert response.status_code == 200
+    assert response.json()["success"] is True
     assert response.headers["access-control-allow-origin"] == CMS
     # Another origin: the preflight is refused and no answer carries an allow-origin for it.
     other = requests.options(api.url + "/api/workflow/execute-step", timeout=30, headers={
         "Origin": "https://evil.example", "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "authorization,content-type"})
-    assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+    assert other.status_code == 400
+    assert "access-control-allow-origin" not in other.headers
     stray = requests.get(api.url + "/api/workflow/steps", timeout=30,
                          headers={"Origin": "https://evil.example", "Authorization": f"Bearer {TOKEN}"})
     assert "access-control-allow-origin" not in stray.headers
@@ -140,26 +148,32 @@ def test_bad_requests_name_the_field_and_send_nothing(api, loopback):
         response = api.post("/api/workflow/execute-step", body)
         assert response.status_code == status, response.text
         answer = response.json()
-        assert answer["success"] is False and answer["error"]
+        assert answer["success"] is False
+        assert answer["error"]
         return answer
 
     assert refused({**REFERENCE_REQUEST, "step_id": 999}, 404)["field"] == "step_id"
     assert refused({**REFERENCE_REQUEST, "post_id": 999}, 404)["field"] == "post_id"
     missing = refused({**REFERENCE_REQUEST, "context": {"section_ids": [711, 99999]}}, 404)
-    assert missing["field"] == "context.section_ids" and "99999" in missing["error"]
+    assert missing["field"] == "context.section_ids"
+    assert "99999" in missing["error"]
     typed = refused({**REFERENCE_REQUEST, "step_id": "two"}, 400)
-    assert typed["field"] == "step_id" and "whole number" in typed["error"]
+    assert typed["field"] == "step_id"
+    assert "whole number" in typed["error"]
     assert refused({"post_id": 53}, 400)["error"] == "step_id (the workflow step's id) is required"
     ids = refused({**REFERENCE_REQUEST, "context": {"section_ids": "711"}}, 400)
-    assert ids["field"] == "context.section_ids" and "list" in ids["error"]
+    assert ids["field"] == "context.section_ids"
+    assert "list" in ids["error"]
     assert refused({**REFERENCE_REQUEST, "context": {"section_ids": [711.5]}}, 400)["field"] == "context.section_ids"
     assert refused({**REFERENCE_REQUEST, "context": {"inputs": "x"}}, 400)["field"] == "context.inputs"
     typo = refused({**REFERENCE_REQUEST, "context": {"section_id": [711]}}, 400)
-    assert typo["field"] == "context.section_id" and "section_ids" in typo["error"]
+    assert typo["field"] == "context.section_id"
+    assert "section_ids" in typo["error"]
     assert refused([1, 2], 400)["error"] == "The request body must be a JSON object"
     bad_json = api.http.post(api.url + "/api/workflow/execute-step", data="{not json", timeout=30,
                              headers=api.headers(**{"Content-Type": "application/json"}))
-    assert bad_json.status_code == 400 and "not valid JSON" in bad_json.json()["error"]
+    assert bad_json.status_code == 400
+    assert "not valid JSON" in bad_json.json()["error"]
     assert api.get("/api/workflow/runs/424242").status_code == 404
     runs = "/api/workflow/runs"
     assert api.get(runs + "/abc").json()["error"] == "run_id (the run's id) must be a whole number, such as 53"
@@ -185,7 +199,8 @@ def test_an_unknown_script_type_is_400_in_the_references_words(api, loopback):
         import_bundle(s, bundle)
     response = api.post("/api/workflow/execute-step", {"step_id": 9, "post_id": 53})
     assert response.status_code == 400
-    assert response.json()["error"] == "Unknown script type: teleport" and response.json()["field"] == "step_id"
+    assert response.json()["error"] == "Unknown script type: teleport"
+    assert response.json()["field"] == "step_id"
     assert loopback.count() == 0
 
 
@@ -194,7 +209,8 @@ def test_an_invalid_step_config_names_its_fields(api, loopback):
         "section_ids": [711], "parameters": {"n": 99}}})
     assert response.status_code == 400, response.text
     answer = response.json()
-    assert answer["field"] == "step_id" and "section_illustrations" in answer["error"]
+    assert answer["field"] == "step_id"
+    assert "section_illustrations" in answer["error"]
     assert [p["field"] for p in answer["problems"]] == ["script_config.parameters.n"]
     assert loopback.count() == 0
 
@@ -204,7 +220,8 @@ def test_wait_false_answers_202_at_once_then_the_run_can_be_polled(api, loopback
     response = api.post("/api/workflow/execute-step", {**REFERENCE_REQUEST, "wait": False})
     assert response.status_code == 202, response.text
     accepted = response.json()
-    assert accepted["status"] == "running" and accepted["url"] == f"/api/workflow/runs/{accepted['run_id']}"
+    assert accepted["status"] == "running"
+    assert accepted["url"] == f"/api/workflow/runs/{accepted['run_id']}"
     detail = api.wait_for_run(accepted["run_id"])
     assert detail["status"] == "succeeded"
     assert same_shape(REFERENCE_RESPONSE, detail["result"]) == []
@@ -220,20 +237,24 @@ def test_cancel_stops_a_slow_run_and_resume_finishes_it(api, loopback):
     while loopback.count("/v1/chat/completions") == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
     busy = api.post(f"/api/workflow/runs/{run_id}/resume")
-    assert busy.status_code == 409 and busy.json()["error"] == f"Run {run_id} is still running"
+    assert busy.status_code == 409
+    assert busy.json()["error"] == f"Run {run_id} is still running"
     cancel = api.post(f"/api/workflow/runs/{run_id}/cancel")
-    assert cancel.status_code == 202 and cancel.json() == {"run_id": run_id, "cancelling": True, "status": "running"}
+    assert cancel.status_code == 202
+    assert cancel.json() == {"run_id": run_id, "cancelling": True, "status": "running"}
     detail = api.wait_for_run(run_id)
     assert detail["status"] == "cancelled"
     assert loopback.count("/v1/chat/completions") == 1  # the sections waiting were never sent
     again = api.post(f"/api/workflow/runs/{run_id}/cancel")
-    assert again.status_code == 409 and "already ended" in again.json()["error"]
+    assert again.status_code == 409
+    assert "already ended" in again.json()["error"]
 
     loopback.latency = 0
     resumed = api.post(f"/api/workflow/runs/{run_id}/resume")
     assert resumed.status_code == 200, resumed.text
     result = resumed.json()
-    assert result["run_id"] == run_id and result["success"] is True
+    assert result["run_id"] == run_id
+    assert result["success"] is True
     assert [r["status"] for r in result["results"]] == ["success"] * 3
     assert api.get(f"/api/workflow/runs/{run_id}").json()["status"] == "succeeded"
 
@@ -245,7 +266,8 @@ def test_resume_wait_false_and_a_run_started_elsewhere_is_not_cancelled_here(api
                                        script_type="llm_action", effective_config={}, context={},
                                        section_ids=[711])
     refused = api.post(f"/api/workflow/runs/{run_id}/cancel")
-    assert refused.status_code == 409 and "started elsewhere" in refused.json()["error"]
+    assert refused.status_code == 409
+    assert "started elsewhere" in refused.json()["error"]
     with api.ws.db.session() as s:
         from wfdesk.db.models import Run
 
@@ -254,7 +276,8 @@ def test_resume_wait_false_and_a_run_started_elsewhere_is_not_cancelled_here(api
         run.effective_config = json.loads(REFERENCE_STEPS.read_text())["workflow_steps"][0]["config"]
         run.context = {"section_ids": [711]}
     accepted = api.post(f"/api/workflow/runs/{run_id}/resume", {"wait": False})
-    assert accepted.status_code == 202 and accepted.json()["run_id"] == run_id
+    assert accepted.status_code == 202
+    assert accepted.json()["run_id"] == run_id
     assert api.wait_for_run(run_id)["status"] == "succeeded"
 
 
@@ -284,13 +307,15 @@ def test_concurrent_requests_share_the_providers_cap(api, loopback):
         t.join(90)
     assert [a.status_code for a in answers] == [200] * 3
     assert all(a.json()["success"] for a in answers)
-    assert loopback.count("/v1/chat/completions") == 9 and peak[0] == 2
+    assert loopback.count("/v1/chat/completions") == 9
+    assert peak[0] == 2
 
 
 def test_request_size_is_limited(api, loopback):
     big = {**REFERENCE_REQUEST, "context": {"inputs": {"image_prompts": "x" * (1024 * 1024 + 1)}}}
     response = api.post("/api/workflow/execute-step", big)
-    assert response.status_code == 413 and "too large" in response.json()["error"]
+    assert response.status_code == 413
+    assert "too large" in response.json()["error"]
 
     def chunks():
         yield b'{"step_id": 2, "post_id": 53, "context": {"inputs": {"image_prompts": "'
@@ -315,7 +340,8 @@ def test_steps_and_posts(api, loopback):
         (3, "process_data", "custom_script")]
     assert steps[1]["config"]["script_config"]["type"] == "image_generation"
     post = api.get("/api/posts/53").json()
-    assert post["id"] == 53 and [s["id"] for s in post["sections"]] == [711, 712, 713]
+    assert post["id"] == 53
+    assert [s["id"] for s in post["sections"]] == [711, 712, 713]
     assert post["sections"][0]["fields"]["draft"]
 
 
@@ -349,16 +375,19 @@ def test_no_token_or_key_in_answers_or_logs(api, loopback, caplog, monkeypatch):
     texts.append(api.post("/api/workflow/execute-step", {"step_id": 1}, token="wrong").text)
     everything = "\n".join(texts + [r.getMessage() for r in caplog.records])
     assert loopback.count() >= 1
-    assert TOKEN not in everything and key not in everything
+    assert TOKEN not in everything
+    assert key not in everything
 
 
 def test_through_the_apps_run_process_the_reference_request_cancel_and_resume(api_run_process, loopback):
     api = api_run_process
     body = api.post("/api/workflow/execute-step", REFERENCE_REQUEST).json()
-    assert same_shape(REFERENCE_RESPONSE, body) == [] and body["success"] is True
+    assert same_shape(REFERENCE_RESPONSE, body) == []
+    assert body["success"] is True
     assert api.get(body["results"][0]["image_url"]).status_code == 200
     refused = api.post("/api/workflow/execute-step", {**REFERENCE_REQUEST, "context": {"parameters": {"n": 99}}})
-    assert refused.status_code == 400 and refused.json()["problems"][0]["field"] == "script_config.parameters.n"
+    assert refused.status_code == 400
+    assert refused.json()["problems"][0]["field"] == "script_config.parameters.n"
 
     loopback.latency = 1.5
     slow = {"step_id": 1, "post_id": 53, "context": {"section_ids": [711, 712, 713],
@@ -373,7 +402,8 @@ def test_through_the_apps_run_process_the_reference_request_cancel_and_resume(ap
     assert loopback.count("/v1/chat/completions") == before + 1
     loopback.latency = 0
     resumed = api.post(f"/api/workflow/runs/{run_id}/resume").json()
-    assert resumed["run_id"] == run_id and resumed["success"] is True
+    assert resumed["run_id"] == run_id
+    assert resumed["success"] is True
     from wfdesk.runs import child_client
     from wfdesk.runs.ledger import parse_owner
 

@@ -83,11 +83,13 @@ def start():
 def test_wfdesk_serve_answers_the_references_request(serve_env, start, loopback):
     served = start(serve_env, "--port", "0", "--cors-origin", "https://cms.example.com", verbose=True)
     match = served.wait_serving()
-    assert match.group(2) == "127.0.0.1" and int(match.group(3)) > 0  # the real port, not 0
+    assert match.group(2) == "127.0.0.1"
+    assert int(match.group(3)) > 0  # the real port, not 0
     api = Client(match.group(1), TOKEN)
     response = api.post("/api/workflow/execute-step", REFERENCE_REQUEST)
     assert response.status_code == 200, response.text
-    assert same_shape(REFERENCE_RESPONSE, response.json()) == [] and response.json()["success"] is True
+    assert same_shape(REFERENCE_RESPONSE, response.json()) == []
+    assert response.json()["success"] is True
     assert api.get(response.json()["results"][0]["image_url"]).status_code == 200
     assert api.get("/api/workflow/steps", token=None).status_code == 401
     assert api.get("/openapi.json", token="nope").status_code == 401
@@ -97,7 +99,8 @@ def test_wfdesk_serve_answers_the_references_request(serve_env, start, loopback)
     assert preflight.headers.get("access-control-allow-origin") == "https://cms.example.com"
     out, err = served.stop()
     assert "WFDESK_API_TOKEN environment variable" in out
-    assert TOKEN not in out + err and "Traceback" not in err
+    assert TOKEN not in out + err
+    assert "Traceback" not in err
     assert "POST /api/workflow/execute-step" in err  # -v logs each request (its line, never its headers)
 
 
@@ -112,7 +115,8 @@ def test_the_token_is_made_once_in_the_keyring_and_never_printed(serve_env, star
     assert requests.get(url + "/api/workflow/steps", headers={"Authorization": f"Bearer {stored}"},
                         timeout=30).status_code == 200
     out, err = served.stop()
-    assert "system keyring" in out and stored not in out + err
+    assert "system keyring" in out
+    assert stored not in out + err
     again = start(env, "--port", "0")
     url = again.wait_serving().group(1)
     assert requests.get(url + "/api/workflow/steps", headers={"Authorization": f"Bearer {stored}"},
@@ -123,7 +127,8 @@ def test_the_token_is_made_once_in_the_keyring_and_never_printed(serve_env, star
 def test_another_interface_needs_allow_remote_and_still_the_token(serve_env, start):
     refused = subprocess.run([sys.executable, "-m", "wfdesk", "serve", "--host", "0.0.0.0", "--port", "0"],
                              env=serve_env, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert refused.returncode == 2 and "--allow-remote" in refused.stderr
+    assert refused.returncode == 2
+    assert "--allow-remote" in refused.stderr
     served = start(serve_env, "--host", "0.0.0.0", "--port", "0", "--allow-remote")
     match = served.wait_serving()
     assert match.group(2) == "0.0.0.0"
@@ -139,4 +144,6 @@ def test_without_a_keyring_or_the_variable_it_says_what_to_do(serve_env):
     env.pop("WFDESK_API_TOKEN")
     proc = subprocess.run([sys.executable, "-m", "wfdesk", "serve", "--port", "0"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "WFDESK_API_TOKEN" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2
+    assert "WFDESK_API_TOKEN" in proc.stderr
+    assert "Traceback" not in proc.stderr

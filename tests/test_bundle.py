@@ -85,7 +85,8 @@ def check_plugins_load(wfdesk: list[str], env: dict[str, str], cwd: Path) -> Non
     run([*wfdesk, "import", str(steps)], env, cwd)
     echoed = run([*wfdesk, "run-step", "--step", "4", "--post", "53", "--sections", "711"], env, cwd)
     assert json.loads(echoed.stdout)["results"][0]["output"] == "bundled bundled"
-    assert "wfdesk-hijacker 1.0" in echoed.stderr and "built-in types cannot be replaced" in echoed.stderr
+    assert "wfdesk-hijacker 1.0" in echoed.stderr
+    assert "built-in types cannot be replaced" in echoed.stderr
 
 
 def test_plugins_in_the_folder_beside_the_frozen_executable_load(tmp_path, loopback):
@@ -117,10 +118,12 @@ def test_the_plugins_folder_its_pth_files_and_wheels_come_after_everything_else_
     (folder / "b-1.0-py3-none-any.whl").write_bytes(b"")
     (folder / "a-1.0-py3-none-any.whl").write_bytes(b"")
     added = add_plugins_to_path(folder)
-    assert sys.path[:len(before)] == before and sys.path[len(before):] == added
+    assert sys.path[:len(before)] == before
+    assert sys.path[len(before):] == added
     assert added == [str(folder), str(folder / "vendored"), str(folder / "a-1.0-py3-none-any.whl"),
                      str(folder / "b-1.0-py3-none-any.whl")]
-    assert add_plugins_to_path(folder) == [] and add_plugins_to_path(tmp_path / "none") == []
+    assert add_plugins_to_path(folder) == []
+    assert add_plugins_to_path(tmp_path / "none") == []
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +135,8 @@ def bundle_copy(tmp_path_factory) -> Path:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     print(f"make bundle took {time.monotonic() - started:.0f} s")
     built = ROOT / "dist" / "wfdesk"
-    assert (built / "wfdesk").is_file() and os.access(built / "wfdesk", os.X_OK)
+    assert (built / "wfdesk").is_file()
+    assert os.access(built / "wfdesk", os.X_OK)
     assert all((built / license_file.name).is_file() for license_file in ROOT.glob("LICENSE*"))
     copy = tmp_path_factory.mktemp("Applications") / "wfdesk"
     shutil.copytree(built, copy, symlinks=True)
@@ -168,15 +172,17 @@ def test_the_bundle_is_the_command_line_without_python(bundle_copy, home, loopba
     _demo_database(bundle_copy, env, home)
     polished = json.loads(run([*wfdesk, "run-step", "--step", "1", "--post", "53", "--sections", "711"], env,
                               home).stdout)
-    assert polished["success"] is True and loopback.count("/v1/chat/completions") == 1
+    assert polished["success"] is True
+    assert loopback.count("/v1/chat/completions") == 1
     run([*wfdesk, "export", str(home / "export.json")], env, home)
     (post,) = json.loads((home / "export.json").read_text())["posts"]
     section = next(s for s in post["sections"] if s["id"] == 711)
     assert section["fields"]["polished"] == polished["results"][0]["output"]
-    assert section["fields"]["polished"].startswith("POLISHED: ") and section["fields"]["draft"] in section[
-        "fields"]["polished"]
+    assert section["fields"]["polished"].startswith("POLISHED: ")
+    assert section["fields"]["draft"] in section[ "fields"]["polished"]
     (costs,) = json.loads(run([*wfdesk, "costs", "--by", "model", "--json"], env, home).stdout)
-    assert costs["cost"] > 0 and costs["unpriced_units"] == 0  # genai-prices' data is in the bundle
+    assert costs["cost"] > 0
+    assert costs["unpriced_units"] == 0  # genai-prices' data is in the bundle
 
     check_plugins_load(wfdesk, env, home)
 
@@ -189,7 +195,8 @@ def test_the_bundle_opens_a_team_s_postgresql_database(bundle_copy, home, loopba
     _demo_database(bundle_copy, env, home)
     result = json.loads(run([str(bundle_copy), "run-step", "--step", "1", "--post", "53", "--sections", "712"], env,
                             home).stdout)
-    assert result["success"] is True and result["results"][0]["output"].startswith("POLISHED: ")
+    assert result["success"] is True
+    assert result["results"][0]["output"].startswith("POLISHED: ")
 
 
 @pytest.mark.slow
@@ -266,7 +273,8 @@ def test_the_window_runs_a_step_in_the_bundle_s_run_process(bundle_copy, home, l
             click(qtbot, window.current_panel().run_button)
         result = finished.args[1]
         _assert_the_run_process_is_the_bundle(bundle_copy)
-        assert result["status"] == "succeeded" and sorted(result["sections_processed"]) == [711, 712, 713]
+        assert result["status"] == "succeeded"
+        assert sorted(result["sections_processed"]) == [711, 712, 713]
         assert loopback.count("/v1/chat/completions") == 3
         window.close()
     finally:
@@ -294,9 +302,12 @@ def test_the_bundle_opens_the_window(bundle_copy, home, loopback):
         window.terminate()  # what a desktop session's logout sends
         out, err = window.communicate(timeout=60)
     log = log_file.read_text() if log_file.is_file() else ""
-    assert opened and still_running, (window.returncode, out, err, log)
+    assert opened, (window.returncode, out, err, log)
+    assert still_running, (window.returncode, out, err, log)
     assert window.returncode == -signal.SIGTERM  # ended by the signal, not by a crash of its own
-    assert "Traceback" not in err and "Traceback" not in log and " ERROR " not in log, (err, log)
+    assert "Traceback" not in err, (err, log)
+    assert "Traceback" not in log, (err, log)
+    assert " ERROR " not in log, (err, log)
 
 
 # --- the icon of the Windows and macOS bundles (packaging/app_icon.py, used by packaging/wfdesk.spec) -----------
@@ -330,4 +341,5 @@ def test_the_app_icon_converts_to_the_windows_and_macos_formats(tmp_path):
         pytest.skip("no PNG icon under wfdesk/resources/icons yet")
     ico = normalize_icon_type(str(png), ("exe", "ico"), "ico", str(tmp_path))
     icns = normalize_icon_type(str(png), ("icns",), "icns", str(tmp_path))
-    assert Path(ico).read_bytes()[:4] == b"\x00\x00\x01\x00" and Path(icns).read_bytes()[:4] == b"icns"
+    assert Path(ico).read_bytes()[:4] == b"\x00\x00\x01\x00"
+    assert Path(icns).read_bytes()[:4] == b"icns"

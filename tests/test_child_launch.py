@@ -61,7 +61,8 @@ def test_a_frozen_app_runs_its_steps_in_its_own_executable_started_in_run_proces
     result = run_in_child(demo, {"action": "start", "step_id": 1, "post_id": 53,
                                  "context": {"section_ids": [711]}}, RunOptions())
     assert child_client._process.proc.args == [str(exe), RUN_PROCESS_ARG]
-    assert result["success"] is True and result["sections_processed"] == [711]
+    assert result["success"] is True
+    assert result["sections_processed"] == [711]
     assert result["results"][0]["output"].startswith("POLISHED: ")
     assert loopback.count("/v1/chat/completions") == 1
 

@@ -67,12 +67,15 @@ def test_reference_configs_end_to_end(cli, loopback, tmp_path):
     shapes = {}
     for step in (1, 2, 3):
         out = json.loads(cli("run-step", "--step", str(step), "--post", "53", "--sections", "711,712,713").stdout)
-        assert out["success"] is True and out["sections_processed"] == [711, 712, 713]
+        assert out["success"] is True
+        assert out["sections_processed"] == [711, 712, 713]
         assert set(out) >= {"success", "results", "step", "sections_processed", "run_id"}
         for entry in out["results"]:
-            assert entry["status"] == "success" and isinstance(entry["metadata"], dict)
+            assert entry["status"] == "success"
+            assert isinstance(entry["metadata"], dict)
         shapes[out["step"]] = out["results"][0]
-    assert "output" in shapes["polish_sections"] and "output" in shapes["process_data"]
+    assert "output" in shapes["polish_sections"]
+    assert "output" in shapes["process_data"]
     assert shapes["section_illustrations"]["image_url"].startswith("content/posts/53/sections/711/raw/")
     assert (tmp_path / "data" / shapes["section_illustrations"]["image_url"]).is_file()
 
@@ -85,7 +88,8 @@ def test_reference_configs_end_to_end(cli, loopback, tmp_path):
 
     version_id = shapes["section_illustrations"]["images"][0]["version_id"]
     accepted = json.loads(cli("accept", str(version_id)).stdout)
-    assert accepted["status"] == "accepted" and accepted["field"] == "generated_image_url"
+    assert accepted["status"] == "accepted"
+    assert accepted["field"] == "generated_image_url"
     export = tmp_path / "export.json"
     cli("export", str(export))
     data = json.loads(export.read_text())
@@ -118,7 +122,8 @@ def test_exit_codes(cli_fast, loopback, tmp_path):
     out = json.loads(cli_fast("run-step", "--step", "1", "--post", "53", "--sections", "711,712,713",
                          check_code=1).stdout)
     errors = [r for r in out["results"] if r["status"] == "error"]
-    assert len(errors) == 1 and "GPU on fire" in errors[0]["error"]
+    assert len(errors) == 1
+    assert "GPU on fire" in errors[0]["error"]
 
 
 def test_invalid_configs_exit_2_and_name_step_and_field(cli_fast, loopback, tmp_path):
@@ -135,7 +140,8 @@ def test_invalid_configs_exit_2_and_name_step_and_field(cli_fast, loopback, tmp_
     assert "script_config.parameters.n" in proc.stderr
     assert "Unknown script type: teleport" in proc.stderr
     proc = cli_fast("run-step", "--step", "2", "--post", "53", "--sections", "711", check_code=2)
-    assert "section_illustrations" in proc.stderr and "parameters.n" in proc.stderr
+    assert "section_illustrations" in proc.stderr
+    assert "parameters.n" in proc.stderr
     proc = cli_fast("run-step", "--step", "3", "--post", "53", check_code=2)
     assert "Unknown script type: teleport" in proc.stderr
     assert loopback.count() == 0
@@ -154,7 +160,8 @@ def test_api_key_from_environment_is_sent_but_never_stored(cli, loopback, db_url
     secret = "sk-test-SECRET-1234567890"
     proc = cli("-v", "run-step", "--step", "1", "--post", "53", "--sections", "711",
                extra_env={"OPENAI_API_KEY": secret})
-    assert "run 1" in proc.stderr and secret not in proc.stderr  # progress is logged, the key is not
+    assert "run 1" in proc.stderr
+    assert secret not in proc.stderr  # progress is logged, the key is not
     assert loopback.requests[-1].headers.get("authorization") == f"Bearer {secret}"
     export = tmp_path / "e.json"
     cli("export", str(export))
@@ -169,7 +176,8 @@ def test_import_is_all_or_nothing(cli_fast, tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bundle))
     proc = cli_fast("import", str(path), check_code=2)
-    assert "bad name!" in proc.stderr and "nothing was changed" in proc.stderr
+    assert "bad name!" in proc.stderr
+    assert "nothing was changed" in proc.stderr
     export = tmp_path / "e.json"
     cli_fast("export", str(export))
     assert json.loads(export.read_text()) == {"llm_actions": [], "workflow_steps": [], "posts": [],
@@ -182,7 +190,9 @@ def test_workflow_commands(cli_fast, tmp_path):
     out = tmp_path / "wf.json"
     cli_fast("workflow", "export", str(out), "--name", "Team workflow")
     doc = json.loads(out.read_text())
-    assert doc["format"] == "wfdesk-workflow" and len(doc["workflow_steps"]) == 3 and "posts" not in doc
+    assert doc["format"] == "wfdesk-workflow"
+    assert len(doc["workflow_steps"]) == 3
+    assert "posts" not in doc
     assert "Added 3 step(s)" in cli_fast("workflow", "import", str(out)).stdout
     assert "no built-in workflow 'nope'" in cli_fast("workflow", "import", "--template", "nope", check_code=2).stderr
 
@@ -196,14 +206,16 @@ def test_costs_and_budget_from_the_command_line(cli_fast, loopback, tmp_path):
 
     one_image = cost_of(Settings(), Usage("gpt-image-1-mini", images=1))  # the price list's, not a number here
     assert one_image > 0
-    assert rows[0]["step"] == "section_illustrations" and rows[0]["images"] == 2
+    assert rows[0]["step"] == "section_illustrations"
+    assert rows[0]["images"] == 2
     assert rows[0]["cost"] == pytest.approx(2 * one_image)
     settings = tmp_path / "config" / "settings.json"
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text(json.dumps({"budget_per_post": 2.5 * one_image}))  # a third image would exceed it
     loopback.reset()
     proc = cli_fast("run-step", "--step", "2", "--post", "53", "--sections", "713", check_code=2)
-    assert "budget" in proc.stderr and "Nothing was sent" in proc.stderr
+    assert "budget" in proc.stderr
+    assert "Nothing was sent" in proc.stderr
     assert loopback.count() == 0
 
 

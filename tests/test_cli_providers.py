@@ -123,16 +123,20 @@ def test_run_step_answers_like_todays_providers(wfdesk, loopback, name):
     assert entry["status"] == status, entry
     assert code == (EXIT_OK if status == "success" else EXIT_FAILED)
     if status == "error":
-        assert words in entry["error"] and "Traceback" not in entry["error"]
+        assert words in entry["error"]
+        assert "Traceback" not in entry["error"]
         assert SECRET not in json.dumps(result)
     elif words:
-        assert entry["output"].startswith(words) and "<think>" not in entry["output"]
+        assert entry["output"].startswith(words)
+        assert "<think>" not in entry["output"]
     # What was sent is what the provider takes.
     sent = [r.json for r in loopback.requests if r.path.startswith("/v1/")]
     if name == "gpt image model":
         assert "response_format" not in sent[0]
     if name.startswith("reasoning model"):
-        assert "max_tokens" not in sent[0] and "temperature" not in sent[0] and sent[0]["max_completion_tokens"]
+        assert "max_tokens" not in sent[0]
+        assert "temperature" not in sent[0]
+        assert sent[0]["max_completion_tokens"]
     if name in ("out of credit", "retry-after beyond the limit"):
         assert len(sent) == 1  # failed at once: no retry could help
 
@@ -144,7 +148,8 @@ def test_a_dripping_server_is_cut_at_the_request_deadline(wfdesk, loopback, env)
     loopback.drip = 0.25  # a byte every quarter second: the answer would take over a minute
     code, result = _run_step(wfdesk, 1)
     entry = result["results"][0]
-    assert code == EXIT_FAILED and "took longer than 2 s" in entry["error"]
+    assert code == EXIT_FAILED
+    assert "took longer than 2 s" in entry["error"]
     assert loopback.count("/v1/chat") == 1  # not retried: it would only hold the section again
 
 
@@ -176,7 +181,8 @@ def test_python_m_wfdesk_run_step_with_a_current_image_model_and_a_reasoning_mod
         assert "Traceback" not in proc.stderr
         return proc
 
-    assert run("init").returncode == 0 and run("import", str(REFERENCE_STEPS)).returncode == 0
+    assert run("init").returncode == 0
+    assert run("import", str(REFERENCE_STEPS)).returncode == 0
     image = run("run-step", "--step", "2", "--post", "53", "--sections", "711",
                 "--llm-settings", '{"model": "gpt-image-2"}')
     assert image.returncode == 0, image.stdout + image.stderr
@@ -186,4 +192,5 @@ def test_python_m_wfdesk_run_step_with_a_current_image_model_and_a_reasoning_mod
     assert cut.returncode != 0
     assert json.loads(cut.stdout)["results"][0]["error"] == "the answer was cut off at 3 tokens; raise max tokens"
     sent = [r.json for r in loopback.requests if r.path.startswith("/v1/")]
-    assert "response_format" not in sent[0] and "max_completion_tokens" in sent[1]
+    assert "response_format" not in sent[0]
+    assert "max_completion_tokens" in sent[1]

@@ -54,7 +54,8 @@ def test_a_step_renders_with_comfyui(ws_comfy, comfy, loopback):
     assert result["success"], result
     assert loopback.count("/v1/images") == 0
     bodies = posted_graphs(comfy)
-    assert len(bodies) == 2 and all(b["client_id"] for b in bodies)
+    assert len(bodies) == 2
+    assert all(b["client_id"] for b in bodies)
     graph = next(b["prompt"] for b in bodies if b["prompt"]["6"]["inputs"]["text"] == PROMPT_711)
     assert graph["5"]["inputs"] == {"width": 768, "height": 512, "batch_size": 1}
     assert graph["7"]["inputs"]["text"] == "blurry"
@@ -64,10 +65,12 @@ def test_a_step_renders_with_comfyui(ws_comfy, comfy, loopback):
     assert comfy.count("GET", "/history/") >= 2
     views = [parse_qs(urlsplit(r.path).query, keep_blank_values=True) for r in comfy.requests
              if r.path.startswith("/view?")]
-    assert len(views) == 2 and all(v["type"] == ["output"] and v["subfolder"] == [""] for v in views)
+    assert len(views) == 2
+    assert all(v["type"] == ["output"] and v["subfolder"] == [""] for v in views)
 
     entry = next(e for e in result["results"] if e["section_id"] == 711)
-    assert entry["metadata"]["backend"] == "comfyui" and entry["metadata"]["seed"] == 42
+    assert entry["metadata"]["backend"] == "comfyui"
+    assert entry["metadata"]["seed"] == 42
     assert entry["metadata"]["model"] == comfy.checkpoints[0]
     assert (ws_comfy.data_dir / entry["image_url"]).read_bytes() == make_png(PROMPT_711, 0, 64, 64)
     with ws_comfy.db.session() as s:
@@ -84,7 +87,8 @@ def test_settings_choose_comfyui_for_every_step_and_n_images(ws_comfy, comfy):
     assert body["prompt"]["4"]["inputs"]["ckpt_name"] == comfy.checkpoints[1]
     assert len(result["results"][0]["images"]) == 2
     seed = body["prompt"]["3"]["inputs"]["seed"]
-    assert isinstance(seed, int) and result["results"][0]["metadata"]["seed"] == seed  # a random seed, recorded
+    assert isinstance(seed, int)
+    assert result["results"][0]["metadata"]["seed"] == seed  # a random seed, recorded
 
 
 def test_cancel_interrupts_the_render_and_keeps_nothing(ws_comfy, comfy):
@@ -100,11 +104,12 @@ def test_cancel_interrupts_the_render_and_keeps_nothing(ws_comfy, comfy):
     result = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}},
                                  cancel=cancel)
     assert result["results"][0]["status"] == "cancelled"
-    (body,) = posted_graphs(comfy)
+    (_body,) = posted_graphs(comfy)
     prompt_id = next(iter(comfy.client_ids))
     assert comfy.interrupted == [prompt_id]  # only our prompt, not whatever else the server runs
     assert prompt_id in comfy.deleted  # and taken off the queue, had it still been waiting
-    assert comfy.count("GET", "/view") == 0 and stored_files(ws_comfy) == []
+    assert comfy.count("GET", "/view") == 0
+    assert stored_files(ws_comfy) == []
     with ws_comfy.db.session() as s:
         assert content.versions_of(s, 53, 711, "generated_image_url") == []
 
@@ -125,8 +130,10 @@ def test_cancel_while_queued_removes_the_prompt_from_the_queue(ws_comfy, comfy):
                                  cancel=cancel)
     assert result["results"][0]["status"] == "cancelled"
     ours = next(pid for pid, client in comfy.client_ids.items() if client != "other")
-    assert ours in comfy.deleted and comfy.pending == []
-    assert comfy.running is not None and comfy.running.extra["client_id"] == "other"  # theirs goes on
+    assert ours in comfy.deleted
+    assert comfy.pending == []
+    assert comfy.running is not None
+    assert comfy.running.extra["client_id"] == "other"  # theirs goes on
     comfy._interrupt(None)
 
 
@@ -142,21 +149,25 @@ def test_an_error_during_the_render_is_the_sections_message(ws_comfy, comfy):
     comfy.fail_with = "Allocation on device 0 would exceed allowed memory. (out of memory)"
     entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
     assert entry["status"] == "error"
-    assert "KSampler" in entry["error"] and "out of memory" in entry["error"]
-    assert "Traceback" not in entry["error"] and stored_files(ws_comfy) == []
+    assert "KSampler" in entry["error"]
+    assert "out of memory" in entry["error"]
+    assert "Traceback" not in entry["error"]
+    assert stored_files(ws_comfy) == []
 
 
 def test_a_checkpoint_the_server_does_not_have_is_named(ws_comfy, comfy):
     entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {
         "backend": "comfyui", "checkpoint": "missing.safetensors"}})["results"][0]
     assert entry["status"] == "error"
-    assert "missing.safetensors" in entry["error"] and "refused the workflow" in entry["error"]
+    assert "missing.safetensors" in entry["error"]
+    assert "refused the workflow" in entry["error"]
 
 
 def test_a_bad_image_from_comfyui_stores_nothing(ws_comfy, comfy):
     comfy.image_bytes = b"<html><body>502</body></html>"
     entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
-    assert entry["status"] == "error" and "HTML page" in entry["error"]
+    assert entry["status"] == "error"
+    assert "HTML page" in entry["error"]
     assert stored_files(ws_comfy) == []
 
 
@@ -194,7 +205,8 @@ def test_an_unusable_workflow_is_refused_before_anything_is_sent(ws_comfy, comfy
 def test_comfyui_down_is_a_clear_error(ws_comfy):
     ws_comfy.settings.comfyui_base_url = "http://127.0.0.1:9"
     entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
-    assert entry["status"] == "error" and "cannot reach http://127.0.0.1:9" in entry["error"]
+    assert entry["status"] == "error"
+    assert "cannot reach http://127.0.0.1:9" in entry["error"]
     assert "ComfyUI" in entry["error"]
 
 
@@ -207,20 +219,26 @@ def test_a_step_may_name_its_own_server(ws_comfy, comfy):
 
 def test_connection_test_lists_checkpoints(comfy):
     ok, message = check_comfyui(comfy.url)
-    assert ok and "2 checkpoints" in message and comfy.checkpoints[0] in message
+    assert ok
+    assert "2 checkpoints" in message
+    assert comfy.checkpoints[0] in message
     assert comfy.count("GET", "/object_info/CheckpointLoaderSimple") == 1
     ok, message = check_comfyui("http://127.0.0.1:9")
-    assert not ok and "Cannot reach http://127.0.0.1:9" in message
+    assert not ok
+    assert "Cannot reach http://127.0.0.1:9" in message
     ok, message = check_comfyui("comfy-box:8188")
-    assert not ok and "Not an address" in message
+    assert not ok
+    assert "Not an address" in message
 
 
 def test_connection_test_on_something_that_is_not_comfyui(loopback):
     ok, message = check_comfyui(loopback.root_url)  # an OpenAI-compatible server answers 404 here
-    assert not ok and "answered 404" in message
+    assert not ok
+    assert "answered 404" in message
     loopback.fail = lambda i, r: (200, {}, b'{"object": "list", "data": []}')  # JSON, but not ComfyUI's
     ok, message = check_comfyui(loopback.root_url)
-    assert not ok and "did not list checkpoints" in message
+    assert not ok
+    assert "did not list checkpoints" in message
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
@@ -232,8 +250,10 @@ def test_ctrl_c_in_the_cli_interrupts_comfyui_at_once(comfy, tmp_path):
     out, err = interrupt_when(proc, lambda: comfy.running is not None, lambda: comfy.requests)
     assert proc.returncode == 130, (out, err)
     ours = next(iter(comfy.client_ids))
-    assert ours in comfy.interrupted and ours in comfy.deleted
-    assert "interrupted" in err and "Traceback" not in err
+    assert ours in comfy.interrupted
+    assert ours in comfy.deleted
+    assert "interrupted" in err
+    assert "Traceback" not in err
 
 
 # --- second pass: a server that never finishes, answers oddly, or sends us elsewhere --------------------------------
@@ -242,9 +262,11 @@ def test_a_render_that_never_finishes_ends_at_the_steps_timeout(ws_comfy, comfy)
     comfy.render_delay = 120  # the history never shows the prompt within the step's timeout
     entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui",
                                                                             "timeout": 1}})["results"][0]
-    assert entry["status"] == "error" and "did not finish the image within 1 s" in entry["error"]
+    assert entry["status"] == "error"
+    assert "did not finish the image within 1 s" in entry["error"]
     prompt_id = next(iter(comfy.client_ids))
-    assert prompt_id in comfy.interrupted and prompt_id in comfy.deleted  # not left rendering for nobody
+    assert prompt_id in comfy.interrupted
+    assert prompt_id in comfy.deleted  # not left rendering for nobody
     assert stored_files(ws_comfy) == []
     comfy._interrupt(None)
 
@@ -260,7 +282,8 @@ def test_a_history_entry_of_an_unexpected_shape_is_a_message(ws_comfy, comfy, en
     comfy.history_entry = entry
     result = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
     assert result["status"] == "error"
-    assert "ComfyUI at" in result["error"] and "Error" not in result["error"], result["error"]
+    assert "ComfyUI at" in result["error"], result["error"]
+    assert "Error" not in result["error"], result["error"]
     assert stored_files(ws_comfy) == []
 
 
@@ -270,7 +293,8 @@ def test_a_redirect_to_another_server_is_not_followed(ws_comfy, comfy):
         result = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})
         assert other.requests == []
     entry = result["results"][0]
-    assert entry["status"] == "error" and "answered 302" in entry["error"]
+    assert entry["status"] == "error"
+    assert "answered 302" in entry["error"]
 
 
 def test_an_image_larger_than_the_limit_is_not_read_whole(ws_comfy, comfy):
@@ -278,15 +302,19 @@ def test_an_image_larger_than_the_limit_is_not_read_whole(ws_comfy, comfy):
 
     comfy.image_bytes = make_png("x", 0, 8, 8) + b"\x00" * MAX_VIEW_BYTES  # a 50 MB tail after a small picture
     entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
-    assert entry["status"] == "error" and "larger than 50 MB" in entry["error"]
+    assert entry["status"] == "error"
+    assert "larger than 50 MB" in entry["error"]
     assert stored_files(ws_comfy) == []
 
 
 def test_an_image_download_that_breaks_off_is_a_message(ws_comfy, comfy):
     comfy.cut_view = True
     entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
-    assert entry["status"] == "error" and "ComfyUI at" in entry["error"] and "broke off" in entry["error"]
-    assert "Error" not in entry["error"] and stored_files(ws_comfy) == []
+    assert entry["status"] == "error"
+    assert "ComfyUI at" in entry["error"]
+    assert "broke off" in entry["error"]
+    assert "Error" not in entry["error"]
+    assert stored_files(ws_comfy) == []
 
 
 @pytest.mark.parametrize("answer", [
@@ -298,4 +326,5 @@ def test_an_image_download_that_breaks_off_is_a_message(ws_comfy, comfy):
 def test_a_checkpoint_list_of_an_unexpected_shape_is_a_message(ws_comfy, comfy, answer):
     comfy._object_info = lambda node_class: answer
     entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"backend": "comfyui"}})["results"][0]
-    assert entry["status"] == "error" and "did not list checkpoints" in entry["error"], entry["error"]
+    assert entry["status"] == "error", entry["error"]
+    assert "did not list checkpoints" in entry["error"], entry["error"]

@@ -35,15 +35,15 @@ def test_post_override_is_used_by_runs(demo, loopback):
         s.add(PostWorkflowStepAction(post_id=53, step_id=2, config={"script_config": {"parameters": {
             "model": "gpt-image-1", "size": "512x512"}}}))
     with demo.db.session() as s:
-        step, merged = step_effective_config(s, 2, 53, {})
+        _step, merged = step_effective_config(s, 2, 53, {})
     assert merged["script_config"]["parameters"]["model"] == "gpt-image-1"
     result = execute_step_script(2, 53, {"section_ids": [711]})
-    req = [r.json for r in loopback.requests if r.path.endswith("/images/generations")][0]
+    req = next(r.json for r in loopback.requests if r.path.endswith("/images/generations"))
     assert (req["model"], req["size"]) == ("gpt-image-1", "512x512")
     assert result["results"][0]["metadata"]["model"] == "gpt-image-1"
 
 
-@pytest.mark.parametrize("mutate, field", [
+@pytest.mark.parametrize(("mutate", "field"), [
     (lambda c: c["script_config"].pop("action_id"), "script_config.action_id"),
     (lambda c: c["script_config"].update(action_id=77), "script_config.action_id"),
     (lambda c: c["script_config"].update(parameters={"temperature": 5}), "script_config.parameters.temperature"),
@@ -62,11 +62,12 @@ def test_bad_llm_configs_name_the_field_and_nothing_runs(demo, loopback, mutate,
     assert field in [p.field for p in problems], problems
     with pytest.raises(ConfigError) as err:
         execute_step_script(1, 53, {"section_ids": [711]})
-    assert "polish_sections" in str(err.value) and field in str(err.value)
+    assert "polish_sections" in str(err.value)
+    assert field in str(err.value)
     assert loopback.count() == 0
 
 
-@pytest.mark.parametrize("params, field", [
+@pytest.mark.parametrize(("params", "field"), [
     ({"n": 0}, "script_config.parameters.n"),
     ({"size": "huge"}, "script_config.parameters.size"),
     ({"timeout": -1}, "script_config.parameters.timeout"),
@@ -88,9 +89,9 @@ def test_custom_script_needs_endpoint_and_base_url(demo):
 
 
 def test_bad_context_is_refused(demo, loopback):
-    with pytest.raises(ConfigError, match="context.section_ids"):
+    with pytest.raises(ConfigError, match=r"context\.section_ids"):
         execute_step_script(1, 53, {"section_ids": "711"})
-    with pytest.raises(ConfigError, match="context.inputs"):
+    with pytest.raises(ConfigError, match=r"context\.inputs"):
         execute_step_script(1, 53, {"inputs": ["a"]})
     assert loopback.count() == 0
 

@@ -56,7 +56,9 @@ def test_new_step_goes_last(demo):
     config = {"inputs": {}, "outputs": {"output1": {"label": "Out", "db_field": "out", "type": "text"}},
               "script_config": {"type": "llm_action", "action_id": 5}}
     saved = cs.save_step(demo, None, name="summary", stage="Writing", config=config, lock_version=None)
-    assert saved.id is not None and saved.position == 4 and saved.config == config
+    assert saved.id is not None
+    assert saved.position == 4
+    assert saved.config == config
 
 
 def test_conflict_keeps_the_other_save(demo):
@@ -65,7 +67,8 @@ def test_conflict_keeps_the_other_save(demo):
                           lock_version=mine.lock_version)
     with pytest.raises(ConflictError) as info:
         cs.save_step(demo, 1, name=mine.name, stage="Mine", config=mine.config, lock_version=mine.lock_version)
-    assert info.value.mine["stage"] == "Mine" and info.value.theirs["stage"] == "Theirs"
+    assert info.value.mine["stage"] == "Mine"
+    assert info.value.theirs["stage"] == "Theirs"
     assert cs.load_step(demo, 1) == theirs
 
 
@@ -80,7 +83,9 @@ def test_config_diff_is_the_overlay():
 
 def test_override_saves_only_the_difference(demo):
     record = cs.load_override(demo, 1, 53)
-    assert record.override == {} and record.lock_version is None and record.post_title
+    assert record.override == {}
+    assert record.lock_version is None
+    assert record.post_title
     effective = _with(record.effective, parameters={"temperature": 0.2})
     saved = cs.save_override(demo, 1, 53, effective, record.lock_version)
     assert saved.override == {"script_config": {"parameters": {"temperature": 0.2}}}
@@ -91,7 +96,8 @@ def test_override_saves_only_the_difference(demo):
     assert "parameters" not in _config(demo, 1)["script_config"]  # the step itself is untouched
     # Back to the step's values: the override row goes away.
     cleared = cs.save_override(demo, 1, 53, saved.step.config, saved.lock_version)
-    assert cleared.override == {} and cleared.lock_version is None
+    assert cleared.override == {}
+    assert cleared.lock_version is None
     with demo.db.session() as s:
         assert s.scalars(select(PostWorkflowStepAction)).first() is None
 
@@ -122,7 +128,8 @@ def test_actions_validate_and_lock(demo):
         cs.save_action(demo, cs.ActionRecord(None, " ", "x", "", 3, 0))
     assert {p.field for p in info.value.problems} == {"name", "model", "temperature", "max_tokens"}
     saved = cs.save_action(demo, cs.ActionRecord(5, "Polish", "{{ input1 }}!", "m", 0.1, 50, action.lock_version))
-    assert cs.load_action(demo, 5) == saved and saved.lock_version == action.lock_version + 1
+    assert cs.load_action(demo, 5) == saved
+    assert saved.lock_version == action.lock_version + 1
     with pytest.raises(ConflictError):
         cs.save_action(demo, cs.ActionRecord(5, "Stale", "x", "m", 0.1, None, action.lock_version))
     assert cs.load_action(demo, 5).name == "Polish"
@@ -161,9 +168,12 @@ def test_connection_checks(ws, loopback):
     ok, message = check_database(ws.db.url)
     assert ok, message
     ok, message = check_provider(ProviderProfile(name="t", base_url=loopback.base_url))
-    assert ok and "Connected" in message and loopback.count("/v1/models") == 1
+    assert ok
+    assert "Connected" in message
+    assert loopback.count("/v1/models") == 1
     ok, message = check_provider(ProviderProfile(name="t", base_url=f"http://127.0.0.1:{_closed_port()}/v1"))
-    assert not ok and "cannot reach" in message
+    assert not ok
+    assert "cannot reach" in message
 
 
 def test_two_editors_creating_the_same_override_at_once_get_the_conflict_message(demo, monkeypatch):
@@ -203,15 +213,17 @@ def test_two_editors_creating_the_same_override_at_once_get_the_conflict_message
     monkeypatch.setattr(cs, "_override_row", real_row)
     saved = [o for o in outcomes.values() if isinstance(o, cs.OverrideRecord)]
     refused = [o for o in outcomes.values() if not isinstance(o, cs.OverrideRecord)]
-    assert len(saved) == 1 and len(refused) == 1, outcomes
+    assert len(saved) == 1, outcomes
+    assert len(refused) == 1, outcomes
     (conflict,) = refused
     assert isinstance(conflict, ConflictError), repr(conflict)
-    assert "changed by someone else" in str(conflict) and "INSERT" not in str(conflict)
+    assert "changed by someone else" in str(conflict)
+    assert "INSERT" not in str(conflict)
     assert conflict.theirs == saved[0].override
     assert cs.load_override(demo, 3, 53).override == saved[0].override
 
 
-@pytest.mark.parametrize("parameters, field", [
+@pytest.mark.parametrize(("parameters", "field"), [
     ({"headers": {"x-api-key": "abc123"}}, "script_config.parameters.headers.x-api-key"),
     ({"auth": [{"access_token": "abc123"}]}, "script_config.parameters.auth.0.access_token"),
     ({"note": "sk-proj-Abc123Def456Ghi789Jkl012Mno345"}, "script_config.parameters.note"),
@@ -230,7 +242,7 @@ def test_a_step_or_override_holding_a_secret_anywhere_is_not_saved(demo, paramet
     assert cs.load_override(demo, 3, 53).override == {}
 
 
-@pytest.mark.parametrize("field, record", [
+@pytest.mark.parametrize(("field", "record"), [
     ("model", cs.ActionRecord(None, "Long model", "Polish {{ draft }}", model="m" * 300)),
 ])
 def test_an_llm_action_field_too_long_for_its_column_is_refused_in_words(demo, field, record):

@@ -13,4 +13,5 @@ def test_an_address_that_cannot_be_parsed_is_named_in_words(address):
     ok, message = check_a1111(address)
     assert not ok
     assert message.startswith(f"Not a usable address: {address}")
-    assert "InvalidURL" not in message and "Error" not in message
+    assert "InvalidURL" not in message
+    assert "Error" not in message

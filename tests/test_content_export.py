@@ -37,14 +37,17 @@ def test_markdown_export_has_front_matter_sections_and_working_image_links(ws, t
     assert document == out / "a-week-in-the-highlands.md"
     doc = frontmatter.loads(document.read_text())
     assert list(doc.metadata)[:2] == ["title", "status"]
-    assert doc.metadata["title"] == "A Week in the Highlands" and doc.metadata["status"] == "draft"
-    assert doc.metadata["author"] == "Morag" and doc.metadata["tags"] == ["travel", "scotland"]
+    assert doc.metadata["title"] == "A Week in the Highlands"
+    assert doc.metadata["status"] == "draft"
+    assert doc.metadata["author"] == "Morag"
+    assert doc.metadata["tags"] == ["travel", "scotland"]
     headings = re.findall(r"^## (.+)$", doc.content, re.MULTILINE)
     assert headings == ["Introduction", "Glen Affric", "The Coast Road", "Home"]
     links = _links(doc.content)
     assert len(links) == 2
     for link in links:
-        assert not Path(link).is_absolute() and link.startswith("images/")
+        assert not Path(link).is_absolute()
+        assert link.startswith("images/")
         assert (document.parent / link).is_file()  # a working relative link
     glen = (folder / "images" / "glen.png").read_bytes()
     assert (document.parent / links[0]).read_bytes() == glen
@@ -58,12 +61,13 @@ def test_markdown_export_has_front_matter_sections_and_working_image_links(ws, t
 def test_body_field_is_the_first_filled_step_output_then_draft(demo, tmp_path):
     ws = demo
     post = post_detail(ws, 53)
-    first, second, third = (s["id"] for s in post["sections"])
+    first, second, _third = (s["id"] for s in post["sections"])
     editing.save_field(ws, 53, first, "polished", "Polished text.", None)
     editing.save_field(ws, 53, second, "draft", "Only a draft.", post["sections"][1]["locks"].get("draft"))
     exported = export_post(ws, 53, "markdown", tmp_path / "out")
     text = exported.files[0].read_text()
-    assert "Polished text." in text and "Only a draft." in text
+    assert "Polished text." in text
+    assert "Only a draft." in text
     titles = [s["title"] for s in post["sections"]]
     fell = dict(exported.fell_back)
     assert titles[0] not in fell
@@ -80,11 +84,16 @@ def test_html_export_is_one_self_contained_page(ws, tmp_path, imported):
     exported = export_post(ws, result["post_id"], "html", tmp_path / "out")
     assert len(exported.files) == 1
     page = exported.files[0].read_text()
-    assert page.startswith("<!doctype html>") and "<title>A Week in the Highlands</title>" in page
-    assert "<h2>Glen Affric</h2>" in page and "<strong>Caledonian pines</strong>" in page
-    assert "<table>" in page and "<blockquote>" in page and '<meta name="author" content="Morag">' in page
+    assert page.startswith("<!doctype html>")
+    assert "<title>A Week in the Highlands</title>" in page
+    assert "<h2>Glen Affric</h2>" in page
+    assert "<strong>Caledonian pines</strong>" in page
+    assert "<table>" in page
+    assert "<blockquote>" in page
+    assert '<meta name="author" content="Morag">' in page
     srcs = re.findall(r'<img src="([^"]+)"', page)
-    assert len(srcs) == 2 and all(src.startswith("data:image/png;base64,") for src in srcs)
+    assert len(srcs) == 2
+    assert all(src.startswith("data:image/png;base64,") for src in srcs)
     assert "max-width" in page  # typography
 
 
@@ -93,7 +102,8 @@ def test_html_export_with_an_images_folder(ws, tmp_path, imported):
     exported = export_post(ws, result["post_id"], "html-folder", tmp_path / "out")
     page = exported.files[0]
     srcs = re.findall(r'<img src="([^"]+)"', page.read_text())
-    assert len(srcs) == 2 and all((page.parent / src).is_file() for src in srcs)
+    assert len(srcs) == 2
+    assert all((page.parent / src).is_file() for src in srcs)
 
 
 def test_bundle_is_index_md_with_images_beside_it(ws, tmp_path, imported):
@@ -102,7 +112,8 @@ def test_bundle_is_index_md_with_images_beside_it(ws, tmp_path, imported):
     index = exported.files[0]
     assert index == tmp_path / "out" / "a-week-in-the-highlands" / "index.md"
     doc = frontmatter.loads(index.read_text())
-    assert doc.metadata["draft"] is True and doc.metadata["title"] == "A Week in the Highlands"
+    assert doc.metadata["draft"] is True
+    assert doc.metadata["title"] == "A Week in the Highlands"
     assert all((index.parent / link).is_file() for link in _links(doc.content))
     assert all(f.parent.parent == index.parent for f in exported.files[1:])
 
@@ -146,12 +157,14 @@ def test_cli_export_post_writes_and_lists_files(ws, db_url, tmp_path, monkeypatc
                          "--out", str(tmp_path / fmt)])
         assert code == 0, err.getvalue()
         files = json.loads(out.getvalue())["files"]
-        assert len(files) == count and files[0].endswith(suffix)
+        assert len(files) == count
+        assert files[0].endswith(suffix)
         assert all(Path(f).is_file() for f in files)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(["export-post", "--post", "999", "--format", "markdown", "--out", str(tmp_path / "x")])
-    assert code == 2 and "Post 999 does not exist" in err.getvalue()
+    assert code == 2
+    assert "Post 999 does not exist" in err.getvalue()
 
 
 def test_draft_in_workflow_run_markdown_out(demo, loopback, tmp_path):
@@ -204,9 +217,12 @@ def test_cli_import_then_export_as_a_user_runs_them(db_url, tmp_path):
                       str(tmp_path / "site"))
     assert exported.returncode == 0, exported.stderr
     files = json.loads(exported.stdout)["files"]
-    assert files[0].endswith("index.md") and len(files) == 3
+    assert files[0].endswith("index.md")
+    assert len(files) == 3
     bad = wfdesk("import-post", str(tmp_path / "nothing.md"))
-    assert bad.returncode == 2 and "does not exist" in bad.stderr and bad.stdout == ""
+    assert bad.returncode == 2
+    assert "does not exist" in bad.stderr
+    assert bad.stdout == ""
 
 
 # --- second pass: exports that must not destroy what is already in the folder ---------------------------------------
@@ -222,7 +238,8 @@ def test_export_never_overwrites_a_different_file(ws, tmp_path):
     editing.save_field(ws, post["post_id"], section["id"], "draft", "Edited in the app.", section["locks"]["draft"])
     exported = export_post(ws, post["post_id"], "markdown", folder)
     assert draft.read_text() == "---\ntitle: My trip\n---\n## Day one\n\nWritten by hand.\n"
-    assert exported.files[0] == folder / "my-trip-2.md" and "Edited in the app." in exported.files[0].read_text()
+    assert exported.files[0] == folder / "my-trip-2.md"
+    assert "Edited in the app." in exported.files[0].read_text()
     assert any("my-trip.md" in line and "my-trip-2.md" in line for line in exported.summary())
     # Exporting the same post again writes the same file: an identical file is not a reason for a new name.
     assert export_post(ws, post["post_id"], "markdown", folder).files[0] == folder / "my-trip-2.md"
@@ -286,8 +303,10 @@ def test_a_folder_that_cannot_be_written_is_a_plain_message(ws, tmp_path, import
     with pytest.raises(DraftError) as err:
         export_post(ws, result["post_id"], "markdown", tmp_path / "notes.txt" / "out")
     message = str(err.value)
-    assert "cannot write" in message.lower() and "notes.txt" in message
-    assert "Errno" not in message and "Error" not in message
+    assert "cannot write" in message.lower()
+    assert "notes.txt" in message
+    assert "Errno" not in message
+    assert "Error" not in message
     assert not list(tmp_path.glob("**/a-week-in-the-highlands*"))
 
 

@@ -15,7 +15,9 @@ def test_every_unit_records_tokens_model_and_cost(demo, loopback):
     result = execute_step_script(1, 53, {"section_ids": [711, 712]})
     units = ledger.run_detail(demo, result["run_id"])["units"]
     for u in units:
-        assert u["model"] == "gpt-4o-mini" and u["prompt_tokens"] > 0 and u["completion_tokens"] > 0
+        assert u["model"] == "gpt-4o-mini"
+        assert u["prompt_tokens"] > 0
+        assert u["completion_tokens"] > 0
         assert u["cost"] == pytest.approx(u["prompt_tokens"] / 1000 * 1.0 + u["completion_tokens"] / 1000 * 2.0)
     # dall-e-3 (still served by LocalAI and others) is priced per image.
     images = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"n": 2, "model": "dall-e-3"}})
@@ -28,9 +30,11 @@ def test_totals_per_step_post_month_and_model(demo, loopback):
     execute_step_script(2, 53, {"section_ids": [711], "parameters": {"model": "dall-e-3"}})
     by_step = {r["step"]: r for r in costs.totals(demo, "step")}
     assert by_step["section_illustrations"]["cost"] == pytest.approx(0.04)
-    assert by_step["polish_sections"]["units"] == 3 and by_step["polish_sections"]["prompt_tokens"] > 0
+    assert by_step["polish_sections"]["units"] == 3
+    assert by_step["polish_sections"]["prompt_tokens"] > 0
     (post,) = costs.totals(demo, "post")
-    assert post["post_id"] == 53 and post["units"] == 4
+    assert post["post_id"] == 53
+    assert post["units"] == 4
     (month,) = costs.totals(demo, "month")
     assert month["month"] == costs.month_start().strftime("%Y-%m")
     assert month["cost"] == pytest.approx(sum(r["cost"] for r in by_step.values()))
@@ -54,7 +58,7 @@ def test_post_budget_refuses_a_run_before_any_request(demo, loopback):
 def test_current_image_models_count_against_the_budget(demo, loopback):
     """The demo's image model (gpt-image-1-mini) has a price: a budget refuses what would exceed it."""
     demo.settings.budget_per_post = 0.001
-    with pytest.raises(BudgetError, match="less than \\$0.01"):
+    with pytest.raises(BudgetError, match=r"less than \$0\.01"):
         execute_step_script(2, 53, {"section_ids": [711]})
     assert loopback.count() == 0
 

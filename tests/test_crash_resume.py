@@ -88,12 +88,14 @@ def test_kill_9_then_resume_llm_run(demo, loopback):
     with demo.db.session() as s:  # every finished section's output is there, once
         for sid in done_before:
             versions = content.versions_of(s, 53, sid, "polished")
-            assert len(versions) == 1 and content.get_field(s, 53, sid, "polished").value == versions[0].value
+            assert len(versions) == 1
+            assert content.get_field(s, 53, sid, "polished").value == versions[0].value
 
     proc = _cli(demo, loopback, "runs", "resume", str(run_id))
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert result["run_id"] == run_id and result["success"] is True
+    assert result["run_id"] == run_id
+    assert result["success"] is True
     assert [r["status"] for r in result["results"]] == ["success"] * 8
 
     sent_after = _requests_per_section(loopback, "draft")
@@ -182,7 +184,8 @@ def test_kill_9_cycles_with_racing_resumes_never_write_a_section_twice(demo, loo
         assert [len(content.versions_of(s, 53, sid, "polished")) for sid in ids] == [1] * len(ids)
     sent = _requests_per_section(loopback, "draft")
     again = sum(n - 1 for n in sent.values())
-    assert set(sent) == set(ids) and again <= 2 * kills  # at most the (2) sections in flight at each kill
+    assert set(sent) == set(ids)
+    assert again <= 2 * kills  # at most the (2) sections in flight at each kill
     print(f"{kills} kills, {busy} resumes refused as busy, {again} section(s) sent again, 0 written twice")
 
 
@@ -243,4 +246,5 @@ def test_sigstop_past_the_heartbeat_then_sigcont_sends_nothing_the_new_owner_sen
     with demo.db.session() as s:
         assert [len(content.versions_of(s, 53, sid, "polished")) for sid in ids] == [1] * len(ids)
     sent = _requests_per_section(loopback, "draft")
-    assert set(sent) == set(ids) and sum(n - 1 for n in sent.values()) <= 2  # the two in flight at the freeze
+    assert set(sent) == set(ids)
+    assert sum(n - 1 for n in sent.values()) <= 2  # the two in flight at the freeze

@@ -180,9 +180,12 @@ def test_a_database_that_stays_away_ends_the_run_interrupted_with_one_line(hws, 
         fault.cut()
     fault.restore()
     result = box["result"]
-    assert result["status"] == "interrupted" and result["success"] is False
-    assert "database" in result["error"] and "resume" in result["error"]
-    assert "\n" not in result["error"] and not any(w in result["error"] for w in SQL_WORDS)
+    assert result["status"] == "interrupted"
+    assert result["success"] is False
+    assert "database" in result["error"]
+    assert "resume" in result["error"]
+    assert "\n" not in result["error"]
+    assert not any(w in result["error"] for w in SQL_WORDS)
     assert loopback.count("/v1/chat/completions") < 8  # no new section started while the database was away
     ended = [r for r in caplog.records if r.levelno >= logging.WARNING and "interrupted" in r.getMessage()]
     assert len(ended) == 1
@@ -223,7 +226,8 @@ def test_a_full_disk_ends_the_run_interrupted_with_its_result(hws, fault, loopba
     event.remove(hws.db.engine, "before_cursor_execute", hook)
     assert result["status"] == "interrupted"
     assert "disk holding the database is full" in result["error"]
-    assert len(result["results"]) == 6 and json.dumps(result)  # the whole result, as JSON
+    assert len(result["results"]) == 6
+    assert json.dumps(result)  # the whole result, as JSON
     _assert_clean_logs(caplog)
     run_id = result["run_id"]
     _wait(lambda: ledger.run_detail(hws.direct, run_id)["status"] == "interrupted", "the run's end", timeout=60)
@@ -248,6 +252,7 @@ def test_the_command_line_says_in_one_line_that_the_database_is_away(hws, fault,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "database" in lines[0], proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert "database" in lines[0], proc.stderr
     assert not any(w in proc.stderr for w in (*SQL_WORDS, "Traceback", "OperationalError")), proc.stderr
     assert loopback.count() == 1  # nothing was sent again

@@ -18,7 +18,9 @@ def test_demo_loads_from_the_package_resources(ws, monkeypatch):
     # Not from the checkout's root: a wheel install has no such directory.
     monkeypatch.chdir(ROOT.parent)
     counts = editing.load_demo(ws)
-    assert counts["posts"] == 1 and counts["workflow_steps"] == 3 and counts["sections"] == 3
+    assert counts["posts"] == 1
+    assert counts["workflow_steps"] == 3
+    assert counts["sections"] == 3
 
 
 def build_wheel(out_dir: Path) -> Path:

@@ -31,7 +31,8 @@ def _validate_desktop(path: Path) -> None:
     if tool is None:
         pytest.skip("desktop-file-validate is not installed (Debian: desktop-file-utils)")
     proc = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not proc.stdout.strip(), proc.stdout + proc.stderr
 
 
 def _validate_metainfo(path: Path) -> None:
@@ -40,7 +41,8 @@ def _validate_metainfo(path: Path) -> None:
         pytest.skip("appstreamcli is not installed (Debian: appstream)")
     proc = subprocess.run([tool, "validate", "--no-net", str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "E:" not in proc.stdout and "W:" not in proc.stdout, proc.stdout
+    assert "E:" not in proc.stdout, proc.stdout
+    assert "W:" not in proc.stdout, proc.stdout
 
 
 def test_install_desktop_entry_writes_entry_metainfo_and_every_icon_size(tmp_path):
@@ -60,18 +62,21 @@ def test_install_desktop_entry_writes_entry_metainfo_and_every_icon_size(tmp_pat
         assert path.is_file()
     for size, path in icons.items():
         with Image.open(path) as image:
-            assert image.size == (size, size) and image.mode == "RGBA"
+            assert image.size == (size, size)
+            assert image.mode == "RGBA"
 
     entry = desktop.read_text(encoding="utf-8")
     launcher = Path(sys.executable).parent / "wfdesk-gui"  # this venv's gui script, by its full path
-    assert f"Exec={launcher}\n" in entry and f"TryExec={launcher}\n" in entry
+    assert f"Exec={launcher}\n" in entry
+    assert f"TryExec={launcher}\n" in entry
     assert f"Icon={APP_ID}\n" in entry
     _validate_desktop(desktop)
     _validate_metainfo(metainfo)
 
     # Again: the same files, replaced in place (a moved installation gets its new path).
     again = _cli("--install-desktop-entry", env=env)
-    assert again.returncode == 0 and again.stdout == proc.stdout
+    assert again.returncode == 0
+    assert again.stdout == proc.stdout
 
 
 def test_exec_line_quotes_a_path_with_spaces_and_reserved_characters(tmp_path):

@@ -16,7 +16,8 @@ from wfdesk.settings import ProviderProfile, Settings
 def test_version_is_the_package_version():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     proc = subprocess.run([sys.executable, "-m", "wfdesk", "--version"], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0 and proc.stdout == f"wfdesk {project['version']}\n"
+    assert proc.returncode == 0
+    assert proc.stdout == f"wfdesk {project['version']}\n"
     assert app_version() == project["version"]
 
 
@@ -31,10 +32,12 @@ def test_report_names_versions_paths_database_kind_and_plugins_never_a_secret(tm
     monkeypatch.setattr("wfdesk.scripts.plugins.PLUGIN_ERRORS", [*PLUGIN_ERRORS, problem])
     report = diagnostics_text(settings, extra={"Qt": "6.x"})
     lines = report.splitlines()
-    assert f"wfdesk: {app_version()}" in lines and "Qt: 6.x" in lines
+    assert f"wfdesk: {app_version()}" in lines
+    assert "Qt: 6.x" in lines
     assert any(line.startswith("Python: 3.") for line in lines)
     assert any(line.startswith("Database: PostgreSQL (psycopg") for line in lines)
-    assert f"Data path: {tmp_path / 'data'}" in lines and f"Settings path: {tmp_path / 'config'}" in lines
+    assert f"Data path: {tmp_path / 'data'}" in lines
+    assert f"Settings path: {tmp_path / 'config'}" in lines
     assert "  not loaded: video_generation = wfdesk_video_generation:PLUGIN (wfdesk-video-generation 0.1.0): it " \
            "needs the Python module 'imageio', which is not installed" in lines
     for secret in ("pg-secret-99", "k-77", "sk-env-secret-1234", "tok-secret-42", "prov-secret-7", "bob",

@@ -54,7 +54,8 @@ def test_missing_template_variable_is_refused_before_any_call(demo, loopback):
     set_action_template(demo, 5, "Polish {{ draft }} in the style of {{ author_style }}")
     with pytest.raises(ConfigError) as err:
         execute_step_script(1, 53, {"section_ids": [711, 712]})
-    assert "author_style" in str(err.value) and "polish_sections" in str(err.value)
+    assert "author_style" in str(err.value)
+    assert "polish_sections" in str(err.value)
     assert loopback.count() == 0
     assert ledger.list_runs(demo) == []
 
@@ -81,7 +82,8 @@ def test_llm_output_is_a_new_version_and_the_old_value_can_be_restored(demo, loo
 def test_llm_runs_once_for_the_post_without_sections(demo, loopback):
     set_action_template(demo, 5, "Summarise {{ post.title }}")
     result = execute_step_script(1, 53, {})
-    assert result["success"] and [r["section_id"] for r in result["results"]] == [None]
+    assert result["success"]
+    assert [r["section_id"] for r in result["results"]] == [None]
     assert _last_prompt(loopback) == "Summarise A week in the Scottish Highlands"
     with demo.db.session() as s:
         assert content.get_field(s, 53, None, "polished").value.startswith("POLISHED: Summarise")
@@ -91,8 +93,10 @@ def test_llm_streaming_collects_the_answer_and_usage(demo, loopback):
     execute_step_script(1, 53, {"section_ids": [711], "parameters": {"stream": True}})
     detail = ledger.run_detail(demo, ledger.list_runs(demo)[0]["id"])
     unit = detail["units"][0]
-    assert unit["status"] == "success" and unit["result"]["output"].startswith("POLISHED: Polish")
-    assert unit["prompt_tokens"] > 0 and unit["completion_tokens"] > 0
+    assert unit["status"] == "success"
+    assert unit["result"]["output"].startswith("POLISHED: Polish")
+    assert unit["prompt_tokens"] > 0
+    assert unit["completion_tokens"] > 0
     assert [r.json.get("stream") for r in loopback.requests] == [True]
 
 
@@ -103,7 +107,9 @@ def test_one_failing_section_does_not_stop_the_others(demo, loopback):
     statuses = {r["section_id"]: r["status"] for r in result["results"]}
     assert statuses == {711: "success", 712: "error", 713: "success"}
     error = next(r["error"] for r in result["results"] if r["section_id"] == 712)
-    assert "500" in error and "model overloaded" in error and loopback.base_url in error
+    assert "500" in error
+    assert "model overloaded" in error
+    assert loopback.base_url in error
     assert result["success"] is False
     assert ledger.run_detail(demo, result["run_id"])["status"] == "partial"
 
@@ -163,7 +169,8 @@ def test_image_parameters_reach_the_provider_and_n_gives_candidates(demo, loopba
     reqs = [r.json for r in loopback.requests if r.path.endswith("/images/generations")]
     assert [(r["n"], r["quality"], r["size"], r["model"]) for r in reqs] == [(1, "hd", "512x512", "dall-e-3")] * 2
     entry = result["results"][0]
-    assert len(entry["images"]) == 2 and entry["images"][0]["image_url"] != entry["images"][1]["image_url"]
+    assert len(entry["images"]) == 2
+    assert entry["images"][0]["image_url"] != entry["images"][1]["image_url"]
     with demo.db.session() as s:
         assert [v.status for v in content.versions_of(s, 53, 713, "generated_image_url")] == ["candidate"] * 2
 
@@ -195,12 +202,13 @@ def test_bad_image_bytes_fail_the_section_and_store_nothing(demo, loopback):
     loopback.image_bytes = b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>"
     result = execute_step_script(2, 53, {"section_ids": [711]})
     entry = result["results"][0]
-    assert entry["status"] == "error" and "HTML" in entry["error"]
+    assert entry["status"] == "error"
+    assert "HTML" in entry["error"]
     assert not (demo.data_dir / "content").exists()
 
 
 def test_empty_prompt_is_refused_before_any_call(demo, loopback):
-    with pytest.raises(ConfigError, match="Image Prompts.*empty.*711"):
+    with pytest.raises(ConfigError, match=r"Image Prompts.*empty.*711"):
         execute_step_script(2, 53, {"section_ids": [711], "inputs": {"image_prompts": ""}})
     assert loopback.count() == 0
 
@@ -210,7 +218,8 @@ def test_b64_is_what_the_engine_asks_for(demo, loopback):
     result = execute_step_script(2, 53, {"section_ids": [712]})
     stored = (demo.data_dir / result["results"][0]["image_url"]).read_bytes()
     req = [r for r in loopback.requests if r.path.endswith("/images/generations")][-1]
-    assert req.json["model"] == "gpt-image-1-mini" and "response_format" not in req.json
+    assert req.json["model"] == "gpt-image-1-mini"
+    assert "response_format" not in req.json
     assert stored == make_png(req.json["prompt"], 0, 64, 64)  # the bytes we stored are the bytes it produced
     # ...dall-e-3, where a server still offers it, is asked for base64 (its URLs expire).
     execute_step_script(2, 53, {"section_ids": [712], "parameters": {"model": "dall-e-3"}})
@@ -242,11 +251,14 @@ def test_custom_script_without_output_key_stores_the_whole_json(demo, loopback):
 def test_custom_script_http_error_and_timeout_are_section_errors(demo, loopback):
     loopback.custom_reply = lambda req: (503, {}, b"maintenance")
     entry = execute_step_script(3, 53, {"section_ids": [711]})["results"][0]
-    assert entry["status"] == "error" and "503" in entry["error"] and "maintenance" in entry["error"]
+    assert entry["status"] == "error"
+    assert "503" in entry["error"]
+    assert "maintenance" in entry["error"]
     loopback.custom_reply = None
     loopback.latency = 2
     entry = execute_step_script(3, 53, {"section_ids": [711], "parameters": {"timeout": 0.3}})["results"][0]
-    assert entry["status"] == "error" and "did not answer within 0.3 s" in entry["error"]
+    assert entry["status"] == "error"
+    assert "did not answer within 0.3 s" in entry["error"]
 
 
 @pytest.mark.parametrize("endpoint", ["http://evil.example/steal", "//evil.example/x", "api/no-slash",
@@ -255,7 +267,7 @@ def test_custom_endpoint_must_be_a_path_under_the_base_url(demo, loopback, endpo
     config = get_step_config(3)
     config["script_config"]["custom_endpoint"] = endpoint
     set_step_config(demo, 3, config)
-    with pytest.raises(ConfigError, match="script_config.custom_endpoint"):
+    with pytest.raises(ConfigError, match=r"script_config\.custom_endpoint"):
         execute_step_script(3, 53, {"section_ids": [711]})
     assert loopback.count() == 0
 

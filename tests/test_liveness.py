@@ -75,4 +75,5 @@ def test_this_process_owns_its_runs_under_its_identity(demo, loopback):
     with demo.db.session() as s:
         owner = s.get(Run, run_id).owner
     host, pid, started = ledger.parse_owner(owner)[:3]
-    assert (host, pid) == (socket.gethostname(), os.getpid()) and started is not None
+    assert (host, pid) == (socket.gethostname(), os.getpid())
+    assert started is not None

@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -25,7 +25,7 @@ class SerialServer:
     endpoint or method. (GET /x)"}, as LM Studio answers.
     """
 
-    MODEL = {"ollama": "llama3.2:3b", "lmstudio": "qwen2.5-7b-instruct"}
+    MODEL: ClassVar[dict[str, str]] = {"ollama": "llama3.2:3b", "lmstudio": "qwen2.5-7b-instruct"}
 
     def __init__(self, kind: str, delay: float = 0.0) -> None:
         self.kind, self.delay = kind, delay
@@ -132,7 +132,8 @@ def test_a_serial_local_server_via_openai_base_url_queues_instead_of_timing_out(
         assert [r["status"] for r in result["results"]] == ["success"] * 3, result
         assert server.max_in_flight == 1  # one request at a time: the others waited here, not at the server
         profile = openai_compat.profile_for(demo, None)
-        assert profile.concurrency == 1 and profile.read_timeout == 2.5  # what the editor set stays theirs
+        assert profile.concurrency == 1
+        assert profile.read_timeout == 2.5  # what the editor set stays theirs
 
 
 def test_without_the_preset_the_same_server_times_out(demo, monkeypatch):
@@ -143,7 +144,8 @@ def test_without_the_preset_the_same_server_times_out(demo, monkeypatch):
         monkeypatch.setenv("OPENAI_BASE_URL", server.root + "/v1")
         result = execute_step_script(1, 53, {"section_ids": [711, 712, 713]})
     failed = [r for r in result["results"] if r["status"] == "error"]
-    assert failed and all("time" in r["error"] for r in failed)  # timed out waiting behind the others
+    assert failed
+    assert all("time" in r["error"] for r in failed)  # timed out waiting behind the others
 
 
 @pytest.mark.parametrize("kind", ["ollama", "lmstudio"])
@@ -159,7 +161,8 @@ def test_other_servers_are_left_alone(demo, loopback, monkeypatch):
     loopback.reset()
     monkeypatch.setenv("OPENAI_BASE_URL", loopback.base_url)
     profile = openai_compat.profile_for(demo, None)
-    assert profile.concurrency == 8 and profile.read_timeout == 2.5
+    assert profile.concurrency == 8
+    assert profile.read_timeout == 2.5
     assert execute_step_script(1, 53, {"section_ids": [711]})["success"]
     assert execute_step_script(1, 53, {"section_ids": [712]})["success"]
     assert loopback.count("/api/") == 2  # Ollama's and LM Studio's question, asked once per workspace
@@ -170,14 +173,16 @@ def test_an_explicit_setting_wins_over_the_preset(demo, monkeypatch):
     with SerialServer("ollama") as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.root + "/v1")
         profile = openai_compat.profile_for(demo, None)
-    assert profile.concurrency == 3 and profile.read_timeout == local_servers.PRESET["read_timeout"]
+    assert profile.concurrency == 3
+    assert profile.read_timeout == local_servers.PRESET["read_timeout"]
 
 
 def test_a_profile_with_its_own_address_is_not_probed(demo, loopback, settings_with_address):
     """Set up in Settings (where Ollama and LM Studio are presets to choose): used as it is, nothing is asked."""
     demo.settings.providers = settings_with_address.providers
     profile = openai_compat.profile_for(demo, None)
-    assert profile.base_url == loopback.base_url and profile.concurrency == 8
+    assert profile.base_url == loopback.base_url
+    assert profile.concurrency == 8
     assert loopback.count("/api/") == 0
 
 

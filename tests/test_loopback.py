@@ -77,7 +77,8 @@ def test_streamed_chat_with_usage(server: LoopbackServer, client: openai.OpenAI)
     assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) == 4  # one per word
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     last = chunks[-1]
-    assert last.choices == [] and last.usage is not None
+    assert last.choices == []
+    assert last.usage is not None
     assert (last.usage.prompt_tokens, last.usage.completion_tokens, last.usage.total_tokens) == (3, 4, 7)
 
     # Raw wire format, as OpenAI sends it.
@@ -87,7 +88,8 @@ def test_streamed_chat_with_usage(server: LoopbackServer, client: openai.OpenAI)
         timeout=5,
     )
     assert raw.headers["Content-Type"].startswith("text/event-stream")
-    assert raw.text.startswith("data: {") and raw.text.endswith("data: [DONE]\n\n")
+    assert raw.text.startswith("data: {")
+    assert raw.text.endswith("data: [DONE]\n\n")
 
 
 def test_images_b64_json(server: LoopbackServer, client: openai.OpenAI) -> None:
@@ -97,7 +99,8 @@ def test_images_b64_json(server: LoopbackServer, client: openai.OpenAI) -> None:
     assert item.b64_json is not None
     data = base64.b64decode(item.b64_json)
     img = _open(data)
-    assert img.format == "PNG" and img.size == (64, 64)
+    assert img.format == "PNG"
+    assert img.size == (64, 64)
 
     server.image_max_side = 40
     resp = client.images.generate(prompt="a cat", response_format="b64_json", size="32x1024")
@@ -115,9 +118,11 @@ def test_images_url_mode(server: LoopbackServer, client: openai.OpenAI) -> None:
     server.image_mode = "url"
     resp = client.images.generate(prompt="a boat")
     url = resp.data[0].url
-    assert url is not None and url.startswith(server.root_url + "/files/")
+    assert url is not None
+    assert url.startswith(server.root_url + "/files/")
     got = requests.get(url, timeout=5)
-    assert got.status_code == 200 and got.headers["Content-Type"] == "image/png"
+    assert got.status_code == 200
+    assert got.headers["Content-Type"] == "image/png"
     assert _open(got.content).size == (64, 64)
     assert requests.get(server.root_url + "/files/nope.png", timeout=5).status_code == 404
 
@@ -139,7 +144,8 @@ def test_images_data_url_mode(server: LoopbackServer, client: openai.OpenAI) -> 
 def test_images_n2_distinct(client: openai.OpenAI) -> None:
     resp = client.images.generate(prompt="two cats", n=2, response_format="b64_json")
     blobs = [base64.b64decode(d.b64_json or "") for d in resp.data]
-    assert len(blobs) == 2 and blobs[0] != blobs[1]
+    assert len(blobs) == 2
+    assert blobs[0] != blobs[1]
     assert all(_open(b).format == "PNG" for b in blobs)
 
 
@@ -179,15 +185,18 @@ def test_custom_post(server: LoopbackServer) -> None:
 def test_models_and_errors(server: LoopbackServer, client: openai.OpenAI) -> None:
     assert [m.id for m in client.models.list()] == ["test-model"]
     missing = requests.get(server.root_url + "/nope", timeout=5)
-    assert missing.status_code == 404 and missing.json()["error"]["type"] == "invalid_request_error"
+    assert missing.status_code == 404
+    assert missing.json()["error"]["type"] == "invalid_request_error"
     bad = requests.post(
         server.base_url + "/chat/completions",
         data=b"{nope",
         headers={"Content-Type": "application/json"},
         timeout=5,
     )
-    assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error"
-    assert server.requests[-1].json is None and server.requests[-1].body == b"{nope"
+    assert bad.status_code == 400
+    assert bad.json()["error"]["type"] == "invalid_request_error"
+    assert server.requests[-1].json is None
+    assert server.requests[-1].body == b"{nope"
 
 
 def test_request_counting_and_reset(server: LoopbackServer, client: openai.OpenAI) -> None:
@@ -203,7 +212,8 @@ def test_request_counting_and_reset(server: LoopbackServer, client: openai.OpenA
     server.image_mode = "url"
     server.latency = 1.0
     server.reset()
-    assert server.count() == 0 and server.requests == []
+    assert server.count() == 0
+    assert server.requests == []
     assert (server.image_mode, server.latency, server.fail) == ("b64_json", 0.0, None)
 
 
@@ -232,7 +242,8 @@ def test_latency_timeout_and_prompt_stop(server: LoopbackServer) -> None:
     server.stop()
     assert time.monotonic() - started < 1.0
     worker.join(timeout=2)
-    assert outcome and isinstance(outcome[0], requests.RequestException)
+    assert outcome
+    assert isinstance(outcome[0], requests.RequestException)
 
 
 # --- today's providers' quirks ---------------------------------------------------------------------------------
@@ -249,7 +260,8 @@ def test_gpt_image_models_refuse_response_format_like_openai(client: openai.Open
     assert body == {"message": "Unknown parameter: 'response_format'.", "type": "invalid_request_error",
                     "param": "response_format", "code": "unknown_parameter"}
     resp = client.images.generate(model="gpt-image-1.5", prompt="a cat")
-    assert resp.data[0].b64_json and resp.usage is not None  # always base64, with token usage
+    assert resp.data[0].b64_json
+    assert resp.usage is not None  # always base64, with token usage
 
 
 def test_dall_e_3_takes_one_image_a_request(client: openai.OpenAI) -> None:
@@ -263,9 +275,11 @@ def test_dall_e_3_takes_one_image_a_request(client: openai.OpenAI) -> None:
 def test_reasoning_models_refuse_max_tokens_and_temperature(client: openai.OpenAI) -> None:
     msgs = [{"role": "user", "content": "hi"}]
     body = _bad_request(lambda: client.chat.completions.create(model="o3", messages=msgs, max_tokens=5))
-    assert body["code"] == "unsupported_parameter" and "Use 'max_completion_tokens' instead" in body["message"]
+    assert body["code"] == "unsupported_parameter"
+    assert "Use 'max_completion_tokens' instead" in body["message"]
     body = _bad_request(lambda: client.chat.completions.create(model="gpt-5", messages=msgs, temperature=0.2))
-    assert body["code"] == "unsupported_value" and body["param"] == "temperature"
+    assert body["code"] == "unsupported_value"
+    assert body["param"] == "temperature"
     body = _bad_request(lambda: client.chat.completions.create(model="gpt-4o", messages=msgs,
                                                                reasoning_effort="low"))
     assert body["param"] == "reasoning_effort"
@@ -281,7 +295,8 @@ def test_cut_filtered_and_refused_answers(client: openai.OpenAI) -> None:
     assert (filtered.choices[0].finish_reason, filtered.choices[0].message.content) == (
         "content_filter", "POLISHED: a ")
     refused = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "<<refuse>>"}])
-    assert refused.choices[0].message.content is None and refused.choices[0].message.refusal
+    assert refused.choices[0].message.content is None
+    assert refused.choices[0].message.refusal
 
 
 def test_thinking_models_and_local_servers(client: openai.OpenAI) -> None:
@@ -306,9 +321,9 @@ def test_dropped_streams_and_missing_finish_reasons(server: LoopbackServer, clie
 
     msgs = [{"role": "user", "content": "one two three four five"}]
     server.drop_answers = 1
-    with pytest.raises((httpx2.TransportError, openai.APIConnectionError)):  # the SDK wraps it in 3.x
-        with client.chat.completions.create(model="m", messages=msgs, stream=True) as stream:
-            list(stream)
+    with (pytest.raises((httpx2.TransportError, openai.APIConnectionError)),  # the SDK wraps it in 3.x
+          client.chat.completions.create(model="m", messages=msgs, stream=True) as stream):
+        list(stream)
     server.omit_finish_reason = True
     with client.chat.completions.create(model="m", messages=msgs, stream=True) as stream:
         assert all(c.choices[0].finish_reason is None for c in stream if c.choices)
@@ -337,7 +352,8 @@ def test_paths_without_v1_and_servers_without_images(server: LoopbackServer) -> 
     assert (resp.status_code, resp.text) == (404, "404 page not found")
     server.images_endpoint = False
     resp = requests.post(server.base_url + "/images/generations", json={"prompt": "x"}, timeout=5)
-    assert resp.status_code == 404 and resp.json()["error"].startswith("Unexpected endpoint or method")
+    assert resp.status_code == 404
+    assert resp.json()["error"].startswith("Unexpected endpoint or method")
 
 
 def test_drip_sends_the_answer_a_byte_at_a_time(server: LoopbackServer) -> None:

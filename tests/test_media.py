@@ -45,14 +45,14 @@ def test_valid_images_verify(fmt: str, ext: str, mime: str) -> None:
 
 def test_truncated_png_is_refused() -> None:
     data = make_image("PNG", (128, 128))
-    with pytest.raises(ImageError, match="truncated|corrupt"):
+    with pytest.raises(ImageError, match=r"truncated|corrupt"):
         verify_image(data[: len(data) // 2])
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
 def test_truncated_jpeg_is_refused() -> None:
     data = make_image("JPEG", (128, 128))
-    with pytest.raises(ImageError, match="truncated|corrupt"):
+    with pytest.raises(ImageError, match=r"truncated|corrupt"):
         verify_image(data[: len(data) // 2])
 
 
@@ -112,7 +112,8 @@ def test_store_image_writes_content_addressed_file(tmp_path: Path) -> None:
     assert stored.rel_path == f"content/posts/7/sections/3/raw/{sha}.png"
     assert stored.image_url == stored.rel_path
     assert stored.size_bytes == len(data)
-    assert stored.info.width == 64 and stored.info.height == 48
+    assert stored.info.width == 64
+    assert stored.info.height == 48
     assert (tmp_path / stored.rel_path).read_bytes() == data
 
     again = store_image(tmp_path, 7, 3, data)
@@ -149,10 +150,10 @@ def test_image_rel_path_validation() -> None:
     with pytest.raises((TypeError, ValueError)):
         image_rel_path(-1, 2, sha, "png")
     for bad_sha in ("A" * 64, "a" * 63, "../" + "a" * 61, "g" * 64, "a" * 64 + "\n"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="sha256 must be 64 lowercase hex characters"):
             image_rel_path(1, 2, bad_sha, "png")
     for bad_ext in ("svg", "PNG", "png/../x", ""):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="unsupported image extension"):
             image_rel_path(1, 2, sha, bad_ext)
 
 
@@ -160,7 +161,7 @@ def test_resolve_image_path(tmp_path: Path) -> None:
     rel = f"content/posts/1/raw/{'b' * 64}.png"
     assert resolve_image_path(tmp_path, rel) == (tmp_path / rel).resolve()
     for bad in ("../x", "/etc/passwd", "content/../../x", "", "C:/x", "content\\..\\x"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="image path"):
             resolve_image_path(tmp_path, bad)
 
 
@@ -177,10 +178,12 @@ def test_a_huge_metadata_chunk_is_dropped_not_stored(tmp_path: Path, kind: bytes
     assert verify_image(padded).width == 8
     stored = store_image(tmp_path, 1, 2, padded)
     path = resolve_image_path(tmp_path, stored.rel_path)
-    assert path.stat().st_size < 64 * 1024 and stored.size_bytes == path.stat().st_size
+    assert path.stat().st_size < 64 * 1024
+    assert stored.size_bytes == path.stat().st_size
     assert stored.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     with Image.open(path) as img, Image.open(io.BytesIO(small)) as original:
-        assert img.size == (8, 8) and img.convert("RGB").tobytes() == original.convert("RGB").tobytes()
+        assert img.size == (8, 8)
+        assert img.convert("RGB").tobytes() == original.convert("RGB").tobytes()
 
 
 def test_small_metadata_is_kept_byte_for_byte(tmp_path: Path) -> None:
@@ -195,7 +198,8 @@ def test_a_new_file_is_marked_created_and_can_be_discarded(tmp_path: Path) -> No
     data = make_image("PNG", (8, 8))
     first = store_image(tmp_path, 1, 2, data)
     again = store_image(tmp_path, 1, 2, data)
-    assert first.created and not again.created  # the same bytes were already there
+    assert first.created
+    assert not again.created  # the same bytes were already there
     discard(tmp_path, [again])
     assert resolve_image_path(tmp_path, first.rel_path).is_file()  # not ours to remove
     discard(tmp_path, [first])
@@ -215,4 +219,5 @@ def test_a_jpeg_padded_with_comments_is_stored_small(tmp_path: Path, mode: str) 
     path = resolve_image_path(tmp_path, stored.rel_path)
     assert path.stat().st_size < 64 * 1024
     with Image.open(path) as img:
-        assert img.size == (8, 8) and img.convert("RGB").getpixel((4, 4)) == (255, 255, 255)
+        assert img.size == (8, 8)
+        assert img.convert("RGB").getpixel((4, 4)) == (255, 255, 255)

@@ -8,7 +8,7 @@ from wfdesk.errors import Problem
 from wfdesk.services.validation import describe, describe_problems, plain_message, validate_step
 
 
-@pytest.mark.parametrize("field, message, expected", [
+@pytest.mark.parametrize(("field", "message", "expected"), [
     ("script_config.parameters.size", r"String should match pattern '^(auto|\d{2,5}x\d{2,5})$'",
      "Size must be like 1024x1024 or auto"),
     ("script_config.parameters.temperature", "Input should be less than or equal to 2",
@@ -32,7 +32,9 @@ def test_problems_read_as_plain_words(field, message, expected):
 
 def test_no_internal_words_survive():
     text = plain_message("String should match pattern '^[a-z]{1,20}$'")
-    assert "pattern" not in text and "^" not in text and "should" not in text
+    assert "pattern" not in text
+    assert "^" not in text
+    assert "should" not in text
 
 
 def test_a_real_invalid_config_is_described_plainly(ws):
@@ -40,8 +42,11 @@ def test_a_real_invalid_config_is_described_plainly(ws):
               "outputs": {"output1": {"label": "Image", "db_field": "image_url"}},
               "script_config": {"type": "image_generation", "parameters": {"size": "big", "n": 0}}}
     text = describe_problems("section_illustrations", validate_step(ws, "section_illustrations", config))
-    assert "Size must be like 1024x1024 or auto" in text and "Images per section must be at least 1" in text
-    assert "pattern" not in text and "script_config" not in text and "Input should" not in text
+    assert "Size must be like 1024x1024 or auto" in text
+    assert "Images per section must be at least 1" in text
+    assert "pattern" not in text
+    assert "script_config" not in text
+    assert "Input should" not in text
 
 
 def test_a_saved_action_with_an_unknown_variable_is_refused_in_words(demo):
@@ -57,6 +62,8 @@ def test_a_saved_action_with_an_unknown_variable_is_refused_in_words(demo):
     with pytest.raises(ConfigError) as refused:
         execute_step_script(1, 53, {"section_ids": [711]})
     shown = describe_problems("polish_sections", refused.value.problems)
-    assert "{{ draftt }}" in shown and "“Polish section”" in shown and "Step → LLM actions" in shown
+    assert "{{ draftt }}" in shown
+    assert "“Polish section”" in shown
+    assert "Step → LLM actions" in shown
     for internal in ("llm_action[", "is undefined", "prompt_template", "Edit step config"):
         assert internal not in shown, shown

@@ -39,7 +39,8 @@ def test_builtins_come_through_the_entry_point_group():
 def test_a_plugin_registers_with_its_schema(clean_errors):
     assert plugins.load_plugins([_ep("echo_words", "ECHO")]) == ["echo_words"]
     info = SCRIPT_TYPES["echo_words"]
-    assert info.description == "Repeats a word" and info.parameters_model.__name__ == "EchoParameters"
+    assert info.description == "Repeats a word"
+    assert info.parameters_model.__name__ == "EchoParameters"
     problems = validate_step(None, "s", {"script_config": {"type": "echo_words", "parameters": {"times": 9}}})
     assert [p.field for p in problems] == ["script_config.parameters.times"]
 
@@ -104,7 +105,8 @@ def test_an_installed_plugin_cannot_replace_a_built_in_type(tmp_path, loopback):
     state = json.loads(listed.stdout)
     assert state["types"]["llm_action"].startswith("wfdesk ")
     ((entry_point, source, error),) = state["errors"]
-    assert entry_point == "llm_action = wfdesk_hijacker:PLUGIN" and source == "wfdesk-hijacker 1.0"
+    assert entry_point == "llm_action = wfdesk_hijacker:PLUGIN"
+    assert source == "wfdesk-hijacker 1.0"
     assert error == ("the plugin wfdesk-hijacker tries to register 'llm_action', the name of a built-in step type, "
                      "and is refused: built-in types cannot be replaced")
     assert _wfdesk(env, "import", str(REFERENCE_STEPS)).returncode == 0
@@ -141,7 +143,8 @@ def test_a_plugin_whose_import_hangs_stops_neither_run_step_nor_validate(tmp_pat
     state = json.loads(listed.stdout)
     assert {"llm_action", "custom_script", "image_generation"} <= set(state["types"])
     ((entry_point, source, error),) = state["errors"]
-    assert entry_point == "sleepy = wfdesk_sleepy:PLUGIN" and source == "wfdesk-sleepy 1.0"
+    assert entry_point == "sleepy = wfdesk_sleepy:PLUGIN"
+    assert source == "wfdesk-sleepy 1.0"
     assert error.startswith("it did not finish loading within 1 s")
 
 

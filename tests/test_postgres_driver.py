@@ -47,7 +47,9 @@ def test_without_a_driver_the_editor_is_told_what_to_install(monkeypatch):
     assert str(raised.value) == MISSING_DRIVER
     assert "pipx install 'wfdesk[postgres]'" in MISSING_DRIVER
     ok, message = check_database(url)  # Settings → Test connection
-    assert not ok and message == MISSING_DRIVER and "secret-pw" not in message
+    assert not ok
+    assert message == MISSING_DRIVER
+    assert "secret-pw" not in message
 
 
 def test_the_command_line_says_it_in_words(monkeypatch, capsys, tmp_path):
@@ -57,7 +59,8 @@ def test_the_command_line_says_it_in_words(monkeypatch, capsys, tmp_path):
     code = main(["--database", "postgresql://bob:secret-pw@127.0.0.1:5432/team", "--data-dir", str(tmp_path),
                  "init"])
     err = capsys.readouterr().err
-    assert code == EXIT_FAILED and err == f"wfdesk: {MISSING_DRIVER}\n"
+    assert code == EXIT_FAILED
+    assert err == f"wfdesk: {MISSING_DRIVER}\n"
 
 
 def test_the_window_says_it_without_a_class_name(monkeypatch):

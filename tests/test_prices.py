@@ -52,7 +52,8 @@ def test_image_models_priced_per_picture_and_per_token():
     assert costs.cost_of(settings, Usage("dall-e-3", images=3)) == pytest.approx(0.12)
     # gpt-image-1 is priced per token; an answer without usage is estimated from a typical image's tokens.
     estimated = costs.complete_usage(Usage("gpt-image-1", images=2))
-    assert estimated.estimated and estimated.completion_tokens == 2 * prices.IMAGE_OUTPUT_TOKENS
+    assert estimated.estimated
+    assert estimated.completion_tokens == 2 * prices.IMAGE_OUTPUT_TOKENS
     assert costs.cost_of(settings, Usage("gpt-image-1", images=2)) == pytest.approx(
         library_cost("gpt-image-1", 0, 2 * prices.IMAGE_OUTPUT_TOKENS))
 
@@ -72,12 +73,14 @@ def test_tokens_missing_from_the_answer_are_estimated_and_marked(demo, loopback)
     result = execute_step_script(1, 53, {"section_ids": [711, 712]})
     assert result["success"], result
     for unit in ledger.run_detail(demo, result["run_id"])["units"]:
-        assert unit["prompt_tokens"] > 0 and unit["completion_tokens"] > 0
+        assert unit["prompt_tokens"] > 0
+        assert unit["completion_tokens"] > 0
         assert unit["result"]["metadata"]["tokens_estimated"] is True
         assert unit["cost"] == pytest.approx(library_cost("gpt-4o-mini", unit["prompt_tokens"],
                                                           unit["completion_tokens"]))
     (row,) = costs.totals(demo, "step")
-    assert row["estimated_units"] == 2 and row["unpriced_units"] == 0
+    assert row["estimated_units"] == 2
+    assert row["unpriced_units"] == 0
 
 
 def test_reported_usage_is_not_marked_estimated(demo, loopback):
@@ -90,9 +93,11 @@ def test_reported_usage_is_not_marked_estimated(demo, loopback):
 def test_a_run_on_a_model_without_a_price_is_marked_in_the_ledger(demo, loopback):
     result = execute_step_script(1, 53, {"section_ids": [711], "llm_settings": {"model": "llama3.2:3b"}})
     unit = ledger.run_detail(demo, result["run_id"])["units"][0]
-    assert unit["cost"] == 0 and unit["result"]["metadata"]["price_known"] is False
+    assert unit["cost"] == 0
+    assert unit["result"]["metadata"]["price_known"] is False
     (row,) = costs.totals(demo, "model")
-    assert row["model"] == "llama3.2:3b" and row["unpriced_units"] == 1
+    assert row["model"] == "llama3.2:3b"
+    assert row["unpriced_units"] == 1
 
 
 def test_budget_warns_about_a_model_without_a_price_by_default(demo, loopback, caplog):
@@ -118,8 +123,10 @@ def test_budget_set_to_refuse_refuses_a_model_without_a_price(demo, loopback):
 def test_a_custom_script_has_no_tokens_to_estimate(demo, loopback):
     result = execute_step_script(3, 53, {"section_ids": [711]})
     unit = ledger.run_detail(demo, result["run_id"])["units"][0]
-    assert result["success"] and unit["prompt_tokens"] == unit["completion_tokens"] == 0
-    assert "tokens_estimated" not in unit["result"]["metadata"] and "price_known" not in unit["result"]["metadata"]
+    assert result["success"]
+    assert unit["prompt_tokens"] == unit["completion_tokens"] == 0
+    assert "tokens_estimated" not in unit["result"]["metadata"]
+    assert "price_known" not in unit["result"]["metadata"]
 
 
 @pytest.mark.parametrize("answered", ["gpt-4o-2024-08-06", "gpt-4o-20240806"])
@@ -130,7 +137,8 @@ def test_the_editors_price_covers_the_dated_model_the_answer_names(answered):
     assert costs.cost_of(settings, Usage(answered, 1000, 500)) == pytest.approx(2.0)
     assert prices.quote(settings, answered).source == "yours"
     values, flags = costs.ledger_values(settings, Usage(answered, 1000, 500), "p", "o")
-    assert values["cost"] == pytest.approx(2.0) and "price_known" not in flags
+    assert values["cost"] == pytest.approx(2.0)
+    assert "price_known" not in flags
     # A snapshot of its own in the editor's table wins over the undated one.
     settings.prices[answered] = ModelPrice(prompt_per_1k=0.0, completion_per_1k=0.0)
     assert costs.cost_of(settings, Usage(answered, 1000, 500)) == 0

@@ -64,7 +64,8 @@ def test_current_gpt_image_models_work_and_never_get_response_format(demo, loopb
     entry = result["results"][0]
     assert entry["status"] == "success", entry
     (req,) = _images(loopback)
-    assert "response_format" not in req and req["model"] == model
+    assert "response_format" not in req
+    assert req["model"] == model
     assert entry["metadata"]["usage"]["output_tokens"] == 272  # GPT image models bill tokens: kept for costs
 
 
@@ -77,7 +78,8 @@ def test_the_default_image_model_is_a_current_one(demo, loopback):
     result = run_config(demo, config, 53, {"section_ids": [711]}, step_name="pictures")
     assert result["results"][0]["status"] == "success", result
     (req,) = _images(loopback)
-    assert req["model"] == "gpt-image-1-mini" and "response_format" not in req
+    assert req["model"] == "gpt-image-1-mini"
+    assert "response_format" not in req
 
 
 def test_gpt_image_options_reach_the_provider(demo, loopback):
@@ -92,7 +94,8 @@ def test_gpt_image_options_reach_the_provider(demo, loopback):
 def test_dall_e_3_on_a_server_that_still_serves_it_gets_one_image_a_request(demo, loopback):
     result = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"model": "dall-e-3", "n": 3}})
     entry = result["results"][0]
-    assert entry["status"] == "success" and len({i["image_url"] for i in entry["images"]}) == 3
+    assert entry["status"] == "success"
+    assert len({i["image_url"] for i in entry["images"]}) == 3
     assert [(r["n"], r["response_format"]) for r in _images(loopback)] == [(1, "b64_json")] * 3
 
 
@@ -180,7 +183,8 @@ def test_a_refused_value_the_editor_chose_is_not_dropped_silently(demo, loopback
                                              b'"invalid_request_error", "param": "quality", "code": "invalid_value"}}')
     entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"model": "x-img", "quality": "hd"}}
                                 )["results"][0]
-    assert entry["status"] == "error" and "Supported values are" in entry["error"]
+    assert entry["status"] == "error"
+    assert "Supported values are" in entry["error"]
     assert loopback.count("/v1/images") == 1
 
 
@@ -189,7 +193,9 @@ def test_an_image_answer_over_the_size_cap_is_refused(demo, loopback, monkeypatc
     loopback.image_bytes = os.urandom(200 * 1024)
     entry = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"model": "gpt-image-1.5"}}
                                 )["results"][0]
-    assert entry["status"] == "error" and "larger than" in entry["error"] and "refused" in entry["error"]
+    assert entry["status"] == "error"
+    assert "larger than" in entry["error"]
+    assert "refused" in entry["error"]
     assert not (demo.data_dir / "content").exists()
 
 
@@ -197,7 +203,8 @@ def test_a_server_without_an_images_endpoint_is_explained(demo, loopback):
     loopback.images_endpoint = False
     entry = execute_step_script(2, 53, {"section_ids": [711]})["results"][0]
     assert entry["status"] == "error"
-    assert "Unexpected endpoint or method" in entry["error"] and "image generation" in entry["error"]
+    assert "Unexpected endpoint or method" in entry["error"]
+    assert "image generation" in entry["error"]
 
 
 # --- reasoning models -------------------------------------------------------------------------------------------
@@ -207,7 +214,9 @@ def test_reasoning_models_get_max_completion_tokens_and_no_temperature(demo, loo
     entry = _run_polish({"llm_settings": {"model": model}})["results"][0]
     assert entry["status"] == "success", entry
     (req,) = _chats(loopback)  # right the first time: no refusal, no retry
-    assert req["max_completion_tokens"] == 800 and "max_tokens" not in req and "temperature" not in req
+    assert req["max_completion_tokens"] == 800
+    assert "max_tokens" not in req
+    assert "temperature" not in req
 
 
 def test_reasoning_effort_is_a_parameter(demo, loopback):
@@ -234,7 +243,9 @@ def test_a_reasoning_model_under_an_unknown_name_is_adapted_and_remembered(demo,
     entry = _run_polish({"llm_settings": {"model": "house-thinker"}})["results"][0]
     assert entry["status"] == "success", entry
     reqs = _chats(loopback)
-    assert len(reqs) == 3 and reqs[-1]["max_completion_tokens"] == 800 and "temperature" not in reqs[-1]
+    assert len(reqs) == 3
+    assert reqs[-1]["max_completion_tokens"] == 800
+    assert "temperature" not in reqs[-1]
     assert entry["metadata"]["adapted"] == {"left_out": ["temperature"],
                                             "renamed": {"max_tokens": "max_completion_tokens"}}
     _run_polish({"llm_settings": {"model": "house-thinker"}}, [712])
@@ -262,7 +273,9 @@ def test_a_filtered_answer_fails_naming_the_filter(demo, loopback, stream):
     before = _polished(demo)
     result = _run_polish({"llm_settings": {"stream": stream}})
     entry = result["results"][0]
-    assert entry["status"] == "error" and "content filter" in entry["error"] and loopback.base_url in entry["error"]
+    assert entry["status"] == "error"
+    assert "content filter" in entry["error"]
+    assert loopback.base_url in entry["error"]
     assert _polished(demo) == before
     assert ledger.run_detail(demo, result["run_id"])["units"][0]["result"]["metadata"]["partial_output"]
 
@@ -281,7 +294,8 @@ def test_a_stream_that_ends_without_a_finish_reason_is_cut_off(demo, loopback):
     loopback.omit_finish_reason = True
     before = _polished(demo)
     entry = _run_polish({"llm_settings": {"stream": True}})["results"][0]
-    assert entry["status"] == "error" and "cut off" in entry["error"]
+    assert entry["status"] == "error"
+    assert "cut off" in entry["error"]
     assert _polished(demo) == before
 
 
@@ -290,7 +304,8 @@ def test_think_blocks_are_kept_out_of_the_text(demo, loopback, stream):
     result = _run_polish({"llm_settings": {"model": "deepseek-r1-distill", "stream": stream}})
     entry = result["results"][0]
     assert entry["status"] == "success"
-    assert entry["output"].startswith("POLISHED: ") and "<think>" not in entry["output"]
+    assert entry["output"].startswith("POLISHED: ")
+    assert "<think>" not in entry["output"]
     assert _polished(demo)[-1] == entry["output"]
     assert entry["metadata"]["thinking"] == "The editor wants this polished. Keep the meaning."
 
@@ -299,7 +314,8 @@ def test_think_blocks_are_kept_out_of_the_text(demo, loopback, stream):
 def test_a_server_without_usage_still_works(demo, loopback, stream):
     entry = _run_polish({"llm_settings": {"model": "local-llama", "stream": stream}})["results"][0]
     assert entry["status"] == "success"
-    assert entry["metadata"]["usage_reported"] is False and entry["metadata"]["completion_tokens"] == 0
+    assert entry["metadata"]["usage_reported"] is False
+    assert entry["metadata"]["completion_tokens"] == 0
 
 
 # --- streams ---------------------------------------------------------------------------------------------------
@@ -316,7 +332,8 @@ def test_a_server_refusing_stream_options_is_retried_without_it(demo, loopback):
 def test_a_connection_dropped_mid_answer_is_retried(retrying, loopback, stream):
     loopback.drop_answers = 1
     entry = _run_polish({"llm_settings": {"stream": stream}})["results"][0]
-    assert entry["status"] == "success" and entry["output"].startswith("POLISHED: ")
+    assert entry["status"] == "success"
+    assert entry["output"].startswith("POLISHED: ")
     assert len(_chats(loopback)) == 2
 
 
@@ -326,7 +343,8 @@ def test_dropped_answers_never_switch_the_provider_offline(demo, loopback, strea
     ids = [711, 712, 713]
     result = execute_step_script(1, 53, {"section_ids": ids, "parameters": {"concurrency": 1, "stream": stream}})
     for entry in result["results"]:
-        assert entry["status"] == "error" and "dropped" in entry["error"], entry
+        assert entry["status"] == "error", entry
+        assert "dropped" in entry["error"], entry
         assert "offline" not in entry["error"]
     again = _run_polish({"llm_settings": {"stream": stream}})["results"][0]
     assert "offline" not in again["error"]
@@ -338,7 +356,8 @@ def test_dropped_answers_never_switch_the_provider_offline(demo, loopback, strea
 def test_out_of_credit_fails_at_once_with_the_billing_message(retrying, loopback):
     loopback.fail = lambda i, req: quota_exhausted()
     entry = _run_polish({})["results"][0]
-    assert entry["status"] == "error" and "out of credit" in entry["error"]
+    assert entry["status"] == "error"
+    assert "out of credit" in entry["error"]
     assert "check your plan and billing details" in entry["error"]
     assert len(_chats(loopback)) == 1  # no retries: waiting cannot help
 
@@ -357,7 +376,8 @@ def test_retry_after_past_the_longest_wait_fails_clearly(retrying, loopback):
     started = time.monotonic()
     entry = _run_polish({})["results"][0]
     assert time.monotonic() - started < 20
-    assert entry["status"] == "error" and "asked to wait 3600 s, longer than the 30 s allowed" in entry["error"]
+    assert entry["status"] == "error"
+    assert "asked to wait 3600 s, longer than the 30 s allowed" in entry["error"]
     assert len(_chats(loopback)) == 1
 
 
@@ -376,7 +396,8 @@ def test_a_dripping_server_cannot_hold_a_section(demo, loopback):
     started = time.monotonic()
     entry = _run_polish({})["results"][0]
     assert time.monotonic() - started < 30
-    assert entry["status"] == "error" and "took longer than 1.5 s" in entry["error"]
+    assert entry["status"] == "error"
+    assert "took longer than 1.5 s" in entry["error"]
     assert len(_chats(loopback)) == 1
 
 
@@ -389,7 +410,8 @@ def test_a_server_dripping_its_headers_cannot_hold_a_section(demo, loopback):
     started = time.monotonic()
     entry = _run_polish({})["results"][0]
     assert time.monotonic() - started < 60  # a generous bound; without the deadline it is over 400 s
-    assert entry["status"] == "error" and "took longer than 1.5 s" in entry["error"], entry
+    assert entry["status"] == "error", entry
+    assert "took longer than 1.5 s" in entry["error"], entry
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -397,7 +419,8 @@ def test_a_huge_text_answer_is_refused(demo, loopback, stream):
     loopback.chat_reply = lambda body: "x" * (2 * 1024 * 1024)
     before = _polished(demo)
     entry = _run_polish({"llm_settings": {"stream": stream}})["results"][0]
-    assert entry["status"] == "error" and "larger than 1 MB of text" in entry["error"]
+    assert entry["status"] == "error"
+    assert "larger than 1 MB of text" in entry["error"]
     assert _polished(demo) == before
 
 
@@ -407,7 +430,8 @@ def test_a_20_mb_answer_is_refused_while_it_arrives(demo, loopback, tmp_path):
     loopback.chat_reply = lambda body: "y" * (20 * 1024 * 1024)
     result = execute_step_script(1, 53, {"section_ids": [711, 712, 713]})
     for entry in result["results"]:
-        assert entry["status"] == "error" and "larger than 8 MB" in entry["error"], entry
+        assert entry["status"] == "error", entry
+        assert "larger than 8 MB" in entry["error"], entry
     assert (tmp_path / "answers.db").stat().st_size < 5 * 1024 * 1024
 
 
@@ -418,7 +442,8 @@ def test_an_echoed_api_key_is_never_shown_or_stored(demo, loopback, monkeypatch,
     result = _run_polish({})
     entry = result["results"][0]
     assert loopback.requests[0].headers["authorization"] == f"Bearer {secret}"  # the key was sent
-    assert entry["status"] == "error" and "Incorrect API key provided: [API key]" in entry["error"]
+    assert entry["status"] == "error"
+    assert "Incorrect API key provided: [API key]" in entry["error"]
     assert secret not in str(ledger.run_detail(demo, result["run_id"]))
     demo.db.engine.dispose()
     assert secret.encode() not in (tmp_path / "answers.db").read_bytes()
@@ -431,7 +456,8 @@ def test_a_404_shows_the_servers_words_and_the_likely_cause(demo, loopback, wher
     if where == "v1":
         loopback.fail = lambda i, req: (404, {"Content-Type": "text/plain"}, b"404 page not found")
     entry = _run_polish({})["results"][0]
-    assert entry["status"] == "error" and "answered 404: 404 page not found" in entry["error"]
+    assert entry["status"] == "error"
+    assert "answered 404: 404 page not found" in entry["error"]
     assert (hint or "this server may not offer chat completions") in entry["error"]
     assert "Error code: 404" not in entry["error"]
 
@@ -495,7 +521,8 @@ def test_the_deadline_holds_through_a_proxy(demo, loopback, behind_a_proxy):
     started = time.monotonic()
     entry = _run_polish({})["results"][0]
     assert time.monotonic() - started < 60  # a generous bound; without the deadline it is over 400 s
-    assert entry["status"] == "error" and "took longer than 1.5 s" in entry["error"], entry
+    assert entry["status"] == "error", entry
+    assert "took longer than 1.5 s" in entry["error"], entry
 
 
 def test_a_proxy_that_cannot_be_used_is_named(demo, loopback, behind_a_proxy, monkeypatch):

@@ -89,19 +89,23 @@ def test_malformed_answers_are_retried_then_reported(default_policy, loopback, b
 def test_malformed_answers_every_time_end_in_a_clear_error(demo, loopback):
     loopback.fail = lambda i, req: (200, {}, b"{not json")
     entry = execute_step_script(1, 53, {"section_ids": [711]})["results"][0]
-    assert entry["status"] == "error" and "malformed JSON" in entry["error"] and loopback.base_url in entry["error"]
+    assert entry["status"] == "error"
+    assert "malformed JSON" in entry["error"]
+    assert loopback.base_url in entry["error"]
 
 
 def test_read_timeout_is_a_clear_section_error(demo, loopback):
     loopback.latency = 3
     entry = execute_step_script(1, 53, {"section_ids": [711], "parameters": {"timeout": 0.5}})["results"][0]
-    assert entry["status"] == "error" and "did not answer in time" in entry["error"]
+    assert entry["status"] == "error"
+    assert "did not answer in time" in entry["error"]
 
 
 def test_empty_chat_answer_is_an_error(demo, loopback):
     loopback.chat_reply = lambda body: "   "
     entry = execute_step_script(1, 53, {"section_ids": [711]})["results"][0]
-    assert entry["status"] == "error" and "empty answer" in entry["error"]
+    assert entry["status"] == "error"
+    assert "empty answer" in entry["error"]
 
 
 def test_gate_pause_holds_back_every_worker():
@@ -119,7 +123,8 @@ def test_gate_pause_holds_back_every_worker():
         t.start()
     for t in threads:
         t.join(10)
-    assert len(entered) == 3 and min(entered) >= resume_at - 0.01
+    assert len(entered) == 3
+    assert min(entered) >= resume_at - 0.01
 
 
 def test_gate_caps_concurrency_across_runs():
@@ -156,7 +161,8 @@ def test_cancel_interrupts_a_rate_limit_wait(default_policy, loopback):
 def test_a_read_timeout_is_retried_once_not_eight_times(default_policy, loopback):
     loopback.latency = 3
     entry = execute_step_script(1, 53, {"section_ids": [711], "parameters": {"timeout": 0.3}})["results"][0]
-    assert entry["status"] == "error" and "did not answer in time" in entry["error"]
+    assert entry["status"] == "error"
+    assert "did not answer in time" in entry["error"]
     assert loopback.count("/v1/chat/completions") == 2  # each retry re-sends a billed request
 
 
@@ -164,5 +170,6 @@ def test_local_presets_never_receive_the_openai_key(monkeypatch):
     from wfdesk.settings import PRESET_PROFILES, get_api_key
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-real-openai-key")
-    assert get_api_key(PRESET_PROFILES["ollama"]) is None and get_api_key(PRESET_PROFILES["lmstudio"]) is None
+    assert get_api_key(PRESET_PROFILES["ollama"]) is None
+    assert get_api_key(PRESET_PROFILES["lmstudio"]) is None
     assert get_api_key(PRESET_PROFILES["openai"]) == "sk-real-openai-key"

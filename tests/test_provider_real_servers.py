@@ -6,6 +6,7 @@ Through the engine and the CLI, over real HTTP to the loopback server (tests/loo
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -64,7 +65,8 @@ def test_an_overloaded_error_inside_a_200_is_retried(retrying, loopback):
     retrying.settings.providers["default"] = ProviderProfile(name="default", base_url=loopback.base_url,
                                                              max_retries=1)
     entry = _run_polish({"model": "proxy-error-1"})
-    assert entry["status"] == "error" and PROXY_ERROR_MESSAGE in entry["error"]
+    assert entry["status"] == "error"
+    assert PROXY_ERROR_MESSAGE in entry["error"]
     assert len(_chats(loopback)) > 1  # "server_error" / "overloaded": worth another try
 
 
@@ -72,7 +74,8 @@ def test_a_web_page_where_the_api_was_expected_is_explained_and_not_retried(retr
     """A base URL pointing at a web UI (Open WebUI, a router's login page) answers 200 with HTML."""
     entry = _run_polish({"model": "web-page-ui"})
     assert entry["status"] == "error"
-    assert "web page" in entry["error"] and "base URL" in entry["error"], entry["error"]
+    assert "web page" in entry["error"], entry["error"]
+    assert "base URL" in entry["error"], entry["error"]
     assert len(_chats(loopback)) == 1  # asking again gets the same page
 
 
@@ -87,7 +90,8 @@ def test_the_size_cap_counts_decoded_bytes_not_gzip_bytes(demo, loopback):
     loopback.chat_reply = lambda body: "y" * (20 * 1024 * 1024)
     before = _polished(demo)
     entry = _run_polish({"model": "gzip-model"})
-    assert entry["status"] == "error" and "larger than 8 MB" in entry["error"], entry["error"]
+    assert entry["status"] == "error", entry["error"]
+    assert "larger than 8 MB" in entry["error"], entry["error"]
     assert _polished(demo) == before
 
 
@@ -143,7 +147,7 @@ def test_a_429_asking_for_no_wait_is_not_hammered(retrying, loopback, retry_afte
     assert entry["status"] == "success", entry
     times = [r.time for r in _chats(loopback)]
     assert len(times) == 5
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.3, gaps  # at least the base delay less its jitter
     assert times[-1] - times[0] >= 2.5, gaps  # and growing: 0.5 + 1 + 2 + 4 s less jitter
 
@@ -163,7 +167,8 @@ def test_bearer_and_key_echoed_in_a_401_is_redacted_cleanly(demo, loopback, monk
 def test_image_answers_that_are_errors_or_web_pages_are_explained(demo, loopback, model, words):
     result = execute_step_script(2, 53, {"section_ids": [711], "parameters": {"model": model}})
     entry = result["results"][0]
-    assert entry["status"] == "error" and words in entry["error"], entry
+    assert entry["status"] == "error", entry
+    assert words in entry["error"], entry
     assert "sent no image" not in entry["error"]
 
 
@@ -173,7 +178,8 @@ def test_a_litellm_alias_of_a_reasoning_model_is_adapted_to(demo, loopback):
     entry = _run_polish({"model": "litellm-o3-house"})
     assert entry["status"] == "success", entry
     sent = [r.json for r in _chats(loopback)]
-    assert "temperature" in sent[0] and "temperature" not in sent[-1]
+    assert "temperature" in sent[0]
+    assert "temperature" not in sent[-1]
 
 
 def test_litellm_refusing_reasoning_effort_is_adapted_to(demo, loopback):
@@ -187,7 +193,8 @@ def test_a_litellm_image_alias_refusing_response_format_is_adapted_to(demo, loop
     entry = result["results"][0]
     assert entry["status"] == "success", entry
     images = [r.json for r in loopback.requests if r.path.endswith("/images/generations")]
-    assert "response_format" in images[0] and "response_format" not in images[-1]
+    assert "response_format" in images[0]
+    assert "response_format" not in images[-1]
 
 
 def test_a_model_the_server_lacks_is_not_blamed_on_the_address(demo, loopback):
@@ -197,7 +204,8 @@ def test_a_model_the_server_lacks_is_not_blamed_on_the_address(demo, loopback):
     assert entry["status"] == "error"
     assert 'model "missing-llama9" not found, try pulling it first' in entry["error"], entry["error"]
     # After the address: a port such as 34049 holds "404" too.
-    assert "may not offer" not in entry["error"] and "/v1" not in entry["error"].split("answered 404", 1)[1]
+    assert "may not offer" not in entry["error"]
+    assert "/v1" not in entry["error"].split("answered 404", 1)[1]
     assert "check the model name" in entry["error"]
 
 
@@ -207,7 +215,8 @@ def test_a_stream_that_never_ends_is_stopped_at_the_deadline(demo, loopback):
     started = time.monotonic()
     entry = _run_polish({"model": "ping-forever-1", "stream": True})
     assert time.monotonic() - started < 30
-    assert entry["status"] == "error" and "took longer than 1.5 s" in entry["error"], entry["error"]
+    assert entry["status"] == "error", entry["error"]
+    assert "took longer than 1.5 s" in entry["error"], entry["error"]
     assert _polished(demo) == [] or "Half" not in _polished(demo)[-1]
 
 
@@ -227,6 +236,7 @@ def test_a_server_that_does_not_implement_post_is_not_asked_eight_times(retrying
                                     b"<html><body><h1>Error response</h1><p>Error code: 501</p><p>Message: "
                                     b"Unsupported method ('POST').</p></body></html>")
     entry = _run_polish({})
-    assert entry["status"] == "error" and "answered 501" in entry["error"]
+    assert entry["status"] == "error"
+    assert "answered 501" in entry["error"]
     assert "Unsupported method ('POST')" in entry["error"]
     assert len(_chats(loopback)) == 1

@@ -20,7 +20,8 @@ def _versions(ws, post_id, section_id, name):
 def test_demo_loads_on_an_empty_database(ws):
     assert queries.is_empty(ws)
     counts = editing.load_demo(ws)
-    assert counts["posts"] == 1 and counts["workflow_steps"] == 3
+    assert counts["posts"] == 1
+    assert counts["workflow_steps"] == 3
     assert not queries.is_empty(ws)
 
 
@@ -169,7 +170,8 @@ def test_save_field_writes_a_version_and_refuses_a_stale_save(demo):
 
     with pytest.raises(ConflictError) as err:
         editing.save_field(demo, 53, 711, "draft", "mine", lock)
-    assert err.value.theirs == "We arrived late in Inverness." and err.value.mine == "mine"
+    assert err.value.theirs == "We arrived late in Inverness."
+    assert err.value.mine == "mine"
 
     # Undo re-accepts the previous version; nothing is lost.
     editing.accept_field_version(demo, saved["previous_version_id"])

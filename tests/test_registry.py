@@ -62,7 +62,8 @@ def test_section_illustrations_workflow(demo, loopback):
 
     result = execute_step_script(2, 53, {"section_ids": [711, 712, 713]})
 
-    assert result["success"] and result["step"] == "section_illustrations"
+    assert result["success"]
+    assert result["step"] == "section_illustrations"
     requests = [r.json for r in loopback.requests if r.path.endswith("/images/generations")]
     # The demo's current GPT image model answers base64 and refuses response_format: none is sent.
     assert [(r["model"], "response_format" in r) for r in requests] == [("gpt-image-1-mini", False)] * 3
@@ -74,8 +75,10 @@ def test_section_illustrations_workflow(demo, loopback):
         with Image.open(path) as img:
             assert img.format == "PNG"
         meta = entry["metadata"]
-        assert meta["generation_time"].endswith("Z") and meta["size"] == "1024x1024"
-        assert meta["prompt"] and meta["revised_prompt"].startswith("Revised: ")
+        assert meta["generation_time"].endswith("Z")
+        assert meta["size"] == "1024x1024"
+        assert meta["prompt"]
+        assert meta["revised_prompt"].startswith("Revised: ")
         # Database: a candidate version awaiting review; the field is untouched until accepted.
         with demo.db.session() as s:
             versions = content.versions_of(s, 53, sid, "generated_image_url")
@@ -88,7 +91,8 @@ def test_section_illustrations_workflow(demo, loopback):
         with demo.db.session() as s:
             assert content.get_field(s, 53, sid, "generated_image_url").value == entry["image_url"]
     run = ledger.run_detail(demo, result["run_id"])
-    assert run["status"] == "succeeded" and run["counts"]["success"] == 3
+    assert run["status"] == "succeeded"
+    assert run["counts"]["success"] == 3
     assert all(u["images"] == 1 for u in run["units"])
 
 
@@ -129,10 +133,12 @@ def test_plain_handler_registered_at_run_time(demo, loopback):
         unregister_script_type("video_generation")
 
     assert calls == [({"model": "svd", "duration": 5, "fps": 24}, 53, {"section_ids": [711, 712]})]
-    assert result["success"] and result["step"] == "process_data"
+    assert result["success"]
+    assert result["step"] == "process_data"
     assert result["sections_processed"] == [711, 712]
     detail = ledger.run_detail(demo, result["run_id"])
-    assert detail["script_type"] == "video_generation" and detail["status"] == "succeeded"
+    assert detail["script_type"] == "video_generation"
+    assert detail["status"] == "succeeded"
     assert [u["section_id"] for u in detail["units"]] == [711, 712]
 
 
@@ -146,7 +152,8 @@ def test_plain_handler_that_raises_is_a_failed_run(demo):
         result = execute_step_script(3, 53, {})
     finally:
         unregister_script_type("broken_type")
-    assert result["success"] is False and "renderer crashed" in result["error"]
+    assert result["success"] is False
+    assert "renderer crashed" in result["error"]
     assert ledger.run_detail(demo, result["run_id"])["status"] == "failed"
 
 
@@ -172,5 +179,6 @@ def test_builtin_handlers_are_plain_callables_too(demo, loopback):
     """SCRIPT_REGISTRY[type](step_config, post_id, context) works as the reference calls it."""
     handler = SCRIPT_REGISTRY["custom_script"]
     result = handler(get_step_config(3), 53, {"section_ids": [712]})
-    assert result["success"] and result["results"][0]["section_id"] == 712
+    assert result["success"]
+    assert result["results"][0]["section_id"] == 712
     assert loopback.count("/api/custom/process-data") == 1

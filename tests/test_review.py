@@ -40,16 +40,19 @@ def test_panel_data_of_the_demo_step(demo, loopback):
     step = data["step"]
     assert (step["name"], step["stage"], step["script_type"]) == ("polish_sections", "Writing", "llm_action")
     assert step["config_error"] is None
-    assert step["action"]["name"] == "Polish section" and step["action"]["model"] == "gpt-4o-mini"
+    assert step["action"]["name"] == "Polish section"
+    assert step["action"]["model"] == "gpt-4o-mini"
     # The editor's words: the fields' labels, never their stored names.
-    assert "Polish section" in step["description"] and "Section Content → Polished Content" in step["description"]
+    assert "Polish section" in step["description"]
+    assert "Section Content → Polished Content" in step["description"]
     assert "draft" not in step["description"]
     assert step["inputs"]["input1"]["db_field"] == "draft"
     assert [r["id"] for r in data["sections"]] == [711, 712, 713]
     first = data["sections"][0]
     assert first["title"] == "Arriving in Inverness"
     assert first["preview"].startswith("we arrived late in inverness")
-    assert first["inputs"]["draft"].startswith("we arrived") and first["outputs"] == {"polished": None}
+    assert first["inputs"]["draft"].startswith("we arrived")
+    assert first["outputs"] == {"polished": None}
     assert first["last"] is None
 
 
@@ -58,8 +61,10 @@ def test_panel_data_shows_each_sections_last_state(demo, loopback):
     execute_step(demo, 1, 53, {"section_ids": [711, 712]})
     data = review.panel_data(demo, 1, 53)
     last = {r["id"]: r["last"] for r in data["sections"]}
-    assert last[711]["status"] == "success" and last[711]["result"]["output"].startswith("POLISHED")
-    assert last[712]["status"] == "error" and "boom" in last[712]["error"]
+    assert last[711]["status"] == "success"
+    assert last[711]["result"]["output"].startswith("POLISHED")
+    assert last[712]["status"] == "error"
+    assert "boom" in last[712]["error"]
     assert last[713] is None
     assert data["sections"][0]["outputs"]["polished"].startswith("POLISHED")
 
@@ -92,7 +97,8 @@ def test_a_config_that_cannot_run_is_reported(demo):
         step = s.get(WorkflowStepEntity, 1)
         step.config = {**step.config, "script_config": {"type": "llm_action", "action_id": 999}}
     data = review.panel_data(demo, 1, 53)
-    assert "999" in data["step"]["config_error"] and "does not exist" in data["step"]["config_error"]
+    assert "999" in data["step"]["config_error"]
+    assert "does not exist" in data["step"]["config_error"]
     assert "does not exist" in data["step"]["description"]
 
 
@@ -108,19 +114,24 @@ def test_image_versions_accept_reject_and_undo(demo, loopback):
     loopback.image_max_side = 32  # different bytes: a second, distinct candidate
     execute_step(demo, 2, 53, {"section_ids": [711]})
     versions = review.field_versions(demo, 53, IMAGE_FIELD)[711]
-    assert len(versions) == 2 and versions[0]["id"] > versions[1]["id"]  # newest first
+    assert len(versions) == 2
+    assert versions[0]["id"] > versions[1]["id"]  # newest first
     newest, older = versions
-    assert newest["asset"]["path"] == newest["value"] and len(newest["asset"]["sha256"]) == 64
-    assert newest["status"] == "candidate" and not newest["current"]
+    assert newest["asset"]["path"] == newest["value"]
+    assert len(newest["asset"]["sha256"]) == 64
+    assert newest["status"] == "candidate"
+    assert not newest["current"]
 
     assert review.version_action(demo, older["id"], "accept")["field_value"] == older["value"]
     assert review.version_action(demo, newest["id"], "accept")["field_value"] == newest["value"]
     assert field(demo, 711, IMAGE_FIELD) == newest["value"]
 
     rejected = review.version_action(demo, newest["id"], "reject")
-    assert rejected["status"] == "rejected" and rejected["field_value"] == older["value"]  # falls back
+    assert rejected["status"] == "rejected"
+    assert rejected["field_value"] == older["value"]  # falls back
     undone = review.undo_reject(demo, newest["id"], reaccept=True)
-    assert undone["status"] == "accepted" and field(demo, 711, IMAGE_FIELD) == newest["value"]
+    assert undone["status"] == "accepted"
+    assert field(demo, 711, IMAGE_FIELD) == newest["value"]
 
     review.version_action(demo, older["id"], "reject")
     assert review.version_action(demo, older["id"], "unreject")["status"] == "candidate"
@@ -134,19 +145,22 @@ def test_section_review_and_text_revert(demo, loopback):
     execute_step(demo, 1, 53, {"section_ids": [711]})
     execute_step(demo, 1, 53, {"section_ids": [711]})
     detail = review.section_review(demo, 1, 53, 711, ["draft", "polished"], "polished")
-    assert detail["values"]["polished"] == "two" and detail["values"]["draft"].startswith("we arrived")
+    assert detail["values"]["polished"] == "two"
+    assert detail["values"]["draft"].startswith("we arrived")
     assert [v["value"] for v in detail["versions"]] == ["two", "one"]
-    assert detail["versions"][0]["current"] and detail["last"]["status"] == "success"
+    assert detail["versions"][0]["current"]
+    assert detail["last"]["status"] == "success"
     review.version_action(demo, detail["versions"][1]["id"], "accept")
     assert field(demo, 711, "polished") == "one"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Unknown version action 'delete'"):
         review.version_action(demo, detail["versions"][1]["id"], "delete")
 
 
 def test_preview_is_one_short_line():
     assert review.preview("  a\n\nb  c ") == "a b c"
     long = review.preview("word " * 100, 20)
-    assert len(long) <= 20 and long.endswith("…")
+    assert len(long) <= 20
+    assert long.endswith("…")
     assert review.preview(None) == ""
 
 
@@ -156,13 +170,17 @@ def test_latest_run_sums_up_what_is_left_to_do(demo, loopback):
     execute_step(demo, 1, 53, {"section_ids": [711, 712, 713]})
     latest = review.latest_run(demo, 1, 53)
     assert (latest["status"], latest["total"], latest["done"], latest["failed"]) == ("partial", 3, 2, 1)
-    assert latest["unfinished_section_ids"] == [712] and latest["resumable"] and latest["offline"] is None
+    assert latest["unfinished_section_ids"] == [712]
+    assert latest["resumable"]
+    assert latest["offline"] is None
     assert "boom" in latest["first_error"]
     assert review.panel_data(demo, 1, 53)["latest_run"] == latest
     loopback.fail = None
     execute_step(demo, 1, 53, {"section_ids": [712]})
     latest = review.latest_run(demo, 1, 53)
-    assert latest["status"] == "succeeded" and not latest["resumable"] and latest["unfinished"] == 0
+    assert latest["status"] == "succeeded"
+    assert not latest["resumable"]
+    assert latest["unfinished"] == 0
 
 
 def test_latest_run_names_an_unreachable_provider(demo):
@@ -176,7 +194,8 @@ def test_latest_run_names_an_unreachable_provider(demo):
     demo.settings = Settings(providers={"default": ProviderProfile(base_url=dead, max_retries=0)})
     execute_step(demo, 1, 53, {"section_ids": [711, 712]})
     latest = review.latest_run(demo, 1, 53)
-    assert latest["status"] == "failed" and latest["resumable"]
+    assert latest["status"] == "failed"
+    assert latest["resumable"]
     assert latest["offline"] == {"address": dead, "sections": 2}
 
 

@@ -95,10 +95,12 @@ def test_a_run_whose_sections_all_finished_is_simply_closed(demo, loopback):
     run_id = _crashed_run(demo, loopback, unit_status="success")
     assert ledger.mark_interrupted(demo) == [run_id]
     result = resume_run(demo, run_id)
-    assert result["success"] is True and result["status"] == "succeeded"
+    assert result["success"] is True
+    assert result["status"] == "succeeded"
     assert loopback.count() == 0
     detail = ledger.run_detail(demo, run_id)
-    assert detail["status"] == "succeeded" and detail["finished_at"] is not None
+    assert detail["status"] == "succeeded"
+    assert detail["finished_at"] is not None
 
 
 def test_a_run_taken_over_while_its_owner_still_lives_never_writes_a_section_twice(demo, loopback):

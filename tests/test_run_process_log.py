@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from pathlib import Path
 
 from wfdesk.runs import child_client
 from wfdesk.runs.child_client import run_in_child
@@ -40,7 +41,8 @@ def test_a_traceback_in_the_run_process_reaches_the_app_log_whole(demo, caplog):
     process.send({"op": "resume", "id": "broken", "database_url": demo.db.url, "data_dir": str(demo.data_dir),
                   "settings": json.loads(demo.settings.model_dump_json())})
     event = inbox.get(timeout=30)
-    assert event["event"] == "failed" and "KeyError" in event["message"]
+    assert event["event"] == "failed"
+    assert "KeyError" in event["message"]
     _wait_for(caplog, "KeyError: 'run_id'")
     errors = _lines(caplog, logging.ERROR)
     assert any("request broken failed" in line for line in errors), _lines(caplog)
@@ -61,6 +63,6 @@ def test_a_crash_of_the_app_leaves_every_thread_stack_in_its_log(tmp_path):
     assert proc.returncode != 0
     log_file = proc.stdout.strip()
     assert log_file.startswith(str(tmp_path))
-    text = open(log_file, encoding="utf-8").read()
+    text = Path(log_file).read_text(encoding="utf-8")
     assert "Fatal Python error: Segmentation fault" in text
     assert "Current thread" in text or "Thread 0x" in text

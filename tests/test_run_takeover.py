@@ -110,7 +110,8 @@ def test_an_outage_during_the_finish_write_is_ridden_out(demo, loopback):
         result = execute_step_script(1, 53, {"section_ids": SECTIONS})
     finally:
         remove()
-    assert result["status"] == "succeeded" and result["success"] is True
+    assert result["status"] == "succeeded"
+    assert result["success"] is True
     assert ledger.run_detail(demo, result["run_id"])["status"] == "succeeded"
 
 
@@ -129,7 +130,8 @@ def test_an_outage_during_the_claim_leaves_the_run_resumable(demo, loopback):
             resume_run(demo, run_id)
     finally:
         remove()
-    assert loopback.count("/v1/chat/completions") == 0 and ledger.run_detail(demo, run_id)["status"] == "failed"
+    assert loopback.count("/v1/chat/completions") == 0
+    assert ledger.run_detail(demo, run_id)["status"] == "failed"
     assert resume_run(demo, run_id)["status"] == "succeeded"
 
 
@@ -141,7 +143,8 @@ def test_a_model_name_longer_than_the_ledger_column_never_loses_the_answer(demo,
     assert loopback.count("/v1/chat/completions") == 1
     assert result["status"] == "succeeded", result
     unit = ledger.run_detail(demo, result["run_id"])["units"][0]
-    assert unit["status"] == "success" and model.startswith(unit["model"])
+    assert unit["status"] == "success"
+    assert model.startswith(unit["model"])
 
 
 def test_an_answer_holding_a_lone_surrogate_is_saved_not_lost(demo, loopback):
@@ -163,7 +166,8 @@ def test_run_settings_holding_a_nul_are_refused_in_words_before_anything_is_sent
 
     from wfdesk.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="parameters.note") as info:
+    with pytest.raises(ConfigError, match=r"parameters\.note") as info:
         execute_step_script(1, 53, {"section_ids": [711], "parameters": {"note": "a\x00b"}})
     assert "cannot be stored" in str(info.value)
-    assert loopback.count() == 0 and ledger.list_runs(demo) == []
+    assert loopback.count() == 0
+    assert ledger.list_runs(demo) == []

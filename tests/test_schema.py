@@ -51,7 +51,8 @@ def test_reference_migration_sql_runs_verbatim_on_postgresql(demo, loopback):
     result = execute_step_script(3, 53, {"section_ids": [711]})
     assert result["success"]
     chat = [r for r in loopback.requests if r.path.endswith("/chat/completions")]
-    assert len(chat) == 1 and chat[0].json["messages"][0]["content"].startswith("Summarise: {\"temperature\"")
+    assert len(chat) == 1
+    assert chat[0].json["messages"][0]["content"].startswith("Summarise: {\"temperature\"")
     assert loopback.count("/api/custom") == 0
     assert ledger.run_detail(demo, result["run_id"])["script_type"] == "llm_action"
 
@@ -73,4 +74,4 @@ def test_models_and_migrations_agree(ws):
 def test_head_constant_matches_the_migration_scripts():
     from wfdesk.db.migrate import HEAD
 
-    assert HEAD == head_revision()
+    assert head_revision() == HEAD

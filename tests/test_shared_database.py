@@ -33,10 +33,10 @@ def test_second_save_of_the_same_field_is_refused_with_both_versions(demo, secon
 
     with second_editor.db.session() as s:
         content.write_text(s, 53, 711, "draft", "B's edit", source="editor", expected_lock_version=seen_by_b)
-    with pytest.raises(ConflictError) as err:
-        with demo.db.session() as s:
-            content.write_text(s, 53, 711, "draft", "A's edit", source="editor", expected_lock_version=seen_by_a)
-    assert err.value.mine == "A's edit" and err.value.theirs == "B's edit"
+    with pytest.raises(ConflictError) as err, demo.db.session() as s:
+        content.write_text(s, 53, 711, "draft", "A's edit", source="editor", expected_lock_version=seen_by_a)
+    assert err.value.mine == "A's edit"
+    assert err.value.theirs == "B's edit"
     assert "changed by someone else" in str(err.value)
     with demo.db.session() as s:
         assert content.get_field(s, 53, 711, "draft").value == "B's edit"
@@ -66,7 +66,8 @@ def test_two_processes_running_steps_on_one_post(demo, loopback, tmp_path):
     assert len({r["run_id"] for r in results}) == 3
     for r in results:
         detail = ledger.run_detail(demo, r["run_id"])
-        assert detail["status"] == "succeeded" and [u["section_id"] for u in detail["units"]] == [711, 712, 713]
+        assert detail["status"] == "succeeded"
+        assert [u["section_id"] for u in detail["units"]] == [711, 712, 713]
     with demo.db.session() as s:
         for sid in (711, 712, 713):
             # Both polish runs wrote a version; the field holds one of them, the other stays recoverable.

@@ -84,4 +84,5 @@ def test_stored_values_are_unchanged():
     # The database holds these words; renaming a member must not change what is stored or read back.
     assert [s.value for s in RunState] == ["queued", "running", "succeeded", "partial", "failed", "cancelled",
                                            "interrupted"]
-    assert UnitState("success") is UnitState.SUCCESS and UnitState.ERROR == "error"
+    assert UnitState("success") is UnitState.SUCCESS
+    assert UnitState.ERROR == "error"

@@ -32,9 +32,11 @@ def test_second_import_updates_in_place(ws):
     bundle["posts"][0]["sections"][0]["fields"]["draft"] = "a new draft"
     with ws.db.session() as s:
         counts = import_bundle(s, bundle)
-    assert counts["posts"] == 1 and counts["sections"] == 3
+    assert counts["posts"] == 1
+    assert counts["sections"] == 3
     with ws.db.session() as s:
-        assert s.query(Post).count() == 1 and s.query(PostSection).count() == 3
+        assert s.query(Post).count() == 1
+        assert s.query(PostSection).count() == 3
         assert s.get(Post, 53).title == "Highlands, revised"
         # The earlier draft stays as a version the editor can go back to.
         assert [v.value for v in content.versions_of(s, 53, 711, "draft")][-2:] == [
@@ -55,7 +57,7 @@ def test_new_rows_after_import_get_fresh_ids(ws):
         assert section.id > 713
 
 
-@pytest.mark.parametrize("mutate, where", [
+@pytest.mark.parametrize(("mutate", "where"), [
     (lambda b: b["posts"][0].update(title=""), "posts.0.title"),
     (lambda b: b["llm_actions"][0].update(temperature=9), "llm_actions.0.temperature"),
     (lambda b: b["workflow_steps"].append(dict(b["workflow_steps"][0])), "workflow_steps.3.id"),
@@ -69,9 +71,8 @@ def test_invalid_import_changes_nothing(ws, mutate, where):
         import_bundle(s, {"posts": [{"id": 1, "title": "Existing", "sections": []}]})
     bundle = _bundle()
     mutate(bundle)
-    with pytest.raises(ImportError_) as err:
-        with ws.db.session() as s:
-            import_bundle(s, bundle)
+    with pytest.raises(ImportError_) as err, ws.db.session() as s:
+        import_bundle(s, bundle)
     assert where in str(err.value)
     with ws.db.session() as s:
         assert [p.title for p in s.query(Post).all()] == ["Existing"]
@@ -88,11 +89,14 @@ def _deep(depth: int) -> str:
 def test_a_deeply_nested_file_is_refused_with_a_clear_message(ws, tmp_path, depth):
     from wfdesk.services.transfer import read_json
 
-    with pytest.raises(ImportError_) as info:
+    def read_and_import() -> None:  # refused while reading (very deep) or while checking the bundle (500 deep)
         data = read_json(_deep(depth))
         with ws.db.session() as s:
             import_bundle(s, data)
-    assert "nested too deeply" in str(info.value) and "Recursion" not in str(info.value)
+
+    with pytest.raises(ImportError_, match="nested too deeply") as info:
+        read_and_import()
+    assert "Recursion" not in str(info.value)
     with ws.db.session() as s:
         assert s.query(Post).count() == 0
 
@@ -107,9 +111,8 @@ def test_deep_data_given_directly_is_refused_too(ws):
         node = node["x"]
     bundle = {"workflow_steps": [{"id": 1, "name": "s", "config": config}]}
     for fn in (import_bundle, lambda s, d: import_workflow(s, {"format": "wfdesk-workflow", **d}, ws)):
-        with pytest.raises(ImportError_, match="nested too deeply"):
-            with ws.db.session() as s:
-                fn(s, bundle)
+        with pytest.raises(ImportError_, match="nested too deeply"), ws.db.session() as s:
+            fn(s, bundle)
 
 
 def test_the_cli_refuses_a_deep_file_in_words(ws, tmp_path):
@@ -121,7 +124,8 @@ def test_the_cli_refuses_a_deep_file_in_words(ws, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "wfdesk", "--database", ws.db.url, "import", str(path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert "nested too deeply" in proc.stderr and "Error" not in proc.stderr, proc.stderr
+    assert "nested too deeply" in proc.stderr, proc.stderr
+    assert "Error" not in proc.stderr, proc.stderr
 
 
 SECRET_CONFIGS = [
@@ -142,23 +146,22 @@ SECRET_CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("config, where", SECRET_CONFIGS)
+@pytest.mark.parametrize(("config", "where"), SECRET_CONFIGS)
 def test_secrets_anywhere_in_a_config_are_refused(ws, config, where):
     bundle = _bundle()
     step = bundle["workflow_steps"][2]
     step["config"]["script_config"]["parameters"].update(config["script_config"]["parameters"])
-    with pytest.raises(ImportError_) as info:
-        with ws.db.session() as s:
-            import_bundle(s, bundle)
+    with pytest.raises(ImportError_) as info, ws.db.session() as s:
+        import_bundle(s, bundle)
     fields = [p.field for p in info.value.problems]
     assert fields == [f"workflow_steps.2.config.{where}"]
     assert "secret" in info.value.problems[0].message
-    assert "abc123" not in str(info.value) and "sk-proj" not in str(info.value)  # never echoed back
+    assert "abc123" not in str(info.value)
+    assert "sk-proj" not in str(info.value)  # never echoed back
     bundle["post_step_overrides"] = [{"post_id": 53, "step_id": 3, "config": config}]
     bundle["workflow_steps"][2] = _bundle()["workflow_steps"][2]
-    with pytest.raises(ImportError_, match=f"post_step_overrides.0.config.{where}"):
-        with ws.db.session() as s:
-            import_bundle(s, bundle)
+    with pytest.raises(ImportError_, match=f"post_step_overrides.0.config.{where}"), ws.db.session() as s:
+        import_bundle(s, bundle)
     with ws.db.session() as s:
         assert s.query(Post).count() == 0
 
@@ -261,7 +264,8 @@ def test_a_lone_surrogate_is_refused_in_words_before_anything_is_written(ws, whe
         bundle["workflow_steps"][0]["name"] = "Polish \ud83d"
     with pytest.raises(ImportError_, match="not valid text") as info:
         _import(ws, bundle)
-    assert "Error" not in str(info.value) and "COPY" not in str(info.value)
+    assert "Error" not in str(info.value)
+    assert "COPY" not in str(info.value)
     with ws.db.session() as s:
         assert s.query(Post).count() == 0
 
@@ -308,12 +312,14 @@ def test_two_imports_at_the_same_moment_keep_their_own_field_rows(ws, monkeypatc
     go.set()
     first.join(60)
     second.join(60)
-    assert not first.is_alive() and not second.is_alive()
+    assert not first.is_alive()
+    assert not second.is_alive()
     assert errors == []
     with ws.db.session() as s:
         for post_id in [1000, 1001, 1002, 2000, 2001, 2002]:
             intro = content.get_field(s, post_id, None, "intro")
             section_id = (post_id // 1000) * 10_000 + post_id % 1000  # as _posts_bundle numbers them
             draft = content.get_field(s, post_id, section_id, "draft")
-            assert intro.value == f"intro {post_id}" and draft.value == f"text {post_id}"
+            assert intro.value == f"intro {post_id}"
+            assert draft.value == f"text {post_id}"
             assert s.get(ContentVersion, intro.accepted_version_id).post_id == post_id

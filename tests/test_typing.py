@@ -27,5 +27,5 @@ def test_mypy_finds_no_error(request: pytest.FixtureRequest, tmp_path: Path) -> 
                            "--no-pretty", "--no-color-output"],
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
     errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
-    assert proc.returncode == 0 and not errors, (
-        f"mypy found {len(errors)} error(s):\n" + proc.stdout[-6000:] + proc.stderr[-2000:])
+    assert proc.returncode == 0, f"mypy found {len(errors)} error(s):\n" + proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert not errors, f"mypy found {len(errors)} error(s):\n" + proc.stdout[-6000:] + proc.stderr[-2000:]

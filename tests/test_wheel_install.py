@@ -120,7 +120,8 @@ def test_the_wheel_installed_in_a_fresh_venv_runs_the_cli_and_the_gui(tmp_path, 
         return proc
 
     where = run("python", "-c", "import wfdesk, sys; print(wfdesk.__file__); print(sys.path)").stdout
-    assert where.startswith(str(venv)) and str(ROOT) not in where
+    assert where.startswith(str(venv))
+    assert str(ROOT) not in where
     assert run("wfdesk", "--version").stdout == "wfdesk 0.1.0\n"
 
     assert "Database ready" in run("wfdesk", "init").stdout
@@ -128,10 +129,12 @@ def test_the_wheel_installed_in_a_fresh_venv_runs_the_cli_and_the_gui(tmp_path, 
     demo = run("wfdesk", "demo").stdout
     assert demo.startswith("Demo loaded: 1 post with 3 sections, 3 workflow steps")
     polished = json.loads(run("wfdesk", "run-step", "--step", "1", "--post", "53", "--sections", "711,712").stdout)
-    assert polished["success"] is True and polished["sections_processed"] == [711, 712]
+    assert polished["success"] is True
+    assert polished["sections_processed"] == [711, 712]
     assert all(r["output"].startswith("POLISHED: ") for r in polished["results"])
     image = json.loads(run("wfdesk", "run-step", "--step", "2", "--post", "53", "--sections", "713").stdout)
-    assert image["success"] is True and image["results"][0]["image_url"].startswith("content/posts/53/")
+    assert image["success"] is True
+    assert image["results"][0]["image_url"].startswith("content/posts/53/")
     assert "reference" in run("wfdesk", "workflow", "templates").stdout  # a template read from the package
 
     installed = run("wfdesk", "--install-desktop-entry").stdout
@@ -142,7 +145,8 @@ def test_the_wheel_installed_in_a_fresh_venv_runs_the_cli_and_the_gui(tmp_path, 
 
     # The base install has no PostgreSQL driver: a URL for one is refused in words, naming the fix.
     refused = run("wfdesk", "--database", "postgresql+psycopg2://bob:pw-9x1@127.0.0.1:1/team", "init", code=1)
-    assert "pipx install 'wfdesk[postgres]'" in refused.stderr and "pw-9x1" not in refused.stderr
+    assert "pipx install 'wfdesk[postgres]'" in refused.stderr
+    assert "pw-9x1" not in refused.stderr
 
     _run_gui_offscreen(venv, env, work, tmp_path / "home")
 
@@ -180,4 +184,5 @@ def _run_gui_offscreen(venv: Path, env: dict[str, str], work: Path, home: Path) 
     errors = stderr_path.read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in errors, errors
     logged = log_file.read_text(encoding="utf-8")
-    assert " ERROR " not in logged and "Traceback" not in logged, logged
+    assert " ERROR " not in logged, logged
+    assert "Traceback" not in logged, logged

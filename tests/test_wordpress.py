@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from importlib.metadata import entry_points
+from typing import ClassVar
 
 import pytest
 
@@ -59,11 +60,15 @@ def test_first_publish_creates_a_draft_with_media_and_featured_image(ws, wp, pos
     step = _step(ws, wp.site_url)
     result = execute_step_script(step, post["post_id"], {})
     assert result["success"], result
-    assert list(wp.posts) and len(wp.posts) == 1
+    assert list(wp.posts)
+    assert len(wp.posts) == 1
     remote = next(iter(wp.posts.values()))
-    assert remote["status"] == "draft" and remote["title"]["raw"] == "A Week in the Highlands"
+    assert remote["status"] == "draft"
+    assert remote["title"]["raw"] == "A Week in the Highlands"
     html = remote["content"]["raw"]
-    assert "<h2>Glen Affric</h2>" in html and "<strong>Caledonian pines</strong>" in html and "<table>" in html
+    assert "<h2>Glen Affric</h2>" in html
+    assert "<strong>Caledonian pines</strong>" in html
+    assert "<table>" in html
     assert len(wp.media) == 2
     urls = {m["source_url"] for m in wp.media.values()}
     assert all(url in html for url in urls)  # the images in the content are the uploaded media
@@ -76,7 +81,8 @@ def test_first_publish_creates_a_draft_with_media_and_featured_image(ws, wp, pos
         assert call["headers"]["authorization"].startswith("Basic ")
     fields = _fields(ws, post["post_id"])
     assert fields[pf.WORDPRESS_POST_ID] == str(remote["id"])
-    assert fields[pf.WORDPRESS_LINK] == remote["link"] and fields[pf.WORDPRESS_STATUS] == "draft"
+    assert fields[pf.WORDPRESS_LINK] == remote["link"]
+    assert fields[pf.WORDPRESS_STATUS] == "draft"
     assert fields[pf.WORDPRESS_MODIFIED_GMT] == remote["modified_gmt"]
     assert result["results"][0]["link"] == remote["link"]
 
@@ -107,7 +113,8 @@ def test_a_post_changed_on_the_site_is_reported_not_overwritten(ws, wp, post):
     result = execute_step_script(step, post["post_id"], {})
     assert not result["success"]
     error = result["results"][0]["error"]
-    assert "changed on 127.0.0.1" in error and "Nothing was sent" in error
+    assert "changed on 127.0.0.1" in error
+    assert "Nothing was sent" in error
     assert wp.posts[remote_id]["content"]["raw"] == "Fixed a typo in wp-admin."
     assert len(wp.calls("POST", "/wp-json/wp/v2/posts")) == posts_before
     # The editor decides to replace it.
@@ -138,14 +145,17 @@ def test_wrong_application_password_is_401(ws, wp, post, monkeypatch):
     error = _failed(ws, wp, post, _step(ws, wp.site_url))
     assert "refused the user name “editor” or its application password" in error
     assert "invalid application password" in error
-    assert not wp.posts and not wp.media
+    assert not wp.posts
+    assert not wp.media
 
 
 def test_user_without_the_right_role_is_403(ws, wp, post):
     wp.add_user("editor", PASSWORD, caps={"read"})
     error = _failed(ws, wp, post, _step(ws, wp.site_url))
-    assert "is not allowed to upload the image" in error and "Author or Editor role" in error
-    assert not wp.posts and not wp.media
+    assert "is not allowed to upload the image" in error
+    assert "Author or Editor role" in error
+    assert not wp.posts
+    assert not wp.media
 
 
 def test_an_image_too_large_for_the_site_is_413(ws, wp, post):
@@ -169,7 +179,8 @@ def test_media_uploaded_before_a_failure_is_not_uploaded_again(ws, wp, post):
     assert len(wp.media) == 2, [(r["method"], r["path"]) for r in wp.requests]
     wp.add_user("editor", PASSWORD, caps={"upload_files", "edit_posts"})
     assert execute_step_script(step, post["post_id"], {})["success"]
-    assert len(wp.media) == 2 and len(wp.posts) == 1
+    assert len(wp.media) == 2
+    assert len(wp.posts) == 1
 
 
 def test_without_an_application_password_nothing_is_sent(ws, wp, post, monkeypatch):
@@ -183,7 +194,8 @@ def test_without_an_application_password_nothing_is_sent(ws, wp, post, monkeypat
 def test_site_address_and_user_are_checked(ws, wp, post):
     with pytest.raises(ConfigError) as err:
         execute_step_script(_step(ws, "blog.example.com", username=""), post["post_id"], {})
-    assert "site_url" in str(err.value) and "username" in str(err.value)
+    assert "site_url" in str(err.value)
+    assert "username" in str(err.value)
 
 
 def test_the_application_password_comes_from_the_keyring(ws, wp, post, monkeypatch):
@@ -192,7 +204,7 @@ def test_the_application_password_comes_from_the_keyring(ws, wp, post, monkeypat
 
     class MemoryKeyring(KeyringBackend):
         priority = 1
-        store: dict = {}
+        store: ClassVar[dict[tuple[str, str], str]] = {}
 
         def get_password(self, service, username):
             return self.store.get((service, username))
@@ -220,13 +232,15 @@ def test_registered_through_the_entry_point():
     names = {ep.name: ep.value for ep in entry_points(group="wfdesk.script_types")}
     assert names["wordpress_publish"] == "wfdesk.scripts.wordpress_publish:PLUGIN"
     info = SCRIPT_TYPES["wordpress_publish"]
-    assert info.source.startswith("wfdesk ") and info.panel.endswith(":WordPressPublishPanel")
+    assert info.source.startswith("wfdesk ")
+    assert info.panel.endswith(":WordPressPublishPanel")
 
 
 def test_media_map_is_kept_per_site(ws, wp, post):
     assert execute_step_script(_step(ws, wp.site_url), post["post_id"], {})["success"]
     media = json.loads(_fields(ws, post["post_id"])[pf.WORDPRESS_MEDIA])
-    assert list(media) == [wp.site_url] and len(media[wp.site_url]) == 2
+    assert list(media) == [wp.site_url]
+    assert len(media[wp.site_url]) == 2
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
@@ -236,9 +250,13 @@ def test_a_site_that_redirects_elsewhere_is_named_and_nothing_follows_it(ws, wp,
         other.add_user("editor", PASSWORD)
         wp.redirect = (status, other.site_url)
         error = _failed(ws, wp, post, _step(ws, wp.site_url))
-        assert other.requests == [] and not other.posts and not other.media
-    assert f"sends its requests on to {other.site_url}" in error and "site address" in error
-    assert PASSWORD not in error and PASSWORD.replace(" ", "") not in error
+        assert other.requests == []
+        assert not other.posts
+        assert not other.media
+    assert f"sends its requests on to {other.site_url}" in error
+    assert "site address" in error
+    assert PASSWORD not in error
+    assert PASSWORD.replace(" ", "") not in error
     assert pf.WORDPRESS_POST_ID not in _fields(ws, post["post_id"])
 
 
@@ -260,7 +278,9 @@ def test_answers_that_are_not_wordpress_json_are_plain_messages(ws, wp, post, an
     wp.answer = answer
     error = _failed(ws, wp, post, _step(ws, wp.site_url))
     assert words in error
-    assert "<" not in error and "{" not in error and "Error:" not in error, error
+    assert "<" not in error, error
+    assert "{" not in error, error
+    assert "Error:" not in error, error
     if answer[0] == 500:
         assert "There has been a critical error on this website." in error
 
@@ -273,7 +293,8 @@ def test_a_post_link_that_is_not_a_web_address_is_not_kept(ws, wp, post, link):
     assert result["success"], result
     fields = _fields(ws, post["post_id"])
     assert fields[pf.WORDPRESS_POST_ID] == str(next(iter(wp.posts)))
-    assert fields.get(pf.WORDPRESS_LINK, "") == "" and link not in json.dumps(result)
+    assert fields.get(pf.WORDPRESS_LINK, "") == ""
+    assert link not in json.dumps(result)
 
 
 def test_an_image_deleted_from_the_media_library_is_uploaded_again(ws, wp, post):
@@ -285,7 +306,8 @@ def test_an_image_deleted_from_the_media_library_is_uploaded_again(ws, wp, post)
     result = execute_step_script(step, post["post_id"], {})
     assert result["success"], result
     remote = next(iter(wp.posts.values()))
-    assert remote["featured_media"] in wp.media and remote["featured_media"] != featured
+    assert remote["featured_media"] in wp.media
+    assert remote["featured_media"] != featured
     assert len(wp.media) == 2  # only the deleted one went up again
     assert all(m["source_url"] in remote["content"]["raw"] for m in wp.media.values())
     assert result["results"][0]["metadata"]["uploaded"] == 1
@@ -300,7 +322,9 @@ def test_a_remote_post_in_the_trash_gets_a_new_draft(ws, wp, post):
     assert result["success"], result
     assert "in the site's trash" in result["results"][0]["metadata"]["notes"][0]
     new_id = int(_fields(ws, post["post_id"])[pf.WORDPRESS_POST_ID])
-    assert new_id != trashed and wp.posts[new_id]["status"] == "draft" and wp.posts[trashed]["status"] == "trash"
+    assert new_id != trashed
+    assert wp.posts[new_id]["status"] == "draft"
+    assert wp.posts[trashed]["status"] == "trash"
 
 
 def test_the_title_is_sent_as_text_not_html(ws, wp, tmp_path):
@@ -324,6 +348,9 @@ def test_an_application_password_pasted_with_odd_spaces_works(ws, wp, post, monk
 def test_an_application_password_with_characters_wordpress_never_uses_is_named(ws, wp, post, monkeypatch):
     monkeypatch.setenv("WFDESK_WORDPRESS_APP_PASSWORD", "‘" + PASSWORD + "’")  # smart quotes picked up in a copy
     error = _failed(ws, wp, post, _step(ws, wp.site_url))
-    assert "application password" in error and "paste it again" in error
-    assert PASSWORD not in error and "Error" not in error and "latin" not in error
+    assert "application password" in error
+    assert "paste it again" in error
+    assert PASSWORD not in error
+    assert "Error" not in error
+    assert "latin" not in error
     assert wp.requests == []

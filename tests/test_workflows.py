@@ -22,7 +22,8 @@ def test_built_in_template_holds_the_reference_examples():
 def test_template_into_an_empty_database_then_runs(ws, loopback):
     with ws.db.session() as s:
         counts = workflows.import_workflow(s, workflows.templates()["reference"], ws)
-    assert counts["workflow_steps"] == 3 and counts["llm_actions"] == 1
+    assert counts["workflow_steps"] == 3
+    assert counts["llm_actions"] == 1
     with ws.db.session() as s:
         s.add(Post(id=7, title="Fresh post"))
         from wfdesk.db.models import PostSection
@@ -39,7 +40,8 @@ def test_template_into_an_empty_database_then_runs(ws, loopback):
 def test_round_trip_between_two_databases_remaps_action_ids(demo, tmp_path, settings):
     with demo.db.session() as s:
         doc = workflows.export_workflow(s, name="Highlands")
-    assert json.loads(json.dumps(doc)) == doc and doc["name"] == "Highlands"
+    assert json.loads(json.dumps(doc)) == doc
+    assert doc["name"] == "Highlands"
     assert [a["id"] for a in doc["llm_actions"]] == [5]
 
     with demo.db.session() as s:  # importing into a database that already has id 5 taken
@@ -50,10 +52,11 @@ def test_round_trip_between_two_databases_remaps_action_ids(demo, tmp_path, sett
         polish = s.get(WorkflowStepEntity, counts["step_ids"][0])
         assert polish.config["script_config"]["action_id"] == new_action
         assert polish.position > 3  # appended after the existing steps
-        assert s.query(WorkflowStepEntity).count() == 6 and s.query(LLMAction).count() == 2
+        assert s.query(WorkflowStepEntity).count() == 6
+        assert s.query(LLMAction).count() == 2
 
 
-@pytest.mark.parametrize("mutate, where", [
+@pytest.mark.parametrize(("mutate", "where"), [
     (lambda d: d.update(format="something-else"), "format"),
     (lambda d: d["workflow_steps"][0]["config"]["script_config"].update(action_id=99), "action_id"),
     (lambda d: d["workflow_steps"][1]["config"]["script_config"]["parameters"].update(n=0), "parameters.n"),
@@ -63,9 +66,9 @@ def test_round_trip_between_two_databases_remaps_action_ids(demo, tmp_path, sett
 def test_invalid_workflow_adds_nothing(ws, mutate, where):
     doc = json.loads(json.dumps(workflows.templates()["reference"]))
     mutate(doc)
-    with pytest.raises(ImportError_) as err:
-        with ws.db.session() as s:
-            workflows.import_workflow(s, doc, ws)
+    with pytest.raises(ImportError_) as err, ws.db.session() as s:
+        workflows.import_workflow(s, doc, ws)
     assert where in str(err.value)
     with ws.db.session() as s:
-        assert s.query(WorkflowStepEntity).count() == 0 and s.query(LLMAction).count() == 0
+        assert s.query(WorkflowStepEntity).count() == 0
+        assert s.query(LLMAction).count() == 0

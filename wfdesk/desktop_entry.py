@@ -8,6 +8,7 @@ itself). No Qt here: the command line runs it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -109,7 +110,5 @@ def _refresh_caches(target: Path) -> None:
                        ("gtk-update-icon-cache", ["-q", "-t", "-f", str(target / "icons" / "hicolor")])):
         found = shutil.which(tool)
         if found:
-            try:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):  # only a cache: the entry works without it
                 subprocess.run([found, *args], capture_output=True, timeout=30, check=False)
-            except (OSError, subprocess.SubprocessError):
-                pass  # only a cache: the entry works without it

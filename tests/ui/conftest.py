@@ -15,7 +15,7 @@ def _isolated_qsettings(tmp_path):
     """Window geometry and splitters go to a file under tmp_path, never to the user's real settings."""
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    yield
+    return
 
 
 @pytest.fixture

@@ -88,7 +88,7 @@ def scroll_into_view(area: QAbstractScrollArea, widget: QWidget) -> None:
     viewport = area.viewport()
     for _ in range(100):
         top = widget.mapTo(viewport, QPoint(0, 0)).y()
-        if 0 <= top and top + widget.height() <= viewport.height():
+        if top >= 0 and top + widget.height() <= viewport.height():
             return
         wheel(viewport, -120 if top > 0 else 120, QPoint(2, 2))
     raise AssertionError("could not scroll the widget into view")

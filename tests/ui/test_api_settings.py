@@ -119,7 +119,8 @@ def test_http_runs_share_the_provider_cap_with_a_run_started_by_clicking_run(qtb
     allow_other_apps(qtbot, main_window, port)
     url = f"http://127.0.0.1:{port}"
     wait_serving(qtbot, url, env_token)
-    assert main_window.ws.settings.api_enabled and main_window.ws.settings.api_port == port
+    assert main_window.ws.settings.api_enabled
+    assert main_window.ws.settings.api_port == port
 
     panel = open_step(qtbot, main_window, "polish_sections")
     click(qtbot, panel.run_button)
@@ -164,8 +165,10 @@ def test_the_open_app_answers_the_references_request_until_unticked(qtbot, main_
     wait_serving(qtbot, url, env_token)
     answer = requests.post(url + "/api/workflow/execute-step", json=REFERENCE_REQUEST, timeout=120,
                            headers={"Authorization": f"Bearer {env_token}"})
-    assert answer.status_code == 200 and same_shape(REFERENCE_RESPONSE, answer.json()) == []
-    assert answer.json()["success"] is True and loopback.count("/v1/images/generations") == 3
+    assert answer.status_code == 200
+    assert same_shape(REFERENCE_RESPONSE, answer.json()) == []
+    assert answer.json()["success"] is True
+    assert loopback.count("/v1/images/generations") == 3
     assert requests.post(url + "/api/workflow/execute-step", json=REFERENCE_REQUEST, timeout=30).status_code == 401
     allow_other_apps(qtbot, main_window, port, allow=False)
     with pytest.raises(requests.ConnectionError):
@@ -196,7 +199,8 @@ def test_the_token_is_masked_shown_copied_and_regenerated(qtbot, main_window, lo
     port = free_port()
     allow_other_apps(qtbot, main_window, port)  # the first time makes the token, in the keyring
     made = file_keyring.get_password("wfdesk-api", "token")
-    assert made and len(made) >= 32
+    assert made
+    assert len(made) >= 32
     url = f"http://127.0.0.1:{port}"
     wait_serving(qtbot, url, made)
     seen = {}
@@ -215,8 +219,11 @@ def test_the_token_is_masked_shown_copied_and_regenerated(qtbot, main_window, lo
 
     open_settings(qtbot, main_window, act)
     qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None, timeout=WAIT)
-    assert seen["masked"] and seen["shown"] and seen["copied"] == made
-    assert seen["new"] != made and seen["new"] == file_keyring.get_password("wfdesk-api", "token")
+    assert seen["masked"]
+    assert seen["shown"]
+    assert seen["copied"] == made
+    assert seen["new"] != made
+    assert seen["new"] == file_keyring.get_password("wfdesk-api", "token")
     old = requests.get(url + "/api/workflow/steps", headers={"Authorization": f"Bearer {made}"}, timeout=10)
     new = requests.get(url + "/api/workflow/steps", headers={"Authorization": f"Bearer {seen['new']}"}, timeout=10)
     assert (old.status_code, new.status_code) == (401, 200)
@@ -269,7 +276,8 @@ def test_web_pages_typed_in_settings_may_call_it_from_a_browser(qtbot, main_wind
         click_button(qtbot, dialog, "Save")
 
     open_settings(qtbot, main_window, act)
-    assert seen["still_open"] and "such as https://cms.example.com" in seen["refused"]
+    assert seen["still_open"]
+    assert "such as https://cms.example.com" in seen["refused"]
     assert main_window.ws.settings.api_cors_origins == ["https://cms.example.com"]
     url = f"http://127.0.0.1:{port}"
     wait_serving(qtbot, url, env_token)
@@ -280,4 +288,5 @@ def test_web_pages_typed_in_settings_may_call_it_from_a_browser(qtbot, main_wind
     assert allowed.headers["access-control-allow-origin"] == "https://cms.example.com"
     other = requests.options(url + "/api/workflow/execute-step", timeout=30,
                              headers={"Origin": "https://elsewhere.example", **asks})
-    assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+    assert other.status_code == 400
+    assert "access-control-allow-origin" not in other.headers

@@ -190,12 +190,15 @@ def test_saving_field_text_while_busy_keeps_the_text(qtbot, main_window, warning
         press(qtbot, "Ctrl+S")
         qtbot.waitUntil(lambda: bool(warnings_shown), timeout=WAIT)
     assert warnings_shown == [("Not saved", f"Could not save: {BUSY}")]
-    assert view.is_dirty() and view.editor.toPlainText() == "Rain over Loch Ness."
+    assert view.is_dirty()
+    assert view.editor.toPlainText() == "Rain over Loch Ness."
     assert queries.field_value(ws, 53, 711, "draft")["value"] != "Rain over Loch Ness."
 
     press(qtbot, "Ctrl+S")  # free again: the same save goes through
     assert queries.field_value(ws, 53, 711, "draft")["value"] == "Rain over Loch Ness."
-    assert not view.is_dirty() and view.editor_state.text() == "Saved" and len(warnings_shown) == 1
+    assert not view.is_dirty()
+    assert view.editor_state.text() == "Saved"
+    assert len(warnings_shown) == 1
 
 
 def test_a_conflict_whose_other_version_cannot_be_read(qtbot, main_window, warnings_shown, monkeypatch):
@@ -218,8 +221,11 @@ def test_a_conflict_whose_other_version_cannot_be_read(qtbot, main_window, warni
     monkeypatch.setattr(queries, "field_value", locked)
     press(qtbot, "Ctrl+S")
     qtbot.waitUntil(lambda: bool(warnings_shown), timeout=WAIT)
-    assert warnings_shown and warnings_shown[0][0] == "Not saved" and warnings_shown[0][1].endswith(BUSY)
-    assert view.is_dirty() and view.editor.toPlainText() == "Mine."
+    assert warnings_shown
+    assert warnings_shown[0][0] == "Not saved"
+    assert warnings_shown[0][1].endswith(BUSY)
+    assert view.is_dirty()
+    assert view.editor.toPlainText() == "Mine."
     monkeypatch.undo()
     assert queries.field_value(ws, 53, 711, "draft")["value"] == "Theirs."
     click_button(qtbot, main_window, "Discard changes")  # the window closes without asking

@@ -36,22 +36,26 @@ def test_comfyui_is_chosen_tested_and_saved(qtbot, gui_ws, comfy):
     open_images_tab(qtbot, dialog)
 
     radio = dialog.comfyui_radio
-    assert radio.isVisible() and "ComfyUI" in radio.text()
+    assert radio.isVisible()
+    assert "ComfyUI" in radio.text()
     qtbot.mouseClick(radio, Qt.MouseButton.LeftButton, pos=radio.rect().center())
     assert radio.isChecked()
 
     address = dialog.findChild(QLineEdit, "comfyui_base_url")
-    assert address.isVisible() and address.text() == "http://127.0.0.1:8188"
+    assert address.isVisible()
+    assert address.text() == "http://127.0.0.1:8188"
     qtbot.mouseClick(address, Qt.MouseButton.LeftButton)
     qtbot.keyClick(address, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)  # select all, then type over
     qtbot.keyClicks(address, comfy.url + "/")
 
     test = dialog.findChild(QPushButton, "test_comfyui")
-    assert test.isVisible() and test.text() == "Test connection"
+    assert test.isVisible()
+    assert test.text() == "Test connection"
     with qtbot.waitSignal(dialog.comfyui_checked, timeout=WAIT) as verdict:
         qtbot.mouseClick(test, Qt.MouseButton.LeftButton)
     ok, message = verdict.args
-    assert ok and comfy.checkpoints[0] in message
+    assert ok
+    assert comfy.checkpoints[0] in message
     assert comfy.checkpoints[0] in dialog.comfyui_result.text()
 
     save = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save)
@@ -59,7 +63,8 @@ def test_comfyui_is_chosen_tested_and_saved(qtbot, gui_ws, comfy):
     assert dialog.result() == SettingsDialog.DialogCode.Accepted
     data = json.loads(settings_path().read_text())
     assert (data["image_backend"], data["comfyui_base_url"]) == ("comfyui", comfy.url)
-    assert gui_ws.settings.image_backend == "comfyui" and gui_ws.settings.comfyui_base_url == comfy.url
+    assert gui_ws.settings.image_backend == "comfyui"
+    assert gui_ws.settings.comfyui_base_url == comfy.url
 
 
 def test_a_comfyui_address_without_http_is_refused(qtbot, gui_ws):
@@ -74,4 +79,5 @@ def test_a_comfyui_address_without_http_is_refused(qtbot, gui_ws):
     qtbot.mouseClick(dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save),
                      Qt.MouseButton.LeftButton)
     assert dialog.result() != SettingsDialog.DialogCode.Accepted
-    assert "http" in dialog.comfyui_problem.text() and not settings_path().exists()
+    assert "http" in dialog.comfyui_problem.text()
+    assert not settings_path().exists()

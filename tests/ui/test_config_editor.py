@@ -116,7 +116,8 @@ def test_llm_action_without_action_is_refused_next_to_the_picker(qtbot, open_ste
     assert "action_id" not in json.loads(dialog.json_tab.text())["script_config"]
     refused(qtbot, dialog)
     assert "required" in shown(dialog.problems["action"])
-    assert dialog.isVisible() and dialog.saved_step_id is None
+    assert dialog.isVisible()
+    assert dialog.saved_step_id is None
     assert cs.load_step(gui_ws, 1) == before
 
 
@@ -130,7 +131,8 @@ def test_temperature_typed_in_raw_json_is_refused_next_to_the_parameter(qtbot, o
     assert "outside" in shown(dialog.params_form.problem_labels["temperature"])
     refused(qtbot, dialog)
     message = shown(dialog.params_form.problem_labels["temperature"])
-    assert "must be at most 2" in message and "5" in message
+    assert "must be at most 2" in message
+    assert "5" in message
     assert dialog.tabs.currentIndex() == 0  # back on the form, where the message is
     assert dialog.problems["action"].isHidden()  # the action is still set
     assert cs.load_step(gui_ws, 1) == before
@@ -154,7 +156,8 @@ def test_json_syntax_error_refuses_save(qtbot, open_step, gui_ws):
     click_button(qtbot, dialog, "Save")
     assert dialog.tabs.currentWidget() is dialog.json_tab
     assert "syntax error" in shown(dialog.message)
-    assert not dialog.busy and cs.load_step(gui_ws, 1) == before
+    assert not dialog.busy
+    assert cs.load_step(gui_ws, 1) == before
 
 
 def test_valid_edit_saves_with_form_and_json_in_sync(qtbot, open_step, gui_ws):
@@ -198,15 +201,18 @@ def test_remove_takes_the_row_being_edited(qtbot, open_step):
     click_into(qtbot, dialog.inputs_table.table.cellWidget(0, 2).lineEdit())
     click_in_view(qtbot, button(dialog.inputs_table, "Remove"))
     inputs = json.loads(dialog.json_tab.text())["inputs"]
-    assert list(inputs) == ["input2"] and inputs["input2"]["label"] == "Tone"
+    assert list(inputs) == ["input2"]
+    assert inputs["input2"]["label"] == "Tone"
 
 
 def test_switching_type_shows_its_fields_and_switching_back_restores(qtbot, open_step):
     dialog = open_step(1)
-    assert dialog.type_pages.currentIndex() == 1 and not dialog.type_box.isHidden()
+    assert dialog.type_pages.currentIndex() == 1
+    assert not dialog.type_box.isHidden()
     pick_in(qtbot, field(dialog, "Script type", QComboBox), "custom_script")
     assert dialog.type_pages.currentIndex() == 2
-    assert "timeout" in dialog.params_form.editors and "temperature" not in dialog.params_form.editors
+    assert "timeout" in dialog.params_form.editors
+    assert "temperature" not in dialog.params_form.editors
     assert json.loads(dialog.json_tab.text())["script_config"] == {"type": "custom_script"}
     pick_in(qtbot, field(dialog, "Script type", QComboBox), "llm_action")
     assert json.loads(dialog.json_tab.text())["script_config"] == {"type": "llm_action", "action_id": 5}
@@ -215,8 +221,10 @@ def test_switching_type_shows_its_fields_and_switching_back_restores(qtbot, open
 
 def test_override_saves_only_the_difference(qtbot, open_step, gui_ws):
     dialog = open_step(1, post_id=53)
-    assert "Override for post" in shown(dialog.banner) and "Scottish Highlands" in dialog.banner.text()
-    assert not dialog.name_edit.isEnabled() and not dialog.type_combo.isEnabled()
+    assert "Override for post" in shown(dialog.banner)
+    assert "Scottish Highlands" in dialog.banner.text()
+    assert not dialog.name_edit.isEnabled()
+    assert not dialog.type_combo.isEnabled()
     retype(qtbot, field(dialog, "Temperature", QAbstractSpinBox), "0.2")
     assert "temperature" in dialog.status.text()
     with qtbot.waitSignal(dialog.accepted, timeout=WAIT):
@@ -271,7 +279,8 @@ def test_new_step_is_created(qtbot, open_step, gui_ws):
     with qtbot.waitSignal(dialog.accepted, timeout=WAIT):
         press(qtbot, "Ctrl+S")
     saved = cs.load_step(gui_ws, dialog.saved_step_id)
-    assert saved.name == "summarise" and saved.config["script_config"] == {"type": "llm_action", "action_id": 5}
+    assert saved.name == "summarise"
+    assert saved.config["script_config"] == {"type": "llm_action", "action_id": 5}
 
 
 # --- LLM actions ---------------------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ def choose_menu(qtbot, window, menu_title: str, text: str) -> None:
     qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu), timeout=WAIT)
     menu = QApplication.activePopupWidget()
     action = next(a for a in menu.actions() if a.text() == text)
-    assert action.isEnabled() and action.isVisible()
+    assert action.isEnabled()
+    assert action.isVisible()
     qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
 
 
@@ -94,7 +95,8 @@ def test_new_post_from_a_markdown_file_through_the_menu(qtbot, main_window, tmp_
     choose_menu(qtbot, main_window, "&File", "New post from &file…")
     dialog = modal(qtbot, QFileDialog)
     name_edit = dialog.findChild(QLineEdit, "fileNameEdit")
-    assert name_edit is not None and name_edit.isVisible()
+    assert name_edit is not None
+    assert name_edit.isVisible()
     # The path goes in as one paste: typed key by key, the dialog changes folder at every "/".
     QGuiApplication.clipboard().setText(str(folder / "highlands.md"))
     qtbot.keyClick(name_edit, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
@@ -125,7 +127,7 @@ def test_dropping_a_word_draft_on_the_window_makes_a_post(qtbot, main_window, tm
     assert "The crop was **excellent** and *early*." in apples
 
 
-@pytest.mark.parametrize("make, words", [
+@pytest.mark.parametrize(("make", "words"), [
     (lambda tmp: _write(tmp / "photo.md", png("black") + b"\x00" * 64), "not a text file"),
     (lambda tmp: _write(tmp / "empty.md", b""), "is empty"),
     (lambda tmp: draft_folder(tmp) / "outside_image.md", "outside the draft's folder"),
@@ -137,8 +139,10 @@ def test_a_bad_dropped_file_gets_a_message_and_nothing_is_made(qtbot, main_windo
     click_button(qtbot, modal(qtbot, ImportOptionsDialog), "Make the post")
     box = message(qtbot, main_window)
     assert box.icon() == QMessageBox.Icon.Warning
-    assert words in box.text() and "Nothing was changed." in box.text()
-    assert "Error" not in box.text() and "Traceback" not in box.text()
+    assert words in box.text()
+    assert "Nothing was changed." in box.text()
+    assert "Error" not in box.text()
+    assert "Traceback" not in box.text()
     assert post_count(main_window.ws) == before
     click_button(qtbot, box, "OK")
 
@@ -152,7 +156,8 @@ def test_dropping_several_drafts_with_one_bad_makes_none(qtbot, main_window, tmp
     assert "2 drafts" in options.source_label.text()
     click_button(qtbot, options, "Make the post")
     box = message(qtbot, main_window)
-    assert "“empty.md” is empty" in box.text() and "Nothing was changed." in box.text()
+    assert "“empty.md” is empty" in box.text()
+    assert "Nothing was changed." in box.text()
     assert post_count(main_window.ws) == before
     click_button(qtbot, box, "OK")
 
@@ -227,7 +232,8 @@ def test_export_post_through_the_menu(qtbot, main_window, tmp_path):
     document = next((tmp_path / "out").glob("*.md"))
     assert f"Wrote {document}" in box.text()
     text = document.read_text()
-    assert "Polished first." in text and "Text of section 1." in text
+    assert "Polished first." in text
+    assert "Text of section 1." in text
     assert "has no text in the preferred field; used draft" in box.text()  # sections 2 and 3 fell back
     click_button(qtbot, box, "OK")
 
@@ -237,7 +243,8 @@ def test_export_dialog_offers_the_body_fields(qtbot, main_window):
     dialog = modal(qtbot, ExportPostDialog)
     items = [dialog.body_combo.itemText(i) for i in range(dialog.body_combo.count())]
     assert items[0] == "Automatic: the first filled of Polished Content, Processed Data, Section Content"
-    assert "Section Content" in items[1:] and "Polished Content" in items[1:]  # the steps' labels, not field keys
+    assert "Section Content" in items[1:]
+    assert "Polished Content" in items[1:]  # the steps' labels, not field keys
     click_button(qtbot, dialog, "Cancel")
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)
 
@@ -282,7 +289,8 @@ def test_wordpress_panel_publishes_and_reports_remote_changes(qtbot, main_window
     qtbot.waitUntil(lambda: type(main_window.current_panel()).__name__ == "WordPressPublishPanel", timeout=WAIT)
     panel = main_window.current_panel()
     qtbot.waitUntil(lambda: "No application password" in panel.password_state.text(), timeout=WAIT)
-    assert panel.site_label.text() == wp.site_url and not panel.picker.isVisible()
+    assert panel.site_label.text() == wp.site_url
+    assert not panel.picker.isVisible()
     qtbot.keyClicks(panel.password_edit, "abcd EFGH 1234 ijkl MNOP 6789")
     qtbot.mouseClick(panel.save_password_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "is kept" in panel.password_state.text(), timeout=WAIT)
@@ -309,7 +317,8 @@ def test_wordpress_panel_publishes_and_reports_remote_changes(qtbot, main_window
     qtbot.waitUntil(lambda: panel.run_button.isEnabled(), timeout=WAIT)
     qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Draft saved on the site" in panel.status_text(), timeout=WAIT)
-    assert "<h2>" in wp.posts[remote_id]["content"]["raw"] and len(wp.posts) == 1
+    assert "<h2>" in wp.posts[remote_id]["content"]["raw"]
+    assert len(wp.posts) == 1
     assert not panel.replace_check.isChecked()
     assert post_detail(ws, 53)["fields"][pf.WORDPRESS_POST_ID] == str(remote_id)
 
@@ -321,6 +330,7 @@ def test_front_matter_kept_from_the_draft_is_shown_when_exporting(qtbot, main_wi
     choose_menu(qtbot, main_window, "&File", "Export p&ost…")
     dialog = modal(qtbot, ExportPostDialog)
     assert dialog.kept_label.isVisible()
-    assert "author: Morag" in dialog.kept_label.text() and "tags: travel, scotland" in dialog.kept_label.text()
+    assert "author: Morag" in dialog.kept_label.text()
+    assert "tags: travel, scotland" in dialog.kept_label.text()
     click_button(qtbot, dialog, "Cancel")
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)

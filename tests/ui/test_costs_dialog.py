@@ -53,14 +53,17 @@ def test_costs_dialog_shows_what_the_runs_cost(qtbot, gui_ws, loopback):
                                      f"{row['completion_tokens']:,}", str(row["images"]), money(row["cost"])]
     assert rows["section_illustrations"][-1] == "$0.0400"
     total = sum(r["cost"] for r in expected)
-    assert rows["Total"][0] == "3" and rows["Total"][-1] == money(total)
+    assert rows["Total"][0] == "3"
+    assert rows["Total"][-1] == money(total)
     assert dialog.total_cost() == pytest.approx(total)
 
     used = costs.spent(gui_ws, post_id=53)
     assert used == pytest.approx(total)
     assert f"{money(used)} of $1.00 used" in dialog.post_meter.text.text()
-    assert dialog.post_meter.bar.isVisible() and dialog.post_meter.bar.value() == round(used * 100)
-    assert "no limit" in dialog.month_meter.text.text() and not dialog.month_meter.bar.isVisible()
+    assert dialog.post_meter.bar.isVisible()
+    assert dialog.post_meter.bar.value() == round(used * 100)
+    assert "no limit" in dialog.month_meter.text.text()
+    assert not dialog.month_meter.bar.isVisible()
 
     regroup(qtbot, dialog, "By model")
     assert set(shown_rows(dialog)) == {"gpt-4o-mini", "dall-e-3", "Total"}
@@ -84,7 +87,8 @@ def test_no_runs_yet_and_opened_from_the_view_menu(qtbot, main_window):
     qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(), CostsDialog), timeout=WAIT)
     dialog = QApplication.activeModalWidget()
     qtbot.waitUntil(lambda: "No runs with costs yet" in dialog.status.text(), timeout=WAIT)
-    assert dialog.post_id == 53 and dialog.scope.currentText() == "This post"
+    assert dialog.post_id == 53
+    assert dialog.scope.currentText() == "This post"
     assert shown_rows(dialog) == {"Total": ["0", "0", "0", "0", "$0.00"]}
     click_button(qtbot, dialog, "Close")
     qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None, timeout=WAIT)  # closed (and deleted)
@@ -105,11 +109,14 @@ def test_a_budget_too_small_refuses_a_gui_run_before_any_request(qtbot, main_win
     with qtbot.waitSignal(main_window.runs.run_failed, timeout=WAIT) as failed:
         click(qtbot, panel.run_button)
     message = failed.args[1]
-    assert "would cost about $0.03" in message and "$0.01 budget" in message and "Nothing was sent" in message
+    assert "would cost about $0.03" in message
+    assert "$0.01 budget" in message
+    assert "Nothing was sent" in message
     qtbot.waitUntil(lambda: "Nothing was sent" in panel.status_label.text(), timeout=WAIT)
     assert panel.status_label.isVisible()
     assert "Nothing was sent" in main_window.statusBar().currentMessage()
-    assert loopback.count("/v1/images") == 0 and loopback.count("/sdapi") == 0  # the status bar may ask /v1/models
+    assert loopback.count("/v1/images") == 0
+    assert loopback.count("/sdapi") == 0  # the status bar may ask /v1/models
 
 
 def test_estimated_tokens_and_models_without_a_price_are_marked(qtbot, gui_ws, loopback):
@@ -130,7 +137,11 @@ def test_estimated_tokens_and_models_without_a_price_are_marked(qtbot, gui_ws, l
     regroup(qtbot, dialog, "By model")
     rows = shown_rows(dialog)
     mini, llama = rows["gpt-4o-mini"], rows["llama3.2:3b"]
-    assert mini[1].startswith("≈ ") and mini[2].startswith("≈ ") and mini[-1].startswith("$")
-    assert not llama[1].startswith("≈") and llama[-1] == "no price known"
+    assert mini[1].startswith("≈ ")
+    assert mini[2].startswith("≈ ")
+    assert mini[-1].startswith("$")
+    assert not llama[1].startswith("≈")
+    assert llama[-1] == "no price known"
     assert rows["Total"][-1].endswith("+ 1 with no price known")
-    assert "no price known" in dialog.budget_hint.text() and "warning" in dialog.budget_hint.text()
+    assert "no price known" in dialog.budget_hint.text()
+    assert "warning" in dialog.budget_hint.text()

@@ -66,7 +66,8 @@ def test_dialog_and_its_buttons_fit_the_screen(qtbot, gui_ws, screen, make):
     assert dialog.height() + screen_fit.FRAME_HEIGHT <= screen.height()
     assert dialog.width() + screen_fit.FRAME_WIDTH <= screen.width()
     box = dialog.findChild(QDialogButtonBox)
-    assert box is not None and box.isVisible()
+    assert box is not None
+    assert box.isVisible()
     for button in box.findChildren(QAbstractButton):
         if button.isVisible():
             top_left = button.mapToGlobal(QPoint(0, 0))

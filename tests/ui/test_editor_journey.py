@@ -93,10 +93,12 @@ def run_and_watch(qtbot, window, panel) -> dict:
     panel.progress.valueChanged.connect(seen.append)
     with qtbot.waitSignal(window.runs.run_finished, timeout=WAIT) as finished:
         click(qtbot, panel.run_button)
-        assert panel.progress.isVisible() and panel.cancel_button.isEnabled()
+        assert panel.progress.isVisible()
+        assert panel.cancel_button.isEnabled()
     qtbot.waitUntil(panel.run_button.isEnabled, timeout=WAIT)
     panel.progress.valueChanged.disconnect(seen.append)
-    assert seen and seen[-1] == panel.progress.maximum()
+    assert seen
+    assert seen[-1] == panel.progress.maximum()
     return finished.args[1]
 
 
@@ -230,8 +232,10 @@ def edit_the_step_config(qtbot, window, ws) -> None:
         click_button(qtbot, dialog, "Save")
         message = dialog.params_form.problem_labels["size"]
         qtbot.waitUntil(message.isVisible, timeout=WAIT)
-        assert "must be like 1024x1024 or auto" in message.text() and "pattern" not in message.text()
-        assert dialog.isVisible() and config_store.load_step(ws, 2) == before  # nothing invalid saved
+        assert "must be like 1024x1024 or auto" in message.text()
+        assert "pattern" not in message.text()
+        assert dialog.isVisible()
+        assert config_store.load_step(ws, 2) == before  # nothing invalid saved
         click(qtbot, size)  # the focus went to Save
         press(qtbot, "Ctrl+A")
         qtbot.keyClicks(size, "1536x1024")

@@ -64,7 +64,8 @@ def measure_run(qtbot, panel, runs) -> tuple[float, float, float]:
         runs.run_started.disconnect(started)
         runs.run_finished.disconnect(ended)
     assert state["start"] > 0, "clicking Run started no run"
-    assert finished.args[1]["status"] == "succeeded" and len(finished.args[1]["results"]) == SECTIONS
+    assert finished.args[1]["status"] == "succeeded"
+    assert len(finished.args[1]["results"]) == SECTIONS
     qtbot.waitUntil(panel.run_button.isEnabled, timeout=TIMEOUT)
     return max(gaps or [0.0]), max(cpu or [0.0]), state["end"] - state["start"]
 

@@ -108,7 +108,8 @@ def test_every_drop_down_in_the_step_form_reports_a_pick(qtbot, open_step, gui_w
     pick(qtbot, field(dialog, "Provider profile", QComboBox), "local")
     pick(qtbot, field(dialog, "Backend", QComboBox), "a1111")
     params = json.loads(dialog.json_tab.text())["script_config"]["parameters"]
-    assert params["provider"] == "local" and params["backend"] == "a1111"
+    assert params["provider"] == "local"
+    assert params["backend"] == "a1111"
     assert dialog.status.text() == "Unsaved changes"
     # Typing into the editable drop-down reports too, and so does clearing it.
     provider = field(dialog, "Provider profile", QComboBox)
@@ -124,18 +125,21 @@ def test_invalid_other_parameters_are_never_saved_nor_dropped(qtbot, open_step, 
     qtbot.mouseClick(extras, Qt.MouseButton.LeftButton)
     qtbot.keyClicks(extras, '{"format": json}')
     problem = dialog.params_form.extras_problem
-    assert problem.isVisible() and "JSON" in problem.text()
+    assert problem.isVisible()
+    assert "JSON" in problem.text()
     qtbot.mouseClick(button(dialog, "Save"), Qt.MouseButton.LeftButton)
     qtbot.wait(200)  # a save would go to the background: give it the chance to (wrongly) finish
     assert dialog.isVisible(), "Save closed the dialog over invalid input"
-    assert "Other parameters" in dialog.message.text() and dialog.message.isVisible()
+    assert "Other parameters" in dialog.message.text()
+    assert dialog.message.isVisible()
     assert extras.text() == '{"format": json}'
     assert cs.load_step(gui_ws, 1) == before
     # Closing asks before the typed text is dropped.
     asked = []
     dialog.confirm_discard = lambda: asked.append(True) or False
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
-    assert asked and dialog.isVisible()
+    assert asked
+    assert dialog.isVisible()
     # Fixed, it saves.
     extras.selectAll()
     qtbot.keyClicks(extras, '{"format": "json"}')
@@ -149,16 +153,20 @@ def test_a_wrong_size_is_refused_in_plain_words_next_to_the_field(qtbot, open_st
     before = cs.load_step(gui_ws, 2)
     dialog = open_step(2)
     size = field(dialog, "Size")
-    assert "pattern" not in size.toolTip() and "^" not in size.toolTip()
+    assert "pattern" not in size.toolTip()
+    assert "^" not in size.toolTip()
     qtbot.mouseClick(size, Qt.MouseButton.LeftButton)
     size.selectAll()
     qtbot.keyClicks(size, "big")
     with qtbot.waitSignal(dialog.save_failed, timeout=WAIT):
         qtbot.mouseClick(button(dialog, "Save"), Qt.MouseButton.LeftButton)
     message = dialog.params_form.problem_labels["size"]
-    assert message.isVisible() and "must be like 1024x1024 or auto" in message.text()
-    assert "pattern" not in message.text() and "should" not in message.text()
-    assert dialog.isVisible() and cs.load_step(gui_ws, 2) == before
+    assert message.isVisible()
+    assert "must be like 1024x1024 or auto" in message.text()
+    assert "pattern" not in message.text()
+    assert "should" not in message.text()
+    assert dialog.isVisible()
+    assert cs.load_step(gui_ws, 2) == before
 
 
 def test_wheel_changes_nothing_in_the_llm_actions_and_settings_dialogs(qtbot, gui_ws, two_providers):

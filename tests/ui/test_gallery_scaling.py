@@ -126,12 +126,14 @@ def test_thumbnails_load_lazily_and_come_from_the_disk_cache(qtbot, gui_ws, main
     panel = open_gallery(qtbot, main_window)
     strip = panel.strip
     visible = on_screen(strip)
-    assert visible and list(strip.visible_rows()) == visible
+    assert visible
+    assert list(strip.visible_rows()) == visible
     assert 0 < len(visible) < CANDIDATES // 4
     # What is on screen, then one screenful ahead: never the whole section.
     budget = 2 * len(visible) + 2
     assert len(visible) <= strip.loader.started <= budget
-    assert decodes.originals == strip.loader.started and decodes.cached == 0
+    assert decodes.originals == strip.loader.started
+    assert decodes.cached == 0
     newest_first = list(reversed(shas))
     assert all(cache_path(gui_ws.data_dir, newest_first[r], THUMB_SIZE).is_file() for r in visible)
     assert not cache_path(gui_ws.data_dir, newest_first[-1], THUMB_SIZE).exists()  # the last one: not yet
@@ -167,7 +169,8 @@ def test_thumbnails_of_an_unreadable_file_show_an_error_mark(qtbot, gui_ws, main
     newest = panel.strip.item(0)
     assert panel.strip.loader.error(shas[-1])
     assert "cannot" in newest.toolTip().lower() or "identify" in newest.toolTip().lower()
-    assert panel.strip.has_thumbnail(1) and panel.strip.loader.pixmap(shas[-2]) is not None
+    assert panel.strip.has_thumbnail(1)
+    assert panel.strip.loader.pixmap(shas[-2]) is not None
 
 
 def test_preview_decodes_at_the_view_size_and_sharpens_on_zoom(qtbot, gui_ws, main_window):
@@ -186,7 +189,8 @@ def test_preview_decodes_at_the_view_size_and_sharpens_on_zoom(qtbot, gui_ws, ma
     press(qtbot, "1")  # actual pixels: a sharper decode replaces the scaled one in place
     assert preview.zoom_factor() == pytest.approx(1.0)
     qtbot.waitUntil(lambda: preview.decoded_side() == 2400, timeout=TIMEOUT)
-    assert preview.zoom_factor() == pytest.approx(1.0) and not preview.fitted
+    assert preview.zoom_factor() == pytest.approx(1.0)
+    assert not preview.fitted
 
 
 def test_candidates_query_matches_the_review_read_model(gui_ws):

@@ -53,7 +53,8 @@ def test_return_in_the_name_field_does_not_save(qtbot, manager, gui_ws):
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Enter)
     qtbot.wait(200)
-    assert dialog.isVisible() and cs.load_action(gui_ws, 5) == before
+    assert dialog.isVisible()
+    assert cs.load_action(gui_ws, 5) == before
     assert dialog.status.text() == "Unsaved changes"
 
 
@@ -65,10 +66,14 @@ def test_unknown_variable_is_refused_naming_it_and_what_exists(qtbot, manager, g
     qtbot.mouseClick(button(dialog, "Save"), Qt.MouseButton.LeftButton)
     qtbot.wait(200)
     problem = dialog.template_problem
-    assert problem.isVisible() and "tone" in problem.text() and "input1" in problem.text()
+    assert problem.isVisible()
+    assert "tone" in problem.text()
+    assert "input1" in problem.text()
     assert "section.title" in problem.text()
-    assert dialog.message.isVisible() and "Not saved" in dialog.message.text()
-    assert dialog.isVisible() and cs.load_action(gui_ws, 5) == before
+    assert dialog.message.isVisible()
+    assert "Not saved" in dialog.message.text()
+    assert dialog.isVisible()
+    assert cs.load_action(gui_ws, 5) == before
 
 
 def test_browse_search_duplicate_and_delete(qtbot, manager, gui_ws):
@@ -78,12 +83,14 @@ def test_browse_search_duplicate_and_delete(qtbot, manager, gui_ws):
     # Duplicate, rename, save: a second action with the same prompt.
     qtbot.mouseClick(button(dialog, "Duplicate"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.busy and dialog.name_edit.text() == f"{original.name} (copy)", timeout=WAIT)
-    assert dialog.action_id is None and dialog.status.text() == "Unsaved changes"
+    assert dialog.action_id is None
+    assert dialog.status.text() == "Unsaved changes"
     type_into(qtbot, dialog.name_edit, "Shorten")
     with qtbot.waitSignal(dialog.saved, timeout=WAIT) as saved:
         qtbot.mouseClick(button(dialog, "Save"), Qt.MouseButton.LeftButton)
     copy_id = saved.args[0]
-    assert copy_id != 5 and cs.load_action(gui_ws, copy_id).prompt_template == original.prompt_template
+    assert copy_id != 5
+    assert cs.load_action(gui_ws, copy_id).prompt_template == original.prompt_template
     qtbot.waitUntil(lambda: sorted(listed(dialog)) == sorted([original.name, "Shorten"]), timeout=WAIT)
     # Search narrows the list.
     type_into(qtbot, dialog.search, "shor")
@@ -94,7 +101,8 @@ def test_browse_search_duplicate_and_delete(qtbot, manager, gui_ws):
     qtbot.waitUntil(lambda: not dialog.busy and dialog.action_id == 5, timeout=WAIT)
     qtbot.mouseClick(button(dialog, "Delete"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.message.isVisible(), timeout=WAIT)
-    assert "polish_sections" in dialog.message.text() and "nothing was deleted" in dialog.message.text()
+    assert "polish_sections" in dialog.message.text()
+    assert "nothing was deleted" in dialog.message.text()
     assert cs.load_action(gui_ws, 5) == original
     # The unused copy is deleted after a confirmation.
     click_item(qtbot, dialog, "Shorten")
@@ -102,7 +110,8 @@ def test_browse_search_duplicate_and_delete(qtbot, manager, gui_ws):
 
     def confirm():
         box = QApplication.activeModalWidget()
-        assert isinstance(box, QMessageBox) and "Shorten" in box.text()
+        assert isinstance(box, QMessageBox)
+        assert "Shorten" in box.text()
         qtbot.mouseClick(box.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
 
     QTimer.singleShot(0, lambda: qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(),
@@ -136,6 +145,7 @@ def test_the_preview_of_a_new_action_shows_where_the_steps_inputs_go(qtbot, mana
     with qtbot.waitSignal(dialog.preview_ready, timeout=WAIT):
         type_into(qtbot, dialog.template_edit, "Tidy this: {{ input1 }}")
     qtbot.waitUntil(lambda: "Tidy this:" in dialog.preview.toPlainText(), timeout=WAIT)
-    assert "input1" in dialog.preview.toPlainText() and "step" in dialog.preview.toPlainText()
+    assert "input1" in dialog.preview.toPlainText()
+    assert "step" in dialog.preview.toPlainText()
     assert not dialog.preview_error.isVisible()
     assert not dialog.template_problem.isVisible()

@@ -217,7 +217,8 @@ def test_sections_add_rename_move_delete_and_undo(qtbot, main_window, monkeypatc
 
     # The new section's title opens for typing; Return renames it (the delegate commits on the next loop).
     editor = QApplication.focusWidget()
-    assert isinstance(editor, QLineEdit) and editor.text() == "New section"
+    assert isinstance(editor, QLineEdit)
+    assert editor.text() == "New section"
     press(qtbot, "Ctrl+A")
     type_text(qtbot, "Going home")
     assert press(qtbot, "Return") is editor
@@ -227,7 +228,8 @@ def test_sections_add_rename_move_delete_and_undo(qtbot, main_window, monkeypatc
     click_cell(qtbot, view, 711)
     press(qtbot, "F2")
     editor = QApplication.focusWidget()
-    assert isinstance(editor, QLineEdit) and editor.text() == "Arriving in Inverness"
+    assert isinstance(editor, QLineEdit)
+    assert editor.text() == "Arriving in Inverness"
     press(qtbot, "Esc")
 
     # Alt+Up moves the selected section up.
@@ -240,7 +242,8 @@ def test_sections_add_rename_move_delete_and_undo(qtbot, main_window, monkeypatc
     asked = _answer(monkeypatch)
     click_cell(qtbot, view, 712)
     click(qtbot, view.delete_button)
-    assert asked and "Glen Affric" in asked[0][1]
+    assert asked
+    assert "Glen Affric" in asked[0][1]
     assert [sid for sid, _ in _db_sections(ws)] == [711, new_id, 713]
     qtbot.waitUntil(lambda: view.table.rowCount() == 3, timeout=WAIT)
 
@@ -311,8 +314,10 @@ def test_a_concurrent_change_shows_both_versions(qtbot, main_window, monkeypatch
 
     monkeypatch.setattr(QMessageBox, "exec", exec_)
     press(qtbot, "Ctrl+S")
-    assert shown and "changed by someone else" in shown[0][0]
-    assert "My polished arrival." in shown[0][1] and "Their arrival text." in shown[0][1]
+    assert shown
+    assert "changed by someone else" in shown[0][0]
+    assert "My polished arrival." in shown[0][1]
+    assert "Their arrival text." in shown[0][1]
     assert queries.field_value(ws, 53, 711, "draft")["value"] == "Their arrival text."
     assert view.editor.toPlainText() == "Their arrival text."
     assert not view.is_dirty()
@@ -328,7 +333,8 @@ def test_first_start_on_an_empty_database_offers_the_demo(qtbot, empty_gui_ws, m
     qtbot.waitUntil(lambda: window.posts.tree.topLevelItemCount() == 1, timeout=WAIT)  # the "no posts" hint
     asked = _answer(monkeypatch)
     assert window.offer_demo_if_empty()
-    assert asked and "empty" in asked[0][1]
+    assert asked
+    assert "empty" in asked[0][1]
     assert not queries.is_empty(empty_gui_ws)
     qtbot.waitUntil(lambda: window.post_id == 53 and window.sections.table.rowCount() == 3, timeout=WAIT)
     qtbot.waitUntil(lambda: window.steps.topLevelItemCount() == 3, timeout=WAIT)
@@ -357,11 +363,14 @@ def test_closing_with_unsaved_text_can_be_cancelled(qtbot, main_window, monkeypa
     assert view.is_dirty()
     asked = _answer(monkeypatch, QMessageBox.StandardButton.Cancel)
     quit_window(qtbot, main_window)
-    assert asked and "not saved" in asked[0][1]
-    assert main_window.isVisible() and not main_window._closing_done
+    assert asked
+    assert "not saved" in asked[0][1]
+    assert main_window.isVisible()
+    assert not main_window._closing_done
     _answer(monkeypatch, QMessageBox.StandardButton.Save)
     quit_window(qtbot, main_window)
-    assert main_window._closing_done and not main_window.isVisible()
+    assert main_window._closing_done
+    assert not main_window.isVisible()
     assert queries.field_value(main_window.ws, 53, 713, "draft")["value"] == "unsaved words"
 
 
@@ -429,7 +438,8 @@ def test_main_starts_on_the_default_workspace_marks_interrupted_runs_and_logs(qt
         assert [r.status for r in s.query(Run)] == ["interrupted"]
     ws.close()
     logs = list((tmp_path / "state").rglob("wfdesk.log"))
-    assert logs and "starting" in logs[0].read_text()
+    assert logs
+    assert "starting" in logs[0].read_text()
 
 
 def test_an_unopenable_database_is_a_message_with_a_way_to_settings(qtbot, tmp_path, monkeypatch):
@@ -445,7 +455,9 @@ def test_an_unopenable_database_is_a_message_with_a_way_to_settings(qtbot, tmp_p
     monkeypatch.setattr(QMessageBox, "exec", exec_)
     assert app.open_or_ask() is None  # nothing clicked: Quit
     text, info, buttons = shown[0]
-    assert "cannot open its database" in text and "secret" not in text and "bob:***@127.0.0.1:1" in text
+    assert "cannot open its database" in text
+    assert "secret" not in text
+    assert "bob:***@127.0.0.1:1" in text
     assert "Connection refused" in info or "connect" in info.lower()
     assert "Open Settings…" in buttons
 
@@ -459,7 +471,8 @@ def test_an_error_escaping_a_slot_is_logged_and_shown_in_one_line(qtbot, monkeyp
         raise RuntimeError("the disk is full\nsecond line")
     except RuntimeError as exc:
         app.excepthook(RuntimeError, exc, exc.__traceback__)
-    assert shown and shown[0].startswith("RuntimeError: the disk is full\n")
+    assert shown
+    assert shown[0].startswith("RuntimeError: the disk is full\n")
     assert "second line" not in shown[0]
     assert "Traceback" in caplog.text
 
@@ -508,7 +521,8 @@ def test_export_then_import_json_in_the_background(qtbot, main_window, tmp_path,
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _p, title, text, *a: shown.append(text)))
     choose_menu(qtbot, main_window, "File", "Import everything…")
     qtbot.waitUntil(lambda: bool(shown), timeout=WAIT)
-    assert "Import failed" in shown[0] and "nothing was changed" in shown[0]
+    assert "Import failed" in shown[0]
+    assert "nothing was changed" in shown[0]
 
 
 def test_a_new_post_gets_sections_and_the_workflow_input_fields(qtbot, main_window, monkeypatch):
@@ -551,9 +565,12 @@ def test_switching_database_opens_a_new_window_and_closes_the_old(qtbot, main_wi
         qtbot.waitUntil(lambda: len(OPEN_WINDOWS) > opened_before and main_window._closing_done, timeout=WAIT)
         assert not main_window.isVisible()
         new = OPEN_WINDOWS[-1]
-        assert new is not main_window and new.isVisible()
-        assert new.ws is not main_window.ws and new.ws.db.engine.url.database == str(tmp_path / "other.db")
-        assert asked and "empty" in asked[0][1]
+        assert new is not main_window
+        assert new.isVisible()
+        assert new.ws is not main_window.ws
+        assert new.ws.db.engine.url.database == str(tmp_path / "other.db")
+        assert asked
+        assert "empty" in asked[0][1]
         qtbot.waitUntil(lambda: new.posts.tree.topLevelItemCount() == 1, timeout=WAIT)  # the "no posts" hint
         assert new.status.database.label.text() == "Database: other.db (SQLite)"
     finally:
@@ -654,4 +671,5 @@ def test_a_long_message_is_cut_beside_the_status_indicators(qtbot, main_window, 
     assert shown.isVisible()
     assert shown.geometry().right() < bar.jobs.geometry().left()  # never under the run indicator
     assert shown.fontMetrics().horizontalAdvance(shown.text()) <= shown.contentsRect().width()
-    assert shown.text().endswith("…") and shown.toolTip() == bar.currentMessage()
+    assert shown.text().endswith("…")
+    assert shown.toolTip() == bar.currentMessage()

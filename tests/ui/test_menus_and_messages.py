@@ -22,8 +22,10 @@ def test_the_two_imports_say_what_they_import(main_window):
     imports = {text: a for text, a in actions.items() if text.startswith("Import")}
     assert len(imports) == 2
     workflow, full = sorted(imports.values(), key=lambda a: "everything" in a.text())
-    assert "everything" in full.text() and "workflow" in workflow.text().replace("&", "")
-    assert "posts" in full.statusTip() and "no posts" in workflow.statusTip()
+    assert "everything" in full.text()
+    assert "workflow" in workflow.text().replace("&", "")
+    assert "posts" in full.statusTip()
+    assert "no posts" in workflow.statusTip()
     exports = [a for text, a in actions.items() if text.startswith("Export")]
     assert all(a.statusTip() for a in exports)
 
@@ -65,11 +67,14 @@ def test_import_counts_are_proper_english(qtbot, main_window, tmp_path):
     choose_file(qtbot, main_window, "File", "Import everything…", path)  # typed into the file dialog
     qtbot.waitUntil(lambda: main_window.statusBar().currentMessage().startswith("Imported "), timeout=WAIT)
     message = main_window.statusBar().currentMessage()
-    assert "1 post," in message and "1 posts" not in message and "1 LLM action" in message
-    assert "3 sections" in message and "3 steps" in message
+    assert "1 post," in message
+    assert "1 posts" not in message
+    assert "1 LLM action" in message
+    assert "3 sections" in message
+    assert "3 steps" in message
 
 
-@pytest.mark.parametrize("n, word, expected", [(0, "post", "0 posts"), (1, "post", "1 post"),
+@pytest.mark.parametrize(("n", "word", "expected"), [(0, "post", "0 posts"), (1, "post", "1 post"),
                                                (2, "LLM action", "2 LLM actions")])
 def test_plural(n, word, expected):
     from wfdesk.ui.workflow_transfer import plural

@@ -65,7 +65,8 @@ def runs(main_window):
 def open_panel(qtbot, window, step_name: str, *, ready: bool = True):
     """Click the step in the window's workflow list; its panel once loaded (and, if ready, able to run)."""
     panel = open_step(qtbot, window, step_name, ready=ready)
-    assert panel is window.current_panel() and panel.post_id == window.post_id
+    assert panel is window.current_panel()
+    assert panel.post_id == window.post_id
     return panel
 
 
@@ -190,24 +191,29 @@ def test_a_plugin_panel_that_fails_to_import_falls_back_with_the_error_shown(qtb
     assert "no_such_plugin_module.panel:Missing: ModuleNotFoundError" in text
     other = open_panel(qtbot, window, "not_a_panel_step", ready=False)
     assert other is not broken
-    assert type(other) is GenericPanel and "is not a StepPanel subclass" in other.panel_error_label.toolTip()
+    assert type(other) is GenericPanel
+    assert "is not a StepPanel subclass" in other.panel_error_label.toolTip()
 
 
 def test_header_picker_and_inputs(qtbot, main_window, runs, loopback):
     panel = open_panel(qtbot, main_window, "polish_sections")
     assert panel.title_label.text() == "polish_sections"
-    assert "Writing" in panel.meta_label.text() and "llm_action" in panel.meta_label.text()
+    assert "Writing" in panel.meta_label.text()
+    assert "llm_action" in panel.meta_label.text()
     assert "Polish section" in panel.description_label.text()
     assert panel.picker.section_ids() == [711, 712, 713]
     assert panel.picker.checked_ids() == [711, 712, 713]
     assert panel.picker.tree.topLevelItem(0).text(2).startswith("we arrived late in inverness")
     click(qtbot, panel.picker.none_button)
-    assert panel.picker.checked_ids() == [] and not panel.run_button.isEnabled()
+    assert panel.picker.checked_ids() == []
+    assert not panel.run_button.isEnabled()
     click(qtbot, panel.picker.all_button)
-    assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert panel.run_button.isEnabled()
+    assert not panel.cancel_button.isEnabled()
     editor = panel._input_editors["input1"]
     assert editor.placeholderText() == "from each section's own Section Content"
-    assert panel.input_overrides() == {} and panel.llm_overrides() == {}
+    assert panel.input_overrides() == {}
+    assert panel.llm_overrides() == {}
     click(qtbot, panel.options_toggle)
     type_into(qtbot, panel.temperature_spin, "0.2")
     type_into(qtbot, panel.model_edit, "other-model")
@@ -231,14 +237,16 @@ def test_llm_action_runs_three_sections_and_shows_before_after(qtbot, gui_ws, ma
     loopback.chat_reply = lambda req: "We arrived late in Inverness. The rain was heavy."
     panel = open_panel(qtbot, main_window, "polish_sections")
     result = run_and_wait(qtbot, panel, runs)
-    assert result["status"] == "succeeded" and len(result["results"]) == 3
+    assert result["status"] == "succeeded"
+    assert len(result["results"]) == 3
     assert all(panel.picker.state_text(sid) == "done" for sid in (711, 712, 713))
     assert panel.progress.value() == panel.progress.maximum() == 3
     show_section(qtbot, panel, 711)
     qtbot.waitUntil(lambda: "Inverness. The rain" in panel.review.after.toPlainText(), timeout=TIMEOUT)
     assert "the the rain" in panel.review.before.toPlainText()
     after_html, before_html = panel.review.after.toHtml(), panel.review.before.toHtml()
-    assert "background-color" in after_html and "underline" in after_html  # insertions marked
+    assert "background-color" in after_html
+    assert "underline" in after_html  # insertions marked
     assert "line-through" in before_html  # removals marked
     assert field(gui_ws, 711, "polished") == "We arrived late in Inverness. The rain was heavy."
 
@@ -273,7 +281,8 @@ def test_image_run_accept_updates_the_field(qtbot, gui_ws, main_window, runs, lo
     show_section(qtbot, panel, 711)
     qtbot.waitUntil(lambda: panel.strip.count() == 1 and panel.preview.has_image(), timeout=TIMEOUT)
     candidate = panel.strip.selected()
-    assert candidate["status"] == "candidate" and not candidate["current"]
+    assert candidate["status"] == "candidate"
+    assert not candidate["current"]
     assert field(gui_ws, 711, IMAGE_FIELD) is None  # not accepted yet
     qtbot.waitUntil(lambda: cache_path(gui_ws.data_dir, candidate["asset"]["sha256"], 160).is_file(),
                     timeout=TIMEOUT)
@@ -304,7 +313,8 @@ def test_image_reject_undo_and_regenerate(qtbot, gui_ws, main_window, runs, loop
     qtbot.waitUntil(lambda: version_status(gui_ws, first["id"]) == "rejected", timeout=TIMEOUT)
     assert field(gui_ws, 711, IMAGE_FIELD) is None
     qtbot.waitUntil(lambda: (panel.strip.selected() or {}).get("status") == "rejected", timeout=TIMEOUT)
-    assert panel.strip.count() == 1 and panel.reject_button.text() == "Restore"
+    assert panel.strip.count() == 1
+    assert panel.reject_button.text() == "Restore"
     click(qtbot, panel.reject_button)  # Restore: the one way back (tests/ui/test_review_input.py covers it too)
     qtbot.waitUntil(lambda: version_status(gui_ws, first["id"]) == "accepted", timeout=TIMEOUT)
     assert field(gui_ws, 711, IMAGE_FIELD) == first["value"]
@@ -336,7 +346,8 @@ def test_image_preview_zoom(qtbot, main_window, runs, loopback):
     assert panel.preview.zoom_factor() == pytest.approx(fitted * 1.25)
     assert not panel.preview.fitted
     press(qtbot, "0")
-    assert panel.preview.fitted and panel.preview.zoom_factor() == pytest.approx(fitted)
+    assert panel.preview.fitted
+    assert panel.preview.zoom_factor() == pytest.approx(fitted)
 
 
 def test_input_override_is_sent_only_when_typed(qtbot, main_window, runs, loopback):
@@ -372,7 +383,8 @@ def test_cancel_in_the_middle_of_a_run(qtbot, gui_ws, open_window, loopback):
     assert all(field(gui_ws, sid, "polished") is None for sid in others)
     qtbot.waitUntil(panel.run_button.isEnabled, timeout=TIMEOUT)
     assert not panel.cancel_button.isEnabled()
-    assert "Cancelled" in panel.status_text() and "1 done" in panel.status_text()
+    assert "Cancelled" in panel.status_text()
+    assert "1 done" in panel.status_text()
     # The bar shows what was done, not a full bar.
     assert (panel.progress.value(), panel.progress.maximum()) == (1, 3)
     assert panel.progress.text() == "1 / 3 sections"
@@ -386,9 +398,12 @@ def test_run_failed_on_invalid_config(qtbot, gui_ws, main_window, runs, loopback
     panel.status_message.connect(messages.append)
     with qtbot.waitSignal(runs.run_failed, timeout=TIMEOUT):
         click(qtbot, panel.run_button)
-    assert "Not run" in panel.status_text() and "999" in panel.status_text()
-    assert messages and "999" in messages[0]
-    assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert "Not run" in panel.status_text()
+    assert "999" in panel.status_text()
+    assert messages
+    assert "999" in messages[0]
+    assert panel.run_button.isEnabled()
+    assert not panel.cancel_button.isEnabled()
     assert all(panel.picker.state_text(sid) == "" for sid in (711, 712, 713))
     assert loopback.count("/v1/chat") == 0
 
@@ -415,15 +430,19 @@ def test_reattaches_to_a_run_in_flight(qtbot, gui_ws, open_window, loopback):
     search_posts(qtbot, window, "Another post")
     with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
         click_post(qtbot, window, "Another post", other_post)
-    assert window.current_panel() is panel and panel.post_id == other_post
-    assert panel.run_id is None and not panel.cancel_button.isEnabled()
+    assert window.current_panel() is panel
+    assert panel.post_id == other_post
+    assert panel.run_id is None
+    assert not panel.cancel_button.isEnabled()
     assert "no sections" in panel.status_text()
     search_posts(qtbot, window, demo_title)
     with qtbot.waitSignal(panel.loaded, timeout=TIMEOUT):
         choose_post(qtbot, window, demo_title)
-    assert window.current_panel() is panel and panel.post_id == 53
+    assert window.current_panel() is panel
+    assert panel.post_id == 53
     assert panel.run_id == run_id
-    assert not panel.run_button.isEnabled() and panel.cancel_button.isEnabled()
+    assert not panel.run_button.isEnabled()
+    assert panel.cancel_button.isEnabled()
     with qtbot.waitSignal(window.runs.run_finished, timeout=TIMEOUT):
         click(qtbot, panel.cancel_button)
     qtbot.waitUntil(panel.run_button.isEnabled, timeout=TIMEOUT)
@@ -431,9 +450,11 @@ def test_reattaches_to_a_run_in_flight(qtbot, gui_ws, open_window, loopback):
 
 def test_custom_script_shows_the_response(qtbot, gui_ws, main_window, runs, loopback):
     panel = open_panel(qtbot, main_window, "process_data")
-    assert panel.options_toggle.isVisible() and not panel.options_box.isVisible()  # folded by default
+    assert panel.options_toggle.isVisible()
+    assert not panel.options_box.isVisible()  # folded by default
     click(qtbot, panel.options_toggle)
-    assert panel.options_box.isVisible() and panel._input_editors["input1"].isVisible()
+    assert panel.options_box.isVisible()
+    assert panel._input_editors["input1"].isVisible()
     assert not panel.model_edit.isVisible()  # no LLM settings for an HTTP endpoint
     run_and_wait(qtbot, panel, runs)
     show_section(qtbot, panel, 712)
@@ -480,7 +501,8 @@ def test_generic_panel_form_from_schema_and_run(qtbot, gui_ws, open_window, loop
         press(qtbot, "Down")  # a closed drop-down steps to the next choice
         type_into(qtbot, panel.json_edit, "not json")
         click(qtbot, panel.run_button)
-        assert "not valid JSON" in panel.status_text() and not panel.is_running()
+        assert "not valid JSON" in panel.status_text()
+        assert not panel.is_running()
         type_into(qtbot, panel.json_edit, '{"extra": [1, 2]}')
         run_and_wait(qtbot, panel, window.runs)
         assert seen[-1] == {"strength": 7, "style": "bold", "sharpen": True, "extra": [1, 2]}
@@ -494,8 +516,10 @@ def test_word_diff_marks_removed_and_added_words():
     from wfdesk.ui.text_diff import change_summary, word_diff_html
 
     before, after = word_diff_html("the the rain <was> heavy", "The rain <was> heavy.")
-    assert "line-through" in before and "the the" in before.replace("&nbsp;", " ")
-    assert "underline" in after and "&lt;was&gt;" in after  # escaped, never markup
+    assert "line-through" in before
+    assert "the the" in before.replace("&nbsp;", " ")
+    assert "underline" in after
+    assert "&lt;was&gt;" in after  # escaped, never markup
     light, dark = word_diff_html("a b", "a c")[1], word_diff_html("a b", "a c", dark=True)[1]
     assert light != dark  # colours for the palette in use
     assert change_summary("same", "same") == "no changes"
@@ -522,7 +546,8 @@ def test_progress_text_fits_its_bar(qtbot, gui_ws, main_window, runs, loopback):
         editing.add_section(gui_ws, 53, f"Part {i}")
     loopback.latency = 0.5
     panel = open_panel(qtbot, main_window, "process_data")  # in the window as it opens, 1280 pixels wide
-    assert panel.picker.section_ids()[:3] == [711, 712, 713] and len(panel.picker.section_ids()) == 120
+    assert panel.picker.section_ids()[:3] == [711, 712, 713]
+    assert len(panel.picker.section_ids()) == 120
     with qtbot.waitSignal(runs.run_started, timeout=TIMEOUT):
         click(qtbot, panel.run_button)
     bar = panel.progress
@@ -554,7 +579,8 @@ def test_a_failed_section_says_why_in_words_an_editor_knows(qtbot, main_window, 
     qtbot.waitUntil(lambda: panel.note.isVisible(), timeout=TIMEOUT)
     shown = [panel.picker.state_text(712), panel.note.text(), panel.notice.message_label.text(),
              panel.notice.note_label.text(), panel.status_text()]
-    assert "cannot reach" in panel.note.text() and "the connection was reset by the other side" in panel.note.text()
+    assert "cannot reach" in panel.note.text()
+    assert "the connection was reset by the other side" in panel.note.text()
     for text in shown:
         for word in ("Error", "Errno", "Disconnected", "aborted", "('"):
             assert word not in text, text

@@ -36,10 +36,13 @@ def test_lists_the_built_in_types_with_their_source_and_panel(qtbot):
     assert dialog.listed_types()[:3] == ["custom_script", "image_generation", "llm_action"]
     for name in ("llm_action", "custom_script", "image_generation"):
         description, source, panel = shown[name]
-        assert description and source.startswith("wfdesk ") and source.endswith("(built-in)")
+        assert description
+        assert source.startswith("wfdesk ")
+        assert source.endswith("(built-in)")
         assert panel == "its own panel"
     if not PLUGIN_ERRORS:
-        assert dialog.problems.text() == "All installed plugins loaded." and not dialog.problem_rows()
+        assert dialog.problems.text() == "All installed plugins loaded."
+        assert not dialog.problem_rows()
     assert "Adding a script type" in " ".join(label.text() for label in dialog.findChildren(type(dialog.problems)))
 
 
@@ -54,13 +57,15 @@ def test_a_skipped_plugin_is_shown_in_red_with_its_error(qtbot, plugin_problem):
     (item,) = dialog.tree.findItems("video_generation", Qt.MatchFlag.MatchExactly, 0)
     assert item.text(2) == "wfdesk-video-generation 0.1.0"
     assert item.foreground(1).color() == QColor(ERROR_COLOR)
-    assert "skipped" in dialog.problems.text() and ERROR_COLOR in dialog.problems.text()
+    assert "skipped" in dialog.problems.text()
+    assert ERROR_COLOR in dialog.problems.text()
 
 
 def test_help_menu_opens_the_plugins_dialog(qtbot, main_window):
     choose_menu(qtbot, main_window, "Help", "Plugins…")
     dialog = main_window.findChild(PluginsDialog)
-    assert dialog is not None and dialog.isVisible()
+    assert dialog is not None
+    assert dialog.isVisible()
     qtbot.waitUntil(lambda: bool(dialog.listed_types()), timeout=30_000)
     assert {"llm_action", "custom_script", "image_generation"} <= set(dialog.listed_types())
     click_button(qtbot, dialog, "Close")

@@ -44,7 +44,8 @@ def test_the_longest_wait_and_the_answer_deadline_are_set_in_the_dialog(qtbot, m
             click_item(qtbot, dialog.profile_list, item)
             page = dialog.tabs.currentWidget()
             wait, deadline = field(page, "Longest wait"), field(page, "Answer deadline")
-            assert wait.value() == 120.0 and deadline.value() == 900.0  # the profile's values are shown
+            assert wait.value() == 120.0
+            assert deadline.value() == 900.0  # the profile's values are shown
             retype(qtbot, wait, "300")
             retype(qtbot, deadline, "45")
             click_button(qtbot, dialog, "Save")

@@ -38,4 +38,5 @@ def test_cross_thread_signals_keep_singletons_alive():
     proc = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lost_none, lost_true = map(int, proc.stdout.split())
-    assert lost_none < 50 and lost_true < 50, (lost_none, lost_true)  # a broken binding loses ~1000 each
+    assert lost_none < 50, (lost_none, lost_true)
+    assert lost_true < 50, (lost_none, lost_true)  # a broken binding loses ~1000 each

@@ -144,7 +144,8 @@ def test_resume_after_the_app_was_killed(qtbot, gui_ws, loopback, started):
     runs = window.runs
     panel = open_panel(qtbot, window)
     left = 8 - len(done)
-    assert panel.notice.isVisible() and panel.notice.kind() == "warning"
+    assert panel.notice.isVisible()
+    assert panel.notice.kind() == "warning"
     assert panel.notice.message_label.text() == (
         f"The last run was interrupted (the app closed during it): {len(done)} of 8 sections are done.")
     assert panel.notice.action_button.text() == f"Resume the {left} remaining"
@@ -153,7 +154,8 @@ def test_resume_after_the_app_was_killed(qtbot, gui_ws, loopback, started):
         click(qtbot, panel.notice.action_button)
     assert started.args[0] == interrupted[0]
     assert {u["section_id"] for u in started.args[1]["units"]} == set(ids) - done
-    assert not panel.notice.isVisible() and panel.is_running()
+    assert not panel.notice.isVisible()
+    assert panel.is_running()
     qtbot.waitUntil(lambda: not panel.is_running() and panel.data["latest_run"]["status"] == "succeeded",
                     timeout=TIMEOUT)
     assert not panel.notice.isVisible()
@@ -178,7 +180,8 @@ def test_a_cancelled_run_offers_the_rest_and_dismiss_hides_it(qtbot, gui_ws, mai
     qtbot.waitUntil(lambda: not panel.is_running() and panel.notice.isVisible(), timeout=TIMEOUT)
     loopback.latency = 0
     latest = panel.data["latest_run"]
-    assert latest["status"] == "cancelled" and latest["unfinished"] >= 1
+    assert latest["status"] == "cancelled"
+    assert latest["unfinished"] >= 1
     assert panel.notice.message_label.text().startswith("The last run was cancelled:")
     assert panel.notice.action_button.text() == f"Run the {latest['unfinished']} remaining"
     click(qtbot, panel.notice.dismiss_button)
@@ -198,9 +201,11 @@ def test_notice_wording():
     assert describe_latest_run({**base, "status": "succeeded", "resumable": False}) is None
     partial = describe_latest_run({**base, "status": "partial", "failed": 3, "first_error": "boom"})
     assert partial.message == "The last run finished with errors: 5 of 8 sections are done, 3 failed."
-    assert partial.note == "First error: boom" and partial.action == "Run the 3 sections again"
+    assert partial.note == "First error: boom"
+    assert partial.action == "Run the 3 sections again"
     one = describe_latest_run({**base, "status": "interrupted", "total": 2, "done": 1, "unfinished": 1})
-    assert one.message.endswith("1 of 2 sections is done.") and one.action == "Resume the 1 remaining"
+    assert one.message.endswith("1 of 2 sections is done.")
+    assert one.action == "Resume the 1 remaining"
 
 
 # --- the provider is offline --------------------------------------------------------------------------------------
@@ -281,7 +286,8 @@ def test_provider_offline_is_said_plainly_and_failed_sections_run_again(qtbot, o
     panel = open_panel(qtbot, window)
     wait_until_seen_offline(qtbot, window)
     click(qtbot, panel.run_button)  # the window's check has seen it offline: Run warns first, it does not refuse
-    assert offline_runs.active_count() == 0 and panel.notice.kind() == "warning"
+    assert offline_runs.active_count() == 0
+    assert panel.notice.kind() == "warning"
     assert panel.notice.message_label.text() == f"The provider at {dead_url} looks offline."
     assert panel.notice.action_button.text() == "Run anyway"
     with qtbot.waitSignal(offline_runs.run_finished, timeout=TIMEOUT) as finished:
@@ -297,11 +303,13 @@ def test_provider_offline_is_said_plainly_and_failed_sections_run_again(qtbot, o
     # Still offline (the check and now the run have seen it): the next Run warns first (it does not refuse).
     tick_only(qtbot, panel, [711])
     click(qtbot, panel.run_button)
-    assert offline_runs.active_count() == 0 and panel.notice.kind() == "warning"
+    assert offline_runs.active_count() == 0
+    assert panel.notice.kind() == "warning"
     assert panel.notice.message_label.text() == f"The provider at {dead_url} looks offline."
     assert panel.notice.action_button.text() == "Run anyway"
     click(qtbot, panel.notice.dismiss_button)  # "Not now": back to what the last run left
-    assert panel.notice.kind() == "error" and offline_runs.active_count() == 0
+    assert panel.notice.kind() == "error"
+    assert offline_runs.active_count() == 0
 
     # The provider answers again (here: the editor fixed its address in the settings); "Run again" sends only the
     # failed ones.
@@ -312,7 +320,8 @@ def test_provider_offline_is_said_plainly_and_failed_sections_run_again(qtbot, o
     assert panel.notice.action_button.text() == "Run again (3 sections)"
     with qtbot.waitSignal(offline_runs.run_finished, timeout=TIMEOUT) as finished:
         click(qtbot, panel.notice.action_button)
-    assert finished.args[1]["status"] == "succeeded" and finished.args[1]["run_id"] == finished.args[0]
+    assert finished.args[1]["status"] == "succeeded"
+    assert finished.args[1]["run_id"] == finished.args[0]
     qtbot.waitUntil(lambda: panel.data["latest_run"]["status"] == "succeeded", timeout=TIMEOUT)
     assert not panel.notice.isVisible()
     assert loopback.count("/v1/chat/completions") == 3
@@ -329,7 +338,8 @@ def test_status_bar_offline_warns_before_run_and_run_anyway_starts(qtbot, offlin
 
     tick_only(qtbot, panel, [711])
     click(qtbot, panel.run_button)
-    assert panel.notice.kind() == "warning" and offline_runs.active_count() == 0
+    assert panel.notice.kind() == "warning"
+    assert offline_runs.active_count() == 0
     assert f"Last seen: cannot reach {dead_url}" in panel.notice.note_label.text()
     with qtbot.waitSignal(offline_runs.run_finished, timeout=TIMEOUT) as finished:
         click(qtbot, panel.notice.action_button)  # "Run anyway"

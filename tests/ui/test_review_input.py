@@ -71,7 +71,8 @@ def test_after_a_rerun_the_text_panel_shows_the_newest_version(qtbot, gui_ws, ma
     run_by_clicking(qtbot, panel, runs)
     qtbot.waitUntil(lambda: versions.list.topLevelItemCount() == 3, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: "Third polish." in panel.review.after.toPlainText(), timeout=TIMEOUT)
-    assert versions.selected()["current"] and versions.selected()["value"] == "Third polish."
+    assert versions.selected()["current"]
+    assert versions.selected()["value"] == "Third polish."
     assert "current version" in panel.review.after_caption.text()
 
 
@@ -90,15 +91,18 @@ def test_revert_message_names_the_field_label_and_the_section_title(qtbot, gui_w
         click_button(qtbot, panel, "Revert to this version")
     qtbot.waitUntil(lambda: field(gui_ws, 711, "polished") == "First polish.", timeout=TIMEOUT)
     text = message.args[0]
-    assert "“Polished Content”" in text and "“Arriving in Inverness”" in text, text
+    assert "“Polished Content”" in text, text
+    assert "“Arriving in Inverness”" in text, text
     for internal in ("polished ", "711", "section_id"):
         assert internal not in text, text
     status = panel.status_text()
-    assert "Polished Content" in status and "polished" not in status.replace("Polished", ""), status
+    assert "Polished Content" in status, status
+    assert "polished" not in status.replace("Polished", ""), status
     # The captions name the fields by their labels only.
     for caption in (panel.review.before_caption.text(), panel.review.after_caption.text(),
                     versions.title.text()):
-        assert "(draft)" not in caption and "(polished)" not in caption, caption
+        assert "(draft)" not in caption, caption
+        assert "(polished)" not in caption, caption
 
 
 # --- the image panel: buttons ---------------------------------------------------------------------------------
@@ -132,7 +136,8 @@ def test_reject_offers_one_way_back_and_it_restores_the_accepted_image(qtbot, ca
     with qtbot.waitSignal(panel.status_message, timeout=TIMEOUT) as message:
         click_button(qtbot, panel, "Accept")
     qtbot.waitUntil(lambda: field(ws, 711, IMAGE_FIELD) == first["value"], timeout=TIMEOUT)
-    assert IMAGE_FIELD not in message.args[0] and "“Generated Image URL”" in message.args[0], message.args[0]
+    assert IMAGE_FIELD not in message.args[0], message.args[0]
+    assert "“Generated Image URL”" in message.args[0], message.args[0]
     assert "“Arriving in Inverness”" in message.args[0]
 
     qtbot.waitUntil(lambda: button(panel, "Reject") is not None, timeout=TIMEOUT)
@@ -140,7 +145,8 @@ def test_reject_offers_one_way_back_and_it_restores_the_accepted_image(qtbot, ca
     qtbot.waitUntil(lambda: (panel.strip.selected() or {}).get("status") == "rejected", timeout=TIMEOUT)
     assert field(ws, 711, IMAGE_FIELD) is None
     shown = visible_buttons(panel)
-    assert "Restore" in shown and "Undo" not in shown, shown  # one way back
+    assert "Restore" in shown, shown
+    assert "Undo" not in shown, shown  # one way back
     assert "Restore" in panel.status_text()
 
     click_button(qtbot, panel, "Restore")  # back as it was: accepted, the section's image again
@@ -292,7 +298,8 @@ def test_panel_header_and_options_name_fields_by_their_labels(qtbot, gui_ws, mai
     assert editor.isVisible()
     texts = [panel.description_label.text(), panel.picker.tree.headerItem().text(2), editor.placeholderText(),
              editor.toolTip()]
-    assert "Image Prompts" in texts[0] and "Generated Image URL" in texts[0]
+    assert "Image Prompts" in texts[0]
+    assert "Generated Image URL" in texts[0]
     assert texts[1] == "Image Prompts"
     for text in texts:
         assert not any(name in text for name in stored), text
@@ -318,4 +325,6 @@ def test_a_missing_image_file_is_described_in_plain_words(qtbot, candidates, mai
     tip = panel.strip.item(0).toolTip()
     for text in (shown, tip):
         assert "file is missing" in text, text
-        assert "Errno" not in text and str(ws.data_dir) not in text and "Error" not in text, text
+        assert "Errno" not in text, text
+        assert str(ws.data_dir) not in text, text
+        assert "Error" not in text, text

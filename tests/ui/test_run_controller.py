@@ -46,12 +46,17 @@ def test_run_reports_start_units_and_finish(qtbot, gui_ws, runs, loopback):
         key = runs.start(1, 53, {"section_ids": [711, 712]})
         assert runs.active_count() == 1
     run_id, result = finished.args
-    assert started and started[0][0] == run_id
-    assert started[0][1]["key"] == key and started[0][1]["step_id"] == 1 and started[0][1]["post_id"] == 53
+    assert started
+    assert started[0][0] == run_id
+    assert started[0][1]["key"] == key
+    assert started[0][1]["step_id"] == 1
+    assert started[0][1]["post_id"] == 53
     assert [u["section_id"] for u in started[0][1]["units"]] == [711, 712]
     assert {(e["section_id"], e["status"]) for e in units} >= {(711, "success"), (712, "success")}
-    assert result["status"] == "succeeded" and result["run_id"] == run_id
-    assert runs.active_count() == 0 and runs.active_runs() == []
+    assert result["status"] == "succeeded"
+    assert result["run_id"] == run_id
+    assert runs.active_count() == 0
+    assert runs.active_runs() == []
     assert field(gui_ws, 711, "polished").startswith("POLISHED:")
     assert field(gui_ws, 713, "polished") is None
 
@@ -63,7 +68,8 @@ def test_invalid_config_is_refused_before_the_run(qtbot, gui_ws, runs, loopback)
     with qtbot.waitSignal(runs.run_failed, timeout=TIMEOUT) as failed:
         key = runs.start(1, 53, {"section_ids": [711]})
     assert failed.args[0] == key
-    assert "999" in failed.args[1] and "does not exist" in failed.args[1]
+    assert "999" in failed.args[1]
+    assert "does not exist" in failed.args[1]
     qtbot.waitUntil(lambda: runs.active_count() == 0, timeout=TIMEOUT)
     assert loopback.count("/v1/chat") == 0
 
@@ -110,7 +116,8 @@ def test_several_runs_in_flight(qtbot, gui_ws, runs, loopback):
     runs.start(3, 53, {"section_ids": [711, 712, 713]})
     assert runs.active_count() == 2
     qtbot.waitUntil(lambda: len(finished) == 2, timeout=TIMEOUT)
-    assert max(counts) == 2 and counts[-1] == 0
+    assert max(counts) == 2
+    assert counts[-1] == 0
     assert {r["step_id"] for r in finished} == {1, 3}
     assert all(r["status"] == "succeeded" for r in finished)
 
@@ -121,7 +128,9 @@ def test_active_runs_report_progress(qtbot, gui_ws, runs, loopback):
     runs.start(1, 53, {"section_ids": [711, 712, 713]})
     qtbot.waitUntil(lambda: any(a["done"] >= 1 for a in runs.active_runs()), timeout=TIMEOUT)
     active = runs.active_runs()[0]
-    assert active["step_id"] == 1 and active["post_id"] == 53 and active["total"] == 3
+    assert active["step_id"] == 1
+    assert active["post_id"] == 53
+    assert active["total"] == 3
     assert isinstance(active["run_id"], int)
     with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT):
         runs.cancel_all()
@@ -150,7 +159,8 @@ def test_shutdown_ends_a_run_stuck_in_a_provider_call(qtbot, gui_ws, loopback):
     qtbot.waitUntil(lambda: bool(run_ids) and loopback.count("/v1/chat") == 1, timeout=TIMEOUT)
     with gui_ws.db.session() as s:
         child_pid = ledger.parse_owner(s.get(Run, run_ids[0]).owner)[1]
-    assert child_pid != os.getpid() and _alive(child_pid)
+    assert child_pid != os.getpid()
+    assert _alive(child_pid)
 
     began = time.monotonic()
     assert controller.shutdown(500)
@@ -178,7 +188,8 @@ def test_resume_runs_only_the_sections_left(qtbot, gui_ws, runs, loopback):
     loopback.fail = lambda i, req: (500, {}, b'{"error": {"message": "boom"}}') if "Glen" in str(req.json) else None
     with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as second:
         runs.resume(run_id)  # step and post are read by the worker
-    assert second.args[0] == run_id and second.args[1]["status"] == "partial"
+    assert second.args[0] == run_id
+    assert second.args[1]["status"] == "partial"
     assert (second.args[1]["step_id"], second.args[1]["post_id"]) == (1, 53)
     failed = [r["section_id"] for r in second.args[1]["results"] if r["status"] == "error"]
     assert len(failed) == 1
@@ -190,11 +201,13 @@ def test_resume_runs_only_the_sections_left(qtbot, gui_ws, runs, loopback):
     with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as third:
         runs.resume(run_id, step_id=1, post_id=53)
     assert [u["section_id"] for u in started[0]["units"]] == failed
-    assert third.args[1]["status"] == "succeeded" and loopback.count("/v1/chat") == sent + 1
+    assert third.args[1]["status"] == "succeeded"
+    assert loopback.count("/v1/chat") == sent + 1
 
     with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as fourth:
         runs.resume(run_id)  # nothing left: still reported as finished, nothing sent
-    assert fourth.args[1]["status"] == "succeeded" and loopback.count("/v1/chat") == sent + 1
+    assert fourth.args[1]["status"] == "succeeded"
+    assert loopback.count("/v1/chat") == sent + 1
     qtbot.waitUntil(lambda: runs.active_count() == 0, timeout=TIMEOUT)
 
 

@@ -19,7 +19,8 @@ def test_columns_editor_and_messages_use_field_labels(qtbot, main_window):
 
     click_row(qtbot, table, 0, headers.index("Section Content"))
     label = window.sections.editor_label.text()
-    assert "Section Content" in label and "draft" not in label, label
+    assert "Section Content" in label, label
+    assert "draft" not in label, label
     click(qtbot, window.sections.editor.viewport())
     assert QApplication.focusWidget() is window.sections.editor
     press(qtbot, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)

@@ -36,7 +36,7 @@ def run_by_click(qtbot, panel):
     qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     try:
         qtbot.waitUntil(lambda: panel.status_text().startswith("Finished: 3 done"), timeout=WAIT)
-    except Exception:
+    except qtbot.TimeoutError:
         raise AssertionError(f"the run did not finish: {panel.status_text()!r}") from None
     assert all(panel.picker.state_text(sid).startswith("done") for sid in (711, 712, 713))
 
@@ -44,7 +44,8 @@ def run_by_click(qtbot, panel):
 def assert_names_the_missing_setting(panel):
     text = panel.config_error_label.text()
     assert panel.config_error_label.isVisible()
-    assert "custom-script base URL is not set" in text and "Settings → Custom scripts" in text
+    assert "custom-script base URL is not set" in text
+    assert "Settings → Custom scripts" in text
     assert "config" not in text.lower()
     assert not panel.run_button.isEnabled()
 
@@ -68,7 +69,8 @@ def test_base_url_saved_in_settings_applies_to_the_open_panel(qtbot, main_window
     qtbot.keyClick(main_window, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
     assert load_settings().custom_script_base_url == no_base_url
     # The same panel, not chosen again: it runs.
-    assert main_window.current_panel() is panel and panel.step_id == 3
+    assert main_window.current_panel() is panel
+    assert panel.step_id == 3
     qtbot.waitUntil(lambda: panel.config_error_label.isHidden(), timeout=WAIT)
     run_by_click(qtbot, panel)
 
@@ -81,7 +83,8 @@ def test_base_url_set_right_in_the_panel(qtbot, main_window, no_base_url, loopba
     qtbot.mouseClick(field, Qt.MouseButton.LeftButton)
     qtbot.keyClicks(field, "localhost:8000")  # no scheme: refused, nothing saved
     qtbot.mouseClick(button(panel, "Save base URL"), Qt.MouseButton.LeftButton)
-    assert "http://" in panel.inline_problem.text() and panel.inline_problem.isVisible()
+    assert "http://" in panel.inline_problem.text()
+    assert panel.inline_problem.isVisible()
     assert load_settings().custom_script_base_url is None
     field.selectAll()
     qtbot.keyClicks(field, no_base_url)

@@ -58,7 +58,8 @@ def wheel_to(view: QAbstractItemView, rect_of) -> QRect:
     for _ in range(200):
         rect = rect_of()
         if rect.isValid() and rect.top() >= 0 and rect.bottom() < viewport.height():
-            assert rect.left() >= 0 and rect.right() < viewport.width(), "the cell is off to the side"
+            assert rect.left() >= 0, "the cell is off to the side"
+            assert rect.right() < viewport.width(), "the cell is off to the side"
             return rect
         wheel(viewport, -120 if rect.top() >= 0 else 120)
     raise AssertionError("the wheel did not bring the row on screen")
@@ -137,7 +138,8 @@ def test_saves_settings_without_any_key(qtbot, dialog, gui_ws, tmp_path):
     click_list_row(qtbot, dialog.profile_list, "default")
     retype(qtbot, dialog.p_read, "33")  # the read timeout of the "default" profile
     name = add_profile(qtbot, dialog, "Ollama (local)")
-    assert name == "ollama" and dialog.p_base_url.text() == "http://localhost:11434/v1"
+    assert name == "ollama"
+    assert dialog.p_base_url.text() == "http://localhost:11434/v1"
     pick(qtbot, dialog.default_combo, "ollama")
     save(qtbot, dialog)
     assert dialog.result() == SettingsDialog.DialogCode.Accepted
@@ -148,7 +150,8 @@ def test_saves_settings_without_any_key(qtbot, dialog, gui_ws, tmp_path):
     assert data["default_provider"] == "ollama"
     assert data["providers"]["default"]["read_timeout"] == 33
     assert data["providers"]["ollama"]["read_timeout"] == 600
-    assert "api_key\"" not in text and "sk-" not in text
+    assert "api_key\"" not in text
+    assert "sk-" not in text
     assert all(set(p) <= set(type(settings_object.providers["default"]).model_fields) for p in
                data["providers"].values())
     # ws.settings is the same object, updated in place.
@@ -167,7 +170,8 @@ def test_save_shortcut_saves(qtbot, dialog):
 def test_no_keyring_is_explained_and_the_key_field_disabled(dialog):
     assert not dialog.keyring  # conftest selects keyring's fail backend
     assert not dialog.p_key.isEnabled()
-    assert NO_KEYRING in dialog.key_message.text() and not dialog.key_message.isHidden()
+    assert NO_KEYRING in dialog.key_message.text()
+    assert not dialog.key_message.isHidden()
 
 
 def test_database_change_is_reported(qtbot, dialog, tmp_path):
@@ -175,7 +179,8 @@ def test_database_change_is_reported(qtbot, dialog, tmp_path):
     retype(qtbot, dialog.sqlite_path, str(other))
     with qtbot.waitSignal(dialog.database_checked, timeout=WAIT) as blocker:
         click_button(qtbot, dialog, "Test connection")
-    assert blocker.args[0] is True and "will be created" in blocker.args[1]
+    assert blocker.args[0] is True
+    assert "will be created" in blocker.args[1]
     save(qtbot, dialog)
     assert dialog.database_changed
     assert json.loads(settings_path().read_text())["database_url"] == f"sqlite:///{other}"
@@ -187,9 +192,12 @@ def test_invalid_values_are_refused_in_place(qtbot, dialog):
     retype(qtbot, dialog.pg_url, "mysql://nope")
     retype(qtbot, field(open_tab(qtbot, dialog, "Custom scripts"), "Base URL"), "ftp://x")
     save(qtbot, dialog)
-    assert dialog.result() != SettingsDialog.DialogCode.Accepted and dialog.isVisible()
-    assert "Not saved" in dialog.message.text() and dialog.message.isVisible()
-    assert "PostgreSQL URL" in dialog.db_problem.text() and "http" in dialog.custom_problem.text()
+    assert dialog.result() != SettingsDialog.DialogCode.Accepted
+    assert dialog.isVisible()
+    assert "Not saved" in dialog.message.text()
+    assert dialog.message.isVisible()
+    assert "PostgreSQL URL" in dialog.db_problem.text()
+    assert "http" in dialog.custom_problem.text()
     assert not settings_path().exists()
 
 
@@ -207,14 +215,16 @@ def test_provider_connection_online_and_offline(qtbot, dialog, loopback):
     with qtbot.waitSignal(dialog.provider_checked, timeout=WAIT) as blocker:
         click_button(qtbot, page, "Test connection")
     assert blocker.args[0] is True, blocker.args[1]
-    assert "Connected" in dialog.provider_result.text() and loopback.count("/v1/models") == 1
+    assert "Connected" in dialog.provider_result.text()
+    assert loopback.count("/v1/models") == 1
 
     add_profile(qtbot, dialog, "Other OpenAI-compatible server (vLLM, LocalAI, …)")
     retype(qtbot, field(page, "Base URL"), f"http://127.0.0.1:{_closed_port()}/v1")
     with qtbot.waitSignal(dialog.provider_checked, timeout=WAIT) as blocker:
         click_button(qtbot, page, "Test connection")
     ok, message = blocker.args
-    assert ok is False and "cannot reach http://127.0.0.1:" in message
+    assert ok is False
+    assert "cannot reach http://127.0.0.1:" in message
     assert "✘" in dialog.provider_result.text()
 
 
@@ -255,20 +265,25 @@ def test_prices_budgets_and_image_backend_are_saved_and_applied(qtbot, dialog, g
                                               "per_image": 0.0},
                               "my-sdxl": {"prompt_per_1k": 0.0, "completion_per_1k": 0.0, "per_image": 0.002}}
     assert (data["budget_per_post"], data["budget_per_month"]) == (2.5, None)
-    assert data["unpriced_models"] == "refuse" and gui_ws.settings.unpriced_models == "refuse"
+    assert data["unpriced_models"] == "refuse"
+    assert gui_ws.settings.unpriced_models == "refuse"
     assert (data["image_backend"], data["a1111_base_url"]) == ("a1111", "http://gpu-box:7860")
     settings = gui_ws.settings
     assert settings.price("gpt-4o-mini").prompt_per_1k == 1.5
     assert settings.price("dall-e-2") is None  # the price list's, not saved as the editor's
     assert settings.price("my-sdxl") == ModelPrice(per_image=0.002)
-    assert settings.budget_per_post == 2.5 and settings.budget_per_month is None
-    assert settings.image_backend == "a1111" and settings.a1111_base_url == "http://gpu-box:7860"
+    assert settings.budget_per_post == 2.5
+    assert settings.budget_per_month is None
+    assert settings.image_backend == "a1111"
+    assert settings.a1111_base_url == "http://gpu-box:7860"
 
     again = SettingsDialog(gui_ws)  # reopened: what was saved is what is shown
     qtbot.addWidget(again)
     assert again.price_table.item(again.price_table.row_of("my-sdxl"), 4).text() == "yours"
-    assert again.post_budget_check.isChecked() and again.post_budget.value() == 2.5
-    assert again.a1111_radio.isChecked() and not again.month_budget_check.isChecked()
+    assert again.post_budget_check.isChecked()
+    assert again.post_budget.value() == 2.5
+    assert again.a1111_radio.isChecked()
+    assert not again.month_budget_check.isChecked()
 
 
 def test_a_price_without_a_model_name_is_refused(qtbot, dialog):
@@ -277,11 +292,14 @@ def test_a_price_without_a_model_name_is_refused(qtbot, dialog):
     rows = table.rowCount()
     click_button(qtbot, page, "Add model")  # the name is left empty: the price cell is edited instead
     edit_cell(qtbot, table, rows, 3, "0.1")
-    assert table.item(rows, 0).text() == "" and table.item(rows, 3).text() == "0.1"
+    assert table.item(rows, 0).text() == ""
+    assert table.item(rows, 3).text() == "0.1"
     retype(qtbot, field(open_tab(qtbot, dialog, "Images"), "AUTOMATIC1111 address"), "gpu-box:7860")
     save(qtbot, dialog)
-    assert dialog.result() != SettingsDialog.DialogCode.Accepted and dialog.isVisible()
-    assert "give the model's name" in dialog.price_problem.text() and "http" in dialog.a1111_problem.text()
+    assert dialog.result() != SettingsDialog.DialogCode.Accepted
+    assert dialog.isVisible()
+    assert "give the model's name" in dialog.price_problem.text()
+    assert "http" in dialog.a1111_problem.text()
     assert not settings_path().exists()
 
 
@@ -302,12 +320,14 @@ def test_a1111_connection_test(qtbot, dialog, loopback):
     loopback.fail = None  # the web UI without --api: 404 for the whole /sdapi tree
     with qtbot.waitSignal(dialog.a1111_checked, timeout=WAIT) as blocker:
         click(qtbot, test_button)
-    assert blocker.args[0] is False and "--api" in blocker.args[1]
+    assert blocker.args[0] is False
+    assert "--api" in blocker.args[1]
 
     retype(qtbot, address, f"http://127.0.0.1:{_closed_port()}")
     with qtbot.waitSignal(dialog.a1111_checked, timeout=WAIT) as blocker:
         click(qtbot, test_button)
-    assert blocker.args[0] is False and "Cannot reach http://127.0.0.1:" in blocker.args[1]
+    assert blocker.args[0] is False
+    assert "Cannot reach http://127.0.0.1:" in blocker.args[1]
     assert "✘" in dialog.a1111_result.text()
 
 

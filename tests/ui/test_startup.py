@@ -68,12 +68,16 @@ def test_main_paints_the_opening_page_first_then_attaches_the_workspace_and_offe
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     (first, loaded, opening_shown, text), asked = result["events"]
-    assert first == "painted" and loaded == [] and opening_shown and "Opening the database…" in text
+    assert first == "painted"
+    assert loaded == []
+    assert opening_shown
+    assert "Opening the database…" in text
     assert asked == ["asked", "Load the demo?", True, "No posts yet: click “New post”."]
     assert result["code"] == 0
     assert (tmp_path / "data" / "wfdesk.db").exists()
     log = next((tmp_path / "state").rglob("wfdesk.log")).read_text()
-    assert "starting" in log and "workspace open" in log
+    assert "starting" in log
+    assert "workspace open" in log
 
 
 def test_the_log_dir_and_app_name_are_the_settings_ones():
@@ -101,10 +105,13 @@ def test_a_window_without_a_workspace_says_it_is_opening_then_fills_when_attache
     window = MainWindow()
     qtbot.addWidget(window)
     window.show()
-    assert window.ws is None and window.posts is None
+    assert window.ws is None
+    assert window.posts is None
     assert window.pages.currentWidget() is window.opening
-    assert "Opening the database…" in window.opening.label.text() and window.opening.busy.isVisible()
-    assert not window.run_action.isEnabled() and not window.save_action.isEnabled()
+    assert "Opening the database…" in window.opening.label.text()
+    assert window.opening.busy.isVisible()
+    assert not window.run_action.isEnabled()
+    assert not window.save_action.isEnabled()
     assert not window.status.database.isVisible()
     window.build_content()  # made behind the opening page while the database opens
     assert window.pages.currentWidget() is window.opening
@@ -112,7 +119,8 @@ def test_a_window_without_a_workspace_says_it_is_opening_then_fills_when_attache
     assert window.pages.currentWidget() is window.splitter
     qtbot.waitUntil(lambda: window.post_id == 53 and window.sections.table.rowCount() == 3, timeout=WAIT)
     qtbot.waitUntil(lambda: window.steps.topLevelItemCount() == 3, timeout=WAIT)
-    assert window.run_action.isEnabled() and window.runs is not None
+    assert window.run_action.isEnabled()
+    assert window.runs is not None
     assert window.status.database.label.text() == "Database: gui.db (SQLite)"
     assert not window.run_action.icon().isNull()  # icons and shortcuts came with the content
     window.close()
@@ -139,7 +147,8 @@ def test_a_failed_open_offers_settings_and_tries_again(qtbot, quiet_opener, tmp_
     opener = app.WorkspaceOpener(window)
     opener.start()
     qtbot.waitUntil(lambda: opener.attached, timeout=WAIT)
-    assert len(asked) == 1 and "could not be opened" in asked[0][1]
+    assert len(asked) == 1
+    assert "could not be opened" in asked[0][1]
     assert window.ws.db.display_url().endswith("fixed.db")
     qtbot.waitUntil(lambda: window.posts.tree.topLevelItemCount() == 1, timeout=WAIT)  # the "no posts" hint
     window.close()
@@ -159,7 +168,8 @@ def test_giving_up_on_a_failed_open_closes_the_window(qtbot, quiet_opener, monke
     opener = app.WorkspaceOpener(window)
     opener.start()
     qtbot.waitUntil(lambda: opener.gave_up, timeout=WAIT)
-    assert not window.isVisible() and window.ws is None
+    assert not window.isVisible()
+    assert window.ws is None
 
 
 def test_closing_while_the_database_opens_closes_the_workspace(qtbot, quiet_opener, tmp_path, monkeypatch):
@@ -174,5 +184,7 @@ def test_closing_while_the_database_opens_closes_the_workspace(qtbot, quiet_open
     opener.start()
     window.close()  # waits for the open in flight and hands its workspace back, closed
     opener.finish()
-    assert window.ws is None and not opener.attached and opener._opened is None
+    assert window.ws is None
+    assert not opener.attached
+    assert opener._opened is None
     assert QApplication.activeModalWidget() is None

@@ -98,7 +98,8 @@ def test_a_run_tells_the_status_bar_at_once_that_the_provider_is_gone_and_back(q
     assert finished.args[1]["status"] == "failed"
     qtbot.waitUntil(lambda: panel.notice.isVisible(), timeout=WAIT)
     assert bar.provider.label.text().startswith("Provider: offline (cannot reach ")
-    assert panel.notice.kind() == "error" and "is offline" in panel.notice.message_label.text()
+    assert panel.notice.kind() == "error"
+    assert "is offline" in panel.notice.message_label.text()
     assert "Error" not in panel.notice.message_label.text() + panel.notice.note_label.text()
 
     proxy.restore()  # the server is back

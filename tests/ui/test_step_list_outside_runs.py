@@ -29,5 +29,6 @@ def test_a_run_started_elsewhere_is_followed_until_it_ends(qtbot, main_window, g
     finally:
         release.set()
         worker.join(30)
-    assert done and done[0]["success"]
+    assert done
+    assert done[0]["success"]
     qtbot.waitUntil(lambda: steps.state_text(1) == "done", timeout=WAIT)

@@ -35,7 +35,8 @@ def test_first_start_window_fits_a_1280x720_screen(qtbot, gui_ws, small_screen):
     bottom_right = run.mapTo(window, QPoint(run.width(), run.height()))
     assert window.rect().contains(bottom_right), "the Run button is outside the window"
     status = window.statusBar()
-    assert status.isVisible() and status.geometry().bottom() <= window.rect().bottom()
+    assert status.isVisible()
+    assert status.geometry().bottom() <= window.rect().bottom()
 
 
 @pytest.fixture
@@ -165,7 +166,8 @@ def test_export_post_names_section_fields_by_their_labels(qtbot, main_window):
     dialog = open_export_dialog(qtbot, main_window)
     body = [c for c in dialog.findChildren(QComboBox) if c.isVisible()][1]
     texts = [body.itemText(i) for i in range(body.count())]
-    assert "Polished Content" in texts and "Section Content" in texts
+    assert "Polished Content" in texts
+    assert "Section Content" in texts
     assert not any(key in " ".join(texts) for key in ("polished,", "processed_data", "draft"))
     assert "Polished Content" in texts[0]
     qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Escape)

@@ -27,7 +27,8 @@ def test_every_callback_runs_on_the_gui_thread(qtbot):
     BackgroundOp(lambda: 1 / 0).failure(seen["failed"].append).finished(finished).run_in_background()
     qtbot.waitUntil(lambda: seen["finished"] == 51, timeout=10_000)
     assert sorted(seen["ok"]) == [i * 2 for i in range(50)]
-    assert len(seen["failed"]) == 1 and isinstance(seen["failed"][0], ZeroDivisionError)
+    assert len(seen["failed"]) == 1
+    assert isinstance(seen["failed"][0], ZeroDivisionError)
     assert seen["threads"] == {gui}
     qtbot.waitUntil(lambda: worker.running_ops() == 0, timeout=10_000)
 
@@ -51,7 +52,8 @@ def test_shutdown_skips_queued_ops_and_lets_go_of_them(qtbot):
     threading.Timer(0.2, release.set).start()  # the running op ends while shutdown waits for it
     assert worker.shutdown(pool, 10_000)
     qtbot.waitUntil(lambda: worker.running_ops() == 0, timeout=10_000)
-    assert ran == ["first"] and results == ["first done"]
+    assert ran == ["first"]
+    assert results == ["first done"]
 
 
 def test_what_the_callbacks_hold_is_let_go_of_on_the_gui_thread(qtbot):

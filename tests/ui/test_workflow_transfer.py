@@ -88,7 +88,9 @@ def test_export_then_import_round_trip(qtbot, main_window, tmp_path):
     with qtbot.waitSignal(main_window.transfer.exported, timeout=WAIT):
         choose_file(qtbot, main_window, "File", "Export workflow…", target)
     doc = json.loads(target.read_text(encoding="utf-8"))
-    assert doc["format"] == "wfdesk-workflow" and doc["name"] == "highlands" and "posts" not in doc
+    assert doc["format"] == "wfdesk-workflow"
+    assert doc["name"] == "highlands"
+    assert "posts" not in doc
     assert [s["name"] for s in doc["workflow_steps"]] == ["polish_sections", "section_illustrations", "process_data"]
     assert [a["id"] for a in doc["llm_actions"]] == [5]
     assert "Exported 3 steps and 1 LLM action" in main_window.statusBar().currentMessage()
@@ -96,9 +98,11 @@ def test_export_then_import_round_trip(qtbot, main_window, tmp_path):
     with qtbot.waitSignal(main_window.transfer.imported, timeout=WAIT) as imported:
         choose_file(qtbot, main_window, "File", "Import workflow…", target)
     new_ids = imported.args[0]
-    assert len(new_ids) == 3 and counts(main_window.ws) == (6, 2)
+    assert len(new_ids) == 3
+    assert counts(main_window.ws) == (6, 2)
     box = shown_message(qtbot, main_window)
-    assert box.isVisible() and box.icon() == QMessageBox.Icon.Information
+    assert box.isVisible()
+    assert box.icon() == QMessageBox.Icon.Information
     assert box.text().startswith("Added 3 steps and 1 LLM action from highlands.json")
     # The step list reloads and selects the first new step.
     qtbot.waitUntil(lambda: main_window.steps.item_for(new_ids[-1]) is not None, timeout=WAIT)
@@ -120,9 +124,12 @@ def test_an_invalid_workflow_file_lists_its_problems_and_adds_nothing(qtbot, mai
     with qtbot.waitSignal(main_window.transfer.failed, timeout=WAIT) as failed:
         choose_file(qtbot, main_window, "File", "Import workflow…", bad)
     text = failed.args[0]
-    assert text.startswith("Nothing was added: bad.json has") and "action_id" in text
+    assert text.startswith("Nothing was added: bad.json has")
+    assert "action_id" in text
     box = shown_message(qtbot, main_window)
-    assert box.isVisible() and box.icon() == QMessageBox.Icon.Warning and "action_id" in box.text()
+    assert box.isVisible()
+    assert box.icon() == QMessageBox.Icon.Warning
+    assert "action_id" in box.text()
     assert counts(main_window.ws) == (3, 1)
     dismiss(qtbot, box)  # the message holds the window until it is answered
 
@@ -139,7 +146,8 @@ def test_an_invalid_workflow_file_lists_its_problems_and_adds_nothing(qtbot, mai
 def test_add_the_reference_workflow(qtbot, main_window):
     with qtbot.waitSignal(main_window.transfer.imported, timeout=WAIT) as imported:
         choose_menu(qtbot, main_window, "File", "Add the reference workflow")
-    assert len(imported.args[0]) == 3 and counts(main_window.ws) == (6, 2)
+    assert len(imported.args[0]) == 3
+    assert counts(main_window.ws) == (6, 2)
     box = shown_message(qtbot, main_window)
     assert "“Reference: polish, illustrate, process”" in box.text()
     qtbot.waitUntil(lambda: main_window.steps.item_for(imported.args[0][2]) is not None, timeout=WAIT)

@@ -81,7 +81,7 @@ def read_post(ws: Workspace, post_id: int, body_field: str | None = None) -> Exp
     by_name: dict[str, tuple[Any, ...]] = {}
     accepted_by_section: dict[int | None, list[tuple[Any, ...]]] = {}
     for row in rows:
-        section_id, fname, vid, meta, path, sha, mime = row
+        section_id, _fname, vid, _meta, path, sha, _mime = row
         by_name.setdefault(portable_name(sha, path.rsplit(".", 1)[-1]), row)
         if vid in accepted:
             accepted_by_section.setdefault(section_id, []).append(row)

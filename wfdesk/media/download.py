@@ -8,6 +8,7 @@ Messages name the address without its user, password or query: a signed URL's si
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -130,15 +131,13 @@ class _CancelWatch:
             sock = _socket_of(self._response) if self._response is not None else None
             if sock is None:
                 return  # already closed: the read has ended anyway
-            try:
+            with contextlib.suppress(OSError):
                 # Wakes the blocked read; closing the descriptor would not. Through the socket object, never its
                 # descriptor number: the read may close it on its own at this very moment (urllib3 on a read error,
                 # http.client at the end of a `Connection: close` body), and a closed socket object refuses (its
                 # number is -1) where the number may already be another thread's socket. The plain socket's
                 # shutdown, also for TLS: SSLSocket.shutdown would drop the TLS state under the reading thread.
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def _socket_of(response: requests.Response) -> socket.socket | None:

@@ -6,6 +6,7 @@ provider output -- so nothing user-controlled can steer where a file lands. This
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -75,10 +76,9 @@ def discard(data_dir: Path, images: list[StoredImage]) -> None:
     there (the same bytes as an earlier version) is left alone."""
     for image in images:
         if image.created:
-            try:
+            # At worst an unreferenced file stays; never fail a run over it.
+            with contextlib.suppress(OSError, ValueError):
                 resolve_image_path(data_dir, image.rel_path).unlink(missing_ok=True)
-            except (OSError, ValueError):
-                pass  # at worst an unreferenced file stays; never fail a run over it
 
 
 def resolve_image_path(data_dir: Path, rel_path: str) -> Path:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import threading
 from typing import Any
@@ -75,9 +76,8 @@ def _interrupt_on_cancel(root: str, cancel: CancelToken, finished: threading.Eve
     while not finished.is_set():
         if cancel.wait(0.2):
             while not finished.is_set():
-                try:
+                # The render may already be over; the late answer is discarded anyway.
+                with contextlib.suppress(requests.RequestException):
                     requests.post(f"{root}/sdapi/v1/interrupt", timeout=CONNECT_TIMEOUT)
-                except requests.RequestException:
-                    pass  # the render may already be over; the late answer is discarded anyway
                 finished.wait(INTERRUPT_REPEAT)
             return

@@ -7,6 +7,7 @@ stopped (`POST /interrupt {"prompt_id": id}`, which leaves other clients' render
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import time
@@ -142,10 +143,8 @@ def render(base_url: str, graph: dict[str, Any], *, timeout: float, cancel: Canc
 def _withdraw(root: str, prompt_id: str) -> None:
     """Off the queue if still waiting; stopped if rendering. Best effort: the answer is discarded anyway."""
     for path, body in (("/queue", {"delete": [prompt_id]}), ("/interrupt", {"prompt_id": prompt_id})):
-        try:
+        with contextlib.suppress(requests.RequestException):
             requests.post(f"{root}{path}", json=body, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), allow_redirects=False)
-        except requests.RequestException:
-            pass
 
 
 def _check_status(root: str, entry: dict[str, Any]) -> None:
@@ -154,7 +153,7 @@ def _check_status(root: str, entry: dict[str, Any]) -> None:
     if status.get("status_str", "success") == "success":
         return
     for message in status.get("messages") or []:
-        event, data = (message + [None, None])[:2] if isinstance(message, list) else (None, None)
+        event, data = ([*message, None, None])[:2] if isinstance(message, list) else (None, None)
         if event == "execution_error" and isinstance(data, dict):
             node = data.get("node_type") or data.get("node_id") or "a node"
             raise UnitError(f"ComfyUI at {root} failed in {node}: {str(data.get('exception_message'))[:300]}")

@@ -8,6 +8,7 @@ ever dies.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -104,10 +105,8 @@ class _RunProcess:
             process_log.log(level, "%s", line.rstrip())
 
     def stop(self, grace_s: float) -> None:
-        try:
+        with contextlib.suppress(OSError):
             _pipe(self.proc.stdin).close()  # end of input: the process cancels its runs and exits
-        except OSError:
-            pass
         try:
             self.proc.wait(grace_s)
         except subprocess.TimeoutExpired:
@@ -221,8 +220,6 @@ def _forward_cancel(process: _RunProcess, request_id: str, cancel: CancelToken, 
     while not finished.is_set():
         if cancel.wait(0.1):
             if not finished.is_set():
-                try:
+                with contextlib.suppress(OSError, ValueError):  # it already ended
                     process.send({"op": "cancel", "id": request_id})
-                except (OSError, ValueError):
-                    pass  # it already ended
             return

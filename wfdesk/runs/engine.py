@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -231,10 +232,8 @@ def _execute_units(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], r
         log.warning("run %s interrupted: %s", run_id, error)
     result = None
     if written:
-        try:
+        with contextlib.suppress(SQLAlchemyError):
             result = ledger.result_of(ws, run_id)
-        except SQLAlchemyError:
-            pass
     if result is None:  # the database is still away: the editor gets what this process knows
         result = _result_in_memory(rc, run_id, [entries[uid] for uid, _ in units], status, error)
     log.info("run %s finished: %s", run_id, status)

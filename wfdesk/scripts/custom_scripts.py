@@ -83,7 +83,8 @@ class CustomScriptHandler(SectionHandler[CustomScriptParameters]):
     def execute(self, job: Job[CustomScriptParameters], unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         params: CustomScriptParameters = job.parameters
         base, endpoint = job.workspace.settings.custom_script_base_url, job.config.script_config.custom_endpoint
-        assert base and endpoint  # check_config refused the step without them
+        assert base
+        assert endpoint  # check_config refused the step without them
         url = endpoint_url(base, endpoint)
         section = self.section(job, unit.section_id)
         values = job.input_values(section)

@@ -164,8 +164,8 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
         if _is_int(left) and _is_int(right):
             if _digits(left) + _digits(right) > MAX_NUMBER_DIGITS:
                 raise _too_large("the number")
-        elif _is_int(right) and _size(left) * right > MAX_OUTPUT_CHARS or \
-                _is_int(left) and _size(right) * left > MAX_OUTPUT_CHARS:
+        elif (_is_int(right) and _size(left) * right > MAX_OUTPUT_CHARS) or \
+                (_is_int(left) and _size(right) * left > MAX_OUTPUT_CHARS):
             raise _too_large("the text")
     elif operator == "%" and isinstance(left, str):
         _check_format_string(left, right)
@@ -198,9 +198,9 @@ def _check_translate(text: str, table: Any) -> None:
 
 def _check_wordwrap(s: Any, width: Any = 79, break_long_words: Any = True, wrapstring: Any = None,
                     *_: Any, **__: Any) -> None:
-    if isinstance(s, str) and isinstance(wrapstring, str) and _is_int(width) and width > 0:
-        if len(s) + (len(s) // width + 1) * len(wrapstring) > MAX_OUTPUT_CHARS:
-            raise _too_large("the wrapped text")
+    if (isinstance(s, str) and isinstance(wrapstring, str) and _is_int(width) and width > 0
+            and len(s) + (len(s) // width + 1) * len(wrapstring) > MAX_OUTPUT_CHARS):
+        raise _too_large("the wrapped text")
 
 
 def _limited_filters() -> dict[str, Callable[..., Any]]:

@@ -144,7 +144,7 @@ def _action_of(s: Session, config: StepConfig | None) -> dict[str, Any] | None:
     return {"id": action.id, "name": action.name, "model": action.model, "temperature": action.temperature}
 
 
-def _last_units(s: Session, step_id: int, post_id: int, only: int | None | bool = False
+def _last_units(s: Session, step_id: int, post_id: int, only: int | bool | None = False
                 ) -> dict[int | None, dict[str, Any]]:
     """The newest unit per section among the recent runs of this step on this post (one query).
     `only` restricts it to one section id (None: the post-level unit); False means every section."""

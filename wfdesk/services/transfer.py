@@ -127,7 +127,7 @@ def check_depth(data: Any, limit: int = MAX_DEPTH) -> None:
             where = f"{path}.{key}" if path else str(key)
             if isinstance(value, (dict, list)):
                 stack.append((where, value, depth + 1))
-            elif isinstance(value, str) and "\x00" in value or isinstance(key, str) and "\x00" in key:
+            elif (isinstance(value, str) and "\x00" in value) or (isinstance(key, str) and "\x00" in key):
                 raise ImportError_([Problem(where, "contains a NUL character (\\0), which text cannot hold")])
             if _not_text(value) or _not_text(key):
                 raise ImportError_([Problem(where, "is not valid text: it holds half of a character (a lone "

@@ -49,7 +49,7 @@ class WheelGuard(QObject):
         if kind != QEvent.Type.Wheel:
             return False
         owner = _guarded_owner(obj)
-        if owner is None or obj is owner and owner.hasFocus():
+        if owner is None or (obj is owner and owner.hasFocus()):
             return False
         if owner.hasFocus():
             # The turn reached the box's line edit: the box itself handles it (Qt only forwards real events).
@@ -74,7 +74,7 @@ def install() -> None:
     """Install the guard on the running application (idempotent)."""
     global _guard
     app = QApplication.instance()
-    if app is None or _guard is not None and _guard.parent() is app:
+    if app is None or (_guard is not None and _guard.parent() is app):
         return
     _guard = WheelGuard(app)
     app.installEventFilter(_guard)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from wfdesk.errors import ConfigError, ConflictError
 from wfdesk.services import config_store
-from wfdesk.services.config_store import ActionInUse, ActionRecord
+from wfdesk.services.config_store import ActionRecord
 from wfdesk.services.validation import describe, plain_message
 from wfdesk.ui.config_editor.editor_dialog import EditorDialog
 from wfdesk.ui.config_editor.llm_action_layout import LLMActionLayout
@@ -237,8 +237,7 @@ class LLMActionDialog(PromptChecks, LLMActionLayout, EditorDialog):
 
         def failed(exc: Exception) -> None:
             self._set_busy(False)
-            prefix = "<b>Not deleted:</b> " if isinstance(exc, ActionInUse) else "<b>Not deleted:</b> "
-            self._show_message(prefix + str(exc))
+            self._show_message("<b>Not deleted:</b> " + str(exc))
 
         BackgroundOp(lambda: config_store.delete_action(self.ws, action_id)).success(if_alive(self, done)).failure(
             if_alive(self, failed)).run_in_background()
@@ -310,7 +309,7 @@ class LLMActionDialog(PromptChecks, LLMActionLayout, EditorDialog):
                     self.problems[problem.field].set_problem(plain_message(problem.message))
                 else:
                     unplaced.append(describe(problem))
-            self._show_message("<br>".join(["<b>Not saved.</b> Fix the fields marked below."] + unplaced))
+            self._show_message("<br>".join(["<b>Not saved.</b> Fix the fields marked below.", *unplaced]))
         else:
             self._show_message(f"Not saved: {exc}")
 

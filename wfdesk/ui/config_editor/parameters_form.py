@@ -158,7 +158,7 @@ def _text_editor(schema: dict[str, Any], default: Any, choices: list[str] | None
     if choices is not None:
         combo = QComboBox()
         combo.setEditable(True)
-        combo.addItems([""] + choices)
+        combo.addItems(["", *choices])
         combo.lineEdit().setPlaceholderText(placeholder)
         line = combo.lineEdit()
         widget: QWidget = combo
