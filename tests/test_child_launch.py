@@ -19,7 +19,7 @@ ENTRY = ROOT / "packaging" / "wfdesk_main.py"
 
 def test_from_source_the_run_process_is_this_python_running_the_child_module(monkeypatch):
     monkeypatch.delattr(sys, "frozen", raising=False)
-    assert run_process_command() == [sys.executable, "-m", "wfdesk.runs.child"]
+    assert run_process_command() == [sys.executable, "-P", "-m", "wfdesk.runs.child"]
 
 
 def test_in_the_bundle_the_run_process_is_the_bundle_executable_in_run_process_mode(monkeypatch):
@@ -74,3 +74,18 @@ def test_the_entry_script_with_a_command_is_the_command_line(tmp_path):
                           cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Database ready: sqlite:///")
+
+
+def test_the_run_process_never_imports_from_the_folder_the_app_was_started_in(demo, loopback, tmp_path, monkeypatch):
+    # `python -m` puts the current folder first on sys.path: a sqlalchemy.py in the home folder (where a menu entry
+    # starts the app) would run inside the process that holds the provider keys.
+    planted = tmp_path / "started_here"
+    planted.mkdir()
+    marker = tmp_path / "planted-code-ran"
+    (planted / "sqlalchemy.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise ImportError('planted')\n")
+    monkeypatch.chdir(planted)
+    monkeypatch.delattr(sys, "frozen", raising=False)
+    result = run_in_child(demo, {"action": "start", "step_id": 1, "post_id": 53,
+                                 "context": {"section_ids": [711]}}, RunOptions())
+    assert result["success"], result
+    assert not marker.exists()

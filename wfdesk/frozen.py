@@ -29,7 +29,9 @@ def run_process_command() -> list[str]:
     """How the app starts its run process: the bundle's executable in run-process mode, else this Python."""
     if is_frozen():
         return [sys.executable, RUN_PROCESS_ARG]
-    return [sys.executable, "-m", "wfdesk.runs.child"]
+    # -P: never the current folder first on sys.path (a stray sqlalchemy.py where the app was started would run in
+    # the process that holds the provider keys).
+    return [sys.executable, "-P", "-m", "wfdesk.runs.child"]
 
 
 def bundle_plugins_dir() -> Path:
