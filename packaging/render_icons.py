@@ -1,5 +1,5 @@
 """Renders the application icon's PNG sizes from wfdesk.svg with QtSvg (run once after changing the SVG, then commit
-the PNGs: `python wfdesk/resources/icons/render_icons.py`). Not imported by wfdesk; the sizes are the freedesktop
+the PNGs: `python packaging/render_icons.py`). Not imported by wfdesk; the sizes are the freedesktop
 hicolor theme's, which `wfdesk --install-desktop-entry` installs one by one."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
 
 SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)  # wfdesk.desktop_entry.ICON_SIZES
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "wfdesk" / "resources" / "icons"  # where the icons live
 
 
 def render(svg: Path, out_dir: Path) -> list[Path]:
