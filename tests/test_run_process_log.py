@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import time
 from pathlib import Path
 
 from wfdesk.runs import child_client
 from wfdesk.runs.child_client import run_in_child
 from wfdesk.runs.engine import RunOptions
+from wfdesk.runs.events import RunEvent, RunFailed
 
 
 def _lines(caplog, level: int | None = None) -> list[str]:
@@ -36,13 +38,14 @@ def test_the_run_process_info_lines_reach_the_app_log(demo, loopback, caplog):
 def test_a_traceback_in_the_run_process_reaches_the_app_log_whole(demo, caplog):
     caplog.set_level(logging.INFO)
     process = child_client._run_process()
-    inbox = process.open_inbox("broken")
+    inbox: queue.Queue[RunEvent] = queue.Queue()
     # A resume without its run id: an unexpected error inside the run process, logged there with its traceback.
-    process.send({"op": "resume", "id": "broken", "database_url": demo.db.url, "data_dir": str(demo.data_dir),
-                  "settings": json.loads(demo.settings.model_dump_json())})
+    process.submit("broken", {"op": "resume", "id": "broken", "database_url": demo.db.url,
+                              "data_dir": str(demo.data_dir),
+                              "settings": json.loads(demo.settings.model_dump_json())}, demo, inbox.put)
     event = inbox.get(timeout=30)
-    assert event["event"] == "failed"
-    assert "KeyError" in event["message"]
+    assert isinstance(event, RunFailed)
+    assert "KeyError" in event.message
     _wait_for(caplog, "KeyError: 'run_id'")
     errors = _lines(caplog, logging.ERROR)
     assert any("request broken failed" in line for line in errors), _lines(caplog)

@@ -5,8 +5,10 @@ Below every layer that sends requests (providers, media downloads, handlers), so
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Callable
 
 from wfdesk.errors import UnitError
 
@@ -17,9 +19,29 @@ class CancelToken:
     def __init__(self, stopping: threading.Event | None = None) -> None:
         self._event = threading.Event()
         self._stopping = stopping  # set when nobody is left to see the answers (the app went away)
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
 
     def cancel(self) -> None:
-        self._event.set()
+        with self._lock:
+            self._event.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` once, at the moment of the cancel (at once if it already happened), from the thread
+        that cancels: a cancel reaches a stream or another process without anyone polling. Returns the undo."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+                return lambda: self._forget(callback)
+        callback()
+        return lambda: None
+
+    def _forget(self, callback: Callable[[], None]) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._callbacks.remove(callback)
 
     def wait_to_retry(self, seconds: float) -> bool:
         """The sleep before sending a request again; True (give up) when cancelled, or at once when `stopping` is

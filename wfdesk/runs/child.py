@@ -9,11 +9,8 @@ Protocol, JSON lines. stdin:
      "context"}
     {"op": "resume", "id", "database_url", "data_dir", "settings", "run_id"}
     {"op": "cancel", "id"}
-stdout, each with the request's "id":
-    {"event": "run_id", "run_id"} {"event": "run_started", "run_id", "units"} {"event": "unit", "run_id", "entry"}
-    {"event": "run_finished", "run_id", "result"}
-    {"event": "refused", "message"}   (nothing was sent: invalid config, budget, unknown ids)
-    {"event": "failed", "message"}    (an unexpected error)
+stdout: the request's events (wfdesk.runs.events, one encoded line each, with the request's "id"), ending with
+run_finished, refused (nothing was sent) or failed.
 End of input means the app went away (quit, crash or kill -9; its parent pid changing says the same, should the
 input stay open): no new section starts, answers already on their way are saved, every run ends interrupted (ready
 to resume) and the process exits. Writing to an app that is gone never fails a run.
@@ -27,7 +24,10 @@ import logging
 import os
 import sys
 import threading
+from functools import partial
 from typing import TYPE_CHECKING, Any
+
+from wfdesk.runs.events import RunEvent, encode
 
 if TYPE_CHECKING:
     from wfdesk.cancel import CancelToken
@@ -39,8 +39,8 @@ app_gone = threading.Event()  # the app (our parent) went away: runs stop starti
 PARENT_POLL_S = 0.5
 
 
-def emit(request_id: str, event: str, **data: Any) -> None:
-    line = json.dumps({"id": request_id, "event": event, **data}, default=str)
+def emit(request_id: str, event: RunEvent) -> None:
+    line = encode(request_id, event)
     with _out_lock:
         if app_gone.is_set():
             return
@@ -49,22 +49,6 @@ def emit(request_id: str, event: str, **data: Any) -> None:
             sys.stdout.flush()
         except (OSError, ValueError):  # broken pipe: nobody is listening any more
             app_gone.set()
-
-
-class _Observer:
-    def __init__(self, request_id: str) -> None:
-        self.request_id = request_id
-        self.finished = False
-
-    def run_started(self, run_id: int, units: list[dict[str, Any]]) -> None:
-        emit(self.request_id, "run_started", run_id=run_id, units=units)
-
-    def unit_changed(self, run_id: int, entry: dict[str, Any]) -> None:
-        emit(self.request_id, "unit", run_id=run_id, entry=entry)
-
-    def run_finished(self, run_id: int, result: dict[str, Any]) -> None:
-        self.finished = True
-        emit(self.request_id, "run_finished", run_id=run_id, result=result)
 
 
 class Runner:
@@ -121,37 +105,17 @@ class Runner:
         thread.start()
 
     def _run(self, request: dict[str, Any], token: CancelToken) -> None:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from wfdesk.db.engine import database_error_message
-        from wfdesk.errors import ConfigError, NotFoundError, WfdeskError
-        from wfdesk.runs.costs import BudgetError
-        from wfdesk.runs.engine import RunOptions, execute_step, resume_run
+        from wfdesk.runs.request import ending_of, execute_request
 
         request_id = str(request.get("id"))
-        observer = _Observer(request_id)
-        options = RunOptions(observer=observer, cancel=token, stop=app_gone,
-                             on_run_id=lambda run_id: emit(request_id, "run_id", run_id=run_id))
         key = None
         try:
             key, ws = self.workspace(request)
-            if request.get("op") == "resume":
-                result = resume_run(ws, int(request["run_id"]), options)
-            else:
-                result = execute_step(ws, int(request["step_id"]), int(request["post_id"]),
-                                      request.get("context") or {}, options)
-            if not observer.finished:  # e.g. a resume with nothing left to run
-                emit(request_id, "run_finished", run_id=result.get("run_id"), result=result)
-        except (ConfigError, NotFoundError, BudgetError, ValueError) as exc:
-            emit(request_id, "refused", message=str(exc))
-        except WfdeskError as exc:
-            emit(request_id, "failed", message=str(exc))
-        except SQLAlchemyError as exc:  # one line in words: never the SQL or its parameters
-            log.warning("request %s: %s", request_id, database_error_message(exc))
-            emit(request_id, "failed", message=database_error_message(exc))
-        except Exception as exc:  # noqa: BLE001 - reported to the app as one line, with the details on stderr
-            log.exception("request %s failed", request_id)
-            emit(request_id, "failed", message=f"{type(exc).__name__}: {exc}")
+            action = "resume" if request.get("op") == "resume" else "start"
+            execute_request(ws, {**request, "action": action}, partial(emit, request_id), token, app_gone,
+                            f"request {request_id}")
+        except Exception as exc:  # noqa: BLE001 - the workspace would not open: the request ends in words
+            emit(request_id, ending_of(exc, f"request {request_id}"))
         finally:
             with self._lock:
                 self._cancels.pop(request_id, None)

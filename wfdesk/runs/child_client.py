@@ -1,9 +1,11 @@
-"""The app's side of `wfdesk.runs.child`: run a step (or a resume) in the app's run process and relay its progress.
+"""The app's side of `wfdesk.runs.child`: send a run request (or a cancel) to the app's run process, and hand each
+of its events, decoded once by one reader thread, to the request's sink.
 
-`run_in_child(ws, request, options)` behaves like `execute_step` / `resume_run` in-process: the observer gets the
-same callbacks, `options.cancel` stops the run, the result dict is returned, and a refused request raises. It blocks
-the calling (worker) thread only. One run process serves every run of the app, started on first use and again if it
-ever dies.
+`start_in_child(ws, request, sink)` returns at once (the window: its sink emits a Qt signal); `run_in_child(ws,
+request, options)` blocks like `execute_step` / `resume_run` in-process (the API server): the observer gets the
+same callbacks, `options.cancel` stops the run (the cancel is written to the process at the moment it happens), the
+result dict is returned, and a refused request raises. One run process serves every run of the app, started on
+first use and again if it ever dies; when it dies, each of its runs is marked interrupted and fails in words.
 """
 
 from __future__ import annotations
@@ -16,12 +18,28 @@ import signal
 import subprocess
 import threading
 import uuid
+from dataclasses import dataclass
 from typing import IO, Any
 
 from wfdesk.cancel import CancelToken
 from wfdesk.errors import WfdeskError
 from wfdesk.frozen import run_process_command
 from wfdesk.runs.engine import RunOptions
+from wfdesk.runs.events import (
+    FINAL_EVENTS,
+    RunCreated,
+    RunEvent,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    Sink,
+    TextDelta,
+    UnitChanged,
+    decode,
+)
+from wfdesk.runs.events import (
+    RunRefused as Refused,
+)
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -39,12 +57,19 @@ def _pipe(stream: IO[str] | None) -> IO[str]:
     return stream
 
 
+@dataclass
+class _Request:
+    ws: Workspace
+    sink: Sink
+    run_id: int | None = None
+
+
 class _RunProcess:
     def __init__(self) -> None:
         # In the bundle this is its own executable in run-process mode (wfdesk.frozen), else `python -m`.
         self.proc = subprocess.Popen(run_process_command(), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
-        self._inboxes: dict[str, queue.Queue[dict[str, Any]]] = {}
+        self._requests: dict[str, _Request] = {}
         self._lock = threading.Lock()
         self.stderr_tail: list[str] = []
         threading.Thread(target=self._read, daemon=True, name="run-process-out").start()
@@ -58,37 +83,44 @@ class _RunProcess:
             _pipe(self.proc.stdin).write(json.dumps(message) + "\n")
             _pipe(self.proc.stdin).flush()
 
-    def open_inbox(self, request_id: str) -> queue.Queue[dict[str, Any]]:
-        inbox: queue.Queue[dict[str, Any]] = queue.Queue()
+    def submit(self, request_id: str, message: dict[str, Any], ws: Workspace, sink: Sink) -> None:
         with self._lock:
-            self._inboxes[request_id] = inbox
-        return inbox
-
-    def close_inbox(self, request_id: str) -> None:
-        with self._lock:
-            self._inboxes.pop(request_id, None)
+            self._requests[request_id] = _Request(ws, sink)
+        try:
+            self.send(message)
+        except BaseException:
+            with self._lock:
+                self._requests.pop(request_id, None)
+            raise
 
     def _read(self) -> None:
         for line in _pipe(self.proc.stdout):
             try:
-                event = json.loads(line)
+                request_id, event = decode(line)
             except ValueError:
                 log.warning("the run process said something that is not an event: %r", line[:200])
                 continue
             with self._lock:
-                inbox = self._inboxes.get(str(event.get("id")))
-            if inbox is not None:
-                inbox.put(event)
+                request = self._requests.get(request_id)
+                if request is not None and isinstance(event, FINAL_EVENTS):
+                    del self._requests[request_id]
+            if request is None:
+                continue
+            if isinstance(event, RunCreated):
+                request.run_id = event.run_id
+            _deliver(request.sink, event)
         # The process ended: every run still waiting learns it at once, in words; its last log lines (which may
         # be anything, e.g. an HTTP request it had just made) go to the app's log, not to the editor.
         code = self.proc.wait()
         with self._lock:
-            inboxes = list(self._inboxes.values())
-        if inboxes:
+            requests, self._requests = list(self._requests.values()), {}
+        if requests:
             log.warning("the run process ended (exit code %s); its last lines:\n%s", code,
                         "".join(self.stderr_tail[-10:]).rstrip())
-        for inbox in inboxes:
-            inbox.put({"event": "failed", "message": ended_message(code), "process_ended": True})
+        for request in requests:
+            if request.run_id is not None:
+                _mark_interrupted(request.ws, request.run_id)
+            _deliver(request.sink, RunFailed(ended_message(code), process_ended=True))
 
     def _drain(self) -> None:
         """Every line the run process logs goes to the app's log (wfdesk.log), at its own level; the lines of a
@@ -158,50 +190,72 @@ def terminate_all(grace_s: float = 1.0) -> int:
     return 1
 
 
-def run_in_child(ws: Workspace, request: dict[str, Any], options: RunOptions) -> dict[str, Any]:
+@dataclass
+class RunHandle:
+    """A request sent to the run process: cancel() writes the cancel to it at once."""
+
+    request_id: str
+    process: _RunProcess
+
+    def cancel(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # it already ended
+            self.process.send({"op": "cancel", "id": self.request_id})
+
+
+def start_in_child(ws: Workspace, request: dict[str, Any], sink: Sink) -> RunHandle:
+    """Send `request` to the run process; its events go to `sink`, on the reader thread, the last one final."""
     request_id = uuid.uuid4().hex
     process = _run_process()
-    inbox = process.open_inbox(request_id)
-    cancel = options.cancel or CancelToken()
-    finished = threading.Event()
+    message = {"op": request.get("action", "start"), "id": request_id, "database_url": ws.db.url,
+               "data_dir": str(ws.data_dir), "settings": ws.settings.model_dump(mode="json"), **request}
     try:
-        process.send({"op": request.get("action", "start"), "id": request_id, "database_url": ws.db.url,
-                      "data_dir": str(ws.data_dir), "settings": ws.settings.model_dump(mode="json"), **request})
-        threading.Thread(target=_forward_cancel, args=(process, request_id, cancel, finished), daemon=True,
-                         name="run-cancel").start()
-        return _relay(ws, inbox, options)
+        process.submit(request_id, message, ws, sink)
     except OSError as exc:
         raise WfdeskError(f"the run process is not available: {exc}") from None
+    return RunHandle(request_id, process)
+
+
+def run_in_child(ws: Workspace, request: dict[str, Any], options: RunOptions) -> dict[str, Any]:
+    inbox: queue.Queue[RunEvent] = queue.Queue()
+    handle = start_in_child(ws, request, inbox.put)
+    forget = (options.cancel or CancelToken()).on_cancel(handle.cancel)
+    try:
+        while True:
+            result = observe(inbox.get(), options)
+            if result is not None:
+                return result
     finally:
-        finished.set()
-        process.close_inbox(request_id)
+        forget()
 
 
-def _relay(ws: Workspace, inbox: queue.Queue[dict[str, Any]], options: RunOptions) -> dict[str, Any]:
+def observe(event: RunEvent, options: RunOptions) -> dict[str, Any] | None:
+    """An event for the callbacks of `options`: the result when it is the run's end; raises when it was refused
+    or failed."""
     observer = options.observer
-    run_id = None
-    while True:
-        event = inbox.get()
-        kind = event.get("event")
-        if kind == "run_id":
-            run_id = event["run_id"]
-            if options.on_run_id:
-                options.on_run_id(run_id)
-        elif kind == "run_started" and observer:
-            observer.run_started(event["run_id"], event["units"])
-        elif kind == "unit" and observer:
-            observer.unit_changed(event["run_id"], event["entry"])
-        elif kind == "run_finished":
-            if observer:
-                observer.run_finished(event["run_id"], event["result"])
-            result: dict[str, Any] = event["result"]
-            return result
-        elif kind == "refused":
-            raise RunRefused(event["message"])
-        elif kind == "failed":
-            if event.get("process_ended") and run_id is not None:
-                _mark_interrupted(ws, run_id)
-            raise WfdeskError(event["message"])
+    if isinstance(event, RunCreated) and options.on_run_id:
+        options.on_run_id(event.run_id)
+    elif isinstance(event, RunStarted) and observer:
+        observer.run_started(event.run_id, event.units)
+    elif isinstance(event, UnitChanged) and observer:
+        observer.unit_changed(event.run_id, event.entry)
+    elif isinstance(event, TextDelta) and observer and hasattr(observer, "text_delta"):
+        observer.text_delta(event.run_id, event.section_id, event.text, event.restart)
+    elif isinstance(event, RunFinished):
+        if observer:
+            observer.run_finished(event.run_id, event.result)
+        return event.result
+    elif isinstance(event, Refused):
+        raise RunRefused(event.message)
+    elif isinstance(event, RunFailed):
+        raise WfdeskError(event.message)
+    return None
+
+
+def _deliver(sink: Sink, event: RunEvent) -> None:
+    try:
+        sink(event)
+    except Exception:  # noqa: BLE001 - a listener's bug must not stop the reader of every run
+        log.exception("a run event could not be delivered")
 
 
 def _mark_interrupted(ws: Workspace, run_id: int) -> None:
@@ -214,12 +268,3 @@ def _mark_interrupted(ws: Workspace, run_id: int) -> None:
         mark_interrupted(ws, run_id)
     except SQLAlchemyError:
         log.warning("could not mark run %s interrupted; the next start will", run_id)
-
-
-def _forward_cancel(process: _RunProcess, request_id: str, cancel: CancelToken, finished: threading.Event) -> None:
-    while not finished.is_set():
-        if cancel.wait(0.1):
-            if not finished.is_set():
-                with contextlib.suppress(OSError, ValueError):  # it already ended
-                    process.send({"op": "cancel", "id": request_id})
-            return

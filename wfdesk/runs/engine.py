@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -22,6 +22,7 @@ from wfdesk.db.storable import unstorable_text
 from wfdesk.errors import ConfigError, ConflictError, NotFoundError, UnitError
 from wfdesk.media import store
 from wfdesk.runs import costs, ledger
+from wfdesk.runs.events import RunObserver
 from wfdesk.runs.outage import DatabaseLost, OutageGate
 from wfdesk.runs.planning import build_job, step_effective_config
 from wfdesk.scripts import registry
@@ -35,19 +36,14 @@ log = logging.getLogger(__name__)
 PERSIST_ATTEMPTS = 3
 
 
-class RunObserver(Protocol):
-    """Progress callbacks. Called from worker threads: a GUI must hop to its own thread (Qt signals do)."""
-
-    def run_started(self, run_id: int, units: list[dict[str, Any]]) -> None: ...
-    def unit_changed(self, run_id: int, entry: dict[str, Any]) -> None: ...
-    def run_finished(self, run_id: int, result: dict[str, Any]) -> None: ...
-
-
 class _NullObserver:
     def run_started(self, run_id: int, units: list[dict[str, Any]]) -> None:
         pass
 
     def unit_changed(self, run_id: int, entry: dict[str, Any]) -> None:
+        pass
+
+    def text_delta(self, run_id: int, section_id: int | None, text: str, restart: bool = False) -> None:
         pass
 
     def run_finished(self, run_id: int, result: dict[str, Any]) -> None:
@@ -174,6 +170,7 @@ def _execute_units(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], r
     rc = _Run(ws, handler, job, owner, options.observer or _NullObserver(), options.cancel or CancelToken(),
               options.stop)
     job.run_id = run_id
+    job.live_text = _live_text(rc.observer, run_id)
     if options.on_run_id:
         options.on_run_id(run_id)
     log.info("run %s: step %r (%s) on post %s, %d unit(s)", run_id, job.step_name, handler.script_type,
@@ -239,6 +236,19 @@ def _execute_units(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], r
     log.info("run %s finished: %s", run_id, status)
     rc.observer.run_finished(run_id, result)
     return result
+
+
+def _live_text(observer: RunObserver, run_id: int) -> Callable[[int | None, str, bool], None] | None:
+    """A streaming handler's answer so far goes to the observer as it comes (observers from before live text
+    have no text_delta: they get none)."""
+    text_delta = getattr(observer, "text_delta", None)
+    if text_delta is None:
+        return None
+
+    def live_text(section_id: int | None, text: str, restart: bool = False) -> None:
+        text_delta(run_id, section_id, text, restart)
+
+    return live_text
 
 
 STOPPED_MESSAGE = "the app closed during the run; the sections that finished are saved, resume the run to do the rest"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -60,6 +61,9 @@ class Job(Generic[ParamsT]):
     context: dict[str, Any]
     run_id: int | None = None
     state: dict[str, Any] = field(default_factory=dict)  # what a handler's check() prepared for execute()
+    # Set by the engine: a streaming handler hands on a section's answer as it comes (section id, more text,
+    # whether the text starts over); None when nobody watches.
+    live_text: Callable[[int | None, str, bool], None] | None = None
 
     def input_values(self, section: SectionData | None) -> dict[str, Any]:
         """Input key -> value and db_field -> value for a section (or the post), with context.inputs on top."""
