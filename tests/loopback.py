@@ -18,12 +18,14 @@ GPT image models refuse `response_format`; dall-e-3 refuses n > 1; reasoning mod
 `max_tokens` and any temperature but 1; a `max_tokens` below the reply's length cuts it (finish_reason
 "length"); prompts holding <<filter>> / <<refuse>> are filtered / refused; thinking models put <think> blocks in
 the content; "local-*" models send no usage; "azure-*" models refuse `stream_options`. Knobs add dropped
-connections, slow drips and missing finish reasons; helpers build quota, Retry-After and key-echo errors.
+connections, slow drips, streams held mid-answer (`stream_hold`) and missing finish reasons; helpers build quota,
+Retry-After and key-echo errors.
 
 Seen on real third-party servers (LiteLLM proxy, @dwmkerr/mock-llm, Azure OpenAI), keyed on the model name:
 "proxy-error-*" answers 200 with an `{"error": {...}}` body, or a stream whose only event is an error;
 "web-page-*" answers 200 with an HTML page (a web UI where the API was expected); "gzip-*" sends its answer
 gzip-encoded; "*prompt-filter*" streams open with Azure's chunk of empty choices and prompt_filter_results.
+"no-stream-*" models refuse `stream: true` with a 400 naming streaming (servers without SSE).
 "ping-forever-*" streams a first chunk, then SSE keep-alive comments every 0.2 s and never ends.
 "missing-*" models are not on the server: Ollama's 404 "model … not found, try pulling it first".
 "litellm-*" models are LiteLLM proxy aliases (model_name -> an OpenAI model) refusing in LiteLLM's own words:
@@ -444,6 +446,8 @@ class _Handler(BaseHTTPRequestHandler):
                 f"the default (1) value is supported.", param="temperature", code="unsupported_value"))
         elif model.startswith("azure-") and "stream_options" in req:
             self._send(400, {}, _openai_error(AZURE_STREAM_OPTIONS))
+        elif model.startswith("no-stream-") and req.get("stream"):
+            self._send(400, {}, _openai_error("Streaming is not supported by this server.", param="stream"))
         elif "reasoning_effort" in req and not REASONING_RE.match(model):
             self._send(400, {}, _openai_error(
                 "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
@@ -565,11 +569,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        hold, hold_at = owner.stream_hold, 1 + owner.stream_hold_after + ("prompt-filter" in model)
         for i, event in enumerate(events):
             if i and not owner._sleep(owner.stream_delay):
                 raise _AbortError
             if i == drop_at:
                 raise _AbortError
+            if hold is not None and i == hold_at:
+                while not hold.wait(0.05):  # mid-answer, as a slow model is; the client may go away meanwhile
+                    if owner._stopping.is_set():
+                        raise _AbortError
             data = event if isinstance(event, str) else json.dumps(event)
             self._write_chunk(f"data: {data}\n\n".encode())
         self._write_chunk(b"")
@@ -686,6 +695,8 @@ class LoopbackServer:
     header_drip: float  # seconds between the bytes of the answer's status line and headers (2 KB of them)
     send_usage: bool  # False: no usage in chat answers (as many local servers)
     omit_finish_reason: bool  # True: chat answers (and streams) end without any finish_reason
+    stream_hold: threading.Event | None  # set: streams pause after `stream_hold_after` pieces of text until it is set
+    stream_hold_after: int
     images_endpoint: bool  # False: /v1/images/generations answers 404 (a chat-only server)
 
     def __init__(self) -> None:
@@ -718,6 +729,10 @@ class LoopbackServer:
         self.header_drip = 0.0
         self.send_usage = True
         self.omit_finish_reason = False
+        if getattr(self, "stream_hold", None) is not None:
+            self.stream_hold.set()  # a stream still held from the last test goes on (and ends)
+        self.stream_hold = None
+        self.stream_hold_after = 1
         self.images_endpoint = True
         self._serials: dict[str, int] = {}
 

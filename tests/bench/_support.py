@@ -16,6 +16,7 @@ sys.path.insert(0, {tests!r})
 from loopback import LoopbackServer
 s = LoopbackServer().start()
 s.latency = {latency}
+s.stream_delay = {stream_delay}
 print(s.root_url, flush=True)
 sys.stdin.read()
 """
@@ -24,8 +25,8 @@ sys.stdin.read()
 class ProviderProcess:
     """The loopback provider in a separate process, so its CPU time is not counted as the engine's."""
 
-    def __init__(self, latency: float) -> None:
-        code = SERVER.format(tests=str(ROOT / "tests"), latency=latency)
+    def __init__(self, latency: float, stream_delay: float = 0.0) -> None:
+        code = SERVER.format(tests=str(ROOT / "tests"), latency=latency, stream_delay=stream_delay)
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True)
         self.root_url = self.proc.stdout.readline().strip()

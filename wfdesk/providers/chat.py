@@ -3,6 +3,9 @@ answers.finished_text decides whether it is finished text)."""
 
 from __future__ import annotations
 
+import logging
+import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from wfdesk.cancel import Cancelled, CancelToken
@@ -13,6 +16,7 @@ from wfdesk.providers.resilience import MalformedAnswer, ReadFailure, error_in_a
 if TYPE_CHECKING:
     import openai
 
+log = logging.getLogger(__name__)
 MB = 1024 * 1024
 # The HTTP body may hold more than the text: JSON escaping, and in a stream an envelope around every token.
 PLAIN_BODY_CAP = 8 * MB
@@ -49,8 +53,11 @@ def ask(client: openai.OpenAI, request: dict[str, Any]) -> ChatAnswer:
                       model=answer.model, usage=answer.usage)
 
 
-def ask_streaming(client: openai.OpenAI, request: dict[str, Any], cancel: CancelToken) -> ChatAnswer:
-    """A streamed answer; stream_options is part of the request so a server that refuses it gets it left out."""
+def ask_streaming(client: openai.OpenAI, request: dict[str, Any], cancel: CancelToken,
+                  on_text: Callable[[str], None] | None = None) -> ChatAnswer:
+    """A streamed answer; stream_options is part of the request so a server that refuses it gets it left out.
+    `on_text` gets each piece of the answer as it arrives (live text). A cancel closes the stream at once, even
+    while the server is silent between two pieces."""
     import httpx2
     import openai
 
@@ -60,6 +67,7 @@ def ask_streaming(client: openai.OpenAI, request: dict[str, Any], cancel: Cancel
     answer = ChatAnswer()
     size = 0
     stream = client.chat.completions.create(**request, stream=True)
+    forget = cancel.on_cancel(lambda: _close_quietly(stream))
     try:
         with stream:
             for chunk in stream:
@@ -74,6 +82,8 @@ def ask_streaming(client: openai.OpenAI, request: dict[str, Any], cancel: Cancel
                         if delta.content:
                             parts.append(delta.content)
                             size += len(delta.content)
+                            if on_text is not None:
+                                on_text(delta.content)
                         if getattr(delta, "refusal", None):
                             refusal.append(delta.refusal)
                         if text := _reasoning_of(delta):
@@ -83,20 +93,42 @@ def ask_streaming(client: openai.OpenAI, request: dict[str, Any], cancel: Cancel
                 if size > MAX_TEXT_CHARS:
                     raise AnswerRefused(f"the answer is larger than {MAX_TEXT_CHARS // MB} MB of text; refused")
     except openai.APIError as exc:
+        if cancel.cancelled:
+            raise Cancelled() from None
         if isinstance(exc, openai.APIStatusError | openai.APIConnectionError):
             raise
         raise error_in_answer(exc.body if exc.body is not None else exc.message) from exc  # an error event
-    except httpx2.TransportError as exc:
+    except (httpx2.TransportError, httpx2.StreamError) as exc:
         from wfdesk.providers.resilience import is_capped
 
-        if is_capped(exc):
+        if cancel.cancelled:
+            raise Cancelled() from None  # our own close, from the cancel
+        if is_capped(exc) or not isinstance(exc, httpx2.TransportError):
             raise
         # The server had answered: the connection dropped mid-answer. Worth a retry, never "offline".
         raise ReadFailure(f"the connection dropped in the middle of the answer ({exc})") from exc
+    finally:
+        forget()
+    if cancel.cancelled:
+        raise Cancelled()
     answer.text = "".join(parts)
     answer.refusal = "".join(refusal) or None
     answer.reasoning = "".join(reasoning)
     return answer
+
+
+def _close_quietly(stream: Any) -> None:
+    """Close a stream from the cancelling thread: the reading thread's next (or current) read ends."""
+    try:
+        # Closing the response alone leaves a read in another thread blocked until the server's next bytes:
+        # shutting the socket down ends that read now.
+        network = stream.response.extensions.get("network_stream")
+        sock = network.get_extra_info("socket") if network is not None else None
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+        stream.response.close()
+    except Exception:  # noqa: BLE001 - closing is best effort; the reading thread checks the cancel anyway
+        log.debug("could not close the stream", exc_info=True)
 
 
 def _reasoning_of(message: Any) -> str:

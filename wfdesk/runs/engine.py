@@ -239,10 +239,10 @@ def _execute_units(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], r
 
 
 def _live_text(observer: RunObserver, run_id: int) -> Callable[[int | None, str, bool], None] | None:
-    """A streaming handler's answer so far goes to the observer as it comes (observers from before live text
-    have no text_delta: they get none)."""
+    """A streaming handler's answer so far goes to the observer as it comes; None when nobody watches (no
+    observer, or one from before live text, without text_delta)."""
     text_delta = getattr(observer, "text_delta", None)
-    if text_delta is None:
+    if text_delta is None or isinstance(observer, _NullObserver):
         return None
 
     def live_text(section_id: int | None, text: str, restart: bool = False) -> None:

@@ -39,7 +39,10 @@ class LLMParameters(Parameters):
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = Field(
         None, description="Reasoning models only (o-series, gpt-5 and later): how long the model thinks before "
                           "answering; not every model takes every value")
-    stream: bool = Field(False, description="Stream the answer (cancel takes effect mid-answer)")
+    stream: bool = Field(True, description=(
+        "Stream the answer: in the app it appears as it is written, and a cancel stops it at once. Left unset, "
+        "runs in the app stream (plain for a server that refuses streaming); the CLI and `wfdesk serve` ask for "
+        "plain answers"))
     timeout: float | None = Field(None, gt=0, le=3600, description="Seconds; default from the provider profile")
 
 

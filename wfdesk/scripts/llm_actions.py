@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from wfdesk.db.models import LLMAction
@@ -109,16 +110,33 @@ class LLMActionHandler(SectionHandler[LLMParameters]):
                                max_tokens=settings["max_tokens"], reasoning_effort=params.reasoning_effort)
         if params.timeout:
             request["timeout"] = params.timeout
-        if params.stream:
+        # Set in the step (or the run's settings), `stream` is obeyed; left unset, a run someone watches streams
+        # (live text) and falls back to a plain answer when the server refuses streaming.
+        explicit = "stream" in params.model_fields_set
+        streaming = {"on": params.stream if explicit else job.live_text is not None}
+        if streaming["on"]:
             request["stream_options"] = {"include_usage": True}  # left out for servers that refuse it
+        live = _LiveText(job.live_text, unit.section_id) if job.live_text is not None else None
 
         def send(client: openai.OpenAI, shaped: dict[str, Any]) -> ChatAnswer:
-            return ask_streaming(client, shaped, cancel) if params.stream else ask(client, shaped)
+            import openai
+
+            if not streaming["on"]:
+                return ask(client, {k: v for k, v in shaped.items() if k != "stream_options"})
+            if live is not None:
+                live.attempt()
+            try:
+                return ask_streaming(client, shaped, cancel, live)
+            except openai.APIStatusError as exc:
+                if explicit or not refuses_streaming(exc):
+                    raise
+            streaming["on"] = False
+            return send(client, shaped)
 
         answer = call_adapting(ws, profile, request, send, cancel, what="text answer", path="chat completions",
-                               max_bytes=STREAM_BODY_CAP if params.stream else PLAIN_BODY_CAP)
+                               max_bytes=STREAM_BODY_CAP if streaming["on"] else PLAIN_BODY_CAP)
         where = resolve_base_url(profile) or "the OpenAI API"
-        text, extra = finished_text(answer, where, settings["max_tokens"], streamed=params.stream)
+        text, extra = finished_text(answer, where, settings["max_tokens"], streamed=streaming["on"])
         usage = answer.usage
         prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
         completion_tokens = getattr(usage, "completion_tokens", 0) or 0
@@ -132,6 +150,28 @@ class LLMActionHandler(SectionHandler[LLMParameters]):
         return UnitOutcome(outputs=[OutputWrite(field=f, text=text) for f in job.output_fields()],
                            entry={"output": text}, metadata=metadata, prompt_tokens=prompt_tokens,
                            completion_tokens=completion_tokens)
+
+
+class _LiveText:
+    """The answer's pieces for whoever watches the run; a request sent again (a retry) starts the text over."""
+
+    def __init__(self, live: Callable[[int | None, str, bool], None], section_id: int | None) -> None:
+        self.live, self.section_id, self.sent = live, section_id, False
+
+    def attempt(self) -> None:
+        if self.sent:
+            self.live(self.section_id, "", True)
+            self.sent = False
+
+    def __call__(self, piece: str) -> None:
+        self.live(self.section_id, piece, False)
+        self.sent = True
+
+
+def refuses_streaming(exc: Exception) -> bool:
+    """A server that does not stream says so with a 4xx naming streaming ("stream is not supported")."""
+    status = getattr(exc, "status_code", None)
+    return status in (400, 404, 405, 415, 422, 501) and "stream" in str(getattr(exc, "message", exc)).lower()
 
 
 execute_llm_action = LLMActionHandler()

@@ -81,6 +81,7 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         self._build()
         runs.run_started.connect(self._on_run_started)
         runs.unit_changed.connect(self._on_unit_changed)
+        runs.text_changed.connect(self._on_text_changed)
         runs.run_finished.connect(self._on_run_finished)
         runs.run_failed.connect(self._on_run_failed)
         runs.providers.changed.connect(self._on_provider_changed)

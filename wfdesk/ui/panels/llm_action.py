@@ -211,6 +211,14 @@ class LLMActionPanel(StepPanel):
         self._detail = None
         self.reload_detail()
 
+    def live_text(self, section_id: int | None, text: str) -> None:
+        """The answer as the model writes it, in the After box; the run's end shows the result and its diff."""
+        r = self.review
+        r.after_caption.setText(f"<b>After</b> · {_esc(self._spec_label('outputs'))} · being written…")
+        r.after.setPlainText(text)
+        bar = r.after.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
     def reload_detail(self) -> None:
         sid = self.picker.current_id()
         if self.data is None or sid is None:
@@ -249,6 +257,9 @@ class LLMActionPanel(StepPanel):
         r.versions.set_versions(detail["versions"], select=keep_id)
         if not detail["versions"]:
             self._render(None)
+        live = self.presenter.streaming_text(detail["section_id"])
+        if live is not None:  # being written right now: that, not the last result
+            self.live_text(detail["section_id"], live)
 
     def _on_detail_failed(self, gen: int, exc: Exception) -> None:
         if gen == self._detail_gen:

@@ -24,6 +24,9 @@ class PanelHooks:
     def section_shown(self, section_id: int | None) -> None:
         """The picker's current section changed: show its results."""
 
+    def live_text(self, section_id: int | None, text: str) -> None:
+        """The answer of the section on screen so far, while a run streams it (at most ~10 times a second)."""
+
     def reload_detail(self) -> None:
         """Reload the results of the current section (called coalesced after sections finish)."""
 

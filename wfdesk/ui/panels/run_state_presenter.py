@@ -60,6 +60,7 @@ class RunStatePresenter:
     def __init__(self, picker: SectionPicker) -> None:
         self.picker = picker
         self.units: dict[Any, str] = {}  # section id -> status in the attached run
+        self.texts: dict[Any, str] = {}  # section id -> its answer so far, while the attached run streams it
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m sections")
         self.progress.setTextVisible(True)
@@ -92,7 +93,7 @@ class RunStatePresenter:
     # --- section states -------------------------------------------------------------------------------------------
     def reset(self) -> None:
         """Another step or post: nothing of a run on screen."""
-        self.units = {}
+        self.units, self.texts = {}, {}
         self.progress.hide()
 
     def show_loaded(self, rows: list[dict[str, Any]]) -> None:
@@ -123,6 +124,8 @@ class RunStatePresenter:
         """A run already in flight (started before this panel showed the step): its states so far. The panel
         started the bar."""
         self.units = {sid: e.get("status", UnitState.QUEUED) for sid, e in active["units"].items()}
+        for sid, text in active.get("texts", {}).items():
+            self.text_changed(sid, text)
         self.progress.setValue(active["done"])
         self.set_status(f"Running: {active['done']} of {active['total']} section(s) finished…")
 
@@ -138,8 +141,18 @@ class RunStatePresenter:
         self.progress.setValue(sum(1 for s in self.units.values() if s in WORKED_ON_UNIT_STATES))
         return status in FINAL_UNIT_STATES and sid == self.picker.current_id()
 
+    def text_changed(self, section_id: int | None, text: str) -> None:
+        """A section's answer so far: a short live preview in its row while it runs."""
+        self.texts[section_id] = text
+        if self.units.get(section_id) == UnitState.RUNNING:
+            self.picker.set_live_text(section_id, text)
+
+    def streaming_text(self, section_id: int | None) -> str | None:
+        """The answer so far of a section still being written, else None."""
+        return self.texts.get(section_id) if self.units.get(section_id) == UnitState.RUNNING else None
+
     def finished(self, result: dict[str, Any]) -> None:
-        self.units = {}  # the ledger has the final states now; the panel's reload shows them
+        self.units, self.texts = {}, {}  # the ledger has the final states now; the panel's reload shows them
         results = result.get("results") or []
         # What was done: a cancelled run's skipped sections do not fill the bar.
         self.progress.setValue(sum(1 for r in results if r.get("status", UnitState.SUCCESS) in WORKED_ON_UNIT_STATES)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from wfdesk.states import FINAL_UNIT_STATES
 from wfdesk.ui.panels.run_notice import plain_error
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class RunTracking:
         def refresh(self) -> None: ...
         def schedule_detail_reload(self) -> None: ...
         def _set_status(self, text: str, *, error: bool = False) -> None: ...
+        def live_text(self, section_id: int | None, text: str) -> None: ...
 
     def is_running(self) -> bool:
         return self.run_id is not None or any(v == (self.step_id, self.post_id) for v in self._pending.values())
@@ -63,6 +65,10 @@ class RunTracking:
             self.run_id = active["run_id"]
             self._start_progress(active["total"] or 1)
             self.presenter.attached(active)
+            current = self.presenter.picker.current_id()
+            if current in active.get("texts", {}) and active["units"].get(current, {}).get("status") not in \
+                    FINAL_UNIT_STATES:
+                self.live_text(current, active["texts"][current])
             self.notice.clear()
         self._update_buttons()
 
@@ -79,6 +85,14 @@ class RunTracking:
     def _on_unit_changed(self, run_id: int, entry: dict[str, Any]) -> None:
         if run_id == self.run_id and self.presenter.unit_changed(entry):
             self.schedule_detail_reload()
+
+    def _on_text_changed(self, run_id: int, section_id: int | None, text: str) -> None:
+        if run_id != self.run_id:
+            return
+        self.presenter.text_changed(section_id, text)
+        if section_id == self.presenter.picker.current_id() and self.presenter.units.get(section_id) not in \
+                FINAL_UNIT_STATES:
+            self.live_text(section_id, text)
 
     def _on_run_finished(self, run_id: int, result: dict[str, Any]) -> None:
         mine = run_id == self.run_id

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from wfdesk.states import UnitState
 
 SECTION_ID = Qt.ItemDataRole.UserRole
+LIVE_PREVIEW_CHARS, LIVE_TIP_CHARS = 40, 400  # of a streamed answer, in the row and in its tooltip
 COL_TITLE, COL_STATE, COL_PREVIEW = 0, 1, 2
 
 # status -> (label, dot colour). Engine unit states plus what a panel shows for a section's past.
@@ -286,6 +287,15 @@ class SectionPicker(QWidget):
         item.setText(COL_STATE, label)
         item.setIcon(COL_STATE, self._icon(color))
         item.setToolTip(COL_STATE, message or label)
+
+    def set_live_text(self, section_id: int | None, text: str) -> None:
+        """A running section's answer so far, as a short preview in its state (its end, where the words come)."""
+        item = self._items.get(section_id) if section_id is not None else None
+        if item is None:
+            return
+        tail = " ".join(text.split())[-LIVE_PREVIEW_CHARS:]
+        item.setText(COL_STATE, f"writing… {tail}" if tail else STATES[UnitState.RUNNING][0])
+        item.setToolTip(COL_STATE, text[-LIVE_TIP_CHARS:] or "running")
 
     def state_text(self, section_id: int) -> str:
         item = self._items.get(section_id)
