@@ -51,20 +51,10 @@ def profile_address(ws: Workspace, name: str | None) -> str | None:
 
 def step_provider_address(ws: Workspace, script_type: str, config: dict[str, Any]) -> str | None:
     """The provider address a step talks to; None when it talks to none (a custom script posts to its own base
-    URL, an image step may use AUTOMATIC1111 or ComfyUI)."""
-    from wfdesk.scripts import registry
+    URL, an image step may use AUTOMATIC1111 or ComfyUI). The run process names it the same way."""
+    from wfdesk.runs.request import provider_address
 
-    params = (config.get("script_config") or {}).get("parameters") or {}
-    try:
-        model = registry.type_info(script_type).parameters_model
-    except ValueError:
-        return None
-    if "provider" not in getattr(model, "model_fields", {}):
-        return None
-    if script_type == "image_generation" and \
-            (params.get("backend") or ws.settings.image_backend) in ("a1111", "comfyui"):
-        return None  # a local image server, not an OpenAI-compatible provider
-    return profile_address(ws, params.get("provider"))
+    return provider_address(ws, script_type, config)
 
 
 class ProviderStatus(QObject):

@@ -129,7 +129,10 @@ class RunController(QObject):
                 with self._ended:
                     self._open.discard(key)
                     self._ended.notify_all()
-            self._inbox.event.emit(key, event)
+            try:
+                self._inbox.event.emit(key, event)
+            except RuntimeError:  # the window is gone (its controller deleted): nobody is left to tell
+                log.debug("run event after the window closed: %s", type(event).__name__)
         return sink
 
     def _send(self, request: dict[str, Any], token: CancelToken, sink: Sink) -> None:

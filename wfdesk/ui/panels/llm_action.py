@@ -219,6 +219,16 @@ class LLMActionPanel(StepPanel):
         bar = r.after.verticalScrollBar()
         bar.setValue(bar.maximum())
 
+    def section_finished(self, entry: dict[str, Any]) -> None:
+        """The answer is saved: its changes marked at once, from the run's own report (the versions follow)."""
+        output = entry.get("output")
+        if not isinstance(output, str) or self._detail is None or self._detail["section_id"] != entry["section_id"]:
+            return
+        before = self._detail["values"].get(self.input_field() or "") or ""
+        self.review.after_caption.setText(f"<b>After</b> · {_esc(self._spec_label('outputs'))} · new result · "
+                                          f"{change_summary(before, output)}")
+        self.review.show_texts(before, output, dark=is_dark(self))
+
     def reload_detail(self) -> None:
         sid = self.picker.current_id()
         if self.data is None or sid is None:

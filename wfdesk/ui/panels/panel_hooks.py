@@ -27,6 +27,10 @@ class PanelHooks:
     def live_text(self, section_id: int | None, text: str) -> None:
         """The answer of the section on screen so far, while a run streams it (at most ~10 times a second)."""
 
+    def section_finished(self, entry: dict[str, Any]) -> None:
+        """The section on screen finished in the attached run (entry: its status, and output when it has one); its
+        results are reloaded just after."""
+
     def reload_detail(self) -> None:
         """Reload the results of the current section (called coalesced after sections finish)."""
 

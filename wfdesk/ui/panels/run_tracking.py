@@ -41,6 +41,7 @@ class RunTracking:
         def schedule_detail_reload(self) -> None: ...
         def _set_status(self, text: str, *, error: bool = False) -> None: ...
         def live_text(self, section_id: int | None, text: str) -> None: ...
+        def section_finished(self, entry: dict[str, Any]) -> None: ...
 
     def is_running(self) -> bool:
         return self.run_id is not None or any(v == (self.step_id, self.post_id) for v in self._pending.values())
@@ -84,6 +85,7 @@ class RunTracking:
 
     def _on_unit_changed(self, run_id: int, entry: dict[str, Any]) -> None:
         if run_id == self.run_id and self.presenter.unit_changed(entry):
+            self.section_finished(entry)
             self.schedule_detail_reload()
 
     def _on_text_changed(self, run_id: int, section_id: int | None, text: str) -> None:
