@@ -93,3 +93,21 @@ def test_a_server_that_refuses_streaming_gets_a_plain_request(qtbot, gui_ws, mai
     assert finished.args[1]["status"] == "succeeded"
     assert [r.json.get("stream") for r in loopback.requests if r.path.endswith("/chat/completions")] == [True, None]
     assert field(gui_ws, 711, "polished") == REPLY
+
+
+def test_runs_kept_in_the_apps_own_process_report_the_same_events(qtbot, gui_ws, loopback):
+    """WFDESK_RUNS_IN_PROCESS=1 (debugging): the same events, live text included, from a thread of the app."""
+    from wfdesk.ui.run_controller import RunController
+
+    loopback.chat_reply = lambda req: REPLY
+    controller = RunController(gui_ws, in_process=True)
+    texts: dict[int, str] = {}
+    controller.text_changed.connect(lambda run_id, sid, text: texts.__setitem__(sid, text))
+    with qtbot.waitSignal(controller.run_finished, timeout=TIMEOUT) as finished:
+        controller.start(1, 53, {"section_ids": [711, 712]})
+    assert finished.args[1]["status"] == "succeeded"
+    assert texts == {711: REPLY, 712: REPLY}
+    with qtbot.waitSignal(controller.run_failed, timeout=TIMEOUT) as failed:
+        key = controller.start(99, 53, {})
+    assert failed.args == [key, "Step 99 does not exist"]
+    assert controller.shutdown(5000)
