@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from wfdesk.states import UnitState
 
 SECTION_ID = Qt.ItemDataRole.UserRole
-LIVE_PREVIEW_CHARS, LIVE_TIP_CHARS = 40, 400  # of a streamed answer, in the row and in its tooltip
+LIVE_TIP_CHARS = 400  # of a streamed answer, in its row's tooltip (the row shows the last words that fit)
 COL_TITLE, COL_STATE, COL_PREVIEW = 0, 1, 2
 
 # status -> (label, dot colour). Engine unit states plus what a panel shows for a section's past.
@@ -289,13 +289,16 @@ class SectionPicker(QWidget):
         item.setToolTip(COL_STATE, message or label)
 
     def set_live_text(self, section_id: int | None, text: str) -> None:
-        """A running section's answer so far, as a short preview in its state (its end, where the words come)."""
+        """A running section's answer so far, as a short preview in its state: the last words that fit (where
+        the new ones come); the tooltip holds more."""
         item = self._items.get(section_id) if section_id is not None else None
         if item is None:
             return
-        tail = " ".join(text.split())[-LIVE_PREVIEW_CHARS:]
-        item.setText(COL_STATE, f"writing… {tail}" if tail else STATES[UnitState.RUNNING][0])
-        item.setToolTip(COL_STATE, text[-LIVE_TIP_CHARS:] or "running")
+        flat = " ".join(text.split())[-LIVE_TIP_CHARS:]
+        room = self.tree.columnWidth(COL_STATE) - self.tree.iconSize().width() - 16
+        tail = self.tree.fontMetrics().elidedText(flat, Qt.TextElideMode.ElideLeft, max(room, 40))
+        item.setText(COL_STATE, tail or STATES[UnitState.RUNNING][0])
+        item.setToolTip(COL_STATE, f"Being written: {flat}" if flat else "running")
 
     def state_text(self, section_id: int) -> str:
         item = self._items.get(section_id)
