@@ -205,10 +205,10 @@ class RunHandle:
 def start_in_child(ws: Workspace, request: dict[str, Any], sink: Sink) -> RunHandle:
     """Send `request` to the run process; its events go to `sink`, on the reader thread, the last one final."""
     request_id = uuid.uuid4().hex
-    process = _run_process()
     message = {"op": request.get("action", "start"), "id": request_id, "database_url": ws.db.url,
                "data_dir": str(ws.data_dir), "settings": ws.settings.model_dump(mode="json"), **request}
     try:
+        process = _run_process()
         process.submit(request_id, message, ws, sink)
     except OSError as exc:
         raise WfdeskError(f"the run process is not available: {exc}") from None

@@ -141,6 +141,9 @@ class RunController(QObject):
         except WfdeskError as exc:
             sink(RunFailed(str(exc)))
             return
+        except Exception as exc:  # noqa: BLE001 - a run that cannot start ends in words, never in the event loop
+            sink(ending_of(exc))
+            return
         token.on_cancel(handle.cancel)  # written to the run process the moment the editor cancels
 
     def _run_here(self, request: dict[str, Any], token: CancelToken, sink: Sink) -> None:
