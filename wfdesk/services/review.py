@@ -219,9 +219,12 @@ def field_versions(ws: Workspace, post_id: int, field: str, section_ids: list[in
         if section_ids is not None:
             stmt = stmt.where(ContentVersion.section_id.in_(section_ids))
             current_stmt = current_stmt.where(ContentField.section_id.in_(section_ids))
+        # Versions first, then which is current: a run that saves a version between the two reads then leaves
+        # none of the listed ones marked current, never an older one next to the newer current one.
+        rows = s.execute(stmt).all()
         current = {sid: vid for sid, vid in s.execute(current_stmt)}
         out: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
-        for v, asset in s.execute(stmt):
+        for v, asset in rows:
             out[v.section_id].append(_version_dict(v, asset, current.get(v.section_id)))
     return dict(out)
 
