@@ -4,6 +4,12 @@ The engine calls a RunObserver; `EventObserver` turns each call into an event fo
 sink writes one JSON line (`encode`); in the app one reader decodes it (`decode`) and hands it on: to Qt signals in
 the window, to the observer of a blocking call in the API server. Live text is coalesced on its way out
 (`TextCoalescer`): at most one delta per section every 100 ms, whatever the model's token rate.
+
+The path of a run in the app, one hop each way:
+    ui/panels/base.py (Run) -> ui/run_controller.py -> runs/child_client.py -> [pipe] -> runs/child.py ->
+    runs/request.py -> runs/engine.py (-> the handler) -> runs/events.py (encoded) -> [pipe] ->
+    runs/child_client.py (decoded) -> ui/run_controller.py (one queued signal) -> ui/panels/run_tracking.py
+A cancel goes the first way only: ui/run_controller.py -> runs/child_client.py -> runs/child.py (the run's token).
 """
 
 from __future__ import annotations
