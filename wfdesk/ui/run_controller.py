@@ -76,6 +76,7 @@ class RunController(QObject):
     def __init__(self, ws: Workspace, parent: QObject | None = None, *, max_threads: int = 4,
                  in_process: bool | None = None) -> None:
         super().__init__(parent)
+        del max_threads  # kept for callers: runs no longer hold a thread of the app each (the run process has them)
         self.ws = ws
         # WFDESK_RUNS_IN_PROCESS=1 keeps runs in the app's process (debugging with breakpoints).
         self.in_process = os.environ.get("WFDESK_RUNS_IN_PROCESS") == "1" if in_process is None else in_process
