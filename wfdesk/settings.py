@@ -88,6 +88,19 @@ class Settings(BaseModel):
         raise KeyError(key)
 
 
+def cors_origin_problem(origins: list[str]) -> str | None:
+    """Why these web page origins may not call the API from a browser, in words; None when they may. The same rule
+    for Settings → Other apps and `wfdesk serve --cors-origin`."""
+    if any(o.strip() == "*" for o in origins):
+        return ("* (any web page) cannot be allowed: a page on any site could then run steps with the token a "
+                "browser is given; name each web page's origin, such as https://cms.example.com")
+    bad = [o for o in origins if not o.startswith(("http://", "https://")) or "/" in o[8:]]
+    if bad:
+        return (f"{', '.join(bad)}: a web page's origin is its scheme and host, such as "
+                "https://cms.example.com (no path)")
+    return None
+
+
 def config_dir() -> Path:
     return Path(os.environ.get("WFDESK_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME))
 

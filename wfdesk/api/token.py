@@ -42,7 +42,16 @@ class ApiToken:
 
 
 def env_token() -> ApiToken | None:
+    """The variable's token; TokenUnavailable when it could never match. Refused rather than compared as bytes:
+    a header value is ISO-8859-1 on the wire (ASGI decodes it so), browsers' fetch refuses anything beyond that and
+    clients encode the rest each their own way, so a non-ASCII token matches for some clients and not others.
+    RFC 6750's bearer token is printable ASCII without spaces."""
     value = (os.environ.get(TOKEN_ENV) or "").strip()
+    if value and not (value.isascii() and value.isprintable() and " " not in value):
+        raise TokenUnavailable(f"{TOKEN_ENV} may hold only ASCII letters, digits and punctuation (no spaces or "
+                               "accented letters): a client cannot send anything else in the Authorization "
+                               "header. Set it to a long random value such as one made by "
+                               "python -c \"import secrets; print(secrets.token_urlsafe(32))\".")
     return ApiToken(value, f"the {TOKEN_ENV} environment variable") if value else None
 
 

@@ -63,6 +63,9 @@ def setup_logging() -> str:
     console = logging.StreamHandler()
     console.setLevel(logging.WARNING)
     root.addHandler(console)
+    from wfdesk.redact import redact_handlers
+
+    redact_handlers(root)  # a password in a provider's address never reaches the log (nor the run process's lines)
     return path
 
 
