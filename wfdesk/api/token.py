@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import secrets
 import threading
 from dataclasses import dataclass
 
 from wfdesk.errors import WfdeskError
-from wfdesk.settings import keyring_available
+from wfdesk.settings import environment, keyring_available
 
 TOKEN_ENV = "WFDESK_API_TOKEN"
 # Its own keyring service: provider keys live under "wfdesk" by profile name, and a profile may have any name.
@@ -46,7 +45,7 @@ def env_token() -> ApiToken | None:
     a header value is ISO-8859-1 on the wire (ASGI decodes it so), browsers' fetch refuses anything beyond that and
     clients encode the rest each their own way, so a non-ASCII token matches for some clients and not others.
     RFC 6750's bearer token is printable ASCII without spaces."""
-    value = (os.environ.get(TOKEN_ENV) or "").strip()
+    value = (environment().api_token or "").strip()
     if value and not (value.isascii() and value.isprintable() and " " not in value):
         raise TokenUnavailable(f"{TOKEN_ENV} may hold only ASCII letters, digits and punctuation (no spaces or "
                                "accented letters): a client cannot send anything else in the Authorization "
