@@ -169,10 +169,10 @@ def test_a_non_ascii_token_variable_is_refused_at_start(tmp_path):
 
 
 def test_a_non_ascii_token_is_unavailable(monkeypatch):
-    from wfdesk.api.token import TokenUnavailable, load_token
+    from wfdesk.api.token import TokenUnavailableError, load_token
 
     monkeypatch.setenv("WFDESK_API_TOKEN", "jeton-é" + "x" * 30)
-    with pytest.raises(TokenUnavailable, match="ASCII"):
+    with pytest.raises(TokenUnavailableError, match="ASCII"):
         load_token()
 
 

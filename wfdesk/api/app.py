@@ -91,6 +91,13 @@ def _document_bearer(app: FastAPI) -> None:
 
 
 def _routes(app: FastAPI, runner: StepRunner) -> None:
+    _run_routes(app, runner)
+    _read_routes(app, runner)
+
+
+def _run_routes(app: FastAPI, runner: StepRunner) -> None:
+    """Start, cancel and resume runs."""
+
     @app.post("/api/workflow/execute-step", response_model=ExecuteStepResponse,
               responses={202: {"model": Accepted, "description": "`wait: false`: the run is going"}, **ERRORS},
               summary="Run a workflow step on a post (the reference's request and response)")
@@ -100,22 +107,6 @@ def _routes(app: FastAPI, runner: StepRunner) -> None:
         await run_in_threadpool(_check_config, runner, body.step_id, body.post_id, context)
         ticket = runner.start(body.step_id, body.post_id, context)
         return await _answer(ticket, body.wait)
-
-    @app.get("/api/workflow/runs", summary="The run ledger, newest first")
-    def list_runs(limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
-        return ledger.list_runs(runner.ws, limit)
-
-    @app.get("/api/workflow/runs/{run_id}", responses=ERRORS,
-             summary="One run: its sections, and `result` in the execute-step response's shape")
-    def run_detail(run_id: int = Path(ge=1)) -> dict[str, Any]:
-        try:
-            detail = ledger.run_detail(runner.ws, run_id)
-            result = ledger.result_of(runner.ws, run_id)
-        except NotFoundError as exc:
-            raise ApiError(404, str(exc), "run_id") from None
-        served: dict[str, Any] = shapes.errors_redacted(shapes.with_served_urls(detail))
-        served["result"] = shapes.execute_response(result)
-        return served
 
     @app.post("/api/workflow/runs/{run_id}/cancel", response_model=CancelAnswer, responses=ERRORS, status_code=202,
               summary="Stop a run this server started: sections waiting do not start, late answers are dropped")
@@ -137,6 +128,27 @@ def _routes(app: FastAPI, runner: StepRunner) -> None:
     async def resume(run_id: int = Path(ge=1), body: ResumeRequest | None = Body(None)) -> Any:
         await run_in_threadpool(_check_resumable, runner, run_id)
         return await _answer(runner.resume(run_id), body.wait if body else True)
+
+
+
+def _read_routes(app: FastAPI, runner: StepRunner) -> None:
+    """The ledger, the steps, the posts and the stored images."""
+
+    @app.get("/api/workflow/runs", summary="The run ledger, newest first")
+    def list_runs(limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
+        return ledger.list_runs(runner.ws, limit)
+
+    @app.get("/api/workflow/runs/{run_id}", responses=ERRORS,
+             summary="One run: its sections, and `result` in the execute-step response's shape")
+    def run_detail(run_id: int = Path(ge=1)) -> dict[str, Any]:
+        try:
+            detail = ledger.run_detail(runner.ws, run_id)
+            result = ledger.result_of(runner.ws, run_id)
+        except NotFoundError as exc:
+            raise ApiError(404, str(exc), "run_id") from None
+        served: dict[str, Any] = shapes.errors_redacted(shapes.with_served_urls(detail))
+        served["result"] = shapes.execute_response(result)
+        return served
 
     @app.get("/api/workflow/steps", summary="The workflow's steps, in order, with their configs")
     def steps() -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ def serve(ws: Workspace, args: argparse.Namespace) -> int:
     from wfdesk.api.app import create_app
     from wfdesk.api.runner import InProcessRunner
     from wfdesk.api.server import ApiServer, allowed_hosts, check_bind_address, is_loopback
-    from wfdesk.api.token import TokenUnavailable, load_token
+    from wfdesk.api.token import TokenUnavailableError, load_token
     from wfdesk.redact import redact_handlers
     from wfdesk.settings import cors_origin_problem
 
@@ -42,7 +42,7 @@ def serve(ws: Workspace, args: argparse.Namespace) -> int:
         return EXIT_BAD_REQUEST
     try:
         token = load_token()
-    except TokenUnavailable as exc:
+    except TokenUnavailableError as exc:
         print(f"wfdesk: {exc}", file=sys.stderr)
         return EXIT_BAD_REQUEST
     origins = cors_origins(ws.settings.api_cors_origins, args.cors_origin)

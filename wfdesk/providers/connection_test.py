@@ -81,11 +81,11 @@ def check_database(url: str) -> tuple[bool, str]:
     elif backend == "postgresql":
         connect_args["connect_timeout"] = 5
     shown = parsed.render_as_string(hide_password=True)
-    from wfdesk.database_url import MissingDriver, engine_url
+    from wfdesk.database_url import MissingDriverError, engine_url
 
     try:
         engine = create_engine(engine_url(parsed), connect_args=connect_args, poolclass=NullPool)
-    except MissingDriver as exc:
+    except MissingDriverError as exc:
         return False, str(exc)
     except NoSuchModuleError:
         return False, f"No driver for {parsed.drivername!r} is installed"
