@@ -189,6 +189,27 @@ def load_settings() -> Settings:
     return settings
 
 
+def file_settings() -> Settings:
+    """The settings file as saved, without the WFDESK_* environment overrides (which must not be persisted)."""
+    path = settings_path()
+    try:
+        return Settings.model_validate_json(path.read_text(encoding="utf-8")) if path.exists() else Settings()
+    except (OSError, ValueError):
+        return Settings()
+
+
+def without_env_overrides(new: Settings) -> Settings:
+    """`new` as it may be saved: a value that came from a WFDESK_* variable is replaced by the file's own."""
+    saved = new.model_copy(deep=True)
+    file = file_settings()
+    env = environment()
+    for field, value in env.overrides().items():
+        # A database URL typed in the dialog (not the variable's) is the editor's choice: it is saved.
+        if field != "database_url" or saved.database_url == value:
+            setattr(saved, field, getattr(file, field))
+    return saved
+
+
 def save_settings(settings: Settings) -> None:
     data = settings.model_dump(mode="json")
     atomic_write_bytes(settings_path(), json.dumps(data, indent=2).encode("utf-8"))

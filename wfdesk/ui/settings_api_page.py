@@ -80,13 +80,13 @@ class ApiSettingsPage(QWidget):
         self.address.setText(f"Other apps call http://127.0.0.1:{self.port.value()}/api/workflow/execute-step")
 
     def _show_token(self) -> None:
-        from wfdesk.api.token import TOKEN_ENV, TokenUnavailable, env_token, existing_token
+        from wfdesk.api.token import TOKEN_ENV, TokenUnavailableError, env_token, existing_token
         from wfdesk.settings import keyring_available
 
         try:
             token = existing_token()
             from_env = env_token() is not None
-        except TokenUnavailable as exc:  # a WFDESK_API_TOKEN that no client could send
+        except TokenUnavailableError as exc:  # a WFDESK_API_TOKEN that no client could send
             for button in (self.show_button, self.copy_button, self.regenerate_button):
                 button.setEnabled(False)
             self.token_hint.setText(str(exc))
@@ -111,11 +111,11 @@ class ApiSettingsPage(QWidget):
         self.show_button.setText("Show" if shown else "Hide")
 
     def _regenerate(self) -> None:
-        from wfdesk.api.token import TokenUnavailable, regenerate_token
+        from wfdesk.api.token import TokenUnavailableError, regenerate_token
 
         try:
             regenerate_token()
-        except TokenUnavailable as exc:
+        except TokenUnavailableError as exc:
             self.token_hint.setText(str(exc))
             return
         self._show_token()
@@ -125,6 +125,13 @@ class ApiSettingsPage(QWidget):
 
     def problem(self) -> str | None:
         return cors_origin_problem(self.origin_list())
+
+    def problem_labels(self) -> list[ProblemLabel]:
+        return [self.origins_problem]
+
+    def problems(self) -> list[tuple[ProblemLabel, str]]:
+        problem = self.problem()
+        return [(self.origins_problem, problem)] if problem else []
 
     def apply_to(self, settings: Settings) -> None:
         settings.api_enabled = self.enabled.isChecked()
