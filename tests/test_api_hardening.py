@@ -90,7 +90,8 @@ def test_a_password_in_a_base_url_is_in_no_section_error_nor_answer(api, loopbac
     error = body["results"][0]["error"]
     assert "cannot reach http://editor:***@127.0.0.1:9/v1" in error
     detail = api.get(f"/api/workflow/runs/{body['run_id']}").text
-    for text in (response.text, detail):
+    listed = api.get("/api/workflow/runs").text
+    for text in (response.text, detail, listed):
         assert PASSWORD not in text
 
 

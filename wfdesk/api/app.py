@@ -136,7 +136,8 @@ def _read_routes(app: FastAPI, runner: StepRunner) -> None:
 
     @app.get("/api/workflow/runs", summary="The run ledger, newest first")
     def list_runs(limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
-        return ledger.list_runs(runner.ws, limit)
+        runs: list[dict[str, Any]] = shapes.errors_redacted(ledger.list_runs(runner.ws, limit))
+        return runs
 
     @app.get("/api/workflow/runs/{run_id}", responses=ERRORS,
              summary="One run: its sections, and `result` in the execute-step response's shape")
