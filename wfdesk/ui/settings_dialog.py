@@ -19,13 +19,13 @@ from wfdesk.settings import Settings, load_settings, save_settings, settings_pat
 from wfdesk.ui import wheel_guard
 from wfdesk.ui.config_editor.parameters_form import hint_label
 from wfdesk.ui.screen_fit import FitsScreen
+from wfdesk.ui.settings.api_page import ApiSettingsPage
 from wfdesk.ui.settings.costs_page import CostsPage
 from wfdesk.ui.settings.custom_page import CustomScriptsPage, save_custom_script_base_url
 from wfdesk.ui.settings.database_page import DatabasePage
 from wfdesk.ui.settings.images_page import ImagesPage
 from wfdesk.ui.settings.page import Problem, SettingsPage, check_base_url
 from wfdesk.ui.settings.providers_page import NO_KEYRING, ProvidersPage
-from wfdesk.ui.settings_api_page import ApiSettingsPage
 
 
 class SettingsDialog(FitsScreen, QDialog):

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from wfdesk.settings import Settings, cors_origin_problem
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label
+from wfdesk.ui.settings.page import Problem
 
 
 class ApiSettingsPage(QWidget):
@@ -129,7 +130,7 @@ class ApiSettingsPage(QWidget):
     def problem_labels(self) -> list[ProblemLabel]:
         return [self.origins_problem]
 
-    def problems(self) -> list[tuple[ProblemLabel, str]]:
+    def problems(self) -> list[Problem]:
         problem = self.problem()
         return [(self.origins_problem, problem)] if problem else []
 
