@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -112,7 +113,7 @@ class Environment(BaseSettings):
     Read afresh at each `environment()` call (a test or a launcher may change the environment). An empty variable
     counts as not set."""
 
-    model_config = SettingsConfigDict(env_prefix="WFDESK_", env_ignore_empty=True, extra="ignore",
+    model_config = SettingsConfigDict(env_prefix="WFDESK_", env_ignore_empty=True, extra="ignore", frozen=True,
                                       case_sensitive=False)
 
     # Over the saved settings (load_settings); the Settings dialog shows such a field as set by the environment.
@@ -155,7 +156,13 @@ def env_name(field: str) -> str:
 
 
 def environment() -> Environment:
-    """The WFDESK_* variables as they are now (every field has a lenient reading: this never raises)."""
+    """The WFDESK_* variables as they are now (every field has a lenient reading: this never raises). Read again
+    only when one of them changed: the API asks for its token on every request."""
+    return _environment(tuple(sorted((k, v) for k, v in os.environ.items() if k[:7].upper() == "WFDESK_")))
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(_variables: tuple[tuple[str, str], ...]) -> Environment:
     return Environment()
 
 
