@@ -355,38 +355,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         messages = [m for m in req["messages"] if isinstance(m, dict)]
         model = str(req.get("model") or DEFAULT_MODEL)
-        if model.startswith("proxy-error"):
-            self._proxy_error(bool(req.get("stream")))
+        if self._chat_answered_otherwise(req, model):
             return
-        if model.startswith("web-page"):
-            self._send(200, {"Content-Type": "text/html; charset=utf-8"}, WEB_PAGE)
-            return
-        if model.startswith("ping-forever") and req.get("stream"):
-            self._ping_forever(model)
-            return
-        if model.startswith("missing-"):
-            self._send(404, {}, _openai_error(f'model "{model}" not found, try pulling it first',
-                                              "not_found_error"))
-            return
-        if model.startswith("litellm-") and self._litellm_refused(req, model):
-            return
-        if self._chat_refused(req, model):
-            return
-        reply_fn = owner.chat_reply
-        users = [m for m in messages if m.get("role") == "user"]
-        prompt = _text_of(users[-1].get("content")) if users else ""
-        reply = reply_fn(req) if reply_fn is not None else "POLISHED: " + prompt
-        refusal, finish = None, "stop"
-        if REFUSE_MARK in prompt:
-            reply, refusal = "", "I'm sorry, but I can't help with that request."
-        elif FILTER_MARK in prompt:
-            reply, finish = reply.split(FILTER_MARK)[0], "content_filter"  # partial text, then the filter
-        if THINKING_RE.search(model) and reply:
-            reply = "<think>\nThe editor wants this polished. Keep the meaning.\n</think>\n\n" + reply
-        limit = req.get("max_completion_tokens") or req.get("max_tokens")
-        words = re.split(r"(?<=\s)(?=\S)", reply)
-        if isinstance(limit, int) and 0 < limit < len(words):
-            reply, finish = "".join(words[:limit]), "length"  # one "token" a word, cut like a real server
+        reply, refusal, finish = self._chat_reply(req, messages, model)
         prompt_tokens = sum(len(_text_of(m.get("content")).split()) for m in messages)
         completion_tokens = len(reply.split())
         usage: dict[str, Any] | None = {
@@ -413,6 +384,45 @@ class _Handler(BaseHTTPRequestHandler):
                          "finish_reason": None if owner.omit_finish_reason else finish}],
             "usage": usage,
         }).encode())
+
+    def _chat_answered_otherwise(self, req: dict[str, Any], model: str) -> bool:
+        """The models whose name asks for another kind of answer (a proxy's error, a web page, a refusal...)."""
+        if model.startswith("proxy-error"):
+            self._proxy_error(bool(req.get("stream")))
+            return True
+        if model.startswith("web-page"):
+            self._send(200, {"Content-Type": "text/html; charset=utf-8"}, WEB_PAGE)
+            return True
+        if model.startswith("ping-forever") and req.get("stream"):
+            self._ping_forever(model)
+            return True
+        if model.startswith("missing-"):
+            self._send(404, {}, _openai_error(f'model "{model}" not found, try pulling it first',
+                                              "not_found_error"))
+            return True
+        if model.startswith("litellm-") and self._litellm_refused(req, model):
+            return True
+        return self._chat_refused(req, model)
+
+    def _chat_reply(self, req: dict[str, Any], messages: list[dict[str, Any]], model: str
+                    ) -> tuple[str, str | None, str]:
+        """(reply, refusal, finish_reason) for the last user message."""
+        reply_fn = self.server.owner.chat_reply
+        users = [m for m in messages if m.get("role") == "user"]
+        prompt = _text_of(users[-1].get("content")) if users else ""
+        reply = reply_fn(req) if reply_fn is not None else "POLISHED: " + prompt
+        refusal, finish = None, "stop"
+        if REFUSE_MARK in prompt:
+            reply, refusal = "", "I'm sorry, but I can't help with that request."
+        elif FILTER_MARK in prompt:
+            reply, finish = reply.split(FILTER_MARK)[0], "content_filter"  # partial text, then the filter
+        if THINKING_RE.search(model) and reply:
+            reply = "<think>\nThe editor wants this polished. Keep the meaning.\n</think>\n\n" + reply
+        limit = req.get("max_completion_tokens") or req.get("max_tokens")
+        words = re.split(r"(?<=\s)(?=\S)", reply)
+        if isinstance(limit, int) and 0 < limit < len(words):
+            reply, finish = "".join(words[:limit]), "length"  # one "token" a word, cut like a real server
+        return reply, refusal, finish
 
     def _litellm_refused(self, req: dict[str, Any], model: str) -> bool:
         """LiteLLM's UnsupportedParamsError wordings (checked against litellm 1.x's proxy), as a 400."""
@@ -598,33 +608,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(400, f"Invalid 'n': {req.get('n')!r}")
             return
         model = str(req.get("model") or "")
-        if model.startswith("proxy-error"):
-            self._proxy_error(False)
+        if self._images_refused(req, model, n):
             return
-        if model.startswith("web-page"):
-            self._send(200, {"Content-Type": "text/html; charset=utf-8"}, WEB_PAGE)
+        fmt = self._image_format(req)
+        if fmt is None:
             return
-        if model.startswith("litellm-image") and self._litellm_refused(req, model):
-            return
-        if GPT_IMAGE_RE.match(model) and "response_format" in req:
-            # What OpenAI answers: GPT image models always return base64 and know no response_format.
-            self._send(400, {}, _openai_error("Unknown parameter: 'response_format'.", param="response_format",
-                                              code="unknown_parameter"))
-            return
-        if model.startswith("dall-e-3") and n > 1:
-            self._send(400, {}, _openai_error("You must provide n=1 for this model.", param="n",
-                                              code="invalid_value"))
-            return
-        mode = owner.image_mode
-        if mode == "b64_json":  # honour the request; b64_json when it does not say
-            fmt = req.get("response_format") or "b64_json"
-            if fmt not in ("b64_json", "url"):
-                self._send_error(400, f"Invalid 'response_format': {fmt!r}")
-                return
-        elif mode in ("url", "data_url"):
-            fmt = mode
-        else:
-            raise ValueError(f"unknown image_mode {mode!r}; expected one of {IMAGE_MODES}")
         forced = owner.image_bytes
         width, height = _parse_size(req.get("size"), owner.image_max_side)
         # A model that makes one image a request still makes a new one each time.
@@ -645,6 +633,40 @@ class _Handler(BaseHTTPRequestHandler):
             answer["usage"] = {"input_tokens": len(prompt.split()), "output_tokens": 272 * n,
                                "total_tokens": len(prompt.split()) + 272 * n}
         self._send_body(200, json.dumps(answer).encode())
+
+    def _images_refused(self, req: dict[str, Any], model: str, n: int) -> bool:
+        """The image models whose name asks for another answer, and what OpenAI refuses per model."""
+        if model.startswith("proxy-error"):
+            self._proxy_error(False)
+            return True
+        if model.startswith("web-page"):
+            self._send(200, {"Content-Type": "text/html; charset=utf-8"}, WEB_PAGE)
+            return True
+        if model.startswith("litellm-image") and self._litellm_refused(req, model):
+            return True
+        if GPT_IMAGE_RE.match(model) and "response_format" in req:
+            # What OpenAI answers: GPT image models always return base64 and know no response_format.
+            self._send(400, {}, _openai_error("Unknown parameter: 'response_format'.", param="response_format",
+                                              code="unknown_parameter"))
+            return True
+        if model.startswith("dall-e-3") and n > 1:
+            self._send(400, {}, _openai_error("You must provide n=1 for this model.", param="n",
+                                              code="invalid_value"))
+            return True
+        return False
+
+    def _image_format(self, req: dict[str, Any]) -> str | None:
+        """b64_json, url or data_url, as the server's image_mode says; None when the request was refused."""
+        mode = self.server.owner.image_mode
+        if mode == "b64_json":  # honour the request; b64_json when it does not say
+            fmt = req.get("response_format") or "b64_json"
+            if fmt not in ("b64_json", "url"):
+                self._send_error(400, f"Invalid 'response_format': {fmt!r}")
+                return None
+            return str(fmt)
+        if mode in ("url", "data_url"):
+            return str(mode)
+        raise ValueError(f"unknown image_mode {mode!r}; expected one of {IMAGE_MODES}")
 
     def _a1111_txt2img(self, rec: RecordedRequest) -> None:
         """A stand-in for AUTOMATIC1111's txt2img: base64 PNGs without a data: prefix, after `a1111_delay`

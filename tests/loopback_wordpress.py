@@ -255,10 +255,10 @@ def _handler_for(server: WordPressServer) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server name
+        def do_GET(self) -> None:
             self._serve("GET")
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server name
+        def do_POST(self) -> None:
             self._serve("POST")
 
     return Handler

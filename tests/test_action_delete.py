@@ -10,7 +10,7 @@ from wfdesk.services import config_store as cs
 
 
 def test_an_action_in_use_is_not_deleted(demo):
-    with pytest.raises(cs.ActionInUse) as refused:
+    with pytest.raises(cs.ActionInUseError) as refused:
         cs.delete_action(demo, 5)
     assert "step “polish_sections”" in str(refused.value)
     assert "nothing was deleted" in str(refused.value)
@@ -22,7 +22,7 @@ def test_an_override_using_the_action_is_named(demo):
     with demo.db.session() as s:
         s.add(PostWorkflowStepAction(post_id=53, step_id=1,
                                      config={"script_config": {"action_id": copy.id}}))
-    with pytest.raises(cs.ActionInUse) as refused:
+    with pytest.raises(cs.ActionInUseError) as refused:
         cs.delete_action(demo, copy.id)
     assert "override of step “polish_sections” for post “A week in the Scottish Highlands”" in str(refused.value)
 

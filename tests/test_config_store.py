@@ -247,7 +247,7 @@ def test_a_step_or_override_holding_a_secret_anywhere_is_not_saved(demo, paramet
 ])
 def test_an_llm_action_field_too_long_for_its_column_is_refused_in_words(demo, field, record):
     """PostgreSQL refuses a value longer than the column (a raw "value too long" error); SQLite stored it."""
-    with pytest.raises(cs.InvalidAction) as info:
+    with pytest.raises(cs.InvalidActionError) as info:
         cs.save_action(demo, record)
     assert [p.field for p in info.value.problems] == [field]
     assert "characters" in info.value.problems[0].message
@@ -266,6 +266,6 @@ def test_text_no_database_can_store_is_refused_in_words_wherever_it_is(demo, tex
     with pytest.raises(ConfigError) as info:
         cs.save_override(demo, 3, 53, config, lock_version=None)
     assert [p.field for p in info.value.problems] == ["script_config.parameters.note"]
-    with pytest.raises(cs.InvalidAction) as info:
+    with pytest.raises(cs.InvalidActionError) as info:
         cs.save_action(demo, cs.ActionRecord(None, "Odd", f"Polish {text} {{{{ draft }}}}"))
     assert [p.field for p in info.value.problems] == ["prompt_template"]

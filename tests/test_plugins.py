@@ -60,12 +60,12 @@ def test_broken_and_duplicate_plugins_are_listed_and_skipped(clean_errors):
 @pytest.mark.parametrize("name", ["LLM_Action", "llm-action", "Custom Script", "image.generation", "llm_action\t",
                                   "\u0131mage_generation", "echo words\n", "x" * 101])
 def test_a_plugin_name_that_passes_for_a_built_in_or_hides_whitespace_is_refused(clean_errors, name):
-    from wfdesk.scripts.registry import ReservedName, register_script_type
+    from wfdesk.scripts.registry import ReservedNameError, register_script_type
 
     assert plugins.load_plugins([_ep(name, "echo")]) == []
     assert name not in SCRIPT_REGISTRY
     assert clean_errors[-1].error.startswith("the plugin plugin_fixtures.sample_plugins:echo ")
-    with pytest.raises((ReservedName, ValueError)):
+    with pytest.raises((ReservedNameError, ValueError)):
         register_script_type(name, lambda *a: {"success": True})
     assert name not in SCRIPT_REGISTRY
 

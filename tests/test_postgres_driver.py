@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from wfdesk import database_url
-from wfdesk.database_url import MISSING_DRIVER, MissingDriver, engine_url
+from wfdesk.database_url import MISSING_DRIVER, MissingDriverError, engine_url
 from wfdesk.db.engine import Database
 from wfdesk.providers.connection_test import check_database
 
@@ -42,7 +42,7 @@ def test_other_urls_are_left_as_they_are(monkeypatch):
 def test_without_a_driver_the_editor_is_told_what_to_install(monkeypatch):
     _only(monkeypatch)
     url = "postgresql+psycopg2://bob:secret-pw@127.0.0.1:5432/team"
-    with pytest.raises(MissingDriver) as raised:
+    with pytest.raises(MissingDriverError) as raised:
         Database(url)
     assert str(raised.value) == MISSING_DRIVER
     assert "pipx install 'wfdesk[postgres]'" in MISSING_DRIVER
@@ -67,6 +67,6 @@ def test_the_window_says_it_without_a_class_name(monkeypatch):
     from wfdesk.ui.app import one_line
 
     _only(monkeypatch)
-    with pytest.raises(MissingDriver) as raised:
+    with pytest.raises(MissingDriverError) as raised:
         Database("postgresql://h/db")
     assert one_line(raised.value) == MISSING_DRIVER  # the "Cannot open the database" box's line

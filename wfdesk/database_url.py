@@ -19,7 +19,7 @@ MISSING_DRIVER = ("This installation cannot open a PostgreSQL database: its driv
                   "into wfdesk's environment), or choose a local database file.")
 
 
-class MissingDriver(WfdeskError):
+class MissingDriverError(WfdeskError):
     """A PostgreSQL URL on an installation without psycopg: said in words, with the command that fixes it."""
 
 
@@ -40,11 +40,11 @@ def postgres_driver(url: str | URL) -> str | None:
 
 def engine_url(url: str | URL) -> URL:
     """The URL as SQLAlchemy opens it: a PostgreSQL URL gets the installed psycopg driver (see postgres_driver).
-    Raises MissingDriver when no PostgreSQL driver is installed."""
+    Raises MissingDriverError when no PostgreSQL driver is installed."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         return parsed
     driver = postgres_driver(parsed)
     if driver is None:
-        raise MissingDriver(MISSING_DRIVER)
+        raise MissingDriverError(MISSING_DRIVER)
     return parsed.set(drivername=f"postgresql+{driver}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from wfdesk.redact import redact_text
+
 
 class WfdeskError(Exception):
     """Base for errors whose message is meant for a person."""
@@ -48,5 +50,5 @@ class UnitError(WfdeskError):
     """
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
+        super().__init__(redact_text(message))  # a provider's address may carry a password: never shown
         self.details = details or {}

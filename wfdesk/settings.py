@@ -1,7 +1,9 @@
-"""Application settings: platformdirs paths, a JSON settings file without secrets, env overrides, keyring secrets."""
+"""Application settings: platformdirs paths, a JSON settings file without secrets, WFDESK_* environment overrides
+(declared once: Environment), keyring secrets."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -9,7 +11,8 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wfdesk.fileio import atomic_write_bytes
 
@@ -88,8 +91,83 @@ class Settings(BaseModel):
         raise KeyError(key)
 
 
+def cors_origin_problem(origins: list[str]) -> str | None:
+    """Why these web page origins may not call the API from a browser, in words; None when they may. The same rule
+    for Settings → Other apps and `wfdesk serve --cors-origin`."""
+    if any(o.strip() == "*" for o in origins):
+        return ("* (any web page) cannot be allowed: a page on any site could then run steps with the token a "
+                "browser is given; name each web page's origin, such as https://cms.example.com")
+    bad = [o for o in origins if not o.startswith(("http://", "https://")) or "/" in o[8:]]
+    if bad:
+        return (f"{', '.join(bad)}: a web page's origin is its scheme and host, such as "
+                "https://cms.example.com (no path)")
+    return None
+
+
+PLUGIN_LOAD_SECONDS = 5.0
+
+
+class Environment(BaseSettings):
+    """Every WFDESK_* variable the app reads, declared once: its name is WFDESK_ + the field's name in capitals.
+
+    Read afresh at each `environment()` call (a test or a launcher may change the environment). An empty variable
+    counts as not set."""
+
+    model_config = SettingsConfigDict(env_prefix="WFDESK_", env_ignore_empty=True, extra="ignore", frozen=True,
+                                      case_sensitive=False)
+
+    # Over the saved settings (load_settings); the Settings dialog shows such a field as set by the environment.
+    database_url: str | None = None
+    data_dir: str | None = None
+    custom_script_base_url: str | None = None
+    a1111_base_url: str | None = None
+    comfyui_base_url: str | None = None
+    config_dir: str | None = None  # the settings folder (default: the platform's config folder)
+    api_token: str | None = None  # the HTTP API's bearer token (default: one kept in the keyring)
+    wordpress_app_password: str | None = None  # for the WordPress step, when no keyring keeps it
+    runs_in_process: bool = False  # 1: the window runs steps in its own process (debugging)
+    plugin_load_seconds: float = PLUGIN_LOAD_SECONDS  # how long one plugin may take to load (at least 0.1 s)
+
+    @field_validator("runs_in_process", mode="before")
+    @classmethod
+    def _exactly_one(cls, value: object) -> bool:
+        return value is True or str(value).strip() == "1"  # "1" switches it on, as always; anything else is off
+
+    @field_validator("plugin_load_seconds", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> float:
+        try:
+            return max(0.1, float(str(value)))
+        except ValueError:
+            return PLUGIN_LOAD_SECONDS  # not a number: the default, as always
+
+    def overrides(self) -> dict[str, str]:
+        """The saved settings' fields the environment sets, with their values."""
+        return {name: value for name in OVERRIDABLE if (value := getattr(self, name))}
+
+
+# The Settings fields a WFDESK_* variable overrides (same name).
+OVERRIDABLE = ("database_url", "data_dir", "custom_script_base_url", "a1111_base_url", "comfyui_base_url")
+
+
+def env_name(field: str) -> str:
+    """The variable that sets `field`: WFDESK_DATABASE_URL for database_url."""
+    return f"WFDESK_{field.upper()}"
+
+
+def environment() -> Environment:
+    """The WFDESK_* variables as they are now (every field has a lenient reading: this never raises). Read again
+    only when one of them changed: the API asks for its token on every request."""
+    return _environment(tuple(sorted((k, v) for k, v in os.environ.items() if k[:7].upper() == "WFDESK_")))
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(_variables: tuple[tuple[str, str], ...]) -> Environment:
+    return Environment()
+
+
 def config_dir() -> Path:
-    return Path(os.environ.get("WFDESK_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME))
+    return Path(environment().config_dir or platformdirs.user_config_dir(APP_NAME))
 
 
 def default_data_dir() -> Path:
@@ -113,17 +191,30 @@ def load_settings() -> Settings:
             settings = Settings.model_validate_json(path.read_text(encoding="utf-8"))
         except (OSError, ValidationError, ValueError) as exc:
             log.warning("Ignoring unreadable settings file %s: %s", path, exc)
-    if url := os.environ.get("WFDESK_DATABASE_URL"):
-        settings.database_url = url
-    if d := os.environ.get("WFDESK_DATA_DIR"):
-        settings.data_dir = d
-    if u := os.environ.get("WFDESK_CUSTOM_SCRIPT_BASE_URL"):
-        settings.custom_script_base_url = u
-    if u := os.environ.get("WFDESK_A1111_BASE_URL"):
-        settings.a1111_base_url = u
-    if u := os.environ.get("WFDESK_COMFYUI_BASE_URL"):
-        settings.comfyui_base_url = u
+    for field, value in environment().overrides().items():
+        setattr(settings, field, value)
     return settings
+
+
+def file_settings() -> Settings:
+    """The settings file as saved, without the WFDESK_* environment overrides (which must not be persisted)."""
+    path = settings_path()
+    try:
+        return Settings.model_validate_json(path.read_text(encoding="utf-8")) if path.exists() else Settings()
+    except (OSError, ValueError):
+        return Settings()
+
+
+def without_env_overrides(new: Settings) -> Settings:
+    """`new` as it may be saved: a value that came from a WFDESK_* variable is replaced by the file's own."""
+    saved = new.model_copy(deep=True)
+    file = file_settings()
+    env = environment()
+    for field, value in env.overrides().items():
+        # A database URL typed in the dialog (not the variable's) is the editor's choice: it is saved.
+        if field != "database_url" or saved.database_url == value:
+            setattr(saved, field, getattr(file, field))
+    return saved
 
 
 def save_settings(settings: Settings) -> None:

@@ -31,6 +31,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from typing_extensions import override
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -179,7 +181,8 @@ class FirstScreen:
         self.strip = None
 
         class Filter(QObject):
-            def eventFilter(self, obj, ev):  # noqa: N802 - Qt override
+            @override
+            def eventFilter(self, obj, ev):
                 if (outer.at is None and outer.strip is not None and ev.type() == QEvent.Type.Paint
                         and obj is outer.strip.viewport() and outer.strip.model().rowCount()
                         and screen_ready(outer.strip)):

@@ -25,6 +25,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _support import ProviderProcess, workspace_with_sections  # noqa: E402
 
 
+def _start_sampling(state: dict, samples: list[tuple[float, str]]) -> None:
+    """A thread that samples the GUI thread's stack every 2 ms while state["sampling"] is not False."""
+    import threading
+    import traceback
+
+    main_id = threading.main_thread().ident
+
+    def sampler() -> None:
+        while state.get("sampling", True):
+            frame = sys._current_frames().get(main_id)
+            if frame is not None:
+                stack = traceback.extract_stack(frame)[-6:]
+                samples.append((time.perf_counter(), " < ".join(f"{Path(f.filename).name}:{f.lineno}:{f.name}"
+                                                                 for f in reversed(stack))))
+            time.sleep(0.002)
+
+    threading.Thread(target=sampler, daemon=True).start()
+
+
+def _print_longest_stall(samples: list[tuple[float, str]], at: tuple[float, float]) -> None:
+    from collections import Counter
+
+    lo, hi = at
+    seen = Counter(stack for t, stack in samples if lo <= t <= hi)
+    print(f"during the longest stall ({(hi - lo) * 1000:.1f} ms) the GUI thread was in:")
+    for stack, n in seen.most_common(8):
+        print(f"  {n:3d} x {stack}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sections", type=int, default=200)
@@ -82,21 +111,7 @@ def main() -> int:
 
         samples: list[tuple[float, str]] = []
         if args.diagnose:  # sample the GUI thread's stack, to name what ran during the longest stall
-            import threading
-            import traceback
-
-            main_id = threading.main_thread().ident
-
-            def sampler() -> None:
-                while state.get("sampling", True):
-                    frame = sys._current_frames().get(main_id)
-                    if frame is not None:
-                        stack = traceback.extract_stack(frame)[-6:]
-                        samples.append((time.perf_counter(), " < ".join(f"{Path(f.filename).name}:{f.lineno}:{f.name}"
-                                                                         for f in reversed(stack))))
-                    time.sleep(0.002)
-
-            threading.Thread(target=sampler, daemon=True).start()
+            _start_sampling(state, samples)
 
         finished: list[dict] = []
         runs.run_finished.connect(lambda run_id, result: finished.append(result))
@@ -127,13 +142,7 @@ def main() -> int:
         provider.close()
     state["sampling"] = False
     if args.diagnose:
-        lo, hi = worst_window["at"]
-        from collections import Counter
-
-        seen = Counter(stack for t, stack in samples if lo <= t <= hi)
-        print(f"during the longest stall ({(hi - lo) * 1000:.1f} ms) the GUI thread was in:")
-        for stack, n in seen.most_common(8):
-            print(f"  {n:3d} x {stack}")
+        _print_longest_stall(samples, worst_window["at"])
     stalls = [max(0.0, g - args.interval_ms / 1000) for g in gaps]
     worst_i = max(range(len(stalls)), key=stalls.__getitem__)
     print(f"  the longest stall held {own[worst_i] * 1000:.1f} ms of the GUI thread's own CPU; the GUI thread's "

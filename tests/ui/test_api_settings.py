@@ -290,3 +290,29 @@ def test_web_pages_typed_in_settings_may_call_it_from_a_browser(qtbot, main_wind
                              headers={"Origin": "https://elsewhere.example", **asks})
     assert other.status_code == 400
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_token_variable_no_client_could_send_is_explained(qtbot, main_window, monkeypatch):
+    """A WFDESK_API_TOKEN with an accented letter never matches a request: the page says so instead of showing it,
+    and allowing other apps says why it cannot serve."""
+    from PySide6.QtWidgets import QLabel, QPushButton
+
+    monkeypatch.setenv("WFDESK_API_TOKEN", "jeton-secret-é" + "x" * 30)
+    seen = {}
+
+    def act(dialog):
+        page = open_other_apps(qtbot, dialog)
+        seen["words"] = " ".join(label.text() for label in page.findChildren(QLabel) if label.isVisible())
+        seen["show"] = next(b for b in page.findChildren(QPushButton) if b.text() == "Show").isEnabled()
+        seen["token"] = " ".join(edit.text() for edit in page.findChildren(QLineEdit))
+        box = next(b for b in page.findChildren(QCheckBox) if b.text() == "Allow other apps to run steps")
+        click_check_box(qtbot, box)
+        click_button(qtbot, dialog, "Save")
+
+    open_settings(qtbot, main_window, act)
+    assert "ASCII" in seen["words"]
+    assert "WFDESK_API_TOKEN" in seen["words"]
+    assert not seen["show"]
+    assert "jeton" not in seen["token"]
+    qtbot.waitUntil(lambda: "Other apps cannot run steps" in main_window.statusBar().currentMessage(), timeout=WAIT)
+    assert "ASCII" in main_window.statusBar().currentMessage()

@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QAbstractButton, QAbstractItemView, QApplication, QDialog, QLabel, QTableWidget, QWidget
+from typing_extensions import override
 
 from ui.editor_input import (
     WAIT,
@@ -41,7 +42,8 @@ class ShortcutSpy(QObject):
         for obj in objects:
             obj.installEventFilter(self)
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+    @override
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Shortcut:
             self.seen.append((obj, event.isAmbiguous()))
             return True

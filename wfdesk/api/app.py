@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pathlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,7 +17,9 @@ from fastapi import Body, FastAPI, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from wfdesk.api import errors, shapes
 from wfdesk.api.errors import ApiError
@@ -30,7 +33,9 @@ from wfdesk.api.models import (
     ResumeRequest,
 )
 from wfdesk.api.runner import RunTicket, StepRunner
+from wfdesk.api.server import LOOPBACK_NAMES
 from wfdesk.api.token import ApiToken
+from wfdesk.db.engine import database_error_message
 from wfdesk.errors import ConfigError, NotFoundError
 from wfdesk.runs import ledger
 from wfdesk.runs.costs import BudgetError
@@ -42,24 +47,30 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No token, or a wrong one"},
     404: {"model": ErrorBody, "description": "The step, post, section or run does not exist"},
     409: {"model": ErrorBody, "description": "The run is not in a state that allows this"},
-    413: {"model": ErrorBody, "description": "The request is too large"}}
+    413: {"model": ErrorBody, "description": "The request is too large"},
+    500: {"model": ErrorBody, "description": "The run failed (the details are in the server's log)"},
+    503: {"model": ErrorBody, "description": "The database is unavailable"}}
 
 
 def create_app(runner: StepRunner, token: Callable[[], ApiToken], *, cors_origins: Sequence[str] = (),
-               max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
+               max_body: int = DEFAULT_MAX_BODY, allowed_hosts: Sequence[str] = LOOPBACK_NAMES) -> FastAPI:
+    """allowed_hosts: the Host header values answered (wfdesk.api.server.allowed_hosts); the loopback names by
+    default, as the app serves only 127.0.0.1."""
     app = FastAPI(title="wfdesk", version="1", docs_url=None, redoc_url=None,
                   description="Run workflow steps on posts (the Script Registry reference's execute-step endpoint). "
                               "Every request carries `Authorization: Bearer <token>`.")
     errors.install(app)
     _routes(app, runner)
     _document_bearer(app)
-    # The last added is the outermost: CORS answers preflights (which carry no token), then the token is checked,
-    # then the size limit (so a stranger's large body gets 401 without being read).
+    # The last added is the outermost: the Host header is checked, then CORS answers preflights (which carry no
+    # token), then the token is checked, then the size limit (so a stranger's large body gets 401 unread).
     app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_middleware(BearerAuth, token=token)
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"], max_age=600)
+    # Outermost: a request naming another host (a page whose name was pointed at this address) gets nothing.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     return app
 
 
@@ -80,6 +91,13 @@ def _document_bearer(app: FastAPI) -> None:
 
 
 def _routes(app: FastAPI, runner: StepRunner) -> None:
+    _run_routes(app, runner)
+    _read_routes(app, runner)
+
+
+def _run_routes(app: FastAPI, runner: StepRunner) -> None:
+    """Start, cancel and resume runs."""
+
     @app.post("/api/workflow/execute-step", response_model=ExecuteStepResponse,
               responses={202: {"model": Accepted, "description": "`wait: false`: the run is going"}, **ERRORS},
               summary="Run a workflow step on a post (the reference's request and response)")
@@ -89,22 +107,6 @@ def _routes(app: FastAPI, runner: StepRunner) -> None:
         await run_in_threadpool(_check_config, runner, body.step_id, body.post_id, context)
         ticket = runner.start(body.step_id, body.post_id, context)
         return await _answer(ticket, body.wait)
-
-    @app.get("/api/workflow/runs", summary="The run ledger, newest first")
-    def list_runs(limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
-        return ledger.list_runs(runner.ws, limit)
-
-    @app.get("/api/workflow/runs/{run_id}", responses=ERRORS,
-             summary="One run: its sections, and `result` in the execute-step response's shape")
-    def run_detail(run_id: int = Path(ge=1)) -> dict[str, Any]:
-        try:
-            detail = ledger.run_detail(runner.ws, run_id)
-            result = ledger.result_of(runner.ws, run_id)
-        except NotFoundError as exc:
-            raise ApiError(404, str(exc), "run_id") from None
-        served: dict[str, Any] = shapes.with_served_urls(detail)
-        served["result"] = shapes.execute_response(result)
-        return served
 
     @app.post("/api/workflow/runs/{run_id}/cancel", response_model=CancelAnswer, responses=ERRORS, status_code=202,
               summary="Stop a run this server started: sections waiting do not start, late answers are dropped")
@@ -127,6 +129,28 @@ def _routes(app: FastAPI, runner: StepRunner) -> None:
         await run_in_threadpool(_check_resumable, runner, run_id)
         return await _answer(runner.resume(run_id), body.wait if body else True)
 
+
+
+def _read_routes(app: FastAPI, runner: StepRunner) -> None:
+    """The ledger, the steps, the posts and the stored images."""
+
+    @app.get("/api/workflow/runs", summary="The run ledger, newest first")
+    def list_runs(limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
+        runs: list[dict[str, Any]] = shapes.errors_redacted(ledger.list_runs(runner.ws, limit))
+        return runs
+
+    @app.get("/api/workflow/runs/{run_id}", responses=ERRORS,
+             summary="One run: its sections, and `result` in the execute-step response's shape")
+    def run_detail(run_id: int = Path(ge=1)) -> dict[str, Any]:
+        try:
+            detail = ledger.run_detail(runner.ws, run_id)
+            result = ledger.result_of(runner.ws, run_id)
+        except NotFoundError as exc:
+            raise ApiError(404, str(exc), "run_id") from None
+        served: dict[str, Any] = shapes.errors_redacted(shapes.with_served_urls(detail))
+        served["result"] = shapes.execute_response(result)
+        return served
+
     @app.get("/api/workflow/steps", summary="The workflow's steps, in order, with their configs")
     def steps() -> list[dict[str, Any]]:
         return _steps(runner)
@@ -140,8 +164,8 @@ def _routes(app: FastAPI, runner: StepRunner) -> None:
     def stored_image(path: str) -> Any:
         from wfdesk.media.store import resolve_image_path
 
-        try:
-            file = resolve_image_path(runner.ws.data_dir, "content/" + path)
+        try:  # contained in the content folder itself: a link elsewhere in the data folder serves nothing
+            file = resolve_image_path(pathlib.Path(runner.ws.data_dir) / "content", path)
         except ValueError:
             raise ApiError(404, "No such image", "image_url") from None
         if not file.is_file():
@@ -177,8 +201,13 @@ def _refusal(exc: BaseException) -> ApiError:
         return ApiError(400, str(exc), "post_id")
     if isinstance(exc, ValueError):  # "Unknown script type: …" (the reference's words) and the like
         return ApiError(400, str(exc), "step_id")
-    log.warning("a run failed: %s", type(exc).__name__)
-    return ApiError(500, f"The run failed: {exc}")
+    if isinstance(exc, SQLAlchemyError):  # never SQL or its parameters in an answer: the database is unavailable
+        log.warning("a run failed: %s", database_error_message(exc))
+        return ApiError(503, database_error_message(exc))
+    # Anything else is a bug or an environment problem: its text stays in the log (with the traceback), the
+    # client learns only that the run failed.
+    log.error("a run failed", exc_info=(type(exc), exc, exc.__traceback__))
+    return ApiError(500, "The run failed")
 
 
 def _field_named_by(message: str) -> str | None:

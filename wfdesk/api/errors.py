@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -9,6 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from wfdesk.redact import redact_text
+
+log = logging.getLogger(__name__)
 # What each field is, for the messages ("post_id (the post's id) must be a whole number").
 FIELD_WORDS = {
     "step_id": "the workflow step's id",
@@ -87,7 +91,8 @@ async def _validation_failed(request: Request, exc: Exception) -> JSONResponse:
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return JSONResponse(error_body(exc.message, exc.field, exc.problems), status_code=exc.status)
+    problems = [{**p, "message": redact_text(p["message"])} for p in exc.problems]
+    return JSONResponse(error_body(redact_text(exc.message), exc.field, problems), status_code=exc.status)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -97,7 +102,18 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
                         headers=getattr(exc, "headers", None))
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Any route that meets a database error: what went wrong in words, never the SQL or its parameters."""
+    from wfdesk.db.engine import database_error_message
+
+    log.warning("%s %s: %s", request.method, request.url.path, database_error_message(exc))
+    return JSONResponse(error_body(database_error_message(exc)), status_code=503)
+
+
 def install(app: FastAPI) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(SQLAlchemyError, _database_error)

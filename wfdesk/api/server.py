@@ -7,7 +7,7 @@ import ipaddress
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import uvicorn
 from fastapi import FastAPI
@@ -20,6 +20,21 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False  # a name other than localhost may resolve to anything
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def allowed_hosts(host: str, names: Sequence[str] = ()) -> list[str]:
+    """The Host header values a request may carry. Loopback: this computer's own names only, so a web page whose
+    name an attacker points at 127.0.0.1 (DNS rebinding) is refused. Another interface (--allow-remote): also the
+    bound address and the names other machines use for this one (configured)."""
+    wanted = list(LOOPBACK_NAMES)
+    if not is_loopback(host):
+        bare = host.strip("[]")
+        wanted += [bare, f"[{bare}]"] if ":" in bare else [bare]
+        wanted += [n.strip().lower() for n in names if n.strip()]
+    return list(dict.fromkeys(wanted))
 
 
 def check_bind_address(host: str, allow_remote: bool) -> str | None:

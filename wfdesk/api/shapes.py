@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from wfdesk.redact import redact_text
 from wfdesk.states import UnitState
 
 STATIC_PREFIX = "/static/"
@@ -27,6 +28,8 @@ def section_result(entry: dict[str, Any]) -> dict[str, Any]:
     out.setdefault("metadata", {})
     if "image_url" in out:
         out["image_url"] = served_url(out["image_url"])
+    if "error" in out:
+        out["error"] = redact_text(str(out["error"]))
     return out
 
 
@@ -39,7 +42,7 @@ def execute_response(result: dict[str, Any]) -> dict[str, Any]:
            "sections_processed": list(result.get("sections_processed") or []),
            "run_id": result.get("run_id")}
     if result.get("error"):
-        out["error"] = result["error"]
+        out["error"] = redact_text(str(result["error"]))
     return out
 
 
@@ -50,3 +53,13 @@ def with_served_urls(value: Any) -> Any:
     if isinstance(value, list):
         return [with_served_urls(v) for v in value]
     return served_url(value)
+
+
+def errors_redacted(value: Any) -> Any:
+    """Every "error" inside `value` (a run's detail) with the password of an address in it as ***."""
+    if isinstance(value, dict):
+        return {k: redact_text(v) if k == "error" and isinstance(v, str) else errors_redacted(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [errors_redacted(v) for v in value]
+    return value

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import secrets
 import threading
 from dataclasses import dataclass
 
 from wfdesk.errors import WfdeskError
-from wfdesk.settings import keyring_available
+from wfdesk.settings import environment, keyring_available
 
 TOKEN_ENV = "WFDESK_API_TOKEN"
 # Its own keyring service: provider keys live under "wfdesk" by profile name, and a profile may have any name.
@@ -22,7 +21,7 @@ KEYRING_USER = "token"
 log = logging.getLogger(__name__)
 
 
-class TokenUnavailable(WfdeskError):
+class TokenUnavailableError(WfdeskError):
     pass
 
 
@@ -42,7 +41,16 @@ class ApiToken:
 
 
 def env_token() -> ApiToken | None:
-    value = (os.environ.get(TOKEN_ENV) or "").strip()
+    """The variable's token; TokenUnavailableError when it could never match. Refused rather than compared as bytes:
+    a header value is ISO-8859-1 on the wire (ASGI decodes it so), browsers' fetch refuses anything beyond that and
+    clients encode the rest each their own way, so a non-ASCII token matches for some clients and not others.
+    RFC 6750's bearer token is printable ASCII without spaces."""
+    value = (environment().api_token or "").strip()
+    if value and not (value.isascii() and value.isprintable() and " " not in value):
+        raise TokenUnavailableError(f"{TOKEN_ENV} may hold only ASCII letters, digits and punctuation (no spaces or "
+                               "accented letters): a client cannot send anything else in the Authorization "
+                               "header. Set it to a long random value such as one made by "
+                               "python -c \"import secrets; print(secrets.token_urlsafe(32))\".")
     return ApiToken(value, f"the {TOKEN_ENV} environment variable") if value else None
 
 
@@ -51,12 +59,12 @@ KEYRING_WHERE = (f"the system keyring (service \"{KEYRING_SERVICE}\", user \"{KE
 
 
 def load_token(create: bool = True) -> ApiToken:
-    """The token requests must carry. Raises TokenUnavailable when there is neither the variable nor a keyring."""
+    """The token requests must carry. Raises TokenUnavailableError when there is neither the variable nor a keyring."""
     token = env_token()
     if token is not None:
         return token
     if not keyring_available():
-        raise TokenUnavailable(f"No system keyring is available to keep the API token: set {TOKEN_ENV} to a "
+        raise TokenUnavailableError(f"No system keyring is available to keep the API token: set {TOKEN_ENV} to a "
                                "long random value instead.")
     import keyring
 
@@ -66,7 +74,7 @@ def load_token(create: bool = True) -> ApiToken:
         keyring.set_password(KEYRING_SERVICE, KEYRING_USER, value)
         log.info("made a new API token, kept in %s", KEYRING_WHERE)
     if not value:
-        raise TokenUnavailable("No API token has been made yet")
+        raise TokenUnavailableError("No API token has been made yet")
     return ApiToken(value, KEYRING_WHERE)
 
 
@@ -91,9 +99,9 @@ def regenerate_token() -> ApiToken:
     """A new keyring token: this process's servers refuse the old one from the next request on."""
     global _cached
     if env_token() is not None:
-        raise TokenUnavailable(f"The token comes from {TOKEN_ENV}: change the variable instead.")
+        raise TokenUnavailableError(f"The token comes from {TOKEN_ENV}: change the variable instead.")
     if not keyring_available():
-        raise TokenUnavailable(f"No system keyring is available to keep the API token: set {TOKEN_ENV} instead.")
+        raise TokenUnavailableError(f"No system keyring is available to keep the API token: set {TOKEN_ENV} instead.")
     import keyring
 
     value = new_token_value()

@@ -37,7 +37,7 @@ class RemotePost:
             raise UnitError(f"{site} did not answer like a WordPress site (is the address right?)") from None
 
 
-class NotFound(UnitError):
+class RemoteNotFoundError(UnitError):
     """The remote post (or media) is gone."""
 
 
@@ -78,7 +78,7 @@ class WordPressClient:
         """Still in the site's media library (someone may have deleted it there since it was uploaded)?"""
         try:
             self._call("GET", f"/media/{int(media_id)}", "check an uploaded image")
-        except NotFound:
+        except RemoteNotFoundError:
             return False
         return True
 
@@ -146,7 +146,7 @@ class WordPressClient:
             if code == "rest_no_route" or not code:
                 return UnitError(f"{self.host} has no WordPress REST API at {API} (is the address right, and is the "
                                  f"REST API enabled?)")
-            return NotFound(f"The post is no longer on {self.host}.{said}")
+            return RemoteNotFoundError(f"The post is no longer on {self.host}.{said}")
         return UnitError(f"{self.host} answered {status} when trying to {what}.{said or _plain(resp)}")
 
 

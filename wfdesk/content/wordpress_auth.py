@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 from urllib.parse import urlsplit
 
-from wfdesk.settings import KEYRING_SERVICE, keyring_available
+from wfdesk.settings import KEYRING_SERVICE, environment, keyring_available
 
 PASSWORD_ENV = "WFDESK_WORDPRESS_APP_PASSWORD"
 log = logging.getLogger(__name__)
@@ -28,7 +27,7 @@ def get_app_password(site_url: str, username: str) -> str | None:
                 return secret
         except Exception as exc:  # noqa: BLE001 - a broken keyring falls back to the environment
             log.warning("Keyring lookup failed for %s: %s", credential_name(site_url, username), exc)
-    return os.environ.get(PASSWORD_ENV) or None
+    return environment().wordpress_app_password
 
 
 def set_app_password(site_url: str, username: str, secret: str) -> None:

@@ -54,7 +54,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(parsed, pool_pre_ping=True, pool_size=16, max_overflow=16)
 
 
-class db_utcnow(FunctionElement[datetime]):  # noqa: N801 - reads as the SQL function it is
+class DbUtcNow(FunctionElement[datetime]):
     """The database server's clock (UTC). Heartbeats are written and judged by it, so hosts whose clocks disagree
     never take a live run from one another."""
 
@@ -63,18 +63,22 @@ class db_utcnow(FunctionElement[datetime]):  # noqa: N801 - reads as the SQL fun
     name = "db_utcnow"
 
 
-@compiles(db_utcnow)  # SQLAlchemy's compiler hooks, one per dialect
-def _db_utcnow_default(element: db_utcnow, compiler: SQLCompiler, **kw: Any) -> str:
+# In queries it reads as the SQL function it is: db_utcnow().
+db_utcnow = DbUtcNow
+
+
+@compiles(DbUtcNow)  # SQLAlchemy's compiler hooks, one per dialect
+def _db_utcnow_default(element: DbUtcNow, compiler: SQLCompiler, **kw: Any) -> str:
     return "CURRENT_TIMESTAMP"
 
 
-@compiles(db_utcnow, "postgresql")
-def _db_utcnow_postgresql(element: db_utcnow, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(DbUtcNow, "postgresql")
+def _db_utcnow_postgresql(element: DbUtcNow, compiler: SQLCompiler, **kw: Any) -> str:
     return "clock_timestamp()"  # now() would be the transaction's start
 
 
 @compiles(db_utcnow, "sqlite")
-def _db_utcnow_sqlite(element: db_utcnow, compiler: SQLCompiler, **kw: Any) -> str:
+def _db_utcnow_sqlite(element: DbUtcNow, compiler: SQLCompiler, **kw: Any) -> str:
     return "strftime('%Y-%m-%d %H:%M:%f000', 'now')"  # the text SQLAlchemy itself stores, so values compare equal
 
 

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec
 
 import openai
 
 from wfdesk.providers.openai_compat import PLACEHOLDER_KEY, describe_error, resolve_base_url
+from wfdesk.redact import redact_text
 from wfdesk.settings import ProviderProfile, get_api_key
+
+P = ParamSpec("P")
+
+
+def _without_passwords(check: Callable[P, tuple[bool, str]]) -> Callable[P, tuple[bool, str]]:
+    """The verdict names the address as typed, but never the password written into it."""
+    @functools.wraps(check)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> tuple[bool, str]:
+        ok, message = check(*args, **kwargs)
+        return ok, redact_text(message)
+
+    return checked
+
 
 # A test must answer quickly even for a profile whose read timeout suits a slow local model.
 TEST_CONNECT_TIMEOUT = 5.0
 TEST_READ_TIMEOUT = 10.0
 
 
+@_without_passwords
 def check_provider(profile: ProviderProfile, api_key: str | None = None) -> tuple[bool, str]:
     """GET {base_url}/models. api_key: a key typed but not saved yet; otherwise keyring, then the environment."""
     base_url = resolve_base_url(profile)
@@ -38,6 +56,7 @@ def check_provider(profile: ProviderProfile, api_key: str | None = None) -> tupl
     return True, f"Connected to {where}: {len(models)} model{'s' if len(models) != 1 else ''} ({shown})"
 
 
+@_without_passwords
 def check_database(url: str) -> tuple[bool, str]:
     """Connect and SELECT 1. A SQLite file that does not exist yet is not created here."""
     from sqlalchemy import create_engine, text
@@ -62,11 +81,11 @@ def check_database(url: str) -> tuple[bool, str]:
     elif backend == "postgresql":
         connect_args["connect_timeout"] = 5
     shown = parsed.render_as_string(hide_password=True)
-    from wfdesk.database_url import MissingDriver, engine_url
+    from wfdesk.database_url import MissingDriverError, engine_url
 
     try:
         engine = create_engine(engine_url(parsed), connect_args=connect_args, poolclass=NullPool)
-    except MissingDriver as exc:
+    except MissingDriverError as exc:
         return False, str(exc)
     except NoSuchModuleError:
         return False, f"No driver for {parsed.drivername!r} is installed"
@@ -94,6 +113,7 @@ def _first_line(exc: object) -> str:
 A1111_TEST_TIMEOUT = 3.0
 
 
+@_without_passwords
 def check_a1111(base_url: str) -> tuple[bool, str]:
     """GET {base_url}/sdapi/v1/sd-models: is AUTOMATIC1111's web UI there, with its API switched on?"""
     import requests
@@ -133,6 +153,7 @@ def check_a1111(base_url: str) -> tuple[bool, str]:
 COMFYUI_TEST_TIMEOUT = 3.0
 
 
+@_without_passwords
 def check_comfyui(base_url: str) -> tuple[bool, str]:
     """GET {base_url}/object_info/CheckpointLoaderSimple: is ComfyUI there, and which checkpoints can it load?"""
     from wfdesk.errors import UnitError

@@ -23,6 +23,7 @@ from wfdesk.providers.resilience import (
     is_connect_failure,
     is_out_of_credit,
 )
+from wfdesk.redact import redact_text, redact_url
 from wfdesk.settings import ProviderProfile, get_api_key
 
 if TYPE_CHECKING:
@@ -181,7 +182,7 @@ def redact(message: str, secrets: list[str]) -> str:
     for secret in secrets:
         if secret and len(secret) >= 6:
             message = message.replace(secret, "[API key]")
-    message = _BEARER.sub(r"\1[API key]", message)
+    message = _BEARER.sub(r"\1[API key]", redact_text(message))
     return _KEYLIKE.sub(r"\1…[redacted]", message)
 
 
@@ -206,7 +207,7 @@ def _describe(exc: Exception, base_url: str | None, path: str) -> str:
 
     from wfdesk.providers.limits import AnswerTooLarge, AnswerTooSlow
 
-    where = base_url or "the OpenAI API"
+    where = redact_url(base_url) or "the OpenAI API"
     cause = exc.__cause__
     if isinstance(exc, UnitError):
         return f"{where}: {exc}"
@@ -253,7 +254,7 @@ _MODEL_MISSING = re.compile(r"\bmodel\b.{0,120}\b(not found|does not exist|not a
 
 def not_found_hint(base_url: str | None, path: str) -> str:
     if base_url and not base_url.rstrip("/").endswith("/v1"):
-        return f"the base URL usually ends in /v1 (it is {base_url})"
+        return f"the base URL usually ends in /v1 (it is {redact_url(base_url)})"
     if path == "images":
         return "this server may not offer image generation (/images/generations)"
     return f"this server may not offer {path or 'this endpoint'} at this address"

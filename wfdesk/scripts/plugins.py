@@ -10,16 +10,16 @@ registered then). Every plugin that is skipped is listed in PLUGIN_ERRORS (the G
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 
 from wfdesk.scripts.base import ScriptTypePlugin, SectionHandler
+from wfdesk.settings import PLUGIN_LOAD_SECONDS, environment
 
 ENTRY_POINT_GROUP = "wfdesk.script_types"
-LOAD_SECONDS = 5.0  # per plugin; WFDESK_PLUGIN_LOAD_SECONDS overrides it
+LOAD_SECONDS = PLUGIN_LOAD_SECONDS  # per plugin; WFDESK_PLUGIN_LOAD_SECONDS overrides it
 log = logging.getLogger(__name__)
 
 
@@ -58,10 +58,7 @@ def _plugin_name(ep: EntryPoint) -> str:
 
 
 def load_seconds() -> float:
-    try:
-        return max(0.1, float(os.environ.get("WFDESK_PLUGIN_LOAD_SECONDS", LOAD_SECONDS)))
-    except ValueError:
-        return LOAD_SECONDS
+    return environment().plugin_load_seconds
 
 
 def builtin_entry_points() -> list[EntryPoint]:

@@ -47,7 +47,7 @@ _lock = threading.Lock()
 _builtins_done = False
 
 
-class ReservedName(ValueError):
+class ReservedNameError(ValueError):
     """A plugin or a caller tried to take a built-in type's name."""
 
 
@@ -87,7 +87,7 @@ def register_script_type(script_type: str, handler: Handler, *, parameters_model
                          panel: str | None = None, source: str = "runtime", replace: bool = False,
                          description: str = "") -> None:
     """Register a new script type handler. A name already taken is refused unless replace=True; a built-in type's
-    name is refused always (ReservedName)."""
+    name is refused always (ReservedNameError)."""
     if not isinstance(script_type, str) or not script_type.strip():
         raise ValueError("A script type needs a non-empty name")
     if not callable(handler):
@@ -96,10 +96,10 @@ def register_script_type(script_type: str, handler: Handler, *, parameters_model
     with _lock:
         who = "a registration at run time" if source == "runtime" else source
         if script_type in BUILTIN_TYPES and _builtins_done:
-            raise ReservedName(f"{script_type!r} is the name of a built-in step type and cannot be taken by {who}")
+            raise ReservedNameError(f"{script_type!r} is the name of a built-in step type and cannot be taken by {who}")
         problem = name_problem(script_type)
         if problem is not None:
-            raise ReservedName(f"{problem}: it cannot be taken by {who}")
+            raise ReservedNameError(f"{problem}: it cannot be taken by {who}")
         if script_type in _REGISTRY and not replace:
             owner = _TYPES[script_type].source if script_type in _TYPES else "unknown"
             raise ValueError(f"Script type {script_type!r} is already registered (by {owner})")
@@ -109,7 +109,7 @@ def register_script_type(script_type: str, handler: Handler, *, parameters_model
 
 def unregister_script_type(script_type: str) -> None:
     if script_type in BUILTIN_TYPES:
-        raise ReservedName(f"{script_type!r} is a built-in step type and cannot be removed")
+        raise ReservedNameError(f"{script_type!r} is a built-in step type and cannot be removed")
     with _lock:
         _REGISTRY.pop(script_type, None)
         _TYPES.pop(script_type, None)

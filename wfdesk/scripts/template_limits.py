@@ -19,6 +19,7 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.utils import Namespace
+from typing_extensions import override
 
 MAX_OUTPUT_CHARS = 1_000_000  # far beyond any model's context window (about 250,000 tokens)
 MAX_NUMBER_DIGITS = 1_000
@@ -30,12 +31,12 @@ MAX_RENDER_WORK = 20 * MAX_OUTPUT_CHARS
 _render = threading.local()
 
 
-class TooLarge(SecurityError):
+class TooLargeError(SecurityError):
     """A template asked for something larger than the limits; the message is for the editor."""
 
 
-def _too_large(what: str) -> TooLarge:
-    return TooLarge(f"{what} would be too large (a prompt may hold at most {MAX_OUTPUT_CHARS:,} characters and "
+def _too_large(what: str) -> TooLargeError:
+    return TooLargeError(f"{what} would be too large (a prompt may hold at most {MAX_OUTPUT_CHARS:,} characters and "
                     f"numbers at most {MAX_NUMBER_DIGITS:,} digits)")
 
 
@@ -258,18 +259,22 @@ class _CheckedCode(CodeGenerator):
         visit(node, frame)
         self.write(")")
 
+    @override
     def visit_List(self, node: nodes.List, frame: Frame) -> None:
         self._checked(super().visit_List, node, frame)
 
+    @override
     def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
         self._checked(super().visit_Dict, node, frame)
 
+    @override
     def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:
         if node.ctx == "store":  # an assignment's target (`for a, b in ...`), not a value
             super().visit_Tuple(node, frame)
         else:
             self._checked(super().visit_Tuple, node, frame)
 
+    @override
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         self._checked(super().visit_Concat, node, frame)
 
@@ -294,11 +299,12 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         _check_binop(operator, left, right)
         return _check_result(super().call_binop(context, operator, left, right))
 
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's
-        method = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format at attribute access
+    # Positional-only, as Jinja's own `__self, __context, __obj`: a template's keyword argument may be called anything.
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        method = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format at attribute access
         owner = getattr(method, "__self__", None)
         if isinstance(owner, str):
             check = _STR_METHODS.get(getattr(method, "__name__", ""))
             if check is not None:
                 check(owner, *args, **kwargs)
-        return _check_result(super().call(__context, __obj, *args, **kwargs))
+        return _check_result(super().call(context, obj, *args, **kwargs))

@@ -17,7 +17,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError, meta
 
-from wfdesk.scripts.template_limits import MAX_OUTPUT_CHARS, LimitedSandbox, TooLarge, render_budget
+from wfdesk.scripts.template_limits import MAX_OUTPUT_CHARS, LimitedSandbox, TooLargeError, render_budget
 
 RENDER_SECONDS = 3.0  # an ordinary prompt renders in well under a millisecond
 SLOW_MEMORY_SECONDS = 60.0  # a template that ran out of time fails at once for this long (a run renders per section)
@@ -135,7 +135,7 @@ def _plain(exc: BaseException) -> str:
 
 def _describe(exc: TemplateError) -> str:
     msg = exc.message or str(exc)
-    if isinstance(exc, TooLarge):
+    if isinstance(exc, TooLargeError):
         return f"the prompt template is refused: {msg}"
     if type(exc).__name__ == "UndefinedError":
         named = re.match(r"^'([^']+)' is undefined$", msg)

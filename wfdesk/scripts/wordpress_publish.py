@@ -63,7 +63,7 @@ class WordPressPublishHandler(SectionHandler[WordPressParameters]):
     def execute(self, job: Job[WordPressParameters], unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
         from wfdesk.content.export_html import sections_html
         from wfdesk.content.post_read import read_post
-        from wfdesk.content.wordpress import NotFound, WordPressClient
+        from wfdesk.content.wordpress import RemoteNotFoundError, WordPressClient
         from wfdesk.content.wordpress_auth import get_app_password
 
         params: WordPressParameters = job.parameters
@@ -81,7 +81,7 @@ class WordPressPublishHandler(SectionHandler[WordPressParameters]):
             if remote_id:
                 try:
                     remote = client.get_post(remote_id)
-                except NotFound:
+                except RemoteNotFoundError:
                     notes.append(f"the earlier draft (id {remote_id}) is gone from the site; a new draft was made")
                     remote_id = None
                 if remote_id and remote.status == "trash":

@@ -26,7 +26,7 @@ from wfdesk.services.validation import validate_step
 from wfdesk.workspace import Workspace
 
 
-class InvalidAction(ConfigError):
+class InvalidActionError(ConfigError):
     """An LLM action that cannot be saved; `problems` name the fields (name, model, prompt_template, ...)."""
 
     def __init__(self, name: str, problems: list[Problem]) -> None:
@@ -312,7 +312,7 @@ def save_action(ws: Workspace, action: ActionRecord) -> ActionRecord:
     """Create (id None) or update an LLM action; action.lock_version is the version that was loaded."""
     problems = action_problems(action)
     if problems:
-        raise InvalidAction(action.name, problems)
+        raise InvalidActionError(action.name, problems)
     what = f"LLM action {action.name!r}"
     try:
         with ws.db.session() as s:
@@ -347,7 +347,7 @@ def steps_using_action(ws: Workspace, action_id: int | None) -> list[StepRecord]
                 and (st.config or {}).get("script_config", {}).get("action_id") == action_id]
 
 
-class ActionInUse(WfdeskError):
+class ActionInUseError(WfdeskError):
     """An LLM action that steps (or posts' overrides) still use cannot be deleted."""
 
 
@@ -365,11 +365,11 @@ def action_users(ws: Workspace, action_id: int) -> list[str]:
 
 
 def delete_action(ws: Workspace, action_id: int) -> None:
-    """Delete an LLM action nothing uses; refused (ActionInUse, naming the users) otherwise."""
+    """Delete an LLM action nothing uses; refused (ActionInUseError, naming the users) otherwise."""
     name = load_action(ws, action_id).name
     users = action_users(ws, action_id)
     if users:
-        raise ActionInUse(f"“{name}” is used by {', '.join(users)}. Choose another LLM action there first "
+        raise ActionInUseError(f"“{name}” is used by {', '.join(users)}. Choose another LLM action there first "
                           "(Step → Edit step config…); nothing was deleted.")
     with ws.db.session() as s:
         row = s.get(LLMAction, action_id)

@@ -152,14 +152,29 @@ def parse_bundle(data: Any) -> Bundle:
         bundle = Bundle.model_validate(data)
     except ValidationError as exc:
         raise ImportError_([Problem(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]) from None
+    problems = _field_name_problems(bundle) + _duplicate_id_problems(bundle)
+    for i, step in enumerate(bundle.workflow_steps):
+        problems += find_secrets(step.config, f"workflow_steps.{i}.config")
+    for i, o in enumerate(bundle.post_step_overrides):
+        problems += find_secrets(o.config, f"post_step_overrides.{i}.config")
+    if problems:
+        raise ImportError_(problems)
+    return bundle
+
+
+def _field_name_problems(bundle: Bundle) -> list[Problem]:
     problems = []
     for pi, post in enumerate(bundle.posts):
         names = [("fields", post.fields)] + [(f"sections.{si}.fields", s.fields)
                                              for si, s in enumerate(post.sections)]
         for where, fields in names:
-            for key in fields:
-                if not re.match(FIELD_NAME_RE, key):
-                    problems.append(Problem(f"posts.{pi}.{where}.{key}", "is not a valid field name"))
+            problems += [Problem(f"posts.{pi}.{where}.{key}", "is not a valid field name")
+                         for key in fields if not re.match(FIELD_NAME_RE, key)]
+    return problems
+
+
+def _duplicate_id_problems(bundle: Bundle) -> list[Problem]:
+    problems = []
     with_ids: tuple[tuple[str, Sequence[ActionIn | StepIn | PostIn]], ...] = (
         ("llm_actions", bundle.llm_actions), ("workflow_steps", bundle.workflow_steps), ("posts", bundle.posts))
     for kind, items in with_ids:
@@ -174,13 +189,7 @@ def parse_bundle(data: Any) -> Bundle:
             if section.id in section_ids:
                 problems.append(Problem(f"posts.{pi}.sections.{si}.id", f"section id {section.id} appears twice"))
             section_ids.add(section.id)
-    for i, step in enumerate(bundle.workflow_steps):
-        problems += find_secrets(step.config, f"workflow_steps.{i}.config")
-    for i, o in enumerate(bundle.post_step_overrides):
-        problems += find_secrets(o.config, f"post_step_overrides.{i}.config")
-    if problems:
-        raise ImportError_(problems)
-    return bundle
+    return problems
 
 
 IMPORT_LOCK_KEY = 0x77666465_696D7074  # "wfdeimpt": the advisory lock only imports take
@@ -255,26 +264,7 @@ def _import_fields(session: Session, targets: list[tuple[int, int | None, dict[s
     values are left alone, and a value that had no version yet keeps one (superseded) so it can be reverted to."""
     existing = {(f.post_id, f.section_id, f.name): f for (f,) in
                 _select_in(session, select(ContentField), ContentField.post_id, [t[0] for t in targets])}
-    versions: list[dict[str, Any]] = []  # of fields that exist already
-    writes: list[tuple[tuple[int, int | None, str], str]] = []  # field key, value
-    superseded: list[int] = []
-    for post_id, section_id, fields in targets:
-        for name, value in fields.items():
-            key = (post_id, section_id, name)
-            current = existing.get(key)
-            if current is not None and current.value == value:
-                continue
-            if value is None:
-                if current is not None:
-                    current.value, current.accepted_version_id = None, None  # earlier versions stay in the history
-                continue
-            if current is not None:
-                if current.value is not None and current.accepted_version_id is None:
-                    versions.append(_version(key, current.value, "superseded"))
-                elif current.accepted_version_id is not None:
-                    superseded.append(current.accepted_version_id)
-                versions.append(_version(key, value, "accepted"))
-            writes.append((key, value))
+    versions, writes, superseded = _planned_writes(existing, targets)
     # The versions of fields that exist first; then those of new fields, from which the new fields are made.
     updated = [(key, value) for key, value in writes if key in existing]
     if versions:
@@ -292,6 +282,37 @@ def _import_fields(session: Session, targets: list[tuple[int, int | None, dict[s
         before = session.execute(select(func.coalesce(func.max(ContentVersion.id), 0))).scalar_one()
         _bulk_insert(session, ContentVersion.__table__, [_version(key, value, "accepted") for key, value in new])
         _insert_new_fields(session, before)
+
+
+FieldKey = tuple[int, int | None, str]
+
+
+def _planned_writes(existing: dict[FieldKey, ContentField],
+                    targets: list[tuple[int, int | None, dict[str, str | None]]]
+                    ) -> tuple[list[dict[str, Any]], list[tuple[FieldKey, str]], list[int]]:
+    """(versions of fields that exist already, the values to write by field, accepted versions to supersede).
+    A value cleared to None is cleared here at once; its earlier versions stay in the history."""
+    versions: list[dict[str, Any]] = []
+    writes: list[tuple[FieldKey, str]] = []
+    superseded: list[int] = []
+    for post_id, section_id, fields in targets:
+        for name, value in fields.items():
+            key = (post_id, section_id, name)
+            current = existing.get(key)
+            if current is not None and current.value == value:
+                continue
+            if value is None:
+                if current is not None:
+                    current.value, current.accepted_version_id = None, None
+                continue
+            if current is not None:
+                if current.value is not None and current.accepted_version_id is None:
+                    versions.append(_version(key, current.value, "superseded"))
+                elif current.accepted_version_id is not None:
+                    superseded.append(current.accepted_version_id)
+                versions.append(_version(key, value, "accepted"))
+            writes.append((key, value))
+    return versions, writes, superseded
 
 
 def _insert_new_fields(session: Session, before: int) -> None:

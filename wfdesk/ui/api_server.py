@@ -81,11 +81,11 @@ class AppApiServer:
         from wfdesk.api.runner import InProcessRunner
         from wfdesk.api.serve import cors_origins
         from wfdesk.api.server import ApiServer
-        from wfdesk.api.token import TokenUnavailable, current_token
+        from wfdesk.api.token import TokenUnavailableError, current_token
 
         try:
             current_token()  # made now (and kept in the keyring) if there is none yet
-        except TokenUnavailable as exc:
+        except TokenUnavailableError as exc:
             return f"Other apps cannot run steps: {exc}"
         if self._in_process:
             runner = InProcessRunner(self._workspace)

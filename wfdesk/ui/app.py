@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from typing_extensions import override
 
 from wfdesk.ui import worker
 from wfdesk.ui.worker import BackgroundOp
@@ -63,6 +64,9 @@ def setup_logging() -> str:
     console = logging.StreamHandler()
     console.setLevel(logging.WARNING)
     root.addHandler(console)
+    from wfdesk.redact import redact_handlers
+
+    redact_handlers(root)  # a password in a provider's address never reaches the log (nor the run process's lines)
     return path
 
 
@@ -198,7 +202,8 @@ class WorkspaceOpener(QObject):
         window.installEventFilter(self)
         QTimer.singleShot(OPEN_FALLBACK_MS, self.start)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt name
+    @override
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Paint:
             self.window.removeEventFilter(self)
             QTimer.singleShot(0, self.start)  # after this paint has reached the screen

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from typing_extensions import override
 
 from wfdesk.ui.worker import BackgroundOp
 
@@ -279,7 +280,8 @@ class ContentIO(QObject):
 
     # --- drops and paste --------------------------------------------------------------------------------------
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+    @override
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         kind = event.type()
         if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
             if self.window.ws is not None and _draft_paths(event.mimeData()):

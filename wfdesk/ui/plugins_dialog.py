@@ -37,10 +37,12 @@ def source_text(info: ScriptTypeInfo) -> str:
 def panel_text(info: ScriptTypeInfo) -> str:
     """Its own panel (wfdesk's desktop panels or the plugin's), else the generic one built from its schema."""
     try:
-        from wfdesk.ui.panels import PANEL_MAP
-    except ImportError:
-        PANEL_MAP = {}  # noqa: N806 - the panels could not load; the dialog still lists the types
-    if info.name in PANEL_MAP:
+        from wfdesk.ui import panels
+
+        own = info.name in panels.PANEL_MAP
+    except ImportError:  # the panels could not load; the dialog still lists the types
+        own = False
+    if own:
         return "its own panel"
     if info.panel:
         return f"its own panel ({info.panel.partition(':')[2] or info.panel})"

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QTableWidgetItem,
     QWidget,
 )
+from typing_extensions import override
 
 from wfdesk.runs import prices
 from wfdesk.settings import ModelPrice
@@ -26,7 +27,8 @@ PRICE_FIELDS = ("prompt_per_1k", "completion_per_1k", "per_image")
 class _PriceDelegate(QStyledItemDelegate):
     """Only non-negative numbers can be typed into a price cell."""
 
-    def createEditor(self, parent, option, index):  # noqa: N802 - Qt override
+    @override
+    def createEditor(self, parent, option, index):
         editor = super().createEditor(parent, option, index)
         if isinstance(editor, QLineEdit) and 1 <= index.column() <= 3:
             validator = QDoubleValidator(0.0, 1_000_000.0, 8, editor)

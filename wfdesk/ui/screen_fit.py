@@ -7,6 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
+from typing_extensions import override
 
 # Room for the window manager's title bar and borders, which the dialog's own geometry does not include.
 FRAME_WIDTH, FRAME_HEIGHT = 16, 48
@@ -35,7 +36,8 @@ class FitsScreen:
     preferred_size: tuple[int, int] = (900, 640)
     _fitted = False
 
-    def setVisible(self, visible: bool) -> None:  # noqa: N802 - Qt override
+    @override
+    def setVisible(self, visible: bool) -> None:
         if visible and not self._fitted:
             self._fitted = True
             fit_to_screen(self, *self.preferred_size)

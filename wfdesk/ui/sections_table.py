@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QFrame, QHeaderView, QTableView, QTableWidget, QWidget
+from typing_extensions import override
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 COL_POS, COL_TITLE = 0, 1
@@ -36,22 +37,26 @@ class SectionsTable(QTableWidget):
         self.frozen.setFocus()
         self.frozen.edit(index)
 
-    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt name
+    @override
+    def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_F2 and self.currentRow() >= 0:  # from any cell: F2 renames the section
             self.edit_title(self.currentRow())
             return
         super().keyPressEvent(event)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt name
+    @override
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self.frozen.place()
 
-    def currentChanged(self, current, previous) -> None:  # noqa: N802 - Qt name
+    @override
+    def currentChanged(self, current, previous) -> None:
         super().currentChanged(current, previous)
         if self.hasFocus() and current.isValid() and current.column() < FIRST_FIELD_COL:
             self.frozen.setFocus()  # the title is shown (and edited) in the view in front: the keys go on there
 
-    def scrollTo(self, index, hint=QAbstractItemView.ScrollHint.EnsureVisible) -> None:  # noqa: N802
+    @override
+    def scrollTo(self, index, hint=QAbstractItemView.ScrollHint.EnsureVisible) -> None:
         """Never scroll a field cell under the frozen columns."""
         if index.column() < FIRST_FIELD_COL:
             return
@@ -88,7 +93,8 @@ class _FrozenColumns(QTableView):
         table.verticalScrollBar().valueChanged.connect(self.verticalScrollBar().setValue)
         self.sync()
 
-    def currentChanged(self, current, previous) -> None:  # noqa: N802 - Qt name
+    @override
+    def currentChanged(self, current, previous) -> None:
         super().currentChanged(current, previous)
         if self.hasFocus() and current.isValid() and current.column() >= self.count:
             self.table.setFocus()  # a field cell: the keys go on in the table that shows (and scrolls) it

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QWidget,
 )
+from typing_extensions import override
 
 from wfdesk.ui import wheel_guard
 from wfdesk.ui.screen_fit import FitsScreen
@@ -31,7 +32,8 @@ class EditorDialog(FitsScreen, QDialog):
     def is_dirty(self) -> bool:
         raise NotImplementedError
 
-    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
+    @override
+    def keyPressEvent(self, event) -> None:
         """Return/Enter in a field never saves nor closes (QDialog would press the default button): saving is
         Ctrl+S or a click. On a focused button, Return presses that button."""
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from typing_extensions import override
 
 from wfdesk.scripts.config import FIELD_NAME_RE
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel
@@ -171,7 +172,8 @@ class FieldsTable(QWidget):
         for widget in (key_edit, label_edit, combo, type_combo):
             widget.installEventFilter(self)
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+    @override
+    def eventFilter(self, obj, event) -> bool:
         if event.type() == QEvent.Type.FocusIn:
             for row in range(self.table.rowCount()):
                 if obj in [self.table.cellWidget(row, c) for c in range(len(COLUMNS))]:

@@ -15,8 +15,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wfdesk.settings import Settings
+from wfdesk.settings import Settings, cors_origin_problem
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label
+from wfdesk.ui.settings.page import Problem
 
 
 class ApiSettingsPage(QWidget):
@@ -80,11 +81,17 @@ class ApiSettingsPage(QWidget):
         self.address.setText(f"Other apps call http://127.0.0.1:{self.port.value()}/api/workflow/execute-step")
 
     def _show_token(self) -> None:
-        from wfdesk.api.token import TOKEN_ENV, env_token, existing_token
+        from wfdesk.api.token import TOKEN_ENV, TokenUnavailableError, env_token, existing_token
         from wfdesk.settings import keyring_available
 
-        token = existing_token()
-        from_env = env_token() is not None
+        try:
+            token = existing_token()
+            from_env = env_token() is not None
+        except TokenUnavailableError as exc:  # a WFDESK_API_TOKEN that no client could send
+            for button in (self.show_button, self.copy_button, self.regenerate_button):
+                button.setEnabled(False)
+            self.token_hint.setText(str(exc))
+            return
         self.token.setText(token.value if token else "")
         self.token.setPlaceholderText("" if token else "made when you allow other apps and save")
         self.show_button.setEnabled(token is not None)
@@ -105,11 +112,11 @@ class ApiSettingsPage(QWidget):
         self.show_button.setText("Show" if shown else "Hide")
 
     def _regenerate(self) -> None:
-        from wfdesk.api.token import TokenUnavailable, regenerate_token
+        from wfdesk.api.token import TokenUnavailableError, regenerate_token
 
         try:
             regenerate_token()
-        except TokenUnavailable as exc:
+        except TokenUnavailableError as exc:
             self.token_hint.setText(str(exc))
             return
         self._show_token()
@@ -118,11 +125,14 @@ class ApiSettingsPage(QWidget):
         return [o.strip().rstrip("/") for o in self.origins.text().split(",") if o.strip()]
 
     def problem(self) -> str | None:
-        bad = [o for o in self.origin_list() if not o.startswith(("http://", "https://")) or "/" in o[8:]]
-        if bad:
-            return (f"{', '.join(bad)}: a web page's origin is its scheme and host, such as "
-                    "https://cms.example.com (no path)")
-        return None
+        return cors_origin_problem(self.origin_list())
+
+    def problem_labels(self) -> list[ProblemLabel]:
+        return [self.origins_problem]
+
+    def problems(self) -> list[Problem]:
+        problem = self.problem()
+        return [(self.origins_problem, problem)] if problem else []
 
     def apply_to(self, settings: Settings) -> None:
         settings.api_enabled = self.enabled.isChecked()

@@ -1,0 +1,1 @@
+"""The Settings dialog's pages, one per tab, each checking and applying its own fields (wfdesk.ui.settings.page)."""
