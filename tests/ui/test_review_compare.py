@@ -182,3 +182,29 @@ def test_star_by_click_and_by_key_is_kept_across_a_restart(qtbot, candidates, ma
     assert panel.strip.item(row).text().startswith("★")
     assert panel.strip.model().version(panel.strip.model().row_of(newest["id"]))["starred"] is False
     close_window(again)
+
+
+def test_help_lists_the_compare_and_star_keys_and_they_clash_with_nothing(qtbot, candidates, main_window):
+    from PySide6.QtGui import QAction, QShortcut
+
+    from wfdesk.ui.shortcuts_dialog import collect_shortcuts
+
+    panel = image_panel(qtbot, main_window)
+    listed = {(key, e.area) for e in collect_shortcuts(main_window) for key in e.keys}
+    for key in ("C", "B", "S", "Ctrl+Click", "Right", "Page Down", "A", "X"):
+        assert (key, "Step panel (images)") in listed, key
+    ambiguous: list[str] = []
+    for shortcut in main_window.findChildren(QShortcut):
+        shortcut.activatedAmbiguously.connect(lambda s=shortcut: ambiguous.append(s.key().toString()))
+    for action in main_window.findChildren(QAction):
+        assert not {seq.toString() for seq in action.shortcuts()} & {"C", "B", "S"}, action.text()
+    view = compare_of(panel)
+    press(qtbot, K.Key_C)
+    qtbot.waitUntil(view.isVisible, timeout=TIMEOUT)
+    press(qtbot, K.Key_B)
+    assert view.slider.isVisible()
+    press(qtbot, K.Key_B)
+    assert not view.isVisible()
+    press(qtbot, K.Key_S)
+    qtbot.waitUntil(lambda: panel.strip.selected().get("starred") is True, timeout=TIMEOUT)
+    assert ambiguous == []

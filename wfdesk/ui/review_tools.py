@@ -73,8 +73,8 @@ class ReviewTools(QObject):
         self.compare_button.clicked.connect(self.compare_with_accepted)
         preview.installEventFilter(self)
         self._place()
-        self.shortcuts = [self._shortcut(key, text, getattr(self, method)) for key, _shown, text, method
-                          in REVIEW_TOOL_KEYS]
+        # Help → Keyboard shortcuts lists them from REVIEW_TOOL_KEYS, built or not (shortcuts_dialog).
+        self.shortcuts = [self._shortcut(key, getattr(self, method)) for key, _shown, _text, method in REVIEW_TOOL_KEYS]
         strip.compare_requested.connect(self.compare_pair)
         strip.star_clicked.connect(self.toggle_star)
         strip.version_selected.connect(self._selection_moved)
@@ -83,10 +83,9 @@ class ReviewTools(QObject):
         if tip:
             strip.setToolTip(f"{tip} · S star · C compare · B before/after · Ctrl+click compare two")
 
-    def _shortcut(self, key: str, text: str, slot) -> QShortcut:
+    def _shortcut(self, key: str, slot) -> QShortcut:
         shortcut = QShortcut(QKeySequence(key), self.area)
         shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)  # see the panel's review keys
-        shortcut.setWhatsThis(text)  # how Help → Keyboard shortcuts lists it
         shortcut.activated.connect(slot)
         return shortcut
 
