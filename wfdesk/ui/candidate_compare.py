@@ -71,7 +71,9 @@ class _Picture(QWidget):
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
             return
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        p.drawPixmap(fitted(self.pixmap.size(), self.rect()), self.pixmap)
+        target = fitted(self.pixmap.size(), self.rect())
+        target.moveTop(0)  # right under its caption
+        p.drawPixmap(target, self.pixmap)
 
 
 class CompareView(QWidget):

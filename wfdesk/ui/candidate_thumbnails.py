@@ -210,6 +210,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
     def _draw_star(self, painter: QPainter, place: QRect, starred: bool) -> None:
         """A gold star when starred; an outline to click (on the hovered or selected cell) when not."""
+        painter.save()  # its font stays here: the caption below keeps the view's
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 110))
         painter.drawEllipse(place)
@@ -218,6 +219,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         font.setPixelSize(16)
         painter.setFont(font)
         painter.drawText(place, Qt.AlignmentFlag.AlignCenter, "★" if starred else "☆")
+        painter.restore()
 
     def _draw_badge(self, painter: QPainter, icon: QRect) -> None:
         """A green tick on the accepted image, readable on any picture."""
