@@ -113,6 +113,11 @@ def test_compare_button_holds_the_accepted_image_and_accept_still_works(qtbot, c
 
     press(qtbot, K.Key_PageDown)  # another section: the held image is not there, the comparison ends
     qtbot.waitUntil(lambda: panel.picker.current_id() == 712 and not view.isVisible(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.strip.count() == 1, timeout=TIMEOUT)
+    assert not panel.strip.tools.compare_button.isVisible()  # one image: nothing to compare with
+    press(qtbot, K.Key_PageUp)
+    qtbot.waitUntil(lambda: panel.strip.count() == 2, timeout=TIMEOUT)
+    assert button(panel.preview, "Compare").isVisible()
 
 
 def test_before_after_slider_follows_the_mouse(qtbot, candidates, main_window):

@@ -79,6 +79,7 @@ class ReviewTools(QObject):
         strip.star_clicked.connect(self.toggle_star)
         strip.version_selected.connect(self._selection_moved)
         strip.model().modelReset.connect(self._versions_reloaded)
+        strip.model().modelReset.connect(self._place)  # Compare is offered where there are two images
         tip = strip.toolTip()
         if tip:
             strip.setToolTip(f"{tip} · S star · C compare · B before/after · Ctrl+click compare two")
@@ -181,7 +182,7 @@ class ReviewTools(QObject):
         self.compare_view.setGeometry(self.preview.rect().adjusted(frame, frame, -frame, -frame))
         self.compare_button.adjustSize()
         self.compare_button.move(self.preview.width() - self.compare_button.width() - frame - 6, frame + 6)
-        self.compare_button.setVisible(not self.compare_view.is_comparing())
+        self.compare_button.setVisible(not self.compare_view.is_comparing() and self.strip.count() >= 2)
         self.compare_button.raise_()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
