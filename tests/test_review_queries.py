@@ -55,6 +55,17 @@ def test_a_star_is_kept_and_leaves_the_review_state_alone(demo, loopback):
     assert gallery_queries.image_candidates(ws, 53, 711, IMAGE_FIELD)[0]["starred"] is False
 
 
+def test_a_deleted_section_comes_back_with_its_stars(demo, loopback):
+    from wfdesk.services import editing
+
+    assert execute_step_script(2, 53, {"section_ids": [712], "parameters": {"n": 2}})["success"]
+    newer, older = review.field_versions(demo, 53, IMAGE_FIELD, [712])[712]
+    review.set_starred(demo, older["id"], True)
+    editing.restore_section(demo, editing.delete_section(demo, 712))  # Delete, then Ctrl+Z
+    restored = {v["id"]: v["starred"] for v in gallery_queries.image_candidates(demo, 53, 712, IMAGE_FIELD)}
+    assert restored == {newer["id"]: False, older["id"]: True}
+
+
 def test_starring_a_version_that_does_not_exist_says_so(demo):
     with pytest.raises(NotFoundError, match="does not exist"):
         review.set_starred(demo, 999_999, True)
