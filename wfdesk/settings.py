@@ -75,6 +75,8 @@ class Settings(BaseModel):
     api_enabled: bool = False
     api_port: int = Field(8765, ge=1, le=65535)
     api_cors_origins: list[str] = Field(default_factory=list)  # web pages (e.g. a CMS) allowed to call it
+    # A run that ends while the window is in the background after at least this long gets a system notification.
+    run_end_notice_after_s: float = Field(10.0, ge=0)
 
     def price(self, model: str | None) -> ModelPrice | None:
         """The editor's own price; wfdesk.runs.prices adds the price library's."""

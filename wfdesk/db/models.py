@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     select,
 )
@@ -254,6 +255,7 @@ class ContentVersion(Base):
     unit_id: Mapped[int | None] = mapped_column(Integer)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    starred: Mapped[bool] = mapped_column(default=False, server_default=false())  # the editor's mark, in review
 
     asset: Mapped[ImageAsset | None] = relationship()
 

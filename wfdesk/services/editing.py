@@ -24,7 +24,7 @@ from wfdesk.workspace import Workspace
 
 DEMO_FILE = "reference-steps.json"
 _VERSION_COLUMNS = ("id", "field", "kind", "value", "asset_id", "status", "source", "run_id", "unit_id", "meta",
-                    "created_at")
+                    "created_at", "starred")
 
 
 class EditError(WfdeskError, ValueError):

@@ -22,7 +22,7 @@ def image_candidates(ws: Workspace, post_id: int, section_id: int | None, field:
     field_section = ContentField.section_id.is_(None) if section_id is None else ContentField.section_id == section_id
     v = ContentVersion
     stmt = (select(v.id, v.section_id, v.field, v.kind, v.value, v.status, v.source, v.run_id, v.meta, v.created_at,
-                   ImageAsset.path, ImageAsset.sha256, ImageAsset.width, ImageAsset.height,
+                   v.starred, ImageAsset.path, ImageAsset.sha256, ImageAsset.width, ImageAsset.height,
                    ContentField.accepted_version_id)
             .join(ImageAsset, v.asset_id == ImageAsset.id)
             .outerjoin(ContentField, and_(ContentField.post_id == post_id, field_section, ContentField.name == field))
@@ -34,9 +34,9 @@ def image_candidates(ws: Workspace, post_id: int, section_id: int | None, field:
     return [{"id": vid, "section_id": sid, "field": name, "kind": kind, "value": value, "status": status,
              "source": source, "run_id": run_id, "meta": dict(meta or {}),
              "created_at": created.isoformat() if created else None, "current": vid == accepted,
-             "asset": {"path": path, "sha256": sha, "width": width, "height": height}}
-            for (vid, sid, name, kind, value, status, source, run_id, meta, created, path, sha, width, height,
-                 accepted) in rows]
+             "starred": bool(starred), "asset": {"path": path, "sha256": sha, "width": width, "height": height}}
+            for (vid, sid, name, kind, value, status, source, run_id, meta, created, starred, path, sha, width,
+                 height, accepted) in rows]
 
 
 def awaiting_review(ws: Workspace, post_id: int, field: str) -> dict[int | None, int]:

@@ -232,7 +232,8 @@ def field_versions(ws: Workspace, post_id: int, field: str, section_ids: list[in
 def _version_dict(v: ContentVersion, asset: ImageAsset | None, current_id: int | None) -> dict[str, Any]:
     out = {"id": v.id, "section_id": v.section_id, "field": v.field, "kind": v.kind, "value": v.value,
            "status": v.status, "source": v.source, "run_id": v.run_id, "meta": dict(v.meta or {}),
-           "created_at": v.created_at.isoformat() if v.created_at else None, "current": v.id == current_id}
+           "created_at": v.created_at.isoformat() if v.created_at else None, "current": v.id == current_id,
+           "starred": bool(v.starred)}
     if asset is not None:
         out["asset"] = {"path": asset.path, "sha256": asset.sha256, "width": asset.width, "height": asset.height}
     return out
@@ -279,3 +280,14 @@ def undo_reject(ws: Workspace, version_id: int, reaccept: bool) -> dict[str, Any
         field = content.get_field(s, v.post_id, v.section_id, v.field)
         return {"version_id": v.id, "section_id": v.section_id, "field": v.field, "status": v.status,
                 "field_value": field.value if field else None}
+
+
+def set_starred(ws: Workspace, version_id: int, starred: bool) -> bool:
+    """Star or unstar a version (the editor's mark among candidates); returns the stored mark. Status and the
+    field's value are untouched, so accept / reject work as before."""
+    with ws.db.session() as s:
+        v = s.get(ContentVersion, version_id)
+        if v is None:
+            raise NotFoundError(f"Version {version_id} does not exist")
+        v.starred = bool(starred)
+        return v.starred

@@ -38,8 +38,20 @@ VERSION_ROLE = Qt.ItemDataRole.UserRole + 2
 ICON_SIZE = 96
 CELL = QSize(ICON_SIZE + 24, ICON_SIZE + 26)
 PAD = 4
+STAR_COLOR = "#f9a825"
 STATUS_TEXT = {"accepted": "✓ accepted", "candidate": "new", "rejected": "rejected", "superseded": "earlier"}
 ACCEPTED_COLOR = "#43a047"
+
+
+def icon_rect(cell: QRect) -> QRect:
+    """Where a cell draws its thumbnail."""
+    return QRect(cell.x() + (cell.width() - ICON_SIZE) // 2, cell.y() + PAD + 2, ICON_SIZE, ICON_SIZE)
+
+
+def star_rect(cell: QRect) -> QRect:
+    """The star's place on a cell (top left of the picture; the accepted tick is top right): a click there stars."""
+    icon = icon_rect(cell)
+    return QRect(icon.left() + 2, icon.top() + 2, 22, 22)
 
 
 def placeholder(size: int, text: str = "…") -> QPixmap:
@@ -53,6 +65,7 @@ def placeholder(size: int, text: str = "…") -> QPixmap:
 
 def version_caption(v: dict[str, Any]) -> str:
     state = "✓ accepted" if v.get("current") else STATUS_TEXT.get(v["status"], v["status"])
+    state = f"★ {state}" if v.get("starred") else state
     return f"{state} · #{v['run_id']}" if v.get("run_id") else state
 
 
@@ -101,6 +114,14 @@ class CandidateModel(QAbstractListModel):
     def path(self, row: int) -> str | None:
         return (self._rows[row].get("asset") or {}).get("path")
 
+    def set_starred(self, version_id: int, starred: bool) -> None:
+        """The stored mark changed: this row's copy follows, and its cell repaints."""
+        row = self.row_of(version_id)
+        if row is not None:
+            self._rows[row] = {**self._rows[row], "starred": starred}
+            index = self.index(row, 0)
+            self.dataChanged.emit(index, index)
+
     def row_of(self, version_id: int) -> int | None:
         return next((i for i, v in enumerate(self._rows) if v["id"] == version_id), None)
 
@@ -138,6 +159,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.model = model
         self._badge_font: QFont | None = None
+        self.pinned_id: int | None = None  # the candidate held on the compare view's left
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802 - Qt override
         return CELL
@@ -157,7 +179,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(QPen(color, 2))
             painter.setBrush(fill)
             painter.drawRoundedRect(QRectF(rect).adjusted(2, 2, -2, -2), 6, 6)
-        icon = QRect(rect.x() + (rect.width() - ICON_SIZE) // 2, rect.y() + PAD + 2, ICON_SIZE, ICON_SIZE)
+        if v["id"] == self.pinned_id:
+            painter.setPen(QPen(palette.color(QPalette.ColorRole.Highlight), 2, Qt.PenStyle.DashLine))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(QRectF(rect).adjusted(3, 3, -3, -3), 6, 6)
+        icon = icon_rect(rect)
         rejected = v["status"] == "rejected"
         if rejected:
             painter.setOpacity(0.3)
@@ -173,10 +199,26 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setOpacity(1.0)
         if v.get("current"):
             self._draw_badge(painter, icon)
+        hovered = option.state & (QStyle.StateFlag.State_MouseOver | QStyle.StateFlag.State_Selected)
+        if v.get("starred") or hovered:
+            self._draw_star(painter, star_rect(rect), bool(v.get("starred")))
         text_rect = QRect(rect.x() + PAD, icon.bottom() + 3, rect.width() - 2 * PAD, rect.bottom() - icon.bottom() - 3)
         painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText if rejected else QPalette.ColorRole.Text))
         caption = option.fontMetrics.elidedText(version_caption(v), Qt.TextElideMode.ElideRight, text_rect.width())
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, caption)
+        painter.restore()
+
+    def _draw_star(self, painter: QPainter, place: QRect, starred: bool) -> None:
+        """A gold star when starred; an outline to click (on the hovered or selected cell) when not."""
+        painter.save()  # its font stays here: the caption below keeps the view's
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 110))
+        painter.drawEllipse(place)
+        painter.setPen(QColor(STAR_COLOR) if starred else QColor(255, 255, 255, 200))
+        font = QFont(painter.font())
+        font.setPixelSize(16)
+        painter.setFont(font)
+        painter.drawText(place, Qt.AlignmentFlag.AlignCenter, "★" if starred else "☆")
         painter.restore()
 
     def _draw_badge(self, painter: QPainter, icon: QRect) -> None:

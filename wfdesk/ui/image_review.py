@@ -20,6 +20,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QHideEvent,
     QIcon,
+    QMouseEvent,
     QResizeEvent,
     QShowEvent,
 )
@@ -41,6 +42,7 @@ from wfdesk.ui.candidate_thumbnails import (
     CandidateModel,
     ThumbnailDelegate,
     placeholder,
+    star_rect,
     version_caption,
     version_tooltip,
 )
@@ -78,13 +80,17 @@ class ThumbnailStrip(QListView):
     Rejected ones are dimmed but stay selectable. Thumbnails load lazily: only what is on screen, then ahead."""
 
     version_selected = Signal(object)  # version dict, or None
+    compare_requested = Signal(object, object)  # (held, clicked) version dicts: a Ctrl+click
+    star_clicked = Signal(object)  # the version dict whose star was clicked
 
     def __init__(self, data_dir, parent: QWidget | None = None, *, parallelism: int | None = None) -> None:
         super().__init__(parent)
         self.loader = ThumbnailLoader(data_dir, self, display=ICON_SIZE, parallelism=parallelism)
         self._model = CandidateModel(self.loader, self)
         self.setModel(self._model)
-        self.setItemDelegate(ThumbnailDelegate(self._model, self))
+        self._delegate = ThumbnailDelegate(self._model, self)
+        self.setItemDelegate(self._delegate)
+        self.tools = None  # review_tools.ReviewTools, attached when first shown inside a panel
         self.setViewMode(QListView.ViewMode.ListMode)  # the list layout with wrapping: a grid without a BSP tree
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(True)
@@ -143,6 +149,36 @@ class ThumbnailStrip(QListView):
         if row is not None:
             self.setCurrentIndex(self._model.index(row, 0))
 
+    def set_starred(self, version_id: int, starred: bool) -> None:
+        self._model.set_starred(version_id, starred)
+        if version_id in self._versions:
+            self._versions[version_id] = {**self._versions[version_id], "starred": starred}
+
+    def set_pinned(self, version_id: int | None) -> None:
+        """Mark the image held on the compare view's left (a dashed frame), or none."""
+        self._delegate.pinned_id = version_id
+        self.viewport().update()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        """A click on a cell's star stars it (the selection stays); Ctrl+click compares the clicked image with the
+        selected one and selects it."""
+        index = self.indexAt(event.position().toPoint())
+        if event.button() == Qt.MouseButton.LeftButton and index.isValid():
+            version = self._model.version(index.row())
+            if star_rect(self.visualRect(index)).contains(event.position().toPoint()):
+                self.star_clicked.emit(version)
+                event.accept()
+                return
+            held = self.selected()
+            if event.modifiers() & Qt.KeyboardModifier.ControlModifier and held is not None \
+                    and held["id"] != version["id"]:
+                self.setCurrentIndex(index)
+                self.setFocus(Qt.FocusReason.MouseFocusReason)
+                self.compare_requested.emit(held, version)
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
     def has_thumbnail(self, row: int) -> bool:
         """The cell shows its picture (or, for an unreadable file, its error mark)."""
         sha = self._model.sha(row)
@@ -191,6 +227,10 @@ class ThumbnailStrip(QListView):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
+        if self.tools is None:
+            from wfdesk.ui.review_tools import attach  # it imports the preview and the services
+
+            self.tools = attach(self)
         self.loader.set_display(round(ICON_SIZE * self.devicePixelRatioF()))
         self._schedule()
 

@@ -17,7 +17,7 @@ from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
 
-from wfdesk.ui import wheel_guard, worker
+from wfdesk.ui import run_end_notice, wheel_guard, worker
 from wfdesk.ui.icons import icon
 from wfdesk.ui.screen_fit import fit_to_screen
 from wfdesk.ui.status_bar import AppStatusBar
@@ -186,6 +186,7 @@ class MainWindow(QMainWindow):
             self.runs.run_failed.connect(self._run_failed)
             self.runs.active_changed.connect(self.status.set_running)
             self.status.use_provider_status(self.runs.providers)
+            self.run_end_notice = run_end_notice.watch(self, self.runs, ws)  # a long run's end, in the background
         self._serve_api()
         for action in self._needs_workspace:
             action.setEnabled(True)

@@ -66,10 +66,16 @@ def _menu_of(action: QAction) -> str | None:
     return None
 
 
+def panel_extras() -> dict[str, list[tuple[str, str]]]:
+    """Keys a panel gets from parts it is built with (the image review's compare and star tools), by script type."""
+    from wfdesk.ui.review_tools import MOUSE_HINTS, REVIEW_TOOL_KEYS
+
+    return {"image_generation": [(shown, text) for _key, shown, text, _method in REVIEW_TOOL_KEYS] + MOUSE_HINTS}
+
+
 def collect_shortcuts(window: QWidget) -> list[ShortcutEntry]:
     """Every shortcut of the window, menus first (in menu order), then each area's own."""
     from wfdesk.ui.panels import PANEL_MAP
-    from wfdesk.ui.panels.base import StepPanel
 
     menus: list[ShortcutEntry] = []
     local: list[ShortcutEntry] = []
@@ -92,12 +98,12 @@ def collect_shortcuts(window: QWidget) -> list[ShortcutEntry]:
             wide = shortcut.context() in WINDOW_WIDE
             local.append(ShortcutEntry(keys, shortcut.whatsThis(), "Main window" if wide else area_of(owner),
                                        shortcut, None if wide else owner))
-    built = {type(panel) for panel in window.findChildren(StepPanel)}
     for script_type, cls in PANEL_MAP.items():
-        if cls in built:
-            continue  # its actions are listed above
         area = f"Step panel ({PANEL_KINDS.get(script_type, script_type)})"
-        local.extend(ShortcutEntry([keys], text, area) for keys, text in cls.SHORTCUTS)
+        # A built panel's QActions are listed above; its plain QShortcuts (the image review's keys) are not.
+        listed = {key for e in local if e.area == area for key in e.keys}
+        declared = list(cls.SHORTCUTS) + panel_extras().get(script_type, [])
+        local.extend(ShortcutEntry([keys], text, area) for keys, text in declared if keys not in listed)
     order = {"File menu": 0, "Edit menu": 1, "View menu": 2, "Step menu": 3, "Help menu": 4}
     menus.sort(key=lambda e: order.get(e.area, 9))  # stable: menu order inside each menu
     local.sort(key=lambda e: e.area)
