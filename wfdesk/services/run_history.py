@@ -7,6 +7,7 @@ Paged by keyset (`id < before_id`, newest first), so page 200 costs what page 1 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -137,13 +138,13 @@ def _who(started_by: str | None, owner: str | None) -> str:
     return started_by or ledger.parse_owner(owner)[0] or "unknown"
 
 
-def _base() -> Select[Any]:
+def _base() -> Select[*tuple[Any, ...]]:
     return (select(Run.id, Run.status, Run.step_id, Run.step_name, Run.post_id, Post.title, Run.script_type,
                    Run.created_at, Run.started_at, Run.finished_at, Run.started_by, Run.owner, Run.error)
             .outerjoin(Post, Post.id == Run.post_id))
 
 
-def _filtered(stmt: Select[Any], flt: RunFilter) -> Select[Any]:
+def _filtered(stmt: Select[*tuple[Any, ...]], flt: RunFilter) -> Select[*tuple[Any, ...]]:
     for word in flt.post.split():
         stmt = stmt.where(func.lower(Post.title).contains(word.lower(), autoescape=True))
     if flt.post_id is not None:
@@ -181,7 +182,7 @@ def runs_in_progress(ws: Workspace) -> list[RunRow]:
         return _with_counts(s, s.execute(stmt).all())
 
 
-def _with_counts(s: Any, found: list[Any]) -> list[RunRow]:
+def _with_counts(s: Any, found: Sequence[Any]) -> list[RunRow]:
     if not found:
         return []
     totals: dict[int, dict[str, Any]] = {}
