@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from wfdesk.services.run_history import RUN_STATE_LABELS
 from wfdesk.states import UnitState
-from wfdesk.ui.runs_view.lists import money, when, who
+from wfdesk.ui.runs_view.lists import money, when, who_in_full
 
 if TYPE_CHECKING:
     from wfdesk.services.run_history import RunDetail, UnitDetail
@@ -58,8 +58,11 @@ class RunDetailPane(QWidget):
         self.heading = QLabel()
         self.heading.setWordWrap(True)
         self.heading.setTextFormat(Qt.TextFormat.PlainText)
+        bold = self.heading.font()
+        bold.setBold(True)
+        self.heading.setFont(bold)
         self.info: dict[str, QLabel] = {}
-        form = QFormLayout()
+        self.form = form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
         form.setVerticalSpacing(2)
         for name in INFO_ROWS:
@@ -115,7 +118,7 @@ class RunDetailPane(QWidget):
         errors = run.failed
         values = {
             "Status": RUN_STATE_LABELS.get(run.status, run.status),
-            "Started by": who(run),
+            "Started by": who_in_full(run),
             "Ran on": detail.where,
             "Started": when(run.started_at or run.created_at),
             "Duration": duration_text(run.duration_s) or ("still running" if not run.finished_at else ""),
@@ -126,6 +129,7 @@ class RunDetailPane(QWidget):
         }
         for name, label in self.info.items():
             label.setText(values[name])
+        self.form.setRowVisible(self.info["Error"], bool(run.error))
         self.config.setPlainText(json.dumps(detail.effective_config, indent=2, ensure_ascii=False))
         self.context.setPlainText(json.dumps(detail.context, indent=2, ensure_ascii=False))
         self.units.clear()

@@ -19,21 +19,33 @@ if TYPE_CHECKING:
 TARGET_ROLE = Qt.ItemDataRole.UserRole  # ("run", run_id) | ("batch", batch_id) | ("item", batch_id, post_id)
 HISTORY_COLUMNS = ["Run", "Status", "Post", "Step", "Sections", "Cost", "Started", "By"]
 PROGRESS_COLUMNS = ["Run", "Post", "Step", "Progress", "By"]
+KEPT_FINISHED_BATCHES = 5
 
 
 def who(row: RunRow) -> str:
-    return "you" if row.mine else f"{row.started_by} (colleague)"
+    """"you", or a colleague's user name (their user@host is in the tooltip and the detail)."""
+    return "you" if row.mine else row.started_by.partition("@")[0] or row.started_by
 
 
-def when(value: datetime | None) -> str:
+def who_in_full(row: RunRow) -> str:
+    return "you" if row.mine else f"{row.started_by} (a colleague)"
+
+
+def when(value: datetime | None, now: datetime | None = None) -> str:
+    """"02 Dec 19:51" (with the year when it is not this year's), in local time."""
     if value is None:
         return ""
     local = value.astimezone() if value.tzinfo else value
-    return local.strftime("%Y-%m-%d %H:%M")
+    this_year = (now or datetime.now()).year == local.year
+    return local.strftime("%d %b %H:%M" if this_year else "%d %b %Y %H:%M")
 
 
 def money(value: float) -> str:
-    return "" if not value else (f"${value:,.4f}" if value < 10 else f"${value:,.2f}")
+    if not value:
+        return ""
+    if value < 0.0001:
+        return "< $0.0001"
+    return f"${value:,.4f}" if value < 10 else f"${value:,.2f}"
 
 
 def _setup(tree: QTreeWidget, columns: list[str], name: str, stretch: int) -> None:
@@ -65,6 +77,7 @@ class HistoryList(QTreeWidget):
                 item.setToolTip(1, row.error)
             if not row.mine:
                 _italic(item, len(HISTORY_COLUMNS))
+                item.setToolTip(7, who_in_full(row))
             self.addTopLevelItem(item)
 
     def select_run(self, run_id: int) -> bool:
@@ -88,11 +101,12 @@ class ProgressList(QTreeWidget):
         current = self.currentItem().data(0, TARGET_ROLE) if self.currentItem() is not None else None
         self.clear()
         in_batches = {i.run_id for b in batches for i in b.items if i.run_id is not None}
+        finished = [b for b in batches if b.finished][-KEPT_FINISHED_BATCHES:]
         for batch in batches:
-            if batch.finished:
+            if batch.finished and batch not in finished:
                 continue
-            top = QTreeWidgetItem([f"Batch {batch.id}", f"{len(batch.items)} posts", batch.step_name,
-                                   "{}/{} posts".format(*batch.counts()), "you"])
+            progress = "{}/{} posts".format(*batch.counts()) + (" · ended" if batch.finished else "")
+            top = QTreeWidgetItem([f"Batch {batch.id}", f"{len(batch.items)} posts", batch.step_name, progress, "you"])
             top.setData(0, TARGET_ROLE, ("batch", batch.id))
             top.setFirstColumnSpanned(False)
             font = QFont(top.font(0))
@@ -101,7 +115,7 @@ class ProgressList(QTreeWidget):
             for item in batch.items:
                 top.addChild(self._batch_item(batch, item, rows, own))
             self.addTopLevelItem(top)
-            top.setExpanded(True)
+            top.setExpanded(not batch.finished)  # a finished batch stays, folded, to show how each post went
         for row in rows:
             if row.id in in_batches:
                 continue

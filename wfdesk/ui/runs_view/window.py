@@ -128,7 +128,7 @@ class RunsWindow(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(lists)
         split.addWidget(right)
-        split.setSizes([640, 620])
+        split.setSizes([700, 560])
         split.setChildrenCollapsible(False)
         QVBoxLayout(self).addWidget(split)
 
@@ -156,7 +156,7 @@ class RunsWindow(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         if not self._fitted:
             self._fitted = True
-            fit_to_screen(self, 1280, 760)
+            fit_to_screen(self, 1600, 900)  # shrunk to smaller screens (1280×720: the whole screen)
         super().showEvent(event)
         self._load_steps()
         self.reload_history()
