@@ -138,7 +138,6 @@ def test_resume_and_open_post_and_step(qtbot, main_window, gui_ws, loopback):
         s.execute(update(RunUnit).where(RunUnit.run_id == run_id, RunUnit.section_id == 712)
                   .values(status=UnitState.QUEUED, result={}))
         s.execute(update(Run).where(Run.id == run_id).values(status=RunState.INTERRUPTED))
-    main_window.posts.tree.setFocus()
     view = open_by_status_bar(qtbot, main_window)
     click_run(qtbot, view, run_id)
     assert view.detail.info["Status"].text() == "interrupted"
