@@ -247,3 +247,20 @@ def test_one_post_is_taken_out_of_a_batch(qtbot, main_window, gui_ws, loopback):
     assert waiting.state == RunState.CANCELLED
     qtbot.waitUntil(lambda: batch.finished, timeout=WAIT)
     assert sorted(i.state for i in batch.items if i is not waiting) == [RunState.SUCCEEDED, RunState.SUCCEEDED]
+
+
+def test_a_running_runs_detail_updates_without_losing_the_section_being_read(qtbot, main_window, gui_ws, loopback):
+    from ui.editor_input import open_step
+
+    loopback.latency = 1.0
+    panel = open_step(qtbot, main_window, "polish_sections")
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    view = open_by_status_bar(qtbot, main_window)
+    qtbot.waitUntil(lambda: first_progress_row(view).startswith("#"), timeout=WAIT)
+    run_id = int(first_progress_row(view)[1:])
+    click_run(qtbot, view, run_id, view.progress)
+    click_tree_item(qtbot, view.detail.units, "Glen Affric")
+    assert "glen affric" in view.detail.prompt.toPlainText().lower(), "the prompt is recorded when the run starts"
+    qtbot.waitUntil(lambda: view.detail.info["Status"].text() == "done", timeout=WAIT)
+    assert view.detail.units.currentItem().text(0) == "Glen Affric"
+    assert view.detail.answer.toPlainText(), "the answer that arrived meanwhile"

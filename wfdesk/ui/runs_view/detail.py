@@ -112,6 +112,11 @@ class RunDetailPane(QWidget):
         self.body.hide()
 
     def show_detail(self, detail: RunDetail) -> None:
+        """Show a run; the same run shown again (it is still going) keeps the section the editor is reading."""
+        same = self.detail is not None and self.detail.run.id == detail.run.id
+        current = self.units.currentItem()
+        keep = current.data(0, UNIT_ROLE) if same and current is not None else None
+        tab = self.tabs.currentIndex()
         self.detail = detail
         run = detail.run
         self.heading.setText(f"Run #{run.id}: “{run.step_name}” on “{run.post_title}”")
@@ -142,10 +147,13 @@ class RunDetailPane(QWidget):
                 item.setToolTip(1, unit.error)
             self.units.addTopLevelItem(item)
         self.body.show()
-        first = self.units.topLevelItem(0)
-        self.units.setCurrentItem(first)
-        if first is None:
+        items = [self.units.topLevelItem(i) for i in range(self.units.topLevelItemCount())]
+        chosen = next((i for i in items if i.data(0, UNIT_ROLE) == keep), items[0] if items else None)
+        self.units.setCurrentItem(chosen)
+        if chosen is None:
             self._show_unit(None)
+        if same:
+            self.tabs.setCurrentIndex(tab)
 
     def _show_unit(self, item: QTreeWidgetItem | None) -> None:
         unit = self._unit(item.data(0, UNIT_ROLE)) if item is not None else None

@@ -173,8 +173,9 @@ class RunsWindow(QWidget):
 
     def _refresh_all(self) -> None:
         self.reload_progress()
-        if self._target is not None and self._target[0] != "batch":
-            self._load_target()
+        shown = self.detail.detail
+        if self._target is not None and self._target[0] != "batch" and (shown is None or self.is_active(shown)):
+            self._load_target()  # a run that has ended does not change: read it again only while it goes
         if self._next_before is None or self.history.topLevelItemCount() <= run_history.PAGE_SIZE:
             self.reload_history()  # the first page only: a page the editor scrolled to stays as it is
 
@@ -230,12 +231,14 @@ class RunsWindow(QWidget):
 
     def _history_loaded(self, page: run_history.RunPage, append: bool) -> None:
         self.history.blockSignals(True)
+        scrolled = self.history.verticalScrollBar().value()
         if not append:
             self.history.clear()
         self.history.add_rows(page.rows)
         if self._target is not None and self._target[0] == "run":
             self.history.select_run(self._target[1])
         self.history.blockSignals(False)
+        self.history.verticalScrollBar().setValue(scrolled)  # a refresh while runs end keeps the editor's place
         self._next_before = page.next_before
         self.more_button.setVisible(page.next_before is not None)
         if not append and not page.rows:
