@@ -123,7 +123,8 @@ def test_view_menu_shortcut_opens_the_runs_view_and_filters_narrow_it(qtbot, mai
     wait_rows(qtbot, view, lambda rows: {r[1] for r in rows} == {"cancelled"} and len(rows) == 30)
     pick(qtbot, view.step_filter, "Illustrate")
     wait_rows(qtbot, view, lambda rows: {r[3] for r in rows} == {"Illustrate"} and len(rows) == 15)
-    assert any(r[7] == COLLEAGUE.split("@")[0] for r in history_rows(view)), "a colleague's runs are shown, marked as theirs"
+    theirs = [r for r in history_rows(view) if r[7] == COLLEAGUE.split("@")[0]]
+    assert theirs, "a colleague's runs are shown, marked as theirs"
     click_check_box(qtbot, view.mine_filter)
     wait_rows(qtbot, view, lambda rows: all(r[7] == "you" for r in rows))
     pick(qtbot, view.when_filter, "Today")
@@ -264,3 +265,41 @@ def test_a_running_runs_detail_updates_without_losing_the_section_being_read(qtb
     qtbot.waitUntil(lambda: view.detail.info["Status"].text() == "done", timeout=WAIT)
     assert view.detail.units.currentItem().text(0) == "Glen Affric"
     assert view.detail.answer.toPlainText(), "the answer that arrived meanwhile"
+
+
+def test_a_colleagues_run_in_progress_is_shown_as_theirs_and_cannot_be_cancelled_here(qtbot, main_window, gui_ws):
+    seed_runs(gui_ws, 8, posts=2)
+    with gui_ws.db.session() as s:  # run 4 goes on a colleague's machine
+        s.execute(update(Run).where(Run.id == 4).values(status=RunState.RUNNING))
+    view = open_by_status_bar(qtbot, main_window)
+    qtbot.waitUntil(lambda: first_progress_row(view) == "#4", timeout=WAIT)
+    assert first_progress_row(view, 4) == "colleague"
+    assert view.progress.topLevelItem(0).font(0).italic()
+    click_run(qtbot, view, 4, view.progress)
+    assert view.detail.info["Started by"].text() == f"{COLLEAGUE} (a colleague)"
+    assert not view.buttons["cancel"].isEnabled()
+    assert "only where it runs" in view.buttons["cancel"].toolTip()
+    assert not view.buttons["resume"].isEnabled(), "not while it goes"
+
+
+def test_the_post_lists_context_menu_starts_a_batch(qtbot, main_window, gui_ws):
+    from ui.test_busy_database import _context_menu
+
+    _posts_with_a_section(gui_ws, ["Lochs"])
+    main_window.posts.reload()
+    tree = main_window.posts.tree
+    qtbot.waitUntil(lambda: tree.topLevelItemCount() == 2, timeout=WAIT)
+    click_tree_item(qtbot, tree, "Lochs")
+    ctrl_click(qtbot, tree, "A week in the Scottish Highlands")
+    asked: list[str] = []
+
+    def cancel(dialog) -> None:
+        asked.append(dialog.windowTitle())
+        qtbot.mouseClick(button(dialog, "Cancel"), Qt.MouseButton.LeftButton)
+
+    answer_modal(qtbot, cancel)
+    _context_menu(qtbot, tree, "Lochs", "Run step on 2 posts…")
+    qtbot.waitUntil(lambda: bool(asked), timeout=WAIT)
+    assert asked == ["Run a step on 2 posts"]
+    qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None, timeout=WAIT)
+    assert main_window.runs_hub.queue is None, "the editor said Cancel: no batch"
