@@ -194,7 +194,8 @@ class Run(Base):
     __table_args__ = (Index("ix_workflow_run_post_step", "post_id", "step_id"),
                       Index("ix_workflow_run_status", "status", "id"),  # the history is paged by id
                       Index("ix_workflow_run_step", "step_id", "id"),
-                      Index("ix_workflow_run_created", "created_at"))
+                      Index("ix_workflow_run_created", "created_at"),
+                      Index("ix_workflow_run_started_by", "started_by", "id"))  # "Only mine"
 
 
 class RunUnit(Base):

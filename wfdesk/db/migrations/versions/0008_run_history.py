@@ -21,9 +21,11 @@ def upgrade() -> None:
     op.create_index("ix_workflow_run_status", "workflow_run", ["status", "id"])
     op.create_index("ix_workflow_run_step", "workflow_run", ["step_id", "id"])
     op.create_index("ix_workflow_run_created", "workflow_run", ["created_at"])
+    op.create_index("ix_workflow_run_started_by", "workflow_run", ["started_by", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_workflow_run_started_by", table_name="workflow_run")
     op.drop_index("ix_workflow_run_created", table_name="workflow_run")
     op.drop_index("ix_workflow_run_step", table_name="workflow_run")
     op.drop_index("ix_workflow_run_status", table_name="workflow_run")
