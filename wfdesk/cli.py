@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from wfdesk.errors import ConfigError, NotFoundError, WfdeskError
 from wfdesk.runs.costs import BudgetError
+from wfdesk.states import RunState, UnitState
 
 if TYPE_CHECKING:
     from wfdesk.workspace import Workspace
@@ -82,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     rl = runs_sub.add_parser("list", help="runs, newest first")
     rl.add_argument("--json", action="store_true")
     rl.add_argument("--limit", type=int, default=50)
+    rl.add_argument("--post", type=int, metavar="ID")
+    rl.add_argument("--step", type=int, metavar="ID")
+    rl.add_argument("--status", choices=[s.value for s in RunState])
+    rl.add_argument("--mine", action="store_true", help="only runs started by this user on this machine")
+    rl.add_argument("--before", type=int, metavar="ID", help="runs older than this one (the next page)")
     rs = runs_sub.add_parser("show", help="one run with its sections")
     rs.add_argument("id", type=int)
     rr = runs_sub.add_parser("resume", help="run again the sections of a run that did not finish")
@@ -414,14 +420,20 @@ def _runs(ws: Workspace, args: argparse.Namespace) -> int:
     from wfdesk.runs import ledger
 
     if args.runs_command == "list":
-        runs = ledger.list_runs(ws, args.limit)
+        from wfdesk.services import run_history
+
+        flt = run_history.RunFilter(post_id=args.post, step_id=args.step, status=args.status, mine_only=args.mine)
+        page = run_history.list_runs(ws, flt, before_id=args.before, limit=args.limit)
         if args.json:
-            _print_json(runs)
+            _print_json([run_history.summary_json(r) for r in page.rows])
         else:
-            for r in runs:
-                c = r["counts"]
-                print(f"#{r['id']:<5} {r['status']:<11} step {r['step_id']} {r['step']!r} post {r['post_id']}  "
-                      f"{c.get('success', 0)}/{c['total']} ok  {r['created_at']}")
+            for r in page.rows:
+                who = "" if r.mine else f"  by {r.started_by}"
+                when = r.created_at.isoformat() if r.created_at else ""
+                print(f"#{r.id:<5} {r.status:<11} step {r.step_id} {r.step_name!r} post {r.post_id}  "
+                      f"{r.counts.get(UnitState.SUCCESS, 0)}/{r.total} ok  {when}{who}")
+            if page.next_before is not None:
+                print(f"(more: wfdesk runs list --before {page.next_before})")
         return EXIT_OK
     if args.runs_command == "show":
         _print_json(ledger.run_detail(ws, args.id))

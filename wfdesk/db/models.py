@@ -185,12 +185,18 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
     owner: Mapped[str | None] = mapped_column(String(200))  # host:pid of the process executing it
     heartbeat_at: Mapped[datetime | None] = mapped_column()
+    # "user@host" of who started it: on a shared database, tells an editor's runs from a colleague's.
+    started_by: Mapped[str | None] = mapped_column(String(200))
 
     units: Mapped[list[RunUnit]] = relationship(
         back_populates="run", order_by="RunUnit.position", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (Index("ix_workflow_run_post_step", "post_id", "step_id"),)
+    __table_args__ = (Index("ix_workflow_run_post_step", "post_id", "step_id"),
+                      Index("ix_workflow_run_status", "status", "id"),  # the history is paged by id
+                      Index("ix_workflow_run_step", "step_id", "id"),
+                      Index("ix_workflow_run_created", "created_at"),
+                      Index("ix_workflow_run_started_by", "started_by", "id"))  # "Only mine"
 
 
 class RunUnit(Base):
@@ -214,6 +220,7 @@ class RunUnit(Base):
     model: Mapped[str | None] = mapped_column(String(200))
     cost: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # estimated, from the price table
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prompt: Mapped[str | None] = mapped_column(Text)  # the rendered prompt as sent (LLM and image steps)
 
     run: Mapped[Run] = relationship(back_populates="units")
 

@@ -85,7 +85,8 @@ def run_config(ws: Workspace, raw_config: dict[str, Any], post_id: int, context:
         owner = ledger.new_owner()
         run_id, unit_ids = ledger.create_run(
             ws, step_id=step_id, post_id=post_id, step_name=step_name, script_type=script_type,
-            effective_config=raw_config, context=context, section_ids=[p.section_id for p in plans], owner=owner)
+            effective_config=raw_config, context=context, section_ids=[p.section_id for p in plans], owner=owner,
+            prompts=[p.payload.get("prompt") for p in plans])
         return _execute_units(ws, handler, job, run_id, list(zip(unit_ids, plans, strict=True)), options, owner)
     return _run_plain(ws, handler, script_type, raw_config, post_id, context, step_id, step_name, options)
 
@@ -124,6 +125,7 @@ def resume_run(ws: Workspace, run_id: int, options: RunOptions | None = None) ->
     plans = {p.section_id: p for p in handler.plan(job)}
     costs.enforce_budget(ws, post_id, handler.estimate(job, [plans[sid] for _, sid in pending]))
     claim = ledger.claim_run(ws, run_id, status, owner)
+    ledger.set_prompts(ws, {uid: plans[sid].payload.get("prompt") for uid, sid in pending})
     return _execute_units(ws, handler, job, run_id, [(uid, plans[sid]) for uid, sid in pending], options, claim)
 
 

@@ -7,6 +7,7 @@ executor is compare-and-set: UPDATE ... WHERE status and owner are what was read
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 import socket
@@ -27,6 +28,15 @@ from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
 HOST = socket.gethostname()
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container, say)
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+# Who starts runs from this process: "user@host". The runs view marks runs started by anyone else as a colleague's.
+STARTED_BY = f"{_user()}@{HOST}"
 OWNER = f"{HOST}:{os.getpid()}"  # this process, in the older "host:pid" form some rows still carry
 HEARTBEAT_SECONDS = 15.0
 STALE_AFTER = timedelta(minutes=2)  # a run whose heartbeat is older than this was interrupted, whatever its pid says
@@ -67,15 +77,26 @@ def parse_owner(owner: str | None) -> tuple[str, int | None, int | None, str | N
 
 def create_run(ws: Workspace, *, step_id: int | None, post_id: int, step_name: str, script_type: str,
                effective_config: dict[str, Any], context: dict[str, Any],
-               section_ids: list[int | None], owner: str | None = None) -> tuple[int, list[int]]:
+               section_ids: list[int | None], owner: str | None = None,
+               prompts: list[str | None] | None = None) -> tuple[int, list[int]]:
+    """`prompts`: each unit's rendered prompt, as it will be sent (kept for the runs view)."""
+    sent = prompts or [None] * len(section_ids)
     with ws.db.session() as s:
         run = Run(step_id=step_id, post_id=post_id, step_name=step_name, script_type=script_type,
                   status=RunState.RUNNING, effective_config=effective_config, context=jsonable(context),
-                  started_at=utcnow(), owner=owner or new_owner(), heartbeat_at=db_utcnow())
-        run.units = [RunUnit(section_id=sid, position=i) for i, sid in enumerate(section_ids)]
+                  started_at=utcnow(), owner=owner or new_owner(), heartbeat_at=db_utcnow(), started_by=STARTED_BY)
+        run.units = [RunUnit(section_id=sid, position=i, prompt=prompt)
+                     for i, (sid, prompt) in enumerate(zip(section_ids, sent, strict=True))]
         s.add(run)
         s.flush()
         return run.id, [u.id for u in run.units]
+
+
+def set_prompts(ws: Workspace, prompts: dict[int, str | None]) -> None:
+    """A resume renders its sections' prompts again (the text may have changed): keep the ones sent now."""
+    with ws.db.session() as s:
+        for unit_id, prompt in prompts.items():
+            s.execute(update(RunUnit).where(RunUnit.id == unit_id).values(prompt=prompt))
 
 
 def reopen_run(ws: Workspace, run_id: int) -> str:
@@ -267,9 +288,9 @@ def run_detail(ws: Workspace, run_id: int) -> dict[str, Any]:
             counts[u.status] = counts.get(u.status, 0) + 1
         out = run_summary(run, counts)
         out.update(effective_config=run.effective_config, context=run.context, error=run.error,
-                   started_at=_iso(run.started_at))
+                   started_at=_iso(run.started_at), started_by=run.started_by)
         out["units"] = [{"id": u.id, "section_id": u.section_id, "status": u.status, "error": u.error,
-                         "duration_ms": u.duration_ms, "model": u.model, "cost": u.cost,
+                         "duration_ms": u.duration_ms, "model": u.model, "cost": u.cost, "prompt": u.prompt,
                          "prompt_tokens": u.prompt_tokens,
                          "completion_tokens": u.completion_tokens, "images": u.images,
                          "started_at": _iso(u.started_at), "finished_at": _iso(u.finished_at),

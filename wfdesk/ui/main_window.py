@@ -96,6 +96,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.pages)
         self.status = AppStatusBar(None)
         self.setStatusBar(self.status)
+        self.status.runs_requested.connect(lambda: self.show_runs() if self.ws is not None else None)
+        self.runs_hub: Any = None  # wfdesk.ui.runs_view.RunsHub: the runs window and batches, made on first use
         self._build_menus()
         self._restore_geometry()
         if ws is None:
@@ -254,6 +256,8 @@ class MainWindow(QMainWindow):
 
         view = bar.addMenu("&View")
         self._action(view, "&Costs…", self.show_costs, None, "info")
+        self._action(view, "&Runs…", self.show_runs, "Ctrl+Shift+R", "run").setStatusTip(
+            "Runs in progress and past runs: what each sent and got back; cancel, resume, run again")
 
         step = bar.addMenu("&Step")
         # Ctrl+Enter and Esc live here, once for the whole window, and go to the panel on screen: panels with keys
@@ -290,6 +294,7 @@ class MainWindow(QMainWindow):
         self.posts.post_selected.connect(self._post_selected)
         self.posts.post_changed.connect(self._post_changed)
         self.posts.new_post_requested.connect(self.new_post)
+        self.posts.run_on_posts_requested.connect(lambda posts: self._runs_hub().run_on_posts(posts))
         self.steps.step_selected.connect(lambda *_: self._show_panel())
         self.sections.changed.connect(self._sections_changed)
         self.sections.post_requested.connect(self._show_post)
@@ -641,6 +646,17 @@ class MainWindow(QMainWindow):
         return dialog
 
     # --- help ---------------------------------------------------------------------------------------------
+
+    def _runs_hub(self) -> Any:
+        if self.runs_hub is None:
+            from wfdesk.ui.runs_view import RunsHub
+
+            self.runs_hub = RunsHub(self)
+        return self.runs_hub
+
+    def show_runs(self) -> QWidget:
+        """View → Runs (Ctrl+Shift+R), or a click on the status bar's run count."""
+        return self._runs_hub().show()
 
     def show_plugins(self) -> QDialog:
         from PySide6.QtCore import Qt

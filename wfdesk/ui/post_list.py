@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -55,6 +56,7 @@ class PostListWidget(QWidget):
     post_changed = Signal(int)  # renamed or given a new status here
     new_post_requested = Signal()
     loaded = Signal()
+    run_on_posts_requested = Signal(list)  # [(post id, title)]: several posts chosen, one step to run on all
 
     def __init__(self, ws: Workspace | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,6 +81,11 @@ class PostListWidget(QWidget):
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        # Ctrl+click and Shift+click choose several posts, to run one step on all of them (a batch).
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.batch_button = QPushButton(icon("run"), "")
+        self.batch_button.setToolTip("Run one step on every selected post, one after another (a batch)")
+        self.batch_button.hide()
 
         filters = QHBoxLayout()
         filters.addWidget(self.status_filter, 1)
@@ -88,6 +95,7 @@ class PostListWidget(QWidget):
         layout.addWidget(self.search)
         layout.addLayout(filters)
         layout.addWidget(self.tree, 1)
+        layout.addWidget(self.batch_button)
 
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self.reload)
@@ -96,6 +104,8 @@ class PostListWidget(QWidget):
         self.new_button.clicked.connect(self.new_post_requested)
         self.tree.currentItemChanged.connect(self._current_changed)
         self.tree.customContextMenuRequested.connect(self._context_menu)
+        self.tree.itemSelectionChanged.connect(self._selection_changed)
+        self.batch_button.clicked.connect(self._request_batch)
 
     # --- loading ------------------------------------------------------------------------------------------
 
@@ -175,6 +185,7 @@ class PostListWidget(QWidget):
         if chosen is not None and chosen.data(0, ID_ROLE) != self._current:
             self._current = chosen.data(0, ID_ROLE)
             self.post_selected.emit(self._current)
+        self._selection_changed()
         self.loaded.emit()
 
     def _update_statuses(self, statuses: list[str]) -> None:
@@ -208,6 +219,23 @@ class PostListWidget(QWidget):
                 return
         self.reload(select_id=post_id)
 
+    def selected_posts(self) -> list[tuple[int, str]]:
+        """The selected posts (id, title), in list order."""
+        chosen = {id(item) for item in self.tree.selectedItems()}
+        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        return [(item.data(0, ID_ROLE), item.text(0)) for item in items
+                if id(item) in chosen and item.data(0, ID_ROLE)]
+
+    def _selection_changed(self) -> None:
+        n = len(self.selected_posts())
+        self.batch_button.setText(f"Run step on {n} posts…")
+        self.batch_button.setVisible(n > 1)
+
+    def _request_batch(self) -> None:
+        posts = self.selected_posts()
+        if len(posts) > 1:
+            self.run_on_posts_requested.emit(posts)
+
     def _current_changed(self, item: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None) -> None:
         post_id = item.data(0, ID_ROLE) if item is not None else None
         post_id = post_id or 0
@@ -223,6 +251,10 @@ class PostListWidget(QWidget):
         if not post_id:
             return
         menu = QMenu(self)
+        posts = self.selected_posts()
+        if len(posts) > 1 and post_id in {pid for pid, _ in posts}:
+            menu.addAction(icon("run"), f"Run step on {len(posts)} posts…", self._request_batch)
+            menu.addSeparator()
         menu.addAction(icon("rename"), "Rename…", lambda: self.rename_post(post_id, item.text(0)))
         status_menu = menu.addMenu("Set status")
         for i in range(1, self.status_filter.count()):

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStatusBar, QWidget
 
 from wfdesk.ui.icons import state_icon
@@ -41,6 +41,23 @@ class _Indicator(QWidget):
         self.setToolTip(tooltip or text)
 
 
+class _RunsIndicator(_Indicator):
+    """The run count, which opens the runs view when clicked."""
+
+    clicked = Signal()
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().mouseReleaseEvent(event)
+        if self.rect().contains(event.position().toPoint()):
+            self.clicked.emit()
+
+    def set(self, state: str, text: str, tooltip: str = "") -> None:
+        from PySide6.QtCore import Qt  # here, not at import: the bar is in the window's first paint (see above)
+
+        super().set(state, text, tooltip or f"{text}: click to see the runs (Ctrl+Shift+R)")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+
 class _MessageLabel(QLabel):
     """The bar's message, elided to its width (the full text in its tooltip)."""
 
@@ -68,6 +85,8 @@ class _MessageLabel(QLabel):
 
 
 class AppStatusBar(QStatusBar):
+    runs_requested = Signal()  # the run count was clicked
+
     def __init__(self, ws: Workspace | None, parent: QWidget | None = None,
                  providers: ProviderStatus | None = None) -> None:
         super().__init__(parent)
@@ -80,7 +99,8 @@ class AppStatusBar(QStatusBar):
         self._message_timer.timeout.connect(self.clearMessage)
         self.database = _Indicator("")
         self.provider = _Indicator("")
-        self.jobs = _Indicator("")
+        self.jobs = _RunsIndicator("")
+        self.jobs.clicked.connect(self.runs_requested)
         # Shown with a workspace: before it the window says it is opening one, and the coloured dots (QPainter
         # pens make PySide6 build the Qt namespace's enums, ~25 ms) stay out of the window's first paint.
         for widget in (self.jobs, self.provider, self.database):
