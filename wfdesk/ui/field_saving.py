@@ -1,5 +1,9 @@
 """Saving the sections view's field editor: a new version of the field, undoable, and what to do when someone
 else (or a run) saved the field first. SectionsView inherits these.
+
+With the window's ChangeHub (`watch`), the view refreshes when anyone's change touches its post (a colleague's
+save shows in the editor unless it holds unsaved text), says which field its editor is in, and names the
+colleagues editing the field open in it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QPlainTextEdit
 
     from wfdesk.errors import ConflictError
+    from wfdesk.services.changes import Changes, FieldRef
+    from wfdesk.ui.change_hub import ChangeHub
     from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -40,6 +46,26 @@ class FieldSaving:
         def reload(self) -> None: ...
         def after_change(self, select: tuple[int, str | None] | None = None, post_id: int | None = None) -> None: ...
         def _update_editor_state(self) -> None: ...
+
+    def watch(self, hub: ChangeHub) -> None:
+        """Hear the window's changes and presence from now on."""
+        hub.changed.connect(self._changes_heard)
+        hub.presence_changed.connect(self.field_editor.show_editors)
+        self.field_editor.focus_changed.connect(lambda focused: self._focus_changed(hub, focused))
+        self.field_editor.editors_of = lambda target: hub.editors_of(self._field_ref(target))
+
+    def _changes_heard(self, changes: Changes) -> None:
+        if self.post_id and changes.touches_content_of(self.post_id):
+            self.reload()
+
+    def _field_ref(self, target: dict[str, Any]) -> FieldRef:
+        from wfdesk.services.changes import FieldRef
+
+        return FieldRef(self.post_id, target["section_id"], target["field"])
+
+    def _focus_changed(self, hub: ChangeHub, focused: bool) -> None:
+        if self.target is not None and self.post_id:
+            hub.editing(self._field_ref(self.target), focused)
 
     def maybe_save(self, allow_cancel: bool = True) -> bool:
         """Ask what to do with unsaved field text. False when the editor chose Cancel."""
