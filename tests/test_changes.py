@@ -251,3 +251,19 @@ def test_the_listener_comes_back_after_its_connection_is_cut(pg_demo, db_url, tm
         assert _next(heard, lambda c: isinstance(c, Changes) and c.posts).posts == {53}
     finally:
         other.close()
+
+
+def test_a_run_announces_the_field_text_its_units_wrote(pg_demo, db_url, tmp_path, settings, loopback):
+    from wfdesk.scripts.registry import execute_step_script
+
+    loopback.chat_reply = lambda req: "Polished by the run."
+    other = _second(db_url, tmp_path, settings)
+    try:
+        heard = _listening(other)
+        execute_step_script(1, 53, {"section_ids": [712]})
+        written = _next(heard, lambda c: isinstance(c, Changes) and c.fields)
+        assert FieldRef(53, 712, "polished") in written.fields
+        assert written.units
+        assert written.touches_content_of(53)
+    finally:
+        other.close()
