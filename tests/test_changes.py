@@ -170,9 +170,8 @@ def test_another_workspace_on_the_schema_hears_a_save_and_its_own_echo_is_ignore
 
 
 def test_a_workspace_on_another_schema_hears_nothing(pg_demo, db_url, tmp_path, settings):
-    from sqlalchemy import create_engine, text
-
     from conftest import PG_URL, _pg_schema_url
+    from sqlalchemy import create_engine, text
 
     schema = "t_other_" + tmp_path.name[-8:].replace("-", "_").lower()
     admin = create_engine(PG_URL)

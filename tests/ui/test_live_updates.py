@@ -7,9 +7,9 @@ import statistics
 import time
 
 import pytest
+
 from ui.conftest import close_window
 from ui.editor_input import WAIT, activate, click, click_cell, open_step, press
-
 from wfdesk.services import editing
 from wfdesk.services.changes import publisher
 from wfdesk.workspace import open_workspace
