@@ -118,3 +118,41 @@ def test_the_other_window_shows_who_is_editing_a_field(qtbot, two_windows):
     click(qtbot, mine.sections.editor.viewport())  # in another field: not the one open over there
     click_cell(qtbot, theirs.sections, 712, "draft")  # the colleague opens that one: it says so at once
     qtbot.waitUntil(lambda: presence.isVisible() and presence.text() == "Ana is editing", timeout=WAIT)
+
+
+def test_a_title_being_typed_is_not_swept_away_by_a_colleagues_change(qtbot, main_window):
+    """A change heard while the editor types a section title waits until the title is entered."""
+    from PySide6.QtWidgets import QApplication
+
+    window = main_window
+    activate(qtbot, window)
+    click_cell(qtbot, window.sections, 712)
+    press(qtbot, "F2")
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is not window.sections.table.frozen, timeout=WAIT)
+    press(qtbot, "Ctrl+A")
+    qtbot.keyClicks(QApplication.focusWidget(), "Glen Affric in the rain")
+    with qtbot.waitSignal(window.hub.changed, timeout=WAIT):  # the news reaches the view while the title is typed
+        editing.save_field(window.ws, 53, 713, "draft", "Skye, by a colleague.", _lock(window.ws, 53, 713, "draft"))
+    assert window.sections._reload_due  # held back, not refilled under the typing
+    assert QApplication.focusWidget().hasFocus()
+    press(qtbot, "Return")
+    qtbot.waitUntil(lambda: window.sections.section_at(1)["title"] == "Glen Affric in the rain", timeout=WAIT)
+    qtbot.waitUntil(lambda: window.sections.section_at(2)["fields"]["draft"] == "Skye, by a colleague.",
+                    timeout=WAIT)
+
+
+def _lock(ws, post_id, section_id, name):
+    from wfdesk.services import queries
+
+    return queries.field_value(ws, post_id, section_id, name)["lock_version"]
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_run_started_elsewhere_shows_in_the_step_list_without_polling(qtbot, two_windows):
+    from wfdesk.runs import ledger
+
+    mine, theirs = two_windows
+    assert not theirs.steps._poll.isActive()  # live: the tables are not polled
+    ledger.create_run(mine.ws, step_id=1, post_id=53, step_name="polish_sections", script_type="llm_action",
+                      effective_config={}, context={}, section_ids=[711, 712])
+    qtbot.waitUntil(lambda: "running" in theirs.steps.state_text(1).lower(), timeout=WAIT)

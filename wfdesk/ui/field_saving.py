@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QAbstractItemView, QMessageBox
 
 from wfdesk.ui.db_errors import describe_db_error, edit_errors
 from wfdesk.ui.field_text_editor import FieldTextEditor, resolve_conflict
@@ -25,9 +26,11 @@ if TYPE_CHECKING:
     from wfdesk.errors import ConflictError
     from wfdesk.services.changes import Changes, FieldRef
     from wfdesk.ui.change_hub import ChangeHub
+    from wfdesk.ui.sections_table import SectionsTable
     from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
+RELOAD_RETRY_MS = 300  # a colleague's change heard while a title is typed here: shown once the typing is done
 
 
 class FieldSaving:
@@ -39,6 +42,7 @@ class FieldSaving:
     editor: QPlainTextEdit
     target: dict[str, Any] | None
     message: SignalInstance
+    table: SectionsTable
 
     if TYPE_CHECKING:  # SectionsView's, called from here
         def is_dirty(self) -> bool: ...
@@ -56,7 +60,22 @@ class FieldSaving:
 
     def _changes_heard(self, changes: Changes) -> None:
         if self.post_id and changes.touches_content_of(self.post_id):
+            self._reload_when_idle()
+
+    def _reload_when_idle(self) -> None:
+        """Reload, but never under a section title being typed in the table (refilling it would drop the typing):
+        then once the editor has finished with it."""
+        editing = QAbstractItemView.State.EditingState
+        if editing not in (self.table.state(), self.table.frozen.state()):  # titles are typed in the frozen view
+            self._reload_due = False
             self.reload()
+        elif not getattr(self, "_reload_due", False):
+            self._reload_due = True
+            QTimer.singleShot(RELOAD_RETRY_MS, self, self._retry_reload)
+
+    def _retry_reload(self) -> None:
+        self._reload_due = False
+        self._reload_when_idle()
 
     def _field_ref(self, target: dict[str, Any]) -> FieldRef:
         from wfdesk.services.changes import FieldRef
