@@ -156,3 +156,11 @@ def test_a_run_started_elsewhere_shows_in_the_step_list_without_polling(qtbot, t
     ledger.create_run(mine.ws, step_id=1, post_id=53, step_name="polish_sections", script_type="llm_action",
                       effective_config={}, context={}, section_ids=[711, 712])
     qtbot.waitUntil(lambda: "running" in theirs.steps.state_text(1).lower(), timeout=WAIT)
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_post_renamed_by_a_colleague_is_renamed_in_the_other_window(qtbot, two_windows):
+    mine, theirs = two_windows
+    editing.rename_post(mine.ws, 53, "Highlands in the rain")
+    qtbot.waitUntil(lambda: theirs.posts.current_title() == "Highlands in the rain", timeout=WAIT)
+    qtbot.waitUntil(lambda: theirs.sections.heading.text() == "Sections of “Highlands in the rain”", timeout=WAIT)

@@ -386,10 +386,12 @@ class MainWindow(QMainWindow):
     def _changes_heard(self, changes: Any) -> None:
         """The post list and the step panel on screen refresh when a change (here or a colleague's) is theirs."""
         if changes.touches_posts():
+            if self.post_id in changes.posts:
+                self._post_changed(self.post_id)  # its headings follow a new title
             self.posts.reload()
         panel = self.current_panel()
         if (panel is not None and hasattr(panel, "refresh") and not getattr(panel, "is_running", lambda: False)()
-                and (changes.touches_steps() or changes.touches_content_of(self.post_id))):
+                and (changes.touches_steps() or changes.touches_runs() or changes.touches_content_of(self.post_id))):
             panel.refresh()
 
     def _run_started(self, run_id: int, info: Any) -> None:
