@@ -140,6 +140,9 @@ class Listener:
             try:
                 self._listen()
                 attempt = 0
+            except ImportError:  # psycopg2 alone opens the database but cannot listen: windows poll instead
+                log.info("live updates need psycopg 3 (pip install 'psycopg[binary]'); the lists refresh by polling")
+                return
             except Exception as exc:  # noqa: BLE001 - any loss of the connection: wait, then listen again
                 log.log(logging.INFO if attempt == 0 else logging.DEBUG,
                         "live updates paused (the database connection was lost): %s", exc)
