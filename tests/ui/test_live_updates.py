@@ -164,3 +164,16 @@ def test_a_post_renamed_by_a_colleague_is_renamed_in_the_other_window(qtbot, two
     editing.rename_post(mine.ws, 53, "Highlands in the rain")
     qtbot.waitUntil(lambda: theirs.posts.current_title() == "Highlands in the rain", timeout=WAIT)
     qtbot.waitUntil(lambda: theirs.sections.heading.text() == "Sections of “Highlands in the rain”", timeout=WAIT)
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_closing_the_window_ends_its_presence(qtbot, two_windows):
+    mine, theirs = two_windows
+    presence = theirs.sections.field_editor.presence
+    click_cell(qtbot, theirs.sections, 711, "draft")
+    activate(qtbot, mine)
+    click_cell(qtbot, mine.sections, 711, "draft")
+    click(qtbot, mine.sections.editor.viewport())
+    qtbot.waitUntil(presence.isVisible, timeout=WAIT)
+    close_window(mine)  # Ana quits with the cursor still in the field
+    qtbot.waitUntil(lambda: not presence.isVisible(), timeout=WAIT)
