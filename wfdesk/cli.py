@@ -300,6 +300,7 @@ def _content_command(ws: Workspace, args: argparse.Namespace) -> int:
 
 
 def _import(ws: Workspace, path: Path) -> int:
+    from wfdesk.services.changes import IMPORTED, announce
     from wfdesk.services.transfer import import_bundle
 
     data = _read_json(path)
@@ -308,6 +309,7 @@ def _import(ws: Workspace, path: Path) -> int:
             counts = import_bundle(s, data)
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
+    announce(ws, IMPORTED)  # open windows on a shared database show it
     print("Imported " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))
     return EXIT_OK
 
@@ -332,6 +334,7 @@ def _demo(ws: Workspace) -> int:
 def _workflow(ws: Workspace, args: argparse.Namespace) -> int:
     from wfdesk.fileio import atomic_write_bytes
     from wfdesk.services import workflows
+    from wfdesk.services.changes import WORKFLOW_IMPORTED, announce
 
     if args.workflow_command == "templates":
         for name, doc in sorted(workflows.templates().items()):
@@ -356,6 +359,7 @@ def _workflow(ws: Workspace, args: argparse.Namespace) -> int:
             counts = workflows.import_workflow(s, data, ws)
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
+    announce(ws, WORKFLOW_IMPORTED)
     print(f"Added {counts['workflow_steps']} step(s) (ids {', '.join(map(str, counts['step_ids']))}) and "
           f"{counts['llm_actions']} LLM action(s)")
     return EXIT_OK

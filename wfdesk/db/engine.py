@@ -124,6 +124,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        if self.dialect == "postgresql":  # the engine's writes (runs, units) reach every window live
+            from wfdesk.db.notify import announce_engine_writes
+
+            announce_engine_writes(self)
 
     @property
     def dialect(self) -> str:

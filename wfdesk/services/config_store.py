@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from wfdesk.db.models import ContentField, LLMAction, Post, PostSection, PostWorkflowStepAction, WorkflowStepEntity
+from wfdesk.db.notify import STEPS
 from wfdesk.db.storable import unstorable_text
 from wfdesk.errors import ConfigError, ConflictError, NotFoundError, Problem, WfdeskError
 from wfdesk.scripts.config import check_endpoint, deep_merge, parse_step_config, script_type_of
 from wfdesk.scripts.secret_scan import find_secrets
 from wfdesk.scripts.templates import TemplateProblem, render, variables_used
+from wfdesk.services.changes import Changes, announce
 from wfdesk.services.validation import validate_step
 from wfdesk.workspace import Workspace
 
@@ -157,10 +159,12 @@ def save_step(ws: Workspace, step_id: int | None, *, name: str, stage: str, conf
                 step.name, step.stage = name.strip(), stage.strip()
                 step.config = copy.deepcopy(config)  # reassigned: nested JSON edits are not tracked
             s.flush()
-            return _step_record(step)
+            record = _step_record(step)
     except StaleDataError:
         # Another session committed between our read and our UPDATE: report what is there now.
         raise ConflictError(f"Step {name!r}", mine=mine, theirs=_current_step_or_none(ws, step_id)) from None
+    announce(ws, Changes.of(steps=[record.id] if record.id is not None else []))
+    return record
 
 
 def _secrets_not_yet_named(config: Any, problems: list[Problem]) -> list[Problem]:
@@ -260,6 +264,7 @@ def save_override(ws: Workspace, step_id: int, post_id: int, effective: dict[str
         # StaleDataError: the row changed between our read and our UPDATE. IntegrityError: another editor created
         # the post's override between our read ("none yet") and our INSERT (the unique post/step pair).
         raise ConflictError(what, mine=diff, theirs=load_override(ws, step_id, post_id).override) from None
+    announce(ws, Changes.of(steps=[step_id]))
     return load_override(ws, step_id, post_id)
 
 
@@ -329,11 +334,13 @@ def save_action(ws: Workspace, action: ActionRecord) -> ActionRecord:
             row.name, row.prompt_template, row.model = action.name.strip(), action.prompt_template, action.model.strip()
             row.temperature, row.max_tokens = float(action.temperature), action.max_tokens
             s.flush()
-            return _action_record(row)
+            record = _action_record(row)
     except StaleDataError:
         # Only an update (of a row with an id) can find it changed meanwhile.
         theirs = load_action(ws, action.id) if action.id is not None else None
         raise ConflictError(what, mine=action, theirs=theirs) from None
+    announce(ws, Changes.of(broad=[STEPS]))  # the steps using it now run another prompt
+    return record
 
 
 def steps_using_action(ws: Workspace, action_id: int | None) -> list[StepRecord]:
@@ -375,6 +382,7 @@ def delete_action(ws: Workspace, action_id: int) -> None:
         row = s.get(LLMAction, action_id)
         if row is not None:
             s.delete(row)
+    announce(ws, Changes.of(broad=[STEPS]))
 
 
 # --- suggestions and previews --------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The editor's own writes: posts, sections and field text. Qt-free; each function is one transaction.
 
-Deleting a section returns a snapshot (the section, its fields and every version of them) so an undo can bring
-all of it back: the editor never loses text to a misclick.
+Each write announces what it changed after its commit (wfdesk.services.changes), so every view that shows it,
+in this window or a colleague's, can refresh. Deleting a section returns a snapshot (the section, its fields and
+every version of them) so an undo can bring all of it back: the editor never loses text to a misclick.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from wfdesk.db import content
 from wfdesk.db.models import ContentField, ContentVersion, Post, PostSection, Run
 from wfdesk.errors import ConflictError, NotFoundError, WfdeskError
 from wfdesk.scripts.config import FIELD_NAME_RE
+from wfdesk.services.changes import IMPORTED, Changes, FieldRef, announce
 from wfdesk.services.transfer import import_bundle
 from wfdesk.workspace import Workspace
 
@@ -39,13 +41,15 @@ def create_post(ws: Workspace, title: str, status: str = "draft") -> int:
         post = Post(title=title, status=status or "draft")
         s.add(post)
         s.flush()
-        return post.id
+    announce(ws, Changes.of(posts=[post.id]))
+    return post.id
 
 
 def rename_post(ws: Workspace, post_id: int, title: str) -> None:
     title = _title(title, "A post needs a title.")
     with ws.db.session() as s:
         _get(s, Post, post_id, "Post").title = title
+    announce(ws, Changes.of(posts=[post_id]))
 
 
 def set_post_status(ws: Workspace, post_id: int, status: str) -> None:
@@ -54,6 +58,7 @@ def set_post_status(ws: Workspace, post_id: int, status: str) -> None:
         raise EditError("A status is a word of at most 40 characters.")
     with ws.db.session() as s:
         _get(s, Post, post_id, "Post").status = status
+    announce(ws, Changes.of(posts=[post_id]))
 
 
 # --- sections -------------------------------------------------------------------------------------------------
@@ -70,12 +75,15 @@ def add_section(ws: Workspace, post_id: int, title: str = "", position: int | No
         section = PostSection(post_id=post_id, position=position, title=(title or "").strip()[:500])
         s.add(section)
         s.flush()
-        return section.id
+    announce(ws, Changes.of(sections=[(post_id, section.id)]))
+    return section.id
 
 
 def rename_section(ws: Workspace, section_id: int, title: str) -> None:
     with ws.db.session() as s:
-        _get(s, PostSection, section_id, "Section").title = (title or "").strip()[:500]
+        section = _get(s, PostSection, section_id, "Section")
+        section.title = (title or "").strip()[:500]
+    announce(ws, Changes.of(sections=[(section.post_id, section_id)]))
 
 
 def move_section(ws: Workspace, section_id: int, delta: int) -> int:
@@ -93,7 +101,8 @@ def move_section(ws: Workspace, section_id: int, delta: int) -> int:
         for i, sec in enumerate(ordered, start=1):
             if sec.position != i:
                 sec.position = i
-        return new - old
+    announce(ws, Changes.of(sections=[(section.post_id, section_id)]))
+    return new - old
 
 
 def delete_section(ws: Workspace, section_id: int) -> dict[str, Any]:
@@ -114,7 +123,8 @@ def delete_section(ws: Workspace, section_id: int) -> dict[str, Any]:
         }
         s.delete(section)
         s.flush()
-        return snapshot
+    announce(ws, Changes.of(sections=[(snapshot["post_id"], section_id)]))
+    return snapshot
 
 
 def restore_section(ws: Workspace, snapshot: dict[str, Any]) -> int:
@@ -150,7 +160,8 @@ def restore_section(ws: Workspace, snapshot: dict[str, Any]) -> int:
                                value=f.get("stored_value", f["value"]) if accepted else f["value"],
                                accepted_version_id=accepted))
         s.flush()
-        return section.id
+    announce(ws, Changes.of(sections=[(post_id, section.id)]))
+    return section.id
 
 
 def _make_room(s: Session, post_id: int, position: int) -> None:
@@ -194,10 +205,11 @@ def save_field(ws: Workspace, post_id: int, section_id: int | None, name: str, t
             assert field is not None  # write_text has just made it
             if previous is None:
                 previous = _previous_accepted(s, field, version.id)
-            return {"version_id": version.id, "previous_version_id": previous, "lock_version": field.lock_version}
     except IntegrityError:
         # Two editors creating the same field at once: the unique index stops the second.
         raise ConflictError(f"Field {name!r}", mine=text, theirs=None) from None
+    announce(ws, Changes.of(fields=[FieldRef(post_id, section_id, name)]))
+    return {"version_id": version.id, "previous_version_id": previous, "lock_version": field.lock_version}
 
 
 def _previous_accepted(s: Session, field: ContentField, new_id: int) -> int | None:
@@ -215,7 +227,8 @@ def accept_field_version(ws: Workspace, version_id: int) -> int:
         version = content.accept_version(s, version_id)
         field = content.get_field(s, version.post_id, version.section_id, version.field)
         assert field is not None  # the version's field: accept_version has just made the version its value
-        return field.lock_version
+    announce(ws, field_changed(version))
+    return field.lock_version
 
 
 def withdraw_field_version(ws: Workspace, version_id: int) -> int | None:
@@ -223,7 +236,13 @@ def withdraw_field_version(ws: Workspace, version_id: int) -> int | None:
     with ws.db.session() as s:
         version = content.reject_version(s, version_id)
         field = content.get_field(s, version.post_id, version.section_id, version.field)
-        return field.lock_version if field is not None else None
+    announce(ws, field_changed(version))
+    return field.lock_version if field is not None else None
+
+
+def field_changed(version: ContentVersion) -> Changes:
+    """The field a version belongs to, as a change."""
+    return Changes.of(fields=[FieldRef(version.post_id, version.section_id, version.field)])
 
 
 # --- demo -----------------------------------------------------------------------------------------------------
@@ -246,7 +265,9 @@ def load_demo(ws: Workspace, path: Path | None = None) -> dict[str, int]:
     """Import the demo post, its sections and the reference document's three steps (one transaction)."""
     data = json.loads(path.read_text(encoding="utf-8")) if path is not None else demo_bundle()
     with ws.db.session() as s:
-        return import_bundle(s, data)
+        counts = import_bundle(s, data)
+    announce(ws, IMPORTED)
+    return counts
 
 
 # --- helpers --------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from wfdesk.runs.planning import step_effective_config
 from wfdesk.scripts import registry
 from wfdesk.scripts.base import SectionHandler
 from wfdesk.scripts.config import ImageParameters, StepConfig, parse_step_config, script_type_of
+from wfdesk.services.changes import Changes, FieldRef, announce
 from wfdesk.services.validation import describe_problems, validate_step
 from wfdesk.states import RESUMABLE_RUN_STATES, UnitState
 from wfdesk.workspace import Workspace
@@ -250,8 +251,10 @@ def version_action(ws: Workspace, version_id: int, action: str) -> dict[str, Any
         v = fn(s, version_id)
         s.flush()
         field = content.get_field(s, v.post_id, v.section_id, v.field)
-        return {"version_id": v.id, "section_id": v.section_id, "field": v.field, "status": v.status,
-                "field_value": field.value if field else None}
+        result = {"version_id": v.id, "section_id": v.section_id, "field": v.field, "status": v.status,
+                  "field_value": field.value if field else None}
+    announce(ws, Changes.of(fields=[FieldRef(v.post_id, v.section_id, v.field)]))
+    return result
 
 
 def section_review(ws: Workspace, step_id: int, post_id: int, section_id: int | None, fields: list[str],
@@ -278,8 +281,10 @@ def undo_reject(ws: Workspace, version_id: int, reaccept: bool) -> dict[str, Any
             content.accept_version(s, version_id)
         s.flush()
         field = content.get_field(s, v.post_id, v.section_id, v.field)
-        return {"version_id": v.id, "section_id": v.section_id, "field": v.field, "status": v.status,
-                "field_value": field.value if field else None}
+        result = {"version_id": v.id, "section_id": v.section_id, "field": v.field, "status": v.status,
+                  "field_value": field.value if field else None}
+    announce(ws, Changes.of(fields=[FieldRef(v.post_id, v.section_id, v.field)]))
+    return result
 
 
 def set_starred(ws: Workspace, version_id: int, starred: bool) -> bool:
@@ -290,4 +295,6 @@ def set_starred(ws: Workspace, version_id: int, starred: bool) -> bool:
         if v is None:
             raise NotFoundError(f"Version {version_id} does not exist")
         v.starred = bool(starred)
-        return v.starred
+        stored, ref = v.starred, FieldRef(v.post_id, v.section_id, v.field)
+    announce(ws, Changes.of(fields=[ref]))  # a colleague's gallery shows the star too
+    return stored

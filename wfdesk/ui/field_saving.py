@@ -1,5 +1,9 @@
 """Saving the sections view's field editor: a new version of the field, undoable, and what to do when someone
 else (or a run) saved the field first. SectionsView inherits these.
+
+With the window's ChangeHub (`watch`), the view refreshes when anyone's change touches its post (a colleague's
+save shows in the editor unless it holds unsaved text), says which field its editor is in, and names the
+colleagues editing the field open in it.
 """
 
 from __future__ import annotations
@@ -7,8 +11,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QAbstractItemView, QMessageBox
 
 from wfdesk.ui.db_errors import describe_db_error, edit_errors
 from wfdesk.ui.field_text_editor import FieldTextEditor, resolve_conflict
@@ -19,9 +24,13 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QPlainTextEdit
 
     from wfdesk.errors import ConflictError
+    from wfdesk.services.changes import Changes, FieldRef
+    from wfdesk.ui.change_hub import ChangeHub
+    from wfdesk.ui.sections_table import SectionsTable
     from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
+RELOAD_RETRY_MS = 300  # a colleague's change heard while a title is typed here: shown once the typing is done
 
 
 class FieldSaving:
@@ -33,6 +42,7 @@ class FieldSaving:
     editor: QPlainTextEdit
     target: dict[str, Any] | None
     message: SignalInstance
+    table: SectionsTable
 
     if TYPE_CHECKING:  # SectionsView's, called from here
         def is_dirty(self) -> bool: ...
@@ -40,6 +50,41 @@ class FieldSaving:
         def reload(self) -> None: ...
         def after_change(self, select: tuple[int, str | None] | None = None, post_id: int | None = None) -> None: ...
         def _update_editor_state(self) -> None: ...
+
+    def watch(self, hub: ChangeHub) -> None:
+        """Hear the window's changes and presence from now on."""
+        hub.changed.connect(self._changes_heard)
+        hub.presence_changed.connect(self.field_editor.show_editors)
+        self.field_editor.focus_changed.connect(lambda focused: self._focus_changed(hub, focused))
+        self.field_editor.editors_of = lambda target: hub.editors_of(self._field_ref(target))
+
+    def _changes_heard(self, changes: Changes) -> None:
+        if self.post_id and changes.touches_content_of(self.post_id):
+            self._reload_when_idle()
+
+    def _reload_when_idle(self) -> None:
+        """Reload, but never under a section title being typed in the table (refilling it would drop the typing):
+        then once the editor has finished with it."""
+        editing = QAbstractItemView.State.EditingState
+        if editing not in (self.table.state(), self.table.frozen.state()):  # titles are typed in the frozen view
+            self._reload_due = False
+            self.reload()
+        elif not getattr(self, "_reload_due", False):
+            self._reload_due = True
+            QTimer.singleShot(RELOAD_RETRY_MS, self, self._retry_reload)
+
+    def _retry_reload(self) -> None:
+        self._reload_due = False
+        self._reload_when_idle()
+
+    def _field_ref(self, target: dict[str, Any]) -> FieldRef:
+        from wfdesk.services.changes import FieldRef
+
+        return FieldRef(self.post_id, target["section_id"], target["field"])
+
+    def _focus_changed(self, hub: ChangeHub, focused: bool) -> None:
+        if self.target is not None and self.post_id:
+            hub.editing(self._field_ref(self.target), focused)
 
     def maybe_save(self, allow_cancel: bool = True) -> bool:
         """Ask what to do with unsaved field text. False when the editor chose Cancel."""

@@ -2,17 +2,24 @@
 
 It holds the field open in it (`target`: section id, field name, lock_version and text when loaded) and knows
 when the text differs from what was loaded; saving (and a conflict with someone else's save) is the view's.
+It says when its text gains or loses the keyboard focus (colleagues' windows show "… is editing"), and shows who
+else is editing the field open in it.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from wfdesk.ui.icons import icon
+
+# Focus lost to another application or to a menu: the editor is still in the field.
+_STILL_THERE = (Qt.FocusReason.ActiveWindowFocusReason, Qt.FocusReason.PopupFocusReason)
 
 
 def resolve_conflict(parent: QWidget, what: str, mine: str, theirs: str | None) -> bool:
@@ -31,12 +38,20 @@ def resolve_conflict(parent: QWidget, what: str, mine: str, theirs: str | None) 
 
 
 class FieldTextEditor(QWidget):
+    focus_changed = Signal(bool)  # the text gained (True) or lost the keyboard focus
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.target: dict[str, Any] | None = None
         self.just_saved = False
+        # Who else edits a target now (set by the view when colleagues can be heard).
+        self.editors_of: Callable[[dict[str, Any]], list[str]] = lambda _target: []
         self.label = QLabel()
         self.label.setWordWrap(True)
+        self.presence = QLabel()
+        self.presence.setAccessibleName("Who else is editing")
+        self.presence.setStyleSheet("color: palette(link);")
+        self.presence.hide()
         self.editor = QPlainTextEdit()
         self.editor.setAccessibleName("Field text")
         self.editor.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.GeneralFont))
@@ -50,10 +65,33 @@ class FieldTextEditor(QWidget):
         buttons.addWidget(self.save_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
+        heading = QHBoxLayout()
+        heading.addWidget(self.label, 1)
+        heading.addWidget(self.presence)
+        layout.addLayout(heading)
         layout.addWidget(self.editor, 1)
         layout.addLayout(buttons)
         self.editor.textChanged.connect(self.update_state)
+        self.editor.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt name
+        if watched is self.editor and event.type() in (QEvent.Type.FocusIn, QEvent.Type.FocusOut) \
+                and event.reason() not in _STILL_THERE:  # type: ignore[attr-defined]  # a QFocusEvent
+            self.focus_changed.emit(event.type() == QEvent.Type.FocusIn)
+        return super().eventFilter(watched, event)
+
+    def show_editors(self) -> None:
+        """Name the colleagues editing the field open here ("Ana is editing"), or nobody."""
+        names = self.editors_of(self.target) if self.target is not None else []
+        if not names:
+            self.presence.hide()
+            self.presence.setText("")
+            return
+        who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        self.presence.setText(f"{who} {'is' if len(names) == 1 else 'are'} editing")
+        self.presence.setToolTip(f"{who} {'has' if len(names) == 1 else 'have'} this field open in their window "
+                                 "now; saving over each other's text asks first.")
+        self.presence.show()
 
     def set_text(self, text: str) -> None:
         """Text loaded (not typed): no "Unsaved changes" for it."""
@@ -74,6 +112,7 @@ class FieldTextEditor(QWidget):
             self.label.setText(f"<b>{_html(field_label)}</b> of section {target.get('position', '')} "
                                f"“{_html(target.get('section_title', ''))}”")
         self.update_state()
+        self.show_editors()
 
     def is_dirty(self) -> bool:
         return self.target is not None and self.editor.toPlainText() != self.target.get("original", "")

@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("wfdesk")
         self.undo_stack = QUndoStack(self)
         self.runs: Any = None  # the RunController, made with the workspace
+        self.hub: Any = None  # the ChangeHub, made with the workspace
         self.transfer: WorkflowTransfer | None = None
         self.posts: PostListWidget | None = None  # these three: build_content()
         self.steps: StepListWidget | None = None
@@ -170,6 +171,7 @@ class MainWindow(QMainWindow):
     def attach_workspace(self, ws: Workspace, first_posts: tuple[list[dict[str, Any]], list[str]] | None = None,
                          ) -> None:
         """Work on `ws` from now on; `first_posts` (posts, statuses), read with it, fills the list at once."""
+        from wfdesk.ui.change_hub import ChangeHub
         from wfdesk.ui.workflow_transfer import WorkflowTransfer
 
         self.ws = ws
@@ -181,6 +183,10 @@ class MainWindow(QMainWindow):
         self.transfer = WorkflowTransfer(ws, self)
         self.transfer.status_message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.transfer.imported.connect(lambda ids: self._after_config_saved(ids[0] if ids else None))
+        self.hub = ChangeHub(ws, self)  # one signal for every change; each view decides what to refresh
+        self.hub.changed.connect(self._changes_heard)
+        self.sections.watch(self.hub)
+        self.steps.watch(self.hub)
         if self.runs is not None:
             self.runs.run_started.connect(self._run_started)
             self.runs.unit_changed.connect(self.steps.unit_changed)
@@ -296,7 +302,6 @@ class MainWindow(QMainWindow):
         self.posts.new_post_requested.connect(self.new_post)
         self.posts.run_on_posts_requested.connect(lambda posts: self._runs_hub().run_on_posts(posts))
         self.steps.step_selected.connect(lambda *_: self._show_panel())
-        self.sections.changed.connect(self._sections_changed)
         self.sections.post_requested.connect(self._show_post)
         self.sections.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
 
@@ -377,18 +382,22 @@ class MainWindow(QMainWindow):
         status = getattr(panel, "status_message", None)
         if status is not None:
             status.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        for name, slot in (("busy_changed", lambda _busy: self._update_step_actions()),
-                           ("content_changed", self.steps.reload)):
-            signal = getattr(panel, name, None)  # a plugin's panel need not be a StepPanel
-            if signal is not None:
-                signal.connect(slot)
+        busy = getattr(panel, "busy_changed", None)  # a plugin's panel need not be a StepPanel
+        if busy is not None:
+            busy.connect(lambda _busy: self._update_step_actions())
         self._panels[script_type] = panel
         self.panel_stack.addWidget(panel)
         return panel
 
-    def _sections_changed(self) -> None:
+    def _changes_heard(self, changes: Any) -> None:
+        """The post list and the step panel on screen refresh when a change (here or a colleague's) is theirs."""
+        if changes.touches_posts():
+            if self.post_id in changes.posts:
+                self._post_changed(self.post_id)  # its headings follow a new title
+            self.posts.reload()
         panel = self.current_panel()
-        if panel is not None and hasattr(panel, "refresh"):
+        if (panel is not None and hasattr(panel, "refresh") and not getattr(panel, "is_running", lambda: False)()
+                and (changes.touches_steps() or changes.touches_runs() or changes.touches_content_of(self.post_id))):
             panel.refresh()
 
     def _run_started(self, run_id: int, info: Any) -> None:
@@ -472,8 +481,12 @@ class MainWindow(QMainWindow):
             from wfdesk.services.transfer import import_bundle, read_json
 
             data = read_json(Path(path).read_bytes())  # refuses what is not JSON or nested too deeply, in words
+            from wfdesk.services.changes import IMPORTED, announce
+
             with ws.db.session() as s:
-                return import_bundle(s, data)
+                counts = import_bundle(s, data)
+            announce(ws, IMPORTED)  # every view (and every colleague's window) refreshes what it shows
+            return counts
 
         self.statusBar().showMessage(f"Importing {path}…")
         (BackgroundOp(run).success(self._imported).failure(lambda exc: self._failed("Import", exc))
@@ -483,7 +496,6 @@ class MainWindow(QMainWindow):
         from wfdesk.ui.workflow_transfer import import_summary
 
         self.statusBar().showMessage(f"Imported {import_summary(counts)}.", 8000)
-        self.refresh_all()
 
     def export_json(self) -> None:
         from PySide6.QtWidgets import QFileDialog
@@ -576,12 +588,8 @@ class MainWindow(QMainWindow):
             panel.cancel()
 
     def _after_config_saved(self, step_id: int | None) -> None:
-        if step_id:
+        if step_id:  # the lists and panels refresh through the hub: the save announced the step
             self.steps.select_step(step_id)
-        self.steps.reload()
-        for panel in self._panels.values():
-            if hasattr(panel, "refresh"):
-                panel.refresh()
 
     def edit_step(self) -> None:
         step_id, _ = self.steps.current_step()
@@ -759,6 +767,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.closing = True
+        if self.hub is not None:
+            self.hub.stop()  # no refresh starts while the window goes
         self.save_state()
         self.status.stop()
         from wfdesk.ui import api_server

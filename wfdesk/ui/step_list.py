@@ -2,8 +2,9 @@
 
 States come from the database (queries.step_states) and are kept live between reloads from the RunController's
 signals, so "running 3/8" counts up without a query per section. Runs this window did not start (the command line,
-a colleague on the shared database, a run process that outlived a crashed app) are seen by re-reading the states
-every few seconds while the list is on screen.
+a colleague on the shared database, a run process that outlived a crashed app) are seen through the window's
+ChangeHub: on a shared PostgreSQL database they are announced, and the states are re-read when one is; elsewhere
+(SQLite, or while the live connection is down) by re-reading the states every few seconds while the list is shown.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from wfdesk.ui.icons import state_colour, state_icon
 from wfdesk.ui.worker import BackgroundOp
 
 if TYPE_CHECKING:  # the engine is imported once the workspace is open, never before the first paint
+    from wfdesk.services.changes import Changes
+    from wfdesk.ui.change_hub import ChangeHub
     from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -52,11 +55,22 @@ class StepListWidget(QTreeWidget):
         header.setSectionResizeMode(COL_KIND, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_STATE, QHeaderView.ResizeMode.ResizeToContents)
         self.currentItemChanged.connect(self._current_changed)
-        self._polling = False
+        self._polling = self._again = False
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
         self._poll.timeout.connect(self._refresh_states)
         self._poll.start()
+
+    def watch(self, hub: ChangeHub) -> None:
+        """Refresh on the window's changes; no polling while colleagues' changes are heard live."""
+        hub.changed.connect(self._changes_heard)
+        hub.live_changed.connect(lambda live: self._poll.stop() if live else self._poll.start())
+
+    def _changes_heard(self, changes: Changes) -> None:
+        if changes.touches_steps():
+            self.reload()  # a step added, renamed or its config saved
+        elif changes.touches_runs() or (self.post_id and changes.touches_content_of(self.post_id)):
+            self._refresh_states()  # a run went on, or results were accepted or rejected
 
     # --- loading ------------------------------------------------------------------------------------------
 
@@ -134,9 +148,12 @@ class StepListWidget(QTreeWidget):
 
     def _refresh_states(self) -> None:
         """Re-read the states only (no rebuild, no change of the chosen step): what other processes did."""
-        if self.ws is None or not self.post_id or self._polling or not self.isVisible():
+        if self.ws is None or not self.post_id or not self.isVisible():
             return
-        self._polling = True
+        if self._polling:
+            self._again = True  # news heard while a read is under way: read once more after it
+            return
+        self._polling, self._again = True, False
         generation, ws, post_id = self._generation, self.ws, self.post_id
 
         def load() -> dict[int, dict[str, Any]]:
@@ -145,7 +162,7 @@ class StepListWidget(QTreeWidget):
             return queries.step_states(ws, post_id)
 
         def loaded(states: dict[int, dict[str, Any]]) -> None:
-            self._polling = False
+            self._read_done()
             if generation != self._generation or states == self.states:
                 return
             self.states = states
@@ -153,10 +170,15 @@ class StepListWidget(QTreeWidget):
                 self._repaint(step_id)
 
         def failed(exc: Exception) -> None:
-            self._polling = False
+            self._read_done()
             log.debug("re-reading the step states failed: %s", exc)
 
         BackgroundOp(load).success(loaded).failure(failed).run_in_background()
+
+    def _read_done(self) -> None:
+        self._polling = False
+        if self._again:
+            QTimer.singleShot(0, self, self._refresh_states)
 
     def _first_step_item(self) -> QTreeWidgetItem | None:
         for i in range(self.topLevelItemCount()):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from wfdesk.errors import Problem
 from wfdesk.fileio import atomic_write_bytes
+from wfdesk.services.changes import WORKFLOW_IMPORTED, announce
 from wfdesk.services.transfer import ImportError_, read_json
 from wfdesk.services.workflows import export_workflow, import_workflow, templates
 from wfdesk.ui.config_editor.parameters_form import if_alive
@@ -114,6 +115,7 @@ class WorkflowTransfer(QObject):
             data = load()
             with ws.db.session() as s:  # one transaction: a refused document leaves nothing behind
                 counts = import_workflow(s, data, ws)
+            announce(ws, WORKFLOW_IMPORTED)  # the step lists of every window show them
             counts["name"] = data.get("name", "") if isinstance(data, dict) else ""
             return counts
 
