@@ -250,3 +250,56 @@ def test_on_sqlite_the_gates_stay_in_this_process(demo, loopback):
     with demo.db.session() as s:
         assert s.scalar(select(func.count()).select_from(ProviderPause)) == 0  # the pause stayed in memory
     assert ledger.run_detail(demo, result["run_id"])["status"] == "succeeded"
+
+
+def _holds_the_only_slot(holder_slot, colleague) -> bool:
+    """While holder_slot is entered, the colleague (cap 1 on the same schema) cannot get in."""
+    from wfdesk.cancel import Cancelled, CancelToken
+
+    blocked = CancelToken()
+    threading.Timer(0.5, blocked.cancel).start()
+    with holder_slot:
+        try:
+            with colleague.slot(blocked):
+                return False
+        except Cancelled:
+            return True
+
+
+@on_postgres
+def test_a_database_restart_falls_back_to_this_machines_cap_and_back(demo, loopback, monkeypatch):
+    from sqlalchemy.engine import make_url
+    from tcp_proxy import TcpProxy
+
+    from wfdesk.cancel import CancelToken
+    from wfdesk.db.engine import Database
+    from wfdesk.providers import shared_gate
+
+    monkeypatch.setattr(shared_gate, "AWAY_RETRY_S", 0.0)  # ask the database again at once once it is back
+    parsed = make_url(demo.db.url)
+    proxy = TcpProxy((parsed.host or "127.0.0.1", parsed.port or 5432)).start()
+    via_proxy = Database(parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
+    address = provider_address(loopback.base_url)
+    gate = SharedProviderGate(via_proxy, "default", address, 1)
+    colleague = SharedProviderGate(Database(demo.db.url), "default", address, 1)
+    cancel = CancelToken()
+    safety = threading.Timer(WAIT_S, cancel.cancel)
+    safety.start()
+    try:
+        assert _holds_the_only_slot(gate.slot(cancel), colleague)
+        with gate.slot(cancel):
+            proxy.cut()  # the server restarts while a request is in flight: its slot goes with the connection
+            with colleague.slot(cancel):
+                pass
+        with gate.slot(cancel):  # the database away: this machine's own cap, no error
+            pass
+        proxy.restore()
+        assert _holds_the_only_slot(gate.slot(cancel), colleague)  # back on the team's budget
+        proxy.cut()
+        gate.pause_for(30)  # away again: a 429 still pauses this machine
+        assert gate.paused_for() > 0
+    finally:
+        safety.cancel()
+        for g in (gate, colleague):
+            g.close()
+        proxy.cut()

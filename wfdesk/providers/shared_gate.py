@@ -1,13 +1,14 @@
 """One provider budget for the team: on PostgreSQL, a provider's concurrency cap and 429 pauses hold across every
 machine on the database, not per process.
 
-Slots are PostgreSQL session advisory locks, held on one dedicated connection per provider and process. Chosen over a
+Slots are PostgreSQL session advisory locks, held on a dedicated connection per provider and process. Chosen over a
 lease table (rows with an expiry, renewed by a heartbeat) because PostgreSQL itself lets go of a session's locks the
 moment its connection ends: a crashed, killed or unplugged holder frees its slots at once (TCP keepalives, set below,
 notice a vanished laptop in about a minute), with no expiry to tune (short: a slow request loses its lease; long:
-a crash leaks slots that long), no heartbeat writes, no clocks, no rows to clean up. The price: one connection per
-provider and process, and a pooler in transaction mode (PgBouncer) must not sit in between — session locks need
-the session. The 429 pause needs a value (until when), so it is a row: `provider_pause`, on the server's clock.
+a crash leaks slots that long), no heartbeat writes, no clocks, no rows to clean up. The price: a connection per
+provider and process (two while machines queue for turns), and a pooler in transaction mode (PgBouncer) must not sit
+in between — session locks need the session. The 429 pause needs a value (until when), so it is a row:
+`provider_pause`, on the server's clock, written before the refused request gives its slot back.
 
 Keys: a 64-bit hash of (database, schema, provider address) with the slot number in its low byte, so two schemas
 (or wfdesk databases) on one server never share a budget. A provider address on this machine (localhost) is prefixed
@@ -284,7 +285,8 @@ class SharedProviderGate(ProviderGate):
             self._engine = create_engine(self._db.engine.url, poolclass=NullPool, connect_args=CLIENT_OPTIONS)
         conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         for statement in SERVER_KEEPALIVES:
-            conn.execute(text(statement))
+            with suppress(DBAPIError):  # a server (or pooler) that refuses them: the client's keepalives remain
+                conn.execute(text(statement))
         if which == "queue":
             conn.execute(text(f"SET lock_timeout = '{int(QUEUE_WAIT_S * 1000)}ms'"))
         database, schema = conn.execute(text("SELECT current_database(), current_schema()")).one()
