@@ -303,3 +303,58 @@ def test_a_database_restart_falls_back_to_this_machines_cap_and_back(demo, loopb
         for g in (gate, colleague):
             g.close()
         proxy.cut()
+
+
+@on_postgres
+def test_machines_get_their_turns_in_the_order_they_asked(demo, loopback):
+    """Three machines, one slot: the one that asked first gets it next, however long the second waits in line
+    (longer than one lock_timeout piece, so its queueing is cut and taken up again)."""
+    from wfdesk.cancel import CancelToken
+    from wfdesk.db.engine import Database
+    from wfdesk.providers.shared_gate import QUEUE_WAIT_S, TURNSTILE
+
+    address = provider_address(loopback.base_url)
+    holder, first, second = (SharedProviderGate(Database(demo.db.url), "default", address, 1) for _ in range(3))
+    cancel = CancelToken()
+    safety = threading.Timer(WAIT_S, cancel.cancel)
+    safety.start()
+    order: list[str] = []
+    leave = threading.Event()
+
+    def take(gate, name):
+        with gate.slot(cancel):
+            order.append(name)
+            leave.wait(WAIT_S)
+
+    with demo.db.engine.connect() as conn:
+        database, schema = conn.execute(text("SELECT current_database(), current_schema()")).one()
+    unsigned = slot_key(f"{database}\0{schema}", address, TURNSTILE) % (1 << 64)
+
+    def turnstile(granted: bool) -> int:
+        """How many hold the turnstile (granted), or wait in line for it."""
+        with demo.db.engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = :granted "
+                "AND classid::bigint = :hi AND objid::bigint = :lo"),
+                {"granted": granted, "hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF}).scalar()
+
+    threads = []
+    try:
+        with holder.slot(cancel):
+            threads.append(threading.Thread(target=take, args=(first, "first"), daemon=True))
+            threads[-1].start()
+            _until(lambda: turnstile(granted=True) == 1, "the first machine to take its turn")
+            threads.append(threading.Thread(target=take, args=(second, "second"), daemon=True))
+            threads[-1].start()
+            _until(lambda: turnstile(granted=False) == 1, "the second machine to wait in line")
+            time.sleep(QUEUE_WAIT_S * 2.5)  # not an assertion: lets the second one's wait be cut and resumed
+        _until(lambda: order == ["first"], "the first machine to get the slot")
+        leave.set()
+        for t in threads:
+            t.join(WAIT_S)
+        assert order == ["first", "second"]
+    finally:
+        leave.set()
+        safety.cancel()
+        for gate in (holder, first, second):
+            gate.close()

@@ -118,6 +118,7 @@ class SharedProviderGate(ProviderGate):
         self._held: set[int] = set()  # slots the slots connection holds
         self._cond = threading.Condition()  # guards the slots connection and the fields above; wakes the turnstile
         self._queue = threading.Lock()  # one thread of this process stands in the team's queue (its connection)
+        self._opening = threading.Lock()  # the engine is made once, whichever connection needs it first
         self._away_until = 0.0
 
     @contextmanager
@@ -279,11 +280,13 @@ class SharedProviderGate(ProviderGate):
             return conn
         if time.monotonic() < self._away_until:
             raise _Away()
-        if self._engine is None:
-            # Its own engine without a pool: closing a connection ends its session, and frees its locks with it
-            # (a pooled connection would keep them for the next borrower).
-            self._engine = create_engine(self._db.engine.url, poolclass=NullPool, connect_args=CLIENT_OPTIONS)
-        conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        with self._opening:
+            if self._engine is None:
+                # Its own engine without a pool: closing a connection ends its session, and frees its locks with it
+                # (a pooled connection would keep them for the next borrower).
+                self._engine = create_engine(self._db.engine.url, poolclass=NullPool, connect_args=CLIENT_OPTIONS)
+            engine = self._engine
+        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         for statement in SERVER_KEEPALIVES:
             with suppress(DBAPIError):  # a server (or pooler) that refuses them: the client's keepalives remain
                 conn.execute(text(statement))
