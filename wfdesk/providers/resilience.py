@@ -2,7 +2,8 @@
 
 The gate caps how many requests are in flight to a provider at once, and a 429 pauses everyone (not just the
 worker that got it) until the provider's Retry-After has passed. The SDK's own retries are off (max_retries=0)
-so that this is the one place that decides.
+so that this is the one place that decides. On PostgreSQL the gate is the team's (shared_gate.py): the same cap and
+pauses across every machine on the database.
 """
 
 from __future__ import annotations
