@@ -20,6 +20,7 @@ GPT image models refuse `response_format`; dall-e-3 refuses n > 1; reasoning mod
 the content; "local-*" models send no usage; "azure-*" models refuse `stream_options`. Knobs add dropped
 connections, slow drips, streams held mid-answer (`stream_hold`) and missing finish reasons; helpers build quota,
 Retry-After and key-echo errors.
+`in_flight` / `max_in_flight` (and `_by` client, i.e. API key) count the requests being answered at once.
 
 Seen on real third-party servers (LiteLLM proxy, @dwmkerr/mock-llm, Azure OpenAI), keyed on the model name:
 "proxy-error-*" answers 200 with an `{"error": {...}}` body, or a stream whose only event is an error;
@@ -263,6 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.command, self.path, RequestHeaders(self.headers.items()), parsed, time.monotonic(), body
         )
         index = owner._record(rec)
+        owner._arrived(rec)
         try:
             if not owner._sleep(owner.latency):
                 raise _AbortError
@@ -285,6 +287,8 @@ class _Handler(BaseHTTPRequestHandler):
                     self._send_error(500, f"loopback handler error: {exc!r}", "server_error")
                 except OSError:
                     self.close_connection = True
+        finally:
+            owner._answered(rec)
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self._started = True
@@ -733,6 +737,12 @@ class LoopbackServer:
         self._port: int | None = None
         self.files: dict[str, bytes] = {}  # name -> bytes served under /files/<name>
         self.errors: list[BaseException] = []  # exceptions raised while handling (answered as 500)
+        # Requests between arrival (body read) and the end of their answer: now, and the most at once since the last
+        # reset; also per client (the API key the request carries, "" without one).
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.in_flight_by: dict[str, int] = {}
+        self.max_in_flight_by: dict[str, int] = {}
         self._reset_knobs()
 
     def _reset_knobs(self) -> None:
@@ -830,7 +840,14 @@ class LoopbackServer:
             self._ids = 0
             self.files.clear()
             self.errors.clear()
+            self.max_in_flight = self.in_flight
+            self.max_in_flight_by = dict(self.in_flight_by)
         self._reset_knobs()
+
+    @staticmethod
+    def client_of(rec: RecordedRequest) -> str:
+        """Whose request it is, for the per-client counts: the API key it carries."""
+        return rec.headers.get("authorization", "").removeprefix("Bearer ").strip()
 
     # -- internals used by the handler ----------------------------------------------------------------
 
@@ -839,6 +856,20 @@ class LoopbackServer:
             self._log.append(rec)
             self._index += 1
             return self._index
+
+    def _arrived(self, rec: RecordedRequest) -> None:
+        client = self.client_of(rec)
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.in_flight_by[client] = now = self.in_flight_by.get(client, 0) + 1
+            self.max_in_flight_by[client] = max(self.max_in_flight_by.get(client, 0), now)
+
+    def _answered(self, rec: RecordedRequest) -> None:
+        client = self.client_of(rec)
+        with self._lock:
+            self.in_flight -= 1
+            self.in_flight_by[client] -= 1
 
     def _next_id(self) -> int:
         with self._lock:

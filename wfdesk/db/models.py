@@ -267,3 +267,13 @@ class ContentVersion(Base):
     asset: Mapped[ImageAsset | None] = relationship()
 
     __table_args__ = (Index("ix_content_version_target", "post_id", "section_id", "field"),)
+
+
+class ProviderPause(Base):
+    """Until when nobody on this database sends a provider anything: the Retry-After of a 429 one machine got
+    (PostgreSQL only; see wfdesk/providers/shared_gate.py). Keyed by the provider's address, not a profile name."""
+
+    __tablename__ = "provider_pause"
+
+    provider: Mapped[str] = mapped_column(String(500), primary_key=True)
+    paused_until: Mapped[datetime] = mapped_column()

@@ -24,6 +24,7 @@ from wfdesk.providers.resilience import (
     is_out_of_credit,
 )
 from wfdesk.redact import redact_text, redact_url
+from wfdesk.providers.shared_gate import gate_for_provider
 from wfdesk.settings import ProviderProfile, get_api_key
 
 if TYPE_CHECKING:
@@ -113,8 +114,10 @@ def is_openai_api(profile: ProviderProfile) -> bool:
 
 
 def gate_for(ws: Workspace, profile: ProviderProfile) -> ProviderGate:
-    return ws.cached(("gate", profile.name, resolve_base_url(profile)),
-                     lambda: ProviderGate(profile.name, profile.concurrency))
+    """The provider's gate, shared by every run of this process (and, on PostgreSQL, by the whole team)."""
+    base_url = resolve_base_url(profile)
+    return ws.cached(("gate", profile.name, base_url),
+                     lambda: gate_for_provider(ws.db, profile.name, base_url, profile.concurrency))
 
 
 def adaptations_for(ws: Workspace) -> Adaptations:

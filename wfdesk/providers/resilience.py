@@ -2,7 +2,8 @@
 
 The gate caps how many requests are in flight to a provider at once, and a 429 pauses everyone (not just the
 worker that got it) until the provider's Retry-After has passed. The SDK's own retries are off (max_retries=0)
-so that this is the one place that decides.
+so that this is the one place that decides. On PostgreSQL the gate is the team's (shared_gate.py): the same cap and
+pauses across every machine on the database.
 """
 
 from __future__ import annotations
@@ -291,57 +292,77 @@ def is_retryable(exc: Exception) -> bool:
     return False
 
 
+@dataclass
+class _Tally:
+    """One request's failures so far, against its policy."""
+
+    policy: RetryPolicy
+    deadline: float  # for 429s: the rate-limit budget
+    failures: int = 0
+    read_timeouts: int = 0
+    rate_limited: int = 0
+
+
 def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], T], cancel: CancelToken,
                       describe: Callable[[Exception], str]) -> T:
     """fn() until it succeeds, a non-retryable error happens, or the attempts run out (then a UnitError)."""
-    import openai  # only ever called once a request is being made
-
-    failures = read_timeouts = rate_limited = 0
-    deadline = time.monotonic() + policy.rate_limit_budget
+    tally = _Tally(policy, time.monotonic() + policy.rate_limit_budget)
     while True:
         if (reason := gate.offline_reason()) is not None:
             raise UnitError(f"{reason}; the provider looks offline, try again later")
         if (reason := gate.out_of_credit_reason()) is not None:
             raise UnitError(reason)
-        try:
-            with gate.slot(cancel):
+        with gate.slot(cancel):
+            try:
                 result = fn()
-            gate.record_success()
-            return result
-        except Cancelled:
-            raise
-        except Exception as exc:  # noqa: BLE001 - classified below
-            if not is_retryable(exc):
-                if is_out_of_credit(exc):
-                    gate.record_out_of_credit(describe(exc))
-                raise UnitError(describe(exc), details=getattr(exc, "details", None)) from None
-            asked = retry_after_seconds(exc)
-            if asked is not None and asked > policy.max_wait:
-                # Retrying earlier than asked only earns another refusal (and may count against the account).
-                raise UnitError(f"{describe(exc)}; it asked to wait {asked:.0f} s, longer than the "
-                                f"{policy.max_wait:.0f} s allowed for this provider; try again later") from None
-            if isinstance(exc, openai.RateLimitError):
-                rate_limited += 1
-                # No wait asked (or 0, or a date in the past): the x-ratelimit-reset-* hint when it is within the
-                # longest wait, else a growing back-off; never an instant retry.
-                reset = ratelimit_reset_seconds(exc)
-                backoff = policy.delay(rate_limited)
-                wait = asked if asked else (max(reset, backoff) if reset is not None and reset <= policy.max_wait
-                                            else backoff)
-                if time.monotonic() + wait > deadline:
-                    raise UnitError(f"{describe(exc)}; still refused after waiting "
-                                    f"{policy.rate_limit_budget:.0f} s") from None
-                gate.pause_for(wait)  # everyone waits, so the provider sees the whole batch slow down
+            except Cancelled:
+                raise
+            except Exception as exc:  # noqa: BLE001 - classified below
+                # Judged before the slot is given back: a 429's pause is in force (on every machine, when the gate
+                # is shared) before anyone can take this slot and send.
+                wait = _retry_wait(gate, tally, exc, describe)
+                said = describe(exc)
             else:
-                failures += 1
-                if is_connect_failure(exc):
-                    gate.record_connect_failure(describe(exc))
-                elif isinstance(exc, openai.APITimeoutError):
-                    read_timeouts += 1  # a slow model stays slow: each retry costs a whole read timeout
-                if failures >= policy.attempts or read_timeouts > 1:
-                    suffix = f" (gave up after {failures} attempts)" if failures > 1 else ""
-                    raise UnitError(describe(exc) + suffix, details=getattr(exc, "details", None)) from None
-                wait = max(policy.delay(failures), asked or 0.0)
-            log.info("provider %s: %s; retrying in %.1f s", gate.name, describe(exc), wait)
-            if cancel.wait_to_retry(wait):
-                raise Cancelled() from None
+                gate.record_success()
+                return result
+        log.info("provider %s: %s; retrying in %.1f s", gate.name, said, wait)
+        if cancel.wait_to_retry(wait):
+            raise Cancelled() from None
+
+
+def _retry_wait(gate: ProviderGate, tally: _Tally, exc: Exception, describe: Callable[[Exception], str]) -> float:
+    """How long to wait before trying again after exc (a 429 pauses the whole gate); a UnitError when giving up."""
+    import openai  # only ever called once a request has been made
+
+    policy = tally.policy
+    if not is_retryable(exc):
+        if is_out_of_credit(exc):
+            gate.record_out_of_credit(describe(exc))
+        raise UnitError(describe(exc), details=getattr(exc, "details", None)) from None
+    asked = retry_after_seconds(exc)
+    if asked is not None and asked > policy.max_wait:
+        # Retrying earlier than asked only earns another refusal (and may count against the account).
+        raise UnitError(f"{describe(exc)}; it asked to wait {asked:.0f} s, longer than the "
+                        f"{policy.max_wait:.0f} s allowed for this provider; try again later") from None
+    if isinstance(exc, openai.RateLimitError):
+        tally.rate_limited += 1
+        # No wait asked (or 0, or a date in the past): the x-ratelimit-reset-* hint when it is within the
+        # longest wait, else a growing back-off; never an instant retry.
+        reset = ratelimit_reset_seconds(exc)
+        backoff = policy.delay(tally.rate_limited)
+        wait = asked if asked else (max(reset, backoff) if reset is not None and reset <= policy.max_wait
+                                    else backoff)
+        if time.monotonic() + wait > tally.deadline:
+            raise UnitError(f"{describe(exc)}; still refused after waiting "
+                            f"{policy.rate_limit_budget:.0f} s") from None
+        gate.pause_for(wait)  # everyone waits, so the provider sees the whole batch slow down
+        return wait
+    tally.failures += 1
+    if is_connect_failure(exc):
+        gate.record_connect_failure(describe(exc))
+    elif isinstance(exc, openai.APITimeoutError):
+        tally.read_timeouts += 1  # a slow model stays slow: each retry costs a whole read timeout
+    if tally.failures >= policy.attempts or tally.read_timeouts > 1:
+        suffix = f" (gave up after {tally.failures} attempts)" if tally.failures > 1 else ""
+        raise UnitError(describe(exc) + suffix, details=getattr(exc, "details", None)) from None
+    return max(policy.delay(tally.failures), asked or 0.0)

@@ -14,7 +14,8 @@ from wfdesk.media.store import discard, store_image
 from wfdesk.media.verify import ImageError, verify_image
 from wfdesk.providers import a1111, comfyui, openai_images
 from wfdesk.providers.openai_compat import call_adapting, is_openai_api, profile_for, resolve_base_url
-from wfdesk.providers.resilience import MalformedAnswer, ProviderGate, error_in_answer, not_an_api_answer
+from wfdesk.providers.resilience import MalformedAnswer, error_in_answer, not_an_api_answer
+from wfdesk.providers.shared_gate import gate_for_provider
 from wfdesk.scripts.base import CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
 from wfdesk.scripts.config import ImageParameters, StepConfig
 from wfdesk.usage import Usage
@@ -133,7 +134,8 @@ class ImageGenerationHandler(SectionHandler[ImageParameters]):
         base_url = job.workspace.settings.a1111_base_url
         width, height = (512, 512) if params.size == "auto" else map(int, params.size.split("x"))
         # A1111 renders one request at a time: a shared gate keeps every worker in line.
-        gate = job.workspace.cached(("gate", "a1111", base_url), lambda: ProviderGate("a1111", 1))
+        ws = job.workspace
+        gate = ws.cached(("gate", "a1111", base_url), lambda: gate_for_provider(ws.db, "a1111", base_url, 1))
         with gate.slot(cancel):
             images, info = a1111.txt2img(base_url, prompt=unit.payload["prompt"], width=width, height=height,
                                          n=params.n, steps=params.steps, timeout=params.timeout, cancel=cancel,
@@ -151,7 +153,8 @@ class ImageGenerationHandler(SectionHandler[ImageParameters]):
                   "height": height, "batch_size": params.n, "seed": seed, "steps": params.steps,
                   "checkpoint": params.checkpoint}
         # One render at a time per server, like A1111: the step's timeout is the render's, not the queue's.
-        gate = job.workspace.cached(("gate", "comfyui", base_url), lambda: ProviderGate("comfyui", 1))
+        ws = job.workspace
+        gate = ws.cached(("gate", "comfyui", base_url), lambda: gate_for_provider(ws.db, "comfyui", base_url, 1))
         with gate.slot(cancel):
             if values["checkpoint"] is None and comfyui.uses(graph, "checkpoint"):
                 names = comfyui.checkpoints(base_url)
