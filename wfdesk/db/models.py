@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     select,
 )
@@ -184,6 +185,8 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
     owner: Mapped[str | None] = mapped_column(String(200))  # host:pid of the process executing it
     heartbeat_at: Mapped[datetime | None] = mapped_column()
+    # Queued on the team's workers (wfdesk worker) rather than run by the process that started it.
+    on_workers: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     units: Mapped[list[RunUnit]] = relationship(
         back_populates="run", order_by="RunUnit.position", cascade="all, delete-orphan"
