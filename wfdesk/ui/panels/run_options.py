@@ -11,6 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -54,6 +55,8 @@ class RunOptions(QWidget):
         self.box.hide()
         self.model_edit = QLineEdit()
         self.temperature_spin = QDoubleSpinBox()
+        self.workers_box = QCheckBox()  # the team's workers (see set_workers); rebuilt with the rows
+        self._workers: tuple[bool, str] = (False, "")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(toggle_row)
@@ -82,6 +85,7 @@ class RunOptions(QWidget):
             self.temperature_spin.setToolTip("0 = focused and repeatable, 2 = most varied")
             self.form.addRow("Temperature", self.temperature_spin)
         add_rows(self.form)
+        self._add_workers_row()
         has_options = self.form.rowCount() > 0
         self.toggle.setVisible(has_options)
         self.summary.setVisible(has_options)
@@ -144,6 +148,25 @@ class RunOptions(QWidget):
         self.summary.setEnabled(bool(typed or settings or note))  # dark text when the run differs from the step's
         self.summary.setText(" · ".join(parts))
         self.summary.setToolTip(" · ".join(parts))
+
+    # --- the team's workers (issue 17): the run is queued for `wfdesk worker` instead of run on this computer ----
+    def set_workers(self, available: bool, why_not: str) -> None:
+        """Whether runs can be left to the team's workers (a PostgreSQL database), and why not when they cannot."""
+        self._workers = (available, why_not)
+
+    def _add_workers_row(self) -> None:
+        checked = self.workers_box.isChecked()
+        available, why_not = self._workers
+        self.workers_box = QCheckBox("Run on the team's workers")
+        self.workers_box.setEnabled(available)
+        self.workers_box.setChecked(checked and available)
+        self.workers_box.setToolTip(
+            "Queue the run for the team's workers (wfdesk worker on any machine with the database): it goes on "
+            "when this computer sleeps or closes the app" if available else why_not)
+        self.form.addRow(self.workers_box)
+
+    def on_workers(self) -> bool:
+        return self.workers_box.isEnabled() and self.workers_box.isChecked()
 
     def _toggle(self, on: bool) -> None:
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
