@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from test_crash_resume import _requests_per_section, _sections
 from wfdesk.db import content
 from wfdesk.db.models import Run, RunUnit
 from wfdesk.runs import ledger, team_queue
+from wfdesk.services import queries
 
 TAKEOVER_S = "2"  # how long a silent worker counts as alive (30 s by default): the takeover happens within seconds
 
@@ -103,11 +105,14 @@ def test_a_killed_workers_run_is_finished_by_another_without_resending(pg, loopb
     loopback.latency = 0.3
     worker_a = workers()
     _wait("worker A finished some sections", lambda: len(_done_sections(pg, run_id)) >= 4, [worker_a])
+    label = queries.step_states(pg, 53)[1]["label"]  # the step list's row
     os.kill(worker_a.pid, signal.SIGKILL)
     worker_a.wait(10)
     done_before = _done_sections(pg, run_id)
     assert 4 <= len(done_before) < 20
+    assert re.fullmatch(rf"running \d+/20 on worker {re.escape(ledger.HOST)}", label), label
     loopback.latency = 0.02
+    print(f"worker A finished {len(done_before)} of 20 sections before SIGKILL")
     worker_b = workers()
     _wait("worker B finished the run", lambda: _status(pg, run_id) == "succeeded", [worker_b])
     _assert_nothing_finished_was_sent_again(pg, loopback, run_id, ids, done_before)
@@ -149,6 +154,22 @@ def test_two_workers_share_a_batch(pg, loopback, workers):
     by_pid = [ledger.parse_owner(o)[1] for o in owners]
     assert {p.pid for p in started} == set(by_pid), by_pid  # both took some
     assert loopback.count("/v1/chat/completions") == 18  # each section once
+
+
+def test_a_queued_run_waits_for_a_worker_however_long(pg, loopback):
+    """Nobody executes a queued run yet: a later start of wfdesk must not call it interrupted (no owner, no
+    heartbeat), and planning it sent nothing."""
+    queued = team_queue.queue_step(pg, 1, 53, {"section_ids": [711, 712]})
+    assert queued.sections == 2
+    with pg.db.session() as s:  # queued an hour ago
+        s.execute(text("UPDATE workflow_run SET created_at = created_at - interval '1 hour'"))
+    assert ledger.mark_interrupted(pg) == []
+    detail = ledger.run_detail(pg, queued.run_id)
+    assert (detail["status"], detail["where"]) == ("queued", "queued for the team's workers")
+    with pg.db.engine.connect() as conn:  # its job went in with it, in this schema's own queue
+        jobs = conn.execute(text("SELECT queue_name, args FROM procrastinate_jobs")).all()
+    assert jobs == [(team_queue.queue_name(pg), {"run_id": queued.run_id})]
+    assert loopback.count("/v1/") == 0
 
 
 def test_queues_are_per_schema(pg, db_url, tmp_path, settings):

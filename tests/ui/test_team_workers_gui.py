@@ -43,7 +43,7 @@ def test_run_on_the_teams_workers_is_queued_and_a_worker_finishes_it(qtbot, demo
         qtbot.waitUntil(lambda: "is queued for the team" in panel.status_label.text(), timeout=TIMEOUT)
         run_id = ledger.list_runs(demo)[0]["id"]
         assert ledger.run_detail(demo, run_id)["status"] == "queued"
-        qtbot.waitUntil(lambda: "queued for the team's workers" in window.steps.state_text(1), timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: window.steps.state_text(1) == "queued for the team's workers", timeout=TIMEOUT)
         assert loopback.count("/v1/chat/completions") == 0  # this computer sent nothing
 
         log = tmp_path / "worker.log"

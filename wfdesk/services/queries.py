@@ -144,8 +144,9 @@ def step_states(ws: Workspace, post_id: int) -> dict[int, dict[str, Any]]:
             .group_by(Run.step_id)).all())
     states = {sid: _state(runs.get(sid), counts, pending.get(sid, 0)) for sid in step_ids}
     for sid, text in where.items():
-        if text and sid in states:
-            states[sid]["label"] += f" — {text}"
+        if text and sid in states:  # "queued for the team's workers", "running 3/8 on worker host-x"
+            queued = text.startswith("queued")
+            states[sid]["label"] = text if queued else f"{states[sid]['label']} {text}"
     return states
 
 

@@ -198,14 +198,15 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
             text, error = refusal
             self._set_status(text, error=error)
             return None
+        if self.options.on_workers():  # a worker's own provider settings apply, not this computer's
+            self.banner.clear()
+            return self._queue_on_workers(ids)
         offline = None if offline_ok else self.provider_offline()
         if offline is not None:
             self.banner.ask_offline(ids, offline)
             self._set_status("Not started yet: the provider looks offline (see above).")
             return None
         self.banner.clear()
-        if self.options.on_workers():
-            return self._queue_on_workers(ids)
         key = self.runs.start(self.step_id, self.post_id, self._run_context(ids))
         self._pending[key] = (self.step_id, self.post_id)
         self.presenter.queued(ids)
