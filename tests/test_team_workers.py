@@ -128,7 +128,7 @@ def test_a_killed_workers_run_is_finished_by_another_without_resending(pg, loopb
 def test_sigterm_releases_the_run_to_another_worker(pg, loopback, workers):
     ids = _sections(pg, 20)
     run_id = _queue(pg, loopback, ids)
-    loopback.latency = 0.3
+    loopback.latency = 0.5  # the 17 sections left take seconds: the stop lands well before the run's end
     worker_a = workers()
     _wait("worker A finished some sections", lambda: len(_done_sections(pg, run_id)) >= 3, [worker_a])
     worker_a.send_signal(signal.SIGTERM)
