@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sections", metavar="1,2,3", help="section ids (default: the post as a whole)")
     run.add_argument("--inputs", metavar="JSON", help="input overrides, keyed by input key or db_field")
     run.add_argument("--llm-settings", metavar="JSON", help="model / temperature / max_tokens overrides")
+    _add_worker_commands(sub, run)
 
     val = sub.add_parser("validate", help="check step configs")
     val.add_argument("--step", type=int, metavar="ID")
@@ -119,6 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(sub.add_parser("serve", help="serve the HTTP API (POST /api/workflow/execute-step) for other apps"))
     return p
+
+
+def _add_worker_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                         run: argparse.ArgumentParser) -> None:
+    """The team's workers (PostgreSQL): `run-step --on-workers` queues, `worker` executes (wfdesk.runs.team_*)."""
+    run.add_argument("--on-workers", action="store_true", help="leave the run to the team's workers (`wfdesk "
+                                                               "worker`, PostgreSQL) and print its run id")
+    wk = sub.add_parser("worker", help="execute the runs queued for the team's workers, until Ctrl+C or SIGTERM")
+    wk.add_argument("--concurrency", type=int, default=1, metavar="N", help="runs executed at once (default 1)")
+    wk.add_argument("--takeover-after", type=float, default=30.0, metavar="SECONDS",
+                    help="a worker silent this long is taken for dead: its run goes to another worker (default 30)")
 
 
 def _add_content_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -267,6 +279,10 @@ def _command(ws: Workspace, args: argparse.Namespace) -> int:
         return EXIT_OK
     if cmd in ("import-post", "export-post"):
         return _content_command(ws, args)
+    if cmd == "worker":
+        from wfdesk.runs.team_worker import serve_worker
+
+        return serve_worker(ws, args.concurrency, args.takeover_after)
     if cmd == "serve":
         from wfdesk.api.serve import serve
 
@@ -391,6 +407,15 @@ def _run_step(ws: Workspace, args: argparse.Namespace) -> int:
         context["inputs"] = _json_arg(args.inputs, "--inputs")
     if args.llm_settings:
         context["llm_settings"] = _json_arg(args.llm_settings, "--llm-settings")
+    if args.on_workers:
+        from wfdesk.runs.ledger import where_it_runs
+        from wfdesk.runs.team_queue import queue_step
+        from wfdesk.states import RunState
+
+        queued = queue_step(ws, args.step, args.post, context)
+        _print_json({"run_id": queued.run_id, "status": RunState.QUEUED.value, "sections": queued.sections,
+                     "where": where_it_runs(RunState.QUEUED, True, None)})
+        return EXIT_OK
     result = execute_step_script(args.step, args.post, context)
     _print_json(result)
     return EXIT_OK if result.get("success") else EXIT_FAILED

@@ -187,6 +187,8 @@ class Run(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column()
     # "user@host" of who started it: on a shared database, tells an editor's runs from a colleague's.
     started_by: Mapped[str | None] = mapped_column(String(200))
+    # Queued on the team's workers (wfdesk worker) rather than run by the process that started it.
+    on_workers: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     units: Mapped[list[RunUnit]] = relationship(
         back_populates="run", order_by="RunUnit.position", cascade="all, delete-orphan"

@@ -28,7 +28,7 @@ from wfdesk.runs.planning import build_job, step_effective_config
 from wfdesk.scripts import registry
 from wfdesk.scripts.base import Cancelled, CancelToken, Job, SectionHandler, UnitOutcome, UnitPlan
 from wfdesk.scripts.config import Parameters, script_type_of
-from wfdesk.states import ACTIVE_RUN_STATES, FINAL_UNIT_STATES, RunState, UnitState
+from wfdesk.states import FINAL_UNIT_STATES, RunState, UnitState
 from wfdesk.usage import Usage
 from wfdesk.workspace import Workspace
 
@@ -98,7 +98,7 @@ def resume_run(ws: Workspace, run_id: int, options: RunOptions | None = None) ->
     this resume is refused (RunBusy) and sends nothing.
     """
     status, owner = ledger.run_state(ws, run_id)
-    if status in ACTIVE_RUN_STATES:
+    if status == RunState.RUNNING:  # a queued run (left to the team's workers) is simply claimed
         if run_id not in ledger.mark_interrupted(ws, run_id):
             raise ledger.RunBusy(f"Run {run_id} is still running")
         status, owner = ledger.run_state(ws, run_id)

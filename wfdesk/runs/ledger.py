@@ -23,7 +23,7 @@ from wfdesk.db.content import with_output
 from wfdesk.db.engine import db_utcnow
 from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.errors import NotFoundError, WfdeskError
-from wfdesk.states import ACTIVE_RUN_STATES, RunState, UnitState, overall_run_state
+from wfdesk.states import RunState, UnitState, overall_run_state
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -115,14 +115,16 @@ def run_state(ws: Workspace, run_id: int) -> tuple[str, str | None]:
 
 def claim_run(ws: Workspace, run_id: int, status: str, owner: str | None) -> str:
     """Compare-and-set: the run is ours only if nobody changed its status or owner since we read them, so of two
-    resumes (or a resume and a stale interrupted-marking) exactly one wins."""
-    if status in ACTIVE_RUN_STATES:
+    resumes (or a resume and a stale interrupted-marking) exactly one wins. A queued run (left to the team's
+    workers) is claimed the same way by the worker that takes it."""
+    if status == RunState.RUNNING:
         raise RunBusy(f"Run {run_id} is still running")
     claim = new_owner()
     with ws.db.session() as s:
         won = _rows_updated(s, update(Run).where(Run.id == run_id, Run.status == status,
                                                  Run.owner.is_not_distinct_from(owner)).values(
-            status=RunState.RUNNING, owner=claim, heartbeat_at=db_utcnow(), finished_at=None, error=None))
+            status=RunState.RUNNING, owner=claim, heartbeat_at=db_utcnow(), finished_at=None, error=None,
+            started_at=func.coalesce(Run.started_at, utcnow())))
     if won != 1:
         raise RunBusy(f"Run {run_id} is being resumed elsewhere")
     return claim
@@ -213,7 +215,7 @@ def mark_interrupted(ws: Workspace, run_id: int | None = None) -> list[int]:
     """
     with ws.db.session() as s:  # the heartbeats' age by the database's clock, which wrote them
         stmt = select(Run.id, Run.status, Run.owner, Run.heartbeat_at, db_utcnow().label("now")).where(
-            Run.status.in_(ACTIVE_RUN_STATES))
+            Run.status == RunState.RUNNING)  # a queued run has no executor yet: it waits for a worker
         if run_id is not None:
             stmt = stmt.where(Run.id == run_id)
         rows = s.execute(stmt).all()
@@ -275,7 +277,18 @@ def run_summary(run: Run, counts: dict[str, int]) -> dict[str, Any]:
     return {"id": run.id, "status": run.status, "step_id": run.step_id, "step": run.step_name,
             "post_id": run.post_id, "script_type": run.script_type,
             "created_at": _iso(run.created_at), "finished_at": _iso(run.finished_at),
+            "where": where_it_runs(run.status, run.on_workers, run.owner),
             "counts": {"total": sum(counts.values()), **counts}}
+
+
+def where_it_runs(status: str, on_workers: bool, owner: str | None) -> str:
+    """Where a run left to the team's workers executes, in the editor's words ("" for a run of its own process)."""
+    if not on_workers:
+        return ""
+    if status == RunState.QUEUED:
+        return "queued for the team's workers"
+    host = parse_owner(owner)[0]
+    return f"on worker {host}" if host else "on the team's workers"
 
 
 def run_detail(ws: Workspace, run_id: int) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 
 from wfdesk.db.models import ContentField, ContentVersion, Post, PostSection, Run, RunUnit, WorkflowStepEntity
 from wfdesk.errors import NotFoundError
+from wfdesk.runs.ledger import where_it_runs
 from wfdesk.scripts.config import script_type_of
-from wfdesk.states import FINAL_UNIT_STATES, STEP_STATE_OF_RUN, StepState
+from wfdesk.states import ACTIVE_RUN_STATES, FINAL_UNIT_STATES, STEP_STATE_OF_RUN, StepState
 from wfdesk.workspace import Workspace
 
 # The statuses offered by the filter; any other status found in the database is offered too.
@@ -122,8 +123,12 @@ def step_states(ws: Workspace, post_id: int) -> dict[int, dict[str, Any]]:
               .group_by(Run.step_id).subquery())
     with ws.db.session() as s:
         step_ids = [sid for (sid,) in s.execute(select(WorkflowStepEntity.id))]
-        runs = {step_id: (run_id, status, error) for step_id, run_id, status, error in s.execute(
-            select(latest.c.step_id, Run.id, Run.status, Run.error).join(Run, Run.id == latest.c.run_id))}
+        rows = s.execute(select(latest.c.step_id, Run.id, Run.status, Run.error, Run.on_workers, Run.owner)
+                         .join(Run, Run.id == latest.c.run_id)).all()
+        runs = {step_id: (run_id, status, error) for step_id, run_id, status, error, *_ in rows}
+        # Where a run left to the team's workers executes ("on worker host-x"), while it is queued or running.
+        where = {step_id: where_it_runs(status, on_workers, owner) for step_id, _, status, _, on_workers, owner
+                 in rows if status in ACTIVE_RUN_STATES}
         counts: dict[int, dict[str, int]] = {}
         if runs:
             for run_id, status, n in s.execute(
@@ -137,7 +142,12 @@ def step_states(ws: Workspace, post_id: int) -> dict[int, dict[str, Any]]:
             .join(Run, Run.id == ContentVersion.run_id)
             .where(ContentVersion.post_id == post_id, ContentVersion.status == "candidate")
             .group_by(Run.step_id)).all())
-    return {sid: _state(runs.get(sid), counts, pending.get(sid, 0)) for sid in step_ids}
+    states = {sid: _state(runs.get(sid), counts, pending.get(sid, 0)) for sid in step_ids}
+    for sid, text in where.items():
+        if text and sid in states:  # "queued for the team's workers", "running 3/8 on worker host-x"
+            queued = text.startswith("queued")
+            states[sid]["label"] = text if queued else f"{states[sid]['label']} {text}"
+    return states
 
 
 def _state(run: tuple[int, str, str | None] | None, counts: dict[int, dict[str, int]],

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wfdesk.runs import team_queue
 from wfdesk.services import review
 from wfdesk.ui.panels.error_style import error_color, is_dark, show_last_failure
 from wfdesk.ui.panels.panel_hooks import PanelHooks
@@ -51,6 +52,8 @@ from wfdesk.workspace import Workspace
 __all__ = ["FINISHED_RUN_WORDS", "FINISHED_UNIT_WORDS", "WIDE_LAYOUT_PX", "StepPanel", "error_color", "is_dark",
            "show_last_failure"]
 
+WORKERS_NEED_POSTGRES_TIP = ("Only with the team's PostgreSQL database: workers on other machines cannot reach a "
+                             "database file on this computer")
 DETAIL_REFRESH_MS = 150  # coalesces bursts of finished sections into one reload of the results area
 
 
@@ -96,6 +99,7 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         self.picker.current_changed.connect(self._on_current_section)
         self.picker.checked_changed.connect(lambda _ids: self._update_buttons())
         self.options = RunOptions(self.llm_fields)
+        self.options.set_workers(team_queue.workers_available(self.ws), WORKERS_NEED_POSTGRES_TIP)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -195,6 +199,9 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
             text, error = refusal
             self._set_status(text, error=error)
             return None
+        if self.options.on_workers():  # a worker's own provider settings apply, not this computer's
+            self.banner.clear()
+            return self._queue_on_workers(ids)
         offline = None if offline_ok else self.provider_offline()
         if offline is not None:
             self.banner.ask_offline(ids, offline)
@@ -208,6 +215,19 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         self._set_status(f"Starting on {len(ids)} section(s)…" if ids else "Starting on the post…")
         self._update_buttons()
         return key
+
+    def _queue_on_workers(self, ids: list[int]) -> None:
+        """The team's workers (issue 17): queued in the database, executed by `wfdesk worker`; the step list and
+        this panel show the run as they refresh."""
+        ws, step_id, post_id, context = self.ws, self.step_id, self.post_id, self._run_context(ids)
+        self._set_status(f"Queuing {len(ids)} section(s) for the team's workers…")
+
+        def queued(run: team_queue.QueuedRun) -> None:
+            self._set_status(f"Run #{run.run_id} is queued for the team's workers ({run.sections} section(s)).")
+            self.content_changed.emit()  # the step list shows the run as it rereads the states
+            self.refresh()
+
+        self.in_background(lambda: team_queue.queue_step(ws, step_id, post_id, context), queued)
 
     def _refusal(self, ids: list[int]) -> tuple[str, bool] | None:
         """(why not, whether it is an error) when a run cannot start as things are, else None."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -54,6 +55,9 @@ class RunOptions(QWidget):
         self.box.hide()
         self.model_edit = QLineEdit()
         self.temperature_spin = QDoubleSpinBox()
+        self.workers_box = QCheckBox()  # the team's workers (see set_workers); rebuilt with the rows
+        self._workers: tuple[bool, str] = (False, "")
+        self._workers_checked = False  # kept here: rebuilding the rows deletes the check box
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(toggle_row)
@@ -82,6 +86,7 @@ class RunOptions(QWidget):
             self.temperature_spin.setToolTip("0 = focused and repeatable, 2 = most varied")
             self.form.addRow("Temperature", self.temperature_spin)
         add_rows(self.form)
+        self._add_workers_row(on_change)
         has_options = self.form.rowCount() > 0
         self.toggle.setVisible(has_options)
         self.summary.setVisible(has_options)
@@ -141,9 +146,35 @@ class RunOptions(QWidget):
             parts.append(f"temperature {self.temperature_spin.value():g}")
         if note:
             parts.append(note)
-        self.summary.setEnabled(bool(typed or settings or note))  # dark text when the run differs from the step's
+        if self.on_workers():
+            parts.append("on the team's workers")
+        # dark text when the run differs from the step's
+        self.summary.setEnabled(bool(typed or settings or note or self.on_workers()))
         self.summary.setText(" · ".join(parts))
         self.summary.setToolTip(" · ".join(parts))
+
+    # --- the team's workers (issue 17): the run is queued for `wfdesk worker` instead of run on this computer ----
+    def set_workers(self, available: bool, why_not: str) -> None:
+        """Whether runs can be left to the team's workers (a PostgreSQL database), and why not when they cannot."""
+        self._workers = (available, why_not)
+
+    def _add_workers_row(self, on_change: Callable[[], None]) -> None:
+        available, why_not = self._workers
+        self.workers_box = QCheckBox("Run on the team's workers")
+        self.workers_box.setEnabled(available)
+        self.workers_box.setChecked(self._workers_checked and available)
+        self.workers_box.setToolTip(
+            "Queue the run for the team's workers (wfdesk worker on any machine with the database): it goes on "
+            "when this computer sleeps or closes the app" if available else why_not)
+        self.workers_box.toggled.connect(self._workers_toggled)
+        self.workers_box.toggled.connect(on_change)
+        self.form.addRow(self.workers_box)
+
+    def _workers_toggled(self, on: bool) -> None:
+        self._workers_checked = on
+
+    def on_workers(self) -> bool:
+        return self._workers[0] and self._workers_checked
 
     def _toggle(self, on: bool) -> None:
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
