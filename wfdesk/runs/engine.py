@@ -21,7 +21,7 @@ from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.db.storable import unstorable_text
 from wfdesk.errors import ConfigError, ConflictError, NotFoundError, UnitError
 from wfdesk.media import store
-from wfdesk.runs import costs, ledger
+from wfdesk.runs import costs, ledger, result_cache
 from wfdesk.runs.outage import DatabaseLost, OutageGate
 from wfdesk.runs.planning import build_job, step_effective_config
 from wfdesk.scripts import registry
@@ -61,6 +61,8 @@ class RunOptions:
     on_run_id: Callable[[int], None] | None = None
     # Set when the app goes away: no new section starts, answers in flight are saved, the run ends interrupted.
     stop: threading.Event | None = None
+    # Result cache: True = ask the provider even where an identical earlier answer could be reused (--no-cache).
+    fresh_answers: bool = False
 
 
 def execute_step(ws: Workspace, step_id: int, post_id: int, context: dict[str, Any] | None,
@@ -162,6 +164,7 @@ class _Run:
     stop: threading.Event | None  # the caller's: the app went away
     gate: OutageGate = field(default_factory=OutageGate)
     taken: threading.Event = field(default_factory=threading.Event)  # someone else marked the run interrupted
+    fresh: bool = False  # result cache: never reuse an earlier answer in this run
 
     def halted(self) -> bool:
         return self.taken.is_set() or bool(self.stop and self.stop.is_set()) or bool(self.gate.lost)
@@ -174,6 +177,7 @@ def _execute_units(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], r
     rc = _Run(ws, handler, job, owner, options.observer or _NullObserver(), options.cancel or CancelToken(),
               options.stop)
     job.run_id = run_id
+    rc.fresh = result_cache.wants_fresh(job, options.fresh_answers)
     if options.on_run_id:
         options.on_run_id(run_id)
     log.info("run %s: step %r (%s) on post %s, %d unit(s)", run_id, job.step_name, handler.script_type,
@@ -363,11 +367,14 @@ def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any],
 
 def _execute_and_persist(rc: _Run, unit_id: int, plan: UnitPlan, started: float,
                          started_at: datetime) -> dict[str, Any]:
-    outcome = _storable(rc.handler.execute(rc.job, plan, rc.cancel))
+    # Result cache: an identical earlier answer is reused (nothing sent), else the handler asks the provider.
+    cached = rc.gate.call(lambda: result_cache.probe(rc.ws, rc.handler, rc.job, plan, fresh=rc.fresh),
+                          f"the earlier answers for section {plan.section_id}")
+    outcome = cached.outcome or _storable(rc.handler.execute(rc.job, plan, rc.cancel))
     try:
         if rc.cancel.cancelled:
             raise Cancelled()  # an answer that arrives after a cancel is discarded, never written
-        return _persist(rc, unit_id, plan, outcome, started_at, _ms(started))
+        return _persist(rc, unit_id, plan, outcome, started_at, _ms(started), cached)
     except BaseException:
         # A result that is not kept keeps no files either.
         store.discard(rc.ws.data_dir, [w.image for w in outcome.outputs if w.image is not None])
@@ -408,7 +415,7 @@ def _unit_message(exc: BaseException) -> str:
 
 
 def _persist(rc: _Run, unit_id: int, plan: UnitPlan, outcome: UnitOutcome, started_at: datetime,
-             duration_ms: int) -> dict[str, Any]:
+             duration_ms: int, cached: result_cache.Probe = result_cache.NOT_CACHED) -> dict[str, Any]:
     """Versions, field values and the unit's row in one transaction: all of it or none of it.
 
     Another run or editor may write the same field at the same moment (optimistic locking, or two first writes
@@ -418,8 +425,8 @@ def _persist(rc: _Run, unit_id: int, plan: UnitPlan, outcome: UnitOutcome, start
     job = rc.job
     for attempt in range(1, PERSIST_ATTEMPTS + 1):
         try:
-            entry = rc.gate.call(lambda: _persist_once(rc.ws, job, unit_id, plan, outcome, started_at, duration_ms),
-                                 f"the result of section {plan.section_id}")
+            entry = rc.gate.call(lambda: _persist_once(rc.ws, job, unit_id, plan, outcome, started_at, duration_ms,
+                                                       cached), f"the result of section {plan.section_id}")
             break
         except (ConflictError, IntegrityError):
             if attempt == PERSIST_ATTEMPTS:
@@ -430,7 +437,8 @@ def _persist(rc: _Run, unit_id: int, plan: UnitPlan, outcome: UnitOutcome, start
 
 
 def _persist_once(ws: Workspace, job: Job[Any], unit_id: int, plan: UnitPlan, outcome: UnitOutcome,
-                  started_at: datetime, duration_ms: int) -> dict[str, Any]:
+                  started_at: datetime, duration_ms: int,
+                  cached: result_cache.Probe = result_cache.NOT_CACHED) -> dict[str, Any]:
     entry: dict[str, Any] = {"section_id": plan.section_id, "unit_id": unit_id,
                              "status": UnitState.SUCCESS, **outcome.entry, "metadata": dict(outcome.metadata)}
     with ws.db.session() as s:
@@ -459,6 +467,7 @@ def _persist_once(ws: Workspace, job: Job[Any], unit_id: int, plan: UnitPlan, ou
         usage = Usage(outcome.metadata.get("model"), outcome.prompt_tokens, outcome.completion_tokens,
                       outcome.images)
         values, flags = costs.ledger_values(ws.settings, usage, plan.payload.get("prompt"), outcome.entry.get("output"))
+        values, flags = result_cache.ledger_values(cached, values, flags)  # its key; a reused answer costs nothing
         entry["metadata"].update(flags)
         stored = entry
         if output_version_id is not None:
