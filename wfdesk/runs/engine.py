@@ -164,7 +164,7 @@ class _Run:
     stop: threading.Event | None  # the caller's: the app went away
     gate: OutageGate = field(default_factory=OutageGate)
     taken: threading.Event = field(default_factory=threading.Event)  # someone else marked the run interrupted
-    fresh: bool = False  # result cache: never reuse an earlier answer in this run
+    cached: dict[int, result_cache.Probe] = field(default_factory=dict)  # result cache: per unit id
 
     def halted(self) -> bool:
         return self.taken.is_set() or bool(self.stop and self.stop.is_set()) or bool(self.gate.lost)
@@ -177,7 +177,8 @@ def _execute_units(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], r
     rc = _Run(ws, handler, job, owner, options.observer or _NullObserver(), options.cancel or CancelToken(),
               options.stop)
     job.run_id = run_id
-    rc.fresh = result_cache.wants_fresh(job, options.fresh_answers)
+    rc.cached = result_cache.probe_units(ws, handler, job, units,
+                                         fresh=result_cache.wants_fresh(job, options.fresh_answers))
     if options.on_run_id:
         options.on_run_id(run_id)
     log.info("run %s: step %r (%s) on post %s, %d unit(s)", run_id, job.step_name, handler.script_type,
@@ -368,8 +369,7 @@ def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any],
 def _execute_and_persist(rc: _Run, unit_id: int, plan: UnitPlan, started: float,
                          started_at: datetime) -> dict[str, Any]:
     # Result cache: an identical earlier answer is reused (nothing sent), else the handler asks the provider.
-    cached = rc.gate.call(lambda: result_cache.probe(rc.ws, rc.handler, rc.job, plan, fresh=rc.fresh),
-                          f"the earlier answers for section {plan.section_id}")
+    cached = rc.cached.get(unit_id, result_cache.NOT_CACHED)
     outcome = cached.outcome or _storable(rc.handler.execute(rc.job, plan, rc.cancel))
     try:
         if rc.cancel.cancelled:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from wfdesk.db.content import with_output
 from wfdesk.db.engine import db_utcnow
-from wfdesk.db.models import Run, RunUnit, utcnow
+from wfdesk.db.models import ContentVersion, Run, RunUnit, utcnow
 from wfdesk.errors import NotFoundError, WfdeskError
 from wfdesk.states import ACTIVE_RUN_STATES, RunState, UnitState, overall_run_state
 from wfdesk.workspace import Workspace
@@ -283,6 +283,7 @@ def result_of(ws: Workspace, run_id: int) -> dict[str, Any]:
         run = s.get(Run, run_id)
         if run is None:
             raise NotFoundError(f"Run {run_id} does not exist")
+        _load_output_versions(s, run.units)
         results = [with_output(s, u.result) or {"section_id": u.section_id, "status": u.status, "metadata": {}}
                    for u in run.units]
         out = {"success": run.status == RunState.SUCCEEDED, "results": results, "step": run.step_name,
@@ -291,6 +292,14 @@ def result_of(ws: Workspace, run_id: int) -> dict[str, Any]:
         if run.error:
             out["error"] = run.error
         return out
+
+
+def _load_output_versions(session: Session, units: list[RunUnit]) -> None:
+    """The versions holding the units' answers in one query (with_output then finds them in the session)."""
+    ids = sorted({u.result["output_version_id"] for u in units
+                  if isinstance(u.result, dict) and isinstance(u.result.get("output_version_id"), int)})
+    for i in range(0, len(ids), 500):
+        session.scalars(select(ContentVersion).where(ContentVersion.id.in_(ids[i:i + 500]))).all()
 
 
 def _iso(value: datetime | None) -> str | None:

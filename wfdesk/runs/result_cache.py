@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from wfdesk.db.models import ContentVersion, RunUnit
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
     from wfdesk.workspace import Workspace
 
 FRESH_ANSWERS = "fresh_answers"  # run context key: true = always ask the provider (the editor wants new answers)
-CANDIDATES = 5  # earlier units looked at for a key: one whose answer's version is gone is skipped
+CHUNK = 500  # keys (and versions) per query: under every database's limit of bound parameters
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,47 +77,84 @@ def deterministic(described: dict[str, Any]) -> bool:
     return (temperature is not None and float(temperature) == 0.0) or request.get("seed") is not None
 
 
-def probe(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], plan: UnitPlan, *, fresh: bool) -> Probe:
-    """The unit's key, and the earlier answer it reuses when the rule allows one and there is one."""
-    described = handler.reusable_request(job, plan)
-    if described is None:
-        return NOT_CACHED
-    key = cache_key(handler.script_type, described)
-    if fresh or not deterministic(described):
-        return Probe(key)
-    earlier = earlier_answer(ws, key)
-    if earlier is None:
-        return Probe(key)
-    run_id, unit_id, text, model = earlier
-    metadata = {"model": model, "reused": True, "reused_from_run": run_id, "reused_from_unit": unit_id,
-                "prompt_tokens": 0, "completion_tokens": 0}
-    outcome = UnitOutcome(outputs=[OutputWrite(field=f, text=text) for f in job.output_fields()],
-                          entry={"output": text}, metadata=metadata)
-    return Probe(key, outcome, model)
+def probe_units(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], units: list[tuple[int, UnitPlan]], *,
+                fresh: bool) -> dict[int, Probe]:
+    """Unit id -> its key and, where the rule allows reuse and there is an earlier answer, that answer. Asked once
+    per run, before any section starts (one query for all of them). The cache only saves: when the database cannot
+    answer here, every section simply asks the provider."""
+    keys: dict[int, str] = {}
+    reusable: set[str] = set()
+    for unit_id, plan in units:
+        try:
+            described = handler.reusable_request(job, plan)
+        except Exception:  # noqa: BLE001 - a plugin's faulty description costs the cache, never the run
+            log.warning("%s: no result cache for this section", handler.script_type, exc_info=True)
+            described = None
+        if described is None:
+            continue
+        keys[unit_id] = key = cache_key(handler.script_type, described)
+        if not fresh and deterministic(described):
+            reusable.add(key)
+    try:
+        answers = earlier_answers(ws, reusable)
+    except SQLAlchemyError as exc:
+        log.warning("earlier answers could not be looked up, every section asks the provider: %s", exc)
+        answers = {}
+    return {unit_id: _reused(job, key, answers[key]) if key in answers else Probe(key)
+            for unit_id, key in keys.items()}
 
 
-def earlier_answer(ws: Workspace, key: str) -> tuple[int, int, str, str | None] | None:
-    """(run id, unit id, answer, model) of the newest successful unit with this key. Failed, cancelled and
-    unfinished units are never reused; neither is one whose answer's version was deleted with its section."""
-    stmt = (select(RunUnit.run_id, RunUnit.id, RunUnit.result, RunUnit.model)
-            .where(RunUnit.cache_key == key, RunUnit.status == UnitState.SUCCESS)
-            .order_by(RunUnit.id.desc()).limit(CANDIDATES))
+def _reused(job: Job[Any], key: str, earlier: Earlier) -> Probe:
+    metadata = {"model": earlier.model, "reused": True, "reused_from_run": earlier.run_id,
+                "reused_from_unit": earlier.unit_id, "prompt_tokens": 0, "completion_tokens": 0}
+    outcome = UnitOutcome(outputs=[OutputWrite(field=f, text=earlier.text) for f in job.output_fields()],
+                          entry={"output": earlier.text}, metadata=metadata)
+    return Probe(key, outcome, earlier.model)
+
+
+@dataclass(frozen=True)
+class Earlier:
+    run_id: int
+    unit_id: int
+    text: str
+    model: str | None
+
+
+def earlier_answers(ws: Workspace, keys: set[str]) -> dict[str, Earlier]:
+    """Key -> the newest successful unit's answer. Failed, cancelled and unfinished units are never reused; neither
+    is one whose answer's version was deleted with its section."""
+    found: dict[str, Earlier] = {}
+    ordered = sorted(keys)
     with ws.db.session() as s:
-        for run_id, unit_id, result, model in s.execute(stmt).all():
-            text = _answer(s, run_id, unit_id, result)
-            if text is not None:
-                return run_id, unit_id, text, model
-    return None
+        for i in range(0, len(ordered), CHUNK):
+            rows = s.execute(select(RunUnit.cache_key, RunUnit.run_id, RunUnit.id, RunUnit.result, RunUnit.model)
+                             .where(RunUnit.cache_key.in_(ordered[i:i + CHUNK]),
+                                    RunUnit.status == UnitState.SUCCESS)
+                             .order_by(RunUnit.id.desc())).all()
+            versions = _versions(s, [r.result.get("output_version_id") for r in rows if isinstance(r.result, dict)])
+            for key, run_id, unit_id, result, model in rows:
+                if key not in found and (text := _answer(versions, run_id, unit_id, result)) is not None:
+                    found[key] = Earlier(run_id, unit_id, text, model)
+    return found
 
 
-def _answer(session: Session, run_id: int, unit_id: int, result: Any) -> str | None:
+def _versions(session: Session, ids: list[Any]) -> dict[int, ContentVersion]:
+    wanted = sorted({i for i in ids if isinstance(i, int)})
+    out: dict[int, ContentVersion] = {}
+    for i in range(0, len(wanted), CHUNK):
+        out.update((v.id, v) for v in session.scalars(select(ContentVersion).where(
+            ContentVersion.id.in_(wanted[i:i + CHUNK]))))
+    return out
+
+
+def _answer(versions: dict[int, ContentVersion], run_id: int, unit_id: int, result: Any) -> str | None:
     """The unit's answer, from the version that stores it — only if that version is still the one this unit wrote
     (SQLite hands a deleted row's id to the next row, so an id alone may point at another text)."""
     if not isinstance(result, dict):
         return None
     if isinstance(result.get("output"), str):
         return str(result["output"])
-    version = session.get(ContentVersion, result.get("output_version_id") or 0)
+    version = versions.get(result.get("output_version_id") or 0)
     if version is None or version.unit_id != unit_id or version.run_id != run_id or version.kind != "text":
         return None
     return version.value
