@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from wfdesk.db import content
 from wfdesk.db.models import LLMAction, PostSection, RunUnit
-from wfdesk.runs import ledger, result_cache
+from wfdesk.runs import costs, ledger, result_cache
 from wfdesk.runs.engine import RunOptions, resume_run
 from wfdesk.scripts.registry import execute_step_script
 
@@ -242,3 +242,15 @@ def test_the_cache_key_is_canonical_and_keeps_no_secret():
     assert result_cache.deterministic({"request": {"temperature": 0.9, "seed": 3}})
     assert not result_cache.deterministic({"request": {"temperature": 0.2}})
     assert not result_cache.deterministic({"request": {"model": "o4-mini"}})  # the provider's default: sampled
+
+
+def test_a_budget_counts_only_the_answers_that_will_be_asked(demo, loopback):
+    polish([711, 712])
+    spent = costs.spent(demo, post_id=53)
+    assert spent > 0
+    demo.settings.budget_per_post = spent * 1.5  # room for one more section, not for two
+    again = polish([711, 712])  # both reused: free, so within the budget
+    assert all(u.cache_hit for u in unit_rows(demo, again["run_id"]))
+    with pytest.raises(costs.BudgetError):
+        execute_step_script(1, 53, {"section_ids": [711, 712], **AT_ZERO, result_cache.FRESH_ANSWERS: True})
+    assert chat_count(loopback) == 2

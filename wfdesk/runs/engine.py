@@ -87,7 +87,9 @@ def run_config(ws: Workspace, raw_config: dict[str, Any], post_id: int, context:
         job = build_job(ws, handler, step_id=step_id, step_name=step_name, raw_config=raw_config,
                         post_id=post_id, context=context)
         plans = handler.plan(job)
-        costs.enforce_budget(ws, post_id, handler.estimate(job, plans))
+        fresh = result_cache.wants_fresh(job, bool(options and options.fresh_answers))
+        costs.enforce_budget(ws, post_id, handler.estimate(job, result_cache.to_send(
+            ws, handler, job, plans, fresh=fresh)))  # reused answers are free
         owner = ledger.new_owner()
         run_id, unit_ids = ledger.create_run(
             ws, step_id=step_id, post_id=post_id, step_name=step_name, script_type=script_type,
@@ -128,7 +130,9 @@ def resume_run(ws: Workspace, run_id: int, options: RunOptions | None = None) ->
     job = build_job(ws, handler, step_id=step_id, step_name=step_name, raw_config=raw, post_id=post_id,
                     context=context, section_ids=section_ids or None)
     plans = {p.section_id: p for p in handler.plan(job)}
-    costs.enforce_budget(ws, post_id, handler.estimate(job, [plans[sid] for _, sid in pending]))
+    fresh = result_cache.wants_fresh(job, bool(options and options.fresh_answers))
+    costs.enforce_budget(ws, post_id, handler.estimate(job, result_cache.to_send(
+        ws, handler, job, [plans[sid] for _, sid in pending], fresh=fresh)))  # reused answers are free
     claim = ledger.claim_run(ws, run_id, status, owner)
     return _execute_units(ws, handler, job, run_id, [(uid, plans[sid]) for uid, sid in pending], options, claim)
 

@@ -104,6 +104,13 @@ def probe_units(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], unit
             for unit_id, key in keys.items()}
 
 
+def to_send(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], plans: list[UnitPlan], *,
+            fresh: bool) -> list[UnitPlan]:
+    """The planned sections that will ask the provider: a budget counts only these (a reused answer is free)."""
+    probes = probe_units(ws, handler, job, list(enumerate(plans)), fresh=fresh)
+    return [plan for i, plan in enumerate(plans) if not probes.get(i, NOT_CACHED).hit]
+
+
 def _reused(job: Job[Any], key: str, earlier: Earlier) -> Probe:
     metadata = {"model": earlier.model, "reused": True, "reused_from_run": earlier.run_id,
                 "reused_from_unit": earlier.unit_id, "prompt_tokens": 0, "completion_tokens": 0}
@@ -125,6 +132,8 @@ def earlier_answers(ws: Workspace, keys: set[str]) -> dict[str, Earlier]:
     is one whose answer's version was deleted with its section."""
     found: dict[str, Earlier] = {}
     ordered = sorted(keys)
+    if not ordered:
+        return found
     with ws.db.session() as s:
         for i in range(0, len(ordered), CHUNK):
             rows = s.execute(select(RunUnit.cache_key, RunUnit.run_id, RunUnit.id, RunUnit.result, RunUnit.model)
