@@ -42,7 +42,8 @@ class CountingProvider:
         self.base_url = self.proc.stdout.readline().strip() + "/v1"
 
     def requests(self) -> int:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
         self.proc.stdin.write("count\n")
         self.proc.stdin.flush()
         return int(self.proc.stdout.readline())

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtWidgets import QCheckBox
-from ui.editor_input import click, click_check_box, click_row, open_step, toggle_section
 
+from ui.editor_input import click, click_check_box, click_row, open_step, press, toggle_section, type_text
 from wfdesk.db.models import LLMAction
 
 TIMEOUT = 30_000
@@ -34,10 +34,10 @@ def run_and_wait(qtbot, panel, runs) -> dict:
     return finished.args[1]
 
 
-def reuse_box(panel) -> QCheckBox:
+def reuse_box(panel, *, enabled: bool = True) -> QCheckBox:
     """The check box an editor finds by its label in the run options."""
     (box,) = [b for b in panel.findChildren(QCheckBox) if b.text() == LABEL and b.isVisible()]
-    assert box.isEnabled()
+    assert box.isEnabled() is enabled
     return box
 
 
@@ -75,6 +75,30 @@ def test_an_identical_run_reuses_the_answer_unless_fresh_answers_are_asked_for(q
     click_check_box(qtbot, reuse_box(panel))
     run_and_wait(qtbot, panel, runs)
     assert loopback.count("/v1/chat/completions") == 2
+
+
+def test_at_a_sampled_temperature_the_box_is_greyed_and_typing_0_makes_answers_reusable(qtbot, main_window, runs,
+                                                                                     loopback):
+    panel = open_step(qtbot, main_window, "polish_sections")  # the demo's action samples at 0.7
+    click(qtbot, panel.picker.none_button)
+    toggle_section(qtbot, panel.picker, "Glen Affric")
+    click(qtbot, panel.options_toggle)
+    box = reuse_box(panel, enabled=False)
+    assert box.toolTip().startswith("At temperature 0.7 every run asks anew")
+    run_and_wait(qtbot, panel, runs)
+    run_and_wait(qtbot, panel, runs)
+    assert loopback.count("/v1/chat/completions") == 2
+
+    click(qtbot, panel.temperature_spin)
+    qtbot.waitUntil(panel.temperature_spin.hasFocus, timeout=TIMEOUT)
+    press(qtbot, "Ctrl+A")
+    type_text(qtbot, "0")
+    assert reuse_box(panel).isChecked()
+    run_and_wait(qtbot, panel, runs)
+    assert loopback.count("/v1/chat/completions") == 3  # the first answer at temperature 0
+    run_and_wait(qtbot, panel, runs)
+    assert loopback.count("/v1/chat/completions") == 3
+    assert "1 answer was reused" in panel.status_text()
 
 
 def test_the_image_panel_has_no_reuse_box(qtbot, main_window, runs):

@@ -202,6 +202,8 @@ class LLMActionPanel(StepPanel):
         self.reuse_box = ReuseAnswersBox(self._reuse_checked)  # the options are rebuilt per step: the choice stays
         self.reuse_box.toggled.connect(self._on_reuse_toggled)
         form.addRow("", self.reuse_box)
+        self.reuse_box.follow_temperature(self.temperature_spin.value())
+        self.temperature_spin.valueChanged.connect(self.reuse_box.follow_temperature)
 
     def _on_reuse_toggled(self, checked: bool) -> None:
         self._reuse_checked = checked

@@ -10,10 +10,10 @@ from PySide6.QtWidgets import QCheckBox, QWidget
 from wfdesk.runs.result_cache import FRESH_ANSWERS
 
 LABEL = "Reuse earlier identical answers"
-TOOLTIP = ("When a section's text, the prompt, the model and its settings are exactly those of an earlier "
-           "successful run, that answer is used again: nothing is sent and nothing is paid.\n"
-           "Only answers asked at temperature 0 are reused — at a higher temperature every answer is a new "
-           "draft. Uncheck to ask the provider for fresh answers.")
+TOOLTIP = ("Use an earlier successful run's answer again when the section's text, the prompt,\n"
+           "the model and its settings are exactly the same: nothing is sent, nothing is paid.\n"
+           "Only answers asked at temperature 0 are reused: at a higher temperature every\n"
+           "answer is a new draft. Untick to ask the provider for fresh answers.")
 
 
 class ReuseAnswersBox(QCheckBox):
@@ -24,6 +24,14 @@ class ReuseAnswersBox(QCheckBox):
         self.setObjectName("reuseAnswers")
         self.setToolTip(TOOLTIP)
         self.setChecked(checked)
+
+    def follow_temperature(self, temperature: float) -> None:
+        """Greyed out where the rule reuses nothing anyway, saying why."""
+        sampled = temperature > 0
+        self.setEnabled(not sampled)
+        self.setToolTip(f"At temperature {temperature:g} every run asks anew: only answers asked at\n"
+                        "temperature 0 are reused. Set Temperature to 0 to reuse identical answers."
+                        if sampled else TOOLTIP)
 
     def context(self) -> dict[str, Any]:
         """What the run context says: nothing for the default, fresh answers when unchecked."""
