@@ -254,3 +254,41 @@ def test_a_budget_counts_only_the_answers_that_will_be_asked(demo, loopback):
     with pytest.raises(costs.BudgetError):
         execute_step_script(1, 53, {"section_ids": [711, 712], **AT_ZERO, result_cache.FRESH_ANSWERS: True})
     assert chat_count(loopback) == 2
+
+
+def test_the_http_api_keeps_its_body_and_applies_the_default_rule(demo, loopback):
+    from test_api import serve
+
+    from wfdesk.api.runner import InProcessRunner
+
+    client = serve(demo, InProcessRunner)
+    try:
+        body = {"step_id": 1, "post_id": 53, "context": {"section_ids": [711], "llm_settings": {"temperature": 0}}}
+        assert client.post("/api/workflow/execute-step", body).status_code == 200
+        response = client.post("/api/workflow/execute-step", body)
+        assert response.status_code == 200, response.text
+        assert response.json()["results"][0]["metadata"]["reused"] is True
+        assert chat_count(loopback) == 1
+    finally:
+        client.server.stop()
+        client.runner.shutdown()
+
+
+def test_a_colleague_on_another_machine_reuses_the_answer(demo, loopback, tmp_path):
+    """Two workspaces on one database, each with its own provider profile (another name, the same address)."""
+    from wfdesk.settings import ProviderProfile, Settings
+    from wfdesk.workspace import open_workspace
+
+    polish([711])
+    profile = ProviderProfile(name="team", base_url=loopback.base_url, max_retries=0)
+    colleague = open_workspace(database_url=demo.db.url, data_dir=tmp_path / "colleague",
+                               settings=Settings(default_provider="team", providers={"team": profile}))
+    try:
+        from wfdesk.runs.engine import execute_step
+
+        result = execute_step(colleague, 1, 53, {"section_ids": [711], **AT_ZERO})
+        assert result["success"]
+        assert unit_rows(colleague, result["run_id"])[0].cache_hit
+        assert chat_count(loopback) == 1
+    finally:
+        colleague.close()
