@@ -292,3 +292,28 @@ def test_a_colleague_on_another_machine_reuses_the_answer(demo, loopback, tmp_pa
         assert chat_count(loopback) == 1
     finally:
         colleague.close()
+
+
+def test_the_migration_adds_an_indexed_key_and_goes_back_down(ws):
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    from wfdesk.db.migrate import alembic_config
+
+    def columns() -> set[str]:
+        return {c["name"] for c in inspect(ws.db.engine).get_columns("workflow_run_unit")}
+
+    indexes = {i["name"]: i["column_names"] for i in inspect(ws.db.engine).get_indexes("workflow_run_unit")}
+    assert indexes["ix_workflow_run_unit_cache_key"] == ["cache_key"]
+    assert {"cache_key", "cache_hit"} <= columns()
+    cfg = alembic_config()
+    below = ScriptDirectory.from_config(cfg).get_revision("0007").down_revision  # whatever it is chained to
+    with ws.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, below)
+    assert not {"cache_key", "cache_hit"} & columns()
+    with ws.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    assert {"cache_key", "cache_hit"} <= columns()
