@@ -64,6 +64,8 @@ def test_a_second_identical_run_of_200_sections_sends_nothing_and_costs_nothing(
     assert hits[0].cache_key == unit_rows(demo, first["run_id"])[0].cache_key
     assert second["results"][0]["metadata"]["reused"] is True  # the unit shows it was reused, and from where
     assert second["results"][0]["metadata"]["reused_from_run"] == first["run_id"]
+    assert all(u["cache_hit"] for u in units(demo, second["run_id"]))  # `wfdesk runs show` says so too
+    assert not any(u["cache_hit"] for u in units(demo, first["run_id"]))
 
 
 def test_a_reused_answer_is_written_to_the_output_field_like_a_new_one(demo, loopback):

@@ -272,6 +272,7 @@ def run_detail(ws: Workspace, run_id: int) -> dict[str, Any]:
                          "duration_ms": u.duration_ms, "model": u.model, "cost": u.cost,
                          "prompt_tokens": u.prompt_tokens,
                          "completion_tokens": u.completion_tokens, "images": u.images,
+                         "cache_hit": u.cache_hit,  # result cache: the answer was reused, nothing sent
                          "started_at": _iso(u.started_at), "finished_at": _iso(u.finished_at),
                          "result": with_output(s, u.result)} for u in run.units]
         return out
