@@ -5,13 +5,16 @@ never its key —, the model, the parameters that change the answer and the rend
 canonical JSON, is the unit's `cache_key`. Handlers that do not describe their request (image steps, custom
 scripts, most plugins) are never cached.
 
-The default rule: only a deterministic request is reused — one asked at temperature 0, or with a fixed seed. An
-answer sampled at a higher temperature is one of many an editor may want to see, so it is never handed out again
-unless asked for anew. The editor asks for fresh answers with "Reuse earlier identical answers" unchecked in the
-step panel (the run context's `fresh_answers`), or `--no-cache` in the CLI.
+The default rule: only a deterministic request is reused — one asked at temperature 0 (or carrying a fixed seed,
+which no built-in text step sends yet). An answer sampled at a higher temperature is one of many an editor may want
+to see, so it is never handed out again. The editor asks for fresh answers with "Reuse earlier identical answers"
+unticked in the step panel (the run context's `fresh_answers`, kept with the run for its resume), or `--no-cache`
+in the CLI (`RunOptions.fresh_answers`).
 
-A reused answer is written like a new one (a new version of each output field) but sends nothing and costs
-nothing: the unit records `cache_hit`, 0 tokens, cost 0, and where the answer came from in its metadata.
+The engine asks once per run, before any section starts (`probe_units`: one query for all sections), and its budget
+check counts only the sections that will be sent (`to_send`). A reused answer is written like a new one (a new
+version of each output field) but sends nothing and costs nothing: the unit records `cache_hit`, 0 tokens, cost 0,
+and where the answer came from in its metadata.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ def deterministic(described: dict[str, Any]) -> bool:
     if not isinstance(request, dict):
         return False
     temperature = request.get("temperature")
-    return (temperature is not None and float(temperature) == 0.0) or request.get("seed") is not None
+    return (isinstance(temperature, int | float) and temperature == 0) or request.get("seed") is not None
 
 
 def probe_units(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], units: list[tuple[int, UnitPlan]], *,
