@@ -284,7 +284,7 @@ def result_of(ws: Workspace, run_id: int) -> dict[str, Any]:
         run = s.get(Run, run_id)
         if run is None:
             raise NotFoundError(f"Run {run_id} does not exist")
-        _load_output_versions(s, run.units)
+        loaded = _load_output_versions(s, run.units)  # held: the session keeps only weak references
         results = [with_output(s, u.result) or {"section_id": u.section_id, "status": u.status, "metadata": {}}
                    for u in run.units]
         out = {"success": run.status == RunState.SUCCEEDED, "results": results, "step": run.step_name,
@@ -292,15 +292,18 @@ def result_of(ws: Workspace, run_id: int) -> dict[str, Any]:
                "run_id": run.id, "status": run.status}
         if run.error:
             out["error"] = run.error
+        del loaded
         return out
 
 
-def _load_output_versions(session: Session, units: list[RunUnit]) -> None:
+def _load_output_versions(session: Session, units: list[RunUnit]) -> list[ContentVersion]:
     """The versions holding the units' answers in one query (with_output then finds them in the session)."""
     ids = sorted({u.result["output_version_id"] for u in units
                   if isinstance(u.result, dict) and isinstance(u.result.get("output_version_id"), int)})
+    loaded: list[ContentVersion] = []
     for i in range(0, len(ids), 500):
-        session.scalars(select(ContentVersion).where(ContentVersion.id.in_(ids[i:i + 500]))).all()
+        loaded += session.scalars(select(ContentVersion).where(ContentVersion.id.in_(ids[i:i + 500])))
+    return loaded
 
 
 def _iso(value: datetime | None) -> str | None:
