@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python tests/bench/bench_startup.py
 	$(VENV)/bin/python tests/bench/bench_gallery.py
 	$(VENV)/bin/python tests/bench/bench_gui_stall.py
+	$(VENV)/bin/python tests/bench/bench_result_cache.py
 
 # The wheel editors and teams install with pipx (README, "Install"): dist/wfdesk-VERSION-py3-none-any.whl.
 .PHONY: wheel

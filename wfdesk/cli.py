@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--inputs", metavar="JSON", help="input overrides, keyed by input key or db_field")
     run.add_argument("--llm-settings", metavar="JSON", help="model / temperature / max_tokens overrides")
     _add_worker_commands(sub, run)
+    _add_no_cache(run)
 
     val = sub.add_parser("validate", help="check step configs")
     val.add_argument("--step", type=int, metavar="ID")
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("id", type=int)
     rr = runs_sub.add_parser("resume", help="run again the sections of a run that did not finish")
     rr.add_argument("id", type=int)
+    _add_no_cache(rr)
 
     co = sub.add_parser("costs", help="estimated cost, tokens and images, grouped")
     co.add_argument("--by", choices=["step", "post", "month", "model"], default="month")
@@ -394,7 +396,15 @@ def _read_json(path: Path) -> Any:
         raise BadRequest(f"{path}: cannot read: {exc}") from None
 
 
+# --- result cache -------------------------------------------------------------------------------------------------
+def _add_no_cache(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cache", action="store_true",
+                        help="ask the provider even where an identical earlier answer could be reused (by default "
+                             "an answer asked at temperature 0 is reused, free; see README, Result cache)")
+
+
 def _run_step(ws: Workspace, args: argparse.Namespace) -> int:
+    from wfdesk.runs.result_cache import FRESH_ANSWERS
     from wfdesk.scripts.registry import execute_step_script
 
     context: dict[str, Any] = {}
@@ -407,6 +417,8 @@ def _run_step(ws: Workspace, args: argparse.Namespace) -> int:
         context["inputs"] = _json_arg(args.inputs, "--inputs")
     if args.llm_settings:
         context["llm_settings"] = _json_arg(args.llm_settings, "--llm-settings")
+    if args.no_cache:
+        context[FRESH_ANSWERS] = True  # kept with the run: resuming it asks for fresh answers too
     if args.on_workers:
         from wfdesk.runs.ledger import where_it_runs
         from wfdesk.runs.team_queue import queue_step
@@ -467,9 +479,9 @@ def _runs(ws: Workspace, args: argparse.Namespace) -> int:
     if args.runs_command == "show":
         _print_json(ledger.run_detail(ws, args.id))
         return EXIT_OK
-    from wfdesk.runs.engine import resume_run
+    from wfdesk.runs.engine import RunOptions, resume_run
 
-    result = resume_run(ws, args.id)
+    result = resume_run(ws, args.id, RunOptions(fresh_answers=args.no_cache))
     _print_json(result)
     return EXIT_OK if result.get("success") else EXIT_FAILED
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ColumnElement,
     DateTime,
     Float,
@@ -223,10 +224,14 @@ class RunUnit(Base):
     cost: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # estimated, from the price table
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prompt: Mapped[str | None] = mapped_column(Text)  # the rendered prompt as sent (LLM and image steps)
+    # Result cache (wfdesk/runs/result_cache.py): the sha256 of what decided the answer, and whether it was reused.
+    cache_key: Mapped[str | None] = mapped_column(String(64))
+    cache_hit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     run: Mapped[Run] = relationship(back_populates="units")
 
-    __table_args__ = (Index("ix_workflow_run_unit_finished", "finished_at"),)
+    __table_args__ = (Index("ix_workflow_run_unit_finished", "finished_at"),
+                      Index("ix_workflow_run_unit_cache_key", "cache_key"))
 
 
 class ImageAsset(Base):

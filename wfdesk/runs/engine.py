@@ -21,7 +21,7 @@ from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.db.storable import unstorable_text
 from wfdesk.errors import ConfigError, ConflictError, NotFoundError, UnitError
 from wfdesk.media import store
-from wfdesk.runs import costs, ledger
+from wfdesk.runs import costs, ledger, result_cache
 from wfdesk.runs.events import RunObserver
 from wfdesk.runs.outage import DatabaseLost, OutageGate
 from wfdesk.runs.planning import build_job, step_effective_config
@@ -57,6 +57,8 @@ class RunOptions:
     on_run_id: Callable[[int], None] | None = None
     # Set when the app goes away: no new section starts, answers in flight are saved, the run ends interrupted.
     stop: threading.Event | None = None
+    # Result cache: True = ask the provider even where an identical earlier answer could be reused (--no-cache).
+    fresh_answers: bool = False
 
 
 def execute_step(ws: Workspace, step_id: int, post_id: int, context: dict[str, Any] | None,
@@ -81,7 +83,9 @@ def run_config(ws: Workspace, raw_config: dict[str, Any], post_id: int, context:
         job = build_job(ws, handler, step_id=step_id, step_name=step_name, raw_config=raw_config,
                         post_id=post_id, context=context)
         plans = handler.plan(job)
-        costs.enforce_budget(ws, post_id, handler.estimate(job, plans))
+        fresh = result_cache.wants_fresh(job, bool(options and options.fresh_answers))
+        costs.enforce_budget(ws, post_id, handler.estimate(job, result_cache.to_send(
+            ws, handler, job, plans, fresh=fresh)))  # reused answers are free
         owner = ledger.new_owner()
         run_id, unit_ids = ledger.create_run(
             ws, step_id=step_id, post_id=post_id, step_name=step_name, script_type=script_type,
@@ -123,7 +127,9 @@ def resume_run(ws: Workspace, run_id: int, options: RunOptions | None = None) ->
     job = build_job(ws, handler, step_id=step_id, step_name=step_name, raw_config=raw, post_id=post_id,
                     context=context, section_ids=section_ids or None)
     plans = {p.section_id: p for p in handler.plan(job)}
-    costs.enforce_budget(ws, post_id, handler.estimate(job, [plans[sid] for _, sid in pending]))
+    fresh = result_cache.wants_fresh(job, bool(options and options.fresh_answers))
+    costs.enforce_budget(ws, post_id, handler.estimate(job, result_cache.to_send(
+        ws, handler, job, [plans[sid] for _, sid in pending], fresh=fresh)))  # reused answers are free
     claim = ledger.claim_run(ws, run_id, status, owner)
     ledger.set_prompts(ws, {uid: plans[sid].payload.get("prompt") for uid, sid in pending})
     return _execute_units(ws, handler, job, run_id, [(uid, plans[sid]) for uid, sid in pending], options, claim)
@@ -160,6 +166,7 @@ class _Run:
     stop: threading.Event | None  # the caller's: the app went away
     gate: OutageGate = field(default_factory=OutageGate)
     taken: threading.Event = field(default_factory=threading.Event)  # someone else marked the run interrupted
+    cached: dict[int, result_cache.Probe] = field(default_factory=dict)  # result cache: per unit id
 
     def halted(self) -> bool:
         return self.taken.is_set() or bool(self.stop and self.stop.is_set()) or bool(self.gate.lost)
@@ -173,6 +180,8 @@ def _execute_units(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], r
               options.stop)
     job.run_id = run_id
     job.live_text = _live_text(rc.observer, run_id)
+    rc.cached = result_cache.probe_units(ws, handler, job, units,
+                                         fresh=result_cache.wants_fresh(job, options.fresh_answers))
     if options.on_run_id:
         options.on_run_id(run_id)
     log.info("run %s: step %r (%s) on post %s, %d unit(s)", run_id, job.step_name, handler.script_type,
@@ -375,11 +384,13 @@ def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any],
 
 def _execute_and_persist(rc: _Run, unit_id: int, plan: UnitPlan, started: float,
                          started_at: datetime) -> dict[str, Any]:
-    outcome = _storable(rc.handler.execute(rc.job, plan, rc.cancel))
+    # Result cache: an identical earlier answer is reused (nothing sent), else the handler asks the provider.
+    cached = rc.cached.get(unit_id, result_cache.NOT_CACHED)
+    outcome = cached.outcome or _storable(rc.handler.execute(rc.job, plan, rc.cancel))
     try:
         if rc.cancel.cancelled:
             raise Cancelled()  # an answer that arrives after a cancel is discarded, never written
-        return _persist(rc, unit_id, plan, outcome, started_at, _ms(started))
+        return _persist(rc, unit_id, plan, outcome, started_at, _ms(started), cached)
     except BaseException:
         # A result that is not kept keeps no files either.
         store.discard(rc.ws.data_dir, [w.image for w in outcome.outputs if w.image is not None])
@@ -420,7 +431,7 @@ def _unit_message(exc: BaseException) -> str:
 
 
 def _persist(rc: _Run, unit_id: int, plan: UnitPlan, outcome: UnitOutcome, started_at: datetime,
-             duration_ms: int) -> dict[str, Any]:
+             duration_ms: int, cached: result_cache.Probe = result_cache.NOT_CACHED) -> dict[str, Any]:
     """Versions, field values and the unit's row in one transaction: all of it or none of it.
 
     Another run or editor may write the same field at the same moment (optimistic locking, or two first writes
@@ -430,8 +441,8 @@ def _persist(rc: _Run, unit_id: int, plan: UnitPlan, outcome: UnitOutcome, start
     job = rc.job
     for attempt in range(1, PERSIST_ATTEMPTS + 1):
         try:
-            entry = rc.gate.call(lambda: _persist_once(rc.ws, job, unit_id, plan, outcome, started_at, duration_ms),
-                                 f"the result of section {plan.section_id}")
+            entry = rc.gate.call(lambda: _persist_once(rc.ws, job, unit_id, plan, outcome, started_at, duration_ms,
+                                                       cached), f"the result of section {plan.section_id}")
             break
         except (ConflictError, IntegrityError):
             if attempt == PERSIST_ATTEMPTS:
@@ -442,7 +453,8 @@ def _persist(rc: _Run, unit_id: int, plan: UnitPlan, outcome: UnitOutcome, start
 
 
 def _persist_once(ws: Workspace, job: Job[Any], unit_id: int, plan: UnitPlan, outcome: UnitOutcome,
-                  started_at: datetime, duration_ms: int) -> dict[str, Any]:
+                  started_at: datetime, duration_ms: int,
+                  cached: result_cache.Probe = result_cache.NOT_CACHED) -> dict[str, Any]:
     entry: dict[str, Any] = {"section_id": plan.section_id, "unit_id": unit_id,
                              "status": UnitState.SUCCESS, **outcome.entry, "metadata": dict(outcome.metadata)}
     with ws.db.session() as s:
@@ -471,6 +483,7 @@ def _persist_once(ws: Workspace, job: Job[Any], unit_id: int, plan: UnitPlan, ou
         usage = Usage(outcome.metadata.get("model"), outcome.prompt_tokens, outcome.completion_tokens,
                       outcome.images)
         values, flags = costs.ledger_values(ws.settings, usage, plan.payload.get("prompt"), outcome.entry.get("output"))
+        values, flags = result_cache.ledger_values(cached, values, flags)  # its key; a reused answer costs nothing
         entry["metadata"].update(flags)
         stored = entry
         if output_version_id is not None:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from wfdesk.db.content import with_output
 from wfdesk.db.engine import db_utcnow
-from wfdesk.db.models import Run, RunUnit, utcnow
+from wfdesk.db.models import ContentVersion, Run, RunUnit, utcnow
 from wfdesk.errors import NotFoundError, WfdeskError
 from wfdesk.states import RunState, UnitState, overall_run_state
 from wfdesk.workspace import Workspace
@@ -306,6 +306,7 @@ def run_detail(ws: Workspace, run_id: int) -> dict[str, Any]:
                          "duration_ms": u.duration_ms, "model": u.model, "cost": u.cost, "prompt": u.prompt,
                          "prompt_tokens": u.prompt_tokens,
                          "completion_tokens": u.completion_tokens, "images": u.images,
+                         "cache_hit": u.cache_hit,  # result cache: the answer was reused, nothing sent
                          "started_at": _iso(u.started_at), "finished_at": _iso(u.finished_at),
                          "result": with_output(s, u.result)} for u in run.units]
         return out
@@ -317,6 +318,7 @@ def result_of(ws: Workspace, run_id: int) -> dict[str, Any]:
         run = s.get(Run, run_id)
         if run is None:
             raise NotFoundError(f"Run {run_id} does not exist")
+        loaded = _load_output_versions(s, run.units)  # held: the session keeps only weak references
         results = [with_output(s, u.result) or {"section_id": u.section_id, "status": u.status, "metadata": {}}
                    for u in run.units]
         out = {"success": run.status == RunState.SUCCEEDED, "results": results, "step": run.step_name,
@@ -324,7 +326,18 @@ def result_of(ws: Workspace, run_id: int) -> dict[str, Any]:
                "run_id": run.id, "status": run.status}
         if run.error:
             out["error"] = run.error
+        del loaded
         return out
+
+
+def _load_output_versions(session: Session, units: list[RunUnit]) -> list[ContentVersion]:
+    """The versions holding the units' answers in one query (with_output then finds them in the session)."""
+    ids = sorted({u.result["output_version_id"] for u in units
+                  if isinstance(u.result, dict) and isinstance(u.result.get("output_version_id"), int)})
+    loaded: list[ContentVersion] = []
+    for i in range(0, len(ids), 500):
+        loaded += session.scalars(select(ContentVersion).where(ContentVersion.id.in_(ids[i:i + 500])))
+    return loaded
 
 
 def _iso(value: datetime | None) -> str | None:

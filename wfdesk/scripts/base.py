@@ -142,6 +142,13 @@ class SectionHandler(Generic[ParamsT]):
         """Expected usage of the planned units, for budgets checked before anything is sent."""
         return []
 
+    def reusable_request(self, job: Job[ParamsT], unit: UnitPlan) -> dict[str, Any] | None:
+        """For the result cache (wfdesk/runs/result_cache.py): everything that decides this unit's answer — the
+        provider's address (never its key), the model, the parameters that change the answer, the rendered prompt
+        under "request" — or None when answers must never be reused (the default). A handler that returns a
+        description answers with text in `entry["output"]`, written to each output field."""
+        return None
+
     def as_plugin(self, panel: str | None = None) -> ScriptTypePlugin:
         return ScriptTypePlugin(self.script_type, self, self.parameters_model, panel, self.description)
 

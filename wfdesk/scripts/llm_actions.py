@@ -151,6 +151,18 @@ class LLMActionHandler(SectionHandler[LLMParameters]):
                            entry={"output": text}, metadata=metadata, prompt_tokens=prompt_tokens,
                            completion_tokens=completion_tokens)
 
+    # --- result cache (wfdesk/runs/result_cache.py) -------------------------------------------------------------
+    def reusable_request(self, job: Job[LLMParameters], unit: UnitPlan) -> dict[str, Any] | None:
+        """What decides the answer: the request as it is shaped for the model, and the provider's address."""
+        try:
+            address = resolve_base_url(job.workspace.settings.provider(job.parameters.provider))
+        except KeyError:
+            return None  # an unknown provider: execute() says so
+        settings = self.settings(job)
+        request = chat_request(settings["model"], unit.payload["prompt"], temperature=settings["temperature"],
+                               max_tokens=settings["max_tokens"], reasoning_effort=job.parameters.reasoning_effort)
+        return {"provider": address or "https://api.openai.com/v1", "request": request}
+
 
 class _LiveText:
     """The answer's pieces for whoever watches the run; a request sent again (a retry) starts the text over."""

@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 from wfdesk.services import review
 from wfdesk.ui.db_errors import describe_db_error
 from wfdesk.ui.panels.base import StepPanel, is_dark, show_last_failure
+from wfdesk.ui.panels.reuse_answers import ReuseAnswersBox, reused_origin
 from wfdesk.ui.text_diff import change_summary, word_diff_html
 
 VERSION_ID = Qt.ItemDataRole.UserRole
@@ -43,6 +45,7 @@ def version_columns(v: dict[str, Any], number: int) -> list[str]:
     """#, state, where it came from, when, and (for text) the start of the text."""
     origin = f"run #{v['run_id']}" if v.get("run_id") else {"editor": "edited by hand", "import": "original"}.get(
         v.get("source", ""), v.get("source", ""))
+    origin += reused_origin(v.get("meta") or {})  # result cache: a reused answer says so
     state = "current" if v.get("current") else {"superseded": "earlier", "candidate": "not accepted",
                                                  "accepted": "accepted"}.get(v["status"], v["status"])
     text = review.preview(v.get("value"), 200) if v.get("kind") == "text" else ""
@@ -190,7 +193,27 @@ class LLMActionPanel(StepPanel):
         self._detail: dict[str, Any] | None = None
         self._detail_gen = 0
         self._known_versions: tuple[int | None, set[int]] = (None, set())  # section, version ids shown
+        self.reuse_box: ReuseAnswersBox | None = None
+        self._reuse_checked = True
         return self.review
+
+    # --- result cache: "Reuse earlier identical answers" in the run options (ui/panels/reuse_answers.py) ---------
+    def add_options(self, form: QFormLayout, data: dict[str, Any]) -> None:
+        self.reuse_box = ReuseAnswersBox(self._reuse_checked)  # the options are rebuilt per step: the choice stays
+        self.reuse_box.toggled.connect(self._on_reuse_toggled)
+        form.addRow("", self.reuse_box)
+        self.reuse_box.follow_temperature(self.temperature_spin.value())
+        self.temperature_spin.valueChanged.connect(self.reuse_box.follow_temperature)
+
+    def _on_reuse_toggled(self, checked: bool) -> None:
+        self._reuse_checked = checked
+        self._update_options_summary()
+
+    def extra_context(self) -> dict[str, Any]:
+        return self.reuse_box.context() if self.reuse_box is not None else {}
+
+    def options_note(self) -> str:
+        return self.reuse_box.note() if self.reuse_box is not None else ""
 
     # --- fields of the current step -----------------------------------------------------------------------------
     def input_field(self) -> str | None:

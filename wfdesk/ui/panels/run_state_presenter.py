@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStyle, QStyleO
 
 from wfdesk.states import FINAL_UNIT_STATES, WORKED_ON_UNIT_STATES, RunState, UnitState
 from wfdesk.ui.panels.error_style import error_html
+from wfdesk.ui.panels.reuse_answers import reused_note
 from wfdesk.ui.panels.run_notice import plain_error
 from wfdesk.ui.panels.section_picker import SectionPicker
 
@@ -53,6 +54,8 @@ def finished_status(result: dict[str, Any]) -> str:
     text = f"{head}: {', '.join(parts)}." if parts else f"{head}."
     if result.get("error") and not parts:
         text = f"{head}: {plain_error(result['error'])}"
+    if note := reused_note(result):  # result cache: say which answers cost nothing
+        text = f"{text} {note}"
     return text
 
 
