@@ -547,34 +547,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _chat_stream(self, cid: str, created: int, model: str, reply: str, usage: dict | None,
                      finish: str = "stop", refusal: str | None = None) -> None:
         owner = self.server.owner
-
-        def chunk(delta: dict, finish: str | None = None) -> dict:
-            obj: dict[str, Any] = {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-            }
-            if usage is not None:
-                obj["usage"] = None  # OpenAI sends usage: null on every chunk but the last one
-            return obj
-
-        # Like OpenAI: a role chunk, one chunk per word (with its trailing whitespace), a finish chunk,
-        # optionally a usage chunk with empty choices, then [DONE].
-        events: list[Any] = [chunk({"role": "assistant", "content": ""})]
-        if "prompt-filter" in model:  # Azure OpenAI: a first chunk with no choices, only the prompt's filter results
-            events.insert(0, {"id": "", "object": "", "created": 0, "model": "", "choices": [],
-                              "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {
-                                  "hate": {"filtered": False, "severity": "safe"}}}]})
-        events += [chunk({"content": piece}) for piece in re.split(r"(?<=\s)(?=\S)", reply) if piece]
-        if refusal is not None:
-            events.append(chunk({"refusal": refusal}))
-        if not owner.omit_finish_reason:
-            events.append(chunk({}, finish))
-        if usage is not None:
-            events.append({**chunk({}), "choices": [], "usage": usage})
-        events.append("[DONE]")
+        events = _stream_events(cid, created, model, reply, usage, None if owner.omit_finish_reason else finish,
+                                refusal)
         drop_at = 3 if owner._take_drop() else None  # the connection dies after a few chunks
 
         self._started = True
@@ -907,3 +881,36 @@ class LoopbackServer:
                 self._conns.add(conn)
             else:
                 self._conns.discard(conn)
+
+
+def _stream_events(cid: str, created: int, model: str, reply: str, usage: dict | None, finish: str | None,
+                   refusal: str | None) -> list[Any]:
+    """Like OpenAI: a role chunk, one chunk per word (with its trailing whitespace), a finish chunk (None: left
+    out), optionally a usage chunk with empty choices, then [DONE]."""
+
+    def chunk(delta: dict, finish: str | None = None) -> dict:
+        obj: dict[str, Any] = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+        if usage is not None:
+            obj["usage"] = None  # OpenAI sends usage: null on every chunk but the last one
+        return obj
+
+    events: list[Any] = [chunk({"role": "assistant", "content": ""})]
+    if "prompt-filter" in model:  # Azure OpenAI: a first chunk with no choices, only the prompt's filter results
+        events.insert(0, {"id": "", "object": "", "created": 0, "model": "", "choices": [],
+                          "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {
+                              "hate": {"filtered": False, "severity": "safe"}}}]})
+    events += [chunk({"content": piece}) for piece in re.split(r"(?<=\s)(?=\S)", reply) if piece]
+    if refusal is not None:
+        events.append(chunk({"refusal": refusal}))
+    if finish is not None:
+        events.append(chunk({}, finish))
+    if usage is not None:
+        events.append({**chunk({}), "choices": [], "usage": usage})
+    events.append("[DONE]")
+    return events

@@ -23,8 +23,8 @@ from wfdesk.providers.resilience import (
     is_connect_failure,
     is_out_of_credit,
 )
-from wfdesk.redact import redact_text, redact_url
 from wfdesk.providers.shared_gate import gate_for_provider
+from wfdesk.redact import redact_text, redact_url
 from wfdesk.settings import ProviderProfile, get_api_key
 
 if TYPE_CHECKING:

@@ -89,7 +89,7 @@ def slot_key(namespace: str, address: str, slot: int) -> int:
     return unsigned - (1 << 64) if unsigned >= 1 << 63 else unsigned
 
 
-class _Away(Exception):
+class _AwayError(Exception):
     """The database cannot be asked right now: the machine's own cap and pauses apply."""
 
 
@@ -138,7 +138,7 @@ class SharedProviderGate(ProviderGate):
 
     def pause_for(self, seconds: float) -> None:
         super().pause_for(seconds)  # this machine pauses at once, whatever the database says
-        with self._cond, suppress(_Away):
+        with self._cond, suppress(_AwayError):
             self._ask("slots", lambda conn: conn.execute(text(
                 "INSERT INTO provider_pause (provider, paused_until) "
                 "VALUES (:p, clock_timestamp() + make_interval(secs => :s)) ON CONFLICT (provider) DO UPDATE "
@@ -152,7 +152,7 @@ class SharedProviderGate(ProviderGate):
                 there = self._ask("slots", lambda conn: conn.execute(text(
                     "SELECT EXTRACT(EPOCH FROM paused_until - clock_timestamp()) FROM provider_pause "
                     "WHERE provider = :p"), {"p": self.address}).scalar())
-            except _Away:
+            except _AwayError:
                 there = None
         return max(here, float(there or 0.0))
 
@@ -178,7 +178,7 @@ class SharedProviderGate(ProviderGate):
         with self._cond:
             try:  # nobody waiting for a turn and a slot free: taken in one round trip, no queueing
                 fast = self._ask("slots", lambda conn: self._try_slots(conn, unless_queued=True))
-            except _Away:
+            except _AwayError:
                 return None
         if fast is not None:
             return fast
@@ -191,7 +191,7 @@ class SharedProviderGate(ProviderGate):
             try:
                 return self._first_free_slot(cancel)
             finally:
-                with suppress(_Away):  # else the connection is gone, and the turnstile with it
+                with suppress(_AwayError):  # else the connection is gone, and the turnstile with it
                     self._ask("queue", lambda conn: conn.execute(text("SELECT pg_advisory_unlock(:k)"),
                                                                  {"k": self._key(TURNSTILE)}))
         finally:
@@ -205,7 +205,7 @@ class SharedProviderGate(ProviderGate):
                 self._ask("queue", lambda conn: conn.execute(text("SELECT pg_advisory_lock(:k)"),
                                                              {"k": self._key(TURNSTILE)}))
                 return True
-            except _Away:
+            except _AwayError:
                 return False
             except DBAPIError as exc:
                 if not _lock_timeout(exc):
@@ -218,7 +218,7 @@ class SharedProviderGate(ProviderGate):
             while True:
                 try:
                     claim = self._ask("slots", self._try_slots)
-                except _Away:
+                except _AwayError:
                     return None
                 if claim is not None:
                     return claim
@@ -252,7 +252,7 @@ class SharedProviderGate(ProviderGate):
             if claim is not None and claim[0] == self._generation and claim[1] in self._held:
                 self._held.discard(claim[1])
                 key = self._key(claim[1])
-                with suppress(_Away):  # else the connection is gone, and its locks with it
+                with suppress(_AwayError):  # else the connection is gone, and its locks with it
                     self._ask("slots", lambda conn: conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key}))
             self._cond.notify_all()
 
@@ -262,7 +262,7 @@ class SharedProviderGate(ProviderGate):
     # -- the dedicated connections -----------------------------------------------------------------------------
 
     def _ask(self, which: str, query: Callable[[Connection], T]) -> T:
-        """query(connection) on the slots or queue connection (opened on first use); _Away if the database cannot
+        """query(connection) on the slots or queue connection (opened on first use); _AwayError if the database cannot
         be asked. The caller holds self._cond (slots) or self._queue (queue)."""
         try:
             return query(self._connection(which))
@@ -273,13 +273,13 @@ class SharedProviderGate(ProviderGate):
                         "until it can", self.name, self.concurrency)
             self._drop(which)
             self._away_until = time.monotonic() + AWAY_RETRY_S
-            raise _Away() from None
+            raise _AwayError() from None
 
     def _connection(self, which: str) -> Connection:
         if (conn := self._conns.get(which)) is not None:
             return conn
         if time.monotonic() < self._away_until:
-            raise _Away()
+            raise _AwayError()
         with self._opening:
             if self._engine is None:
                 # Its own engine without a pool: closing a connection ends its session, and frees its locks with it

@@ -44,7 +44,7 @@ NOT_INSTALLED = ("This installation cannot use the team's workers: its queue lib
                  "wfdesk with PostgreSQL support (pipx install 'wfdesk[postgres]').")
 
 
-class WorkersUnavailable(WfdeskError):
+class WorkersUnavailableError(WfdeskError):
     """The team's workers cannot take this run (a SQLite database, a step that cannot run section by section)."""
 
 
@@ -62,11 +62,11 @@ def workers_available(ws: Workspace) -> bool:
 
 def require_team_database(ws: Workspace) -> None:
     if not workers_available(ws):
-        raise WorkersUnavailable(WORKERS_NEED_POSTGRES)
+        raise WorkersUnavailableError(WORKERS_NEED_POSTGRES)
     try:
         import procrastinate  # noqa: F401 - only asks whether it is installed
     except ImportError:
-        raise WorkersUnavailable(NOT_INSTALLED) from None
+        raise WorkersUnavailableError(NOT_INSTALLED) from None
 
 
 def conninfo(url: str) -> str:
@@ -141,7 +141,7 @@ def queue_step(ws: Workspace, step_id: int, post_id: int, context: dict[str, Any
     script_type = script_type_of(raw)
     handler = registry.get_handler(script_type)
     if not isinstance(handler, SectionHandler):
-        raise WorkersUnavailable(f"“{step_name}” runs only on this computer: its kind of step cannot be left to "
+        raise WorkersUnavailableError(f"“{step_name}” runs only on this computer: its kind of step cannot be left to "
                                  "workers (they resume a run section by section)")
     job = build_job(ws, handler, step_id=step_id, step_name=step_name, raw_config=raw, post_id=post_id,
                     context=context)

@@ -37,7 +37,7 @@ RUNS_TO_EXECUTE = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.INTERRU
 ABORT_POLL_S = 0.2
 
 
-class Released(Exception):
+class ReleasedError(Exception):
     """The worker is stopping: the run was left interrupted, its job goes back to the queue at once."""
 
 
@@ -47,7 +47,7 @@ def _retry_strategy() -> procrastinate.BaseRetryStrategy:
 
     class RunRetry(BaseRetryStrategy):
         def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
-            if isinstance(exception, Released):
+            if isinstance(exception, ReleasedError):
                 return RetryDecision(retry_in={"seconds": 0})
             if isinstance(exception, ledger.RunBusy) and job.attempts < BUSY_ATTEMPTS:
                 return RetryDecision(retry_in={"seconds": BUSY_RETRY_S})
@@ -58,7 +58,7 @@ def _retry_strategy() -> procrastinate.BaseRetryStrategy:
 
 def execute_queued_run(ws: Workspace, run_id: int, stop: threading.Event | None = None) -> str | None:
     """One job: the run's status afterwards, None when there was nothing to do (deleted, or already finished).
-    Raises Released when `stop` interrupted it, RunBusy when it is still running elsewhere."""
+    Raises ReleasedError when `stop` interrupted it, RunBusy when it is still running elsewhere."""
     try:
         status = ledger.run_state(ws, run_id)[0]
     except NotFoundError:
@@ -71,7 +71,7 @@ def execute_queued_run(ws: Workspace, run_id: int, stop: threading.Event | None 
     result = resume_run(ws, run_id, RunOptions(stop=stop))
     final = str(result.get("status"))
     if stop is not None and stop.is_set() and final == RunState.INTERRUPTED:
-        raise Released(f"run {run_id} released: the worker is stopping")
+        raise ReleasedError(f"run {run_id} released: the worker is stopping")
     log.info("run %s: %s", run_id, final)
     return final
 

@@ -1,7 +1,7 @@
 """provider pauses shared by the team: a 429 seen by one machine pauses every machine on the database
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02
 
 One row per provider address: until when nobody sends it anything (the provider's Retry-After, on the database
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """result cache: each run unit's request key, and whether its answer was reused
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-02
 
 `cache_key` is the sha256 of what decided a unit's answer (wfdesk/runs/result_cache.py); a later unit with the same
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
