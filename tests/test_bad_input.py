@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from wfdesk.db.models import ContentVersion, Post, WorkflowStepEntity
 from wfdesk.errors import ConfigError
 from wfdesk.scripts.registry import execute_step_script
-from wfdesk.scripts.templates import TemplateProblem, render
-from wfdesk.services.transfer import ImportError_, import_bundle
+from wfdesk.scripts.templates import PromptTemplateError, render
+from wfdesk.services.transfer import ImportRefusedError, import_bundle
 from wfdesk.services.validation import validate_step
 from wfdesk.settings import ProviderProfile
 
@@ -74,7 +74,7 @@ def test_bad_image_bytes_end_in_a_clear_section_error(demo, loopback, payload, m
     "{% for x in range(10**9) %}{% endfor %}",
 ])
 def test_templates_cannot_reach_python_internals(template):
-    with pytest.raises(TemplateProblem):
+    with pytest.raises(PromptTemplateError):
         render(template, {"post": {"title": "t"}, "section": {"fields": {}}})
 
 
@@ -132,7 +132,7 @@ def test_fuzzed_imports_are_all_or_nothing(ws, mutation):
     try:
         with ws.db.session() as s:
             import_bundle(s, bundle)
-    except ImportError_ as exc:
+    except ImportRefusedError as exc:
         problems = exc.problems
     with ws.db.session() as s:
         count = s.query(Post).count()
@@ -199,7 +199,7 @@ def test_validation_finds_secrets_under_any_key_name_and_inside_lists(demo):
 def test_secrets_hidden_in_keys_or_behind_bulk_are_refused_and_never_repeated(ws, parameters, where):
     bundle = json.loads(REFERENCE_STEPS.read_text())
     bundle["workflow_steps"][0]["config"]["script_config"]["parameters"] = parameters
-    with pytest.raises(ImportError_) as info, ws.db.session() as s:
+    with pytest.raises(ImportRefusedError) as info, ws.db.session() as s:
         import_bundle(s, bundle)
     text = str(info.value) + " ".join(p.field + p.message for p in info.value.problems)
     assert where in text
@@ -231,14 +231,14 @@ def test_ordinary_camel_case_keys_are_not_secrets(key):
 def test_imports_refuse_secrets_in_configs(ws):
     bundle = json.loads(REFERENCE_STEPS.read_text())
     bundle["workflow_steps"][0]["config"]["script_config"]["parameters"] = {"api_key": "sk-in-a-file"}
-    with (pytest.raises(ImportError_, match=r"workflow_steps\.0\.config\.script_config\.parameters\.api_key"),
+    with (pytest.raises(ImportRefusedError, match=r"workflow_steps\.0\.config\.script_config\.parameters\.api_key"),
           ws.db.session() as s):
         import_bundle(s, bundle)
     from wfdesk.services.workflows import import_workflow
 
     doc = {"format": "wfdesk-workflow", "version": 1, "llm_actions": bundle["llm_actions"],
            "workflow_steps": bundle["workflow_steps"]}
-    with pytest.raises(ImportError_, match="api_key"), ws.db.session() as s:
+    with pytest.raises(ImportRefusedError, match="api_key"), ws.db.session() as s:
         import_workflow(s, doc, ws)
 
 
@@ -378,7 +378,7 @@ def _peak_rss_mb() -> float:
 ])
 def test_template_bombs_end_in_a_clear_problem_quickly_and_small(template, message):
     before = _peak_rss_mb()
-    with pytest.raises(TemplateProblem, match=message) as info:
+    with pytest.raises(PromptTemplateError, match=message) as info:
         _finishes(lambda: render(template, {}))
     assert "Error" not in str(info.value)
     assert "MAX_" not in str(info.value)
@@ -424,11 +424,11 @@ def test_a_template_out_of_time_fails_at_once_for_the_next_sections():
     import time
 
     template = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}{{ n }}"
-    with pytest.raises(TemplateProblem, match="too long"):
+    with pytest.raises(PromptTemplateError, match="too long"):
         _finishes(lambda: render(template, {"n": 1}, seconds=0.5))
     started = time.monotonic()
     for n in range(50):
-        with pytest.raises(TemplateProblem, match="too long"):
+        with pytest.raises(PromptTemplateError, match="too long"):
             render(template, {"n": n}, seconds=0.5)
     assert time.monotonic() - started < 0.5 * 50 / 2  # not one deadline each
 
@@ -455,5 +455,5 @@ def test_a_list_is_weighed_afresh_when_a_namespace_inside_it_grew():
     template = "{% set ns = namespace(x='') %}{% set l0 = [ns, ns] %}"
     template += "".join(f"{{% set l{i} = [l{i - 1}, l{i - 1}] %}}" for i in range(1, levels + 1))
     template += f"{{% set ns.x = 'a' * 999000 %}}{{{{ l{levels} }}}}"
-    with pytest.raises(TemplateProblem, match="would be too large"):
+    with pytest.raises(PromptTemplateError, match="would be too large"):
         _finishes(lambda: render(template, {}))

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 
 from wfdesk.runs import child_client, ledger
-from wfdesk.runs.child_client import RunRefused, run_in_child
+from wfdesk.runs.child_client import RunRefusedError, run_in_child
 from wfdesk.runs.engine import RunOptions
 from wfdesk.scripts.base import CancelToken
 
@@ -76,7 +76,7 @@ def test_run_in_child_behaves_like_the_engine(demo, loopback):
     resumed = run_in_child(demo, {"action": "resume", "run_id": result["run_id"]}, RunOptions())
     assert resumed["run_id"] == result["run_id"]
     assert resumed["success"]  # nothing left to do
-    with pytest.raises(RunRefused, match="Post 999 does not exist"):
+    with pytest.raises(RunRefusedError, match="Post 999 does not exist"):
         run_in_child(demo, {"action": "start", "step_id": 1, "post_id": 999, "context": {}}, RunOptions())
 
 

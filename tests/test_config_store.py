@@ -12,7 +12,7 @@ from wfdesk.errors import ConfigError, ConflictError
 from wfdesk.providers.connection_test import check_database, check_provider
 from wfdesk.runs.planning import step_effective_config
 from wfdesk.scripts.config import deep_merge
-from wfdesk.scripts.templates import TemplateProblem
+from wfdesk.scripts.templates import PromptTemplateError
 from wfdesk.services import config_store as cs
 from wfdesk.settings import ProviderProfile
 
@@ -153,7 +153,7 @@ def test_preview_renders_like_a_run_and_sends_nothing(demo, loopback):
     assert cs.preview_prompt(demo, "{{ draft }}", 711).startswith("we arrived late")
     # No step: the inputs show where they will go; a name nothing provides is still refused.
     assert cs.preview_prompt(demo, "{{ input1 }}", 711) == "[input1: filled in by the step that uses this action]"
-    with pytest.raises(TemplateProblem, match="unknown variable"):
+    with pytest.raises(PromptTemplateError, match="unknown variable"):
         cs.preview_prompt(demo, "{{ draftt }}", 711)
     assert loopback.count() == 0
 

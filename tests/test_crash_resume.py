@@ -132,7 +132,7 @@ def test_only_one_process_can_claim_a_run_for_resuming(demo, loopback):
     loopback.fail = lambda i, req: (400, {}, b'{"error": {"message": "no"}}')
     run_id = execute_step_script(1, 53, {"section_ids": [711]})["run_id"]
     ledger.reopen_run(demo, run_id)  # the first claim wins
-    with pytest.raises(ledger.RunBusy):
+    with pytest.raises(ledger.RunBusyError):
         ledger.reopen_run(demo, run_id)  # a second editor's Resume at the same moment is refused
 
 

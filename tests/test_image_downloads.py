@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from wfdesk.db import content
-from wfdesk.scripts.base import Cancelled, CancelToken
+from wfdesk.scripts.base import CancelledError, CancelToken
 
 from loopback import LoopbackServer, make_png
 
@@ -234,7 +234,7 @@ def test_cancel_stops_a_download_that_stalled(stalled_server):
     cancel = CancelToken()
     threading.Timer(0.3, cancel.cancel).start()
     started = time.monotonic()
-    with pytest.raises(Cancelled):
+    with pytest.raises(CancelledError):
         download_image(stalled_server, timeout=60, max_bytes=1024 * 1024, cancel=cancel)
     assert time.monotonic() - started < 20  # a generous bound: without it, 60 s
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from wfdesk.providers.adaptation import Adaptations, Refusal, refused_parameter
-from wfdesk.providers.answers import AnswerRefused, ChatAnswer, finished_text, split_thinking
+from wfdesk.providers.answers import AnswerRefusedError, ChatAnswer, finished_text, split_thinking
 from wfdesk.providers.chat import chat_request
 from wfdesk.providers.models import image_model_spec, is_reasoning_model, size_problem
 from wfdesk.providers.openai_compat import redact
@@ -132,7 +132,7 @@ def test_think_blocks_split():
 def test_unfinished_answers_are_refused(answer, streamed, words):
     with pytest.raises(Exception, match=re.escape(words)) as err:
         finished_text(answer, "http://x/v1", 40, streamed=streamed)
-    if isinstance(err.value, AnswerRefused):
+    if isinstance(err.value, AnswerRefusedError):
         assert err.value.details["partial_output"] == answer.text
 
 

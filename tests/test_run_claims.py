@@ -67,7 +67,7 @@ def test_a_stale_interrupted_marking_never_overwrites_a_resume_claim(demo, loopb
         ledger.mark_interrupted(demo)  # process C (any CLI command) had read the run before A's claim
     assert fired
     assert ledger.run_detail(demo, run_id)["status"] == "running"  # A's claim stands
-    with pytest.raises(ledger.RunBusy):
+    with pytest.raises(ledger.RunBusyError):
         ledger.reopen_run(demo, run_id)  # so a third process cannot claim it again
 
 
@@ -82,7 +82,7 @@ def test_two_resumes_never_send_a_section_twice(demo, loopback):
     with _before_first_run_write(demo, other_resume) as fired:
         try:
             outcomes.append(resume_run(demo, run_id)["status"])
-        except ledger.RunBusy:
+        except ledger.RunBusyError:
             outcomes.append("busy")
     assert fired
     assert outcomes == ["succeeded", "busy"]

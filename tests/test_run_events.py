@@ -15,7 +15,7 @@ from wfdesk.runs.events import (
     RunCreated,
     RunFailed,
     RunFinished,
-    RunRefused,
+    RunRefusedError,
     RunStarted,
     TextCoalescer,
     TextDelta,
@@ -31,7 +31,7 @@ EVENTS = [
     TextDelta(7, 711, "Hello, wor", restart=True),
     TextDelta(7, None, "post-wide"),
     RunFinished(7, {"run_id": 7, "status": "succeeded", "results": []}),
-    RunRefused("Step 99 does not exist"),
+    RunRefusedError("Step 99 does not exist"),
     RunFailed("the run process ended unexpectedly", process_ended=True),
 ]
 
@@ -44,7 +44,7 @@ def test_every_event_decodes_to_itself(event):
 
 
 def test_the_wire_names_stay_those_of_the_first_protocol():
-    assert encode("c", RunRefused("no")) == '{"id": "c", "event": "refused", "message": "no"}'
+    assert encode("c", RunRefusedError("no")) == '{"id": "c", "event": "refused", "message": "no"}'
 
 
 @pytest.mark.parametrize("line", ["not json", "[1, 2]", '{"id": "a", "event": "nope"}',

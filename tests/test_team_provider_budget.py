@@ -196,7 +196,7 @@ def test_a_killed_machine_leaks_no_slot(demo, loopback, machines):
 def test_schemas_on_one_server_never_share_a_budget(demo, loopback, db_url):
     from conftest import PG_URL, _pg_schema_url
 
-    from wfdesk.cancel import Cancelled, CancelToken
+    from wfdesk.cancel import CancelledError, CancelToken
     from wfdesk.db.engine import Database
     from wfdesk.db.migrate import upgrade
 
@@ -215,7 +215,7 @@ def test_schemas_on_one_server_never_share_a_budget(demo, loopback, db_url):
         with here.slot(cancel), there.slot(cancel):  # the other schema's one slot is its own
             blocked = CancelToken()
             threading.Timer(0.5, blocked.cancel).start()
-            with pytest.raises(Cancelled), colleague.slot(blocked):
+            with pytest.raises(CancelledError), colleague.slot(blocked):
                 pass  # the same schema's only slot is taken: this never gets in
         with colleague.slot(cancel):  # given back: now it does
             pass
@@ -256,7 +256,7 @@ def test_on_sqlite_the_gates_stay_in_this_process(demo, loopback):
 
 def _holds_the_only_slot(holder_slot, colleague) -> bool:
     """While holder_slot is entered, the colleague (cap 1 on the same schema) cannot get in."""
-    from wfdesk.cancel import Cancelled, CancelToken
+    from wfdesk.cancel import CancelledError, CancelToken
 
     blocked = CancelToken()
     threading.Timer(0.5, blocked.cancel).start()
@@ -264,7 +264,7 @@ def _holds_the_only_slot(holder_slot, colleague) -> bool:
         try:
             with colleague.slot(blocked):
                 return False
-        except Cancelled:
+        except CancelledError:
             return True
 
 

@@ -9,7 +9,7 @@ from conftest import REFERENCE_STEPS
 
 from wfdesk.db import content
 from wfdesk.db.models import ContentVersion, Post, PostSection
-from wfdesk.services.transfer import ImportError_, export_bundle, import_bundle
+from wfdesk.services.transfer import ImportRefusedError, export_bundle, import_bundle
 
 
 def _bundle() -> dict:
@@ -71,7 +71,7 @@ def test_invalid_import_changes_nothing(ws, mutate, where):
         import_bundle(s, {"posts": [{"id": 1, "title": "Existing", "sections": []}]})
     bundle = _bundle()
     mutate(bundle)
-    with pytest.raises(ImportError_) as err, ws.db.session() as s:
+    with pytest.raises(ImportRefusedError) as err, ws.db.session() as s:
         import_bundle(s, bundle)
     assert where in str(err.value)
     with ws.db.session() as s:
@@ -94,7 +94,7 @@ def test_a_deeply_nested_file_is_refused_with_a_clear_message(ws, tmp_path, dept
         with ws.db.session() as s:
             import_bundle(s, data)
 
-    with pytest.raises(ImportError_, match="nested too deeply") as info:
+    with pytest.raises(ImportRefusedError, match="nested too deeply") as info:
         read_and_import()
     assert "Recursion" not in str(info.value)
     with ws.db.session() as s:
@@ -111,7 +111,7 @@ def test_deep_data_given_directly_is_refused_too(ws):
         node = node["x"]
     bundle = {"workflow_steps": [{"id": 1, "name": "s", "config": config}]}
     for fn in (import_bundle, lambda s, d: import_workflow(s, {"format": "wfdesk-workflow", **d}, ws)):
-        with pytest.raises(ImportError_, match="nested too deeply"), ws.db.session() as s:
+        with pytest.raises(ImportRefusedError, match="nested too deeply"), ws.db.session() as s:
             fn(s, bundle)
 
 
@@ -151,7 +151,7 @@ def test_secrets_anywhere_in_a_config_are_refused(ws, config, where):
     bundle = _bundle()
     step = bundle["workflow_steps"][2]
     step["config"]["script_config"]["parameters"].update(config["script_config"]["parameters"])
-    with pytest.raises(ImportError_) as info, ws.db.session() as s:
+    with pytest.raises(ImportRefusedError) as info, ws.db.session() as s:
         import_bundle(s, bundle)
     fields = [p.field for p in info.value.problems]
     assert fields == [f"workflow_steps.2.config.{where}"]
@@ -160,7 +160,7 @@ def test_secrets_anywhere_in_a_config_are_refused(ws, config, where):
     assert "sk-proj" not in str(info.value)  # never echoed back
     bundle["post_step_overrides"] = [{"post_id": 53, "step_id": 3, "config": config}]
     bundle["workflow_steps"][2] = _bundle()["workflow_steps"][2]
-    with pytest.raises(ImportError_, match=f"post_step_overrides.0.config.{where}"), ws.db.session() as s:
+    with pytest.raises(ImportRefusedError, match=f"post_step_overrides.0.config.{where}"), ws.db.session() as s:
         import_bundle(s, bundle)
     with ws.db.session() as s:
         assert s.query(Post).count() == 0
@@ -245,7 +245,7 @@ def _import(ws, bundle):
 def test_a_nul_character_is_refused_before_anything_is_written(ws):
     bundle = _bundle()
     bundle["posts"][0]["sections"][1]["fields"]["draft"] = "half\x00written"
-    with pytest.raises(ImportError_, match=r"posts.0.sections.1.fields.draft: contains a NUL character"):
+    with pytest.raises(ImportRefusedError, match=r"posts.0.sections.1.fields.draft: contains a NUL character"):
         _import(ws, bundle)
     with ws.db.session() as s:
         assert s.query(Post).count() == 0
@@ -262,7 +262,7 @@ def test_a_lone_surrogate_is_refused_in_words_before_anything_is_written(ws, whe
         bundle["workflow_steps"][0]["config"]["x\udfff"] = 1
     else:
         bundle["workflow_steps"][0]["name"] = "Polish \ud83d"
-    with pytest.raises(ImportError_, match="not valid text") as info:
+    with pytest.raises(ImportRefusedError, match="not valid text") as info:
         _import(ws, bundle)
     assert "Error" not in str(info.value)
     assert "COPY" not in str(info.value)

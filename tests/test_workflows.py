@@ -9,7 +9,7 @@ import pytest
 from wfdesk.db.models import LLMAction, Post, WorkflowStepEntity
 from wfdesk.scripts.registry import execute_step_script
 from wfdesk.services import workflows
-from wfdesk.services.transfer import ImportError_
+from wfdesk.services.transfer import ImportRefusedError
 
 
 def test_built_in_template_holds_the_reference_examples():
@@ -66,7 +66,7 @@ def test_round_trip_between_two_databases_remaps_action_ids(demo, tmp_path, sett
 def test_invalid_workflow_adds_nothing(ws, mutate, where):
     doc = json.loads(json.dumps(workflows.templates()["reference"]))
     mutate(doc)
-    with pytest.raises(ImportError_) as err, ws.db.session() as s:
+    with pytest.raises(ImportRefusedError) as err, ws.db.session() as s:
         workflows.import_workflow(s, doc, ws)
     assert where in str(err.value)
     with ws.db.session() as s:

@@ -63,6 +63,10 @@ class CancelToken:
         return self._event.wait(seconds)
 
 
-class Cancelled(UnitError):
+class CancelledError(UnitError):
     def __init__(self) -> None:
         super().__init__("cancelled")
+
+
+# The old name, kept because plugins import it from wfdesk.scripts.base (see examples/).
+Cancelled = CancelledError

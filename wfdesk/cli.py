@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_BAD_REQUEST = 0, 1, 2
 
 
-class BadRequest(Exception):
+class BadRequestError(Exception):
     pass
 
 
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return _dispatch(args)
-    except (BadRequest, ConfigError, NotFoundError, BudgetError) as exc:
+    except (BadRequestError, ConfigError, NotFoundError, BudgetError) as exc:
         print(f"wfdesk: {exc}", file=sys.stderr)
         return EXIT_BAD_REQUEST
     except WfdeskError as exc:
@@ -207,9 +207,9 @@ def _json_arg(text: str | None, name: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BadRequest(f"{name} is not valid JSON: {exc}") from None
+        raise BadRequestError(f"{name} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise BadRequest(f"{name} must be a JSON object")
+        raise BadRequestError(f"{name} must be a JSON object")
     return value
 
 
@@ -289,7 +289,7 @@ def _command(ws: Workspace, args: argparse.Namespace) -> int:
         from wfdesk.api.serve import serve
 
         return serve(ws, args)
-    raise BadRequest(f"unknown command {cmd}")
+    raise BadRequestError(f"unknown command {cmd}")
 
 
 def _content_command(ws: Workspace, args: argparse.Namespace) -> int:
@@ -310,7 +310,7 @@ def _content_command(ws: Workspace, args: argparse.Namespace) -> int:
 
         exported = export_post(ws, args.post, args.format, Path(args.out), args.body_field)
     except (DraftError, EditError, OSError) as exc:
-        raise BadRequest(str(exc)) from None
+        raise BadRequestError(str(exc)) from None
     for line in exported.summary():
         print(f"wfdesk: {line}", file=sys.stderr)
     _print_json({"files": [str(f) for f in exported.files]})
@@ -326,7 +326,7 @@ def _import(ws: Workspace, path: Path) -> int:
         with ws.db.session() as s:
             counts = import_bundle(s, data)
     except ValueError as exc:
-        raise BadRequest(str(exc)) from None
+        raise BadRequestError(str(exc)) from None
     announce(ws, IMPORTED)  # open windows on a shared database show it
     print("Imported " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))
     return EXIT_OK
@@ -368,7 +368,7 @@ def _workflow(ws: Workspace, args: argparse.Namespace) -> int:
     if args.template:
         available = workflows.templates()
         if args.template not in available:
-            raise BadRequest(f"no built-in workflow {args.template!r}; choose from {', '.join(sorted(available))}")
+            raise BadRequestError(f"no built-in workflow {args.template!r}; choose from {', '.join(sorted(available))}")
         data = available[args.template]
     else:
         data = _read_json(Path(args.file))
@@ -376,7 +376,7 @@ def _workflow(ws: Workspace, args: argparse.Namespace) -> int:
         with ws.db.session() as s:
             counts = workflows.import_workflow(s, data, ws)
     except ValueError as exc:
-        raise BadRequest(str(exc)) from None
+        raise BadRequestError(str(exc)) from None
     announce(ws, WORKFLOW_IMPORTED)
     print(f"Added {counts['workflow_steps']} step(s) (ids {', '.join(map(str, counts['step_ids']))}) and "
           f"{counts['llm_actions']} LLM action(s)")
@@ -384,16 +384,16 @@ def _workflow(ws: Workspace, args: argparse.Namespace) -> int:
 
 
 def _read_json(path: Path) -> Any:
-    from wfdesk.services.transfer import ImportError_, read_json
+    from wfdesk.services.transfer import ImportRefusedError, read_json
 
     try:
         return read_json(path.read_text(encoding="utf-8"))
-    except ImportError_ as exc:  # not JSON, or nested too deeply: said in words
-        raise BadRequest(f"{path}: {exc}") from None
+    except ImportRefusedError as exc:  # not JSON, or nested too deeply: said in words
+        raise BadRequestError(f"{path}: {exc}") from None
     except FileNotFoundError:
-        raise BadRequest(f"{path}: no such file") from None
+        raise BadRequestError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"{path}: cannot read: {exc}") from None
+        raise BadRequestError(f"{path}: cannot read: {exc}") from None
 
 
 # --- result cache -------------------------------------------------------------------------------------------------
@@ -412,7 +412,7 @@ def _run_step(ws: Workspace, args: argparse.Namespace) -> int:
         try:
             context["section_ids"] = [int(x) for x in args.sections.split(",") if x.strip()]
         except ValueError:
-            raise BadRequest(f"--sections must be comma-separated ids, not {args.sections!r}") from None
+            raise BadRequestError(f"--sections must be comma-separated ids, not {args.sections!r}") from None
     if args.inputs:
         context["inputs"] = _json_arg(args.inputs, "--inputs")
     if args.llm_settings:

@@ -192,7 +192,7 @@ async def _answer(ticket: RunTicket, wait: bool) -> Any:
 def _refusal(exc: BaseException) -> ApiError:
     if isinstance(exc, NotFoundError):
         return ApiError(404, str(exc), _field_named_by(str(exc)))
-    if isinstance(exc, ledger.RunBusy):
+    if isinstance(exc, ledger.RunBusyError):
         return ApiError(409, str(exc), "run_id")
     if isinstance(exc, ConfigError):
         problems = [{"field": p.field, "message": p.message} for p in exc.problems]

@@ -116,9 +116,9 @@ class _CancelWatch:
 
     def check(self) -> None:
         if self.cancel is not None and self.cancel.cancelled:
-            from wfdesk.cancel import Cancelled
+            from wfdesk.cancel import CancelledError
 
-            raise Cancelled()
+            raise CancelledError()
 
     def _watch(self, cancel: CancelToken) -> None:
         while not self._done.is_set():

@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from wfdesk.cancel import Cancelled, CancelToken
+from wfdesk.cancel import CancelledError, CancelToken
 from wfdesk.errors import UnitError
 
 CONNECT_TIMEOUT = 5.0
@@ -24,7 +24,7 @@ INTERRUPT_REPEAT = 1.0
 def txt2img(base_url: str, *, prompt: str, width: int, height: int, n: int, steps: int, timeout: float,
             cancel: CancelToken, negative_prompt: str | None = None) -> tuple[list[bytes], dict[str, Any]]:
     if cancel.cancelled:
-        raise Cancelled()  # cancelled while waiting for the server: nothing is sent
+        raise CancelledError()  # cancelled while waiting for the server: nothing is sent
     root = base_url.rstrip("/")
     payload: dict[str, Any] = {"prompt": prompt, "width": width, "height": height, "batch_size": n, "n_iter": 1,
                                "steps": steps}

@@ -33,7 +33,7 @@ class ChatAnswer:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class AnswerRefused(UnitError):
+class AnswerRefusedError(UnitError):
     """The provider answered, but not with finished text. Not worth a retry: the same prompt gets the same end."""
 
 
@@ -49,7 +49,7 @@ def split_thinking(text: str) -> tuple[str, str]:
 
 def finished_text(answer: ChatAnswer, where: str, max_tokens: int | None, *, streamed: bool
                   ) -> tuple[str, dict[str, Any]]:
-    """The answer's text and metadata worth keeping, or AnswerRefused with the partial text in its details.
+    """The answer's text and metadata worth keeping, or AnswerRefusedError with the partial text in its details.
 
     A whole (non-streamed) answer without a finish reason is taken as finished: some local servers leave it out.
     A stream without one ended early."""
@@ -62,22 +62,22 @@ def finished_text(answer: ChatAnswer, where: str, max_tokens: int | None, *, str
     partial = {**meta, "partial_output": answer.text[:PARTIAL_CHARS],
                "partial_truncated": len(answer.text) > PARTIAL_CHARS}
     if answer.refusal:
-        raise AnswerRefused(f"the model refused: \u201c{answer.refusal.strip()[:500]}\u201d", details=partial)
+        raise AnswerRefusedError(f"the model refused: \u201c{answer.refusal.strip()[:500]}\u201d", details=partial)
     reason = answer.finish_reason
     if reason == "length" or (reason is None and streamed):
         tokens = max_tokens or getattr(answer.usage, "completion_tokens", None)
         at = f" at {tokens} tokens" if tokens else ""
         cause = "; raise max tokens" if max_tokens else " (the model's own limit)"
         if reason is None:
-            raise AnswerRefused(f"{where} ended the answer without finishing it: it was cut off; try again",
+            raise AnswerRefusedError(f"{where} ended the answer without finishing it: it was cut off; try again",
                                 details=partial)
-        raise AnswerRefused(f"the answer was cut off{at}{cause}", details=partial)
+        raise AnswerRefusedError(f"the answer was cut off{at}{cause}", details=partial)
     if reason == "content_filter":
-        raise AnswerRefused(f"the answer was stopped by {where}'s content filter", details=partial)
+        raise AnswerRefusedError(f"the answer was stopped by {where}'s content filter", details=partial)
     if reason in ("tool_calls", "function_call"):
-        raise AnswerRefused(f"the model asked to call a tool instead of answering ({reason})", details=partial)
+        raise AnswerRefusedError(f"the model asked to call a tool instead of answering ({reason})", details=partial)
     if len(text) > MAX_TEXT_CHARS:
-        raise AnswerRefused(f"the answer is larger than {MAX_TEXT_CHARS // 1024 // 1024} MB of text; refused",
+        raise AnswerRefusedError(f"the answer is larger than {MAX_TEXT_CHARS // 1024 // 1024} MB of text; refused",
                             details={"finish_reason": reason})
     if not text.strip():
         suffix = " (only thinking, no answer; raise max tokens)" if thinking else ""

@@ -8,10 +8,10 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from wfdesk.cancel import Cancelled, CancelToken
-from wfdesk.providers.answers import MAX_TEXT_CHARS, AnswerRefused, ChatAnswer
+from wfdesk.cancel import CancelledError, CancelToken
+from wfdesk.providers.answers import MAX_TEXT_CHARS, AnswerRefusedError, ChatAnswer
 from wfdesk.providers.models import is_reasoning_model, uses_max_completion_tokens
-from wfdesk.providers.resilience import MalformedAnswer, ReadFailure, error_in_answer, not_an_api_answer
+from wfdesk.providers.resilience import AnswerReadError, MalformedAnswerError, error_in_answer, not_an_api_answer
 
 if TYPE_CHECKING:
     import openai
@@ -46,7 +46,7 @@ def ask(client: openai.OpenAI, request: dict[str, Any]) -> ChatAnswer:
         raise error_in_answer(extra)  # a proxy passing an upstream failure on as a 200
     choices = getattr(answer, "choices", None)
     if not choices or choices[0].message is None:
-        raise MalformedAnswer("sent an answer without a message")
+        raise MalformedAnswerError("sent an answer without a message")
     choice, message = choices[0], choices[0].message
     return ChatAnswer(text=message.content or "", finish_reason=choice.finish_reason,
                       refusal=getattr(message, "refusal", None), reasoning=_reasoning_of(message),
@@ -72,7 +72,7 @@ def ask_streaming(client: openai.OpenAI, request: dict[str, Any], cancel: Cancel
         with stream:
             for chunk in stream:
                 if cancel.cancelled:
-                    raise Cancelled()  # closing the stream stops the server's work too
+                    raise CancelledError()  # closing the stream stops the server's work too
                 answer.model = chunk.model or answer.model
                 if getattr(chunk, "usage", None) is not None:
                     answer.usage = chunk.usage
@@ -91,10 +91,10 @@ def ask_streaming(client: openai.OpenAI, request: dict[str, Any], cancel: Cancel
                     if choice.finish_reason:
                         answer.finish_reason = choice.finish_reason
                 if size > MAX_TEXT_CHARS:
-                    raise AnswerRefused(f"the answer is larger than {MAX_TEXT_CHARS // MB} MB of text; refused")
+                    raise AnswerRefusedError(f"the answer is larger than {MAX_TEXT_CHARS // MB} MB of text; refused")
     except openai.APIError as exc:
         if cancel.cancelled:
-            raise Cancelled() from None
+            raise CancelledError() from None
         if isinstance(exc, openai.APIStatusError | openai.APIConnectionError):
             raise
         raise error_in_answer(exc.body if exc.body is not None else exc.message) from exc  # an error event
@@ -102,15 +102,15 @@ def ask_streaming(client: openai.OpenAI, request: dict[str, Any], cancel: Cancel
         from wfdesk.providers.resilience import is_capped
 
         if cancel.cancelled:
-            raise Cancelled() from None  # our own close, from the cancel
+            raise CancelledError() from None  # our own close, from the cancel
         if is_capped(exc) or not isinstance(exc, httpx2.TransportError):
             raise
         # The server had answered: the connection dropped mid-answer. Worth a retry, never "offline".
-        raise ReadFailure(f"the connection dropped in the middle of the answer ({exc})") from exc
+        raise AnswerReadError(f"the connection dropped in the middle of the answer ({exc})") from exc
     finally:
         forget()
     if cancel.cancelled:
-        raise Cancelled()
+        raise CancelledError()
     answer.text = "".join(parts)
     answer.refusal = "".join(refusal) or None
     answer.reasoning = "".join(reasoning)

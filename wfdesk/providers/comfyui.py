@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import requests
 
-from wfdesk.cancel import Cancelled, CancelToken
+from wfdesk.cancel import CancelledError, CancelToken
 from wfdesk.errors import UnitError
 
 CONNECT_TIMEOUT = 5.0
@@ -112,7 +112,7 @@ def checkpoints(base_url: str, timeout: float = READ_TIMEOUT) -> list[str]:
 def render(base_url: str, graph: dict[str, Any], *, timeout: float, cancel: CancelToken) -> list[bytes]:
     """Queue the filled graph, wait for it (at most `timeout` seconds), and return its output images' bytes."""
     if cancel.cancelled:
-        raise Cancelled()  # cancelled while waiting for the server: nothing is sent
+        raise CancelledError()  # cancelled while waiting for the server: nothing is sent
     root = base_url.rstrip("/")
     client_id = uuid.uuid4().hex
     resp = _call("POST", root, "/prompt", json={"prompt": graph, "client_id": client_id}, ok=(200, 400))
@@ -124,7 +124,7 @@ def render(base_url: str, graph: dict[str, Any], *, timeout: float, cancel: Canc
     while True:
         if cancel.wait(POLL_SECONDS):
             _withdraw(root, prompt_id)
-            raise Cancelled()
+            raise CancelledError()
         entry = _json(_call("GET", root, f"/history/{prompt_id}"), root).get(prompt_id)
         if entry:
             if not isinstance(entry, dict):

@@ -20,23 +20,23 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
-from wfdesk.cancel import Cancelled, CancelToken
+from wfdesk.cancel import CancelledError, CancelToken
 from wfdesk.errors import UnitError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class MalformedAnswer(UnitError):
+class MalformedAnswerError(UnitError):
     """The provider answered, but not with what the API promises (empty, wrong shape). Worth a retry."""
 
 
-class ReadFailure(UnitError):
+class AnswerReadError(UnitError):
     """The connection dropped after the server had answered (mid-stream): worth a retry, and no sign that the
     provider is offline."""
 
 
-class ErrorInAnswer(UnitError):
+class AnswerBodyError(UnitError):
     """A 200 whose body, or a stream's event, is an error: LiteLLM, vLLM and other proxies pass an upstream's
     failure on this way. Worth a retry only when the error says the server is busy or broken."""
 
@@ -45,7 +45,7 @@ class ErrorInAnswer(UnitError):
         self.retryable = retryable
 
 
-class NotAnAPIAnswer(UnitError):
+class NotAnAPIAnswerError(UnitError):
     """A web page (or other text) where the API's JSON was expected: a wrong base URL; asking again cannot help."""
 
 
@@ -53,7 +53,7 @@ _TRANSIENT_WORDS = ("server", "overload", "rate_limit", "ratelimit", "throttl", 
                     "internal", "capacity", "busy")
 
 
-def error_in_answer(body: Any) -> ErrorInAnswer:
+def error_in_answer(body: Any) -> AnswerBodyError:
     """The provider's own words from {"error": {...}} (or {"error": "..."}), and whether a retry may help."""
     err = body.get("error", body) if isinstance(body, dict) else body
     if isinstance(err, dict):
@@ -64,18 +64,18 @@ def error_in_answer(body: Any) -> ErrorInAnswer:
     status = re.search(r"\b([45]\d\d)\b", kind)  # LiteLLM puts the upstream's status in code: "429", "500"
     retryable = (any(word in kind for word in _TRANSIENT_WORDS)
                  or (status is not None and (status.group(1) in ("408", "429") or status.group(1) >= "500")))
-    return ErrorInAnswer(f"answered with an error: {' '.join(words.split())[:300]}", retryable=retryable)
+    return AnswerBodyError(f"answered with an error: {' '.join(words.split())[:300]}", retryable=retryable)
 
 
-def not_an_api_answer(answer: Any) -> NotAnAPIAnswer | None:
+def not_an_api_answer(answer: Any) -> NotAnAPIAnswerError | None:
     """The SDK hands back the text itself when a 200 is not JSON: most often a web UI at the base URL."""
     if not isinstance(answer, str | bytes):
         return None
     text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
     if "<html" in text[:2000].lower() or "<!doctype" in text[:2000].lower():
-        return NotAnAPIAnswer("answered with a web page, not the API: check the base URL (OpenAI-compatible "
+        return NotAnAPIAnswerError("answered with a web page, not the API: check the base URL (OpenAI-compatible "
                               "servers usually end in /v1)")
-    return NotAnAPIAnswer("answered with something that is not the API's JSON: check the base URL")
+    return NotAnAPIAnswerError("answered with something that is not the API's JSON: check the base URL")
 
 
 @dataclass(frozen=True)
@@ -152,13 +152,13 @@ class ProviderGate:
     def wait_until_open(self, cancel: CancelToken) -> None:
         while (remaining := self.paused_for()) > 0:
             if cancel.wait(min(remaining, 0.25)):
-                raise Cancelled()
+                raise CancelledError()
 
     @contextmanager
     def slot(self, cancel: CancelToken) -> Iterator[None]:
         while not self._slots.acquire(timeout=0.25):
             if cancel.cancelled:
-                raise Cancelled()
+                raise CancelledError()
         try:
             self.wait_until_open(cancel)
             yield
@@ -279,9 +279,9 @@ def is_retryable(exc: Exception) -> bool:
 
     if is_capped(exc):
         return False
-    if isinstance(exc, ErrorInAnswer):
+    if isinstance(exc, AnswerBodyError):
         return exc.retryable
-    if isinstance(exc, openai.APIConnectionError | MalformedAnswer | ReadFailure | json.JSONDecodeError):
+    if isinstance(exc, openai.APIConnectionError | MalformedAnswerError | AnswerReadError | json.JSONDecodeError):
         return True  # includes timeouts and connections dropped mid-answer
     if isinstance(exc, openai.APIStatusError):
         if is_out_of_credit(exc):
@@ -315,7 +315,7 @@ def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], 
         with gate.slot(cancel):
             try:
                 result = fn()
-            except Cancelled:
+            except CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - classified below
                 # Judged before the slot is given back: a 429's pause is in force (on every machine, when the gate
@@ -327,7 +327,7 @@ def call_with_retries(gate: ProviderGate, policy: RetryPolicy, fn: Callable[[], 
                 return result
         log.info("provider %s: %s; retrying in %.1f s", gate.name, said, wait)
         if cancel.wait_to_retry(wait):
-            raise Cancelled() from None
+            raise CancelledError() from None
 
 
 def _retry_wait(gate: ProviderGate, tally: _Tally, exc: Exception, describe: Callable[[Exception], str]) -> float:

@@ -36,7 +36,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from wfdesk.cancel import Cancelled, CancelToken
+from wfdesk.cancel import CancelledError, CancelToken
 from wfdesk.db.engine import Database, is_outage
 from wfdesk.providers.resilience import ProviderGate
 
@@ -125,7 +125,7 @@ class SharedProviderGate(ProviderGate):
     def slot(self, cancel: CancelToken) -> Iterator[None]:
         while not self._slots.acquire(timeout=0.25):  # this machine's own cap first: no more waiters than slots
             if cancel.cancelled:
-                raise Cancelled()
+                raise CancelledError()
         try:
             claim = self._claim(cancel)
             try:
@@ -184,7 +184,7 @@ class SharedProviderGate(ProviderGate):
             return fast
         while not self._queue.acquire(timeout=0.25):
             if cancel.cancelled:
-                raise Cancelled()
+                raise CancelledError()
         try:
             if not self._enter_turnstile(cancel):
                 return None
@@ -211,7 +211,7 @@ class SharedProviderGate(ProviderGate):
                 if not _lock_timeout(exc):
                     raise
             if cancel.cancelled:
-                raise Cancelled()
+                raise CancelledError()
 
     def _first_free_slot(self, cancel: CancelToken) -> tuple[int, int] | None:
         with self._cond:
@@ -225,7 +225,7 @@ class SharedProviderGate(ProviderGate):
                 # Only the turnstile's holder looks, so looking often is cheap; a slot given back here wakes it.
                 self._cond.wait(random.uniform(*POLL_S))
                 if cancel.cancelled:
-                    raise Cancelled()
+                    raise CancelledError()
 
     def _try_slots(self, conn: Connection, unless_queued: bool = False) -> tuple[int, int] | None:
         free = [s for s in range(self.concurrency) if s not in self._held]

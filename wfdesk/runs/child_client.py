@@ -38,7 +38,7 @@ from wfdesk.runs.events import (
     decode,
 )
 from wfdesk.runs.events import (
-    RunRefused as Refused,
+    RunRefusedError as Refused,
 )
 from wfdesk.workspace import Workspace
 
@@ -47,7 +47,7 @@ process_log = logging.getLogger("wfdesk.run_process")  # the run process's own l
 _LEVELS = {name: getattr(logging, name) for name in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")}
 
 
-class RunRefused(WfdeskError, ValueError):
+class RunRefusedError(WfdeskError, ValueError):
     """The run process refused the request before sending anything (invalid config, budget, unknown ids)."""
 
 
@@ -245,7 +245,7 @@ def observe(event: RunEvent, options: RunOptions) -> dict[str, Any] | None:
             observer.run_finished(event.run_id, event.result)
         return event.result
     elif isinstance(event, Refused):
-        raise RunRefused(event.message)
+        raise RunRefusedError(event.message)
     elif isinstance(event, RunFailed):
         raise WfdeskError(event.message)
     return None

@@ -23,10 +23,10 @@ from wfdesk.errors import ConfigError, ConflictError, NotFoundError, UnitError
 from wfdesk.media import store
 from wfdesk.runs import costs, ledger, result_cache
 from wfdesk.runs.events import RunObserver
-from wfdesk.runs.outage import DatabaseLost, OutageGate
+from wfdesk.runs.outage import DatabaseLostError, OutageGate
 from wfdesk.runs.planning import build_job, step_effective_config
 from wfdesk.scripts import registry
-from wfdesk.scripts.base import Cancelled, CancelToken, Job, SectionHandler, UnitOutcome, UnitPlan
+from wfdesk.scripts.base import CancelledError, CancelToken, Job, SectionHandler, UnitOutcome, UnitPlan
 from wfdesk.scripts.config import Parameters, script_type_of
 from wfdesk.states import FINAL_UNIT_STATES, RunState, UnitState
 from wfdesk.usage import Usage
@@ -99,12 +99,12 @@ def resume_run(ws: Workspace, run_id: int, options: RunOptions | None = None) ->
     """Run again only the units of a run that never finished successfully, in the same ledger row.
 
     The claim is compare-and-set on the status and owner read here: if anyone claimed or marked the run since,
-    this resume is refused (RunBusy) and sends nothing.
+    this resume is refused (RunBusyError) and sends nothing.
     """
     status, owner = ledger.run_state(ws, run_id)
     if status == RunState.RUNNING:  # a queued run (left to the team's workers) is simply claimed
         if run_id not in ledger.mark_interrupted(ws, run_id):
-            raise ledger.RunBusy(f"Run {run_id} is still running")
+            raise ledger.RunBusyError(f"Run {run_id} is still running")
         status, owner = ledger.run_state(ws, run_id)
     with ws.db.session() as s:
         run = s.get(Run, run_id)
@@ -277,7 +277,7 @@ def _finish(rc: _Run, run_id: int, status: str | None, error: str | None) -> tup
         if rc.gate.lost:
             return write(), True
         return rc.gate.call(write, "the run's end"), True
-    except (DatabaseLost, SQLAlchemyError):
+    except (DatabaseLostError, SQLAlchemyError):
         threading.Thread(target=_write_end_later, args=(write,), daemon=True, name=f"run{run_id}-end").start()
         return "interrupted", False
 
@@ -311,7 +311,7 @@ def _may_start(rc: _Run, run_id: int, unit_id: int) -> str:
         return "go"
     try:
         state = rc.gate.call(lambda: ledger.unit_may_start(rc.ws, run_id, unit_id, owner), "the run's claim")
-    except DatabaseLost:
+    except DatabaseLostError:
         return "halted"
     if state == "taken" and not rc.taken.is_set():
         log.warning("run %s: %s", run_id, TAKEN_MESSAGE)
@@ -337,7 +337,7 @@ def _run_unit(rc: _Run, unit_id: int, plan: UnitPlan) -> dict[str, Any]:
     what = f"the result of section {plan.section_id}"
     try:
         return _run_unit_once(rc, unit_id, plan, base, what)
-    except DatabaseLost as exc:  # not saved: the unit stays queued, resume sends it again
+    except DatabaseLostError as exc:  # not saved: the unit stays queued, resume sends it again
         return {**base, "status": UnitState.INTERRUPTED, "error": str(exc), "metadata": {}}
 
 
@@ -353,7 +353,7 @@ def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any],
     started, started_at = time.monotonic(), utcnow()
     try:
         return _execute_and_persist(rc, unit_id, plan, started, started_at)
-    except Cancelled:
+    except CancelledError:
         if rc.stop is not None and rc.stop.is_set() and not cancel.cancelled:
             # It gave up waiting to retry because the app went away: not sent, so it stays queued for resume.
             return {**base, "status": UnitState.INTERRUPTED, "error": "not sent: the app closed", "metadata": {}}
@@ -361,9 +361,9 @@ def _run_unit_once(rc: _Run, unit_id: int, plan: UnitPlan, base: dict[str, Any],
         rc.gate.call(lambda: ledger.unit_finished(ws, unit_id, UnitState.CANCELLED, entry, error="cancelled",
                                                   started_at=started_at, duration_ms=_ms(started)), what)
         return entry
-    except DatabaseLost:
+    except DatabaseLostError:
         raise
-    except AlreadySaved:
+    except AlreadySavedError:
         log.info("run %s section %s: already saved by another execution of the run", job.run_id, plan.section_id)
         return {**base, "status": UnitState.SUCCESS, "metadata": {}}
     except Exception as exc:  # noqa: BLE001 - one section's failure never stops the others
@@ -389,7 +389,7 @@ def _execute_and_persist(rc: _Run, unit_id: int, plan: UnitPlan, started: float,
     outcome = cached.outcome or _storable(rc.handler.execute(rc.job, plan, rc.cancel))
     try:
         if rc.cancel.cancelled:
-            raise Cancelled()  # an answer that arrives after a cancel is discarded, never written
+            raise CancelledError()  # an answer that arrives after a cancel is discarded, never written
         return _persist(rc, unit_id, plan, outcome, started_at, _ms(started), cached)
     except BaseException:
         # A result that is not kept keeps no files either.
@@ -492,11 +492,11 @@ def _persist_once(ws: Workspace, job: Job[Any], unit_id: int, plan: UnitPlan, ou
             stored["output_version_id"] = output_version_id
         if not ledger.record_unit(s, unit_id, "success", stored, started_at=started_at, duration_ms=duration_ms,
                                   **values):
-            raise AlreadySaved()  # rolls back this section's versions: its first answer is already in
+            raise AlreadySavedError()  # rolls back this section's versions: its first answer is already in
     return entry
 
 
-class AlreadySaved(Exception):
+class AlreadySavedError(Exception):
     """Another execution of the run saved this section first."""
 
 

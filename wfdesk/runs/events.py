@@ -62,7 +62,7 @@ class RunFinished:
 
 
 @dataclass(frozen=True)
-class RunRefused:
+class RunRefusedError:
     """Nothing was sent: invalid config, budget, unknown ids."""
 
     message: str
@@ -76,11 +76,11 @@ class RunFailed:
     process_ended: bool = False
 
 
-RunEvent = RunCreated | RunStarted | UnitChanged | TextDelta | RunFinished | RunRefused | RunFailed
-FINAL_EVENTS = (RunFinished, RunRefused, RunFailed)
+RunEvent = RunCreated | RunStarted | UnitChanged | TextDelta | RunFinished | RunRefusedError | RunFailed
+FINAL_EVENTS = (RunFinished, RunRefusedError, RunFailed)
 # The wire names (kept from the first JSON-lines protocol).
 KINDS: dict[type, str] = {RunCreated: "run_id", RunStarted: "run_started", UnitChanged: "unit", TextDelta: "text",
-                          RunFinished: "run_finished", RunRefused: "refused", RunFailed: "failed"}
+                          RunFinished: "run_finished", RunRefusedError: "refused", RunFailed: "failed"}
 _BY_KIND = {kind: cls for cls, kind in KINDS.items()}
 
 

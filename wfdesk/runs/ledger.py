@@ -118,7 +118,7 @@ def claim_run(ws: Workspace, run_id: int, status: str, owner: str | None) -> str
     resumes (or a resume and a stale interrupted-marking) exactly one wins. A queued run (left to the team's
     workers) is claimed the same way by the worker that takes it."""
     if status == RunState.RUNNING:
-        raise RunBusy(f"Run {run_id} is still running")
+        raise RunBusyError(f"Run {run_id} is still running")
     claim = new_owner()
     with ws.db.session() as s:
         won = _rows_updated(s, update(Run).where(Run.id == run_id, Run.status == status,
@@ -126,7 +126,7 @@ def claim_run(ws: Workspace, run_id: int, status: str, owner: str | None) -> str
             status=RunState.RUNNING, owner=claim, heartbeat_at=db_utcnow(), finished_at=None, error=None,
             started_at=func.coalesce(Run.started_at, utcnow())))
     if won != 1:
-        raise RunBusy(f"Run {run_id} is being resumed elsewhere")
+        raise RunBusyError(f"Run {run_id} is being resumed elsewhere")
     return claim
 
 
@@ -138,7 +138,7 @@ def close_finished(ws: Workspace, run_id: int, status: str, owner: str | None) -
             status=RunState.SUCCEEDED, finished_at=utcnow(), error=None)) == 1
 
 
-class RunBusy(WfdeskError):
+class RunBusyError(WfdeskError):
     pass
 
 

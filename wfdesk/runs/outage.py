@@ -22,7 +22,7 @@ OUTAGE_BUDGET_S = 60.0  # how long a run waits for its database to come back
 FIRST_DELAY_S, MAX_DELAY_S = 0.25, 5.0
 
 
-class DatabaseLost(WfdeskError):
+class DatabaseLostError(WfdeskError):
     """The database stayed away longer than the budget; the message says why, in words."""
 
 
@@ -39,7 +39,7 @@ class OutageGate:
         delay = FIRST_DELAY_S
         while True:
             if self.lost:
-                raise DatabaseLost(self.lost)
+                raise DatabaseLostError(self.lost)
             try:
                 result = fn()
             except Exception as exc:
@@ -48,7 +48,7 @@ class OutageGate:
                 waited = self._failed(exc, what)
                 if waited >= self.budget_s:
                     self._lose(exc, waited)
-                    raise DatabaseLost(self.lost) from None
+                    raise DatabaseLostError(self.lost) from None
                 time.sleep(min(delay, max(0.05, self.budget_s - waited)))
                 delay = min(delay * 2, MAX_DELAY_S)
                 continue

@@ -2,7 +2,7 @@
 
 The run process executes every request of the app here; the window executes here too the few it keeps in its own
 process (handlers registered at run time there). Whatever happens, the sink gets exactly one final event:
-RunFinished, RunRefused or RunFailed — and errors are sorted into "refused" and "failed" here, in one place.
+RunFinished, RunRefusedError or RunFailed — and errors are sorted into "refused" and "failed" here, in one place.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import threading
 from typing import Any
 
 from wfdesk.cancel import CancelToken
-from wfdesk.runs.events import EventObserver, RunCreated, RunFailed, RunFinished, RunRefused, Sink
+from wfdesk.runs.events import EventObserver, RunCreated, RunFailed, RunFinished, RunRefusedError, Sink
 from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 
-def ending_of(exc: Exception, what: str = "a run") -> RunRefused | RunFailed:
+def ending_of(exc: Exception, what: str = "a run") -> RunRefusedError | RunFailed:
     """A request's exception as the event that ends it: refused (nothing was sent) or failed, in words."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,7 +27,7 @@ def ending_of(exc: Exception, what: str = "a run") -> RunRefused | RunFailed:
     from wfdesk.runs.costs import BudgetError
 
     if isinstance(exc, ConfigError | NotFoundError | BudgetError | ValueError):
-        return RunRefused(str(exc))
+        return RunRefusedError(str(exc))
     if isinstance(exc, WfdeskError):
         return RunFailed(str(exc))
     if isinstance(exc, SQLAlchemyError):  # one line in words: never the SQL or its parameters

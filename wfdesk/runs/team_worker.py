@@ -49,7 +49,7 @@ def _retry_strategy() -> procrastinate.BaseRetryStrategy:
         def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
             if isinstance(exception, ReleasedError):
                 return RetryDecision(retry_in={"seconds": 0})
-            if isinstance(exception, ledger.RunBusy) and job.attempts < BUSY_ATTEMPTS:
+            if isinstance(exception, ledger.RunBusyError) and job.attempts < BUSY_ATTEMPTS:
                 return RetryDecision(retry_in={"seconds": BUSY_RETRY_S})
             return None  # the run itself records how it failed; the job is done with
 
@@ -58,7 +58,7 @@ def _retry_strategy() -> procrastinate.BaseRetryStrategy:
 
 def execute_queued_run(ws: Workspace, run_id: int, stop: threading.Event | None = None) -> str | None:
     """One job: the run's status afterwards, None when there was nothing to do (deleted, or already finished).
-    Raises ReleasedError when `stop` interrupted it, RunBusy when it is still running elsewhere."""
+    Raises ReleasedError when `stop` interrupted it, RunBusyError when it is still running elsewhere."""
     try:
         status = ledger.run_state(ws, run_id)[0]
     except NotFoundError:

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-__all__ = ["CancelToken", "Cancelled", "Job", "OutputWrite", "PostData", "ScriptTypePlugin", "SectionData",
-           "SectionHandler", "UnitOutcome", "UnitPlan"]
+__all__ = ["CancelToken", "Cancelled", "CancelledError", "Job", "OutputWrite", "PostData", "ScriptTypePlugin",
+           "SectionData", "SectionHandler", "UnitOutcome", "UnitPlan"]
 
-from wfdesk.cancel import Cancelled, CancelToken  # re-exported: handlers and plugins import them from here
+# re-exported: handlers and plugins import them from here (Cancelled is CancelledError's old name)
+from wfdesk.cancel import Cancelled, CancelledError, CancelToken
 from wfdesk.errors import Problem
 from wfdesk.scripts.config import Parameters, StepConfig
 

@@ -14,7 +14,7 @@ from wfdesk.media.store import discard, store_image
 from wfdesk.media.verify import ImageError, verify_image
 from wfdesk.providers import a1111, comfyui, openai_images
 from wfdesk.providers.openai_compat import call_adapting, is_openai_api, profile_for, resolve_base_url
-from wfdesk.providers.resilience import MalformedAnswer, error_in_answer, not_an_api_answer
+from wfdesk.providers.resilience import MalformedAnswerError, error_in_answer, not_an_api_answer
 from wfdesk.providers.shared_gate import gate_for_provider
 from wfdesk.scripts.base import CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
 from wfdesk.scripts.config import ImageParameters, StepConfig
@@ -111,7 +111,7 @@ class ImageGenerationHandler(SectionHandler[ImageParameters]):
             if extra.get("error") and not getattr(answer, "data", None):
                 raise error_in_answer(extra)  # a proxy passing an upstream failure on as a 200
             if not getattr(answer, "data", None):
-                raise MalformedAnswer("sent no image")
+                raise MalformedAnswerError("sent no image")
             return answer
 
         images: list[bytes] = []

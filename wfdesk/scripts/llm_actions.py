@@ -19,7 +19,7 @@ from wfdesk.scripts.base import (
     UnitPlan,
 )
 from wfdesk.scripts.config import LLMParameters, StepConfig
-from wfdesk.scripts.templates import TemplateProblem, render, variables_used
+from wfdesk.scripts.templates import PromptTemplateError, render, variables_used
 from wfdesk.usage import Usage
 from wfdesk.workspace import Workspace
 
@@ -56,7 +56,7 @@ class LLMActionHandler(SectionHandler[LLMParameters]):
             template, name = action.prompt_template, action.name
         try:
             variables_used(template)
-        except TemplateProblem as exc:
+        except PromptTemplateError as exc:
             return [Problem(f"llm_action[{action_id}].prompt_template", f"“{name}”: {exc}")]
         return []
 
@@ -76,7 +76,7 @@ class LLMActionHandler(SectionHandler[LLMParameters]):
             sid = section.id if section else None
             try:
                 prompts[sid] = render(job.state["action"]["template"], template_variables(job, sid))
-            except TemplateProblem as exc:
+            except PromptTemplateError as exc:
                 where = f"section “{section.title}”" if section else "the post"
                 problems.append(Problem(f"llm_action[{action_id}].prompt_template",
                                         f"“{job.state['action']['name']}”: {exc} (for {where})"))

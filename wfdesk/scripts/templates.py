@@ -24,7 +24,7 @@ SLOW_MEMORY_SECONDS = 60.0  # a template that ran out of time fails at once for 
 _out_of_time: dict[str, float] = {}  # source -> when it last ran out of time
 
 
-class TemplateProblem(ValueError):
+class PromptTemplateError(ValueError):
     pass
 
 
@@ -76,18 +76,18 @@ def _deadline(seconds: float) -> Iterator[None]:
 
 
 def render(source: str, variables: dict[str, Any], *, seconds: float | None = None) -> str:
-    """The rendered prompt. Raises TemplateProblem (a message for the editor) for an unknown variable, a syntax
+    """The rendered prompt. Raises PromptTemplateError (a message for the editor) for an unknown variable, a syntax
     error, a result over the size limits or a render taking longer than RENDER_SECONDS."""
     limit = RENDER_SECONDS if seconds is None else seconds
     if time.monotonic() - _out_of_time.get(source, float("-inf")) < SLOW_MEMORY_SECONDS:
-        raise TemplateProblem(_too_slow(limit))
+        raise PromptTemplateError(_too_slow(limit))
     try:
         with _deadline(limit), render_budget():
             chunks, size = [], 0
             for chunk in _compile(source).generate(**variables):
                 size += len(chunk)
                 if size > MAX_OUTPUT_CHARS:
-                    raise TemplateProblem(f"the prompt template makes a text too long for a prompt (more than "
+                    raise PromptTemplateError(f"the prompt template makes a text too long for a prompt (more than "
                                           f"{MAX_OUTPUT_CHARS:,} characters)")
                 chunks.append(chunk)
             return "".join(chunks)
@@ -95,17 +95,17 @@ def render(source: str, variables: dict[str, Any], *, seconds: float | None = No
         if len(_out_of_time) > 100:
             _out_of_time.clear()
         _out_of_time[source] = time.monotonic()
-        raise TemplateProblem(_too_slow(limit)) from None
-    except TemplateProblem:
+        raise PromptTemplateError(_too_slow(limit)) from None
+    except PromptTemplateError:
         raise
     except TemplateError as exc:
-        raise TemplateProblem(_describe(exc)) from None
+        raise PromptTemplateError(_describe(exc)) from None
     except OverflowError as exc:
-        raise TemplateProblem(f"the prompt template failed: {_plain(exc)}") from None
+        raise PromptTemplateError(f"the prompt template failed: {_plain(exc)}") from None
     except MemoryError:
-        raise TemplateProblem("the prompt template makes something too large to hold in memory") from None
+        raise PromptTemplateError("the prompt template makes something too large to hold in memory") from None
     except Exception as exc:  # noqa: BLE001 - a template's own runtime error (1/0, a bad call) is a user error
-        raise TemplateProblem(f"the prompt template failed: {_plain(exc)}") from None
+        raise PromptTemplateError(f"the prompt template failed: {_plain(exc)}") from None
 
 
 def variables_used(source: str) -> set[str]:
@@ -115,11 +115,11 @@ def variables_used(source: str) -> set[str]:
         with _deadline(RENDER_SECONDS):
             return meta.find_undeclared_variables(environment().parse(source))
     except _OutOfTime:
-        raise TemplateProblem("the prompt template is too complex to check") from None
+        raise PromptTemplateError("the prompt template is too complex to check") from None
     except TemplateError as exc:
-        raise TemplateProblem(_describe(exc)) from None
+        raise PromptTemplateError(_describe(exc)) from None
     except RecursionError:
-        raise TemplateProblem("the prompt template is nested too deeply") from None
+        raise PromptTemplateError("the prompt template is nested too deeply") from None
 
 
 def _too_slow(limit: float) -> str:

@@ -22,7 +22,7 @@ from wfdesk.db.storable import unstorable_text
 from wfdesk.errors import ConfigError, ConflictError, NotFoundError, Problem, WfdeskError
 from wfdesk.scripts.config import check_endpoint, deep_merge, parse_step_config, script_type_of
 from wfdesk.scripts.secret_scan import find_secrets
-from wfdesk.scripts.templates import TemplateProblem, render, variables_used
+from wfdesk.scripts.templates import PromptTemplateError, render, variables_used
 from wfdesk.services.changes import Changes, announce
 from wfdesk.services.validation import validate_step
 from wfdesk.workspace import Workspace
@@ -308,7 +308,7 @@ def action_problems(action: ActionRecord) -> list[Problem]:
     else:
         try:
             variables_used(action.prompt_template)
-        except TemplateProblem as exc:
+        except PromptTemplateError as exc:
             problems.append(Problem("prompt_template", str(exc)))
     return problems
 
@@ -448,7 +448,8 @@ def preview_prompt(ws: Workspace, action_template: str, section_id: int, step_id
     """The prompt the engine would send for this section, rendered exactly as a run does. Nothing is sent.
 
     With step_id, the step's inputs (with the post's override) provide input1 etc.; without, the post and section
-    fields exist and input1 etc. show as placeholders. Raises TemplateProblem for an unknown variable or a syntax error.
+    fields exist and input1 etc. show as placeholders. Raises PromptTemplateError for an unknown variable or a syntax
+    error.
     """
     from wfdesk.runs.planning import snapshot, step_effective_config
     from wfdesk.scripts.base import Job

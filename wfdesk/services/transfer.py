@@ -90,20 +90,20 @@ class Bundle(_Strict):
     post_step_overrides: list[OverrideIn] = Field(default_factory=list)
 
 
-class ImportError_(WfdeskError, ValueError):
+class ImportRefusedError(WfdeskError, ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("Import refused, nothing was changed: " + "; ".join(str(p) for p in problems[:20]))
 
 
 def read_json(text_: str | bytes) -> Any:
-    """The JSON document in a file's text; not JSON, or nested too deeply, is an ImportError_ in words."""
+    """The JSON document in a file's text; not JSON, or nested too deeply, is an ImportRefusedError in words."""
     try:
         data = json.loads(text_)
     except RecursionError:
-        raise ImportError_([Problem("", TOO_DEEP)]) from None
+        raise ImportRefusedError([Problem("", TOO_DEEP)]) from None
     except json.JSONDecodeError as exc:
-        raise ImportError_([Problem("", f"not a JSON file (line {exc.lineno}, column {exc.colno}: "
+        raise ImportRefusedError([Problem("", f"not a JSON file (line {exc.lineno}, column {exc.colno}: "
                                         f"{exc.msg})")]) from None
     check_depth(data)
     return data
@@ -116,7 +116,7 @@ def check_depth(data: Any, limit: int = MAX_DEPTH) -> None:
     while stack:
         path, node, depth = stack.pop()
         if depth > limit:
-            raise ImportError_([Problem("", TOO_DEEP)])
+            raise ImportRefusedError([Problem("", TOO_DEEP)])
         if isinstance(node, dict):
             items: Iterable[tuple[Any, Any]] = node.items()
         elif isinstance(node, list):
@@ -128,9 +128,9 @@ def check_depth(data: Any, limit: int = MAX_DEPTH) -> None:
             if isinstance(value, (dict, list)):
                 stack.append((where, value, depth + 1))
             elif (isinstance(value, str) and "\x00" in value) or (isinstance(key, str) and "\x00" in key):
-                raise ImportError_([Problem(where, "contains a NUL character (\\0), which text cannot hold")])
+                raise ImportRefusedError([Problem(where, "contains a NUL character (\\0), which text cannot hold")])
             if _not_text(value) or _not_text(key):
-                raise ImportError_([Problem(where, "is not valid text: it holds half of a character (a lone "
+                raise ImportRefusedError([Problem(where, "is not valid text: it holds half of a character (a lone "
                                                    "surrogate, such as \\ud800 in JSON), which no database stores")])
 
 
@@ -146,19 +146,19 @@ def _not_text(value: Any) -> bool:
 
 def parse_bundle(data: Any) -> Bundle:
     if not isinstance(data, dict):
-        raise ImportError_([Problem("", "the file must hold a JSON object")])
+        raise ImportRefusedError([Problem("", "the file must hold a JSON object")])
     check_depth(data)
     try:
         bundle = Bundle.model_validate(data)
     except ValidationError as exc:
-        raise ImportError_([Problem(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]) from None
+        raise ImportRefusedError([Problem(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]) from None
     problems = _field_name_problems(bundle) + _duplicate_id_problems(bundle)
     for i, step in enumerate(bundle.workflow_steps):
         problems += find_secrets(step.config, f"workflow_steps.{i}.config")
     for i, o in enumerate(bundle.post_step_overrides):
         problems += find_secrets(o.config, f"post_step_overrides.{i}.config")
     if problems:
-        raise ImportError_(problems)
+        raise ImportRefusedError(problems)
     return bundle
 
 
@@ -213,7 +213,7 @@ def import_bundle(session: Session, data: Any) -> dict[str, int]:
                              [s.id for _, s in sections]))
     for post_id, s in sections:
         if s.id in owners and owners[s.id] != post_id:
-            raise ImportError_([Problem(f"posts[id={post_id}].sections[id={s.id}]",
+            raise ImportRefusedError([Problem(f"posts[id={post_id}].sections[id={s.id}]",
                                         f"section {s.id} already belongs to post {owners[s.id]}")])
     _upsert_all(session, PostSection, [(s.id, {"post_id": post_id, "position": s.position, "title": s.title})
                                        for post_id, s in sections])
@@ -401,7 +401,7 @@ def _import_overrides(session: Session, overrides: list[OverrideIn]) -> None:
                                                              [o.post_id for o in overrides])}
     for i, o in enumerate(overrides):
         if o.step_id not in known_steps or o.post_id not in known_posts:
-            raise ImportError_([Problem(f"post_step_overrides.{i}", f"refers to post {o.post_id} / step "
+            raise ImportRefusedError([Problem(f"post_step_overrides.{i}", f"refers to post {o.post_id} / step "
                                                                     f"{o.step_id}, which do not exist")])
         row = rows.get((o.post_id, o.step_id))
         if row is None:

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from wfdesk.db.models import LLMAction, WorkflowStepEntity
 from wfdesk.errors import Problem
 from wfdesk.scripts.secret_scan import find_secrets
-from wfdesk.scripts.templates import TemplateProblem, variables_used
-from wfdesk.services.transfer import ActionIn, ImportError_, StepIn, check_depth
+from wfdesk.scripts.templates import PromptTemplateError, variables_used
+from wfdesk.services.transfer import ActionIn, ImportRefusedError, StepIn, check_depth
 
 if TYPE_CHECKING:
     from wfdesk.workspace import Workspace
@@ -61,14 +61,14 @@ def import_workflow(session: Session, data: Any, ws: Workspace | None = None) ->
     try:
         doc = WorkflowDoc.model_validate(data)
     except ValidationError as exc:
-        raise ImportError_([Problem(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]) from None
+        raise ImportRefusedError([Problem(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]) from None
     known = {a.id for a in doc.llm_actions}
     problems = [p for i, step in enumerate(doc.workflow_steps)
                 for p in find_secrets(step.config, f"workflow_steps.{i}.config")]
     for i, a in enumerate(doc.llm_actions):
         try:
             variables_used(a.prompt_template)
-        except TemplateProblem as exc:
+        except PromptTemplateError as exc:
             problems.append(Problem(f"llm_actions.{i}.prompt_template", str(exc)))
     for i, step in enumerate(doc.workflow_steps):
         ref = (step.config.get("script_config") or {}).get("action_id") if isinstance(step.config, dict) else None
@@ -76,7 +76,7 @@ def import_workflow(session: Session, data: Any, ws: Workspace | None = None) ->
             problems.append(Problem(f"workflow_steps.{i}.config.script_config.action_id",
                                     f"refers to LLM action {ref}, which the workflow does not include"))
     if problems:
-        raise ImportError_(problems)
+        raise ImportRefusedError(problems)
     id_map: dict[int, int] = {}
     for a in doc.llm_actions:
         action = LLMAction(name=a.name, prompt_template=a.prompt_template, model=a.model, temperature=a.temperature,
@@ -101,7 +101,7 @@ def import_workflow(session: Session, data: Any, ws: Workspace | None = None) ->
         problems = [Problem(f"workflow_steps.{i} ({row.name}).{p.field}", p.message)
                     for i, row in enumerate(new_steps) for p in _validate_in(session, ws, validate_step, row)]
         if problems:
-            raise ImportError_(problems)
+            raise ImportRefusedError(problems)
     return {"llm_actions": len(id_map), "workflow_steps": len(new_steps),
             "step_ids": [s.id for s in new_steps], "action_ids": id_map}
 

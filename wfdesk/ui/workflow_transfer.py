@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from wfdesk.errors import Problem
 from wfdesk.fileio import atomic_write_bytes
 from wfdesk.services.changes import WORKFLOW_IMPORTED, announce
-from wfdesk.services.transfer import ImportError_, read_json
+from wfdesk.services.transfer import ImportRefusedError, read_json
 from wfdesk.services.workflows import export_workflow, import_workflow, templates
 from wfdesk.ui.config_editor.parameters_form import if_alive
 from wfdesk.ui.worker import BackgroundOp
@@ -51,8 +51,8 @@ def read_workflow_file(path: str) -> Any:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ImportError_([Problem("", f"cannot read {path}: {exc}")]) from None
-    return read_json(text)  # not JSON, or nested too deeply: an ImportError_ in words
+        raise ImportRefusedError([Problem("", f"cannot read {path}: {exc}")]) from None
+    return read_json(text)  # not JSON, or nested too deeply: an ImportRefusedError in words
 
 
 class WorkflowTransfer(QObject):
@@ -134,7 +134,7 @@ class WorkflowTransfer(QObject):
         self._show(QMessageBox.Icon.Information, "Import workflow", text)
 
     def _import_failed(self, exc: Exception, origin: str) -> None:
-        if isinstance(exc, ImportError_):
+        if isinstance(exc, ImportRefusedError):
             problems = [str(p) for p in exc.problems]
             shown = "".join(f"\n• {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
             more = f"\n… and {len(problems) - MAX_PROBLEMS_SHOWN} more" if len(problems) > MAX_PROBLEMS_SHOWN else ""

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QListWidget, QListWidgetItem, QPlainTextEdit
 
 from wfdesk.errors import WfdeskError
-from wfdesk.scripts.templates import TemplateProblem, variables_used
+from wfdesk.scripts.templates import PromptTemplateError, variables_used
 from wfdesk.services import config_store
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, if_alive
 from wfdesk.ui.worker import BackgroundOp
@@ -75,7 +75,7 @@ class PromptChecks:
         text = self.template_edit.toPlainText()
         try:
             used = variables_used(text)
-        except TemplateProblem as exc:
+        except PromptTemplateError as exc:
             self.template_problem.set_problem(str(exc))
             return False
         unknown = self.unknown_variables(used) if self.is_loaded else []
@@ -107,7 +107,7 @@ class PromptChecks:
         def render() -> tuple[bool, str]:
             try:
                 return True, config_store.preview_prompt(ws, template, section_id, step_id)
-            except (TemplateProblem, WfdeskError) as exc:
+            except (PromptTemplateError, WfdeskError) as exc:
                 return False, str(exc)
 
         def show(result: tuple[bool, str]) -> None:

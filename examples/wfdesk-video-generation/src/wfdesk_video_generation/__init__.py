@@ -15,7 +15,7 @@ from sqlalchemy import select
 from wfdesk.db.models import ContentVersion
 from wfdesk.errors import Problem, UnitError
 from wfdesk.media.store import resolve_image_path, store_image
-from wfdesk.scripts.base import Cancelled, CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
+from wfdesk.scripts.base import CancelledError, CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
 from wfdesk.scripts.config import Parameters
 
 MAX_FRAMES = 240
@@ -50,7 +50,7 @@ def render_clip(frames_src: list[Image.Image], duration: float, fps: int, width:
     frames = []
     for i in range(total):
         if cancel.cancelled:
-            raise Cancelled()
+            raise CancelledError()
         pos = i / total * len(stills)
         a, t = int(pos), pos - int(pos)
         b = (a + 1) % len(stills)
