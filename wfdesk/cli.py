@@ -9,7 +9,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -230,66 +230,84 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _command(ws: Workspace, args: argparse.Namespace) -> int:
-    cmd = args.command
-    if cmd == "init":
-        print(f"Database ready: {ws.db.display_url()}")
-        return EXIT_OK
-    if cmd == "import":
-        return _import(ws, Path(args.file))
-    if cmd == "demo":
-        return _demo(ws)
-    if cmd == "export":
-        from wfdesk.services.transfer import export_bundle
+    handlers: dict[str, Callable[[Workspace, argparse.Namespace], int]] = {
+        "init": _init,
+        "import": lambda ws, args: _import(ws, Path(args.file)),
+        "demo": lambda ws, args: _demo(ws),
+        "export": _export,
+        "run-step": _run_step,
+        "validate": lambda ws, args: _validate(ws, args.step),
+        "runs": _runs,
+        "costs": _costs,
+        "workflow": _workflow,
+        "accept": _review,
+        "reject": _review,
+        "import-post": _content_command,
+        "export-post": _content_command,
+        "worker": _worker,
+        "serve": _serve,
+    }
+    handler = handlers.get(args.command)
+    if handler is None:
+        raise BadRequestError(f"unknown command {args.command}")
+    return handler(ws, args)
 
-        with ws.db.session() as s:
-            data = export_bundle(s)
-        from wfdesk.fileio import atomic_write_bytes
 
-        atomic_write_bytes(Path(args.file), json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"))
-        print(f"Exported {len(data['posts'])} post(s), {len(data['workflow_steps'])} step(s), "
-              f"{len(data['llm_actions'])} LLM action(s) to {args.file}")
-        return EXIT_OK
-    if cmd == "run-step":
-        return _run_step(ws, args)
-    if cmd == "validate":
-        return _validate(ws, args.step)
-    if cmd == "runs":
-        return _runs(ws, args)
-    if cmd == "costs":
-        from wfdesk.runs.costs import totals
+def _init(ws: Workspace, args: argparse.Namespace) -> int:
+    print(f"Database ready: {ws.db.display_url()}")
+    return EXIT_OK
 
-        rows = totals(ws, args.by, post_id=args.post)
-        if args.json:
-            _print_json(rows)
-        else:
-            for r in rows:
-                label = r.get("month") or r.get("model") or r.get("step") or f"post {r.get('post_id')}"
-                print(f"{label!s:<32} ${r['cost']:>10.4f}  {r['prompt_tokens']:>9} in  "
-                      f"{r['completion_tokens']:>9} out  {r['images']:>5} images")
-        return EXIT_OK
-    if cmd == "workflow":
-        return _workflow(ws, args)
-    if cmd in ("accept", "reject"):
-        from wfdesk.db import content
 
-        with ws.db.session() as s:
-            fn = content.accept_version if cmd == "accept" else content.reject_version
-            v = fn(s, args.version_id)
-            out = {"version_id": v.id, "status": v.status, "post_id": v.post_id, "section_id": v.section_id,
-                   "field": v.field, "value": v.value}
-        _print_json(out)
-        return EXIT_OK
-    if cmd in ("import-post", "export-post"):
-        return _content_command(ws, args)
-    if cmd == "worker":
-        from wfdesk.runs.team_worker import serve_worker
+def _export(ws: Workspace, args: argparse.Namespace) -> int:
+    from wfdesk.services.transfer import export_bundle
 
-        return serve_worker(ws, args.concurrency, args.takeover_after)
-    if cmd == "serve":
-        from wfdesk.api.serve import serve
+    with ws.db.session() as s:
+        data = export_bundle(s)
+    from wfdesk.fileio import atomic_write_bytes
 
-        return serve(ws, args)
-    raise BadRequestError(f"unknown command {cmd}")
+    atomic_write_bytes(Path(args.file), json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"))
+    print(f"Exported {len(data['posts'])} post(s), {len(data['workflow_steps'])} step(s), "
+          f"{len(data['llm_actions'])} LLM action(s) to {args.file}")
+    return EXIT_OK
+
+
+def _costs(ws: Workspace, args: argparse.Namespace) -> int:
+    from wfdesk.runs.costs import totals
+
+    rows = totals(ws, args.by, post_id=args.post)
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            label = r.get("month") or r.get("model") or r.get("step") or f"post {r.get('post_id')}"
+            print(f"{label!s:<32} ${r['cost']:>10.4f}  {r['prompt_tokens']:>9} in  "
+                  f"{r['completion_tokens']:>9} out  {r['images']:>5} images")
+    return EXIT_OK
+
+
+def _review(ws: Workspace, args: argparse.Namespace) -> int:
+    """accept / reject a version."""
+    from wfdesk.db import content
+
+    with ws.db.session() as s:
+        fn = content.accept_version if args.command == "accept" else content.reject_version
+        v = fn(s, args.version_id)
+        out = {"version_id": v.id, "status": v.status, "post_id": v.post_id, "section_id": v.section_id,
+               "field": v.field, "value": v.value}
+    _print_json(out)
+    return EXIT_OK
+
+
+def _worker(ws: Workspace, args: argparse.Namespace) -> int:
+    from wfdesk.runs.team_worker import serve_worker
+
+    return serve_worker(ws, args.concurrency, args.takeover_after)
+
+
+def _serve(ws: Workspace, args: argparse.Namespace) -> int:
+    from wfdesk.api.serve import serve
+
+    return serve(ws, args)
 
 
 def _content_command(ws: Workspace, args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from wfdesk.cancel import CancelledError, CancelToken
 from wfdesk.providers.answers import MAX_TEXT_CHARS, AnswerRefusedError, ChatAnswer
@@ -61,11 +61,7 @@ def ask_streaming(client: openai.OpenAI, request: dict[str, Any], cancel: Cancel
     import httpx2
     import openai
 
-    parts: list[str] = []
-    refusal: list[str] = []
-    reasoning: list[str] = []
-    answer = ChatAnswer()
-    size = 0
+    pieces = _Pieces(on_text)
     stream = client.chat.completions.create(**request, stream=True)
     forget = cancel.on_cancel(lambda: _close_quietly(stream))
     try:
@@ -73,48 +69,80 @@ def ask_streaming(client: openai.OpenAI, request: dict[str, Any], cancel: Cancel
             for chunk in stream:
                 if cancel.cancelled:
                     raise CancelledError()  # closing the stream stops the server's work too
-                answer.model = chunk.model or answer.model
-                if getattr(chunk, "usage", None) is not None:
-                    answer.usage = chunk.usage
-                for choice in chunk.choices or []:
-                    delta = choice.delta
-                    if delta is not None:
-                        if delta.content:
-                            parts.append(delta.content)
-                            size += len(delta.content)
-                            if on_text is not None:
-                                on_text(delta.content)
-                        if getattr(delta, "refusal", None):
-                            refusal.append(delta.refusal)
-                        if text := _reasoning_of(delta):
-                            reasoning.append(text)
-                    if choice.finish_reason:
-                        answer.finish_reason = choice.finish_reason
-                if size > MAX_TEXT_CHARS:
-                    raise AnswerRefusedError(f"the answer is larger than {MAX_TEXT_CHARS // MB} MB of text; refused")
+                pieces.add(chunk)
     except openai.APIError as exc:
-        if cancel.cancelled:
-            raise CancelledError() from None
-        if isinstance(exc, openai.APIStatusError | openai.APIConnectionError):
-            raise
-        raise error_in_answer(exc.body if exc.body is not None else exc.message) from exc  # an error event
+        _raise_api_failure(exc, cancel)
     except (httpx2.TransportError, httpx2.StreamError) as exc:
-        from wfdesk.providers.resilience import is_capped
-
-        if cancel.cancelled:
-            raise CancelledError() from None  # our own close, from the cancel
-        if is_capped(exc) or not isinstance(exc, httpx2.TransportError):
-            raise
-        # The server had answered: the connection dropped mid-answer. Worth a retry, never "offline".
-        raise AnswerReadError(f"the connection dropped in the middle of the answer ({exc})") from exc
+        _raise_transport_failure(exc, cancel)
     finally:
         forget()
     if cancel.cancelled:
         raise CancelledError()
-    answer.text = "".join(parts)
-    answer.refusal = "".join(refusal) or None
-    answer.reasoning = "".join(reasoning)
-    return answer
+    return pieces.answer()
+
+
+class _Pieces:
+    """What a stream's chunks brought so far: text, refusal and reasoning pieces, model, usage, finish reason."""
+
+    def __init__(self, on_text: Callable[[str], None] | None) -> None:
+        self._on_text = on_text
+        self._parts: list[str] = []
+        self._refusal: list[str] = []
+        self._reasoning: list[str] = []
+        self._answer = ChatAnswer()
+        self._size = 0
+
+    def add(self, chunk: Any) -> None:
+        self._answer.model = chunk.model or self._answer.model
+        if getattr(chunk, "usage", None) is not None:
+            self._answer.usage = chunk.usage
+        for choice in chunk.choices or []:
+            if choice.delta is not None:
+                self._add_delta(choice.delta)
+            if choice.finish_reason:
+                self._answer.finish_reason = choice.finish_reason
+        if self._size > MAX_TEXT_CHARS:
+            raise AnswerRefusedError(f"the answer is larger than {MAX_TEXT_CHARS // MB} MB of text; refused")
+
+    def _add_delta(self, delta: Any) -> None:
+        if delta.content:
+            self._parts.append(delta.content)
+            self._size += len(delta.content)
+            if self._on_text is not None:
+                self._on_text(delta.content)
+        if getattr(delta, "refusal", None):
+            self._refusal.append(delta.refusal)
+        if text := _reasoning_of(delta):
+            self._reasoning.append(text)
+
+    def answer(self) -> ChatAnswer:
+        self._answer.text = "".join(self._parts)
+        self._answer.refusal = "".join(self._refusal) or None
+        self._answer.reasoning = "".join(self._reasoning)
+        return self._answer
+
+
+def _raise_api_failure(exc: openai.APIError, cancel: CancelToken) -> NoReturn:
+    import openai
+
+    if cancel.cancelled:
+        raise CancelledError() from None
+    if isinstance(exc, openai.APIStatusError | openai.APIConnectionError):
+        raise exc
+    raise error_in_answer(exc.body if exc.body is not None else exc.message) from exc  # an error event
+
+
+def _raise_transport_failure(exc: Exception, cancel: CancelToken) -> NoReturn:
+    import httpx2
+
+    from wfdesk.providers.resilience import is_capped
+
+    if cancel.cancelled:
+        raise CancelledError() from None  # our own close, from the cancel
+    if is_capped(exc) or not isinstance(exc, httpx2.TransportError):
+        raise exc
+    # The server had answered: the connection dropped mid-answer. Worth a retry, never "offline".
+    raise AnswerReadError(f"the connection dropped in the middle of the answer ({exc})") from exc
 
 
 def _close_quietly(stream: Any) -> None:

@@ -229,9 +229,14 @@ def _execute_units(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], r
         raise
     finally:
         done.set()
+    return _report(rc, run_id, [entries[uid] for uid, _ in units])
+
+
+def _report(rc: _Run, run_id: int, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's end, recorded and told to the observer; `entries` are its units' outcomes, in the plan's order."""
     status: str | None = None
     error: str | None = None
-    if any(e["status"] == UnitState.INTERRUPTED for e in entries.values()):
+    if any(e["status"] == UnitState.INTERRUPTED for e in entries):
         status = RunState.INTERRUPTED
         error = rc.gate.lost or (TAKEN_MESSAGE if rc.taken.is_set() else STOPPED_MESSAGE)
     status, written = _finish(rc, run_id, status, error)
@@ -241,9 +246,9 @@ def _execute_units(ws: Workspace, handler: SectionHandler[Any], job: Job[Any], r
     result = None
     if written:
         with contextlib.suppress(SQLAlchemyError):
-            result = ledger.result_of(ws, run_id)
+            result = ledger.result_of(rc.ws, run_id)
     if result is None:  # the database is still away: the editor gets what this process knows
-        result = _result_in_memory(rc, run_id, [entries[uid] for uid, _ in units], status, error)
+        result = _result_in_memory(rc, run_id, entries, status, error)
     log.info("run %s finished: %s", run_id, status)
     rc.observer.run_finished(run_id, result)
     return result
