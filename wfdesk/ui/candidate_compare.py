@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from typing_extensions import override
 
 from wfdesk.ui.candidate_thumbnails import version_caption
 from wfdesk.ui.compare_slider import BeforeAfterSlider, fitted
@@ -64,7 +65,8 @@ class _Picture(QWidget):
         self.pixmap, self.message = pixmap, message
         self.update()
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    @override
+    def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         if self.pixmap is None:
             p.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
@@ -225,6 +227,7 @@ class CompareView(QWidget):
         self._errors[sha] = f"Cannot show this image.\n{describe_image_error(exc)}"
         self._refresh()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    @override
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._refresh()  # a larger view may want sharper decodes

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
     QWidget,
 )
+from typing_extensions import override
 
 from wfdesk.ui.thumbnails import ThumbnailLoader
 
@@ -161,7 +162,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self._badge_font: QFont | None = None
         self.pinned_id: int | None = None  # the candidate held on the compare view's left
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802 - Qt override
+    @override
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         return CELL
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
+from typing_extensions import override
 
 HANDLE_GRAB_PX = 12  # how near the divider a press picks it up (anywhere else jumps it there)
 
@@ -67,7 +68,8 @@ class BeforeAfterSlider(QWidget):
         if area.width() > 0:
             self.set_split((x - area.left()) / area.width())
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    @override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self._dragging = True
             if abs(event.position().x() - self.divider_x()) > HANDLE_GRAB_PX:
@@ -76,14 +78,16 @@ class BeforeAfterSlider(QWidget):
         else:
             super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    @override
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._dragging:
             self._split_at(event.position().x())
             event.accept()
         else:
             super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    @override
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._dragging and event.button() == Qt.MouseButton.LeftButton:
             self._dragging = False
             self._split_at(event.position().x())
@@ -92,7 +96,8 @@ class BeforeAfterSlider(QWidget):
             super().mouseReleaseEvent(event)
 
     # --- painting -------------------------------------------------------------------------------------------------
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    @override
+    def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)

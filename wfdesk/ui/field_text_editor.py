@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+from typing_extensions import override
 
 from wfdesk.ui.icons import icon
 
@@ -74,7 +75,8 @@ class FieldTextEditor(QWidget):
         self.editor.textChanged.connect(self.update_state)
         self.editor.installEventFilter(self)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt name
+    @override
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.editor and event.type() in (QEvent.Type.FocusIn, QEvent.Type.FocusOut) \
                 and event.reason() not in _STILL_THERE:  # type: ignore[attr-defined]  # a QFocusEvent
             self.focus_changed.emit(event.type() == QEvent.Type.FocusIn)

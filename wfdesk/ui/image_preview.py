@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QGraphicsView,
     QWidget,
 )
+from typing_extensions import override
 
 
 class ImagePreview(QGraphicsView):
@@ -139,7 +140,8 @@ class ImagePreview(QGraphicsView):
         if self._item is not None and self.decoded_side() < 0.9 * self.wanted_side():
             self.detail_needed.emit()
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+    @override
+    def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120
         if steps and self._item is not None:
             self.zoom_by(1.25 ** steps)
@@ -147,7 +149,8 @@ class ImagePreview(QGraphicsView):
         else:
             super().wheelEvent(event)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    @override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
             self.zoom_by(1.25)
@@ -160,7 +163,8 @@ class ImagePreview(QGraphicsView):
         else:
             super().keyPressEvent(event)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+    @override
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self._fit:
             self.fit()

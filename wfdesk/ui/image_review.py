@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QListView,
     QWidget,
 )
+from typing_extensions import override
 
 from wfdesk.ui.candidate_thumbnails import (
     ACCEPTED_COLOR,
@@ -67,7 +68,8 @@ class GalleryItem:
     def text(self) -> str:
         return self.data(Qt.ItemDataRole.DisplayRole) or ""
 
-    def toolTip(self) -> str:  # noqa: N802 - the QListWidgetItem spelling
+    @override
+    def toolTip(self) -> str:
         return self.data(Qt.ItemDataRole.ToolTipRole) or ""
 
     def icon(self) -> QIcon:
@@ -159,7 +161,8 @@ class ThumbnailStrip(QListView):
         self._delegate.pinned_id = version_id
         self.viewport().update()
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+    @override
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         """A click on a cell's star stars it (the selection stays); Ctrl+click compares the clicked image with the
         selected one and selects it."""
         index = self.indexAt(event.position().toPoint())
@@ -221,11 +224,13 @@ class ThumbnailStrip(QListView):
         if not self._request.isActive():
             self._request.start()
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+    @override
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._schedule()
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+    @override
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self.tools is None:
             from wfdesk.ui.review_tools import attach  # it imports the preview and the services
@@ -234,6 +239,7 @@ class ThumbnailStrip(QListView):
         self.loader.set_display(round(ICON_SIZE * self.devicePixelRatioF()))
         self._schedule()
 
-    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt override
+    @override
+    def hideEvent(self, event: QHideEvent) -> None:
         super().hideEvent(event)
         self.loader.want([])  # nothing on screen: stop decoding

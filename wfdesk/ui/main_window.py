@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QProgressBar, QStackedWidget, QVBoxLayout, QWidget
+from typing_extensions import override
 
 from wfdesk.ui import run_end_notice, wheel_guard, worker
 from wfdesk.ui.icons import icon
@@ -712,7 +713,8 @@ class MainWindow(QMainWindow):
             return True
         return False
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt name
+    @override
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self.status.start()
 
@@ -759,7 +761,8 @@ class MainWindow(QMainWindow):
                                       QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt name
+    @override
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self._closing_done:
             event.accept()
             return

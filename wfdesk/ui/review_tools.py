@@ -15,6 +15,7 @@ import shiboken6
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QToolButton, QToolTip, QWidget
+from typing_extensions import override
 
 from wfdesk.services import review
 from wfdesk.ui.candidate_compare import SIDE_BY_SIDE, SLIDER, CompareView
@@ -185,7 +186,8 @@ class ReviewTools(QObject):
         self.compare_button.setVisible(not self.compare_view.is_comparing() and self.strip.count() >= 2)
         self.compare_button.raise_()
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+    @override
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.preview and event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
             self._place()
         return False

@@ -17,6 +17,7 @@ import shiboken6
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
+from typing_extensions import override
 
 from wfdesk.services.run_outcome import RunOutcome, not_started, run_outcome
 from wfdesk.ui.post_list import ID_ROLE
@@ -147,7 +148,8 @@ class RunEndNotice(QObject):
         if notice is not None:
             show_step_of_post(window, notice.step_id, notice.post_id)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+    @override
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window and event.type() == QEvent.Type.WindowActivate and self.tray is not None:
             self.tray.hide()  # the icon is there only while a notice waits to be seen
         return False

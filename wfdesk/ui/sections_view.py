@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from typing_extensions import override
 
 from wfdesk.ui.db_errors import describe_db_error
 from wfdesk.ui.field_saving import FieldSaving
@@ -237,7 +238,8 @@ class SectionsView(FieldSaving, SectionEditCommands, QWidget):
     def _size_columns(self) -> None:
         self._title_sized = size_columns(self.table, self._title_sized)
 
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt name
+    @override
+    def eventFilter(self, watched, event) -> bool:
         if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
             self._size_columns()
         return super().eventFilter(watched, event)

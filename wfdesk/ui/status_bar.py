@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStatusBar, QWidget
+from typing_extensions import override
 
 from wfdesk.ui.icons import state_icon
 from wfdesk.ui.provider_status import ProviderStatus
@@ -46,7 +47,8 @@ class _RunsIndicator(_Indicator):
 
     clicked = Signal()
 
-    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt override
+    @override
+    def mouseReleaseEvent(self, event) -> None:
         super().mouseReleaseEvent(event)
         if self.rect().contains(event.position().toPoint()):
             self.clicked.emit()
@@ -72,7 +74,8 @@ class _MessageLabel(QLabel):
         self.setToolTip(text if text else "")
         self._elide()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    @override
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._elide()
 
@@ -116,18 +119,21 @@ class AppStatusBar(QStatusBar):
             self.set_workspace(ws)
 
     # --- messages -------------------------------------------------------------------------------------------
-    def showMessage(self, text: str, timeout: int = 0) -> None:  # noqa: N802 - QStatusBar's name
+    @override
+    def showMessage(self, text: str, timeout: int = 0) -> None:
         self.message.show_text(text)
         if timeout > 0:
             self._message_timer.start(timeout)
         else:
             self._message_timer.stop()
 
-    def clearMessage(self) -> None:  # noqa: N802 - QStatusBar's name
+    @override
+    def clearMessage(self) -> None:
         self.message.show_text("")
         self._message_timer.stop()
 
-    def currentMessage(self) -> str:  # noqa: N802 - QStatusBar's name
+    @override
+    def currentMessage(self) -> str:
         return self.message.full
 
     # --- workspace and provider ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from typing_extensions import override
 
 from wfdesk.runs import team_queue
 from wfdesk.services import review
@@ -151,12 +152,14 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
     temperature_spin = property(lambda self: self.options.temperature_spin)
     _input_editors = property(lambda self: self.options.input_editors)
 
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+    @override
+    def hasHeightForWidth(self) -> bool:
         # The wrapped labels would make a scroll area size the panel to its preferred height (taller than the
         # window); the panel fits the height it is given and its lists scroll instead.
         return False
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    @override
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self.splitter.fit_width(self.width())
 
