@@ -51,6 +51,9 @@ def _rows_updated(session: Session, stmt: Update) -> int:
     return cast("CursorResult[Any]", session.execute(stmt)).rowcount
 
 
+rows_updated = _rows_updated
+
+
 def owner_of(pid: int | None = None) -> str | None:
     """A new claim's owner string for process `pid` (default: this one); None when that process does not exist."""
     pid = os.getpid() if pid is None else pid
@@ -121,10 +124,15 @@ def claim_run(ws: Workspace, run_id: int, status: str, owner: str | None) -> str
         raise RunBusy(f"Run {run_id} is still running")
     claim = new_owner()
     with ws.db.session() as s:
-        won = _rows_updated(s, update(Run).where(Run.id == run_id, Run.status == status,
-                                                 Run.owner.is_not_distinct_from(owner)).values(
+        stmt = update(Run).where(Run.id == run_id, Run.status == status, Run.owner.is_not_distinct_from(owner))
+        if status != RunState.CANCELLED:  # a cancel asked meanwhile is refused; resuming a cancelled run is asked for
+            stmt = stmt.where(Run.cancel_requested_at.is_(None))
+        won = _rows_updated(s, stmt.values(
             status=RunState.RUNNING, owner=claim, heartbeat_at=db_utcnow(), finished_at=None, error=None,
-            started_at=func.coalesce(Run.started_at, utcnow())))
+            started_at=func.coalesce(Run.started_at, utcnow()), cancel_requested_at=None, cancel_requested_by=None))
+        cancelled = won != 1 and s.scalar(select(Run.cancel_requested_at).where(Run.id == run_id)) is not None
+    if cancelled:
+        raise RunCancelledError(f"Run {run_id} was cancelled")
     if won != 1:
         raise RunBusy(f"Run {run_id} is being resumed elsewhere")
     return claim
@@ -140,6 +148,10 @@ def close_finished(ws: Workspace, run_id: int, status: str, owner: str | None) -
 
 class RunBusy(WfdeskError):
     pass
+
+
+class RunCancelledError(WfdeskError):
+    """Someone cancelled the run before this process could claim it (a queued worker run, say)."""
 
 
 def unit_finished(ws: Workspace, unit_id: int, status: str, entry: dict[str, Any], *, error: str | None = None,
