@@ -19,7 +19,7 @@ from test_team_workers import _queue, _wait, pg, workers  # noqa: F401 - fixture
 
 from wfdesk.db import content
 from wfdesk.db.models import Run, RunUnit
-from wfdesk.runs import ledger, team_queue
+from wfdesk.runs import ledger, run_cancel, team_queue
 
 
 def _hold_second_answer(loopback) -> threading.Event:
@@ -158,3 +158,18 @@ def test_a_running_worker_run_is_cancelled(pg, loopback, workers):  # noqa: F811
     finally:
         release.set()
     _assert_cancelled_after_the_first(pg, loopback, run_id, ids)
+
+
+def test_a_run_whose_executor_died_before_seeing_the_cancel_ends_cancelled(demo):
+    with demo.db.session() as s:
+        run = Run(step_id=1, post_id=53, step_name="polish", script_type="llm_polish_sections", status="running",
+                  effective_config={}, context={}, owner=f"{ledger.HOST}:999999:1:dead", heartbeat_at=None)
+        run.units = [RunUnit(section_id=711, position=0)]
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    outcome = run_cancel.request_cancel(demo, run_id)
+    assert not outcome.requested, "nobody is left to honour the request: the run is cancelled at once"
+    assert ledger.run_state(demo, run_id)[0] == "cancelled", "not left interrupted, for a worker to resume"
+    from wfdesk.runs.team_worker import execute_queued_run
+    assert execute_queued_run(demo, run_id) is None

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import psutil
-from sqlalchemy import CursorResult, String, Update, func, select, update
+from sqlalchemy import CursorResult, String, Update, case, func, select, update
 from sqlalchemy.orm import Session
 
 from wfdesk.db.content import with_output
@@ -238,7 +238,9 @@ def mark_interrupted(ws: Workspace, run_id: int | None = None) -> list[int]:
         with ws.db.session() as s:
             marked = _rows_updated(s, update(Run).where(
                 Run.id == row.id, Run.status == row.status, Run.owner.is_not_distinct_from(row.owner),
-                Run.heartbeat_at.is_not_distinct_from(row.heartbeat_at)).values(status=RunState.INTERRUPTED))
+                Run.heartbeat_at.is_not_distinct_from(row.heartbeat_at)).values(
+                # A run someone asked to stop that died first ends cancelled, as it would have (run_cancel).
+                status=case((Run.cancel_requested_at.is_not(None), RunState.CANCELLED), else_=RunState.INTERRUPTED)))
         if marked == 1:  # its unfinished units are still "queued": resume runs them
             found.append(row.id)
     return found

@@ -55,6 +55,8 @@ def request_cancel(ws: Workspace, run_id: int, by: str = ledger.STARTED_BY) -> C
             asked = ledger.rows_updated(s, update(Run).where(Run.id == run_id, Run.status == RunState.RUNNING).values(
                 cancel_requested_at=utcnow(), cancel_requested_by=by))
         if asked == 1:
+            if ledger.mark_interrupted(ws, run_id):  # its executor is gone (crashed, silent for minutes): ends now
+                return CancelOutcome(run_id, RunState.CANCELLED, requested=False)
             return CancelOutcome(run_id, RunState.RUNNING, requested=True)
     raise RunNotCancellableError(f"Run {run_id} keeps changing; try again")
 

@@ -68,6 +68,10 @@ def execute_queued_run(ws: Workspace, run_id: int, stop: threading.Event | None 
     if status not in RUNS_TO_EXECUTE:
         log.info("run %s is already %s", run_id, status)
         return None
+    if run_cancel.cancel_requested(ws, run_id) is not None:  # its executor stops it, or died and it ends cancelled
+        ledger.mark_interrupted(ws, run_id)
+        log.info("run %s was asked to stop: not resumed", run_id)
+        return None
     log.info("run %s: taken by this worker", run_id)
     try:
         result = resume_run(ws, run_id, RunOptions(stop=stop))
