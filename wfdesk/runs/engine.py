@@ -323,7 +323,7 @@ def _heartbeat(rc: _Run, run_id: int, done: threading.Event) -> None:
     """Tells other processes sharing the database that this run's process is alive; notices when one of them
     decided otherwise (after a suspend, say), and then starts no new section."""
     next_beat = time.monotonic() + ledger.HEARTBEAT_SECONDS
-    while not done.wait(run_cancel.CHECK_SECONDS):
+    while not done.wait(min(run_cancel.CHECK_SECONDS, ledger.HEARTBEAT_SECONDS)):
         # Cancel anywhere: a cancel asked from another process (wfdesk.runs.run_cancel) stops the run as a local one.
         if not rc.cancel.cancelled and _cancel_asked(rc, run_id):
             rc.cancel.cancel()
