@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--before", type=int, metavar="ID", help="runs older than this one (the next page)")
     rs = runs_sub.add_parser("show", help="one run with its sections")
     rs.add_argument("id", type=int)
+    rc = runs_sub.add_parser("cancel", help="stop a run in progress, wherever it runs (a colleague's, a worker's)")
+    rc.add_argument("id", type=int)
     rr = runs_sub.add_parser("resume", help="run again the sections of a run that did not finish")
     rr.add_argument("id", type=int)
     _add_no_cache(rr)
@@ -496,6 +498,15 @@ def _runs(ws: Workspace, args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.runs_command == "show":
         _print_json(ledger.run_detail(ws, args.id))
+        return EXIT_OK
+    if args.runs_command == "cancel":
+        from wfdesk.runs.run_cancel import RunNotCancellableError, request_cancel
+
+        try:
+            print(request_cancel(ws, args.id).message)
+        except RunNotCancellableError as exc:
+            print(f"wfdesk: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         return EXIT_OK
     from wfdesk.runs.engine import RunOptions, resume_run
 

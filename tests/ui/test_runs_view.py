@@ -267,7 +267,7 @@ def test_a_running_runs_detail_updates_without_losing_the_section_being_read(qtb
     assert view.detail.answer.toPlainText(), "the answer that arrived meanwhile"
 
 
-def test_a_colleagues_run_in_progress_is_shown_as_theirs_and_cannot_be_cancelled_here(qtbot, main_window, gui_ws):
+def test_a_colleagues_run_in_progress_is_shown_as_theirs_and_can_be_cancelled_here(qtbot, main_window, gui_ws):
     seed_runs(gui_ws, 8, posts=2)
     with gui_ws.db.session() as s:  # run 4 goes on a colleague's machine
         s.execute(update(Run).where(Run.id == 4).values(status=RunState.RUNNING))
@@ -277,9 +277,57 @@ def test_a_colleagues_run_in_progress_is_shown_as_theirs_and_cannot_be_cancelled
     assert view.progress.topLevelItem(0).font(0).italic()
     click_run(qtbot, view, 4, view.progress)
     assert view.detail.info["Started by"].text() == f"{COLLEAGUE} (a colleague)"
-    assert not view.buttons["cancel"].isEnabled()
-    assert "only where it runs" in view.buttons["cancel"].toolTip()
+    assert view.buttons["cancel"].isEnabled()
+    assert "Ask the computer running it to stop" in view.buttons["cancel"].toolTip()
     assert not view.buttons["resume"].isEnabled(), "not while it goes"
+
+
+def test_a_run_of_another_process_is_cancelled_from_the_view_after_confirming(qtbot, main_window, gui_ws, loopback,
+                                                                               tmp_path):
+    """`wfdesk run-step` started by Ana in a terminal: Cancel run here asks, then her process stops the run."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from test_cancel_anywhere import _hold_second_answer, _sent
+    from test_crash_resume import _cli_env
+
+    release = _hold_second_answer(loopback)
+    log = tmp_path / "ana.log"
+    env = {**_cli_env(gui_ws, loopback), "USER": "ana", "LOGNAME": "ana"}
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "wfdesk", "-v", "run-step", "--step", "1", "--post", "53",
+                                 "--sections", "711,712,713", "--llm-settings", '{"concurrency": 1}'],
+                                env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        qtbot.waitUntil(lambda: _sent(loopback) >= 2, timeout=60_000)
+        with gui_ws.db.session() as s:
+            run_id = s.scalar(select(Run.id).where(Run.status == RunState.RUNNING))
+        view = open_by_status_bar(qtbot, main_window)
+        qtbot.waitUntil(lambda: first_progress_row(view) == f"#{run_id}", timeout=WAIT)
+        click_run(qtbot, view, run_id, view.progress)
+        asked: list[str] = []
+
+        def confirm(dialog) -> None:
+            asked.append(dialog.text())
+            qtbot.mouseClick(button(dialog, "Yes"), Qt.MouseButton.LeftButton)
+
+        answer_modal(qtbot, confirm)
+        click(qtbot, button(view, "Cancel run"))
+        qtbot.waitUntil(lambda: bool(asked), timeout=WAIT)
+        assert asked[0].startswith("Stop Ana's run of polish_sections on “A week in the Scottish Highlands”?")
+        qtbot.waitUntil(lambda: f"run {run_id}: cancelled by" in log.read_text(), timeout=30_000)
+        release.set()
+        assert proc.wait(60) is not None
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert run_status(gui_ws, run_id) == RunState.CANCELLED
+    assert _sent(loopback) == 2, "no section started after the cancel was seen"
+    with gui_ws.db.session() as s:
+        units = dict(s.execute(select(RunUnit.section_id, RunUnit.status).where(RunUnit.run_id == run_id)).all())
+    assert units == {711: UnitState.SUCCESS, 712: UnitState.CANCELLED, 713: UnitState.CANCELLED}
 
 
 def test_the_post_lists_context_menu_starts_a_batch(qtbot, main_window, gui_ws):

@@ -190,6 +190,9 @@ class Run(Base):
     started_by: Mapped[str | None] = mapped_column(String(200))
     # Queued on the team's workers (wfdesk worker) rather than run by the process that started it.
     on_workers: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A cancel asked by someone other than the run's executor ("user@host"); the executor's heartbeat honours it.
+    cancel_requested_at: Mapped[datetime | None] = mapped_column()
+    cancel_requested_by: Mapped[str | None] = mapped_column(String(200))
 
     units: Mapped[list[RunUnit]] = relationship(
         back_populates="run", order_by="RunUnit.position", cascade="all, delete-orphan"

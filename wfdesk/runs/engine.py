@@ -21,7 +21,7 @@ from wfdesk.db.models import Run, RunUnit, utcnow
 from wfdesk.db.storable import unstorable_text
 from wfdesk.errors import ConfigError, ConflictError, NotFoundError, UnitError
 from wfdesk.media import store
-from wfdesk.runs import costs, ledger, result_cache
+from wfdesk.runs import costs, ledger, result_cache, run_cancel
 from wfdesk.runs.events import RunObserver
 from wfdesk.runs.outage import DatabaseLostError, OutageGate
 from wfdesk.runs.planning import build_job, step_effective_config
@@ -327,7 +327,14 @@ def _may_start(rc: _Run, run_id: int, unit_id: int) -> str:
 def _heartbeat(rc: _Run, run_id: int, done: threading.Event) -> None:
     """Tells other processes sharing the database that this run's process is alive; notices when one of them
     decided otherwise (after a suspend, say), and then starts no new section."""
-    while not done.wait(ledger.HEARTBEAT_SECONDS):
+    next_beat = time.monotonic() + ledger.HEARTBEAT_SECONDS
+    while not done.wait(min(run_cancel.CHECK_SECONDS, ledger.HEARTBEAT_SECONDS)):
+        # Cancel anywhere: a cancel asked from another process (wfdesk.runs.run_cancel) stops the run as a local one.
+        if not rc.cancel.cancelled and _cancel_asked(rc, run_id):
+            rc.cancel.cancel()
+        if time.monotonic() < next_beat:
+            continue
+        next_beat = time.monotonic() + ledger.HEARTBEAT_SECONDS
         try:
             if not ledger.heartbeat(rc.ws, run_id, rc.owner):
                 log.warning("run %s: %s", run_id, TAKEN_MESSAGE)
@@ -335,6 +342,17 @@ def _heartbeat(rc: _Run, run_id: int, done: threading.Event) -> None:
                 return
         except Exception:  # noqa: BLE001 - a missed heartbeat must never break the run
             log.debug("heartbeat failed", exc_info=True)
+
+
+def _cancel_asked(rc: _Run, run_id: int) -> bool:
+    try:
+        by = run_cancel.cancel_requested(rc.ws, run_id)
+    except Exception:  # noqa: BLE001 - a missed check must never break the run; the next one comes in a second
+        log.debug("cancel check failed", exc_info=True)
+        return False
+    if by is not None:
+        log.info("run %s: cancelled by %s", run_id, by)
+    return by is not None
 
 
 def _run_unit(rc: _Run, unit_id: int, plan: UnitPlan) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import psutil
-from sqlalchemy import CursorResult, String, Update, func, select, update
+from sqlalchemy import CursorResult, String, Update, case, func, select, update
 from sqlalchemy.orm import Session
 
 from wfdesk.db.content import with_output
@@ -49,6 +49,9 @@ def _rows_updated(session: Session, stmt: Update) -> int:
     """The row count that says who won. Session.execute is typed as returning a Result; an UPDATE's is a
     CursorResult, which has the count."""
     return cast("CursorResult[Any]", session.execute(stmt)).rowcount
+
+
+rows_updated = _rows_updated
 
 
 def owner_of(pid: int | None = None) -> str | None:
@@ -121,10 +124,15 @@ def claim_run(ws: Workspace, run_id: int, status: str, owner: str | None) -> str
         raise RunBusyError(f"Run {run_id} is still running")
     claim = new_owner()
     with ws.db.session() as s:
-        won = _rows_updated(s, update(Run).where(Run.id == run_id, Run.status == status,
-                                                 Run.owner.is_not_distinct_from(owner)).values(
+        stmt = update(Run).where(Run.id == run_id, Run.status == status, Run.owner.is_not_distinct_from(owner))
+        if status != RunState.CANCELLED:  # a cancel asked meanwhile is refused; resuming a cancelled run is asked for
+            stmt = stmt.where(Run.cancel_requested_at.is_(None))
+        won = _rows_updated(s, stmt.values(
             status=RunState.RUNNING, owner=claim, heartbeat_at=db_utcnow(), finished_at=None, error=None,
-            started_at=func.coalesce(Run.started_at, utcnow())))
+            started_at=func.coalesce(Run.started_at, utcnow()), cancel_requested_at=None, cancel_requested_by=None))
+        cancelled = won != 1 and s.scalar(select(Run.cancel_requested_at).where(Run.id == run_id)) is not None
+    if cancelled:
+        raise RunCancelledError(f"Run {run_id} was cancelled")
     if won != 1:
         raise RunBusyError(f"Run {run_id} is being resumed elsewhere")
     return claim
@@ -140,6 +148,10 @@ def close_finished(ws: Workspace, run_id: int, status: str, owner: str | None) -
 
 class RunBusyError(WfdeskError):
     pass
+
+
+class RunCancelledError(WfdeskError):
+    """Someone cancelled the run before this process could claim it (a queued worker run, say)."""
 
 
 def unit_finished(ws: Workspace, unit_id: int, status: str, entry: dict[str, Any], *, error: str | None = None,
@@ -226,7 +238,9 @@ def mark_interrupted(ws: Workspace, run_id: int | None = None) -> list[int]:
         with ws.db.session() as s:
             marked = _rows_updated(s, update(Run).where(
                 Run.id == row.id, Run.status == row.status, Run.owner.is_not_distinct_from(row.owner),
-                Run.heartbeat_at.is_not_distinct_from(row.heartbeat_at)).values(status=RunState.INTERRUPTED))
+                Run.heartbeat_at.is_not_distinct_from(row.heartbeat_at)).values(
+                # A run someone asked to stop that died first ends cancelled, as it would have (run_cancel).
+                status=case((Run.cancel_requested_at.is_not(None), RunState.CANCELLED), else_=RunState.INTERRUPTED)))
         if marked == 1:  # its unfinished units are still "queued": resume runs them
             found.append(row.id)
     return found

@@ -34,6 +34,7 @@ from wfdesk.workspace import Workspace
 
 if TYPE_CHECKING:
     import procrastinate
+    from sqlalchemy.orm import Session
 
 TASK_NAME = "wfdesk.run_on_workers"
 WORKERS_NEED_POSTGRES = (
@@ -168,3 +169,15 @@ def defer_run(app: procrastinate.App, queue: str, run_id: int, *, connection: An
     deferrer = app.configure_task(TASK_NAME, queue=queue, queueing_lock=f"run-{run_id}", connection=connection)
     return deferrer.defer(run_id=run_id)
 
+
+
+def drop_waiting_job(session: Session, run_id: int) -> None:
+    """A cancelled run's job, if no worker has taken it yet, leaves the queue (in the caller's transaction: the run is
+    cancelled and its job gone, or neither). A job already taken finds the run cancelled and does nothing."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # runs are queued on workers only on PostgreSQL
+    exists = session.execute(text(
+        "SELECT to_regclass(quote_ident(current_schema()) || '.procrastinate_jobs')")).scalar()
+    if exists is not None:
+        session.execute(text("DELETE FROM procrastinate_jobs WHERE queueing_lock = :lock AND status = 'todo'"),
+                        {"lock": f"run-{run_id}"})

@@ -11,13 +11,14 @@ saved, and the run goes back to the queue for another worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
 from wfdesk.errors import NotFoundError
-from wfdesk.runs import ledger, team_queue
+from wfdesk.runs import ledger, run_cancel, team_queue
 from wfdesk.runs.engine import RunOptions, resume_run
 from wfdesk.states import RunState
 from wfdesk.workspace import Workspace
@@ -67,8 +68,18 @@ def execute_queued_run(ws: Workspace, run_id: int, stop: threading.Event | None 
     if status not in RUNS_TO_EXECUTE:
         log.info("run %s is already %s", run_id, status)
         return None
+    if run_cancel.cancel_requested(ws, run_id) is not None:  # its executor stops it, or died and it ends cancelled
+        ledger.mark_interrupted(ws, run_id)
+        log.info("run %s was asked to stop: not resumed", run_id)
+        return None
     log.info("run %s: taken by this worker", run_id)
-    result = resume_run(ws, run_id, RunOptions(stop=stop))
+    try:
+        result = resume_run(ws, run_id, RunOptions(stop=stop))
+    except ledger.RunCancelledError:  # cancelled while it waited (wfdesk.runs.run_cancel): nothing is sent
+        log.info("run %s was cancelled before this worker could start it", run_id)
+        with contextlib.suppress(run_cancel.RunNotCancellableError):
+            run_cancel.request_cancel(ws, run_id, by="wfdesk worker")  # an interrupted one ends cancelled too
+        return RunState.CANCELLED
     final = str(result.get("status"))
     if stop is not None and stop.is_set() and final == RunState.INTERRUPTED:
         raise ReleasedError(f"run {run_id} released: the worker is stopping")

@@ -30,9 +30,8 @@ def button_states(window: RunsWindow) -> dict[str, tuple[bool, str]]:
     active = window.is_active(detail)
     if window.is_active_here(run.id):
         states["cancel"] = (True, "Stop the sections still waiting; answers that arrive later are thrown away")
-    elif active:
-        states["cancel"] = (False, f"Started by {run.started_by}: it can be cancelled only where it runs"
-                            if not run.mine else "It runs in another window or at the command line: cancel it there")
+    elif active:  # cancel anywhere: the process that executes it stops it within seconds
+        states["cancel"] = (True, "Ask the computer running it to stop; sections already finished are kept")
     else:
         states["cancel"] = (False, "This run has ended")
     if active:
@@ -73,10 +72,61 @@ def cancel(window: RunsWindow) -> None:
         window.batches.cancel_item(window._target[1], item.post_id)
     elif found is not None:
         window.batches.cancel_item(found[0].id, found[1].post_id)
+    elif run_id is not None and not window.is_active_here(run_id):
+        cancel_elsewhere(window)
+        return
     elif run_id is not None:
         window.runs.cancel(run_id)
     window.message.setText("Cancelling…" if run_id is not None else "Taken out of the batch.")
     window._update_buttons()
+
+
+def whose(started_by: str, mine: bool) -> str:
+    """ "your" or "Ana's", from "ana@her-laptop"."""
+    if mine:
+        return "your"
+    name = started_by.split("@", 1)[0] or started_by
+    return f"{name[:1].upper()}{name[1:]}'s"
+
+
+def cancel_elsewhere(window: RunsWindow) -> None:
+    """A run another process executes (a colleague's window, a terminal, a team worker): after the editor confirms,
+    the cancel is recorded in the ledger and that process stops the run (wfdesk.runs.run_cancel)."""
+    import shiboken6
+    from PySide6.QtWidgets import QMessageBox
+
+    from wfdesk.runs import run_cancel
+    from wfdesk.ui.worker import BackgroundOp
+
+    detail = window.detail.detail
+    if detail is None:
+        return
+    run = detail.run
+    on = f" on “{run.post_title}”" if run.post_title else ""
+    question = f"Stop {whose(run.started_by, run.mine)} run of {run.step_name}{on}?"
+    answer = QMessageBox.question(window, "Stop run", f"{question}\n\nSections already finished are kept.",
+                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    if answer != QMessageBox.StandardButton.Yes:
+        return
+    ws, run_id = window.ws, run.id
+    window.buttons["cancel"].setEnabled(False)
+    window.message.setText(f"Asking run #{run_id} to stop…")
+
+    def done(outcome: run_cancel.CancelOutcome) -> None:
+        if not shiboken6.isValid(window):
+            return
+        window.message.setText(f"Run #{run_id} is stopping; finished sections are kept." if outcome.requested
+                               else f"Run #{run_id} cancelled.")
+        window._refresh_all()
+
+    def failed(exc: Exception) -> None:
+        if not shiboken6.isValid(window):
+            return
+        window.message.setText(f"Run #{run_id} could not be stopped: {exc}")
+        window._update_buttons()
+
+    BackgroundOp(lambda: run_cancel.request_cancel(ws, run_id)).success(done).failure(failed).run_in_background()
 
 
 def cancel_batch(window: RunsWindow) -> None:
