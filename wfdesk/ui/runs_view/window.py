@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from typing_extensions import override
 
 from wfdesk.services import run_history
 from wfdesk.services.run_history import RUN_STATE_LABELS, RunFilter
@@ -153,7 +154,8 @@ class RunsWindow(QWidget):
             signal.connect(self._soon)
 
     # --- showing ----------------------------------------------------------------------------------------------
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+    @override
+    def showEvent(self, event) -> None:
         if not self._fitted:
             self._fitted = True
             fit_to_screen(self, 1600, 900)  # shrunk to smaller screens (1280×720: the whole screen)
@@ -163,7 +165,8 @@ class RunsWindow(QWidget):
         self.reload_progress()
         self._poll.start()
 
-    def hideEvent(self, event) -> None:  # noqa: N802 - Qt override
+    @override
+    def hideEvent(self, event) -> None:
         self._poll.stop()
         super().hideEvent(event)
 
