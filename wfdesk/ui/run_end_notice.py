@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject
@@ -19,10 +19,12 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 from typing_extensions import override
 
-from wfdesk.services.run_outcome import RunOutcome, not_started, run_outcome
 from wfdesk.ui.post_list import ID_ROLE
 from wfdesk.ui.worker import BackgroundOp
-from wfdesk.workspace import Workspace
+
+if TYPE_CHECKING:  # the ledger's modules load with the workspace, after the window's first paint (test_startup)
+    from wfdesk.services.run_outcome import RunOutcome
+    from wfdesk.workspace import Workspace
 
 DEFAULT_AFTER_S = 10.0
 MESSAGE_MS = 15_000
@@ -72,7 +74,7 @@ class RunEndNotice(QObject):
         if started is None or not self._worth_telling(started):
             return
         ws = self.ws
-        (BackgroundOp(lambda: run_outcome(ws, run_id))
+        (BackgroundOp(lambda: _outcomes().run_outcome(ws, run_id))
          .success(self._alive(self._tell))
          .failure(lambda _exc: None)  # the notice is a nicety; the panel shows the run's end anyway
          .run_in_background())
@@ -82,7 +84,7 @@ class RunEndNotice(QObject):
         if started is None or not self._worth_telling(started):
             return
         ws, step_id, post_id = self.ws, started.step_id, started.post_id
-        (BackgroundOp(lambda: not_started(ws, step_id, post_id))
+        (BackgroundOp(lambda: _outcomes().not_started(ws, step_id, post_id))
          .success(self._alive(self._tell))
          .failure(lambda _exc: None)
          .run_in_background())
@@ -172,3 +174,9 @@ def show_step_of_post(window: Any, step_id: int | None, post_id: int | None) -> 
 def watch(window: QWidget, runs: Any, ws: Workspace) -> RunEndNotice:
     """The main window's one line: notices for this window's runs."""
     return RunEndNotice(window, runs, ws)
+
+
+def _outcomes() -> Any:
+    from wfdesk.services import run_outcome
+
+    return run_outcome

@@ -10,17 +10,10 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QSizePolicy,
-    QSplitter,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSplitter, QToolButton, QVBoxLayout, QWidget
 from typing_extensions import override
 
 from wfdesk.ui.db_errors import describe_db_error
@@ -180,12 +173,14 @@ class SectionsView(FieldSaving, SectionEditCommands, QWidget):
          .run_in_background())
 
     def _failed(self, exc: Exception) -> None:
+        if not shiboken6.isValid(self.empty_hint):
+            return
         log.warning("loading sections failed: %s", exc)
         self.empty_hint.setText(f"Cannot read this post's sections: {describe_db_error(exc)}")
         self.empty_hint.show()
 
     def _loaded(self, generation: int, detail: dict[str, Any] | None) -> None:
-        if generation != self._generation:
+        if generation != self._generation or not shiboken6.isValid(self.table):  # the window closed meanwhile
             return
         if detail is not None and detail["id"] != self.post_id:
             return
