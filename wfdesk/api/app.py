@@ -37,7 +37,7 @@ from wfdesk.api.server import LOOPBACK_NAMES
 from wfdesk.api.token import ApiToken
 from wfdesk.db.engine import database_error_message
 from wfdesk.errors import ConfigError, NotFoundError
-from wfdesk.runs import ledger
+from wfdesk.runs import ledger, run_cancel
 from wfdesk.runs.costs import BudgetError
 from wfdesk.states import ACTIVE_RUN_STATES, RunState
 
@@ -109,18 +109,18 @@ def _run_routes(app: FastAPI, runner: StepRunner) -> None:
         return await _answer(ticket, body.wait)
 
     @app.post("/api/workflow/runs/{run_id}/cancel", response_model=CancelAnswer, responses=ERRORS, status_code=202,
-              summary="Stop a run this server started: sections waiting do not start, late answers are dropped")
+              summary="Stop a run, wherever it executes: sections waiting do not start, late answers are dropped")
     def cancel(run_id: int = Path(ge=1)) -> Any:
         if runner.cancel(run_id):
             return {"run_id": run_id, "cancelling": True, "status": RunState.RUNNING}
+        # Started elsewhere (the window, a terminal, a colleague, the team's workers): asked through the ledger.
         try:
-            status, _owner = ledger.run_state(runner.ws, run_id)
+            outcome = run_cancel.request_cancel(runner.ws, run_id)
         except NotFoundError as exc:
             raise ApiError(404, str(exc), "run_id") from None
-        if status in ACTIVE_RUN_STATES:
-            raise ApiError(409, f"Run {run_id} was started elsewhere (in the window or from the command line): "
-                                "cancel it there", "run_id")
-        raise ApiError(409, f"Run {run_id} has already ended ({status})", "run_id")
+        except run_cancel.RunNotCancellableError as exc:
+            raise ApiError(409, str(exc), "run_id") from None
+        return {"run_id": run_id, "cancelling": outcome.requested, "status": outcome.status}
 
     @app.post("/api/workflow/runs/{run_id}/resume", response_model=ExecuteStepResponse,
               responses={202: {"model": Accepted}, **ERRORS},
