@@ -18,6 +18,40 @@ def _isolated_qsettings(tmp_path):
     return
 
 
+@pytest.fixture(autouse=True)
+def _no_window_outlives_its_test():
+    """Each GUI test starts with no window of an earlier one on screen, and may not leave a question open: a modal
+    dialog left open blocks every click of the tests that follow in the same process (they failed far from the cause).
+    The helpers still waiting for a dialog to answer stop waiting too."""
+    from PySide6.QtWidgets import QApplication
+
+    import ui.editor_input as editor_input
+
+    _close_leftovers(QApplication.instance())
+    yield
+    editor_input.end_of_test()
+    app = QApplication.instance()
+    if app is None:
+        return
+    app.processEvents()
+    modal = app.activeModalWidget()
+    left = f"{type(modal).__name__} “{modal.windowTitle()}”" if modal is not None else ""
+    _close_leftovers(app)
+    assert not left, f"the test left a dialog open: {left}"
+
+
+def _close_leftovers(app) -> None:
+    if app is None:
+        return
+    for _ in range(3):  # closing a dialog may reveal the popup or box under it
+        left = [w for w in app.topLevelWidgets() if w.isVisible()]
+        if not left:
+            return
+        for widget in left:
+            widget.close()
+        app.processEvents()
+
+
 @pytest.fixture
 def empty_gui_ws(tmp_path, settings):
     """An empty SQLite workspace (the provider and custom-script URLs point at the loopback server)."""

@@ -196,7 +196,11 @@ def answer_modal(qtbot, act) -> None:
     opens it, since the dialog's own event loop runs until it is answered."""
     from PySide6.QtCore import QTimer
 
+    test = _test_number
+
     def check() -> None:
+        if test != _test_number:
+            return  # its test has ended: an answer meant for it must not go to the next test's dialog
         dialog = QApplication.activeModalWidget()
         if dialog is None:
             QTimer.singleShot(30, check)
@@ -204,6 +208,15 @@ def answer_modal(qtbot, act) -> None:
             act(dialog)
 
     QTimer.singleShot(0, check)
+
+
+_test_number = 0
+
+
+def end_of_test() -> None:
+    """Called by the GUI tests' fixture when a test ends: answers still waiting for a dialog give up."""
+    global _test_number
+    _test_number += 1
 
 
 # --- navigation, as the editor does it in the main window --------------------------------------------------------

@@ -4,6 +4,7 @@ RecursionError, shown as "unexpected error"), and change nothing."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ui.editor_input import WAIT, activate, choose_menu
@@ -37,3 +38,6 @@ def test_import_workflow_refuses_a_deeply_nested_file(qtbot, main_window, deep_f
     text = transfer.message_box.text() + transfer.message_box.detailedText()
     assert "nested too deeply" in text
     assert "Recursion" not in text
+    box = transfer.message_box
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)  # the editor reads, then OK
+    qtbot.waitUntil(lambda: not box.isVisible(), timeout=WAIT)

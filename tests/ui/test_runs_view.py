@@ -351,3 +351,17 @@ def test_the_post_lists_context_menu_starts_a_batch(qtbot, main_window, gui_ws):
     assert asked == ["Run a step on 2 posts"]
     qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None, timeout=WAIT)
     assert main_window.runs_hub.queue is None, "the editor said Cancel: no batch"
+
+
+def test_quitting_the_main_window_closes_the_runs_window(qtbot, main_window):
+    """Ctrl+Q in the main window: the runs window (of this workspace) goes with it, instead of staying on screen
+    (after a switch of database it went on showing the old one's runs)."""
+    activate(qtbot, main_window)
+    press(qtbot, "Ctrl+Shift+R")
+    qtbot.waitUntil(lambda: runs_window(main_window) is not None and runs_window(main_window).isVisible(),
+                    timeout=WAIT)
+    view = runs_window(main_window)
+    activate(qtbot, main_window)
+    press(qtbot, "Ctrl+Q")
+    qtbot.waitUntil(lambda: not main_window.isVisible(), timeout=WAIT)
+    assert not view.isVisible()

@@ -786,8 +786,16 @@ class MainWindow(QMainWindow):
         _drain_background_ops(drop_queued=not replaced)
         self._closing_done = True
         event.accept()
+        self._close_own_windows()
         if self in OPEN_WINDOWS:
             OPEN_WINDOWS.remove(self)
+
+    def _close_own_windows(self) -> None:
+        """The runs window and any box still open go with this window: after a switch of database they would go on
+        showing the old one."""
+        for child in self.findChildren(QWidget):
+            if child.isWindow() and child.isVisible():
+                child.close()
 
 
 def _drain_background_ops(rounds: int = 5, drop_queued: bool = True) -> None:
