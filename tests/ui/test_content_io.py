@@ -71,9 +71,10 @@ def type_into(qtbot, widget, text: str) -> None:
 
 
 def message(qtbot, window) -> QMessageBox:
-    qtbot.waitUntil(lambda: window.content_io.message_box is not None
-                    and window.content_io.message_box.isVisible(), timeout=WAIT)
-    return window.content_io.message_box
+    """The message the window shows, as the editor sees it: the box on top of the window, waiting for OK."""
+    box = modal(qtbot, QMessageBox)
+    assert box.parent() is window
+    return box
 
 
 def drop_files(window, paths: list[Path]) -> None:

@@ -75,7 +75,7 @@ def choose_the_post(qtbot, window) -> None:
     qtbot.waitUntil(lambda: bool(window.posts.tree.findItems(POST, Qt.MatchFlag.MatchExactly)), timeout=WAIT)
     click_row(qtbot, window.posts.tree, POST)
     qtbot.waitUntil(lambda: window.post_id == 53 and window.sections.table.rowCount() == 3, timeout=WAIT)
-    assert POST in window.steps_heading.text()
+    assert POST in window.content.steps_heading.text()
 
 
 def choose_the_step(qtbot, window, name: str, *, ready: bool = True):

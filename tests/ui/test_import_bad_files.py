@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from ui.editor_input import WAIT, activate, choose_menu
 from wfdesk.services import queries
@@ -31,13 +31,12 @@ def test_import_everything_refuses_a_deeply_nested_file(qtbot, main_window, deep
 
 
 def test_import_workflow_refuses_a_deeply_nested_file(qtbot, main_window, deep_file):
-    transfer = main_window.transfer
     activate(qtbot, main_window)
     choose_menu(qtbot, main_window, "File", "Import workflow…")
-    qtbot.waitUntil(lambda: transfer.message_box is not None and transfer.message_box.isVisible(), timeout=WAIT)
-    text = transfer.message_box.text() + transfer.message_box.detailedText()
+    qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(), QMessageBox), timeout=WAIT)
+    box = QApplication.activeModalWidget()  # the message on top of the window, as the editor sees it
+    text = box.text() + box.detailedText()
     assert "nested too deeply" in text
     assert "Recursion" not in text
-    box = transfer.message_box
     qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)  # the editor reads, then OK
     qtbot.waitUntil(lambda: not box.isVisible(), timeout=WAIT)

@@ -106,7 +106,7 @@ def test_a_window_without_a_workspace_says_it_is_opening_then_fills_when_attache
     qtbot.addWidget(window)
     window.show()
     assert window.ws is None
-    assert window.posts is None
+    assert window.pages.count() == 1  # only the opening page: the lists come with build_content()
     assert window.pages.currentWidget() is window.opening
     assert "Opening the database…" in window.opening.label.text()
     assert window.opening.busy.isVisible()
@@ -116,7 +116,7 @@ def test_a_window_without_a_workspace_says_it_is_opening_then_fills_when_attache
     window.build_content()  # made behind the opening page while the database opens
     assert window.pages.currentWidget() is window.opening
     window.attach_workspace(gui_ws)
-    assert window.pages.currentWidget() is window.splitter
+    assert window.pages.currentWidget() is window.content
     qtbot.waitUntil(lambda: window.post_id == 53 and window.sections.table.rowCount() == 3, timeout=WAIT)
     qtbot.waitUntil(lambda: window.steps.topLevelItemCount() == 3, timeout=WAIT)
     assert window.run_action.isEnabled()

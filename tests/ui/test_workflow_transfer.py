@@ -72,9 +72,11 @@ def choose_file(qtbot, window, menu_title: str, item: str, path) -> None:
 
 
 def shown_message(qtbot, window) -> QMessageBox:
-    qtbot.waitUntil(lambda: window.transfer.message_box is not None and window.transfer.message_box.isVisible(),
-                    timeout=WAIT)
-    return window.transfer.message_box
+    """The result the window shows, as the editor sees it: the message on top of the window, waiting for OK."""
+    qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(), QMessageBox), timeout=WAIT)
+    box = QApplication.activeModalWidget()
+    assert box.parent() is window
+    return box
 
 
 def dismiss(qtbot, box: QMessageBox) -> None:

@@ -11,10 +11,10 @@ import html
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, QStandardPaths, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence
+from PySide6.QtCore import QEvent, QMimeData, QObject, QStandardPaths, Signal
+from PySide6.QtGui import QDropEvent, QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -33,6 +33,9 @@ from PySide6.QtWidgets import (
 from typing_extensions import override
 
 from wfdesk.ui.worker import BackgroundOp
+
+if TYPE_CHECKING:
+    from wfdesk.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 DRAFT_FILTER = "Drafts (*.md *.markdown *.docx *.html *.htm);;All files (*)"
@@ -137,10 +140,9 @@ class ContentIO(QObject):
     post_imported = Signal(int)  # post id, once it is in the database
     post_exported = Signal(list)  # the paths written, the document first
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
-        self.message_box: QMessageBox | None = None
         self.dialog: QDialog | None = None
         window.setAcceptDrops(True)
         window.installEventFilter(self)
@@ -167,13 +169,13 @@ class ContentIO(QObject):
     def paste_into_post(self, post_id: int) -> bool:
         """Markdown or HTML from the clipboard into an empty post (True when the clipboard had text for it)."""
         mime = QGuiApplication.clipboard().mimeData()
-        if mime is None or not (mime.hasHtml() or mime.hasText()) or not post_id:
+        ws = self.window.ws
+        if ws is None or mime is None or not (mime.hasHtml() or mime.hasText()) or not post_id:
             return False
         is_html = mime.hasHtml()
         text = mime.html() if is_html else mime.text()
         if not text.strip():
             return False
-        ws = self.window.ws
 
         def run(options: dict[str, Any]) -> None:
             from wfdesk.content.post_import import ImportOptions, import_pasted
@@ -187,8 +189,9 @@ class ContentIO(QObject):
     def _ask_options(self, source: str, then: Callable[[dict[str, Any]], None]) -> None:
         from wfdesk.services.queries import step_field_names
 
+        ws = self.window.ws
         try:
-            fields = step_field_names(self.window.ws, ("inputs",))
+            fields = step_field_names(ws, ("inputs",)) if ws is not None else []
         except Exception:  # noqa: BLE001 - suggestions only; the dialog works without them
             fields = []
         dialog = ImportOptionsDialog(source, fields, self.window)
@@ -198,6 +201,8 @@ class ContentIO(QObject):
 
     def _import_files(self, paths: list[Path], options: dict[str, Any]) -> None:
         ws = self.window.ws
+        if ws is None:
+            return
 
         def run() -> list[dict[str, Any]]:
             from wfdesk.content.draft_read import read_draft_file
@@ -235,8 +240,8 @@ class ContentIO(QObject):
     # --- export -----------------------------------------------------------------------------------------------
 
     def export_current_post(self) -> None:
-        post_id = self.window.post_id
-        if self.window.ws is None:
+        post_id, ws = self.window.post_id, self.window.ws
+        if ws is None:
             return
         if not post_id:
             self._tell("Export post", "Choose a post on the left first.", QMessageBox.Icon.Warning)
@@ -246,7 +251,6 @@ class ContentIO(QObject):
         from wfdesk.content.post_fields import FRONT_MATTER, load_front_matter
         from wfdesk.services.queries import field_value, step_field_names
 
-        ws = self.window.ws
         kept = load_front_matter(field_value(ws, post_id, None, FRONT_MATTER)["value"])
         text_fields = [n for n in step_field_names(ws) if n in body_candidates(ws) or n == "draft"]
         from wfdesk.db.field_labels import labels_by_field
@@ -263,8 +267,10 @@ class ContentIO(QObject):
             self._tell("Export post", "Choose a folder to export into.", QMessageBox.Icon.Warning)
             return
         ws = self.window.ws
+        if ws is None:
+            return
 
-        def run():
+        def run() -> Any:
             from wfdesk.content.export import export_post
 
             return export_post(ws, post_id, fmt, Path(folder).expanduser(), body_field)
@@ -283,21 +289,20 @@ class ContentIO(QObject):
     @override
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         kind = event.type()
-        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
-            if self.window.ws is not None and _draft_paths(event.mimeData()):
-                event.acceptProposedAction()
-                return True
-        elif kind == QEvent.Type.Drop:
-            paths = _draft_paths(event.mimeData())
-            if paths and self.window.ws is not None:
-                event.acceptProposedAction()
+        if isinstance(event, QDropEvent) and kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop):
+            paths = _draft_paths(event.mimeData()) if self.window.ws is not None else []
+            if not paths:
+                return False
+            event.acceptProposedAction()
+            if kind == QEvent.Type.Drop:
                 self.import_paths(paths)
-                return True
-        elif kind == QEvent.Type.KeyPress and event.matches(QKeySequence.StandardKey.Paste):
+            return True
+        paste = QKeySequence.StandardKey.Paste
+        if isinstance(event, QKeyEvent) and kind == QEvent.Type.KeyPress and event.matches(paste):
             # Reaches the window only when the widget with focus did not take it (a list or table, not a text box).
-            sections = getattr(self.window, "sections", None)
-            if sections is not None and self.window.post_id and sections.table.rowCount() == 0:
-                return self.paste_into_post(self.window.post_id)
+            post_id = self.window.post_id  # 0 until the lists exist
+            if post_id and self.window.sections.table.rowCount() == 0:
+                return self.paste_into_post(post_id)
         return False
 
     # --- helpers ----------------------------------------------------------------------------------------------
@@ -319,12 +324,10 @@ class ContentIO(QObject):
 
     def _tell(self, title: str, text: str, icon: QMessageBox.Icon = QMessageBox.Icon.Information) -> None:
         """A window-modal message that does not block the caller (tests and the event loop go on)."""
-        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self.window)
-        self.message_box = box
-        box.open()
+        QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self.window).open()
 
 
-def _draft_paths(mime: Any) -> list[Path]:
+def _draft_paths(mime: QMimeData | None) -> list[Path]:
     if mime is None or not mime.hasUrls():
         return []
     # Any local file is taken: one that is not a draft gets a message saying so, rather than a silent refusal.

@@ -1,25 +1,24 @@
 """File → Export workflow, Import workflow, Add the reference workflow: steps and LLM actions (no posts) as one
-JSON document, with wfdesk.services.workflows doing the work in a BackgroundOp.
+JSON document, with wfdesk.services (workflows, exchange) doing the work in a BackgroundOp.
 
 An import adds new rows (new ids) and is all or nothing: a file with problems lists them and adds nothing.
+Made with the window's shell: the engine is imported when an action runs, not before the first paint.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from wfdesk.errors import Problem
-from wfdesk.fileio import atomic_write_bytes
-from wfdesk.services.changes import WORKFLOW_IMPORTED, announce
-from wfdesk.services.transfer import ImportRefusedError, read_json
-from wfdesk.services.workflows import export_workflow, import_workflow, templates
-from wfdesk.ui.config_editor.parameters_form import if_alive
 from wfdesk.ui.worker import BackgroundOp
+
+if TYPE_CHECKING:
+    from wfdesk.ui.main_window import MainWindow
 
 FILE_FILTER = "wfdesk workflow (*.json);;All files (*)"
 MAX_PROBLEMS_SHOWN = 12
@@ -48,6 +47,9 @@ def import_summary(counts: dict[str, int]) -> str:
 
 def read_workflow_file(path: str) -> Any:
     """The JSON document in the file; a file that cannot be read or parsed says so in one line."""
+    from wfdesk.errors import Problem
+    from wfdesk.services.transfer import ImportRefusedError, read_json
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -56,33 +58,37 @@ def read_workflow_file(path: str) -> Any:
 
 
 class WorkflowTransfer(QObject):
-    """The three menu actions. `parent` hosts the dialogs; results come as signals and a message box."""
+    """The three menu actions on the workspace of `window`, which hosts the dialogs; results come as signals and a
+    window-modal message box."""
 
     status_message = Signal(str)
     imported = Signal(object)  # list of the new step ids
     exported = Signal(str)  # the path written
     failed = Signal(str)  # what went wrong, as shown
 
-    def __init__(self, ws, parent: QWidget) -> None:
-        super().__init__(parent)
-        self.ws = ws
-        self.window = parent
-        self.message_box: QMessageBox | None = None  # the last result shown (tests read it)
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self._shown: QMessageBox | None = None  # the last result, closed when the next one shows
 
     # --- export ---------------------------------------------------------------------------------------------
 
     def export_all(self) -> None:
+        ws = self.window.ws
+        if ws is None:
+            return
         path, _ = QFileDialog.getSaveFileName(self.window, "Export the workflow (steps and LLM actions, no posts)",
                                               "workflow.json", FILE_FILTER)
         if not path:
             return
         if not Path(path).suffix:
             path += ".json"
-        ws = self.ws
 
         def run() -> tuple[str, int, int]:
-            with ws.db.session() as s:
-                doc = export_workflow(s, name=Path(path).stem)
+            from wfdesk.fileio import atomic_write_bytes
+            from wfdesk.services.exchange import export_workflow_document
+
+            doc = export_workflow_document(ws, Path(path).stem)
             atomic_write_bytes(Path(path), json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))
             return path, len(doc["workflow_steps"]), len(doc["llm_actions"])
 
@@ -91,6 +97,8 @@ class WorkflowTransfer(QObject):
             self.status_message.emit(f"Exported {plural(steps, 'step')} and {plural(actions, 'LLM action')} "
                                      f"to {written}.")
             self.exported.emit(written)
+
+        from wfdesk.ui.config_editor.parameters_form import if_alive
 
         self.status_message.emit(f"Exporting the workflow to {path}…")
         (BackgroundOp(run).success(if_alive(self.window, done))
@@ -106,18 +114,27 @@ class WorkflowTransfer(QObject):
             self._import(lambda: read_workflow_file(path), Path(path).name)
 
     def add_template(self, name: str = "reference") -> None:
-        self._import(lambda: templates()[name], f"the {name} workflow")
+        def load() -> Any:
+            from wfdesk.services.workflows import templates
 
-    def _import(self, load, origin: str) -> None:
-        ws = self.ws
+            return templates()[name]
+
+        self._import(load, f"the {name} workflow")
+
+    def _import(self, load: Callable[[], Any], origin: str) -> None:
+        ws = self.window.ws
+        if ws is None:
+            return
 
         def run() -> dict[str, Any]:
+            from wfdesk.services.exchange import import_workflow_document
+
             data = load()
-            with ws.db.session() as s:  # one transaction: a refused document leaves nothing behind
-                counts = import_workflow(s, data, ws)
-            announce(ws, WORKFLOW_IMPORTED)  # the step lists of every window show them
+            counts = import_workflow_document(ws, data)  # all or nothing; every window's step list shows them
             counts["name"] = data.get("name", "") if isinstance(data, dict) else ""
             return counts
+
+        from wfdesk.ui.config_editor.parameters_form import if_alive
 
         self.status_message.emit(f"Importing {origin}…")
         (BackgroundOp(run).success(if_alive(self.window, lambda counts: self._imported(counts, origin)))
@@ -134,6 +151,8 @@ class WorkflowTransfer(QObject):
         self._show(QMessageBox.Icon.Information, "Import workflow", text)
 
     def _import_failed(self, exc: Exception, origin: str) -> None:
+        from wfdesk.services.transfer import ImportRefusedError
+
         if isinstance(exc, ImportRefusedError):
             problems = [str(p) for p in exc.problems]
             shown = "".join(f"\n• {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
@@ -154,12 +173,12 @@ class WorkflowTransfer(QObject):
 
     def _show(self, kind: QMessageBox.Icon, title: str, text: str, details: str = "") -> None:
         # Window-modal and not exec(): the result is on screen while nothing waits for it.
-        if self.message_box is not None:
-            self.message_box.close()
+        if self._shown is not None:
+            self._shown.close()
         box = QMessageBox(kind, title, text, QMessageBox.StandardButton.Ok, self.window)
         if details:
             box.setDetailedText(details)
-        self.message_box = box
+        self._shown = box
         box.open()
 
 

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox
@@ -12,9 +12,12 @@ from PySide6.QtWidgets import QMessageBox
 from wfdesk.ui.runs_view.batch import BatchQueue
 from wfdesk.ui.worker import BackgroundOp
 
+if TYPE_CHECKING:
+    from wfdesk.ui.main_window import MainWindow
+
 
 class RunsHub(QObject):
-    def __init__(self, main: Any) -> None:
+    def __init__(self, main: MainWindow) -> None:
         super().__init__(main)
         self.main = main
         self.queue: BatchQueue | None = None
@@ -45,10 +48,15 @@ class RunsHub(QObject):
         from wfdesk.services import queries, run_history
 
         ws, ids = self.main.ws, [pid for pid, _ in posts]
+        if ws is None:
+            return
         (BackgroundOp(lambda: (queries.list_steps(ws), run_history.section_ids_of(ws, ids)))
          .success(lambda found: self._ask(posts, *found))
-         .failure(lambda exc: QMessageBox.warning(self.main, "Batch not started", f"Could not read the steps: {exc}"))
+         .failure(self._steps_unread)
          .run_in_background())
+
+    def _steps_unread(self, exc: Exception) -> None:
+        QMessageBox.warning(self.main, "Batch not started", f"Could not read the steps: {exc}")
 
     def _ask(self, posts: list[tuple[int, str]], steps: list[dict[str, Any]], sections: dict[int, list[int]]) -> None:
         from wfdesk.ui.runs_view.batch_dialog import BatchDialog
@@ -65,7 +73,7 @@ class RunsHub(QObject):
 
     def _open_in_main(self, post_id: int, step_id: int) -> None:
         main = self.main
-        main._show_post(post_id)
+        main.show_post(post_id)
         if step_id:
             main.steps.select_step(step_id)
         main.raise_()
