@@ -49,9 +49,6 @@ class PanelStack(QStackedWidget):
         widget = self.currentWidget()
         return next((panel for panel in self._panels.values() if panel is widget), None)
 
-    def panels(self) -> list[StepPanel]:
-        return list(self._panels.values())
-
     def sync(self) -> None:
         """Show the panel of the chosen step on the chosen post, or what to choose."""
         post_id = self.content.posts.current_post_id()
