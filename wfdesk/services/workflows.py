@@ -20,7 +20,7 @@ from wfdesk.errors import Problem
 from wfdesk.scripts.secret_scan import find_secrets
 from wfdesk.scripts.templates import PromptTemplateError, variables_used
 from wfdesk.services.shapes import WorkflowImported
-from wfdesk.services.transfer import ActionIn, ImportRefusedError, StepIn, check_depth
+from wfdesk.services.transfer_checks import ActionIn, ImportRefusedError, StepIn, check_depth
 
 if TYPE_CHECKING:
     from wfdesk.workspace import Workspace
