@@ -16,8 +16,6 @@ MIN_MI = 20.0
 # Over MAX_LINES today, each waiting for its split (issue 14, item 5). Remove a module once it fits; never add one.
 TOO_LONG_YET = {
     "wfdesk/runs/engine.py",
-    "wfdesk/services/config_store.py",
-    "wfdesk/services/transfer.py",
     "wfdesk/cli.py",
 }
 # Under MIN_MI today, the same way.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from wfdesk.content.draft_read import DraftError, DraftText, read_draft_file, read_pasted
 from wfdesk.content.fields import image_fields
@@ -16,6 +16,20 @@ from wfdesk.workspace import Workspace
 
 # A post's sections are worked on one by one in the window; thousands are a split at the wrong level (or a list).
 MAX_SECTIONS = 1000
+
+
+class ImportedSection(TypedDict):
+    id: int
+    title: str
+
+
+class ImportedPost(TypedDict):
+    """What an import made (a TypedDict: the CLI prints it as JSON, the window reads its keys)."""
+    post_id: int
+    title: str
+    sections: list[ImportedSection]
+    # Always there when returned; NotRequired because `wfdesk import-post` pops it to print the notes apart.
+    notes: NotRequired[list[str]]
 
 
 @dataclass
@@ -76,7 +90,7 @@ def plan_draft(draft: DraftText, split_level: int = 2) -> DraftPlan:
 
 
 def import_draft(ws: Workspace, draft: DraftText, options: ImportOptions | None = None,
-                 into_post_id: int | None = None) -> dict[str, Any]:
+                 into_post_id: int | None = None) -> ImportedPost:
     """Create the post (or fill `into_post_id`, which must have no sections yet; its title stays); returns
     {"post_id", "title", "sections": [{"id", "title"}], "notes": [...]}."""
     from wfdesk.db import content
@@ -117,15 +131,15 @@ def import_draft(ws: Workspace, draft: DraftText, options: ImportOptions | None 
                 version = content.add_image(s, post.id, row.id, image_field, asset, accept=n == 0,
                                             meta={"alt": image.alt, "from": image.source})
                 version.source = "import"
-            out_sections.append({"id": row.id, "title": row.title})
+            out_sections.append(ImportedSection(id=row.id, title=row.title))
         post_id, title = post.id, post.title
-    return {"post_id": post_id, "title": title, "sections": out_sections, "notes": plan.notes}
+    return ImportedPost(post_id=post_id, title=title, sections=out_sections, notes=plan.notes)
 
 
-def import_file(ws: Workspace, path: Path, options: ImportOptions | None = None) -> dict[str, Any]:
+def import_file(ws: Workspace, path: Path, options: ImportOptions | None = None) -> ImportedPost:
     return import_draft(ws, read_draft_file(Path(path)), options)
 
 
 def import_pasted(ws: Workspace, text: str, is_html: bool, options: ImportOptions | None = None,
-                  into_post_id: int | None = None) -> dict[str, Any]:
+                  into_post_id: int | None = None) -> ImportedPost:
     return import_draft(ws, read_pasted(text, is_html), options, into_post_id)

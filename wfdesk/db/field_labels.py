@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
-def labels_by_field(steps: list[dict[str, Any]]) -> dict[str, str]:
+def labels_by_field(steps: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """db_field -> label, in workflow order (each step's inputs, then its outputs); the first step that names a
     field gives its label. Two fields with the same label keep their field name beside it, so they stay apart."""
     labels: dict[str, str] = {}

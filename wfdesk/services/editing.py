@@ -21,12 +21,11 @@ from wfdesk.db.models import ContentField, ContentVersion, Post, PostSection, Ru
 from wfdesk.errors import ConflictError, NotFoundError, WfdeskError
 from wfdesk.scripts.config import FIELD_NAME_RE
 from wfdesk.services.changes import IMPORTED, Changes, FieldRef, announce
+from wfdesk.services.shapes import SavedField, SectionSnapshot, SnapshotField, SnapshotVersion
 from wfdesk.services.transfer import import_bundle
 from wfdesk.workspace import Workspace
 
 DEMO_FILE = "reference-steps.json"
-_VERSION_COLUMNS = ("id", "field", "kind", "value", "asset_id", "status", "source", "run_id", "unit_id", "meta",
-                    "created_at", "starred")
 
 
 class EditError(WfdeskError, ValueError):
@@ -105,7 +104,7 @@ def move_section(ws: Workspace, section_id: int, delta: int) -> int:
     return new - old
 
 
-def delete_section(ws: Workspace, section_id: int) -> dict[str, Any]:
+def delete_section(ws: Workspace, section_id: int) -> SectionSnapshot:
     """Delete a section with its fields and versions; the returned snapshot lets restore_section undo it."""
     with ws.db.session() as s:
         section = _get(s, PostSection, section_id, "Section")
@@ -113,21 +112,21 @@ def delete_section(ws: Workspace, section_id: int) -> dict[str, Any]:
                                 .order_by(ContentField.id)))
         versions = list(s.scalars(select(ContentVersion).where(ContentVersion.section_id == section_id)
                                   .order_by(ContentVersion.id)))
-        snapshot = {
-            "id": section.id, "post_id": section.post_id, "position": section.position, "title": section.title,
+        snapshot = SectionSnapshot(
+            id=section.id, post_id=section.post_id, position=section.position, title=section.title,
             # stored_value: NULL when the text lives in the accepted version (restored with it).
-            "fields": [{"name": f.name, "value": f.value, "stored_value": f.stored_value,
-                        "accepted_version_id": f.accepted_version_id}
-                       for f in fields],
-            "versions": [{c: getattr(v, c) for c in _VERSION_COLUMNS} for v in versions],
-        }
+            fields=[SnapshotField(name=f.name, value=f.value, stored_value=f.stored_value,
+                                  accepted_version_id=f.accepted_version_id)
+                    for f in fields],
+            versions=[_version_row(v) for v in versions],
+        )
         s.delete(section)
         s.flush()
     announce(ws, Changes.of(sections=[(snapshot["post_id"], section_id)]))
     return snapshot
 
 
-def restore_section(ws: Workspace, snapshot: dict[str, Any]) -> int:
+def restore_section(ws: Workspace, snapshot: SectionSnapshot) -> int:
     """Re-create a deleted section at its place, with its fields and their whole history. Returns its id
     (the old one whenever it is still free)."""
     with ws.db.session() as s:
@@ -144,10 +143,10 @@ def restore_section(ws: Workspace, snapshot: dict[str, Any]) -> int:
         taken = set(s.scalars(select(ContentVersion.id).where(ContentVersion.id.in_(old_ids)))) if old_ids else set()
         run_ids = {v["run_id"] for v in snapshot["versions"] if v["run_id"]}
         runs = set(s.scalars(select(Run.id).where(Run.id.in_(run_ids)))) if run_ids else set()
-        new_ids: dict[int, int] = {}
+        new_ids: dict[int | None, int] = {}  # looked up by accepted_version_id, None for a field without one
         for data in snapshot["versions"]:
-            values = {c: data[c] for c in _VERSION_COLUMNS if c != "id"}
-            values["run_id"] = data["run_id"] if data["run_id"] in runs else None
+            values = {**data, "run_id": data["run_id"] if data["run_id"] in runs else None}
+            del values["id"]
             version = ContentVersion(post_id=post_id, section_id=section.id, **values)
             if data["id"] not in taken:
                 version.id = data["id"]
@@ -162,6 +161,12 @@ def restore_section(ws: Workspace, snapshot: dict[str, Any]) -> int:
         s.flush()
     announce(ws, Changes.of(sections=[(post_id, section.id)]))
     return section.id
+
+
+def _version_row(v: ContentVersion) -> SnapshotVersion:
+    return SnapshotVersion(id=v.id, field=v.field, kind=v.kind, value=v.value, asset_id=v.asset_id, status=v.status,
+                           source=v.source, run_id=v.run_id, unit_id=v.unit_id, meta=v.meta, created_at=v.created_at,
+                           starred=v.starred)
 
 
 def _make_room(s: Session, post_id: int, position: int) -> None:
@@ -181,7 +186,7 @@ def check_field_name(name: str) -> str:
 
 
 def save_field(ws: Workspace, post_id: int, section_id: int | None, name: str, text: str,
-               expected_lock_version: int | None) -> dict[str, Any]:
+               expected_lock_version: int | None) -> SavedField:
     """An editor's save: a new version that becomes the field's value, refused (ConflictError) when the field
     changed since the editor loaded it. expected_lock_version None means "the field did not exist yet".
 
@@ -209,7 +214,7 @@ def save_field(ws: Workspace, post_id: int, section_id: int | None, name: str, t
         # Two editors creating the same field at once: the unique index stops the second.
         raise ConflictError(f"Field {name!r}", mine=text, theirs=None) from None
     announce(ws, Changes.of(fields=[FieldRef(post_id, section_id, name)]))
-    return {"version_id": version.id, "previous_version_id": previous, "lock_version": field.lock_version}
+    return SavedField(version_id=version.id, previous_version_id=previous, lock_version=field.lock_version)
 
 
 def _previous_accepted(s: Session, field: ContentField, new_id: int) -> int | None:

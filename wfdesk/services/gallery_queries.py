@@ -6,15 +6,14 @@ query itself, so this selects plain columns. Qt-free: the panel calls it from a 
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import and_, func, select
 
 from wfdesk.db.models import ContentField, ContentVersion, ImageAsset
+from wfdesk.services.shapes import Asset, Version
 from wfdesk.workspace import Workspace
 
 
-def image_candidates(ws: Workspace, post_id: int, section_id: int | None, field: str) -> list[dict[str, Any]]:
+def image_candidates(ws: Workspace, post_id: int, section_id: int | None, field: str) -> list[Version]:
     """The image versions of `field` on one section (None: the post itself), newest first, each with its asset and
     `current` (it is the field's value) -- the shape of review.field_versions' entries. One round trip."""
     same_section = (ContentVersion.section_id.is_(None) if section_id is None
@@ -31,10 +30,10 @@ def image_candidates(ws: Workspace, post_id: int, section_id: int | None, field:
     with ws.db.session() as s:
         rows = s.execute(stmt).all()
     # Unpacked by position: named access on 500 rows costs more than the query.
-    return [{"id": vid, "section_id": sid, "field": name, "kind": kind, "value": value, "status": status,
-             "source": source, "run_id": run_id, "meta": dict(meta or {}),
-             "created_at": created.isoformat() if created else None, "current": vid == accepted,
-             "starred": bool(starred), "asset": {"path": path, "sha256": sha, "width": width, "height": height}}
+    return [Version(id=vid, section_id=sid, field=name, kind=kind, value=value, status=status, source=source,
+                    run_id=run_id, meta=dict(meta or {}), created_at=created.isoformat() if created else None,
+                    current=vid == accepted, starred=bool(starred),
+                    asset=Asset(path=path, sha256=sha, width=width, height=height))
             for (vid, sid, name, kind, value, status, source, run_id, meta, created, starred, path, sha, width,
                  height, accepted) in rows]
 

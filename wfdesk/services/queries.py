@@ -1,12 +1,11 @@
 """Read models for the window: posts, a post's sections with their fields, steps and each step's state.
 
-Plain dicts out (never ORM objects: the GUI reads on a worker thread and shows on another), and a constant
-number of queries whatever the number of sections, so a long post loads as fast as a short one.
+Plain dicts out, shaped by wfdesk.services.shapes (never ORM objects: the GUI reads on a worker thread and shows
+on another), and a constant number of queries whatever the number of sections, so a long post loads as fast as a
+short one.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -14,6 +13,7 @@ from wfdesk.db.models import ContentField, ContentVersion, Post, PostSection, Ru
 from wfdesk.errors import NotFoundError
 from wfdesk.runs.ledger import where_it_runs
 from wfdesk.scripts.config import script_type_of
+from wfdesk.services.shapes import FieldValue, PostDetail, PostRow, SectionDetail, StepRow, StepStateInfo
 from wfdesk.states import ACTIVE_RUN_STATES, FINAL_UNIT_STATES, STEP_STATE_OF_RUN, StepState
 from wfdesk.workspace import Workspace
 
@@ -41,7 +41,7 @@ def is_empty(ws: Workspace) -> bool:
     return not has_post and not has_step
 
 
-def list_posts(ws: Workspace, search: str = "", status: str | None = None) -> list[dict[str, Any]]:
+def list_posts(ws: Workspace, search: str = "", status: str | None = None) -> list[PostRow]:
     """Posts, newest change first, with their section count; search matches the title (case-insensitive)."""
     counts = (select(PostSection.post_id, func.count(PostSection.id).label("n"))
               .group_by(PostSection.post_id).subquery())
@@ -55,7 +55,7 @@ def list_posts(ws: Workspace, search: str = "", status: str | None = None) -> li
         stmt = stmt.where(Post.status == status)
     with ws.db.session() as s:
         rows = s.execute(stmt).all()
-    return [{"id": pid, "title": title, "status": st, "updated_at": updated, "sections": n}
+    return [PostRow(id=pid, title=title, status=st, updated_at=updated, sections=n)
             for pid, title, st, updated, n in rows]
 
 
@@ -66,7 +66,7 @@ def post_statuses(ws: Workspace) -> list[str]:
     return list(POST_STATUSES) + sorted(set(found) - set(POST_STATUSES))
 
 
-def post_detail(ws: Workspace, post_id: int) -> dict[str, Any]:
+def post_detail(ws: Workspace, post_id: int) -> PostDetail:
     """A post with its ordered sections, each with `fields` {name: text} and `locks` {name: lock_version}.
 
     `field_names` is the union of the field names the sections use, in first-seen order. Three queries.
@@ -84,36 +84,33 @@ def post_detail(ws: Workspace, post_id: int) -> dict[str, Any]:
                                   ContentField.lock_version)
                            .where(ContentField.post_id == post_id)
                            .order_by(ContentField.id)).all()
-    by_section: dict[int | None, dict[str, Any]] = {}
+    texts: dict[int | None, dict[str, str | None]] = {}
+    locks: dict[int | None, dict[str, int]] = {}
     names: dict[str, None] = {}
     for section_id, name, value, lock in fields:
-        entry = by_section.setdefault(section_id, {"fields": {}, "locks": {}})
-        entry["fields"][name] = value
-        entry["locks"][name] = lock
+        texts.setdefault(section_id, {})[name] = value
+        locks.setdefault(section_id, {})[name] = lock
         if section_id is not None:
             names[name] = None
-    out_sections = []
-    for sid, position, title, lock in sections:
-        entry = by_section.get(sid, {"fields": {}, "locks": {}})
-        out_sections.append({"id": sid, "position": position, "title": title, "lock_version": lock,
-                             "fields": entry["fields"], "locks": entry["locks"]})
-    post_fields = by_section.get(None, {"fields": {}, "locks": {}})
-    return {"id": post.id, "title": post.title, "status": post.status, "lock_version": post.lock_version,
-            "fields": post_fields["fields"], "locks": post_fields["locks"],
-            "sections": out_sections, "field_names": list(names)}
+    out_sections = [SectionDetail(id=sid, position=position, title=title, lock_version=lock,
+                                  fields=texts.get(sid, {}), locks=locks.get(sid, {}))
+                    for sid, position, title, lock in sections]
+    return PostDetail(id=post.id, title=post.title, status=post.status, lock_version=post.lock_version,
+                      fields=texts.get(None, {}), locks=locks.get(None, {}),
+                      sections=out_sections, field_names=list(names))
 
 
-def list_steps(ws: Workspace) -> list[dict[str, Any]]:
+def list_steps(ws: Workspace) -> list[StepRow]:
     """Every workflow step in workflow order."""
     with ws.db.session() as s:
         rows = s.execute(select(WorkflowStepEntity.id, WorkflowStepEntity.name, WorkflowStepEntity.stage,
                                 WorkflowStepEntity.position, WorkflowStepEntity.config)
                          .order_by(WorkflowStepEntity.position, WorkflowStepEntity.id)).all()
-    return [{"id": sid, "name": name, "stage": stage or "", "position": position, "config": config or {},
-             "script_type": script_type_of(config)} for sid, name, stage, position, config in rows]
+    return [StepRow(id=sid, name=name, stage=stage or "", position=position, config=config or {},
+                    script_type=script_type_of(config)) for sid, name, stage, position, config in rows]
 
 
-def step_states(ws: Workspace, post_id: int) -> dict[int, dict[str, Any]]:
+def step_states(ws: Workspace, post_id: int) -> dict[int, StepStateInfo]:
     """The state of every step for one post, from the step's latest run there and its pending image candidates.
 
     Each value: state (a STATE_LABELS key), label (text for a person), run_id, done, total, pending, error.
@@ -151,7 +148,7 @@ def step_states(ws: Workspace, post_id: int) -> dict[int, dict[str, Any]]:
 
 
 def _state(run: tuple[int, str, str | None] | None, counts: dict[int, dict[str, int]],
-           pending: int) -> dict[str, Any]:
+           pending: int) -> StepStateInfo:
     if run is None:
         state = StepState.REVIEW if pending else StepState.NEVER
         return _state_dict(state, None, 0, 0, pending, None)
@@ -166,9 +163,9 @@ def _state(run: tuple[int, str, str | None] | None, counts: dict[int, dict[str, 
 
 
 def _state_dict(state: str, run_id: int | None, done: int, total: int, pending: int,
-                error: str | None) -> dict[str, Any]:
-    return {"state": state, "label": state_label(state, done, total, pending), "run_id": run_id,
-            "done": done, "total": total, "pending": pending, "error": error}
+                error: str | None) -> StepStateInfo:
+    return StepStateInfo(state=state, label=state_label(state, done, total, pending), run_id=run_id,
+                         done=done, total=total, pending=pending, error=error)
 
 
 def state_label(state: str, done: int = 0, total: int = 0, pending: int = 0) -> str:
@@ -183,7 +180,7 @@ def state_label(state: str, done: int = 0, total: int = 0, pending: int = 0) -> 
     return label
 
 
-def field_value(ws: Workspace, post_id: int, section_id: int | None, name: str) -> dict[str, Any]:
+def field_value(ws: Workspace, post_id: int, section_id: int | None, name: str) -> FieldValue:
     """One field's current text and lock_version (None for both when the field does not exist yet)."""
     stmt = select(ContentField.value, ContentField.lock_version).where(ContentField.post_id == post_id,
                                                                        ContentField.name == name)
@@ -191,7 +188,7 @@ def field_value(ws: Workspace, post_id: int, section_id: int | None, name: str) 
                       else ContentField.section_id == section_id)
     with ws.db.session() as s:
         row = s.execute(stmt).first()
-    return {"value": row[0] if row else None, "lock_version": row[1] if row else None}
+    return FieldValue(value=row[0] if row else None, lock_version=row[1] if row else None)
 
 
 def step_field_names(ws: Workspace, kinds: tuple[str, ...] = ("inputs", "outputs")) -> list[str]:

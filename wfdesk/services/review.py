@@ -18,6 +18,20 @@ from wfdesk.scripts import registry
 from wfdesk.scripts.base import SectionHandler
 from wfdesk.scripts.config import ImageParameters, StepConfig, parse_step_config, script_type_of
 from wfdesk.services.changes import Changes, FieldRef, announce
+from wfdesk.services.shapes import (
+    ActionInfo,
+    Asset,
+    LastUnit,
+    LatestRun,
+    Offline,
+    PanelData,
+    PanelPost,
+    PanelSection,
+    PanelStep,
+    SectionReview,
+    Version,
+    VersionOutcome,
+)
 from wfdesk.services.validation import describe_problems, validate_step
 from wfdesk.states import RESUMABLE_RUN_STATES, UnitState
 from wfdesk.workspace import Workspace
@@ -35,7 +49,7 @@ def preview(text: str | None, limit: int = PREVIEW_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def panel_data(ws: Workspace, step_id: int, post_id: int) -> dict[str, Any]:
+def panel_data(ws: Workspace, step_id: int, post_id: int) -> PanelData:
     """Everything a step panel shows before any run: the step (effective config for this post, parsed where
     valid), the post's sections with their field values and input preview, and each section's last run state."""
     with ws.db.session() as s:
@@ -52,32 +66,32 @@ def panel_data(ws: Workspace, step_id: int, post_id: int) -> dict[str, Any]:
             values[f.section_id][f.name] = f.value
         last = _last_units(s, step_id, post_id)
         latest = _latest_run(s, step_id, post_id)
-        info: dict[str, Any] = {
-            "id": step.id, "name": step.name, "stage": step.stage, "script_type": script_type_of(raw),
-            "config": raw, "config_error": config_error, "action": action,
-            "description": describe_step(raw, config, action)}
-        post_info = {"id": post.id, "title": post.title, "status": post.status}
+        info = PanelStep(
+            id=step.id, name=step.name, stage=step.stage, script_type=script_type_of(raw),
+            config=raw, config_error=config_error, action=action,
+            description=describe_step(raw, config, action),
+            inputs={k: spec.model_dump() for k, spec in config.inputs.items()} if config else {},
+            outputs={k: spec.model_dump() for k, spec in config.outputs.items()} if config else {})
+        post_info = PanelPost(id=post.id, title=post.title, status=post.status)
     if config_error is None:
         # Beyond the schema: the action exists, the endpoint is a path, settings it needs are there.
         problems = validate_step(ws, info["name"], raw)
         if problems:
             info["config_error"] = describe_problems(info["name"], problems)
-    info["inputs"] = {k: spec.model_dump() for k, spec in config.inputs.items()} if config else {}
-    info["outputs"] = {k: spec.model_dump() for k, spec in config.outputs.items()} if config else {}
     inputs, outputs = list(info["inputs"].values()), list(info["outputs"].values())
     first_input = inputs[0]["db_field"] if inputs else None
     rows = []
     for sec in sections:
         fields = values.get(sec.id, {})
-        rows.append({"id": sec.id, "title": sec.title or f"Section {sec.position}", "position": sec.position,
-                     "preview": preview(fields.get(first_input)) if first_input else "",
-                     "inputs": {i["db_field"]: fields.get(i["db_field"]) for i in inputs},
-                     "outputs": {o["db_field"]: fields.get(o["db_field"]) for o in outputs},
-                     "last": last.get(sec.id)})
-    return {"step": info, "post": post_info, "sections": rows, "post_last": last.get(None), "latest_run": latest}
+        rows.append(PanelSection(id=sec.id, title=sec.title or f"Section {sec.position}", position=sec.position,
+                                 preview=preview(fields.get(first_input)) if first_input else "",
+                                 inputs={i["db_field"]: fields.get(i["db_field"]) for i in inputs},
+                                 outputs={o["db_field"]: fields.get(o["db_field"]) for o in outputs},
+                                 last=last.get(sec.id)))
+    return PanelData(step=info, post=post_info, sections=rows, post_last=last.get(None), latest_run=latest)
 
 
-def latest_run(ws: Workspace, step_id: int, post_id: int) -> dict[str, Any] | None:
+def latest_run(ws: Workspace, step_id: int, post_id: int) -> LatestRun | None:
     """The newest run of a step on a post, summed up for the panel's resume / offline notice (one query)."""
     with ws.db.session() as s:
         return _latest_run(s, step_id, post_id)
@@ -93,7 +107,7 @@ def unreachable_address(error: str | None) -> str | None:
     return "" if "looks offline" in error else None
 
 
-def _latest_run(s: Session, step_id: int, post_id: int) -> dict[str, Any] | None:
+def _latest_run(s: Session, step_id: int, post_id: int) -> LatestRun | None:
     newest = (select(Run.id).where(Run.step_id == step_id, Run.post_id == post_id)
               .order_by(Run.id.desc()).limit(1).scalar_subquery())
     rows = list(s.execute(select(Run.id, Run.status, Run.script_type, Run.error,
@@ -110,15 +124,17 @@ def _latest_run(s: Session, step_id: int, post_id: int) -> dict[str, Any] | None
     unfinished = [(sid, unit_status, error) for sid, unit_status, error in units if unit_status != UnitState.SUCCESS]
     errors = [error for _, unit_status, error in unfinished if unit_status == UnitState.ERROR and error]
     addresses = [a for a in map(unreachable_address, errors) if a is not None]
-    offline = None
+    offline: Offline | None = None
     if addresses:
         named = [a for a in addresses if a]
-        offline = {"address": named[0] if named else "", "sections": len(addresses)}
-    return {"run_id": run_id, "status": status, "total": len(units), "done": counts[UnitState.SUCCESS],
-            "failed": counts[UnitState.ERROR], "cancelled": counts[UnitState.CANCELLED], "unfinished": len(unfinished),
-            "unfinished_section_ids": [sid for sid, _, _ in unfinished if sid is not None],
-            "first_error": errors[0] if errors else run_error, "offline": offline,
-            "resumable": status in RESUMABLE_RUN_STATES and bool(unfinished) and _resumes_per_section(script_type)}
+        offline = Offline(address=named[0] if named else "", sections=len(addresses))
+    return LatestRun(run_id=run_id, status=status, total=len(units), done=counts[UnitState.SUCCESS],
+                     failed=counts[UnitState.ERROR], cancelled=counts[UnitState.CANCELLED],
+                     unfinished=len(unfinished),
+                     unfinished_section_ids=[sid for sid, _, _ in unfinished if sid is not None],
+                     first_error=errors[0] if errors else run_error, offline=offline,
+                     resumable=status in RESUMABLE_RUN_STATES and bool(unfinished)
+                     and _resumes_per_section(script_type))
 
 
 def _resumes_per_section(script_type: str) -> bool:
@@ -136,17 +152,17 @@ def _parse(step_name: str, raw: dict[str, Any]) -> tuple[StepConfig | None, str 
         return None, describe_problems(step_name, exc.problems)
 
 
-def _action_of(s: Session, config: StepConfig | None) -> dict[str, Any] | None:
+def _action_of(s: Session, config: StepConfig | None) -> ActionInfo | None:
     if config is None or config.script_config.action_id is None:
         return None
     action = s.get(LLMAction, config.script_config.action_id)
     if action is None:
         return None
-    return {"id": action.id, "name": action.name, "model": action.model, "temperature": action.temperature}
+    return ActionInfo(id=action.id, name=action.name, model=action.model, temperature=action.temperature)
 
 
 def _last_units(s: Session, step_id: int, post_id: int, only: int | bool | None = False
-                ) -> dict[int | None, dict[str, Any]]:
+                ) -> dict[int | None, LastUnit]:
     """The newest unit per section among the recent runs of this step on this post (one query).
     `only` restricts it to one section id (None: the post-level unit); False means every section."""
     recent = (select(Run.id).where(Run.step_id == step_id, Run.post_id == post_id)
@@ -158,10 +174,10 @@ def _last_units(s: Session, step_id: int, post_id: int, only: int | bool | None 
     elif only is not False:
         stmt = stmt.where(RunUnit.section_id == only)
     rows = s.execute(stmt)
-    out: dict[int | None, dict[str, Any]] = {}
+    out: dict[int | None, LastUnit] = {}
     for section_id, run_id, status, error, result in rows:
         if section_id not in out:
-            out[section_id] = {"run_id": run_id, "status": status, "error": error, "result": result or {}}
+            out[section_id] = LastUnit(run_id=run_id, status=status, error=error, result=result or {})
     # A unit's text is stored once, in its version: bring it back with one query for all sections (always one, so
     # the number of queries never depends on the content).
     ids = {u["result"]["output_version_id"] for u in out.values() if "output_version_id" in u["result"]}
@@ -173,7 +189,7 @@ def _last_units(s: Session, step_id: int, post_id: int, only: int | bool | None 
     return out
 
 
-def describe_step(raw: dict[str, Any], config: StepConfig | None, action: dict[str, Any] | None) -> str:
+def describe_step(raw: dict[str, Any], config: StepConfig | None, action: ActionInfo | None) -> str:
     """One line an editor understands: what the step does with which fields."""
     if isinstance(description := raw.get("description"), str) and description.strip():
         return description.strip()
@@ -208,7 +224,7 @@ def describe_step(raw: dict[str, Any], config: StepConfig | None, action: dict[s
 
 
 def field_versions(ws: Workspace, post_id: int, field: str, section_ids: list[int] | None = None
-                   ) -> dict[int | None, list[dict[str, Any]]]:
+                   ) -> dict[int | None, list[Version]]:
     """Every version of one field per section, newest first, with its image asset (two queries)."""
     with ws.db.session() as s:
         stmt = (select(ContentVersion, ImageAsset)
@@ -224,23 +240,23 @@ def field_versions(ws: Workspace, post_id: int, field: str, section_ids: list[in
         # none of the listed ones marked current, never an older one next to the newer current one.
         rows = s.execute(stmt).all()
         current = {sid: vid for sid, vid in s.execute(current_stmt)}
-        out: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
+        out: dict[int | None, list[Version]] = defaultdict(list)
         for v, asset in rows:
             out[v.section_id].append(_version_dict(v, asset, current.get(v.section_id)))
     return dict(out)
 
 
-def _version_dict(v: ContentVersion, asset: ImageAsset | None, current_id: int | None) -> dict[str, Any]:
-    out = {"id": v.id, "section_id": v.section_id, "field": v.field, "kind": v.kind, "value": v.value,
-           "status": v.status, "source": v.source, "run_id": v.run_id, "meta": dict(v.meta or {}),
-           "created_at": v.created_at.isoformat() if v.created_at else None, "current": v.id == current_id,
-           "starred": bool(v.starred)}
+def _version_dict(v: ContentVersion, asset: ImageAsset | None, current_id: int | None) -> Version:
+    out = Version(id=v.id, section_id=v.section_id, field=v.field, kind=v.kind, value=v.value, status=v.status,
+                  source=v.source, run_id=v.run_id, meta=dict(v.meta or {}),
+                  created_at=v.created_at.isoformat() if v.created_at else None, current=v.id == current_id,
+                  starred=bool(v.starred))
     if asset is not None:
-        out["asset"] = {"path": asset.path, "sha256": asset.sha256, "width": asset.width, "height": asset.height}
+        out["asset"] = Asset(path=asset.path, sha256=asset.sha256, width=asset.width, height=asset.height)
     return out
 
 
-def version_action(ws: Workspace, version_id: int, action: str) -> dict[str, Any]:
+def version_action(ws: Workspace, version_id: int, action: str) -> VersionOutcome:
     """accept (also revert to an earlier text), reject, or unreject (undo of a reject); one transaction.
     Returns the version's new status and the field's value afterwards."""
     if action not in VERSION_ACTIONS:
@@ -251,14 +267,18 @@ def version_action(ws: Workspace, version_id: int, action: str) -> dict[str, Any
         v = fn(s, version_id)
         s.flush()
         field = content.get_field(s, v.post_id, v.section_id, v.field)
-        result = {"version_id": v.id, "section_id": v.section_id, "field": v.field, "status": v.status,
-                  "field_value": field.value if field else None}
+        result = _outcome(v, field)
     announce(ws, Changes.of(fields=[FieldRef(v.post_id, v.section_id, v.field)]))
     return result
 
 
+def _outcome(v: ContentVersion, field: ContentField | None) -> VersionOutcome:
+    return VersionOutcome(version_id=v.id, section_id=v.section_id, field=v.field, status=v.status,
+                          field_value=field.value if field else None)
+
+
 def section_review(ws: Workspace, step_id: int, post_id: int, section_id: int | None, fields: list[str],
-                   versions_field: str | None) -> dict[str, Any]:
+                   versions_field: str | None) -> SectionReview:
     """One section's current field values, the versions of its output field (newest first) and its last unit
     of this step -- what a panel's detail view shows (four queries)."""
     versions = field_versions(ws, post_id, versions_field, None if section_id is None else [section_id]) \
@@ -269,11 +289,11 @@ def section_review(ws: Workspace, step_id: int, post_id: int, section_id: int | 
             ContentField.section_id.is_(None) if section_id is None else ContentField.section_id == section_id)
         values = {name: value for name, value in s.execute(stmt)}
         last = _last_units(s, step_id, post_id, section_id).get(section_id)
-    return {"section_id": section_id, "values": {f: values.get(f) for f in fields},
-            "versions": versions.get(section_id, []), "last": last}
+    return SectionReview(section_id=section_id, values={f: values.get(f) for f in fields},
+                         versions=versions.get(section_id, []), last=last)
 
 
-def undo_reject(ws: Workspace, version_id: int, reaccept: bool) -> dict[str, Any]:
+def undo_reject(ws: Workspace, version_id: int, reaccept: bool) -> VersionOutcome:
     """Undo of a reject in one transaction: a candidate again, and the field's value again when it was."""
     with ws.db.session() as s:
         v = content.unreject_version(s, version_id)
@@ -281,8 +301,7 @@ def undo_reject(ws: Workspace, version_id: int, reaccept: bool) -> dict[str, Any
             content.accept_version(s, version_id)
         s.flush()
         field = content.get_field(s, v.post_id, v.section_id, v.field)
-        result = {"version_id": v.id, "section_id": v.section_id, "field": v.field, "status": v.status,
-                  "field_value": field.value if field else None}
+        result = _outcome(v, field)
     announce(ws, Changes.of(fields=[FieldRef(v.post_id, v.section_id, v.field)]))
     return result
 

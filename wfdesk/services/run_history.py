@@ -18,6 +18,7 @@ from wfdesk.db.content import with_output
 from wfdesk.db.models import Post, PostSection, Run, RunUnit
 from wfdesk.errors import NotFoundError
 from wfdesk.runs import ledger
+from wfdesk.services.shapes import RunSummary
 from wfdesk.states import ACTIVE_RUN_STATES, RESUMABLE_RUN_STATES, WORKED_ON_UNIT_STATES, RunState, UnitState
 from wfdesk.workspace import Workspace
 
@@ -248,10 +249,10 @@ def section_ids_of(ws: Workspace, post_ids: list[int]) -> dict[int, list[int]]:
     return out
 
 
-def summary_json(row: RunRow) -> dict[str, Any]:
+def summary_json(row: RunRow) -> RunSummary:
     """The CLI's `runs list --json` shape (kept), with who started it."""
-    return {"id": row.id, "status": row.status, "step_id": row.step_id, "step": row.step_name,
-            "post_id": row.post_id, "script_type": row.script_type,
-            "created_at": row.created_at.isoformat() if row.created_at else None,
-            "finished_at": row.finished_at.isoformat() if row.finished_at else None,
-            "counts": {"total": row.total, **row.counts}, "started_by": row.started_by, "mine": row.mine}
+    return RunSummary(id=row.id, status=row.status, step_id=row.step_id, step=row.step_name, post_id=row.post_id,
+                      script_type=row.script_type,
+                      created_at=row.created_at.isoformat() if row.created_at else None,
+                      finished_at=row.finished_at.isoformat() if row.finished_at else None,
+                      counts={"total": row.total, **row.counts}, started_by=row.started_by, mine=row.mine)

@@ -19,7 +19,8 @@ from wfdesk.db.models import LLMAction, WorkflowStepEntity
 from wfdesk.errors import Problem
 from wfdesk.scripts.secret_scan import find_secrets
 from wfdesk.scripts.templates import PromptTemplateError, variables_used
-from wfdesk.services.transfer import ActionIn, ImportRefusedError, StepIn, check_depth
+from wfdesk.services.shapes import WorkflowImported
+from wfdesk.services.transfer_checks import ActionIn, ImportRefusedError, StepIn, check_depth
 
 if TYPE_CHECKING:
     from wfdesk.workspace import Workspace
@@ -55,7 +56,7 @@ def export_workflow(session: Session, name: str = "", description: str = "",
                                 "config": s.config} for s in steps]}
 
 
-def import_workflow(session: Session, data: Any, ws: Workspace | None = None) -> dict[str, Any]:
+def import_workflow(session: Session, data: Any, ws: Workspace | None = None) -> WorkflowImported:
     """Adds the workflow's actions and steps (new ids). Refuses the whole document if any part is invalid."""
     check_depth(data)
     try:
@@ -102,8 +103,8 @@ def import_workflow(session: Session, data: Any, ws: Workspace | None = None) ->
                     for i, row in enumerate(new_steps) for p in _validate_in(session, ws, validate_step, row)]
         if problems:
             raise ImportRefusedError(problems)
-    return {"llm_actions": len(id_map), "workflow_steps": len(new_steps),
-            "step_ids": [s.id for s in new_steps], "action_ids": id_map}
+    return WorkflowImported(llm_actions=len(id_map), workflow_steps=len(new_steps),
+                            step_ids=[s.id for s in new_steps], action_ids=id_map)
 
 
 def _validate_in(session: Session, ws: Workspace, validate_step: Callable[[Workspace, str, Any], list[Problem]],
