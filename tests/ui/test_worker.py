@@ -75,3 +75,21 @@ def test_what_the_callbacks_hold_is_let_go_of_on_the_gui_thread(qtbot):
         del held
         qtbot.waitUntil(lambda: worker.running_ops() == 0, timeout=10_000)
     assert freed_on == [gui] * rounds
+
+
+def test_slow_work_does_not_hold_up_a_quick_read(qtbot):
+    """The window's reads share one pool with slow work (a connection check waiting on a provider, a read waiting on
+    a busy database). Qt sizes its pool by cores, two on an editor's small laptop: two slow jobs held up every list
+    and panel until they ended. Four slow jobs under way, a quick read still gets its answer."""
+    release = threading.Event()
+    slow_started: list[int] = []
+    answers: list[str] = []
+    for i in range(4):
+        BackgroundOp(lambda i=i: (slow_started.append(i), release.wait(60))).run_in_background()
+    try:
+        qtbot.waitUntil(lambda: len(slow_started) == 4, timeout=10_000)
+        BackgroundOp(lambda: "the posts").success(answers.append).run_in_background()
+        qtbot.waitUntil(lambda: answers == ["the posts"], timeout=10_000)
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: worker.running_ops() == 0, timeout=10_000)

@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QThread, Signal
 from PySide6.QtGui import QImage, QImageIOHandler, QImageReader, QPixmap
 
 from wfdesk.media import thumbnail_cache
@@ -106,8 +106,8 @@ class PixmapCache:
 
 
 def default_parallelism() -> int:
-    """Decoders at once: leave a pool thread to the panel's own reads and the preview, at most four."""
-    return max(1, min(4, QThreadPool.globalInstance().maxThreadCount() - 1))
+    """Decoders at once (CPU work, so by cores, not by the pool's size): one core left to the window, at most four."""
+    return max(1, min(4, QThread.idealThreadCount() - 1))
 
 
 class _Wishes:

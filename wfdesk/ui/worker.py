@@ -93,7 +93,7 @@ def _execute(op_id: int) -> None:
 class BackgroundOp:
     def __init__(self, fn: Callable[[], Any], pool: QThreadPool | None = None) -> None:
         self.fn = fn
-        self.pool = pool or QThreadPool.globalInstance()
+        self.pool = pool or default_pool()
         self.signals = _Signals()
         self.started = False  # these two under _running_lock
         self.dropped = False
@@ -118,6 +118,18 @@ class BackgroundOp:
         return self
 
 
+# The window's work here waits (on the database, a provider, a disk) far more than it computes: Qt's default of one
+# thread per core let two slow jobs on a two-core laptop hold up every list and panel behind them.
+MIN_THREADS = 8
+
+
+def default_pool() -> QThreadPool:
+    pool = QThreadPool.globalInstance()
+    if pool.maxThreadCount() < MIN_THREADS:
+        pool.setMaxThreadCount(MIN_THREADS)
+    return pool
+
+
 def running_ops() -> int:
     with _running_lock:
         return len(_running)
@@ -128,7 +140,7 @@ def shutdown(pool: QThreadPool | None = None, timeout_ms: int = 5000) -> bool:
 
     Queued ops are not removed from the pool (QThreadPool.clear would lose them, and running_ops() would count
     them forever): each is marked, and skips its work when its turn comes."""
-    pool = pool or QThreadPool.globalInstance()
+    pool = pool or default_pool()
     with _running_lock:
         for op in _running.values():
             if op.pool is pool and not op.started:
