@@ -168,7 +168,7 @@ def test_thumbnails_of_an_unreadable_file_show_an_error_mark(qtbot, gui_ws, main
     panel = open_gallery(qtbot, main_window)
     newest = panel.strip.item(0)
     assert panel.strip.loader.error(shas[-1])
-    assert "cannot" in newest.toolTip().lower() or "identify" in newest.toolTip().lower()
+    assert "cannot" in newest.tool_tip().lower() or "identify" in newest.tool_tip().lower()
     assert panel.strip.has_thumbnail(1)
     assert panel.strip.loader.pixmap(shas[-2]) is not None
 

@@ -322,7 +322,7 @@ def test_a_missing_image_file_is_described_in_plain_words(qtbot, candidates, mai
     qtbot.waitUntil(lambda: "Cannot show" in panel.preview.items()[0].text() if panel.preview.items() else False,
                     timeout=TIMEOUT)
     shown = panel.preview.items()[0].text()
-    tip = panel.strip.item(0).toolTip()
+    tip = panel.strip.item(0).tool_tip()
     for text in (shown, tip):
         assert "file is missing" in text, text
         assert "Errno" not in text, text

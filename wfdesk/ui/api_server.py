@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, Signal
 
@@ -16,8 +17,23 @@ from wfdesk.api.runner import RunProcessRunner
 from wfdesk.settings import Settings
 from wfdesk.workspace import Workspace
 
+if TYPE_CHECKING:
+    from wfdesk.api.runner import StepRunner
+    from wfdesk.api.server import ApiServer
+    from wfdesk.ui.run_controller import RunController
+
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
+
+
+class ServedWindow(Protocol):
+    """The window whose workspace the API serves (the main window)."""
+
+    @property
+    def ws(self) -> Workspace | None: ...
+
+    @property
+    def runs(self) -> RunController | None: ...
 
 
 class _WindowRuns(QObject):
@@ -64,9 +80,9 @@ class AppApiServer:
         self._workspace = workspace
         self._window_runs = window_runs
         self._in_process = in_process  # the window runs steps in its own process (WFDESK_RUNS_IN_PROCESS=1)
-        self._server = None
-        self._runner = None
-        self._serving: tuple | None = None  # (port, origins) it serves with
+        self._server: ApiServer | None = None
+        self._runner: StepRunner | None = None
+        self._serving: tuple[int, tuple[str, ...]] | None = None  # (port, origins) it serves with
         self.url: str | None = None
 
     def apply(self, settings: Settings) -> str | None:
@@ -87,6 +103,7 @@ class AppApiServer:
             current_token()  # made now (and kept in the keyring) if there is none yet
         except TokenUnavailableError as exc:
             return f"Other apps cannot run steps: {exc}"
+        runner: StepRunner
         if self._in_process:
             runner = InProcessRunner(self._workspace)
         else:
@@ -106,7 +123,7 @@ class AppApiServer:
     def stop(self) -> None:
         """Requests still waiting get cut after 2 s; runs the API started are cancelled (resumable)."""
         server, runner = self._server, self._runner
-        self._server = self._runner = self._serving = self.url = None
+        self._server, self._runner, self._serving, self.url = None, None, None, None
         if runner is not None:
             runner.cancel_all()
         if server is not None:
@@ -120,34 +137,42 @@ class AppApiServer:
 
 
 _shared: AppApiServer | None = None
-_owner: object | None = None
+_owner: ServedWindow | None = None
 _window_runs: _WindowRuns | None = None  # made on the GUI thread, so its queued signal reaches the window there
 
 
-def serve_for(window, settings: Settings, *, in_process: bool = False) -> str | None:
+def _served_workspace() -> Workspace:
+    """The newest window's workspace: a window serves the API once its database is open."""
+    ws = _owner.ws if _owner is not None else None
+    if ws is None:
+        raise RuntimeError("no window has a database open")
+    return ws
+
+
+def serve_for(window: ServedWindow, settings: Settings, *, in_process: bool = False) -> str | None:
     """One server per app, serving the newest window's workspace (a window opened on another database takes it
     over before the old one closes, on the same port). Returns a message for the status bar, or None."""
     global _shared, _owner, _window_runs
     if _window_runs is None:
         _window_runs = _WindowRuns()
     if _owner is not window:
-        if _owner is not None and getattr(_owner, "runs", None) is not None:
-            _window_runs.cancel.disconnect(_owner.runs.cancel)
-        if window.runs is not None:
-            _window_runs.cancel.connect(window.runs.cancel)
+        if _owner is not None and (old_runs := _owner.runs) is not None:
+            _window_runs.cancel.disconnect(old_runs.cancel)
+        if (runs := window.runs) is not None:
+            _window_runs.cancel.connect(runs.cancel)
     if _shared is None or _shared._in_process != in_process:
         if _shared is not None:
             _shared.stop()
-        _shared = AppApiServer(lambda: _owner.ws, in_process=in_process, window_runs=_window_runs)
+        _shared = AppApiServer(_served_workspace, in_process=in_process, window_runs=_window_runs)
     _owner = window
     return _shared.apply(settings)
 
 
-def release(window) -> None:
+def release(window: ServedWindow) -> None:
     """The window closes: the server stops unless another window took it over."""
     global _shared, _owner
     if _shared is not None and _owner is window:
         _shared.stop()
-        if window.runs is not None and _window_runs is not None:
-            _window_runs.cancel.disconnect(window.runs.cancel)
-        _shared = _owner = None
+        if (runs := window.runs) is not None and _window_runs is not None:
+            _window_runs.cancel.disconnect(runs.cancel)
+        _shared, _owner = None, None

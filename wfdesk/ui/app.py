@@ -286,7 +286,8 @@ def identify(app: QApplication) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    app = QApplication.instance() or QApplication(list(argv) if argv is not None else sys.argv)
+    running = QApplication.instance()  # one made before (a test's): a QApplication too
+    app = running if isinstance(running, QApplication) else QApplication(list(argv) if argv is not None else sys.argv)
     identify(app)
     sys.excepthook = excepthook
 

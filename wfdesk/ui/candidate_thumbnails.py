@@ -163,10 +163,12 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self.pinned_id: int | None = None  # the candidate held on the compare view's left
 
     @override
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         return CELL
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    @override
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
         row = index.row()
         v = self.model.version(row)
         sha = self.model.sha(row)

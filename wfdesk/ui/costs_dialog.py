@@ -225,7 +225,8 @@ class CostsDialog(FitsScreen, QDialog):
             return row.get("step") or f"step {row.get('step_id')}"
         if by == "post":
             pid = row.get("post_id")
-            return f"{titles.get(pid, '(deleted post)')}  (#{pid})"
+            title = titles.get(pid, "(deleted post)") if pid is not None else "(deleted post)"
+            return f"{title}  (#{pid})"
         if by == "month":
             return month_label(row["month"])
         return row["model"]
@@ -241,8 +242,9 @@ class CostsDialog(FitsScreen, QDialog):
         self.table.setRowCount(len(self.rows) + 1)
         keys = ("units", "prompt_tokens", "completion_tokens", "images")
         for r, row in enumerate(self.rows):
-            self.table.setItem(r, 0, _number_item(self._label(by, row, titles)))
-            self.table.item(r, 0).setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            label = _number_item(self._label(by, row, titles))
+            label.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(r, 0, label)
             for c, key in enumerate(keys, start=1):
                 estimated = key.endswith("_tokens") and row.get("estimated_units")
                 item = _number_item(tokens_text(row, key) if key.endswith("_tokens") else f"{row[key]:,}")

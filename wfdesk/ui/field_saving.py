@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QAbstractItemView, QMessageBox
+from PySide6.QtWidgets import QAbstractItemView, QMessageBox, QWidget
 
 from wfdesk.ui.db_errors import describe_db_error, edit_errors
 from wfdesk.ui.field_text_editor import FieldTextEditor, resolve_conflict
@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 RELOAD_RETRY_MS = 300  # a colleague's change heard while a title is typed here: shown once the typing is done
 
 
-class FieldSaving:
+class FieldSaving(QWidget):
+    """A part of SectionsView (a QWidget: the parent of its dialogs and timers)."""
+
     # Set by SectionsView.
     ws: Workspace | None
     undo_stack: QUndoStack
@@ -45,6 +47,7 @@ class FieldSaving:
     table: SectionsTable
 
     if TYPE_CHECKING:  # SectionsView's, called from here
+        def workspace(self) -> Workspace: ...
         def is_dirty(self) -> bool: ...
         def label_of(self, field: str) -> str: ...
         def reload(self) -> None: ...
@@ -88,19 +91,20 @@ class FieldSaving:
 
     def maybe_save(self, allow_cancel: bool = True) -> bool:
         """Ask what to do with unsaved field text. False when the editor chose Cancel."""
-        if not self.is_dirty():
+        target = self.target
+        if target is None or not self.is_dirty():  # without a target, nothing is dirty
             return True
         buttons = QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
         if allow_cancel:
             buttons |= QMessageBox.StandardButton.Cancel
         answer = QMessageBox.question(self, "Unsaved text",
-                                      f"The text of “{self.label_of(self.target['field'])}” is not saved. "
+                                      f"The text of “{self.label_of(target['field'])}” is not saved. "
                                       "Save it now?",
                                       buttons, QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
             return self.save_field()
         if answer == QMessageBox.StandardButton.Discard:
-            self.target["original"] = self.editor.toPlainText()  # forget the edit without another prompt
+            target["original"] = self.editor.toPlainText()  # forget the edit without another prompt
             return True
         return False
 
@@ -114,7 +118,7 @@ class FieldSaving:
 
         text = self.editor.toPlainText()
         try:
-            saved = editing.save_field(self.ws, self.post_id, target["section_id"], target["field"], text,
+            saved = editing.save_field(self.workspace(), self.post_id, target["section_id"], target["field"], text,
                                        target.get("lock_version"))
         except ConflictError as exc:
             return self._conflict(target, text, exc)
@@ -136,15 +140,17 @@ class FieldSaving:
         from wfdesk.services import queries
 
         try:
-            current = queries.field_value(self.ws, self.post_id, target["section_id"], target["field"])
-        except edit_errors() as exc:  # the text stays in the editor, unsaved: the editor can save again
-            log.warning("reading the saved version of %s failed: %s", target["field"], exc)
+            current = queries.field_value(self.workspace(), self.post_id, target["section_id"], target["field"])
+        except edit_errors() as read_exc:  # the text stays in the editor, unsaved: the editor can save again
+            log.warning("reading the saved version of %s failed: %s", target["field"], read_exc)
             QMessageBox.warning(self, "Not saved", "The text changed elsewhere since you opened it, and the other "
-                                f"version could not be read: {describe_db_error(exc)}")
+                                f"version could not be read: {describe_db_error(read_exc)}")
             return False
         what = f"“{self.label_of(target['field'])}” of section “{target.get('section_title', '')}”"
-        overwrite = resolve_conflict(self, what, mine, current["value"] if current["value"] is not None
-                                     else exc.theirs)
+        theirs: str | None = current["value"]
+        if theirs is None and isinstance(exc.theirs, str):  # a field's conflict carries the field's text
+            theirs = exc.theirs
+        overwrite = resolve_conflict(self, what, mine, theirs)
         target.update(lock_version=current["lock_version"], original=current["value"] or "")
         if overwrite:
             return self.save_field()  # the editor still holds mine; their version stays in the history

@@ -76,9 +76,9 @@ class ImagePreview(QGraphicsView):
         """Show a new image, fitted. `source`: the original's size when the pixmap is a scaled decode of it."""
         self.scene().clear()
         self._source = QSize(source) if source is not None and source.isValid() else pixmap.size()
-        self._item = self.scene().addPixmap(pixmap)
-        self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self._scale_item(pixmap)
+        self._item = item = self.scene().addPixmap(pixmap)
+        item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._scale_item(item, pixmap)
         self.scene().setSceneRect(QRectF(0, 0, self._source.width(), self._source.height()))
         self.fit()
 
@@ -86,7 +86,7 @@ class ImagePreview(QGraphicsView):
         """A sharper decode of the image shown: same place, same zoom."""
         if self._item is not None:
             self._item.setPixmap(pixmap)
-            self._scale_item(pixmap)
+            self._scale_item(self._item, pixmap)
 
     def decoded_side(self) -> int:
         if self._item is None:
@@ -94,9 +94,9 @@ class ImagePreview(QGraphicsView):
         pix = self._item.pixmap()
         return max(pix.width(), pix.height())
 
-    def _scale_item(self, pixmap: QPixmap) -> None:
+    def _scale_item(self, item: QGraphicsPixmapItem, pixmap: QPixmap) -> None:
         if pixmap.width() > 0:
-            self._item.setScale(self._source.width() / pixmap.width())
+            item.setScale(self._source.width() / pixmap.width())
 
     def set_message(self, text: str) -> None:
         self.scene().clear()

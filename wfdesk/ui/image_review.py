@@ -10,7 +10,7 @@ screen costs.
 from __future__ import annotations
 
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     Qt,
@@ -50,6 +50,9 @@ from wfdesk.ui.candidate_thumbnails import (
 from wfdesk.ui.image_preview import ImagePreview
 from wfdesk.ui.thumbnails import ThumbnailLoader
 
+if TYPE_CHECKING:
+    from wfdesk.ui.review_tools import ReviewTools
+
 # Names other modules import from here.
 __all__ = ["ACCEPTED_COLOR", "CELL", "ICON_SIZE", "PAD", "SHA_ROLE", "STATUS_TEXT", "VERSION_ID", "VERSION_ROLE",
            "CandidateModel", "GalleryItem", "ImagePreview", "ThumbnailDelegate", "ThumbnailStrip", "placeholder",
@@ -68,8 +71,7 @@ class GalleryItem:
     def text(self) -> str:
         return self.data(Qt.ItemDataRole.DisplayRole) or ""
 
-    @override
-    def toolTip(self) -> str:
+    def tool_tip(self) -> str:
         return self.data(Qt.ItemDataRole.ToolTipRole) or ""
 
     def icon(self) -> QIcon:
@@ -92,7 +94,7 @@ class ThumbnailStrip(QListView):
         self.setModel(self._model)
         self._delegate = ThumbnailDelegate(self._model, self)
         self.setItemDelegate(self._delegate)
-        self.tools = None  # review_tools.ReviewTools, attached when first shown inside a panel
+        self.tools: ReviewTools | None = None  # attached when first shown inside a panel
         self.setViewMode(QListView.ViewMode.ListMode)  # the list layout with wrapping: a grid without a BSP tree
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(True)
@@ -111,6 +113,10 @@ class ThumbnailStrip(QListView):
         self._request.timeout.connect(self.request_visible)
         self.verticalScrollBar().valueChanged.connect(self._schedule)
         self.selectionModel().currentChanged.connect(lambda *_: self.version_selected.emit(self.selected()))
+
+    @override
+    def model(self) -> CandidateModel:
+        return self._model  # the one model it is given
 
     # --- content ----------------------------------------------------------------------------------------------
     def set_versions(self, versions: list[dict[str, Any]], select: int | None = None) -> None:

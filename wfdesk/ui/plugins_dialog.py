@@ -24,6 +24,7 @@ from wfdesk.scripts import plugins, registry
 from wfdesk.scripts.plugins import ENTRY_POINT_GROUP, PLUGIN_ERRORS
 from wfdesk.scripts.registry import BUILTIN_TYPES, ScriptTypeInfo
 from wfdesk.ui.config_editor.parameters_form import hint_label, if_alive
+from wfdesk.ui.tree_items import top_items
 from wfdesk.ui.worker import BackgroundOp
 
 ERROR_COLOR = "#c0392b"
@@ -128,15 +129,13 @@ class PluginsDialog(QDialog):
     def problem_rows(self) -> list[tuple[str, str]]:
         """(name, message) of the red rows."""
         rows = []
-        for i in range(self.tree.topLevelItemCount()):
-            item = self.tree.topLevelItem(i)
+        for item in top_items(self.tree):
             if item.text(1).startswith("skipped: ") and item.text(3) == "—":
                 rows.append((item.text(0), item.text(1)))
         return rows
 
     def listed_types(self) -> list[str]:
-        return [self.tree.topLevelItem(i).text(0) for i in range(self.tree.topLevelItemCount())
-                if self.tree.topLevelItem(i).text(3) != "—"]
+        return [item.text(0) for item in top_items(self.tree) if item.text(3) != "—"]
 
 
 __all__ = ["PluginsDialog"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from wfdesk.ui.db_errors import describe_db_error, is_edit_error
 from wfdesk.ui.icons import icon
+from wfdesk.ui.tree_items import set_current_item, top_items
 from wfdesk.ui.worker import BackgroundOp
 
 if TYPE_CHECKING:  # the engine is imported once the workspace is open, never before the first paint
@@ -46,7 +48,9 @@ def ask_title(parent: QWidget | None, window_title: str, label: str, text: str =
     dialog.setLabelText(label)
     dialog.setTextValue(text)
     # The dialog's layout fixes its own size from its contents: widen the field, not the dialog.
-    dialog.findChild(QLineEdit).setMinimumWidth(TITLE_FIELD_WIDTH)
+    field = dialog.findChild(QLineEdit)
+    if field is not None:
+        field.setMinimumWidth(TITLE_FIELD_WIDTH)
     ok = dialog.exec() == QInputDialog.DialogCode.Accepted
     return dialog.textValue(), ok
 
@@ -179,7 +183,7 @@ class PostListWidget(QWidget):
             item.setFirstColumnSpanned(True)
         if chosen is None and posts and not self._current:
             chosen = self.tree.topLevelItem(0)
-        self.tree.setCurrentItem(chosen)
+        set_current_item(self.tree, chosen)
         self.tree.blockSignals(False)
         # A post hidden by the search stays open in the window: searching must not close the editor's work.
         if chosen is not None and chosen.data(0, ID_ROLE) != self._current:
@@ -212,8 +216,7 @@ class PostListWidget(QWidget):
         return item.text(0) if item is not None and item.data(0, ID_ROLE) else ""
 
     def select_post(self, post_id: int) -> None:
-        for i in range(self.tree.topLevelItemCount()):
-            item = self.tree.topLevelItem(i)
+        for item in top_items(self.tree):
             if item.data(0, ID_ROLE) == post_id:
                 self.tree.setCurrentItem(item)
                 return
@@ -222,8 +225,7 @@ class PostListWidget(QWidget):
     def selected_posts(self) -> list[tuple[int, str]]:
         """The selected posts (id, title), in list order."""
         chosen = {id(item) for item in self.tree.selectedItems()}
-        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
-        return [(item.data(0, ID_ROLE), item.text(0)) for item in items
+        return [(item.data(0, ID_ROLE), item.text(0)) for item in top_items(self.tree)
                 if id(item) in chosen and item.data(0, ID_ROLE)]
 
     def _selection_changed(self) -> None:
@@ -245,37 +247,44 @@ class PostListWidget(QWidget):
 
     # --- editing ------------------------------------------------------------------------------------------
 
-    def _context_menu(self, pos) -> None:
+    def _context_menu(self, pos: QPoint) -> None:
         item = self.tree.itemAt(pos)
-        post_id = item.data(0, ID_ROLE) if item is not None else None
+        if item is None:
+            return
+        post_id = item.data(0, ID_ROLE)
         if not post_id:
             return
+        title, status_now = item.text(0), item.text(1)
         menu = QMenu(self)
         posts = self.selected_posts()
         if len(posts) > 1 and post_id in {pid for pid, _ in posts}:
             menu.addAction(icon("run"), f"Run step on {len(posts)} posts…", self._request_batch)
             menu.addSeparator()
-        menu.addAction(icon("rename"), "Rename…", lambda: self.rename_post(post_id, item.text(0)))
+        menu.addAction(icon("rename"), "Rename…", lambda: self.rename_post(post_id, title))
         status_menu = menu.addMenu("Set status")
         for i in range(1, self.status_filter.count()):
-            status = self.status_filter.itemData(i)
-            action = status_menu.addAction(status.capitalize(), lambda s=status: self.set_status(post_id, s))
+            status: str = self.status_filter.itemData(i)
+            action = status_menu.addAction(status.capitalize(), partial(self.set_status, post_id, status))
             action.setCheckable(True)
-            action.setChecked(status == item.text(1))
+            action.setChecked(status == status_now)
         menu.exec(self.tree.viewport().mapToGlobal(pos))
 
     def rename_post(self, post_id: int, title: str) -> None:
         from wfdesk.services import editing
 
+        ws = self.ws
+        if ws is None:  # no database open, so no post shown to rename
+            return
         new, ok = ask_title(self, "Rename post", "Title:", title)
         if ok and new.strip() and new != title:
-            ws = self.ws
             self._edit("rename the post", lambda: editing.rename_post(ws, post_id, new), post_id)
 
     def set_status(self, post_id: int, status: str) -> None:
         from wfdesk.services import editing
 
         ws = self.ws
+        if ws is None:  # no database open, so no post shown to change
+            return
         self._edit("change the status", lambda: editing.set_post_status(ws, post_id, status), post_id)
 
     def _edit(self, what: str, fn: Callable[[], Any], post_id: int) -> None:

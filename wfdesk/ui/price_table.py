@@ -101,6 +101,13 @@ class PriceTable(QTableWidget):
         self.setItem(row, 4, origin)
         return row
 
+    def _cell(self, row: int, col: int) -> QTableWidgetItem:
+        """A cell of a row: `_append` gives every row all its cells."""
+        item = self.item(row, col)
+        if item is None:
+            raise LookupError(f"the price table has no cell at row {row}, column {col}")
+        return item
+
     def add_row(self, name: str = "", price: ModelPrice | None = None) -> int:
         self._filling = True
         row = self._append(name, price or ModelPrice())
@@ -108,7 +115,7 @@ class PriceTable(QTableWidget):
         self._mark(row)
         self.setCurrentCell(row, 0)
         if not name:
-            self.editItem(self.item(row, 0))
+            self.editItem(self._cell(row, 0))
         return row
 
     def remove_current(self) -> None:
@@ -116,11 +123,11 @@ class PriceTable(QTableWidget):
         row = self.currentRow()
         if row < 0:
             return
-        name = self.item(row, 0).text().strip()
+        name = self._cell(row, 0).text().strip()
         if self._builtin_row(row):
             self._filling = True
             for col, field in enumerate(PRICE_FIELDS, start=1):
-                self.item(row, col).setText(_price_text(getattr(self._listed[name], field)))
+                self._cell(row, col).setText(_price_text(getattr(self._listed[name], field)))
             self._filling = False
             self._mark(row)
         else:
@@ -128,12 +135,12 @@ class PriceTable(QTableWidget):
 
     def _builtin_row(self, row: int) -> bool:
         """A price-list row (its name cannot be edited), as opposed to one you added."""
-        item = self.item(row, 0)
+        item = self._cell(row, 0)
         return item.text() in self._listed and not item.flags() & Qt.ItemFlag.ItemIsEditable
 
     def row_of(self, name: str) -> int:
         for row in range(self.rowCount()):
-            if self.item(row, 0).text().strip() == name:
+            if self._cell(row, 0).text().strip() == name:
                 return row
         return -1
 
@@ -144,23 +151,23 @@ class PriceTable(QTableWidget):
             row = self.add_row(name)
         for col, field in enumerate(PRICE_FIELDS, start=1):
             if field in values:
-                self.item(row, col).setText(_price_text(values[field]))
+                self._cell(row, col).setText(_price_text(values[field]))
 
     def _row_price(self, row: int) -> ModelPrice:
         values = {}
         for col, field in enumerate(PRICE_FIELDS, start=1):
-            text = self.item(row, col).text().strip().replace(",", ".") or "0"
+            text = self._cell(row, col).text().strip().replace(",", ".") or "0"
             try:
                 values[field] = float(text)
             except ValueError:
-                raise ValueError(f"{self.item(row, 0).text() or 'row ' + str(row + 1)}: {text!r} is not a "
+                raise ValueError(f"{self._cell(row, 0).text() or 'row ' + str(row + 1)}: {text!r} is not a "
                                  "price") from None
             if values[field] < 0:
-                raise ValueError(f"{self.item(row, 0).text()}: a price cannot be negative")
+                raise ValueError(f"{self._cell(row, 0).text()}: a price cannot be negative")
         return ModelPrice(**values)
 
     def _mark(self, row: int) -> None:
-        name = self.item(row, 0).text().strip()
+        name = self._cell(row, 0).text().strip()
         try:
             price = self._row_price(row)
         except ValueError:
@@ -172,7 +179,7 @@ class PriceTable(QTableWidget):
             text = "yours (over the price list)"
         else:
             text = "yours"
-        origin = self.item(row, 4)
+        origin = self._cell(row, 4)
         origin.setText(text)
         origin.setForeground(self.palette().placeholderText() if text.startswith("price list")
                              else self.palette().text())
@@ -187,7 +194,7 @@ class PriceTable(QTableWidget):
         """The prices to save: your own models, and built-in ones whose figures you changed. Raises ValueError."""
         out: dict[str, ModelPrice] = {}
         for row in range(self.rowCount()):
-            name = self.item(row, 0).text().strip()
+            name = self._cell(row, 0).text().strip()
             price = self._row_price(row)
             if not name:
                 if price == ModelPrice():

@@ -9,6 +9,7 @@ the focus is in the gallery, the preview or its buttons, and never clash with ty
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
@@ -41,7 +42,11 @@ MOUSE_HINTS: list[tuple[str, str]] = [
 
 
 def attach(strip: ThumbnailStrip) -> ReviewTools | None:
-    """The tools for a gallery, once it sits in a panel next to a preview; None while it does not."""
+    """The tools for a gallery, once it sits in a panel next to a preview; None while it does not.
+
+    Implicit: the panel (wfdesk/ui/panels/image_generation.py) that builds the strip, the preview and its
+    review_area could make them itself, `ReviewTools(self.strip, self.preview, self.review_area, self.ws)`, and
+    the strip's showEvent then no longer look for them."""
     preview: ImagePreview | None = None
     area: QWidget | None = None
     ws: Workspace | None = None
@@ -85,7 +90,7 @@ class ReviewTools(QObject):
         if tip:
             strip.setToolTip(f"{tip} · S star · C compare · B before/after · Ctrl+click compare two")
 
-    def _shortcut(self, key: str, slot) -> QShortcut:
+    def _shortcut(self, key: str, slot: Callable[[], None]) -> QShortcut:
         shortcut = QShortcut(QKeySequence(key), self.area)
         shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)  # see the panel's review keys
         shortcut.activated.connect(slot)

@@ -44,7 +44,7 @@ AFTER_TERMINATE_MS = 3000  # then, for the run process's reader to report its ru
 class _Inbox(QObject):
     """Emitted from the run process's reader thread (or a run kept in this process); queued to the GUI thread."""
 
-    event = Signal(str, object)  # request key, RunEvent
+    arrived = Signal(str, object)  # request key, RunEvent
 
 
 @dataclass
@@ -81,7 +81,7 @@ class RunController(QObject):
         # WFDESK_RUNS_IN_PROCESS=1 keeps runs in the app's process (debugging with breakpoints).
         self.in_process = os.environ.get("WFDESK_RUNS_IN_PROCESS") == "1" if in_process is None else in_process
         self._inbox = _Inbox(self)
-        self._inbox.event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
+        self._inbox.arrived.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
         self._active: dict[str, _Active] = {}
         self._lock = threading.Lock()  # guards _tokens: cancel() may race a run reporting its id
         self._tokens: dict[int, CancelToken] = {}
@@ -131,7 +131,7 @@ class RunController(QObject):
                     self._open.discard(key)
                     self._ended.notify_all()
             try:
-                self._inbox.event.emit(key, event)
+                self._inbox.arrived.emit(key, event)
             except RuntimeError:  # the window is gone (its controller deleted): nobody is left to tell
                 log.debug("run event after the window closed: %s", type(event).__name__)
         return sink

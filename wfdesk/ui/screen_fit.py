@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QDialog, QWidget
 from typing_extensions import override
 
 # Room for the window manager's title bar and borders, which the dialog's own geometry does not include.
@@ -30,8 +30,8 @@ def fit_to_screen(widget: QWidget, width: int, height: int) -> None:
     widget.move(x, y)
 
 
-class FitsScreen:
-    """Mixin for a QDialog: `preferred_size` applies, shrunk to the screen, when the dialog is first shown."""
+class FitsScreen(QDialog):
+    """A dialog whose `preferred_size` applies, shrunk to the screen, when it is first shown."""
 
     preferred_size: tuple[int, int] = (900, 640)
     _fitted = False

@@ -6,7 +6,7 @@ Imported on the first edit (the engine is loaded by then), never before the wind
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtGui import QUndoCommand
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,6 +16,9 @@ from wfdesk.services import editing
 
 if TYPE_CHECKING:
     from wfdesk.ui.sections_view import SectionsView
+    from wfdesk.workspace import Workspace
+
+T = TypeVar("T")
 
 
 class _Command(QUndoCommand):
@@ -30,7 +33,12 @@ class _Command(QUndoCommand):
     def _changed(self, select: tuple[int, str | None] | None = None) -> None:
         self.view.after_change(select, post_id=self.post_id)
 
-    def _do(self, what: str, fn: Callable[[], Any]) -> Any:
+    @property
+    def ws(self) -> Workspace:
+        """The view's workspace as the command runs (the view may have switched databases since)."""
+        return self.view.workspace()
+
+    def _do(self, what: str, fn: Callable[[], T]) -> T | None:
         try:
             return fn()
         except (WfdeskError, SQLAlchemyError) as exc:
@@ -48,21 +56,22 @@ class AddSectionCommand(_Command):
         self.snapshot: dict[str, Any] | None = None
 
     def redo(self) -> None:
-        ws = self.view.ws
-        if self.snapshot is None:
-            self.section_id = self._do("Adding a section", lambda: editing.add_section(ws, self.post_id, self.title))
+        snapshot = self.snapshot
+        if snapshot is None:
+            self.section_id = self._do("Adding a section",
+                                       lambda: editing.add_section(self.ws, self.post_id, self.title))
             if self.section_id is not None:
                 self._changed((self.section_id, None))
                 self.view.rename_after_load(self.section_id)
             return
-        self.section_id = self._do("Adding the section again", lambda: editing.restore_section(ws, self.snapshot))
+        self.section_id = self._do("Adding the section again", lambda: editing.restore_section(self.ws, snapshot))
         self._changed((self.section_id, None) if self.section_id else None)
 
     def undo(self) -> None:
-        if self.section_id is None or self.failed:
+        section_id = self.section_id
+        if section_id is None or self.failed:
             return
-        self.snapshot = self._do("Removing the added section",
-                                 lambda: editing.delete_section(self.view.ws, self.section_id))
+        self.snapshot = self._do("Removing the added section", lambda: editing.delete_section(self.ws, section_id))
         self._changed()
 
 
@@ -72,13 +81,13 @@ class RenameSectionCommand(_Command):
         self.section_id, self.old, self.new = section_id, old, new
 
     def redo(self) -> None:
-        self._do("Renaming the section", lambda: editing.rename_section(self.view.ws, self.section_id, self.new))
+        self._do("Renaming the section", lambda: editing.rename_section(self.ws, self.section_id, self.new))
         self._changed()
 
     def undo(self) -> None:
         if not self.failed:
             self._do("Renaming the section back",
-                     lambda: editing.rename_section(self.view.ws, self.section_id, self.old))
+                     lambda: editing.rename_section(self.ws, self.section_id, self.old))
         self._changed()
 
 
@@ -89,13 +98,13 @@ class MoveSectionCommand(_Command):
 
     def redo(self) -> None:
         self.moved = self._do("Moving the section",
-                              lambda: editing.move_section(self.view.ws, self.section_id, self.delta)) or 0
+                              lambda: editing.move_section(self.ws, self.section_id, self.delta)) or 0
         self._changed((self.section_id, self.view._current_key_field()))
 
     def undo(self) -> None:
         if self.moved:
             self._do("Moving the section back",
-                     lambda: editing.move_section(self.view.ws, self.section_id, -self.moved))
+                     lambda: editing.move_section(self.ws, self.section_id, -self.moved))
         self._changed((self.section_id, self.view._current_key_field()))
 
 
@@ -107,13 +116,14 @@ class DeleteSectionCommand(_Command):
 
     def redo(self) -> None:
         self.snapshot = self._do("Deleting the section",
-                                 lambda: editing.delete_section(self.view.ws, self.section_id))
+                                 lambda: editing.delete_section(self.ws, self.section_id))
         self._changed()
 
     def undo(self) -> None:
-        if self.snapshot is None:
+        snapshot = self.snapshot
+        if snapshot is None:
             return
-        restored = self._do("Restoring the section", lambda: editing.restore_section(self.view.ws, self.snapshot))
+        restored = self._do("Restoring the section", lambda: editing.restore_section(self.ws, snapshot))
         if restored is not None:
             self.section_id = restored
         self._changed((self.section_id, None))
@@ -133,13 +143,13 @@ class EditFieldCommand(_Command):
         if self._first:
             self._first = False
             return
-        self._do("Redoing the edit", lambda: editing.accept_field_version(self.view.ws, self.version_id))
+        self._do("Redoing the edit", lambda: editing.accept_field_version(self.ws, self.version_id))
         self._changed()
 
     def undo(self) -> None:
-        ws = self.view.ws
-        if self.previous is not None:
-            self._do("Undoing the edit", lambda: editing.accept_field_version(ws, self.previous))
+        previous = self.previous
+        if previous is not None:
+            self._do("Undoing the edit", lambda: editing.accept_field_version(self.ws, previous))
         else:
-            self._do("Undoing the edit", lambda: editing.withdraw_field_version(ws, self.version_id))
+            self._do("Undoing the edit", lambda: editing.withdraw_field_version(self.ws, self.version_id))
         self._changed()

@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
-from PySide6.QtWidgets import QInputDialog, QMessageBox, QTableWidgetItem
+from PySide6.QtWidgets import QInputDialog, QMessageBox, QTableWidgetItem, QWidget
 
 from wfdesk.errors import WfdeskError
 from wfdesk.ui.db_errors import describe_db_error, edit_errors
@@ -32,7 +32,9 @@ def _commands() -> ModuleType:
     return section_commands
 
 
-class SectionEditCommands:
+class SectionEditCommands(QWidget):
+    """A part of SectionsView (a QWidget: the parent of its dialogs)."""
+
     # Set by SectionsView.
     ws: Workspace | None
     undo_stack: QUndoStack
@@ -54,6 +56,12 @@ class SectionEditCommands:
         def reload(self) -> None: ...
         def _show_target(self) -> None: ...
         def _loaded(self, generation: int, detail: dict[str, Any] | None) -> None: ...
+
+    def workspace(self) -> Workspace:
+        """The open workspace. Sections are edited on a shown post, so only once the database is open."""
+        if self.ws is None:
+            raise RuntimeError("the sections view has no database open")
+        return self.ws
 
     def add_section(self) -> None:
         if not self.post_id:
@@ -102,7 +110,7 @@ class SectionEditCommands:
 
         existing = set(self.field_names())
         try:
-            suggestions = [n for n in queries.step_field_names(self.ws) if n not in existing]
+            suggestions = [n for n in queries.step_field_names(self.workspace()) if n not in existing]
         except edit_errors():
             suggestions = []
         name, ok = QInputDialog.getItem(self, "Add field", "Field name (letters, digits and _):",

@@ -94,7 +94,8 @@ def collect_shortcuts(window: QWidget) -> list[ShortcutEntry]:
     for shortcut in window.findChildren(QShortcut):
         keys = _native([shortcut.key()])
         if keys and shortcut.whatsThis():
-            owner = shortcut.parent() if isinstance(shortcut.parent(), QWidget) else None
+            parent = shortcut.parent()
+            owner = parent if isinstance(parent, QWidget) else None
             wide = shortcut.context() in WINDOW_WIDE
             local.append(ShortcutEntry(keys, shortcut.whatsThis(), "Main window" if wide else area_of(owner),
                                        shortcut, None if wide else owner))

@@ -120,9 +120,9 @@ class AppStatusBar(QStatusBar):
 
     # --- messages -------------------------------------------------------------------------------------------
     @override
-    def showMessage(self, text: str, timeout: int = 0) -> None:
+    def showMessage(self, text: str, timeout: int | None = 0) -> None:
         self.message.show_text(text)
-        if timeout > 0:
+        if timeout is not None and timeout > 0:
             self._message_timer.start(timeout)
         else:
             self._message_timer.stop()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from wfdesk.states import FINAL_UNIT_STATES, StepState
 from wfdesk.ui.icons import state_colour, state_icon
+from wfdesk.ui.tree_items import child_items, set_current_item, top_items
 from wfdesk.ui.worker import BackgroundOp
 
 if TYPE_CHECKING:  # the engine is imported once the workspace is open, never before the first paint
@@ -141,7 +142,7 @@ class StepListWidget(QTreeWidget):
         self.expandAll()
         if chosen is None and steps:
             chosen = self._first_step_item()
-        self.setCurrentItem(chosen)
+        set_current_item(self, chosen)
         self.blockSignals(False)
         self._emit_current(chosen)
         self.loaded.emit()
@@ -181,10 +182,9 @@ class StepListWidget(QTreeWidget):
             QTimer.singleShot(0, self, self._refresh_states)
 
     def _first_step_item(self) -> QTreeWidgetItem | None:
-        for i in range(self.topLevelItemCount()):
-            stage = self.topLevelItem(i)
-            if stage.childCount():
-                return stage.child(0)
+        for stage in top_items(self):
+            if steps := child_items(stage):
+                return steps[0]
         return None
 
     # --- states -------------------------------------------------------------------------------------------
@@ -216,11 +216,10 @@ class StepListWidget(QTreeWidget):
         item.setToolTip(COL_STATE, tip)
 
     def item_for(self, step_id: int) -> QTreeWidgetItem | None:
-        for i in range(self.topLevelItemCount()):
-            stage = self.topLevelItem(i)
-            for j in range(stage.childCount()):
-                if stage.child(j).data(0, ID_ROLE) == step_id:
-                    return stage.child(j)
+        for stage in top_items(self):
+            for step in child_items(stage):
+                if step.data(0, ID_ROLE) == step_id:
+                    return step
         return None
 
     def state_text(self, step_id: int) -> str:
@@ -281,4 +280,5 @@ class StepListWidget(QTreeWidget):
         step_id = (item.data(0, ID_ROLE) if item is not None else 0) or 0
         if step_id != self._current:
             self._current = step_id
-            self.step_selected.emit(step_id, (item.data(0, TYPE_ROLE) if step_id else "") or "")
+            kind = item.data(0, TYPE_ROLE) if item is not None and step_id else ""
+            self.step_selected.emit(step_id, kind or "")

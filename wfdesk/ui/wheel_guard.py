@@ -7,7 +7,7 @@ One application-wide event filter covers every form, including widgets created l
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QApplication, QComboBox, QWidget
 from typing_extensions import override
@@ -48,7 +48,7 @@ class WheelGuard(QObject):
             if obj.focusPolicy() == Qt.FocusPolicy.WheelFocus:
                 obj.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
             return False
-        if kind != QEvent.Type.Wheel:
+        if kind != QEvent.Type.Wheel or not isinstance(event, QWheelEvent) or not isinstance(obj, QWidget):
             return False
         owner = _guarded_owner(obj)
         if owner is None or (obj is owner and owner.hasFocus()):
@@ -64,7 +64,7 @@ class WheelGuard(QObject):
         return True  # never the value under the pointer
 
 
-def _moved(event: QWheelEvent, pos) -> QWheelEvent:
+def _moved(event: QWheelEvent, pos: QPoint) -> QWheelEvent:
     return QWheelEvent(pos, event.globalPosition(), event.pixelDelta(), event.angleDelta(), event.buttons(),
                        event.modifiers(), event.phase(), event.inverted())
 

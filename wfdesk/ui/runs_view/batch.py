@@ -132,13 +132,15 @@ class BatchQueue(QObject):
                     going += 1
 
     def _started(self, run_id: int, info: Any) -> None:
-        item = self._by_key.get(info.get("key")) if isinstance(info, dict) else None
+        key = info.get("key") if isinstance(info, dict) else None
+        item = self._by_key.get(key) if isinstance(key, str) else None
         if item is not None:
             item.run_id = run_id
             self.changed.emit()
 
     def _finished(self, run_id: int, payload: Any) -> None:
-        item = self._by_key.pop(payload.get("key"), None) if isinstance(payload, dict) else None
+        key = payload.get("key") if isinstance(payload, dict) else None
+        item = self._by_key.pop(key, None) if isinstance(key, str) else None
         if item is None:
             return
         item.run_id = run_id

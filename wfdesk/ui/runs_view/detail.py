@@ -24,12 +24,13 @@ from PySide6.QtWidgets import (
 from wfdesk.services.run_history import RUN_STATE_LABELS
 from wfdesk.states import UnitState
 from wfdesk.ui.runs_view.lists import money, when, who_in_full
+from wfdesk.ui.tree_items import set_current_item, top_items
 
 if TYPE_CHECKING:
     from wfdesk.services.run_history import RunDetail, UnitDetail
 
 UNIT_ROLE = Qt.ItemDataRole.UserRole
-UNIT_LABELS = {UnitState.SUCCESS: "done", UnitState.ERROR: "failed", UnitState.CANCELLED: "cancelled",
+UNIT_LABELS: dict[str, str] = {UnitState.SUCCESS: "done", UnitState.ERROR: "failed", UnitState.CANCELLED: "cancelled",
                UnitState.QUEUED: "not run yet", UnitState.RUNNING: "running", UnitState.INTERRUPTED: "interrupted"}
 INFO_ROWS = ["Status", "Started by", "Ran on", "Started", "Duration", "Sections", "Tokens", "Cost", "Error"]
 
@@ -147,9 +148,9 @@ class RunDetailPane(QWidget):
                 item.setToolTip(1, unit.error)
             self.units.addTopLevelItem(item)
         self.body.show()
-        items = [self.units.topLevelItem(i) for i in range(self.units.topLevelItemCount())]
+        items = top_items(self.units)
         chosen = next((i for i in items if i.data(0, UNIT_ROLE) == keep), items[0] if items else None)
-        self.units.setCurrentItem(chosen)
+        set_current_item(self.units, chosen)
         if chosen is None:
             self._show_unit(None)
         if same:

@@ -11,6 +11,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem
 
 from wfdesk.states import RunState, UnitState
+from wfdesk.ui.tree_items import child_items, top_items
 
 if TYPE_CHECKING:
     from wfdesk.services.run_history import RunRow
@@ -81,8 +82,7 @@ class HistoryList(QTreeWidget):
             self.addTopLevelItem(item)
 
     def select_run(self, run_id: int) -> bool:
-        for i in range(self.topLevelItemCount()):
-            item = self.topLevelItem(i)
+        for item in top_items(self):
             if item.data(0, TARGET_ROLE) == ("run", run_id):
                 self.setCurrentItem(item)
                 return True
@@ -98,7 +98,8 @@ class ProgressList(QTreeWidget):
 
     def fill(self, rows: list[RunRow], batches: list[Batch], own: dict[int, tuple[int, int]]) -> None:
         """`own`: this app's runs (run id -> done, total), fresher than the database's counts."""
-        current = self.currentItem().data(0, TARGET_ROLE) if self.currentItem() is not None else None
+        current_item = self.currentItem()
+        current = current_item.data(0, TARGET_ROLE) if current_item is not None else None
         self.clear()
         in_batches = {i.run_id for b in batches for i in b.items if i.run_id is not None}
         finished = [b for b in batches if b.finished][-KEPT_FINISHED_BATCHES:]
@@ -112,8 +113,8 @@ class ProgressList(QTreeWidget):
             font = QFont(top.font(0))
             font.setBold(True)
             top.setFont(0, font)
-            for item in batch.items:
-                top.addChild(self._batch_item(batch, item, rows, own))
+            for batch_item in batch.items:
+                top.addChild(self._batch_item(batch, batch_item, rows, own))
             self.addTopLevelItem(top)
             top.setExpanded(not batch.finished)  # a finished batch stays, folded, to show how each post went
         for row in rows:
@@ -153,9 +154,8 @@ class ProgressList(QTreeWidget):
         return child
 
     def _reselect(self, target: Any) -> None:
-        for i in range(self.topLevelItemCount()):
-            top = self.topLevelItem(i)
-            for item in [top, *(top.child(k) for k in range(top.childCount()))]:
+        for top in top_items(self):
+            for item in [top, *child_items(top)]:
                 if item.data(0, TARGET_ROLE) == target:
                     self.blockSignals(True)
                     self.setCurrentItem(item)
