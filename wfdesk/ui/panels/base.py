@@ -88,7 +88,7 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         runs.text_changed.connect(self._on_text_changed)
         runs.run_finished.connect(self._on_run_finished)
         runs.run_failed.connect(self._on_run_failed)
-        runs.providers.changed.connect(self._on_provider_changed)
+        runs.providers.changed.connect(self.banner.provider_changed)
 
     # --- layout -------------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -97,7 +97,7 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         self.description_label, self.config_error_label = (self.header.description_label,
                                                            self.header.config_error_label)
         self.picker = SectionPicker()
-        self.picker.current_changed.connect(self._on_current_section)
+        self.picker.current_changed.connect(self.section_shown)
         self.picker.checked_changed.connect(lambda _ids: self._update_buttons())
         self.options = RunOptions(self.llm_fields)
         self.options.set_workers(team_queue.workers_available(self.ws), WORKERS_NEED_POSTGRES_TIP)
@@ -293,12 +293,6 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         reason = known_offline_reason(self.ws, self.runs, self.data["step"], address)
         return (address, reason) if reason else None
 
-    def _update_notice(self) -> None:
-        self.banner.update()
-
-    def _on_provider_changed(self) -> None:
-        self.banner.provider_changed()
-
     # --- inputs and settings ------------------------------------------------------------------------------------
     def input_overrides(self) -> dict[str, str]:
         """Only the inputs the editor typed something into: the rest come from each section's own field."""
@@ -346,7 +340,7 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
             self._set_status(idle_status(data))
             self._idle_status_due = False
         self._update_buttons()
-        self._update_notice()
+        self.banner.update()
         self.data_loaded(data)
         self.loaded.emit()
 
@@ -363,9 +357,6 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         target = self.target()
         if self.data is not None and target is not None:
             self._checked[target] = set(self.picker.checked_ids())
-
-    def _on_current_section(self, section_id: int | None) -> None:
-        self.section_shown(section_id)
 
     def in_background(self, fn: Callable[[], Any], success: Callable[[Any], None],
                       failure: Callable[[Exception], None] | None = None,

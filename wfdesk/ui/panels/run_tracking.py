@@ -36,7 +36,6 @@ class RunTracking:
 
     if TYPE_CHECKING:  # StepPanel's, called from here
         def _update_buttons(self) -> None: ...
-        def _update_notice(self) -> None: ...
         def refresh(self) -> None: ...
         def schedule_detail_reload(self) -> None: ...
         def _set_status(self, text: str, *, error: bool = False) -> None: ...
@@ -127,7 +126,7 @@ class RunTracking:
             return
         self.presenter.refused(message, self.data["sections"] if self.data else [])
         self._update_buttons()
-        self._update_notice()
+        self.banner.update()
 
     def _start_progress(self, total: int) -> None:
         self.presenter.start_progress(total)
