@@ -88,7 +88,7 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         runs.text_changed.connect(self._on_text_changed)
         runs.run_finished.connect(self._on_run_finished)
         runs.run_failed.connect(self._on_run_failed)
-        runs.providers.changed.connect(self.banner.provider_changed)
+        runs.providers.changed.connect(self._on_provider_changed)  # a slot of the panel: gone with it
 
     # --- layout -------------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -120,7 +120,7 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         self.run_button.setToolTip("Run this step on the selected sections (Ctrl+Enter)")
         self.run_button.setDefault(True)
         # Not connected to run() itself: Qt would hand its `checked` flag (False) to run() as the section ids.
-        self.run_button.clicked.connect(self._run_clicked)
+        self.run_button.clicked.connect(lambda: self.run())
         bar = QHBoxLayout()
         bar.addWidget(self.progress)
         bar.addWidget(self.status_label, 1)
@@ -186,9 +186,6 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         if self.target() is not None:
             self._remember_checked()
             self._load()
-
-    def _run_clicked(self) -> None:
-        self.run()
 
     def run(self, section_ids: list[int] | None = None, *, offline_ok: bool = False) -> str | None:
         """Run the step on the checked sections (or on section_ids). Returns the request key, or None with the
@@ -292,6 +289,9 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
             return None
         reason = known_offline_reason(self.ws, self.runs, self.data["step"], address)
         return (address, reason) if reason else None
+
+    def _on_provider_changed(self) -> None:
+        self.banner.provider_changed()
 
     # --- inputs and settings ------------------------------------------------------------------------------------
     def input_overrides(self) -> dict[str, str]:
