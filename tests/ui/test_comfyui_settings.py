@@ -35,7 +35,7 @@ def test_comfyui_is_chosen_tested_and_saved(qtbot, gui_ws, comfy):
     dialog.show()
     open_images_tab(qtbot, dialog)
 
-    radio = dialog.comfyui_radio
+    radio = dialog.images_page.comfyui_radio
     assert radio.isVisible()
     assert "ComfyUI" in radio.text()
     qtbot.mouseClick(radio, Qt.MouseButton.LeftButton, pos=radio.rect().center())
@@ -56,7 +56,7 @@ def test_comfyui_is_chosen_tested_and_saved(qtbot, gui_ws, comfy):
     ok, message = verdict.args
     assert ok
     assert comfy.checkpoints[0] in message
-    assert comfy.checkpoints[0] in dialog.comfyui_result.text()
+    assert comfy.checkpoints[0] in dialog.images_page.comfyui_result.text()
 
     save = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save)
     qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
@@ -79,5 +79,5 @@ def test_a_comfyui_address_without_http_is_refused(qtbot, gui_ws):
     qtbot.mouseClick(dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save),
                      Qt.MouseButton.LeftButton)
     assert dialog.result() != SettingsDialog.DialogCode.Accepted
-    assert "http" in dialog.comfyui_problem.text()
+    assert "http" in dialog.images_page.comfyui_problem.text()
     assert not settings_path().exists()

@@ -188,8 +188,9 @@ def test_wheel_changes_nothing_in_the_llm_actions_and_settings_dialogs(qtbot, gu
     settings = SettingsDialog(gui_ws)
     qtbot.addWidget(settings)
     settings.show()
-    default = settings.default_combo  # the profile list tab: "Default provider:" is a plain label above it
-    for editor in (default, settings.p_concurrency, settings.p_retries, settings.p_read):
+    providers = settings.providers_page
+    default = providers.default_combo  # the profile list tab: "Default provider:" is a plain label above it
+    for editor in (default, providers.form.p_concurrency, providers.form.p_retries, providers.form.p_read):
         before = editor.text() if isinstance(editor, QAbstractSpinBox) else editor.currentText()
         wheel(under_pointer(editor), -120)
         after = editor.text() if isinstance(editor, QAbstractSpinBox) else editor.currentText()

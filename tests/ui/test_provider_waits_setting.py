@@ -40,8 +40,8 @@ def test_the_longest_wait_and_the_answer_deadline_are_set_in_the_dialog(qtbot, m
             bar = dialog.tabs.tabBar()
             titles = [bar.tabText(i).replace("&", "") for i in range(bar.count())]
             click(qtbot, bar, bar.tabRect(titles.index("Providers")).center())
-            (item,) = dialog.profile_list.findItems("default", Qt.MatchFlag.MatchExactly)
-            click_item(qtbot, dialog.profile_list, item)
+            (item,) = dialog.providers_page.profile_list.findItems("default", Qt.MatchFlag.MatchExactly)
+            click_item(qtbot, dialog.providers_page.profile_list, item)
             page = dialog.tabs.currentWidget()
             wait, deadline = field(page, "Longest wait"), field(page, "Answer deadline")
             assert wait.value() == 120.0

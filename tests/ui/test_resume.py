@@ -263,9 +263,10 @@ def set_provider_address(qtbot, window, address: str) -> None:
             titles = [bar.tabText(i) for i in range(bar.count())]
             click(qtbot, bar, bar.tabRect(titles.index("Providers")).center())
             qtbot.waitUntil(lambda: dialog.tabs.currentIndex() == titles.index("Providers"), timeout=TIMEOUT)
-            (item,) = dialog.profile_list.findItems("default", Qt.MatchFlag.MatchExactly)
-            click(qtbot, dialog.profile_list.viewport(), dialog.profile_list.visualItemRect(item).center())
-            assert dialog.profile_list.currentItem() is item
+            profiles = dialog.providers_page.profile_list
+            (item,) = profiles.findItems("default", Qt.MatchFlag.MatchExactly)
+            click(qtbot, profiles.viewport(), profiles.visualItemRect(item).center())
+            assert profiles.currentItem() is item
             retype(qtbot, field(dialog.tabs.currentWidget(), "Base URL"), address)
             click_button(qtbot, dialog, "Save")
         except BaseException as exc:  # noqa: BLE001 - re-raised below, outside the dialog's event loop

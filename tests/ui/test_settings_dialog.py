@@ -116,14 +116,14 @@ def add_profile(qtbot, dialog: SettingsDialog, title: str) -> str:
             failures.append(exc)
             qtbot.keyClick(menu, Qt.Key.Key_Escape)  # the menu closes, nothing chosen
 
-    before = dialog.profile_list.count()
+    before = dialog.providers_page.profile_list.count()
     QTimer.singleShot(0, choose)
-    click(qtbot, dialog.add_button)
+    click(qtbot, dialog.providers_page.add_button)
     if failures:
         raise failures[0]
     activate(qtbot, dialog)  # the offscreen platform does not give the dialog back the keyboard when a menu closes
-    qtbot.waitUntil(lambda: dialog.profile_list.count() == before + 1, timeout=WAIT)
-    return dialog.profile_list.currentItem().text()
+    qtbot.waitUntil(lambda: dialog.providers_page.profile_list.count() == before + 1, timeout=WAIT)
+    return dialog.providers_page.profile_list.currentItem().text()
 
 
 def save(qtbot, dialog: SettingsDialog) -> None:
@@ -135,12 +135,12 @@ def test_saves_settings_without_any_key(qtbot, dialog, gui_ws, tmp_path):
     assert not settings_path().exists()
     retype(qtbot, field(open_tab(qtbot, dialog, "Custom scripts"), "Base URL"), "http://127.0.0.1:9/")
     open_tab(qtbot, dialog, "Providers")
-    click_list_row(qtbot, dialog.profile_list, "default")
-    retype(qtbot, dialog.p_read, "33")  # the read timeout of the "default" profile
+    click_list_row(qtbot, dialog.providers_page.profile_list, "default")
+    retype(qtbot, dialog.providers_page.form.p_read, "33")  # the read timeout of the "default" profile
     name = add_profile(qtbot, dialog, "Ollama (local)")
     assert name == "ollama"
-    assert dialog.p_base_url.text() == "http://localhost:11434/v1"
-    pick(qtbot, dialog.default_combo, "ollama")
+    assert dialog.providers_page.form.p_base_url.text() == "http://localhost:11434/v1"
+    pick(qtbot, dialog.providers_page.default_combo, "ollama")
     save(qtbot, dialog)
     assert dialog.result() == SettingsDialog.DialogCode.Accepted
     assert not dialog.database_changed
@@ -168,15 +168,15 @@ def test_save_shortcut_saves(qtbot, dialog):
 
 
 def test_no_keyring_is_explained_and_the_key_field_disabled(dialog):
-    assert not dialog.keyring  # conftest selects keyring's fail backend
-    assert not dialog.p_key.isEnabled()
-    assert NO_KEYRING in dialog.key_message.text()
-    assert not dialog.key_message.isHidden()
+    assert not dialog.providers_page.keyring  # conftest selects keyring's fail backend
+    assert not dialog.providers_page.form.p_key.isEnabled()
+    assert NO_KEYRING in dialog.providers_page.form.key_message.text()
+    assert not dialog.providers_page.form.key_message.isHidden()
 
 
 def test_database_change_is_reported(qtbot, dialog, tmp_path):
     other = tmp_path / "other.db"
-    retype(qtbot, dialog.sqlite_path, str(other))
+    retype(qtbot, dialog.database_page.sqlite_path, str(other))
     with qtbot.waitSignal(dialog.database_checked, timeout=WAIT) as blocker:
         click_button(qtbot, dialog, "Test connection")
     assert blocker.args[0] is True
@@ -187,35 +187,35 @@ def test_database_change_is_reported(qtbot, dialog, tmp_path):
 
 
 def test_invalid_values_are_refused_in_place(qtbot, dialog):
-    click_check_box(qtbot, dialog.pg_radio)
-    assert dialog.pg_radio.isChecked()
-    retype(qtbot, dialog.pg_url, "mysql://nope")
+    click_check_box(qtbot, dialog.database_page.pg_radio)
+    assert dialog.database_page.pg_radio.isChecked()
+    retype(qtbot, dialog.database_page.pg_url, "mysql://nope")
     retype(qtbot, field(open_tab(qtbot, dialog, "Custom scripts"), "Base URL"), "ftp://x")
     save(qtbot, dialog)
     assert dialog.result() != SettingsDialog.DialogCode.Accepted
     assert dialog.isVisible()
     assert "Not saved" in dialog.message.text()
     assert dialog.message.isVisible()
-    assert "PostgreSQL URL" in dialog.db_problem.text()
-    assert "http" in dialog.custom_problem.text()
+    assert "PostgreSQL URL" in dialog.database_page.db_problem.text()
+    assert "http" in dialog.custom_page.custom_problem.text()
     assert not settings_path().exists()
 
 
 def test_database_connection_test(qtbot, dialog, gui_ws):
-    retype(qtbot, dialog.sqlite_path, gui_ws.db.engine.url.database)
+    retype(qtbot, dialog.database_page.sqlite_path, gui_ws.db.engine.url.database)
     with qtbot.waitSignal(dialog.database_checked, timeout=WAIT) as blocker:
         click_button(qtbot, dialog, "Test connection")
     assert blocker.args[0] is True
-    assert "Connected to SQLite" in dialog.db_result.text()
+    assert "Connected to SQLite" in dialog.database_page.db_result.text()
 
 
 def test_provider_connection_online_and_offline(qtbot, dialog, loopback):
     page = open_tab(qtbot, dialog, "Providers")
-    click_list_row(qtbot, dialog.profile_list, "default")  # the loopback server
+    click_list_row(qtbot, dialog.providers_page.profile_list, "default")  # the loopback server
     with qtbot.waitSignal(dialog.provider_checked, timeout=WAIT) as blocker:
         click_button(qtbot, page, "Test connection")
     assert blocker.args[0] is True, blocker.args[1]
-    assert "Connected" in dialog.provider_result.text()
+    assert "Connected" in dialog.providers_page.provider_result.text()
     assert loopback.count("/v1/models") == 1
 
     add_profile(qtbot, dialog, "Other OpenAI-compatible server (vLLM, LocalAI, …)")
@@ -225,7 +225,7 @@ def test_provider_connection_online_and_offline(qtbot, dialog, loopback):
     ok, message = blocker.args
     assert ok is False
     assert "cannot reach http://127.0.0.1:" in message
-    assert "✘" in dialog.provider_result.text()
+    assert "✘" in dialog.providers_page.provider_result.text()
 
 
 def test_prices_budgets_and_image_backend_are_saved_and_applied(qtbot, dialog, gui_ws):
@@ -233,7 +233,7 @@ def test_prices_budgets_and_image_backend_are_saved_and_applied(qtbot, dialog, g
     from wfdesk.settings import ModelPrice
 
     page = open_tab(qtbot, dialog, "Costs & budgets")
-    table = dialog.price_table
+    table = dialog.costs_page.price_table
     listed = [m for m in prices.STARTER_MODELS if prices.known_price(m) is not None]
     assert [table.item(r, 0).text() for r in range(len(listed))] == listed
     assert table.item(table.row_of("gpt-4o-mini"), 4).text() == "price list (genai-prices)"
@@ -248,14 +248,14 @@ def test_prices_budgets_and_image_backend_are_saved_and_applied(qtbot, dialog, g
     click_cell(qtbot, table, table.row_of("dall-e-2"), 1)
     click_button(qtbot, page, "Remove / reset")  # a price-list row goes back to its price
     assert table.item(table.row_of("dall-e-2"), 3).text() == "0.02"
-    click_check_box(qtbot, dialog.post_budget_check)
-    retype(qtbot, dialog.post_budget, "2.5")
-    assert not dialog.month_budget.isEnabled()
+    click_check_box(qtbot, dialog.costs_page.post_budget_check)
+    retype(qtbot, dialog.costs_page.post_budget, "2.5")
+    assert not dialog.costs_page.month_budget.isEnabled()
     combo = field(page, "A model with no known price")
     assert combo.currentData() == "warn"
     pick(qtbot, combo, "Refuse the run")
     images = open_tab(qtbot, dialog, "Images")
-    click_check_box(qtbot, dialog.a1111_radio)
+    click_check_box(qtbot, dialog.images_page.a1111_radio)
     retype(qtbot, field(images, "AUTOMATIC1111 address"), "http://gpu-box:7860/")
     save(qtbot, dialog)
     assert dialog.result() == SettingsDialog.DialogCode.Accepted
@@ -279,16 +279,17 @@ def test_prices_budgets_and_image_backend_are_saved_and_applied(qtbot, dialog, g
 
     again = SettingsDialog(gui_ws)  # reopened: what was saved is what is shown
     qtbot.addWidget(again)
-    assert again.price_table.item(again.price_table.row_of("my-sdxl"), 4).text() == "yours"
-    assert again.post_budget_check.isChecked()
-    assert again.post_budget.value() == 2.5
-    assert again.a1111_radio.isChecked()
-    assert not again.month_budget_check.isChecked()
+    costs = again.costs_page
+    assert costs.price_table.item(costs.price_table.row_of("my-sdxl"), 4).text() == "yours"
+    assert costs.post_budget_check.isChecked()
+    assert costs.post_budget.value() == 2.5
+    assert again.images_page.a1111_radio.isChecked()
+    assert not costs.month_budget_check.isChecked()
 
 
 def test_a_price_without_a_model_name_is_refused(qtbot, dialog):
     page = open_tab(qtbot, dialog, "Costs & budgets")
-    table = dialog.price_table
+    table = dialog.costs_page.price_table
     rows = table.rowCount()
     click_button(qtbot, page, "Add model")  # the name is left empty: the price cell is edited instead
     edit_cell(qtbot, table, rows, 3, "0.1")
@@ -298,8 +299,8 @@ def test_a_price_without_a_model_name_is_refused(qtbot, dialog):
     save(qtbot, dialog)
     assert dialog.result() != SettingsDialog.DialogCode.Accepted
     assert dialog.isVisible()
-    assert "give the model's name" in dialog.price_problem.text()
-    assert "http" in dialog.a1111_problem.text()
+    assert "give the model's name" in dialog.costs_page.price_problem.text()
+    assert "http" in dialog.images_page.a1111_problem.text()
     assert not settings_path().exists()
 
 
@@ -315,7 +316,7 @@ def test_a1111_connection_test(qtbot, dialog, loopback):
     with qtbot.waitSignal(dialog.a1111_checked, timeout=WAIT) as blocker:
         click(qtbot, test_button)
     assert blocker.args == [True, f"Connected to AUTOMATIC1111 at {loopback.root_url}: 1 model (sd_xl_base_1.0)"]
-    assert "✔" in dialog.a1111_result.text()
+    assert "✔" in dialog.images_page.a1111_result.text()
 
     loopback.fail = None  # the web UI without --api: 404 for the whole /sdapi tree
     with qtbot.waitSignal(dialog.a1111_checked, timeout=WAIT) as blocker:
@@ -328,7 +329,7 @@ def test_a1111_connection_test(qtbot, dialog, loopback):
         click(qtbot, test_button)
     assert blocker.args[0] is False
     assert "Cannot reach http://127.0.0.1:" in blocker.args[1]
-    assert "✘" in dialog.a1111_result.text()
+    assert "✘" in dialog.images_page.a1111_result.text()
 
 
 def a1111_test_button(page: QWidget) -> QPushButton:

@@ -26,27 +26,17 @@ OPENAI_API = "the OpenAI API"
 def check_provider(ws: Workspace) -> tuple[bool, str]:
     """(reachable, verdict) for the default provider: the Settings dialog's connection test, so both agree on
     the address and on what counts as online (a refused API key does not). Runs on a worker thread."""
-    try:
-        profile = ws.settings.provider(None)
-    except KeyError:
-        return False, "no provider configured"
-    from wfdesk.providers.connection_test import check_provider as test_connection
+    from wfdesk.services import connections
 
     # Short timeouts: the check holds one of the shared background threads (two on a small laptop).
-    quick = profile.model_copy(update={"connect_timeout": min(profile.connect_timeout, CHECK_TIMEOUT_S),
-                                       "read_timeout": min(profile.read_timeout, CHECK_TIMEOUT_S)})
-    return test_connection(quick)
+    return connections.check_default_provider(ws, CHECK_TIMEOUT_S)
 
 
 def profile_address(ws: Workspace, name: str | None) -> str | None:
     """The address of a provider profile (None: no such profile), as engine errors name it."""
-    from wfdesk.providers.openai_compat import resolve_base_url
+    from wfdesk.services import connections
 
-    try:
-        profile = ws.settings.provider(name)
-    except KeyError:
-        return None
-    return resolve_base_url(profile) or OPENAI_API
+    return connections.profile_address(ws, name)
 
 
 def step_provider_address(ws: Workspace, script_type: str, config: dict[str, Any]) -> str | None:

@@ -13,7 +13,16 @@ from typing import Any
 from pydantic import ValidationError
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from wfdesk.settings import Settings, load_settings, save_settings, settings_path, without_env_overrides
 from wfdesk.ui import wheel_guard
@@ -70,7 +79,8 @@ class SettingsDialog(FitsScreen, QDialog):
         self.images_page.comfyui_checked.connect(self.comfyui_checked)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         for button in buttons.buttons():
-            button.setAutoDefault(False)
+            if isinstance(button, QPushButton):  # a standard button always is one
+                button.setAutoDefault(False)
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         QShortcut(QKeySequence.StandardKey.Save, self, self.save)
@@ -87,15 +97,6 @@ class SettingsDialog(FitsScreen, QDialog):
         """In the order their problems are looked for: the first page with one is shown."""
         return [self.custom_page, self.images_page, self.costs_page, self.database_page, self.api_page,
                 self.providers_page]
-
-    def __getattr__(self, name: str) -> Any:
-        """A page's widget by its name (dialog.sqlite_path is the Database page's), as before the split."""
-        for page in ("database_page", "providers_page", "custom_page", "images_page", "costs_page"):
-            owner = self.__dict__.get(page)
-            if owner is not None and name in owner.__dict__:
-                return owner.__dict__[name]
-        raise AttributeError(name)
-
 
     # -- saving ---------------------------------------------------------------------------------------------
 

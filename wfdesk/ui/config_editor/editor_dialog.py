@@ -51,7 +51,8 @@ class EditorDialog(FitsScreen, QDialog):
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
         self.save_button.setToolTip(save_tip)
         for button in self.buttons.buttons():
-            button.setAutoDefault(False)
+            if isinstance(button, QPushButton):  # a standard button always is one
+                button.setAutoDefault(False)
         self.save_button.clicked.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         self.status = QLabel()

@@ -155,7 +155,9 @@ class FieldsTable(QWidget):
         combo.setEditable(True)
         combo.addItems(self._suggestions)
         combo.setCurrentText(db_field)
-        combo.lineEdit().setPlaceholderText("field name")
+        line = combo.lineEdit()
+        assert line is not None  # an editable combo box has one
+        line.setPlaceholderText("field name")
         combo.setToolTip("The section field this reads or writes; pick one sections already have, or type a new name")
         type_combo = QComboBox()
         type_combo.addItems(TYPES)

@@ -56,7 +56,7 @@ class LLMActionDialog(PromptChecks, LLMActionLayout, EditorDialog):
         self._preview_generation = 0
         self._filling = False
         self.setWindowTitle("LLM actions")
-        self._build()
+        self.setLayout(self._build())
         QShortcut(QKeySequence.StandardKey.Save, self, self.save)
         self._preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
         self._preview_timer.timeout.connect(self.refresh_preview)
@@ -171,7 +171,7 @@ class LLMActionDialog(PromptChecks, LLMActionLayout, EditorDialog):
                 if item.data(Qt.ItemDataRole.UserRole) == action_id:
                     self.action_list.setCurrentItem(item)
                     return
-            self.action_list.setCurrentItem(None)
+            self.action_list.setCurrentRow(-1)  # none: what setCurrentItem(None) does
         finally:
             self._filling = False
 

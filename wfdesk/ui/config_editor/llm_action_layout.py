@@ -74,7 +74,8 @@ class LLMActionLayout:
         col.addLayout(row)
         return box
 
-    def _build(self) -> None:
+    def _build(self) -> QVBoxLayout:
+        """Every widget of the dialog; returns its layout (the dialog takes it)."""
         self.message = QLabel()
         self.message.setObjectName("message_area")
         self.message.setWordWrap(True)
@@ -191,10 +192,11 @@ class LLMActionLayout:
         bottom = self._button_row(QDialogButtonBox.StandardButton.Close,
                                   "Validate and save this action (Ctrl+S); the dialog stays open")
 
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout()
         layout.addWidget(self.message)
         layout.addWidget(splitter, 1)
         layout.addLayout(bottom)
+        return layout
 
     def _cell(self, widget: QWidget, key: str) -> QWidget:
         cell = QWidget()

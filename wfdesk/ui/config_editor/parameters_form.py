@@ -41,8 +41,9 @@ HINTS = {"temperature": "0 = predictable … 2 = very free; default: the LLM act
          "timeout": "Seconds to wait for an answer"}
 
 
-def if_alive(widget: QWidget, fn: Callable[..., None]) -> Callable[..., None]:
-    """A BackgroundOp callback that does nothing once its dialog is gone (closed while the work was running)."""
+def if_alive(widget: object, fn: Callable[..., None]) -> Callable[..., None]:
+    """A BackgroundOp callback that does nothing once its dialog is gone (closed while the work was running).
+    widget: any Qt object (a dialog, or a mixin of one, which the type checker sees as a plain class)."""
 
     def call(*args: Any) -> None:
         if shiboken6.isValid(widget):
@@ -100,45 +101,31 @@ SPIN_LIMIT = 2**31 - 2  # QSpinBox holds a C int
 
 def _number_editor(schema: dict[str, Any], nullable: bool, default: Any) -> _Editor:
     integer = schema.get("type") == "integer"
-    lo = schema.get("minimum", schema.get("exclusiveMinimum"))
-    hi = schema.get("maximum", schema.get("exclusiveMaximum"))
-    if integer and any(v is not None and abs(v) > SPIN_LIMIT for v in (lo, hi)):
+    lo_set = schema.get("minimum", schema.get("exclusiveMinimum"))
+    hi_set = schema.get("maximum", schema.get("exclusiveMaximum"))
+    if integer and any(v is not None and abs(v) > SPIN_LIMIT for v in (lo_set, hi_set)):
         # A number wider than a spin box (a 64-bit seed): typed as text, checked by the config's own validation.
         return _json_editor(default)
-    if integer:
-        box: QSpinBox | QDoubleSpinBox = QSpinBox()
-        step = 1
-        lo = -SPIN_LIMIT if lo is None else int(lo) + (1 if "exclusiveMinimum" in schema else 0)
-        hi = SPIN_LIMIT if hi is None else int(hi) - (1 if "exclusiveMaximum" in schema else 0)
-    else:
-        box = QDoubleSpinBox()
-        span = (hi - lo) if lo is not None and hi is not None else math.inf
-        step = 0.1 if span <= 10 else 1.0
-        box.setDecimals(2)
-        lo = -1e9 if lo is None else float(lo) + (0.01 if "exclusiveMinimum" in schema else 0)
-        hi = 1e9 if hi is None else float(hi)
-    box.setSingleStep(step)
-    # Optional: one step below the minimum is the "default" position, shown as text instead of a number.
-    sentinel = lo - step if nullable else None
-    box.setRange(sentinel if nullable else lo, hi)
+    make = _spin_box if integer else _double_spin_box
+    box, lo, hi, sentinel = make(schema, lo_set, hi_set, nullable)
     if nullable:
         box.setSpecialValueText(DEFAULT_TEXT)
     box.setAccelerated(True)
 
     def get() -> Any:
         value = box.value()
-        if nullable and value <= sentinel:
+        if sentinel is not None and value <= sentinel:
             return None
         return int(value) if integer else round(float(value), 4)
 
     def set_(value: Any) -> str | None:
         if value is None:
-            box.setValue(sentinel if nullable else (default if default is not None else lo))
+            _set_value(box, sentinel if sentinel is not None else (default if default is not None else lo))
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
-            box.setValue(sentinel if nullable else lo)
+            _set_value(box, lo if sentinel is None else sentinel)
             return f"{json.dumps(value)} is not a number"
-        box.setValue(value)
+        _set_value(box, value)
         if not lo <= value <= hi:
             return f"{value} is outside {_fmt(lo)}–{_fmt(hi)}"
         if integer and not float(value).is_integer():
@@ -146,6 +133,40 @@ def _number_editor(schema: dict[str, Any], nullable: bool, default: Any) -> _Edi
         return None
 
     return _Editor(box, get, set_, box.valueChanged)
+
+
+# The spin box for a number, with its range (the schema's, exclusive bounds made inclusive) and, when the value may
+# be left to the default, the one step below the minimum that stands for it (shown as text instead of a number).
+def _spin_box(schema: dict[str, Any], lo_set: float | None, hi_set: float | None, nullable: bool
+              ) -> tuple[QSpinBox, int, int, int | None]:
+    box = QSpinBox()
+    lo = -SPIN_LIMIT if lo_set is None else int(lo_set) + (1 if "exclusiveMinimum" in schema else 0)
+    hi = SPIN_LIMIT if hi_set is None else int(hi_set) - (1 if "exclusiveMaximum" in schema else 0)
+    sentinel = lo - 1 if nullable else None
+    box.setRange(lo if sentinel is None else sentinel, hi)
+    return box, lo, hi, sentinel
+
+
+def _double_spin_box(schema: dict[str, Any], lo_set: float | None, hi_set: float | None, nullable: bool
+                     ) -> tuple[QDoubleSpinBox, float, float, float | None]:
+    box = QDoubleSpinBox()
+    span = (hi_set - lo_set) if lo_set is not None and hi_set is not None else math.inf
+    step = 0.1 if span <= 10 else 1.0  # tenths across a span of 10 or less, else units
+    box.setSingleStep(step)
+    box.setDecimals(2)
+    lo = -1e9 if lo_set is None else float(lo_set) + (0.01 if "exclusiveMinimum" in schema else 0)
+    hi = 1e9 if hi_set is None else float(hi_set)
+    sentinel = lo - step if nullable else None
+    box.setRange(lo if sentinel is None else sentinel, hi)
+    return box, lo, hi, sentinel
+
+
+def _set_value(box: QSpinBox | QDoubleSpinBox, value: float) -> None:
+    """A QSpinBox takes the whole part (as Qt's own conversion of a float does)."""
+    if isinstance(box, QSpinBox):
+        box.setValue(int(value))
+    else:
+        box.setValue(value)
 
 
 def _fmt(x: float) -> str:
@@ -159,8 +180,10 @@ def _text_editor(schema: dict[str, Any], default: Any, choices: list[str] | None
         combo = QComboBox()
         combo.setEditable(True)
         combo.addItems(["", *choices])
-        combo.lineEdit().setPlaceholderText(placeholder)
-        line = combo.lineEdit()
+        combo_line = combo.lineEdit()
+        assert combo_line is not None  # an editable combo box has one
+        line = combo_line
+        line.setPlaceholderText(placeholder)
         widget: QWidget = combo
     else:
         line = QLineEdit()
@@ -355,14 +378,14 @@ class ParametersForm(QWidget):
         text = text.strip()
         try:
             extras = json.loads(text) if text else {}
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             self._extras_invalid(f"is not valid JSON ({exc.msg.lower()} at character {exc.pos + 1}); "
                                  'write it like {"format": "json"}')
             return
         if not isinstance(extras, dict):
             self._extras_invalid('must be a JSON object such as {"format": "json"}')
             return
-        named = [LABELS.get(k, k) for k in extras if k in self.editors]
+        named = [LABELS.get(k, str(k)) for k in extras if k in self.editors]
         if named:
             self._extras_invalid(f"{', '.join(named)} has its own field above: set it there")
             return

@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QDialog,
     QDialogButtonBox,
     QLabel,
     QTabWidget,
@@ -70,7 +71,7 @@ class StepConfigDialog(StepProblems, StepForm, EditorDialog):
         self._actions: list[tuple[int, str]] = []
         self._params_type: str | None = None
         self._filling = False
-        self._action_dialog = None
+        self._action_dialog: QDialog | None = None  # the LLM actions dialog opened from here, kept referenced
 
         self.setWindowTitle("Step config")
         self._build()
@@ -239,7 +240,7 @@ class StepConfigDialog(StepProblems, StepForm, EditorDialog):
         if self._filling:
             return
         sc = self._writable_script_config()
-        params = sc.get("parameters") if isinstance(sc.get("parameters"), dict) else {}
+        params = _parameters(sc)
         if value is None:
             params.pop(key, None)
         else:
@@ -250,7 +251,7 @@ class StepConfigDialog(StepProblems, StepForm, EditorDialog):
         if self._filling or self.params_form is None:
             return
         sc = self._writable_script_config()
-        params = sc.get("parameters") if isinstance(sc.get("parameters"), dict) else {}
+        params = _parameters(sc)
         named = {k: v for k, v in params.items() if k in self.params_form.editors}
         self._set_params(sc, {**named, **extras})
 
@@ -338,11 +339,12 @@ class StepConfigDialog(StepProblems, StepForm, EditorDialog):
             self.tabs.setCurrentWidget(self.json_tab)
             self._show_message("Not saved: the raw JSON has a syntax error (shown under the editor).")
             return
-        if self._extras_error() is not None:
-            self.params_form.extras_problem.set_problem(self._extras_error())
-            self._show_message("<b>Not saved.</b> Other parameters " + self._extras_error() + ".")
-            self.scroll.ensureWidgetVisible(self.params_form.extras_edit)
-            self.params_form.extras_edit.setFocus()
+        form, error = self.params_form, self._extras_error()
+        if error is not None and form is not None and form.extras_edit is not None:  # the error is that field's
+            form.extras_problem.set_problem(error)
+            self._show_message("<b>Not saved.</b> Other parameters " + error + ".")
+            self.form_scroll.ensureWidgetVisible(form.extras_edit)
+            form.extras_edit.setFocus()
             return
         local = [(t, t.local_problems()) for t in (self.inputs_table, self.outputs_table)]
         if any(p for _, p in local):
@@ -389,6 +391,8 @@ class StepConfigDialog(StepProblems, StepForm, EditorDialog):
         else:
             self._update_status()
 
-    # -- closing --------------------------------------------------------------------------------------------
 
-
+def _parameters(script_config: dict[str, Any]) -> dict[str, Any]:
+    """The config's own parameters (changed in place), or a new dict when it has none."""
+    params = script_config.get("parameters")
+    return params if isinstance(params, dict) else {}

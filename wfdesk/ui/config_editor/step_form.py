@@ -79,9 +79,7 @@ class StepForm:
                                                                                "endpoint")}
         form.addRow("Name:", self._with_problem(self.name_edit, "name"))
         form.addRow("Stage:", self._with_problem(self.stage_edit, "stage"))
-        type_cell = self._with_problem(self.type_combo, "type")
-        type_cell.layout().insertWidget(1, self.type_hint)
-        form.addRow("Script type:", type_cell)
+        form.addRow("Script type:", self._with_problem(self.type_combo, "type", self.type_hint))
         col.addWidget(general)
 
         io = QGroupBox("Inputs and outputs")
@@ -114,10 +112,10 @@ class StepForm:
         col.addWidget(self.params_box)
         col.addStretch(1)
 
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(page)
-        return self.scroll
+        self.form_scroll = QScrollArea()
+        self.form_scroll.setWidgetResizable(True)
+        self.form_scroll.setWidget(page)
+        return self.form_scroll
 
     def _build_action_page(self) -> QWidget:
         page = QWidget()
@@ -170,12 +168,15 @@ class StepForm:
         form.addRow("Endpoint:", cell)
         return page
 
-    def _with_problem(self, widget: QWidget, key: str) -> QWidget:
+    def _with_problem(self, widget: QWidget, key: str, hint: QWidget | None = None) -> QWidget:
+        """The field, its hint when it has one, and its problem label below."""
         cell = QWidget()
         layout = QVBoxLayout(cell)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(widget)
+        if hint is not None:
+            layout.addWidget(hint)
         layout.addWidget(self.problems[key])
         return cell
 

@@ -16,7 +16,7 @@ from wfdesk.ui.config_editor.parameters_form import ParametersForm, ProblemLabel
 class StepProblems:
     # Set by StepConfigDialog.
     tabs: QTabWidget
-    scroll: QScrollArea
+    form_scroll: QScrollArea
     message: QLabel
     problems: dict[str, ProblemLabel]
     inputs_table: FieldsTable
@@ -43,7 +43,7 @@ class StepProblems:
             lines = ["<b>Not saved.</b>"]
         self._show_message("<br>".join(lines))
         if first is not None:
-            self.scroll.ensureWidgetVisible(first)
+            self.form_scroll.ensureWidgetVisible(first)
 
     def _place(self, problem: Problem) -> QWidget | None:
         field, msg = problem.field, plain_message(problem.message)

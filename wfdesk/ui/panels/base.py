@@ -88,7 +88,7 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         runs.text_changed.connect(self._on_text_changed)
         runs.run_finished.connect(self._on_run_finished)
         runs.run_failed.connect(self._on_run_failed)
-        runs.providers.changed.connect(self._on_provider_changed)
+        runs.providers.changed.connect(self._on_provider_changed)  # a slot of the panel: gone with it
 
     # --- layout -------------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -97,12 +97,12 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         self.description_label, self.config_error_label = (self.header.description_label,
                                                            self.header.config_error_label)
         self.picker = SectionPicker()
-        self.picker.current_changed.connect(self._on_current_section)
+        self.picker.current_changed.connect(self.section_shown)
         self.picker.checked_changed.connect(lambda _ids: self._update_buttons())
         self.options = RunOptions(self.llm_fields)
         self.options.set_workers(team_queue.workers_available(self.ws), WORKERS_NEED_POSTGRES_TIP)
 
-        left = QWidget()
+        self.sections_pane = left = QWidget()  # the picker and the run options, beside the results
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.picker, 3)
@@ -120,7 +120,7 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         self.run_button.setToolTip("Run this step on the selected sections (Ctrl+Enter)")
         self.run_button.setDefault(True)
         # Not connected to run() itself: Qt would hand its `checked` flag (False) to run() as the section ids.
-        self.run_button.clicked.connect(self._run_clicked)
+        self.run_button.clicked.connect(lambda: self.run())
         bar = QHBoxLayout()
         bar.addWidget(self.progress)
         bar.addWidget(self.status_label, 1)
@@ -183,18 +183,16 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
 
     def refresh(self) -> None:
         """Reload after an external change (a section edited, a config saved)."""
-        if self.step_id is not None and self.post_id is not None:
+        if self.target() is not None:
             self._remember_checked()
             self._load()
-
-    def _run_clicked(self) -> None:
-        self.run()
 
     def run(self, section_ids: list[int] | None = None, *, offline_ok: bool = False) -> str | None:
         """Run the step on the checked sections (or on section_ids). Returns the request key, or None with the
         reason in the status line. When the provider is known to be offline the banner asks first ("Run anyway");
         offline_ok skips that question."""
-        if self.data is None or self.step_id is None or self.post_id is None:
+        target = self.target()
+        if self.data is None or target is None:
             return None
         ids = section_ids if section_ids is not None else self.picker.checked_ids()
         refusal = self._refusal(ids)
@@ -204,25 +202,26 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
             return None
         if self.options.on_workers():  # a worker's own provider settings apply, not this computer's
             self.banner.clear()
-            return self._queue_on_workers(ids)
+            self._queue_on_workers(target, ids)
+            return None
         offline = None if offline_ok else self.provider_offline()
         if offline is not None:
             self.banner.ask_offline(ids, offline)
             self._set_status("Not started yet: the provider looks offline (see above).")
             return None
         self.banner.clear()
-        key = self.runs.start(self.step_id, self.post_id, self._run_context(ids))
-        self._pending[key] = (self.step_id, self.post_id)
+        key = self.runs.start(*target, self._run_context(ids))
+        self._pending[key] = target
         self.presenter.queued(ids)
         self._start_progress(len(ids) or 1)
         self._set_status(f"Starting on {len(ids)} section(s)…" if ids else "Starting on the post…")
         self._update_buttons()
         return key
 
-    def _queue_on_workers(self, ids: list[int]) -> None:
+    def _queue_on_workers(self, target: tuple[int, int], ids: list[int]) -> None:
         """The team's workers (issue 17): queued in the database, executed by `wfdesk worker`; the step list and
         this panel show the run as they refresh."""
-        ws, step_id, post_id, context = self.ws, self.step_id, self.post_id, self._run_context(ids)
+        ws, (step_id, post_id), context = self.ws, target, self._run_context(ids)
         self._set_status(f"Queuing {len(ids)} section(s) for the team's workers…")
 
         def queued(run: team_queue.QueuedRun) -> None:
@@ -262,10 +261,11 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         """Run again only the sections of the latest run that never finished (the banner's button). Returns the
         request key, or None when there is nothing to resume."""
         latest = (self.data or {}).get("latest_run")
-        if not latest or not latest.get("resumable") or self.is_running():
+        target = self.target()
+        if not latest or not latest.get("resumable") or self.is_running() or target is None:
             return None
-        key = self.runs.resume(latest["run_id"], step_id=self.step_id, post_id=self.post_id)
-        self._pending[key] = (self.step_id, self.post_id)
+        key = self.runs.resume(latest["run_id"], step_id=target[0], post_id=target[1])
+        self._pending[key] = target
         ids = latest["unfinished_section_ids"]
         self.presenter.queued(ids)
         self.notice.clear()
@@ -290,9 +290,6 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         reason = known_offline_reason(self.ws, self.runs, self.data["step"], address)
         return (address, reason) if reason else None
 
-    def _update_notice(self) -> None:
-        self.banner.update()
-
     def _on_provider_changed(self) -> None:
         self.banner.provider_changed()
 
@@ -315,8 +312,11 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
 
     # --- loading ------------------------------------------------------------------------------------------------
     def _load(self) -> None:
+        target = self.target()
+        if target is None:
+            return
         self._load_gen += 1
-        gen, ws, step_id, post_id = self._load_gen, self.ws, self.step_id, self.post_id
+        gen, ws, (step_id, post_id) = self._load_gen, self.ws, target
         self.in_background(lambda: review.panel_data(ws, step_id, post_id),
                            partial(self._on_loaded, gen), partial(self._on_load_failed, gen))
 
@@ -332,13 +332,15 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         current = self.picker.current_id()
         first = next(iter(step["inputs"].values()), None)
         label = first["label"] if first else "Input"
-        self.picker.set_sections(data["sections"], self._checked.get((self.step_id, self.post_id)), label, current)
+        target = self.target()
+        checked = self._checked.get(target) if target is not None else None
+        self.picker.set_sections(data["sections"], checked, label, current)
         self.presenter.show_loaded(data["sections"])
         if not self.is_running() and self._idle_status_due:
             self._set_status(idle_status(data))
             self._idle_status_due = False
         self._update_buttons()
-        self._update_notice()
+        self.banner.update()
         self.data_loaded(data)
         self.loaded.emit()
 
@@ -352,11 +354,9 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         self._update_buttons()
 
     def _remember_checked(self) -> None:
-        if self.data is not None and self.step_id is not None and self.post_id is not None:
-            self._checked[(self.step_id, self.post_id)] = set(self.picker.checked_ids())
-
-    def _on_current_section(self, section_id: int | None) -> None:
-        self.section_shown(section_id)
+        target = self.target()
+        if self.data is not None and target is not None:
+            self._checked[target] = set(self.picker.checked_ids())
 
     def in_background(self, fn: Callable[[], Any], success: Callable[[Any], None],
                       failure: Callable[[Exception], None] | None = None,

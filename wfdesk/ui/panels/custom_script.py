@@ -131,7 +131,8 @@ class CustomScriptPanel(StepPanel):
     def reload_detail(self) -> None:
         sid = self.picker.current_id()
         out = self._first("outputs")
-        if self.data is None or sid is None:
+        target = self.target()
+        if self.data is None or sid is None or target is None:
             self.heading.setText("")
             self.response_view.clear()
             self.output_view.clear()
@@ -139,14 +140,14 @@ class CustomScriptPanel(StepPanel):
             return
         fields = [spec["db_field"] for spec in (self._first("inputs"), out) if spec]
         self._detail_gen += 1
-        gen, ws, step_id, post_id = self._detail_gen, self.ws, self.step_id, self.post_id
+        gen, ws, (step_id, post_id) = self._detail_gen, self.ws, target
         field = out["db_field"] if out else None
         self.in_background(lambda: review.section_review(ws, step_id, post_id, sid, fields, field),
                            partial(self._on_detail, gen),
                            lambda exc: self._set_status(f"Cannot load this section's results: {exc}", error=True))
 
     def _on_detail(self, gen: int, detail: dict[str, Any]) -> None:
-        if gen != self._detail_gen or detail["section_id"] != self.picker.current_id():
+        if gen != self._detail_gen or detail["section_id"] != self.picker.current_id() or self.data is None:
             return
         self._detail = detail
         inp, out = self._first("inputs"), self._first("outputs")

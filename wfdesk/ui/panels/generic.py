@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -69,55 +70,78 @@ class ParamField:
         if isinstance(w, QComboBox):
             data = w.currentData()
             return UNSET if data is UNSET or (self.optional and w.currentIndex() == 0) else data
+        assert isinstance(w, QLineEdit)  # the last kind build_field makes: string
         text = w.text()
         return UNSET if not text and (self.optional or self.initial in (None, UNSET)) else text
 
 
+def _integer_box(prop: dict[str, Any], optional: bool, initial: Any) -> QSpinBox:
+    w = QSpinBox()
+    lo = int(prop.get("minimum", prop.get("exclusiveMinimum", -INT_LIMIT - 1) + 1))
+    hi = int(prop.get("maximum", prop.get("exclusiveMaximum", INT_LIMIT + 1) - 1))
+    if optional:
+        lo -= 1  # the value below the range stands for "not set"
+        w.setSpecialValueText("(step's value)")
+    w.setRange(lo, hi)
+    w.setValue(int(initial) if isinstance(initial, int | float) else lo)
+    return w
+
+
+def _number_box(prop: dict[str, Any], optional: bool, initial: Any) -> QDoubleSpinBox:
+    w = QDoubleSpinBox()
+    w.setDecimals(3)
+    lo = float(prop.get("minimum", prop.get("exclusiveMinimum", -FLOAT_LIMIT)))
+    hi = float(prop.get("maximum", prop.get("exclusiveMaximum", FLOAT_LIMIT)))
+    step = 0.1 if hi - lo <= 10 else 1.0
+    w.setSingleStep(step)
+    if optional:
+        lo -= step
+        w.setSpecialValueText("(step's value)")
+    w.setRange(lo, hi)
+    w.setValue(float(initial) if isinstance(initial, int | float) else lo)
+    return w
+
+
+def _check_box(prop: dict[str, Any], optional: bool, initial: Any) -> QCheckBox:
+    w = QCheckBox()
+    if optional and not isinstance(initial, bool):
+        w.setTristate(True)
+        w.setCheckState(Qt.CheckState.PartiallyChecked)
+    else:
+        w.setChecked(bool(initial))
+    return w
+
+
+def _enum_box(prop: dict[str, Any], optional: bool, initial: Any) -> QComboBox:
+    w = QComboBox()
+    if optional:
+        w.addItem("(step's value)", UNSET)
+    for option in prop["enum"]:
+        w.addItem(str(option), option)
+    index = w.findData(initial) if initial not in (None, UNSET) else 0
+    w.setCurrentIndex(max(index, 0))
+    return w
+
+
+def _line_edit(prop: dict[str, Any], optional: bool, initial: Any) -> QLineEdit:
+    w = QLineEdit()
+    w.setText("" if initial in (None, UNSET) else str(initial))
+    w.setPlaceholderText("(not set)")
+    return w
+
+
+# One widget builder per kind the form can edit: (the property's schema, may be unset, current value) -> widget.
+_BUILDERS: dict[str, Callable[[dict[str, Any], bool, Any], QWidget]] = {
+    "integer": _integer_box, "number": _number_box, "boolean": _check_box, "enum": _enum_box, "string": _line_edit}
+
+
 def build_field(name: str, prop: dict[str, Any], optional: bool, initial: Any) -> ParamField | None:
     """A widget for one parameter, set to its current value; None for types the form cannot edit."""
-    kind = "enum" if "enum" in prop else prop.get("type")
-    if kind == "integer":
-        w = QSpinBox()
-        lo = int(prop.get("minimum", prop.get("exclusiveMinimum", -INT_LIMIT - 1) + 1))
-        hi = int(prop.get("maximum", prop.get("exclusiveMaximum", INT_LIMIT + 1) - 1))
-        if optional:
-            lo -= 1  # the value below the range stands for "not set"
-            w.setSpecialValueText("(step's value)")
-        w.setRange(lo, hi)
-        w.setValue(int(initial) if isinstance(initial, int | float) else lo)
-    elif kind == "number":
-        w = QDoubleSpinBox()
-        w.setDecimals(3)
-        lo = float(prop.get("minimum", prop.get("exclusiveMinimum", -FLOAT_LIMIT)))
-        hi = float(prop.get("maximum", prop.get("exclusiveMaximum", FLOAT_LIMIT)))
-        step = 0.1 if hi - lo <= 10 else 1.0
-        w.setSingleStep(step)
-        if optional:
-            lo -= step
-            w.setSpecialValueText("(step's value)")
-        w.setRange(lo, hi)
-        w.setValue(float(initial) if isinstance(initial, int | float) else lo)
-    elif kind == "boolean":
-        w = QCheckBox()
-        if optional and not isinstance(initial, bool):
-            w.setTristate(True)
-            w.setCheckState(Qt.CheckState.PartiallyChecked)
-        else:
-            w.setChecked(bool(initial))
-    elif kind == "enum":
-        w = QComboBox()
-        if optional:
-            w.addItem("(step's value)", UNSET)
-        for option in prop["enum"]:
-            w.addItem(str(option), option)
-        index = w.findData(initial) if initial not in (None, UNSET) else 0
-        w.setCurrentIndex(max(index, 0))
-    elif kind == "string":
-        w = QLineEdit()
-        w.setText("" if initial in (None, UNSET) else str(initial))
-        w.setPlaceholderText("(not set)")
-    else:
+    kind = "enum" if "enum" in prop else str(prop.get("type"))
+    builder = _BUILDERS.get(kind)
+    if builder is None:
         return None
+    w = builder(prop, optional, initial)
     if prop.get("description"):
         w.setToolTip(prop["description"])
     field = ParamField(name, w, kind, optional, UNSET)
@@ -227,11 +251,12 @@ class GenericPanel(StepPanel):
 
     def reload_detail(self) -> None:
         sid = self.picker.current_id()
-        if self.data is None:
+        target = self.target()
+        if self.data is None or target is None:
             return
         outs = [spec["db_field"] for spec in self.data["step"]["outputs"].values()]
         self._detail_gen += 1
-        gen, ws, step_id, post_id = self._detail_gen, self.ws, self.step_id, self.post_id
+        gen, ws, (step_id, post_id) = self._detail_gen, self.ws, target
         self.in_background(lambda: review.section_review(ws, step_id, post_id, sid, outs, None),
                            partial(self._on_detail, gen),
                            lambda exc: self._set_status(f"Cannot load the results: {exc}", error=True))
@@ -242,7 +267,8 @@ class GenericPanel(StepPanel):
         sid = detail["section_id"]
         self.heading.setText(f"<b>{html.escape(self.picker.title_of(sid))}</b>")
         last = detail.get("last")
-        whole = self._last_result.get((self.step_id, self.post_id))
+        target = self.target()
+        whole = self._last_result.get(target) if target is not None else None
         if last:
             shown: Any = {"run_id": last["run_id"], "status": last["status"], **(last.get("result") or {})}
         elif whole is not None:
@@ -256,8 +282,9 @@ class GenericPanel(StepPanel):
         self.result_view.setPlainText(json.dumps(shown, ensure_ascii=False, indent=2, default=str))
 
     def _on_run_finished(self, run_id: int, result: dict[str, Any]) -> None:
-        if (result.get("step_id"), result.get("post_id")) == (self.step_id, self.post_id):
-            self._last_result[(self.step_id, self.post_id)] = {
+        target = self.target()
+        if target is not None and (result.get("step_id"), result.get("post_id")) == target:
+            self._last_result[target] = {
                 k: v for k, v in result.items() if k not in ("key", "step_id", "post_id")}
         super()._on_run_finished(run_id, result)
 

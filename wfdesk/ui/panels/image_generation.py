@@ -33,9 +33,9 @@ __all__ = ["REVIEW_KEYS", "ImageGenerationPanel"]  # REVIEW_KEYS: imported from 
 class ImageGenerationPanel(ImageReviewActions, StepPanel):
     script_type = "image_generation"
     llm_fields = ("model",)
-    SHORTCUTS = [(text, description) for _key, text, description, _method in REVIEW_KEYS] + [
-        ("+ / -", "Zoom the preview in / out (or the mouse wheel)"), ("0", "Fit the image to the preview"),
-        ("1", "Show the image at its actual size")]
+    SHORTCUTS = (*((text, description) for _key, text, description, _method in REVIEW_KEYS),
+                 ("+ / -", "Zoom the preview in / out (or the mouse wheel)"), ("0", "Fit the image to the preview"),
+                 ("1", "Show the image at its actual size"))
 
     def build_results(self) -> QWidget:
         self._detail: dict[str, Any] | None = None
@@ -88,8 +88,8 @@ class ImageGenerationPanel(ImageReviewActions, StepPanel):
         for w in (self.accept_button, self.reject_button, self.regenerate_button):
             actions.addWidget(w)
         actions.addStretch(1)
-        for w in (self.zoom_out_button, self.fit_button, self.zoom_in_button, self.zoom_label):
-            actions.addWidget(w)
+        for view_control in (self.zoom_out_button, self.fit_button, self.zoom_in_button, self.zoom_label):
+            actions.addWidget(view_control)
 
         self.strip_caption = QLabel("<b>Candidates</b>")
         self.strip_caption.setToolTip("Newest first. Rejected images are dimmed and can be restored. Drag the divider "
@@ -159,12 +159,13 @@ class ImageGenerationPanel(ImageReviewActions, StepPanel):
     def reload_detail(self) -> None:
         sid = self.picker.current_id()
         out = self.output_field()
-        if self.data is None or sid is None or out is None:
+        target = self.target()
+        if self.data is None or sid is None or out is None or target is None:
             self._show_empty()
             return
         fields = [f for f in (self.input_field(), out) if f]
         self._detail_gen += 1
-        gen, ws, step_id, post_id = self._detail_gen, self.ws, self.step_id, self.post_id
+        gen, ws, (step_id, post_id) = self._detail_gen, self.ws, target
         self.in_background(lambda: _section_images(ws, step_id, post_id, sid, fields, out),
                            partial(self._on_detail, gen), partial(self._on_detail_failed, gen))
 
@@ -277,7 +278,7 @@ class ImageGenerationPanel(ImageReviewActions, StepPanel):
 
     def _update_actions(self) -> None:
         v = self.strip.selected() if hasattr(self, "strip") else None
-        self.accept_button.setEnabled(bool(v) and not v.get("current"))
+        self.accept_button.setEnabled(v is not None and not v.get("current"))
         self.reject_button.setEnabled(bool(v))
         if v is not None and v["status"] == "rejected":
             self.reject_button.setText("Restore")

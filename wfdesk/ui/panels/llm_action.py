@@ -122,13 +122,13 @@ class VersionList(QWidget):
     def select_version(self, version_id: int) -> None:
         for i in range(self.list.topLevelItemCount()):
             item = self.list.topLevelItem(i)
-            if item.data(0, VERSION_ID) == version_id:
+            if item is not None and item.data(0, VERSION_ID) == version_id:
                 self.list.setCurrentItem(item)
                 return
 
     def _on_current(self, _item, _previous) -> None:
         v = self.selected()
-        self.revert_button.setEnabled(bool(v) and not v.get("current"))
+        self.revert_button.setEnabled(v is not None and not v.get("current"))
         self.version_selected.emit(v)
 
     def _on_revert(self) -> None:
@@ -254,12 +254,13 @@ class LLMActionPanel(StepPanel):
 
     def reload_detail(self) -> None:
         sid = self.picker.current_id()
-        if self.data is None or sid is None:
+        target = self.target()
+        if self.data is None or sid is None or target is None:
             self._show_nothing()
             return
         fields = [f for f in (self.input_field(), self.output_field()) if f]
         self._detail_gen += 1
-        gen, ws, step_id, post_id, out = self._detail_gen, self.ws, self.step_id, self.post_id, self.output_field()
+        gen, ws, (step_id, post_id), out = self._detail_gen, self.ws, target, self.output_field()
         self.in_background(lambda: review.section_review(ws, step_id, post_id, sid, fields, out),
                            partial(self._on_detail, gen), partial(self._on_detail_failed, gen))
 

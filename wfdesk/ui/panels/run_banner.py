@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wfdesk.providers import openai_compat
+from wfdesk.services import connections
 from wfdesk.ui.panels.run_notice import RunNotice, describe_latest_run, offline_warning
 from wfdesk.ui.run_controller import RunController
 from wfdesk.workspace import Workspace
@@ -25,11 +25,7 @@ def known_offline_reason(ws: Workspace, runs: RunController, step: dict[str, Any
     reason = runs.providers.offline_reason(address)
     if reason is None:
         profile_name = ((step["config"].get("script_config") or {}).get("parameters") or {}).get("provider")
-        try:
-            profile = ws.settings.provider(profile_name)
-        except KeyError:
-            return None
-        reason = openai_compat.gate_for(ws, profile).offline_reason()
+        reason = connections.offline_reason(ws, profile_name)
     return reason
 
 

@@ -98,13 +98,16 @@ class RunOptions(QWidget):
 
     @staticmethod
     def _input_editor(key: str, spec: dict[str, Any]) -> InputEditor:
+        editor: InputEditor
         if spec.get("type") == "textarea":
-            editor: InputEditor = QPlainTextEdit()
-            editor.setTabChangesFocus(True)
-            editor.setFixedHeight(editor.fontMetrics().lineSpacing() * 3 + 12)
+            area = QPlainTextEdit()
+            area.setTabChangesFocus(True)
+            area.setFixedHeight(area.fontMetrics().lineSpacing() * 3 + 12)
+            editor = area
         else:
-            editor = QLineEdit()
-            editor.setClearButtonEnabled(True)
+            line = QLineEdit()
+            line.setClearButtonEnabled(True)
+            editor = line
         editor.setPlaceholderText(f"from each section's own {spec['label']}")
         editor.setToolTip(f"Type here to use this {spec['label']} for every selected section instead of "
                           f"each section's own. Leave empty to use each section's value.")

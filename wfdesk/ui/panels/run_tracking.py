@@ -36,12 +36,21 @@ class RunTracking:
 
     if TYPE_CHECKING:  # StepPanel's, called from here
         def _update_buttons(self) -> None: ...
-        def _update_notice(self) -> None: ...
         def refresh(self) -> None: ...
         def schedule_detail_reload(self) -> None: ...
         def _set_status(self, text: str, *, error: bool = False) -> None: ...
         def live_text(self, section_id: int | None, text: str) -> None: ...
         def section_finished(self, entry: dict[str, Any]) -> None: ...
+
+    def target(self) -> tuple[int, int] | None:
+        """(step, post) this panel shows, once show_step chose them."""
+        if self.step_id is None or self.post_id is None:
+            return None
+        return self.step_id, self.post_id
+
+    def _forget_request(self, key: object) -> tuple[int, int] | None:
+        """The (step, post) a request was sent for, no longer pending; None for a request not sent from here."""
+        return self._pending.pop(key, None) if isinstance(key, str) else None
 
     def is_running(self) -> bool:
         return self.run_id is not None or any(v == (self.step_id, self.post_id) for v in self._pending.values())
@@ -61,7 +70,7 @@ class RunTracking:
             if (active["step_id"], active["post_id"]) != (self.step_id, self.post_id):
                 continue
             if active["run_id"] is None:
-                self._pending.setdefault(active["key"], (self.step_id, self.post_id))
+                self._pending.setdefault(active["key"], (active["step_id"], active["post_id"]))
                 continue
             self.run_id = active["run_id"]
             self._start_progress(active["total"] or 1)
@@ -74,7 +83,7 @@ class RunTracking:
         self._update_buttons()
 
     def _on_run_started(self, run_id: int, info: dict[str, Any]) -> None:
-        self._pending.pop(info.get("key"), None)
+        self._forget_request(info.get("key"))
         if (info["step_id"], info["post_id"]) != (self.step_id, self.post_id):
             return
         self.run_id = run_id
@@ -98,7 +107,7 @@ class RunTracking:
 
     def _on_run_finished(self, run_id: int, result: dict[str, Any]) -> None:
         mine = run_id == self.run_id
-        self._pending.pop(result.get("key"), None)
+        self._forget_request(result.get("key"))
         if not mine and (result.get("step_id"), result.get("post_id")) != (self.step_id, self.post_id):
             return
         self.run_id = None
@@ -108,7 +117,7 @@ class RunTracking:
         self.refresh()  # the reload also reloads the current section's results
 
     def _on_run_failed(self, key: object, message: str) -> None:
-        target = self._pending.pop(key, None) if isinstance(key, str) else None
+        target = self._forget_request(key)
         if target is None:
             return
         message = plain_error(message)
@@ -117,7 +126,7 @@ class RunTracking:
             return
         self.presenter.refused(message, self.data["sections"] if self.data else [])
         self._update_buttons()
-        self._update_notice()
+        self.banner.update()
 
     def _start_progress(self, total: int) -> None:
         self.presenter.start_progress(total)

@@ -270,7 +270,7 @@ class SectionPicker(QWidget):
     def set_state(self, section_id: int | None, status: str | None, message: str | None = None) -> None:
         """The section's badge: queued, running, done, failed (message shown and as tooltip), cancelled."""
         item = self._items.get(section_id) if section_id is not None else None
-        if item is None:
+        if item is None or section_id is None:
             return
         if self._status.get(section_id) != (status or None):
             self._status[section_id] = status or None

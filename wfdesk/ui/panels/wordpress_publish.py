@@ -79,7 +79,7 @@ class WordPressPublishPanel(StepPanel):
     def _build(self) -> None:
         super()._build()
         # The whole post is published: no section list, and Run says what it does.
-        self.splitter.widget(0).hide()
+        self.sections_pane.hide()
         self.run_button.setText("Publish draft")
         self.run_button.setToolTip("Create or update the post's draft on the WordPress site (Ctrl+Enter)")
 
@@ -105,6 +105,8 @@ class WordPressPublishPanel(StepPanel):
         details += meta.get("notes") or []
         self.details_label.setText(html.escape(" ".join(details)))
         ws, post_id, site, user = self.ws, self.post_id, params.get("site_url") or "", params.get("username") or ""
+        if post_id is None:
+            return
         self.in_background(lambda: _remote_state(ws, post_id, site, user), self._show_remote)
 
     def _show_remote(self, state: dict[str, Any]) -> None:
@@ -162,7 +164,7 @@ class WordPressPublishPanel(StepPanel):
 
     def _on_run_finished(self, run_id: int, result: dict[str, Any]) -> None:
         super()._on_run_finished(run_id, result)
-        entry = next(iter(result.get("results") or []), {})
+        entry: dict[str, Any] = next(iter(result.get("results") or []), {})
         if entry.get("status") == UnitState.SUCCESS:
             self.replace_check.setChecked(False)  # a one-time decision, never left on by accident
             self._set_status(f"Draft saved on the site: {entry.get('link', '')}")

@@ -17,10 +17,10 @@ from PySide6.QtWidgets import (
 
 from wfdesk.settings import Settings, cors_origin_problem
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label
-from wfdesk.ui.settings.page import Problem
+from wfdesk.ui.settings.page import Problem, SettingsPage
 
 
-class ApiSettingsPage(QWidget):
+class ApiSettingsPage(SettingsPage):
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         form = QFormLayout(self)

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from wfdesk.settings import Settings
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label
 from wfdesk.ui.costs_dialog import PriceTable
-from wfdesk.ui.settings.page import Problem
+from wfdesk.ui.settings.page import Problem, SettingsPage
 
 
 def _budget_row(form: QFormLayout, text: str, value: float | None, hint: str) -> tuple[QCheckBox, QDoubleSpinBox]:
@@ -39,7 +39,7 @@ def _budget_row(form: QFormLayout, text: str, value: float | None, hint: str) ->
     return check, spin
 
 
-class CostsPage(QWidget):
+class CostsPage(SettingsPage):
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         col = QVBoxLayout(self)

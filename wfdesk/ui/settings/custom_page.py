@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QFormLayout, QLineEdit, QVBoxLayout, QWidget
 
 from wfdesk.settings import Settings, environment, file_settings, save_settings
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label
-from wfdesk.ui.settings.page import Problem, check_base_url
+from wfdesk.ui.settings.page import Problem, SettingsPage, check_base_url
 
 
 def save_custom_script_base_url(settings: Settings, url: str) -> None:
@@ -21,7 +21,7 @@ def save_custom_script_base_url(settings: Settings, url: str) -> None:
     settings.custom_script_base_url = url
 
 
-class CustomScriptsPage(QWidget):
+class CustomScriptsPage(SettingsPage):
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         form = QFormLayout(self)

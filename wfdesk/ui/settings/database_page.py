@@ -19,13 +19,13 @@ from PySide6.QtWidgets import (
 from sqlalchemy.engine import make_url
 
 from wfdesk.db.engine import sqlite_url_for
-from wfdesk.providers.connection_test import check_database
+from wfdesk.services import connections
 from wfdesk.settings import Settings, default_data_dir, environment
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label
-from wfdesk.ui.settings.page import Problem, run_connection_test, show_result
+from wfdesk.ui.settings.page import Problem, SettingsPage, run_connection_test, show_result
 
 
-class DatabasePage(QWidget):
+class DatabasePage(SettingsPage):
     checked = Signal(bool, str)  # the Test connection verdict
 
     def __init__(self, settings: Settings, open_now: str, parent: QWidget | None = None) -> None:
@@ -129,7 +129,7 @@ class DatabasePage(QWidget):
             self.checked.emit(True, self.db_result.text())
             return
         url = url or sqlite_url_for(str(self.default_file))
-        run_connection_test(self, self.db_result, "Connecting…", lambda: check_database(url), self.checked)
+        run_connection_test(self, self.db_result, "Connecting…", lambda: connections.check_database(url), self.checked)
 
     # -- the page protocol ----------------------------------------------------------------------------------
 

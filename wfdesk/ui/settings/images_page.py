@@ -18,13 +18,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wfdesk.providers.connection_test import check_a1111, check_comfyui
+from wfdesk.services import connections
 from wfdesk.settings import Settings, environment
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label
-from wfdesk.ui.settings.page import Problem, check_base_url, run_connection_test
+from wfdesk.ui.settings.page import Problem, SettingsPage, check_base_url, run_connection_test
 
 
-class ImagesPage(QWidget):
+class ImagesPage(SettingsPage):
     a1111_checked = Signal(bool, str)  # the Test connection verdicts
     comfyui_checked = Signal(bool, str)
 
@@ -52,11 +52,11 @@ class ImagesPage(QWidget):
         self.a1111_url, self.a1111_problem, self.a1111_result = self._server_row(
             form, "AUTOMATIC1111 address:", settings.a1111_base_url, "a1111", "http://127.0.0.1:7860",
             "Start the web UI with --api. wfdesk sends POST /sdapi/v1/txt2img, and /sdapi/v1/interrupt when you "
-            "cancel a run.", check_a1111, self.a1111_checked, "WFDESK_A1111_BASE_URL")
+            "cancel a run.", connections.check_a1111, self.a1111_checked, "WFDESK_A1111_BASE_URL")
         self.comfyui_url, self.comfyui_problem, self.comfyui_result = self._server_row(
             form, "ComfyUI address:", settings.comfyui_base_url, "comfyui", "http://127.0.0.1:8188",
             "wfdesk posts the workflow to /prompt, follows /history and fetches the images with /view; cancel "
-            "sends /interrupt.", check_comfyui, self.comfyui_checked, "WFDESK_COMFYUI_BASE_URL")
+            "sends /interrupt.", connections.check_comfyui, self.comfyui_checked, "WFDESK_COMFYUI_BASE_URL")
         col.addLayout(form)
         col.addStretch(1)
 

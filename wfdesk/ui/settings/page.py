@@ -4,7 +4,7 @@ fields into the settings being saved. Also the "Test connection" verdict the pag
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from PySide6.QtWidgets import QLabel, QWidget
 
@@ -16,20 +16,20 @@ from wfdesk.ui.worker import BackgroundOp
 Problem = tuple[ProblemLabel, str]
 
 
-class SettingsPage(Protocol):
+class SettingsPage(QWidget):
     """One tab of the Settings dialog."""
 
     def problem_labels(self) -> list[ProblemLabel]:
         """Every problem label of the page (cleared before each save)."""
-        ...
+        return []
 
     def problems(self) -> list[Problem]:
         """What stops a save, under the fields at fault; empty when the page may be saved."""
-        ...
+        return []
 
     def apply_to(self, new: Settings) -> None:
         """Write the page's fields into `new` (validated by the dialog afterwards, all pages together)."""
-        ...
+        raise NotImplementedError
 
 
 def show_result(label: QLabel, ok: bool, message: str) -> None:

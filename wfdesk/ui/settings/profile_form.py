@@ -4,7 +4,7 @@ values (a dict, the page's working copy)."""
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
@@ -47,9 +47,6 @@ class ProfileForm(QObject):
     """The fields, laid out in `box`. `edited`: a value the editor changed (not the name, not the key)."""
 
     edited = Signal()
-    WIDGETS: ClassVar[tuple[str, ...]] = (
-        "p_name", "p_kind", "p_base_url", "p_key", "key_message", "p_key_env", "p_connect", "p_read",
-        "p_concurrency", "p_retries", "p_max_wait", "p_deadline")
 
     def __init__(self, box: QGroupBox) -> None:
         super().__init__(box)

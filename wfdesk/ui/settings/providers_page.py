@@ -3,6 +3,7 @@ default one. The page edits a working copy of the profiles; nothing is kept unti
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wfdesk.providers.connection_test import check_provider
+from wfdesk.services import connections
 from wfdesk.settings import PRESET_PROFILES, ProviderProfile, Settings, keyring_available, set_api_key
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label
-from wfdesk.ui.settings.page import Problem, run_connection_test, show_result
+from wfdesk.ui.settings.page import Problem, SettingsPage, run_connection_test, show_result
 from wfdesk.ui.settings.profile_form import ProfileForm
 
 NO_KEYRING = ("No system keyring found: set the OPENAI_API_KEY environment variable (or the profile's variable) "
@@ -33,7 +34,7 @@ PRESETS = [("openai", "OpenAI"), ("ollama", "Ollama (local)"), ("lmstudio", "LM 
 NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
-class ProvidersPage(QWidget):
+class ProvidersPage(SettingsPage):
     checked = Signal(bool, str)  # the Test connection verdict
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
@@ -48,10 +49,8 @@ class ProvidersPage(QWidget):
         row.addWidget(self._build_list(settings))
         self.profile_box = QGroupBox("Profile")
         self.form = ProfileForm(self.profile_box)
-        for name in ProfileForm.WIDGETS:  # the form's fields, as the page's own (p_name, p_base_url, ...)
-            setattr(self, name, getattr(self.form, name))
-        self.p_name.editingFinished.connect(self._rename_current)
-        self.p_key.textEdited.connect(self._key_typed)
+        self.form.p_name.editingFinished.connect(self._rename_current)
+        self.form.p_key.textEdited.connect(self._key_typed)
         self.form.edited.connect(self._profile_edited)
         test = QPushButton("Test connection")
         test.setObjectName("test_provider")
@@ -76,7 +75,7 @@ class ProvidersPage(QWidget):
         self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.add_button)
         for kind, title in PRESETS:
-            menu.addAction(title, lambda k=kind: self.add_profile(k))
+            menu.addAction(title, partial(self.add_profile, kind))
         self.add_button.setMenu(menu)
         remove = QPushButton("Remove")
         remove.clicked.connect(self.remove_profile)
@@ -115,7 +114,7 @@ class ProvidersPage(QWidget):
         self._filling = True
         try:
             self.form.fill(name, self._profiles[name], saved=name in self._saved_names)
-            self.p_key.setText(self._keys.get(name, ""))
+            self.form.p_key.setText(self._keys.get(name, ""))
             self.provider_result.clear()
             self.p_problem.set_problem(None)
         finally:
@@ -142,13 +141,13 @@ class ProvidersPage(QWidget):
         self._profiles[name].update(self.form.values())
 
     def _rename_current(self) -> None:
-        old, new = self._current, self.p_name.text().strip()
+        old, new = self._current, self.form.p_name.text().strip()
         if old is None or new == old or old in self._saved_names:
             return
         if not new or not set(new) <= NAME_OK or new in self._profiles:
             self.p_problem.set_problem(f"{new!r} cannot be used: a profile name is unique and uses letters, "
                                        "digits, - _ .")
-            self.p_name.setText(old)
+            self.form.p_name.setText(old)
             return
         self.p_problem.set_problem(None)
         self._commit_profile()
@@ -189,21 +188,22 @@ class ProvidersPage(QWidget):
         self.profile_list.takeItem(row)
         self._refresh_default_combo()
 
-    def current_profile(self) -> ProviderProfile:
+    def current_profile(self, name: str) -> ProviderProfile:
+        """The profile shown, as typed so far (name: the current one). Raises ValidationError when it is invalid."""
         self._commit_profile()
-        return ProviderProfile.model_validate(self._profiles[self._current])
+        return ProviderProfile.model_validate(self._profiles[name])
 
     def test_connection(self) -> None:
         if self._current is None:
             return
         try:
-            profile = self.current_profile()
+            profile = self.current_profile(self._current)
         except ValidationError as exc:
             show_result(self.provider_result, False, str(exc))
             return
         key = self._keys.get(self._current)
         run_connection_test(self, self.provider_result, f"Connecting to {profile.base_url or 'the OpenAI API'}…",
-                            lambda: check_provider(profile, key), self.checked)
+                            lambda: connections.check_provider(profile, key), self.checked)
 
     # -- the page protocol ----------------------------------------------------------------------------------
 
