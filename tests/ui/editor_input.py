@@ -39,6 +39,16 @@ def click(qtbot, widget: QWidget, pos: QPoint | None = None) -> None:
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos if pos is not None else widget.rect().center())
 
 
+def right_click(widget: QWidget, pos: QPoint) -> None:
+    """A right click's context menu, delivered as Qt delivers it to the widget under the pointer. (A right click
+    synthesized through the window opened no menu once an earlier test's window had shown one: Qt keeps the last
+    mouse receiver across windows.) Select the row first with a left click when the test depends on it."""
+    from PySide6.QtGui import QContextMenuEvent
+
+    event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, widget.mapToGlobal(pos))
+    QApplication.sendEvent(widget, event)
+
+
 def wheel(widget: QWidget, dy: int = -120, pos: QPoint | None = None, dx: int = 0) -> bool:
     """One notch of the mouse wheel over widget (down by default; dx for a sideways wheel), delivered like Qt
     delivers it."""

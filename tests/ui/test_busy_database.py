@@ -10,7 +10,6 @@ from contextlib import contextmanager
 
 import pytest
 from PySide6.QtCore import QPoint, Qt, QTimer
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLineEdit, QMenu, QMessageBox
 from sqlalchemy import event
 
@@ -23,6 +22,7 @@ from ui.editor_input import (
     focused,
     plain,
     press,
+    right_click,
     tree_item,
     type_text,
     wheel_into_view,
@@ -112,10 +112,7 @@ def _context_menu(qtbot, tree, row: str, *path: str) -> None:
     item = tree_item(tree, row)
     rect = wheel_into_view(tree, lambda: tree.visualItemRect(item))
     QTimer.singleShot(0, lambda: pick(None))
-    # Through the window, as the system delivers a right click: that is what makes Qt send the context menu event.
-    window = tree.window()
-    QTest.mouseClick(window.windowHandle(), Qt.MouseButton.RightButton,
-                     pos=tree.viewport().mapTo(window, QPoint(30, rect.center().y())))
+    right_click(tree.viewport(), QPoint(30, rect.center().y()))
     qtbot.waitUntil(lambda: state["level"] == len(path) or bool(state["error"]), timeout=WAIT + 1000)
     assert not state["error"], state["error"]
 
