@@ -16,7 +16,6 @@ MIN_MI = 20.0
 # Over MAX_LINES today, each waiting for its split (issue 14, item 5). Remove a module once it fits; never add one.
 TOO_LONG_YET = {
     "wfdesk/ui/main_window.py",  # import/export and workspace switching out
-    "wfdesk/runs/engine.py",
     "wfdesk/services/config_store.py",
     "wfdesk/services/transfer.py",
     "wfdesk/cli.py",
@@ -24,7 +23,6 @@ TOO_LONG_YET = {
 # Under MIN_MI today, the same way.
 HARD_TO_MAINTAIN_YET = {
     "wfdesk/ui/main_window.py",
-    "wfdesk/runs/engine.py",  # 19.9
 }
 
 

@@ -424,8 +424,8 @@ def _add_no_cache(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_step(ws: Workspace, args: argparse.Namespace) -> int:
+    from wfdesk.runs.engine import execute_step
     from wfdesk.runs.result_cache import FRESH_ANSWERS
-    from wfdesk.scripts.registry import execute_step_script
 
     context: dict[str, Any] = {}
     if args.sections:
@@ -448,7 +448,7 @@ def _run_step(ws: Workspace, args: argparse.Namespace) -> int:
         _print_json({"run_id": queued.run_id, "status": RunState.QUEUED.value, "sections": queued.sections,
                      "where": where_it_runs(RunState.QUEUED, True, None)})
         return EXIT_OK
-    result = execute_step_script(args.step, args.post, context)
+    result = execute_step(ws, args.step, args.post, context)  # what the reference's execute_step_script runs
     _print_json(result)
     return EXIT_OK if result.get("success") else EXIT_FAILED
 
