@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from wfdesk.rendering import post_fields as pf
 from wfdesk.errors import Problem, UnitError
+from wfdesk.rendering import post_fields as pf
 from wfdesk.scripts.base import CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
 from wfdesk.scripts.config import Parameters, StepConfig
 from wfdesk.workspace import Workspace
