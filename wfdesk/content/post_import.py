@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from wfdesk.content.draft_read import DraftError, DraftText, read_draft_file, read_pasted
+from wfdesk.content.fields import image_fields
 from wfdesk.content.images import DraftImage, collect_images
+from wfdesk.content.post_fields import FRONT_MATTER, dump_front_matter
 from wfdesk.content.splitter import split_markdown
-from wfdesk.rendering.fields import image_fields
-from wfdesk.rendering.post_fields import FRONT_MATTER, dump_front_matter
 from wfdesk.workspace import Workspace
 
 # A post's sections are worked on one by one in the window; thousands are a split at the wrong level (or a list).
