@@ -70,6 +70,8 @@ if fresh:
     from wfdesk.services.transfer import import_bundle
     from wfdesk.db import content
     from wfdesk.scripts.registry import execute_step_script
+    from wfdesk.runs.engine import bind
+    bind()  # the engine execute_step_script runs (every process that runs steps binds it)
     with ws.db.session() as s:
         bundle = Path(__file__).resolve().parent.parent / "wfdesk" / "resources" / "reference-steps.json"
         import_bundle(s, json.loads(bundle.read_text()))

@@ -114,8 +114,12 @@ def settings(loopback):
 
 @pytest.fixture
 def ws(db_url, tmp_path, settings):
-    """An open workspace, also set as the process's current one (what execute_step_script uses)."""
+    """An open workspace, also set as the process's current one (what execute_step_script uses), with the engine
+    bound to the scripts layer (as every process that runs steps has it: execute_step_script runs it)."""
+    from wfdesk.runs.engine import bind
     from wfdesk.workspace import open_workspace, set_current
+
+    bind()
 
     workspace = open_workspace(database_url=db_url, data_dir=tmp_path / "data", settings=settings)
     set_current(workspace)

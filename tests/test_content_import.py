@@ -474,7 +474,7 @@ def test_html_text_that_shows_a_tag_stays_text(ws, tmp_path):
     result = import_file(ws, tmp_path / "howto.html")
     body = post_detail(ws, result["post_id"])["sections"][0]["fields"]["draft"]
     assert body == "Write \\<script>alert(1)\\</script> and \\<!-- a comment -->; 3 < 4 & `<b>`."
-    from wfdesk.content.markdown import render_html
+    from wfdesk.rendering.markdown import render_html
 
     assert render_html(body) == ("<p>Write &lt;script&gt;alert(1)&lt;/script&gt; and &lt;!-- a comment --&gt;; "
                                  "3 &lt; 4 &amp; <code>&lt;b&gt;</code>.</p>\n")

@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from wfdesk.db import content
 from wfdesk.db.models import Run, utcnow
-from wfdesk.runs import engine, ledger
+from wfdesk.runs import ledger, units
 from wfdesk.runs.engine import RunOptions, execute_step
 from wfdesk.scripts.registry import execute_step_script
 
@@ -59,7 +59,7 @@ def test_a_really_stale_heartbeat_is_still_noticed(demo, loopback):
 def test_an_owner_that_wakes_up_after_a_takeover_starts_no_further_section(demo, loopback, monkeypatch):
     """SIGSTOP for longer than the heartbeat allows, then SIGCONT: the frozen process finishes (and may save) the
     answer it was waiting for, but it must not send the sections the new owner is now responsible for."""
-    monkeypatch.setattr(engine, "_concurrency", lambda *a: 1)  # one section at a time: the order is known
+    monkeypatch.setattr(units, "_concurrency", lambda *a: 1)  # one section at a time: the order is known
     loopback.latency = 1.0
     run_ids: list[int] = []
     results: list[dict] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wfdesk.content.export_markdown import render_markdown
-from wfdesk.content.post_read import ExportPost
+from wfdesk.rendering.post_read import ExportPost
 
 
 def bundle_front_matter(post: ExportPost) -> dict[str, Any]:

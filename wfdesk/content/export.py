@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Literal
 
 from wfdesk.content.draft_read import DraftError
-from wfdesk.content.post_read import ExportPost, read_post
 from wfdesk.fileio import atomic_write_bytes
+from wfdesk.rendering.post_read import ExportPost, read_post
 from wfdesk.workspace import Workspace
 
 Format = Literal["markdown", "html", "html-folder", "bundle"]

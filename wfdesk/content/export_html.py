@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Callable
 
-from wfdesk.content.markdown import render_html
-from wfdesk.content.post_read import ExportImage, ExportPost
+from wfdesk.rendering.html import sections_html
+from wfdesk.rendering.post_read import ExportImage, ExportPost
 
 STYLE = """
 body { margin: 0; background: #fdfdfc; color: #1f2328; }
@@ -25,22 +24,6 @@ table { border-collapse: collapse; margin: 1.5rem 0; }
 th, td { border: 1px solid #d0d7de; padding: 0.35rem 0.7rem; text-align: left; }
 a { color: #0a58ca; }
 """.strip()
-
-
-def sections_html(post: ExportPost, src_of: Callable[[ExportImage], str], heading: str = "h2") -> str:
-    """The sections as HTML (what a page's article or a WordPress post's content holds)."""
-    parts = []
-    for section in post.sections:
-        body = render_html(section.body)
-        for image in section.inline:
-            body = body.replace(f'src="{html.escape(image.name)}"', f'src="{html.escape(src_of(image))}"')
-        part = [f"<section>\n<{heading}>{html.escape(section.title)}</{heading}>"]
-        if section.image is not None:
-            part.append(f'<figure><img src="{html.escape(src_of(section.image))}" '
-                        f'alt="{html.escape(section.image.alt)}"></figure>')
-        part.append(body.rstrip() + "\n</section>")
-        parts.append("\n".join(part))
-    return "\n".join(parts) + "\n"
 
 
 def render_page(post: ExportPost, self_contained: bool = True) -> str:

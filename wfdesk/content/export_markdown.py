@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wfdesk.content.post_fields import dump_front_matter
-from wfdesk.content.post_read import ExportPost
+from wfdesk.rendering.post_fields import dump_front_matter
+from wfdesk.rendering.post_read import ExportPost
 
 
 def front_matter(post: ExportPost, extra: dict[str, Any] | None = None) -> dict[str, Any]:

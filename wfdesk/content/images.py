@@ -19,11 +19,10 @@ from urllib.parse import unquote
 from markdown_it.token import Token
 
 from wfdesk.content.draft_read import DraftError
-from wfdesk.content.markdown import image_tokens, parser
 from wfdesk.media.verify import ImageError, ImageInfo, verify_image
+from wfdesk.rendering.markdown import image_tokens, parser
+from wfdesk.rendering.post_read import portable_name
 
-IMAGES_DIR = "images"
-PORTABLE_RE = re.compile(r"images/([0-9a-f]{16})\.(png|jpg|webp|gif)")
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
 
@@ -46,10 +45,6 @@ class SectionImages:
     images: list[DraftImage] = field(default_factory=list)  # reading order; the first is the section's image
     lifted: bool = False  # the first image stood alone at the top of the section and was taken out of the text
     notes: list[str] = field(default_factory=list)
-
-
-def portable_name(sha256: str, ext: str) -> str:
-    return f"{IMAGES_DIR}/{sha256[:16]}.{ext}"
 
 
 def collect_images(body: str, base_dir: Path | None, draft_name: str) -> SectionImages:

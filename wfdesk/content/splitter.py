@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from wfdesk.content.markdown import inline_text, parser
+from wfdesk.rendering.markdown import inline_text, parser
 
 INTRODUCTION = "Introduction"
 

@@ -159,11 +159,11 @@ class SectionHandler(Generic[ParamsT]):
         return next(s for s in job.sections if s.id == section_id)
 
     def __call__(self, step_config: dict[str, Any], post_id: int, context: dict[str, Any]) -> dict[str, Any]:
-        from wfdesk.runs.engine import run_config
+        from wfdesk.scripts.step_runner import step_runner
         from wfdesk.workspace import current
 
-        return run_config(current(), step_config, post_id, context or {},
-                          step_name=(context or {}).get("step_name", ""))
+        return step_runner().run_config(current(), step_config, post_id, context or {},
+                                        (context or {}).get("step_name", ""))
 
 
 @dataclass(frozen=True)

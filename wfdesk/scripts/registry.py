@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from wfdesk.scripts.config import Parameters
+from wfdesk.scripts.step_runner import step_runner
 
 Handler = Callable[[dict[str, Any], int, dict[str, Any]], dict[str, Any]]
 
@@ -135,11 +136,15 @@ def type_info(script_type: str) -> ScriptTypeInfo:
 
 
 def get_step_config(step_id: int) -> dict[str, Any]:
-    from wfdesk.runs.planning import load_step
+    from wfdesk.db.models import WorkflowStepEntity
+    from wfdesk.errors import NotFoundError
     from wfdesk.workspace import current
 
     with current().db.session() as s:
-        return dict(load_step(s, step_id).config or {})
+        step = s.get(WorkflowStepEntity, step_id)
+        if step is None:
+            raise NotFoundError(f"Step {step_id} does not exist")
+        return dict(step.config or {})
 
 
 def execute_step_script(step_id: int, post_id: int, context: dict[str, Any], **options: Any) -> dict[str, Any]:
@@ -147,12 +152,12 @@ def execute_step_script(step_id: int, post_id: int, context: dict[str, Any], **o
 
     The effective config is the step's, overlaid by the post's override, overlaid by the run context. Keyword
     options (observer, cancel, on_run_id) reach the engine; the return value has the reference's response shape
-    plus `run_id`.
+    plus `run_id`. The engine is the one bound in wfdesk.scripts.step_runner (wfdesk.runs.engine binds itself);
+    the workspace is the process's current one, as the reference's signature names none.
     """
-    from wfdesk.runs.engine import RunOptions, execute_step
     from wfdesk.workspace import current
 
-    return execute_step(current(), step_id, post_id, context, RunOptions(**options))
+    return step_runner().execute_step(current(), step_id, post_id, context, **options)
 
 
 def _register_builtins() -> None:

@@ -3,7 +3,8 @@
 One unit for the whole post. Its accepted images are uploaded as media once per site (the sha256 → media id map is
 kept on the post; one deleted from the site's media library since is uploaded again), the first one is the
 featured image. The remote post's id and modified_gmt are kept on the post;
-a remote post changed since our last publish is reported, never overwritten silently.
+a remote post changed since our last publish is reported, never overwritten silently. The post is rendered as the
+content exporters render it (wfdesk.rendering, below this layer); the REST client is wfdesk.providers.wordpress.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from wfdesk.content import post_fields as pf
 from wfdesk.errors import Problem, UnitError
+from wfdesk.rendering import post_fields as pf
 from wfdesk.scripts.base import CancelToken, Job, OutputWrite, SectionHandler, UnitOutcome, UnitPlan
 from wfdesk.scripts.config import Parameters, StepConfig
 from wfdesk.workspace import Workspace
@@ -48,7 +49,7 @@ class WordPressPublishHandler(SectionHandler[WordPressParameters]):
         return problems
 
     def check(self, job: Job[WordPressParameters]) -> list[Problem]:
-        from wfdesk.content.wordpress_auth import PASSWORD_ENV, get_app_password
+        from wfdesk.providers.wordpress_auth import PASSWORD_ENV, get_app_password
 
         params: WordPressParameters = job.parameters
         if not get_app_password(params.site_url, params.username):
@@ -61,10 +62,10 @@ class WordPressPublishHandler(SectionHandler[WordPressParameters]):
         return [UnitPlan(section_id=None)]  # the whole post, whatever sections were ticked
 
     def execute(self, job: Job[WordPressParameters], unit: UnitPlan, cancel: CancelToken) -> UnitOutcome:
-        from wfdesk.content.export_html import sections_html
-        from wfdesk.content.post_read import read_post
-        from wfdesk.content.wordpress import RemoteNotFoundError, WordPressClient
-        from wfdesk.content.wordpress_auth import get_app_password
+        from wfdesk.providers.wordpress import RemoteNotFoundError, WordPressClient
+        from wfdesk.providers.wordpress_auth import get_app_password
+        from wfdesk.rendering.html import sections_html
+        from wfdesk.rendering.post_read import read_post
 
         params: WordPressParameters = job.parameters
         ws = job.workspace

@@ -1,4 +1,5 @@
-"""The one Markdown parser of the content package (markdown-it-py: CommonMark with tables and strikethrough)."""
+"""The one Markdown parser of wfdesk, for reading drafts and rendering posts (markdown-it-py: CommonMark with tables
+and strikethrough)."""
 
 from __future__ import annotations
 

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from wfdesk.content.fields import body_candidates, choose_body, image_fields, image_prompt_fields
-from wfdesk.content.images import PORTABLE_RE, portable_name
-from wfdesk.content.post_fields import FRONT_MATTER, load_front_matter
+from wfdesk.db.models import ContentField, ContentVersion, ImageAsset, Post, PostSection
+from wfdesk.errors import NotFoundError
+from wfdesk.media.store import resolve_image_path
+from wfdesk.rendering.fields import body_candidates, choose_body, image_fields, image_prompt_fields
+from wfdesk.rendering.post_fields import FRONT_MATTER, load_front_matter
 from wfdesk.workspace import Workspace
+
+# An image's name in an export (and in a draft that came from one): images/<first 16 hex of its sha256>.<ext>.
+IMAGES_DIR = "images"
+PORTABLE_RE = re.compile(r"images/([0-9a-f]{16})\.(png|jpg|webp|gif)")
+
+
+def portable_name(sha256: str, ext: str) -> str:
+    return f"{IMAGES_DIR}/{sha256[:16]}.{ext}"
 
 
 @dataclass
@@ -61,11 +72,7 @@ class ExportPost:
 
 
 def read_post(ws: Workspace, post_id: int, body_field: str | None = None) -> ExportPost:
-    from wfdesk.db.models import ContentField, ContentVersion, ImageAsset
-    from wfdesk.media.store import resolve_image_path
-    from wfdesk.services.queries import post_detail
-
-    detail = post_detail(ws, post_id)  # raises NotFoundError for an unknown post
+    detail = _post(ws, post_id)
     candidates = body_candidates(ws, body_field)
     preferred_images = image_fields(ws)
     prompt_fields = image_prompt_fields(ws)
@@ -118,3 +125,20 @@ def read_post(ws: Workspace, post_id: int, body_field: str | None = None) -> Exp
     return ExportPost(id=detail["id"], title=detail["title"], status=detail["status"],
                       kept=load_front_matter(detail["fields"].get(FRONT_MATTER)), sections=sections,
                       candidates=candidates, post_fields=dict(detail["fields"]), notes=notes)
+
+
+def _post(ws: Workspace, post_id: int) -> dict[str, Any]:
+    """The post's title, status and fields, and its sections in order with theirs: three queries."""
+    with ws.db.session() as s:
+        post = s.execute(select(Post.id, Post.title, Post.status).where(Post.id == post_id)).first()
+        if post is None:
+            raise NotFoundError(f"Post {post_id} does not exist")
+        sections = s.execute(select(PostSection.id, PostSection.title).where(PostSection.post_id == post_id)
+                             .order_by(PostSection.position, PostSection.id)).all()
+        rows = s.execute(select(ContentField.section_id, ContentField.name, ContentField.value)
+                         .where(ContentField.post_id == post_id).order_by(ContentField.id)).all()
+    fields: dict[int | None, dict[str, Any]] = {}
+    for section_id, name, value in rows:
+        fields.setdefault(section_id, {})[name] = value
+    return {"id": post.id, "title": post.title, "status": post.status, "fields": fields.get(None, {}),
+            "sections": [{"id": sid, "title": title, "fields": fields.get(sid, {})} for sid, title in sections]}
