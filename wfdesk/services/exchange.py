@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from wfdesk.services.changes import IMPORTED, WORKFLOW_IMPORTED, announce
+from wfdesk.services.shapes import WorkflowImported
 from wfdesk.services.transfer import export_bundle, import_bundle
 from wfdesk.services.workflows import export_workflow, import_workflow
 from wfdesk.workspace import Workspace
@@ -29,7 +30,7 @@ def export_everything(ws: Workspace) -> dict[str, Any]:
         return export_bundle(s)
 
 
-def import_workflow_document(ws: Workspace, data: Any) -> dict[str, Any]:
+def import_workflow_document(ws: Workspace, data: Any) -> WorkflowImported:
     """File → Import workflow: the steps and LLM actions added after the existing ones, in one transaction (a
     refused document leaves nothing behind); the step lists of every window show them."""
     with ws.db.session() as s:

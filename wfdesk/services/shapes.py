@@ -44,6 +44,13 @@ class PostDetail(TypedDict):
     field_names: list[str]  # the names the sections use, in first-seen order
 
 
+class ShownPost(PostDetail):
+    """A post as the sections table shows it: its fields in workflow order, headed by the labels the steps give
+    them; for a post without fields yet, the fields the workflow reads (offered for typing drafts at once)."""
+    labels: dict[str, str]
+    suggested_fields: NotRequired[list[str]]
+
+
 class StepRow(TypedDict):
     """A workflow step, in workflow order."""
     id: int

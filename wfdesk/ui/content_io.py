@@ -35,6 +35,7 @@ from typing_extensions import override
 from wfdesk.ui.worker import BackgroundOp
 
 if TYPE_CHECKING:
+    from wfdesk.content.post_import import ImportedPost
     from wfdesk.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,7 @@ class ContentIO(QObject):
         if ws is None:
             return
 
-        def run() -> list[dict[str, Any]]:
+        def run() -> list[ImportedPost]:
             from wfdesk.content.draft_read import read_draft_file
             from wfdesk.content.post_import import ImportOptions, import_draft, plan_draft
 

@@ -30,6 +30,7 @@ from wfdesk.ui.tree_items import set_current_item, top_items
 from wfdesk.ui.worker import BackgroundOp
 
 if TYPE_CHECKING:  # the engine is imported once the workspace is open, never before the first paint
+    from wfdesk.services.shapes import PostRow
     from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class PostListWidget(QWidget):
         generation, ws = self._generation, self.ws
         search, status = self.search.text(), self.status_filter.currentData()
 
-        def load() -> tuple[list[dict[str, Any]], list[str]]:
+        def load() -> tuple[list[PostRow], list[str]]:
             from wfdesk.services import queries
 
             return queries.list_posts(ws, search, status), queries.post_statuses(ws)

@@ -6,7 +6,7 @@ Imported on the first edit (the engine is loaded by then), never before the wind
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtGui import QUndoCommand
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,6 +15,7 @@ from wfdesk.errors import WfdeskError
 from wfdesk.services import editing
 
 if TYPE_CHECKING:
+    from wfdesk.services.shapes import SectionSnapshot
     from wfdesk.ui.sections_view import SectionsView
     from wfdesk.workspace import Workspace
 
@@ -53,7 +54,7 @@ class AddSectionCommand(_Command):
         super().__init__(view, "Add section")
         self.post_id, self.title = post_id, title
         self.section_id: int | None = None
-        self.snapshot: dict[str, Any] | None = None
+        self.snapshot: SectionSnapshot | None = None
 
     def redo(self) -> None:
         snapshot = self.snapshot
@@ -112,7 +113,7 @@ class DeleteSectionCommand(_Command):
     def __init__(self, view: SectionsView, section_id: int, title: str) -> None:
         super().__init__(view, f"Delete section “{title}”")
         self.section_id = section_id
-        self.snapshot: dict[str, Any] | None = None
+        self.snapshot: SectionSnapshot | None = None
 
     def redo(self) -> None:
         self.snapshot = self._do("Deleting the section",

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QHeaderView, QTableWidgetItem
 from wfdesk.ui.sections_table import COL_POS, COL_TITLE, FIRST_FIELD_COL, ID_ROLE, SectionsTable
 
 if TYPE_CHECKING:  # the engine loads with the workspace, after the window's first paint
+    from wfdesk.services.shapes import ShownPost
     from wfdesk.workspace import Workspace
 
 FILL_SLICE = 10  # rows filled per turn of the event loop
@@ -25,18 +26,19 @@ def preview(text: str | None) -> str:
     return flat if len(flat) <= PREVIEW_CHARS else flat[:PREVIEW_CHARS - 1] + "…"
 
 
-def load_post_detail(ws: Workspace, post_id: int) -> dict[str, Any]:
+def load_post_detail(ws: Workspace, post_id: int) -> ShownPost:
     """A post's sections with their fields (runs on a worker thread)."""
     from wfdesk.db.field_labels import labels_by_field
     from wfdesk.services import queries
 
-    detail = queries.post_detail(ws, post_id)
-    names = detail["field_names"]
+    post = queries.post_detail(ws, post_id)
+    names = post["field_names"]
     # Columns in workflow order (each step's input, then its output), other fields after them; each
     # headed by the label the steps give the field.
-    detail["labels"] = labels_by_field(queries.list_steps(ws))
-    order = list(detail["labels"])
-    detail["field_names"] = [n for n in order if n in names] + [n for n in names if n not in order]
+    labels = labels_by_field(queries.list_steps(ws))
+    order = list(labels)
+    detail: ShownPost = {**post, "labels": labels,
+                         "field_names": [n for n in order if n in names] + [n for n in names if n not in order]}
     if not names:
         # A new post: offer the fields the workflow reads, so drafts can be typed at once.
         detail["suggested_fields"] = queries.step_field_names(ws, ("inputs",))

@@ -23,6 +23,7 @@ from wfdesk.ui.worker import BackgroundOp
 
 if TYPE_CHECKING:  # the engine is imported once the workspace is open, never before the first paint
     from wfdesk.services.changes import Changes
+    from wfdesk.services.shapes import StepRow, StepStateInfo
     from wfdesk.ui.change_hub import ChangeHub
     from wfdesk.workspace import Workspace
 
@@ -87,10 +88,11 @@ class StepListWidget(QTreeWidget):
         self._generation += 1
         generation, ws, post_id = self._generation, self.ws, self.post_id
 
-        def load() -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
+        def load() -> tuple[list[StepRow], dict[int, StepStateInfo]]:
             from wfdesk.services import queries
 
-            return queries.list_steps(ws), queries.step_states(ws, post_id) if post_id else {}
+            states: dict[int, StepStateInfo] = queries.step_states(ws, post_id) if post_id else {}
+            return queries.list_steps(ws), states
 
         (BackgroundOp(load)
          .success(lambda result: self._loaded(generation, *result))
@@ -157,7 +159,7 @@ class StepListWidget(QTreeWidget):
         self._polling, self._again = True, False
         generation, ws, post_id = self._generation, self.ws, self.post_id
 
-        def load() -> dict[int, dict[str, Any]]:
+        def load() -> dict[int, StepStateInfo]:
             from wfdesk.services import queries
 
             return queries.step_states(ws, post_id)

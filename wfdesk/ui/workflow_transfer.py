@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from wfdesk.ui.worker import BackgroundOp
 
 if TYPE_CHECKING:
+    from wfdesk.services.shapes import WorkflowImported
     from wfdesk.ui.main_window import MainWindow
 
 FILE_FILTER = "wfdesk workflow (*.json);;All files (*)"
@@ -126,24 +127,23 @@ class WorkflowTransfer(QObject):
         if ws is None:
             return
 
-        def run() -> dict[str, Any]:
+        def run() -> tuple[WorkflowImported, str]:
             from wfdesk.services.exchange import import_workflow_document
 
             data = load()
             counts = import_workflow_document(ws, data)  # all or nothing; every window's step list shows them
-            counts["name"] = data.get("name", "") if isinstance(data, dict) else ""
-            return counts
+            return counts, str(data.get("name", "")) if isinstance(data, dict) else ""
 
         from wfdesk.ui.config_editor.parameters_form import if_alive
 
         self.status_message.emit(f"Importing {origin}…")
-        (BackgroundOp(run).success(if_alive(self.window, lambda counts: self._imported(counts, origin)))
+        (BackgroundOp(run).success(if_alive(self.window, lambda done: self._imported(done[0], done[1], origin)))
          .failure(if_alive(self.window, lambda exc: self._import_failed(exc, origin)))
          .run_in_background())
 
-    def _imported(self, counts: dict[str, Any], origin: str) -> None:
+    def _imported(self, counts: WorkflowImported, name: str, origin: str) -> None:
         steps, actions = counts["workflow_steps"], counts["llm_actions"]
-        named = f" “{counts['name']}”" if counts.get("name") else ""
+        named = f" “{name}”" if name else ""
         text = (f"Added {plural(steps, 'step')} and {plural(actions, 'LLM action')} from {origin}{named}. "
                 "They are at the end of the workflow list; the steps already there are unchanged.")
         self.status_message.emit(text)

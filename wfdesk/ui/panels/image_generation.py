@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -27,6 +27,9 @@ from wfdesk.ui.image_review import ImagePreview, ThumbnailStrip
 from wfdesk.ui.panels.base import StepPanel, show_last_failure
 from wfdesk.ui.panels.image_review_actions import REVIEW_KEYS, ImageReviewActions
 from wfdesk.ui.thumbnails import PixmapCache, describe_image_error, load_preview
+
+if TYPE_CHECKING:
+    from wfdesk.services.shapes import SectionReview
 
 __all__ = ["REVIEW_KEYS", "ImageGenerationPanel"]  # REVIEW_KEYS: imported from here before
 
@@ -315,7 +318,7 @@ class ImageGenerationPanel(ImageReviewActions, StepPanel):
         self.in_background(lambda: gallery_queries.awaiting_review(ws, post_id, out), apply, lambda _exc: None)
 
 
-def _section_images(ws, step_id: int, post_id: int, section_id: int, fields: list[str], out: str) -> dict[str, Any]:
+def _section_images(ws, step_id: int, post_id: int, section_id: int, fields: list[str], out: str) -> SectionReview:
     """The section's fields and last unit, and its image candidates in one plain-column query (hundreds of them
     are common: the ORM path costs several times the query). Worker thread."""
     detail = review.section_review(ws, step_id, post_id, section_id, fields, None)
