@@ -156,9 +156,15 @@ def visible_rows(view) -> list[int]:
     return [r for r in range(model.rowCount()) if view.visualRect(model.index(r, 0)).intersects(area)]
 
 
+def has_thumbnail(strip, row: int) -> bool:
+    """The cell draws its picture (or an unreadable file's error mark), not the placeholder."""
+    sha = strip.model().sha(row)
+    return not sha or sha in strip.loader.cache or strip.loader.error(sha) is not None
+
+
 def screen_ready(strip) -> bool:
     rows = visible_rows(strip)
-    return bool(rows) and all(strip.has_thumbnail(r) for r in rows)
+    return bool(rows) and all(has_thumbnail(strip, r) for r in rows)
 
 
 def wait(app, predicate, timeout: float = WAIT_S) -> None:

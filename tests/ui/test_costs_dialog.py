@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from tests.ui.editor_input import activate, choose_menu, click, click_button
 from tests.ui.input_helpers import pick
+from ui.widget_reading import cell_text
 from wfdesk.runs import costs
 from wfdesk.scripts.registry import execute_step_script
 from wfdesk.settings import ModelPrice
@@ -34,7 +35,7 @@ def regroup(qtbot, dialog: CostsDialog, title: str) -> None:
 
 
 def shown_rows(dialog: CostsDialog) -> dict[str, list[str]]:
-    return {dialog.table_text(r, 0): [dialog.table_text(r, c) for c in range(1, 6)]
+    return {cell_text(dialog.table, r, 0): [cell_text(dialog.table, r, c) for c in range(1, 6)]
             for r in range(dialog.table.rowCount())}
 
 

@@ -25,6 +25,7 @@ from ui.editor_input import (
     click_row,
     press,
 )
+from ui.widget_reading import cell_text, section_state, step_state
 from wfdesk.db import content
 from wfdesk.db.models import WorkflowStepEntity
 from wfdesk.services import config_store
@@ -109,7 +110,7 @@ def run_again_and_cancel_with_esc(qtbot, window, panel, loopback) -> int:
     loopback.latency = 2.0
     with qtbot.waitSignal(window.runs.run_finished, timeout=3 * WAIT) as finished:
         click(qtbot, panel.run_button)
-        qtbot.waitUntil(lambda: panel.picker.state_text(711) == "done", timeout=WAIT)
+        qtbot.waitUntil(lambda: section_state(panel.picker, 711) == "done", timeout=WAIT)
         press(qtbot, "Esc")  # wherever the focus went when Run went grey
         assert panel.status_text().startswith("Cancelling")
     loopback.latency = 0
@@ -120,7 +121,7 @@ def run_again_and_cancel_with_esc(qtbot, window, panel, loopback) -> int:
     assert panel.notice.message_label.text() == (
         f"The last run was cancelled: {done} of 3 sections {'is' if done == 1 else 'are'} done.")
     assert panel.progress.text() == f"{done} / 3 sections"  # what was done, not a full bar
-    assert panel.picker.state_text(713) == "cancelled"
+    assert section_state(panel.picker, 713) == "cancelled"
     return done
 
 
@@ -143,22 +144,22 @@ def shows_images_of(qtbot, panel, title: str) -> None:
 
 def review_images(qtbot, window, panel, ws) -> None:
     """Accept the first section's candidate, reject the second's, take the reject back."""
-    qtbot.waitUntil(lambda: window.steps.state_text(2) == "awaiting review (3 images)", timeout=WAIT)
+    qtbot.waitUntil(lambda: step_state(window.steps, 2) == "awaiting review (3 images)", timeout=WAIT)
     click_row(qtbot, panel.picker.tree, "Arriving in Inverness")
     shows_images_of(qtbot, panel, "Arriving in Inverness")
     click(qtbot, panel.accept_button)
     qtbot.waitUntil(lambda: field(ws, 711, "generated_image_url") is not None, timeout=WAIT)
-    qtbot.waitUntil(lambda: window.steps.state_text(2) == "awaiting review (2 images)", timeout=WAIT)
+    qtbot.waitUntil(lambda: step_state(window.steps, 2) == "awaiting review (2 images)", timeout=WAIT)
 
     click_row(qtbot, panel.picker.tree, "Glen Affric")
     shows_images_of(qtbot, panel, "Glen Affric")
     click(qtbot, panel.reject_button)
     qtbot.waitUntil(lambda: (panel.strip.selected() or {}).get("status") == "rejected", timeout=WAIT)
-    qtbot.waitUntil(lambda: window.steps.state_text(2) == "awaiting review (1 image)", timeout=WAIT)
+    qtbot.waitUntil(lambda: step_state(window.steps, 2) == "awaiting review (1 image)", timeout=WAIT)
 
     undo_the_reject(qtbot, panel)
     qtbot.waitUntil(lambda: (panel.strip.selected() or {}).get("status") == "candidate", timeout=WAIT)
-    qtbot.waitUntil(lambda: window.steps.state_text(2) == "awaiting review (2 images)", timeout=WAIT)
+    qtbot.waitUntil(lambda: step_state(window.steps, 2) == "awaiting review (2 images)", timeout=WAIT)
 
 
 def undo_the_reject(qtbot, panel) -> None:
@@ -172,7 +173,7 @@ def open_costs(qtbot, window) -> None:
     qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(), QDialog), timeout=WAIT)
     dialog = QApplication.activeModalWidget()
     qtbot.waitUntil(lambda: dialog.table.rowCount() >= 3, timeout=WAIT)
-    rows = {dialog.table_text(r, 0) for r in range(dialog.table.rowCount())}
+    rows = {cell_text(dialog.table, r, 0) for r in range(dialog.table.rowCount())}
     assert {"polish_sections", "section_illustrations", "Total"} <= rows
     click_button(qtbot, dialog, "Close")
     qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None, timeout=WAIT)
@@ -281,16 +282,16 @@ def test_the_editor_guide_end_to_end(qtbot, window, gui_ws, loopback):
     assert panel.picker.count_label.text() == "3 of 3 selected"
     assert run_and_watch(qtbot, window, panel)["status"] == "succeeded"
     assert panel.status_text() == "Finished: 3 done."
-    qtbot.waitUntil(lambda: window.steps.state_text(1) == "done", timeout=WAIT)
+    qtbot.waitUntil(lambda: step_state(window.steps, 1) == "done", timeout=WAIT)
     assert field(gui_ws, 712, "polished") == "Polished."
 
     done = run_again_and_cancel_with_esc(qtbot, window, panel, loopback)
-    qtbot.waitUntil(lambda: window.steps.state_text(1) == "cancelled", timeout=WAIT)
+    qtbot.waitUntil(lambda: step_state(window.steps, 1) == "cancelled", timeout=WAIT)
     loopback.chat_reply = lambda request: "Polished, resumed."
     resume(qtbot, window, panel, loopback, 3 - done)
     assert field(gui_ws, 711, "polished") == "Polished again."
     assert field(gui_ws, 713, "polished") == "Polished, resumed."
-    qtbot.waitUntil(lambda: window.steps.state_text(1) == "done", timeout=WAIT)
+    qtbot.waitUntil(lambda: step_state(window.steps, 1) == "done", timeout=WAIT)
 
     images = choose_the_step(qtbot, window, "section_illustrations")
     assert run_and_watch(qtbot, window, images)["status"] == "succeeded"

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 
 from ui.editor_input import click, press
 from ui.test_panels import TIMEOUT, field, open_panel, show_section, tick_only, update_config
+from ui.widget_reading import section_state
 
 REPLY = "We arrived late in Inverness. The rain was heavy."
 
@@ -46,7 +47,7 @@ def test_the_answer_appears_as_it_is_written_before_the_section_finishes(qtbot, 
     assert "Inverness" not in panel.review.after.toPlainText()  # the server holds the rest back
     assert "being written" in panel.review.after_caption.text()
     # The section list shows the last words written, as far as its State column shows them.
-    qtbot.waitUntil(lambda: panel.picker.state_text(711).endswith("late"), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: section_state(panel.picker, 711).endswith("late"), timeout=TIMEOUT)
     item = panel.picker.tree.findItems("Arriving in Inverness", Qt.MatchFlag.MatchExactly)[0]
     assert item.toolTip(1) == "Being written: We arrived late"
     assert panel.is_running()
@@ -56,7 +57,7 @@ def test_the_answer_appears_as_it_is_written_before_the_section_finishes(qtbot, 
     with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT) as finished:
         held.set()
     assert finished.args[1]["status"] == "succeeded"
-    qtbot.waitUntil(lambda: panel.picker.state_text(711) == "done", timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: section_state(panel.picker, 711) == "done", timeout=TIMEOUT)
     qtbot.waitUntil(lambda: "being written" not in panel.review.after_caption.text(), timeout=TIMEOUT)
     assert "The rain was heavy." in panel.review.after.toPlainText()
     assert field(gui_ws, 711, "polished") == REPLY
@@ -72,7 +73,7 @@ def test_cancel_stops_the_stream_at_once(qtbot, gui_ws, main_window, runs, loopb
     assert not held.is_set()
     assert finished.args[1]["status"] == "cancelled"
     assert [r["status"] for r in finished.args[1]["results"]] == ["cancelled"]
-    qtbot.waitUntil(lambda: panel.picker.state_text(711) == "cancelled", timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: section_state(panel.picker, 711) == "cancelled", timeout=TIMEOUT)
     assert field(gui_ws, 711, "polished") is None  # the part written before the cancel is not kept
 
 

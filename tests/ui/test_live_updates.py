@@ -10,6 +10,7 @@ import pytest
 
 from ui.conftest import close_window
 from ui.editor_input import WAIT, activate, click, click_cell, open_step, press
+from ui.widget_reading import step_state
 from wfdesk.services import editing
 from wfdesk.services.changes import publisher
 from wfdesk.workspace import open_workspace
@@ -155,7 +156,7 @@ def test_a_run_started_elsewhere_shows_in_the_step_list_without_polling(qtbot, t
     assert not theirs.steps._poll.isActive()  # live: the tables are not polled
     ledger.create_run(mine.ws, step_id=1, post_id=53, step_name="polish_sections", script_type="llm_action",
                       effective_config={}, context={}, section_ids=[711, 712])
-    qtbot.waitUntil(lambda: "running" in theirs.steps.state_text(1).lower(), timeout=WAIT)
+    qtbot.waitUntil(lambda: "running" in step_state(theirs.steps, 1).lower(), timeout=WAIT)
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)

@@ -22,6 +22,7 @@ from ui.editor_input import (
     toggle_section,
     type_text,
 )
+from ui.widget_reading import step_state
 from wfdesk.db import content
 from wfdesk.db.models import WorkflowStepEntity
 from wfdesk.services import editing, queries
@@ -156,12 +157,12 @@ def test_step_states_count_up_while_a_run_goes(qtbot, main_window, loopback):
         step.config = config
     panel = choose_step(qtbot, main_window, "polish_sections")
     seen = set()
-    main_window.runs.unit_changed.connect(lambda *_: seen.add(main_window.steps.state_text(1)))
+    main_window.runs.unit_changed.connect(lambda *_: seen.add(step_state(main_window.steps, 1)))
     with qtbot.waitSignal(main_window.runs.run_finished, timeout=WAIT):
         click(qtbot, panel.run_button)
-        qtbot.waitUntil(lambda: main_window.steps.state_text(1).startswith("running "), timeout=WAIT)
+        qtbot.waitUntil(lambda: step_state(main_window.steps, 1).startswith("running "), timeout=WAIT)
     assert {"running 1/3", "running 2/3"} <= seen
-    qtbot.waitUntil(lambda: main_window.steps.state_text(1) == "done", timeout=WAIT)
+    qtbot.waitUntil(lambda: step_state(main_window.steps, 1) == "done", timeout=WAIT)
 
 
 def test_a_real_run_updates_the_step_state_and_the_sections(qtbot, main_window, loopback):
@@ -172,7 +173,7 @@ def test_a_real_run_updates_the_step_state_and_the_sections(qtbot, main_window, 
         toggle_section(qtbot, panel.picker, title)
     with qtbot.waitSignal(main_window.runs.run_finished, timeout=WAIT):
         click(qtbot, panel.run_button)
-    qtbot.waitUntil(lambda: main_window.steps.state_text(1) == "done", timeout=WAIT)
+    qtbot.waitUntil(lambda: step_state(main_window.steps, 1) == "done", timeout=WAIT)
     qtbot.waitUntil(lambda: "polished" in main_window.sections.field_names(), timeout=WAIT)
     assert main_window.status.jobs.label.text() == "No runs in progress"
     assert queries.field_value(main_window.ws, 53, 713, "polished")["value"] is None
@@ -634,7 +635,7 @@ def test_the_step_list_shows_an_interrupted_run_and_its_images_to_review(qtbot, 
                     timeout=WAIT)
     with qtbot.waitSignal(window.runs.run_finished, timeout=WAIT) as finished:
         click(qtbot, window.current_panel().run_button)
-    qtbot.waitUntil(lambda: window.steps.state_text(2) == "awaiting review (3 images)", timeout=WAIT)
+    qtbot.waitUntil(lambda: step_state(window.steps, 2) == "awaiting review (3 images)", timeout=WAIT)
     quit_window(qtbot, window)
     assert window._closing_done
     with gui_ws.db.session() as s:  # as the next start finds a run its app did not see end
@@ -643,7 +644,7 @@ def test_the_step_list_shows_an_interrupted_run_and_its_images_to_review(qtbot, 
     again = MainWindow(gui_ws)
     qtbot.addWidget(again)
     again.show()
-    qtbot.waitUntil(lambda: again.steps.state_text(2) == "interrupted (3 images to review)", timeout=WAIT)
+    qtbot.waitUntil(lambda: step_state(again.steps, 2) == "interrupted (3 images to review)", timeout=WAIT)
 
 
 def test_a_long_message_is_cut_beside_the_status_indicators(qtbot, main_window, monkeypatch):

@@ -23,6 +23,7 @@ from ui.editor_input import (
     toggle_section,
     type_text,
 )
+from ui.widget_reading import section_state
 from wfdesk.db import content
 from wfdesk.db.models import ContentVersion, WorkflowStepEntity
 from wfdesk.scripts import registry
@@ -239,7 +240,7 @@ def test_llm_action_runs_three_sections_and_shows_before_after(qtbot, gui_ws, ma
     result = run_and_wait(qtbot, panel, runs)
     assert result["status"] == "succeeded"
     assert len(result["results"]) == 3
-    assert all(panel.picker.state_text(sid) == "done" for sid in (711, 712, 713))
+    assert all(section_state(panel.picker, sid) == "done" for sid in (711, 712, 713))
     assert panel.progress.value() == panel.progress.maximum() == 3
     show_section(qtbot, panel, 711)
     qtbot.waitUntil(lambda: "Inverness. The rain" in panel.review.after.toPlainText(), timeout=TIMEOUT)
@@ -371,13 +372,13 @@ def test_cancel_in_the_middle_of_a_run(qtbot, gui_ws, open_window, loopback):
         click(qtbot, panel.run_button)
         assert not panel.run_button.isEnabled()
         qtbot.waitUntil(lambda: panel.cancel_button.isEnabled() and panel.run_id is not None, timeout=TIMEOUT)
-        qtbot.waitUntil(lambda: any(panel.picker.state_text(s) == "done" for s in (711, 712, 713)),
+        qtbot.waitUntil(lambda: any(section_state(panel.picker, s) == "done" for s in (711, 712, 713)),
                         timeout=TIMEOUT)
         click(qtbot, panel.cancel_button)
-    done = [sid for sid in (711, 712, 713) if panel.picker.state_text(sid) == "done"]
+    done = [sid for sid in (711, 712, 713) if section_state(panel.picker, sid) == "done"]
     assert len(done) == 1
     others = [sid for sid in (711, 712, 713) if sid not in done]
-    assert all(panel.picker.state_text(sid) == "cancelled" for sid in others)
+    assert all(section_state(panel.picker, sid) == "cancelled" for sid in others)
     assert {r["status"] for r in finished.args[1]["results"] if r["section_id"] in others} == {"cancelled"}
     assert field(gui_ws, done[0], "polished") is not None
     assert all(field(gui_ws, sid, "polished") is None for sid in others)
@@ -404,7 +405,7 @@ def test_run_failed_on_invalid_config(qtbot, gui_ws, main_window, runs, loopback
     assert "999" in messages[0]
     assert panel.run_button.isEnabled()
     assert not panel.cancel_button.isEnabled()
-    assert all(panel.picker.state_text(sid) == "" for sid in (711, 712, 713))
+    assert all(section_state(panel.picker, sid) == "" for sid in (711, 712, 713))
     assert loopback.count("/v1/chat") == 0
 
 
@@ -574,10 +575,10 @@ def test_a_failed_section_says_why_in_words_an_editor_knows(qtbot, main_window, 
     tick_only(qtbot, panel, [712])
     with qtbot.waitSignal(runs.run_finished, timeout=TIMEOUT):
         click(qtbot, panel.run_button)
-    qtbot.waitUntil(lambda: panel.picker.state_text(712).startswith("failed: "), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: section_state(panel.picker, 712).startswith("failed: "), timeout=TIMEOUT)
     show_section(qtbot, panel, 712)
     qtbot.waitUntil(lambda: panel.note.isVisible(), timeout=TIMEOUT)
-    shown = [panel.picker.state_text(712), panel.note.text(), panel.notice.message_label.text(),
+    shown = [section_state(panel.picker, 712), panel.note.text(), panel.notice.message_label.text(),
              panel.notice.note_label.text(), panel.status_text()]
     assert "cannot reach" in panel.note.text()
     assert "the connection was reset by the other side" in panel.note.text()

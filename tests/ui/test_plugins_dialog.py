@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from tests.ui.editor_input import choose_menu, click_button
+from ui.widget_reading import plugin_problems, plugin_types
 from wfdesk.scripts.plugins import PLUGIN_ERRORS, PluginProblem
 from wfdesk.ui.plugins_dialog import ERROR_COLOR, PluginsDialog
 
@@ -31,9 +32,9 @@ def test_lists_the_built_in_types_with_their_source_and_panel(qtbot):
     dialog = PluginsDialog()
     qtbot.addWidget(dialog)
     dialog.show()
-    qtbot.waitUntil(lambda: bool(dialog.listed_types()), timeout=30_000)  # the plugins load on a worker the first time
+    qtbot.waitUntil(lambda: bool(plugin_types(dialog)), timeout=30_000)  # the plugins load on a worker the first time
     shown = rows(dialog)
-    assert dialog.listed_types()[:3] == ["custom_script", "image_generation", "llm_action"]
+    assert plugin_types(dialog)[:3] == ["custom_script", "image_generation", "llm_action"]
     for name in ("llm_action", "custom_script", "image_generation"):
         description, source, panel = shown[name]
         assert description
@@ -42,7 +43,7 @@ def test_lists_the_built_in_types_with_their_source_and_panel(qtbot):
         assert panel == "its own panel"
     if not PLUGIN_ERRORS:
         assert dialog.problems.text() == "All installed plugins loaded."
-        assert not dialog.problem_rows()
+        assert not plugin_problems(dialog)
     assert "Adding a script type" in " ".join(label.text() for label in dialog.findChildren(type(dialog.problems)))
 
 
@@ -50,10 +51,10 @@ def test_a_skipped_plugin_is_shown_in_red_with_its_error(qtbot, plugin_problem):
     dialog = PluginsDialog()
     qtbot.addWidget(dialog)
     dialog.show()
-    qtbot.waitUntil(lambda: bool(dialog.listed_types()), timeout=30_000)
+    qtbot.waitUntil(lambda: bool(plugin_types(dialog)), timeout=30_000)
     assert ("video_generation", "skipped: it needs the Python module 'imageio', which is not installed") in \
-        dialog.problem_rows()
-    assert "video_generation" not in dialog.listed_types()
+        plugin_problems(dialog)
+    assert "video_generation" not in plugin_types(dialog)
     (item,) = dialog.tree.findItems("video_generation", Qt.MatchFlag.MatchExactly, 0)
     assert item.text(2) == "wfdesk-video-generation 0.1.0"
     assert item.foreground(1).color() == QColor(ERROR_COLOR)
@@ -66,8 +67,8 @@ def test_help_menu_opens_the_plugins_dialog(qtbot, main_window):
     dialog = main_window.findChild(PluginsDialog)
     assert dialog is not None
     assert dialog.isVisible()
-    qtbot.waitUntil(lambda: bool(dialog.listed_types()), timeout=30_000)
-    assert {"llm_action", "custom_script", "image_generation"} <= set(dialog.listed_types())
+    qtbot.waitUntil(lambda: bool(plugin_types(dialog)), timeout=30_000)
+    assert {"llm_action", "custom_script", "image_generation"} <= set(plugin_types(dialog))
     click_button(qtbot, dialog, "Close")
     qtbot.waitUntil(lambda: main_window.findChild(PluginsDialog) is None or not dialog.isVisible(), timeout=30_000)
 
@@ -95,15 +96,23 @@ def choose_help_plugins(window):
     action = next(a for a in menu.actions() if a.text() == "&Plugins…")
     QTest.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
 
+def plugin_types(dialog):  # as tests/ui/widget_reading.py reads them
+    rows = [dialog.tree.topLevelItem(i) for i in range(dialog.tree.topLevelItemCount())]
+    return [item.text(0) for item in rows if item.text(3) != "—"]
+
+def plugin_problems(dialog):
+    rows = [dialog.tree.topLevelItem(i) for i in range(dialog.tree.topLevelItemCount())]
+    return [(i.text(0), i.text(1)) for i in rows if i.text(1).startswith("skipped: ") and i.text(3) == "—"]
+
 def read_dialog(window, tries=[0]):
     from wfdesk.ui.plugins_dialog import PluginsDialog
     dialog = window.findChild(PluginsDialog)
-    if dialog is None or not dialog.listed_types():
+    if dialog is None or not plugin_types(dialog):
         tries[0] += 1
         if tries[0] < 600:
             QTimer.singleShot(100, lambda: read_dialog(window))
             return
-    events.append(["plugins", dialog.listed_types() if dialog else None, dialog.problem_rows() if dialog else None])
+    events.append(["plugins", plugin_types(dialog) if dialog else None, plugin_problems(dialog) if dialog else None])
     window.close()
 
 def question(parent, title, text, *args):

@@ -335,7 +335,7 @@ def test_status_bar_offline_warns_before_run_and_run_anyway_starts(qtbot, offlin
     assert bar.providers is offline_runs.providers  # the window shares them
     panel = open_panel(qtbot, window)
     qtbot.waitUntil(lambda: bar.provider.label.text().startswith("Provider: offline"), timeout=TIMEOUT)
-    assert bar.provider_offline_reason().startswith(f"cannot reach {dead_url}")  # what the panel asks
+    assert bar.providers.offline_reason().startswith(f"cannot reach {dead_url}")  # what the panel asks
 
     tick_only(qtbot, panel, [711])
     click(qtbot, panel.run_button)

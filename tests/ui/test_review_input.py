@@ -13,6 +13,7 @@ from wfdesk.ui.panels.image_generation import ImageGenerationPanel
 
 from .editor_input import activate, open_step
 from .gui_input import TIMEOUT, button, click, click_button, click_row, click_tree_item, focused, press, visible_buttons
+from .widget_reading import has_thumbnail, tooltip
 
 IMAGE_FIELD = "generated_image_url"
 K = Qt.Key
@@ -318,11 +319,11 @@ def test_a_missing_image_file_is_described_in_plain_words(qtbot, candidates, mai
         if cached.is_file():
             cached.unlink()  # no thumbnail cached from before either
     panel = image_panel(qtbot, main_window)
-    qtbot.waitUntil(lambda: panel.strip.has_thumbnail(0), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: has_thumbnail(panel.strip, 0), timeout=TIMEOUT)
     qtbot.waitUntil(lambda: "Cannot show" in panel.preview.items()[0].text() if panel.preview.items() else False,
                     timeout=TIMEOUT)
     shown = panel.preview.items()[0].text()
-    tip = panel.strip.item(0).tool_tip()
+    tip = tooltip(panel.strip.item(0))
     for text in (shown, tip):
         assert "file is missing" in text, text
         assert "Errno" not in text, text

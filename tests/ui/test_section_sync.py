@@ -14,6 +14,7 @@ from wfdesk.ui.sections_table import COL_TITLE
 
 from .editor_input import click_item
 from .gui_input import TIMEOUT, answer_next_question, click, click_row, click_tree_item, focused, press
+from .widget_reading import section_state
 
 K = Qt.Key
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -102,7 +103,7 @@ def image_awaiting_review(gui_ws, loopback):
 
 def test_picker_filter_all_failed_not_run(qtbot, polished_with_a_failure, main_window):
     panel = open_step(qtbot, main_window, 1)
-    qtbot.waitUntil(lambda: panel.picker.state_text(712).startswith("failed"), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: section_state(panel.picker, 712).startswith("failed"), timeout=TIMEOUT)
     combo = panel.picker.filter_combo
     assert combo.isVisible()
     assert combo.isEnabled()

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QTabWidget
 
 from tests.ui.editor_input import click_item
 from tests.ui.input_helpers import button
+from ui.widget_reading import section_state
 from wfdesk.settings import load_settings
 
 WAIT = 20_000
@@ -38,7 +39,7 @@ def run_by_click(qtbot, panel):
         qtbot.waitUntil(lambda: panel.status_text().startswith("Finished: 3 done"), timeout=WAIT)
     except qtbot.TimeoutError:
         raise AssertionError(f"the run did not finish: {panel.status_text()!r}") from None
-    assert all(panel.picker.state_text(sid).startswith("done") for sid in (711, 712, 713))
+    assert all(section_state(panel.picker, sid).startswith("done") for sid in (711, 712, 713))
 
 
 def assert_names_the_missing_setting(panel):

@@ -18,10 +18,10 @@ def test_a_refused_api_key_is_offline_and_says_why(qtbot, empty_gui_ws, loopback
     loopback.fail = lambda _i, rec: (401, {}, REFUSED) if rec.path.endswith("/models") else None
     bar = AppStatusBar(empty_gui_ws)
     qtbot.addWidget(bar)
-    assert bar.provider_offline_reason() is None  # not checked yet: nothing is known
+    assert bar.providers.offline_reason() is None  # not checked yet: nothing is known
     bar.start()
-    qtbot.waitUntil(lambda: bar.provider_offline_reason() is not None, timeout=WAIT)
-    reason = bar.provider_offline_reason()
+    qtbot.waitUntil(lambda: bar.providers.offline_reason() is not None, timeout=WAIT)
+    reason = bar.providers.offline_reason()
     assert reason == f"{loopback.base_url} refused the API key (401): Incorrect API key provided; check it in Settings"
     assert bar.provider.label.text().startswith("Provider: offline (")
     assert bar.provider.toolTip() == f"Provider offline: {reason}"
@@ -29,7 +29,7 @@ def test_a_refused_api_key_is_offline_and_says_why(qtbot, empty_gui_ws, loopback
     loopback.fail = None  # the editor fixed the key: the next check finds it online
     bar.check_provider()
     qtbot.waitUntil(lambda: bar.provider.label.text() == "Provider: online", timeout=WAIT)
-    assert bar.provider_offline_reason() is None
+    assert bar.providers.offline_reason() is None
     assert bar.provider.toolTip().startswith(f"Connected to {loopback.base_url}")
     bar.stop()
 

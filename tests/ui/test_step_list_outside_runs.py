@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+from ui.widget_reading import step_state
 from wfdesk.scripts.registry import execute_step_script
 
 WAIT = 20_000
@@ -12,7 +13,7 @@ WAIT = 20_000
 
 def test_a_run_started_elsewhere_is_followed_until_it_ends(qtbot, main_window, gui_ws, loopback):
     steps = main_window.steps
-    qtbot.waitUntil(lambda: steps.state_text(1) != "", timeout=WAIT)
+    qtbot.waitUntil(lambda: step_state(steps, 1) != "", timeout=WAIT)
     release = threading.Event()
 
     def slow_reply(_request):
@@ -25,10 +26,10 @@ def test_a_run_started_elsewhere_is_followed_until_it_ends(qtbot, main_window, g
     worker = threading.Thread(target=lambda: done.append(execute_step_script(1, 53, {"section_ids": [711]})))
     worker.start()
     try:
-        qtbot.waitUntil(lambda: steps.state_text(1).startswith("running"), timeout=WAIT)
+        qtbot.waitUntil(lambda: step_state(steps, 1).startswith("running"), timeout=WAIT)
     finally:
         release.set()
         worker.join(30)
     assert done
     assert done[0]["success"]
-    qtbot.waitUntil(lambda: steps.state_text(1) == "done", timeout=WAIT)
+    qtbot.waitUntil(lambda: step_state(steps, 1) == "done", timeout=WAIT)

@@ -13,6 +13,7 @@ from test_team_workers import TAKEOVER_S, _env, _wait
 
 from ui.editor_input import click, click_button, click_check_box
 from ui.test_resume import close_started, open_panel, start_window
+from ui.widget_reading import step_state
 from wfdesk.runs import ledger
 
 TIMEOUT = 60_000
@@ -43,7 +44,7 @@ def test_run_on_the_teams_workers_is_queued_and_a_worker_finishes_it(qtbot, demo
         qtbot.waitUntil(lambda: "is queued for the team" in panel.status_label.text(), timeout=TIMEOUT)
         run_id = ledger.list_runs(demo)[0]["id"]
         assert ledger.run_detail(demo, run_id)["status"] == "queued"
-        qtbot.waitUntil(lambda: window.steps.state_text(1) == "queued for the team's workers", timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: step_state(window.steps, 1) == "queued for the team's workers", timeout=TIMEOUT)
         assert loopback.count("/v1/chat/completions") == 0  # this computer sent nothing
 
         log = tmp_path / "worker.log"
@@ -57,7 +58,7 @@ def test_run_on_the_teams_workers_is_queued_and_a_worker_finishes_it(qtbot, demo
         assert detail["where"] == f"on worker {ledger.HOST}"
         assert [u["status"] for u in detail["units"]] == ["success"] * 3
         assert loopback.count("/v1/chat/completions") == 3
-        qtbot.waitUntil(lambda: window.steps.state_text(1) == "done", timeout=TIMEOUT)  # the list rereads it
+        qtbot.waitUntil(lambda: step_state(window.steps, 1) == "done", timeout=TIMEOUT)  # the list rereads it
     finally:
         if worker is not None and worker.poll() is None:
             worker.kill()

@@ -278,6 +278,3 @@ class CostsDialog(FitsScreen, QDialog):
     def total_cost(self) -> float:
         return round(sum(r["cost"] for r in self.rows), 6)
 
-    def table_text(self, row: int, col: int) -> str:
-        item = self.table.item(row, col)
-        return item.text() if item is not None else ""

@@ -61,9 +61,6 @@ class ImagePreview(QGraphicsView):
     def has_image(self) -> bool:
         return self._item is not None
 
-    def source_size(self) -> QSize:
-        return QSize(self._source)
-
     def wanted_side(self) -> int:
         """How many pixels per side a decode needs to look sharp at the current size and zoom."""
         ratio = self.devicePixelRatioF()

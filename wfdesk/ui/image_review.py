@@ -71,9 +71,6 @@ class GalleryItem:
     def text(self) -> str:
         return self.data(Qt.ItemDataRole.DisplayRole) or ""
 
-    def tool_tip(self) -> str:
-        return self.data(Qt.ItemDataRole.ToolTipRole) or ""
-
     def icon(self) -> QIcon:
         pix = self.data(Qt.ItemDataRole.DecorationRole)
         return QIcon(pix if pix is not None else placeholder(ICON_SIZE))
@@ -187,11 +184,6 @@ class ThumbnailStrip(QListView):
                 event.accept()
                 return
         super().mousePressEvent(event)
-
-    def has_thumbnail(self, row: int) -> bool:
-        """The cell shows its picture (or, for an unreadable file, its error mark)."""
-        sha = self._model.sha(row)
-        return not sha or sha in self.loader.cache or self.loader.error(sha) is not None
 
     # --- what to load -----------------------------------------------------------------------------------------
     def visible_rows(self) -> range:

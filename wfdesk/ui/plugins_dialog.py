@@ -24,7 +24,6 @@ from wfdesk.scripts import plugins, registry
 from wfdesk.scripts.plugins import ENTRY_POINT_GROUP, PLUGIN_ERRORS
 from wfdesk.scripts.registry import BUILTIN_TYPES, ScriptTypeInfo
 from wfdesk.ui.config_editor.parameters_form import hint_label, if_alive
-from wfdesk.ui.tree_items import top_items
 from wfdesk.ui.worker import BackgroundOp
 
 ERROR_COLOR = "#c0392b"
@@ -125,17 +124,5 @@ class PluginsDialog(QDialog):
         self.problems.setText(f"<span style='color:{ERROR_COLOR}'>{n} plugin{'s' if n != 1 else ''} could not "
                               f"be loaded and {'were' if n != 1 else 'was'} skipped (in red above); everything "
                               "else works. Reinstall or update the package named under “From”.</span>")
-
-    def problem_rows(self) -> list[tuple[str, str]]:
-        """(name, message) of the red rows."""
-        rows = []
-        for item in top_items(self.tree):
-            if item.text(1).startswith("skipped: ") and item.text(3) == "—":
-                rows.append((item.text(0), item.text(1)))
-        return rows
-
-    def listed_types(self) -> list[str]:
-        return [item.text(0) for item in top_items(self.tree) if item.text(3) != "—"]
-
 
 __all__ = ["PluginsDialog"]

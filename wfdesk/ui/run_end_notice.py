@@ -47,7 +47,8 @@ class _Started:
 
 
 class RunEndNotice(QObject):
-    """Watches the runs of one window. `last_notice` is the latest one asked of the system (tests read it)."""
+    """Watches the runs of one window. `last_notice` is the latest one asked of the system: a click on it opens
+    its post and step."""
 
     def __init__(self, window: QWidget, runs: Any, ws: Workspace) -> None:
         super().__init__(window)

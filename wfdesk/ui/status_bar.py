@@ -180,10 +180,6 @@ class AppStatusBar(QStatusBar):
         """Check now, in the background; asked while a check runs (new settings, say), check again after it."""
         self.providers.check()
 
-    def provider_offline_reason(self) -> str | None:
-        """Why the default provider looks offline (the last check or run); None when it answered or is unknown."""
-        return self.providers.offline_reason()
-
     def _show_provider(self) -> None:
         online, seen = self.providers.state()
         if online is None:

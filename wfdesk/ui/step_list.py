@@ -224,10 +224,6 @@ class StepListWidget(QTreeWidget):
                     return step
         return None
 
-    def state_text(self, step_id: int) -> str:
-        item = self.item_for(step_id)
-        return item.text(COL_STATE) if item is not None else ""
-
     def _repaint(self, step_id: int) -> None:
         item = self.item_for(step_id)
         if item is not None:

@@ -300,10 +300,6 @@ class SectionPicker(QWidget):
         item.setText(COL_STATE, tail or STATES[UnitState.RUNNING][0])
         item.setToolTip(COL_STATE, f"Being written: {flat}" if flat else "running")
 
-    def state_text(self, section_id: int) -> str:
-        item = self._items.get(section_id)
-        return item.text(COL_STATE) if item is not None else ""
-
     # --- internals ------------------------------------------------------------------------------------------------
     def _set_current_item(self, item: QTreeWidgetItem) -> None:
         self._programmatic += 1
