@@ -28,6 +28,7 @@ from wfdesk.db import content
 from wfdesk.db.models import ContentVersion, WorkflowStepEntity
 from wfdesk.scripts import registry
 from wfdesk.services import editing
+from wfdesk.ui import worker
 from wfdesk.ui.panels import PANEL_MAP
 from wfdesk.ui.panels.custom_script import CustomScriptPanel
 from wfdesk.ui.panels.generic import GenericPanel
@@ -265,6 +266,9 @@ def test_revert_to_an_earlier_version(qtbot, gui_ws, main_window, runs, loopback
     qtbot.waitUntil(lambda: versions.list.topLevelItemCount() == 2, timeout=TIMEOUT)
     click_item(qtbot, versions.list, versions.list.topLevelItem(1))  # the older one
     assert "First polish." in panel.review.after.toPlainText()
+    qtbot.waitUntil(lambda: worker.running_ops() == 0, timeout=TIMEOUT)  # reloads still under way change nothing:
+    assert "First polish." in panel.review.after.toPlainText()  # the editor's choice stays on screen
+    assert not versions.selected()["current"]
     assert versions.revert_button.isEnabled()
     click(qtbot, versions.revert_button)
     qtbot.waitUntil(lambda: field(gui_ws, 711, "polished") == "First polish.", timeout=TIMEOUT)

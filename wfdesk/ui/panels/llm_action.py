@@ -247,6 +247,9 @@ class LLMActionPanel(StepPanel):
         output = entry.get("output")
         if not isinstance(output, str) or self._detail is None or self._detail["section_id"] != entry["section_id"]:
             return
+        chosen = self.review.versions.selected()
+        if chosen is not None and not chosen["current"]:
+            return  # the editor is reading an earlier version: the versions' reload brings the new one in its turn
         before = self._detail["values"].get(self.input_field() or "") or ""
         self.review.after_caption.setText(f"<b>After</b> · {_esc(self._spec_label('outputs'))} · new result · "
                                           f"{change_summary(before, output)}")
