@@ -176,6 +176,20 @@ def test_connection_checks(ws, loopback):
     assert "cannot reach" in message
 
 
+def test_the_provider_check_never_shows_a_key_the_server_echoes(loopback):
+    """The check of Settings and the status bar, against a gateway that echoes the key it was sent in its 401. A
+    key without a recognisable prefix is only caught by knowing it: openai 3.60 strips it from an error's request."""
+    from loopback import key_echo
+
+    key = "plainkeywithoutprefix123456"
+    loopback.fail = lambda i, rec: key_echo(rec)
+    ok, message = check_provider(ProviderProfile(name="t", base_url=loopback.base_url), api_key=key)
+    assert not ok
+    assert loopback.requests[0].headers["authorization"] == f"Bearer {key}"  # the key was sent, and echoed
+    assert key not in message
+    assert "Incorrect API key provided: [API key]" in message
+
+
 def test_two_editors_creating_the_same_override_at_once_get_the_conflict_message(demo, monkeypatch):
     """Both read "no override yet" (held at a barrier so the race happens every time), both insert: one wins, the
     other gets the conflict with the winner's override, never a database error with SQL in it."""

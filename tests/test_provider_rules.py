@@ -151,8 +151,10 @@ def test_redaction():
     assert redact("key-value-pairs-are-not-keys", []) == "key-value-pairs-are-not-keys"
 
 
-def test_describe_error_blanks_the_key_the_request_carried():
-    """Also for callers that do not know the key (the provider check of the status bar)."""
+def test_describe_error_blanks_the_key_it_is_given_and_the_one_the_request_carried():
+    """The status bar's provider check and the engine both pass the key they sent. openai 3.60 strips the key from
+    the request an error keeps, so a provider's echo is only caught through the key the caller gives; an error that
+    still carries its request's key (raised by httpx, below the SDK) is blanked without it."""
     import httpx2
     import openai
 
@@ -162,9 +164,12 @@ def test_describe_error_blanks_the_key_the_request_carried():
     request = httpx2.Request("GET", "http://x/v1/models", headers={"Authorization": f"Bearer {key}"})
     response = httpx2.Response(401, request=request, json={"error": {"message": f"Bad key {key}"}})
     exc = openai.AuthenticationError(f"Bad key {key}", response=response, body={"error": {"message": f"Bad key {key}"}})
-    text = describe_error(exc, "http://x/v1")
+    text = describe_error(exc, "http://x/v1", secrets=[key])
     assert key not in text
     assert "Bad key [API key]" in text
+
+    refused = httpx2.ConnectError(f"refused for {key}", request=request)
+    assert "refused for [API key]" in describe_error(refused, "http://x/v1")
 
 
 def test_a_failed_write_of_the_adaptations_leaves_no_temporary_file(tmp_path, monkeypatch):

@@ -47,7 +47,7 @@ def check_provider(profile: ProviderProfile, api_key: str | None = None) -> tupl
         with openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0) as client:
             models = [m.id for m in client.models.list()]
     except openai.OpenAIError as exc:
-        return False, describe_error(exc, base_url)
+        return False, describe_error(exc, base_url, secrets=[key] if key != PLACEHOLDER_KEY else [])
     except Exception as exc:  # noqa: BLE001 - anything else (a bad URL, say) is a verdict too
         return False, f"{where} could not be asked: {_first_line(exc)}"
     if not models:

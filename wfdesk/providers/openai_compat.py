@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -143,7 +143,7 @@ def call(ws: Workspace, profile: ProviderProfile, fn: Callable[[openai.OpenAI], 
             return fn(client)
 
     return call_with_retries(gate_for(ws, profile), policy, attempt, cancel,
-                             lambda exc: redact(describe_error(exc, base_url, path), secrets))
+                             lambda exc: describe_error(exc, base_url, path, secrets))
 
 
 def call_adapting(ws: Workspace, profile: ProviderProfile, request: dict[str, Any],
@@ -189,10 +189,11 @@ def redact(message: str, secrets: list[str]) -> str:
     return _KEYLIKE.sub(r"\1…[redacted]", message)
 
 
-def describe_error(exc: Exception, base_url: str | None, path: str = "") -> str:
+def describe_error(exc: Exception, base_url: str | None, path: str = "", secrets: Sequence[str] = ()) -> str:
     """One clear line per failure: which address, what happened, in the provider's own words when it gave any.
-    The key the request carried is blanked out wherever the provider echoed it."""
-    return redact(_describe(exc, base_url, path), [_sent_key(exc)])
+    The key is blanked out wherever the provider echoed it: the caller's `secrets`, and the key the request
+    carried where the exception still has it (openai 3.60 strips it from an error's request)."""
+    return redact(_describe(exc, base_url, path), [*secrets, _sent_key(exc)])
 
 
 def _sent_key(exc: Exception) -> str:
