@@ -197,7 +197,8 @@ def announce_engine_writes(db: Database) -> None:
         if values and values <= {"heartbeat_at"}:
             return
         key = RUNS if entity is Run else UNITS
-        ids = _ids_in(state.statement.whereclause, entity.__table__.c.id)  # type: ignore[attr-defined]
+        ids = _ids_in(state.statement.whereclause, entity.__table__.c.id,  # type: ignore[attr-defined]
+                      state.parameters)
         pending = state.session.info.setdefault(_PENDING, _empty())
         if ids is None:
             pending["b"].add(key)
@@ -213,6 +214,12 @@ def announce_engine_writes(db: Database) -> None:
     @event.listens_for(db.sessionmaker, "after_rollback")
     def _rolled_back(session: Session) -> None:
         session.info.pop(_PENDING, None)
+
+
+def note_field_written(session: Session, post_id: int, section_id: int | None, name: str) -> None:
+    """A field written by a statement rather than through an object (wfdesk.db.text_record), which the flush
+    never sees: announced with the rest of the transaction's writes all the same."""
+    session.info.setdefault(_PENDING, _empty())[FIELDS].add((post_id, section_id, name))
 
 
 def _empty() -> dict[str, set[Any]]:
@@ -244,14 +251,18 @@ def _message(pending: dict[str, set[Any]]) -> dict[str, Any]:
     return message
 
 
-def _ids_in(clause: Any, id_column: Any) -> set[int] | None:
-    """The ids an UPDATE's WHERE names with `id = value` (the engine's form); None when it names none."""
+def _ids_in(clause: Any, id_column: Any, parameters: Any = None) -> set[int] | None:
+    """The ids an UPDATE's WHERE names with `id = value` (the engine's form), the value in the statement or in
+    the parameters it was executed with (a statement built once); None when it names none."""
     if clause is None:
         return None
-    ids = {
-        node.right.value for node in iterate(clause)
+    given = parameters if isinstance(parameters, dict) else {}
+    values = (
+        node.right.value if node.right.value is not None else given.get(node.right.key)
+        for node in iterate(clause)
         if isinstance(node, BinaryExpression) and node.operator is operators.eq
         and isinstance(node.left, ColumnElement) and node.left.compare(id_column)
-        and isinstance(node.right, BindParameter) and isinstance(node.right.value, int)
-    }
+        and isinstance(node.right, BindParameter)
+    )
+    ids = {value for value in values if isinstance(value, int)}
     return ids or None

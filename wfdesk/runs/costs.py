@@ -72,16 +72,17 @@ def spent(ws: Workspace, *, post_id: int | None = None, since: datetime | None =
         return float(s.scalar(stmt) or 0.0)
 
 
-def enforce_budget(ws: Workspace, post_id: int, estimate: list[Usage]) -> float:
-    """The estimated cost of a planned run; raises BudgetError when it would exceed a budget.
+def enforce_budget(ws: Workspace, post_id: int, estimate: list[Usage]) -> None:
+    """Raises BudgetError when a planned run would exceed a budget. With no budget set nothing is priced (pricing
+    is a good part of a run's own CPU: a few hundred microseconds a section in genai-prices).
 
     A model without a known price cannot be checked against a budget: the `unpriced_models` setting says
     whether such a run is refused or goes ahead with a warning."""
     settings = ws.settings
+    if settings.budget_per_post is None and settings.budget_per_month is None:
+        return
     priced = [(u, price_of(settings, u)) for u in estimate]
     cost = sum(p or 0.0 for _, p in priced)
-    if settings.budget_per_post is None and settings.budget_per_month is None:
-        return cost
     unpriced = sorted({u.model or "(no model)" for u, p in priced if p is None})
     if unpriced:
         names = ", ".join(unpriced)
@@ -90,7 +91,7 @@ def enforce_budget(ws: Workspace, post_id: int, estimate: list[Usage]) -> float:
                               "Add its price in Settings → Costs & budgets. Nothing was sent.")
         log.warning("no price is known for %s: the budget counts it as free", names)
     if cost <= 0:
-        return cost
+        return
     if settings.budget_per_post is not None:
         used = spent(ws, post_id=post_id)
         if used + cost > settings.budget_per_post:
@@ -101,7 +102,6 @@ def enforce_budget(ws: Workspace, post_id: int, estimate: list[Usage]) -> float:
         if used + cost > settings.budget_per_month:
             raise BudgetError(f"This run would cost about {money(cost)}; this month has used {money(used)} of the "
                               f"{money(settings.budget_per_month)} monthly budget. Nothing was sent.")
-    return cost
 
 
 def money(dollars: float) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from wfdesk.db import content
+from wfdesk.db.text_record import record_text
 from wfdesk.errors import ConflictError
 from wfdesk.runs import costs, ledger, result_cache
 from wfdesk.runs.run_life import RunContext
@@ -85,12 +86,13 @@ def _persist_once(ws: Workspace, job: Job[Any], unit_id: int, plan: UnitPlan, ou
                 v = content.add_image(s, job.post.id, plan.section_id, write.field, asset, accept=write.accept,
                                       run_id=job.run_id, unit_id=unit_id, meta=outcome.metadata)
                 images.append({"version_id": v.id, "image_url": img.image_url, "status": v.status})
+                version_ids.append(v.id)
             else:
-                v = content.write_text(s, job.post.id, plan.section_id, write.field, write.text or "",
-                                       run_id=job.run_id, unit_id=unit_id, meta=outcome.metadata)
+                version_id = record_text(s, job.post.id, plan.section_id, write.field, write.text or "",
+                                         run_id=job.run_id, unit_id=unit_id, meta=outcome.metadata)
                 if output_version_id is None and write.text == entry.get("output"):
-                    output_version_id = v.id
-            version_ids.append(v.id)
+                    output_version_id = version_id
+                version_ids.append(version_id)
         if version_ids:
             entry["version_ids"] = version_ids
         if images:
