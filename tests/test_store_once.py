@@ -90,3 +90,20 @@ def test_the_migration_drops_the_copies_and_its_downgrade_restores_them(demo, lo
     assert _stored_bytes(demo)["fields"] < 10_000
     assert queries.field_value(demo, 53, 711, "polished")["value"] == BIG.strip()
     assert queries.field_value(demo, 53, 713, "polished")["value"] == "by hand"
+
+
+def test_a_deleted_answer_never_shows_another_texts_version_in_its_place(demo, loopback):
+    """SQLite hands the highest id out again once its row is gone: the unit's pointer to its deleted answer must
+    not pick up whatever version was written next (on PostgreSQL ids are never reused; the check holds there too)."""
+    from wfdesk.runs import ledger
+
+    loopback.chat_reply = lambda body: "the polished answer"
+    run_id = execute_step_script(1, 53, {"section_ids": [713]})["run_id"]
+    with demo.db.engine.begin() as conn:  # the section's versions go (as with the section, by cascade)
+        conn.execute(text("DELETE FROM content_version WHERE section_id = 713"))
+    for _ in range(6):  # enough new versions to reach the deleted one's id again
+        with demo.db.session() as s:
+            content.write_text(s, 53, 711, "notes", "an editor's unrelated note", source="editor")
+    outputs = [e.get("output") for e in ledger.result_of(demo, run_id)["results"]]
+    assert "an editor's unrelated note" not in outputs
+    assert outputs == [None]

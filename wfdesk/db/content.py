@@ -167,6 +167,8 @@ def with_output(session: Session, result: dict[str, Any] | None) -> dict[str, An
     if not result or "output" in result or "output_version_id" not in result:
         return result
     version = session.get(ContentVersion, result["output_version_id"])
+    if version is not None and result.get("unit_id") is not None and version.unit_id != result["unit_id"]:
+        version = None  # its answer was deleted and SQLite gave the id to a later version: not this unit's text
     return {**result, "output": version.value if version is not None else None}
 
 
