@@ -182,3 +182,46 @@ def test_builtin_handlers_are_plain_callables_too(demo, loopback):
     assert result["success"]
     assert result["results"][0]["section_id"] == 712
     assert loopback.count("/api/custom/process-data") == 1
+
+
+SECRET_URL = "https://editor:hunter2pw@render.example/v1"
+
+
+def test_an_unexpected_failure_is_told_in_words_without_its_exception_name_or_a_password(demo):
+    """A plugin that fails in a way nobody foresaw: the editor reads its message (a password in an address
+    blanked), not a Python exception's name; the log keeps the traceback."""
+    def broken(step_config, post_id, context):
+        raise RuntimeError(f"cannot reach {SECRET_URL}")
+
+    register_script_type("broken_type", broken)
+    try:
+        _set_step_config(demo, 3, {"script_config": {"type": "broken_type"}})
+        result = execute_step_script(3, 53, {})
+    finally:
+        unregister_script_type("broken_type")
+    stored = ledger.run_detail(demo, result["run_id"])["error"]
+    for error in (result["error"], stored):
+        assert "cannot reach https://editor:***@render.example/v1" in error
+        assert "hunter2pw" not in error
+        assert "RuntimeError" not in error
+
+
+def test_a_section_that_fails_unexpectedly_is_told_in_words_too(demo):
+    from wfdesk.scripts.base import SectionHandler
+
+    class Broken(SectionHandler):
+        script_type = "broken_sections"
+
+        def execute(self, job, unit, cancel):
+            raise KeyError(f"no renderer at {SECRET_URL}")
+
+    register_script_type("broken_sections", Broken())
+    try:
+        _set_step_config(demo, 3, {"script_config": {"type": "broken_sections"}})
+        result = execute_step_script(3, 53, {"section_ids": [711]})
+    finally:
+        unregister_script_type("broken_sections")
+    error = result["results"][0]["error"]
+    assert "no renderer at https://editor:***@render.example/v1" in error
+    assert "hunter2pw" not in error
+    assert "KeyError" not in error

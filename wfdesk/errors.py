@@ -52,3 +52,12 @@ class UnitError(WfdeskError):
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(redact_text(message))  # a provider's address may carry a password: never shown
         self.details = details or {}
+
+
+def unexpected_failure(exc: BaseException) -> str:
+    """A failure nobody foresaw (a plugin's bug, say), in words for the editor: its own message with any password
+    in an address blanked, never its Python name; the log keeps the traceback."""
+    words = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError's str quotes
+    words = redact_text(words.strip())
+    return (f"it failed unexpectedly: {words}" if words
+            else "it failed unexpectedly, without saying why (the log has the details)")[:500]

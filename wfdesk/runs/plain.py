@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from wfdesk.db.models import Run, RunUnit
+from wfdesk.errors import unexpected_failure
 from wfdesk.runs import ledger
 from wfdesk.runs.options import RunOptions
 from wfdesk.runs.recording import elapsed_ms
@@ -35,7 +36,7 @@ def run_plain(ws: Workspace, handler: Callable[..., Any], script_type: str, raw_
             raise TypeError(f"handler for {script_type!r} returned {type(result).__name__}, not a dict")
     except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, not raised into the GUI
         log.warning("plain handler %r failed", script_type, exc_info=True)
-        error = f"{type(exc).__name__}: {exc}"
+        error = unexpected_failure(exc)
         result = {"success": False, "results": [], "error": error}
     duration = elapsed_ms(started)
     with ws.db.session() as s:

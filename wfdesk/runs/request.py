@@ -23,7 +23,7 @@ def ending_of(exc: Exception, what: str = "a run") -> RunRefusedError | RunFaile
     from sqlalchemy.exc import SQLAlchemyError
 
     from wfdesk.db.engine import database_error_message
-    from wfdesk.errors import ConfigError, NotFoundError, WfdeskError
+    from wfdesk.errors import ConfigError, NotFoundError, WfdeskError, unexpected_failure
     from wfdesk.runs.costs import BudgetError
 
     if isinstance(exc, ConfigError | NotFoundError | BudgetError | ValueError):
@@ -34,7 +34,7 @@ def ending_of(exc: Exception, what: str = "a run") -> RunRefusedError | RunFaile
         log.warning("%s: %s", what, database_error_message(exc))
         return RunFailed(database_error_message(exc))
     log.error("%s failed", what, exc_info=exc)  # the details go to the log, the editor gets one line
-    return RunFailed(f"{type(exc).__name__}: {exc}")
+    return RunFailed(unexpected_failure(exc))
 
 
 def target_of(ws: Workspace, request: dict[str, Any]) -> tuple[int | None, int | None, str | None, dict[str, Any]]:

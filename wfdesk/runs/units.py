@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from wfdesk.cancel import CancelledError, CancelToken
 from wfdesk.db.engine import database_error_message
 from wfdesk.db.models import utcnow
-from wfdesk.errors import UnitError
+from wfdesk.errors import UnitError, unexpected_failure
 from wfdesk.media import store
 from wfdesk.runs import ledger, result_cache
 from wfdesk.runs.events import RunObserver
@@ -188,4 +188,4 @@ def unit_message(exc: BaseException) -> str:
         if "foreign key" in str(getattr(exc, "orig", None) or exc).lower():
             return "the result could not be saved: the section (or post) was deleted during the run"
         return f"the result could not be saved: {database_error_message(exc)}"
-    return f"{type(exc).__name__}: {exc}"[:500]
+    return unexpected_failure(exc)

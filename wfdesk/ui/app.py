@@ -81,12 +81,12 @@ def _dump_crashes_to(path: str) -> None:
 
 
 def one_line(exc: BaseException) -> str:
-    from wfdesk.errors import WfdeskError
+    """The exception's first line in words: never its Python name (the log has it), passwords blanked."""
+    from wfdesk.redact import redact_text
 
-    text = str(exc).strip().splitlines()
-    if isinstance(exc, WfdeskError) and text:  # written for an editor: no class name in front
-        return text[0]
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    words = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    text = words.strip().splitlines()
+    return redact_text(text[0]) if text else "an error without a description"
 
 
 def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
