@@ -15,6 +15,8 @@ from wfdesk.ui.icons import state_icon
 from wfdesk.ui.provider_status import ProviderStatus
 
 if TYPE_CHECKING:  # requests, sqlalchemy and pydantic load off the GUI thread, after the first paint
+    from PySide6.QtGui import QMouseEvent, QResizeEvent
+
     from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ class _RunsIndicator(_Indicator):
     clicked = Signal()
 
     @override
-    def mouseReleaseEvent(self, event) -> None:
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         super().mouseReleaseEvent(event)
         if self.rect().contains(event.position().toPoint()):
             self.clicked.emit()
@@ -75,7 +77,7 @@ class _MessageLabel(QLabel):
         self._elide()
 
     @override
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._elide()
 

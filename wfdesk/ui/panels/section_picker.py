@@ -4,6 +4,7 @@ failed, not run, awaiting review)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
@@ -354,7 +355,7 @@ class SectionPicker(QWidget):
     def _check_shown(self) -> None:
         self._bulk(lambda sid: not self._items[sid].isHidden())
 
-    def _bulk(self, rule) -> None:
+    def _bulk(self, rule: Callable[[int], bool]) -> None:
         self._updating = True
         try:
             for sid, item in self._items.items():
