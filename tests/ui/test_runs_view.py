@@ -365,36 +365,3 @@ def test_quitting_the_main_window_closes_the_runs_window(qtbot, main_window):
     press(qtbot, "Ctrl+Q")
     qtbot.waitUntil(lambda: not main_window.isVisible(), timeout=WAIT)
     assert not view.isVisible()
-
-
-def test_quitting_with_posts_of_a_batch_still_waiting_says_so(qtbot, main_window, gui_ws, loopback):
-    """Two posts of a batch run, the third waits its turn: quitting asks about both, since the waiting post is
-    dropped (never started), and No keeps the window and the batch."""
-    _posts_with_a_section(gui_ws, ["Lochs", "Munros"])
-    main_window.posts.reload()
-    tree = main_window.posts.tree
-    qtbot.waitUntil(lambda: tree.topLevelItemCount() == 3, timeout=WAIT)
-    click_tree_item(qtbot, tree, "Lochs")
-    ctrl_click(qtbot, tree, "Munros")
-    ctrl_click(qtbot, tree, "A week in the Scottish Highlands")
-    loopback.latency = 3.0  # the first two posts are still running when the editor quits
-    answer_modal(qtbot, lambda dialog: qtbot.mouseClick(button(dialog, "Run on 3 posts"), Qt.MouseButton.LeftButton))
-    qtbot.mouseClick(button(main_window.posts, "Run step on 3 posts…"), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: main_window.runs_hub is not None and main_window.runs_hub.queue is not None
-                    and main_window.runs.active_count() == 2, timeout=WAIT)
-    batch = main_window.runs_hub.queue.batches()[0]
-    asked: list[str] = []
-
-    def read_and_say_no(box) -> None:
-        asked.append(box.text())
-        qtbot.mouseClick(button(box, "No"), Qt.MouseButton.LeftButton)
-
-    answer_modal(qtbot, read_and_say_no)
-    activate(qtbot, main_window)
-    press(qtbot, "Ctrl+Q")
-    qtbot.waitUntil(lambda: bool(asked), timeout=WAIT)
-    assert "2 runs are in progress" in asked[0]
-    assert "1 post of a batch is waiting its turn" in asked[0]
-    qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None, timeout=WAIT)
-    assert main_window.isVisible()
-    assert sum(1 for i in batch.items if i.waiting) == 1  # No: the batch goes on as it was

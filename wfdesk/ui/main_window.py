@@ -324,9 +324,7 @@ class MainWindow(QMainWindow):
         """Unsaved field text saved or dropped, runs in flight cancelled: False when the editor said Cancel."""
         if self._content is not None and not self._content.sections.maybe_save(allow_cancel=True):
             return False
-        queue = self.runs_hub.queue if self.runs_hub is not None else None
-        return confirm_stop_runs(self, self.runs.active_count() if self.runs is not None else 0,
-                                 queue.waiting_count() if queue is not None else 0)
+        return confirm_stop_runs(self, self.runs.active_count() if self.runs is not None else 0)
 
     def close_settled(self) -> None:
         """Close without asking: unsaved text and runs were settled already (the window replacing this one)."""

@@ -9,25 +9,14 @@ from PySide6.QtWidgets import QWidget
 from wfdesk.ui import worker
 
 
-def confirm_stop_runs(window: QWidget, count: int, waiting: int = 0) -> bool:
-    """The editor's word before quitting cancels `count` runs and drops `waiting` posts of batches (never started)."""
-    if not count and not waiting:
+def confirm_stop_runs(window: QWidget, count: int) -> bool:
+    if not count:
         return True
     from PySide6.QtWidgets import QMessageBox
 
-    parts = []
-    if count:
-        parts.append(f"{count} {'run is' if count == 1 else 'runs are'} in progress")
-    if waiting:
-        parts.append("1 post of a batch is waiting its turn" if waiting == 1
-                     else f"{waiting} posts of batches are waiting their turn")
-    if count and waiting:
-        question = f"Cancel the {'run' if count == 1 else 'runs'} and quit? The waiting posts will not be run."
-    elif waiting:
-        question = f"Quit without running {'it' if waiting == 1 else 'them'}?"
-    else:
-        question = f"Cancel {'it' if count == 1 else 'them'} and quit?"
-    answer = QMessageBox.question(window, "Runs in progress", f"{' and '.join(parts)}. {question}",
+    noun = "run is" if count == 1 else "runs are"
+    answer = QMessageBox.question(window, "Runs in progress",
+                                  f"{count} {noun} in progress. Cancel {'it' if count == 1 else 'them'} and quit?",
                                   QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                   QMessageBox.StandardButton.No)
     return answer == QMessageBox.StandardButton.Yes

@@ -74,10 +74,6 @@ class BatchQueue(QObject):
     def batches(self) -> list[Batch]:
         return list(self._batches)
 
-    def waiting_count(self) -> int:
-        """Posts of batches not started yet: quitting drops them."""
-        return sum(1 for b in self._batches for i in b.items if i.waiting)
-
     def batch(self, batch_id: int) -> Batch | None:
         return next((b for b in self._batches if b.id == batch_id), None)
 
