@@ -27,8 +27,6 @@ from wfdesk.diagnostics import app_paths, app_version, diagnostics_text
 from wfdesk.ui.icons import app_icon
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from wfdesk.workspace import Workspace
 
 COPIED = "Copied to the clipboard: paste it into your bug report."
@@ -75,7 +73,7 @@ class AboutDialog(QDialog):
         layout.addWidget(self.copied)
         layout.addWidget(buttons)
 
-    def _path_label(self, path: Path, folder: bool) -> QLabel:
+    def _path_label(self, path, folder: bool) -> QLabel:
         """The path as a link that opens the folder (the log file's folder) in the file manager."""
         target = path if folder else path.parent
         label = QLabel(f"<a href='{QUrl.fromLocalFile(str(target)).toString()}'>{html.escape(str(path))}</a>")

@@ -7,14 +7,13 @@ same image. Images are decoded on workers at the size they are shown, like the p
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPaintEvent, QPalette, QPixmap, QResizeEvent
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
@@ -214,11 +213,11 @@ class CompareView(QWidget):
          .failure(partial(self._alive, self._failed, sha, side))
          .run_in_background())
 
-    def _alive(self, fn: Callable[..., None], *args: object) -> None:
+    def _alive(self, fn, *args) -> None:
         if shiboken6.isValid(self):
             fn(*args)
 
-    def _decoded(self, sha: str, side: int, image: QImage) -> None:
+    def _decoded(self, sha: str, side: int, image) -> None:
         self._loading.discard((sha, side))
         self._pixmaps.put(sha, image)
         self._refresh()
@@ -229,6 +228,6 @@ class CompareView(QWidget):
         self._refresh()
 
     @override
-    def resizeEvent(self, event: QResizeEvent) -> None:
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._refresh()  # a larger view may want sharper decodes

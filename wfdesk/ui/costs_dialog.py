@@ -7,7 +7,7 @@ Everything is read in a BackgroundOp; the figures are wfdesk.runs.costs.totals /
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -34,9 +34,6 @@ from wfdesk.ui.config_editor.parameters_form import hint_label, if_alive
 from wfdesk.ui.price_table import PriceTable
 from wfdesk.ui.screen_fit import FitsScreen
 from wfdesk.ui.worker import BackgroundOp
-
-if TYPE_CHECKING:
-    from wfdesk.workspace import Workspace
 
 # PriceTable: the Settings dialog imports it from here.
 __all__ = ["BudgetMeter", "CostsDialog", "PriceTable", "load_costs", "money"]
@@ -76,7 +73,7 @@ def month_label(key: str) -> str:
         return key
 
 
-def load_costs(ws: Workspace, by: str, post_id: int | None, all_posts: bool) -> dict[str, Any]:
+def load_costs(ws, by: str, post_id: int | None, all_posts: bool) -> dict[str, Any]:
     """Everything the dialog shows, read off the GUI thread (Qt-free)."""
     rows = costs.totals(ws, by, post_id=None if all_posts else post_id)
     titles = {p["id"]: p["title"] for p in queries.list_posts(ws)}
@@ -135,7 +132,7 @@ class CostsDialog(FitsScreen, QDialog):
     preferred_size = (960, 620)
     loaded = Signal()
 
-    def __init__(self, ws: Workspace, parent: QWidget | None = None, post_id: int | None = None) -> None:
+    def __init__(self, ws, parent: QWidget | None = None, post_id: int | None = None) -> None:
         super().__init__(parent)
         self.ws = ws
         self.post_id = post_id or None
@@ -199,7 +196,7 @@ class CostsDialog(FitsScreen, QDialog):
         self.refresh()
 
     def grouped_by(self) -> str:
-        return cast(str, self.grouping.currentData())  # every item's data is a GROUPINGS key
+        return self.grouping.currentData()
 
     def all_posts(self) -> bool:
         return bool(self.scope.currentData())
@@ -225,14 +222,14 @@ class CostsDialog(FitsScreen, QDialog):
 
     def _label(self, by: str, row: dict[str, Any], titles: dict[int, str]) -> str:
         if by == "step":
-            return cast(str, row.get("step") or f"step {row.get('step_id')}")  # the run's step name, a str
+            return row.get("step") or f"step {row.get('step_id')}"
         if by == "post":
             pid = row.get("post_id")
             title = titles.get(pid, "(deleted post)") if pid is not None else "(deleted post)"
             return f"{title}  (#{pid})"
         if by == "month":
             return month_label(row["month"])
-        return cast(str, row["model"])  # costs.totals names a model or "(unknown)"
+        return row["model"]
 
     def _show(self, by: str, data: dict[str, Any]) -> None:
         self.rows = data["rows"]
@@ -279,5 +276,5 @@ class CostsDialog(FitsScreen, QDialog):
         self.loaded.emit()
 
     def total_cost(self) -> float:
-        return cast(float, round(sum(r["cost"] for r in self.rows), 6))  # each row's cost is a float
+        return round(sum(r["cost"] for r in self.rows), 6)
 

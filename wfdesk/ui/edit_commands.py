@@ -83,10 +83,7 @@ class EditCommands(QObject):
 
         from wfdesk.ui.config_editor import StepConfigDialog
 
-        ws = self.window.ws
-        if ws is None:  # the Step menu waits (disabled) for the workspace
-            return
-        dialog = StepConfigDialog(ws, step_id, self.window, post_id=post_id)
+        dialog = StepConfigDialog(self.window.ws, step_id, self.window, post_id=post_id)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.after_config_saved(step_id if post_id else getattr(dialog, "saved_step_id", step_id))
 
@@ -95,15 +92,13 @@ class EditCommands(QObject):
 
         from wfdesk.ui.config_editor import LLMActionDialog
 
-        window, ws = self.window, self.window.ws
-        if ws is None:  # the Step menu waits (disabled) for the workspace
-            return
+        window = self.window
         step_id, script_type = window.steps.current_step()
         action_id = None
         if step_id and script_type == "llm_action":
             config = window.steps.steps.get(step_id, {}).get("config") or {}
             action_id = (config.get("script_config") or {}).get("action_id") or config.get("action_id")
-        dialog = LLMActionDialog(ws, action_id if isinstance(action_id, int) else None, window,
+        dialog = LLMActionDialog(window.ws, action_id if isinstance(action_id, int) else None, window,
                                  preview_post_id=window.post_id or None, open_first=True)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.after_config_saved(None)

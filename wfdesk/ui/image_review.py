@@ -51,8 +51,6 @@ from wfdesk.ui.image_preview import ImagePreview
 from wfdesk.ui.thumbnails import ThumbnailLoader
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from wfdesk.ui.review_tools import ReviewTools
 
 # Names other modules import from here.
@@ -86,7 +84,7 @@ class ThumbnailStrip(QListView):
     compare_requested = Signal(object, object)  # (held, clicked) version dicts: a Ctrl+click
     star_clicked = Signal(object)  # the version dict whose star was clicked
 
-    def __init__(self, data_dir: Path, parent: QWidget | None = None, *, parallelism: int | None = None) -> None:
+    def __init__(self, data_dir, parent: QWidget | None = None, *, parallelism: int | None = None) -> None:
         super().__init__(parent)
         self.loader = ThumbnailLoader(data_dir, self, display=ICON_SIZE, parallelism=parallelism)
         self._model = CandidateModel(self.loader, self)

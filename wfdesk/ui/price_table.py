@@ -3,14 +3,13 @@ model, editable in place; only non-negative numbers can be typed into a price ce
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLineEdit,
     QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QWidget,
@@ -29,8 +28,7 @@ class _PriceDelegate(QStyledItemDelegate):
     """Only non-negative numbers can be typed into a price cell."""
 
     @override
-    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem,
-                     index: QModelIndex | QPersistentModelIndex) -> QWidget:
+    def createEditor(self, parent, option, index):
         editor = super().createEditor(parent, option, index)
         if isinstance(editor, QLineEdit) and 1 <= index.column() <= 3:
             validator = QDoubleValidator(0.0, 1_000_000.0, 8, editor)

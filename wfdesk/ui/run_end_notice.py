@@ -10,9 +10,8 @@ attention instead. The threshold is the setting `run_end_notice_after_s` (10 s u
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject
@@ -27,7 +26,6 @@ if TYPE_CHECKING:  # the ledger's modules load with the workspace, after the win
     from wfdesk.services.run_outcome import RunOutcome
     from wfdesk.workspace import Workspace
 
-T = TypeVar("T")
 DEFAULT_AFTER_S = 10.0
 MESSAGE_MS = 15_000
 
@@ -115,7 +113,7 @@ class RunEndNotice(QObject):
         return False
 
     # --- telling --------------------------------------------------------------------------------------------------
-    def _alive(self, fn: Callable[[T], None]) -> Callable[[T], None]:
+    def _alive(self, fn):
         return lambda *args: fn(*args) if shiboken6.isValid(self) and shiboken6.isValid(self.window) else None
 
     def _tell(self, outcome: RunOutcome) -> None:

@@ -20,7 +20,6 @@ from wfdesk.ui.sections_table import COL_TITLE, SectionsTable
 if TYPE_CHECKING:
     from PySide6.QtCore import SignalInstance
 
-    from wfdesk.services.shapes import SectionDetail, ShownPost
     from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ class SectionEditCommands(QWidget):
     undo_stack: QUndoStack
     post_id: int
     table: SectionsTable
-    detail: ShownPost | None
+    detail: dict[str, Any] | None
     target: dict[str, Any] | None
     _filling: bool
     _generation: int
@@ -51,12 +50,12 @@ class SectionEditCommands(QWidget):
     post_requested: SignalInstance
 
     if TYPE_CHECKING:  # SectionsView's, called from here
-        def current_section(self) -> SectionDetail | None: ...
-        def section_at(self, row: int) -> SectionDetail | None: ...
+        def current_section(self) -> dict[str, Any] | None: ...
+        def section_at(self, row: int) -> dict[str, Any] | None: ...
         def field_names(self) -> list[str]: ...
         def reload(self) -> None: ...
         def _show_target(self) -> None: ...
-        def _loaded(self, generation: int, detail: ShownPost | None) -> None: ...
+        def _loaded(self, generation: int, detail: dict[str, Any] | None) -> None: ...
 
     def workspace(self) -> Workspace:
         """The open workspace. Sections are edited on a shown post, so only once the database is open."""

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QHeaderView, QTableWidgetItem
 from wfdesk.ui.sections_table import COL_POS, COL_TITLE, FIRST_FIELD_COL, ID_ROLE, SectionsTable
 
 if TYPE_CHECKING:  # the engine loads with the workspace, after the window's first paint
-    from wfdesk.services.shapes import SectionDetail, ShownPost
+    from wfdesk.services.shapes import ShownPost
     from wfdesk.workspace import Workspace
 
 FILL_SLICE = 10  # rows filled per turn of the event loop
@@ -37,19 +37,15 @@ def load_post_detail(ws: Workspace, post_id: int) -> ShownPost:
     # headed by the label the steps give the field.
     labels = labels_by_field(queries.list_steps(ws))
     order = list(labels)
-    # Key by key, not {**post, ...}: a PostDetail could hold a suggested_fields of another type as far as mypy knows.
-    detail: ShownPost = {"id": post["id"], "title": post["title"], "status": post["status"],
-                         "lock_version": post["lock_version"], "fields": post["fields"], "locks": post["locks"],
-                         "sections": post["sections"],
-                         "field_names": [n for n in order if n in names] + [n for n in names if n not in order],
-                         "labels": labels}
+    detail: ShownPost = {**post, "labels": labels,
+                         "field_names": [n for n in order if n in names] + [n for n in names if n not in order]}
     if not names:
         # A new post: offer the fields the workflow reads, so drafts can be typed at once.
         detail["suggested_fields"] = queries.step_field_names(ws, ("inputs",))
     return detail
 
 
-def fill_row(table: SectionsTable, row: int, section: SectionDetail, names: list[str], empty_font: QFont,
+def fill_row(table: SectionsTable, row: int, section: dict[str, Any], names: list[str], empty_font: QFont,
              empty_brush: Any) -> None:
     pos = QTableWidgetItem(str(row + 1))
     pos.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QKeyEvent, QResizeEvent
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QFrame, QHeaderView, QTableView, QTableWidget, QWidget
 from typing_extensions import override
 
@@ -39,27 +38,25 @@ class SectionsTable(QTableWidget):
         self.frozen.edit(index)
 
     @override
-    def keyPressEvent(self, event: QKeyEvent) -> None:
+    def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_F2 and self.currentRow() >= 0:  # from any cell: F2 renames the section
             self.edit_title(self.currentRow())
             return
         super().keyPressEvent(event)
 
     @override
-    def resizeEvent(self, event: QResizeEvent) -> None:
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self.frozen.place()
 
     @override
-    def currentChanged(self, current: QModelIndex | QPersistentModelIndex,
-                       previous: QModelIndex | QPersistentModelIndex) -> None:
+    def currentChanged(self, current, previous) -> None:
         super().currentChanged(current, previous)
         if self.hasFocus() and current.isValid() and current.column() < FIRST_FIELD_COL:
             self.frozen.setFocus()  # the title is shown (and edited) in the view in front: the keys go on there
 
     @override
-    def scrollTo(self, index: QModelIndex | QPersistentModelIndex,
-                 hint: QAbstractItemView.ScrollHint = QAbstractItemView.ScrollHint.EnsureVisible) -> None:
+    def scrollTo(self, index, hint=QAbstractItemView.ScrollHint.EnsureVisible) -> None:
         """Never scroll a field cell under the frozen columns."""
         if index.column() < FIRST_FIELD_COL:
             return
@@ -97,8 +94,7 @@ class _FrozenColumns(QTableView):
         self.sync()
 
     @override
-    def currentChanged(self, current: QModelIndex | QPersistentModelIndex,
-                       previous: QModelIndex | QPersistentModelIndex) -> None:
+    def currentChanged(self, current, previous) -> None:
         super().currentChanged(current, previous)
         if self.hasFocus() and current.isValid() and current.column() >= self.count:
             self.table.setFocus()  # a field cell: the keys go on in the table that shows (and scrolls) it

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSplitter, QToolButton, QVBoxLayout, QWidget
 from typing_extensions import override
@@ -26,7 +26,6 @@ from wfdesk.ui.sections_table import COL_POS, COL_TITLE, FIRST_FIELD_COL, ID_ROL
 from wfdesk.ui.worker import BackgroundOp
 
 if TYPE_CHECKING:  # the engine loads with the workspace, after the window's first paint
-    from wfdesk.services.shapes import SectionDetail, ShownPost
     from wfdesk.workspace import Workspace
 
 __all__ = ["COL_POS", "COL_TITLE", "FILL_SLICE", "FIRST_FIELD_COL", "ID_ROLE", "SectionsTable", "SectionsView",
@@ -46,7 +45,7 @@ class SectionsView(FieldSaving, SectionEditCommands, QWidget):
         self.ws = ws  # None while the window opens the database
         self.undo_stack = undo_stack
         self.post_id = 0
-        self.detail: ShownPost | None = None
+        self.detail: dict[str, Any] | None = None
         self._extra_fields: list[str] = []
         self._generation = 0
         self._reselect: tuple[int, str | None] | None = None
@@ -138,8 +137,7 @@ class SectionsView(FieldSaving, SectionEditCommands, QWidget):
         button.clicked.connect(slot)
         return button
 
-    def _shortcut(self, text: str, keys: str | QKeySequence.StandardKey, slot: Callable[[], None],
-                  on: QWidget | None = None) -> QAction:
+    def _shortcut(self, text: str, keys, slot: Callable[[], None], on: QWidget | None = None) -> QAction:
         action = QAction(text, on or self)
         action.setShortcut(QKeySequence(keys))
         action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -181,7 +179,7 @@ class SectionsView(FieldSaving, SectionEditCommands, QWidget):
         self.empty_hint.setText(f"Cannot read this post's sections: {describe_db_error(exc)}")
         self.empty_hint.show()
 
-    def _loaded(self, generation: int, detail: ShownPost | None) -> None:
+    def _loaded(self, generation: int, detail: dict[str, Any] | None) -> None:
         if generation != self._generation or not shiboken6.isValid(self.table):  # the window closed meanwhile
             return
         if detail is not None and detail["id"] != self.post_id:
@@ -200,7 +198,7 @@ class SectionsView(FieldSaving, SectionEditCommands, QWidget):
         self.table.blockSignals(False)
         self._fill_rows(generation, sections, names, keep, 0)
 
-    def _fill_rows(self, generation: int, sections: list[SectionDetail], names: list[str], keep: Any,
+    def _fill_rows(self, generation: int, sections: list[dict[str, Any]], names: list[str], keep: Any,
                    start: int) -> None:
         """Rows in slices of FILL_SLICE, each in its own turn of the event loop: a post of 200 sections never
         holds the window for the whole table (one item per cell costs about 30 µs)."""
@@ -236,15 +234,14 @@ class SectionsView(FieldSaving, SectionEditCommands, QWidget):
         self._title_sized = size_columns(self.table, self._title_sized)
 
     @override
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+    def eventFilter(self, watched, event) -> bool:
         if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
             self._size_columns()
         return super().eventFilter(watched, event)
 
     def label_of(self, field: str) -> str:
         """The field's label from the step configs (what editors call it), else its name."""
-        labels = self.detail.get("labels") if self.detail else None
-        return (labels or {}).get(field) or field
+        return ((self.detail or {}).get("labels") or {}).get(field) or field
 
     def field_names(self) -> list[str]:
         names = list(self.detail["field_names"] or self.detail.get("suggested_fields") or []) if self.detail else []
@@ -263,12 +260,12 @@ class SectionsView(FieldSaving, SectionEditCommands, QWidget):
 
     # --- selection ----------------------------------------------------------------------------------------
 
-    def section_at(self, row: int) -> SectionDetail | None:
+    def section_at(self, row: int) -> dict[str, Any] | None:
         if not self.detail or not 0 <= row < len(self.detail["sections"]):
             return None
         return self.detail["sections"][row]
 
-    def current_section(self) -> SectionDetail | None:
+    def current_section(self) -> dict[str, Any] | None:
         return self.section_at(self.table.currentRow())
 
     def row_of(self, section_id: int) -> int:

@@ -15,8 +15,6 @@ from wfdesk.ui.icons import state_icon
 from wfdesk.ui.provider_status import ProviderStatus
 
 if TYPE_CHECKING:  # requests, sqlalchemy and pydantic load off the GUI thread, after the first paint
-    from PySide6.QtGui import QMouseEvent, QResizeEvent
-
     from wfdesk.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -50,7 +48,7 @@ class _RunsIndicator(_Indicator):
     clicked = Signal()
 
     @override
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+    def mouseReleaseEvent(self, event) -> None:
         super().mouseReleaseEvent(event)
         if self.rect().contains(event.position().toPoint()):
             self.clicked.emit()
@@ -77,7 +75,7 @@ class _MessageLabel(QLabel):
         self._elide()
 
     @override
-    def resizeEvent(self, event: QResizeEvent) -> None:
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._elide()
 

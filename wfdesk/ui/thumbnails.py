@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 import shiboken6
 from PySide6.QtCore import QObject, QSize, Qt, QThread, Signal
@@ -24,7 +23,6 @@ from wfdesk.media import thumbnail_cache
 from wfdesk.media.store import resolve_image_path
 from wfdesk.ui.worker import BackgroundOp
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 THUMB_SIZE = 160  # the size cached on disk; cells draw it smaller
 PREVIEW_MAX_SIDE = 4096  # the preview never decodes more than this per side
@@ -131,7 +129,7 @@ class _Wishes:
             self.started += 1
             return sha, path
 
-    def close(self, *_args: object) -> None:
+    def close(self, *_args) -> None:
         """The loader is being deleted: no more wishes, and no more deliveries (a worker's emit on the deleted
         delivery object would crash). Qt deletes the loader's children after this returns."""
         with self.lock:
@@ -222,7 +220,7 @@ class ThumbnailLoader(QObject):
             op.success(self._alive(self._worker_done)).failure(self._alive(self._worker_done))
             op.run_in_background()
 
-    def _alive(self, fn: Callable[[T], None]) -> Callable[[T], None]:
+    def _alive(self, fn):
         return lambda *args: fn(*args) if shiboken6.isValid(self) else None
 
     def _worker_done(self, _result: object = None) -> None:

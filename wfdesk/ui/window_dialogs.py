@@ -22,8 +22,6 @@ def _open(dialog: QDialog) -> QDialog:
 def show_costs(window: MainWindow) -> QDialog:
     from wfdesk.ui.costs_dialog import CostsDialog
 
-    if window.ws is None:  # unreachable from the window: View → Costs waits (disabled) for the workspace
-        raise RuntimeError("the costs need an open database")
     return _open(CostsDialog(window.ws, window, post_id=window.post_id or None))
 
 

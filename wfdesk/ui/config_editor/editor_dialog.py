@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -34,7 +33,7 @@ class EditorDialog(FitsScreen, QDialog):
         raise NotImplementedError
 
     @override
-    def keyPressEvent(self, event: QKeyEvent) -> None:
+    def keyPressEvent(self, event) -> None:
         """Return/Enter in a field never saves nor closes (QDialog would press the default button): saving is
         Ctrl+S or a click. On a focused button, Return presses that button."""
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):

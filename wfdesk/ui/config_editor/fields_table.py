@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -175,7 +175,7 @@ class FieldsTable(QWidget):
             widget.installEventFilter(self)
 
     @override
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+    def eventFilter(self, obj, event) -> bool:
         if event.type() == QEvent.Type.FocusIn:
             for row in range(self.table.rowCount()):
                 if obj in [self.table.cellWidget(row, c) for c in range(len(COLUMNS))]:

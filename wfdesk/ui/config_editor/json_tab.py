@@ -6,29 +6,18 @@ import json
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from wfdesk.ui.config_editor.parameters_form import ProblemLabel, hint_label
 
 
-def monospace_font() -> QFont:
+def monospace_font():
     return QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
 
 def dump(document: Any) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False)
-
-
-def key_paths(diff: dict[str, Any], prefix: str = "") -> list[str]:
-    """The dotted path of every leaf of a nested dict ("script_config.parameters.top_p")."""
-    out = []
-    for key, value in diff.items():
-        if isinstance(value, dict) and value:
-            out.extend(key_paths(value, f"{prefix}{key}."))
-        else:
-            out.append(f"{prefix}{key}")
-    return out
 
 
 class JsonTab(QWidget):

@@ -7,8 +7,6 @@ callers reload what they show."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeAlias
-
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -27,14 +25,6 @@ from wfdesk.ui.config_editor.parameters_form import if_alive
 from wfdesk.ui.config_editor.prompt_checks import INPUT_NAME, PromptChecks
 from wfdesk.ui.worker import BackgroundOp
 
-if TYPE_CHECKING:
-    from wfdesk.services.config_store import SectionChoice, StepRecord, TemplateVariable
-    from wfdesk.workspace import Workspace
-
-    # What opening an action reads: the action, the steps using it, its template's variables, the sections to preview.
-    Opened: TypeAlias = tuple[ActionRecord, list[StepRecord], list[TemplateVariable], list[SectionChoice]]
-    State: TypeAlias = tuple[str, str, str, float, int | None]  # name, template, model, temperature, max tokens
-
 NEW_TEMPLATE = "{{ input1 }}"
 PREVIEW_DELAY_MS = 350  # re-render after typing pauses, not on every key
 __all__ = ["INPUT_NAME", "NEW_TEMPLATE", "PREVIEW_DELAY_MS", "LLMActionDialog"]
@@ -49,7 +39,7 @@ class LLMActionDialog(PromptChecks, LLMActionLayout, EditorDialog):
     saved = Signal(int)  # the id of the action just saved
     deleted = Signal(int)
 
-    def __init__(self, ws: Workspace, action_id: int | None, parent: QWidget | None = None, *,
+    def __init__(self, ws, action_id: int | None, parent: QWidget | None = None, *,
                  preview_post_id: int | None = None, open_first: bool = False) -> None:
         """action_id None starts a new action, or with open_first (the manager opened from the menu) shows the
         list's first action, starting a new one only when there is none."""
@@ -62,7 +52,7 @@ class LLMActionDialog(PromptChecks, LLMActionLayout, EditorDialog):
         self.busy = False
         self.known_variables: set[str] = set()
         self.steps_using: list[str] = []
-        self._clean: State | tuple[()] | None = None  # (): a copy, unsaved from the start
+        self._clean: tuple | None = None
         self._preview_generation = 0
         self._filling = False
         self.setWindowTitle("LLM actions")
@@ -109,7 +99,7 @@ class LLMActionDialog(PromptChecks, LLMActionLayout, EditorDialog):
         self._set_busy(True, "Loading…")
         ws, post_id = self.ws, self.preview_post_id
 
-        def read() -> Opened:
+        def read():
             if action_id is not None:
                 record = config_store.load_action(ws, action_id)
             elif template is not None:
@@ -120,13 +110,13 @@ class LLMActionDialog(PromptChecks, LLMActionLayout, EditorDialog):
                     config_store.template_variable_list(ws, action_id, post_id),
                     config_store.section_choices(ws, post_id))
 
-        def loaded(result: Opened) -> None:
+        def loaded(result) -> None:
             self._loaded(result, is_copy=template is not None)
 
         (BackgroundOp(read).success(if_alive(self, loaded))
          .failure(if_alive(self, self._load_failed)).run_in_background())
 
-    def _loaded(self, result: Opened, is_copy: bool = False) -> None:
+    def _loaded(self, result, is_copy: bool = False) -> None:
         record, steps, variables, sections = result
         self._filling = True
         self.action_id, self.lock_version = record.id, record.lock_version
@@ -276,7 +266,7 @@ class LLMActionDialog(PromptChecks, LLMActionLayout, EditorDialog):
                             self.model_edit.text(), round(self.temperature_spin.value(), 2), tokens or None,
                             self.lock_version)
 
-    def _state(self) -> State:
+    def _state(self) -> tuple:
         r = self.record()
         return r.name, r.prompt_template, r.model, r.temperature, r.max_tokens
 

@@ -5,7 +5,7 @@ LLMActionDialog inherits these."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QListWidget, QListWidgetItem, QPlainTextEdit
@@ -19,14 +19,12 @@ from wfdesk.ui.worker import BackgroundOp
 if TYPE_CHECKING:
     from PySide6.QtCore import SignalInstance
 
-    from wfdesk.workspace import Workspace
-
 INPUT_NAME = re.compile(r"^input\d+$")
 
 
 class PromptChecks:
     # Set by LLMActionDialog.
-    ws: Workspace
+    ws: Any
     is_loaded: bool
     known_variables: set[str]
     steps_using: list[str]

@@ -8,7 +8,7 @@ into it, and the JSON tab shows it; so keys the form has no widget for survive a
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -27,20 +27,25 @@ from wfdesk.scripts.config import script_type_of
 from wfdesk.services import config_store
 from wfdesk.ui.config_editor.conflict_panel import ConflictPanel, framed
 from wfdesk.ui.config_editor.editor_dialog import EditorDialog
-from wfdesk.ui.config_editor.json_tab import JsonTab, dump, key_paths
+from wfdesk.ui.config_editor.json_tab import JsonTab, dump
 from wfdesk.ui.config_editor.parameters_form import if_alive
 from wfdesk.ui.config_editor.step_form import TYPE_HINTS, StepForm
 from wfdesk.ui.config_editor.step_problems import StepProblems
 from wfdesk.ui.worker import BackgroundOp
 
-if TYPE_CHECKING:
-    from wfdesk.workspace import Workspace
-
-    Record: TypeAlias = config_store.OverrideRecord | config_store.StepRecord  # a post's override, or a step
-
 # Names other modules import from here.
 __all__ = ["NEW_STEP_CONFIG", "TYPE_HINTS", "ConflictPanel", "StepConfigDialog"]
 NEW_STEP_CONFIG = {"inputs": {}, "outputs": {}, "script_config": {"type": "llm_action"}}
+
+
+def _paths(diff: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in diff.items():
+        if isinstance(value, dict) and value:
+            out.extend(_paths(value, f"{prefix}{key}."))
+        else:
+            out.append(f"{prefix}{key}")
+    return out
 
 
 class StepConfigDialog(StepProblems, StepForm, EditorDialog):
@@ -50,8 +55,7 @@ class StepConfigDialog(StepProblems, StepForm, EditorDialog):
     loaded = Signal()  # the step (and the lists the form offers) are read and shown
     save_failed = Signal(object)  # the exception a refused save raised (the dialog shows it)
 
-    def __init__(self, ws: Workspace, step_id: int | None, parent: QWidget | None = None, *,
-                 post_id: int | None = None) -> None:
+    def __init__(self, ws, step_id: int | None, parent: QWidget | None = None, *, post_id: int | None = None) -> None:
         super().__init__(parent)
         self.ws, self.step_id, self.post_id = ws, step_id, post_id
         if post_id is not None and step_id is None:
@@ -112,10 +116,9 @@ class StepConfigDialog(StepProblems, StepForm, EditorDialog):
         self._set_busy(True, "Loading…")
         ws, step_id, post_id = self.ws, self.step_id, self.post_id
 
-        def read() -> tuple[Record | None, config_store.EditorData]:
+        def read():
             data = config_store.editor_data(ws)
             if post_id is not None:
-                assert step_id is not None  # an override has its step (__init__ checks)
                 return config_store.load_override(ws, step_id, post_id), data
             if step_id is None:
                 return None, data
@@ -125,7 +128,7 @@ class StepConfigDialog(StepProblems, StepForm, EditorDialog):
 
          .failure(if_alive(self, self._load_failed)).run_in_background())
 
-    def _loaded(self, result: tuple[Record | None, config_store.EditorData]) -> None:
+    def _loaded(self, result) -> None:
         record, data = result
         self._actions = data.actions
         self.inputs_table.set_suggestions(data.field_names)
@@ -276,7 +279,7 @@ class StepConfigDialog(StepProblems, StepForm, EditorDialog):
         if self.post_id is not None and self.is_loaded:
             diff = config_store.config_diff(self.step_config, self.doc)
             changed = ", ".join(p.removeprefix("script_config.").removeprefix("parameters.")
-                                for p in key_paths(diff)) or "nothing (the post uses the step's config as is)"
+                                for p in _paths(diff)) or "nothing (the post uses the step's config as is)"
             self.status.setText(f"Changed for this post: {changed}")
             self.json_tab.extra_label.setText("<b>Saved as this post's override:</b> "
                                               f"<code>{dump(diff) if diff else '{}'}</code>")
@@ -352,18 +355,16 @@ class StepConfigDialog(StepProblems, StepForm, EditorDialog):
         ws, step_id, post_id, lock = self.ws, self.step_id, self.post_id, self.lock_version
         name, stage, doc = self.name_edit.text(), self.stage_edit.text(), copy.deepcopy(self.doc)
         if post_id is not None:
-            assert step_id is not None  # an override has its step (__init__ checks)
-
-            def work() -> Record:
+            def work():
                 return config_store.save_override(ws, step_id, post_id, doc, lock)
         else:
-            def work() -> Record:
+            def work():
                 return config_store.save_step(ws, step_id, name=name, stage=stage, config=doc, lock_version=lock)
         self._set_busy(True, "Saving…")
         (BackgroundOp(work).success(if_alive(self, self._saved))
          .failure(if_alive(self, self._save_failed)).run_in_background())
 
-    def _saved(self, record: Record) -> None:
+    def _saved(self, record) -> None:
         self._set_busy(False)
         self.saved_step_id = record.step.id if isinstance(record, config_store.OverrideRecord) else record.id
         self._clean = self._state()

@@ -26,9 +26,6 @@ from wfdesk.scripts.config import Parameters, script_type_of
 from wfdesk.ui.config_editor.fields_table import FieldsTable
 from wfdesk.ui.config_editor.parameters_form import ParametersForm, ProblemLabel, hint_label
 
-if TYPE_CHECKING:
-    from wfdesk.workspace import Workspace
-
 TYPE_HINTS = {
     "llm_action": "Sends each selected section through a stored LLM action (a prompt template and model settings) "
                   "and writes the answer to the output field.",
@@ -41,7 +38,7 @@ TYPE_HINTS = {
 
 class StepForm:
     # Set by StepConfigDialog.
-    ws: Workspace
+    ws: Any
     doc: dict[str, Any]
     _actions: list[tuple[int, str]]
     _params_type: str | None

@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -160,7 +159,7 @@ class StepPanel(RunTracking, PanelHooks, QWidget):
         return False
 
     @override
-    def resizeEvent(self, event: QResizeEvent) -> None:
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self.splitter.fit_width(self.width())
 

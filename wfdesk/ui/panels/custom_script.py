@@ -31,10 +31,9 @@ from wfdesk.ui.panels.llm_action import VersionList
 def pretty_json(value: Any) -> str:
     if isinstance(value, str):
         try:
-            parsed = json.loads(value)
+            value = json.loads(value)
         except ValueError:
             return value
-        value = parsed
     return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=False)
 
 

@@ -289,7 +289,7 @@ class GenericPanel(StepPanel):
         super()._on_run_finished(run_id, result)
 
 
-def _on_change(widget: QWidget, slot: Callable[[], None]) -> None:
+def _on_change(widget: QWidget, slot) -> None:
     signal = {QSpinBox: "valueChanged", QDoubleSpinBox: "valueChanged", QCheckBox: "stateChanged",
               QComboBox: "currentIndexChanged", QLineEdit: "textChanged"}.get(type(widget))
     if signal:

@@ -5,12 +5,11 @@ recoverable. Every review action has a key, active wherever the focus is in the 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QImage, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -31,7 +30,6 @@ from wfdesk.ui.thumbnails import PixmapCache, describe_image_error, load_preview
 
 if TYPE_CHECKING:
     from wfdesk.services.shapes import SectionReview
-    from wfdesk.workspace import Workspace
 
 __all__ = ["REVIEW_KEYS", "ImageGenerationPanel"]  # REVIEW_KEYS: imported from here before
 
@@ -131,7 +129,7 @@ class ImageGenerationPanel(ImageReviewActions, StepPanel):
         self._update_actions()
         return box
 
-    def _review_shortcut(self, key: str, slot: Callable[[], None]) -> QShortcut:
+    def _review_shortcut(self, key: str, slot) -> QShortcut:
         shortcut = QShortcut(QKeySequence(key), self.review_area)
         # Set apart: PySide6 6.11 ignores the `context=` keyword of QShortcut's constructor.
         shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -243,7 +241,7 @@ class ImageGenerationPanel(ImageReviewActions, StepPanel):
         self._preview_loading.add((sha, side))
         data_dir, path, vid, wanted = self.ws.data_dir, version["asset"]["path"], version["id"], self._preview_for
 
-        def decode() -> tuple[QImage, QSize] | None:
+        def decode():
             return load_preview(data_dir, path, side) if wanted[0] == vid else None
 
         def failed(exc: Exception) -> None:
@@ -254,7 +252,7 @@ class ImageGenerationPanel(ImageReviewActions, StepPanel):
 
         self.in_background(decode, partial(self._on_preview, vid, sha, side), failed)
 
-    def _on_preview(self, version_id: int, sha256: str, side: int, result: tuple[QImage, QSize] | None) -> None:
+    def _on_preview(self, version_id: int, sha256: str, side: int, result) -> None:
         self._preview_loading.discard((sha256, side))
         if result is None:
             return  # skipped: another image was selected before this decode began
@@ -320,8 +318,7 @@ class ImageGenerationPanel(ImageReviewActions, StepPanel):
         self.in_background(lambda: gallery_queries.awaiting_review(ws, post_id, out), apply, lambda _exc: None)
 
 
-def _section_images(ws: Workspace, step_id: int, post_id: int, section_id: int, fields: list[str],
-                    out: str) -> SectionReview:
+def _section_images(ws, step_id: int, post_id: int, section_id: int, fields: list[str], out: str) -> SectionReview:
     """The section's fields and last unit, and its image candidates in one plain-column query (hundreds of them
     are common: the ORM path costs several times the query). Worker thread."""
     detail = review.section_review(ws, step_id, post_id, section_id, fields, None)
@@ -329,7 +326,7 @@ def _section_images(ws: Workspace, step_id: int, post_id: int, section_id: int, 
     return detail
 
 
-def _tool(text: str, tip: str, slot: Callable[[], None]) -> QToolButton:
+def _tool(text: str, tip: str, slot) -> QToolButton:
     button = QToolButton()
     button.setText(text)
     button.setToolTip(tip)

@@ -4,7 +4,7 @@ ImageGenerationPanel inherits these; each runs on a worker and then reloads the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import (
@@ -18,8 +18,6 @@ from wfdesk.ui.panels.section_picker import SectionPicker
 
 if TYPE_CHECKING:
     from PySide6.QtCore import SignalInstance
-
-    from wfdesk.workspace import Workspace
 
 # (key, how Help shows it, what it does, the panel method it calls). Plain keys: they act only while the focus is
 # in the review area (the gallery, the preview, its buttons), which has no text field, so they never clash with
@@ -37,7 +35,7 @@ REVIEW_KEYS: list[tuple[str, str, str, str]] = [
 
 class ImageReviewActions:
     # Set by ImageGenerationPanel (and StepPanel).
-    ws: Workspace
+    ws: Any
     strip: ThumbnailStrip
     picker: SectionPicker
     accept_button: QPushButton
@@ -77,7 +75,7 @@ class ImageReviewActions:
                 self._version_op(lambda ws: review.version_action(ws, v["id"], "unreject"),
                                  "Restored: the image is a candidate again.")
             return
-        def reject(ws: Workspace) -> dict[str, Any]:
+        def reject(ws) -> dict[str, Any]:
             # Asked of the database: the strip's copy may predate an Accept clicked a moment ago.
             was_current = gallery_queries.is_field_value(ws, v["id"])
             return {**review.version_action(ws, v["id"], "reject"), "was_current": was_current}
@@ -125,8 +123,7 @@ class ImageReviewActions:
         sid = self.picker.current_id()
         return f"“{self.picker.title_of(sid)}”" if sid is not None else "the post"
 
-    def _version_op(self, fn: Callable[[Workspace], Mapping[str, object]],
-                    done: str | Callable[[dict[str, Any]], str]) -> None:
+    def _version_op(self, fn, done: str | Callable[[dict[str, Any]], str]) -> None:
         """Run a review action on a worker; `done` is its message (or makes it from the result). Anything but a
         reject forgets the reject that Restore would take back."""
         ws = self.ws

@@ -126,7 +126,7 @@ class VersionList(QWidget):
                 self.list.setCurrentItem(item)
                 return
 
-    def _on_current(self, _item: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None) -> None:
+    def _on_current(self, _item, _previous) -> None:
         v = self.selected()
         self.revert_button.setEnabled(v is not None and not v.get("current"))
         self.version_selected.emit(v)

@@ -4,7 +4,6 @@ failed, not run, awaiting review)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
@@ -355,7 +354,7 @@ class SectionPicker(QWidget):
     def _check_shown(self) -> None:
         self._bulk(lambda sid: not self._items[sid].isHidden())
 
-    def _bulk(self, rule: Callable[[int], bool]) -> None:
+    def _bulk(self, rule) -> None:
         self._updating = True
         try:
             for sid, item in self._items.items():

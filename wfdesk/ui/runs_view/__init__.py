@@ -14,7 +14,6 @@ from wfdesk.ui.worker import BackgroundOp
 
 if TYPE_CHECKING:
     from wfdesk.ui.main_window import MainWindow
-    from wfdesk.ui.runs_view.window import RunsWindow
 
 
 class RunsHub(QObject):
@@ -22,9 +21,9 @@ class RunsHub(QObject):
         super().__init__(main)
         self.main = main
         self.queue: BatchQueue | None = None
-        self.window: RunsWindow | None = None
+        self.window: Any = None
 
-    def _ensure(self) -> RunsWindow:
+    def _ensure(self) -> Any:
         from wfdesk.ui.runs_view.window import RunsWindow
 
         if self.queue is None or self.queue.runs is not self.main.runs:
@@ -37,7 +36,7 @@ class RunsHub(QObject):
             self.window.open_requested.connect(self._open_in_main)
         return self.window
 
-    def show(self) -> RunsWindow:
+    def show(self) -> Any:
         window = self._ensure()
         window.show()
         window.raise_()

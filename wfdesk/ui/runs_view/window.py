@@ -13,7 +13,6 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -156,7 +155,7 @@ class RunsWindow(QWidget):
 
     # --- showing ----------------------------------------------------------------------------------------------
     @override
-    def showEvent(self, event: QShowEvent) -> None:
+    def showEvent(self, event) -> None:
         if not self._fitted:
             self._fitted = True
             fit_to_screen(self, 1600, 900)  # shrunk to smaller screens (1280×720: the whole screen)
@@ -167,7 +166,7 @@ class RunsWindow(QWidget):
         self._poll.start()
 
     @override
-    def hideEvent(self, event: QHideEvent) -> None:
+    def hideEvent(self, event) -> None:
         self._poll.stop()
         super().hideEvent(event)
 
