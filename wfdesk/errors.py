@@ -57,7 +57,12 @@ class UnitError(WfdeskError):
 def unexpected_failure(exc: BaseException) -> str:
     """A failure nobody foresaw (a plugin's bug, say), in words for the editor: its own message with any password
     in an address blanked, never its Python name; the log keeps the traceback."""
-    words = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError's str quotes
-    words = redact_text(words.strip())
+    words = exception_words(exc)
     return (f"it failed unexpectedly: {words}" if words
             else "it failed unexpectedly, without saying why (the log has the details)")[:500]
+
+
+def exception_words(exc: BaseException) -> str:
+    """An exception's own message, passwords in addresses blanked; never its Python name."""
+    words = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError's str quotes
+    return redact_text(words.strip())

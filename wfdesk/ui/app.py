@@ -82,11 +82,10 @@ def _dump_crashes_to(path: str) -> None:
 
 def one_line(exc: BaseException) -> str:
     """The exception's first line in words: never its Python name (the log has it), passwords blanked."""
-    from wfdesk.redact import redact_text
+    from wfdesk.errors import exception_words
 
-    words = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    text = words.strip().splitlines()
-    return redact_text(text[0]) if text else "an error without a description"
+    text = exception_words(exc).splitlines()
+    return text[0] if text else "an error without a description"
 
 
 def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
